@@ -1,0 +1,324 @@
+// Package config owns Latchkey's settings: defaults, the YAML file (where an
+// unknown key is an error, not a silent no-op), LATCHKEY_* environment
+// overrides, and Validate, which reports every problem at once. Flags are
+// applied by the command line on top of what Load returns.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/latchkey/latchkey/internal/device"
+)
+
+// Config is everything `latchkey serve` needs.
+type Config struct {
+	Issuer     string `yaml:"issuer"` // defaults to http:// + Listen
+	Listen     string `yaml:"listen"`
+	Database   string `yaml:"database"` // sqlite:PATH or postgres://...
+	AdminToken string `yaml:"admin_token"`
+	Log        Log    `yaml:"log"`
+	Tokens     Tokens `yaml:"tokens"`
+	Device     Device `yaml:"device"`
+	Login      Login  `yaml:"login"`
+	Session    Sess   `yaml:"session"`
+	// TrustProxy takes the client address from X-Forwarded-For: set it only
+	// behind a proxy that sets that header itself.
+	TrustProxy bool `yaml:"trust_proxy"`
+	// SweepInterval is how often expired rows are deleted.
+	SweepInterval Duration `yaml:"sweep_interval"`
+	// Dev is set by `serve --dev`, never by the file.
+	Dev bool `yaml:"-"`
+}
+
+// Log says how the server logs.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Tokens sets token lifetimes.
+type Tokens struct {
+	AccessTokenLifetime Duration `yaml:"access_token_lifetime"`
+	IDTokenLifetime     Duration `yaml:"id_token_lifetime"`
+	// RefreshLifetime is the absolute life of a grant: refreshable_until.
+	RefreshLifetime Duration `yaml:"refresh_lifetime"`
+	// Audience is the aud of access tokens (RFC 9068 §2.2); the issuer when empty.
+	Audience string `yaml:"audience"`
+}
+
+// Device sets the device authorization grant (RFC 8628).
+type Device struct {
+	UserCode UserCode `yaml:"user_code"`
+	Lifetime Duration `yaml:"lifetime"` // expires_in of device and user codes
+	Interval Duration `yaml:"interval"` // the polling interval announced and enforced
+	// ExpectedLiveCodes is how many unexpired codes the operator expects at
+	// once; a guess can hit any of them (SECURITY-CHECKLIST, multi-target).
+	ExpectedLiveCodes int `yaml:"expected_live_codes"`
+	// Wrong user-code entries allowed per window (the code lifetime).
+	AttemptsPerAccount int `yaml:"attempts_per_account"`
+	AttemptsPerIP      int `yaml:"attempts_per_ip"`
+	AttemptsGlobal     int `yaml:"attempts_global"`
+	// Device authorization requests allowed per minute from one client id
+	// and from one IP address (0: no limit). A TV app's one client id is
+	// shared by every TV, so the per-client limit is generous.
+	RequestsPerClientPerMinute int `yaml:"requests_per_client_per_minute"`
+	RequestsPerIPPerMinute     int `yaml:"requests_per_ip_per_minute"`
+}
+
+// UserCode is the server-wide user code policy.
+type UserCode struct {
+	Alphabet string `yaml:"alphabet"` // base20, digits, or the characters
+	Length   int    `yaml:"length"`
+	Group    int    `yaml:"group"` // characters between dashes; 0 for none
+}
+
+// Login sets the sign-in throttle.
+type Login struct {
+	AttemptsPerAccount int      `yaml:"attempts_per_account"`
+	AttemptsPerIP      int      `yaml:"attempts_per_ip"`
+	Window             Duration `yaml:"window"`
+}
+
+// Sess sets browser sessions.
+type Sess struct {
+	Lifetime Duration `yaml:"lifetime"`
+}
+
+// Default returns the settings used where nothing else is said.
+func Default() Config {
+	return Config{
+		Listen:   "127.0.0.1:8080",
+		Database: "sqlite:latchkey.db",
+		Log:      Log{Format: "text", Level: "info"},
+		Tokens: Tokens{
+			AccessTokenLifetime: Duration(10 * time.Minute),
+			IDTokenLifetime:     Duration(time.Hour),
+			RefreshLifetime:     Duration(30 * 24 * time.Hour),
+		},
+		Device: Device{
+			UserCode:           UserCode{Alphabet: "base20", Length: 8, Group: 4},
+			Lifetime:           Duration(10 * time.Minute),
+			Interval:           Duration(5 * time.Second),
+			ExpectedLiveCodes:  1000,
+			AttemptsPerAccount: 5,
+			AttemptsPerIP:      20,
+			AttemptsGlobal:     1000,
+
+			RequestsPerClientPerMinute: 10000,
+			RequestsPerIPPerMinute:     60,
+		},
+		Login:         Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
+		Session:       Sess{Lifetime: Duration(24 * time.Hour)},
+		SweepInterval: Duration(time.Minute),
+	}
+}
+
+// Load returns the defaults, overlaid with the YAML file at path (if path is
+// not empty) and then with LATCHKEY_* variables from getenv.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)                                             // a typo is an error, not a setting silently ignored
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Env lists the environment variables Load reads, for help texts.
+var Env = []string{
+	"LATCHKEY_CONFIG", "LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DB", "LATCHKEY_ADMIN_TOKEN",
+	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL",
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("LATCHKEY_ISSUER", &c.Issuer)
+	set("LATCHKEY_LISTEN", &c.Listen)
+	set("LATCHKEY_DB", &c.Database)
+	set("LATCHKEY_ADMIN_TOKEN", &c.AdminToken)
+	set("LATCHKEY_LOG_FORMAT", &c.Log.Format)
+	set("LATCHKEY_LOG_LEVEL", &c.Log.Level)
+	return nil
+}
+
+// IssuerURL is the issuer, defaulting to http:// + the listen address.
+func (c *Config) IssuerURL() string {
+	if c.Issuer != "" {
+		return strings.TrimSuffix(c.Issuer, "/")
+	}
+	return "http://" + c.Listen
+}
+
+// CodePolicy is the server-wide user code policy, resolved.
+func (c *Config) CodePolicy() (device.CodePolicy, error) {
+	alpha, err := device.ResolveAlphabet(c.Device.UserCode.Alphabet)
+	if err != nil {
+		return device.CodePolicy{}, err
+	}
+	return device.CodePolicy{Alphabet: alpha, Length: c.Device.UserCode.Length, Group: c.Device.UserCode.Group}, nil
+}
+
+// GuessOdds is the chance that one attacker, spending the whole per-source
+// budget of wrong entries over a code's lifetime, hits some live code:
+// attempts x live codes / code space (RFC 8628 §5.1, corrected for the
+// many codes alive at once).
+func GuessOdds(p device.CodePolicy, attempts, liveCodes int) float64 {
+	return float64(attempts) * float64(liveCodes) / p.Space()
+}
+
+// MaxGuessOdds is the worst guessing odds Validate accepts.
+var MaxGuessOdds = math.Pow(2, -20)
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: want host:port", c.Listen)
+	}
+	if c.Issuer != "" {
+		u, err := url.Parse(c.Issuer)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			bad("issuer %q: want an absolute http(s) URL", c.Issuer)
+		case u.RawQuery != "" || u.Fragment != "":
+			bad("issuer %q: must have no query or fragment (OpenID Connect Discovery §3)", c.Issuer)
+		case u.Scheme == "http" && !isLoopback(u.Hostname()) && !c.Dev:
+			bad("issuer %q: must be https unless it is a loopback address", c.Issuer)
+		}
+	}
+	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		bad("database %q: want sqlite:PATH or postgres://...", c.Database)
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 32 {
+		bad("admin_token: must have at least 32 characters")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	positive := func(name string, d Duration) {
+		if d <= 0 {
+			bad("%s: must be positive", name)
+		}
+	}
+	positive("tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime)
+	positive("tokens.id_token_lifetime", c.Tokens.IDTokenLifetime)
+	positive("tokens.refresh_lifetime", c.Tokens.RefreshLifetime)
+	positive("device.lifetime", c.Device.Lifetime)
+	positive("login.window", c.Login.Window)
+	positive("session.lifetime", c.Session.Lifetime)
+	positive("sweep_interval", c.SweepInterval)
+	if c.Device.Lifetime > Duration(30*time.Minute) {
+		bad("device.lifetime %s: at most 30m; a user code is typed within minutes, and a long life invites guessing", c.Device.Lifetime)
+	}
+	if c.Device.Interval < Duration(time.Second) {
+		bad("device.interval %s: at least 1s", c.Device.Interval)
+	}
+	for name, n := range map[string]int{
+		"device.attempts_per_account": c.Device.AttemptsPerAccount,
+		"device.attempts_per_ip":      c.Device.AttemptsPerIP,
+		"device.attempts_global":      c.Device.AttemptsGlobal,
+		"device.expected_live_codes":  c.Device.ExpectedLiveCodes,
+		"login.attempts_per_account":  c.Login.AttemptsPerAccount,
+		"login.attempts_per_ip":       c.Login.AttemptsPerIP,
+	} {
+		if n < 1 {
+			bad("%s: must be at least 1", name)
+		}
+	}
+	p, err := c.CodePolicy()
+	if err != nil {
+		bad("device.user_code.alphabet: %v", err)
+	} else {
+		errs = append(errs, CheckCodePolicy("device.user_code", p, c.Device)...)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckCodePolicy checks one user code policy against the guessing budget;
+// clients' overrides are checked with it too.
+func CheckCodePolicy(name string, p device.CodePolicy, d Device) []error {
+	var errs []error
+	if p.Length < 4 || p.Length > device.MaxUserCodeLength {
+		errs = append(errs, fmt.Errorf("%s.length %d: want 4 to %d", name, p.Length, device.MaxUserCodeLength))
+		return errs
+	}
+	if p.Group < 0 || p.Group > p.Length {
+		errs = append(errs, fmt.Errorf("%s.group %d: want 0 to the length", name, p.Group))
+	}
+	attempts := max(d.AttemptsPerAccount, d.AttemptsPerIP)
+	if odds := GuessOdds(p, attempts, d.ExpectedLiveCodes); odds > MaxGuessOdds {
+		errs = append(errs, fmt.Errorf("%s: %d characters of a %d-character alphabet (%.1f bits) with %d attempts per source and %d live codes give guessing odds of 2^%.1f, worse than 2^-20 (RFC 8628 §5.1): lengthen the code, enlarge the alphabet, or lower device.attempts_per_ip/attempts_per_account or device.expected_live_codes",
+			name, p.Length, len(p.Alphabet), p.Bits(), attempts, d.ExpectedLiveCodes, math.Log2(odds)))
+	}
+	return errs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Duration is a time.Duration written as "90s", "10m" or "720h" in YAML.
+type Duration time.Duration
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML accepts Go duration strings.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		// Bare integers are seconds, which is what RFC 8628 counts in.
+		secs, err2 := strconv.Atoi(s)
+		if err2 != nil {
+			return fmt.Errorf("line %d: %q is not a duration like 90s or 10m", n.Line, s)
+		}
+		v = time.Duration(secs) * time.Second
+	}
+	*d = Duration(v)
+	return nil
+}

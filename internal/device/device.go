@@ -1,0 +1,235 @@
+// Package device implements the OAuth 2.0 Device Authorization Grant
+// (RFC 8628): the device authorization endpoint, user codes, the person's
+// approve/deny decision (verify.go) and the polling rules. The tokens a poll
+// finally gets are minted by package grant.
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Handler serves the device authorization endpoint.
+type Handler struct {
+	Store interface {
+		store.ClientStore
+		store.DeviceStore
+		store.ThrottleStore
+	}
+	Issuer   string
+	Now      func() time.Time // time.Now in production, a fixed clock in tests
+	Rand     io.Reader        // crypto/rand.Reader in production
+	Log      *slog.Logger
+	Policy   CodePolicy    // the server's user code policy; clients may override
+	Lifetime time.Duration // how long a device code stays valid
+	Interval time.Duration // the minimum polling interval we announce and enforce
+	// Requests allowed per minute from one client id and from one IP; they
+	// bound how many codes are alive at once, which is what guessing feeds on
+	// (SECURITY-CHECKLIST DF-19). Zero disables a limit.
+	PerClientPerMinute int
+	PerIPPerMinute     int
+	TrustProxy         bool
+}
+
+// Response is the device authorization response (RFC 8628 §3.2).
+type Response struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
+}
+
+// Authorize serves POST /oauth2/device_authorization (RFC 8628 §3.1, §3.2)
+// and its aliases. Oracle's /oauth2/v1/device sends response_type=device_code,
+// which is accepted and otherwise ignored.
+func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
+	f, err := oauth.ParseForm(w, r)
+	if err != nil {
+		return err
+	}
+	if rt := f.Get("response_type"); f.Has("response_type") && rt != "device_code" {
+		return &oauth.Error{Code: oauth.UnsupportedResponseType, Description: "response_type must be device_code"}
+	}
+	creds, err := oauth.ClientCredentialsFrom(r, f)
+	if err != nil {
+		return err
+	}
+	c, err := oauth.AuthenticateClient(r.Context(), h.Store, creds)
+	if err != nil {
+		return err
+	}
+	if !c.HasGrant(store.GrantDeviceCode) {
+		return &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
+	}
+	scopes, err := oauth.ParseScope(f.Get("scope"))
+	if err != nil {
+		return err
+	}
+	if len(scopes) == 0 {
+		// RFC 6749 §3.3: without a scope the server uses a default; ours
+		// is everything the client is registered for.
+		scopes = c.Scopes
+	}
+	if missing, ok := oauth.ScopeSubset(scopes, c.Scopes); !ok {
+		return &oauth.Error{Code: oauth.InvalidScope, Description: "the client may not ask for scope " + missing}
+	}
+	ip := ClientIP(r, h.TrustProxy)
+	if err := h.throttle(r.Context(), c.ID, ip); err != nil {
+		return err
+	}
+	resp, err := h.start(r.Context(), c, scopes, ip, r.UserAgent())
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
+	now := h.Now()
+	window := now.Truncate(time.Minute)
+	until := window.Add(2 * time.Minute)
+	for _, lim := range []struct {
+		key   string
+		limit int
+	}{
+		{"devauth:client:" + clientID, h.PerClientPerMinute},
+		{"devauth:ip:" + ip, h.PerIPPerMinute},
+	} {
+		if lim.limit <= 0 {
+			continue
+		}
+		n, err := h.Store.Hit(ctx, lim.key, window, until)
+		if err != nil {
+			return fmt.Errorf("throttle: %w", err)
+		}
+		if n > lim.limit {
+			retry := int(window.Add(time.Minute).Sub(now)/time.Second) + 1
+			return &oauth.Error{Code: oauth.SlowDown, Description: "too many device authorization requests; try again later",
+				Status: http.StatusTooManyRequests, RetryAfter: retry}
+		}
+	}
+	return nil
+}
+
+// policyFor applies the client's overrides to the server's user code policy.
+func (h *Handler) policyFor(c *store.Client) (CodePolicy, time.Duration, time.Duration, error) {
+	p := h.Policy
+	if c.UserCode.Alphabet != "" {
+		a, err := ResolveAlphabet(c.UserCode.Alphabet)
+		if err != nil {
+			return p, 0, 0, fmt.Errorf("client %s user code alphabet: %w", c.ID, err)
+		}
+		p.Alphabet = a
+	}
+	if c.UserCode.Length > 0 {
+		p.Length = c.UserCode.Length
+	}
+	switch {
+	case c.UserCode.Group > 0:
+		p.Group = c.UserCode.Group
+	case c.UserCode.Group < 0:
+		p.Group = 0
+	}
+	lifetime, interval := h.Lifetime, h.Interval
+	if c.DeviceCodeLifetime > 0 {
+		lifetime = c.DeviceCodeLifetime
+	}
+	if c.PollInterval > 0 {
+		interval = c.PollInterval
+	}
+	return p, lifetime, interval, nil
+}
+
+// maxCodeDraws bounds retries when a drawn user code is taken: with the
+// guardrail's code space and live-code count, a second collision in a row
+// means something is wrong, not bad luck.
+const maxCodeDraws = 5
+
+func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, ip, ua string) (*Response, error) {
+	policy, lifetime, interval, err := h.policyFor(c)
+	if err != nil {
+		return nil, err
+	}
+	deviceCode, err := oauth.NewSecret(h.Rand, oauth.PrefixDeviceCode)
+	if err != nil {
+		return nil, err
+	}
+	now := h.Now()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	for range maxCodeDraws {
+		userCode, display, err := policy.Generate(h.Rand)
+		if err != nil {
+			return nil, err
+		}
+		a := &store.DeviceAuth{
+			DeviceCodeHash:   oauth.HashSecret(deviceCode),
+			UserCodeHash:     oauth.HashSecret(userCode),
+			ClientID:         c.ID,
+			ClientPublic:     c.Public(),
+			Scopes:           scopes,
+			Status:           store.DevicePending,
+			Interval:         interval,
+			CreatedAt:        now,
+			ExpiresAt:        now.Add(lifetime),
+			RequestIP:        ip,
+			RequestUserAgent: oauthSafe(ua),
+		}
+		err = h.Store.CreateDeviceAuth(ctx, a)
+		if errors.Is(err, store.ErrConflict) {
+			continue // the user code is taken by a live request: draw again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create device authorization: %w", err)
+		}
+		return &Response{
+			DeviceCode:              deviceCode,
+			UserCode:                display,
+			VerificationURI:         h.Issuer + "/device",
+			VerificationURIComplete: h.Issuer + "/device?user_code=" + url.QueryEscape(display),
+			ExpiresIn:               int64(lifetime / time.Second),
+			Interval:                int64(interval / time.Second),
+		}, nil
+	}
+	return nil, errors.New("could not draw a free user code")
+}
+
+// oauthSafe drops what a user agent string must not carry into the store.
+func oauthSafe(s string) string {
+	if oauth.CleanText(s) {
+		return s
+	}
+	return ""
+}
+
+// ClientIP is the address a request came from: the peer, or the first
+// X-Forwarded-For hop when the server runs behind a proxy it trusts.
+func ClientIP(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

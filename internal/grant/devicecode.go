@@ -1,0 +1,103 @@
+package grant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// DeviceCode is the device access token request (RFC 8628 §3.4, §3.5).
+type DeviceCode struct{ *Deps }
+
+// Exchange polls the device authorization. A pending poll from a public
+// client costs one indexed statement: the store decides the outcome
+// (expired, slow_down, pending, denied, or this caller wins the approved
+// code) in one conditional update, bound to the client that asked for it.
+func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
+	code := req.Form.Get("device_code")
+	if code == "" {
+		return nil, oauth.BadRequest("device_code is required")
+	}
+	var c *store.Client
+	if req.Creds.Secret != "" {
+		var err error
+		if c, err = g.authenticate(ctx, req.Creds, store.GrantDeviceCode); err != nil {
+			return nil, err
+		}
+	}
+	now := g.Now()
+	res, err := g.Store.PollDeviceAuth(ctx, oauth.HashSecret(code), req.Creds.ID, c == nil, now)
+	if errors.Is(err, store.ErrNotFound) {
+		if c == nil {
+			// No public authorization matched: tell an unknown or
+			// confidential client that it failed to authenticate, and a
+			// client without the grant that it is not allowed, before
+			// saying the code is unknown.
+			if _, err := g.authenticate(ctx, req.Creds, store.GrantDeviceCode); err != nil {
+				return nil, err
+			}
+		}
+		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "unknown device_code"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("poll device authorization: %w", err)
+	}
+	switch res.Outcome {
+	case store.PollPending:
+		return nil, &oauth.Error{Code: oauth.AuthorizationPending, Description: "the user has not yet approved the request"}
+	case store.PollSlowDown:
+		// RFC 8628 §3.5: the client must add 5 seconds to its interval; the
+		// store already did the same to the interval it expects.
+		return nil, &oauth.Error{Code: oauth.SlowDown, Description: "polling too fast; add 5 seconds to the interval"}
+	case store.PollDenied:
+		return nil, &oauth.Error{Code: oauth.AccessDenied, Description: "the user denied the request"}
+	case store.PollExpired:
+		return nil, &oauth.Error{Code: oauth.ExpiredToken, Description: "the device_code has expired"}
+	case store.PollUsed:
+		// A second redemption means the code leaked or the client is
+		// confused: revoke what the first one got (SECURITY-CHECKLIST DF-13,
+		// by analogy with RFC 6749 §4.1.2 for authorization codes).
+		if res.Auth.GrantID != "" {
+			if err := g.Store.RevokeGrant(ctx, res.Auth.GrantID, now); err != nil {
+				return nil, fmt.Errorf("revoke grant of a reused device code: %w", err)
+			}
+			g.Log.WarnContext(ctx, "device code redeemed twice; its grant was revoked", "client_id", res.Auth.ClientID, "grant_id", res.Auth.GrantID)
+		}
+		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
+	case store.PollIssue:
+		return g.issueFor(ctx, c, res.Auth)
+	}
+	return nil, fmt.Errorf("unknown poll outcome %q", res.Outcome)
+}
+
+func (g DeviceCode) issueFor(ctx context.Context, c *store.Client, a *store.DeviceAuth) (*token.Response, error) {
+	if c == nil {
+		var err error
+		c, err = g.Store.GetClient(ctx, a.ClientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, oauth.ClientAuthFailed()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load client: %w", err)
+		}
+		if !c.HasGrant(store.GrantDeviceCode) {
+			return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
+		}
+	}
+	u, err := g.activeUser(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	grant, resp, err := g.issue(ctx, c, u, a.Scopes, a.DecidedAt, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Store.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, grant.ID); err != nil {
+		return nil, fmt.Errorf("record grant: %w", err)
+	}
+	return resp, nil
+}

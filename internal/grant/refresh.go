@@ -1,0 +1,86 @@
+package grant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Refresh is the refresh token grant (RFC 6749 §6) with rotation: every use
+// returns a new refresh token, and presenting a used one revokes the whole
+// grant, since either the client or an attacker holds a stolen copy
+// (RFC 9700 §4.14.2).
+type Refresh struct{ *Deps }
+
+// Exchange rotates a refresh token.
+func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
+	rt := req.Form.Get("refresh_token")
+	if rt == "" {
+		return nil, oauth.BadRequest("refresh_token is required")
+	}
+	c, err := g.authenticate(ctx, req.Creds, store.GrantRefreshToken)
+	if err != nil {
+		return nil, err
+	}
+	invalid := &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is invalid, expired or revoked"}
+	hash := oauth.HashSecret(rt)
+	old, err := g.Store.GetRefreshToken(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load refresh token: %w", err)
+	}
+	if old.ClientID != c.ID {
+		// Bound to the client it was issued to (RFC 6749 §6); another
+		// client presenting it learns nothing and changes nothing.
+		return nil, invalid
+	}
+	scopes := old.Scopes
+	if s := req.Form.Get("scope"); s != "" {
+		asked, err := oauth.ParseScope(s)
+		if err != nil {
+			return nil, err
+		}
+		if missing, ok := oauth.ScopeSubset(asked, old.Scopes); !ok {
+			return nil, &oauth.Error{Code: oauth.InvalidScope, Description: "scope " + missing + " was not granted"}
+		}
+		scopes = asked
+	}
+	now := g.Now()
+	if _, err := g.Store.UseRefreshToken(ctx, hash, now); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if err := g.Store.RevokeGrant(ctx, old.GrantID, now); err != nil {
+				return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
+			}
+			g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", old.GrantID)
+			return nil, invalid
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, invalid
+		}
+		return nil, fmt.Errorf("use refresh token: %w", err)
+	}
+	gr, err := g.Store.GetGrant(ctx, old.GrantID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !gr.Active(now)) || !now.Before(old.ExpiresAt) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load grant: %w", err)
+	}
+	var u *store.User
+	if gr.UserID != "" {
+		if u, err = g.activeUser(ctx, gr.UserID); err != nil {
+			return nil, err
+		}
+	}
+	next, err := g.newRefresh(ctx, gr, old.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return g.Minter.Mint(ctx, token.Issue{Grant: gr, User: u, Scopes: scopes, Refresh: next})
+}

@@ -1,0 +1,80 @@
+package oauth
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+func TestClientCredentialsFrom(t *testing.T) {
+	basic := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+	}
+	for _, tt := range []struct {
+		name     string
+		header   string
+		form     Form
+		want     ClientCredentials
+		wantCode string
+	}{
+		{"basic", basic("dev", "s3cret"), Form{}, ClientCredentials{ID: "dev", Secret: "s3cret", Basic: true}, ""},
+		{"basic with encoded colon", basic("a:b%", "x:y"), Form{}, ClientCredentials{ID: "a:b%", Secret: "x:y", Basic: true}, ""},
+		{"basic with empty secret", basic("dev", ""), Form{}, ClientCredentials{ID: "dev", Basic: true}, ""},
+		{"post", "", Form{"client_id": "dev", "client_secret": "s"}, ClientCredentials{ID: "dev", Secret: "s"}, ""},
+		{"public", "", Form{"client_id": "dev"}, ClientCredentials{ID: "dev"}, ""},
+		{"none at all", "", Form{}, ClientCredentials{}, InvalidClient},
+		{"two methods", basic("dev", "s"), Form{"client_secret": "s"}, ClientCredentials{}, InvalidRequest},
+		{"ids differ", basic("dev", "s"), Form{"client_id": "other"}, ClientCredentials{}, InvalidRequest},
+		{"bearer", "Bearer abc", Form{}, ClientCredentials{}, InvalidClient},
+		{"bad base64", "Basic !!!", Form{}, ClientCredentials{}, InvalidClient},
+		{"no colon", "Basic " + base64.StdEncoding.EncodeToString([]byte("devsecret")), Form{}, ClientCredentials{}, InvalidClient},
+		{"empty", "Basic ", Form{}, ClientCredentials{}, InvalidClient},
+		{"NUL in id", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin%00:x")), Form{}, ClientCredentials{}, InvalidClient},
+		{"bad escape", "Basic " + base64.StdEncoding.EncodeToString([]byte("a%zz:x")), Form{}, ClientCredentials{}, InvalidClient},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/oauth2/token", nil)
+			if tt.header != "" {
+				r.Header.Set("Authorization", tt.header)
+			}
+			got, err := ClientCredentialsFrom(r, tt.form)
+			if tt.wantCode != "" {
+				var oe *Error
+				if !errors.As(err, &oe) || oe.Code != tt.wantCode {
+					t.Fatalf("ClientCredentialsFrom error = %v; want %s", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("ClientCredentialsFrom = %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseScope(t *testing.T) {
+	for _, tt := range []struct {
+		in     string
+		want   []string
+		wantOK bool
+	}{
+		{"", nil, true},
+		{"openid", []string{"openid"}, true},
+		{"openid profile openid", []string{"openid", "profile"}, true},
+		{"openid  profile", nil, false},
+		{" openid", nil, false},
+		{`a"b`, nil, false},
+		{`a\b`, nil, false},
+		{"é", nil, false},
+	} {
+		got, err := ParseScope(tt.in)
+		if (err == nil) != tt.wantOK || len(got) != len(tt.want) {
+			t.Errorf("ParseScope(%q) = %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.wantOK)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+// Package oauth is the protocol vocabulary shared by every endpoint: the error
+// response (RFC 6749 §5.2, RFC 8628 §3.5), JSON writing with the cache headers
+// RFC 6749 §5.1 requires, strict form parsing (one value per parameter, body
+// only), scope strings, client credentials and the hashing of secrets. It
+// knows nothing of storage or of any one grant.
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+)
+
+// Error codes (RFC 6749 §4.1.2.1, §5.2; RFC 8628 §3.5; RFC 7009 §2.2.1).
+const (
+	InvalidRequest          = "invalid_request"
+	InvalidClient           = "invalid_client"
+	InvalidGrant            = "invalid_grant"
+	UnauthorizedClient      = "unauthorized_client"
+	UnsupportedGrantType    = "unsupported_grant_type"
+	UnsupportedResponseType = "unsupported_response_type"
+	UnsupportedTokenType    = "unsupported_token_type"
+	InvalidScope            = "invalid_scope"
+	AccessDenied            = "access_denied"
+	ServerError             = "server_error"
+	TemporarilyUnavailable  = "temporarily_unavailable"
+	AuthorizationPending    = "authorization_pending"
+	SlowDown                = "slow_down"
+	ExpiredToken            = "expired_token"
+	InvalidToken            = "invalid_token" // RFC 6750 §3.1
+)
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2, RFC 8628 §3.5).
+// Code and Description go to the client; Err is logged and never sent.
+type Error struct {
+	Code        string
+	Description string
+	Status      int   // 400 when zero
+	Err         error // the cause, for the log only
+	// Challenge, when set, is sent as WWW-Authenticate (RFC 6749 §5.2 requires
+	// one on a 401 after HTTP authentication was attempted).
+	Challenge string
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode is the HTTP status the error is sent with.
+func (e *Error) StatusCode() int {
+	if e.Status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.Status
+}
+
+// BadRequest is an invalid_request error.
+func BadRequest(description string) *Error {
+	return &Error{Code: InvalidRequest, Description: description}
+}
+
+// ClientAuthFailed is the invalid_client answer. It is the same for an
+// unknown client and a wrong secret, so the two cannot be told apart.
+func ClientAuthFailed() *Error {
+	// RFC 6749 §5.2: a 401 must carry WWW-Authenticate; we offer Basic
+	// whichever way the client tried, so it learns what works.
+	return &Error{
+		Code:        InvalidClient,
+		Description: "client authentication failed",
+		Status:      http.StatusUnauthorized,
+		Challenge:   `Basic realm="latchkey", charset="UTF-8"`,
+	}
+}
+
+// errorBody is the JSON form of Error.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// NoStore sets the headers RFC 6749 §5.1 requires on every response that
+// carries credentials or errors about them.
+func NoStore(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// WriteJSON writes v as a JSON response with no-store caching.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	NoStore(w)
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_, err = w.Write(append(body, '\n'))
+	return err
+}
+
+// WriteError writes err as an OAuth error response. An *Error is sent as it
+// is; anything else is logged and sent as server_error with no detail, so no
+// internal message ever reaches a client.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var oe *Error
+	if !errors.As(err, &oe) {
+		if log != nil {
+			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		oe = &Error{Code: ServerError, Description: "internal error", Status: http.StatusInternalServerError}
+		if errors.Is(err, ErrUnavailable) {
+			oe = &Error{Code: TemporarilyUnavailable, Description: "the service is temporarily unavailable", Status: http.StatusServiceUnavailable, RetryAfter: 5}
+		}
+	} else if oe.Err != nil && log != nil {
+		log.DebugContext(r.Context(), "oauth error", "path", r.URL.Path, "code", oe.Code, "err", oe.Err)
+	}
+	if oe.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", oe.Challenge)
+	}
+	if oe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
+	}
+	_ = WriteJSON(w, oe.StatusCode(), errorBody{Error: oe.Code, Description: oe.Description})
+}
+
+// ErrUnavailable marks an error as a passing outage (the database is down):
+// clients get 503 temporarily_unavailable with Retry-After instead of 500.
+var ErrUnavailable = errors.New("temporarily unavailable")
+
+// HandlerFunc is an endpoint that returns its error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts an endpoint to http.Handler: a returned error becomes an
+// OAuth JSON error response, and a panic becomes server_error (logged with
+// its value), never a dropped connection.
+func Handle(log *slog.Logger, h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			WriteError(w, r, log, err)
+		}
+	})
+}

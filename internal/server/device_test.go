@@ -1,0 +1,409 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func TestDeviceAuthorizationResponse(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	for _, path := range []string{"/oauth2/device_authorization", "/user/oauth20/device-authz", "/oauth2/v1/device"} {
+		t.Run(path, func(t *testing.T) {
+			form := url.Values{"client_id": {tvClient}, "scope": {"openid offline_access"}}
+			if path == "/oauth2/v1/device" {
+				form.Set("response_type", "device_code") // Oracle's dialect
+			}
+			r := s.post(t, path, form, "", "")
+			if r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+			if !regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`).MatchString(r.str("user_code")) {
+				t.Errorf("user_code = %q", r.str("user_code"))
+			}
+			if dc := r.str("device_code"); !strings.HasPrefix(dc, oauth.PrefixDeviceCode) || len(dc) < len(oauth.PrefixDeviceCode)+43 {
+				t.Errorf("device_code %q: want the lk_dc_ prefix and 256 random bits", dc)
+			}
+			if got, want := r.str("verification_uri"), s.URL+"/device"; got != want {
+				t.Errorf("verification_uri = %q; want %q", got, want)
+			}
+			if got, want := r.str("verification_uri_complete"), s.URL+"/device?user_code="+r.str("user_code"); got != want {
+				t.Errorf("verification_uri_complete = %q; want %q", got, want)
+			}
+			if r.Body["expires_in"] != float64(600) || r.Body["interval"] != float64(1) {
+				t.Errorf("expires_in %v interval %v; want 600 and 1", r.Body["expires_in"], r.Body["interval"])
+			}
+			if r.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", r.Header.Get("Cache-Control"))
+			}
+		})
+	}
+}
+
+func TestDeviceAuthorizationErrors(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	for _, tt := range []struct {
+		name       string
+		form       url.Values
+		user, pass string
+		wantStatus int
+		wantCode   string
+	}{
+		{"unknown client", url.Values{"client_id": {"nope"}}, "", "", 401, oauth.InvalidClient},
+		{"confidential client without secret", url.Values{"client_id": {printerClient}}, "", "", 401, oauth.InvalidClient},
+		{"confidential client, wrong secret", url.Values{}, printerClient, "wrong", 401, oauth.InvalidClient},
+		{"public client sending a secret", url.Values{}, tvClient, "anything", 401, oauth.InvalidClient},
+		{"client without the device grant", url.Values{"client_id": {webOnlyClient}}, "", "", 400, oauth.UnauthorizedClient},
+		{"scope not allowed", url.Values{"client_id": {tvClient}, "scope": {"openid admin"}}, "", "", 400, oauth.InvalidScope},
+		{"malformed scope", url.Values{"client_id": {tvClient}, "scope": {"openid  profile"}}, "", "", 400, oauth.InvalidScope},
+		{"duplicated client_id", url.Values{"client_id": {tvClient, tvClient}}, "", "", 400, oauth.InvalidRequest},
+		{"NUL in client_id", url.Values{"client_id": {"tv\x00"}}, "", "", 400, oauth.InvalidRequest},
+		{"wrong response_type", url.Values{"client_id": {tvClient}, "response_type": {"code"}}, "", "", 400, oauth.UnsupportedResponseType},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.post(t, "/oauth2/device_authorization", tt.form, tt.user, tt.pass)
+			wantOAuthError(t, r, tt.wantStatus, tt.wantCode)
+			if tt.wantStatus == 401 && r.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+	t.Run("confidential client with its secret", func(t *testing.T) {
+		r := s.post(t, "/oauth2/device_authorization", url.Values{"scope": {"print"}}, printerClient, printerSecret)
+		if r.Status != 200 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// TestSlowDown walks SECURITY-CHECKLIST DF-10 with interval 5 s: each
+// too-early poll adds 5 s, and a client that then waits the new interval
+// is answered normally.
+func TestSlowDown(t *testing.T) {
+	s := newTestServer(t, true, func(c *config.Config) { c.Device.Interval = config.Duration(5 * time.Second) })
+	a := s.startDevice(t, tvClient, "")
+	other := s.startDevice(t, tvClient, "")
+	start := s.Clock.Now()
+	for _, step := range []struct {
+		at   time.Duration
+		want string
+	}{
+		{0, oauth.AuthorizationPending},
+		{1 * time.Second, oauth.SlowDown}, // interval -> 10
+		{11 * time.Second, oauth.AuthorizationPending},
+		{16 * time.Second, oauth.SlowDown}, // interval -> 15
+		{31 * time.Second, oauth.AuthorizationPending},
+		{46 * time.Second, oauth.AuthorizationPending},
+	} {
+		s.Clock.Set(start.Add(step.at))
+		r := s.poll(t, tvClient, a.str("device_code"))
+		if got := r.str("error"); got != step.want {
+			t.Fatalf("poll at t=%s: %s; want %s", step.at, got, step.want)
+		}
+	}
+	// Another device's polls are unaffected.
+	r := s.poll(t, tvClient, other.str("device_code"))
+	wantOAuthError(t, r, 400, oauth.AuthorizationPending)
+}
+
+func TestDevicePollOutcomes(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	tick := func() { s.Clock.Advance(2 * time.Second) }
+
+	t.Run("approve then tokens once", func(t *testing.T) {
+		a := s.startDevice(t, tvClient, scopesAll)
+		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AuthorizationPending)
+		s.decide(t, a.str("user_code"), true)
+		tick()
+		r := s.poll(t, tvClient, a.str("device_code"))
+		if r.Status != 200 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		for _, k := range []string{"access_token", "id_token", "refresh_token", "scope", "token_type"} {
+			if r.str(k) == "" {
+				t.Errorf("token response lacks %s: %s", k, r.Raw)
+			}
+		}
+		if r.Body["issued_at"] == nil || r.Body["refreshable_until"] == nil || r.Body["expires_in"] != float64(600) {
+			t.Errorf("issued_at/refreshable_until/expires_in: %s", r.Raw)
+		}
+		if !strings.HasPrefix(r.str("refresh_token"), oauth.PrefixRefreshToken) {
+			t.Errorf("refresh_token lacks its prefix")
+		}
+		claims := jwtClaims(t, r.str("access_token"))
+		for k, want := range map[string]any{"iss": s.URL, "sub": s.User.ID, "client_id": tvClient, "scope": scopesAll, "aud": s.URL} {
+			if claims[k] != want {
+				t.Errorf("access token %s = %v; want %v", k, claims[k], want)
+			}
+		}
+		if claims["jti"] == nil || claims["grant_id"] == nil {
+			t.Errorf("access token lacks jti or grant_id: %v", claims)
+		}
+		// A second redemption fails and revokes what the first one got (DF-13).
+		tick()
+		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.InvalidGrant)
+		g, err := s.Store.GetGrant(t.Context(), claims["grant_id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.RevokedAt.IsZero() {
+			t.Error("replaying the device code did not revoke the first grant")
+		}
+		rr := s.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")}, "client_id": {tvClient}}, "", "")
+		wantOAuthError(t, rr, 400, oauth.InvalidGrant)
+	})
+
+	t.Run("deny", func(t *testing.T) {
+		a := s.startDevice(t, tvClient, "")
+		s.decide(t, a.str("user_code"), false)
+		tick()
+		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AccessDenied)
+		tick()
+		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AccessDenied)
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		a := s.startDevice(t, tvClient, "")
+		s.Clock.Advance(601 * time.Second)
+		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.ExpiredToken)
+	})
+
+	t.Run("another client's device code", func(t *testing.T) {
+		a := s.startDevice(t, tvClient, "")
+		r := s.post(t, "/oauth2/token", url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}}, printerClient, printerSecret)
+		wantOAuthError(t, r, 400, oauth.InvalidGrant)
+		// The owner's flow still completes (DF-14).
+		s.decide(t, a.str("user_code"), true)
+		tick()
+		if r := s.poll(t, tvClient, a.str("device_code")); r.Status != 200 {
+			t.Fatalf("owner's poll: %d %s", r.Status, r.Raw)
+		}
+	})
+
+	t.Run("unknown device code", func(t *testing.T) {
+		wantOAuthError(t, s.poll(t, tvClient, "lk_dc_nope"), 400, oauth.InvalidGrant)
+	})
+
+	t.Run("confidential client polls with its secret", func(t *testing.T) {
+		a := s.post(t, "/oauth2/device_authorization", url.Values{"scope": {"openid print"}}, printerClient, printerSecret)
+		s.decide(t, a.str("user_code"), true)
+		tick()
+		form := url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}}
+		wantOAuthError(t, s.post(t, "/oauth2/token", url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}, "client_id": {printerClient}}, "", ""), 401, oauth.InvalidClient)
+		r := s.post(t, "/oauth2/token", form, printerClient, printerSecret)
+		if r.Status != 200 || r.str("refresh_token") != "" {
+			t.Fatalf("%d %s (want tokens without a refresh token)", r.Status, r.Raw)
+		}
+	})
+
+	t.Run("client without the grant polls", func(t *testing.T) {
+		wantOAuthError(t, s.poll(t, webOnlyClient, "lk_dc_x"), 400, oauth.UnauthorizedClient)
+	})
+
+	t.Run("disabled user after approval", func(t *testing.T) {
+		a := s.startDevice(t, tvClient, "")
+		s.decide(t, a.str("user_code"), true)
+		u := *s.User
+		u.Disabled = true
+		mustDo(t, s.Store.UpdateUser(t.Context(), &u))
+		defer func() { mustDo(t, s.Store.UpdateUser(context.Background(), s.User)) }()
+		tick()
+		r := s.poll(t, tvClient, a.str("device_code"))
+		if r.Status == 200 {
+			t.Fatal("tokens issued for a disabled user (DF-17)")
+		}
+	})
+}
+
+// TestConcurrentPolls: twenty polls of one approved code at once get
+// exactly one token response and no server errors (DF-15).
+func TestConcurrentPolls(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	a := s.startDevice(t, tvClient, "")
+	s.decide(t, a.str("user_code"), true)
+	s.Clock.Advance(2 * time.Second)
+	var wg sync.WaitGroup
+	results := make([]reply, 20)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.poll(t, tvClient, a.str("device_code"))
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, r := range results {
+		switch {
+		case r.Status == 200:
+			ok++
+		case r.Status >= 500:
+			t.Errorf("server error: %d %s", r.Status, r.Raw)
+		case r.str("error") != oauth.InvalidGrant && r.str("error") != oauth.SlowDown:
+			t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d polls got tokens; want exactly 1", ok)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	a := s.startDevice(t, tvClient, scopesAll)
+	s.decide(t, a.str("user_code"), true)
+	s.Clock.Advance(2 * time.Second)
+	first := s.poll(t, tvClient, a.str("device_code"))
+	refresh := func(rt, scope string) reply {
+		f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {tvClient}}
+		if scope != "" {
+			f.Set("scope", scope)
+		}
+		return s.post(t, "/oauth2/token", f, "", "")
+	}
+	second := refresh(first.str("refresh_token"), "openid offline_access")
+	if second.Status != 200 || second.str("refresh_token") == first.str("refresh_token") {
+		t.Fatalf("refresh: %d %s", second.Status, second.Raw)
+	}
+	if second.str("scope") != "openid offline_access" {
+		t.Errorf("narrowed scope = %q", second.str("scope"))
+	}
+	wantOAuthError(t, refresh(second.str("refresh_token"), "openid admin"), 400, oauth.InvalidScope)
+	// Reusing the first (rotated) token revokes the grant: the newer one dies too.
+	wantOAuthError(t, refresh(first.str("refresh_token"), ""), 400, oauth.InvalidGrant)
+	wantOAuthError(t, refresh(second.str("refresh_token"), ""), 400, oauth.InvalidGrant)
+}
+
+// TestTokenEndpointBadInput: every bad request is an OAuth JSON error with
+// no-store, never a 5xx (SECURITY-CHECKLIST TE-*, BI-*).
+func TestTokenEndpointBadInput(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	const form = "application/x-www-form-urlencoded"
+	for _, tt := range []struct {
+		name       string
+		method     string
+		path       string
+		ct         string
+		body       string
+		header     map[string]string
+		wantStatus int
+		wantCode   string
+	}{
+		{"GET", "GET", "/oauth2/token", "", "", nil, 405, oauth.InvalidRequest},
+		{"PUT", "PUT", "/oauth2/token", form, "grant_type=x", nil, 405, oauth.InvalidRequest},
+		{"JSON body", "POST", "/oauth2/token", "application/json", `{"grant_type":"x"}`, nil, 400, oauth.InvalidRequest},
+		{"no content type", "POST", "/oauth2/token", "", "grant_type=x", nil, 400, oauth.InvalidRequest},
+		{"empty body", "POST", "/oauth2/token", form, "", nil, 400, oauth.InvalidRequest},
+		{"oversized body", "POST", "/oauth2/token", form, "grant_type=" + strings.Repeat("a", 70<<10), nil, 413, oauth.InvalidRequest},
+		{"duplicate grant_type", "POST", "/oauth2/token", form, "grant_type=a&grant_type=a", nil, 400, oauth.InvalidRequest},
+		{"duplicate device_code", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&client_id=tv-app&device_code=a&device_code=b", nil, 400, oauth.InvalidRequest},
+		{"unknown grant type", "POST", "/oauth2/token", form, "grant_type=password&client_id=tv-app", nil, 400, oauth.UnsupportedGrantType},
+		{"missing device_code", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&client_id=tv-app", nil, 400, oauth.InvalidRequest},
+		{"NUL in device_code", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&client_id=tv-app&device_code=a%00b", nil, 400, oauth.InvalidRequest},
+		{"invalid UTF-8", "POST", "/oauth2/token", form, "grant_type=%FF%FE", nil, 400, oauth.InvalidRequest},
+		{"device_code in the query only", "POST", "/oauth2/token?device_code=x", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&client_id=tv-app", nil, 400, oauth.InvalidRequest},
+		{"malformed basic", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&device_code=x", map[string]string{"Authorization": "Basic !!!"}, 401, oauth.InvalidClient},
+		{"bearer at the token endpoint", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&device_code=x", map[string]string{"Authorization": "Bearer x"}, 401, oauth.InvalidClient},
+		{"basic and post at once", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&device_code=x&client_secret=y", map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("printer:y"))}, 400, oauth.InvalidRequest},
+		{"NUL in basic user", "POST", "/oauth2/token", form, "grant_type=" + url.QueryEscape(store.GrantDeviceCode) + "&device_code=x", map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("admin%00:x"))}, 401, oauth.InvalidClient},
+		{"alias path", "POST", "/user/oauth20/token", form, "grant_type=password", nil, 400, oauth.UnsupportedGrantType},
+		{"oracle alias", "POST", "/oauth2/v1/token", form, "grant_type=password", nil, 400, oauth.UnsupportedGrantType},
+		{"GET device authorization", "GET", "/oauth2/device_authorization", "", "", nil, 405, oauth.InvalidRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, s.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.ct != "" {
+				req.Header.Set("Content-Type", tt.ct)
+			}
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			r := do(t, req)
+			wantOAuthError(t, r, tt.wantStatus, tt.wantCode)
+			if tt.wantStatus == 405 && r.Header.Get("Allow") != "POST" {
+				t.Errorf("Allow = %q; want POST", r.Header.Get("Allow"))
+			}
+		})
+	}
+}
+
+func TestDiscoveryAndJWKS(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		r := do(t, req)
+		if r.Status != 200 || r.str("issuer") != s.URL {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Raw)
+		}
+		for k, want := range map[string]string{
+			"token_endpoint":                s.URL + "/oauth2/token",
+			"device_authorization_endpoint": s.URL + "/oauth2/device_authorization",
+			"jwks_uri":                      s.URL + "/oauth2/jwks",
+		} {
+			if r.str(k) != want {
+				t.Errorf("%s = %q; want %q", k, r.str(k), want)
+			}
+		}
+		if r.Body["authorization_endpoint"] != nil || r.Body["userinfo_endpoint"] != nil {
+			t.Errorf("discovery lists endpoints that are not implemented: %s", r.Raw)
+		}
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/oauth2/jwks", nil)
+	r := do(t, req)
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("jwks: %v %s", err, r.Raw)
+	}
+	k := set.Keys[0]
+	if k["kty"] != "EC" || k["crv"] != "P-256" || k["alg"] != "ES256" || k["kid"] == "" {
+		t.Errorf("jwk = %v", k)
+	}
+	for _, private := range []string{"d", "p", "q"} {
+		if _, ok := k[private]; ok {
+			t.Errorf("JWKS publishes private member %q", private)
+		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		if r := do(t, req); r.Status != 200 {
+			t.Errorf("%s: %d %s", path, r.Status, r.Raw)
+		}
+	}
+}
+
+func jwtClaims(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+// clock is a settable test clock; the zero value follows the real time.
+type clock struct {
+	mu    sync.Mutex
+	fixed time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fixed.IsZero() {
+		return time.Now()
+	}
+	return c.fixed
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.fixed = t
+	c.mu.Unlock()
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.fixed = c.fixed.Add(d)
+	c.mu.Unlock()
+}
+
+const (
+	personEmail    = "person@example.com"
+	personPassword = "correct horse battery"
+	tvClient       = "tv-app"      // public, device_code + refresh_token
+	printerClient  = "printer"     // confidential, device_code
+	webOnlyClient  = "web-only"    // public, no device grant
+	printerSecret  = "lk_cs_printer-secret-for-tests-0123456789abcdef"
+	scopesAll      = "openid profile email offline_access"
+	testAdminToken = "lk_admin_test_token_0123456789abcdefghijklmnop"
+)
+
+type testServer struct {
+	URL   string
+	Store store.Store
+	Clock *clock
+	Srv   *Server
+	User  *store.User
+}
+
+// newTestServer starts Latchkey on a real SQLite file behind a real HTTP
+// listener, with a person and three clients. edit may change the config.
+func newTestServer(t *testing.T, fixedClock bool, edit func(*config.Config)) *testServer {
+	t.Helper()
+	ctx := t.Context()
+	st := storetest.OpenSQLite(t)
+	clk := &clock{}
+	if fixedClock {
+		clk.Set(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := config.Default()
+	cfg.Issuer = "http://" + ts.Listener.Addr().String()
+	cfg.Listen = ts.Listener.Addr().String()
+	cfg.AdminToken = testAdminToken
+	cfg.Device.Interval = config.Duration(time.Second)
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := New(ctx, cfg, st, log, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = srv
+	ts.Start()
+	t.Cleanup(ts.Close)
+
+	now := clk.Now()
+	hash, err := account.HashPassword(personPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &store.User{ID: "u-person", Email: personEmail, Name: "Pat Person", PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	mustDo(t, st.CreateUser(ctx, u))
+	scopes := strings.Fields(scopesAll)
+	mustDo(t, st.CreateClient(ctx, &store.Client{ID: tvClient, Name: "Living Room TV", AuthMethod: store.AuthNone,
+		GrantTypes: []string{store.GrantDeviceCode, store.GrantRefreshToken}, Scopes: scopes, CreatedAt: now, UpdatedAt: now}))
+	mustDo(t, st.CreateClient(ctx, &store.Client{ID: printerClient, Name: "Office Printer", AuthMethod: store.AuthClientSecretBasic,
+		SecretHash: oauth.HashSecret(printerSecret), GrantTypes: []string{store.GrantDeviceCode}, Scopes: []string{"openid", "print"},
+		CreatedAt: now, UpdatedAt: now}))
+	mustDo(t, st.CreateClient(ctx, &store.Client{ID: webOnlyClient, Name: "Web only", AuthMethod: store.AuthNone,
+		GrantTypes: []string{store.GrantAuthorizationCode}, Scopes: scopes, CreatedAt: now, UpdatedAt: now}))
+	return &testServer{URL: ts.URL, Store: st, Clock: clk, Srv: srv, User: u}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reply is a decoded JSON response.
+type reply struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r reply) str(k string) string { s, _ := r.Body[k].(string); return s }
+
+// post sends a form to path, with basic auth when user is not empty.
+func (s *testServer) post(t *testing.T, path string, form url.Values, user, pass string) reply {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) reply {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+// startDevice asks for device and user codes as clientID.
+func (s *testServer) startDevice(t *testing.T, clientID, scope string) reply {
+	t.Helper()
+	form := url.Values{"client_id": {clientID}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	r := s.post(t, "/oauth2/device_authorization", form, "", "")
+	if r.Status != 200 {
+		t.Fatalf("device authorization: %d %s", r.Status, r.Raw)
+	}
+	return r
+}
+
+// poll polls the token endpoint once as a public client.
+func (s *testServer) poll(t *testing.T, clientID, deviceCode string) reply {
+	t.Helper()
+	return s.post(t, "/oauth2/token", url.Values{
+		"grant_type":  {store.GrantDeviceCode},
+		"device_code": {deviceCode},
+		"client_id":   {clientID},
+	}, "", "")
+}
+
+// decide approves or denies a user code as the test person, as the
+// verification page would after its checks.
+func (s *testServer) decide(t *testing.T, userCode string, approve bool) {
+	t.Helper()
+	norm, ok := device.NormalizeUserCode(userCode)
+	if !ok {
+		t.Fatalf("bad user code %q", userCode)
+	}
+	if _, err := s.Store.DecideDeviceAuth(context.Background(), oauth.HashSecret(norm), s.User.ID, approve, s.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantOAuthError(t *testing.T, r reply, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.str("error") != code {
+		t.Fatalf("got %d %s; want %d %s", r.Status, r.Raw, status, code)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q; want no-store", cc)
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type = %q; want JSON", ct)
+	}
+}

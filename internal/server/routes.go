@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/grant"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+	"github.com/latchkey/latchkey/internal/web"
+)
+
+// routes is the whole route table.
+func (s *Server) routes(ctx context.Context) (http.Handler, error) {
+	cfg := s.cfg
+	policy, err := cfg.CodePolicy()
+	if err != nil {
+		return nil, err
+	}
+	// The CSRF key lives in the store so every instance checks the tokens
+	// every other one issued.
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	csrfKey, err := s.store.ServerSecret(ctx, "csrf", fresh)
+	if err != nil {
+		return nil, fmt.Errorf("csrf key: %w", err)
+	}
+
+	deviceAuthz := &device.Handler{
+		Store:              s.store,
+		Issuer:             s.issuer,
+		Now:                s.now,
+		Rand:               s.rand,
+		Log:                s.log,
+		Policy:             policy,
+		Lifetime:           cfg.Device.Lifetime.D(),
+		Interval:           cfg.Device.Interval.D(),
+		PerClientPerMinute: cfg.Device.RequestsPerClientPerMinute,
+		PerIPPerMinute:     cfg.Device.RequestsPerIPPerMinute,
+		TrustProxy:         cfg.TrustProxy,
+	}
+	deps := &grant.Deps{
+		Store: s.store,
+		Minter: &token.Minter{
+			Keys:      s.keys,
+			Issuer:    s.issuer,
+			Audience:  cfg.Tokens.Audience,
+			Now:       s.now,
+			Rand:      s.rand,
+			AccessTTL: cfg.Tokens.AccessTokenLifetime.D(),
+			IDTTL:     cfg.Tokens.IDTokenLifetime.D(),
+		},
+		Now:             s.now,
+		Rand:            s.rand,
+		Log:             s.log,
+		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
+	}
+	tokenEndpoint := &grant.Handler{
+		Log: s.log,
+		Grants: map[string]grant.Grant{
+			store.GrantDeviceCode:   grant.DeviceCode{Deps: deps},
+			store.GrantRefreshToken: grant.Refresh{Deps: deps},
+		},
+	}
+	sessions := &session.Manager{
+		Store:    s.store,
+		Users:    s.store,
+		Now:      s.now,
+		Rand:     s.rand,
+		Lifetime: cfg.Session.Lifetime.D(),
+		Secure:   strings.HasPrefix(s.issuer, "https://"),
+	}
+	pages := &web.Pages{
+		Issuer:   s.issuer,
+		Store:    s.store,
+		Sessions: sessions,
+		Verifier: &device.Verifier{
+			Store:      s.store,
+			Now:        s.now,
+			Window:     cfg.Device.Lifetime.D(),
+			PerAccount: cfg.Device.AttemptsPerAccount,
+			PerIP:      cfg.Device.AttemptsPerIP,
+			Global:     cfg.Device.AttemptsGlobal,
+		},
+		Now:             s.now,
+		Log:             s.log,
+		CSRFKey:         csrfKey,
+		LoginPerAccount: cfg.Login.AttemptsPerAccount,
+		LoginPerIP:      cfg.Login.AttemptsPerIP,
+		LoginWindow:     cfg.Login.Window.D(),
+		TrustProxy:      cfg.TrustProxy,
+	}
+	adminAPI := &admin.API{
+		Store: s.store,
+		Token: cfg.AdminToken,
+		Now:   s.now,
+		Rand:  s.rand,
+		Log:   s.log,
+		CheckCodePolicy: func(p device.CodePolicy) error {
+			return errors.Join(config.CheckCodePolicy("user_code", p, cfg.Device)...)
+		},
+	}
+
+	mux := http.NewServeMux()
+	handle := func(pattern string, h oauth.HandlerFunc) { mux.Handle(pattern, oauth.Handle(s.log, h)) }
+
+	handle("GET /.well-known/openid-configuration", s.discovery)
+	handle("GET /.well-known/oauth-authorization-server", s.discovery)
+	handle("GET /oauth2/jwks", s.jwks)
+
+	// Protocol endpoints take every method, so that a wrong one gets an
+	// OAuth JSON 405 from oauth.ParseForm rather than the mux's plain text.
+	for _, p := range []string{"/oauth2/device_authorization", "/user/oauth20/device-authz", "/oauth2/v1/device"} {
+		handle(p, deviceAuthz.Authorize)
+	}
+	for _, p := range []string{"/oauth2/token", "/user/oauth20/token", "/oauth2/v1/token"} {
+		handle(p, tokenEndpoint.Token)
+	}
+
+	pages.Register(mux)
+	adminAPI.Register(mux)
+
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return mux, nil
+}

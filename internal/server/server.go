@@ -1,0 +1,158 @@
+// Package server is Latchkey's composition root: it opens the store, builds
+// every endpoint from the configuration, owns the whole route table
+// (routes.go), the middleware, the health endpoints and the sweeper. It holds
+// no protocol logic of its own.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+)
+
+// Options carries what tests replace.
+type Options struct {
+	Now  func() time.Time // time.Now when nil
+	Rand io.Reader        // crypto/rand.Reader when nil
+}
+
+// Server is a configured Latchkey instance.
+type Server struct {
+	cfg     config.Config
+	store   store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+	issuer  string
+	keys    *keys.Manager
+	handler http.Handler
+}
+
+// New builds a server on an open, migrated store: it makes sure a signing
+// key exists and assembles the routes.
+func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	s := &Server{cfg: cfg, store: st, log: log, now: opts.Now, rand: opts.Rand, issuer: cfg.IssuerURL()}
+	s.keys = &keys.Manager{
+		Store:        st,
+		Now:          s.now,
+		Log:          log,
+		PublishDelay: 2 * keyRefresh,
+		Retain:       max(cfg.Tokens.AccessTokenLifetime.D(), cfg.Tokens.IDTokenLifetime.D()) + time.Hour,
+		Refresh:      keyRefresh,
+	}
+	if err := s.keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	h, err := s.routes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.recoverPanics(h)
+	return s, nil
+}
+
+// keyRefresh is how long an instance trusts its cached key set.
+const keyRefresh = 30 * time.Second
+
+// ServeHTTP serves the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Keys is the server's key manager (for `latchkey keys`).
+func (s *Server) Keys() *keys.Manager { return s.keys }
+
+// OpenStore opens the database a URL names ("sqlite:PATH"; PostgreSQL is
+// added by its own backend) and migrates it to the current schema.
+func OpenStore(ctx context.Context, dsn string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" || path == ":memory:" {
+			return nil, errors.New("sqlite: give a file path, as in sqlite:latchkey.db")
+		}
+		return sqlite.OpenAndMigrate(ctx, path)
+	}
+	return nil, fmt.Errorf("database %q: want sqlite:PATH", dsn)
+}
+
+// Sweep deletes expired rows and retired keys every interval until ctx ends.
+func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.store.Sweep(ctx, s.now())
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("sweep failed", "err", err)
+			}
+			continue
+		}
+		if n > 0 {
+			s.log.Debug("swept expired rows", "rows", n)
+		}
+		if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning retired keys failed", "err", err)
+		}
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// readyz answers 200 when the database is reachable and its schema current,
+// within a bound so a hung database fails the check instead of hanging it.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 4*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "database not ready\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// recoverPanics turns a panic into a 500 instead of a dropped connection,
+// and logs it. No handler should panic; this is the net under them.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				w.Header().Set("Cache-Control", "no-store")
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

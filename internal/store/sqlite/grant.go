@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, expires_at, revoked_at`
+
+func scanGrant(row rowScanner) (*store.Grant, error) {
+	var g store.Grant
+	err := row.Scan(&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
+		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &g, nil
+}
+
+// CreateGrant stores g; ErrConflict if its id is taken, ErrNotFound if its
+// client or user does not exist.
+func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, optional(g.UserID), g.ClientID, list(g.Scopes),
+		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("create grant: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetGrant returns the grant with id, revoked or not, or ErrNotFound.
+func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
+	return scanGrant(s.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+}
+
+// ListGrantsByUser returns userID's grants, revoked ones included, oldest first.
+func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+grantColumns+` FROM grants
+		WHERE user_id = ? ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var gs []*store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, err
+		}
+		gs = append(gs, g)
+	}
+	return gs, rows.Err()
+}
+
+// RevokeGrant marks the grant revoked at now unless it was revoked already
+// (the first time stands), and ends its refresh tokens: their expiry moves to
+// now, so they fail as expired and Sweep removes them. They are not marked
+// used, which would make their next use look like reuse (RFC 9700 §4.14.2).
+// ErrNotFound if there is no such grant.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
+		now.UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("revoke grant: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(err, store.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET expires_at = ?
+		WHERE grant_id = ? AND (expires_at IS NULL OR expires_at > ?)`,
+		now.UnixMilli(), id, now.UnixMilli()); err != nil {
+		return fmt.Errorf("revoke grant: refresh tokens: %w", err)
+	}
+	return tx.Commit()
+}
+
+const refreshColumns = `hash, grant_id, client_id, scopes, created_at, expires_at, used_at`
+
+func scanRefreshToken(row rowScanner) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	err := row.Scan(&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes},
+		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &t, nil
+}
+
+// CreateRefreshToken stores t; ErrConflict if its hash is taken, ErrNotFound
+// if its grant does not exist.
+func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.GrantID, t.ClientID, list(t.Scopes), millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
+	if err != nil {
+		return fmt.Errorf("create refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetRefreshToken returns the token stored under hash, used or not.
+func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error) {
+	return scanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
+}
+
+// UseRefreshToken marks an unused token used at now in one conditional
+// update, so of two requests presenting it exactly one rotates it. It does
+// not check expiry: the caller has the token back and decides.
+func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	t, err := scanRefreshToken(s.w.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
+		WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), hash))
+	if !errors.Is(err, store.ErrNotFound) {
+		return t, err
+	}
+	ok, err := s.exists(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, hash)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return nil, fmt.Errorf("use refresh token: used already: %w", store.ErrConflict)
+	}
+	return nil, store.ErrNotFound
+}

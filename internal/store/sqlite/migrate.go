@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrationFiles are the schema changes, named NNNN_what.sql and numbered
+// from 0001 without gaps. A released file never changes; a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order, checking the numbering.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration // fs.Glob returns names sorted, so NNNN_ orders them
+	for i, path := range names {
+		name := strings.TrimPrefix(path, "migrations/")
+		num, _, _ := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil || v != i+1 {
+			return nil, fmt.Errorf("sqlite: migration %s: want number %04d", name, i+1)
+		}
+		b, err := migrationFiles.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// latestVersion is the schema version this binary expects.
+func latestVersion() (int, error) {
+	ms, err := migrations()
+	return len(ms), err
+}
+
+// Migrate applies the migrations the database lacks, each in its own
+// transaction with its row in schema_migrations, so a failed one leaves the
+// schema at the previous version. Running it again is a no-op.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	for _, m := range ms {
+		if err := s.apply(ctx, m, len(ms)); err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// apply runs m unless it was applied already. The version is read inside the
+// (immediate, so write-locked) transaction: two processes migrating at once
+// cannot both apply m.
+func (s *Store) apply(ctx context.Context, m migration, latest int) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
+	}
+	if have > latest {
+		return fmt.Errorf("schema at version %d is newer than this binary's %d", have, latest)
+	}
+	if have >= m.version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// schemaVersion returns the highest applied migration, 0 for a new database.
+func (s *Store) schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	// Two statements: SQLite resolves table names when it prepares one, so a
+	// single query naming schema_migrations fails on a new database.
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	var v int
+	err = db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}

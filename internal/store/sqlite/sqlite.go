@@ -1,0 +1,284 @@
+// Package sqlite is Latchkey's default store.Store backend: one SQLite file,
+// opened with the pure-Go driver modernc.org/sqlite in WAL mode, with its
+// schema in embedded numbered migrations. It suits one Latchkey instance;
+// several instances behind a load balancer share package postgres instead.
+//
+// Every state change a flow depends on is one SQL statement
+// (UPDATE … WHERE <state> RETURNING …), so its outcome is decided by SQLite,
+// not by a read followed by a write in Go.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store kept in one SQLite file.
+type Store struct {
+	// w is the only connection that writes. SQLite lets one writer in at a
+	// time anyway; queueing writers here, in Go, is fair and immediate, where
+	// queueing them in SQLite's busy handler means sleeping and retrying.
+	// busy_timeout still covers another process (latchkey migrate) writing.
+	w *sql.DB
+	// r serves reads; in WAL mode readers never wait for the writer.
+	r *sql.DB
+}
+
+// busyTimeout is how long a statement waits for a lock held by another
+// connection or process before failing with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Open opens the SQLite database at path, creating the file if it is
+// missing. It does not migrate: call Migrate, or use OpenAndMigrate.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		// Each pooled connection to ":memory:" would be its own empty database.
+		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
+	}
+	// _pragma values run on every new connection, so each one the pools open
+	// has them; busy_timeout comes first so the others can wait for locks.
+	common := []string{
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+		"foreign_keys(1)",
+	}
+	w, err := sql.Open("sqlite", dsn(path, url.Values{
+		"_pragma": append(common, "journal_mode(WAL)", "synchronous(NORMAL)"),
+		// BEGIN IMMEDIATE takes the write lock at once, so a transaction never
+		// has to upgrade a read lock, which SQLite may refuse without waiting.
+		"_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The writer connects first so the file exists and is in WAL mode (which
+	// is recorded in the file) before any reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, url.Values{
+		"_pragma":     common,
+		"_query_only": {"1"}, // a write sent to the reader pool by mistake fails loudly
+	}))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// OpenAndMigrate opens the database at path and brings its schema up to date.
+func OpenAndMigrate(ctx context.Context, path string) (*Store, error) {
+	s, err := Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn makes a SQLite URI for path: a file: URI keeps a '?' or '#' in the
+// path from being read as the start of the parameters.
+func dsn(path string, params url.Values) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + params.Encode()
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping reports whether the database answers and every migration this binary
+// knows has been applied (readiness: /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	have, err := s.schemaVersion(ctx, s.r)
+	if err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	want, err := latestVersion()
+	if err != nil {
+		return err
+	}
+	if have != want {
+		return fmt.Errorf("sqlite: schema at version %d, want %d", have, want)
+	}
+	return nil
+}
+
+// mapErr turns driver errors the store contract names into store errors.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			// The client or user the record belongs to does not exist.
+			return fmt.Errorf("%w: referenced record: %v", store.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// execOne runs a write that must change exactly one row: ErrNotFound if it
+// changed none.
+func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
+	res, err := s.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// exists reports whether query (a SELECT 1 … LIMIT 1) finds a row.
+func (s *Store) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// millis is how a time is stored: unix milliseconds, NULL for the zero time.
+func millis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// timeCol scans what millis stored back into a UTC time.Time.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMilli(v).UTC()
+	default:
+		return fmt.Errorf("sqlite: time column holds %T", v)
+	}
+	return nil
+}
+
+// durationCol scans a duration stored in milliseconds.
+type durationCol struct{ d *time.Duration }
+
+func (c durationCol) Scan(v any) error {
+	ms, ok := v.(int64)
+	if !ok {
+		return fmt.Errorf("sqlite: duration column holds %T", v)
+	}
+	*c.d = time.Duration(ms) * time.Millisecond
+	return nil
+}
+
+// list is how a []string is stored: a JSON array, "[]" when empty.
+type list []string
+
+func (l list) Value() (driver.Value, error) {
+	if len(l) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(l))
+	return string(b), err
+}
+
+// listCol scans a list back; an empty list reads as nil.
+type listCol struct{ l *[]string }
+
+func (c listCol) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("sqlite: list column holds %T", v)
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("sqlite: list column: %w", err)
+	}
+	if len(l) == 0 {
+		l = nil
+	}
+	*c.l = l
+	return nil
+}
+
+// optional is how an optional reference (a user or grant id) is stored:
+// NULL when empty, so a foreign key does not see "".
+func optional(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// optionalCol scans what optional stored; NULL reads as "".
+type optionalCol struct{ s *string }
+
+func (c optionalCol) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.s = ""
+	case string:
+		*c.s = v
+	case []byte:
+		*c.s = string(v)
+	default:
+		return fmt.Errorf("sqlite: text column holds %T", v)
+	}
+	return nil
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }

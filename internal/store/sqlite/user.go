@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Emails are lower-cased here as well as by the caller, so that uniqueness and
+// lookups never depend on every caller remembering to.
+
+const userColumns = `id, email, name, password_hash, disabled, created_at, updated_at`
+
+func scanUser(row rowScanner) (*store.User, error) {
+	var u store.User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &u, nil
+}
+
+// CreateUser stores u; ErrConflict if its id or email is taken.
+func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled,
+		millis(u.CreatedAt), millis(u.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create user: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetUser returns the user with id, or ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// GetUserByEmail returns the user whose email is email in any case, or ErrNotFound.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, error) {
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`,
+		strings.ToLower(email)))
+}
+
+// ListUsers returns every user, ordered by email.
+func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY email`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []*store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}
+
+// UpdateUser replaces everything but the id and CreatedAt; ErrNotFound if
+// there is no such user, ErrConflict if the new email is another user's.
+func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
+	err := s.execOne(ctx, `UPDATE users SET email = ?, name = ?, password_hash = ?, disabled = ?, updated_at = ?
+		WHERE id = ?`,
+		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, millis(u.UpdatedAt), u.ID)
+	if err != nil {
+		return fmt.Errorf("update user %q: %w", u.ID, err)
+	}
+	return nil
+}
+
+// DeleteUser deletes the user with their sessions and grants (and so their
+// refresh tokens); ErrNotFound if there is no such user.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if err := s.execOne(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+// Package store defines what Latchkey keeps: the records, the small
+// per-concern interfaces the endpoint packages depend on, and the errors every
+// backend returns. It holds no SQL; the backends live in store/sqlite and
+// store/postgres, and store/storetest is the conformance suite both must pass.
+//
+// Every state change a flow depends on (deciding a device authorization,
+// polling it, redeeming a code) is a single atomic operation in the backend,
+// so that several Latchkey instances sharing one database agree on the outcome.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound: no record matches (or it matches but is no longer usable
+	// for the operation asked, where the method says so).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a record with the same unique key exists already, or a
+	// conditional update lost its race.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is everything a Latchkey server needs from its database.
+type Store interface {
+	ClientStore
+	UserStore
+	DeviceStore
+	GrantStore
+	SessionStore
+	KeyStore
+	ThrottleStore
+	Sweeper
+
+	// Ping reports whether the database answers and its schema is current.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Client authentication methods (RFC 7591 §2).
+const (
+	AuthNone              = "none"
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+)
+
+// Grant types a client may be registered for.
+const (
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+)
+
+// UserCodePolicy overrides the server's user-code settings for one client.
+// Zero fields inherit the server's value.
+type UserCodePolicy struct {
+	Alphabet string `json:"alphabet,omitempty"` // "base20", "digits" or the characters themselves
+	Length   int    `json:"length,omitempty"`
+	Group    int    `json:"group,omitempty"` // characters between dashes when displayed; 0 inherits, -1 means no dashes
+}
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID           string
+	Name         string
+	SecretHash   string // hex SHA-256 of the generated secret; empty for public clients
+	AuthMethod   string // AuthNone, AuthClientSecretBasic or AuthClientSecretPost
+	GrantTypes   []string
+	RedirectURIs []string
+	Scopes       []string // the scopes this client may ask for
+
+	UserCode           UserCodePolicy
+	DeviceCodeLifetime time.Duration // 0 inherits the server's
+	PollInterval       time.Duration // 0 inherits the server's
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Public reports whether the client has no secret.
+func (c *Client) Public() bool { return c.AuthMethod == AuthNone }
+
+// HasGrant reports whether the client is registered for grant type gt.
+func (c *Client) HasGrant(gt string) bool {
+	for _, g := range c.GrantTypes {
+		if g == gt {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
+	GetClient(ctx context.Context, id string) (*Client, error)
+	ListClients(ctx context.Context) ([]*Client, error) // ordered by id
+	UpdateClient(ctx context.Context, c *Client) error  // ErrNotFound if missing
+	DeleteClient(ctx context.Context, id string) error  // ErrNotFound if missing
+}
+
+// User is a person who can sign in.
+type User struct {
+	ID           string
+	Email        string // the login name; stored lower-cased, unique
+	Name         string
+	PasswordHash string // PHC-formatted argon2id
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	CreateUser(ctx context.Context, u *User) error // ErrConflict if the id or email exists
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error) // ordered by email
+	UpdateUser(ctx context.Context, u *User) error  // ErrNotFound if missing; ErrConflict on a taken email
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// Device authorization states.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+	DeviceConsumed = "consumed" // tokens were issued
+)
+
+// DeviceAuth is one device authorization request (RFC 8628 §3.1).
+type DeviceAuth struct {
+	DeviceCodeHash string // primary key: hex SHA-256 of the device_code
+	UserCodeHash   string // hex SHA-256 of the normalised user_code; unique
+	ClientID       string
+	ClientPublic   bool // copied from the client at creation, so a public poll needs no client lookup
+	Scopes         []string
+	Status         string
+	UserID         string // set on approve or deny
+	Interval       time.Duration
+	LastPollAt     time.Time // zero until the first poll
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	DecidedAt      time.Time
+	GrantID        string // set when tokens were issued
+
+	// Where the request came from, shown on the verification page (RFC 8628 §5.4).
+	RequestIP        string
+	RequestUserAgent string
+}
+
+// Poll outcomes, decided atomically by DeviceStore.PollDeviceAuth.
+const (
+	PollPending  = "pending"   // authorization_pending
+	PollSlowDown = "slow_down" // too soon; the stored interval grew by SlowDownStep
+	PollDenied   = "denied"    // access_denied
+	PollExpired  = "expired"   // expired_token
+	PollIssue    = "issue"     // approved: this caller won the code and must issue tokens
+	PollUsed     = "used"      // tokens were issued to an earlier poll: invalid_grant
+)
+
+// SlowDownStep is what RFC 8628 §3.5 tells a client to add to its interval
+// on slow_down, so it is what we add to the interval we expect.
+const SlowDownStep = 5 * time.Second
+
+// PollTolerance is how much earlier than the interval a poll may arrive and
+// still count as on time: requests that left a well-behaved client on schedule
+// can arrive a little early when the previous one was delayed in transit.
+const PollTolerance = time.Second
+
+// PollResult is what one poll did.
+type PollResult struct {
+	Outcome string
+	Auth    *DeviceAuth // the record after the poll
+}
+
+// DeviceStore keeps device authorizations.
+type DeviceStore interface {
+	// CreateDeviceAuth stores a new request; ErrConflict if its device code
+	// hash or user code hash is taken (the caller draws a new user code).
+	CreateDeviceAuth(ctx context.Context, a *DeviceAuth) error
+	// GetDeviceAuthByUserCode returns the authorization whose user code hashes
+	// to userCodeHash, in whatever state it is.
+	GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*DeviceAuth, error)
+	// DecideDeviceAuth moves a pending, unexpired authorization to approved or
+	// denied for userID in one conditional update. ErrNotFound if no such
+	// authorization exists; ErrConflict if it is no longer pending or expired.
+	DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*DeviceAuth, error)
+	// PollDeviceAuth records one poll by clientID and decides its outcome in a
+	// single statement: expiry, slow_down (interval + SlowDownStep), pending,
+	// denied, and approved -> consumed for exactly one caller. A poll for
+	// another client's device code is ErrNotFound and changes nothing.
+	// When publicOnly is set, only an authorization created by a public client
+	// matches (the caller presented no client secret).
+	PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*PollResult, error)
+	// SetDeviceAuthGrant records the grant issued for a consumed authorization.
+	SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error
+}
+
+// Grant is what a user allowed a client: the scopes, and until when tokens
+// may be refreshed. Access and refresh tokens carry its ID; revoking it makes
+// them all inactive.
+type Grant struct {
+	ID        string
+	UserID    string // empty for a client acting on its own behalf
+	ClientID  string
+	Scopes    []string
+	AuthTime  time.Time // when the user last authenticated for it
+	CreatedAt time.Time
+	ExpiresAt time.Time // absolute: refreshable_until
+	RevokedAt time.Time // zero while active
+}
+
+// Active reports whether the grant can still be used at now.
+func (g *Grant) Active(now time.Time) bool {
+	return g.RevokedAt.IsZero() && now.Before(g.ExpiresAt)
+}
+
+// RefreshToken is an opaque refresh token, stored by hash.
+type RefreshToken struct {
+	Hash      string
+	GrantID   string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // set when it was rotated; a second use is reuse
+}
+
+// GrantStore keeps grants and their refresh tokens.
+type GrantStore interface {
+	CreateGrant(ctx context.Context, g *Grant) error
+	GetGrant(ctx context.Context, id string) (*Grant, error)
+	ListGrantsByUser(ctx context.Context, userID string) ([]*Grant, error)
+	// RevokeGrant marks the grant revoked (idempotent) and its refresh tokens with it.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+	// UseRefreshToken marks an unused token used in one conditional update and
+	// returns it; ErrConflict if it was used already (reuse), ErrNotFound if unknown.
+	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	Hash      string // hex SHA-256 of the cookie value
+	UserID    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session if it exists and has not expired at now.
+	GetSession(ctx context.Context, hash string, now time.Time) (*Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+}
+
+// SigningKey is a private key the server signs tokens with.
+type SigningKey struct {
+	ID         string // the JWK kid
+	Algorithm  string // "ES256"
+	PrivateKey []byte // PKCS #8, DER
+	CreatedAt  time.Time
+	// NotBefore is when instances may start signing with it; until then it is
+	// only published, so every instance's verifiers know it first.
+	NotBefore time.Time
+	// NotAfter is when it stops signing; it stays published until tokens
+	// signed with it have expired, then it is deleted.
+	NotAfter time.Time // zero: no end yet
+}
+
+// KeyStore keeps signing keys and other server-wide secrets.
+type KeyStore interface {
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]*SigningKey, error) // ordered by CreatedAt, oldest first
+	UpdateSigningKey(ctx context.Context, k *SigningKey) error
+	DeleteSigningKey(ctx context.Context, id string) error
+	// ServerSecret returns the secret called name, storing value as it if
+	// there is none yet; every instance gets the same answer.
+	ServerSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+// ThrottleStore counts events in fixed time windows, shared by every instance.
+type ThrottleStore interface {
+	// Hit adds one to key's count in the window starting at window and
+	// returns the new count; the row may be swept once until has passed.
+	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
+	// Count returns key's count in the window starting at window.
+	Count(ctx context.Context, key string, window time.Time) (int, error)
+}
+
+// Sweeper deletes what has expired.
+type Sweeper interface {
+	// Sweep deletes device authorizations, sessions, refresh tokens and
+	// throttle windows that ended before now, and returns how many rows went.
+	Sweep(ctx context.Context, now time.Time) (int64, error)
+}

@@ -1,0 +1,198 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// racers is how many goroutines race for one state change. Exactly one must
+// win however the backend schedules them: on PostgreSQL several instances
+// poll and redeem against the same rows.
+const racers = 20
+
+// rounds is how many times each race runs, on a fresh record each time: the
+// first round on a new store often meets cold connection pools, where the
+// first racer can finish before the others start and a lost update hides.
+const rounds = 5
+
+// race runs f(i) for i in [0, racers) at once and returns their errors.
+func race(f func(i int) error) []error {
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func testConcurrentPoll(t *testing.T, s store.Store) {
+	c := mustCreateClient(t, s, "tv", true)
+	mustCreateUser(t, s, "ada")
+	for r := range rounds {
+		a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, r))
+		if _, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", true, t0); err != nil {
+			t.Fatalf("DecideDeviceAuth: %v", err)
+		}
+		concurrentPoll(t, s, a)
+	}
+}
+
+func concurrentPoll(t *testing.T, s store.Store, a *store.DeviceAuth) {
+	outcomes := make([]string, racers)
+	errs := race(func(i int) error {
+		res, err := s.PollDeviceAuth(t.Context(), a.DeviceCodeHash, "tv", true, t0)
+		if err == nil {
+			outcomes[i] = res.Outcome
+		}
+		return err
+	})
+	count := map[string]int{}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("poll %d: %v", i, err)
+		}
+		count[outcomes[i]]++
+	}
+	if count[store.PollIssue] != 1 || count[store.PollIssue]+count[store.PollUsed]+count[store.PollSlowDown] != racers {
+		t.Errorf("outcomes of %d concurrent polls = %v; want exactly one %q, the rest %q or %q",
+			racers, count, store.PollIssue, store.PollUsed, store.PollSlowDown)
+	}
+	if got := mustGetDeviceAuth(t, s, a.UserCodeHash).Status; got != store.DeviceConsumed {
+		t.Errorf("status after the polls = %q, want %q", got, store.DeviceConsumed)
+	}
+}
+
+func testConcurrentDecide(t *testing.T, s store.Store) {
+	c := mustCreateClient(t, s, "tv", true)
+	mustCreateUser(t, s, "ada")
+	mustCreateUser(t, s, "bob")
+	for r := range rounds {
+		concurrentDecide(t, s, mustCreateDeviceAuth(t, s, newDeviceAuth(c, r)))
+	}
+}
+
+func concurrentDecide(t *testing.T, s store.Store, a *store.DeviceAuth) {
+	winners := make([]*store.DeviceAuth, racers)
+	errs := race(func(i int) error {
+		user := []string{"ada", "bob"}[i%2]
+		got, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, user, i%2 == 0, t0)
+		winners[i] = got
+		return err
+	})
+	wins, conflicts := 0, 0
+	var winner *store.DeviceAuth
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+			winner = winners[i]
+		case errors.Is(err, store.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("decision %d: %v", i, err)
+		}
+	}
+	if wins != 1 || conflicts != racers-1 {
+		t.Fatalf("%d concurrent decisions: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
+	}
+	diff(t, "stored authorization is the winner's", winner, mustGetDeviceAuth(t, s, a.UserCodeHash))
+}
+
+func testConcurrentUseRefreshToken(t *testing.T, s store.Store) {
+	g := grantFixture(t, s)
+	for r := range rounds {
+		concurrentUseRefreshToken(t, s, mustCreateRefreshToken(t, s, newRefreshToken(fmt.Sprint("rt", r), g.ID, at(time.Hour))))
+	}
+}
+
+func concurrentUseRefreshToken(t *testing.T, s store.Store, rt *store.RefreshToken) {
+	errs := race(func(int) error {
+		_, err := s.UseRefreshToken(t.Context(), rt.Hash, t0)
+		return err
+	})
+	wins, conflicts := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, store.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("use %d: %v", i, err)
+		}
+	}
+	if wins != 1 || conflicts != racers-1 {
+		t.Errorf("%d concurrent uses: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
+	}
+}
+
+func testConcurrentServerSecret(t *testing.T, s store.Store) {
+	for r := range rounds {
+		concurrentServerSecret(t, s, fmt.Sprint("cookie-key-", r))
+	}
+}
+
+func concurrentServerSecret(t *testing.T, s store.Store, name string) {
+	got := make([]string, racers)
+	errs := race(func(i int) error {
+		v, err := s.ServerSecret(t.Context(), name, []byte{'v', byte('a' + i)})
+		got[i] = string(v)
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("ServerSecret %d: %v", i, err)
+		}
+	}
+	if distinct := slices.Compact(slices.Sorted(slices.Values(got))); len(distinct) != 1 || len(got[0]) != 2 {
+		t.Errorf("ServerSecret answers = %q; want one value for everybody", got)
+	}
+	again, err := s.ServerSecret(t.Context(), name, []byte("late"))
+	wantErr(t, "ServerSecret", err, nil)
+	if string(again) != got[0] {
+		t.Errorf("ServerSecret after the race = %q, want %q", again, got[0])
+	}
+}
+
+func testConcurrentHit(t *testing.T, s store.Store) {
+	for r := range rounds {
+		concurrentHit(t, s, fmt.Sprint("ip:192.0.2.", r))
+	}
+}
+
+func concurrentHit(t *testing.T, s store.Store, key string) {
+	counts := make([]int, racers)
+	errs := race(func(i int) error {
+		n, err := s.Hit(t.Context(), key, t0, at(time.Hour))
+		counts[i] = n
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Hit %d: %v", i, err)
+		}
+	}
+	want := make([]int, racers)
+	for i := range want {
+		want[i] = i + 1
+	}
+	slices.Sort(counts)
+	diff(t, "counts returned by concurrent hits, sorted", want, counts)
+	n, err := s.Count(t.Context(), key, t0)
+	wantErr(t, "Count", err, nil)
+	if n != racers {
+		t.Errorf("Count after %d hits = %d", racers, n)
+	}
+}

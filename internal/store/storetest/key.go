@@ -1,0 +1,173 @@
+package storetest
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	newer := &store.SigningKey{ID: "k2", Algorithm: "ES256", PrivateKey: []byte{0x30, 0x81, 0x87, 0x00, 0xff},
+		CreatedAt: at(time.Hour), NotBefore: at(2 * time.Hour)}
+	older := &store.SigningKey{ID: "k1", Algorithm: "ES256", PrivateKey: []byte{0x30, 0x00},
+		CreatedAt: t0, NotBefore: t0}
+	for _, k := range []*store.SigningKey{newer, older} {
+		wantErr(t, "CreateSigningKey", s.CreateSigningKey(ctx, k), nil)
+	}
+	got, err := s.ListSigningKeys(ctx)
+	wantErr(t, "ListSigningKeys", err, nil)
+	diff(t, "ListSigningKeys (oldest first)", []*store.SigningKey{older, newer}, got)
+
+	wantErr(t, "CreateSigningKey(taken id)", s.CreateSigningKey(ctx, older), store.ErrConflict)
+	wantErr(t, "UpdateSigningKey(missing)", s.UpdateSigningKey(ctx, &store.SigningKey{ID: "k9", Algorithm: "ES256"}), store.ErrNotFound)
+	wantErr(t, "DeleteSigningKey(missing)", s.DeleteSigningKey(ctx, "k9"), store.ErrNotFound)
+
+	// Rotation: the older key stops signing.
+	retired := *older
+	retired.NotAfter = at(2 * time.Hour)
+	wantErr(t, "UpdateSigningKey", s.UpdateSigningKey(ctx, &retired), nil)
+	got, err = s.ListSigningKeys(ctx)
+	wantErr(t, "ListSigningKeys", err, nil)
+	diff(t, "ListSigningKeys after update", []*store.SigningKey{&retired, newer}, got)
+
+	wantErr(t, "DeleteSigningKey", s.DeleteSigningKey(ctx, "k1"), nil)
+	got, err = s.ListSigningKeys(ctx)
+	wantErr(t, "ListSigningKeys", err, nil)
+	diff(t, "ListSigningKeys after delete", []*store.SigningKey{newer}, got)
+}
+
+func testServerSecret(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name  string
+		value []byte
+		want  []byte
+	}{
+		{"csrf", []byte("first\x00value"), []byte("first\x00value")},
+		{"csrf", []byte("second"), []byte("first\x00value")}, // the first stored value stands
+		{"cookie", []byte("another"), []byte("another")},
+	} {
+		got, err := s.ServerSecret(ctx, tt.name, tt.value)
+		wantErr(t, "ServerSecret", err, nil)
+		if !bytes.Equal(got, tt.want) {
+			t.Errorf("ServerSecret(%q, %q) = %q, want %q", tt.name, tt.value, got, tt.want)
+		}
+	}
+}
+
+func testThrottle(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w1, w2 := t0, at(time.Minute)
+	until := at(2 * time.Minute)
+	for i, tt := range []struct {
+		key    string
+		window time.Time
+		want   int
+	}{
+		{"ip:192.0.2.7", w1, 1},
+		{"ip:192.0.2.7", w1, 2},
+		{"ip:192.0.2.7", w1, 3},
+		{"ip:192.0.2.7", w2, 1}, // a new window starts at 1
+		{"account:ada", w1, 1},  // keys count apart
+	} {
+		got, err := s.Hit(ctx, tt.key, tt.window, until)
+		wantErr(t, "Hit", err, nil)
+		if got != tt.want {
+			t.Errorf("hit %d: Hit(%q, %v) = %d, want %d", i, tt.key, tt.window, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		key    string
+		window time.Time
+		want   int
+	}{
+		{"ip:192.0.2.7", w1, 3},
+		{"ip:192.0.2.7", w2, 1},
+		{"account:ada", w1, 1},
+		{"account:ada", w2, 0},
+		{"never", w1, 0},
+	} {
+		got, err := s.Count(ctx, tt.key, tt.window)
+		wantErr(t, "Count", err, nil)
+		if got != tt.want {
+			t.Errorf("Count(%q, %v) = %d, want %d", tt.key, tt.window, got, tt.want)
+		}
+	}
+}
+
+func testSweep(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(time.Hour)
+	before, after := now.Add(-time.Millisecond), now.Add(time.Minute)
+
+	g := grantFixture(t, s)
+	c := mustCreateClient(t, s, "tv", true)
+	deadAuth := newDeviceAuth(c, 1)
+	deadAuth.ExpiresAt = before
+	liveAuth := newDeviceAuth(c, 2)
+	liveAuth.ExpiresAt = after
+	for _, a := range []*store.DeviceAuth{deadAuth, liveAuth} {
+		mustCreateDeviceAuth(t, s, a)
+	}
+	for _, sess := range []*store.Session{
+		{Hash: "s-dead", UserID: "ada", ExpiresAt: before},
+		{Hash: "s-live", UserID: "ada", ExpiresAt: after},
+	} {
+		wantErr(t, "CreateSession", s.CreateSession(ctx, sess), nil)
+	}
+	mustCreateRefreshToken(t, s, newRefreshToken("rt-dead", g.ID, before))
+	mustCreateRefreshToken(t, s, newRefreshToken("rt-live", g.ID, after))
+	mustCreateRefreshToken(t, s, newRefreshToken("rt-endless", g.ID, time.Time{}))
+	for _, h := range []struct {
+		key   string
+		until time.Time
+	}{{"dead", before}, {"live", after}} {
+		if _, err := s.Hit(ctx, h.key, t0, h.until); err != nil {
+			t.Fatalf("Hit: %v", err)
+		}
+	}
+
+	n, err := s.Sweep(ctx, now)
+	wantErr(t, "Sweep", err, nil)
+	if n != 4 {
+		t.Errorf("Sweep deleted %d rows, want 4", n)
+	}
+	n, err = s.Sweep(ctx, now)
+	wantErr(t, "Sweep again", err, nil)
+	if n != 0 {
+		t.Errorf("second Sweep deleted %d rows, want 0", n)
+	}
+
+	for _, tt := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"expired device authorization", lookupErr(s.GetDeviceAuthByUserCode(ctx, deadAuth.UserCodeHash)), store.ErrNotFound},
+		{"live device authorization", lookupErr(s.GetDeviceAuthByUserCode(ctx, liveAuth.UserCodeHash)), nil},
+		{"expired session", lookupErr(s.GetSession(ctx, "s-dead", t0)), store.ErrNotFound},
+		{"live session", lookupErr(s.GetSession(ctx, "s-live", t0)), nil},
+		{"expired refresh token", lookupErr(s.GetRefreshToken(ctx, "rt-dead")), store.ErrNotFound},
+		{"live refresh token", lookupErr(s.GetRefreshToken(ctx, "rt-live")), nil},
+		{"refresh token without expiry", lookupErr(s.GetRefreshToken(ctx, "rt-endless")), nil},
+		{"grant", lookupErr(s.GetGrant(ctx, g.ID)), nil},
+	} {
+		wantErr(t, tt.name, tt.err, tt.want)
+	}
+	for _, tt := range []struct {
+		key  string
+		want int
+	}{{"dead", 0}, {"live", 1}} {
+		got, err := s.Count(ctx, tt.key, t0)
+		wantErr(t, "Count", err, nil)
+		if got != tt.want {
+			t.Errorf("Count(%q) after Sweep = %d, want %d", tt.key, got, tt.want)
+		}
+	}
+}
+
+// lookupErr keeps the error of a lookup.
+func lookupErr[T any](_ T, err error) error { return err }

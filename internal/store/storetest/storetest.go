@@ -1,0 +1,115 @@
+// Package storetest is the conformance suite every store.Store backend runs,
+// so SQLite and PostgreSQL answer alike: the records round-trip, the errors
+// are store.ErrNotFound and store.ErrConflict where the contract says, and
+// the state changes flows depend on are atomic ("20 concurrent callers,
+// exactly one wins").
+//
+// It also gives other packages' tests a real store: OpenSQLite.
+package storetest
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+)
+
+// Run runs the suite. open must return a new, empty, migrated store for each
+// subtest and close it when that subtest ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	for _, tt := range []struct {
+		name string
+		test func(t *testing.T, s store.Store)
+	}{
+		{"Ping", testPing},
+		{"Clients", testClients},
+		{"Users", testUsers},
+		{"DeviceCreate", testDeviceCreate},
+		{"DeviceDecide", testDeviceDecide},
+		{"DevicePollSequence", testDevicePollSequence},
+		{"DevicePollOutcomes", testDevicePollOutcomes},
+		{"DevicePollOtherClient", testDevicePollOtherClient},
+		{"DevicePollPublicOnly", testDevicePollPublicOnly},
+		{"DeviceSetGrant", testDeviceSetGrant},
+		{"Grants", testGrants},
+		{"RevokeGrant", testRevokeGrant},
+		{"RefreshTokens", testRefreshTokens},
+		{"Sessions", testSessions},
+		{"SigningKeys", testSigningKeys},
+		{"ServerSecret", testServerSecret},
+		{"Throttle", testThrottle},
+		{"Sweep", testSweep},
+		{"OddKeys", testOddKeys},
+		{"OddKeysRoundTrip", testOddKeysRoundTrip},
+		{"ConcurrentPoll", testConcurrentPoll},
+		{"ConcurrentDecide", testConcurrentDecide},
+		{"ConcurrentUseRefreshToken", testConcurrentUseRefreshToken},
+		{"ConcurrentServerSecret", testConcurrentServerSecret},
+		{"ConcurrentHit", testConcurrentHit},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.test(t, open(t))
+		})
+	}
+}
+
+// OpenSQLite returns a migrated SQLite store in a new file under t.TempDir(),
+// closed when the test ends. It is the store other packages' tests use.
+func OpenSQLite(t testing.TB) *sqlite.Store {
+	t.Helper()
+	// Never ":memory:": every pooled connection would get its own database.
+	s, err := sqlite.OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
+	if err != nil {
+		t.Fatalf("open SQLite store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close SQLite store: %v", err)
+		}
+	})
+	return s
+}
+
+// t0 is the suite's clock: whole milliseconds, because backends keep times
+// to the millisecond.
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// at returns t0 plus d.
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// diffOpts let a backend return nil for an empty list.
+var diffOpts = []cmp.Option{cmpopts.EquateEmpty()}
+
+// diff reports what differs between want and got, "(-want +got)".
+func diff(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if d := cmp.Diff(want, got, diffOpts...); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// wantErr fails unless errors.Is(err, want); want nil means no error.
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("%s: unexpected error %v", what, err)
+		}
+		return
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping on a migrated store: %v", err)
+	}
+}
