@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Error codes (RFC 6749 §4.1.2.1, §5.2; RFC 8628 §3.5; RFC 7009 §2.2.1).
@@ -135,7 +137,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // ErrUnavailable marks an error as a passing outage (the database is down):
 // clients get 503 temporarily_unavailable with Retry-After instead of 500.
-var ErrUnavailable = errors.New("temporarily unavailable")
+var ErrUnavailable = store.ErrUnavailable
 
 // HandlerFunc is an endpoint that returns its error instead of writing it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error

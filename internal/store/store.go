@@ -21,6 +21,10 @@ var (
 	// ErrConflict: a record with the same unique key exists already, or a
 	// conditional update lost its race.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the database cannot be reached now (connection refused,
+	// lost, or timed out). Backends wrap such errors with it so endpoints
+	// answer 503 with Retry-After rather than 500; nothing was committed.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // Store is everything a Latchkey server needs from its database.
