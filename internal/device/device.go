@@ -216,13 +216,18 @@ func oauthSafe(s string) string {
 	return ""
 }
 
-// ClientIP is the address a request came from: the peer, or the first
-// X-Forwarded-For hop when the server runs behind a proxy it trusts.
+// ClientIP is where a request came from, for throttling and for showing on
+// the verification page. Behind a trusted proxy it is the last address in
+// X-Forwarded-For, the one our proxy appended: earlier entries come from the
+// client and prove nothing.
 func ClientIP(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
 				return ip.String()
 			}
 		}

@@ -29,6 +29,16 @@ func ClientCredentialsFrom(r *http.Request, f Form) (ClientCredentials, error) {
 		if err != nil {
 			return ClientCredentials{}, err
 		}
+		if secret == "" {
+			// client_secret_basic is for clients with a secret; a public
+			// client names itself with client_id in the body (RFC 6749
+			// §3.2.1). Refusing here, before any state is touched, also
+			// keeps golang.org/x/oauth2's default auth-style probe (header
+			// first, then the body on any error) from reaching the device
+			// poll twice within milliseconds, which would earn every
+			// such client a slow_down on each poll.
+			return ClientCredentials{}, ClientAuthFailed()
+		}
 		if f.Has("client_secret") {
 			return ClientCredentials{}, BadRequest("the client authenticated with more than one method")
 		}
@@ -72,10 +82,8 @@ func parseBasic(h string) (id, secret string, err error) {
 var dummyHash = HashSecret("latchkey-no-such-client")
 
 // AuthenticateClient loads the client named by creds and checks its secret.
-// A public client may present no secret (an empty Basic password counts as
-// none, which is what golang.org/x/oauth2 sends for public clients); a
-// confidential one must present its own. Either secret method is accepted
-// for a confidential client. Every failure is the same invalid_client.
+// A public client presents no secret; a confidential one must present its
+// own, by either secret method. Every failure is the same invalid_client.
 func AuthenticateClient(ctx context.Context, clients store.ClientStore, creds ClientCredentials) (*store.Client, error) {
 	c, err := clients.GetClient(ctx, creds.ID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -21,7 +21,7 @@ func TestClientCredentialsFrom(t *testing.T) {
 	}{
 		{"basic", basic("dev", "s3cret"), Form{}, ClientCredentials{ID: "dev", Secret: "s3cret", Basic: true}, ""},
 		{"basic with encoded colon", basic("a:b%", "x:y"), Form{}, ClientCredentials{ID: "a:b%", Secret: "x:y", Basic: true}, ""},
-		{"basic with empty secret", basic("dev", ""), Form{}, ClientCredentials{ID: "dev", Basic: true}, ""},
+		{"basic with empty secret", basic("dev", ""), Form{}, ClientCredentials{}, InvalidClient},
 		{"post", "", Form{"client_id": "dev", "client_secret": "s"}, ClientCredentials{ID: "dev", Secret: "s"}, ""},
 		{"public", "", Form{"client_id": "dev"}, ClientCredentials{ID: "dev"}, ""},
 		{"none at all", "", Form{}, ClientCredentials{}, InvalidClient},

@@ -1,0 +1,284 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// browser starts a headless Chromium for t (Debian's chromium package) with
+// the flags this sandbox needs: no background networking, no sandbox as root.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	exec := testenv.Chromium(t)
+	opts := append([]chromedp.ExecAllocatorOption{},
+		chromedp.ExecPath(exec),
+		chromedp.Headless,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.DisableGPU,
+		chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(412, 915), // a phone: the page is opened from a QR code
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// pageText returns the visible text of the page.
+func pageText(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+// screenshot saves the page to LATCHKEY_SCREENSHOTS/name.png when set.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("LATCHKEY_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+}
+
+func signIn(t *testing.T, ctx context.Context, email, password string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`input[name=username]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=username]`), email),
+		chromedp.SetValue(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+}
+
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))); err != nil {
+		t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+func waitFor(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+		t.Fatalf("wait for %s: %v (page: %s)", sel, err, pageText(t, ctx))
+	}
+}
+
+// deviceConfig is the device side, configured the way an integrator would:
+// from the discovery document, through golang.org/x/oauth2.
+func deviceConfig(t *testing.T, ctx context.Context, s *testServer) (*oauth2.Config, *oidc.Provider) {
+	t.Helper()
+	provider, err := oidc.NewProvider(ctx, s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &oauth2.Config{ClientID: tvClient, Endpoint: provider.Endpoint(), Scopes: strings.Fields(scopesAll)}, provider
+}
+
+// TestDeviceFlowInBrowser is the whole story: a TV asks for codes, a person
+// opens verification_uri_complete on a phone, signs in, sees what is asking
+// and approves; the TV's polling gets tokens whose ID token verifies against
+// the JWKS, and the refresh token works.
+func TestDeviceFlowInBrowser(t *testing.T) {
+	s := newTestServer(t, false, nil)
+	bctx := browser(t)
+	ctx := t.Context()
+	conf, provider := deviceConfig(t, ctx, s)
+
+	da, err := conf.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	polled := make(chan result, 1)
+	go func() {
+		tok, err := conf.DeviceAccessToken(ctx, da)
+		polled <- result{tok, err}
+	}()
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, bctx, "login")
+	signIn(t, bctx, personEmail, personPassword)
+	waitFor(t, bctx, `button[name=decision][value=approve]`)
+	screenshot(t, bctx, "confirm")
+	text := pageText(t, bctx)
+	for _, want := range []string{da.UserCode, "Living Room TV"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("confirm page lacks %q:\n%s", want, text)
+		}
+	}
+	click(t, bctx, `button[name=decision][value=approve]`)
+	waitFor(t, bctx, `body`)
+
+	var res result
+	select {
+	case res = <-polled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("polling did not finish after approval")
+	}
+	if res.err != nil {
+		t.Fatalf("DeviceAccessToken: %v", res.err)
+	}
+	screenshot(t, bctx, "approved")
+	if !strings.Contains(strings.ToLower(pageText(t, bctx)), "connected") {
+		t.Errorf("after approval the page says: %s", pageText(t, bctx))
+	}
+
+	rawID, _ := res.tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: tvClient}).Verify(ctx, rawID)
+	if err != nil {
+		t.Fatalf("ID token does not verify against the JWKS: %v", err)
+	}
+	var claims struct {
+		Email string `json:"email"`
+		Name  string `json:"name"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if idt.Subject != s.User.ID || claims.Email != personEmail || claims.Name != "Pat Person" {
+		t.Errorf("ID token sub %q email %q name %q", idt.Subject, claims.Email, claims.Name)
+	}
+	if res.tok.RefreshToken == "" {
+		t.Fatal("no refresh token for offline_access")
+	}
+
+	// The refresh token rotates through x/oauth2's TokenSource.
+	expired := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
+	next, err := conf.TokenSource(ctx, expired).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if next.RefreshToken == "" || next.RefreshToken == res.tok.RefreshToken || next.AccessToken == res.tok.AccessToken {
+		t.Error("refresh did not rotate the tokens")
+	}
+
+	// The person's code is now used: entering it again says so.
+	if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
+		t.Fatal(err)
+	}
+	if text := strings.ToLower(pageText(t, bctx)); !strings.Contains(text, "already") {
+		t.Errorf("re-opening a used code: %s", text)
+	}
+}
+
+func TestDeviceFlowInBrowserTypedAndDenied(t *testing.T) {
+	s := newTestServer(t, false, nil)
+	bctx := browser(t)
+	ctx := t.Context()
+	conf, _ := deviceConfig(t, ctx, s)
+
+	da, err := conf.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The person types the code by hand, lower case and without the dash.
+	if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURI)); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, bctx, personEmail, personPassword)
+	typed := strings.ToLower(strings.ReplaceAll(da.UserCode, "-", ""))
+	if err := chromedp.Do(bctx,
+		chromedp.WaitVisible(chromedp.CSS(`input[name=user_code]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=user_code]`), typed),
+		chromedp.Submit(chromedp.CSS(`input[name=user_code]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bctx, `button[name=decision][value=deny]`)
+	waitFor(t, bctx, `body`)
+
+	_, err = conf.DeviceAccessToken(ctx, da)
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "access_denied" {
+		t.Fatalf("DeviceAccessToken after deny = %v; want access_denied", err)
+	}
+}
+
+// TestGuessingIsThrottledInBrowser: five wrong codes, and the sixth entry is
+// refused even though it is right (SECURITY-CHECKLIST DF-07).
+func TestGuessingIsThrottledInBrowser(t *testing.T) {
+	s := newTestServer(t, false, nil)
+	bctx := browser(t)
+	a := s.startDevice(t, tvClient, "")
+	if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/device")); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, bctx, personEmail, personPassword)
+	enter := func(code string) string {
+		if err := chromedp.Do(bctx,
+			chromedp.Navigate(s.URL+"/device"),
+			chromedp.WaitVisible(chromedp.CSS(`input[name=user_code]`)),
+			chromedp.SetValue(chromedp.CSS(`input[name=user_code]`), code),
+			chromedp.Submit(chromedp.CSS(`input[name=user_code]`)),
+			chromedp.WaitReady(chromedp.CSS(`body`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		return strings.ToLower(pageText(t, bctx))
+	}
+	for i := range 5 {
+		if text := enter("BBBB-BBB" + string("BCDFG"[i])); strings.Contains(text, "too many") {
+			t.Fatalf("throttled after %d wrong codes", i)
+		}
+	}
+	if text := enter(a.str("user_code")); !strings.Contains(text, "too many") {
+		t.Errorf("sixth entry was not refused: %s", text)
+	}
+	screenshot(t, bctx, "throttled")
+}
+
+func TestExpiredCodeInBrowser(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	bctx := browser(t)
+	a := s.startDevice(t, tvClient, "")
+	if err := chromedp.Do(bctx, chromedp.Navigate(a.str("verification_uri_complete"))); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, bctx, personEmail, personPassword)
+	waitFor(t, bctx, `button[name=decision][value=approve]`)
+	s.Clock.Advance(11 * time.Minute)
+	click(t, bctx, `button[name=decision][value=approve]`)
+	waitFor(t, bctx, `body`)
+	if text := strings.ToLower(pageText(t, bctx)); !strings.Contains(text, "expired") {
+		t.Errorf("approving an expired code: %s", text)
+	}
+	wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, "expired_token")
+}

@@ -1,0 +1,235 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+type entryPage struct {
+	base
+	UserCode string
+}
+
+type confirmPage struct {
+	base
+	UserCode   string // display form
+	ClientName string
+	Scopes     []string // in plain words
+	When       string   // "2 minutes ago"
+	WhenExact  string   // RFC 3339, for <time datetime>
+	IP         string
+	UserAgent  string
+}
+
+// scopeWords says what each well-known scope lets the device do, so people
+// approve something they can read (RFC 8628 §5.4). Other scopes are shown as
+// their names.
+var scopeWords = map[string]string{
+	"openid":         "Confirm your identity",
+	"profile":        "See your name and basic profile",
+	"email":          "See your email address",
+	"offline_access": "Stay signed in on the device",
+}
+
+// deviceForm serves GET /device, the verification_uri; with ?user_code= it
+// is the verification_uri_complete (RFC 8628 §3.3.1).
+func (p *Pages) deviceForm(w http.ResponseWriter, r *http.Request) error {
+	code, err := query(r, "user_code")
+	if err != nil {
+		return err
+	}
+	return p.showDevice(w, r, code)
+}
+
+// deviceFormAlias serves GET /user/device?userCode=, the page's path and
+// parameter name in 10Duke's API.
+func (p *Pages) deviceFormAlias(w http.ResponseWriter, r *http.Request) error {
+	code, err := query(r, "userCode")
+	if err != nil {
+		return err
+	}
+	return p.showDevice(w, r, code)
+}
+
+// showDevice shows the entry form, or with a code the confirm page. A GET
+// only ever shows: even a prefilled code needs an explicit click to be
+// approved (RFC 8628 §5.4, SECURITY-CHECKLIST DF-16).
+func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, code string) error {
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return seeOther(w, loginURL(deviceURL(code)))
+	}
+	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
+	if code == "" {
+		return p.render(w, http.StatusOK, "device_entry", entryPage{base: b})
+	}
+	pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
+	if err != nil {
+		return p.deviceError(w, b, code, err)
+	}
+	return p.confirm(w, b, pend)
+}
+
+// devicePost serves POST /device: a code typed into the entry form (shows
+// the confirm page) or a decision on the confirm page.
+func (p *Pages) devicePost(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	code := f.Get("user_code")
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		// Signed out (or the session expired, or the user was disabled)
+		// since the form was shown: sign in again, then confirm again.
+		// Nothing is decided without a signed-in, enabled user (DF-17).
+		return seeOther(w, loginURL(deviceURL(code)))
+	}
+	// The token is bound to this session, so a confirm form from another
+	// browser or from before sign-in cannot decide (UI-01, UI-06).
+	if err := p.checkCSRF(r, s, f); err != nil {
+		return err
+	}
+	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
+	if code == "" {
+		b.Notice = "Enter the code shown on your device."
+		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{base: b})
+	}
+	var approve bool
+	switch f.Get("decision") {
+	case "":
+		pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
+		if err != nil {
+			return p.deviceError(w, b, code, err)
+		}
+		return p.confirm(w, b, pend)
+	case "approve":
+		approve = true
+	case "deny":
+	default:
+		return errBadForm
+	}
+	pend, err := p.Verifier.Decide(r.Context(), u.ID, p.clientIP(r), code, approve)
+	if err != nil {
+		return p.deviceError(w, b, code, err)
+	}
+	page := messagePage{base: b, Heading: "Request denied",
+		Text: "The device was not connected. If you did not start this, you can close this page."}
+	if pend.Auth.Status == store.DeviceApproved {
+		page.Heading = "Device connected"
+		page.Text = "Device connected, you can return to your device."
+	}
+	page.Title = page.Heading
+	return p.render(w, http.StatusOK, "message", page)
+}
+
+// confirm renders the confirm page for a pending request, with what RFC 8628
+// §5.4 asks for against remote phishing: which application, what access, and
+// when and from where the request was made.
+func (p *Pages) confirm(w http.ResponseWriter, b base, pend *device.Pending) error {
+	name := pend.Client.Name
+	if name == "" {
+		name = pend.Client.ID
+	}
+	scopes := make([]string, 0, len(pend.Auth.Scopes))
+	for _, sc := range pend.Auth.Scopes {
+		if words, ok := scopeWords[sc]; ok {
+			scopes = append(scopes, words)
+		} else {
+			scopes = append(scopes, sc)
+		}
+	}
+	ip := pend.Auth.RequestIP
+	if ip == "" {
+		ip = "an unknown address"
+	}
+	b.Title = "Connect " + name + "?"
+	return p.render(w, http.StatusOK, "device_confirm", confirmPage{
+		base:       b,
+		UserCode:   displayCode(pend.UserCode, pend.Client.UserCode.Group),
+		ClientName: name,
+		Scopes:     scopes,
+		When:       ago(p.Now().Sub(pend.Auth.CreatedAt)),
+		WhenExact:  pend.Auth.CreatedAt.UTC().Format(time.RFC3339),
+		IP:         ip,
+		UserAgent:  pend.Auth.RequestUserAgent,
+	})
+}
+
+// deviceError turns a Verifier error into the page a person can act on.
+func (p *Pages) deviceError(w http.ResponseWriter, b base, typed string, err error) error {
+	switch {
+	case errors.Is(err, device.ErrInvalidCode):
+		b.Notice = "That code is not valid: check the code and try again."
+		if len(typed) > 4*device.MaxUserCodeLength {
+			typed = "" // not worth showing back
+		}
+		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{base: b, UserCode: typed})
+	case errors.Is(err, device.ErrExpired):
+		return p.message(w, http.StatusBadRequest, b, "Code expired", "This code has expired. Start again on your device.")
+	case errors.Is(err, device.ErrUsed):
+		return p.message(w, http.StatusBadRequest, b, "Code already used",
+			"This code was already used. If you want to connect the device again, start again on your device.")
+	case errors.Is(err, device.ErrThrottled):
+		retryAfter(w, windowEnd(p.Now(), p.Verifier.Window))
+		return p.message(w, http.StatusTooManyRequests, b, "Too many attempts", "Too many attempts. Try again later.")
+	}
+	return fmt.Errorf("device verification: %w", err)
+}
+
+func (p *Pages) message(w http.ResponseWriter, status int, b base, heading, text string) error {
+	b.Title = heading
+	return p.render(w, status, "message", messagePage{base: b, Heading: heading, Text: text,
+		Link: "/device", LinkText: "Enter another code"})
+}
+
+// deviceURL is the verification page for code, to come back to after
+// sign-in. Input that cannot be a user code is left out rather than carried
+// through the sign-in redirect.
+func deviceURL(code string) string {
+	if _, ok := device.NormalizeUserCode(code); !ok {
+		return "/device"
+	}
+	return "/device?" + url.Values{"user_code": {code}}.Encode()
+}
+
+// displayCode groups a normalised code the way devices show it. A client
+// may set its own grouping; otherwise the server default of groups of four
+// is assumed.
+func displayCode(code string, group int) string {
+	switch {
+	case group < 0:
+		return code
+	case group == 0:
+		group = 4
+	}
+	return device.CodePolicy{Group: group}.Format(code)
+}
+
+// ago says how long ago d was, in words.
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "less than a minute ago"
+	case d < 2*time.Minute:
+		return "1 minute ago"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d/time.Minute))
+	case d < 2*time.Hour:
+		return "1 hour ago"
+	default:
+		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
+	}
+}

@@ -1,0 +1,231 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// defaultReturn is where a sign-in lands without a usable return_to: the
+// device page is the reason most people sign in here.
+const defaultReturn = "/device"
+
+// maxEmailLength bounds a login name (RFC 5321 §4.5.3.1 paths are at most 256).
+const maxEmailLength = 320
+
+type loginPage struct {
+	base
+	Username string
+	ReturnTo string
+}
+
+var (
+	msgWrongLogin = "Wrong email or password."
+	errTooMany    = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many attempts",
+		Text: "There were too many attempts to sign in. Try again later."}
+)
+
+// loginForm serves GET /login.
+func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) error {
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	// A bad return_to or login_hint is dropped, not an error: the person
+	// can still sign in.
+	returnTo, _ := query(r, "return_to")
+	returnTo, _ = safeReturnTo(returnTo)
+	hint, err := query(r, "login_hint")
+	if err != nil || len(hint) > maxEmailLength {
+		hint = ""
+	}
+	return p.render(w, http.StatusOK, "login", loginPage{
+		base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), User: u},
+		Username: hint,
+		ReturnTo: returnTo,
+	})
+}
+
+// login serves POST /login. Wrong passwords are limited per account and per
+// client IP, counted in the store so every instance sees them; the answer for
+// an unknown email is the same, in words and in time, as for a wrong
+// password (SECURITY-CHECKLIST UI-05).
+func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	s, _, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if err := p.checkCSRF(r, s, f); err != nil {
+		return err
+	}
+	email := strings.ToLower(strings.TrimSpace(f.Get("username")))
+	password := f.Get("password")
+	returnTo, _ := safeReturnTo(f.Get("return_to"))
+	again := func(status int, notice string) error {
+		return p.render(w, status, "login", loginPage{
+			base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), Notice: notice},
+			Username: f.Get("username"),
+			ReturnTo: returnTo,
+		})
+	}
+	if email == "" || password == "" {
+		return again(http.StatusBadRequest, "Enter your email and password.")
+	}
+
+	ctx := r.Context()
+	now := p.Now()
+	if p.LoginWindow <= 0 {
+		// Truncate(0) would give every request its own window: no limit at all.
+		return errors.New("web: Pages.LoginWindow must be positive")
+	}
+	window := now.Truncate(p.LoginWindow)
+	limits := []struct {
+		key   string
+		limit int
+	}{
+		{"login:user:" + email, p.LoginPerAccount},
+		{"login:ip:" + p.clientIP(r), p.LoginPerIP},
+	}
+	// Checked before the password, and the same for every email, so a
+	// locked-out guesser gets no answer about either.
+	for _, l := range limits {
+		n, err := p.Store.Count(ctx, l.key, window)
+		if err != nil {
+			return fmt.Errorf("count failed logins: %w", err)
+		}
+		if n >= l.limit {
+			retryAfter(w, windowEnd(now, p.LoginWindow))
+			return errTooMany
+		}
+	}
+
+	u, ok, err := p.checkLogin(ctx, email, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		for _, l := range limits {
+			if _, err := p.Store.Hit(ctx, l.key, window, window.Add(p.LoginWindow)); err != nil {
+				return fmt.Errorf("count failed login: %w", err)
+			}
+		}
+		return again(http.StatusBadRequest, msgWrongLogin)
+	}
+	if u.Disabled {
+		// Said only to someone who knew the password.
+		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
+			Text: "This account is disabled. Contact your administrator."}
+	}
+	if _, err := p.Sessions.Start(w, r, u); err != nil {
+		return err
+	}
+	if returnTo == "" {
+		returnTo = defaultReturn
+	}
+	return seeOther(w, returnTo)
+}
+
+// checkLogin reports whether password is email's. An unknown email spends
+// the time of a real check, so timing does not reveal which emails exist.
+func (p *Pages) checkLogin(ctx context.Context, email, password string) (*store.User, bool, error) {
+	if len(email) > maxEmailLength || len(password) > account.MaxPasswordLength {
+		// Not a name we could have stored, or more hashing work than a
+		// real password may cost: refused unhashed, still a failure.
+		return nil, false, nil
+	}
+	u, err := p.Store.GetUserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		account.CheckDummy(password)
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get user: %w", err)
+	}
+	ok, err := account.CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		// A stored hash we cannot read is our fault, but answering with a
+		// 500 would tell that this email exists.
+		p.log().ErrorContext(ctx, "unreadable password hash", "user_id", u.ID, "err", err)
+		return nil, false, nil
+	}
+	return u, ok, nil
+}
+
+// logout serves POST /logout.
+func (p *Pages) logout(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	s, _, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if s != nil {
+		// CSRF matters only when there is a session to end: forced
+		// sign-out is the attack.
+		if err := p.checkCSRF(r, s, f); err != nil {
+			return err
+		}
+	}
+	if err := p.Sessions.End(w, r); err != nil {
+		return err
+	}
+	return seeOther(w, "/login")
+}
+
+// safeReturnTo accepts only a path on this server, so sign-in cannot be
+// used to send people elsewhere (RFC 9700 §4.11; SECURITY-CHECKLIST UI-04).
+// Browsers treat "//host" and "/\host" as other hosts and drop tabs and
+// newlines from URLs ("/\t/host" is "//host"), so a backslash or a control
+// character anywhere refuses the value.
+func safeReturnTo(s string) (string, bool) {
+	if s == "" || len(s) > 2048 || s[0] != '/' {
+		return "", false
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// loginURL sends a signed-out browser to sign in and back to returnTo.
+func loginURL(returnTo string) string {
+	return "/login?" + url.Values{"return_to": {returnTo}}.Encode()
+}
+
+// retryAfter tells a throttled browser when its window ends (RFC 9110 §10.2.3).
+func retryAfter(w http.ResponseWriter, d time.Duration) {
+	if secs := int((d + time.Second - 1) / time.Second); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+}
+
+// windowEnd is how long until the fixed window holding now ends, for Retry-After.
+func windowEnd(now time.Time, window time.Duration) time.Duration {
+	if window <= 0 {
+		return 0
+	}
+	return now.Truncate(window).Add(window).Sub(now)
+}

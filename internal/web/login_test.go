@@ -1,0 +1,225 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestLogin(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		email      string
+		password   string
+		wantStatus int
+		wantText   string // in the body, unless a redirect
+	}{
+		{"success", testEmail, testPassword, http.StatusSeeOther, ""},
+		{"email is case-insensitive", "  ADA@Example.COM ", testPassword, http.StatusSeeOther, ""},
+		{"wrong password", testEmail, "wrong password!", http.StatusBadRequest, "Wrong email or password."},
+		{"unknown user: same message", "nobody@example.com", testPassword, http.StatusBadRequest, "Wrong email or password."},
+		{"disabled user, wrong password", "off@example.com", "wrong password!", http.StatusBadRequest, "Wrong email or password."},
+		{"disabled user cannot sign in", "off@example.com", testPassword, http.StatusForbidden, "This account is disabled."},
+		{"empty password", testEmail, "", http.StatusBadRequest, "Enter your email and password."},
+		{"overlong password", testEmail, strings.Repeat("x", 300), http.StatusBadRequest, "Wrong email or password."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "Living room TV")
+			b := e.browser(t)
+			w := b.post("/login", url.Values{"username": {tt.email}, "password": {tt.password}, "csrf_token": {b.csrf("/login")}})
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d; want %d\n%s", w.Code, tt.wantStatus, w.Body)
+			}
+			if got := w.Body.String(); !strings.Contains(got, tt.wantText) {
+				t.Errorf("body lacks %q:\n%s", tt.wantText, got)
+			}
+			_, signedIn := b.cookies["latchkey_session"]
+			if want := tt.wantStatus == http.StatusSeeOther; signedIn != want {
+				t.Errorf("signed in = %v; want %v", signedIn, want)
+			}
+			if tt.wantStatus == http.StatusSeeOther {
+				if got := w.Header().Get("Location"); got != "/device" {
+					t.Errorf("Location = %q; want %q", got, "/device")
+				}
+				if got := b.get("/device"); got.Code != http.StatusOK {
+					t.Errorf("GET /device after sign-in: %d; want 200", got.Code)
+				}
+			}
+		})
+	}
+}
+
+// TestLoginThrottle: failures are limited per account and per IP; once over,
+// even the right password gets the same 429, for known and unknown emails
+// alike (UI-05).
+func TestLoginThrottle(t *testing.T) {
+	type attempt struct{ email, ip string }
+	for _, tt := range []struct {
+		name        string
+		perAccount  int
+		perIP       int
+		failures    []attempt
+		final       attempt // with the right password
+		wantStatus  int
+		wantUnknown int // status for an unknown email from the final IP afterwards; 0 skips
+	}{
+		{"under the limit", 3, 100,
+			[]attempt{{testEmail, "203.0.113.5"}, {testEmail, "203.0.113.5"}},
+			attempt{testEmail, "203.0.113.5"}, http.StatusSeeOther, 0},
+		{"per account, from any IP", 3, 100,
+			[]attempt{{testEmail, "203.0.113.5"}, {testEmail, "203.0.113.6"}, {testEmail, "203.0.113.7"}},
+			attempt{testEmail, "198.51.100.1"}, http.StatusTooManyRequests, 0},
+		{"unknown account is limited the same", 3, 100,
+			[]attempt{{"nobody@example.com", "203.0.113.5"}, {"nobody@example.com", "203.0.113.5"}, {"nobody@example.com", "203.0.113.5"}},
+			attempt{"nobody@example.com", "203.0.113.5"}, http.StatusTooManyRequests, 0},
+		{"another account's failures do not count", 3, 100,
+			[]attempt{{"bob@example.com", "203.0.113.5"}, {"bob@example.com", "203.0.113.5"}, {"bob@example.com", "203.0.113.5"}},
+			attempt{testEmail, "203.0.113.6"}, http.StatusSeeOther, 0},
+		{"per IP, across accounts", 100, 3,
+			[]attempt{{"bob@example.com", "203.0.113.5"}, {"x@example.com", "203.0.113.5"}, {"y@example.com", "203.0.113.5"}},
+			attempt{testEmail, "203.0.113.5"}, http.StatusTooManyRequests, http.StatusTooManyRequests},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "Living room TV")
+			e.pages.LoginPerAccount, e.pages.LoginPerIP = tt.perAccount, tt.perIP
+			try := func(a attempt, password string) (*browser, *httptest.ResponseRecorder) {
+				b := e.browser(t)
+				b.ip = a.ip
+				w := b.post("/login", url.Values{"username": {a.email}, "password": {password}, "csrf_token": {b.csrf("/login")}})
+				return b, w
+			}
+			for _, a := range tt.failures {
+				if _, w := try(a, "wrong password!"); w.Code != http.StatusBadRequest {
+					t.Fatalf("failure %v: status %d; want 400", a, w.Code)
+				}
+			}
+			b, w := try(tt.final, testPassword)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("final sign-in: %d; want %d\n%s", w.Code, tt.wantStatus, w.Body)
+			}
+			if tt.wantStatus == http.StatusTooManyRequests {
+				if w.Header().Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+				if _, ok := b.cookies["latchkey_session"]; ok {
+					t.Errorf("throttled sign-in started a session")
+				}
+			}
+			if tt.wantUnknown != 0 {
+				if _, w := try(attempt{"nobody@example.com", tt.final.ip}, testPassword); w.Code != tt.wantUnknown {
+					t.Errorf("unknown email afterwards: %d; want %d", w.Code, tt.wantUnknown)
+				}
+			}
+		})
+	}
+}
+
+// TestLoginThrottlePage checks the words of the 429 page.
+func TestLoginThrottlePage(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	e.pages.LoginPerAccount = 1
+	b := e.browser(t)
+	b.post("/login", url.Values{"username": {testEmail}, "password": {"wrong password!"}, "csrf_token": {b.csrf("/login")}})
+	w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword}, "csrf_token": {b.csrf("/login")}})
+	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), "Try again later") {
+		t.Errorf("got %d\n%s\nwant 429 with \"Try again later\"", w.Code, w.Body)
+	}
+}
+
+func TestSafeReturnTo(t *testing.T) {
+	for _, tt := range []struct {
+		in     string
+		wantOK bool
+	}{
+		{"/device", true},
+		{"/device?user_code=WDJB-MJHT", true},
+		{"/", true},
+		{"/%09/evil.com", true}, // a path on this server, not a tab
+		{"", false},
+		{"https://evil.com", false},
+		{"//evil.com", false},
+		{"/\\evil.com", false},
+		{"https:evil.com", false},
+		{"%2F%2Fevil.com", false},
+		{"javascript:alert(1)", false},
+		{"/\t/evil.com", false}, // browsers drop the tab: //evil.com
+		{"/\n/evil.com", false},
+		{"/a\\b", false},
+		{"evil.com", false},
+		{"/" + strings.Repeat("a", 3000), false},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := safeReturnTo(tt.in)
+			if ok != tt.wantOK || (ok && got != tt.in) {
+				t.Errorf("safeReturnTo(%q) = %q, %v; want ok %v", tt.in, got, ok, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestLoginReturnTo: after sign-in the browser goes back to return_to only
+// when it is a path here; everything else lands on /device (UI-04).
+func TestLoginReturnTo(t *testing.T) {
+	for _, tt := range []struct {
+		returnTo string
+		want     string
+	}{
+		{"/device?user_code=WDJB-MJHT", "/device?user_code=WDJB-MJHT"},
+		{"/%09/evil.com", "/%09/evil.com"},
+		{"", "/device"},
+		{"https://evil.com", "/device"},
+		{"//evil.com", "/device"},
+		{"/\\evil.com", "/device"},
+		{"https:evil.com", "/device"},
+		{"%2F%2Fevil.com", "/device"},
+		{"javascript:alert(1)", "/device"},
+	} {
+		t.Run(tt.returnTo, func(t *testing.T) {
+			e := newEnv(t, "Living room TV")
+			b := e.browser(t)
+			// The form shown keeps only a safe return_to.
+			page := b.get("/login?" + url.Values{"return_to": {tt.returnTo}}.Encode()).Body.String()
+			hasField := strings.Contains(page, `name="return_to"`)
+			if wantField := tt.want != "/device" || tt.returnTo == "/device"; hasField != wantField {
+				t.Errorf("login form has return_to field = %v; want %v", hasField, wantField)
+			}
+			// A forged POST is checked again.
+			w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword},
+				"return_to": {tt.returnTo}, "csrf_token": {b.csrf("/login")}})
+			if got := w.Header().Get("Location"); w.Code != http.StatusSeeOther || got != tt.want {
+				t.Errorf("POST /login = %d, Location %q; want 303, %q", w.Code, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoginHint(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	w := e.browser(t).get("/login?login_hint=ada%40example.com")
+	if got := w.Body.String(); !strings.Contains(got, `value="ada@example.com"`) {
+		t.Errorf("login form does not prefill the hint:\n%s", got)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	b := e.browser(t)
+	b.login(testEmail)
+	token := b.csrf("/device")
+
+	if w := b.post("/logout", url.Values{"csrf_token": {"forged"}}); w.Code != http.StatusForbidden {
+		t.Errorf("logout with a forged token: %d; want 403", w.Code)
+	}
+	if w := b.get("/device"); w.Code != http.StatusOK {
+		t.Fatalf("after a refused logout, GET /device = %d; want 200 (still signed in)", w.Code)
+	}
+	w := b.post("/logout", url.Values{"csrf_token": {token}})
+	if got := w.Header().Get("Location"); w.Code != http.StatusSeeOther || got != "/login" {
+		t.Errorf("logout = %d, Location %q; want 303, /login", w.Code, got)
+	}
+	if w := b.get("/device"); w.Code != http.StatusSeeOther {
+		t.Errorf("after logout, GET /device = %d; want 303 to sign-in", w.Code)
+	}
+}

@@ -1,0 +1,286 @@
+// Package web serves the pages people see: sign-in and the device
+// verification page of RFC 8628 §3.3 with its QR code. Pages are rendered on
+// the server with html/template, need no JavaScript and load nothing from
+// elsewhere. Passwords are checked by package account, sessions kept by
+// package session, and user codes decided by package device.
+package web
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// templates holds one parsed set per page: the layout plus that page's content.
+var templates = func() map[string]*template.Template {
+	m := map[string]*template.Template{}
+	for _, name := range []string{"login", "device_entry", "device_confirm", "message"} {
+		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return m
+}()
+
+// Pages serves the HTML pages.
+type Pages struct {
+	Issuer   string // e.g. https://id.example.com, no trailing slash
+	Store    store.Store
+	Sessions *session.Manager
+	Verifier *device.Verifier
+	Now      func() time.Time // time.Now in production, a fixed clock in tests
+	Log      *slog.Logger
+	// CSRFKey signs the csrf_token of every form; at least 32 random bytes,
+	// the same on every instance.
+	CSRFKey []byte
+	// Failed sign-ins allowed per account and per client IP in each window.
+	LoginPerAccount, LoginPerIP int
+	LoginWindow                 time.Duration
+	// TrustProxy: the server sits behind one reverse proxy that appends the
+	// client address to X-Forwarded-For.
+	TrustProxy bool
+}
+
+// Register adds the pages' routes to mux. It panics when CSRFKey is too
+// short to keep forms unforgeable: a misconfigured server must not start.
+func (p *Pages) Register(mux *http.ServeMux) {
+	if len(p.CSRFKey) < 32 {
+		panic("web: Pages.CSRFKey must have at least 32 bytes")
+	}
+	// Browsers send Sec-Fetch-Site and Origin; a cross-origin POST is
+	// refused before any handler runs, whatever its csrf_token
+	// (RFC 9700 §4.7; SECURITY-CHECKLIST UI-01). The token below covers
+	// browsers that send neither.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(p.handle(func(http.ResponseWriter, *http.Request) error { return errForbidden }))
+	post := func(h pageFunc) http.Handler { return cop.Handler(p.handle(h)) }
+
+	mux.Handle("GET /login", p.handle(p.loginForm))
+	mux.Handle("POST /login", post(p.login))
+	mux.Handle("POST /logout", post(p.logout))
+	mux.Handle("GET /device", p.handle(p.deviceForm))
+	mux.Handle("GET /user/device", p.handle(p.deviceFormAlias)) // 10Duke's name for the page
+	mux.Handle("POST /device", post(p.devicePost))
+	mux.Handle("GET /device/qr.svg", p.handle(p.qrCode))
+
+	// Without these, ServeMux answers other methods with a plain-text 405
+	// that lacks the headers every page carries.
+	for path, allow := range map[string]string{
+		"/login":         "GET, HEAD, POST",
+		"/logout":        "POST",
+		"/device":        "GET, HEAD, POST",
+		"/user/device":   "GET, HEAD",
+		"/device/qr.svg": "GET, HEAD",
+	} {
+		mux.Handle(path, p.handle(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+		}))
+	}
+}
+
+// pageFunc is a page handler that returns its error instead of writing it.
+type pageFunc func(w http.ResponseWriter, r *http.Request) error
+
+// pageError is an error a person should see, with the status it is sent with.
+type pageError struct {
+	Status  int
+	Heading string
+	Text    string
+}
+
+func (e *pageError) Error() string { return e.Heading + ": " + e.Text }
+
+var (
+	errForbidden = &pageError{Status: http.StatusForbidden, Heading: "This form has expired",
+		Text: "The form was not sent from this site, or it is too old. Go back, reload the page and try again."}
+	errBadForm = &pageError{Status: http.StatusBadRequest, Heading: "Something is wrong with that request",
+		Text: "The form could not be read. Go back and try again."}
+)
+
+// handle adapts a pageFunc: every response gets the security headers, and a
+// returned error becomes a page. Anything but a *pageError is logged and
+// shown as a bare 500, so no internal detail reaches the browser.
+func (p *Pages) handle(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var pe *pageError
+		if !errors.As(err, &pe) {
+			// Only method and path: the query and body carry user codes
+			// and passwords, and the cookie a session secret.
+			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
+				Text: "Something went wrong on our side. Please try again in a moment."}
+		}
+		if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text,
+			base: base{Title: pe.Heading}}); err != nil {
+			p.log().ErrorContext(r.Context(), "render error page", "err", err)
+		}
+	})
+}
+
+// securityHeaders are sent with every response, error pages included.
+func securityHeaders(h http.Header) {
+	// No script, no frames, nothing loaded from elsewhere (RFC 9700 §4.2.4,
+	// §4.16): the pages need only their own inline style.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY") // for browsers without CSP frame-ancestors
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // URLs carry user codes
+	h.Set("Cache-Control", "no-store")      // pages carry codes and CSRF tokens
+}
+
+// base is what every page's layout needs.
+type base struct {
+	Title  string
+	CSRF   string      // csrf_token for the forms on the page
+	User   *store.User // signed-in user, nil when signed out
+	Notice string      // a problem to show above the form
+}
+
+type messagePage struct {
+	base
+	Heading, Text  string
+	Link, LinkText string
+}
+
+// render executes page into a buffer first, so a template failure becomes a
+// clean 500 instead of half a page.
+func (p *Pages) render(w http.ResponseWriter, status int, page string, data any) error {
+	var buf bytes.Buffer
+	if err := templates[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // the client went away; nothing to do
+	return nil
+}
+
+func (p *Pages) log() *slog.Logger {
+	if p.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Log
+}
+
+// seeOther redirects after a POST (or to sign-in) with 303, so the browser
+// follows with GET. loc is always a path on this server.
+func seeOther(w http.ResponseWriter, loc string) error {
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusSeeOther)
+	return nil
+}
+
+// CSRF tokens (RFC 6749 §10.12, RFC 9700 §2.1). A token is an HMAC of
+// something only this browser has: its session, once signed in, otherwise a
+// random pre-session cookie. Signing in changes the binding, so a token
+// taken before sign-in is useless after it, and another browser's token
+// never matches.
+const (
+	csrfCookieName       = "latchkey_csrf"
+	csrfCookieNameSecure = "__Host-latchkey_csrf" // see session.SecureCookieName
+)
+
+func (p *Pages) csrfCookieName() string {
+	if p.Sessions.Secure {
+		return csrfCookieNameSecure
+	}
+	return csrfCookieName
+}
+
+func (p *Pages) csrfToken(binding string) string {
+	mac := hmac.New(sha256.New, p.CSRFKey)
+	mac.Write([]byte(binding))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// csrfFor returns the token for forms shown to this browser, setting the
+// pre-session cookie first if a signed-out browser has none.
+func (p *Pages) csrfFor(w http.ResponseWriter, r *http.Request, s *store.Session) string {
+	if s != nil {
+		return p.csrfToken("session:" + s.Hash)
+	}
+	v, ok := p.browserCookie(r)
+	if !ok {
+		v = rand.Text()
+		http.SetCookie(w, &http.Cookie{
+			Name:     p.csrfCookieName(),
+			Value:    v,
+			Path:     "/",
+			Secure:   p.Sessions.Secure,
+			HttpOnly: true,
+			SameSite: http.SameSiteLaxMode,
+		})
+	}
+	return p.csrfToken("browser:" + v)
+}
+
+// checkCSRF verifies a form's csrf_token against this browser's binding.
+func (p *Pages) checkCSRF(r *http.Request, s *store.Session, f oauth.Form) error {
+	var binding string
+	switch v, ok := p.browserCookie(r); {
+	case s != nil:
+		binding = "session:" + s.Hash
+	case ok:
+		binding = "browser:" + v
+	default:
+		return errForbidden
+	}
+	want := p.csrfToken(binding)
+	if !hmac.Equal([]byte(f.Get("csrf_token")), []byte(want)) {
+		return errForbidden
+	}
+	return nil
+}
+
+func (p *Pages) browserCookie(r *http.Request) (string, bool) {
+	c, err := r.Cookie(p.csrfCookieName())
+	if err != nil || len(c.Value) < 16 || len(c.Value) > 64 || !oauth.CleanText(c.Value) {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// clientIP is where the request came from (see device.ClientIP).
+func (p *Pages) clientIP(r *http.Request) string { return device.ClientIP(r, p.TrustProxy) }
+
+// parseForm reads a POST body strictly; any problem is a 400 page (a 1 MB
+// user_code included: the body limit is oauth.MaxBodyBytes).
+func parseForm(w http.ResponseWriter, r *http.Request) (oauth.Form, error) {
+	f, err := oauth.ParseForm(w, r)
+	if err != nil {
+		return nil, errBadForm
+	}
+	return f, nil
+}
+
+// query returns one query parameter, rejecting repeats and control
+// characters (a 400 page).
+func query(r *http.Request, name string) (string, error) {
+	v, err := oauth.QueryValue(r.URL.Query(), name)
+	if err != nil {
+		return "", &pageError{Status: http.StatusBadRequest, Heading: "Something is wrong with that link",
+			Text: "The address could not be read. Check it and try again."}
+	}
+	return v, nil
+}

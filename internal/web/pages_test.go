@@ -1,0 +1,261 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+)
+
+// TestCSRF: a decision needs this session's token, sent from this site
+// (UI-01, UI-06); a refused one changes nothing.
+func TestCSRF(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		token      func(t *testing.T, e *env, b *browser) string
+		header     http.Header
+		wantStatus int
+	}{
+		{"valid", func(t *testing.T, e *env, b *browser) string { return b.csrf("/device") }, nil, http.StatusOK},
+		{"missing", func(*testing.T, *env, *browser) string { return "" }, nil, http.StatusForbidden},
+		{"wrong", func(*testing.T, *env, *browser) string { return "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, nil, http.StatusForbidden},
+		{"another session's", func(t *testing.T, e *env, _ *browser) string {
+			other := e.browser(t)
+			other.login("bob@example.com")
+			return other.csrf("/device")
+		}, nil, http.StatusForbidden},
+		{"from before sign-in", func(t *testing.T, e *env, _ *browser) string {
+			return e.browser(t).csrf("/login")
+		}, nil, http.StatusForbidden},
+		{"cross-site fetch", func(t *testing.T, e *env, b *browser) string { return b.csrf("/device") },
+			http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+		{"foreign Origin", func(t *testing.T, e *env, b *browser) string { return b.csrf("/device") },
+			http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "Living room TV")
+			b := signedIn(t, e)
+			token := tt.token(t, e, b)
+			b.header = tt.header
+			w := b.post("/device", url.Values{"user_code": {"WDJB-MJHT"}, "decision": {"approve"}, "csrf_token": {token}})
+			if w.Code != tt.wantStatus {
+				t.Errorf("status = %d; want %d\n%s", w.Code, tt.wantStatus, w.Body)
+			}
+			want := store.DevicePending
+			if tt.wantStatus == http.StatusOK {
+				want = store.DeviceApproved
+			}
+			if got := e.status(t, testCode); got != want {
+				t.Errorf("device status = %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestLoginCSRF(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(b *browser) string
+	}{
+		{"no pre-session cookie", func(b *browser) string {
+			token := b.csrf("/login")
+			delete(b.cookies, "latchkey_csrf")
+			return token
+		}},
+		{"no token", func(b *browser) string { b.csrf("/login"); return "" }},
+		{"another browser's token", func(b *browser) string { return b.e.browser(b.t).csrf("/login") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "Living room TV")
+			b := e.browser(t)
+			token := tt.setup(b)
+			w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword}, "csrf_token": {token}})
+			if w.Code != http.StatusForbidden {
+				t.Errorf("status = %d; want 403", w.Code)
+			}
+			if _, ok := b.cookies["latchkey_session"]; ok {
+				t.Errorf("a forged sign-in started a session")
+			}
+		})
+	}
+}
+
+// TestSecurityHeaders: every response, pages and error pages alike, carries
+// the headers of UI-02 and UI-03.
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	out := e.browser(t)
+	in := signedIn(t, e)
+	token := in.csrf("/device")
+	for _, tt := range []struct {
+		name string
+		do   func() *httptest.ResponseRecorder
+		want int
+	}{
+		{"login form", func() *httptest.ResponseRecorder { return out.get("/login") }, http.StatusOK},
+		{"redirect to sign-in", func() *httptest.ResponseRecorder { return out.get("/device") }, http.StatusSeeOther},
+		{"entry form", func() *httptest.ResponseRecorder { return in.get("/device") }, http.StatusOK},
+		{"confirm page", func() *httptest.ResponseRecorder { return in.get("/device?user_code=WDJB-MJHT") }, http.StatusOK},
+		{"invalid code", func() *httptest.ResponseRecorder { return in.get("/device?user_code=BBBB-BBBB") }, http.StatusBadRequest},
+		{"expired code", func() *httptest.ResponseRecorder { return in.get("/device?user_code=BCDF-GHJK") }, http.StatusBadRequest},
+		{"CSRF refused", func() *httptest.ResponseRecorder {
+			return in.post("/device", url.Values{"user_code": {"WDJB-MJHT"}, "decision": {"approve"}})
+		}, http.StatusForbidden},
+		{"bad form", func() *httptest.ResponseRecorder {
+			return in.post("/device", url.Values{"user_code": {"a", "b"}, "csrf_token": {token}})
+		}, http.StatusBadRequest},
+		{"method not allowed", func() *httptest.ResponseRecorder { return in.do(httptest.NewRequest("PUT", "/device", nil)) }, http.StatusMethodNotAllowed},
+		{"GET /logout", func() *httptest.ResponseRecorder { return in.get("/logout") }, http.StatusMethodNotAllowed},
+		{"QR code", func() *httptest.ResponseRecorder { return out.get("/device/qr.svg?user_code=WDJB-MJHT") }, http.StatusOK},
+		{"QR junk", func() *httptest.ResponseRecorder { return out.get("/device/qr.svg?user_code=%3C") }, http.StatusBadRequest},
+		{"decision", func() *httptest.ResponseRecorder {
+			return in.post("/device", url.Values{"user_code": {"WDJB-MJHT"}, "decision": {"deny"}, "csrf_token": {token}})
+		}, http.StatusOK},
+		{"used code", func() *httptest.ResponseRecorder { return in.get("/device?user_code=WDJB-MJHT") }, http.StatusBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.do()
+			if w.Code != tt.want {
+				t.Errorf("status = %d; want %d", w.Code, tt.want)
+			}
+			for name, want := range map[string]string{
+				"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+				"X-Frame-Options":         "DENY",
+				"X-Content-Type-Options":  "nosniff",
+				"Referrer-Policy":         "no-referrer",
+				"Cache-Control":           "no-store",
+			} {
+				if got := w.Header().Get(name); got != want {
+					t.Errorf("%s = %q; want %q", name, got, want)
+				}
+			}
+			if w.Code == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
+				t.Errorf("405 without Allow")
+			}
+			// Nothing is loaded from elsewhere (RFC 9700 §4.2.4), and
+			// no script at all.
+			body := w.Body.String()
+			if m := regexp.MustCompile(`(?i)(src|href|action)="(https?:)?//`).FindString(body); m != "" {
+				t.Errorf("page refers elsewhere: %s", m)
+			}
+			if strings.Contains(strings.ToLower(body), "<script") {
+				t.Errorf("page has a script")
+			}
+		})
+	}
+}
+
+// TestEscaping: whatever is reflected or stored is rendered as text (UI-07).
+func TestEscaping(t *testing.T) {
+	const evilName = `<img src=x onerror=alert(1)>`
+	for _, tt := range []struct {
+		name   string
+		target string
+		raw    string // must not appear
+		quoted string // must appear
+	}{
+		{"user_code from the query", "/device?user_code=" + url.QueryEscape("<script>alert(1)</script>"),
+			"<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
+		{"quote in user_code", "/device?user_code=" + url.QueryEscape(`"><b>x`), `"><b>x`, "&#34;&gt;&lt;b&gt;x"},
+		{"client name", "/device?user_code=WDJB-MJHT", evilName, "&lt;img src=x onerror=alert(1)&gt;"},
+		{"user agent of the device", "/device?user_code=WDJB-MJHT", "SmartTV/2.1 <b>", "SmartTV/2.1 &lt;b&gt;"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, evilName)
+			b := signedIn(t, e)
+			body := b.get(tt.target).Body.String()
+			if strings.Contains(body, tt.raw) {
+				t.Errorf("page contains %q unescaped:\n%s", tt.raw, body)
+			}
+			if !strings.Contains(body, tt.quoted) {
+				t.Errorf("page lacks %q:\n%s", tt.quoted, body)
+			}
+		})
+	}
+}
+
+// failingStore is the real store with device lookups failing, as when the
+// database goes away mid-request.
+type failingStore struct{ *sqlite.Store }
+
+func (failingStore) GetDeviceAuthByUserCode(context.Context, string) (*store.DeviceAuth, error) {
+	return nil, errors.New("database is on fire")
+}
+
+// TestStoreError: a store failure is a plain 500 page, logged without the
+// code, the cookie or the CSRF token.
+func TestStoreError(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	var logs bytes.Buffer
+	e.pages.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	e.pages.Verifier.Store = failingStore{e.st}
+	b := signedIn(t, e)
+	w := b.get("/device?user_code=WDJB-MJHT")
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "Something went wrong") {
+		t.Errorf("got %d; want 500 \"Something went wrong\"\n%s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "on fire") {
+		t.Errorf("page shows the internal error")
+	}
+	got := logs.String()
+	if !strings.Contains(got, "database is on fire") {
+		t.Errorf("log lacks the cause:\n%s", got)
+	}
+	secrets := []string{"WDJB", testPassword}
+	for _, v := range b.cookies {
+		secrets = append(secrets, v)
+	}
+	for _, s := range secrets {
+		if strings.Contains(got, s) {
+			t.Errorf("log contains a secret %q:\n%s", s, got)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		trustProxy bool
+		remote     string
+		xff        []string
+		want       string
+	}{
+		{"direct", false, "203.0.113.5:1234", nil, "203.0.113.5"},
+		{"forwarded header ignored without a proxy", false, "203.0.113.5:1234", []string{"198.51.100.1"}, "203.0.113.5"},
+		{"behind the proxy", true, "10.0.0.2:1234", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"client-supplied entries ignored", true, "10.0.0.2:1234", []string{"1.2.3.4, 198.51.100.1"}, "198.51.100.1"},
+		{"last header wins", true, "10.0.0.2:1234", []string{"1.2.3.4", "198.51.100.1"}, "198.51.100.1"},
+		{"junk falls back", true, "10.0.0.2:1234", []string{"not an ip"}, "10.0.0.2"},
+		{"IPv6", false, "[2001:db8::1]:443", nil, "2001:db8::1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Pages{TrustProxy: tt.trustProxy}
+			r := httptest.NewRequest("GET", "/device", nil)
+			r.RemoteAddr = tt.remote
+			for _, v := range tt.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := p.clientIP(r); got != tt.want {
+				t.Errorf("clientIP = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegisterRefusesShortKey(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Errorf("Register with a short CSRFKey did not panic")
+		}
+	}()
+	(&Pages{CSRFKey: []byte("short")}).Register(http.NewServeMux())
+}
