@@ -105,6 +105,12 @@ func TestSlowDown(t *testing.T) {
 		{16 * time.Second, oauth.SlowDown}, // interval -> 15
 		{31 * time.Second, oauth.AuthorizationPending},
 		{46 * time.Second, oauth.AuthorizationPending},
+		// Within the 1 s tolerance of the interval is on time...
+		{60500 * time.Millisecond, oauth.AuthorizationPending},
+		// ...and more than 1 s early is not: 15 s interval, 13.5 s later.
+		{74 * time.Second, oauth.SlowDown},                                    // interval -> 20
+		{92500 * time.Millisecond, oauth.SlowDown},                            // 18.5 s < 20 - 1: interval -> 25
+		{92500*time.Millisecond + 24*time.Second, oauth.AuthorizationPending}, // waited the new interval
 	} {
 		s.Clock.Set(start.Add(step.at))
 		r := s.poll(t, tvClient, a.str("device_code"))
@@ -406,4 +412,45 @@ func jwtClaims(t *testing.T, jwt string) map[string]any {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestClientCodePolicy: a client's overrides of the user code alphabet,
+// length, grouping, lifetime and interval reach its device authorizations.
+func TestClientCodePolicy(t *testing.T) {
+	s := newTestServer(t, true, func(c *config.Config) {
+		c.Device.AttemptsPerIP, c.Device.AttemptsPerAccount, c.Device.ExpectedLiveCodes = 5, 5, 100
+	})
+	now := s.Clock.Now()
+	mustDo(t, s.Store.CreateClient(t.Context(), &store.Client{
+		ID: "keypad", Name: "Keypad thermostat", AuthMethod: store.AuthNone,
+		GrantTypes: []string{store.GrantDeviceCode}, Scopes: []string{"openid"},
+		UserCode:           store.UserCodePolicy{Alphabet: "digits", Length: 9, Group: 3},
+		DeviceCodeLifetime: 5 * time.Minute, PollInterval: 7 * time.Second,
+		CreatedAt: now, UpdatedAt: now,
+	}))
+	r := s.startDevice(t, "keypad", "")
+	if !regexp.MustCompile(`^\d{3}-\d{3}-\d{3}$`).MatchString(r.str("user_code")) {
+		t.Errorf("user_code = %q; want ddd-ddd-ddd", r.str("user_code"))
+	}
+	if r.Body["expires_in"] != float64(300) || r.Body["interval"] != float64(7) {
+		t.Errorf("expires_in %v interval %v; want 300 and 7", r.Body["expires_in"], r.Body["interval"])
+	}
+	s.decide(t, r.str("user_code"), true)
+	s.Clock.Advance(8 * time.Second)
+	if got := s.poll(t, "keypad", r.str("device_code")); got.Status != 200 {
+		t.Errorf("poll: %d %s", got.Status, got.Raw)
+	}
+}
+
+// TestReadyzFailsWithoutDatabase: /readyz turns 503 when the store fails,
+// while /healthz (the process is alive) stays 200.
+func TestReadyzFailsWithoutDatabase(t *testing.T) {
+	s := newTestServer(t, true, nil)
+	mustDo(t, s.Store.Close())
+	for path, want := range map[string]int{"/readyz": 503, "/healthz": 200} {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		if r := do(t, req); r.Status != want {
+			t.Errorf("%s = %d; want %d", path, r.Status, want)
+		}
+	}
 }
