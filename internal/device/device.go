@@ -124,24 +124,11 @@ func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
 	return nil
 }
 
-// policyFor applies the client's overrides to the server's user code policy.
+// policyFor applies the client's overrides to the server's settings.
 func (h *Handler) policyFor(c *store.Client) (CodePolicy, time.Duration, time.Duration, error) {
-	p := h.Policy
-	if c.UserCode.Alphabet != "" {
-		a, err := ResolveAlphabet(c.UserCode.Alphabet)
-		if err != nil {
-			return p, 0, 0, fmt.Errorf("client %s user code alphabet: %w", c.ID, err)
-		}
-		p.Alphabet = a
-	}
-	if c.UserCode.Length > 0 {
-		p.Length = c.UserCode.Length
-	}
-	switch {
-	case c.UserCode.Group > 0:
-		p.Group = c.UserCode.Group
-	case c.UserCode.Group < 0:
-		p.Group = 0
+	p, err := h.Policy.Override(c.UserCode)
+	if err != nil {
+		return p, 0, 0, fmt.Errorf("client %s: %w", c.ID, err)
 	}
 	lifetime, interval := h.Lifetime, h.Interval
 	if c.DeviceCodeLifetime > 0 {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Named alphabets for user codes.
@@ -53,6 +55,28 @@ func ResolveAlphabet(name string) (string, error) {
 		seen[c] = true
 	}
 	return name, nil
+}
+
+// Override applies a client's user code settings to p: zero fields keep
+// p's, and a group of -1 means no dashes.
+func (p CodePolicy) Override(o store.UserCodePolicy) (CodePolicy, error) {
+	if o.Alphabet != "" {
+		a, err := ResolveAlphabet(o.Alphabet)
+		if err != nil {
+			return p, fmt.Errorf("user code alphabet: %w", err)
+		}
+		p.Alphabet = a
+	}
+	if o.Length > 0 {
+		p.Length = o.Length
+	}
+	switch {
+	case o.Group > 0:
+		p.Group = o.Group
+	case o.Group < 0:
+		p.Group = 0
+	}
+	return p, nil
 }
 
 // Bits is the entropy of one code under the policy.

@@ -69,24 +69,48 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	_ = os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 }
 
+// submit runs action, which submits a form, and waits until the browser
+// shows the document that came back: the old one is marked first, so a
+// page that merely has not unloaded yet is not mistaken for the answer.
+func submit(t *testing.T, ctx context.Context, action chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__latchkeyOld = true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, action); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		fresh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__latchkeyOld !== true && document.readyState === "complete"`))
+		if err == nil && fresh {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatal("the form's answer did not load within 15s")
+}
+
 func signIn(t *testing.T, ctx context.Context, email, password string) {
 	t.Helper()
 	err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.CSS(`input[name=username]`)),
 		chromedp.SetValue(chromedp.CSS(`input[name=username]`), email),
 		chromedp.SetValue(chromedp.CSS(`input[name=password]`), password),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
 	)
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
+	submit(t, ctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
 }
 
+// click clicks a submit button and waits for the answer.
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))); err != nil {
-		t.Fatalf("click %s: %v", sel, err)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+		t.Fatalf("wait for %s: %v", sel, err)
 	}
+	submit(t, ctx, chromedp.Click(chromedp.CSS(sel)))
 }
 
 func waitFor(t *testing.T, ctx context.Context, sel string) {
@@ -218,10 +242,10 @@ func TestDeviceFlowInBrowserTypedAndDenied(t *testing.T) {
 	if err := chromedp.Do(bctx,
 		chromedp.WaitVisible(chromedp.CSS(`input[name=user_code]`)),
 		chromedp.SetValue(chromedp.CSS(`input[name=user_code]`), typed),
-		chromedp.Submit(chromedp.CSS(`input[name=user_code]`)),
 	); err != nil {
 		t.Fatal(err)
 	}
+	submit(t, bctx, chromedp.Submit(chromedp.CSS(`input[name=user_code]`)))
 	click(t, bctx, `button[name=decision][value=deny]`)
 	waitFor(t, bctx, `body`)
 
@@ -247,11 +271,10 @@ func TestGuessingIsThrottledInBrowser(t *testing.T) {
 			chromedp.Navigate(s.URL+"/device"),
 			chromedp.WaitVisible(chromedp.CSS(`input[name=user_code]`)),
 			chromedp.SetValue(chromedp.CSS(`input[name=user_code]`), code),
-			chromedp.Submit(chromedp.CSS(`input[name=user_code]`)),
-			chromedp.WaitReady(chromedp.CSS(`body`)),
 		); err != nil {
 			t.Fatal(err)
 		}
+		submit(t, bctx, chromedp.Submit(chromedp.CSS(`input[name=user_code]`)))
 		return strings.ToLower(pageText(t, bctx))
 	}
 	for i := range 5 {

@@ -107,7 +107,13 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		Now:   s.now,
 		Rand:  s.rand,
 		Log:   s.log,
-		CheckCodePolicy: func(p device.CodePolicy) error {
+		// A client's override is checked as it will be used: merged
+		// with the server's policy.
+		CheckCodePolicy: func(o store.UserCodePolicy) error {
+			p, err := policy.Override(o)
+			if err != nil {
+				return err
+			}
 			return errors.Join(config.CheckCodePolicy("user_code", p, cfg.Device)...)
 		},
 	}

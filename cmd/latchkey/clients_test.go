@@ -1,0 +1,398 @@
+package main
+
+// Tests of `latchkey clients` and `latchkey users`, against the admin API
+// on a real SQLite store.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+const adminTestToken = "cli-test-admin-token-0123456789abcdef"
+
+type adminEnv struct {
+	srv   *httptest.Server
+	store *sqlite.Store
+	env   map[string]string
+}
+
+func startAdmin(t *testing.T) *adminEnv {
+	t.Helper()
+	s := storetest.OpenSQLite(t)
+	a := &admin.API{
+		Store: s,
+		Token: adminTestToken,
+		Now:   func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) },
+		Rand:  rand.Reader,
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &adminEnv{srv: srv, store: s, env: map[string]string{
+		"LATCHKEY_ENDPOINT":    srv.URL,
+		"LATCHKEY_ADMIN_TOKEN": adminTestToken,
+	}}
+}
+
+// run runs `latchkey <args>` for clients or users with stdin as standard input.
+func (e *adminEnv) run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &adminCLI{
+		getenv: func(k string) string { return e.env[k] },
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errOut,
+		http:   e.srv.Client(),
+	}
+	switch args[0] {
+	case "clients":
+		err = c.clients(t.Context(), args[1:])
+	case "users":
+		err = c.users(t.Context(), args[1:])
+	default:
+		t.Fatalf("run %v: not an admin command", args)
+	}
+	return out.String(), errOut.String(), err
+}
+
+// mustRun runs a command that must succeed and returns its output.
+func (e *adminEnv) mustRun(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := e.run(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("latchkey %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+var secretLine = regexp.MustCompile(`(?m)^client_secret:\s+(lk_cs_\S+)$`)
+
+// field returns the value of "key:" in key: value output.
+func field(t *testing.T, out, key string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `:\s+(.*)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %s in output:\n%s", key, out)
+	}
+	return m[1]
+}
+
+func TestClientsCommands(t *testing.T) {
+	e := startAdmin(t)
+	ctx := t.Context()
+
+	// A public device client: no secret.
+	out := e.mustRun(t, "", "clients", "create", "--name", "Living room TV", "--id", "tv", "--public",
+		"--grant-types", "device_code,refresh_token", "--scopes", "openid  offline_access",
+		"--user-code-alphabet", "digits", "--user-code-length", "12", "--device-code-lifetime", "10m", "--poll-interval", "5s")
+	for key, want := range map[string]string{
+		"client_id":            "tv",
+		"client_name":          "Living room TV",
+		"type":                 "public",
+		"grant_types":          "device_code, refresh_token",
+		"scope":                "openid offline_access",
+		"user_code":            "alphabet digits, length 12 (the rest: the server's)",
+		"device_code_lifetime": "10m0s",
+		"poll_interval":        "5s",
+		"created_at":           "2026-03-04T05:06:07Z",
+	} {
+		if got := field(t, out, key); got != want {
+			t.Errorf("create public: %s = %q, want %q", key, got, want)
+		}
+	}
+	if strings.Contains(out, "client_secret") || strings.Contains(out, "not be shown again") {
+		t.Errorf("a public client was shown a secret:\n%s", out)
+	}
+
+	// A confidential web client: the secret is printed once, with the notice.
+	out = e.mustRun(t, "", "clients", "create", "--name", "Web", "--id", "web",
+		"--grant-types", "authorization_code,refresh_token", "--redirect-uris", "https://app.example/cb, http://127.0.0.1:8085/callback")
+	m := secretLine.FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "it will not be shown again") {
+		t.Fatalf("create confidential: no secret with its notice in:\n%s", out)
+	}
+	secret := m[1]
+	stored, err := e.store.GetClient(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !oauth.SecretMatches(secret, stored.SecretHash) {
+		t.Errorf("the printed secret does not match the stored hash")
+	}
+	if got, want := stored.RedirectURIs, []string{"https://app.example/cb", "http://127.0.0.1:8085/callback"}; !cmp.Equal(want, got) {
+		t.Errorf("stored redirect URIs (-want +got):\n%s", cmp.Diff(want, got))
+	}
+
+	// list and get never show it.
+	out = e.mustRun(t, "", "clients", "list")
+	wantList := "CLIENT ID  NAME            TYPE          GRANT TYPES                       SCOPE\n" +
+		"tv         Living room TV  public        device_code,refresh_token         openid offline_access\n" +
+		"web        Web             confidential  authorization_code,refresh_token  openid profile email offline_access\n"
+	if diff := cmp.Diff(wantList, out); diff != "" {
+		t.Errorf("clients list (-want +got):\n%s", diff)
+	}
+	for _, args := range [][]string{{"clients", "get", "web"}, {"clients", "get", "--json", "web"}, {"clients", "list", "--json"}} {
+		if out := e.mustRun(t, "", args...); strings.Contains(out, secret) || strings.Contains(out, `"client_secret"`) || strings.Contains(out, "client_secret:") {
+			t.Errorf("%v shows the secret:\n%s", args, out)
+		}
+	}
+
+	// update changes only what it is given; a user code flag keeps the
+	// rest of the override.
+	out = e.mustRun(t, "", "clients", "update", "tv", "--user-code-group", "4", "--name", "Kitchen TV")
+	if got, want := field(t, out, "user_code"), "alphabet digits, length 12, dash every 4 (the rest: the server's)"; got != want {
+		t.Errorf("after update user_code = %q, want %q", got, want)
+	}
+	if got := field(t, out, "client_name"); got != "Kitchen TV" {
+		t.Errorf("after update client_name = %q", got)
+	}
+	if got := field(t, out, "scope"); got != "openid offline_access" {
+		t.Errorf("update changed scope to %q", got)
+	}
+
+	// rotate-secret prints a new secret once; --json keeps stdout JSON.
+	stdout, stderr, err := e.run(t, "", "clients", "rotate-secret", "web", "--json")
+	if err != nil {
+		t.Fatalf("rotate-secret: %v", err)
+	}
+	var rotated admin.Client
+	if err := json.Unmarshal([]byte(stdout), &rotated); err != nil {
+		t.Fatalf("rotate-secret --json printed no JSON: %v\n%s", err, stdout)
+	}
+	if rotated.ClientSecret == "" || rotated.ClientSecret == secret || !strings.Contains(stderr, "will not be shown again") {
+		t.Errorf("rotate-secret --json: secret %q, stderr %q", rotated.ClientSecret, stderr)
+	}
+	stored, _ = e.store.GetClient(ctx, "web")
+	if !oauth.SecretMatches(rotated.ClientSecret, stored.SecretHash) || oauth.SecretMatches(secret, stored.SecretHash) {
+		t.Errorf("after rotation the store does not hold the new secret alone")
+	}
+
+	// delete, then it is gone, and the API's description is printed as is.
+	if out := e.mustRun(t, "", "clients", "delete", "web"); out != "Deleted client web.\n" {
+		t.Errorf("delete printed %q", out)
+	}
+	if _, _, err := e.run(t, "", "clients", "get", "web"); err == nil || err.Error() != "there is no client web" {
+		t.Errorf("get after delete: err = %v, want \"there is no client web\"", err)
+	}
+}
+
+func TestClientsErrors(t *testing.T) {
+	e := startAdmin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string // the error's text; "usage" for errUsage
+	}{
+		{"server down", map[string]string{"LATCHKEY_ENDPOINT": closed, "LATCHKEY_ADMIN_TOKEN": adminTestToken},
+			[]string{"clients", "list"}, "cannot reach the admin API at " + closed + ": is `latchkey serve` running?"},
+		{"wrong token", map[string]string{"LATCHKEY_ADMIN_TOKEN": "wrong"},
+			[]string{"clients", "list"}, "the admin token was refused (set --token or LATCHKEY_ADMIN_TOKEN)"},
+		{"wrong token flag beats the environment", nil,
+			[]string{"clients", "list", "--token", "wrong"}, "the admin token was refused (set --token or LATCHKEY_ADMIN_TOKEN)"},
+		{"no token", map[string]string{"LATCHKEY_ADMIN_TOKEN": ""},
+			[]string{"users", "list"}, "no admin token: set --token or LATCHKEY_ADMIN_TOKEN (`latchkey serve --dev` prints it)"},
+		{"bad endpoint", nil, []string{"clients", "list", "--endpoint", "127.0.0.1:8080"},
+			`--endpoint "127.0.0.1:8080": want the server's base URL, such as http://127.0.0.1:8080`},
+		{"API description", nil, []string{"clients", "create", "--name", "x", "--grant-types", "password"},
+			"grant_types: password is not one of urn:ietf:params:oauth:grant-type:device_code, refresh_token, authorization_code, client_credentials"},
+		{"API description for redirect", nil, []string{"clients", "create", "--name", "x", "--grant-types", "authorization_code", "--redirect-uris", "http://evil.example/cb"},
+			"redirect_uris: http://evil.example/cb must use https: http is allowed only for loopback addresses (RFC 8252 section 7.3)"},
+		{"public with a secret method", nil, []string{"clients", "create", "--name", "x", "--public", "--auth-method", "client_secret_post"},
+			"--public and --auth-method client_secret_post contradict each other"},
+		{"fractional interval", nil, []string{"clients", "create", "--name", "x", "--poll-interval", "1500ms"},
+			"--poll-interval 1.5s: want whole seconds, such as 10m or 5s (0 for the server's)"},
+		{"no name", nil, []string{"clients", "create"}, "usage"},
+		{"no id", nil, []string{"clients", "get"}, "usage"},
+		{"two ids", nil, []string{"clients", "delete", "a", "b"}, "usage"},
+		{"nothing to update", nil, []string{"clients", "update", "a"}, "usage"},
+		{"unknown flag", nil, []string{"clients", "list", "--colour"}, "usage"},
+		{"unknown command", nil, []string{"clients", "frobnicate"}, "usage"},
+		{"no command", nil, []string{"users"}, "usage"},
+		{"password flag", nil, []string{"users", "create", "--email", "a@example.com", "--password", "hunter2hunter2"}, "usage"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			saved := e.env
+			e.env = map[string]string{"LATCHKEY_ENDPOINT": e.srv.URL, "LATCHKEY_ADMIN_TOKEN": adminTestToken}
+			for k, v := range tt.env {
+				e.env[k] = v
+			}
+			defer func() { e.env = saved }()
+			_, _, err := e.run(t, "", tt.args...)
+			switch {
+			case err == nil:
+				t.Fatalf("err = nil, want %q", tt.wantErr)
+			case tt.wantErr == "usage":
+				if !errors.Is(err, errUsage) {
+					t.Errorf("err = %v, want errUsage", err)
+				}
+			case err.Error() != tt.wantErr:
+				t.Errorf("err = %q\nwant  %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestAdminHelp(t *testing.T) {
+	e := startAdmin(t)
+	for _, args := range [][]string{
+		{"clients", "create", "-h"},
+		{"clients", "update", "--help"},
+		{"users", "create", "-h"},
+	} {
+		_, stderr, err := e.run(t, "", args...)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: err = %v, want flag.ErrHelp", args, err)
+		}
+		if !strings.Contains(stderr, "Examples:") || !strings.Contains(stderr, "-endpoint") || strings.Contains(stderr, adminTestToken) {
+			t.Errorf("%v: usage without examples or flags, or with the token:\n%s", args, stderr)
+		}
+	}
+	stdout, _, err := e.run(t, "", "clients", "help")
+	if err != nil || !strings.Contains(stdout, "rotate-secret") {
+		t.Errorf("clients help: err %v, output %q", err, stdout)
+	}
+}
+
+func TestUsersCommands(t *testing.T) {
+	e := startAdmin(t)
+	ctx := t.Context()
+
+	out := e.mustRun(t, "correct horse battery\n", "users", "create", "--email", "Ada@Example.com", "--name", "Ada", "--password-stdin")
+	id := field(t, out, "id")
+	if got := field(t, out, "email"); got != "ada@example.com" {
+		t.Errorf("email = %q, want it lower-cased", got)
+	}
+	u, err := e.store.GetUser(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := account.CheckPassword(u.PasswordHash, "correct horse battery"); !ok {
+		t.Errorf("the password read from stdin (less its newline) does not match")
+	}
+
+	// Without --password-stdin and no terminal, there is no way to give one.
+	if _, _, err := e.run(t, "x", "users", "create", "--email", "b@example.com"); err == nil || !strings.Contains(err.Error(), "--password-stdin") {
+		t.Errorf("create without a password: err = %v, want advice to use --password-stdin", err)
+	}
+	if _, _, err := e.run(t, "short\n", "users", "create", "--email", "b@example.com", "--password-stdin"); err == nil ||
+		err.Error() != "password: the password must have at least 10 characters" {
+		t.Errorf("short password: err = %v", err)
+	}
+	if _, _, err := e.run(t, "0123456789\n", "users", "create", "--email", "ADA@example.com", "--password-stdin"); err == nil ||
+		err.Error() != "a user with email ada@example.com exists already" {
+		t.Errorf("taken email: err = %v", err)
+	}
+
+	e.mustRun(t, "0123456789", "users", "create", "--email", "aaron@example.com", "--password-stdin", "--disabled")
+	out = e.mustRun(t, "", "users", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[1], "aaron@example.com") ||
+		!strings.Contains(lines[1], "disabled") || !strings.Contains(lines[2], "ada@example.com") || !strings.Contains(lines[2], "active") {
+		t.Errorf("users list:\n%s", out)
+	}
+
+	// By email: get, update (disable, new password), delete.
+	if got := field(t, e.mustRun(t, "", "users", "get", "ADA@example.com"), "id"); got != id {
+		t.Errorf("get by email found %q, want %q", got, id)
+	}
+	out = e.mustRun(t, "a brand new password\n", "users", "update", "ada@example.com", "--disabled", "--password-stdin")
+	if got := field(t, out, "status"); got != "disabled" {
+		t.Errorf("after update status = %q", got)
+	}
+	u, _ = e.store.GetUser(ctx, id)
+	if ok, _ := account.CheckPassword(u.PasswordHash, "a brand new password"); !ok {
+		t.Errorf("the new password does not match")
+	}
+	out = e.mustRun(t, "", "users", "update", id, "--disabled=false", "--json")
+	var got admin.User
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Disabled {
+		t.Errorf("update --disabled=false --json: %v, %s", err, out)
+	}
+	if out := e.mustRun(t, "", "users", "delete", "ada@example.com"); out != "Deleted user ada@example.com.\n" {
+		t.Errorf("delete printed %q", out)
+	}
+	if _, _, err := e.run(t, "", "users", "get", "ada@example.com"); err == nil || err.Error() != "there is no user with email ada@example.com" {
+		t.Errorf("get after delete: err = %v", err)
+	}
+	if _, _, err := e.run(t, "", "users", "delete", id); err == nil || err.Error() != "there is no user "+id {
+		t.Errorf("delete by id after delete: err = %v", err)
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		names    []string
+		wantPos  []string
+		wantJSON bool
+		wantErr  error
+	}{
+		{"flag after the id", []string{"tv", "--json"}, []string{"ID"}, []string{"tv"}, true, nil},
+		{"flag before the id", []string{"--json", "tv"}, []string{"ID"}, []string{"tv"}, true, nil},
+		{"dash-dash", []string{"--", "-odd-id"}, []string{"ID"}, []string{"-odd-id"}, false, nil},
+		{"missing id", []string{"--json"}, []string{"ID"}, nil, true, errUsage},
+		{"extra argument", []string{"a"}, nil, nil, false, errUsage},
+		{"help", []string{"-h"}, nil, nil, false, flag.ErrHelp},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(&bytes.Buffer{})
+			jsonOut := fs.Bool("json", false, "")
+			pos, err := parseArgs(fs, tt.args, tt.names...)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.wantPos, pos); diff != "" || *jsonOut != tt.wantJSON {
+				t.Errorf("positional (-want +got):\n%s\njson = %v, want %v", diff, *jsonOut, tt.wantJSON)
+			}
+		})
+	}
+}
+
+func TestReadSecretLine(t *testing.T) {
+	for _, tt := range []struct {
+		name, in, want string
+		wantErr        bool
+	}{
+		{"newline", "pw with spaces \n", "pw with spaces ", false},
+		{"CRLF", "pw\r\n", "pw", false},
+		{"no newline", "pw", "pw", false},
+		{"two lines", "pw\nmore\n", "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readSecretLine(strings.NewReader(tt.in))
+			if got != tt.want || (err != nil) != tt.wantErr {
+				t.Errorf("readSecretLine(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+// newFlags returns a FlagSet that prints usage, with the summary and
+// examples given, to stderr and reports mistakes as errUsage.
+func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("latchkey "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: latchkey %s\n\n", summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and turns a flag error into errUsage (the flag
+// package has printed the problem and the usage already).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// serverFlags are the flags serve and migrate share; each overrides the
+// config file and the LATCHKEY_* variables.
+type serverFlags struct {
+	config, listen, issuer, db, logFormat, logLevel string
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", os.Getenv("LATCHKEY_CONFIG"), "YAML configuration `file` (env LATCHKEY_CONFIG)")
+	fs.StringVar(&f.listen, "listen", "", "`host:port` to listen on (env LATCHKEY_LISTEN; default 127.0.0.1:8080)")
+	fs.StringVar(&f.issuer, "issuer", "", "issuer `URL` (env LATCHKEY_ISSUER; default http:// + the listen address)")
+	fs.StringVar(&f.db, "db", "", "database: sqlite:PATH (env LATCHKEY_DB; default sqlite:latchkey.db)")
+	fs.StringVar(&f.logFormat, "log-format", "", "text or json (env LATCHKEY_LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (env LATCHKEY_LOG_LEVEL)")
+}
+
+func (f *serverFlags) load() (config.Config, error) {
+	cfg, err := config.Load(f.config, os.Getenv)
+	if err != nil {
+		return cfg, err
+	}
+	set := func(v string, dst *string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(f.listen, &cfg.Listen)
+	set(f.issuer, &cfg.Issuer)
+	set(f.db, &cfg.Database)
+	set(f.logFormat, &cfg.Log.Format)
+	set(f.logLevel, &cfg.Log.Level)
+	return cfg, nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [--dev] [--config FILE] [--listen HOST:PORT] [--issuer URL] [--db sqlite:PATH]", stderr)
+	var sf serverFlags
+	sf.register(fs)
+	dev := fs.Bool("dev", false, "development mode: loopback only, with a development user and clients created if missing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	cfg.Dev = *dev
+	if cfg.Dev {
+		host, _, err := net.SplitHostPort(cfg.Listen)
+		if err == nil && !isLoopbackHost(host) {
+			return fmt.Errorf("--dev listens on loopback only; %q is not a loopback address", cfg.Listen)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", indent(err))
+	}
+	log := newLogger(cfg, stderr)
+
+	st, err := server.OpenStore(ctx, cfg.Database)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+
+	var dev0 *devInfo
+	if cfg.Dev {
+		if dev0, err = ensureDevData(ctx, st, &cfg); err != nil {
+			return fmt.Errorf("development data: %w", err)
+		}
+	}
+	srv, err := server.New(ctx, cfg, st, log, server.Options{})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go srv.Sweep(sweepCtx, cfg.SweepInterval.D())
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("latchkey is serving", "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
+	if dev0 != nil {
+		printDevBanner(stdout, cfg, dev0)
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: stop accepting, let requests in flight finish.
+	log.Info("shutting down; finishing requests in flight")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	stopSweep()
+	log.Info("stopped")
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// indent puts each line of err under a bullet.
+func indent(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = "  - " + l
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon] + ":REDACTED" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", "migrate [--db sqlite:PATH]", stderr)
+	var sf serverFlags
+	sf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg.Database)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", redactDSN(cfg.Database), err)
+	}
+	defer st.Close()
+	if err := st.Ping(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: schema is current\n", redactDSN(cfg.Database))
+	return nil
+}

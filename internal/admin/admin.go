@@ -1,0 +1,244 @@
+// Package admin serves the admin JSON API under /admin/v1/: registering OAuth
+// clients and managing users, behind one bearer token, with an OpenAPI
+// document describing it. It validates what operators send; storage belongs
+// to package store, and `latchkey clients` and `latchkey users` are its
+// command-line clients.
+package admin
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// API is the admin JSON API.
+type API struct {
+	Store interface {
+		store.ClientStore
+		store.UserStore
+	}
+	// Token is the bearer token every request must present. Empty disables
+	// the API: every path under /admin/v1/ answers 404.
+	Token string
+	Now   func() time.Time // time.Now in production, a fixed clock in tests
+	Rand  io.Reader        // crypto/rand.Reader in production: ids and client secrets
+	Log   *slog.Logger
+	// CheckCodePolicy checks a client's user code override against the
+	// server's guessing budget (RFC 8628 §5.1), once merged with the
+	// server's policy (device.CodePolicy.Override). Nil checks only the shape.
+	CheckCodePolicy func(store.UserCodePolicy) error
+}
+
+// Prefix is the path every admin route lives under.
+const Prefix = "/admin/v1/"
+
+// route is one operation of the API; routes is the whole table, which the
+// OpenAPI document must match (see the tests).
+type route struct {
+	pattern string
+	handle  oauth.HandlerFunc
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{"GET /admin/v1/openapi.json", a.openAPI},
+
+		{"POST /admin/v1/clients", a.createClient},
+		{"GET /admin/v1/clients", a.listClients},
+		{"GET /admin/v1/clients/{id}", a.getClient},
+		{"PUT /admin/v1/clients/{id}", a.replaceClient},
+		{"PATCH /admin/v1/clients/{id}", a.patchClient},
+		{"DELETE /admin/v1/clients/{id}", a.deleteClient},
+		{"POST /admin/v1/clients/{id}/secret", a.rotateSecret},
+
+		{"POST /admin/v1/users", a.createUser},
+		{"GET /admin/v1/users", a.listUsers},
+		{"GET /admin/v1/users/{id}", a.getUser},
+		{"PATCH /admin/v1/users/{id}", a.patchUser},
+		{"DELETE /admin/v1/users/{id}", a.deleteUser},
+	}
+}
+
+// Register adds the API's routes to mux, and a catch-all for the rest of
+// /admin/v1/ so that unknown paths and methods get JSON errors too.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range a.routes() {
+		mux.Handle(rt.pattern, a.guard(rt.handle))
+	}
+	mux.Handle(Prefix, a.guard(func(w http.ResponseWriter, r *http.Request) error {
+		return unmatched(mux, w, r)
+	}))
+}
+
+// guard turns the API off when no token is configured, checks the token,
+// and writes returned errors as JSON.
+func (a *API) guard(h oauth.HandlerFunc) http.Handler {
+	return oauth.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
+		if a.Token == "" {
+			return notFound("the admin API is disabled: no admin token is configured")
+		}
+		if err := a.authenticate(r); err != nil {
+			return err
+		}
+		return h(w, r)
+	})
+}
+
+// realm names the protection space in WWW-Authenticate (RFC 6750 §3).
+const realm = `Bearer realm="latchkey-admin"`
+
+// authenticate checks "Authorization: Bearer <token>" (RFC 6750 §2.1).
+func (a *API) authenticate(r *http.Request) error {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		// RFC 6750 §3.1: no error code when the request had no credentials.
+		return &oauth.Error{Code: oauth.InvalidToken, Description: "the admin token is missing", Status: http.StatusUnauthorized, Challenge: realm}
+	}
+	scheme, token, _ := strings.Cut(values[0], " ")
+	if len(values) != 1 || !strings.EqualFold(scheme, "Bearer") || !tokenMatches(strings.TrimSpace(token), a.Token) {
+		return &oauth.Error{Code: oauth.InvalidToken, Description: "the admin token is wrong", Status: http.StatusUnauthorized,
+			Challenge: realm + `, error="invalid_token"`}
+	}
+	return nil
+}
+
+// tokenMatches compares in constant time; hashing first hides the length too.
+func tokenMatches(got, want string) bool {
+	g := sha256.Sum256([]byte(got))
+	w := sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// methods are those the API uses, tried by unmatched to fill in Allow.
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unmatched answers a request no route took: 405 with Allow when the path
+// is served for other methods, 404 otherwise.
+func unmatched(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != Prefix {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		return notFound("there is no such admin API path")
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return &oauth.Error{Code: "method_not_allowed", Description: "use " + strings.Join(allow, " or ") + " on this path", Status: http.StatusMethodNotAllowed}
+}
+
+// Error codes of the admin API beyond RFC 6749's.
+const (
+	codeNotFound = "not_found"
+	codeConflict = "conflict"
+)
+
+// badRequest is a 400 invalid_request with a formatted description.
+func badRequest(format string, args ...any) *oauth.Error {
+	return &oauth.Error{Code: oauth.InvalidRequest, Description: describe(fmt.Sprintf(format, args...))}
+}
+
+func notFound(description string) *oauth.Error {
+	return &oauth.Error{Code: codeNotFound, Description: describe(description), Status: http.StatusNotFound}
+}
+
+func conflict(description string) *oauth.Error {
+	return &oauth.Error{Code: codeConflict, Description: describe(description), Status: http.StatusConflict}
+}
+
+// storeError turns the store's sentinel errors into answers; anything else
+// is the server's fault and stays an internal error.
+func storeError(err error, missing, taken string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(missing)
+	case errors.Is(err, store.ErrConflict):
+		return conflict(taken)
+	}
+	return err
+}
+
+// describe keeps an error description within the characters RFC 6749 §5.2
+// allows (%x20-21 / %x23-5B / %x5D-7E), since descriptions echo input.
+func describe(s string) string {
+	s = strings.ReplaceAll(s, "§", "section ")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// shorten cuts an echoed input down to a length fit for a description.
+func shorten(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "..."
+}
+
+func (a *API) now() time.Time {
+	if a.Now == nil {
+		return time.Now()
+	}
+	return a.Now()
+}
+
+func (a *API) rand() io.Reader {
+	if a.Rand == nil {
+		return rand.Reader
+	}
+	return a.Rand
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
+}
+
+// idEncoding spells generated ids: lower-case base32, easy to read aloud
+// and safe in URLs, headers and Basic credentials.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// idLength is the length of generated ids: 20 characters, 100 random bits.
+const idLength = 20
+
+// newID draws a random id.
+func (a *API) newID() (string, error) {
+	var b [13]byte // 104 bits: 21 characters, of which we keep 20
+	if _, err := io.ReadFull(a.rand(), b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return idEncoding.EncodeToString(b[:])[:idLength], nil
+}
+
+// formatTime is how the API writes timestamps: RFC 3339, UTC, seconds.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,21 @@
+package admin
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+)
+
+// openAPIDocument describes every route of the API (OpenAPI 3.1); a test
+// holds it and the route table to each other.
+//
+//go:embed openapi.json
+var openAPIDocument []byte
+
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
+	oauth.NoStore(w)
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPIDocument)
+	return err
+}

@@ -1,0 +1,203 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// User is a user as the API shows it. The password is write-only.
+type User struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	Name      string `json:"name"`
+	Disabled  bool   `json:"disabled"`
+	CreatedAt string `json:"created_at"` // RFC 3339
+	UpdatedAt string `json:"updated_at"` // RFC 3339
+}
+
+// UserList is the answer to GET /admin/v1/users.
+type UserList struct {
+	Users []User `json:"users"`
+}
+
+// userRequest is the body of a create or patch.
+type userRequest struct {
+	Email    *string `json:"email"`
+	Name     *string `json:"name"`
+	Password *string `json:"password"`
+	Disabled *bool   `json:"disabled"`
+
+	// Known so that sending them gets a clear answer: the server sets them.
+	ID        *json.RawMessage `json:"id"`
+	CreatedAt *json.RawMessage `json:"created_at"`
+	UpdatedAt *json.RawMessage `json:"updated_at"`
+}
+
+const maxEmailLength = 254 // RFC 5321 §4.5.3.1.3, less the angle brackets
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+	var req userRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Email == nil:
+		return badRequest("email is required")
+	case req.Password == nil:
+		return badRequest("password is required")
+	}
+	now := a.now()
+	id, err := a.newID()
+	if err != nil {
+		return err
+	}
+	u := &store.User{ID: id, CreatedAt: now, UpdatedAt: now}
+	if err := applyUser(u, &req); err != nil {
+		return err
+	}
+	if err := a.Store.CreateUser(r.Context(), u); err != nil {
+		return storeError(err, "", "a user with email "+u.Email+" exists already")
+	}
+	a.log().InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
+	w.Header().Set("Location", Prefix+"users/"+url.PathEscape(u.ID))
+	return oauth.WriteJSON(w, http.StatusCreated, userJSON(u))
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
+	us, err := a.Store.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	out := UserList{Users: make([]User, 0, len(us))}
+	for _, u := range us {
+		out.Users = append(out.Users, userJSON(u))
+	}
+	return oauth.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.loadUser(r)
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
+}
+
+// patchUser changes the members sent; a new password replaces the old one.
+func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
+	var req userRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	u, err := a.loadUser(r)
+	if err != nil {
+		return err
+	}
+	if err := applyUser(u, &req); err != nil {
+		return err
+	}
+	u.UpdatedAt = a.now()
+	if err := a.Store.UpdateUser(r.Context(), u); err != nil {
+		return storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
+	}
+	a.log().InfoContext(r.Context(), "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
+	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := a.Store.DeleteUser(r.Context(), id); err != nil {
+		return storeError(err, "there is no user "+shorten(id), "")
+	}
+	a.log().InfoContext(r.Context(), "admin: user deleted", "user_id", id)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) loadUser(r *http.Request) (*store.User, error) {
+	id := r.PathValue("id")
+	u, err := a.Store.GetUser(r.Context(), id)
+	if err != nil {
+		return nil, storeError(err, "there is no user "+shorten(id), "")
+	}
+	return u, nil
+}
+
+// applyUser checks req's members and writes them into u. The password is
+// checked and hashed last, so a bad email costs no argon2 work.
+func applyUser(u *store.User, req *userRequest) error {
+	switch {
+	case req.ID != nil:
+		return badRequest("id is set by the server")
+	case req.CreatedAt != nil || req.UpdatedAt != nil:
+		return badRequest("created_at and updated_at are set by the server")
+	}
+	if v := req.Email; v != nil {
+		email, err := checkEmail(*v)
+		if err != nil {
+			return err
+		}
+		u.Email = email
+	}
+	if v := req.Name; v != nil {
+		if !oauth.CleanText(*v) || utf8.RuneCountInString(*v) > maxNameLength {
+			return badRequest("name must be at most %d characters of text without control characters", maxNameLength)
+		}
+		u.Name = *v
+	}
+	if v := req.Disabled; v != nil {
+		u.Disabled = *v
+	}
+	if v := req.Password; v != nil {
+		if err := account.ValidatePassword(*v); err != nil {
+			return badRequest("password: %v", err)
+		}
+		if !oauth.CleanText(*v) {
+			// The sign-in form refuses control characters, so such a
+			// password could never be typed there.
+			return badRequest("password: must be text without control characters")
+		}
+		hash, err := account.HashPassword(*v)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+	}
+	return nil
+}
+
+// checkEmail lower-cases an address and checks its basic shape: one @, a
+// local part and a dotted domain, nothing that needs quoting. Whether it
+// receives mail is not ours to know.
+func checkEmail(s string) (string, error) {
+	e := strings.ToLower(s)
+	local, domain, ok := strings.Cut(e, "@")
+	bad := !ok || local == "" || len(local) > 64 || len(e) > maxEmailLength ||
+		!oauth.CleanText(e) || strings.ContainsAny(e, " \"\\(),:;<>[]") ||
+		strings.Contains(domain, "@") || !strings.Contains(domain, ".") ||
+		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") ||
+		strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..")
+	if bad {
+		return "", badRequest("email %s is not an email address such as name@example.com", shorten(s))
+	}
+	return e, nil
+}
+
+func userJSON(u *store.User) User {
+	return User{
+		ID:        u.ID,
+		Email:     u.Email,
+		Name:      u.Name,
+		Disabled:  u.Disabled,
+		CreatedAt: formatTime(u.CreatedAt),
+		UpdatedAt: formatTime(u.UpdatedAt),
+	}
+}
