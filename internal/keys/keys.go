@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,7 +46,7 @@ type Manager struct {
 	Refresh time.Duration
 
 	mu       sync.RWMutex
-	keys     []*Key // oldest first
+	keys     []*Key // by NotBefore, oldest first
 	loadedAt time.Time
 	loadMu   sync.Mutex // one reload at a time
 }
@@ -160,6 +161,17 @@ func (m *Manager) reload(ctx context.Context) error {
 		}
 		loaded = append(loaded, k)
 	}
+	// Oldest first by when each may sign, so the newest usable key is the
+	// last one whose window has begun, on every instance alike.
+	slices.SortStableFunc(loaded, func(a, b *Key) int {
+		if c := a.Record.NotBefore.Compare(b.Record.NotBefore); c != 0 {
+			return c
+		}
+		if c := a.Record.CreatedAt.Compare(b.Record.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID(), b.ID())
+	})
 	m.mu.Lock()
 	m.keys, m.loadedAt = loaded, m.Now()
 	m.mu.Unlock()

@@ -454,3 +454,27 @@ func TestReadyzFailsWithoutDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceAuthorizationRateLimit: requests per IP per minute are bounded,
+// which bounds the live codes guessing can aim at (DF-19); codes already
+// issued keep working, and the next minute is open again.
+func TestDeviceAuthorizationRateLimit(t *testing.T) {
+	s := newTestServer(t, true, func(c *config.Config) { c.Device.RequestsPerIPPerMinute = 3 })
+	s.Clock.Set(s.Clock.Now().Truncate(time.Minute))
+	var first reply
+	for i := range 3 {
+		r := s.startDevice(t, tvClient, "")
+		if i == 0 {
+			first = r
+		}
+	}
+	r := s.post(t, "/oauth2/device_authorization", url.Values{"client_id": {tvClient}}, "", "")
+	wantOAuthError(t, r, 429, oauth.SlowDown)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	s.Clock.Advance(2 * time.Second)
+	wantOAuthError(t, s.poll(t, tvClient, first.str("device_code")), 400, oauth.AuthorizationPending)
+	s.Clock.Advance(time.Minute)
+	s.startDevice(t, tvClient, "")
+}
