@@ -56,7 +56,7 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", os.Getenv("LATCHKEY_CONFIG"), "YAML configuration `file` (env LATCHKEY_CONFIG)")
 	fs.StringVar(&f.listen, "listen", "", "`host:port` to listen on (env LATCHKEY_LISTEN; default 127.0.0.1:8080)")
 	fs.StringVar(&f.issuer, "issuer", "", "issuer `URL` (env LATCHKEY_ISSUER; default http:// + the listen address)")
-	fs.StringVar(&f.db, "db", "", "database: sqlite:PATH (env LATCHKEY_DB; default sqlite:latchkey.db)")
+	fs.StringVar(&f.db, "db", "", "database: sqlite:PATH or postgres://USER@HOST/DB (env LATCHKEY_DB; default sqlite:latchkey.db)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (env LATCHKEY_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (env LATCHKEY_LOG_LEVEL)")
 }
@@ -113,7 +113,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := newLogger(cfg, stderr)
 
-	st, err := server.OpenStore(ctx, cfg.Database)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -211,7 +211,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := server.OpenStore(ctx, cfg.Database)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", redactDSN(cfg.Database), err)
 	}

@@ -27,6 +27,8 @@ type Config struct {
 	Issuer     string `yaml:"issuer"` // defaults to http:// + Listen
 	Listen     string `yaml:"listen"`
 	Database   string `yaml:"database"` // sqlite:PATH or postgres://...
+	// Postgres tunes the PostgreSQL connection pool; ignored for SQLite.
+	Postgres Postgres `yaml:"postgres"`
 	AdminToken string `yaml:"admin_token"`
 	Log        Log    `yaml:"log"`
 	Tokens     Tokens `yaml:"tokens"`
@@ -40,6 +42,19 @@ type Config struct {
 	SweepInterval Duration `yaml:"sweep_interval"`
 	// Dev is set by `serve --dev`, never by the file.
 	Dev bool `yaml:"-"`
+}
+
+// Postgres tunes the PostgreSQL backend.
+type Postgres struct {
+	// MaxConns bounds this instance's connections; with N instances the
+	// server needs N x MaxConns plus headroom under max_connections.
+	MaxConns int `yaml:"max_conns"`
+	MinConns int `yaml:"min_conns"`
+	// StatementTimeout ends a stuck statement, so the request answers 503
+	// instead of hanging.
+	StatementTimeout Duration `yaml:"statement_timeout"`
+	// Schema holds Latchkey's tables (created if missing); "public" by default.
+	Schema string `yaml:"schema"`
 }
 
 // Log says how the server logs.
@@ -102,6 +117,7 @@ func Default() Config {
 		Listen:   "127.0.0.1:8080",
 		Database: "sqlite:latchkey.db",
 		Log:      Log{Format: "text", Level: "info"},
+		Postgres: Postgres{MaxConns: 20, MinConns: 2, StatementTimeout: Duration(5 * time.Second), Schema: "public"},
 		Tokens: Tokens{
 			AccessTokenLifetime: Duration(10 * time.Minute),
 			IDTokenLifetime:     Duration(time.Hour),
@@ -217,6 +233,15 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		bad("database %q: want sqlite:PATH or postgres://...", c.Database)
 	}
+	if c.Postgres.MaxConns < 1 || c.Postgres.MinConns < 0 || c.Postgres.MinConns > c.Postgres.MaxConns {
+		bad("postgres: want 0 <= min_conns <= max_conns and max_conns >= 1")
+	}
+	if c.Postgres.StatementTimeout < 0 {
+		bad("postgres.statement_timeout: must not be negative")
+	}
+	if !validIdent(c.Postgres.Schema) {
+		bad("postgres.schema %q: want a plain identifier (letters, digits, _)", c.Postgres.Schema)
+	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		bad("admin_token: must have at least 32 characters")
 	}
@@ -286,6 +311,18 @@ func CheckCodePolicy(name string, p device.CodePolicy, d Device) []error {
 			name, p.Length, len(p.Alphabet), p.Bits(), attempts, d.ExpectedLiveCodes, math.Log2(odds)))
 	}
 	return errs
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(host string) bool {

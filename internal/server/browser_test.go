@@ -136,91 +136,93 @@ func deviceConfig(t *testing.T, ctx context.Context, s *testServer) (*oauth2.Con
 // and approves; the TV's polling gets tokens whose ID token verifies against
 // the JWKS, and the refresh token works.
 func TestDeviceFlowInBrowser(t *testing.T) {
-	s := newTestServer(t, false, nil)
-	bctx := browser(t)
-	ctx := t.Context()
-	conf, provider := deviceConfig(t, ctx, s)
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, false, nil)
+		bctx := browser(t)
+		ctx := t.Context()
+		conf, provider := deviceConfig(t, ctx, s)
 
-	da, err := conf.DeviceAuth(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		tok *oauth2.Token
-		err error
-	}
-	polled := make(chan result, 1)
-	go func() {
-		tok, err := conf.DeviceAccessToken(ctx, da)
-		polled <- result{tok, err}
-	}()
-
-	if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
-		t.Fatal(err)
-	}
-	screenshot(t, bctx, "login")
-	signIn(t, bctx, personEmail, personPassword)
-	waitFor(t, bctx, `button[name=decision][value=approve]`)
-	screenshot(t, bctx, "confirm")
-	text := pageText(t, bctx)
-	for _, want := range []string{da.UserCode, "Living Room TV"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("confirm page lacks %q:\n%s", want, text)
+		da, err := conf.DeviceAuth(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	click(t, bctx, `button[name=decision][value=approve]`)
-	waitFor(t, bctx, `body`)
+		type result struct {
+			tok *oauth2.Token
+			err error
+		}
+		polled := make(chan result, 1)
+		go func() {
+			tok, err := conf.DeviceAccessToken(ctx, da)
+			polled <- result{tok, err}
+		}()
 
-	var res result
-	select {
-	case res = <-polled:
-	case <-time.After(30 * time.Second):
-		t.Fatal("polling did not finish after approval")
-	}
-	if res.err != nil {
-		t.Fatalf("DeviceAccessToken: %v", res.err)
-	}
-	screenshot(t, bctx, "approved")
-	if !strings.Contains(strings.ToLower(pageText(t, bctx)), "connected") {
-		t.Errorf("after approval the page says: %s", pageText(t, bctx))
-	}
+		if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, bctx, "login")
+		signIn(t, bctx, personEmail, personPassword)
+		waitFor(t, bctx, `button[name=decision][value=approve]`)
+		screenshot(t, bctx, "confirm")
+		text := pageText(t, bctx)
+		for _, want := range []string{da.UserCode, "Living Room TV"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("confirm page lacks %q:\n%s", want, text)
+			}
+		}
+		click(t, bctx, `button[name=decision][value=approve]`)
+		waitFor(t, bctx, `body`)
 
-	rawID, _ := res.tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: tvClient}).Verify(ctx, rawID)
-	if err != nil {
-		t.Fatalf("ID token does not verify against the JWKS: %v", err)
-	}
-	var claims struct {
-		Email string `json:"email"`
-		Name  string `json:"name"`
-	}
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
-	if idt.Subject != s.User.ID || claims.Email != personEmail || claims.Name != "Pat Person" {
-		t.Errorf("ID token sub %q email %q name %q", idt.Subject, claims.Email, claims.Name)
-	}
-	if res.tok.RefreshToken == "" {
-		t.Fatal("no refresh token for offline_access")
-	}
+		var res result
+		select {
+		case res = <-polled:
+		case <-time.After(30 * time.Second):
+			t.Fatal("polling did not finish after approval")
+		}
+		if res.err != nil {
+			t.Fatalf("DeviceAccessToken: %v", res.err)
+		}
+		screenshot(t, bctx, "approved")
+		if !strings.Contains(strings.ToLower(pageText(t, bctx)), "connected") {
+			t.Errorf("after approval the page says: %s", pageText(t, bctx))
+		}
 
-	// The refresh token rotates through x/oauth2's TokenSource.
-	expired := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
-	next, err := conf.TokenSource(ctx, expired).Token()
-	if err != nil {
-		t.Fatalf("refresh: %v", err)
-	}
-	if next.RefreshToken == "" || next.RefreshToken == res.tok.RefreshToken || next.AccessToken == res.tok.AccessToken {
-		t.Error("refresh did not rotate the tokens")
-	}
+		rawID, _ := res.tok.Extra("id_token").(string)
+		idt, err := provider.Verifier(&oidc.Config{ClientID: tvClient}).Verify(ctx, rawID)
+		if err != nil {
+			t.Fatalf("ID token does not verify against the JWKS: %v", err)
+		}
+		var claims struct {
+			Email string `json:"email"`
+			Name  string `json:"name"`
+		}
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if idt.Subject != s.User.ID || claims.Email != personEmail || claims.Name != "Pat Person" {
+			t.Errorf("ID token sub %q email %q name %q", idt.Subject, claims.Email, claims.Name)
+		}
+		if res.tok.RefreshToken == "" {
+			t.Fatal("no refresh token for offline_access")
+		}
 
-	// The person's code is now used: entering it again says so.
-	if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
-		t.Fatal(err)
-	}
-	if text := strings.ToLower(pageText(t, bctx)); !strings.Contains(text, "already") {
-		t.Errorf("re-opening a used code: %s", text)
-	}
+		// The refresh token rotates through x/oauth2's TokenSource.
+		expired := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
+		next, err := conf.TokenSource(ctx, expired).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if next.RefreshToken == "" || next.RefreshToken == res.tok.RefreshToken || next.AccessToken == res.tok.AccessToken {
+			t.Error("refresh did not rotate the tokens")
+		}
+
+		// The person's code is now used: entering it again says so.
+		if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
+			t.Fatal(err)
+		}
+		if text := strings.ToLower(pageText(t, bctx)); !strings.Contains(text, "already") {
+			t.Errorf("re-opening a used code: %s", text)
+		}
+	})
 }
 
 func TestDeviceFlowInBrowserTypedAndDenied(t *testing.T) {

@@ -91,204 +91,212 @@ func TestDeviceAuthorizationErrors(t *testing.T) {
 // too-early poll adds 5 s, and a client that then waits the new interval
 // is answered normally.
 func TestSlowDown(t *testing.T) {
-	s := newTestServer(t, true, func(c *config.Config) { c.Device.Interval = config.Duration(5 * time.Second) })
-	a := s.startDevice(t, tvClient, "")
-	other := s.startDevice(t, tvClient, "")
-	start := s.Clock.Now()
-	for _, step := range []struct {
-		at   time.Duration
-		want string
-	}{
-		{0, oauth.AuthorizationPending},
-		{1 * time.Second, oauth.SlowDown}, // interval -> 10
-		{11 * time.Second, oauth.AuthorizationPending},
-		{16 * time.Second, oauth.SlowDown}, // interval -> 15
-		{31 * time.Second, oauth.AuthorizationPending},
-		{46 * time.Second, oauth.AuthorizationPending},
-		// Within the 1 s tolerance of the interval is on time...
-		{60500 * time.Millisecond, oauth.AuthorizationPending},
-		// ...and more than 1 s early is not: 15 s interval, 13.5 s later.
-		{74 * time.Second, oauth.SlowDown},                                    // interval -> 20
-		{92500 * time.Millisecond, oauth.SlowDown},                            // 18.5 s < 20 - 1: interval -> 25
-		{92500*time.Millisecond + 24*time.Second, oauth.AuthorizationPending}, // waited the new interval
-	} {
-		s.Clock.Set(start.Add(step.at))
-		r := s.poll(t, tvClient, a.str("device_code"))
-		if got := r.str("error"); got != step.want {
-			t.Fatalf("poll at t=%s: %s; want %s", step.at, got, step.want)
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, func(c *config.Config) { c.Device.Interval = config.Duration(5 * time.Second) })
+		a := s.startDevice(t, tvClient, "")
+		other := s.startDevice(t, tvClient, "")
+		start := s.Clock.Now()
+		for _, step := range []struct {
+			at   time.Duration
+			want string
+		}{
+			{0, oauth.AuthorizationPending},
+			{1 * time.Second, oauth.SlowDown}, // interval -> 10
+			{11 * time.Second, oauth.AuthorizationPending},
+			{16 * time.Second, oauth.SlowDown}, // interval -> 15
+			{31 * time.Second, oauth.AuthorizationPending},
+			{46 * time.Second, oauth.AuthorizationPending},
+			// Within the 1 s tolerance of the interval is on time...
+			{60500 * time.Millisecond, oauth.AuthorizationPending},
+			// ...and more than 1 s early is not: 15 s interval, 13.5 s later.
+			{74 * time.Second, oauth.SlowDown},                                    // interval -> 20
+			{92500 * time.Millisecond, oauth.SlowDown},                            // 18.5 s < 20 - 1: interval -> 25
+			{92500*time.Millisecond + 24*time.Second, oauth.AuthorizationPending}, // waited the new interval
+		} {
+			s.Clock.Set(start.Add(step.at))
+			r := s.poll(t, tvClient, a.str("device_code"))
+			if got := r.str("error"); got != step.want {
+				t.Fatalf("poll at t=%s: %s; want %s", step.at, got, step.want)
+			}
 		}
-	}
-	// Another device's polls are unaffected.
-	r := s.poll(t, tvClient, other.str("device_code"))
-	wantOAuthError(t, r, 400, oauth.AuthorizationPending)
+		// Another device's polls are unaffected.
+		r := s.poll(t, tvClient, other.str("device_code"))
+		wantOAuthError(t, r, 400, oauth.AuthorizationPending)
+	})
 }
 
 func TestDevicePollOutcomes(t *testing.T) {
-	s := newTestServer(t, true, nil)
-	tick := func() { s.Clock.Advance(2 * time.Second) }
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, nil)
+		tick := func() { s.Clock.Advance(2 * time.Second) }
 
-	t.Run("approve then tokens once", func(t *testing.T) {
-		a := s.startDevice(t, tvClient, scopesAll)
-		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AuthorizationPending)
-		s.decide(t, a.str("user_code"), true)
-		tick()
-		r := s.poll(t, tvClient, a.str("device_code"))
-		if r.Status != 200 {
-			t.Fatalf("%d %s", r.Status, r.Raw)
-		}
-		for _, k := range []string{"access_token", "id_token", "refresh_token", "scope", "token_type"} {
-			if r.str(k) == "" {
-				t.Errorf("token response lacks %s: %s", k, r.Raw)
+		t.Run("approve then tokens once", func(t *testing.T) {
+			a := s.startDevice(t, tvClient, scopesAll)
+			wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AuthorizationPending)
+			s.decide(t, a.str("user_code"), true)
+			tick()
+			r := s.poll(t, tvClient, a.str("device_code"))
+			if r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Raw)
 			}
-		}
-		if r.Body["issued_at"] == nil || r.Body["refreshable_until"] == nil || r.Body["expires_in"] != float64(600) {
-			t.Errorf("issued_at/refreshable_until/expires_in: %s", r.Raw)
-		}
-		if !strings.HasPrefix(r.str("refresh_token"), oauth.PrefixRefreshToken) {
-			t.Errorf("refresh_token lacks its prefix")
-		}
-		claims := jwtClaims(t, r.str("access_token"))
-		for k, want := range map[string]any{"iss": s.URL, "sub": s.User.ID, "client_id": tvClient, "scope": scopesAll, "aud": s.URL} {
-			if claims[k] != want {
-				t.Errorf("access token %s = %v; want %v", k, claims[k], want)
+			for _, k := range []string{"access_token", "id_token", "refresh_token", "scope", "token_type"} {
+				if r.str(k) == "" {
+					t.Errorf("token response lacks %s: %s", k, r.Raw)
+				}
 			}
-		}
-		if claims["jti"] == nil || claims["grant_id"] == nil {
-			t.Errorf("access token lacks jti or grant_id: %v", claims)
-		}
-		// A second redemption fails and revokes what the first one got (DF-13).
-		tick()
-		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.InvalidGrant)
-		g, err := s.Store.GetGrant(t.Context(), claims["grant_id"].(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g.RevokedAt.IsZero() {
-			t.Error("replaying the device code did not revoke the first grant")
-		}
-		rr := s.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")}, "client_id": {tvClient}}, "", "")
-		wantOAuthError(t, rr, 400, oauth.InvalidGrant)
-	})
+			if r.Body["issued_at"] == nil || r.Body["refreshable_until"] == nil || r.Body["expires_in"] != float64(600) {
+				t.Errorf("issued_at/refreshable_until/expires_in: %s", r.Raw)
+			}
+			if !strings.HasPrefix(r.str("refresh_token"), oauth.PrefixRefreshToken) {
+				t.Errorf("refresh_token lacks its prefix")
+			}
+			claims := jwtClaims(t, r.str("access_token"))
+			for k, want := range map[string]any{"iss": s.URL, "sub": s.User.ID, "client_id": tvClient, "scope": scopesAll, "aud": s.URL} {
+				if claims[k] != want {
+					t.Errorf("access token %s = %v; want %v", k, claims[k], want)
+				}
+			}
+			if claims["jti"] == nil || claims["grant_id"] == nil {
+				t.Errorf("access token lacks jti or grant_id: %v", claims)
+			}
+			// A second redemption fails and revokes what the first one got (DF-13).
+			tick()
+			wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.InvalidGrant)
+			g, err := s.Store.GetGrant(t.Context(), claims["grant_id"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.RevokedAt.IsZero() {
+				t.Error("replaying the device code did not revoke the first grant")
+			}
+			rr := s.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")}, "client_id": {tvClient}}, "", "")
+			wantOAuthError(t, rr, 400, oauth.InvalidGrant)
+		})
 
-	t.Run("deny", func(t *testing.T) {
-		a := s.startDevice(t, tvClient, "")
-		s.decide(t, a.str("user_code"), false)
-		tick()
-		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AccessDenied)
-		tick()
-		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AccessDenied)
-	})
+		t.Run("deny", func(t *testing.T) {
+			a := s.startDevice(t, tvClient, "")
+			s.decide(t, a.str("user_code"), false)
+			tick()
+			wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AccessDenied)
+			tick()
+			wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.AccessDenied)
+		})
 
-	t.Run("expired", func(t *testing.T) {
-		a := s.startDevice(t, tvClient, "")
-		s.Clock.Advance(601 * time.Second)
-		wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.ExpiredToken)
-	})
+		t.Run("expired", func(t *testing.T) {
+			a := s.startDevice(t, tvClient, "")
+			s.Clock.Advance(601 * time.Second)
+			wantOAuthError(t, s.poll(t, tvClient, a.str("device_code")), 400, oauth.ExpiredToken)
+		})
 
-	t.Run("another client's device code", func(t *testing.T) {
-		a := s.startDevice(t, tvClient, "")
-		r := s.post(t, "/oauth2/token", url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}}, printerClient, printerSecret)
-		wantOAuthError(t, r, 400, oauth.InvalidGrant)
-		// The owner's flow still completes (DF-14).
-		s.decide(t, a.str("user_code"), true)
-		tick()
-		if r := s.poll(t, tvClient, a.str("device_code")); r.Status != 200 {
-			t.Fatalf("owner's poll: %d %s", r.Status, r.Raw)
-		}
-	})
+		t.Run("another client's device code", func(t *testing.T) {
+			a := s.startDevice(t, tvClient, "")
+			r := s.post(t, "/oauth2/token", url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}}, printerClient, printerSecret)
+			wantOAuthError(t, r, 400, oauth.InvalidGrant)
+			// The owner's flow still completes (DF-14).
+			s.decide(t, a.str("user_code"), true)
+			tick()
+			if r := s.poll(t, tvClient, a.str("device_code")); r.Status != 200 {
+				t.Fatalf("owner's poll: %d %s", r.Status, r.Raw)
+			}
+		})
 
-	t.Run("unknown device code", func(t *testing.T) {
-		wantOAuthError(t, s.poll(t, tvClient, "lk_dc_nope"), 400, oauth.InvalidGrant)
-	})
+		t.Run("unknown device code", func(t *testing.T) {
+			wantOAuthError(t, s.poll(t, tvClient, "lk_dc_nope"), 400, oauth.InvalidGrant)
+		})
 
-	t.Run("confidential client polls with its secret", func(t *testing.T) {
-		a := s.post(t, "/oauth2/device_authorization", url.Values{"scope": {"openid print"}}, printerClient, printerSecret)
-		s.decide(t, a.str("user_code"), true)
-		tick()
-		form := url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}}
-		wantOAuthError(t, s.post(t, "/oauth2/token", url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}, "client_id": {printerClient}}, "", ""), 401, oauth.InvalidClient)
-		r := s.post(t, "/oauth2/token", form, printerClient, printerSecret)
-		if r.Status != 200 || r.str("refresh_token") != "" {
-			t.Fatalf("%d %s (want tokens without a refresh token)", r.Status, r.Raw)
-		}
-	})
+		t.Run("confidential client polls with its secret", func(t *testing.T) {
+			a := s.post(t, "/oauth2/device_authorization", url.Values{"scope": {"openid print"}}, printerClient, printerSecret)
+			s.decide(t, a.str("user_code"), true)
+			tick()
+			form := url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}}
+			wantOAuthError(t, s.post(t, "/oauth2/token", url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {a.str("device_code")}, "client_id": {printerClient}}, "", ""), 401, oauth.InvalidClient)
+			r := s.post(t, "/oauth2/token", form, printerClient, printerSecret)
+			if r.Status != 200 || r.str("refresh_token") != "" {
+				t.Fatalf("%d %s (want tokens without a refresh token)", r.Status, r.Raw)
+			}
+		})
 
-	t.Run("client without the grant polls", func(t *testing.T) {
-		wantOAuthError(t, s.poll(t, webOnlyClient, "lk_dc_x"), 400, oauth.UnauthorizedClient)
-	})
+		t.Run("client without the grant polls", func(t *testing.T) {
+			wantOAuthError(t, s.poll(t, webOnlyClient, "lk_dc_x"), 400, oauth.UnauthorizedClient)
+		})
 
-	t.Run("disabled user after approval", func(t *testing.T) {
-		a := s.startDevice(t, tvClient, "")
-		s.decide(t, a.str("user_code"), true)
-		u := *s.User
-		u.Disabled = true
-		mustDo(t, s.Store.UpdateUser(t.Context(), &u))
-		defer func() { mustDo(t, s.Store.UpdateUser(context.Background(), s.User)) }()
-		tick()
-		r := s.poll(t, tvClient, a.str("device_code"))
-		if r.Status == 200 {
-			t.Fatal("tokens issued for a disabled user (DF-17)")
-		}
+		t.Run("disabled user after approval", func(t *testing.T) {
+			a := s.startDevice(t, tvClient, "")
+			s.decide(t, a.str("user_code"), true)
+			u := *s.User
+			u.Disabled = true
+			mustDo(t, s.Store.UpdateUser(t.Context(), &u))
+			defer func() { mustDo(t, s.Store.UpdateUser(context.Background(), s.User)) }()
+			tick()
+			r := s.poll(t, tvClient, a.str("device_code"))
+			if r.Status == 200 {
+				t.Fatal("tokens issued for a disabled user (DF-17)")
+			}
+		})
 	})
 }
 
 // TestConcurrentPolls: twenty polls of one approved code at once get
 // exactly one token response and no server errors (DF-15).
 func TestConcurrentPolls(t *testing.T) {
-	s := newTestServer(t, true, nil)
-	a := s.startDevice(t, tvClient, "")
-	s.decide(t, a.str("user_code"), true)
-	s.Clock.Advance(2 * time.Second)
-	var wg sync.WaitGroup
-	results := make([]reply, 20)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = s.poll(t, tvClient, a.str("device_code"))
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for _, r := range results {
-		switch {
-		case r.Status == 200:
-			ok++
-		case r.Status >= 500:
-			t.Errorf("server error: %d %s", r.Status, r.Raw)
-		case r.str("error") != oauth.InvalidGrant && r.str("error") != oauth.SlowDown:
-			t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, nil)
+		a := s.startDevice(t, tvClient, "")
+		s.decide(t, a.str("user_code"), true)
+		s.Clock.Advance(2 * time.Second)
+		var wg sync.WaitGroup
+		results := make([]reply, 20)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = s.poll(t, tvClient, a.str("device_code"))
+			}()
 		}
-	}
-	if ok != 1 {
-		t.Errorf("%d polls got tokens; want exactly 1", ok)
-	}
+		wg.Wait()
+		ok := 0
+		for _, r := range results {
+			switch {
+			case r.Status == 200:
+				ok++
+			case r.Status >= 500:
+				t.Errorf("server error: %d %s", r.Status, r.Raw)
+			case r.str("error") != oauth.InvalidGrant && r.str("error") != oauth.SlowDown:
+				t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d polls got tokens; want exactly 1", ok)
+		}
+	})
 }
 
 func TestRefreshRotation(t *testing.T) {
-	s := newTestServer(t, true, nil)
-	a := s.startDevice(t, tvClient, scopesAll)
-	s.decide(t, a.str("user_code"), true)
-	s.Clock.Advance(2 * time.Second)
-	first := s.poll(t, tvClient, a.str("device_code"))
-	refresh := func(rt, scope string) reply {
-		f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {tvClient}}
-		if scope != "" {
-			f.Set("scope", scope)
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, nil)
+		a := s.startDevice(t, tvClient, scopesAll)
+		s.decide(t, a.str("user_code"), true)
+		s.Clock.Advance(2 * time.Second)
+		first := s.poll(t, tvClient, a.str("device_code"))
+		refresh := func(rt, scope string) reply {
+			f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {tvClient}}
+			if scope != "" {
+				f.Set("scope", scope)
+			}
+			return s.post(t, "/oauth2/token", f, "", "")
 		}
-		return s.post(t, "/oauth2/token", f, "", "")
-	}
-	second := refresh(first.str("refresh_token"), "openid offline_access")
-	if second.Status != 200 || second.str("refresh_token") == first.str("refresh_token") {
-		t.Fatalf("refresh: %d %s", second.Status, second.Raw)
-	}
-	if second.str("scope") != "openid offline_access" {
-		t.Errorf("narrowed scope = %q", second.str("scope"))
-	}
-	wantOAuthError(t, refresh(second.str("refresh_token"), "openid admin"), 400, oauth.InvalidScope)
-	// Reusing the first (rotated) token revokes the grant: the newer one dies too.
-	wantOAuthError(t, refresh(first.str("refresh_token"), ""), 400, oauth.InvalidGrant)
-	wantOAuthError(t, refresh(second.str("refresh_token"), ""), 400, oauth.InvalidGrant)
+		second := refresh(first.str("refresh_token"), "openid offline_access")
+		if second.Status != 200 || second.str("refresh_token") == first.str("refresh_token") {
+			t.Fatalf("refresh: %d %s", second.Status, second.Raw)
+		}
+		if second.str("scope") != "openid offline_access" {
+			t.Errorf("narrowed scope = %q", second.str("scope"))
+		}
+		wantOAuthError(t, refresh(second.str("refresh_token"), "openid admin"), 400, oauth.InvalidScope)
+		// Reusing the first (rotated) token revokes the grant: the newer one dies too.
+		wantOAuthError(t, refresh(first.str("refresh_token"), ""), 400, oauth.InvalidGrant)
+		wantOAuthError(t, refresh(second.str("refresh_token"), ""), 400, oauth.InvalidGrant)
+	})
 }
 
 // TestTokenEndpointBadInput: every bad request is an OAuth JSON error with
@@ -459,22 +467,24 @@ func TestReadyzFailsWithoutDatabase(t *testing.T) {
 // which bounds the live codes guessing can aim at (DF-19); codes already
 // issued keep working, and the next minute is open again.
 func TestDeviceAuthorizationRateLimit(t *testing.T) {
-	s := newTestServer(t, true, func(c *config.Config) { c.Device.RequestsPerIPPerMinute = 3 })
-	s.Clock.Set(s.Clock.Now().Truncate(time.Minute))
-	var first reply
-	for i := range 3 {
-		r := s.startDevice(t, tvClient, "")
-		if i == 0 {
-			first = r
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, func(c *config.Config) { c.Device.RequestsPerIPPerMinute = 3 })
+		s.Clock.Set(s.Clock.Now().Truncate(time.Minute))
+		var first reply
+		for i := range 3 {
+			r := s.startDevice(t, tvClient, "")
+			if i == 0 {
+				first = r
+			}
 		}
-	}
-	r := s.post(t, "/oauth2/device_authorization", url.Values{"client_id": {tvClient}}, "", "")
-	wantOAuthError(t, r, 429, oauth.SlowDown)
-	if r.Header.Get("Retry-After") == "" {
-		t.Error("429 without Retry-After")
-	}
-	s.Clock.Advance(2 * time.Second)
-	wantOAuthError(t, s.poll(t, tvClient, first.str("device_code")), 400, oauth.AuthorizationPending)
-	s.Clock.Advance(time.Minute)
-	s.startDevice(t, tvClient, "")
+		r := s.post(t, "/oauth2/device_authorization", url.Values{"client_id": {tvClient}}, "", "")
+		wantOAuthError(t, r, 429, oauth.SlowDown)
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		s.Clock.Advance(2 * time.Second)
+		wantOAuthError(t, s.poll(t, tvClient, first.str("device_code")), 400, oauth.AuthorizationPending)
+		s.Clock.Advance(time.Minute)
+		s.startDevice(t, tvClient, "")
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
 
@@ -51,9 +52,9 @@ func (c *clock) Advance(d time.Duration) {
 const (
 	personEmail    = "person@example.com"
 	personPassword = "correct horse battery"
-	tvClient       = "tv-app"      // public, device_code + refresh_token
-	printerClient  = "printer"     // confidential, device_code
-	webOnlyClient  = "web-only"    // public, no device grant
+	tvClient       = "tv-app"   // public, device_code + refresh_token
+	printerClient  = "printer"  // confidential, device_code
+	webOnlyClient  = "web-only" // public, no device grant
 	printerSecret  = "lk_cs_printer-secret-for-tests-0123456789abcdef"
 	scopesAll      = "openid profile email offline_access"
 	testAdminToken = "lk_admin_test_token_0123456789abcdefghijklmnop"
@@ -67,12 +68,38 @@ type testServer struct {
 	User  *store.User
 }
 
+// backend opens a fresh, migrated store of one kind for a test.
+type backend struct {
+	name string
+	open func(testing.TB) store.Store
+}
+
+// backends are the stores the end-to-end tests run on: a SQLite file, and a
+// fresh schema of the test PostgreSQL (skipped without one, failed in CI).
+var backends = []backend{
+	{"sqlite", func(t testing.TB) store.Store { return storetest.OpenSQLite(t) }},
+	{"postgres", func(t testing.TB) store.Store { return postgres.OpenTest(t) }},
+}
+
+// onEachBackend runs f as a subtest per backend.
+func onEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+}
+
 // newTestServer starts Latchkey on a real SQLite file behind a real HTTP
 // listener, with a person and three clients. edit may change the config.
 func newTestServer(t *testing.T, fixedClock bool, edit func(*config.Config)) *testServer {
 	t.Helper()
+	return newTestServerOn(t, backends[0], fixedClock, edit)
+}
+
+// newTestServerOn is newTestServer on the given backend.
+func newTestServerOn(t *testing.T, b backend, fixedClock bool, edit func(*config.Config)) *testServer {
+	t.Helper()
 	ctx := t.Context()
-	st := storetest.OpenSQLite(t)
+	st := b.open(t)
 	clk := &clock{}
 	if fixedClock {
 		clk.Set(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
@@ -77,9 +78,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Keys is the server's key manager (for `latchkey keys`).
 func (s *Server) Keys() *keys.Manager { return s.keys }
 
-// OpenStore opens the database a URL names ("sqlite:PATH"; PostgreSQL is
-// added by its own backend) and migrates it to the current schema.
-func OpenStore(ctx context.Context, dsn string) (store.Store, error) {
+// OpenStore opens the database a URL names (sqlite:PATH, or postgres://…
+// with the pool settings of cfg) and migrates it to the current schema. On
+// PostgreSQL the migration runs under an advisory lock, so instances that
+// start together migrate once.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	dsn := cfg.Database
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
@@ -87,8 +91,15 @@ func OpenStore(ctx context.Context, dsn string) (store.Store, error) {
 			return nil, errors.New("sqlite: give a file path, as in sqlite:latchkey.db")
 		}
 		return sqlite.OpenAndMigrate(ctx, path)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return postgres.OpenAndMigrate(ctx, dsn, postgres.Options{
+			MaxConns:         int32(cfg.Postgres.MaxConns),
+			MinConns:         int32(cfg.Postgres.MinConns),
+			StatementTimeout: cfg.Postgres.StatementTimeout.D(),
+			Schema:           cfg.Postgres.Schema,
+		})
 	}
-	return nil, fmt.Errorf("database %q: want sqlite:PATH", dsn)
+	return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://…", dsn)
 }
 
 // Sweep deletes expired rows and retired keys every interval until ctx ends.

@@ -196,3 +196,39 @@ func concurrentHit(t *testing.T, s store.Store, key string) {
 		t.Errorf("Count after %d hits = %d", racers, n)
 	}
 }
+
+// testConcurrentCreateDeviceAuth: devices that drew the same user code at
+// once, on any number of instances, get exactly one winner; every other
+// request is ErrConflict (its caller draws a new code), never another error.
+func testConcurrentCreateDeviceAuth(t *testing.T, s store.Store) {
+	c := mustCreateClient(t, s, "tv", true)
+	for r := range rounds {
+		shared := fmt.Sprint("shared-user-code-hash-", r)
+		devices := make([]string, racers)
+		errs := race(func(i int) error {
+			a := newDeviceAuth(c, r*racers+i)
+			a.UserCodeHash = shared
+			devices[i] = a.DeviceCodeHash
+			return s.CreateDeviceAuth(t.Context(), a)
+		})
+		wins, conflicts, winner := 0, 0, ""
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+				winner = devices[i]
+			case errors.Is(err, store.ErrConflict):
+				conflicts++
+			default:
+				t.Errorf("create %d: %v", i, err)
+			}
+		}
+		if wins != 1 || conflicts != racers-1 {
+			t.Fatalf("%d concurrent creates with one user code: %d won, %d ErrConflict; want 1 and %d",
+				racers, wins, conflicts, racers-1)
+		}
+		if got := mustGetDeviceAuth(t, s, shared).DeviceCodeHash; got != winner {
+			t.Errorf("stored authorization's device code hash = %q, want the winner's %q", got, winner)
+		}
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUseRefreshToken", testConcurrentUseRefreshToken},
 		{"ConcurrentServerSecret", testConcurrentServerSecret},
 		{"ConcurrentHit", testConcurrentHit},
+		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))

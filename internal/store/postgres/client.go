@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, scopes,
+	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
+	created_at, updated_at`
+
+func scanClient(row pgx.Row) (*store.Client, error) {
+	var c store.Client
+	err := row.Scan(byteaCol{&c.ID}, byteaCol{&c.Name}, byteaCol{&c.SecretHash}, byteaCol{&c.AuthMethod},
+		listCol{&c.GrantTypes}, listCol{&c.RedirectURIs}, listCol{&c.Scopes},
+		byteaCol{&c.UserCode.Alphabet}, &c.UserCode.Length, &c.UserCode.Group,
+		durationCol{&c.DeviceCodeLifetime}, durationCol{&c.PollInterval},
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &c, nil
+}
+
+// CreateClient stores c; ErrConflict if its id is taken.
+func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		bytea(c.ID), bytea(c.Name), bytea(c.SecretHash), bytea(c.AuthMethod),
+		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
+		bytea(c.UserCode.Alphabet), c.UserCode.Length, c.UserCode.Group,
+		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
+		millis(c.CreatedAt), millis(c.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create client: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetClient returns the client with id, or ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	return scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, bytea(id)))
+}
+
+// ListClients returns every client, ordered by id (bytewise).
+func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
+	cs, err := queryAll(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return cs, nil
+}
+
+// UpdateClient replaces everything but the id and CreatedAt; ErrNotFound if
+// there is no such client.
+func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
+	err := s.execOne(ctx, `UPDATE clients SET name = $1, secret_hash = $2, auth_method = $3,
+		grant_types = $4, redirect_uris = $5, scopes = $6,
+		user_code_alphabet = $7, user_code_length = $8, user_code_group = $9,
+		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12
+		WHERE id = $13`,
+		bytea(c.Name), bytea(c.SecretHash), bytea(c.AuthMethod),
+		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
+		bytea(c.UserCode.Alphabet), c.UserCode.Length, c.UserCode.Group,
+		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), millis(c.UpdatedAt),
+		bytea(c.ID))
+	if err != nil {
+		return fmt.Errorf("update client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// DeleteClient deletes the client with its device authorizations and grants
+// (and so their refresh tokens); ErrNotFound if there is no such client.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if err := s.execOne(ctx, `DELETE FROM clients WHERE id = $1`, bytea(id)); err != nil {
+		return fmt.Errorf("delete client %q: %w", id, err)
+	}
+	return nil
+}

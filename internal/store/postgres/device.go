@@ -1,0 +1,168 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// The status strings in the SQL below are store.DevicePending and its
+// siblings, and the outcomes store.PollPending and its siblings; storetest
+// checks every one of them comes back as the constant.
+
+const deviceColumns = `device_code_hash, user_code_hash, client_id, client_public, scopes, status,
+	user_id, interval_ms, last_poll_at, created_at, expires_at, decided_at, grant_id,
+	request_ip, request_user_agent`
+
+// deviceDest is where a row of deviceColumns scans into a.
+func deviceDest(a *store.DeviceAuth) []any {
+	return []any{byteaCol{&a.DeviceCodeHash}, byteaCol{&a.UserCodeHash}, byteaCol{&a.ClientID}, &a.ClientPublic,
+		listCol{&a.Scopes}, &a.Status, byteaCol{&a.UserID}, durationCol{&a.Interval}, timeCol{&a.LastPollAt},
+		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, timeCol{&a.DecidedAt}, byteaCol{&a.GrantID},
+		byteaCol{&a.RequestIP}, byteaCol{&a.RequestUserAgent}}
+}
+
+func scanDeviceAuth(row pgx.Row) (*store.DeviceAuth, error) {
+	var a store.DeviceAuth
+	if err := row.Scan(deviceDest(&a)...); err != nil {
+		return nil, mapErr(err)
+	}
+	return &a, nil
+}
+
+// CreateDeviceAuth stores a new request; ErrConflict if its device code hash
+// or user code hash is taken, ErrNotFound if its client does not exist.
+func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		bytea(a.DeviceCodeHash), bytea(a.UserCodeHash), bytea(a.ClientID), a.ClientPublic, jsonList(a.Scopes), a.Status,
+		optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
+		millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
+		bytea(a.RequestIP), bytea(a.RequestUserAgent))
+	if err != nil {
+		return fmt.Errorf("create device authorization: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetDeviceAuthByUserCode returns the authorization whose user code hashes to
+// userCodeHash, in whatever state it is.
+func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*store.DeviceAuth, error) {
+	return scanDeviceAuth(s.pool.QueryRow(ctx,
+		`SELECT `+deviceColumns+` FROM device_authorizations WHERE user_code_hash = $1`, bytea(userCodeHash)))
+}
+
+// DecideDeviceAuth approves or denies a pending, unexpired authorization in
+// one conditional update, so of two decisions racing exactly one lands: the
+// second waits for the first's row lock, then finds the row no longer pending
+// (READ COMMITTED re-checks the WHERE clause on the row's newest version).
+func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*store.DeviceAuth, error) {
+	status := store.DeviceDenied
+	if approve {
+		status = store.DeviceApproved
+	}
+	a, err := scanDeviceAuth(s.pool.QueryRow(ctx, `UPDATE device_authorizations
+		SET status = $1, user_id = $2, decided_at = $3
+		WHERE user_code_hash = $4 AND status = 'pending' AND expires_at > $3
+		RETURNING `+deviceColumns,
+		status, optional(userID), now.UnixMilli(), bytea(userCodeHash)))
+	if !errors.Is(err, store.ErrNotFound) {
+		return a, err
+	}
+	// Nothing matched: tell an unknown code from one that is decided or expired.
+	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE user_code_hash = $1`, bytea(userCodeHash))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return nil, fmt.Errorf("decide device authorization: no longer pending: %w", store.ErrConflict)
+	}
+	return nil, store.ErrNotFound
+}
+
+// pollOutcome decides a poll (RFC 8628 §3.5) from the row as it was before
+// the poll: every SET expression of an UPDATE sees the old row, so the
+// outcome, the new interval and the new status all see the same state. In
+// order:
+//   - expired: past expires_at, whatever else holds (expired_token);
+//   - used: tokens went to an earlier poll (invalid_grant);
+//   - slow_down: sooner than the interval after the previous poll, less
+//     store.PollTolerance; the interval then grows by store.SlowDownStep;
+//   - pending, denied, or issue for an approved authorization, which this
+//     same statement moves to consumed, so only one poll ever sees issue.
+const pollOutcome = `CASE
+		WHEN @now >= expires_at THEN 'expired'
+		WHEN status = 'consumed' THEN 'used'
+		WHEN last_poll_at IS NOT NULL AND @now < last_poll_at + interval_ms - @tolerance THEN 'slow_down'
+		WHEN status = 'pending' THEN 'pending'
+		WHEN status = 'denied' THEN 'denied'
+		WHEN status = 'approved' THEN 'issue'
+	END`
+
+// pollStatement records one poll and returns its outcome. last_poll_at is
+// set on every poll, slow_down included: RFC 8628 §3.5 has the client wait
+// the new interval from the slow_down answer, so that is what we measure from.
+//
+// Exactly one of several concurrent polls of an approved code wins issue,
+// on any number of instances: the first to reach the row locks it, and the
+// others wait. Under READ COMMITTED (which Open sets for every session), when
+// the first commits PostgreSQL re-evaluates each waiting UPDATE's WHERE clause
+// and SET expressions against the row's newest version, so the next poll sees
+// status consumed and answers used; none sees the approved row the winner
+// already consumed.
+const pollStatement = `UPDATE device_authorizations SET
+		last_outcome = ` + pollOutcome + `,
+		interval_ms = interval_ms + CASE WHEN ` + pollOutcome + ` = 'slow_down' THEN @step::bigint ELSE 0 END,
+		status = CASE WHEN ` + pollOutcome + ` = 'issue' THEN 'consumed' ELSE status END,
+		last_poll_at = @now
+	WHERE device_code_hash = @device_code_hash AND client_id = @client_id
+		AND (client_public OR NOT @public_only::boolean)
+	RETURNING ` + deviceColumns + `, last_outcome`
+
+// PollDeviceAuth records one poll by clientID and decides its outcome in a
+// single statement. Another client's device code, or a confidential client's
+// when publicOnly is set, matches no row: ErrNotFound, and nothing changes.
+func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error) {
+	var a store.DeviceAuth
+	var outcome *string // NULL for a status the CASE does not know
+	err := s.pool.QueryRow(ctx, pollStatement, pgx.NamedArgs{
+		"now":              now.UnixMilli(),
+		"tolerance":        store.PollTolerance.Milliseconds(),
+		"step":             store.SlowDownStep.Milliseconds(),
+		"device_code_hash": bytea(deviceCodeHash),
+		"client_id":        bytea(clientID),
+		"public_only":      publicOnly,
+	}).Scan(append(deviceDest(&a), &outcome)...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if outcome == nil {
+		return nil, fmt.Errorf("poll device authorization: unknown status %q", a.Status)
+	}
+	return &store.PollResult{Outcome: *outcome, Auth: &a}, nil
+}
+
+// SetDeviceAuthGrant records the grant issued for a consumed authorization.
+// ErrNotFound if there is no such authorization; ErrConflict if it is not
+// consumed or records another grant already.
+func (s *Store) SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error {
+	err := s.execOne(ctx, `UPDATE device_authorizations SET grant_id = $2
+		WHERE device_code_hash = $1 AND status = 'consumed' AND (grant_id IS NULL OR grant_id = $2)`,
+		bytea(deviceCodeHash), optional(grantID))
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = $1`, bytea(deviceCodeHash))
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("set device authorization grant: %w", store.ErrConflict)
+	}
+	return store.ErrNotFound
+}

@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, expires_at, revoked_at`
+
+func scanGrant(row pgx.Row) (*store.Grant, error) {
+	var g store.Grant
+	err := row.Scan(byteaCol{&g.ID}, byteaCol{&g.UserID}, byteaCol{&g.ClientID}, listCol{&g.Scopes},
+		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &g, nil
+}
+
+// CreateGrant stores g; ErrConflict if its id is taken, ErrNotFound if its
+// client or user does not exist.
+func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		bytea(g.ID), optional(g.UserID), bytea(g.ClientID), jsonList(g.Scopes),
+		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("create grant: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetGrant returns the grant with id, revoked or not, or ErrNotFound.
+func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
+	return scanGrant(s.pool.QueryRow(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = $1`, bytea(id)))
+}
+
+// ListGrantsByUser returns userID's grants, revoked ones included, oldest first.
+func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error) {
+	gs, err := queryAll(ctx, s, scanGrant, `SELECT `+grantColumns+` FROM grants
+		WHERE user_id = $1 ORDER BY created_at, id`, bytea(userID))
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	return gs, nil
+}
+
+// RevokeGrant marks the grant revoked at now unless it was revoked already
+// (the first time stands), and ends its refresh tokens: their expiry moves to
+// now, so they fail as expired and Sweep removes them. They are not marked
+// used, which would make their next use look like reuse (RFC 9700 §4.14.2).
+// ErrNotFound if there is no such grant.
+//
+// One statement: a data-modifying WITH runs to completion whether or not the
+// outer query reads it, and both updates commit or neither does.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH g AS (
+			UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING id
+		), t AS (
+			UPDATE refresh_tokens SET expires_at = $2
+			WHERE grant_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+		)
+		SELECT count(*) FROM g`, bytea(id), now.UnixMilli()).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("revoke grant: %w", mapErr(err))
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+const refreshColumns = `hash, grant_id, client_id, scopes, created_at, expires_at, used_at`
+
+func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	err := row.Scan(byteaCol{&t.Hash}, byteaCol{&t.GrantID}, byteaCol{&t.ClientID}, listCol{&t.Scopes},
+		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &t, nil
+}
+
+// CreateRefreshToken stores t; ErrConflict if its hash is taken, ErrNotFound
+// if its grant does not exist.
+func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		bytea(t.Hash), bytea(t.GrantID), bytea(t.ClientID), jsonList(t.Scopes),
+		millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
+	if err != nil {
+		return fmt.Errorf("create refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetRefreshToken returns the token stored under hash, used or not.
+func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error) {
+	return scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, bytea(hash)))
+}
+
+// UseRefreshToken marks an unused token used at now in one conditional
+// update, so of two requests presenting it exactly one rotates it: the other
+// waits for the row lock, then finds used_at set (READ COMMITTED re-checks
+// the WHERE clause on the newest version). It does not check expiry: the
+// caller has the token back and decides.
+func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	t, err := scanRefreshToken(s.pool.QueryRow(ctx, `UPDATE refresh_tokens SET used_at = $2
+		WHERE hash = $1 AND used_at IS NULL RETURNING `+refreshColumns, bytea(hash), now.UnixMilli()))
+	if !errors.Is(err, store.ErrNotFound) {
+		return t, err
+	}
+	ok, err := s.exists(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, bytea(hash))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return nil, fmt.Errorf("use refresh token: used already: %w", store.ErrConflict)
+	}
+	return nil, store.ErrNotFound
+}

@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// CreateSigningKey stores k; ErrConflict if its id is taken.
+func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		bytea(k.ID), bytea(k.Algorithm), blob(k.PrivateKey), millis(k.CreatedAt), millis(k.NotBefore), millis(k.NotAfter))
+	if err != nil {
+		return fmt.Errorf("create signing key: %w", mapErr(err))
+	}
+	return nil
+}
+
+func scanSigningKey(row pgx.Row) (*store.SigningKey, error) {
+	var k store.SigningKey
+	err := row.Scan(byteaCol{&k.ID}, byteaCol{&k.Algorithm}, &k.PrivateKey,
+		timeCol{&k.CreatedAt}, timeCol{&k.NotBefore}, timeCol{&k.NotAfter})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &k, nil
+}
+
+// ListSigningKeys returns every signing key, oldest first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error) {
+	ks, err := queryAll(ctx, s, scanSigningKey, `SELECT id, algorithm, private_key, created_at, not_before, not_after
+		FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	return ks, nil
+}
+
+// UpdateSigningKey replaces everything but the id and CreatedAt (in practice:
+// NotBefore and NotAfter as a key rotates); ErrNotFound if there is no such key.
+func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	err := s.execOne(ctx, `UPDATE signing_keys SET algorithm = $1, private_key = $2, not_before = $3, not_after = $4
+		WHERE id = $5`,
+		bytea(k.Algorithm), blob(k.PrivateKey), millis(k.NotBefore), millis(k.NotAfter), bytea(k.ID))
+	if err != nil {
+		return fmt.Errorf("update signing key %q: %w", k.ID, err)
+	}
+	return nil
+}
+
+// DeleteSigningKey deletes the key with id; ErrNotFound if there is none.
+func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	if err := s.execOne(ctx, `DELETE FROM signing_keys WHERE id = $1`, bytea(id)); err != nil {
+		return fmt.Errorf("delete signing key %q: %w", id, err)
+	}
+	return nil
+}
+
+// ServerSecret returns the secret called name, storing value as it if there
+// is none yet. The insert does nothing when another caller got there first
+// (waiting, if that caller has not committed, to see whether it does), and
+// the read that follows, a new statement with a new snapshot, returns
+// whichever value was stored first: every caller and every instance agrees.
+// One statement could not do it: its read would not see a row committed by
+// another instance after the statement began.
+func (s *Store) ServerSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	_, err := s.pool.Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO NOTHING`, bytea(name), blob(value), time.Now().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("server secret %q: %w", name, mapErr(err))
+	}
+	var stored []byte
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = $1`, bytea(name)).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("server secret %q: %w", name, mapErr(err))
+	}
+	return stored, nil
+}

@@ -1,0 +1,41 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Hit adds one to key's count in the window starting at window, in one
+// upsert, and returns the new count: concurrent hits each see a distinct
+// count, because ON CONFLICT DO UPDATE locks the row and updates its newest
+// version.
+func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (key, window_start) DO UPDATE
+		SET count = throttles.count + 1, expires_at = GREATEST(throttles.expires_at, excluded.expires_at)
+		RETURNING count`, bytea(key), window.UnixMilli(), until.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("throttle hit: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// Count returns key's count in the window starting at window: 0 when nothing
+// was counted.
+func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count FROM throttles WHERE key = $1 AND window_start = $2`,
+		bytea(key), window.UnixMilli()).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("throttle count: %w", mapErr(err))
+	}
+	return n, nil
+}
