@@ -24,17 +24,18 @@ import (
 
 // Config is everything `latchkey serve` needs.
 type Config struct {
-	Issuer     string `yaml:"issuer"` // defaults to http:// + Listen
-	Listen     string `yaml:"listen"`
-	Database   string `yaml:"database"` // sqlite:PATH or postgres://...
+	Issuer   string `yaml:"issuer"` // defaults to http:// + Listen
+	Listen   string `yaml:"listen"`
+	Database string `yaml:"database"` // sqlite:PATH or postgres://...
 	// Postgres tunes the PostgreSQL connection pool; ignored for SQLite.
-	Postgres Postgres `yaml:"postgres"`
-	AdminToken string `yaml:"admin_token"`
-	Log        Log    `yaml:"log"`
-	Tokens     Tokens `yaml:"tokens"`
-	Device     Device `yaml:"device"`
-	Login      Login  `yaml:"login"`
-	Session    Sess   `yaml:"session"`
+	Postgres   Postgres `yaml:"postgres"`
+	AdminToken string   `yaml:"admin_token"`
+	Log        Log      `yaml:"log"`
+	Tokens     Tokens   `yaml:"tokens"`
+	Device     Device   `yaml:"device"`
+	Login      Login    `yaml:"login"`
+	Session    Sess     `yaml:"session"`
+	Keys       Keys     `yaml:"keys"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -106,6 +107,16 @@ type Login struct {
 	Window             Duration `yaml:"window"`
 }
 
+// Keys sets signing key rotation across instances.
+type Keys struct {
+	// CacheRefresh is how long an instance trusts its cached key set.
+	CacheRefresh Duration `yaml:"cache_refresh"`
+	// PublishDelay is how long a rotated-in key is only published before
+	// any instance signs with it; it must exceed CacheRefresh so that every
+	// instance knows the key before it meets a token signed with it.
+	PublishDelay Duration `yaml:"publish_delay"`
+}
+
 // Sess sets browser sessions.
 type Sess struct {
 	Lifetime Duration `yaml:"lifetime"`
@@ -137,6 +148,7 @@ func Default() Config {
 		},
 		Login:         Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
 		Session:       Sess{Lifetime: Duration(24 * time.Hour)},
+		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute)},
 		SweepInterval: Duration(time.Minute),
 	}
 }
@@ -267,6 +279,10 @@ func (c *Config) Validate() error {
 	positive("login.window", c.Login.Window)
 	positive("session.lifetime", c.Session.Lifetime)
 	positive("sweep_interval", c.SweepInterval)
+	positive("keys.cache_refresh", c.Keys.CacheRefresh)
+	if c.Keys.PublishDelay <= c.Keys.CacheRefresh {
+		bad("keys.publish_delay %s: must exceed keys.cache_refresh %s, or an instance could meet a token signed with a key it has not loaded", c.Keys.PublishDelay, c.Keys.CacheRefresh)
+	}
 	if c.Device.Lifetime > Duration(30*time.Minute) {
 		bad("device.lifetime %s: at most 30m; a user code is typed within minutes, and a long life invites guessing", c.Device.Lifetime)
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -53,9 +55,11 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	// Short enough that a rotated-in key reaches verifiers well before it
-	// signs (keys.Manager.PublishDelay).
-	return writeCacheable(w, set, "public, max-age=60")
+	// Short enough that a verifier caching the set has refetched it before
+	// a rotated-in key signs: the key is published PublishDelay before it
+	// signs, and this instance may have learned of it up to Refresh late.
+	maxAge := max(int((s.keys.PublishDelay-s.keys.Refresh)/time.Second), 0)
+	return writeCacheable(w, set, "public, max-age="+strconv.Itoa(maxAge))
 }
 
 func writeCacheable(w http.ResponseWriter, v any, cache string) error {

@@ -54,9 +54,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 		Store:        st,
 		Now:          s.now,
 		Log:          log,
-		PublishDelay: 2 * keyRefresh,
+		PublishDelay: cfg.Keys.PublishDelay.D(),
 		Retain:       max(cfg.Tokens.AccessTokenLifetime.D(), cfg.Tokens.IDTokenLifetime.D()) + time.Hour,
-		Refresh:      keyRefresh,
+		Refresh:      cfg.Keys.CacheRefresh.D(),
 	}
 	if err := s.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -68,9 +68,6 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	s.handler = s.recoverPanics(h)
 	return s, nil
 }
-
-// keyRefresh is how long an instance trusts its cached key set.
-const keyRefresh = 30 * time.Second
 
 // ServeHTTP serves the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

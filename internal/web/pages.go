@@ -130,6 +130,13 @@ func (p *Pages) handle(h pageFunc) http.Handler {
 			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
 				Text: "Something went wrong on our side. Please try again in a moment."}
+			if errors.Is(err, store.ErrUnavailable) {
+				// The database is out of reach; nothing was saved. Say so,
+				// and when to retry, rather than a bare failure.
+				w.Header().Set("Retry-After", "5")
+				pe = &pageError{Status: http.StatusServiceUnavailable, Heading: "Temporarily unavailable",
+					Text: "We cannot reach our database right now, and nothing was changed. Please try again in a few seconds."}
+			}
 		}
 		if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text,
 			base: base{Title: pe.Heading}}); err != nil {

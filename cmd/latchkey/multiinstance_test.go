@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+const multiAdminToken = "lk_admin_multi_instance_test_token_0123456789"
+
+// pgSchema makes a schema name for one test and drops the schema when the
+// test ends; the instances create it when they migrate.
+func pgSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	schema := "mi_" + strings.ToLower(rand.Text())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return schema
+}
+
+// instance is one `latchkey serve` process.
+type instance struct {
+	URL    string
+	proc   *exec.Cmd
+	stderr *lockedBuffer
+}
+
+// startInstances starts n serve processes at once on one configuration, so
+// their migrations race (the advisory lock must make them migrate once).
+func startInstances(t *testing.T, n int, config string) []*instance {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]*instance, n)
+	for i := range out {
+		addr := freeAddr(t)
+		p := exec.Command(bin, "serve", "--config", config, "--listen", addr)
+		p.Env = append(os.Environ(), "LATCHKEY_DB=", "LATCHKEY_ADMIN_TOKEN=", "LATCHKEY_LISTEN=", "LATCHKEY_ISSUER=")
+		in := &instance{URL: "http://" + addr, proc: p, stderr: &lockedBuffer{}}
+		p.Stdout, p.Stderr = io.Discard, in.stderr
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = p.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = p.Process.Kill()
+			}
+			if t.Failed() {
+				t.Logf("instance %s log:\n%s", in.URL, in.stderr.String())
+			}
+		})
+		out[i] = in
+	}
+	for _, in := range out {
+		waitReady(t, in)
+	}
+	return out
+}
+
+func waitReady(t *testing.T, in *instance) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(in.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("instance %s not ready:\n%s", in.URL, in.stderr.String())
+}
+
+type jsonReply struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+func (r jsonReply) str(k string) string { s, _ := r.Body[k].(string); return s }
+
+func call(t *testing.T, method, u string, body io.Reader, header map[string]string) jsonReply {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := jsonReply{Status: resp.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+func postForm(t *testing.T, u string, form url.Values) jsonReply {
+	t.Helper()
+	return call(t, "POST", u, strings.NewReader(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+}
+
+func adminPost(t *testing.T, base, path, body string) jsonReply {
+	t.Helper()
+	r := call(t, "POST", base+path, strings.NewReader(body), map[string]string{
+		"Content-Type": "application/json", "Authorization": "Bearer " + multiAdminToken})
+	if r.Status != 201 {
+		t.Fatalf("POST %s: %d %s", path, r.Status, r.Raw)
+	}
+	return r
+}
+
+func devicePoll(t *testing.T, base, deviceCode string) jsonReply {
+	t.Helper()
+	return postForm(t, base+"/oauth2/token", url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}, "client_id": {"tv"}})
+}
+
+func kidOf(t *testing.T, jwt string) string {
+	t.Helper()
+	h, err := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	_ = json.Unmarshal(h, &hdr)
+	return hdr.Kid
+}
+
+func jwksKids(t *testing.T, base string) []string {
+	t.Helper()
+	r := call(t, "GET", base+"/oauth2/jwks", nil, nil)
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+// TestMultiInstance runs three real `latchkey serve` processes on one
+// PostgreSQL schema, as behind a load balancer: a device flow starts on
+// the first, slow_down holds across instances, the person approves on the
+// second, the device polls the third; refresh works on any; and a key
+// rotation while flows run loses none of them.
+func TestMultiInstance(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := pgSchema(t, dsn)
+	dir := t.TempDir()
+	issuer := "http://" + freeAddr(t) // the balancer's address; instances all use it
+	config := filepath.Join(dir, "latchkey.yaml")
+	err := os.WriteFile(config, []byte(fmt.Sprintf(`issuer: %s
+database: %s
+admin_token: %s
+postgres: {schema: %s, max_conns: 5, min_conns: 1}
+device: {interval: 2s}
+keys: {cache_refresh: 1s, publish_delay: 3s}
+`, issuer, dsn, multiAdminToken, schema)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := startInstances(t, 3, config)
+
+	adminPost(t, in[1].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery"}`)
+	adminPost(t, in[2].URL, "/admin/v1/clients", `{"client_id":"tv","client_name":"Lounge TV","token_endpoint_auth_method":"none",
+		"grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],"scope":"openid profile email offline_access"}`)
+
+	// flow runs one device flow across the instances and returns the tokens.
+	flow := func(start, approve, poll *instance) jsonReply {
+		t.Helper()
+		da := postForm(t, start.URL+"/oauth2/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid email offline_access"}})
+		if da.Status != 200 {
+			t.Fatalf("device authorization on %s: %d %s", start.URL, da.Status, da.Raw)
+		}
+		dc := da.str("device_code")
+		if r := devicePoll(t, poll.URL, dc); r.str("error") != "authorization_pending" {
+			t.Fatalf("first poll: %s", r.Raw)
+		}
+		// Too fast, on another instance: slow_down holds across instances.
+		if r := devicePoll(t, approve.URL, dc); r.str("error") != "slow_down" {
+			t.Fatalf("immediate second poll on another instance: %s; want slow_down", r.Raw)
+		}
+		approveAsPerson(t, approve.URL, da.str("user_code"), "pat@example.com", "correct horse battery")
+		time.Sleep(7100 * time.Millisecond) // the interval after slow_down: 2 s + 5 s
+		r := devicePoll(t, poll.URL, dc)
+		if r.Status != 200 {
+			t.Fatalf("poll after approval on %s: %d %s", poll.URL, r.Status, r.Raw)
+		}
+		return r
+	}
+
+	tok := flow(in[0], in[1], in[2])
+
+	// Every instance serves the same issuer and keys; the ID token verifies
+	// against the JWKS fetched from another instance than the one that signed.
+	ctx := oidc.InsecureIssuerURLContext(t.Context(), issuer)
+	keySet := oidc.NewRemoteKeySet(ctx, in[0].URL+"/oauth2/jwks")
+	verifier := oidc.NewVerifier(issuer, keySet, &oidc.Config{ClientID: "tv", SupportedSigningAlgs: []string{"ES256"}})
+	if _, err := verifier.Verify(ctx, tok.str("id_token")); err != nil {
+		t.Fatalf("ID token from instance 3 does not verify with instance 1's JWKS: %v", err)
+	}
+	oldKid := kidOf(t, tok.str("access_token"))
+
+	// Refresh on yet another instance.
+	ref := postForm(t, in[1].URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}, "client_id": {"tv"}})
+	if ref.Status != 200 {
+		t.Fatalf("refresh on instance 2: %d %s", ref.Status, ref.Raw)
+	}
+
+	// Rotate the key while a flow is under way.
+	da := postForm(t, in[2].URL+"/oauth2/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid"}})
+	bin, _ := buildBinary()
+	rot := exec.Command(bin, "keys", "rotate", "--config", config)
+	rot.Env = append(os.Environ(), "LATCHKEY_DB=")
+	var rotOut bytes.Buffer
+	rot.Stdout, rot.Stderr = &rotOut, &rotOut
+	if err := rot.Run(); err != nil {
+		t.Fatalf("keys rotate: %v\n%s", err, rotOut.String())
+	}
+	time.Sleep(1500 * time.Millisecond) // > cache_refresh: every instance has loaded the new key
+	for _, i := range in {
+		if kids := jwksKids(t, i.URL); len(kids) != 2 {
+			t.Errorf("JWKS of %s after rotation: %v; want the new and the old key", i.URL, kids)
+		}
+	}
+	approveAsPerson(t, in[0].URL, da.str("user_code"), "pat@example.com", "correct horse battery")
+	time.Sleep(2500 * time.Millisecond) // past publish_delay: the new key signs
+	r := devicePoll(t, in[1].URL, da.str("device_code"))
+	if r.Status != 200 {
+		t.Fatalf("flow across the rotation: %d %s", r.Status, r.Raw)
+	}
+	if newKid := kidOf(t, r.str("access_token")); newKid == oldKid {
+		t.Errorf("after the publish delay tokens are still signed with the old key %s", oldKid)
+	}
+	if _, err := verifier.Verify(ctx, r.str("id_token")); err != nil {
+		t.Errorf("ID token signed with the new key: %v", err)
+	}
+	if _, err := verifier.Verify(ctx, tok.str("id_token")); err != nil {
+		t.Errorf("ID token signed with the old key no longer verifies: %v", err)
+	}
+}
+
+// TestInstancesMigrateOnce is implied by TestMultiInstance starting three
+// instances at once on a fresh schema; this checks the record directly.
+func TestInstancesMigrateOnce(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := pgSchema(t, dsn)
+	config := filepath.Join(t.TempDir(), "latchkey.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("database: %s\npostgres: {schema: %s, max_conns: 2, min_conns: 0}\n", dsn, schema)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startInstances(t, 3, config)
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var rows, versions int
+	q := fmt.Sprintf("SELECT count(*), count(DISTINCT version) FROM %s.schema_migrations", pgx.Identifier{schema}.Sanitize())
+	if err := conn.QueryRow(t.Context(), q).Scan(&rows, &versions); err != nil {
+		t.Fatal(err)
+	}
+	if rows != versions || rows == 0 {
+		t.Errorf("schema_migrations has %d rows for %d versions; want one row per version", rows, versions)
+	}
+	var keys int
+	if err := conn.QueryRow(t.Context(), fmt.Sprintf("SELECT count(*) FROM %s.signing_keys", pgx.Identifier{schema}.Sanitize())).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys < 1 {
+		t.Errorf("%d signing keys", keys)
+	}
+}
