@@ -18,7 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
 
@@ -78,7 +78,7 @@ type backend struct {
 // fresh schema of the test PostgreSQL (skipped without one, failed in CI).
 var backends = []backend{
 	{"sqlite", func(t testing.TB) store.Store { return storetest.OpenSQLite(t) }},
-	{"postgres", func(t testing.TB) store.Store { return postgres.OpenTest(t) }},
+	{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t) }},
 }
 
 // onEachBackend runs f as a subtest per backend.

@@ -11,7 +11,9 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -21,11 +23,29 @@ var (
 	// ErrConflict: a record with the same unique key exists already, or a
 	// conditional update lost its race.
 	ErrConflict = errors.New("store: conflict")
+	// ErrInvalid: a record to write holds a string that is not text (ValidText); nothing was written.
+	ErrInvalid = errors.New("store: invalid text")
 	// ErrUnavailable: the database cannot be reached now (connection refused,
 	// lost, or timed out). Backends wrap such errors with it so endpoints
 	// answer 503 with Retry-After rather than 500; nothing was committed.
 	ErrUnavailable = errors.New("store: database unavailable")
 )
+
+// ValidText reports whether every s is text both backends keep as it is:
+// valid UTF-8 (so no overlong forms or surrogates) without NUL, which
+// PostgreSQL's TEXT refuses and SQLite would store. The HTTP layer refuses
+// anything else in every input, so such a string never names a record:
+// backends answer a lookup, update or delete keyed by one as they answer an
+// unknown key (ErrNotFound), and refuse to write one (ErrInvalid), the same
+// on both rather than whatever each database would make of the bytes.
+func ValidText(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // Store is everything a Latchkey server needs from its database.
 type Store interface {

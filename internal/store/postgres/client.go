@@ -15,9 +15,9 @@ const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect
 
 func scanClient(row pgx.Row) (*store.Client, error) {
 	var c store.Client
-	err := row.Scan(byteaCol{&c.ID}, byteaCol{&c.Name}, byteaCol{&c.SecretHash}, byteaCol{&c.AuthMethod},
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod,
 		listCol{&c.GrantTypes}, listCol{&c.RedirectURIs}, listCol{&c.Scopes},
-		byteaCol{&c.UserCode.Alphabet}, &c.UserCode.Length, &c.UserCode.Group,
+		&c.UserCode.Alphabet, &c.UserCode.Length, &c.UserCode.Group,
 		durationCol{&c.DeviceCodeLifetime}, durationCol{&c.PollInterval},
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
 	if err != nil {
@@ -28,11 +28,14 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 
 // CreateClient stores c; ErrConflict if its id is taken.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	if !store.ValidText(c.ID) || !clientText(c) {
+		return fmt.Errorf("create client: %w", store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		bytea(c.ID), bytea(c.Name), bytea(c.SecretHash), bytea(c.AuthMethod),
+		c.ID, c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
-		bytea(c.UserCode.Alphabet), c.UserCode.Length, c.UserCode.Group,
+		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
 		millis(c.CreatedAt), millis(c.UpdatedAt))
 	if err != nil {
@@ -43,7 +46,10 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns the client with id, or ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	return scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, bytea(id)))
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
+	return scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 }
 
 // ListClients returns every client, ordered by id (bytewise).
@@ -58,16 +64,22 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // UpdateClient replaces everything but the id and CreatedAt; ErrNotFound if
 // there is no such client.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
+	if !store.ValidText(c.ID) {
+		return store.ErrNotFound
+	}
+	if !clientText(c) {
+		return fmt.Errorf("update client %q: %w", c.ID, store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE clients SET name = $1, secret_hash = $2, auth_method = $3,
 		grant_types = $4, redirect_uris = $5, scopes = $6,
 		user_code_alphabet = $7, user_code_length = $8, user_code_group = $9,
 		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12
 		WHERE id = $13`,
-		bytea(c.Name), bytea(c.SecretHash), bytea(c.AuthMethod),
+		c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
-		bytea(c.UserCode.Alphabet), c.UserCode.Length, c.UserCode.Group,
+		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), millis(c.UpdatedAt),
-		bytea(c.ID))
+		c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %q: %w", c.ID, err)
 	}
@@ -77,8 +89,18 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 // DeleteClient deletes the client with its device authorizations and grants
 // (and so their refresh tokens); ErrNotFound if there is no such client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := s.execOne(ctx, `DELETE FROM clients WHERE id = $1`, bytea(id)); err != nil {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
+	if err := s.execOne(ctx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
 	}
 	return nil
+}
+
+// clientText reports whether every string of c but its id is text
+// (store.ValidText).
+func clientText(c *store.Client) bool {
+	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet) &&
+		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...)
 }

@@ -21,10 +21,10 @@ const deviceColumns = `device_code_hash, user_code_hash, client_id, client_publi
 
 // deviceDest is where a row of deviceColumns scans into a.
 func deviceDest(a *store.DeviceAuth) []any {
-	return []any{byteaCol{&a.DeviceCodeHash}, byteaCol{&a.UserCodeHash}, byteaCol{&a.ClientID}, &a.ClientPublic,
-		listCol{&a.Scopes}, &a.Status, byteaCol{&a.UserID}, durationCol{&a.Interval}, timeCol{&a.LastPollAt},
-		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, timeCol{&a.DecidedAt}, byteaCol{&a.GrantID},
-		byteaCol{&a.RequestIP}, byteaCol{&a.RequestUserAgent}}
+	return []any{&a.DeviceCodeHash, &a.UserCodeHash, &a.ClientID, &a.ClientPublic,
+		listCol{&a.Scopes}, &a.Status, optionalCol{&a.UserID}, durationCol{&a.Interval}, timeCol{&a.LastPollAt},
+		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, timeCol{&a.DecidedAt}, optionalCol{&a.GrantID},
+		&a.RequestIP, &a.RequestUserAgent}
 }
 
 func scanDeviceAuth(row pgx.Row) (*store.DeviceAuth, error) {
@@ -38,12 +38,16 @@ func scanDeviceAuth(row pgx.Row) (*store.DeviceAuth, error) {
 // CreateDeviceAuth stores a new request; ErrConflict if its device code hash
 // or user code hash is taken, ErrNotFound if its client does not exist.
 func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error {
+	if !store.ValidText(a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.Status, a.UserID, a.GrantID,
+		a.RequestIP, a.RequestUserAgent) || !store.ValidText(a.Scopes...) {
+		return fmt.Errorf("create device authorization: %w", store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		bytea(a.DeviceCodeHash), bytea(a.UserCodeHash), bytea(a.ClientID), a.ClientPublic, jsonList(a.Scopes), a.Status,
+		a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, jsonList(a.Scopes), a.Status,
 		optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
 		millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
-		bytea(a.RequestIP), bytea(a.RequestUserAgent))
+		a.RequestIP, a.RequestUserAgent)
 	if err != nil {
 		return fmt.Errorf("create device authorization: %w", mapErr(err))
 	}
@@ -53,8 +57,11 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
 // GetDeviceAuthByUserCode returns the authorization whose user code hashes to
 // userCodeHash, in whatever state it is.
 func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*store.DeviceAuth, error) {
+	if !store.ValidText(userCodeHash) {
+		return nil, store.ErrNotFound
+	}
 	return scanDeviceAuth(s.pool.QueryRow(ctx,
-		`SELECT `+deviceColumns+` FROM device_authorizations WHERE user_code_hash = $1`, bytea(userCodeHash)))
+		`SELECT `+deviceColumns+` FROM device_authorizations WHERE user_code_hash = $1`, userCodeHash))
 }
 
 // DecideDeviceAuth approves or denies a pending, unexpired authorization in
@@ -62,6 +69,12 @@ func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string
 // second waits for the first's row lock, then finds the row no longer pending
 // (READ COMMITTED re-checks the WHERE clause on the row's newest version).
 func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*store.DeviceAuth, error) {
+	if !store.ValidText(userCodeHash) {
+		return nil, store.ErrNotFound
+	}
+	if !store.ValidText(userID) {
+		return nil, fmt.Errorf("decide device authorization: user id: %w", store.ErrInvalid)
+	}
 	status := store.DeviceDenied
 	if approve {
 		status = store.DeviceApproved
@@ -70,12 +83,12 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID strin
 		SET status = $1, user_id = $2, decided_at = $3
 		WHERE user_code_hash = $4 AND status = 'pending' AND expires_at > $3
 		RETURNING `+deviceColumns,
-		status, optional(userID), now.UnixMilli(), bytea(userCodeHash)))
+		status, optional(userID), now.UnixMilli(), userCodeHash))
 	if !errors.Is(err, store.ErrNotFound) {
 		return a, err
 	}
 	// Nothing matched: tell an unknown code from one that is decided or expired.
-	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE user_code_hash = $1`, bytea(userCodeHash))
+	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE user_code_hash = $1`, userCodeHash)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +141,17 @@ const pollStatement = `UPDATE device_authorizations SET
 // single statement. Another client's device code, or a confidential client's
 // when publicOnly is set, matches no row: ErrNotFound, and nothing changes.
 func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error) {
+	if !store.ValidText(deviceCodeHash, clientID) {
+		return nil, store.ErrNotFound
+	}
 	var a store.DeviceAuth
 	var outcome *string // NULL for a status the CASE does not know
 	err := s.pool.QueryRow(ctx, pollStatement, pgx.NamedArgs{
 		"now":              now.UnixMilli(),
 		"tolerance":        store.PollTolerance.Milliseconds(),
 		"step":             store.SlowDownStep.Milliseconds(),
-		"device_code_hash": bytea(deviceCodeHash),
-		"client_id":        bytea(clientID),
+		"device_code_hash": deviceCodeHash,
+		"client_id":        clientID,
 		"public_only":      publicOnly,
 	}).Scan(append(deviceDest(&a), &outcome)...)
 	if err != nil {
@@ -151,13 +167,19 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 // ErrNotFound if there is no such authorization; ErrConflict if it is not
 // consumed or records another grant already.
 func (s *Store) SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error {
+	if !store.ValidText(deviceCodeHash) {
+		return store.ErrNotFound
+	}
+	if !store.ValidText(grantID) {
+		return fmt.Errorf("set device authorization grant: %w", store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE device_authorizations SET grant_id = $2
 		WHERE device_code_hash = $1 AND status = 'consumed' AND (grant_id IS NULL OR grant_id = $2)`,
-		bytea(deviceCodeHash), optional(grantID))
+		deviceCodeHash, optional(grantID))
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = $1`, bytea(deviceCodeHash))
+	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = $1`, deviceCodeHash)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, exp
 
 func scanGrant(row pgx.Row) (*store.Grant, error) {
 	var g store.Grant
-	err := row.Scan(byteaCol{&g.ID}, byteaCol{&g.UserID}, byteaCol{&g.ClientID}, listCol{&g.Scopes},
+	err := row.Scan(&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
 		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
 	if err != nil {
 		return nil, mapErr(err)
@@ -26,8 +26,11 @@ func scanGrant(row pgx.Row) (*store.Grant, error) {
 // CreateGrant stores g; ErrConflict if its id is taken, ErrNotFound if its
 // client or user does not exist.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	if !store.ValidText(g.ID, g.UserID, g.ClientID) || !store.ValidText(g.Scopes...) {
+		return fmt.Errorf("create grant: %w", store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		bytea(g.ID), optional(g.UserID), bytea(g.ClientID), jsonList(g.Scopes),
+		g.ID, optional(g.UserID), g.ClientID, jsonList(g.Scopes),
 		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("create grant: %w", mapErr(err))
@@ -37,13 +40,19 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 
 // GetGrant returns the grant with id, revoked or not, or ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
-	return scanGrant(s.pool.QueryRow(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = $1`, bytea(id)))
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
+	return scanGrant(s.pool.QueryRow(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = $1`, id))
 }
 
 // ListGrantsByUser returns userID's grants, revoked ones included, oldest first.
 func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error) {
+	if !store.ValidText(userID) {
+		return nil, nil
+	}
 	gs, err := queryAll(ctx, s, scanGrant, `SELECT `+grantColumns+` FROM grants
-		WHERE user_id = $1 ORDER BY created_at, id`, bytea(userID))
+		WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
@@ -59,6 +68,9 @@ func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]*store.G
 // One statement: a data-modifying WITH runs to completion whether or not the
 // outer query reads it, and both updates commit or neither does.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
 	var n int
 	err := s.pool.QueryRow(ctx, `WITH g AS (
 			UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING id
@@ -66,7 +78,7 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 			UPDATE refresh_tokens SET expires_at = $2
 			WHERE grant_id = $1 AND (expires_at IS NULL OR expires_at > $2)
 		)
-		SELECT count(*) FROM g`, bytea(id), now.UnixMilli()).Scan(&n)
+		SELECT count(*) FROM g`, id, now.UnixMilli()).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("revoke grant: %w", mapErr(err))
 	}
@@ -80,7 +92,7 @@ const refreshColumns = `hash, grant_id, client_id, scopes, created_at, expires_a
 
 func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
 	var t store.RefreshToken
-	err := row.Scan(byteaCol{&t.Hash}, byteaCol{&t.GrantID}, byteaCol{&t.ClientID}, listCol{&t.Scopes},
+	err := row.Scan(&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes},
 		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt})
 	if err != nil {
 		return nil, mapErr(err)
@@ -91,8 +103,11 @@ func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
 // CreateRefreshToken stores t; ErrConflict if its hash is taken, ErrNotFound
 // if its grant does not exist.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	if !store.ValidText(t.Hash, t.GrantID, t.ClientID) || !store.ValidText(t.Scopes...) {
+		return fmt.Errorf("create refresh token: %w", store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		bytea(t.Hash), bytea(t.GrantID), bytea(t.ClientID), jsonList(t.Scopes),
+		t.Hash, t.GrantID, t.ClientID, jsonList(t.Scopes),
 		millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", mapErr(err))
@@ -102,7 +117,10 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) e
 
 // GetRefreshToken returns the token stored under hash, used or not.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error) {
-	return scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, bytea(hash)))
+	if !store.ValidText(hash) {
+		return nil, store.ErrNotFound
+	}
+	return scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
 }
 
 // UseRefreshToken marks an unused token used at now in one conditional
@@ -111,12 +129,15 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 // the WHERE clause on the newest version). It does not check expiry: the
 // caller has the token back and decides.
 func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	if !store.ValidText(hash) {
+		return nil, store.ErrNotFound
+	}
 	t, err := scanRefreshToken(s.pool.QueryRow(ctx, `UPDATE refresh_tokens SET used_at = $2
-		WHERE hash = $1 AND used_at IS NULL RETURNING `+refreshColumns, bytea(hash), now.UnixMilli()))
+		WHERE hash = $1 AND used_at IS NULL RETURNING `+refreshColumns, hash, now.UnixMilli()))
 	if !errors.Is(err, store.ErrNotFound) {
 		return t, err
 	}
-	ok, err := s.exists(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, bytea(hash))
+	ok, err := s.exists(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, hash)
 	if err != nil {
 		return nil, err
 	}

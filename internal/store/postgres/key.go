@@ -12,9 +12,12 @@ import (
 
 // CreateSigningKey stores k; ErrConflict if its id is taken.
 func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	if !store.ValidText(k.ID, k.Algorithm) {
+		return fmt.Errorf("create signing key: %w", store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
-		bytea(k.ID), bytea(k.Algorithm), blob(k.PrivateKey), millis(k.CreatedAt), millis(k.NotBefore), millis(k.NotAfter))
+		k.ID, k.Algorithm, blob(k.PrivateKey), millis(k.CreatedAt), millis(k.NotBefore), millis(k.NotAfter))
 	if err != nil {
 		return fmt.Errorf("create signing key: %w", mapErr(err))
 	}
@@ -23,7 +26,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error
 
 func scanSigningKey(row pgx.Row) (*store.SigningKey, error) {
 	var k store.SigningKey
-	err := row.Scan(byteaCol{&k.ID}, byteaCol{&k.Algorithm}, &k.PrivateKey,
+	err := row.Scan(&k.ID, &k.Algorithm, &k.PrivateKey,
 		timeCol{&k.CreatedAt}, timeCol{&k.NotBefore}, timeCol{&k.NotAfter})
 	if err != nil {
 		return nil, mapErr(err)
@@ -44,9 +47,15 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error
 // UpdateSigningKey replaces everything but the id and CreatedAt (in practice:
 // NotBefore and NotAfter as a key rotates); ErrNotFound if there is no such key.
 func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	if !store.ValidText(k.ID) {
+		return store.ErrNotFound
+	}
+	if !store.ValidText(k.Algorithm) {
+		return fmt.Errorf("update signing key %q: %w", k.ID, store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE signing_keys SET algorithm = $1, private_key = $2, not_before = $3, not_after = $4
 		WHERE id = $5`,
-		bytea(k.Algorithm), blob(k.PrivateKey), millis(k.NotBefore), millis(k.NotAfter), bytea(k.ID))
+		k.Algorithm, blob(k.PrivateKey), millis(k.NotBefore), millis(k.NotAfter), k.ID)
 	if err != nil {
 		return fmt.Errorf("update signing key %q: %w", k.ID, err)
 	}
@@ -55,7 +64,10 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error
 
 // DeleteSigningKey deletes the key with id; ErrNotFound if there is none.
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
-	if err := s.execOne(ctx, `DELETE FROM signing_keys WHERE id = $1`, bytea(id)); err != nil {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
+	if err := s.execOne(ctx, `DELETE FROM signing_keys WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete signing key %q: %w", id, err)
 	}
 	return nil
@@ -69,13 +81,16 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 // One statement could not do it: its read would not see a row committed by
 // another instance after the statement began.
 func (s *Store) ServerSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if !store.ValidText(name) {
+		return nil, fmt.Errorf("server secret %q: %w", name, store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO NOTHING`, bytea(name), blob(value), time.Now().UnixMilli())
+		ON CONFLICT (name) DO NOTHING`, name, blob(value), time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("server secret %q: %w", name, mapErr(err))
 	}
 	var stored []byte
-	if err := s.pool.QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = $1`, bytea(name)).Scan(&stored); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = $1`, name).Scan(&stored); err != nil {
 		return nil, fmt.Errorf("server secret %q: %w", name, mapErr(err))
 	}
 	return stored, nil

@@ -95,6 +95,15 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, ms []migration)
 	if _, err := conn.Exec(ctx, `SET statement_timeout = 0`); err != nil {
 		return err
 	}
+	// Strings are TEXT. A database in another encoding refuses what it cannot
+	// represent ("日本語" in LATIN1), where SQLite keeps every valid string.
+	var encoding string
+	if err := conn.QueryRow(ctx, `SHOW server_encoding`).Scan(&encoding); err != nil {
+		return err
+	}
+	if encoding != "UTF8" {
+		return fmt.Errorf("database encoding is %s, want UTF8 (CREATE DATABASE … ENCODING 'UTF8')", encoding)
+	}
 	if schema == "" {
 		var current *string // NULL when no schema on the search_path exists
 		if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {

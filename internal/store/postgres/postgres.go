@@ -15,9 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -78,7 +76,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Schema != "" {
 		// PostgreSQL names are text: no NUL (it would also end the startup
 		// message's value early), valid UTF-8.
-		if !utf8.ValidString(opts.Schema) || strings.IndexByte(opts.Schema, 0) >= 0 {
+		if !store.ValidText(opts.Schema) {
 			return nil, fmt.Errorf("postgres: open: schema %q: not a PostgreSQL name", opts.Schema)
 		}
 		params["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
@@ -163,35 +161,28 @@ func (s *Store) exists(ctx context.Context, query string, args ...any) (bool, er
 	return err == nil, mapErr(err)
 }
 
-// bytea binds a Go string to a BYTEA column (see migrations/0001_init.sql for
-// why strings are BYTEA): its bytes, whatever they are. It is a []byte, not a
-// string type with a method, because pgx knows []byte is BYTEA even when it
-// has not asked the server for the parameter types: with
-// default_query_exec_mode=exec or simple_protocol in the DSN (PgBouncer's
-// transaction mode) a string would be sent as text and parsed as bytea input,
-// so NUL, invalid UTF-8 and backslashes would fail or change.
-func bytea(s string) []byte {
-	if s == "" {
-		return []byte{} // nil would be bound as NULL
-	}
-	return []byte(s)
-}
-
-// byteaCol scans a BYTEA column into a string; NULL reads as "".
-type byteaCol struct{ s *string }
-
-func (c byteaCol) ScanBytes(b []byte) error {
-	*c.s = string(b) // copies: b is the driver's buffer
-	return nil
-}
+// Strings are TEXT (see migrations/0001_init.sql), which refuses NUL and
+// invalid UTF-8 with an encoding error. So every method checks the strings it
+// is given with store.ValidText before sending any: a key that is not text
+// names no record (store.ErrNotFound, as for any unknown key), and a record
+// holding one is refused (store.ErrInvalid). Package sqlite does the same,
+// though SQLite would keep such bytes, so the backends agree.
 
 // optional is how an optional reference (a user or grant id) is stored:
-// NULL when empty, so a foreign key does not see "". byteaCol reads it back.
+// NULL when empty, so a foreign key does not see "".
 func optional(s string) any {
 	if s == "" {
 		return nil
 	}
-	return bytea(s)
+	return s
+}
+
+// optionalCol scans what optional stored; NULL reads as "".
+type optionalCol struct{ s *string }
+
+func (c optionalCol) ScanText(v pgtype.Text) error {
+	*c.s = v.String // "" when NULL
+	return nil
 }
 
 // blob keeps an empty or nil byte slice a BYTEA: pgx binds nil as NULL,

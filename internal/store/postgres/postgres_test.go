@@ -1,10 +1,8 @@
-package postgres
+package postgres_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -13,23 +11,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 func TestConformance(t *testing.T) {
 	testenv.PostgresDSN(t) // skip here, not in every subtest, when there is no server
-	storetest.Run(t, func(t *testing.T) store.Store { return OpenTest(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return pgtest.Open(t) })
 }
 
 // TestQueryExecModes runs the suite with the DSN telling pgx not to ask the
 // server for parameter types (default_query_exec_mode=exec, or
 // simple_protocol, where pgx quotes the arguments into the SQL itself), as
 // deployments behind PgBouncer's transaction pooling do: strings must still
-// reach BYTEA columns as their bytes.
+// reach their columns unchanged.
 func TestQueryExecModes(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	for _, mode := range []string{"exec", "simple_protocol"} {
@@ -41,10 +40,10 @@ func TestQueryExecModes(t *testing.T) {
 			q := u.Query()
 			q.Set("default_query_exec_mode", mode)
 			u.RawQuery = q.Encode()
-			storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, u.String()) })
+			storetest.Run(t, func(t *testing.T) store.Store { return pgtest.OpenDSN(t, u.String()) })
 
-			// Bytes that mean something to bytea's text input or to SQL quoting.
-			s := openTest(t, u.String())
+			// Text that means something to SQL quoting, which simple_protocol uses.
+			s := pgtest.OpenDSN(t, u.String())
 			c := &store.Client{ID: `\x41\`, Name: `'; DROP TABLE clients; --`, AuthMethod: store.AuthNone}
 			if err := s.CreateClient(t.Context(), c); err != nil {
 				t.Fatalf("CreateClient: %v", err)
@@ -57,11 +56,48 @@ func TestQueryExecModes(t *testing.T) {
 	}
 }
 
+// TestColumnsAreText: what the store keeps is readable in psql. Strings are
+// TEXT, so a plain query finds a client by its id and shows its name; only
+// the secrets, which are bytes, are BYTEA.
+func TestColumnsAreText(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.PostgresDSN(t)
+	schema := pgtest.Schema(t, dsn)
+	s, err := postgres.OpenAndMigrate(ctx, dsn, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("OpenAndMigrate: %v", err)
+	}
+	defer s.Close()
+	if err := s.CreateClient(ctx, &store.Client{ID: "tv", Name: "Zoë's TV", AuthMethod: store.AuthNone}); err != nil {
+		t.Fatalf("CreateClient: %v", err)
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var name string
+	err = conn.QueryRow(ctx, `SELECT name FROM `+pgx.Identifier{schema, "clients"}.Sanitize()+` WHERE id = 'tv'`).Scan(&name)
+	if err != nil || name != "Zoë's TV" {
+		t.Errorf("SELECT name FROM clients WHERE id = 'tv' = %q, %v; want %q", name, err, "Zoë's TV")
+	}
+	rows, _ := conn.Query(ctx, `SELECT table_name || '.' || column_name FROM information_schema.columns
+		WHERE table_schema = $1 AND data_type = 'bytea' ORDER BY 1`, schema)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("read columns: %v", err)
+	}
+	if want := []string{"server_secrets.value", "signing_keys.private_key"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("BYTEA columns = %q, want only %q", got, want)
+	}
+}
+
 func TestMigrate(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
-	opts := Options{Schema: testSchema(t, dsn)}
-	s, err := Open(ctx, dsn, opts)
+	opts := postgres.Options{Schema: pgtest.Schema(t, dsn)}
+	s, err := postgres.Open(ctx, dsn, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -85,7 +121,7 @@ func TestMigrate(t *testing.T) {
 	if err := s.CreateClient(ctx, &store.Client{ID: "tv", AuthMethod: store.AuthNone}); err != nil {
 		t.Fatalf("CreateClient: %v", err)
 	}
-	s2, err := OpenAndMigrate(ctx, dsn, opts)
+	s2, err := postgres.OpenAndMigrate(ctx, dsn, opts)
 	if err != nil {
 		t.Fatalf("OpenAndMigrate on a migrated schema: %v", err)
 	}
@@ -101,7 +137,7 @@ func TestMigrate(t *testing.T) {
 func TestMigrateSearchPath(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
-	schema := testSchema(t, dsn)
+	schema := pgtest.Schema(t, dsn)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
@@ -118,7 +154,7 @@ func TestMigrateSearchPath(t *testing.T) {
 	q.Set("search_path", schema) // pgx sends unknown parameters to the server as settings
 	u.RawQuery = q.Encode()
 
-	s, err := OpenAndMigrate(ctx, u.String(), Options{})
+	s, err := postgres.OpenAndMigrate(ctx, u.String(), postgres.Options{})
 	if err != nil {
 		t.Fatalf("OpenAndMigrate: %v", err)
 	}
@@ -138,11 +174,11 @@ func TestMigrateSearchPath(t *testing.T) {
 func TestMigrateConcurrently(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
-	opts := Options{Schema: testSchema(t, dsn)}
+	opts := postgres.Options{Schema: pgtest.Schema(t, dsn)}
 	const instances = 5
-	stores := make([]*Store, instances)
+	stores := make([]*postgres.Store, instances)
 	for i := range stores {
-		s, err := Open(ctx, dsn, opts)
+		s, err := postgres.Open(ctx, dsn, opts)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -170,9 +206,13 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("migration files: %v, %v", files, err)
 	}
-	var versions []int
-	rows, _ := stores[0].pool.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-	versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT version FROM `+pgx.Identifier{opts.Schema, "schema_migrations"}.Sanitize()+` ORDER BY version`)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
@@ -200,7 +240,7 @@ func seq(n int) []int {
 func TestUnavailable(t *testing.T) {
 	ctx := t.Context()
 	// Port 1 on loopback: nothing listens there, so the dial is refused at once.
-	s, err := Open(ctx, "postgres://latchkey@127.0.0.1:1/latchkey?sslmode=disable&connect_timeout=5", Options{})
+	s, err := postgres.Open(ctx, "postgres://latchkey@127.0.0.1:1/latchkey?sslmode=disable&connect_timeout=5", postgres.Options{})
 	if err != nil {
 		t.Fatalf("Open: %v (it should not connect yet)", err)
 	}
@@ -236,7 +276,12 @@ func TestUnavailable(t *testing.T) {
 func TestStatementTimeout(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
-	s := OpenTest(t)
+	schema := pgtest.Schema(t, dsn)
+	s, err := postgres.OpenAndMigrate(ctx, dsn, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("OpenAndMigrate: %v", err)
+	}
+	defer s.Close()
 	rt := &store.RefreshToken{Hash: "rt1", GrantID: "g1", ClientID: "tv", ExpiresAt: time.Now().Add(time.Hour)}
 	for _, err := range []error{
 		s.CreateClient(ctx, &store.Client{ID: "tv", AuthMethod: store.AuthNone}),
@@ -247,18 +292,24 @@ func TestStatementTimeout(t *testing.T) {
 			t.Fatalf("fixture: %v", err)
 		}
 	}
-	impatient, err := Open(ctx, dsn, Options{Schema: s.schema, StatementTimeout: 200 * time.Millisecond})
+	impatient, err := postgres.Open(ctx, dsn, postgres.Options{Schema: schema, StatementTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	defer impatient.Close()
 
 	// Another session holds the token's row lock, so UseRefreshToken waits.
-	tx, err := s.pool.Begin(ctx)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, bytea(rt.Hash)); err != nil {
+	tokens := pgx.Identifier{schema, "refresh_tokens"}.Sanitize()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+tokens+` WHERE hash = $1 FOR UPDATE`, rt.Hash); err != nil {
 		t.Fatalf("lock the token: %v", err)
 	}
 	start := time.Now()
@@ -280,51 +331,10 @@ func TestStatementTimeout(t *testing.T) {
 
 func TestOpenRefusesBadSchema(t *testing.T) {
 	for _, schema := range []string{"a\x00b", "\xff"} {
-		if s, err := Open(t.Context(), "postgres://127.0.0.1:1/x", Options{Schema: schema}); err == nil {
+		if s, err := postgres.Open(t.Context(), "postgres://127.0.0.1:1/x", postgres.Options{Schema: schema}); err == nil {
 			s.Close()
 			t.Errorf("Open with schema %q succeeded; want an error", schema)
 		}
-	}
-}
-
-func TestMapErr(t *testing.T) {
-	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
-	for _, tt := range []struct {
-		name string
-		err  error
-		want error // nil: passed on as it is
-	}{
-		{"no rows", pgx.ErrNoRows, store.ErrNotFound},
-		{"unique violation", &pgconn.PgError{Code: "23505"}, store.ErrConflict},
-		{"foreign key violation", &pgconn.PgError{Code: "23503"}, store.ErrNotFound},
-		{"statement timeout", &pgconn.PgError{Code: "57014"}, store.ErrUnavailable},
-		{"admin shutdown", &pgconn.PgError{Code: "57P01"}, store.ErrUnavailable},
-		{"cannot connect now", &pgconn.PgError{Code: "57P03"}, store.ErrUnavailable},
-		{"too many connections", &pgconn.PgError{Code: "53300"}, store.ErrUnavailable},
-		{"connection failure", &pgconn.PgError{Code: "08006"}, store.ErrUnavailable},
-		{"wrapped server error", fmt.Errorf("query: %w", &pgconn.PgError{Code: "57P01"}), store.ErrUnavailable},
-		{"deadline while waiting for a connection", context.DeadlineExceeded, store.ErrUnavailable},
-		{"syntax error", &pgconn.PgError{Code: "42601"}, nil},
-		{"invalid byte sequence", &pgconn.PgError{Code: "22021"}, nil},
-		{"the caller gave up", context.Canceled, nil},
-		{"a lost connection", fmt.Errorf("receive message: %w", dialErr), nil},
-		{"mapped already", fmt.Errorf("%w: x", store.ErrUnavailable), store.ErrUnavailable},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got := mapErr(tt.err)
-			if tt.want == nil {
-				if got != tt.err {
-					t.Errorf("mapErr(%v) = %v, want it unchanged", tt.err, got)
-				}
-				return
-			}
-			if !errors.Is(got, tt.want) {
-				t.Errorf("mapErr(%v) = %v, want %v", tt.err, got, tt.want)
-			}
-			if strings.Count(got.Error(), tt.want.Error()) != 1 {
-				t.Errorf("mapErr(%v) = %q, want %q in it once", tt.err, got, tt.want)
-			}
-		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Hit adds one to key's count in the window starting at window, in one
@@ -14,11 +16,14 @@ import (
 // count, because ON CONFLICT DO UPDATE locks the row and updates its newest
 // version.
 func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, fmt.Errorf("throttle hit: %w", store.ErrInvalid)
+	}
 	var n int
 	err := s.pool.QueryRow(ctx, `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
 		ON CONFLICT (key, window_start) DO UPDATE
 		SET count = throttles.count + 1, expires_at = GREATEST(throttles.expires_at, excluded.expires_at)
-		RETURNING count`, bytea(key), window.UnixMilli(), until.UnixMilli()).Scan(&n)
+		RETURNING count`, key, window.UnixMilli(), until.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("throttle hit: %w", mapErr(err))
 	}
@@ -28,9 +33,12 @@ func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (i
 // Count returns key's count in the window starting at window: 0 when nothing
 // was counted.
 func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, nil // nothing was counted under it
+	}
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count FROM throttles WHERE key = $1 AND window_start = $2`,
-		bytea(key), window.UnixMilli()).Scan(&n)
+		key, window.UnixMilli()).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}

@@ -18,7 +18,7 @@ const userColumns = `id, email, name, password_hash, disabled, created_at, updat
 
 func scanUser(row pgx.Row) (*store.User, error) {
 	var u store.User
-	err := row.Scan(byteaCol{&u.ID}, byteaCol{&u.Email}, byteaCol{&u.Name}, byteaCol{&u.PasswordHash}, &u.Disabled,
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled,
 		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
 	if err != nil {
 		return nil, mapErr(err)
@@ -28,8 +28,12 @@ func scanUser(row pgx.Row) (*store.User, error) {
 
 // CreateUser stores u; ErrConflict if its id or email is taken.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	// Before lower-casing, which would quietly turn invalid UTF-8 into U+FFFD.
+	if !store.ValidText(u.ID) || !userText(u) {
+		return fmt.Errorf("create user: %w", store.ErrInvalid)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		bytea(u.ID), bytea(strings.ToLower(u.Email)), bytea(u.Name), bytea(u.PasswordHash), u.Disabled,
+		u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled,
 		millis(u.CreatedAt), millis(u.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create user: %w", mapErr(err))
@@ -39,13 +43,19 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser returns the user with id, or ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, bytea(id)))
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // GetUserByEmail returns the user whose email is email in any case, or ErrNotFound.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, error) {
+	if !store.ValidText(email) {
+		return nil, store.ErrNotFound
+	}
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`,
-		bytea(strings.ToLower(email))))
+		strings.ToLower(email)))
 }
 
 // ListUsers returns every user, ordered by email (bytewise).
@@ -60,10 +70,16 @@ func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
 // UpdateUser replaces everything but the id and CreatedAt; ErrNotFound if
 // there is no such user, ErrConflict if the new email is another user's.
 func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
+	if !store.ValidText(u.ID) {
+		return store.ErrNotFound
+	}
+	if !userText(u) {
+		return fmt.Errorf("update user %q: %w", u.ID, store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE users SET email = $1, name = $2, password_hash = $3, disabled = $4, updated_at = $5
 		WHERE id = $6`,
-		bytea(strings.ToLower(u.Email)), bytea(u.Name), bytea(u.PasswordHash), u.Disabled, millis(u.UpdatedAt),
-		bytea(u.ID))
+		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, millis(u.UpdatedAt),
+		u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", u.ID, err)
 	}
@@ -73,8 +89,17 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 // DeleteUser deletes the user with their sessions and grants (and so their
 // refresh tokens); ErrNotFound if there is no such user.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	if err := s.execOne(ctx, `DELETE FROM users WHERE id = $1`, bytea(id)); err != nil {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
+	if err := s.execOne(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
 	return nil
+}
+
+// userText reports whether every string of u but its id is text
+// (store.ValidText).
+func userText(u *store.User) bool {
+	return store.ValidText(u.Email, u.Name, u.PasswordHash)
 }

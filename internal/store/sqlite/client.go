@@ -26,6 +26,9 @@ func scanClient(row rowScanner) (*store.Client, error) {
 
 // CreateClient stores c; ErrConflict if its id is taken.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	if !store.ValidText(c.ID) || !clientText(c) {
+		return fmt.Errorf("create client: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.SecretHash, c.AuthMethod,
@@ -41,6 +44,9 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns the client with id, or ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
 	return scanClient(s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
 }
 
@@ -65,6 +71,12 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // UpdateClient replaces everything but the id and CreatedAt; ErrNotFound if
 // there is no such client.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
+	if !store.ValidText(c.ID) {
+		return store.ErrNotFound
+	}
+	if !clientText(c) {
+		return fmt.Errorf("update client %q: %w", c.ID, store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE clients SET name = ?, secret_hash = ?, auth_method = ?,
 		grant_types = ?, redirect_uris = ?, scopes = ?,
 		user_code_alphabet = ?, user_code_length = ?, user_code_group = ?,
@@ -84,8 +96,18 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 // DeleteClient deletes the client with its device authorizations and grants
 // (and so its refresh tokens); ErrNotFound if there is no such client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
 	if err := s.execOne(ctx, `DELETE FROM clients WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
 	}
 	return nil
+}
+
+// clientText reports whether every string of c but its id is text
+// (store.ValidText).
+func clientText(c *store.Client) bool {
+	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet) &&
+		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...)
 }

@@ -37,6 +37,10 @@ func scanDeviceAuth(row rowScanner) (*store.DeviceAuth, error) {
 // CreateDeviceAuth stores a new request; ErrConflict if its device code hash
 // or user code hash is taken, ErrNotFound if its client does not exist.
 func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error {
+	if !store.ValidText(a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.Status, a.UserID, a.GrantID,
+		a.RequestIP, a.RequestUserAgent) || !store.ValidText(a.Scopes...) {
+		return fmt.Errorf("create device authorization: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, list(a.Scopes), a.Status,
@@ -52,6 +56,9 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
 // GetDeviceAuthByUserCode returns the authorization whose user code hashes to
 // userCodeHash, in whatever state it is.
 func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*store.DeviceAuth, error) {
+	if !store.ValidText(userCodeHash) {
+		return nil, store.ErrNotFound
+	}
 	return scanDeviceAuth(s.r.QueryRowContext(ctx,
 		`SELECT `+deviceColumns+` FROM device_authorizations WHERE user_code_hash = ?`, userCodeHash))
 }
@@ -59,6 +66,12 @@ func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string
 // DecideDeviceAuth approves or denies a pending, unexpired authorization in
 // one conditional update, so of two decisions racing exactly one lands.
 func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*store.DeviceAuth, error) {
+	if !store.ValidText(userCodeHash) {
+		return nil, store.ErrNotFound
+	}
+	if !store.ValidText(userID) {
+		return nil, fmt.Errorf("decide device authorization: user id: %w", store.ErrInvalid)
+	}
 	status := store.DeviceDenied
 	if approve {
 		status = store.DeviceApproved
@@ -117,6 +130,9 @@ const pollStatement = `UPDATE device_authorizations SET
 // single statement. Another client's device code, or a confidential client's
 // when publicOnly is set, matches no row: ErrNotFound, and nothing changes.
 func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error) {
+	if !store.ValidText(deviceCodeHash, clientID) {
+		return nil, store.ErrNotFound
+	}
 	var a store.DeviceAuth
 	var outcome sql.NullString
 	err := s.w.QueryRowContext(ctx, pollStatement,
@@ -140,6 +156,12 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 // ErrNotFound if there is no such authorization; ErrConflict if it is not
 // consumed or records another grant already.
 func (s *Store) SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error {
+	if !store.ValidText(deviceCodeHash) {
+		return store.ErrNotFound
+	}
+	if !store.ValidText(grantID) {
+		return fmt.Errorf("set device authorization grant: %w", store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE device_authorizations SET grant_id = ?
 		WHERE device_code_hash = ? AND status = 'consumed' AND (grant_id IS NULL OR grant_id = ?)`,
 		optional(grantID), deviceCodeHash, grantID)

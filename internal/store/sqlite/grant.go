@@ -24,6 +24,9 @@ func scanGrant(row rowScanner) (*store.Grant, error) {
 // CreateGrant stores g; ErrConflict if its id is taken, ErrNotFound if its
 // client or user does not exist.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	if !store.ValidText(g.ID, g.UserID, g.ClientID) || !store.ValidText(g.Scopes...) {
+		return fmt.Errorf("create grant: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, optional(g.UserID), g.ClientID, list(g.Scopes),
 		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
@@ -35,11 +38,17 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 
 // GetGrant returns the grant with id, revoked or not, or ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
 	return scanGrant(s.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
 }
 
 // ListGrantsByUser returns userID's grants, revoked ones included, oldest first.
 func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error) {
+	if !store.ValidText(userID) {
+		return nil, nil
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+grantColumns+` FROM grants
 		WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
@@ -63,6 +72,9 @@ func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]*store.G
 // used, which would make their next use look like reuse (RFC 9700 §4.14.2).
 // ErrNotFound if there is no such grant.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -99,6 +111,9 @@ func scanRefreshToken(row rowScanner) (*store.RefreshToken, error) {
 // CreateRefreshToken stores t; ErrConflict if its hash is taken, ErrNotFound
 // if its grant does not exist.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	if !store.ValidText(t.Hash, t.GrantID, t.ClientID) || !store.ValidText(t.Scopes...) {
+		return fmt.Errorf("create refresh token: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.GrantID, t.ClientID, list(t.Scopes), millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
 	if err != nil {
@@ -109,6 +124,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) e
 
 // GetRefreshToken returns the token stored under hash, used or not.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error) {
+	if !store.ValidText(hash) {
+		return nil, store.ErrNotFound
+	}
 	return scanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 }
 
@@ -116,6 +134,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 // update, so of two requests presenting it exactly one rotates it. It does
 // not check expiry: the caller has the token back and decides.
 func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	if !store.ValidText(hash) {
+		return nil, store.ErrNotFound
+	}
 	t, err := scanRefreshToken(s.w.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
 		WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), hash))
 	if !errors.Is(err, store.ErrNotFound) {

@@ -10,6 +10,9 @@ import (
 
 // CreateSigningKey stores k; ErrConflict if its id is taken.
 func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	if !store.ValidText(k.ID, k.Algorithm) {
+		return fmt.Errorf("create signing key: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Algorithm, blob(k.PrivateKey), millis(k.CreatedAt), millis(k.NotBefore), millis(k.NotAfter))
@@ -42,6 +45,12 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error
 // UpdateSigningKey replaces everything but the id and CreatedAt (in practice:
 // NotBefore and NotAfter as a key rotates); ErrNotFound if there is no such key.
 func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	if !store.ValidText(k.ID) {
+		return store.ErrNotFound
+	}
+	if !store.ValidText(k.Algorithm) {
+		return fmt.Errorf("update signing key %q: %w", k.ID, store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE signing_keys SET algorithm = ?, private_key = ?, not_before = ?, not_after = ?
 		WHERE id = ?`,
 		k.Algorithm, blob(k.PrivateKey), millis(k.NotBefore), millis(k.NotAfter), k.ID)
@@ -53,6 +62,9 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error
 
 // DeleteSigningKey deletes the key with id; ErrNotFound if there is none.
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
 	if err := s.execOne(ctx, `DELETE FROM signing_keys WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete signing key %q: %w", id, err)
 	}
@@ -64,6 +76,9 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 // and the read that follows returns whichever value was stored first, so
 // every caller and every instance agrees.
 func (s *Store) ServerSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if !store.ValidText(name) {
+		return nil, fmt.Errorf("server secret %q: %w", name, store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO NOTHING`, name, blob(value), time.Now().UnixMilli())
 	if err != nil {

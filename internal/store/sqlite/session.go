@@ -11,6 +11,9 @@ import (
 // CreateSession stores s; ErrConflict if its hash is taken, ErrNotFound if
 // its user does not exist.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
+	if !store.ValidText(sess.Hash, sess.UserID) {
+		return fmt.Errorf("create session: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, auth_time, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?)`,
 		sess.Hash, sess.UserID, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt))
@@ -23,6 +26,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 // GetSession returns the session stored under hash if it has not expired at
 // now; an expired one is ErrNotFound, as if Sweep had run.
 func (s *Store) GetSession(ctx context.Context, hash string, now time.Time) (*store.Session, error) {
+	if !store.ValidText(hash) {
+		return nil, store.ErrNotFound
+	}
 	var sess store.Session
 	err := s.r.QueryRowContext(ctx, `SELECT hash, user_id, auth_time, created_at, expires_at
 		FROM sessions WHERE hash = ? AND expires_at > ?`, hash, now.UnixMilli()).
@@ -36,6 +42,9 @@ func (s *Store) GetSession(ctx context.Context, hash string, now time.Time) (*st
 // DeleteSession deletes the session stored under hash. Deleting one that is
 // gone already is not an error: signing out twice is still signed out.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	if !store.ValidText(hash) {
+		return nil // no such session: gone already
+	}
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}

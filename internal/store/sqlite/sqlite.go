@@ -254,6 +254,12 @@ func (c listCol) Scan(v any) error {
 	return nil
 }
 
+// SQLite's TEXT would keep NUL and invalid UTF-8, but PostgreSQL's refuses
+// them, so every method checks the strings it is given with store.ValidText,
+// as package postgres does, and the backends agree: a key that is not text
+// names no record (store.ErrNotFound, as for any unknown key), and a record
+// holding one is refused (store.ErrInvalid).
+
 // optional is how an optional reference (a user or grant id) is stored:
 // NULL when empty, so a foreign key does not see "".
 func optional(s string) any {

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Hit adds one to key's count in the window starting at window, in one
 // upsert, and returns the new count: concurrent hits each see a distinct count.
 func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, fmt.Errorf("throttle hit: %w", store.ErrInvalid)
+	}
 	var n int
 	err := s.w.QueryRowContext(ctx, `INSERT INTO throttles (key, window_start, count, expires_at) VALUES (?, ?, 1, ?)
 		ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1, expires_at = max(expires_at, excluded.expires_at)
@@ -24,6 +29,9 @@ func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (i
 // Count returns key's count in the window starting at window: 0 when nothing
 // was counted.
 func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, nil // nothing was counted under it
+	}
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT count FROM throttles WHERE key = ? AND window_start = ?`,
 		key, window.UnixMilli()).Scan(&n)

@@ -25,6 +25,10 @@ func scanUser(row rowScanner) (*store.User, error) {
 
 // CreateUser stores u; ErrConflict if its id or email is taken.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	// Before lower-casing, which would quietly turn invalid UTF-8 into U+FFFD.
+	if !store.ValidText(u.ID) || !userText(u) {
+		return fmt.Errorf("create user: %w", store.ErrInvalid)
+	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled,
 		millis(u.CreatedAt), millis(u.UpdatedAt))
@@ -36,11 +40,17 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser returns the user with id, or ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
 	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // GetUserByEmail returns the user whose email is email in any case, or ErrNotFound.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, error) {
+	if !store.ValidText(email) {
+		return nil, store.ErrNotFound
+	}
 	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`,
 		strings.ToLower(email)))
 }
@@ -66,6 +76,12 @@ func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
 // UpdateUser replaces everything but the id and CreatedAt; ErrNotFound if
 // there is no such user, ErrConflict if the new email is another user's.
 func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
+	if !store.ValidText(u.ID) {
+		return store.ErrNotFound
+	}
+	if !userText(u) {
+		return fmt.Errorf("update user %q: %w", u.ID, store.ErrInvalid)
+	}
 	err := s.execOne(ctx, `UPDATE users SET email = ?, name = ?, password_hash = ?, disabled = ?, updated_at = ?
 		WHERE id = ?`,
 		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, millis(u.UpdatedAt), u.ID)
@@ -78,8 +94,17 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 // DeleteUser deletes the user with their sessions and grants (and so their
 // refresh tokens); ErrNotFound if there is no such user.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if !store.ValidText(id) {
+		return store.ErrNotFound
+	}
 	if err := s.execOne(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
 	return nil
+}
+
+// userText reports whether every string of u but its id is text
+// (store.ValidText).
+func userText(u *store.User) bool {
+	return store.ValidText(u.Email, u.Name, u.PasswordHash)
 }

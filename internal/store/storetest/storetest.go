@@ -1,8 +1,8 @@
 // Package storetest is the conformance suite every store.Store backend runs,
 // so SQLite and PostgreSQL answer alike: the records round-trip, the errors
-// are store.ErrNotFound and store.ErrConflict where the contract says, and
-// the state changes flows depend on are atomic ("20 concurrent callers,
-// exactly one wins").
+// are store.ErrNotFound, store.ErrConflict and store.ErrInvalid where the
+// contract says, and the state changes flows depend on are atomic ("20
+// concurrent callers, exactly one wins").
 //
 // It also gives other packages' tests a real store: OpenSQLite.
 package storetest
@@ -46,7 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Throttle", testThrottle},
 		{"Sweep", testSweep},
 		{"OddKeys", testOddKeys},
-		{"OddKeysRoundTrip", testOddKeysRoundTrip},
+		{"InvalidText", testInvalidText},
+		{"OddTextRoundTrip", testOddTextRoundTrip},
 		{"ConcurrentPoll", testConcurrentPoll},
 		{"ConcurrentDecide", testConcurrentDecide},
 		{"ConcurrentUseRefreshToken", testConcurrentUseRefreshToken},
