@@ -24,6 +24,8 @@ var commands = []command{
 	{"clients", "manage OAuth clients through the admin API", runClients},
 	{"users", "manage users through the admin API", runUsers},
 	{"keys", "list or rotate signing keys", runKeys},
+	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
+	{"import", "create the records of an export in a database", runImport},
 	{"device-login", "sign in as a device would (RFC 8628), and show the tokens", runDeviceLogin},
 	{"version", "print the version", runVersion},
 }

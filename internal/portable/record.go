@@ -1,0 +1,281 @@
+package portable
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// The kinds of record lines.
+const (
+	kindClient     = "client"
+	kindUser       = "user"
+	kindSigningKey = "signing_key"
+)
+
+// header is the first line of an export. The counts let Import notice a
+// file that was cut short.
+type header struct {
+	Kind        string    `json:"kind"`
+	Version     int       `json:"version"`
+	ExportedAt  timestamp `json:"exported_at"`
+	Clients     int       `json:"clients"`
+	Users       int       `json:"users"`
+	SigningKeys int       `json:"signing_keys"`
+	Warning     string    `json:"warning,omitempty"`
+}
+
+// clientLine is a store.Client. Durations are whole milliseconds, which is
+// what the backends keep.
+type clientLine struct {
+	Kind                 string    `json:"kind"`
+	ID                   string    `json:"id"`
+	Name                 string    `json:"name"`
+	SecretHash           string    `json:"secret_hash,omitempty"` // hex SHA-256; the secret itself was never stored
+	AuthMethod           string    `json:"auth_method"`
+	GrantTypes           []string  `json:"grant_types"`
+	RedirectURIs         []string  `json:"redirect_uris"`
+	Scopes               []string  `json:"scopes"`
+	UserCode             userCode  `json:"user_code,omitzero"`
+	DeviceCodeLifetimeMS int64     `json:"device_code_lifetime_ms,omitempty"`
+	PollIntervalMS       int64     `json:"poll_interval_ms,omitempty"`
+	CreatedAt            timestamp `json:"created_at,omitzero"`
+	UpdatedAt            timestamp `json:"updated_at,omitzero"`
+}
+
+// userCode is a store.UserCodePolicy.
+type userCode struct {
+	Alphabet string `json:"alphabet,omitempty"`
+	Length   int    `json:"length,omitempty"`
+	Group    int    `json:"group,omitempty"`
+}
+
+// userLine is a store.User.
+type userLine struct {
+	Kind         string    `json:"kind"`
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	PasswordHash string    `json:"password_hash,omitempty"` // PHC-formatted argon2id
+	Disabled     bool      `json:"disabled,omitempty"`
+	CreatedAt    timestamp `json:"created_at,omitzero"`
+	UpdatedAt    timestamp `json:"updated_at,omitzero"`
+}
+
+// keyLine is a store.SigningKey. encoding/json writes []byte as standard
+// base64.
+type keyLine struct {
+	Kind       string    `json:"kind"`
+	ID         string    `json:"id"`
+	Algorithm  string    `json:"algorithm"`
+	PrivateKey []byte    `json:"private_key"` // PKCS #8, DER
+	CreatedAt  timestamp `json:"created_at,omitzero"`
+	NotBefore  timestamp `json:"not_before,omitzero"`
+	NotAfter   timestamp `json:"not_after,omitzero"`
+}
+
+func clientToLine(c *store.Client) (clientLine, error) {
+	text := append([]string{c.ID, c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet}, c.GrantTypes...)
+	text = append(append(text, c.RedirectURIs...), c.Scopes...)
+	if !allUTF8(text) {
+		return clientLine{}, fmt.Errorf("client %q: %w", c.ID, errNotUTF8)
+	}
+	return clientLine{
+		Kind:                 kindClient,
+		ID:                   c.ID,
+		Name:                 c.Name,
+		SecretHash:           c.SecretHash,
+		AuthMethod:           c.AuthMethod,
+		GrantTypes:           nonNil(c.GrantTypes),
+		RedirectURIs:         nonNil(c.RedirectURIs),
+		Scopes:               nonNil(c.Scopes),
+		UserCode:             userCode(c.UserCode),
+		DeviceCodeLifetimeMS: c.DeviceCodeLifetime.Milliseconds(),
+		PollIntervalMS:       c.PollInterval.Milliseconds(),
+		CreatedAt:            timestamp(c.CreatedAt),
+		UpdatedAt:            timestamp(c.UpdatedAt),
+	}, nil
+}
+
+func userToLine(u *store.User) (userLine, error) {
+	if !allUTF8([]string{u.ID, u.Email, u.Name, u.PasswordHash}) {
+		return userLine{}, fmt.Errorf("user %q: %w", u.ID, errNotUTF8)
+	}
+	return userLine{
+		Kind:         kindUser,
+		ID:           u.ID,
+		Email:        u.Email,
+		Name:         u.Name,
+		PasswordHash: u.PasswordHash,
+		Disabled:     u.Disabled,
+		CreatedAt:    timestamp(u.CreatedAt),
+		UpdatedAt:    timestamp(u.UpdatedAt),
+	}, nil
+}
+
+func keyToLine(k *store.SigningKey) (keyLine, error) {
+	if !allUTF8([]string{k.ID, k.Algorithm}) {
+		return keyLine{}, fmt.Errorf("signing key %q: %w", k.ID, errNotUTF8)
+	}
+	return keyLine{
+		Kind:       kindSigningKey,
+		ID:         k.ID,
+		Algorithm:  k.Algorithm,
+		PrivateKey: k.PrivateKey,
+		CreatedAt:  timestamp(k.CreatedAt),
+		NotBefore:  timestamp(k.NotBefore),
+		NotAfter:   timestamp(k.NotAfter),
+	}, nil
+}
+
+// errNotUTF8: JSON strings are Unicode, and encoding/json would silently
+// replace the bytes it cannot carry; a changed id or hash is worse than no
+// export.
+var errNotUTF8 = errors.New("a field is not valid UTF-8, so JSON cannot carry it unchanged")
+
+func allUTF8(ss []string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+var (
+	authMethods = []string{store.AuthNone, store.AuthClientSecretBasic, store.AuthClientSecretPost}
+	grantTypes  = []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode, store.GrantClientCredentials}
+)
+
+func (l clientLine) toStore() (*store.Client, error) {
+	bad := func(format string, args ...any) (*store.Client, error) {
+		return nil, fmt.Errorf("client %q: %s", l.ID, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case l.ID == "":
+		return nil, errors.New("client: id is empty")
+	case !slices.Contains(authMethods, l.AuthMethod):
+		return bad("auth_method %q: want %s", l.AuthMethod, strings.Join(authMethods, ", "))
+	case l.AuthMethod == store.AuthNone && l.SecretHash != "":
+		return bad("a public client (auth_method none) has no secret_hash")
+	case l.AuthMethod != store.AuthNone && !isSHA256Hex(l.SecretHash):
+		return bad("secret_hash: a confidential client needs the hex SHA-256 of its secret (64 lower-case hex digits)")
+	case len(l.GrantTypes) == 0:
+		return bad("grant_types is empty")
+	case l.UserCode.Length < 0 || l.UserCode.Group < -1:
+		return bad("user_code: want length >= 0 and group >= -1")
+	case l.DeviceCodeLifetimeMS < 0 || l.PollIntervalMS < 0:
+		return bad("device_code_lifetime_ms and poll_interval_ms must not be negative")
+	}
+	for i, gt := range l.GrantTypes {
+		if !slices.Contains(grantTypes, gt) {
+			return bad("grant_types: %q is not one of %s", gt, strings.Join(grantTypes, ", "))
+		}
+		if slices.Contains(l.GrantTypes[:i], gt) {
+			return bad("grant_types lists %s twice", gt)
+		}
+	}
+	return &store.Client{
+		ID:                 l.ID,
+		Name:               l.Name,
+		SecretHash:         l.SecretHash,
+		AuthMethod:         l.AuthMethod,
+		GrantTypes:         l.GrantTypes,
+		RedirectURIs:       l.RedirectURIs,
+		Scopes:             l.Scopes,
+		UserCode:           store.UserCodePolicy(l.UserCode),
+		DeviceCodeLifetime: time.Duration(l.DeviceCodeLifetimeMS) * time.Millisecond,
+		PollInterval:       time.Duration(l.PollIntervalMS) * time.Millisecond,
+		CreatedAt:          time.Time(l.CreatedAt),
+		UpdatedAt:          time.Time(l.UpdatedAt),
+	}, nil
+}
+
+func isSHA256Hex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) == 64 && s == strings.ToLower(s)
+}
+
+func (l userLine) toStore() (*store.User, error) {
+	switch {
+	case l.ID == "":
+		return nil, errors.New("user: id is empty")
+	case l.Email == "":
+		return nil, fmt.Errorf("user %q: email is empty", l.ID)
+	case l.PasswordHash != "" && !strings.HasPrefix(l.PasswordHash, "$argon2id$"):
+		// A plain password pasted here would otherwise be stored as a
+		// "hash" no login could match.
+		return nil, fmt.Errorf("user %q: password_hash is not a PHC-formatted argon2id hash ($argon2id$...)", l.ID)
+	}
+	return &store.User{
+		ID:           l.ID,
+		Email:        strings.ToLower(l.Email), // as the store keeps it, so duplicates are caught here
+		Name:         l.Name,
+		PasswordHash: l.PasswordHash,
+		Disabled:     l.Disabled,
+		CreatedAt:    time.Time(l.CreatedAt),
+		UpdatedAt:    time.Time(l.UpdatedAt),
+	}, nil
+}
+
+func (l keyLine) toStore() (*store.SigningKey, error) {
+	switch {
+	case l.ID == "":
+		return nil, errors.New("signing_key: id is empty")
+	case l.Algorithm == "":
+		return nil, fmt.Errorf("signing key %q: algorithm is empty", l.ID)
+	case len(l.PrivateKey) == 0:
+		return nil, fmt.Errorf("signing key %q: private_key is empty", l.ID)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(l.PrivateKey); err != nil {
+		return nil, fmt.Errorf("signing key %q: private_key is not a PKCS #8 private key: %v", l.ID, err)
+	}
+	return &store.SigningKey{
+		ID:         l.ID,
+		Algorithm:  l.Algorithm,
+		PrivateKey: l.PrivateKey,
+		CreatedAt:  time.Time(l.CreatedAt),
+		NotBefore:  time.Time(l.NotBefore),
+		NotAfter:   time.Time(l.NotAfter),
+	}, nil
+}
+
+// timestamp is a time written as RFC 3339 in UTC with milliseconds, the
+// precision the backends keep. The zero time is left out (omitzero).
+type timestamp time.Time
+
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func (t timestamp) IsZero() bool { return time.Time(t).IsZero() }
+
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Time(t).UTC().Format(timeLayout))
+}
+
+func (t *timestamp) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil || s == "" {
+		return fmt.Errorf("time %s: want an RFC 3339 string such as \"2026-03-04T05:06:07.000Z\"", b)
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("time %q: want RFC 3339, such as 2026-03-04T05:06:07.000Z", s)
+	}
+	*t = timestamp(v.UTC())
+	return nil
+}
