@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -15,8 +16,9 @@ type DeviceCode struct{ *Deps }
 
 // Exchange polls the device authorization. A pending poll from a public
 // client costs one indexed statement: the store decides the outcome
-// (expired, slow_down, pending, denied, or this caller wins the approved
-// code) in one conditional update, bound to the client that asked for it.
+// (expired, slow_down, pending, denied, used, or issue for an approved code)
+// in one conditional update, bound to the client that asked for it. Issue
+// leads to redeem, where one transaction decides which poll gets the tokens.
 func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
 	code := req.Form.Get("device_code")
 	if code == "" {
@@ -69,12 +71,18 @@ func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response
 		}
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
 	case store.PollIssue:
-		return g.issueFor(ctx, c, res.Auth)
+		return g.redeem(ctx, c, res.Auth, now)
 	}
 	return nil, fmt.Errorf("unknown poll outcome %q", res.Outcome)
 }
 
-func (g DeviceCode) issueFor(ctx context.Context, c *store.Client, a *store.DeviceAuth) (*token.Response, error) {
+// redeem issues tokens for an approved authorization a. The code is
+// consumed and the grant and refresh token stored in one transaction
+// (store.DeviceStore.RedeemDeviceAuth), so a database lost halfway leaves the
+// code approved for the next poll rather than consumed with nothing to show
+// for it. The tokens are minted only once that has committed: signing writes
+// nothing, and uses the keys in memory when the database is away.
+func (g DeviceCode) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, now time.Time) (*token.Response, error) {
 	if c == nil {
 		var err error
 		c, err = g.Store.GetClient(ctx, a.ClientID)
@@ -92,12 +100,21 @@ func (g DeviceCode) issueFor(ctx context.Context, c *store.Client, a *store.Devi
 	if err != nil {
 		return nil, err
 	}
-	grant, resp, err := g.issue(ctx, c, u, a.Scopes, a.DecidedAt, "")
+	is, err := g.newIssuance(c, u, a.Scopes, a.DecidedAt, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := g.Store.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, grant.ID); err != nil {
-		return nil, fmt.Errorf("record grant: %w", err)
+	err = g.Store.RedeemDeviceAuth(ctx, a.DeviceCodeHash, is.Grant, is.RefreshToken, now)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Another poll redeemed it since ours answered issue (or it expired
+		// in between).
+		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
+	case errors.Is(err, store.ErrNotFound):
+		// The authorization, its client or its user went in between.
+		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code is no longer valid"}
+	case err != nil:
+		return nil, fmt.Errorf("redeem device authorization: %w", err)
 	}
-	return resp, nil
+	return g.mint(ctx, is, u, "")
 }

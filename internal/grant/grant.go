@@ -91,24 +91,21 @@ func (d *Deps) authenticate(ctx context.Context, creds oauth.ClientCredentials, 
 	return c, nil
 }
 
-// newRefresh stores a new refresh token for grant g and returns it.
-func (d *Deps) newRefresh(ctx context.Context, g *store.Grant, scopes []string) (string, error) {
+// newRefresh draws a new refresh token for grant g and returns it with the
+// record to store for it; it stores nothing.
+func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (string, *store.RefreshToken, error) {
 	rt, err := oauth.NewSecret(d.Rand, oauth.PrefixRefreshToken)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	err = d.Store.CreateRefreshToken(ctx, &store.RefreshToken{
+	return rt, &store.RefreshToken{
 		Hash:      oauth.HashSecret(rt),
 		GrantID:   g.ID,
 		ClientID:  g.ClientID,
 		Scopes:    scopes,
-		CreatedAt: d.Now(),
+		CreatedAt: now,
 		ExpiresAt: g.ExpiresAt,
-	})
-	if err != nil {
-		return "", fmt.Errorf("store refresh token: %w", err)
-	}
-	return rt, nil
+	}, nil
 }
 
 // activeUser loads the user a grant acts for and refuses one who can no
@@ -133,31 +130,38 @@ func (d *Deps) newGrantID() (string, error) {
 	return id[:22], nil // 132 bits: unique, and short in a JWT
 }
 
-// issue creates the grant and its tokens for a user's approval.
-func (d *Deps) issue(ctx context.Context, c *store.Client, u *store.User, scopes []string, authTime time.Time, nonce string) (*store.Grant, *token.Response, error) {
+// issuance is what a user's approval becomes: the records to store, and
+// the refresh token itself for the response.
+type issuance struct {
+	Grant        *store.Grant
+	RefreshToken *store.RefreshToken // nil when the client gets none
+	Refresh      string              // the refresh token RefreshToken stores; "" for none
+}
+
+// newIssuance builds the grant, and the refresh token when the client gets
+// one, for a user's approval at now. It stores nothing: the caller stores
+// them in the same transaction that uses the approval up, and mints the
+// tokens (Deps.mint) only once that has committed.
+func (d *Deps) newIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time) (*issuance, error) {
 	id, err := d.newGrantID()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	now := d.Now()
-	g := &store.Grant{
+	is := &issuance{Grant: &store.Grant{
 		ID: id, UserID: u.ID, ClientID: c.ID, Scopes: scopes,
 		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.RefreshLifetime),
-	}
-	if err := d.Store.CreateGrant(ctx, g); err != nil {
-		return nil, nil, fmt.Errorf("create grant: %w", err)
-	}
-	var refresh string
+	}}
 	if wantsRefresh(c, scopes) {
-		if refresh, err = d.newRefresh(ctx, g, scopes); err != nil {
-			return nil, nil, err
+		if is.Refresh, is.RefreshToken, err = d.newRefresh(is.Grant, scopes, now); err != nil {
+			return nil, err
 		}
 	}
-	resp, err := d.Minter.Mint(ctx, token.Issue{Grant: g, User: u, Scopes: scopes, Nonce: nonce, Refresh: refresh})
-	if err != nil {
-		return nil, nil, err
-	}
-	return g, resp, nil
+	return is, nil
+}
+
+// mint signs the tokens of a stored issuance for user u.
+func (d *Deps) mint(ctx context.Context, is *issuance, u *store.User, nonce string) (*token.Response, error) {
+	return d.Minter.Mint(ctx, token.Issue{Grant: is.Grant, User: u, Scopes: is.Grant.Scopes, Nonce: nonce, Refresh: is.Refresh})
 }
 
 // wantsRefresh: a refresh token goes to a client registered for the

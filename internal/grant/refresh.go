@@ -52,19 +52,8 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		scopes = asked
 	}
 	now := g.Now()
-	if _, err := g.Store.UseRefreshToken(ctx, hash, now); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			if err := g.Store.RevokeGrant(ctx, old.GrantID, now); err != nil {
-				return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
-			}
-			g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", old.GrantID)
-			return nil, invalid
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, invalid
-		}
-		return nil, fmt.Errorf("use refresh token: %w", err)
-	}
+	// Whether the token may be used at all is decided before rotating it, so
+	// a revoked grant's token, or an expired one, is never rotated.
 	gr, err := g.Store.GetGrant(ctx, old.GrantID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !gr.Active(now)) || !now.Before(old.ExpiresAt) {
 		return nil, invalid
@@ -78,9 +67,25 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			return nil, err
 		}
 	}
-	next, err := g.newRefresh(ctx, gr, old.Scopes)
+	next, nextRecord, err := g.newRefresh(gr, old.Scopes, now)
 	if err != nil {
 		return nil, err
+	}
+	// One transaction marks the old token used and stores the next, so a
+	// database lost halfway leaves the old one working, never neither.
+	_, err = g.Store.RotateRefreshToken(ctx, hash, nextRecord, now)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Used already: either the client or an attacker holds a stolen copy.
+		if err := g.Store.RevokeGrant(ctx, old.GrantID, now); err != nil {
+			return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
+		}
+		g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", old.GrantID)
+		return nil, invalid
+	case errors.Is(err, store.ErrNotFound):
+		return nil, invalid
+	case err != nil:
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return g.Minter.Mint(ctx, token.Issue{Grant: gr, User: u, Scopes: scopes, Refresh: next})
 }

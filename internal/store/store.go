@@ -4,8 +4,10 @@
 // store/postgres, and store/storetest is the conformance suite both must pass.
 //
 // Every state change a flow depends on (deciding a device authorization,
-// polling it, redeeming a code) is a single atomic operation in the backend,
-// so that several Latchkey instances sharing one database agree on the outcome.
+// polling it, redeeming it for a grant, rotating a refresh token) is a single
+// atomic operation in the backend, one statement or one transaction, so that
+// several Latchkey instances sharing one database agree on the outcome, and a
+// database lost halfway leaves nothing half done.
 package store
 
 import (
@@ -25,9 +27,12 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrInvalid: a record to write holds a string that is not text (ValidText); nothing was written.
 	ErrInvalid = errors.New("store: invalid text")
-	// ErrUnavailable: the database cannot be reached now (connection refused,
-	// lost, or timed out). Backends wrap such errors with it so endpoints
-	// answer 503 with Retry-After rather than 500; nothing was committed.
+	// ErrUnavailable: the database could not be reached or the connection
+	// was lost (refused, reset, timed out). The operation may or may not have
+	// committed, so callers answer 503 with Retry-After and clients retry:
+	// every Latchkey write is designed so a retry is safe (a redeemed device
+	// code answers invalid_grant, a new device authorization simply replaces
+	// a lost one).
 	ErrUnavailable = errors.New("store: database unavailable")
 )
 
@@ -152,7 +157,7 @@ const (
 	DevicePending  = "pending"
 	DeviceApproved = "approved"
 	DeviceDenied   = "denied"
-	DeviceConsumed = "consumed" // tokens were issued
+	DeviceConsumed = "consumed" // redeemed: its grant and refresh token are stored
 )
 
 // DeviceAuth is one device authorization request (RFC 8628 §3.1).
@@ -169,7 +174,7 @@ type DeviceAuth struct {
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
 	DecidedAt      time.Time
-	GrantID        string // set when tokens were issued
+	GrantID        string // set by RedeemDeviceAuth
 
 	// Where the request came from, shown on the verification page (RFC 8628 §5.4).
 	RequestIP        string
@@ -182,8 +187,8 @@ const (
 	PollSlowDown = "slow_down" // too soon; the stored interval grew by SlowDownStep
 	PollDenied   = "denied"    // access_denied
 	PollExpired  = "expired"   // expired_token
-	PollIssue    = "issue"     // approved: this caller won the code and must issue tokens
-	PollUsed     = "used"      // tokens were issued to an earlier poll: invalid_grant
+	PollIssue    = "issue"     // approved: the caller may redeem it (RedeemDeviceAuth), then issue tokens
+	PollUsed     = "used"      // redeemed by an earlier poll: invalid_grant
 )
 
 // SlowDownStep is what RFC 8628 §3.5 tells a client to add to its interval
@@ -193,6 +198,12 @@ const SlowDownStep = 5 * time.Second
 // PollTolerance is how much earlier than the interval a poll may arrive and
 // still count as on time: requests that left a well-behaved client on schedule
 // can arrive a little early when the previous one was delayed in transit.
+//
+// The tolerance a poll gets is min(PollTolerance, interval/5): a whole second
+// off a 1 s interval would tolerate any rate at all, so short intervals get a
+// fifth of themselves (200 ms of 1 s) and intervals of 5 s and more the full
+// second. A poll is too soon, slow_down, when it arrives before
+// last poll + interval - tolerance.
 const PollTolerance = time.Second
 
 // PollResult is what one poll did.
@@ -215,13 +226,23 @@ type DeviceStore interface {
 	DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*DeviceAuth, error)
 	// PollDeviceAuth records one poll by clientID and decides its outcome in a
 	// single statement: expiry, slow_down (interval + SlowDownStep), pending,
-	// denied, and approved -> consumed for exactly one caller. A poll for
-	// another client's device code is ErrNotFound and changes nothing.
+	// denied, issue for an approved authorization and used for a consumed
+	// one. It changes no status: an approved authorization answers issue to
+	// every poll on time until RedeemDeviceAuth consumes it, so a redemption
+	// that failed is simply tried again by the next poll. A poll for another
+	// client's device code is ErrNotFound and changes nothing.
 	// When publicOnly is set, only an authorization created by a public client
 	// matches (the caller presented no client secret).
 	PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*PollResult, error)
-	// SetDeviceAuthGrant records the grant issued for a consumed authorization.
-	SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error
+	// RedeemDeviceAuth moves an approved, unexpired authorization to consumed,
+	// recording g.ID, and stores g and refresh (nil for none), all in one
+	// transaction: either the code is consumed and the grant and token exist,
+	// or nothing changed. Of concurrent redemptions exactly one succeeds.
+	// ErrNotFound if no such authorization exists (or g's client or user does
+	// not); ErrConflict if it is not approved (another redemption won) or has
+	// expired (or g's id or refresh's hash is taken); ErrInvalid if g or
+	// refresh holds a string that is not text.
+	RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *Grant, refresh *RefreshToken, now time.Time) error
 }
 
 // Grant is what a user allowed a client: the scopes, and until when tokens
@@ -263,9 +284,15 @@ type GrantStore interface {
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
-	// UseRefreshToken marks an unused token used in one conditional update and
-	// returns it; ErrConflict if it was used already (reuse), ErrNotFound if unknown.
-	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
+	// RotateRefreshToken marks the unused token oldHash used at now and stores
+	// next in one transaction, and returns the old token (UsedAt now set):
+	// either the old one is used and next exists, or nothing changed. Of
+	// concurrent rotations of one token exactly one succeeds. It checks
+	// neither expiry nor the grant: the caller does, before rotating.
+	// ErrConflict if the old token was used already (reuse, RFC 9700
+	// §4.14.2), and only then; ErrNotFound if it is unknown (or next's grant
+	// is); ErrInvalid if next holds a string that is not text.
+	RotateRefreshToken(ctx context.Context, oldHash string, next *RefreshToken, now time.Time) (*RefreshToken, error)
 }
 
 // Session is a signed-in browser.

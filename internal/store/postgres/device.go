@@ -88,7 +88,7 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID strin
 		return a, err
 	}
 	// Nothing matched: tell an unknown code from one that is decided or expired.
-	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE user_code_hash = $1`, userCodeHash)
+	ok, err := exists(ctx, s.pool, `SELECT 1 FROM device_authorizations WHERE user_code_hash = $1`, userCodeHash)
 	if err != nil {
 		return nil, err
 	}
@@ -100,18 +100,20 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID strin
 
 // pollOutcome decides a poll (RFC 8628 §3.5) from the row as it was before
 // the poll: every SET expression of an UPDATE sees the old row, so the
-// outcome, the new interval and the new status all see the same state. In
-// order:
+// outcome and the new interval see the same state. In order:
 //   - expired: past expires_at, whatever else holds (expired_token);
-//   - used: tokens went to an earlier poll (invalid_grant);
-//   - slow_down: sooner than the interval after the previous poll, less
-//     store.PollTolerance; the interval then grows by store.SlowDownStep;
-//   - pending, denied, or issue for an approved authorization, which this
-//     same statement moves to consumed, so only one poll ever sees issue.
+//   - used: RedeemDeviceAuth consumed it for an earlier poll (invalid_grant);
+//   - slow_down: sooner than the interval after the previous poll, less the
+//     tolerance min(store.PollTolerance, interval/5); the interval then grows
+//     by store.SlowDownStep;
+//   - pending, denied, or issue for an approved authorization. Issue changes
+//     nothing but last_poll_at: the caller redeems the code with
+//     RedeemDeviceAuth, which decides among callers that all saw issue.
 const pollOutcome = `CASE
 		WHEN @now >= expires_at THEN 'expired'
 		WHEN status = 'consumed' THEN 'used'
-		WHEN last_poll_at IS NOT NULL AND @now < last_poll_at + interval_ms - @tolerance THEN 'slow_down'
+		WHEN last_poll_at IS NOT NULL
+			AND @now < last_poll_at + interval_ms - LEAST(@tolerance::bigint, interval_ms / 5) THEN 'slow_down'
 		WHEN status = 'pending' THEN 'pending'
 		WHEN status = 'denied' THEN 'denied'
 		WHEN status = 'approved' THEN 'issue'
@@ -121,17 +123,15 @@ const pollOutcome = `CASE
 // set on every poll, slow_down included: RFC 8628 §3.5 has the client wait
 // the new interval from the slow_down answer, so that is what we measure from.
 //
-// Exactly one of several concurrent polls of an approved code wins issue,
-// on any number of instances: the first to reach the row locks it, and the
-// others wait. Under READ COMMITTED (which Open sets for every session), when
-// the first commits PostgreSQL re-evaluates each waiting UPDATE's WHERE clause
-// and SET expressions against the row's newest version, so the next poll sees
-// status consumed and answers used; none sees the approved row the winner
-// already consumed.
+// Concurrent polls of one code, on any number of instances, take turns: the
+// first to reach the row locks it, and the others wait. Under READ COMMITTED
+// (which Open sets for every session), when the first commits PostgreSQL
+// re-evaluates each waiting UPDATE's WHERE clause and SET expressions against
+// the row's newest version, so each poll sees the last_poll_at and interval
+// the one before it left, and no slow_down is lost.
 const pollStatement = `UPDATE device_authorizations SET
 		last_outcome = ` + pollOutcome + `,
 		interval_ms = interval_ms + CASE WHEN ` + pollOutcome + ` = 'slow_down' THEN @step::bigint ELSE 0 END,
-		status = CASE WHEN ` + pollOutcome + ` = 'issue' THEN 'consumed' ELSE status END,
 		last_poll_at = @now
 	WHERE device_code_hash = @device_code_hash AND client_id = @client_id
 		AND (client_public OR NOT @public_only::boolean)
@@ -163,28 +163,53 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 	return &store.PollResult{Outcome: *outcome, Auth: &a}, nil
 }
 
-// SetDeviceAuthGrant records the grant issued for a consumed authorization.
-// ErrNotFound if there is no such authorization; ErrConflict if it is not
-// consumed or records another grant already.
-func (s *Store) SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error {
+// RedeemDeviceAuth moves an approved, unexpired authorization to consumed
+// for g and stores g and refresh (nil for none), in one transaction: a
+// failure anywhere, the connection included, rolls it all back, and the next
+// poll tries again. Of concurrent redemptions, on any number of instances,
+// exactly one finds the row approved: the others wait for its row lock, then
+// (READ COMMITTED) re-check the WHERE clause against the consumed row, or
+// against the approved one if the winner rolled back.
+func (s *Store) RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, refresh *store.RefreshToken, now time.Time) error {
 	if !store.ValidText(deviceCodeHash) {
 		return store.ErrNotFound
 	}
-	if !store.ValidText(grantID) {
-		return fmt.Errorf("set device authorization grant: %w", store.ErrInvalid)
+	if !validGrant(g) || (refresh != nil && !validRefreshToken(refresh)) {
+		return fmt.Errorf("redeem device authorization: %w", store.ErrInvalid)
 	}
-	err := s.execOne(ctx, `UPDATE device_authorizations SET grant_id = $2
-		WHERE device_code_hash = $1 AND status = 'consumed' AND (grant_id IS NULL OR grant_id = $2)`,
-		deviceCodeHash, optional(grantID))
-	if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = $1`, deviceCodeHash)
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("redeem device authorization: %w", mapErr(err))
 	}
-	if ok {
-		return fmt.Errorf("set device authorization grant: %w", store.ErrConflict)
+	defer tx.Rollback(ctx) // a no-op once committed
+	tag, err := tx.Exec(ctx, `UPDATE device_authorizations SET status = 'consumed', grant_id = $2
+		WHERE device_code_hash = $1 AND status = 'approved' AND expires_at > $3`,
+		deviceCodeHash, g.ID, now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("redeem device authorization: %w", mapErr(err))
 	}
-	return store.ErrNotFound
+	if tag.RowsAffected() == 0 {
+		// Nothing matched: tell an unknown code from one that another
+		// redemption won, or that expired.
+		ok, err := exists(ctx, tx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = $1`, deviceCodeHash)
+		if err != nil {
+			return fmt.Errorf("redeem device authorization: %w", err)
+		}
+		if ok {
+			return fmt.Errorf("redeem device authorization: not approved or expired: %w", store.ErrConflict)
+		}
+		return store.ErrNotFound
+	}
+	if err := insertGrant(ctx, tx, g); err != nil {
+		return fmt.Errorf("redeem device authorization: %w", err)
+	}
+	if refresh != nil {
+		if err := insertRefreshToken(ctx, tx, refresh); err != nil {
+			return fmt.Errorf("redeem device authorization: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("redeem device authorization: commit: %w", mapErr(err))
+	}
+	return nil
 }

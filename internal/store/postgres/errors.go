@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,15 +29,15 @@ const (
 
 // mapErr turns driver errors the store contract names into store errors.
 //
-// store.ErrUnavailable promises the caller nothing was committed, so only
-// failures where that holds are wrapped with it: the server refused or
-// cancelled the statement (which rolls back its implicit transaction), or
-// pgx never got to send it (dial errors, pgconn.SafeToRetry). A connection
-// lost after the statement was sent stays a plain error: it may have
-// committed. One exception: pgconn.Timeout, the caller's deadline passing
-// mid-statement. The statement may still commit after pgx gave up on it, but
-// the request is over either way, and 503 is the honest answer to a database
-// too slow to answer in time.
+// store.ErrUnavailable covers every failure of the database or the way to
+// it: the server refused or cancelled the statement, pgx could not connect
+// (dial errors, pgconn.SafeToRetry), or the connection broke while the
+// statement was on its way or its answer was (an unexpected EOF, a reset, a
+// read or write error, pgx's "conn closed"), and the caller's deadline
+// passing mid-statement (pgconn.Timeout). In the last cases the statement may
+// have committed all the same; the store contract allows that (see
+// store.ErrUnavailable): every write is safe to retry, so 503 and a retry is
+// the right answer whether it committed or not.
 func mapErr(err error) error {
 	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) ||
 		errors.Is(err, store.ErrUnavailable) {
@@ -62,7 +65,8 @@ func mapErr(err error) error {
 	}
 	// The caller gave up (its client went away): not the database's fault,
 	// and not worth a 503 in the metrics. pgx reports a context that was
-	// done before the statement as a timeout, hence this check comes first.
+	// done before the statement as a timeout, and a read it interrupted as a
+	// network error, hence this check comes first.
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -70,8 +74,20 @@ func mapErr(err error) error {
 	// context.DeadlineExceeded: the pool is exhausted, nothing was sent.
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
-		errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.DeadlineExceeded) || connectionLost(err) {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// connectionLost reports whether err is the connection failing under a
+// statement pgx had begun to send: pgx passes on what reading or writing the
+// socket returned, and marks the connection closed.
+func connectionLost(err error) bool {
+	var oe *net.OpError // a read or write on the socket
+	return errors.As(err, &oe) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, syscall.EPIPE)
 }

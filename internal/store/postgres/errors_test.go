@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +17,8 @@ import (
 )
 
 func TestMapErr(t *testing.T) {
-	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	readErr := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	writeErr := &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
 	for _, tt := range []struct {
 		name string
 		err  error
@@ -34,7 +37,16 @@ func TestMapErr(t *testing.T) {
 		{"syntax error", &pgconn.PgError{Code: "42601"}, nil},
 		{"invalid byte sequence", &pgconn.PgError{Code: "22021"}, nil},
 		{"the caller gave up", context.Canceled, nil},
-		{"a lost connection", fmt.Errorf("receive message: %w", dialErr), nil},
+		{"the caller gave up mid-read", fmt.Errorf("receive message failed: %w", context.Canceled), nil},
+		{"a bug", errors.New("cannot scan NULL into *string"), nil},
+		// The connection broke after the statement was sent: it may have
+		// committed, and a retry is safe all the same.
+		{"connection reset mid-statement", fmt.Errorf("receive message failed: %w", readErr), store.ErrUnavailable},
+		{"write to a closed socket", fmt.Errorf("write failed: %w", writeErr), store.ErrUnavailable},
+		{"unexpected EOF", fmt.Errorf("receive message failed: %w", io.ErrUnexpectedEOF), store.ErrUnavailable},
+		{"EOF", io.EOF, store.ErrUnavailable},
+		{"conn closed", fmt.Errorf("commit: %w", pgconn.ErrConnClosed), store.ErrUnavailable},
+		{"bare reset", syscall.ECONNRESET, store.ErrUnavailable},
 		{"mapped already", fmt.Errorf("%w: x", store.ErrUnavailable), store.ErrUnavailable},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

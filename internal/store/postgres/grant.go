@@ -26,14 +26,28 @@ func scanGrant(row pgx.Row) (*store.Grant, error) {
 // CreateGrant stores g; ErrConflict if its id is taken, ErrNotFound if its
 // client or user does not exist.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
-	if !store.ValidText(g.ID, g.UserID, g.ClientID) || !store.ValidText(g.Scopes...) {
+	if !validGrant(g) {
 		return fmt.Errorf("create grant: %w", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	if err := insertGrant(ctx, s.pool, g); err != nil {
+		return fmt.Errorf("create %w", err)
+	}
+	return nil
+}
+
+// validGrant reports whether every string of g is text (store.ValidText).
+func validGrant(g *store.Grant) bool {
+	return store.ValidText(g.ID, g.UserID, g.ClientID) && store.ValidText(g.Scopes...)
+}
+
+// insertGrant stores g, which validGrant accepted, with db: the pool or a
+// transaction.
+func insertGrant(ctx context.Context, db execer, g *store.Grant) error {
+	_, err := db.Exec(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		g.ID, optional(g.UserID), g.ClientID, jsonList(g.Scopes),
 		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("create grant: %w", mapErr(err))
+		return fmt.Errorf("grant: %w", mapErr(err))
 	}
 	return nil
 }
@@ -103,14 +117,28 @@ func scanRefreshToken(row pgx.Row) (*store.RefreshToken, error) {
 // CreateRefreshToken stores t; ErrConflict if its hash is taken, ErrNotFound
 // if its grant does not exist.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
-	if !store.ValidText(t.Hash, t.GrantID, t.ClientID) || !store.ValidText(t.Scopes...) {
+	if !validRefreshToken(t) {
 		return fmt.Errorf("create refresh token: %w", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	if err := insertRefreshToken(ctx, s.pool, t); err != nil {
+		return fmt.Errorf("create %w", err)
+	}
+	return nil
+}
+
+// validRefreshToken reports whether every string of t is text (store.ValidText).
+func validRefreshToken(t *store.RefreshToken) bool {
+	return store.ValidText(t.Hash, t.GrantID, t.ClientID) && store.ValidText(t.Scopes...)
+}
+
+// insertRefreshToken stores t, which validRefreshToken accepted, with db:
+// the pool or a transaction.
+func insertRefreshToken(ctx context.Context, db execer, t *store.RefreshToken) error {
+	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		t.Hash, t.GrantID, t.ClientID, jsonList(t.Scopes),
 		millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
 	if err != nil {
-		return fmt.Errorf("create refresh token: %w", mapErr(err))
+		return fmt.Errorf("refresh token: %w", mapErr(err))
 	}
 	return nil
 }
@@ -123,26 +151,50 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
 }
 
-// UseRefreshToken marks an unused token used at now in one conditional
-// update, so of two requests presenting it exactly one rotates it: the other
-// waits for the row lock, then finds used_at set (READ COMMITTED re-checks
-// the WHERE clause on the newest version). It does not check expiry: the
-// caller has the token back and decides.
-func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
-	if !store.ValidText(hash) {
+// RotateRefreshToken marks the unused token oldHash used at now and stores
+// next, in one transaction: a failure anywhere, the connection included,
+// rolls it all back, and the old token still works. Of concurrent rotations,
+// on any number of instances, exactly one finds the old token unused: the
+// others wait for its row lock, then (READ COMMITTED) re-check the WHERE
+// clause against the newest version. It does not check expiry or the grant:
+// the caller did.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *store.RefreshToken, now time.Time) (*store.RefreshToken, error) {
+	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
 	}
-	t, err := scanRefreshToken(s.pool.QueryRow(ctx, `UPDATE refresh_tokens SET used_at = $2
-		WHERE hash = $1 AND used_at IS NULL RETURNING `+refreshColumns, hash, now.UnixMilli()))
-	if !errors.Is(err, store.ErrNotFound) {
-		return t, err
+	if !validRefreshToken(next) {
+		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	ok, err := s.exists(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, hash)
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
-	if ok {
-		return nil, fmt.Errorf("use refresh token: used already: %w", store.ErrConflict)
+	defer tx.Rollback(ctx) // a no-op once committed
+	old, err := scanRefreshToken(tx.QueryRow(ctx, `UPDATE refresh_tokens SET used_at = $2
+		WHERE hash = $1 AND used_at IS NULL RETURNING `+refreshColumns, oldHash, now.UnixMilli()))
+	if errors.Is(err, store.ErrNotFound) {
+		ok, err := exists(ctx, tx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, oldHash)
+		if err != nil {
+			return nil, fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if ok {
+			return nil, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+		}
+		return nil, store.ErrNotFound
 	}
-	return nil, store.ErrNotFound
+	if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if err := insertRefreshToken(ctx, tx, next); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// ErrConflict means reuse, which revokes the grant; a taken hash
+			// for the new token is not that.
+			return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
+		}
+		return nil, fmt.Errorf("rotate refresh token: new %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("rotate refresh token: commit: %w", mapErr(err))
+	}
+	return old, nil
 }

@@ -4,9 +4,12 @@
 // numbered migrations, applied once however many instances start at once.
 //
 // Every state change a flow depends on is one SQL statement
-// (UPDATE … WHERE <state> RETURNING …), so PostgreSQL decides its outcome
-// when instances race, not a read followed by a write in Go. The SQL mirrors
-// package sqlite's, and store/storetest holds both to the same answers.
+// (UPDATE … WHERE <state> RETURNING …), or where it writes several rows one
+// transaction beginning with such a statement (redeeming a device code,
+// rotating a refresh token), so PostgreSQL decides its outcome when instances
+// race, not a read followed by a write in Go, and it is never left half done.
+// The SQL mirrors package sqlite's, and store/storetest holds both to the
+// same answers.
 package postgres
 
 import (
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -125,9 +129,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// querier is the pool, or the one connection Migrate holds.
+// querier is the pool, a transaction, or the one connection Migrate holds.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// execer is the pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // execOne runs a write that must change exactly one row: ErrNotFound if it
@@ -151,10 +160,11 @@ func queryAll[T any](ctx context.Context, s *Store, scan func(pgx.Row) (T, error
 	return all, mapErr(err)
 }
 
-// exists reports whether query (a SELECT 1 … LIMIT 1) finds a row.
-func (s *Store) exists(ctx context.Context, query string, args ...any) (bool, error) {
+// exists reports whether query (a SELECT 1 … LIMIT 1) finds a row, asked of
+// db: the pool or a transaction.
+func exists(ctx context.Context, db querier, query string, args ...any) (bool, error) {
 	var one int
-	err := s.pool.QueryRow(ctx, query, args...).Scan(&one)
+	err := db.QueryRow(ctx, query, args...).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

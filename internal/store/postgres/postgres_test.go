@@ -1,8 +1,11 @@
 package postgres_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -258,7 +261,8 @@ func TestUnavailable(t *testing.T) {
 		{"DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, "user-code-hash", "ada", true, time.Now()))},
 		{"PollDeviceAuth", lookupErr(s.PollDeviceAuth(ctx, "device-code-hash", "tv", true, time.Now()))},
 		{"RevokeGrant", s.RevokeGrant(ctx, "g1", time.Now())},
-		{"UseRefreshToken", lookupErr(s.UseRefreshToken(ctx, "rt1", time.Now()))},
+		{"RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, "device-code-hash", &store.Grant{ID: "g1", ClientID: "tv"}, nil, time.Now())},
+		{"RotateRefreshToken", lookupErr(s.RotateRefreshToken(ctx, "rt1", &store.RefreshToken{Hash: "rt2", GrantID: "g1"}, time.Now()))},
 		{"DeleteSession", s.DeleteSession(ctx, "s1")},
 		{"ServerSecret", lookupErr(s.ServerSecret(ctx, "csrf", []byte("x")))},
 		{"Hit", lookupErr(s.Hit(ctx, "ip:192.0.2.7", time.Now(), time.Now()))},
@@ -298,7 +302,7 @@ func TestStatementTimeout(t *testing.T) {
 	}
 	defer impatient.Close()
 
-	// Another session holds the token's row lock, so UseRefreshToken waits.
+	// Another session holds the token's row lock, so RotateRefreshToken waits.
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
@@ -312,21 +316,173 @@ func TestStatementTimeout(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+tokens+` WHERE hash = $1 FOR UPDATE`, rt.Hash); err != nil {
 		t.Fatalf("lock the token: %v", err)
 	}
+	next := &store.RefreshToken{Hash: "rt2", GrantID: "g1", ClientID: "tv", ExpiresAt: rt.ExpiresAt}
 	start := time.Now()
-	_, err = impatient.UseRefreshToken(ctx, rt.Hash, time.Now())
+	_, err = impatient.RotateRefreshToken(ctx, rt.Hash, next, time.Now())
 	if !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("UseRefreshToken on a locked row = %v, want ErrUnavailable after the statement timeout", err)
+		t.Errorf("RotateRefreshToken on a locked row = %v, want ErrUnavailable after the statement timeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("UseRefreshToken gave up after %v; want about 200ms", d)
+		t.Errorf("RotateRefreshToken gave up after %v; want about 200ms", d)
 	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}
 	// The cancelled statement changed nothing; the token is still unused.
-	if _, err := impatient.UseRefreshToken(ctx, rt.Hash, time.Now()); err != nil {
-		t.Errorf("UseRefreshToken once the lock is gone: %v", err)
+	if _, err := impatient.RotateRefreshToken(ctx, rt.Hash, next, time.Now()); err != nil {
+		t.Errorf("RotateRefreshToken once the lock is gone: %v", err)
 	}
+}
+
+// TestConnectionLost: a connection that breaks while a rotation waits for
+// its answer is store.ErrUnavailable (503, and the client retries), and the
+// transaction it was in is rolled back: the old token still works.
+func TestConnectionLost(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		t.Skipf("LATCHKEY_TEST_POSTGRES is not a postgres://host URL: %v", err)
+	}
+	schema := pgtest.Schema(t, dsn)
+	s, err := postgres.OpenAndMigrate(ctx, dsn, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("OpenAndMigrate: %v", err)
+	}
+	defer s.Close()
+	rt := &store.RefreshToken{Hash: "rt1", GrantID: "g1", ClientID: "tv", ExpiresAt: time.Now().Add(time.Hour)}
+	for _, err := range []error{
+		s.CreateClient(ctx, &store.Client{ID: "tv", AuthMethod: store.AuthNone}),
+		s.CreateGrant(ctx, &store.Grant{ID: "g1", ClientID: "tv"}),
+		s.CreateRefreshToken(ctx, rt),
+	} {
+		if err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+	}
+
+	// A proxy between a second store and the server, to cut.
+	p := newProxy(t, u.Host)
+	proxied := *u
+	proxied.Host = p.addr
+	app := "latchkey-test-" + strings.ToLower(rand.Text())
+	q := proxied.Query()
+	q.Set("application_name", app)
+	proxied.RawQuery = q.Encode()
+	cut, err := postgres.Open(ctx, proxied.String(), postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer cut.Close()
+
+	// Another session holds the token's row lock, so the rotation waits,
+	// its UPDATE sent.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+pgx.Identifier{schema, "refresh_tokens"}.Sanitize()+` WHERE hash = $1 FOR UPDATE`, rt.Hash); err != nil {
+		t.Fatalf("lock the token: %v", err)
+	}
+	next := &store.RefreshToken{Hash: "rt2", GrantID: "g1", ClientID: "tv", ExpiresAt: rt.ExpiresAt}
+	done := make(chan error, 1)
+	go func() {
+		_, err := cut.RotateRefreshToken(ctx, rt.Hash, next, time.Now())
+		done <- err
+	}()
+	// Watched from a third session: inside the lock holder's transaction,
+	// pg_stat_activity would show the snapshot it took first, forever.
+	watch, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer watch.Close(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("RotateRefreshToken returned %v before the connection was cut", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("RotateRefreshToken not waiting for the row lock after 10s")
+		}
+		err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waiting)
+		if err != nil {
+			t.Fatalf("pg_stat_activity: %v", err)
+		}
+	}
+	p.cut()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("RotateRefreshToken on a lost connection = %v, want ErrUnavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RotateRefreshToken still waiting 10s after its connection was cut")
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	// Nothing committed: the retry rotates the old token.
+	if _, err := s.RotateRefreshToken(ctx, rt.Hash, next, time.Now()); err != nil {
+		t.Errorf("RotateRefreshToken after the lost connection: %v", err)
+	}
+}
+
+// proxy forwards TCP connections to a server until cut.
+type proxy struct {
+	addr string
+	mu   sync.Mutex
+	open []net.Conn
+}
+
+func newProxy(t *testing.T, server string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy: %v", err)
+	}
+	p := &proxy{addr: ln.Addr().String()}
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+	})
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			upstream, err := net.Dial("tcp", server)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.open = append(p.open, client, upstream)
+			p.mu.Unlock()
+			go func() { io.Copy(upstream, client); upstream.Close() }()
+			go func() { io.Copy(client, upstream); client.Close() }()
+		}
+	}()
+	return p
+}
+
+// cut closes every connection the proxy forwards, both ends.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		c.Close()
+	}
+	p.open = nil
 }
 
 func TestOpenRefusesBadSchema(t *testing.T) {

@@ -97,18 +97,21 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID strin
 
 // pollOutcome decides a poll (RFC 8628 §3.5) from the row as it was before
 // the poll: SQLite evaluates every SET expression on the old row, so the
-// outcome, the new interval and the new status all see the same state, and
-// the statement as a whole is atomic. In order:
+// outcome and the new interval see the same state, and the statement as a
+// whole is atomic. In order:
 //   - expired: past expires_at, whatever else holds (expired_token);
-//   - used: tokens went to an earlier poll (invalid_grant);
-//   - slow_down: sooner than the interval after the previous poll, less
-//     store.PollTolerance; the interval then grows by store.SlowDownStep;
-//   - pending, denied, or issue for an approved authorization, which this
-//     same statement moves to consumed, so only one poll ever sees issue.
+//   - used: RedeemDeviceAuth consumed it for an earlier poll (invalid_grant);
+//   - slow_down: sooner than the interval after the previous poll, less the
+//     tolerance min(store.PollTolerance, interval/5); the interval then grows
+//     by store.SlowDownStep;
+//   - pending, denied, or issue for an approved authorization. Issue changes
+//     nothing but last_poll_at: the caller redeems the code with
+//     RedeemDeviceAuth, which decides among callers that all saw issue.
 const pollOutcome = `CASE
 		WHEN :now >= expires_at THEN 'expired'
 		WHEN status = 'consumed' THEN 'used'
-		WHEN last_poll_at IS NOT NULL AND :now < last_poll_at + interval_ms - :tolerance THEN 'slow_down'
+		WHEN last_poll_at IS NOT NULL
+			AND :now < last_poll_at + interval_ms - min(:tolerance, interval_ms / 5) THEN 'slow_down'
 		WHEN status = 'pending' THEN 'pending'
 		WHEN status = 'denied' THEN 'denied'
 		WHEN status = 'approved' THEN 'issue'
@@ -120,7 +123,6 @@ const pollOutcome = `CASE
 const pollStatement = `UPDATE device_authorizations SET
 		last_outcome = ` + pollOutcome + `,
 		interval_ms = interval_ms + CASE WHEN ` + pollOutcome + ` = 'slow_down' THEN :step ELSE 0 END,
-		status = CASE WHEN ` + pollOutcome + ` = 'issue' THEN 'consumed' ELSE status END,
 		last_poll_at = :now
 	WHERE device_code_hash = :device_code_hash AND client_id = :client_id
 		AND (client_public = 1 OR NOT :public_only)
@@ -152,28 +154,55 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 	return &store.PollResult{Outcome: outcome.String, Auth: &a}, nil
 }
 
-// SetDeviceAuthGrant records the grant issued for a consumed authorization.
-// ErrNotFound if there is no such authorization; ErrConflict if it is not
-// consumed or records another grant already.
-func (s *Store) SetDeviceAuthGrant(ctx context.Context, deviceCodeHash, grantID string) error {
+// RedeemDeviceAuth moves an approved, unexpired authorization to consumed
+// for g and stores g and refresh (nil for none), in one transaction: a
+// failure anywhere rolls it all back, and the next poll tries again. Of
+// concurrent redemptions exactly one finds the row approved; SQLite has one
+// writer at a time, and BEGIN IMMEDIATE makes the others wait for it.
+func (s *Store) RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, refresh *store.RefreshToken, now time.Time) error {
 	if !store.ValidText(deviceCodeHash) {
 		return store.ErrNotFound
 	}
-	if !store.ValidText(grantID) {
-		return fmt.Errorf("set device authorization grant: %w", store.ErrInvalid)
+	if !validGrant(g) || (refresh != nil && !validRefreshToken(refresh)) {
+		return fmt.Errorf("redeem device authorization: %w", store.ErrInvalid)
 	}
-	err := s.execOne(ctx, `UPDATE device_authorizations SET grant_id = ?
-		WHERE device_code_hash = ? AND status = 'consumed' AND (grant_id IS NULL OR grant_id = ?)`,
-		optional(grantID), deviceCodeHash, grantID)
-	if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	ok, err := s.exists(ctx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = ?`, deviceCodeHash)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("redeem device authorization: %w", mapErr(err))
 	}
-	if ok {
-		return fmt.Errorf("set device authorization grant: %w", store.ErrConflict)
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET status = 'consumed', grant_id = ?
+		WHERE device_code_hash = ? AND status = 'approved' AND expires_at > ?`,
+		g.ID, deviceCodeHash, now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("redeem device authorization: %w", mapErr(err))
 	}
-	return store.ErrNotFound
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("redeem device authorization: %w", err)
+	}
+	if n == 0 {
+		// Nothing matched: tell an unknown code from one that another
+		// redemption won, or that expired.
+		ok, err := txExists(ctx, tx, `SELECT 1 FROM device_authorizations WHERE device_code_hash = ?`, deviceCodeHash)
+		if err != nil {
+			return fmt.Errorf("redeem device authorization: %w", err)
+		}
+		if ok {
+			return fmt.Errorf("redeem device authorization: not approved or expired: %w", store.ErrConflict)
+		}
+		return store.ErrNotFound
+	}
+	if err := insertGrant(ctx, tx, g); err != nil {
+		return fmt.Errorf("redeem device authorization: %w", err)
+	}
+	if refresh != nil {
+		if err := insertRefreshToken(ctx, tx, refresh); err != nil {
+			return fmt.Errorf("redeem device authorization: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("redeem device authorization: commit: %w", mapErr(err))
+	}
+	return nil
 }

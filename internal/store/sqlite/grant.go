@@ -24,14 +24,28 @@ func scanGrant(row rowScanner) (*store.Grant, error) {
 // CreateGrant stores g; ErrConflict if its id is taken, ErrNotFound if its
 // client or user does not exist.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
-	if !store.ValidText(g.ID, g.UserID, g.ClientID) || !store.ValidText(g.Scopes...) {
+	if !validGrant(g) {
 		return fmt.Errorf("create grant: %w", store.ErrInvalid)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	if err := insertGrant(ctx, s.w, g); err != nil {
+		return fmt.Errorf("create %w", err)
+	}
+	return nil
+}
+
+// validGrant reports whether every string of g is text (store.ValidText).
+func validGrant(g *store.Grant) bool {
+	return store.ValidText(g.ID, g.UserID, g.ClientID) && store.ValidText(g.Scopes...)
+}
+
+// insertGrant stores g, which validGrant accepted, with db: the writer pool
+// or a transaction on it.
+func insertGrant(ctx context.Context, db execer, g *store.Grant) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, optional(g.UserID), g.ClientID, list(g.Scopes),
 		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("create grant: %w", mapErr(err))
+		return fmt.Errorf("grant: %w", mapErr(err))
 	}
 	return nil
 }
@@ -111,13 +125,27 @@ func scanRefreshToken(row rowScanner) (*store.RefreshToken, error) {
 // CreateRefreshToken stores t; ErrConflict if its hash is taken, ErrNotFound
 // if its grant does not exist.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
-	if !store.ValidText(t.Hash, t.GrantID, t.ClientID) || !store.ValidText(t.Scopes...) {
+	if !validRefreshToken(t) {
 		return fmt.Errorf("create refresh token: %w", store.ErrInvalid)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if err := insertRefreshToken(ctx, s.w, t); err != nil {
+		return fmt.Errorf("create %w", err)
+	}
+	return nil
+}
+
+// validRefreshToken reports whether every string of t is text (store.ValidText).
+func validRefreshToken(t *store.RefreshToken) bool {
+	return store.ValidText(t.Hash, t.GrantID, t.ClientID) && store.ValidText(t.Scopes...)
+}
+
+// insertRefreshToken stores t, which validRefreshToken accepted, with db:
+// the writer pool or a transaction on it.
+func insertRefreshToken(ctx context.Context, db execer, t *store.RefreshToken) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.GrantID, t.ClientID, list(t.Scopes), millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
 	if err != nil {
-		return fmt.Errorf("create refresh token: %w", mapErr(err))
+		return fmt.Errorf("refresh token: %w", mapErr(err))
 	}
 	return nil
 }
@@ -130,24 +158,48 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return scanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 }
 
-// UseRefreshToken marks an unused token used at now in one conditional
-// update, so of two requests presenting it exactly one rotates it. It does
-// not check expiry: the caller has the token back and decides.
-func (s *Store) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
-	if !store.ValidText(hash) {
+// RotateRefreshToken marks the unused token oldHash used at now and stores
+// next, in one transaction: a failure anywhere rolls it all back, and the old
+// token still works. Of concurrent rotations exactly one finds the old token
+// unused; SQLite has one writer at a time, and BEGIN IMMEDIATE makes the
+// others wait for it. It does not check expiry or the grant: the caller did.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *store.RefreshToken, now time.Time) (*store.RefreshToken, error) {
+	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
 	}
-	t, err := scanRefreshToken(s.w.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
-		WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), hash))
-	if !errors.Is(err, store.ErrNotFound) {
-		return t, err
+	if !validRefreshToken(next) {
+		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	ok, err := s.exists(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, hash)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
-	if ok {
-		return nil, fmt.Errorf("use refresh token: used already: %w", store.ErrConflict)
+	defer tx.Rollback()
+	old, err := scanRefreshToken(tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
+		WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), oldHash))
+	if errors.Is(err, store.ErrNotFound) {
+		ok, err := txExists(ctx, tx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, oldHash)
+		if err != nil {
+			return nil, fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if ok {
+			return nil, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+		}
+		return nil, store.ErrNotFound
 	}
-	return nil, store.ErrNotFound
+	if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if err := insertRefreshToken(ctx, tx, next); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// ErrConflict means reuse, which revokes the grant; a taken hash
+			// for the new token is not that.
+			return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
+		}
+		return nil, fmt.Errorf("rotate refresh token: new %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("rotate refresh token: commit: %w", mapErr(err))
+	}
+	return old, nil
 }

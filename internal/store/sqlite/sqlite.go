@@ -4,8 +4,10 @@
 // several instances behind a load balancer share package postgres instead.
 //
 // Every state change a flow depends on is one SQL statement
-// (UPDATE … WHERE <state> RETURNING …), so its outcome is decided by SQLite,
-// not by a read followed by a write in Go.
+// (UPDATE … WHERE <state> RETURNING …), or where it writes several rows one
+// transaction beginning with such a statement (redeeming a device code,
+// rotating a refresh token), so its outcome is decided by SQLite, not by a
+// read followed by a write in Go, and it is never left half done.
 package sqlite
 
 import (
@@ -176,12 +178,26 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 
 // exists reports whether query (a SELECT 1 … LIMIT 1) finds a row.
 func (s *Store) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	return rowExists(s.r.QueryRowContext(ctx, query, args...))
+}
+
+// txExists is exists inside tx, which holds the only writer connection.
+func txExists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+	return rowExists(tx.QueryRowContext(ctx, query, args...))
+}
+
+func rowExists(row *sql.Row) (bool, error) {
 	var one int
-	err := s.r.QueryRowContext(ctx, query, args...).Scan(&one)
+	err := row.Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// execer is the writer pool or a transaction on it.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // millis is how a time is stored: unix milliseconds, NULL for the zero time.

@@ -37,15 +37,21 @@ func race(f func(i int) error) []error {
 	return errs
 }
 
-func testConcurrentPoll(t *testing.T, s store.Store) {
+// testConcurrentPollAndRedeem: polls of an approved code at the same
+// instant take turns, so the first is on time (issue) and every other one
+// slow_down, none lost; then of the redemptions racing for it exactly one
+// wins, and only its grant and refresh token are stored.
+func testConcurrentPollAndRedeem(t *testing.T, s store.Store) {
 	c := mustCreateClient(t, s, "tv", true)
 	mustCreateUser(t, s, "ada")
 	for r := range rounds {
 		a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, r))
-		if _, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", true, t0); err != nil {
+		a, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", true, t0)
+		if err != nil {
 			t.Fatalf("DecideDeviceAuth: %v", err)
 		}
 		concurrentPoll(t, s, a)
+		concurrentRedeem(t, s, a, r)
 	}
 }
 
@@ -65,12 +71,55 @@ func concurrentPoll(t *testing.T, s store.Store, a *store.DeviceAuth) {
 		}
 		count[outcomes[i]]++
 	}
-	if count[store.PollIssue] != 1 || count[store.PollIssue]+count[store.PollUsed]+count[store.PollSlowDown] != racers {
-		t.Errorf("outcomes of %d concurrent polls = %v; want exactly one %q, the rest %q or %q",
-			racers, count, store.PollIssue, store.PollUsed, store.PollSlowDown)
+	if count[store.PollIssue] != 1 || count[store.PollSlowDown] != racers-1 {
+		t.Errorf("outcomes of %d concurrent polls = %v; want one %q, the rest %q",
+			racers, count, store.PollIssue, store.PollSlowDown)
 	}
-	if got := mustGetDeviceAuth(t, s, a.UserCodeHash).Status; got != store.DeviceConsumed {
-		t.Errorf("status after the polls = %q, want %q", got, store.DeviceConsumed)
+	want := *a
+	want.LastPollAt = t0
+	want.Interval = a.Interval + (racers-1)*store.SlowDownStep // every slow_down counted
+	diff(t, "authorization after the polls", &want, mustGetDeviceAuth(t, s, a.UserCodeHash))
+}
+
+func concurrentRedeem(t *testing.T, s store.Store, a *store.DeviceAuth, round int) {
+	grants := make([]*store.Grant, racers)
+	tokens := make([]*store.RefreshToken, racers)
+	for i := range racers {
+		grants[i] = newGrant(fmt.Sprintf("g%d-%d", round, i), "ada", "tv", t0)
+		tokens[i] = newRefreshToken(fmt.Sprintf("rt%d-%d", round, i), grants[i].ID, at(time.Hour))
+	}
+	errs := race(func(i int) error {
+		return s.RedeemDeviceAuth(t.Context(), a.DeviceCodeHash, grants[i], tokens[i], t0)
+	})
+	wins, conflicts, winner := 0, 0, -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+			winner = i
+		case errors.Is(err, store.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("redemption %d: %v", i, err)
+		}
+	}
+	if wins != 1 || conflicts != racers-1 {
+		t.Fatalf("%d concurrent redemptions: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
+	}
+	got := mustGetDeviceAuth(t, s, a.UserCodeHash)
+	if got.Status != store.DeviceConsumed || got.GrantID != grants[winner].ID {
+		t.Errorf("authorization after the redemptions = %q, grant %q; want %q, the winner's grant %q",
+			got.Status, got.GrantID, store.DeviceConsumed, grants[winner].ID)
+	}
+	for i := range racers {
+		want := error(store.ErrNotFound)
+		if i == winner {
+			want = nil
+		}
+		_, err := s.GetGrant(t.Context(), grants[i].ID)
+		wantErr(t, fmt.Sprintf("GetGrant of redemption %d's grant", i), err, want)
+		_, err = s.GetRefreshToken(t.Context(), tokens[i].Hash)
+		wantErr(t, fmt.Sprintf("GetRefreshToken of redemption %d's token", i), err, want)
 	}
 }
 
@@ -110,31 +159,51 @@ func concurrentDecide(t *testing.T, s store.Store, a *store.DeviceAuth) {
 	diff(t, "stored authorization is the winner's", winner, mustGetDeviceAuth(t, s, a.UserCodeHash))
 }
 
-func testConcurrentUseRefreshToken(t *testing.T, s store.Store) {
+func testConcurrentRotateRefreshToken(t *testing.T, s store.Store) {
 	g := grantFixture(t, s)
 	for r := range rounds {
-		concurrentUseRefreshToken(t, s, mustCreateRefreshToken(t, s, newRefreshToken(fmt.Sprint("rt", r), g.ID, at(time.Hour))))
+		concurrentRotateRefreshToken(t, s, mustCreateRefreshToken(t, s, newRefreshToken(fmt.Sprint("rt", r), g.ID, at(time.Hour))), r)
 	}
 }
 
-func concurrentUseRefreshToken(t *testing.T, s store.Store, rt *store.RefreshToken) {
-	errs := race(func(int) error {
-		_, err := s.UseRefreshToken(t.Context(), rt.Hash, t0)
+// concurrentRotateRefreshToken: of the rotations racing for one token
+// exactly one wins, and only its next token is stored.
+func concurrentRotateRefreshToken(t *testing.T, s store.Store, rt *store.RefreshToken, round int) {
+	next := make([]*store.RefreshToken, racers)
+	for i := range racers {
+		next[i] = newRefreshToken(fmt.Sprintf("rt%d-%d", round, i), rt.GrantID, rt.ExpiresAt)
+	}
+	errs := race(func(i int) error {
+		_, err := s.RotateRefreshToken(t.Context(), rt.Hash, next[i], t0)
 		return err
 	})
-	wins, conflicts := 0, 0
+	wins, conflicts, winner := 0, 0, -1
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			wins++
+			winner = i
 		case errors.Is(err, store.ErrConflict):
 			conflicts++
 		default:
-			t.Errorf("use %d: %v", i, err)
+			t.Errorf("rotation %d: %v", i, err)
 		}
 	}
 	if wins != 1 || conflicts != racers-1 {
-		t.Errorf("%d concurrent uses: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
+		t.Fatalf("%d concurrent rotations: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
+	}
+	for i := range racers {
+		want := error(store.ErrNotFound)
+		if i == winner {
+			want = nil
+		}
+		_, err := s.GetRefreshToken(t.Context(), next[i].Hash)
+		wantErr(t, fmt.Sprintf("GetRefreshToken of rotation %d's next token", i), err, want)
+	}
+	old, err := s.GetRefreshToken(t.Context(), rt.Hash)
+	wantErr(t, "GetRefreshToken of the rotated token", err, nil)
+	if !old.UsedAt.Equal(t0) {
+		t.Errorf("rotated token's UsedAt = %v, want %v", old.UsedAt, t0)
 	}
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,36 +80,64 @@ func testDeviceDecide(t *testing.T, s store.Store) {
 	wantErr(t, "DecideDeviceAuth(unknown code)", err, store.ErrNotFound)
 }
 
-// testDevicePollSequence walks RFC 8628 §3.5 polling with a 5 s interval and
-// store.PollTolerance of 1 s: a poll that comes too soon answers slow_down
-// and adds 5 s to the interval, measured from that poll; a client that then
-// keeps the new interval is answered pending.
+// testDevicePollSequence walks RFC 8628 §3.5 polling: a poll that comes
+// too soon answers slow_down and adds 5 s to the interval, measured from that
+// poll; a client that then keeps the new interval is answered pending. Too
+// soon is earlier than the interval less min(store.PollTolerance,
+// interval/5): 1 s off intervals of 5 s and more, a fifth off shorter ones.
 func testDevicePollSequence(t *testing.T, s store.Store) {
 	if store.PollTolerance != time.Second || store.SlowDownStep != 5*time.Second {
-		t.Fatalf("sequence written for PollTolerance 1s and SlowDownStep 5s, have %v and %v",
+		t.Fatalf("sequences written for PollTolerance 1s and SlowDownStep 5s, have %v and %v",
 			store.PollTolerance, store.SlowDownStep)
 	}
 	c := mustCreateClient(t, s, "tv", true)
-	a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1))
-	for _, step := range []struct {
+	type step struct {
 		at       time.Duration
 		outcome  string
+		interval time.Duration // after the poll
+	}
+	ms := time.Millisecond
+	for n, tt := range []struct {
+		name     string
 		interval time.Duration
+		steps    []step
 	}{
-		{0, store.PollPending, 5 * time.Second},
-		{1 * time.Second, store.PollSlowDown, 10 * time.Second},
-		{11 * time.Second, store.PollPending, 10 * time.Second},
-		{16 * time.Second, store.PollSlowDown, 15 * time.Second},
-		{31 * time.Second, store.PollPending, 15 * time.Second},
+		{"interval 5s, tolerance 1s", 5 * time.Second, []step{
+			{0, store.PollPending, 5 * time.Second},
+			{1 * time.Second, store.PollSlowDown, 10 * time.Second},
+			{11 * time.Second, store.PollPending, 10 * time.Second},
+			{16 * time.Second, store.PollSlowDown, 15 * time.Second},
+			{31 * time.Second, store.PollPending, 15 * time.Second},
+		}},
+		{"interval 1s, tolerance 200ms, then 1s", 1 * time.Second, []step{
+			{0, store.PollPending, 1 * time.Second},
+			{500 * ms, store.PollSlowDown, 6 * time.Second}, // 500ms < 1s - 200ms
+			{6400 * ms, store.PollPending, 6 * time.Second}, // 5.9s: tolerance min(1s, 1.2s)
+			{11300 * ms, store.PollSlowDown, 11 * time.Second},
+			{21300 * ms, store.PollPending, 11 * time.Second}, // exactly the interval less 1s
+		}},
+		{"interval 2s, tolerance 400ms", 2 * time.Second, []step{
+			{0, store.PollPending, 2 * time.Second},
+			{1600 * ms, store.PollPending, 2 * time.Second}, // exactly the interval less 400ms
+			{3100 * ms, store.PollSlowDown, 7 * time.Second},
+			{9100 * ms, store.PollPending, 7 * time.Second},
+		}},
 	} {
-		res, err := s.PollDeviceAuth(t.Context(), a.DeviceCodeHash, "tv", true, at(step.at))
-		if err != nil {
-			t.Fatalf("poll at t=%v: %v", step.at, err)
-		}
-		want := *a
-		want.Interval = step.interval
-		want.LastPollAt = at(step.at)
-		diff(t, "poll at t="+step.at.String(), &store.PollResult{Outcome: step.outcome, Auth: &want}, res)
+		t.Run(tt.name, func(t *testing.T) {
+			a := newDeviceAuth(c, n)
+			a.Interval = tt.interval
+			mustCreateDeviceAuth(t, s, a)
+			for _, step := range tt.steps {
+				res, err := s.PollDeviceAuth(t.Context(), a.DeviceCodeHash, "tv", true, at(step.at))
+				if err != nil {
+					t.Fatalf("poll at t=%v: %v", step.at, err)
+				}
+				want := *a
+				want.Interval = step.interval
+				want.LastPollAt = at(step.at)
+				diff(t, "poll at t="+step.at.String(), &store.PollResult{Outcome: step.outcome, Auth: &want}, res)
+			}
+		})
 	}
 }
 
@@ -116,11 +145,13 @@ func testDevicePollOutcomes(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := mustCreateClient(t, s, "tv", true)
 	mustCreateUser(t, s, "ada")
-	// A step is a poll, or with decide set, ada's decision. The fixture
+	// A step is a poll, or with decide set, ada's decision, or with redeem
+	// set, the redemption a poll answered issue goes on to. The fixture
 	// expires at t=10m with a 5 s interval.
 	type step struct {
 		at      time.Duration
 		decide  string // "approve" or "deny"; empty for a poll
+		redeem  bool
 		outcome string
 		status  string // the status after the poll
 	}
@@ -128,11 +159,14 @@ func testDevicePollOutcomes(t *testing.T, s store.Store) {
 		name  string
 		steps []step
 	}{
-		{"approved: exactly one issue, then used", []step{
+		{"approved: issue until redeemed, then used", []step{
 			{at: 0, decide: "approve"},
-			{at: 0, outcome: store.PollIssue, status: store.DeviceConsumed},
-			{at: 10 * time.Second, outcome: store.PollUsed, status: store.DeviceConsumed},
-			{at: 11 * time.Second, outcome: store.PollUsed, status: store.DeviceConsumed}, // used, not slow_down
+			{at: 0, outcome: store.PollIssue, status: store.DeviceApproved},
+			// Issue changes nothing: a redemption that failed is tried again.
+			{at: 10 * time.Second, outcome: store.PollIssue, status: store.DeviceApproved},
+			{at: 10 * time.Second, redeem: true},
+			{at: 20 * time.Second, outcome: store.PollUsed, status: store.DeviceConsumed},
+			{at: 21 * time.Second, outcome: store.PollUsed, status: store.DeviceConsumed}, // used, not slow_down
 		}},
 		{"denied", []step{
 			{at: 0, decide: "deny"},
@@ -151,7 +185,8 @@ func testDevicePollOutcomes(t *testing.T, s store.Store) {
 		}},
 		{"consumed, then expired", []step{
 			{at: 0, decide: "approve"},
-			{at: 0, outcome: store.PollIssue, status: store.DeviceConsumed},
+			{at: 0, outcome: store.PollIssue, status: store.DeviceApproved},
+			{at: 0, redeem: true},
 			{at: 10 * time.Minute, outcome: store.PollExpired, status: store.DeviceConsumed},
 		}},
 		{"approved while slowed down: slow_down, then issue", []step{
@@ -159,7 +194,7 @@ func testDevicePollOutcomes(t *testing.T, s store.Store) {
 			{at: 1 * time.Second, outcome: store.PollSlowDown, status: store.DevicePending}, // interval 10 s
 			{at: 2 * time.Second, decide: "approve"},
 			{at: 3 * time.Second, outcome: store.PollSlowDown, status: store.DeviceApproved}, // interval 15 s
-			{at: 17 * time.Second, outcome: store.PollIssue, status: store.DeviceConsumed},
+			{at: 17 * time.Second, outcome: store.PollIssue, status: store.DeviceApproved},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +203,13 @@ func testDevicePollOutcomes(t *testing.T, s store.Store) {
 				if st.decide != "" {
 					if _, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", st.decide == "approve", at(st.at)); err != nil {
 						t.Fatalf("DecideDeviceAuth at t=%v: %v", st.at, err)
+					}
+					continue
+				}
+				if st.redeem {
+					g := newGrant(fmt.Sprint("g", n), "ada", "tv", at(st.at))
+					if err := s.RedeemDeviceAuth(ctx, a.DeviceCodeHash, g, nil, at(st.at)); err != nil {
+						t.Fatalf("RedeemDeviceAuth at t=%v: %v", st.at, err)
 					}
 					continue
 				}
@@ -248,22 +290,119 @@ func testDevicePollPublicOnly(t *testing.T, s store.Store) {
 	}
 }
 
-func testDeviceSetGrant(t *testing.T, s store.Store) {
+// testDeviceRedeem: RedeemDeviceAuth consumes an approved, unexpired
+// authorization and stores its grant and refresh token, all or nothing.
+func testDeviceRedeem(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := mustCreateClient(t, s, "tv", true)
-	a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1))
-
-	wantErr(t, "SetDeviceAuthGrant on a pending authorization", s.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, "g1"), store.ErrConflict)
-	wantErr(t, "SetDeviceAuthGrant on an unknown code", s.SetDeviceAuthGrant(ctx, "device-code-hash-9", "g1"), store.ErrNotFound)
-
-	mustDecide(t, s, a, true)
-	if res, err := s.PollDeviceAuth(ctx, a.DeviceCodeHash, "tv", true, t0); err != nil || res.Outcome != store.PollIssue {
-		t.Fatalf("PollDeviceAuth = %v, %v; want %q", res, err, store.PollIssue)
+	mustCreateUser(t, s, "ada")
+	records := func(n int) (*store.Grant, *store.RefreshToken) {
+		g := newGrant(fmt.Sprint("g", n), "ada", "tv", at(time.Minute))
+		rt := newRefreshToken(fmt.Sprint("rt", n), g.ID, g.ExpiresAt)
+		rt.ClientID = "tv"
+		return g, rt
 	}
-	wantErr(t, "SetDeviceAuthGrant", s.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, "g1"), nil)
-	wantErr(t, "SetDeviceAuthGrant again, same grant", s.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, "g1"), nil)
-	wantErr(t, "SetDeviceAuthGrant again, another grant", s.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, "g2"), store.ErrConflict)
-	if got := mustGetDeviceAuth(t, s, a.UserCodeHash).GrantID; got != "g1" {
-		t.Errorf("GrantID = %q, want %q", got, "g1")
+	// nothingStored fails if g or rt was written.
+	nothingStored := func(t *testing.T, g *store.Grant, rt *store.RefreshToken) {
+		t.Helper()
+		_, err := s.GetGrant(ctx, g.ID)
+		wantErr(t, "GetGrant of a grant not redeemed", err, store.ErrNotFound)
+		_, err = s.GetRefreshToken(ctx, rt.Hash)
+		wantErr(t, "GetRefreshToken of a token not redeemed", err, store.ErrNotFound)
 	}
+
+	pending := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1))
+	denied := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 2))
+	expired := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 3))
+	for _, a := range []*store.DeviceAuth{denied, expired} {
+		if _, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", a == expired, t0); err != nil {
+			t.Fatalf("DecideDeviceAuth: %v", err)
+		}
+	}
+	for _, tt := range []struct {
+		name       string
+		deviceCode string
+		now        time.Time
+		want       error
+	}{
+		{"pending", pending.DeviceCodeHash, t0, store.ErrConflict},
+		{"denied", denied.DeviceCodeHash, t0, store.ErrConflict},
+		{"approved, at expiry", expired.DeviceCodeHash, expired.ExpiresAt, store.ErrConflict},
+		{"unknown", "device-code-hash-9", t0, store.ErrNotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g, rt := records(9)
+			wantErr(t, "RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, tt.deviceCode, g, rt, tt.now), tt.want)
+			nothingStored(t, g, rt)
+		})
+	}
+
+	a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 4))
+	approved, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", true, t0)
+	wantErr(t, "DecideDeviceAuth", err, nil)
+	g, rt := records(4)
+
+	// A redemption that fails halfway, after the authorization's update or
+	// the grant's insert, leaves nothing behind: the code stays approved for
+	// the next poll to redeem.
+	taken := newRefreshToken("rt-taken", g.ID, g.ExpiresAt)
+	for _, tt := range []struct {
+		name string
+		g    *store.Grant
+		rt   *store.RefreshToken
+	}{
+		{"the grant's user does not exist", newGrant(g.ID, "ghost", "tv", t0), rt},
+		{"the refresh token's grant does not exist", g, newRefreshToken(rt.Hash, "ghost", g.ExpiresAt)},
+		{"the refresh token's hash is taken", g, taken},
+	} {
+		t.Run("fails halfway: "+tt.name, func(t *testing.T) {
+			if tt.rt == taken {
+				other := mustCreateGrant(t, s, newGrant("g-other", "ada", "tv", t0))
+				mustCreateRefreshToken(t, s, newRefreshToken(taken.Hash, other.ID, g.ExpiresAt))
+			}
+			if err := s.RedeemDeviceAuth(ctx, approved.DeviceCodeHash, tt.g, tt.rt, at(time.Minute)); err == nil {
+				t.Fatal("RedeemDeviceAuth succeeded; want an error")
+			}
+			diff(t, "authorization after a failed redemption", approved, mustGetDeviceAuth(t, s, approved.UserCodeHash))
+			nothingStored(t, g, rt)
+		})
+	}
+
+	wantErr(t, "RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, approved.DeviceCodeHash, g, rt, at(time.Minute)), nil)
+	want := *approved
+	want.Status = store.DeviceConsumed
+	want.GrantID = g.ID
+	diff(t, "redeemed authorization", &want, mustGetDeviceAuth(t, s, approved.UserCodeHash))
+	gotG, err := s.GetGrant(ctx, g.ID)
+	wantErr(t, "GetGrant", err, nil)
+	diff(t, "redeemed grant", g, gotG)
+	gotRT, err := s.GetRefreshToken(ctx, rt.Hash)
+	wantErr(t, "GetRefreshToken", err, nil)
+	diff(t, "redeemed refresh token", rt, gotRT)
+
+	// A second redemption loses, and the first one stands.
+	g2, rt2 := records(5)
+	wantErr(t, "second RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, approved.DeviceCodeHash, g2, rt2, at(2*time.Minute)), store.ErrConflict)
+	nothingStored(t, g2, rt2)
+	diff(t, "authorization after a second redemption", &want, mustGetDeviceAuth(t, s, approved.UserCodeHash))
+	res, err := s.PollDeviceAuth(ctx, approved.DeviceCodeHash, "tv", true, at(3*time.Minute))
+	wantErr(t, "PollDeviceAuth", err, nil)
+	if res.Outcome != store.PollUsed || res.Auth.GrantID != g.ID {
+		t.Errorf("poll after redemption = %q, grant %q; want %q, grant %q", res.Outcome, res.Auth.GrantID, store.PollUsed, g.ID)
+	}
+
+	// Without a refresh token (the client did not ask for offline_access).
+	noRefresh := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 6))
+	if _, err := s.DecideDeviceAuth(ctx, noRefresh.UserCodeHash, "ada", true, t0); err != nil {
+		t.Fatalf("DecideDeviceAuth: %v", err)
+	}
+	g6, _ := records(6)
+	wantErr(t, "RedeemDeviceAuth without a refresh token", s.RedeemDeviceAuth(ctx, noRefresh.DeviceCodeHash, g6, nil, t0), nil)
+	if _, err := s.GetGrant(ctx, g6.ID); err != nil {
+		t.Errorf("GetGrant after a redemption without a refresh token: %v", err)
+	}
+	if got := mustGetDeviceAuth(t, s, noRefresh.UserCodeHash); got.Status != store.DeviceConsumed || got.GrantID != g6.ID {
+		t.Errorf("authorization = %q, grant %q; want %q, grant %q", got.Status, got.GrantID, store.DeviceConsumed, g6.ID)
+	}
+	wantErr(t, "RedeemDeviceAuth again", s.RedeemDeviceAuth(ctx, noRefresh.DeviceCodeHash, g6, nil, t0), store.ErrConflict)
 }

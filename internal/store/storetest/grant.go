@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -107,20 +109,6 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 		wantErr(t, tt.name, s.CreateRefreshToken(ctx, tt.rt), tt.want)
 	}
 
-	used, err := s.UseRefreshToken(ctx, "rt1", at(time.Minute))
-	wantErr(t, "UseRefreshToken", err, nil)
-	want := *rt
-	want.UsedAt = at(time.Minute)
-	diff(t, "used refresh token", &want, used)
-
-	_, err = s.UseRefreshToken(ctx, "rt1", at(2*time.Minute))
-	wantErr(t, "UseRefreshToken again (reuse)", err, store.ErrConflict)
-	got, err = s.GetRefreshToken(ctx, "rt1")
-	wantErr(t, "GetRefreshToken after reuse", err, nil)
-	diff(t, "refresh token after reuse (first use stands)", &want, got)
-
-	_, err = s.UseRefreshToken(ctx, "nope", t0)
-	wantErr(t, "UseRefreshToken(unknown)", err, store.ErrNotFound)
 	_, err = s.GetRefreshToken(ctx, "nope")
 	wantErr(t, "GetRefreshToken(unknown)", err, store.ErrNotFound)
 
@@ -128,6 +116,77 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	wantErr(t, "DeleteClient", s.DeleteClient(ctx, "app"), nil)
 	_, err = s.GetRefreshToken(ctx, "rt1")
 	wantErr(t, "refresh token of a deleted client's grant", err, store.ErrNotFound)
+}
+
+// testRotateRefreshToken: each rotation marks the old token used and stores
+// the next, all or nothing; presenting a used token again is reuse.
+func testRotateRefreshToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g := grantFixture(t, s)
+	first := mustCreateRefreshToken(t, s, newRefreshToken("rt1", g.ID, at(24*time.Hour)))
+	mustGet := func(hash string) *store.RefreshToken {
+		t.Helper()
+		rt, err := s.GetRefreshToken(ctx, hash)
+		if err != nil {
+			t.Fatalf("GetRefreshToken(%q): %v", hash, err)
+		}
+		return rt
+	}
+
+	// A rotation that fails storing the next token leaves the old one unused.
+	// A taken hash is an error, but not ErrConflict: that means reuse, and
+	// has the caller revoke the grant.
+	for _, tt := range []struct {
+		name string
+		next *store.RefreshToken
+		want error // nil: any error but ErrConflict
+	}{
+		{"next token's grant does not exist", newRefreshToken("rt2", "ghost", at(24*time.Hour)), store.ErrNotFound},
+		{"next token's hash is taken", newRefreshToken("rt1", g.ID, at(24*time.Hour)), nil},
+	} {
+		t.Run("fails halfway: "+tt.name, func(t *testing.T) {
+			_, err := s.RotateRefreshToken(ctx, first.Hash, tt.next, at(time.Minute))
+			if tt.want != nil {
+				wantErr(t, "RotateRefreshToken", err, tt.want)
+			} else if err == nil || errors.Is(err, store.ErrConflict) {
+				t.Fatalf("RotateRefreshToken = %v; want an error other than ErrConflict", err)
+			}
+			diff(t, "old token after a failed rotation", first, mustGet(first.Hash))
+		})
+	}
+
+	// A chain of rotations: rt1 -> rt2 -> rt3 -> rt4.
+	chain := []*store.RefreshToken{first}
+	for i := 2; i <= 4; i++ {
+		prev := chain[len(chain)-1]
+		now := at(time.Duration(i) * time.Minute)
+		next := newRefreshToken(fmt.Sprint("rt", i), g.ID, at(24*time.Hour))
+		next.CreatedAt = now
+		old, err := s.RotateRefreshToken(ctx, prev.Hash, next, now)
+		wantErr(t, "RotateRefreshToken", err, nil)
+		used := *prev
+		used.UsedAt = now
+		diff(t, "old token returned by RotateRefreshToken("+prev.Hash+")", &used, old)
+		diff(t, "old token stored after the rotation", &used, mustGet(prev.Hash))
+		diff(t, "next token stored by the rotation", next, mustGet(next.Hash))
+		chain[len(chain)-1] = &used
+		chain = append(chain, next)
+	}
+
+	// Reuse of any rotated token is ErrConflict; the first use stands and the
+	// would-be next token is not stored.
+	for _, used := range chain[:len(chain)-1] {
+		_, err := s.RotateRefreshToken(ctx, used.Hash, newRefreshToken("rt-reuse", g.ID, at(24*time.Hour)), at(time.Hour))
+		wantErr(t, "RotateRefreshToken("+used.Hash+") again (reuse)", err, store.ErrConflict)
+		diff(t, "refresh token after reuse (first use stands)", used, mustGet(used.Hash))
+	}
+	_, err := s.RotateRefreshToken(ctx, "nope", newRefreshToken("rt-unknown", g.ID, at(24*time.Hour)), t0)
+	wantErr(t, "RotateRefreshToken(unknown)", err, store.ErrNotFound)
+	for _, hash := range []string{"rt-reuse", "rt-unknown"} {
+		_, err = s.GetRefreshToken(ctx, hash)
+		wantErr(t, "GetRefreshToken of a token a refused rotation would have stored", err, store.ErrNotFound)
+	}
+	diff(t, "the chain's last token", chain[len(chain)-1], mustGet(chain[len(chain)-1].Hash))
 }
 
 func testSessions(t *testing.T, s store.Store) {

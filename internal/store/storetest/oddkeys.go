@@ -48,6 +48,9 @@ func testOddKeys(t *testing.T, s store.Store) {
 	for _, k := range []string{"tv", "ada", "ada@example.com", g.ID, "rt1", "s1", "k1", "ip:192.0.2.7", a.DeviceCodeHash, a.UserCodeHash} {
 		keys = append(keys, k+"\x00", k+"\x00evil", k+"\xff")
 	}
+	// What a redemption or rotation by an odd key would store, were it found.
+	oddGrant := newGrant("g-odd", "ada", "tv", t0)
+	oddToken := newRefreshToken("rt-odd", g.ID, at(time.Hour))
 	for _, key := range keys {
 		for _, tt := range []struct {
 			name string
@@ -62,11 +65,11 @@ func testOddKeys(t *testing.T, s store.Store) {
 			{"DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, key, "ada", true, t0))},
 			{"PollDeviceAuth(key, owner)", lookupErr(s.PollDeviceAuth(ctx, key, "tv", true, t0))},
 			{"PollDeviceAuth(code, key)", lookupErr(s.PollDeviceAuth(ctx, a.DeviceCodeHash, key, false, t0))},
-			{"SetDeviceAuthGrant", s.SetDeviceAuthGrant(ctx, key, g.ID)},
+			{"RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, key, oddGrant, oddToken, t0)},
 			{"GetGrant", lookupErr(s.GetGrant(ctx, key))},
 			{"RevokeGrant", s.RevokeGrant(ctx, key, t0)},
 			{"GetRefreshToken", lookupErr(s.GetRefreshToken(ctx, key))},
-			{"UseRefreshToken", lookupErr(s.UseRefreshToken(ctx, key, t0))},
+			{"RotateRefreshToken", lookupErr(s.RotateRefreshToken(ctx, key, oddToken, t0))},
 			{"GetSession", lookupErr(s.GetSession(ctx, key, t0))},
 			{"UpdateSigningKey", s.UpdateSigningKey(ctx, &store.SigningKey{ID: key, Algorithm: "ES256"})},
 			{"DeleteClient", s.DeleteClient(ctx, key)},
@@ -91,6 +94,12 @@ func testOddKeys(t *testing.T, s store.Store) {
 	}
 	// Nothing was changed by the lookups.
 	diff(t, "device authorization after odd lookups", a, mustGetDeviceAuth(t, s, a.UserCodeHash))
+	if _, err := s.GetGrant(ctx, oddGrant.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetGrant(%q) after odd redemptions = %v, want ErrNotFound", oddGrant.ID, err)
+	}
+	if _, err := s.GetRefreshToken(ctx, oddToken.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRefreshToken(%q) after odd rotations = %v, want ErrNotFound", oddToken.Hash, err)
+	}
 	if _, err := s.GetSession(ctx, "s1", t0); err != nil {
 		t.Errorf("GetSession after odd lookups: %v", err)
 	}
@@ -106,7 +115,9 @@ func testInvalidText(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g := grantFixture(t, s) // user ada, client app, grant g1
 	c := mustCreateClient(t, s, "tv", true)
-	a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1))
+	// Approved, so a redemption would succeed but for the spoiled string.
+	a, err := s.DecideDeviceAuth(ctx, mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1)).UserCodeHash, "ada", true, t0)
+	wantErr(t, "DecideDeviceAuth", err, nil)
 	rt := mustCreateRefreshToken(t, s, newRefreshToken("rt1", g.ID, at(24*time.Hour)))
 	sess := &store.Session{Hash: "s1", UserID: "ada", ExpiresAt: at(time.Hour)}
 	wantErr(t, "CreateSession", s.CreateSession(ctx, sess), nil)
@@ -201,7 +212,22 @@ func testInvalidText(t *testing.T, s store.Store) {
 		}
 		refused("UpdateSigningKey", s.UpdateSigningKey(ctx, &store.SigningKey{ID: "k1", Algorithm: bad, CreatedAt: t0}))
 		refused("DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, a.UserCodeHash, bad, true, t0)))
-		refused("SetDeviceAuthGrant", s.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, bad))
+		for i := range len(grantStrings(newGrant("g2", "ada", "tv", t0))) {
+			g := newGrant("g2", "ada", "tv", t0)
+			*grantStrings(g)[i] = bad
+			refused(fmt.Sprintf("RedeemDeviceAuth (grant string %d)", i), s.RedeemDeviceAuth(ctx, a.DeviceCodeHash, g, nil, t0))
+		}
+		for i := range len(refreshStrings(newRefreshToken("rt2", "g2", at(time.Hour)))) {
+			rt := newRefreshToken("rt2", "g2", at(time.Hour))
+			*refreshStrings(rt)[i] = bad
+			refused(fmt.Sprintf("RedeemDeviceAuth (refresh token string %d)", i),
+				s.RedeemDeviceAuth(ctx, a.DeviceCodeHash, newGrant("g2", "ada", "tv", t0), rt, t0))
+		}
+		for i := range len(refreshStrings(newRefreshToken("rt2", g.ID, at(time.Hour)))) {
+			next := newRefreshToken("rt2", g.ID, at(time.Hour))
+			*refreshStrings(next)[i] = bad
+			refused(fmt.Sprintf("RotateRefreshToken (string %d)", i), lookupErr(s.RotateRefreshToken(ctx, rt.Hash, next, t0)))
+		}
 	}
 
 	// Nothing was written: what was there is all there is, unchanged.
@@ -326,10 +352,14 @@ func testOddTextRoundTrip(t *testing.T, s store.Store) {
 
 		rt := &store.RefreshToken{Hash: "r" + odd, GrantID: g.ID, ClientID: odd, Scopes: []string{odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
 		wantErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt), nil)
-		gotRT, err := s.UseRefreshToken(ctx, rt.Hash, t0)
-		wantErr(t, "UseRefreshToken", err, nil)
+		next := &store.RefreshToken{Hash: "n" + odd, GrantID: g.ID, ClientID: odd, Scopes: []string{long, odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		gotRT, err := s.RotateRefreshToken(ctx, rt.Hash, next, t0)
+		wantErr(t, "RotateRefreshToken", err, nil)
 		rt.UsedAt = t0
-		diff(t, fmt.Sprintf("UseRefreshToken(%q)", rt.Hash), rt, gotRT)
+		diff(t, fmt.Sprintf("RotateRefreshToken(%q)", rt.Hash), rt, gotRT)
+		gotRT, err = s.GetRefreshToken(ctx, next.Hash)
+		wantErr(t, "GetRefreshToken", err, nil)
+		diff(t, fmt.Sprintf("GetRefreshToken(%q)", next.Hash), next, gotRT)
 
 		a := &store.DeviceAuth{
 			DeviceCodeHash: "d" + odd, UserCodeHash: "u" + odd, ClientID: odd, Scopes: []string{odd},
@@ -344,9 +374,17 @@ func testOddTextRoundTrip(t *testing.T, s store.Store) {
 		if p.Outcome != store.PollIssue {
 			t.Errorf("PollDeviceAuth(%q) = %s, want %s", a.DeviceCodeHash, p.Outcome, store.PollIssue)
 		}
-		wantErr(t, "SetDeviceAuthGrant", s.SetDeviceAuthGrant(ctx, a.DeviceCodeHash, g.ID), nil)
-		a.Status, a.UserID, a.DecidedAt, a.LastPollAt, a.GrantID = store.DeviceConsumed, odd, t0, t0, g.ID
+		redeemed := &store.Grant{ID: "h" + odd, UserID: odd, ClientID: odd, Scopes: []string{odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		redeemedRT := &store.RefreshToken{Hash: "m" + odd, GrantID: redeemed.ID, ClientID: odd, Scopes: []string{odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		wantErr(t, "RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, a.DeviceCodeHash, redeemed, redeemedRT, t0), nil)
+		a.Status, a.UserID, a.DecidedAt, a.LastPollAt, a.GrantID = store.DeviceConsumed, odd, t0, t0, redeemed.ID
 		diff(t, fmt.Sprintf("GetDeviceAuthByUserCode(%q)", a.UserCodeHash), a, mustGetDeviceAuth(t, s, a.UserCodeHash))
+		gotG, err := s.GetGrant(ctx, redeemed.ID)
+		wantErr(t, "GetGrant", err, nil)
+		diff(t, fmt.Sprintf("GetGrant(%q)", redeemed.ID), redeemed, gotG)
+		gotRT, err = s.GetRefreshToken(ctx, redeemedRT.Hash)
+		wantErr(t, "GetRefreshToken", err, nil)
+		diff(t, fmt.Sprintf("GetRefreshToken(%q)", redeemedRT.Hash), redeemedRT, gotRT)
 
 		sess := &store.Session{Hash: "s" + odd, UserID: odd, CreatedAt: t0, ExpiresAt: at(time.Hour)}
 		wantErr(t, "CreateSession", s.CreateSession(ctx, sess), nil)

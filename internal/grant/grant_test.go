@@ -1,0 +1,201 @@
+package grant
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// newDeps returns the grants' dependencies on st, with a signing key, the
+// clock at t0, client "tv" (public, device_code and refresh_token) and its
+// user "ada".
+func newDeps(t *testing.T, st store.Store) *Deps {
+	t.Helper()
+	ctx := t.Context()
+	now := func() time.Time { return t0 }
+	log := slog.New(slog.DiscardHandler)
+	km := &keys.Manager{Store: st, Now: now, Log: log, PublishDelay: time.Hour, Retain: time.Hour, Refresh: time.Hour}
+	if err := km.Init(ctx); err != nil {
+		t.Fatalf("keys: %v", err)
+	}
+	for _, err := range []error{
+		st.CreateClient(ctx, &store.Client{
+			ID: "tv", AuthMethod: store.AuthNone,
+			GrantTypes: []string{store.GrantDeviceCode, store.GrantRefreshToken},
+			Scopes:     []string{"openid", "offline_access"},
+		}),
+		st.CreateUser(ctx, &store.User{ID: "ada", Email: "ada@example.com"}),
+	} {
+		if err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+	}
+	return &Deps{
+		Store: st,
+		Minter: &token.Minter{
+			Keys: km, Issuer: "https://id.example", Now: now, Rand: rand.Reader,
+			AccessTTL: 10 * time.Minute, IDTTL: 10 * time.Minute,
+		},
+		Now:             now,
+		Rand:            rand.Reader,
+		Log:             log,
+		RefreshLifetime: 30 * 24 * time.Hour,
+	}
+}
+
+// approvedDeviceCode stores a device authorization for "tv" that "ada"
+// approved, and returns its device_code.
+func approvedDeviceCode(t *testing.T, st store.Store) string {
+	t.Helper()
+	code := oauth.PrefixDeviceCode + rand.Text()
+	a := &store.DeviceAuth{
+		DeviceCodeHash: oauth.HashSecret(code), UserCodeHash: oauth.HashSecret("user-" + code),
+		ClientID: "tv", ClientPublic: true, Scopes: []string{"openid", "offline_access"},
+		Status: store.DevicePending, Interval: 5 * time.Second, CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
+	}
+	if err := st.CreateDeviceAuth(t.Context(), a); err != nil {
+		t.Fatalf("CreateDeviceAuth: %v", err)
+	}
+	if _, err := st.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", true, t0); err != nil {
+		t.Fatalf("DecideDeviceAuth: %v", err)
+	}
+	return code
+}
+
+// failingRedeem is a real store whose next fail redemptions fail as a lost
+// database would, before writing anything.
+type failingRedeem struct {
+	store.Store
+	fail int
+}
+
+func (s *failingRedeem) RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, rt *store.RefreshToken, now time.Time) error {
+	if s.fail > 0 {
+		s.fail--
+		return fmt.Errorf("redeem: %w", store.ErrUnavailable)
+	}
+	return s.Store.RedeemDeviceAuth(ctx, deviceCodeHash, g, rt, now)
+}
+
+// TestDeviceCodeRedeemRetried: a poll whose redemption failed consumed
+// nothing, so the device's next poll gets its tokens; the one after that is
+// a second redemption (DF-13).
+func TestDeviceCodeRedeemRetried(t *testing.T) {
+	st := &failingRedeem{Store: storetest.OpenSQLite(t), fail: 1}
+	d := newDeps(t, st)
+	code := approvedDeviceCode(t, st)
+	poll := func(at time.Duration) (*token.Response, error) {
+		d.Now = func() time.Time { return t0.Add(at) }
+		return DeviceCode{d}.Exchange(t.Context(), &Request{
+			Form:  oauth.Form{"grant_type": store.GrantDeviceCode, "device_code": code},
+			Creds: oauth.ClientCredentials{ID: "tv"},
+		})
+	}
+
+	if _, err := poll(5 * time.Second); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("poll while the database is lost = %v, want ErrUnavailable (503)", err)
+	}
+	resp, err := poll(10 * time.Second)
+	if err != nil {
+		t.Fatalf("poll once the database is back: %v", err)
+	}
+	if resp.AccessToken == "" || resp.RefreshToken == "" {
+		t.Errorf("token response lacks an access or refresh token: %+v", resp)
+	}
+	_, err = poll(15 * time.Second)
+	wantInvalidGrant(t, "second redemption", err)
+	rt, err := st.GetRefreshToken(t.Context(), oauth.HashSecret(resp.RefreshToken))
+	if err != nil {
+		t.Fatalf("GetRefreshToken: %v", err)
+	}
+	if g, err := st.GetGrant(t.Context(), rt.GrantID); err != nil || g.RevokedAt.IsZero() {
+		t.Errorf("grant after a second redemption = %+v, %v; want it revoked", g, err)
+	}
+}
+
+// TestRefreshNotRotated: a refresh token that may not be used any more is
+// refused before it is rotated, so it is not marked used.
+func TestRefreshNotRotated(t *testing.T) {
+	ctx := t.Context()
+	st := storetest.OpenSQLite(t)
+	d := newDeps(t, st)
+	for _, tt := range []struct {
+		name    string
+		grant   func(*store.Grant)
+		expires time.Time
+		user    func(*store.User)
+	}{
+		{name: "revoked grant", grant: func(g *store.Grant) { g.RevokedAt = t0.Add(-time.Minute) }},
+		{name: "expired grant", grant: func(g *store.Grant) { g.ExpiresAt = t0 }},
+		{name: "expired token", expires: t0},
+		{name: "disabled user", user: func(u *store.User) { u.Disabled = true }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := st.GetUser(ctx, "ada")
+			if err != nil {
+				t.Fatalf("GetUser: %v", err)
+			}
+			if tt.user != nil {
+				disabled := *u
+				tt.user(&disabled)
+				mustDo(t, st.UpdateUser(ctx, &disabled))
+				defer func() { mustDo(t, st.UpdateUser(context.Background(), u)) }()
+			}
+			g := &store.Grant{
+				ID: rand.Text(), UserID: "ada", ClientID: "tv", Scopes: []string{"openid", "offline_access"},
+				CreatedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(time.Hour),
+			}
+			if tt.grant != nil {
+				tt.grant(g)
+			}
+			mustDo(t, st.CreateGrant(ctx, g))
+			refresh := oauth.PrefixRefreshToken + rand.Text()
+			rt := &store.RefreshToken{Hash: oauth.HashSecret(refresh), GrantID: g.ID, ClientID: "tv", Scopes: g.Scopes,
+				CreatedAt: g.CreatedAt, ExpiresAt: g.ExpiresAt}
+			if !tt.expires.IsZero() {
+				rt.ExpiresAt = tt.expires
+			}
+			mustDo(t, st.CreateRefreshToken(ctx, rt))
+
+			_, err = Refresh{d}.Exchange(ctx, &Request{
+				Form:  oauth.Form{"grant_type": store.GrantRefreshToken, "refresh_token": refresh},
+				Creds: oauth.ClientCredentials{ID: "tv"},
+			})
+			wantInvalidGrant(t, "refresh", err)
+			got, err := st.GetRefreshToken(ctx, rt.Hash)
+			if err != nil {
+				t.Fatalf("GetRefreshToken: %v", err)
+			}
+			if !got.UsedAt.IsZero() {
+				t.Errorf("refused refresh token was rotated: used at %v", got.UsedAt)
+			}
+		})
+	}
+}
+
+func wantInvalidGrant(t *testing.T, what string, err error) {
+	t.Helper()
+	var oe *oauth.Error
+	if !errors.As(err, &oe) || oe.Code != oauth.InvalidGrant {
+		t.Errorf("%s: error = %v, want %s", what, err, oauth.InvalidGrant)
+	}
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
