@@ -1,0 +1,181 @@
+// Command latchkey-bench measures Latchkey against a bare net/http baseline
+// on the same machine, in the same run: it builds and starts Latchkey on a
+// temporary SQLite file (and on a fresh PostgreSQL schema when --postgres is
+// given), starts the baseline the same way, provisions clients, and drives
+// each scenario with its own closed-loop load generator, alternating
+// baseline and Latchkey runs so a drifting machine skews both alike. It
+// prints a table and writes it, with the machine and the method, to
+// BENCHMARKS.md.
+//
+//	go run ./cmd/latchkey-bench [--duration 10s] [--rounds 3] [--postgres DSN]
+//
+// The baseline is this same binary: `latchkey-bench baseline --listen ADDR`
+// (not listed in the usage) serves one fixed JSON answer for every request.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+		err = runBaseline(ctx, os.Args[2:], os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	stop()
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "latchkey-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	duration    time.Duration // measured part of each run
+	warmup      time.Duration // unrecorded start of each run
+	concurrency int           // workers, each with its own keep-alive connection
+	rounds      int           // baseline/Latchkey alternations per scenario
+	postgres    string        // DSN; empty: SQLite only
+	scenarios   []string
+	out         string // BENCHMARKS.md; empty: stdout only
+	liveCodes   int    // device codes the pending-poll scenario spreads its polls over
+	args        []string
+}
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{args: args}
+	fs := flag.NewFlagSet("latchkey-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured `time` of each run")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unrecorded warm-up `time` before each run")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "closed-loop `workers`, one keep-alive connection each")
+	fs.IntVar(&o.rounds, "rounds", 3, "baseline/Latchkey alternations per scenario")
+	fs.StringVar(&o.postgres, "postgres", "", "also measure on PostgreSQL at this `DSN` (in a fresh schema, dropped afterwards)")
+	list := fs.String("scenarios", strings.Join(scenarioNames(), ","), "comma-separated `list` of scenarios")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown `file` to write the results to (empty: none)")
+	fs.IntVar(&o.liveCodes, "live-codes", 40000, "live device codes the pending-poll scenario polls, each at its interval; "+
+		"this many codes / the 5 s interval caps that scenario's rate")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: latchkey-bench [flags]\n\nScenarios: %s\n\n", strings.Join(scenarioNames(), ", "))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case o.duration <= 0 || o.warmup < 0:
+		return nil, errors.New("--duration must be positive and --warmup not negative")
+	case o.concurrency < 1 || o.rounds < 1:
+		return nil, errors.New("--concurrency and --rounds must be at least 1")
+	case o.liveCodes < 2*o.concurrency:
+		return nil, fmt.Errorf("--live-codes must be at least twice --concurrency (%d)", 2*o.concurrency)
+	}
+	for s := range strings.SplitSeq(*list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(scenarioNames(), s) {
+			return nil, fmt.Errorf("unknown scenario %q; want some of %s", s, strings.Join(scenarioNames(), ", "))
+		}
+		o.scenarios = append(o.scenarios, s)
+	}
+	if len(o.scenarios) == 0 {
+		return nil, errors.New("--scenarios names none")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "latchkey-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	progress("building ./cmd/latchkey")
+	bin, err := buildLatchkey(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	rep := &report{Started: time.Now(), Machine: describeMachine(), Command: commandLine(o.args), Opts: o}
+	backends := []string{"sqlite"}
+	if o.postgres != "" {
+		backends = append(backends, "postgres")
+	}
+	for _, backend := range backends {
+		b := &bench{opts: o, backend: backend, bin: bin, self: self, dir: tmp, progress: progress}
+		rows, st, err := b.run(ctx)
+		rep.Rows = append(rep.Rows, rows...)
+		if st != nil {
+			rep.Starts = append(rep.Starts, *st)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", backend, err)
+		}
+	}
+
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, rep.text())
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+			return err
+		}
+		progress("wrote %s", o.out)
+	}
+	return nil
+}
+
+// commandLine is how this run was started, with any database password hidden.
+func commandLine(args []string) string {
+	parts := []string{"go run ./cmd/latchkey-bench"}
+	for _, a := range args {
+		parts = append(parts, redactDSN(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	at := strings.LastIndex(s, "@")
+	if at < i {
+		return s
+	}
+	if colon := strings.Index(s[i+3:at], ":"); colon >= 0 {
+		return s[:i+3+colon] + ":REDACTED" + s[at:]
+	}
+	return s
+}
