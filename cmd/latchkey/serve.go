@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // newFlags returns a FlagSet that prints usage, with the summary and
@@ -113,7 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := newLogger(cfg, stderr)
 
-	st, err := server.OpenStore(ctx, cfg)
+	st, err := openWaiting(ctx, cfg, log, dbWait)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -169,6 +170,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stopSweep()
 	log.Info("stopped")
 	return nil
+}
+
+// dbWait is how long serve waits for an unreachable database at start-up:
+// instances and their database often start together (a deploy, a reboot),
+// and a server that waits is friendlier than one that needs a restart loop.
+const dbWait = time.Minute
+
+// openWaiting opens the store, retrying while the database is unreachable
+// (store.ErrUnavailable) for up to wait; any other error is final.
+func openWaiting(ctx context.Context, cfg config.Config, log *slog.Logger, wait time.Duration) (store.Store, error) {
+	deadline := time.Now().Add(wait)
+	delay := 500 * time.Millisecond
+	for {
+		st, err := server.OpenStore(ctx, cfg)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) || time.Now().Add(delay).After(deadline) {
+			return st, err
+		}
+		log.Warn("waiting for the database", "database", redactDSN(cfg.Database), "retry_in", delay.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 func isLoopbackHost(host string) bool {
