@@ -93,16 +93,37 @@ func AuthenticateClient(ctx context.Context, clients store.ClientStore, creds Cl
 	if err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
 	}
-	if c.Public() {
-		if creds.Secret != "" {
-			// A public client has no secret to check; one that sends a
-			// secret is confused or is not the client it claims to be.
+	if ok := credentialsFit(c, creds); !ok {
+		// A cache may hold the client as it was before its secret was
+		// rotated or it became confidential: decide on a fresh read.
+		fresh, isCache := clients.(freshClients)
+		if !isCache {
 			return nil, ClientAuthFailed()
 		}
-		return c, nil
-	}
-	if creds.Secret == "" || !SecretMatches(string(creds.Secret), c.SecretHash) {
-		return nil, ClientAuthFailed()
+		if c, err = fresh.GetClientFresh(ctx, creds.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, ClientAuthFailed()
+			}
+			return nil, fmt.Errorf("load client: %w", err)
+		}
+		if !credentialsFit(c, creds) {
+			return nil, ClientAuthFailed()
+		}
 	}
 	return c, nil
+}
+
+// freshClients is a caching client store that can bypass its cache.
+type freshClients interface {
+	GetClientFresh(ctx context.Context, id string) (*store.Client, error)
+}
+
+// credentialsFit reports whether creds authenticate c: no secret for a
+// public client (one that sends a secret is confused or is not the client
+// it claims to be), its own secret for a confidential one.
+func credentialsFit(c *store.Client, creds ClientCredentials) bool {
+	if c.Public() {
+		return creds.Secret == ""
+	}
+	return creds.Secret != "" && SecretMatches(string(creds.Secret), c.SecretHash)
 }

@@ -49,7 +49,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	s := &Server{cfg: cfg, store: st, log: log, now: opts.Now, rand: opts.Rand, issuer: cfg.IssuerURL()}
+	s := &Server{cfg: cfg, store: newCachingStore(st, opts.Now), log: log, now: opts.Now, rand: opts.Rand, issuer: cfg.IssuerURL()}
 	s.keys = &keys.Manager{
 		Store:        st,
 		Now:          s.now,
