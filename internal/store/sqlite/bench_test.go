@@ -1,0 +1,12 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(t testing.TB) store.Store { return storetest.OpenSQLite(t) })
+}

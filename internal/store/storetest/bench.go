@@ -1,0 +1,98 @@
+package storetest
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Bench measures the store operations on Latchkey's hot paths, the same way
+// on every backend: `go test -bench . ./internal/store/...`. The figures
+// are for the backend alone; cmd/latchkey-bench measures whole requests.
+func Bench(b *testing.B, open func(testing.TB) store.Store) {
+	b.Run("GetClient", func(b *testing.B) {
+		s := open(b)
+		c := newClient("bench-client", true)
+		if err := s.CreateClient(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.GetClient(b.Context(), c.ID); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("CreateDeviceAuth", func(b *testing.B) {
+		s := open(b)
+		c := newClient("bench-client", true)
+		if err := s.CreateClient(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				a := newDeviceAuth(c, int(n.Add(1)))
+				a.ExpiresAt = time.Now().Add(time.Hour)
+				if err := s.CreateDeviceAuth(b.Context(), a); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	// A pending poll: every poll finds its code pending and on time. The
+	// codes are many and polled round-robin an interval apart (the clock is
+	// advanced, not waited for).
+	b.Run("PollDeviceAuth/pending", func(b *testing.B) {
+		s := open(b)
+		c := newClient("bench-client", true)
+		if err := s.CreateClient(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		const codes = 1000
+		for i := range codes {
+			a := newDeviceAuth(c, i)
+			a.ExpiresAt = t0.Add(1000 * time.Hour)
+			if err := s.CreateDeviceAuth(b.Context(), a); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				now := t0.Add(time.Duration(i/codes+1) * 6 * time.Second)
+				res, err := s.PollDeviceAuth(b.Context(), fmt.Sprintf("device-code-hash-%d", i%codes), c.ID, true, now)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if res.Outcome != store.PollPending && res.Outcome != store.PollSlowDown {
+					b.Errorf("outcome %s", res.Outcome)
+					return
+				}
+			}
+		})
+	})
+	b.Run("Hit", func(b *testing.B) {
+		s := open(b)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Hit(b.Context(), "bench", t0, t0.Add(time.Hour)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
