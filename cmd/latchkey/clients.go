@@ -84,6 +84,7 @@ type metadataFlags struct {
 	alphabet                                           string
 	length, group                                      int
 	lifetime, interval                                 time.Duration
+	postLogoutURIs, sessionAttachment                  string
 }
 
 func (m *metadataFlags) register(fs *flag.FlagSet) {
@@ -98,6 +99,8 @@ func (m *metadataFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.group, "user-code-group", 0, "characters between dashes in the user code, -1 for none (default: the server's)")
 	fs.DurationVar(&m.lifetime, "device-code-lifetime", 0, "how long a device code lives, up to 30m (default: the server's)")
 	fs.DurationVar(&m.interval, "poll-interval", 0, "the device's polling interval, whole seconds (default: the server's)")
+	fs.StringVar(&m.postLogoutURIs, "post-logout-redirect-uris", "", "comma-separated `URIs` RP-initiated logout may return to")
+	fs.StringVar(&m.sessionAttachment, "session-attachment", "", "`attached`: the client's grants end when the browser session that approved them signs out; detached (default): they outlive it")
 }
 
 // request turns the flags that were set into a request body. current is
@@ -124,6 +127,12 @@ func (m *metadataFlags) request(fs *flag.FlagSet, current *admin.Client) (map[st
 	}
 	if set["redirect-uris"] {
 		req["redirect_uris"] = splitList(m.redirectURIs)
+	}
+	if set["post-logout-redirect-uris"] {
+		req["post_logout_redirect_uris"] = splitList(m.postLogoutURIs)
+	}
+	if set["session-attachment"] {
+		req["session_attachment"] = m.sessionAttachment
 	}
 	switch {
 	case m.public && set["auth-method"] && m.authMethod != store.AuthNone:
@@ -284,6 +293,8 @@ Examples:
   latchkey clients update tv-app --name "Kitchen TV"
   latchkey clients update tv-app --user-code-length 9 --poll-interval 10s
   latchkey clients update web --redirect-uris https://a.example/cb,https://b.example/cb
+  latchkey clients update tv-app --session-attachment attached
+  latchkey clients update web --post-logout-redirect-uris https://app.example/signed-out
 
 Flags:`, c.stderr)
 	var af adminFlags
@@ -434,6 +445,8 @@ func (c *adminCLI) showClient(af *adminFlags, raw []byte, cl *admin.Client) erro
 		{"grant_types", strings.Join(grants, ", ")},
 		{"redirect_uris", orDash(strings.Join(cl.RedirectURIs, ", "))},
 		{"scope", orDash(cl.Scope)},
+		{"post_logout_redirect_uris", orDash(strings.Join(cl.PostLogoutRedirectURIs, ", "))},
+		{"session_attachment", cl.SessionAttachment},
 	}
 	if slices.Contains(cl.GrantTypes, store.GrantDeviceCode) {
 		fields = append(fields,

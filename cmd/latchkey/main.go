@@ -23,10 +23,15 @@ var commands = []command{
 	{"migrate", "create or upgrade the database schema", runMigrate},
 	{"clients", "manage OAuth clients through the admin API", runClients},
 	{"users", "manage users through the admin API", runUsers},
+	{"orgs", "manage organizations and their members through the admin API", runOrgs},
+	{"groups", "manage organizations' device client groups through the admin API", runGroups},
+	{"invitations", "invite devices into client groups through the admin API", runInvitations},
+	{"grants", "list or revoke users' grants through the admin API", runGrants},
 	{"keys", "list or rotate signing keys", runKeys},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
 	{"import", "create the records of an export in a database", runImport},
 	{"device-login", "sign in as a device would (RFC 8628), and show the tokens", runDeviceLogin},
+	{"device-enrol", "accept a device invitation as a device would, and show its token", runDeviceEnrol},
 	{"version", "print the version", runVersion},
 }
 

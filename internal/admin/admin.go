@@ -1,8 +1,8 @@
 // Package admin serves the admin JSON API under /admin/v1/: registering OAuth
-// clients and managing users, behind one bearer token, with an OpenAPI
-// document describing it. It validates what operators send; storage belongs
-// to package store, and `latchkey clients` and `latchkey users` are its
-// command-line clients.
+// clients, managing users and revoking their grants, behind one bearer
+// token, with an OpenAPI document describing it. It validates what operators
+// send; storage belongs to package store, and `latchkey clients`, `latchkey
+// users` and `latchkey grants` are its command-line clients.
 package admin
 
 import (
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -27,6 +28,7 @@ type API struct {
 	Store interface {
 		store.ClientStore
 		store.UserStore
+		store.GrantStore
 	}
 	// Token is the bearer token every request must present. Empty disables
 	// the API: every path under /admin/v1/ answers 404.
@@ -38,6 +40,9 @@ type API struct {
 	// server's guessing budget (RFC 8628 §5.1), once merged with the
 	// server's policy (device.CodePolicy.Override). Nil checks only the shape.
 	CheckCodePolicy func(store.UserCodePolicy) error
+	// Orgs serves organizations, client groups and invitations (orgs.go,
+	// invitations.go); nil answers 404 on those paths.
+	Orgs *org.Service
 }
 
 // Prefix is the path every admin route lives under.
@@ -51,7 +56,7 @@ type route struct {
 }
 
 func (a *API) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET /admin/v1/openapi.json", a.openAPI},
 
 		{"POST /admin/v1/clients", a.createClient},
@@ -67,7 +72,10 @@ func (a *API) routes() []route {
 		{"GET /admin/v1/users/{id}", a.getUser},
 		{"PATCH /admin/v1/users/{id}", a.patchUser},
 		{"DELETE /admin/v1/users/{id}", a.deleteUser},
-	}
+
+		{"GET /admin/v1/users/{id}/grants", a.listUserGrants},
+		{"DELETE /admin/v1/grants/{id}", a.revokeGrant},
+	}, a.orgRoutes()...)
 }
 
 // Register adds the API's routes to mux, and a catch-all for the rest of

@@ -32,6 +32,9 @@ type Client struct {
 	PollInterval       int64                 `json:"poll_interval"`        // seconds; 0: the server's
 	CreatedAt          string                `json:"created_at"`           // RFC 3339
 	UpdatedAt          string                `json:"updated_at"`           // RFC 3339
+	// PostLogoutRedirectURIs: OpenID Connect RP-Initiated Logout 1.0 §3.1.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	SessionAttachment      string   `json:"session_attachment"` // "detached" or "attached"
 }
 
 // ClientList is the answer to GET /admin/v1/clients.
@@ -51,6 +54,9 @@ type clientRequest struct {
 	UserCode           *store.UserCodePolicy `json:"user_code"`
 	DeviceCodeLifetime *int64                `json:"device_code_lifetime"`
 	PollInterval       *int64                `json:"poll_interval"`
+
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+	SessionAttachment      *string   `json:"session_attachment"`
 
 	// Known so that sending them gets a clear answer rather than "unknown
 	// member": they are the server's to set.
@@ -79,6 +85,8 @@ const (
 var knownGrants = []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode, store.GrantClientCredentials}
 
 var knownAuthMethods = []string{store.AuthNone, store.AuthClientSecretBasic, store.AuthClientSecretPost}
+
+var knownAttachments = []string{store.SessionDetached, store.SessionAttached}
 
 func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	var req clientRequest
@@ -256,6 +264,8 @@ func (a *API) applyClient(c *store.Client, req *clientRequest, replace bool) err
 		c.UserCode = store.UserCodePolicy{}
 		c.DeviceCodeLifetime = 0
 		c.PollInterval = 0
+		c.PostLogoutRedirectURIs = nil
+		c.SessionAttachment = store.SessionDetached
 	}
 	if v := req.ClientName; v != nil {
 		if !oauth.CleanText(*v) || utf8.RuneCountInString(*v) > maxNameLength {
@@ -306,6 +316,18 @@ func (a *API) applyClient(c *store.Client, req *clientRequest, replace bool) err
 			return badRequest("poll_interval %d: want 1 to %d seconds, or 0 for the server's", *v, maxPollInterval)
 		}
 		c.PollInterval = time.Duration(*v) * time.Second
+	}
+	if v := req.PostLogoutRedirectURIs; v != nil {
+		if err := checkPostLogoutRedirectURIs(*v); err != nil {
+			return err
+		}
+		c.PostLogoutRedirectURIs = slices.Clone(*v)
+	}
+	if v := req.SessionAttachment; v != nil {
+		if !slices.Contains(knownAttachments, *v) {
+			return badRequest("session_attachment %s is not one of %s", shorten(*v), strings.Join(knownAttachments, ", "))
+		}
+		c.SessionAttachment = *v
 	}
 	return checkClient(c)
 }
@@ -368,6 +390,25 @@ func checkRedirectURIs(uris []string) error {
 		}
 		if slices.Contains(uris[:i], u) {
 			return badRequest("redirect_uris lists %s twice", shorten(u))
+		}
+	}
+	return nil
+}
+
+// checkPostLogoutRedirectURIs holds the URIs RP-initiated logout may return
+// to (OpenID Connect RP-Initiated Logout 1.0 §3.1) to the rules of redirect
+// URIs: they are where we send a browser, so the same open-redirect and
+// native-app concerns apply.
+func checkPostLogoutRedirectURIs(uris []string) error {
+	if len(uris) > maxRedirectURIs {
+		return badRequest("post_logout_redirect_uris: at most %d", maxRedirectURIs)
+	}
+	for i, u := range uris {
+		if err := checkRedirectURI(u); err != nil {
+			return badRequest("post_logout_redirect_uris: %s %s", shorten(u), err)
+		}
+		if slices.Contains(uris[:i], u) {
+			return badRequest("post_logout_redirect_uris lists %s twice", shorten(u))
 		}
 	}
 	return nil
@@ -467,6 +508,12 @@ func clientJSON(c *store.Client, secret string) Client {
 		PollInterval:       int64(c.PollInterval / time.Second),
 		CreatedAt:          formatTime(c.CreatedAt),
 		UpdatedAt:          formatTime(c.UpdatedAt),
+
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		SessionAttachment:      c.SessionAttachment,
+	}
+	if out.SessionAttachment == "" {
+		out.SessionAttachment = store.SessionDetached // the store's default
 	}
 	if c.UserCode != (store.UserCodePolicy{}) {
 		p := c.UserCode

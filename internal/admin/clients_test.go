@@ -52,6 +52,9 @@ func TestClientLifecycle(t *testing.T) {
 		PollInterval:       5,
 		CreatedAt:          "2026-03-04T05:06:07Z",
 		UpdatedAt:          "2026-03-04T05:06:07Z",
+
+		PostLogoutRedirectURIs: []string{},
+		SessionAttachment:      "detached",
 	}
 	created.ClientSecret = ""
 	if diff := cmp.Diff(want, created); diff != "" {
@@ -153,6 +156,9 @@ func TestClientLifecycle(t *testing.T) {
 		Scope:        "openid profile email offline_access",
 		CreatedAt:    "2026-03-04T05:06:07Z",
 		UpdatedAt:    "2026-03-04T06:06:07Z",
+
+		PostLogoutRedirectURIs: []string{},
+		SessionAttachment:      "detached",
 	}
 	if diff := cmp.Diff(wantPut, put); diff != "" {
 		t.Errorf("put (-want +got):\n%s", diff)
@@ -181,20 +187,21 @@ func TestCreateClientDefaults(t *testing.T) {
 			body:       `{"client_name":"Box"}`,
 			wantSecret: true,
 			want: Client{ClientName: "Box", GrantTypes: []string{store.GrantDeviceCode}, RedirectURIs: []string{},
-				AuthMethod: "client_secret_basic", Scope: "openid profile email offline_access"},
+				AuthMethod: "client_secret_basic", Scope: "openid profile email offline_access",
+				PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached"},
 		},
 		{
 			name: "public",
 			body: `{"client_name":"Box","token_endpoint_auth_method":"none","scope":""}`,
 			want: Client{ClientName: "Box", GrantTypes: []string{store.GrantDeviceCode}, RedirectURIs: []string{},
-				AuthMethod: "none", Scope: ""},
+				AuthMethod: "none", Scope: "", PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached"},
 		},
 		{
 			name:       "service",
 			body:       `{"grant_types":["client_credentials"],"scope":"read write read"}`,
 			wantSecret: true,
 			want: Client{GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{},
-				AuthMethod: "client_secret_basic", Scope: "read write"},
+				AuthMethod: "client_secret_basic", Scope: "read write", PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached"},
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

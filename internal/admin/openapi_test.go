@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -53,5 +54,46 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if !json.Valid(w.Body.Bytes()) || w.Body.Len() != len(openAPIDocument) {
 		t.Errorf("the served document is not the embedded one")
+	}
+}
+
+// TestOpenAPISchemasMatchTypes holds the documented members of the JSON
+// objects to the Go types that write and read them.
+func TestOpenAPISchemasMatchTypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	for schema, v := range map[string]any{
+		"Client":      Client{},
+		"ClientInput": clientRequest{},
+		"Grant":       Grant{},
+	} {
+		var documented, members []string
+		for name := range doc.Components.Schemas[schema].Properties {
+			documented = append(documented, name)
+		}
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			members = append(members, name)
+		}
+		if schema == "ClientInput" {
+			// Known to the decoder only to refuse them with a clear answer.
+			members = slices.DeleteFunc(members, func(m string) bool {
+				return m == "client_secret" || m == "created_at" || m == "updated_at"
+			})
+		}
+		slices.Sort(documented)
+		slices.Sort(members)
+		if diff := cmp.Diff(members, documented); diff != "" {
+			t.Errorf("schema %s (-Go +documented):\n%s", schema, diff)
+		}
 	}
 }

@@ -36,6 +36,10 @@ type Config struct {
 	Login      Login    `yaml:"login"`
 	Session    Sess     `yaml:"session"`
 	Keys       Keys     `yaml:"keys"`
+	// SMTP is the mail server invitations go through; without a host they
+	// wait in the outbox (see smtp.go).
+	SMTP        SMTP        `yaml:"smtp"`
+	Invitations Invitations `yaml:"invitations"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -119,7 +123,10 @@ type Keys struct {
 
 // Sess sets browser sessions.
 type Sess struct {
-	Lifetime Duration `yaml:"lifetime"`
+	Lifetime Duration `yaml:"lifetime"` // absolute: sign in again after this
+	// IdleTimeout ends a session not used for this long (OWASP session
+	// management: idle and absolute timeouts both).
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Default returns the settings used where nothing else is said.
@@ -147,9 +154,10 @@ func Default() Config {
 			RequestsPerIPPerMinute:     60,
 		},
 		Login:         Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
-		Session:       Sess{Lifetime: Duration(24 * time.Hour)},
+		Session:       Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute)},
 		SweepInterval: Duration(time.Minute),
+		Invitations:   defaultInvitations(),
 	}
 }
 
@@ -177,7 +185,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 // Env lists the environment variables Load reads, for help texts.
 var Env = []string{
 	"LATCHKEY_CONFIG", "LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DB", "LATCHKEY_ADMIN_TOKEN",
-	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL",
+	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD",
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -192,6 +200,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("LATCHKEY_ADMIN_TOKEN", &c.AdminToken)
 	set("LATCHKEY_LOG_FORMAT", &c.Log.Format)
 	set("LATCHKEY_LOG_LEVEL", &c.Log.Level)
+	set("LATCHKEY_SMTP_PASSWORD", &c.SMTP.Password)
 	return nil
 }
 
@@ -278,6 +287,7 @@ func (c *Config) Validate() error {
 	positive("device.lifetime", c.Device.Lifetime)
 	positive("login.window", c.Login.Window)
 	positive("session.lifetime", c.Session.Lifetime)
+	positive("session.idle_timeout", c.Session.IdleTimeout)
 	positive("sweep_interval", c.SweepInterval)
 	positive("keys.cache_refresh", c.Keys.CacheRefresh)
 	if c.Keys.PublishDelay <= c.Keys.CacheRefresh {
@@ -307,6 +317,7 @@ func (c *Config) Validate() error {
 	} else {
 		errs = append(errs, CheckCodePolicy("device.user_code", p, c.Device)...)
 	}
+	errs = append(errs, c.checkMail()...)
 	return errors.Join(errs...)
 }
 
@@ -363,7 +374,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&s); err != nil {
 		return err
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDays(s)
 	if err != nil {
 		// Bare integers are seconds, which is what RFC 8628 counts in.
 		secs, err2 := strconv.Atoi(s)

@@ -60,17 +60,23 @@ func (v *Verifier) Lookup(ctx context.Context, userID, ip, input string) (*Pendi
 }
 
 // Decide approves or denies the pending request whose user code is input,
-// after the same checks as Lookup. The decision is one conditional update in
-// the store, so of two racing decisions exactly one wins, and a denial is
+// for the user of the browser session sess signed in from ip, after the
+// same checks as Lookup. The decision is one conditional update in the
+// store, so of two racing decisions exactly one wins, and a denial is
 // final: a replayed approve form finds the request no longer pending and
 // gets ErrUsed (RFC 8628 §3.5 access_denied; SECURITY-CHECKLIST DF-11).
-func (v *Verifier) Decide(ctx context.Context, userID, ip, input string, approve bool) (*Pending, error) {
+// The session is recorded with the decision: the grant it leads to belongs
+// to that sign-in, and an attached client's grant ends when it signs out.
+func (v *Verifier) Decide(ctx context.Context, sess *store.Session, ip, input string, approve bool) (*Pending, error) {
+	if sess == nil {
+		sess = &store.Session{} // no user: find refuses it
+	}
 	now := v.Now()
-	p, err := v.find(ctx, userID, ip, input, now)
+	p, err := v.find(ctx, sess.UserID, ip, input, now)
 	if err != nil {
 		return nil, err
 	}
-	a, err := v.Store.DecideDeviceAuth(ctx, p.Auth.UserCodeHash, userID, approve, now)
+	a, err := v.Store.DecideDeviceAuth(ctx, p.Auth.UserCodeHash, sess.UserID, sess.Hash, approve, now)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		// Decided by someone else since find looked (find already ruled

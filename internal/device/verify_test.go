@@ -68,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatalf("CreateDeviceAuth(%s): %v", a.code, err)
 		}
 		if a.decide != "" {
-			if _, err := f.st.DecideDeviceAuth(ctx, oauth.HashSecret(a.code), "someone", a.decide == "approve", t0); err != nil {
+			if _, err := f.st.DecideDeviceAuth(ctx, oauth.HashSecret(a.code), "someone", "", a.decide == "approve", t0); err != nil {
 				t.Fatalf("DecideDeviceAuth(%s): %v", a.code, err)
 			}
 		}
@@ -238,12 +238,12 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			for i, s := range tt.steps {
-				got, err := f.v.Decide(t.Context(), "u1", "ip1", s.input, s.approve)
+				got, err := f.v.Decide(t.Context(), &store.Session{Hash: "session-1", UserID: "u1"}, "ip1", s.input, s.approve)
 				if !errors.Is(err, s.wantErr) {
 					t.Fatalf("step %d: Decide(%q, %v) error = %v; want %v", i, s.input, s.approve, err, s.wantErr)
 				}
-				if err == nil && got.Auth.UserID != "u1" {
-					t.Errorf("step %d: decided by %q; want %q", i, got.Auth.UserID, "u1")
+				if err == nil && (got.Auth.UserID != "u1" || got.Auth.SessionHash != "session-1") {
+					t.Errorf("step %d: decided by %q in session %q; want %q in %q", i, got.Auth.UserID, got.Auth.SessionHash, "u1", "session-1")
 				}
 			}
 			if got := f.status(t, tt.code); got != tt.wantStatus {
@@ -255,7 +255,7 @@ func TestDecide(t *testing.T) {
 
 func TestDecideNeedsUser(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.v.Decide(t.Context(), "", "ip1", "WDJB-MJHT", true)
+	_, err := f.v.Decide(t.Context(), &store.Session{Hash: "session-1"}, "ip1", "WDJB-MJHT", true)
 	if err == nil {
 		t.Fatalf("Decide with no user succeeded; want an error")
 	}

@@ -104,6 +104,9 @@ func (g DeviceCode) redeem(ctx context.Context, c *store.Client, a *store.Device
 	if err != nil {
 		return nil, err
 	}
+	// The grant belongs to the browser session that approved it, so an
+	// attached client's grant ends when that session signs out.
+	is.Grant.SessionHash = a.SessionHash
 	err = g.Store.RedeemDeviceAuth(ctx, a.DeviceCodeHash, is.Grant, is.RefreshToken, now)
 	switch {
 	case errors.Is(err, store.ErrConflict):

@@ -68,7 +68,7 @@ func approvedDeviceCode(t *testing.T, st store.Store) string {
 	if err := st.CreateDeviceAuth(t.Context(), a); err != nil {
 		t.Fatalf("CreateDeviceAuth: %v", err)
 	}
-	if _, err := st.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", true, t0); err != nil {
+	if _, err := st.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", "", true, t0); err != nil {
 		t.Fatalf("DecideDeviceAuth: %v", err)
 	}
 	return code

@@ -366,14 +366,27 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		for k, want := range map[string]string{
 			"token_endpoint":                s.URL + "/oauth2/token",
 			"device_authorization_endpoint": s.URL + "/oauth2/device_authorization",
+			"authorization_endpoint":        s.URL + "/oauth2/authorize",
 			"jwks_uri":                      s.URL + "/oauth2/jwks",
 		} {
 			if r.str(k) != want {
 				t.Errorf("%s = %q; want %q", k, r.str(k), want)
 			}
 		}
-		if r.Body["authorization_endpoint"] != nil || r.Body["userinfo_endpoint"] != nil {
-			t.Errorf("discovery lists endpoints that are not implemented: %s", r.Raw)
+		// The authorization code flow with PKCE S256 only, iss in every
+		// answer (RFC 9207 §3; SECURITY-CHECKLIST AC-09, AC-16).
+		for k, want := range map[string]string{
+			"response_types_supported":                       `["code"]`,
+			"response_modes_supported":                       `["query"]`,
+			"code_challenge_methods_supported":               `["S256"]`,
+			"authorization_response_iss_parameter_supported": `true`,
+		} {
+			if got, _ := json.Marshal(r.Body[k]); string(got) != want {
+				t.Errorf("%s = %s; want %s", k, got, want)
+			}
+		}
+		if gts, _ := json.Marshal(r.Body["grant_types_supported"]); !strings.Contains(string(gts), `"authorization_code"`) {
+			t.Errorf("grant_types_supported = %s; want authorization_code among them", gts)
 		}
 	}
 	req, _ := http.NewRequest("GET", s.URL+"/oauth2/jwks", nil)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -12,35 +13,60 @@ import (
 // metadata is the discovery document (OpenID Connect Discovery 1.0 §3,
 // RFC 8414 §2, RFC 8628 §4). It lists only what is implemented.
 type metadata struct {
-	Issuer                            string   `json:"issuer"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
-	JWKSURI                           string   `json:"jwks_uri"`
-	ScopesSupported                   []string `json:"scopes_supported"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
-	ClaimsSupported                   []string `json:"claims_supported"`
+	Issuer                        string   `json:"issuer"`
+	AuthorizationEndpoint         string   `json:"authorization_endpoint"`
+	TokenEndpoint                 string   `json:"token_endpoint"`
+	DeviceAuthorizationEndpoint   string   `json:"device_authorization_endpoint"`
+	JWKSURI                       string   `json:"jwks_uri"`
+	ScopesSupported               []string `json:"scopes_supported"`
+	ResponseTypesSupported        []string `json:"response_types_supported"`
+	ResponseModesSupported        []string `json:"response_modes_supported"`
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
+	// RFC 9207 §3: every authorization response carries iss.
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	SubjectTypesSupported                      []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                            []string `json:"claims_supported"`
+
+	RevocationEndpoint                        string   `json:"revocation_endpoint"`                           // RFC 8414 §2
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`    // RFC 8414 §2
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`                        // RFC 8414 §2
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"` // RFC 8414 §2
+	UserInfoEndpoint                          string   `json:"userinfo_endpoint"`                             // OIDC Discovery §3
+	EndSessionEndpoint                        string   `json:"end_session_endpoint"`                          // RP-Initiated Logout §2.1
 }
 
 func (s *Server) metadata() metadata {
 	iss := s.issuer
 	return metadata{
 		Issuer:                      iss,
+		AuthorizationEndpoint:       iss + "/oauth2/authorize",
 		TokenEndpoint:               iss + "/oauth2/token",
 		DeviceAuthorizationEndpoint: iss + "/oauth2/device_authorization",
 		JWKSURI:                     iss + "/oauth2/jwks",
 		ScopesSupported:             []string{"openid", "profile", "email", "offline_access"},
-		// No authorization endpoint yet, so no response types: the device
-		// grant needs none. The member is required, so it is present and empty.
-		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{store.GrantDeviceCode, store.GrantRefreshToken},
-		TokenEndpointAuthMethodsSupported: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "email", "email_verified", "name"},
+		// The authorization code flow only (RFC 9700 §2.1.2), answered in
+		// the query, with PKCE S256 (RFC 7636 §4.2; plain is refused).
+		ResponseTypesSupported:                     []string{"code"},
+		ResponseModesSupported:                     []string{"query"},
+		CodeChallengeMethodsSupported:              []string{authorize.MethodS256},
+		AuthorizationResponseISSParameterSupported: true,
+		GrantTypesSupported:                        []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode},
+		TokenEndpointAuthMethodsSupported:          []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           []string{"ES256"},
+		ClaimsSupported:                            []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "email", "email_verified", "name"},
+
+		RevocationEndpoint: iss + "/oauth2/revoke",
+		// As at the token endpoint: a public client names itself with client_id (RFC 7009 §2.1).
+		RevocationEndpointAuthMethodsSupported: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
+		IntrospectionEndpoint:                  iss + "/oauth2/introspect",
+		// Only confidential callers may introspect (RFC 7662 §2.1).
+		IntrospectionEndpointAuthMethodsSupported: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost},
+		UserInfoEndpoint:   iss + "/userinfo",
+		EndSessionEndpoint: iss + "/logout",
 	}
 }
 

@@ -229,7 +229,7 @@ func (s *testServer) decide(t *testing.T, userCode string, approve bool) {
 	if !ok {
 		t.Fatalf("bad user code %q", userCode)
 	}
-	if _, err := s.Store.DecideDeviceAuth(context.Background(), oauth.HashSecret(norm), s.User.ID, approve, s.Clock.Now()); err != nil {
+	if _, err := s.Store.DecideDeviceAuth(context.Background(), oauth.HashSecret(norm), s.User.ID, "", approve, s.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -69,22 +71,28 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	tokenEndpoint := &grant.Handler{
 		Log: s.log,
 		Grants: map[string]grant.Grant{
-			store.GrantDeviceCode:   grant.DeviceCode{Deps: deps},
-			store.GrantRefreshToken: grant.Refresh{Deps: deps},
+			store.GrantDeviceCode:        grant.DeviceCode{Deps: deps},
+			store.GrantRefreshToken:      grant.Refresh{Deps: deps},
+			store.GrantAuthorizationCode: grant.AuthorizationCode{Deps: deps},
+			store.GrantClientCredentials: grant.ClientCredentials{Deps: deps},
 		},
 	}
+	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
+	tokenState := &token.Handler{Store: s.store, Tokens: verifier, Now: s.now, Log: s.log}
 	sessions := &session.Manager{
-		Store:    s.store,
-		Users:    s.store,
-		Now:      s.now,
-		Rand:     s.rand,
-		Lifetime: cfg.Session.Lifetime.D(),
-		Secure:   strings.HasPrefix(s.issuer, "https://"),
+		Store:       s.store,
+		Users:       s.store,
+		Now:         s.now,
+		Rand:        s.rand,
+		Lifetime:    cfg.Session.Lifetime.D(),
+		IdleTimeout: cfg.Session.IdleTimeout.D(),
+		Secure:      strings.HasPrefix(s.issuer, "https://"),
 	}
 	pages := &web.Pages{
 		Issuer:   s.issuer,
 		Store:    s.store,
 		Sessions: sessions,
+		Tokens:   verifier,
 		Verifier: &device.Verifier{
 			Store:      s.store,
 			Now:        s.now,
@@ -100,6 +108,10 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		LoginPerIP:      cfg.Login.AttemptsPerIP,
 		LoginWindow:     cfg.Login.Window.D(),
 		TrustProxy:      cfg.TrustProxy,
+		Authorizer: &authorize.Authorizer{
+			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
+		},
+		Rand: s.rand,
 	}
 	adminAPI := &admin.API{
 		Store: s.store,
@@ -118,6 +130,29 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		},
 	}
 
+	// Device client invitations (package org), and the outbox that mails
+	// them: through the configured mail server, or nowhere (they wait in the
+	// outbox, and `serve --dev` logs their links).
+	var mailer org.Mailer
+	if cfg.SMTP.Enabled() {
+		mailer = &org.SMTP{Host: cfg.SMTP.Host, Port: cfg.SMTP.PortOrDefault(), TLS: cfg.SMTP.Mode(),
+			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From}
+	} else {
+		s.log.Info("no mail server configured (smtp.host): invitation emails wait in the outbox; `latchkey invitations show ID` prints their links")
+	}
+	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
+	orgs := &org.Service{
+		Store: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
+		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
+		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
+		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox,
+	}
+	adminAPI.Orgs = orgs
+	// The sender lives as long as the context the server was built with (serve's
+	// runs until shutdown), as the sweeper does; on several instances each runs
+	// one, and ClaimMail keeps them from sending a mail twice.
+	go outbox.Run(ctx)
+
 	mux := http.NewServeMux()
 	handle := func(pattern string, h oauth.HandlerFunc) { mux.Handle(pattern, oauth.Handle(s.log, h)) }
 
@@ -133,8 +168,15 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	for _, p := range []string{"/oauth2/token", "/user/oauth20/token", "/oauth2/v1/token"} {
 		handle(p, tokenEndpoint.Token)
 	}
+	handle("/oauth2/revoke", tokenState.Revoke)
+	handle("/oauth2/introspect", tokenState.Introspect)
+	handle("/userinfo", tokenState.UserInfo) // GET and POST (OIDC Core §5.3.1)
 
 	pages.Register(mux)
+	(&web.InvitationPage{Pages: pages, Invitations: orgs}).Register(mux)
+	handle("/organizations/{organizationId}/client-group-invitations/send", orgs.Send)
+	handle("/client-group-invitations/accept", orgs.AcceptHandler)
+	handle("/client-group-invitations/decline", orgs.DeclineHandler)
 	adminAPI.Register(mux)
 
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -1,8 +1,11 @@
 // Package session owns browser sessions: the cookie a signed-in browser
-// carries and the session record it points to. The cookie holds a random
-// secret; the store holds only its hash, so a copy of the database cannot be
-// replayed as a cookie. Checking passwords belongs to package account, the
-// pages that sign people in to package web.
+// carries and the session record it points to, their idle and absolute
+// timeouts, and what signing out means for the grants approved in the
+// session (DESIGN "Session attachment": an attached client's grants end with
+// it, a detached one's outlive it). The cookie holds a random secret; the
+// store holds only its hash, so a copy of the database cannot be replayed as
+// a cookie. Checking passwords belongs to package account, the pages that
+// sign people in to package web.
 package session
 
 import (
@@ -28,13 +31,24 @@ const (
 
 // Manager starts, finds and ends browser sessions.
 type Manager struct {
-	Store    store.SessionStore
+	// Store keeps the sessions, and the grants that signing out revokes.
+	Store interface {
+		store.SessionStore
+		store.GrantStore
+	}
 	Users    store.UserStore
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Rand     io.Reader        // crypto/rand.Reader in production
-	Lifetime time.Duration    // how long a sign-in lasts
-	Secure   bool             // the issuer is https: Secure, __Host- cookie
+	Lifetime time.Duration    // how long a sign-in lasts at most (absolute)
+	// IdleTimeout ends a session unused for this long; 0 sets no idle limit.
+	IdleTimeout time.Duration
+	Secure      bool // the issuer is https: Secure, __Host- cookie
 }
+
+// touchEvery bounds the writes idle tracking costs: a session's last use is
+// recorded at most once a minute however busy the browser is, so the idle
+// timeout holds to within a minute.
+const touchEvery = time.Minute
 
 // CookieName is the name of the session cookie.
 func (m *Manager) CookieName() string {
@@ -45,10 +59,11 @@ func (m *Manager) CookieName() string {
 }
 
 // Start signs user in on this browser. Any session the browser already had
-// is deleted first, so a session id planted before login is worthless after
-// it (session fixation; SECURITY-CHECKLIST UI-06).
+// is ended first, as End would, so a session id planted before login is
+// worthless after it (session fixation; SECURITY-CHECKLIST UI-06), and
+// attached grants never outlive the sign-in they were approved in.
 func (m *Manager) Start(w http.ResponseWriter, r *http.Request, user *store.User) (*store.Session, error) {
-	if err := m.deleteCurrent(r); err != nil {
+	if err := m.endCurrent(r); err != nil {
 		return nil, err
 	}
 	value, err := oauth.NewSecret(m.Rand, oauth.PrefixSession)
@@ -57,11 +72,12 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, user *store.User
 	}
 	now := m.Now()
 	s := &store.Session{
-		Hash:      oauth.HashSecret(value),
-		UserID:    user.ID,
-		AuthTime:  now,
-		CreatedAt: now,
-		ExpiresAt: now.Add(m.Lifetime),
+		Hash:       oauth.HashSecret(value),
+		UserID:     user.ID,
+		AuthTime:   now,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(m.Lifetime),
+		LastSeenAt: now,
 	}
 	if err := m.Store.CreateSession(r.Context(), s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
@@ -71,19 +87,36 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, user *store.User
 }
 
 // Current returns the browser's session and its user. It returns nil, nil,
-// nil when there is none, it expired, or the user is gone or disabled: a
-// disabled user is signed out everywhere at once (SECURITY-CHECKLIST DF-17).
+// nil when there is none, it expired (its lifetime ended, or it was idle for
+// IdleTimeout), or the user is gone or disabled: a disabled user is signed
+// out everywhere at once (SECURITY-CHECKLIST DF-17). A session in use has
+// its last use recorded, at most once every touchEvery.
 func (m *Manager) Current(r *http.Request) (*store.Session, *store.User, error) {
 	value, ok := m.cookie(r)
 	if !ok {
 		return nil, nil, nil
 	}
-	s, err := m.Store.GetSession(r.Context(), oauth.HashSecret(value), m.Now())
+	ctx := r.Context()
+	now := m.Now()
+	s, err := m.Store.GetSession(ctx, oauth.HashSecret(value), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("get session: %w", err)
+	}
+	seen := s.LastSeenAt
+	if seen.IsZero() {
+		seen = s.CreatedAt
+	}
+	if m.IdleTimeout > 0 && !now.Before(seen.Add(m.IdleTimeout)) {
+		// Unused too long: the session is over, and its record goes now
+		// rather than at the end of its lifetime. This is a timeout, not a
+		// sign-out: attached grants are revoked only by End.
+		if err := m.Store.DeleteSession(ctx, s.Hash); err != nil {
+			return nil, nil, fmt.Errorf("delete idle session: %w", err)
+		}
+		return nil, nil, nil
 	}
 	u, err := m.Users.GetUser(r.Context(), s.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -95,25 +128,46 @@ func (m *Manager) Current(r *http.Request) (*store.Session, *store.User, error) 
 	if u.Disabled {
 		return nil, nil, nil
 	}
+	if now.Sub(seen) >= touchEvery {
+		err := m.Store.TouchSession(ctx, s.Hash, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, nil // signed out meanwhile, in another tab
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("touch session: %w", err)
+		}
+		s.LastSeenAt = now
+	}
 	return s, u, nil
 }
 
-// End signs this browser out: the session record goes and the cookie is
+// End signs this browser out: the grants of attached clients approved in
+// its session are revoked, then the session record goes and the cookie is
 // cleared.
 func (m *Manager) End(w http.ResponseWriter, r *http.Request) error {
-	if err := m.deleteCurrent(r); err != nil {
+	if err := m.endCurrent(r); err != nil {
 		return err
 	}
 	m.setCookie(w, "", time.Unix(0, 0), -1)
 	return nil
 }
 
-func (m *Manager) deleteCurrent(r *http.Request) error {
+// endCurrent ends the session the browser's cookie names, if any. The
+// attached clients' grants are revoked first (DESIGN "Session attachment";
+// 10Duke's attached sessions): should that fail, the browser is still
+// signed in and can sign out again, rather than signed out with its
+// attached devices still signed in. A session that expired meanwhile still
+// has its attached grants revoked: signing out means it.
+func (m *Manager) endCurrent(r *http.Request) error {
 	value, ok := m.cookie(r)
 	if !ok {
 		return nil
 	}
-	err := m.Store.DeleteSession(r.Context(), oauth.HashSecret(value))
+	hash := oauth.HashSecret(value)
+	if _, err := m.Store.RevokeGrantsBySession(r.Context(), hash, m.Now()); err != nil {
+		return fmt.Errorf("revoke attached grants: %w", err)
+	}
+	err := m.Store.DeleteSession(r.Context(), hash)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete session: %w", err)
 	}

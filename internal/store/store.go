@@ -59,8 +59,10 @@ type Store interface {
 	DeviceStore
 	GrantStore
 	SessionStore
+	AuthorizationStore
 	KeyStore
 	ThrottleStore
+	OrgStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.
@@ -101,9 +103,22 @@ type Client struct {
 	RedirectURIs []string
 	Scopes       []string // the scopes this client may ask for
 
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to (OpenID Connect RP-Initiated Logout 1.0 §3.1).
+	PostLogoutRedirectURIs []string
+	// SessionAttachment is SessionDetached (or empty) or SessionAttached:
+	// whether the client's grants end when the browser session that
+	// approved them signs out.
+	SessionAttachment string
+
 	UserCode           UserCodePolicy
 	DeviceCodeLifetime time.Duration // 0 inherits the server's
 	PollInterval       time.Duration // 0 inherits the server's
+
+	// OrgID is the organization that owns the client (a device client
+	// enrolled by invitation); empty for none. An owned client's scopes are
+	// those its groups grant, narrowed by Scopes when Scopes is not empty.
+	OrgID string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -175,6 +190,7 @@ type DeviceAuth struct {
 	ExpiresAt      time.Time
 	DecidedAt      time.Time
 	GrantID        string // set by RedeemDeviceAuth
+	SessionHash    string // the browser session that decided it; set by DecideDeviceAuth
 
 	// Where the request came from, shown on the verification page (RFC 8628 §5.4).
 	RequestIP        string
@@ -221,9 +237,10 @@ type DeviceStore interface {
 	// to userCodeHash, in whatever state it is.
 	GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*DeviceAuth, error)
 	// DecideDeviceAuth moves a pending, unexpired authorization to approved or
-	// denied for userID in one conditional update. ErrNotFound if no such
+	// denied for userID in one conditional update, recording sessionHash,
+	// the browser session that decided ("" for none). ErrNotFound if no such
 	// authorization exists; ErrConflict if it is no longer pending or expired.
-	DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*DeviceAuth, error)
+	DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sessionHash string, approve bool, now time.Time) (*DeviceAuth, error)
 	// PollDeviceAuth records one poll by clientID and decides its outcome in a
 	// single statement: expiry, slow_down (interval + SlowDownStep), pending,
 	// denied, issue for an approved authorization and used for a consumed
@@ -257,6 +274,9 @@ type Grant struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time // absolute: refreshable_until
 	RevokedAt time.Time // zero while active
+	// SessionHash is the browser session the user approved it in; "" for
+	// none. An attached client's grants are revoked when it signs out.
+	SessionHash string
 }
 
 // Active reports whether the grant can still be used at now.
@@ -282,6 +302,12 @@ type GrantStore interface {
 	ListGrantsByUser(ctx context.Context, userID string) ([]*Grant, error)
 	// RevokeGrant marks the grant revoked (idempotent) and its refresh tokens with it.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeGrantsBySession revokes, as RevokeGrant does, every active grant
+	// approved in the browser session sessionHash whose client is attached
+	// (SessionAttached), in one transaction, and returns how many it revoked.
+	// Detached clients' grants are untouched; an unknown or empty hash
+	// revokes nothing.
+	RevokeGrantsBySession(ctx context.Context, sessionHash string, now time.Time) (int, error)
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
 	// RotateRefreshToken marks the unused token oldHash used at now and stores
@@ -301,7 +327,10 @@ type Session struct {
 	UserID    string
 	AuthTime  time.Time
 	CreatedAt time.Time
-	ExpiresAt time.Time
+	ExpiresAt time.Time // absolute
+	// LastSeenAt is when the browser last used it, to within a minute or so
+	// (see TouchSession); zero for a session stored before it was kept.
+	LastSeenAt time.Time
 }
 
 // SessionStore keeps browser sessions.
@@ -309,6 +338,9 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the session if it exists and has not expired at now.
 	GetSession(ctx context.Context, hash string, now time.Time) (*Session, error)
+	// TouchSession moves the session's LastSeenAt forward to now (never
+	// back); ErrNotFound if there is no such session.
+	TouchSession(ctx context.Context, hash string, now time.Time) error
 	DeleteSession(ctx context.Context, hash string) error
 }
 

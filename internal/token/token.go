@@ -42,6 +42,10 @@ type AccessClaims struct {
 	Scope     string `json:"scope,omitempty"`
 	GrantID   string `json:"grant_id,omitempty"`
 	AuthTime  int64  `json:"auth_time,omitempty"`
+	// OrgID and Groups are the owning organization and the device client
+	// groups of a device client acting for itself (client credentials).
+	OrgID  string   `json:"org_id,omitempty"`
+	Groups []string `json:"groups,omitempty"`
 }
 
 // IDClaims are the claims of an ID token (OIDC Core §2, §5.1).
@@ -81,6 +85,10 @@ type Issue struct {
 	Nonce  string
 	// Refresh is the new refresh token to return, already stored; empty for none.
 	Refresh string
+	// OrgID and Groups go into the access token as org_id and groups; empty
+	// for none.
+	OrgID  string
+	Groups []string
 }
 
 // Mint signs the access token (and the ID token when openid was granted)
@@ -108,6 +116,7 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 		Issuer: m.Issuer, Subject: sub, Audience: aud,
 		Expiry: now.Add(m.AccessTTL).Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
 		JTI: m.newJTI(), ClientID: in.Grant.ClientID, Scope: scope, GrantID: in.Grant.ID, AuthTime: authTime,
+		OrgID: in.OrgID, Groups: in.Groups,
 	}
 	access, err := key.Sign(m.Rand, "at+jwt", at) // RFC 9068 §2.1
 	if err != nil {

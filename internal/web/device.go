@@ -121,7 +121,7 @@ func (p *Pages) devicePost(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errBadForm
 	}
-	pend, err := p.Verifier.Decide(r.Context(), u.ID, p.clientIP(r), code, approve)
+	pend, err := p.Verifier.Decide(r.Context(), s, p.clientIP(r), code, approve)
 	if err != nil {
 		return p.deviceError(w, b, code, err)
 	}

@@ -163,29 +163,6 @@ func (p *Pages) checkLogin(ctx context.Context, email, password string) (*store.
 	return u, ok, nil
 }
 
-// logout serves POST /logout.
-func (p *Pages) logout(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(w, r)
-	if err != nil {
-		return err
-	}
-	s, _, err := p.Sessions.Current(r)
-	if err != nil {
-		return err
-	}
-	if s != nil {
-		// CSRF matters only when there is a session to end: forced
-		// sign-out is the attack.
-		if err := p.checkCSRF(r, s, f); err != nil {
-			return err
-		}
-	}
-	if err := p.Sessions.End(w, r); err != nil {
-		return err
-	}
-	return seeOther(w, "/login")
-}
-
 // safeReturnTo accepts only a path on this server, so sign-in cannot be
 // used to send people elsewhere (RFC 9700 §4.11; SECURITY-CHECKLIST UI-04).
 // Browsers treat "//host" and "/\host" as other hosts and drop tabs and

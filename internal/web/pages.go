@@ -15,14 +15,17 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 //go:embed templates/*.html
@@ -31,7 +34,7 @@ var templateFiles embed.FS
 // templates holds one parsed set per page: the layout plus that page's content.
 var templates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "device_entry", "device_confirm", "message"} {
+	for _, name := range []string{"login", "device_entry", "device_confirm", "message", "logout"} {
 		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -43,6 +46,7 @@ type Pages struct {
 	Store    store.Store
 	Sessions *session.Manager
 	Verifier *device.Verifier
+	Tokens   *token.Verifier  // checks id_token_hint at sign-out (logout.go)
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Log      *slog.Logger
 	// CSRFKey signs the csrf_token of every form; at least 32 random bytes,
@@ -54,6 +58,14 @@ type Pages struct {
 	// TrustProxy: the server sits behind one reverse proxy that appends the
 	// client address to X-Forwarded-For.
 	TrustProxy bool
+	// Authorizer runs the authorization endpoint and the consent page
+	// (authorize.go); nil serves neither.
+	Authorizer *authorize.Authorizer
+	// New accounts allowed per client IP in each LoginWindow (register.go);
+	// 0 means DefaultRegisterPerIP.
+	RegisterPerIP int
+	// Rand draws new users' ids; crypto/rand.Reader when nil.
+	Rand io.Reader
 }
 
 // Register adds the pages' routes to mux. It panics when CSRFKey is too
@@ -72,17 +84,19 @@ func (p *Pages) Register(mux *http.ServeMux) {
 
 	mux.Handle("GET /login", p.handle(p.loginForm))
 	mux.Handle("POST /login", post(p.login))
-	mux.Handle("POST /logout", post(p.logout))
+	mux.Handle("GET /logout", p.handle(p.logoutForm))
+	mux.Handle("POST /logout", p.handle(p.logout)) // checks the origin itself (logout.go)
 	mux.Handle("GET /device", p.handle(p.deviceForm))
 	mux.Handle("GET /user/device", p.handle(p.deviceFormAlias)) // 10Duke's name for the page
 	mux.Handle("POST /device", post(p.devicePost))
 	mux.Handle("GET /device/qr.svg", p.handle(p.qrCode))
+	p.registerAuthorization(mux, post) // authorize.go: /oauth2/authorize, /consent, /register
 
 	// Without these, ServeMux answers other methods with a plain-text 405
 	// that lacks the headers every page carries.
 	for path, allow := range map[string]string{
 		"/login":         "GET, HEAD, POST",
-		"/logout":        "POST",
+		"/logout":        "GET, HEAD, POST",
 		"/device":        "GET, HEAD, POST",
 		"/user/device":   "GET, HEAD",
 		"/device/qr.svg": "GET, HEAD",

@@ -114,7 +114,7 @@ func TestSecurityHeaders(t *testing.T) {
 			return in.post("/device", url.Values{"user_code": {"a", "b"}, "csrf_token": {token}})
 		}, http.StatusBadRequest},
 		{"method not allowed", func() *httptest.ResponseRecorder { return in.do(httptest.NewRequest("PUT", "/device", nil)) }, http.StatusMethodNotAllowed},
-		{"GET /logout", func() *httptest.ResponseRecorder { return in.get("/logout") }, http.StatusMethodNotAllowed},
+		{"GET /logout asks first", func() *httptest.ResponseRecorder { return in.get("/logout") }, http.StatusOK},
 		{"QR code", func() *httptest.ResponseRecorder { return out.get("/device/qr.svg?user_code=WDJB-MJHT") }, http.StatusOK},
 		{"QR junk", func() *httptest.ResponseRecorder { return out.get("/device/qr.svg?user_code=%3C") }, http.StatusBadRequest},
 		{"decision", func() *httptest.ResponseRecorder {

@@ -11,7 +11,7 @@ import (
 
 const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, scopes,
 	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
-	created_at, updated_at`
+	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id`
 
 func scanClient(row pgx.Row) (*store.Client, error) {
 	var c store.Client
@@ -19,7 +19,8 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 		listCol{&c.GrantTypes}, listCol{&c.RedirectURIs}, listCol{&c.Scopes},
 		&c.UserCode.Alphabet, &c.UserCode.Length, &c.UserCode.Group,
 		durationCol{&c.DeviceCodeLifetime}, durationCol{&c.PollInterval},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
+		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID})
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -32,12 +33,13 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 		return fmt.Errorf("create client: %w", store.ErrInvalid)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		c.ID, c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
-		millis(c.CreatedAt), millis(c.UpdatedAt))
+		millis(c.CreatedAt), millis(c.UpdatedAt),
+		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID))
 	if err != nil {
 		return fmt.Errorf("create client: %w", mapErr(err))
 	}
@@ -73,12 +75,14 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	err := s.execOne(ctx, `UPDATE clients SET name = $1, secret_hash = $2, auth_method = $3,
 		grant_types = $4, redirect_uris = $5, scopes = $6,
 		user_code_alphabet = $7, user_code_length = $8, user_code_group = $9,
-		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12
-		WHERE id = $13`,
+		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12,
+		post_logout_redirect_uris = $13, session_attachment = $14, org_id = $15
+		WHERE id = $16`,
 		c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), millis(c.UpdatedAt),
+		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
 		c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %q: %w", c.ID, err)
@@ -101,6 +105,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // clientText reports whether every string of c but its id is text
 // (store.ValidText).
 func clientText(c *store.Client) bool {
-	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet) &&
-		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...)
+	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet, c.SessionAttachment, c.OrgID) &&
+		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...) &&
+		store.ValidText(c.PostLogoutRedirectURIs...)
 }

@@ -258,7 +258,7 @@ func TestUnavailable(t *testing.T) {
 		{"ListClients", lookupErr(s.ListClients(ctx))},
 		{"CreateUser", s.CreateUser(ctx, &store.User{ID: "ada", Email: "ada@example.com"})},
 		{"DeleteUser", s.DeleteUser(ctx, "ada")},
-		{"DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, "user-code-hash", "ada", true, time.Now()))},
+		{"DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, "user-code-hash", "ada", "", true, time.Now()))},
 		{"PollDeviceAuth", lookupErr(s.PollDeviceAuth(ctx, "device-code-hash", "tv", true, time.Now()))},
 		{"RevokeGrant", s.RevokeGrant(ctx, "g1", time.Now())},
 		{"RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, "device-code-hash", &store.Grant{ID: "g1", ClientID: "tv"}, nil, time.Now())},

@@ -14,9 +14,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	if !store.ValidText(sess.Hash, sess.UserID) {
 		return fmt.Errorf("create session: %w", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_id, auth_time, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`,
-		sess.Hash, sess.UserID, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_id, auth_time, created_at, expires_at, last_seen_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		sess.Hash, sess.UserID, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.LastSeenAt))
 	if err != nil {
 		return fmt.Errorf("create session: %w", mapErr(err))
 	}
@@ -30,10 +30,10 @@ func (s *Store) GetSession(ctx context.Context, hash string, now time.Time) (*st
 		return nil, store.ErrNotFound
 	}
 	var sess store.Session
-	err := s.pool.QueryRow(ctx, `SELECT hash, user_id, auth_time, created_at, expires_at
+	err := s.pool.QueryRow(ctx, `SELECT hash, user_id, auth_time, created_at, expires_at, last_seen_at
 		FROM sessions WHERE hash = $1 AND expires_at > $2`, hash, now.UnixMilli()).
 		Scan(&sess.Hash, &sess.UserID,
-			timeCol{&sess.AuthTime}, timeCol{&sess.CreatedAt}, timeCol{&sess.ExpiresAt})
+			timeCol{&sess.AuthTime}, timeCol{&sess.CreatedAt}, timeCol{&sess.ExpiresAt}, timeCol{&sess.LastSeenAt})
 	if err != nil {
 		return nil, mapErr(err)
 	}

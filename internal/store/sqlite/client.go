@@ -9,7 +9,7 @@ import (
 
 const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, scopes,
 	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
-	created_at, updated_at`
+	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id`
 
 func scanClient(row rowScanner) (*store.Client, error) {
 	var c store.Client
@@ -17,7 +17,8 @@ func scanClient(row rowScanner) (*store.Client, error) {
 		listCol{&c.GrantTypes}, listCol{&c.RedirectURIs}, listCol{&c.Scopes},
 		&c.UserCode.Alphabet, &c.UserCode.Length, &c.UserCode.Group,
 		durationCol{&c.DeviceCodeLifetime}, durationCol{&c.PollInterval},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
+		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID})
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -30,12 +31,13 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 		return fmt.Errorf("create client: %w", store.ErrInvalid)
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.SecretHash, c.AuthMethod,
 		list(c.GrantTypes), list(c.RedirectURIs), list(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
-		millis(c.CreatedAt), millis(c.UpdatedAt))
+		millis(c.CreatedAt), millis(c.UpdatedAt),
+		list(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID))
 	if err != nil {
 		return fmt.Errorf("create client: %w", mapErr(err))
 	}
@@ -80,12 +82,14 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	err := s.execOne(ctx, `UPDATE clients SET name = ?, secret_hash = ?, auth_method = ?,
 		grant_types = ?, redirect_uris = ?, scopes = ?,
 		user_code_alphabet = ?, user_code_length = ?, user_code_group = ?,
-		device_code_lifetime_ms = ?, poll_interval_ms = ?, updated_at = ?
+		device_code_lifetime_ms = ?, poll_interval_ms = ?, updated_at = ?,
+		post_logout_redirect_uris = ?, session_attachment = ?, org_id = ?
 		WHERE id = ?`,
 		c.Name, c.SecretHash, c.AuthMethod,
 		list(c.GrantTypes), list(c.RedirectURIs), list(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), millis(c.UpdatedAt),
+		list(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
 		c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %q: %w", c.ID, err)
@@ -108,6 +112,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // clientText reports whether every string of c but its id is text
 // (store.ValidText).
 func clientText(c *store.Client) bool {
-	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet) &&
-		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...)
+	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet, c.SessionAttachment, c.OrgID) &&
+		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...) &&
+		store.ValidText(c.PostLogoutRedirectURIs...)
 }

@@ -16,14 +16,14 @@ import (
 
 const deviceColumns = `device_code_hash, user_code_hash, client_id, client_public, scopes, status,
 	user_id, interval_ms, last_poll_at, created_at, expires_at, decided_at, grant_id,
-	request_ip, request_user_agent`
+	request_ip, request_user_agent, session_hash`
 
 // deviceDest is where a row of deviceColumns scans into a.
 func deviceDest(a *store.DeviceAuth) []any {
 	return []any{&a.DeviceCodeHash, &a.UserCodeHash, &a.ClientID, &a.ClientPublic, listCol{&a.Scopes}, &a.Status,
 		optionalCol{&a.UserID}, durationCol{&a.Interval}, timeCol{&a.LastPollAt}, timeCol{&a.CreatedAt},
 		timeCol{&a.ExpiresAt}, timeCol{&a.DecidedAt}, optionalCol{&a.GrantID},
-		&a.RequestIP, &a.RequestUserAgent}
+		&a.RequestIP, &a.RequestUserAgent, optionalCol{&a.SessionHash}}
 }
 
 func scanDeviceAuth(row rowScanner) (*store.DeviceAuth, error) {
@@ -38,15 +38,15 @@ func scanDeviceAuth(row rowScanner) (*store.DeviceAuth, error) {
 // or user code hash is taken, ErrNotFound if its client does not exist.
 func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error {
 	if !store.ValidText(a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.Status, a.UserID, a.GrantID,
-		a.RequestIP, a.RequestUserAgent) || !store.ValidText(a.Scopes...) {
+		a.RequestIP, a.RequestUserAgent, a.SessionHash) || !store.ValidText(a.Scopes...) {
 		return fmt.Errorf("create device authorization: %w", store.ErrInvalid)
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, list(a.Scopes), a.Status,
 		optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
 		millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
-		a.RequestIP, a.RequestUserAgent)
+		a.RequestIP, a.RequestUserAgent, optional(a.SessionHash))
 	if err != nil {
 		return fmt.Errorf("create device authorization: %w", mapErr(err))
 	}
@@ -65,22 +65,22 @@ func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string
 
 // DecideDeviceAuth approves or denies a pending, unexpired authorization in
 // one conditional update, so of two decisions racing exactly one lands.
-func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID string, approve bool, now time.Time) (*store.DeviceAuth, error) {
+func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sessionHash string, approve bool, now time.Time) (*store.DeviceAuth, error) {
 	if !store.ValidText(userCodeHash) {
 		return nil, store.ErrNotFound
 	}
-	if !store.ValidText(userID) {
-		return nil, fmt.Errorf("decide device authorization: user id: %w", store.ErrInvalid)
+	if !store.ValidText(userID, sessionHash) {
+		return nil, fmt.Errorf("decide device authorization: user id or session: %w", store.ErrInvalid)
 	}
 	status := store.DeviceDenied
 	if approve {
 		status = store.DeviceApproved
 	}
 	a, err := scanDeviceAuth(s.w.QueryRowContext(ctx, `UPDATE device_authorizations
-		SET status = ?, user_id = ?, decided_at = ?
+		SET status = ?, user_id = ?, decided_at = ?, session_hash = ?
 		WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?
 		RETURNING `+deviceColumns,
-		status, optional(userID), now.UnixMilli(), userCodeHash, now.UnixMilli()))
+		status, optional(userID), now.UnixMilli(), optional(sessionHash), userCodeHash, now.UnixMilli()))
 	if !errors.Is(err, store.ErrNotFound) {
 		return a, err
 	}

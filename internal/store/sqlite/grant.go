@@ -9,12 +9,13 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, expires_at, revoked_at`
+const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, expires_at, revoked_at, session_hash`
 
 func scanGrant(row rowScanner) (*store.Grant, error) {
 	var g store.Grant
 	err := row.Scan(&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
-		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
+		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
+		optionalCol{&g.SessionHash})
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -35,15 +36,16 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 
 // validGrant reports whether every string of g is text (store.ValidText).
 func validGrant(g *store.Grant) bool {
-	return store.ValidText(g.ID, g.UserID, g.ClientID) && store.ValidText(g.Scopes...)
+	return store.ValidText(g.ID, g.UserID, g.ClientID, g.SessionHash) && store.ValidText(g.Scopes...)
 }
 
 // insertGrant stores g, which validGrant accepted, with db: the writer pool
 // or a transaction on it.
 func insertGrant(ctx context.Context, db execer, g *store.Grant) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, optional(g.UserID), g.ClientID, list(g.Scopes),
-		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
+		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt),
+		optional(g.SessionHash))
 	if err != nil {
 		return fmt.Errorf("grant: %w", mapErr(err))
 	}

@@ -46,7 +46,7 @@ func testConcurrentPollAndRedeem(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, "ada")
 	for r := range rounds {
 		a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, r))
-		a, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", true, t0)
+		a, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", "", true, t0)
 		if err != nil {
 			t.Fatalf("DecideDeviceAuth: %v", err)
 		}
@@ -136,7 +136,7 @@ func concurrentDecide(t *testing.T, s store.Store, a *store.DeviceAuth) {
 	winners := make([]*store.DeviceAuth, racers)
 	errs := race(func(i int) error {
 		user := []string{"ada", "bob"}[i%2]
-		got, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, user, i%2 == 0, t0)
+		got, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, user, "", i%2 == 0, t0)
 		winners[i] = got
 		return err
 	})

@@ -53,7 +53,7 @@ func testDeviceDecide(t *testing.T, s store.Store) {
 			a.DeviceCodeHash += tt.name
 			a.UserCodeHash += tt.name
 			mustCreateDeviceAuth(t, s, a)
-			got, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", tt.approve, at(time.Minute))
+			got, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", "", tt.approve, at(time.Minute))
 			wantErr(t, "DecideDeviceAuth", err, nil)
 			want := *a
 			want.Status = tt.status
@@ -64,7 +64,7 @@ func testDeviceDecide(t *testing.T, s store.Store) {
 
 			// A decision is final: neither the same nor the other one lands again.
 			for _, again := range []bool{true, false} {
-				_, err = s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", again, at(2*time.Minute))
+				_, err = s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", "", again, at(2*time.Minute))
 				wantErr(t, "second DecideDeviceAuth", err, store.ErrConflict)
 			}
 			diff(t, "authorization after a second decision", &want, mustGetDeviceAuth(t, s, a.UserCodeHash))
@@ -72,11 +72,11 @@ func testDeviceDecide(t *testing.T, s store.Store) {
 	}
 
 	expiring := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 2))
-	_, err := s.DecideDeviceAuth(ctx, expiring.UserCodeHash, "ada", true, expiring.ExpiresAt)
+	_, err := s.DecideDeviceAuth(ctx, expiring.UserCodeHash, "ada", "", true, expiring.ExpiresAt)
 	wantErr(t, "DecideDeviceAuth at expiry", err, store.ErrConflict)
 	diff(t, "expired authorization after a decision", expiring, mustGetDeviceAuth(t, s, expiring.UserCodeHash))
 
-	_, err = s.DecideDeviceAuth(ctx, "user-code-hash-9", "ada", true, t0)
+	_, err = s.DecideDeviceAuth(ctx, "user-code-hash-9", "ada", "", true, t0)
 	wantErr(t, "DecideDeviceAuth(unknown code)", err, store.ErrNotFound)
 }
 
@@ -201,7 +201,7 @@ func testDevicePollOutcomes(t *testing.T, s store.Store) {
 			a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, n))
 			for _, st := range tt.steps {
 				if st.decide != "" {
-					if _, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", st.decide == "approve", at(st.at)); err != nil {
+					if _, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", "", st.decide == "approve", at(st.at)); err != nil {
 						t.Fatalf("DecideDeviceAuth at t=%v: %v", st.at, err)
 					}
 					continue
@@ -315,7 +315,7 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 	denied := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 2))
 	expired := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 3))
 	for _, a := range []*store.DeviceAuth{denied, expired} {
-		if _, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", a == expired, t0); err != nil {
+		if _, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", "", a == expired, t0); err != nil {
 			t.Fatalf("DecideDeviceAuth: %v", err)
 		}
 	}
@@ -338,7 +338,7 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 	}
 
 	a := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 4))
-	approved, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", true, t0)
+	approved, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", "", true, t0)
 	wantErr(t, "DecideDeviceAuth", err, nil)
 	g, rt := records(4)
 
@@ -393,7 +393,7 @@ func testDeviceRedeem(t *testing.T, s store.Store) {
 
 	// Without a refresh token (the client did not ask for offline_access).
 	noRefresh := mustCreateDeviceAuth(t, s, newDeviceAuth(c, 6))
-	if _, err := s.DecideDeviceAuth(ctx, noRefresh.UserCodeHash, "ada", true, t0); err != nil {
+	if _, err := s.DecideDeviceAuth(ctx, noRefresh.UserCodeHash, "ada", "", true, t0); err != nil {
 		t.Fatalf("DecideDeviceAuth: %v", err)
 	}
 	g6, _ := records(6)

@@ -88,7 +88,7 @@ func mustCreateDeviceAuth(t *testing.T, s store.Store, a *store.DeviceAuth) *sto
 func mustDecide(t *testing.T, s store.Store, a *store.DeviceAuth, approve bool) *store.DeviceAuth {
 	t.Helper()
 	mustCreateUser(t, s, "decider")
-	got, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "decider", approve, t0)
+	got, err := s.DecideDeviceAuth(t.Context(), a.UserCodeHash, "decider", "", approve, t0)
 	if err != nil {
 		t.Fatalf("DecideDeviceAuth: %v", err)
 	}

@@ -62,7 +62,7 @@ func testOddKeys(t *testing.T, s store.Store) {
 			{"GetUserByEmail", lookupErr(s.GetUserByEmail(ctx, key))},
 			{"UpdateUser", s.UpdateUser(ctx, newUser(key, "someone@example.com"))},
 			{"GetDeviceAuthByUserCode", lookupErr(s.GetDeviceAuthByUserCode(ctx, key))},
-			{"DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, key, "ada", true, t0))},
+			{"DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, key, "ada", "", true, t0))},
 			{"PollDeviceAuth(key, owner)", lookupErr(s.PollDeviceAuth(ctx, key, "tv", true, t0))},
 			{"PollDeviceAuth(code, key)", lookupErr(s.PollDeviceAuth(ctx, a.DeviceCodeHash, key, false, t0))},
 			{"RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, key, oddGrant, oddToken, t0)},
@@ -116,7 +116,7 @@ func testInvalidText(t *testing.T, s store.Store) {
 	g := grantFixture(t, s) // user ada, client app, grant g1
 	c := mustCreateClient(t, s, "tv", true)
 	// Approved, so a redemption would succeed but for the spoiled string.
-	a, err := s.DecideDeviceAuth(ctx, mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1)).UserCodeHash, "ada", true, t0)
+	a, err := s.DecideDeviceAuth(ctx, mustCreateDeviceAuth(t, s, newDeviceAuth(c, 1)).UserCodeHash, "ada", "", true, t0)
 	wantErr(t, "DecideDeviceAuth", err, nil)
 	rt := mustCreateRefreshToken(t, s, newRefreshToken("rt1", g.ID, at(24*time.Hour)))
 	sess := &store.Session{Hash: "s1", UserID: "ada", ExpiresAt: at(time.Hour)}
@@ -211,7 +211,7 @@ func testInvalidText(t *testing.T, s store.Store) {
 			}
 		}
 		refused("UpdateSigningKey", s.UpdateSigningKey(ctx, &store.SigningKey{ID: "k1", Algorithm: bad, CreatedAt: t0}))
-		refused("DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, a.UserCodeHash, bad, true, t0)))
+		refused("DecideDeviceAuth", lookupErr(s.DecideDeviceAuth(ctx, a.UserCodeHash, bad, "", true, t0)))
 		for i := range len(grantStrings(newGrant("g2", "ada", "tv", t0))) {
 			g := newGrant("g2", "ada", "tv", t0)
 			*grantStrings(g)[i] = bad
@@ -367,7 +367,7 @@ func testOddTextRoundTrip(t *testing.T, s store.Store) {
 			RequestIP: odd, RequestUserAgent: odd + long,
 		}
 		wantErr(t, "CreateDeviceAuth", s.CreateDeviceAuth(ctx, a), nil)
-		_, err = s.DecideDeviceAuth(ctx, a.UserCodeHash, odd, true, t0)
+		_, err = s.DecideDeviceAuth(ctx, a.UserCodeHash, odd, "", true, t0)
 		wantErr(t, "DecideDeviceAuth", err, nil)
 		p, err := s.PollDeviceAuth(ctx, a.DeviceCodeHash, odd, false, t0)
 		wantErr(t, "PollDeviceAuth", err, nil)

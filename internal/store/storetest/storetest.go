@@ -42,6 +42,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"Sessions", testSessions},
+		{"Authorization", testAuthorization},
+		{"ClientSessionMetadata", testClientSessionMetadata},
+		{"SessionHashRecorded", testSessionHashRecorded},
+		{"RevokeGrantsBySession", testRevokeGrantsBySession},
+		{"ConcurrentRevokeGrantsBySession", testConcurrentRevokeGrantsBySession},
+		{"TouchSession", testTouchSession},
 		{"SigningKeys", testSigningKeys},
 		{"ServerSecret", testServerSecret},
 		{"Throttle", testThrottle},
@@ -55,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentServerSecret", testConcurrentServerSecret},
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
+		{"Orgs", testOrgs},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))

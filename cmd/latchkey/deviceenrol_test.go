@@ -1,0 +1,272 @@
+package main
+
+// Tests of `latchkey orgs`, `groups`, `invitations` and `device-enrol`
+// against a whole server on a real SQLite store: an operator sets up an
+// organization and invites a device; the device enrols, then joins a
+// second group as the existing client.
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+type orgEnv struct {
+	*adminEnv
+	issuer string
+}
+
+// startServer runs a whole Latchkey on SQLite, without a mail server, so
+// invitations wait in the outbox.
+func startServer(t *testing.T) *orgEnv {
+	t.Helper()
+	st := storetest.OpenSQLite(t)
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := config.Default()
+	cfg.Listen = ts.Listener.Addr().String()
+	cfg.Issuer = "http://" + cfg.Listen
+	cfg.AdminToken = adminTestToken
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(t.Context(), cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = srv
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return &orgEnv{
+		adminEnv: &adminEnv{srv: ts, store: st, env: map[string]string{
+			"LATCHKEY_ENDPOINT": ts.URL, "LATCHKEY_ADMIN_TOKEN": adminTestToken,
+		}},
+		issuer: cfg.Issuer,
+	}
+}
+
+// runOrgCLI runs an admin command of this feature.
+func (e *orgEnv) runOrgCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &adminCLI{getenv: func(k string) string { return e.env[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, http: e.srv.Client()}
+	var err error
+	switch args[0] {
+	case "orgs":
+		err = c.orgs(t.Context(), args[1:])
+	case "groups":
+		err = c.groups(t.Context(), args[1:])
+	case "invitations":
+		err = c.invitations(t.Context(), args[1:])
+	default:
+		t.Fatalf("not an org command: %v", args)
+	}
+	return out.String(), errOut.String(), err
+}
+
+func (e *orgEnv) mustOrgCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := e.runOrgCLI(t, args...)
+	if err != nil {
+		t.Fatalf("latchkey %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// enrol runs `latchkey device-enrol` as a device would.
+func (e *orgEnv) enrol(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	t.Setenv("LATCHKEY_ISSUER", e.issuer)
+	err := runDeviceEnrol(t.Context(), args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+var linkLine = regexp.MustCompile(`(?m)^link:\s+(\S+)$`)
+
+func TestOrgsAndDeviceEnrol(t *testing.T) {
+	e := startServer(t)
+	ctx := t.Context()
+	mustDoCLI(t, e.store.CreateUser(ctx, &store.User{ID: "u-ops", Email: "ops@acme.example"}))
+
+	out := e.mustOrgCLI(t, "orgs", "create", "--id", "acme", "--name", "Acme Sensors", "--app-link", "com.acme.sensor://invitation")
+	if field(t, out, "id") != "acme" || field(t, out, "app_link") != "com.acme.sensor://invitation" {
+		t.Errorf("orgs create:\n%s", out)
+	}
+	if out := e.mustOrgCLI(t, "orgs", "add-member", "acme", "ops@acme.example", "--role", "admin"); !strings.Contains(out, "an admin") {
+		t.Errorf("add-member: %s", out)
+	}
+	if out := e.mustOrgCLI(t, "orgs", "members", "acme"); !strings.Contains(out, "ops@acme.example") || !strings.Contains(out, "admin") {
+		t.Errorf("members:\n%s", out)
+	}
+	if out := e.mustOrgCLI(t, "orgs", "list"); !strings.Contains(out, "Acme Sensors") {
+		t.Errorf("orgs list:\n%s", out)
+	}
+	readers := field(t, e.mustOrgCLI(t, "groups", "create", "--org", "acme", "--name", "Readers", "--scopes", "read status"), "id")
+	writers := field(t, e.mustOrgCLI(t, "groups", "create", "--org", "acme", "--name", "Writers", "--scopes", "write"), "id")
+	if out := e.mustOrgCLI(t, "groups", "list", "--org", "acme"); !strings.Contains(out, "Readers") || !strings.Contains(out, "read status") {
+		t.Errorf("groups list:\n%s", out)
+	}
+	out = e.mustOrgCLI(t, "groups", "update", "--org", "acme", readers, "--description", "Read-only sensors")
+	if field(t, out, "description") != "Read-only sensors" {
+		t.Errorf("groups update:\n%s", out)
+	}
+
+	// An invitation; without a mail server, show prints its link.
+	out = e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", readers, "--email", "ops@acme.example",
+		"--lifetime", "2d", "--allow-rename")
+	id := field(t, out, "id")
+	if field(t, out, "state") != "pending" {
+		t.Errorf("invitations create:\n%s", out)
+	}
+	out, errOut, err := e.runOrgCLI(t, "invitations", "show", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := linkLine.FindStringSubmatch(out)
+	if m == nil || !strings.Contains(errOut, "Share it only") {
+		t.Fatalf("invitations show prints no link:\n%s\n%s", out, errOut)
+	}
+	link := m[1]
+
+	// The device enrols with the link: credentials in a 0600 file, a token
+	// whose claims name the organization and the group.
+	credFile := filepath.Join(t.TempDir(), "device.json")
+	out, errOut, err = e.enrol(t, "--link", link, "--out", credFile, "--name", "Boiler sensor")
+	if err != nil {
+		t.Fatalf("device-enrol: %v\n%s", err, errOut)
+	}
+	fi, err := os.Stat(credFile)
+	mustDoCLI(t, err)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v, want 0600", fi.Mode().Perm())
+	}
+	var creds deviceCredentials
+	b, _ := os.ReadFile(credFile)
+	mustDoCLI(t, json.Unmarshal(b, &creds))
+	if creds.ClientID == "" || !strings.HasPrefix(creds.ClientSecret, "lk_cs_") || creds.OrganizationID != "acme" || creds.Issuer != e.issuer {
+		t.Errorf("credentials file: %s", b)
+	}
+	if strings.Contains(out+errOut, creds.ClientSecret) {
+		t.Error("device-enrol printed the secret")
+	}
+	claims := claimsFrom(t, out)
+	if claims["org_id"] != "acme" || claims["client_id"] != creds.ClientID || claims["scope"] != "read status" || !hasGroups(claims, readers) {
+		t.Errorf("claims after enrolling: %v", claims)
+	}
+	if c, _ := e.store.GetClient(ctx, creds.ClientID); c.Name != "Boiler sensor" {
+		t.Errorf("device name %q", c.Name)
+	}
+	if out := e.mustOrgCLI(t, "invitations", "show", id); linkLine.MatchString(out) || field(t, out, "state") != "accepted" {
+		t.Errorf("show after acceptance:\n%s", out)
+	}
+
+	// A second invitation, accepted by the same device as the existing client.
+	id2 := field(t, e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", writers, "--email", "ops@acme.example",
+		"--existing-only"), "id")
+	tok2 := strings.TrimPrefix(linkLine.FindStringSubmatch(e.mustOrgCLI(t, "invitations", "show", id2))[1], e.issuer+"/invitations/")
+	out, errOut, err = e.enrol(t, "--token", tok2, "--out", credFile)
+	if err != nil {
+		t.Fatalf("device-enrol as the existing device: %v\n%s", err, errOut)
+	}
+	claims = claimsFrom(t, out)
+	if claims["client_id"] != creds.ClientID || claims["scope"] != "read status write" || !hasGroups(claims, readers, writers) {
+		t.Errorf("claims after joining the writers: %v", claims)
+	}
+	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) != creds.ClientID {
+		t.Errorf("groups clients: %q", out)
+	}
+
+	// Used, revoked, and wrong input.
+	if _, _, err := e.enrol(t, "--token", tok2, "--out", filepath.Join(t.TempDir(), "other.json")); err == nil ||
+		!strings.Contains(err.Error(), "cannot be used") {
+		t.Errorf("enrolling with a used token: %v", err)
+	}
+	id3 := field(t, e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", readers, "--email", "x@example.com"), "id")
+	if out := e.mustOrgCLI(t, "invitations", "revoke", id3); field(t, out, "state") != "revoked" {
+		t.Errorf("revoke:\n%s", out)
+	}
+	if _, _, err := e.runOrgCLI(t, "invitations", "revoke", id3); err == nil {
+		t.Error("revoking twice succeeded")
+	}
+	if out := e.mustOrgCLI(t, "invitations", "list", "--org", "acme"); !strings.Contains(out, "revoked") || !strings.Contains(out, "accepted") {
+		t.Errorf("invitations list:\n%s", out)
+	}
+	if _, _, err := e.runOrgCLI(t, "orgs", "delete", "acme"); err == nil || !strings.Contains(err.Error(), "owns device clients") {
+		t.Errorf("deleting an organization that owns a device: %v", err)
+	}
+	for _, args := range [][]string{
+		{"groups", "list"},
+		{"invitations", "create", "--org", "acme"},
+		{"orgs", "nope"},
+	} {
+		if _, _, err := e.runOrgCLI(t, args...); err != errUsage {
+			t.Errorf("latchkey %s: %v, want a usage error", strings.Join(args, " "), err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--out", credFile},
+		{"--token", "lk_inv_x", "--link", "http://x/invitations/lk_inv_x"},
+		{"--link", "http://x/somewhere"},
+		{"--token", "not-an-invitation"},
+	} {
+		if _, _, err := e.enrol(t, args...); err == nil {
+			t.Errorf("device-enrol %v succeeded", args)
+		}
+	}
+}
+
+func TestTokenFromLink(t *testing.T) {
+	for _, tt := range []struct{ link, want string }{
+		{"https://id.example/invitations/lk_inv_abc", "lk_inv_abc"},
+		{"com.acme.sensor://invitation?token=lk_inv_abc", "lk_inv_abc"},
+		{"myapp://x?a=1&token=lk_inv_a%2Bb", "lk_inv_a+b"},
+	} {
+		got, err := tokenFromLink(tt.link)
+		if err != nil || got != tt.want {
+			t.Errorf("tokenFromLink(%q) = %q, %v; want %q", tt.link, got, err, tt.want)
+		}
+	}
+}
+
+// claimsFrom reads the claims device-enrol printed after its first line.
+func claimsFrom(t *testing.T, out string) map[string]any {
+	t.Helper()
+	_, js, _ := strings.Cut(out, "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(js), &m); err != nil {
+		t.Fatalf("claims output: %v\n%s", err, out)
+	}
+	return m
+}
+
+func hasGroups(claims map[string]any, want ...string) bool {
+	got, _ := claims["groups"].([]any)
+	if len(got) != len(want) {
+		return false
+	}
+	for i, g := range got {
+		if g != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func mustDoCLI(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,75 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Grant is a grant as the API shows it: what a user allowed a client, and
+// until when. The browser session it was approved in is not shown: its
+// hash is derived from a live cookie.
+type Grant struct {
+	ID        string `json:"id"`
+	UserID    string `json:"user_id"`
+	ClientID  string `json:"client_id"`
+	Scope     string `json:"scope"`
+	Active    bool   `json:"active"`               // neither revoked nor past expires_at, at the time of the answer
+	AuthTime  string `json:"auth_time,omitempty"`  // RFC 3339: when the user last authenticated for it
+	CreatedAt string `json:"created_at"`           // RFC 3339
+	ExpiresAt string `json:"expires_at"`           // RFC 3339: refreshable_until
+	RevokedAt string `json:"revoked_at,omitempty"` // RFC 3339
+}
+
+// GrantList is the answer to GET /admin/v1/users/{id}/grants.
+type GrantList struct {
+	Grants []Grant `json:"grants"`
+}
+
+// listUserGrants shows a user's grants, revoked ones included, oldest first.
+func (a *API) listUserGrants(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := a.Store.GetUser(r.Context(), id); err != nil {
+		return storeError(err, "there is no user "+shorten(id), "")
+	}
+	gs, err := a.Store.ListGrantsByUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	out := GrantList{Grants: make([]Grant, 0, len(gs))}
+	for _, g := range gs {
+		out.Grants = append(out.Grants, grantJSON(g, now))
+	}
+	return oauth.WriteJSON(w, http.StatusOK, out)
+}
+
+// revokeGrant revokes a grant: every access and refresh token of it stops
+// working at once (introspection and refresh answer from the grant). The
+// grant stays, listed as revoked; revoking it again changes nothing.
+func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := a.Store.RevokeGrant(r.Context(), id, a.now()); err != nil {
+		return storeError(err, "there is no grant "+shorten(id), "")
+	}
+	a.log().InfoContext(r.Context(), "admin: grant revoked", "grant_id", id)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func grantJSON(g *store.Grant, now time.Time) Grant {
+	return Grant{
+		ID:        g.ID,
+		UserID:    g.UserID,
+		ClientID:  g.ClientID,
+		Scope:     oauth.JoinScope(g.Scopes),
+		Active:    g.Active(now),
+		AuthTime:  formatTime(g.AuthTime),
+		CreatedAt: formatTime(g.CreatedAt),
+		ExpiresAt: formatTime(g.ExpiresAt),
+		RevokedAt: formatTime(g.RevokedAt),
+	}
+}

@@ -1,0 +1,484 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Organizations, their members and their device client groups; `latchkey
+// orgs` and `latchkey groups` are the command-line clients. Invitations
+// are in invitations.go.
+
+func (a *API) orgRoutes() []route {
+	return []route{
+		{"POST /admin/v1/organizations", a.createOrg},
+		{"GET /admin/v1/organizations", a.listOrgs},
+		{"GET /admin/v1/organizations/{id}", a.getOrg},
+		{"PATCH /admin/v1/organizations/{id}", a.patchOrg},
+		{"DELETE /admin/v1/organizations/{id}", a.deleteOrg},
+
+		{"GET /admin/v1/organizations/{id}/members", a.listMembers},
+		{"PUT /admin/v1/organizations/{id}/members/{user_id}", a.putMember},
+		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", a.deleteMember},
+
+		{"POST /admin/v1/organizations/{id}/client-groups", a.createGroup},
+		{"GET /admin/v1/organizations/{id}/client-groups", a.listGroups},
+		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}", a.getGroup},
+		{"PATCH /admin/v1/organizations/{id}/client-groups/{group_id}", a.patchGroup},
+		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}", a.deleteGroup},
+		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}/clients", a.listGroupClients},
+		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", a.removeGroupClient},
+
+		{"POST /admin/v1/organizations/{id}/invitations", a.createInvitation},
+		{"GET /admin/v1/organizations/{id}/invitations", a.listInvitations},
+		{"GET /admin/v1/invitations/{id}", a.getInvitation},
+		{"POST /admin/v1/invitations/{id}/revoke", a.revokeInvitation},
+	}
+}
+
+// orgStore is the store of organizations, or an error when the API was
+// built without the invitation service.
+func (a *API) orgStore() (store.Store, error) {
+	if a.Orgs == nil || a.Orgs.Store == nil {
+		return nil, notFound("organizations are not enabled on this server")
+	}
+	return a.Orgs.Store, nil
+}
+
+// Organization is an organization as the API shows it.
+type Organization struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	AppLink   string `json:"app_link"` // the device app's invitation link, such as myapp://invitation
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// OrganizationList is the answer to GET /admin/v1/organizations.
+type OrganizationList struct {
+	Organizations []Organization `json:"organizations"`
+}
+
+type orgRequest struct {
+	ID      *string `json:"id"`
+	Name    *string `json:"name"`
+	AppLink *string `json:"app_link"`
+
+	CreatedAt *json.RawMessage `json:"created_at"`
+	UpdatedAt *json.RawMessage `json:"updated_at"`
+}
+
+func orgJSON(o *store.Organization) Organization {
+	return Organization{ID: o.ID, Name: o.Name, AppLink: o.AppLink, CreatedAt: formatTime(o.CreatedAt), UpdatedAt: formatTime(o.UpdatedAt)}
+}
+
+func applyOrg(o *store.Organization, req *orgRequest) error {
+	if req.CreatedAt != nil || req.UpdatedAt != nil {
+		return badRequest("created_at and updated_at are set by the server")
+	}
+	if req.Name != nil {
+		if err := org.CheckName("name", *req.Name); err != nil {
+			return err
+		}
+		o.Name = *req.Name
+	}
+	if req.AppLink != nil {
+		if err := org.CheckAppLink(*req.AppLink); err != nil {
+			return err
+		}
+		o.AppLink = *req.AppLink
+	}
+	return nil
+}
+
+func (a *API) createOrg(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.orgStore()
+	if err != nil {
+		return err
+	}
+	var req orgRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return badRequest("name is required")
+	}
+	now := a.now()
+	o := &store.Organization{CreatedAt: now, UpdatedAt: now}
+	if req.ID != nil {
+		if err := org.CheckID("id", *req.ID); err != nil {
+			return err
+		}
+		o.ID = *req.ID
+	} else if o.ID, err = a.newID(); err != nil {
+		return err
+	}
+	if err := applyOrg(o, &req); err != nil {
+		return err
+	}
+	if err := st.CreateOrganization(r.Context(), o); err != nil {
+		return storeError(err, "", "an organization with id "+o.ID+" exists already")
+	}
+	a.log().InfoContext(r.Context(), "admin: organization created", "org_id", o.ID)
+	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID))
+	return oauth.WriteJSON(w, http.StatusCreated, orgJSON(o))
+}
+
+func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.orgStore()
+	if err != nil {
+		return err
+	}
+	orgs, err := st.ListOrganizations(r.Context())
+	if err != nil {
+		return err
+	}
+	out := OrganizationList{Organizations: make([]Organization, 0, len(orgs))}
+	for _, o := range orgs {
+		out.Organizations = append(out.Organizations, orgJSON(o))
+	}
+	return oauth.WriteJSON(w, http.StatusOK, out)
+}
+
+// loadOrg loads the organization the path names.
+func (a *API) loadOrg(r *http.Request) (store.Store, *store.Organization, error) {
+	st, err := a.orgStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	id := r.PathValue("id")
+	o, err := st.GetOrganization(r.Context(), id)
+	if err != nil {
+		return nil, nil, storeError(err, "there is no organization "+shorten(id), "")
+	}
+	return st, o, nil
+}
+
+func (a *API) getOrg(w http.ResponseWriter, r *http.Request) error {
+	_, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
+}
+
+func (a *API) patchOrg(w http.ResponseWriter, r *http.Request) error {
+	var req orgRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	st, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	if req.ID != nil && *req.ID != o.ID {
+		return badRequest("id cannot be changed: it is %s", o.ID)
+	}
+	if err := applyOrg(o, &req); err != nil {
+		return err
+	}
+	o.UpdatedAt = a.now()
+	if err := st.UpdateOrganization(r.Context(), o); err != nil {
+		return storeError(err, "there is no organization "+o.ID, "")
+	}
+	a.log().InfoContext(r.Context(), "admin: organization updated", "org_id", o.ID)
+	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
+}
+
+func (a *API) deleteOrg(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.orgStore()
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := st.DeleteOrganization(r.Context(), id); err != nil {
+		return storeError(err, "there is no organization "+shorten(id),
+			"organization "+shorten(id)+" owns device clients: delete them first")
+	}
+	a.log().InfoContext(r.Context(), "admin: organization deleted", "org_id", id)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Member is a user's membership of an organization.
+type Member struct {
+	UserID    string `json:"user_id"`
+	Email     string `json:"email"`
+	Role      string `json:"role"` // admin or member
+	CreatedAt string `json:"created_at"`
+}
+
+// MemberList is the answer to GET /admin/v1/organizations/{id}/members.
+type MemberList struct {
+	Members []Member `json:"members"`
+}
+
+func (a *API) memberJSON(r *http.Request, m *store.OrgMember) Member {
+	out := Member{UserID: m.UserID, Role: m.Role, CreatedAt: formatTime(m.CreatedAt)}
+	if u, err := a.Store.GetUser(r.Context(), m.UserID); err == nil {
+		out.Email = u.Email
+	}
+	return out
+}
+
+func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
+	st, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	ms, err := st.ListOrgMembers(r.Context(), o.ID)
+	if err != nil {
+		return err
+	}
+	out := MemberList{Members: make([]Member, 0, len(ms))}
+	for _, m := range ms {
+		out.Members = append(out.Members, a.memberJSON(r, m))
+	}
+	return oauth.WriteJSON(w, http.StatusOK, out)
+}
+
+// putMember adds a user to an organization, or changes their role.
+func (a *API) putMember(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Role string `json:"role"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Role != store.RoleAdmin && req.Role != store.RoleMember {
+		return badRequest("role must be %s or %s", store.RoleAdmin, store.RoleMember)
+	}
+	st, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	userID := r.PathValue("user_id")
+	m := &store.OrgMember{OrgID: o.ID, UserID: userID, Role: req.Role, CreatedAt: a.now()}
+	if err := st.PutOrgMember(r.Context(), m); err != nil {
+		return storeError(err, "there is no user "+shorten(userID), "")
+	}
+	if got, err := st.GetOrgMember(r.Context(), o.ID, userID); err == nil {
+		m = got
+	}
+	a.log().InfoContext(r.Context(), "admin: organization member set", "org_id", o.ID, "user_id", userID, "role", req.Role)
+	return oauth.WriteJSON(w, http.StatusOK, a.memberJSON(r, m))
+}
+
+func (a *API) deleteMember(w http.ResponseWriter, r *http.Request) error {
+	st, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	userID := r.PathValue("user_id")
+	if err := st.DeleteOrgMember(r.Context(), o.ID, userID); err != nil {
+		return storeError(err, "user "+shorten(userID)+" is not a member of "+o.ID, "")
+	}
+	a.log().InfoContext(r.Context(), "admin: organization member removed", "org_id", o.ID, "user_id", userID)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ClientGroup is a device client group as the API shows it.
+type ClientGroup struct {
+	ID             string `json:"id"`
+	OrganizationID string `json:"organization_id"`
+	Name           string `json:"name"`
+	Description    string `json:"description"`
+	Scope          string `json:"scope"` // what the group grants its device clients
+	CreatedAt      string `json:"created_at"`
+	UpdatedAt      string `json:"updated_at"`
+}
+
+// ClientGroupList is the answer to GET …/client-groups.
+type ClientGroupList struct {
+	ClientGroups []ClientGroup `json:"client_groups"`
+}
+
+type groupRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Scope       *string `json:"scope"`
+
+	ID        *json.RawMessage `json:"id"`
+	CreatedAt *json.RawMessage `json:"created_at"`
+	UpdatedAt *json.RawMessage `json:"updated_at"`
+}
+
+const maxDescriptionLength = 1000
+
+func groupJSON(g *store.ClientGroup) ClientGroup {
+	return ClientGroup{ID: g.ID, OrganizationID: g.OrgID, Name: g.Name, Description: g.Description,
+		Scope: oauth.JoinScope(g.Scopes), CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt)}
+}
+
+func applyGroup(g *store.ClientGroup, req *groupRequest) error {
+	if req.ID != nil || req.CreatedAt != nil || req.UpdatedAt != nil {
+		return badRequest("id, created_at and updated_at are set by the server")
+	}
+	if req.Name != nil {
+		if err := org.CheckName("name", *req.Name); err != nil {
+			return err
+		}
+		g.Name = *req.Name
+	}
+	if req.Description != nil {
+		if len([]rune(*req.Description)) > maxDescriptionLength || !oauth.CleanText(*req.Description) {
+			return badRequest("description must be at most %d characters without control characters", maxDescriptionLength)
+		}
+		g.Description = *req.Description
+	}
+	if req.Scope != nil {
+		scopes, err := oauth.ParseScope(*req.Scope)
+		if err != nil {
+			return badRequest("scope: %s", describeScopeError(err))
+		}
+		g.Scopes = scopes
+	}
+	return nil
+}
+
+func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
+	var req groupRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return badRequest("name is required")
+	}
+	st, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	id, err := a.newID()
+	if err != nil {
+		return err
+	}
+	g := &store.ClientGroup{ID: id, OrgID: o.ID, CreatedAt: now, UpdatedAt: now}
+	if err := applyGroup(g, &req); err != nil {
+		return err
+	}
+	if err := st.CreateClientGroup(r.Context(), g); err != nil {
+		return storeError(err, "there is no organization "+o.ID, "organization "+o.ID+" has a group named "+shorten(g.Name)+" already")
+	}
+	a.log().InfoContext(r.Context(), "admin: client group created", "org_id", o.ID, "group_id", g.ID)
+	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID)+"/client-groups/"+g.ID)
+	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
+}
+
+func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
+	st, o, err := a.loadOrg(r)
+	if err != nil {
+		return err
+	}
+	gs, err := st.ListClientGroups(r.Context(), o.ID)
+	if err != nil {
+		return err
+	}
+	out := ClientGroupList{ClientGroups: make([]ClientGroup, 0, len(gs))}
+	for _, g := range gs {
+		out.ClientGroups = append(out.ClientGroups, groupJSON(g))
+	}
+	return oauth.WriteJSON(w, http.StatusOK, out)
+}
+
+// loadGroup loads the group the path names, which must be the path's
+// organization's.
+func (a *API) loadGroup(r *http.Request) (store.Store, *store.ClientGroup, error) {
+	st, err := a.orgStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	orgID, id := r.PathValue("id"), r.PathValue("group_id")
+	g, err := st.GetClientGroup(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && g.OrgID != orgID) {
+		return nil, nil, notFound("organization " + shorten(orgID) + " has no client group " + shorten(id))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, g, nil
+}
+
+func (a *API) getGroup(w http.ResponseWriter, r *http.Request) error {
+	_, g, err := a.loadGroup(r)
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
+}
+
+func (a *API) patchGroup(w http.ResponseWriter, r *http.Request) error {
+	var req groupRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	st, g, err := a.loadGroup(r)
+	if err != nil {
+		return err
+	}
+	if err := applyGroup(g, &req); err != nil {
+		return err
+	}
+	g.UpdatedAt = a.now()
+	if err := st.UpdateClientGroup(r.Context(), g); err != nil {
+		return storeError(err, "there is no client group "+g.ID, "the organization has a group named "+shorten(g.Name)+" already")
+	}
+	a.log().InfoContext(r.Context(), "admin: client group updated", "org_id", g.OrgID, "group_id", g.ID)
+	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
+}
+
+// deleteGroup deletes a group; its pending invitations are revoked with it.
+func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	st, g, err := a.loadGroup(r)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteClientGroup(r.Context(), g.ID, a.now()); err != nil {
+		return storeError(err, "there is no client group "+g.ID, "")
+	}
+	a.log().InfoContext(r.Context(), "admin: client group deleted", "org_id", g.OrgID, "group_id", g.ID)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// GroupClients is the answer to GET …/client-groups/{group_id}/clients.
+type GroupClients struct {
+	ClientIDs []string `json:"client_ids"`
+}
+
+func (a *API) listGroupClients(w http.ResponseWriter, r *http.Request) error {
+	st, g, err := a.loadGroup(r)
+	if err != nil {
+		return err
+	}
+	ids, err := st.ListGroupClients(r.Context(), g.ID)
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, GroupClients{ClientIDs: nonNil(ids)})
+}
+
+func (a *API) removeGroupClient(w http.ResponseWriter, r *http.Request) error {
+	st, g, err := a.loadGroup(r)
+	if err != nil {
+		return err
+	}
+	clientID := r.PathValue("client_id")
+	if err := st.RemoveGroupClient(r.Context(), g.ID, clientID); err != nil {
+		return storeError(err, "client "+shorten(clientID)+" is not in group "+g.ID, "")
+	}
+	a.log().InfoContext(r.Context(), "admin: client removed from group", "group_id", g.ID, "client_id", clientID)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,178 @@
+package admin
+
+import (
+	"crypto/rand"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// newOrgFixture is newFixture with the invitation service.
+func newOrgFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	f.api.Orgs = &org.Service{
+		Store: f.store, Issuer: "https://id.example", Now: f.api.Now, Rand: rand.Reader, Lifetime: 7 * 24 * time.Hour,
+	}
+	mustCreate(t, f.store.CreateUser(t.Context(), &store.User{ID: "u-ada", Email: "ada@example.com"}))
+	return f
+}
+
+func mustCreate(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOrganizations(t *testing.T) {
+	f := newOrgFixture(t)
+	w := f.do(t, "POST", "/admin/v1/organizations", `{"id":"acme","name":"Acme","app_link":"com.acme.app://invitation"}`)
+	if w.Code != 201 || w.Header().Get("Location") != "/admin/v1/organizations/acme" {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	got := decode[Organization](t, w)
+	if got.ID != "acme" || got.Name != "Acme" || got.AppLink != "com.acme.app://invitation" || got.CreatedAt != "2026-03-04T05:06:07Z" {
+		t.Errorf("created: %+v", got)
+	}
+	w = f.do(t, "POST", "/admin/v1/organizations", `{"name":"Generated"}`)
+	if gen := decode[Organization](t, w); w.Code != 201 || len(gen.ID) != idLength {
+		t.Errorf("create with a generated id: %d %s", w.Code, w.Body)
+	}
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"taken id", `{"id":"acme","name":"Again"}`, 409, codeConflict},
+		{"no name", `{"id":"x"}`, 400, "invalid_request"},
+		{"bad id", `{"id":"a/b","name":"x"}`, 400, "invalid_request"},
+		{"script app link", `{"name":"x","app_link":"javascript:alert(1)"}`, 400, "invalid_request"},
+		{"http app link", `{"name":"x","app_link":"http://example.com/x"}`, 400, "invalid_request"},
+		{"server's member", `{"name":"x","created_at":"2020-01-01T00:00:00Z"}`, 400, "invalid_request"},
+		{"unknown member", `{"name":"x","owner":"me"}`, 400, "invalid_request"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantError(t, f.do(t, "POST", "/admin/v1/organizations", tt.body), tt.status, tt.code, "")
+		})
+	}
+	w = f.do(t, "PATCH", "/admin/v1/organizations/acme", `{"name":"Acme Sensors","app_link":""}`)
+	if p := decode[Organization](t, w); w.Code != 200 || p.Name != "Acme Sensors" || p.AppLink != "" {
+		t.Errorf("patch: %d %s", w.Code, w.Body)
+	}
+	if w := f.do(t, "GET", "/admin/v1/organizations", ""); w.Code != 200 || len(decode[OrganizationList](t, w).Organizations) != 2 {
+		t.Errorf("list: %d %s", w.Code, w.Body)
+	}
+	wantError(t, f.do(t, "GET", "/admin/v1/organizations/nope", ""), 404, codeNotFound, "nope")
+
+	// Members.
+	w = f.do(t, "PUT", "/admin/v1/organizations/acme/members/u-ada", `{"role":"admin"}`)
+	if m := decode[Member](t, w); w.Code != 200 || m.Role != "admin" || m.Email != "ada@example.com" {
+		t.Errorf("put member: %d %s", w.Code, w.Body)
+	}
+	wantError(t, f.do(t, "PUT", "/admin/v1/organizations/acme/members/u-nobody", `{"role":"admin"}`), 404, codeNotFound, "")
+	wantError(t, f.do(t, "PUT", "/admin/v1/organizations/acme/members/u-ada", `{"role":"owner"}`), 400, "invalid_request", "role")
+	if w := f.do(t, "GET", "/admin/v1/organizations/acme/members", ""); len(decode[MemberList](t, w).Members) != 1 {
+		t.Errorf("members: %s", w.Body)
+	}
+	if w := f.do(t, "DELETE", "/admin/v1/organizations/acme/members/u-ada", ""); w.Code != 204 {
+		t.Errorf("delete member: %d", w.Code)
+	}
+	wantError(t, f.do(t, "DELETE", "/admin/v1/organizations/acme/members/u-ada", ""), 404, codeNotFound, "")
+
+	// An organization that owns a client cannot be deleted.
+	mustCreate(t, f.store.CreateClient(t.Context(), &store.Client{ID: "dev", AuthMethod: store.AuthClientSecretBasic, SecretHash: "x",
+		GrantTypes: []string{store.GrantClientCredentials}, OrgID: "acme"}))
+	wantError(t, f.do(t, "DELETE", "/admin/v1/organizations/acme", ""), 409, codeConflict, "owns device clients")
+	mustCreate(t, f.store.DeleteClient(t.Context(), "dev"))
+	if w := f.do(t, "DELETE", "/admin/v1/organizations/acme", ""); w.Code != 204 {
+		t.Errorf("delete: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestClientGroupsAndInvitations(t *testing.T) {
+	f := newOrgFixture(t)
+	ctx := t.Context()
+	f.do(t, "POST", "/admin/v1/organizations", `{"id":"acme","name":"Acme"}`)
+	f.do(t, "POST", "/admin/v1/organizations", `{"id":"globex","name":"Globex"}`)
+	w := f.do(t, "POST", "/admin/v1/organizations/acme/client-groups", `{"name":"Sensors","description":"All sensors","scope":"read write"}`)
+	g := decode[ClientGroup](t, w)
+	if w.Code != 201 || g.OrganizationID != "acme" || g.Scope != "read write" {
+		t.Fatalf("create group: %d %s", w.Code, w.Body)
+	}
+	wantError(t, f.do(t, "POST", "/admin/v1/organizations/acme/client-groups", `{"name":"Sensors"}`), 409, codeConflict, "Sensors")
+	wantError(t, f.do(t, "POST", "/admin/v1/organizations/acme/client-groups", `{"name":"Bad","scope":"a  b"}`), 400, "invalid_request", "scope")
+	wantError(t, f.do(t, "POST", "/admin/v1/organizations/nope/client-groups", `{"name":"X"}`), 404, codeNotFound, "")
+	other := decode[ClientGroup](t, f.do(t, "POST", "/admin/v1/organizations/globex/client-groups", `{"name":"Sensors"}`))
+	// A group is found only under its own organization.
+	wantError(t, f.do(t, "GET", "/admin/v1/organizations/acme/client-groups/"+other.ID, ""), 404, codeNotFound, "")
+	w = f.do(t, "PATCH", "/admin/v1/organizations/acme/client-groups/"+g.ID, `{"scope":"read"}`)
+	if p := decode[ClientGroup](t, w); w.Code != 200 || p.Scope != "read" || p.Name != "Sensors" {
+		t.Errorf("patch group: %d %s", w.Code, w.Body)
+	}
+	if l := decode[ClientGroupList](t, f.do(t, "GET", "/admin/v1/organizations/acme/client-groups", "")); len(l.ClientGroups) != 1 {
+		t.Errorf("list groups: %+v", l)
+	}
+
+	// Invitations.
+	w = f.do(t, "POST", "/admin/v1/organizations/acme/invitations",
+		`{"client_group_ids":["`+g.ID+`"],"email":"ops@acme.example","lifetime":3600,"allow_rename":true,"device_name":"Boiler"}`)
+	inv := decode[Invitation](t, w)
+	if w.Code != 201 || inv.State != "pending" || !strings.HasPrefix(inv.Link, "https://id.example/invitations/lk_inv_") ||
+		inv.InvitedBy != org.InvitedByAdmin || inv.ExpiresAt != "2026-03-04T06:06:07Z" {
+		t.Fatalf("create invitation: %d %s", w.Code, w.Body)
+	}
+	got := decode[Invitation](t, f.do(t, "GET", "/admin/v1/invitations/"+inv.ID, ""))
+	if got.Link != inv.Link {
+		t.Errorf("show: link %q, want %q", got.Link, inv.Link)
+	}
+	l := decode[InvitationList](t, f.do(t, "GET", "/admin/v1/organizations/acme/invitations", ""))
+	if len(l.Invitations) != 1 || l.Invitations[0].Link != "" {
+		t.Errorf("list invitations: %+v", l)
+	}
+	for _, tt := range []struct{ name, body, part string }{
+		{"another organization's group", `{"client_group_ids":["` + other.ID + `"],"email":"a@example.com"}`, "has no client group"},
+		{"no groups", `{"client_group_ids":[],"email":"a@example.com"}`, "client groups"},
+		{"bad email", `{"client_group_ids":["` + g.ID + `"],"email":"Ada <a@example.com>"}`, "email"},
+		{"too short", `{"client_group_ids":["` + g.ID + `"],"email":"a@example.com","lifetime":5}`, "lifetime"},
+		{"a scope", `{"client_group_ids":["` + g.ID + `"],"email":"a@example.com","scope":"admin"}`, "unknown member"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantError(t, f.do(t, "POST", "/admin/v1/organizations/acme/invitations", tt.body), 400, "invalid_request", tt.part)
+		})
+	}
+	w = f.do(t, "POST", "/admin/v1/invitations/"+inv.ID+"/revoke", "")
+	if r := decode[Invitation](t, w); w.Code != 200 || r.State != "revoked" || r.Link != "" {
+		t.Errorf("revoke: %d %s", w.Code, w.Body)
+	}
+	wantError(t, f.do(t, "POST", "/admin/v1/invitations/"+inv.ID+"/revoke", ""), 409, codeConflict, "not pending")
+	wantError(t, f.do(t, "POST", "/admin/v1/invitations/nope/revoke", ""), 404, codeNotFound, "")
+
+	// Deleting a group revokes its pending invitations.
+	inv2 := decode[Invitation](t, f.do(t, "POST", "/admin/v1/organizations/acme/invitations",
+		`{"client_group_ids":["`+g.ID+`"],"email":"ops@acme.example"}`))
+	if w := f.do(t, "GET", "/admin/v1/organizations/acme/client-groups/"+g.ID+"/clients", ""); w.Code != 200 ||
+		len(decode[GroupClients](t, w).ClientIDs) != 0 {
+		t.Errorf("group clients: %d %s", w.Code, w.Body)
+	}
+	if w := f.do(t, "DELETE", "/admin/v1/organizations/acme/client-groups/"+g.ID, ""); w.Code != 204 {
+		t.Errorf("delete group: %d %s", w.Code, w.Body)
+	}
+	if s, _ := f.store.GetInvitation(ctx, inv2.ID); s.Status != store.InvitationRevoked {
+		t.Errorf("invitation into a deleted group is %q", s.Status)
+	}
+}
+
+// TestOrgRoutesWithoutService: an API built without the invitation
+// service answers its paths with a JSON 404, not a panic.
+func TestOrgRoutesWithoutService(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/admin/v1/organizations", "/admin/v1/invitations/x"} {
+		w := f.do(t, http.MethodGet, p, "")
+		wantError(t, w, 404, codeNotFound, "not enabled")
+	}
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadSMTPAndInvitations(t *testing.T) {
+	p := writeFile(t, `
+smtp:
+  host: mail.example.com
+  tls: tls
+  username: latchkey
+  from: "Latchkey <noreply@example.com>"
+invitations:
+  lifetime: 3d
+  requests_per_ip_per_minute: 10
+`)
+	env := map[string]string{"LATCHKEY_SMTP_PASSWORD": "from-the-environment"}
+	c, err := Load(p, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.SMTP.Enabled() || c.SMTP.Mode() != "tls" || c.SMTP.PortOrDefault() != 465 || c.SMTP.Password != "from-the-environment" {
+		t.Errorf("smtp = %+v", c.SMTP)
+	}
+	if c.Invitations.Lifetime.D() != 72*time.Hour || c.Invitations.RequestsPerIPPerMinute != 10 {
+		t.Errorf("invitations = %+v", c.Invitations)
+	}
+	d := Default()
+	if d.SMTP.Enabled() || d.Invitations.Lifetime.D() != 7*24*time.Hour {
+		t.Errorf("defaults: smtp %+v, invitations %+v", d.SMTP, d.Invitations)
+	}
+	if _, err := Load(writeFile(t, "smtp:\n  hostname: x\n"), noEnv); err == nil {
+		t.Error("a misspelt smtp key was accepted")
+	}
+}
+
+func TestValidateSMTP(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		smtp SMTP
+		want string // part of the error; "" for valid
+	}{
+		{"starttls by default", SMTP{Host: "mail.example.com", Username: "u", Password: "p", From: "noreply@example.com"}, ""},
+		{"plain to a local relay", SMTP{Host: "127.0.0.1", TLS: "none", Port: 25, From: "noreply@example.com"}, ""},
+		{"a password in the clear", SMTP{Host: "mail.example.com", TLS: "none", Username: "u", Password: "p", From: "noreply@example.com"}, "unencrypted"},
+		{"unknown mode", SMTP{Host: "mail.example.com", TLS: "ssl", From: "noreply@example.com"}, "smtp.tls"},
+		{"no from", SMTP{Host: "mail.example.com"}, "smtp.from"},
+		{"from without a domain", SMTP{Host: "mail.example.com", From: "noreply"}, "smtp.from"},
+		{"user without password", SMTP{Host: "mail.example.com", Username: "u", From: "noreply@example.com"}, "smtp.password"},
+		{"port in the host", SMTP{Host: "mail.example.com:587", From: "noreply@example.com"}, "smtp.host"},
+		{"settings without a host", SMTP{From: "noreply@example.com"}, "smtp.host"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.SMTP = tt.smtp
+			err := c.Validate()
+			if tt.want == "" && err != nil {
+				t.Errorf("Validate = %v", err)
+			}
+			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Validate = %v; want it to mention %q", err, tt.want)
+			}
+		})
+	}
+	c := Default()
+	c.Invitations.Lifetime = Duration(100 * 24 * time.Hour)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "invitations.lifetime") {
+		t.Errorf("a 100-day lifetime: %v", err)
+	}
+}

@@ -1,0 +1,161 @@
+package org
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// bearerRealm names the protection space in WWW-Authenticate (RFC 6750 §3).
+const bearerRealm = `Bearer realm="latchkey"`
+
+// invalidToken is RFC 6750 §3.1's answer to a bearer token we do not accept.
+func invalidToken(description string) *oauth.Error {
+	return &oauth.Error{Code: oauth.InvalidToken, Description: description, Status: http.StatusUnauthorized,
+		Challenge: bearerRealm + `, error="invalid_token"`}
+}
+
+// bearer returns the request's bearer token (RFC 6750 §2.1), "" when it
+// sent no Authorization header. A malformed one is invalid_token.
+func bearer(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return "", nil
+	}
+	scheme, tok, _ := strings.Cut(values[0], " ")
+	tok = strings.TrimSpace(tok)
+	if len(values) != 1 || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > maxBearerTokenSize {
+		return "", invalidToken("send one access token as Authorization: Bearer TOKEN")
+	}
+	return tok, nil
+}
+
+// leeway is how far ahead of us another instance's clock may be when it
+// signs a token (nbf, iat).
+const leeway = 30 * time.Second
+
+// verify checks one of our access tokens: the signature (keys.Manager.Verify,
+// ES256 only), the type (RFC 9068 §2.1), issuer, audience and lifetime,
+// and that the grant it was issued under is still active, so that a revoked
+// grant's tokens stop working at once. It returns the claims and the grant.
+func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, *store.Grant, error) {
+	typ, payload, err := s.Keys.Verify(ctx, raw)
+	if errors.Is(err, keys.ErrInvalidToken) {
+		return nil, nil, invalidToken("the access token is not valid")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify access token: %w", err)
+	}
+	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, nil, invalidToken("the token is not an access token")
+	}
+	var c token.AccessClaims
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&c); err != nil {
+		return nil, nil, invalidToken("the access token is not valid")
+	}
+	aud := s.Audience
+	if aud == "" {
+		aud = s.Issuer
+	}
+	now := s.now()
+	switch {
+	case c.Issuer != s.Issuer, c.Audience != aud:
+		return nil, nil, invalidToken("the access token is not for this server")
+	case now.Unix() >= c.Expiry, now.Add(leeway).Unix() < c.NotBefore:
+		return nil, nil, invalidToken("the access token has expired")
+	case c.GrantID == "" || c.ClientID == "":
+		return nil, nil, invalidToken("the access token is not valid")
+	}
+	g, err := s.Store.GetGrant(ctx, c.GrantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, invalidToken("the access token has been revoked")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load grant: %w", err)
+	}
+	if !g.Active(now) || g.ClientID != c.ClientID {
+		return nil, nil, invalidToken("the access token has been revoked")
+	}
+	return &c, g, nil
+}
+
+// DeviceFrom returns the device an accept request proves it is: nil when
+// it sent no access token (a new device), else the client whose client
+// credentials token it is. Any other token is invalid_token.
+func (s *Service) DeviceFrom(r *http.Request) (*Device, error) {
+	raw, err := bearer(r)
+	if err != nil || raw == "" {
+		return nil, err
+	}
+	c, g, err := s.verify(r.Context(), raw)
+	if err != nil {
+		return nil, err
+	}
+	if g.UserID != "" || c.Subject != c.ClientID {
+		// A user's token speaks for the user, not for a device.
+		return nil, invalidToken("send the device's own access token (client credentials)")
+	}
+	return &Device{ClientID: c.ClientID}, nil
+}
+
+// AuthorizeSender authorizes a request to send invitations into orgID: the admin
+// token, or the access token of a user who is an admin of orgID. It
+// returns who invites (InvitedByAdmin or the user's id).
+func (s *Service) AuthorizeSender(r *http.Request, orgID string) (string, error) {
+	ctx := r.Context()
+	raw, err := bearer(r)
+	if err != nil {
+		return "", err
+	}
+	if raw == "" {
+		// RFC 6750 §3.1: no error code when the request had no credentials.
+		return "", &oauth.Error{Code: oauth.InvalidToken, Description: "an organization admin's access token is required",
+			Status: http.StatusUnauthorized, Challenge: bearerRealm}
+	}
+	if s.AdminToken != "" && tokenMatches(raw, s.AdminToken) {
+		return InvitedByAdmin, nil
+	}
+	c, g, err := s.verify(ctx, raw)
+	if err != nil {
+		return "", err
+	}
+	if g.UserID == "" || g.UserID != c.Subject {
+		return "", forbidden("only an admin of the organization may send its invitations; this token is a device's")
+	}
+	u, err := s.Store.GetUser(ctx, g.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+		return "", invalidToken("the access token's user can no longer sign in")
+	}
+	if err != nil {
+		return "", fmt.Errorf("load user: %w", err)
+	}
+	m, err := s.Store.GetOrgMember(ctx, orgID, u.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Role != store.RoleAdmin) {
+		// The same answer whether or not the organization exists.
+		return "", forbidden("only an admin of the organization may send its invitations")
+	}
+	if err != nil {
+		return "", fmt.Errorf("load membership: %w", err)
+	}
+	return u.ID, nil
+}
+
+// tokenMatches compares in constant time; hashing first hides the length too.
+func tokenMatches(got, want string) bool {
+	g := sha256.Sum256([]byte(got))
+	w := sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}

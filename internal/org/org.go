@@ -1,0 +1,254 @@
+// Package org owns organizations' device clients: the invitations an
+// organization admin sends to enrol a device into device client groups
+// (10Duke Enterprise's "invite device clients"), accepting and declining
+// them, the access tokens that prove who is asking, the invitation email
+// and the outbox it waits in until a mail server takes it. Organizations,
+// members and groups themselves are records (package store) managed through
+// the admin API; the token a device then gets comes from package grant.
+package org
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Service is the invitation logic, shared by the public endpoints, the
+// admin API and the invitation page.
+type Service struct {
+	Store store.Store
+	Keys  *keys.Manager // verifies the access tokens of org admins and devices
+	// Issuer is the iss of our access tokens, and the base of the links
+	// in invitation emails.
+	Issuer   string
+	Audience string // the aud of our access tokens; Issuer when empty
+	// AdminToken, when set, may send invitations into any organization.
+	AdminToken string
+	Now        func() time.Time // time.Now in production, a fixed clock in tests
+	Rand       io.Reader        // crypto/rand.Reader in production: tokens, secrets, ids
+	Log        *slog.Logger
+	// Lifetime is how long an invitation stays valid unless its sender
+	// says otherwise.
+	Lifetime time.Duration
+	// PerIPPerMinute bounds requests to the public invitation endpoints
+	// and page from one address (0: no bound): a guessed token is never
+	// right, but every guess costs a lookup (SECURITY-CHECKLIST INV-07).
+	PerIPPerMinute int
+	TrustProxy     bool
+	// LogLinks logs each new invitation's link at info. Only for
+	// `serve --dev` without a mail server: there the log is the developer's
+	// only way to the link, on a loopback server with throwaway data. In
+	// production the link is a credential and goes only into the email (and
+	// the outbox until sent), never into logs that many people read.
+	LogLinks bool
+	// Outbox, when set, is woken when new mail is waiting.
+	Outbox *Sender
+}
+
+// Limits on what an invitation may say.
+const (
+	MaxGroups          = 20
+	MaxMessageLength   = 2000 // characters
+	MaxNameLength      = 200  // characters, as a client's name
+	MaxEmailLength     = 254  // RFC 5321 §4.5.3.1.3, less the brackets
+	MinLifetime        = time.Minute
+	MaxLifetime        = 90 * 24 * time.Hour
+	maxTokenLength     = 128
+	maxAppLinkLength   = 1000
+	maxBearerTokenSize = 16 << 10
+)
+
+// InvitedByAdmin is Invitation.InvitedBy when the admin token sent it.
+const InvitedByAdmin = "admin"
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand == nil {
+		return rand.Reader
+	}
+	return s.Rand
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// idEncoding spells generated ids: lower-case base32, easy to read aloud
+// and safe in URLs, headers and Basic credentials (as the admin API's).
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID draws a random id of 20 characters (100 bits) from r.
+func NewID(r io.Reader) (string, error) {
+	var b [13]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return idEncoding.EncodeToString(b[:])[:20], nil
+}
+
+// Error codes beyond RFC 6749's.
+const (
+	// CodeInvalidInvitation is the one answer for a token that is unknown,
+	// used, declined, revoked or expired (SECURITY-CHECKLIST INV-07).
+	CodeInvalidInvitation = "invalid_invitation"
+	codeNotFound          = "not_found"
+	codeConflict          = "conflict"
+	codeTooMany           = "too_many_requests"
+)
+
+// invalidInvitation is the uniform answer for a dead or unknown token: the
+// same status and body whatever the reason, so a guesser learns nothing
+// and a device is told plainly that this invitation is over.
+func invalidInvitation(cause error) *oauth.Error {
+	return &oauth.Error{
+		Code:        CodeInvalidInvitation,
+		Description: "this invitation cannot be used: it is unknown, or it was used, declined, revoked or has expired",
+		Status:      http.StatusGone,
+		Err:         cause,
+	}
+}
+
+// IsInvalidInvitation reports whether err is the uniform invalid-invitation answer.
+func IsInvalidInvitation(err error) bool {
+	oe, ok := errors.AsType[*oauth.Error](err)
+	return ok && oe.Code == CodeInvalidInvitation
+}
+
+func badRequest(format string, args ...any) *oauth.Error {
+	return &oauth.Error{Code: oauth.InvalidRequest, Description: describe(fmt.Sprintf(format, args...))}
+}
+
+func forbidden(description string) *oauth.Error {
+	return &oauth.Error{Code: oauth.AccessDenied, Description: description, Status: http.StatusForbidden}
+}
+
+func notFound(description string) *oauth.Error {
+	return &oauth.Error{Code: codeNotFound, Description: describe(description), Status: http.StatusNotFound}
+}
+
+// describe keeps an error description within the characters RFC 6749 §5.2
+// allows (%x20-21 / %x23-5B / %x5D-7E), since descriptions echo input.
+func describe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// shorten cuts an echoed input down to a length fit for a description.
+func shorten(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:64], "") + "..."
+}
+
+// CheckName accepts a client or device name: 1 to MaxNameLength
+// characters of text without control characters.
+func CheckName(what, name string) error {
+	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > MaxNameLength || !oauth.CleanText(name) {
+		return badRequest("%s must be 1 to %d characters of text without control characters", what, MaxNameLength)
+	}
+	return nil
+}
+
+// CheckID accepts an id chosen by a person (an organization's): 1 to 64 of
+// A-Z a-z 0-9 . _ -, which need no escaping in a URL path.
+func CheckID(what, id string) error {
+	if id == "" || len(id) > 64 {
+		return badRequest("%s must have 1 to 64 characters", what)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return badRequest("%s may hold only letters, digits, '.', '_' and '-'", what)
+		}
+	}
+	return nil
+}
+
+// CheckAppLink accepts where a device app takes invitations: an absolute
+// URL in the app's own scheme (myapp://invitation, com.example.app:/join)
+// or https (a universal link), without a fragment. Schemes a browser would
+// run or read locally are refused, since the invitation page links to it.
+func CheckAppLink(link string) error {
+	if link == "" {
+		return nil
+	}
+	if len(link) > maxAppLinkLength || !oauth.CleanText(link) || strings.ContainsAny(link, " #<>\"'`") {
+		return badRequest("app link must be a URL of at most %d characters without spaces, quotes or a fragment", maxAppLinkLength)
+	}
+	scheme, rest, ok := strings.Cut(link, ":")
+	if !ok || scheme == "" || rest == "" || !validScheme(scheme) {
+		return badRequest("app link must be an absolute URL, such as myapp://invitation")
+	}
+	switch strings.ToLower(scheme) {
+	case "javascript", "vbscript", "data", "file", "blob", "about", "filesystem", "http", "ftp", "ws", "wss", "mailto", "tel":
+		return badRequest("app link: the %s scheme is not a device app's; use the app's own scheme or https", strings.ToLower(scheme))
+	}
+	return nil
+}
+
+// validScheme: RFC 3986 §3.1, ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+func validScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !alpha && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP is where a request came from (see device.ClientIP).
+func (s *Service) clientIP(r *http.Request) string { return device.ClientIP(r, s.TrustProxy) }
+
+// Throttle counts a request to a public invitation endpoint or page from
+// its address, and refuses it (429) past PerIPPerMinute in the minute. The
+// counts live in the store, so they hold across instances.
+func (s *Service) Throttle(ctx context.Context, r *http.Request) error {
+	if s.PerIPPerMinute <= 0 {
+		return nil
+	}
+	now := s.now()
+	window := now.Truncate(time.Minute)
+	n, err := s.Store.Hit(ctx, "invitation:ip:"+s.clientIP(r), window, window.Add(2*time.Minute))
+	if err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	if n > s.PerIPPerMinute {
+		return &oauth.Error{Code: codeTooMany, Description: "too many invitation requests from this address; try again in a minute",
+			Status: http.StatusTooManyRequests, RetryAfter: int(window.Add(time.Minute).Sub(now)/time.Second) + 1}
+	}
+	return nil
+}

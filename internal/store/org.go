@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Organizations own device clients (Client.OrgID) and the device client
+// groups those clients join; their members are users with a role. An
+// organization's admins invite devices into its groups (DESIGN.md, "orgs,
+// invitations"); what an invited device may do is what its groups grant.
+
+// Organization member roles.
+const (
+	RoleAdmin  = "admin"  // may invite devices and manage the organization's invitations
+	RoleMember = "member" // belongs to the organization, and nothing more yet
+)
+
+// Organization is a customer that owns devices.
+type Organization struct {
+	ID   string
+	Name string
+	// AppLink is where the device app takes invitations, such as
+	// "myapp://invitation": the invitation page links to it with
+	// ?token=… added. Empty: the page shows the token to type in.
+	AppLink   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// OrgMember is a user's membership of an organization.
+type OrgMember struct {
+	OrgID     string
+	UserID    string
+	Role      string // RoleAdmin or RoleMember
+	CreatedAt time.Time
+}
+
+// ClientGroup is a device client group: the scopes it grants to the device
+// clients in it, all owned by its organization.
+type ClientGroup struct {
+	ID          string
+	OrgID       string
+	Name        string // unique in its organization
+	Description string
+	Scopes      []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Invitation states. An invitation past ExpiresAt is expired whatever its
+// state says: only a pending, unexpired one can be accepted or declined.
+const (
+	InvitationPending  = "pending"
+	InvitationAccepted = "accepted"
+	InvitationDeclined = "declined"
+	InvitationRevoked  = "revoked"
+)
+
+// Invitation invites a device into device client groups of one
+// organization. Its token is single use and stored only as a hash.
+type Invitation struct {
+	ID        string
+	TokenHash string // hex SHA-256 of the lk_inv_ token; unique
+	OrgID     string
+	GroupIDs  []string // groups of OrgID the accepting client joins
+	Email     string   // where the invitation was sent
+	Message   string   // the inviter's note, shown in the email
+
+	// DeviceName names a new device client; AllowRename lets the device
+	// choose its own name when it accepts.
+	DeviceName  string
+	AllowRename bool
+	// ExistingOnly: only a device that is a client already may accept.
+	ExistingOnly bool
+	// RestrictClientID, when set, is the only client that may accept.
+	RestrictClientID string
+	// AppLink overrides the organization's AppLink for this invitation.
+	AppLink string
+
+	InvitedBy string // the inviting user's id, or "admin" for the admin token
+	Status    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	DecidedAt time.Time // accepted, declined or revoked at
+	ClientID  string    // the client that accepted it
+}
+
+// Pending reports whether the invitation can still be accepted or declined at now.
+func (i *Invitation) Pending(now time.Time) bool {
+	return i.Status == InvitationPending && now.Before(i.ExpiresAt)
+}
+
+// Acceptance is what accepting an invitation does besides using it up:
+// either NewClient is created, owned by the invitation's organization, or
+// the existing client ClientID joins, taken into the organization if it
+// belonged to none, and renamed to Rename when that is set.
+type Acceptance struct {
+	NewClient *Client
+	ClientID  string
+	Rename    string
+}
+
+// Mail states.
+const (
+	MailPending   = "pending"   // to be sent (again) from NextAttemptAt on
+	MailSent      = "sent"      // the mail server took it; Body and Link are erased
+	MailCancelled = "cancelled" // its invitation was used, declined, revoked or expired; erased
+)
+
+// Mail is an email in the outbox. Its Body holds the invitation link (and
+// so the token) until it is sent or no longer needed, then it is erased: the
+// outbox is where an invitation waits while the mail server is down, so no
+// invitation is lost, and the only place a live token is kept in the clear.
+type Mail struct {
+	ID            string
+	InvitationID  string
+	Recipient     string
+	Subject       string
+	Body          string // text/plain, UTF-8
+	Link          string // the invitation page's URL, for `latchkey invitations show`
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        time.Time
+}
+
+// OrgStore keeps organizations, their members and device client groups,
+// invitations, and the outbox of invitation emails.
+type OrgStore interface {
+	// CreateOrganization stores o; ErrConflict if its id is taken.
+	CreateOrganization(ctx context.Context, o *Organization) error
+	GetOrganization(ctx context.Context, id string) (*Organization, error)
+	ListOrganizations(ctx context.Context) ([]*Organization, error) // ordered by id
+	// UpdateOrganization replaces the name and app link; ErrNotFound if missing.
+	UpdateOrganization(ctx context.Context, o *Organization) error
+	// DeleteOrganization deletes the organization with its members, groups
+	// and invitations; ErrNotFound if missing, ErrConflict while it owns
+	// clients (delete those first: they are devices someone runs).
+	DeleteOrganization(ctx context.Context, id string) error
+
+	// PutOrgMember adds a member or changes its role; ErrNotFound if the
+	// organization or user does not exist.
+	PutOrgMember(ctx context.Context, m *OrgMember) error
+	GetOrgMember(ctx context.Context, orgID, userID string) (*OrgMember, error)
+	ListOrgMembers(ctx context.Context, orgID string) ([]*OrgMember, error) // ordered by user id
+	DeleteOrgMember(ctx context.Context, orgID, userID string) error        // ErrNotFound if not a member
+
+	// CreateClientGroup stores g; ErrConflict if its id, or its name in its
+	// organization, is taken; ErrNotFound if the organization does not exist.
+	CreateClientGroup(ctx context.Context, g *ClientGroup) error
+	GetClientGroup(ctx context.Context, id string) (*ClientGroup, error)
+	ListClientGroups(ctx context.Context, orgID string) ([]*ClientGroup, error) // ordered by name
+	// UpdateClientGroup replaces the name, description and scopes;
+	// ErrNotFound if missing, ErrConflict if the name is taken.
+	UpdateClientGroup(ctx context.Context, g *ClientGroup) error
+	// DeleteClientGroup deletes the group and its memberships, and revokes
+	// at now every pending invitation into it, in one transaction
+	// (SECURITY-CHECKLIST INV-09). ErrNotFound if missing.
+	DeleteClientGroup(ctx context.Context, id string, now time.Time) error
+	// ListClientGroupsOf returns the groups clientID is in, ordered by name.
+	ListClientGroupsOf(ctx context.Context, clientID string) ([]*ClientGroup, error)
+	// ListGroupClients returns the ids of the clients in a group, ordered.
+	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	// RemoveGroupClient takes a client out of a group; ErrNotFound if it is not in it.
+	RemoveGroupClient(ctx context.Context, groupID, clientID string) error
+
+	// CreateInvitation stores inv and its email (nil for none) in one
+	// transaction, so an invitation never exists without its mail. ErrConflict
+	// if an id or the token hash is taken; ErrNotFound if the organization
+	// does not exist.
+	CreateInvitation(ctx context.Context, inv *Invitation, mail *Mail) error
+	GetInvitation(ctx context.Context, id string) (*Invitation, error)
+	// GetInvitationByToken returns the invitation whose token hashes to
+	// tokenHash, in whatever state it is.
+	GetInvitationByToken(ctx context.Context, tokenHash string) (*Invitation, error)
+	ListInvitations(ctx context.Context, orgID string) ([]*Invitation, error) // newest first
+	// RevokeInvitation moves a pending invitation (expired or not) to
+	// revoked and cancels its unsent mail. ErrNotFound if missing,
+	// ErrConflict if it is not pending.
+	RevokeInvitation(ctx context.Context, id string, now time.Time) (*Invitation, error)
+	// DeclineInvitation moves a pending, unexpired invitation to declined
+	// and cancels its unsent mail. ErrNotFound for an unknown token,
+	// ErrConflict if it is no longer pending or has expired.
+	DeclineInvitation(ctx context.Context, tokenHash string, now time.Time) (*Invitation, error)
+	// AcceptInvitation uses up a pending, unexpired invitation for acc in
+	// one transaction: a conditional update of the invitation, then the new
+	// client (or the existing one taken into the organization and renamed),
+	// its memberships of the invitation's groups, and the cancelling of
+	// unsent mail. Either all of it happened or none. Of concurrent
+	// acceptances exactly one succeeds. ErrNotFound for an unknown token (or
+	// an existing client or group that is missing); ErrConflict if the
+	// invitation is no longer pending or has expired, or the existing client
+	// belongs to another organization; ErrInvalid for a new client holding
+	// a string that is not text.
+	AcceptInvitation(ctx context.Context, tokenHash string, acc *Acceptance, now time.Time) (*Invitation, error)
+
+	// ClaimMail returns up to limit pending mails due at now whose
+	// invitations are still pending and unexpired, and moves each one's
+	// NextAttemptAt to now+lease, atomically: instances sending at once never
+	// claim the same mail, and a sender that dies lets the lease run out.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Mail, error)
+	// MarkMailSent records that the mail server took the mail, and erases
+	// its body and link. ErrNotFound if missing.
+	MarkMailSent(ctx context.Context, id string, now time.Time) error
+	// MarkMailFailed counts a failed attempt, keeps reason, and leaves the
+	// mail pending until next. ErrNotFound if missing.
+	MarkMailFailed(ctx context.Context, id, reason string, next time.Time) error
+	// CancelStaleMail cancels and erases pending mail whose invitation is
+	// no longer pending or has expired at now, and returns how many.
+	CancelStaleMail(ctx context.Context, now time.Time) (int64, error)
+	// ListMail returns an invitation's mails, oldest first.
+	ListMail(ctx context.Context, invitationID string) ([]*Mail, error)
+}

@@ -1,0 +1,155 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Introspection is the introspection response (RFC 7662 §2.2). An inactive
+// token is exactly {"active":false}: §2.2 says to add nothing that would
+// tell an unknown token from a revoked or expired one (SECURITY-CHECKLIST
+// IN-02).
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	TokenType string `json:"token_type,omitempty"` // "Bearer" or "refresh_token"
+	Expiry    int64  `json:"exp,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	NotBefore int64  `json:"nbf,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+	Audience  string `json:"aud,omitempty"`
+	JTI       string `json:"jti,omitempty"`
+	GrantID   string `json:"grant_id,omitempty"`
+}
+
+// Introspect serves POST /oauth2/introspect (RFC 7662). Only confidential
+// clients may ask: §2.1 requires the caller to be authorized, and a public
+// client proves nothing about who it is, so anyone could scan tokens
+// through it (§4; SECURITY-CHECKLIST IN-01). An access token is active if
+// it verifies, its validity window holds, and its grant is still active;
+// a refresh token if it is unused, unexpired and its grant active, and the
+// caller is the client it was issued to (§4 lets the server limit what a
+// caller learns; a refresh token is only ever its own client's business).
+func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {
+	f, err := oauth.ParseForm(w, r)
+	if err != nil {
+		return err
+	}
+	c, err := h.authenticate(r, f)
+	if err != nil {
+		return err
+	}
+	if c.Public() {
+		return oauth.ClientAuthFailed()
+	}
+	tok := f.Get("token")
+	if tok == "" {
+		return oauth.BadRequest("token is required")
+	}
+	// token_type_hint is ignored, as for revocation: the token's shape says
+	// which kind it is (RFC 7662 §2.1 makes the hint optional for the server).
+	var resp *Introspection
+	if strings.HasPrefix(tok, oauth.PrefixRefreshToken) {
+		resp, err = h.introspectRefresh(r.Context(), tok, c)
+	} else {
+		resp, err = h.introspectAccess(r.Context(), tok)
+	}
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		resp = &Introspection{} // {"active":false}
+	}
+	return oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// introspectAccess answers for a JWT access token; nil when inactive.
+func (h *Handler) introspectAccess(ctx context.Context, tok string) (*Introspection, error) {
+	claims, err := h.Tokens.Access(ctx, tok)
+	if errors.Is(err, ErrInvalid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify access token: %w", err)
+	}
+	now := h.Now()
+	if !claims.usableAt(now.Unix()) {
+		return nil, nil
+	}
+	g, _, ok, err := h.liveGrant(ctx, claims.GrantID, claims.ClientID, now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if g.UserID != "" && g.UserID != claims.Subject {
+		return nil, nil // not the grant this token was minted for
+	}
+	return &Introspection{
+		Active:    true,
+		Scope:     claims.Scope,
+		ClientID:  claims.ClientID,
+		Subject:   claims.Subject,
+		TokenType: "Bearer",
+		Expiry:    claims.Expiry,
+		IssuedAt:  claims.IssuedAt,
+		NotBefore: claims.NotBefore,
+		Issuer:    claims.Issuer,
+		Audience:  claims.Audience,
+		JTI:       claims.JTI,
+		GrantID:   claims.GrantID,
+	}, nil
+}
+
+// introspectRefresh answers for a refresh token asked about by caller; nil
+// when inactive.
+func (h *Handler) introspectRefresh(ctx context.Context, tok string, caller *store.Client) (*Introspection, error) {
+	rt, err := h.Store.GetRefreshToken(ctx, oauth.HashSecret(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load refresh token: %w", err)
+	}
+	now := h.Now()
+	// Used means rotated: its successor is the live one (RFC 9700 §4.14.2).
+	if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || (!rt.ExpiresAt.IsZero() && !now.Before(rt.ExpiresAt)) {
+		return nil, nil
+	}
+	g, _, ok, err := h.liveGrant(ctx, rt.GrantID, rt.ClientID, now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	sub := g.UserID
+	if sub == "" {
+		sub = g.ClientID // a client acting for itself, as in its access tokens
+	}
+	resp := &Introspection{
+		Active:    true,
+		Scope:     oauth.JoinScope(rt.Scopes),
+		ClientID:  rt.ClientID,
+		Subject:   sub,
+		TokenType: "refresh_token",
+		IssuedAt:  unix(rt.CreatedAt),
+		Issuer:    h.Tokens.Issuer,
+		GrantID:   rt.GrantID,
+	}
+	if !rt.ExpiresAt.IsZero() {
+		resp.Expiry = rt.ExpiresAt.Unix()
+	}
+	return resp, nil
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

@@ -1,0 +1,443 @@
+package token
+
+// Tests of revocation, introspection and UserInfo, one handler at a time
+// with httptest on a real SQLite store; internal/server runs the same
+// endpoints end to end on both backends.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+
+const (
+	issuer    = "https://id.example"
+	rsSecret  = "lk_cs_resource-server-secret-0123456789"
+	appSecret = "lk_cs_app-secret-0123456789abcdef"
+)
+
+type fixture struct {
+	st     *sqlite.Store
+	now    time.Time
+	minter *Minter
+	h      *Handler
+	user   *store.User
+}
+
+// newFixture: user "ada"; public client "tv"; confidential clients "app"
+// (the same grant types) and "rs" (a resource server that introspects).
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	f := &fixture{st: storetest.OpenSQLite(t), now: t0}
+	now := func() time.Time { return f.now }
+	km := &keys.Manager{Store: f.st, Now: now, Log: slog.New(slog.DiscardHandler),
+		PublishDelay: time.Hour, Retain: time.Hour, Refresh: time.Hour}
+	if err := km.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.minter = &Minter{Keys: km, Issuer: issuer, Now: now, Rand: rand.Reader, AccessTTL: 10 * time.Minute, IDTTL: time.Hour}
+	f.h = &Handler{Store: f.st, Tokens: &Verifier{Keys: km, Issuer: issuer}, Now: now}
+	f.user = &store.User{ID: "ada", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: t0, UpdatedAt: t0}
+	mustDo(t, f.st.CreateUser(ctx, f.user))
+	for _, c := range []*store.Client{
+		{ID: "tv", AuthMethod: store.AuthNone},
+		{ID: "app", AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret(appSecret)},
+		{ID: "rs", AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret(rsSecret)},
+	} {
+		c.GrantTypes = []string{store.GrantDeviceCode, store.GrantRefreshToken}
+		mustDo(t, f.st.CreateClient(ctx, c))
+	}
+	return f
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// issued is what a grant handed out.
+type issued struct {
+	grant   *store.Grant
+	access  string
+	refresh string
+	id      string
+}
+
+// issue stores a grant of scope for clientID with a refresh token, and
+// mints its tokens, at the fixture's clock.
+func (f *fixture) issue(t *testing.T, clientID, scope string) issued {
+	t.Helper()
+	ctx := t.Context()
+	scopes := strings.Fields(scope)
+	g := &store.Grant{ID: "g-" + rand.Text()[:10], UserID: f.user.ID, ClientID: clientID, Scopes: scopes,
+		AuthTime: f.now, CreatedAt: f.now, ExpiresAt: f.now.Add(24 * time.Hour)}
+	mustDo(t, f.st.CreateGrant(ctx, g))
+	rt := oauth.PrefixRefreshToken + rand.Text()
+	mustDo(t, f.st.CreateRefreshToken(ctx, &store.RefreshToken{Hash: oauth.HashSecret(rt), GrantID: g.ID,
+		ClientID: clientID, Scopes: scopes, CreatedAt: f.now, ExpiresAt: g.ExpiresAt}))
+	resp, err := f.minter.Mint(ctx, Issue{Grant: g, User: f.user, Scopes: scopes, Refresh: rt})
+	mustDo(t, err)
+	return issued{grant: g, access: resp.AccessToken, refresh: rt, id: resp.IDToken}
+}
+
+func (f *fixture) revoked(t *testing.T, grantID string) bool {
+	t.Helper()
+	g, err := f.st.GetGrant(t.Context(), grantID)
+	mustDo(t, err)
+	return !g.RevokedAt.IsZero()
+}
+
+// post sends form to h as client id with secret (Basic) or, for a public
+// client (secret ""), with client_id in the body.
+func post(h func(http.ResponseWriter, *http.Request) error, form url.Values, id, secret string) *httptest.ResponseRecorder {
+	if id != "" && secret == "" {
+		form.Set("client_id", id)
+	}
+	r := httptest.NewRequest("POST", "/", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if secret != "" {
+		r.SetBasicAuth(id, secret)
+	}
+	w := httptest.NewRecorder()
+	oauth.Handle(nil, h).ServeHTTP(w, r)
+	return w
+}
+
+func errorCode(w *httptest.ResponseRecorder) string {
+	var body struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	return body.Error
+}
+
+func TestVerifier(t *testing.T) {
+	f := newFixture(t)
+	tok := f.issue(t, "tv", "openid email")
+	other := &Verifier{Keys: f.h.Tokens.Keys, Issuer: "https://other.example"}
+	parts := strings.Split(tok.access, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"eve"}`)) + "." + parts[2]
+	for _, tt := range []struct {
+		name    string
+		v       *Verifier
+		raw     string
+		idHint  bool
+		wantErr error
+	}{
+		{"access token", f.h.Tokens, tok.access, false, nil},
+		{"ID token is not an access token", f.h.Tokens, tok.id, false, ErrInvalid},
+		{"another issuer's verifier", other, tok.access, false, ErrInvalid},
+		{"tampered payload", f.h.Tokens, tampered, false, ErrInvalid},
+		{"garbage", f.h.Tokens, "not.a.jwt", false, ErrInvalid},
+		{"refresh token", f.h.Tokens, tok.refresh, false, ErrInvalid},
+		{"ID token hint", f.h.Tokens, tok.id, true, nil},
+		{"access token is not an ID token hint", f.h.Tokens, tok.access, true, ErrInvalid},
+		{"ID token hint of another issuer", other, tok.id, true, ErrInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.idHint {
+				var c *IDClaims
+				c, err = tt.v.IDTokenHint(t.Context(), tt.raw)
+				if err == nil && (c.Subject != "ada" || c.Audience != "tv") {
+					t.Errorf("IDTokenHint claims = %+v", c)
+				}
+			} else {
+				var c *AccessClaims
+				c, err = tt.v.Access(t.Context(), tt.raw)
+				if err == nil && (c.Subject != "ada" || c.ClientID != "tv" || c.GrantID != tok.grant.ID) {
+					t.Errorf("Access claims = %+v", c)
+				}
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("error = %v; want %v", err, tt.wantErr)
+			}
+		})
+	}
+	t.Run("expired ID token is still a hint", func(t *testing.T) {
+		f.now = t0.Add(48 * time.Hour)
+		defer func() { f.now = t0 }()
+		if _, err := f.h.Tokens.IDTokenHint(t.Context(), tok.id); err != nil {
+			t.Errorf("IDTokenHint(expired) = %v; want accepted (RP-Initiated Logout §4)", err)
+		}
+	})
+}
+
+func TestRevoke(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		token       func(own, others issued) string
+		hint        string
+		id, secret  string
+		wantStatus  int
+		wantCode    string
+		wantRevoked [2]bool // own grant, the other client's
+	}{
+		{"own refresh token", func(own, _ issued) string { return own.refresh }, "", "tv", "", 200, "", [2]bool{true, false}},
+		{"own access token", func(own, _ issued) string { return own.access }, "access_token", "tv", "", 200, "", [2]bool{true, false}},
+		{"wrong hint is ignored (RV-04)", func(own, _ issued) string { return own.access }, "refresh_token", "tv", "", 200, "", [2]bool{true, false}},
+		{"unknown hint is ignored", func(own, _ issued) string { return own.refresh }, "id_token", "tv", "", 200, "", [2]bool{true, false}},
+		{"another client's refresh token: no effect (RV-02)", func(_, o issued) string { return o.refresh }, "", "tv", "", 200, "", [2]bool{false, false}},
+		{"another client's access token: no effect", func(_, o issued) string { return o.access }, "", "tv", "", 200, "", [2]bool{false, false}},
+		{"confidential client, its own token", func(_, o issued) string { return o.access }, "", "app", appSecret, 200, "", [2]bool{false, true}},
+		{"garbage (RV-01)", func(issued, issued) string { return "lk_rt_nope" }, "", "tv", "", 200, "", [2]bool{false, false}},
+		{"garbage JWT", func(issued, issued) string { return "a.b.c" }, "", "tv", "", 200, "", [2]bool{false, false}},
+		{"no token", func(issued, issued) string { return "" }, "", "tv", "", 400, oauth.InvalidRequest, [2]bool{false, false}},
+		{"no client", func(own, _ issued) string { return own.refresh }, "", "", "", 401, oauth.InvalidClient, [2]bool{false, false}},
+		{"wrong secret", func(_, o issued) string { return o.refresh }, "", "app", "wrong", 401, oauth.InvalidClient, [2]bool{false, false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			own, others := f.issue(t, "tv", "openid"), f.issue(t, "app", "openid")
+			form := url.Values{}
+			if tok := tt.token(own, others); tok != "" {
+				form.Set("token", tok)
+			}
+			if tt.hint != "" {
+				form.Set("token_type_hint", tt.hint)
+			}
+			w := post(f.h.Revoke, form, tt.id, tt.secret)
+			if w.Code != tt.wantStatus || errorCode(w) != tt.wantCode {
+				t.Fatalf("status %d %s; want %d %q", w.Code, w.Body, tt.wantStatus, tt.wantCode)
+			}
+			if w.Code == 200 && w.Body.Len() != 0 {
+				t.Errorf("body %q; want empty", w.Body)
+			}
+			if w.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+			}
+			got := [2]bool{f.revoked(t, own.grant.ID), f.revoked(t, others.grant.ID)}
+			if got != tt.wantRevoked {
+				t.Errorf("revoked (own, other's) = %v; want %v", got, tt.wantRevoked)
+			}
+		})
+	}
+}
+
+// TestRevokeFailsClosed: a revocation the store cannot record is an error,
+// never a 200 (SECURITY-CHECKLIST RV-06).
+func TestRevokeFailsClosed(t *testing.T) {
+	f := newFixture(t)
+	tok := f.issue(t, "tv", "openid")
+	f.h.Store = failingRevoke{f.st}
+	w := post(f.h.Revoke, url.Values{"token": {tok.refresh}}, "tv", "")
+	if w.Code < 500 {
+		t.Fatalf("revocation with a failing store: %d %s; want 5xx", w.Code, w.Body)
+	}
+	if f.revoked(t, tok.grant.ID) {
+		t.Error("grant revoked although the store failed")
+	}
+}
+
+type failingRevoke struct{ *sqlite.Store }
+
+func (failingRevoke) RevokeGrant(context.Context, string, time.Time) error {
+	return store.ErrUnavailable
+}
+
+func TestIntrospect(t *testing.T) {
+	inactive := `{"active":false}` + "\n"
+	for _, tt := range []struct {
+		name       string
+		setup      func(t *testing.T, f *fixture, tok issued) string // returns the token to introspect
+		id, secret string
+		wantStatus int
+		want       map[string]any // nil: exactly {"active":false}
+	}{
+		{"active access token (IN-03)", func(_ *testing.T, _ *fixture, tok issued) string { return tok.access }, "rs", rsSecret, 200,
+			map[string]any{"active": true, "scope": "openid email", "client_id": "tv", "sub": "ada", "token_type": "Bearer",
+				"iss": issuer, "aud": issuer, "exp": float64(t0.Add(10 * time.Minute).Unix()), "iat": float64(t0.Unix()), "nbf": float64(t0.Unix())}},
+		{"expired access token", func(_ *testing.T, f *fixture, tok issued) string {
+			f.now = t0.Add(10 * time.Minute)
+			return tok.access
+		}, "rs", rsSecret, 200, nil},
+		{"revoked grant's access token", func(t *testing.T, f *fixture, tok issued) string {
+			mustDo(t, f.st.RevokeGrant(t.Context(), tok.grant.ID, t0))
+			return tok.access
+		}, "rs", rsSecret, 200, nil},
+		{"disabled user's access token", func(t *testing.T, f *fixture, tok issued) string {
+			u := *f.user
+			u.Disabled = true
+			mustDo(t, f.st.UpdateUser(t.Context(), &u))
+			return tok.access
+		}, "rs", rsSecret, 200, nil},
+		{"garbage", func(*testing.T, *fixture, issued) string { return "garbage" }, "rs", rsSecret, 200, nil},
+		{"ID token", func(_ *testing.T, _ *fixture, tok issued) string { return tok.id }, "rs", rsSecret, 200, nil},
+		{"refresh token, by its client", func(_ *testing.T, _ *fixture, tok issued) string { return tok.refresh }, "app", appSecret, 200,
+			map[string]any{"active": true, "scope": "openid email", "client_id": "app", "sub": "ada", "token_type": "refresh_token",
+				"iss": issuer, "exp": float64(t0.Add(24 * time.Hour).Unix()), "iat": float64(t0.Unix())}},
+		{"refresh token, by another client", func(_ *testing.T, _ *fixture, tok issued) string { return tok.refresh }, "rs", rsSecret, 200, nil},
+		{"used refresh token", func(t *testing.T, f *fixture, tok issued) string {
+			next := &store.RefreshToken{Hash: "next", GrantID: tok.grant.ID, ClientID: "app", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			_, err := f.st.RotateRefreshToken(t.Context(), oauth.HashSecret(tok.refresh), next, t0)
+			mustDo(t, err)
+			return tok.refresh
+		}, "app", appSecret, 200, nil},
+		{"revoked grant's refresh token", func(t *testing.T, f *fixture, tok issued) string {
+			mustDo(t, f.st.RevokeGrant(t.Context(), tok.grant.ID, t0))
+			return tok.refresh
+		}, "app", appSecret, 200, nil},
+		{"public client may not introspect (IN-01)", func(_ *testing.T, _ *fixture, tok issued) string { return tok.access }, "tv", "", 401, nil},
+		{"no client", func(_ *testing.T, _ *fixture, tok issued) string { return tok.access }, "", "", 401, nil},
+		{"wrong secret", func(_ *testing.T, _ *fixture, tok issued) string { return tok.access }, "rs", "wrong", 401, nil},
+		{"no token", func(*testing.T, *fixture, issued) string { return "" }, "rs", rsSecret, 400, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			client := "tv"
+			if tt.id == "app" {
+				client = "app"
+			}
+			tok := f.issue(t, client, "openid email")
+			form := url.Values{}
+			if raw := tt.setup(t, f, tok); raw != "" {
+				form.Set("token", raw)
+			}
+			w := post(f.h.Introspect, form, tt.id, tt.secret)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d %s; want %d", w.Code, w.Body, tt.wantStatus)
+			}
+			if w.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+			}
+			if w.Code != 200 {
+				if w.Code == 401 && errorCode(w) != oauth.InvalidClient {
+					t.Errorf("error %q; want invalid_client", errorCode(w))
+				}
+				return
+			}
+			if tt.want == nil {
+				if got := w.Body.String(); got != inactive {
+					t.Errorf("body %q; want exactly %q (IN-02)", got, inactive)
+				}
+				return
+			}
+			var got map[string]any
+			mustDo(t, json.Unmarshal(w.Body.Bytes(), &got))
+			if got["grant_id"] != tok.grant.ID {
+				t.Errorf("grant_id = %v; want %s", got["grant_id"], tok.grant.ID)
+			}
+			delete(got, "grant_id")
+			if _, ok := got["jti"].(string); ok == (tt.want["token_type"] == "refresh_token") {
+				t.Errorf("jti = %v", got["jti"])
+			}
+			delete(got, "jti")
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("introspection (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestUserInfo(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		scope         string
+		req           func(tok issued) *http.Request
+		change        func(t *testing.T, f *fixture, tok issued)
+		wantStatus    int
+		wantChallenge string // WWW-Authenticate; "" for none
+		want          map[string]any
+	}{
+		{"header", "openid email profile", func(tok issued) *http.Request { return bearer("GET", tok.access) }, nil, 200, "",
+			map[string]any{"sub": "ada", "email": "ada@example.com", "email_verified": false, "name": "Ada Lovelace"}},
+		{"header on POST", "openid profile", func(tok issued) *http.Request { return bearer("POST", tok.access) }, nil, 200, "",
+			map[string]any{"sub": "ada", "name": "Ada Lovelace"}},
+		{"form body", "openid email", func(tok issued) *http.Request { return formBody(url.Values{"access_token": {tok.access}}) }, nil, 200, "",
+			map[string]any{"sub": "ada", "email": "ada@example.com", "email_verified": false}},
+		{"only openid", "openid", func(tok issued) *http.Request { return bearer("GET", tok.access) }, nil, 200, "",
+			map[string]any{"sub": "ada"}},
+		{"header and body", "openid", func(tok issued) *http.Request {
+			r := formBody(url.Values{"access_token": {tok.access}})
+			r.Header.Set("Authorization", "Bearer "+tok.access)
+			return r
+		}, nil, 400, `Bearer realm="latchkey", error="invalid_request"`, nil},
+		{"query", "openid", func(tok issued) *http.Request {
+			return httptest.NewRequest("GET", "/userinfo?access_token="+tok.access, nil)
+		}, nil, 400, `Bearer realm="latchkey", error="invalid_request"`, nil},
+		{"no token", "openid", func(issued) *http.Request { return httptest.NewRequest("GET", "/userinfo", nil) }, nil,
+			401, `Bearer realm="latchkey"`, nil},
+		{"basic credentials are not a bearer token", "openid", func(issued) *http.Request {
+			r := httptest.NewRequest("GET", "/userinfo", nil)
+			r.SetBasicAuth("app", appSecret)
+			return r
+		}, nil, 401, `Bearer realm="latchkey"`, nil},
+		{"garbage", "openid", func(issued) *http.Request { return bearer("GET", "nope") }, nil,
+			401, `Bearer realm="latchkey", error="invalid_token"`, nil},
+		{"ID token", "openid", func(tok issued) *http.Request { return bearer("GET", tok.id) }, nil,
+			401, `Bearer realm="latchkey", error="invalid_token"`, nil},
+		{"expired", "openid", func(tok issued) *http.Request { return bearer("GET", tok.access) },
+			func(_ *testing.T, f *fixture, _ issued) { f.now = t0.Add(11 * time.Minute) },
+			401, `Bearer realm="latchkey", error="invalid_token"`, nil},
+		{"revoked", "openid", func(tok issued) *http.Request { return bearer("GET", tok.access) },
+			func(t *testing.T, f *fixture, tok issued) { mustDo(t, f.st.RevokeGrant(t.Context(), tok.grant.ID, t0)) },
+			401, `Bearer realm="latchkey", error="invalid_token"`, nil},
+		{"user deleted", "openid", func(tok issued) *http.Request { return bearer("GET", tok.access) },
+			func(t *testing.T, f *fixture, _ issued) { mustDo(t, f.st.DeleteUser(t.Context(), "ada")) },
+			401, `Bearer realm="latchkey", error="invalid_token"`, nil},
+		{"without openid", "email", func(tok issued) *http.Request { return bearer("GET", tok.access) }, nil,
+			403, `Bearer realm="latchkey", error="insufficient_scope", scope="openid"`, nil},
+		{"PUT", "openid", func(tok issued) *http.Request { return bearer("PUT", tok.access) }, nil, 405, "", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			tok := f.issue(t, "tv", tt.scope)
+			if tt.change != nil {
+				tt.change(t, f, tok)
+			}
+			w := httptest.NewRecorder()
+			oauth.Handle(nil, f.h.UserInfo).ServeHTTP(w, tt.req(tok))
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d %s; want %d", w.Code, w.Body, tt.wantStatus)
+			}
+			if got := w.Header().Get("WWW-Authenticate"); got != tt.wantChallenge {
+				t.Errorf("WWW-Authenticate = %q; want %q", got, tt.wantChallenge)
+			}
+			if w.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+			}
+			if tt.want == nil {
+				return
+			}
+			var got map[string]any
+			mustDo(t, json.Unmarshal(w.Body.Bytes(), &got))
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("userinfo (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func bearer(method, tok string) *http.Request {
+	r := httptest.NewRequest(method, "/userinfo", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return r
+}
+
+func formBody(form url.Values) *http.Request {
+	r := httptest.NewRequest("POST", "/userinfo", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}

@@ -1,0 +1,94 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/keys"
+)
+
+// ErrInvalid is any token that is not one we issued of the kind asked for:
+// a bad signature, an unknown key, another type, issuer or audience.
+var ErrInvalid = errors.New("token: invalid")
+
+// Verifier checks the JWTs this server signed. It says nothing of whether
+// a token may still be used: that is the grant's state, which Handler
+// checks.
+type Verifier struct {
+	Keys     *keys.Manager
+	Issuer   string
+	Audience string // aud of access tokens; the issuer when empty, as for Minter
+}
+
+// Access verifies an access token (RFC 9068 §4): one of our keys signed it,
+// its typ is at+jwt, and its iss and aud are ours. It does not check exp or
+// nbf, so that revocation can find the grant of an expired token; callers
+// that answer whether a token is usable check them (usableAt).
+func (v *Verifier) Access(ctx context.Context, raw string) (*AccessClaims, error) {
+	typ, payload, err := v.Keys.Verify(ctx, raw)
+	if err != nil {
+		return nil, verifyErr(err)
+	}
+	// RFC 9068 §4: typ is "at+jwt" or "application/at+jwt", compared
+	// without regard to case (RFC 7515 §4.1.9); an ID token (typ JWT) is
+	// not an access token.
+	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
+		return nil, ErrInvalid
+	}
+	var c AccessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, ErrInvalid
+	}
+	if c.Issuer != v.Issuer || c.Audience != v.audience() || c.JTI == "" || c.ClientID == "" {
+		return nil, ErrInvalid
+	}
+	return &c, nil
+}
+
+// IDTokenHint verifies an ID token sent back to us as id_token_hint (OpenID
+// Connect RP-Initiated Logout 1.0 §2): one of our keys signed it, its typ is
+// JWT (not an access token), its iss is ours and it names a client in aud.
+// Expiry is not checked: §4 has the OP accept an ID token as a hint even
+// after it expired, since logging out is when old ones come back.
+func (v *Verifier) IDTokenHint(ctx context.Context, raw string) (*IDClaims, error) {
+	typ, payload, err := v.Keys.Verify(ctx, raw)
+	if err != nil {
+		return nil, verifyErr(err)
+	}
+	if !strings.EqualFold(typ, "JWT") {
+		return nil, ErrInvalid
+	}
+	var c IDClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, ErrInvalid
+	}
+	if c.Issuer != v.Issuer || c.Audience == "" || c.Subject == "" {
+		return nil, ErrInvalid
+	}
+	return &c, nil
+}
+
+func (v *Verifier) audience() string {
+	if v.Audience == "" {
+		return v.Issuer
+	}
+	return v.Audience
+}
+
+// verifyErr makes a failed signature check ErrInvalid; anything else (the
+// key store was out of reach) stays what it is, so callers fail closed.
+func verifyErr(err error) error {
+	if errors.Is(err, keys.ErrInvalidToken) {
+		return ErrInvalid
+	}
+	return err
+}
+
+// usableAt reports whether an access token's validity window holds at
+// unix second now (RFC 7519 §4.1.4: not on or after exp; §4.1.5: not
+// before nbf).
+func (c *AccessClaims) usableAt(now int64) bool {
+	return now < c.Expiry && c.NotBefore <= now
+}

@@ -1,0 +1,282 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// The authorization code flow's pages: the authorization endpoint
+// (RFC 6749 §4.1.1), the consent page and account registration. What a
+// request may ask and what happens next is package authorize's business;
+// these handlers show it.
+
+func init() {
+	for _, name := range []string{"consent", "register"} {
+		templates[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+}
+
+// registerAuthorization adds the authorization endpoint, the consent page
+// and the registration page to mux; post wraps a form handler in the
+// cross-origin protection every other form has.
+func (p *Pages) registerAuthorization(mux *http.ServeMux, post func(pageFunc) http.Handler) {
+	allow := map[string]string{"/register": "GET, HEAD, POST"}
+	mux.Handle("GET /register", p.handle(p.registerForm))
+	mux.Handle("POST /register", post(p.register))
+	if p.Authorizer != nil {
+		mux.Handle("GET /oauth2/authorize", p.handle(p.authorize))
+		mux.Handle("GET /user/oauth20/authz", p.handle(p.authorize)) // 10Duke's name for the endpoint
+		// A POST comes from the client's site by design (OpenID Connect
+		// Core §3.1.2.1), so it is not cross-origin protected; it changes
+		// nothing, only turns into the GET.
+		mux.Handle("POST /oauth2/authorize", p.handle(p.authorizePost))
+		mux.Handle("GET /consent", p.handle(p.consentForm))
+		mux.Handle("POST /consent", post(p.consentPost))
+		allow["/oauth2/authorize"] = "GET, HEAD, POST"
+		allow["/user/oauth20/authz"] = "GET, HEAD"
+		allow["/consent"] = "GET, HEAD, POST"
+	}
+	for path, methods := range allow {
+		mux.Handle(path, p.handle(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", methods)
+			return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+		}))
+	}
+}
+
+var errBadAuthorizeLink = &pageError{Status: http.StatusBadRequest, Heading: "This sign-in link cannot be used",
+	Text: "The application sent a request that could not be read. Go back to the application and try again."}
+
+// authorize serves GET /oauth2/authorize: the authorization request
+// (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
+func (p *Pages) authorize(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		return nil // a HEAD starts nothing (SECURITY-CHECKLIST BI-10)
+	}
+	// url.ParseQuery, not r.URL.Query(): the latter drops what it cannot
+	// decode, and a request we cannot read entirely is not answered at all
+	// (SECURITY-CHECKLIST BI-09).
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errBadAuthorizeLink
+	}
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	step, err := p.Authorizer.Start(r.Context(), q, s)
+	return p.follow(w, r, s, u, step, err, false)
+}
+
+// authorizePost serves POST /oauth2/authorize (OpenID Connect Core
+// §3.1.2.1) by turning it into the GET. Browsers do not send the SameSite=Lax
+// session cookie with a POST from another site, so the GET it becomes is
+// what finds the person's session.
+func (p *Pages) authorizePost(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return errBadAuthorizeLink
+	}
+	q := url.Values{}
+	for k, v := range f {
+		q.Set(k, v)
+	}
+	return seeOther(w, "/oauth2/authorize?"+q.Encode())
+}
+
+// consentForm serves GET /consent?request=…: where the browser comes back
+// to a stored request after signing in or creating an account. It shows
+// the consent page, or goes on to the client when nothing needs asking.
+func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		return nil // it may issue a code: not for a HEAD
+	}
+	id, err := query(r, "request")
+	if err != nil || id == "" || len(id) > 128 {
+		return errBadAuthorizeLink
+	}
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	step, err := p.Authorizer.Continue(r.Context(), id, s)
+	return p.follow(w, r, s, u, step, err, true)
+}
+
+// consentPost serves POST /consent: the person's decision.
+func (p *Pages) consentPost(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	id := f.Get("request")
+	if id == "" || len(id) > 128 {
+		return errBadForm
+	}
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		// Signed out since the page was shown: sign in again first.
+		return seeOther(w, loginURL(continueURL(id)))
+	}
+	// The token is bound to this session: a consent form from another
+	// browser, or from before signing in, decides nothing (UI-01, UI-06).
+	if err := p.checkCSRF(r, s, f); err != nil {
+		return err
+	}
+	var approve bool
+	switch f.Get("decision") {
+	case "approve":
+		approve = true
+	case "deny":
+	default:
+		return errBadForm
+	}
+	step, err := p.Authorizer.Decide(r.Context(), id, s, approve)
+	// The consent page allowed its form to lead to the client (consentCSP),
+	// so the answer can be a plain redirect.
+	return p.follow(w, r, s, u, step, err, formActionSource(step) == "")
+}
+
+// follow shows what step asks for. afterForm is set when the browser may
+// be following redirects from a form submitted on one of our pages, whose
+// Content-Security-Policy (form-action 'self') would stop a redirect to the
+// client: the client is then reached through a page that refreshes to it.
+func (p *Pages) follow(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, step *authorize.Step, err error, afterForm bool) error {
+	var pe *authorize.PageError
+	if errors.As(err, &pe) {
+		status := pe.Status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return &pageError{Status: status, Heading: "This sign-in request cannot be used", Text: pe.Reason}
+	}
+	if err != nil {
+		return err
+	}
+	switch step.Next {
+	case authorize.Redirect:
+		if afterForm {
+			return p.refreshTo(w, r, s, u, step.Location)
+		}
+		// 303: after the consent form's POST the client gets a GET
+		// (RFC 9700 §4.12), and a GET stays a GET.
+		w.Header().Set("Location", step.Location)
+		w.WriteHeader(http.StatusSeeOther)
+		return nil
+	case authorize.Login:
+		return seeOther(w, signInURL("/login", continueURL(step.RequestID), step.LoginHint))
+	case authorize.Register:
+		return seeOther(w, signInURL("/register", continueURL(step.RequestID), step.LoginHint))
+	case authorize.Consent:
+		return p.consentPage(w, r, s, u, step)
+	}
+	return errors.New("web: unknown authorization step")
+}
+
+// refreshTo sends the browser to loc, the client's redirect URI with its
+// answer, through a page: a Refresh to loc, and a link for browsers that do
+// not follow it.
+func (p *Pages) refreshTo(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, loc string) error {
+	w.Header().Set("Refresh", "0; url="+loc)
+	b := base{Title: "Returning to the application", CSRF: p.csrfFor(w, r, s), User: u}
+	return p.render(w, http.StatusOK, "message", messagePage{base: b, Heading: "Returning to the application",
+		Text: "You are being sent back to the application.", Link: loc, LinkText: "Continue"})
+}
+
+type consentPage struct {
+	base
+	RequestID   string
+	ClientName  string
+	Scopes      []string // in plain words
+	Destination string   // where the answer goes: the redirect URI's host
+}
+
+// consentPage asks the person whether the client may have what it asked
+// for (RFC 6749 §10.2; SECURITY-CHECKLIST UI-08): which application, what
+// access in plain words, and where the answer goes.
+func (p *Pages) consentPage(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, step *authorize.Step) error {
+	name := step.Client.Name
+	if name == "" {
+		name = step.Client.ID
+	}
+	scopes := make([]string, 0, len(step.Request.Scopes))
+	for _, sc := range step.Request.Scopes {
+		if words, ok := scopeWords[sc]; ok {
+			scopes = append(scopes, words)
+		} else {
+			scopes = append(scopes, sc)
+		}
+	}
+	dest := step.Request.RedirectURI
+	if ru, err := url.Parse(dest); err == nil {
+		dest = ru.Scheme + ":"
+		if ru.Host != "" {
+			dest = ru.Host
+		}
+	}
+	if src := formActionSource(&authorize.Step{Location: step.Request.RedirectURI}); src != "" {
+		h := w.Header()
+		h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"),
+			"form-action 'self'", "form-action 'self' "+src, 1))
+	}
+	return p.render(w, http.StatusOK, "consent", consentPage{
+		base:        base{Title: "Allow " + name + "?", CSRF: p.csrfFor(w, r, s), User: u},
+		RequestID:   step.RequestID,
+		ClientName:  name,
+		Scopes:      scopes,
+		Destination: dest,
+	})
+}
+
+// cspHost is what a CSP host-source may hold of a redirect URI's host and
+// port (CSP3 §2.3.1; IP literals in brackets are not among them).
+var (
+	cspHost   = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+	cspScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+)
+
+// formActionSource is the CSP source expression that lets the consent
+// page's form end at step's location: its origin for http and https, its
+// scheme for a native app's private-use scheme; "" when it cannot be said
+// in CSP, and the answer then goes through refreshTo.
+func formActionSource(step *authorize.Step) string {
+	if step == nil || step.Location == "" {
+		return ""
+	}
+	u, err := url.Parse(step.Location)
+	if err != nil || !cspScheme.MatchString(u.Scheme) {
+		return ""
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return u.Scheme + ":"
+	}
+	if !cspHost.MatchString(u.Host) {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// continueURL is where a stored authorization request is picked up again.
+func continueURL(id string) string {
+	return "/consent?" + url.Values{"request": {id}}.Encode()
+}
+
+// signInURL is the sign-in or registration page, returning to returnTo,
+// with the email prefilled from the client's login_hint.
+func signInURL(page, returnTo, hint string) string {
+	v := url.Values{"return_to": {returnTo}}
+	if hint != "" {
+		v.Set("login_hint", hint)
+	}
+	return page + "?" + v.Encode()
+}

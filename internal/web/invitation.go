@@ -1,0 +1,126 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// invitationTemplate is the invitation landing page: the layout plus its content.
+var invitationTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/invitation.html"))
+
+// InvitationPage serves GET /invitations/{token}, the page an invitation
+// email links to: it explains how to connect the device, links into the
+// device app's own URL scheme with the token, and shows the token for
+// typing in. Opening it changes nothing; the device accepts through
+// PUT /client-group-invitations/accept (package org).
+//
+// The token is in the URL, so the page keeps it from going further
+// (SECURITY-CHECKLIST INV-08): Referrer-Policy no-referrer and
+// Cache-Control no-store (securityHeaders), nothing loaded from elsewhere,
+// and no log line ever carries the request's path.
+type InvitationPage struct {
+	Pages       *Pages
+	Invitations *org.Service
+}
+
+// Register adds the page's routes to mux.
+func (ip *InvitationPage) Register(mux *http.ServeMux) {
+	mux.Handle("GET /invitations/{token}", ip.handle(ip.show))
+	mux.Handle("/invitations/", ip.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if r.URL.Path != "/invitations/" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+		}
+		return &pageError{Status: http.StatusNotFound, Heading: "Not found", Text: "There is no page here. Open the link from your invitation email."}
+	}))
+}
+
+// invitationPath is what logs say instead of the path, which holds the token.
+const invitationPath = "/invitations/{token}"
+
+type invitationPage struct {
+	base
+	*org.Landing
+	AppLink      template.URL // checked by org.CheckAppLink; the token in it is query-escaped
+	Expires      string
+	ExpiresExact string
+}
+
+// errInvitation is the page for a token that cannot be used: one page for
+// unknown, used, declined, revoked and expired alike.
+var errInvitation = &pageError{Status: http.StatusGone, Heading: "This invitation cannot be used",
+	Text: "The invitation is unknown, or it was used, declined or revoked, or it has expired. Ask whoever sent it for a new one."}
+
+func (ip *InvitationPage) show(w http.ResponseWriter, r *http.Request) error {
+	if err := ip.Invitations.Throttle(r.Context(), r); err != nil {
+		return err
+	}
+	l, err := ip.Invitations.Landing(r.Context(), r.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	page := invitationPage{
+		base:    base{Title: "Connect a device"},
+		Landing: l,
+		// Safe as a URL: CheckAppLink refused every scheme a browser runs or
+		// reads locally when the link was registered.
+		AppLink:      template.URL(l.AppLink),
+		Expires:      l.ExpiresAt.UTC().Format("2 January 2006, 15:04 MST"),
+		ExpiresExact: l.ExpiresAt.UTC().Format(time.RFC3339),
+	}
+	return ip.render(w, page)
+}
+
+func (ip *InvitationPage) render(w http.ResponseWriter, page invitationPage) error {
+	buf := new(bytes.Buffer)
+	if err := invitationTemplate.ExecuteTemplate(buf, "layout", page); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+// handle is Pages.handle for this page, except that no log line carries
+// the request's path.
+func (ip *InvitationPage) handle(h pageFunc) http.Handler {
+	p := ip.Pages
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var pe *pageError
+		var oe *oauth.Error
+		switch {
+		case errors.As(err, &pe):
+		case org.IsInvalidInvitation(err):
+			pe = errInvitation
+		case errors.As(err, &oe) && oe.StatusCode() == http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "60")
+			pe = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many requests",
+				Text: "Too many invitation pages were opened from your network. Please wait a minute and reload."}
+		case errors.Is(err, store.ErrUnavailable):
+			w.Header().Set("Retry-After", "5")
+			pe = &pageError{Status: http.StatusServiceUnavailable, Heading: "Temporarily unavailable",
+				Text: "We cannot reach our database right now. Please try again in a few seconds."}
+		default:
+			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "path", invitationPath, "err", err)
+			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
+				Text: "Something went wrong on our side. Please try again in a moment."}
+		}
+		if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text,
+			base: base{Title: pe.Heading}}); err != nil {
+			p.log().ErrorContext(r.Context(), "render error page", "path", invitationPath, "err", err)
+		}
+	})
+}

@@ -1,0 +1,235 @@
+package web
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+const byeURI = "https://tv.example/signed-out"
+
+// logoutEnv is the pages' env with signing keys, and client "tv" registered
+// for byeURI. idToken mints an ID token for a user, issued to a client.
+func logoutEnv(t *testing.T) (*env, func(userID, clientID string) string) {
+	t.Helper()
+	e := newEnv(t, "Living room TV")
+	ctx := t.Context()
+	now := func() time.Time { return e.now }
+	km := &keys.Manager{Store: e.st, Now: now, Log: slog.New(slog.DiscardHandler),
+		PublishDelay: time.Hour, Retain: time.Hour, Refresh: time.Hour}
+	if err := km.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.pages.Tokens = &token.Verifier{Keys: km, Issuer: testIssuer}
+	c, err := e.st.GetClient(ctx, "tv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PostLogoutRedirectURIs = []string{byeURI, "https://tv.example/bye?lang=en"}
+	if err := e.st.UpdateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateClient(ctx, &store.Client{ID: "other", AuthMethod: store.AuthNone}); err != nil {
+		t.Fatal(err)
+	}
+	minter := &token.Minter{Keys: km, Issuer: testIssuer, Now: now, Rand: rand.Reader, AccessTTL: time.Minute, IDTTL: time.Minute}
+	idToken := func(userID, clientID string) string {
+		t.Helper()
+		u, err := e.st.GetUser(ctx, userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &store.Grant{ID: "g", UserID: userID, ClientID: clientID, ExpiresAt: e.now.Add(time.Hour)}
+		resp, err := minter.Mint(ctx, token.Issue{Grant: g, User: u, Scopes: []string{"openid"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.IDToken
+	}
+	return e, idToken
+}
+
+// isSignedIn reports whether b's session still works.
+func (b *browser) isSignedIn() bool {
+	b.t.Helper()
+	return b.get("/device").Code == http.StatusOK
+}
+
+func logoutURL(v url.Values) string { return "/logout?" + v.Encode() }
+
+func TestLogoutGet(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		signedInAs   string // "" for a signed-out browser
+		query        func(idToken func(string, string) string) url.Values
+		wantStatus   int
+		wantLocation string
+		wantConfirm  bool // the confirmation form, not the signed-out page
+		wantSignedIn bool
+	}{
+		{"signed in, no hint: confirm first", testEmail,
+			func(func(string, string) string) url.Values { return url.Values{} }, 200, "", true, true},
+		{"signed out, no hint", "",
+			func(func(string, string) string) url.Values { return url.Values{} }, 200, "", false, false},
+		{"hint and registered URI: back with state", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}, "post_logout_redirect_uri": {byeURI}, "state": {"s 1&x"}}
+		}, 303, byeURI + "?state=s+1%26x", false, false},
+		{"registered URI with a query keeps it", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}, "post_logout_redirect_uri": {"https://tv.example/bye?lang=en"}, "state": {"abc"}}
+		}, 303, "https://tv.example/bye?lang=en&state=abc", false, false},
+		{"hint without a URI", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}}
+		}, 200, "", false, false},
+		{"hint, client_id agrees", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}, "client_id": {"tv"}, "post_logout_redirect_uri": {byeURI}}
+		}, 303, byeURI, false, false},
+		{"hint, client_id disagrees: no hint at all", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}, "client_id": {"other"}, "post_logout_redirect_uri": {byeURI}}
+		}, 200, "", true, true},
+		{"unregistered URI: signed out, no redirect", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}, "post_logout_redirect_uri": {"https://evil.example/"}}
+		}, 200, "", false, false},
+		{"another client's URI", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "other")}, "post_logout_redirect_uri": {byeURI}}
+		}, 200, "", false, false},
+		{"invalid hint: confirm, no redirect", testEmail, func(func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {"eyJ.garbage.x"}, "post_logout_redirect_uri": {byeURI}}
+		}, 200, "", true, true},
+		{"hint for another user: confirm", testEmail, func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u3", "tv")}, "post_logout_redirect_uri": {byeURI}}
+		}, 200, "", true, true},
+		{"signed out, valid hint: back to the RP", "", func(id func(string, string) string) url.Values {
+			return url.Values{"id_token_hint": {id("u1", "tv")}, "post_logout_redirect_uri": {byeURI}}
+		}, 303, byeURI, false, false},
+		{"signed out, no hint, a URI: never redirect", "", func(func(string, string) string) url.Values {
+			return url.Values{"post_logout_redirect_uri": {byeURI}, "client_id": {"tv"}}
+		}, 200, "", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, idToken := logoutEnv(t)
+			b := e.browser(t)
+			if tt.signedInAs != "" {
+				b.login(tt.signedInAs)
+			}
+			w := b.get(logoutURL(tt.query(idToken)))
+			if w.Code != tt.wantStatus || w.Header().Get("Location") != tt.wantLocation {
+				t.Fatalf("GET /logout = %d, Location %q; want %d, %q\n%s", w.Code, w.Header().Get("Location"), tt.wantStatus, tt.wantLocation, w.Body)
+			}
+			body := w.Body.String()
+			if confirm := strings.Contains(body, `action="/logout"`) && strings.Contains(body, "Sign out?"); confirm != tt.wantConfirm {
+				t.Errorf("confirmation form shown: %v; want %v\n%s", confirm, tt.wantConfirm, body)
+			}
+			if w.Code == 200 && !tt.wantConfirm && !strings.Contains(body, "signed out") {
+				t.Errorf("want the signed-out page:\n%s", body)
+			}
+			if tt.signedInAs != "" {
+				if got := b.isSignedIn(); got != tt.wantSignedIn {
+					t.Errorf("signed in after GET /logout: %v; want %v", got, tt.wantSignedIn)
+				}
+			}
+		})
+	}
+}
+
+// TestLogoutConfirm: the confirmation form carries the request through,
+// and its POST signs out and then honours the hint's registered URI.
+func TestLogoutConfirm(t *testing.T) {
+	e, idToken := logoutEnv(t)
+	b := e.browser(t)
+	b.login("bob@example.com")
+	q := url.Values{"id_token_hint": {idToken("u1", "tv")}, "post_logout_redirect_uri": {byeURI}, "state": {"xyz"}}
+	page := b.get(logoutURL(q)).Body.String()
+	form := url.Values{"csrf_token": {b.csrf(logoutURL(q))}}
+	for k := range q {
+		if !strings.Contains(page, `name="`+k+`"`) {
+			t.Errorf("the confirmation form lacks %s", k)
+		}
+		form.Set(k, q.Get(k))
+	}
+	if !strings.Contains(page, "Living room TV asked to sign you out") || !strings.Contains(page, "bob@example.com") {
+		t.Errorf("the confirmation does not say who asks and who is signed in:\n%s", page)
+	}
+	forged := url.Values{"csrf_token": {"forged"}}
+	for k := range q {
+		forged.Set(k, q.Get(k))
+	}
+	if w := b.post("/logout", forged); w.Code != http.StatusForbidden || !b.isSignedIn() {
+		t.Fatalf("POST with a forged token: %d, signed in %v; want 403 and still signed in", w.Code, b.isSignedIn())
+	}
+	w := b.post("/logout", form)
+	if got := w.Header().Get("Location"); w.Code != http.StatusSeeOther || got != byeURI+"?state=xyz" {
+		t.Errorf("confirmed sign-out = %d, Location %q; want 303 to %s?state=xyz", w.Code, got, byeURI)
+	}
+	if b.isSignedIn() {
+		t.Error("still signed in after confirming")
+	}
+}
+
+// TestLogoutCrossSitePost: a relying party's cross-site POST changes
+// nothing itself; it is answered with the same request as a GET.
+func TestLogoutCrossSitePost(t *testing.T) {
+	e, idToken := logoutEnv(t)
+	b := e.browser(t)
+	b.login(testEmail)
+	b.header.Set("Sec-Fetch-Site", "cross-site")
+	hint := idToken("u1", "tv")
+	w := b.post("/logout", url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {byeURI}, "state": {"s"}, "junk": {"x"}})
+	want := "/logout?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {byeURI}, "state": {"s"}}.Encode()
+	if got := w.Header().Get("Location"); w.Code != http.StatusSeeOther || got != want {
+		t.Errorf("cross-site POST = %d, Location %q; want 303, %q", w.Code, got, want)
+	}
+	b.header.Del("Sec-Fetch-Site")
+	if !b.isSignedIn() {
+		t.Error("a cross-site POST signed the browser out")
+	}
+	if w := b.get(want); w.Code != http.StatusSeeOther || b.isSignedIn() {
+		t.Errorf("the GET it leads to: %d, signed in %v; want 303 and signed out", w.Code, b.isSignedIn())
+	}
+}
+
+// TestLogoutNoOpenRedirect: with a valid hint, none of the usual open
+// redirect tricks leaves this server (SECURITY-CHECKLIST UI-04).
+func TestLogoutNoOpenRedirect(t *testing.T) {
+	e, idToken := logoutEnv(t)
+	for _, uri := range []string{"https://evil.com", "//evil.com", `/\evil.com`, "https:evil.com", "%2F%2Fevil.com",
+		"javascript:alert(1)", "/%09/evil.com", byeURI + "/", strings.ToUpper(byeURI), byeURI + "#x"} {
+		b := e.browser(t)
+		b.login(testEmail)
+		w := b.get(logoutURL(url.Values{"id_token_hint": {idToken("u1", "tv")}, "post_logout_redirect_uri": {uri}}))
+		if loc := w.Header().Get("Location"); loc != "" {
+			t.Errorf("post_logout_redirect_uri %q: redirected to %q", uri, loc)
+		}
+	}
+}
+
+// TestLogoutHeadChangesNothing: HEAD is safe, even with a valid hint.
+func TestLogoutHeadChangesNothing(t *testing.T) {
+	e, idToken := logoutEnv(t)
+	b := e.browser(t)
+	b.login(testEmail)
+	r := b.do(httptest.NewRequest("HEAD", logoutURL(url.Values{"id_token_hint": {idToken("u1", "tv")}}), nil))
+	if r.Code != http.StatusOK || !b.isSignedIn() {
+		t.Errorf("HEAD /logout = %d, signed in %v; want 200 and still signed in", r.Code, b.isSignedIn())
+	}
+}
+
+func TestLogoutExpiredHint(t *testing.T) {
+	e, idToken := logoutEnv(t)
+	hint := idToken("u1", "tv")
+	e.now = e.now.Add(24 * time.Hour) // the ID token lived a minute
+	b := e.browser(t)
+	b.login(testEmail)
+	w := b.get(logoutURL(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {byeURI}}))
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != byeURI {
+		t.Errorf("expired hint: %d, Location %q; want 303 to %s (RP-Initiated Logout §4)", w.Code, w.Header().Get("Location"), byeURI)
+	}
+}

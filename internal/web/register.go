@@ -1,0 +1,204 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// DefaultRegisterPerIP is how many accounts one client IP may try to create
+// in each LoginWindow when Pages.RegisterPerIP is zero.
+const DefaultRegisterPerIP = 10
+
+// maxUserName bounds a person's name, as the admin API does.
+const maxUserName = 200
+
+type registerPage struct {
+	base
+	Name, Email string
+	ReturnTo    string
+	SignIn      string // the sign-in page, returning to the same place
+	MinPassword int
+}
+
+var (
+	msgEmailTaken = "There is already an account for this email address. Sign in instead, or use another address."
+	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many new accounts",
+		Text: "Too many accounts were created from your network. Try again later."}
+)
+
+// registerForm serves GET /register: the form to create an account, from
+// the authorization endpoint's flow=register or a link, returning to
+// return_to (an authorization request or the device page) when done.
+func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) error {
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	// As on the sign-in page, a bad return_to or login_hint is dropped.
+	returnTo, _ := query(r, "return_to")
+	returnTo, _ = safeReturnTo(returnTo)
+	hint, err := query(r, "login_hint")
+	if err != nil || len(hint) > maxEmailLength {
+		hint = ""
+	}
+	return p.render(w, http.StatusOK, "register", p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
+		"", hint, returnTo))
+}
+
+func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage {
+	signIn := "/login"
+	if returnTo != "" {
+		signIn = loginURL(returnTo)
+	}
+	return registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signIn,
+		MinPassword: account.MinPasswordLength}
+}
+
+// register serves POST /register. Attempts are limited per client IP,
+// counted in the store so every instance sees them. A taken email is said
+// to be taken, and nothing more about its account; the answer costs the same
+// password hashing either way.
+func (p *Pages) register(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	s, _, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if err := p.checkCSRF(r, s, f); err != nil {
+		return err
+	}
+	returnTo, _ := safeReturnTo(f.Get("return_to"))
+	name := strings.TrimSpace(f.Get("name"))
+	email := strings.ToLower(strings.TrimSpace(f.Get("email")))
+	password := f.Get("password")
+	again := func(status int, notice string) error {
+		b := base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), Notice: notice}
+		return p.render(w, status, "register", p.registerPage(b, f.Get("name"), f.Get("email"), returnTo))
+	}
+
+	ctx := r.Context()
+	now := p.Now()
+	if p.LoginWindow <= 0 {
+		return errors.New("web: Pages.LoginWindow must be positive")
+	}
+	limit := p.RegisterPerIP
+	if limit <= 0 {
+		limit = DefaultRegisterPerIP
+	}
+	window := now.Truncate(p.LoginWindow)
+	key := "register:ip:" + p.clientIP(r)
+	n, err := p.Store.Count(ctx, key, window)
+	if err != nil {
+		return fmt.Errorf("count registrations: %w", err)
+	}
+	if n >= limit {
+		retryAfter(w, windowEnd(now, p.LoginWindow))
+		return errTooManyNew
+	}
+
+	// The form parser let through only text without control characters.
+	switch {
+	case name == "" || utf8.RuneCountInString(name) > maxUserName:
+		return again(http.StatusBadRequest, fmt.Sprintf("Enter your name, at most %d characters.", maxUserName))
+	case !validEmail(email):
+		return again(http.StatusBadRequest, "Enter an email address such as name@example.com.")
+	}
+	if err := account.ValidatePassword(password); err != nil {
+		return again(http.StatusBadRequest, capitalize(err.Error())+".")
+	}
+	// Counted once the form is sensible: typos cost nothing, and what is
+	// limited is accounts, or guesses at which emails have one.
+	if _, err := p.Store.Hit(ctx, key, window, window.Add(p.LoginWindow)); err != nil {
+		return fmt.Errorf("count registration: %w", err)
+	}
+	hash, err := account.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	id, err := p.newUserID()
+	if err != nil {
+		return err
+	}
+	u := &store.User{ID: id, Email: email, Name: name, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	err = p.Store.CreateUser(ctx, u)
+	if errors.Is(err, store.ErrConflict) {
+		return again(http.StatusConflict, msgEmailTaken)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	p.log().InfoContext(ctx, "account registered", "user_id", u.ID)
+	if _, err := p.Sessions.Start(w, r, u); err != nil {
+		return err
+	}
+	if returnTo == "" {
+		returnTo = defaultReturn
+	}
+	return seeOther(w, returnTo)
+}
+
+// userIDEncoding spells new users' ids as the admin API does: lower-case
+// base32.
+var userIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newUserID draws a user id: 20 characters, 100 random bits.
+func (p *Pages) newUserID() (string, error) {
+	rnd := p.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var b [13]byte
+	if _, err := io.ReadFull(rnd, b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return userIDEncoding.EncodeToString(b[:])[:20], nil
+}
+
+// validEmail checks an address's basic shape, as the admin API does: one
+// @, a local part and a dotted domain, nothing that needs quoting. Whether
+// it receives mail is not ours to know.
+func validEmail(e string) bool {
+	local, domain, ok := strings.Cut(e, "@")
+	return ok && local != "" && len(local) <= 64 && len(e) <= 254 && oauth.CleanText(e) &&
+		!strings.ContainsAny(e, " \"\\(),:;<>[]") && !strings.Contains(domain, "@") &&
+		strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".") &&
+		!strings.Contains(domain, "..") && !strings.HasPrefix(local, ".") && !strings.HasSuffix(local, ".") &&
+		!strings.Contains(local, "..")
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// RegisterURL is the link from the sign-in page to the registration page,
+// which returns where sign-in would have.
+func (l loginPage) RegisterURL() string {
+	v := url.Values{}
+	if l.ReturnTo != "" {
+		v.Set("return_to", l.ReturnTo)
+	}
+	if l.Username != "" && len(l.Username) <= maxEmailLength {
+		v.Set("login_hint", l.Username)
+	}
+	if len(v) == 0 {
+		return "/register"
+	}
+	return "/register?" + v.Encode()
+}

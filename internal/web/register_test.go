@@ -1,0 +1,129 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func registerForm(name, email, password, returnTo, token string) url.Values {
+	f := url.Values{"name": {name}, "email": {email}, "password": {password}, "csrf_token": {token}}
+	if returnTo != "" {
+		f.Set("return_to", returnTo)
+	}
+	return f
+}
+
+func TestRegister(t *testing.T) {
+	for _, tt := range []struct {
+		name, email, password, returnTo string
+		wantStatus                      int
+		wantText                        string // on the page again, unless it redirects
+		wantLocation                    string
+	}{
+		{"Grace", "grace@example.com", "a long enough password", "/device?user_code=WDJB-MJHT", http.StatusSeeOther, "", "/device?user_code=WDJB-MJHT"},
+		{"Grace", " Grace@Example.COM ", "a long enough password", "/consent?request=abc", http.StatusSeeOther, "", "/consent?request=abc"},
+		{"Grace", "grace@example.com", "a long enough password", "https://evil.example/", http.StatusSeeOther, "", "/device"},
+		{"Grace", "grace@example.com", "a long enough password", "//evil.example/", http.StatusSeeOther, "", "/device"},
+		{"Ada again", "ADA@example.com", "a long enough password", "", http.StatusConflict, "There is already an account for this email address.", ""},
+		{"Grace", "grace@example.com", "short", "", http.StatusBadRequest, "at least 10 characters", ""},
+		{"Grace", "not-an-address", "a long enough password", "", http.StatusBadRequest, "Enter an email address", ""},
+		{"", "grace@example.com", "a long enough password", "", http.StatusBadRequest, "Enter your name", ""},
+		{"Grace", "grace@example.com", "a long\tenough password", "", http.StatusBadRequest, "could not be read", ""},
+	} {
+		t.Run(tt.email+" "+tt.password+" "+tt.returnTo, func(t *testing.T) {
+			e := newEnv(t, "Living room TV")
+			b := e.browser(t)
+			w := b.post("/register", registerForm(tt.name, tt.email, tt.password, tt.returnTo, b.csrf("/register")))
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d; want %d\n%s", w.Code, tt.wantStatus, w.Body)
+			}
+			_, signedIn := b.cookies["latchkey_session"]
+			if tt.wantStatus != http.StatusSeeOther {
+				if !strings.Contains(w.Body.String(), tt.wantText) || signedIn {
+					t.Errorf("signed in %v, page lacks %q:\n%s", signedIn, tt.wantText, w.Body)
+				}
+				return
+			}
+			if got := w.Header().Get("Location"); got != tt.wantLocation || !signedIn {
+				t.Errorf("Location %q, signed in %v; want %q, signed in", got, signedIn, tt.wantLocation)
+			}
+			u, err := e.st.GetUserByEmail(t.Context(), "grace@example.com")
+			if err != nil || u.Name != "Grace" || len(u.ID) != 20 {
+				t.Fatalf("new user = %+v, %v", u, err)
+			}
+			// Signed in as the new person: the device page answers.
+			if w := b.get("/device"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "grace@example.com") {
+				t.Errorf("GET /device after registering: %d", w.Code)
+			}
+		})
+	}
+}
+
+func TestRegisterCSRF(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	b := e.browser(t)
+	b.csrf("/register")
+	for name, token := range map[string]string{"missing": "", "another browser's": e.browser(t).csrf("/register")} {
+		w := b.post("/register", registerForm("Grace", "grace@example.com", "a long enough password", "", token))
+		if w.Code != http.StatusForbidden {
+			t.Errorf("%s token: %d; want 403", name, w.Code)
+		}
+	}
+	if _, err := e.st.GetUserByEmail(t.Context(), "grace@example.com"); err == nil {
+		t.Errorf("a forged registration created the account")
+	}
+}
+
+// TestRegisterThrottle: accounts created from one IP are limited, across
+// emails, taken or not.
+func TestRegisterThrottle(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	e.pages.RegisterPerIP = 3
+	b := e.browser(t)
+	for i, email := range []string{"ada@example.com", "one@example.com", "two@example.com"} {
+		w := b.post("/register", registerForm("N", email, "a long enough password", "", b.csrf("/register")))
+		if w.Code == http.StatusTooManyRequests {
+			t.Fatalf("throttled after %d", i)
+		}
+		delete(b.cookies, "latchkey_session")
+	}
+	w := b.post("/register", registerForm("N", "three@example.com", "a long enough password", "", b.csrf("/register")))
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Errorf("fourth: %d, Retry-After %q; want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	other := e.browser(t)
+	other.ip = "198.51.100.77"
+	if w := other.post("/register", registerForm("N", "three@example.com", "a long enough password", "", other.csrf("/register"))); w.Code != http.StatusSeeOther {
+		t.Errorf("another IP: %d; want 303", w.Code)
+	}
+}
+
+func TestRegisterForm(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	b := e.browser(t)
+	page := b.get("/register?login_hint=new%40example.com&return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT").Body.String()
+	for _, want := range []string{`value="new@example.com"`, `name="return_to" value="/device?user_code=WDJB-MJHT"`,
+		`href="/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`, `name="password"`, `name="name"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("registration page lacks %q:\n%s", want, page)
+		}
+	}
+	if page := b.get("/register?return_to=https%3A%2F%2Fevil.example").Body.String(); strings.Contains(page, "evil") {
+		t.Errorf("registration page keeps an unsafe return_to")
+	}
+}
+
+// TestLoginLinksToRegister: the sign-in page offers an account to someone
+// without one, returning to the same place.
+func TestLoginLinksToRegister(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	page := e.browser(t).get("/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT&login_hint=new%40example.com").Body.String()
+	if want := `href="/register?login_hint=new%40example.com&amp;return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`; !strings.Contains(page, want) {
+		t.Errorf("sign-in page lacks %s:\n%s", want, page)
+	}
+	if page := e.browser(t).get("/login").Body.String(); !strings.Contains(page, `href="/register"`) {
+		t.Errorf("plain sign-in page lacks the registration link")
+	}
+}
