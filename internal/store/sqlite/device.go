@@ -41,12 +41,15 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
 		a.RequestIP, a.RequestUserAgent, a.SessionHash) || !store.ValidText(a.Scopes...) {
 		return fmt.Errorf("create device authorization: %w", store.ErrInvalid)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
+	err := s.batch.do(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, list(a.Scopes), a.Status,
-		optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
-		millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
-		a.RequestIP, a.RequestUserAgent, optional(a.SessionHash))
+			a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, list(a.Scopes), a.Status,
+			optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
+			millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
+			a.RequestIP, a.RequestUserAgent, optional(a.SessionHash))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create device authorization: %w", mapErr(err))
 	}
@@ -137,14 +140,16 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 	}
 	var a store.DeviceAuth
 	var outcome sql.NullString
-	err := s.w.QueryRowContext(ctx, pollStatement,
-		sql.Named("now", now.UnixMilli()),
-		sql.Named("tolerance", store.PollTolerance.Milliseconds()),
-		sql.Named("step", store.SlowDownStep.Milliseconds()),
-		sql.Named("device_code_hash", deviceCodeHash),
-		sql.Named("client_id", clientID),
-		sql.Named("public_only", publicOnly),
-	).Scan(append(deviceDest(&a), &outcome)...)
+	err := s.batch.do(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, pollStatement,
+			sql.Named("now", now.UnixMilli()),
+			sql.Named("tolerance", store.PollTolerance.Milliseconds()),
+			sql.Named("step", store.SlowDownStep.Milliseconds()),
+			sql.Named("device_code_hash", deviceCodeHash),
+			sql.Named("client_id", clientID),
+			sql.Named("public_only", publicOnly),
+		).Scan(append(deviceDest(&a), &outcome)...)
+	})
 	if err != nil {
 		return nil, mapErr(err)
 	}

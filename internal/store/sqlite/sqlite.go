@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,9 +37,75 @@ type Store struct {
 	// time anyway; queueing writers here, in Go, is fair and immediate, where
 	// queueing them in SQLite's busy handler means sleeping and retrying.
 	// busy_timeout still covers another process (latchkey migrate) writing.
-	w *sql.DB
+	w *pool
 	// r serves reads; in WAL mode readers never wait for the writer.
-	r *sql.DB
+	r *pool
+	// batch runs the hot writes on w in shared transactions (batch.go).
+	batch *batcher
+}
+
+// pool is a connection pool whose statements are prepared the first time
+// they run and reused after: parsing is half the cost of a pending poll in
+// SQLite, and the store's statements are a fixed set of constant strings.
+// database/sql keeps each prepared statement per connection. Transactions
+// and migrations, which run rarely, use the *sql.DB directly.
+type pool struct {
+	*sql.DB
+	stmts sync.Map // query -> *sql.Stmt
+}
+
+func newPool(db *sql.DB) *pool { return &pool{DB: db} }
+
+func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := p.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := p.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := p.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// QueryRowContext runs query as a prepared statement. If it cannot be
+// prepared, the unprepared call reports why through the Row.
+func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return p.DB.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// QueryContext runs query as a prepared statement.
+func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// ExecContext runs query as a prepared statement.
+func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// Close closes the prepared statements, then the pool.
+func (p *pool) Close() error {
+	p.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return p.DB.Close()
 }
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -93,7 +160,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	wp := newPool(w)
+	return &Store{w: wp, r: newPool(r), batch: newBatcher(wp)}, nil
 }
 
 // OpenAndMigrate opens the database at path and brings its schema up to date.
@@ -118,13 +186,14 @@ func dsn(path string, params url.Values) string {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.batch.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // Ping reports whether the database answers and every migration this binary
 // knows has been applied (readiness: /readyz).
 func (s *Store) Ping(ctx context.Context) error {
-	have, err := s.schemaVersion(ctx, s.r)
+	have, err := s.schemaVersion(ctx, s.r.DB)
 	if err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}

@@ -17,9 +17,11 @@ func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (i
 		return 0, fmt.Errorf("throttle hit: %w", store.ErrInvalid)
 	}
 	var n int
-	err := s.w.QueryRowContext(ctx, `INSERT INTO throttles (key, window_start, count, expires_at) VALUES (?, ?, 1, ?)
+	err := s.batch.do(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, `INSERT INTO throttles (key, window_start, count, expires_at) VALUES (?, ?, 1, ?)
 		ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1, expires_at = max(expires_at, excluded.expires_at)
 		RETURNING count`, key, window.UnixMilli(), until.UnixMilli()).Scan(&n)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("throttle hit: %w", err)
 	}

@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+)
+
+// Group commit. Every write in SQLite ends in a commit that appends frames
+// to the WAL and takes and drops file locks: on a pending poll that is a
+// third of the cost. The hot single-statement writes (polls, new device
+// authorizations, throttle hits) therefore go through one goroutine that
+// runs whatever is queued (up to maxBatch writes) in one transaction. Each
+// write is still one statement, atomic on its own (a failed statement is
+// rolled back alone, and the others commit); a caller hears back only once
+// the transaction has committed, so nothing answers success that did not
+// commit. Under no load a batch holds one write, as before.
+
+const maxBatch = 64
+
+// querier is what a batched write may use: the shared transaction, with
+// statements prepared once.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(q querier) error
+	done chan error
+}
+
+// batcher runs queued writes in shared transactions.
+type batcher struct {
+	w       *pool
+	reqs    chan writeReq
+	quit    chan struct{}
+	closing sync.Once
+	stopped sync.WaitGroup
+}
+
+var errClosed = errors.New("sqlite: store is closed")
+
+func newBatcher(w *pool) *batcher {
+	b := &batcher{w: w, reqs: make(chan writeReq), quit: make(chan struct{})}
+	b.stopped.Add(1)
+	go b.run()
+	return b
+}
+
+// do runs fn in the next shared transaction and returns fn's error, or the
+// commit's when fn succeeded and the commit did not.
+func (b *batcher) do(ctx context.Context, fn func(q querier) error) error {
+	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case b.reqs <- req:
+	case <-b.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once taken, the write is in a transaction that will commit or fail
+	// soon: wait for it, so the answer says what happened.
+	return <-req.done
+}
+
+// close stops the batcher after the batch in hand; closing twice is harmless.
+func (b *batcher) close() {
+	b.closing.Do(func() { close(b.quit) })
+	b.stopped.Wait()
+}
+
+func (b *batcher) run() {
+	defer b.stopped.Done()
+	batch := make([]writeReq, 0, maxBatch)
+	errs := make([]error, maxBatch)
+	for {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch[:0], r)
+		case <-b.quit:
+			return
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		b.commit(batch, errs[:len(batch)])
+		for i, r := range batch {
+			r.done <- errs[i]
+		}
+	}
+}
+
+func (b *batcher) commit(batch []writeReq, errs []error) {
+	tx, err := b.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		for i := range errs {
+			errs[i] = mapErr(err)
+		}
+		return
+	}
+	var missed []string
+	q := txQuerier{tx: tx, p: b.w, missed: &missed}
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = r.fn(q)
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = mapErr(err)
+			}
+		}
+	}
+	for _, query := range missed {
+		_, _ = b.w.stmt(context.Background(), query) // a failure shows on the next run
+	}
+}
+
+// txQuerier runs the pool's prepared statements inside tx. A statement not
+// prepared yet runs unprepared and is noted in missed, to be prepared once
+// the transaction is over: preparing needs a connection, and the pool's one
+// writer connection is the transaction's until it ends.
+type txQuerier struct {
+	tx     *sql.Tx
+	p      *pool
+	missed *[]string
+}
+
+func (t txQuerier) prepared(query string) *sql.Stmt {
+	if st, ok := t.p.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	*t.missed = append(*t.missed, query)
+	return nil
+}
+
+func (t txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.prepared(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.prepared(query); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}
