@@ -71,12 +71,55 @@ func (m *Manager) Init(ctx context.Context) error {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
 	if len(ks) == 0 {
-		if _, err := m.create(ctx, m.Now()); err != nil {
+		if err := m.createFirst(ctx); err != nil {
 			return err
 		}
-		m.Log.Info("created the first signing key")
 	}
 	return m.reload(ctx)
+}
+
+// firstKeyWait bounds how long an instance waits for another instance's
+// first key to appear before creating its own.
+const firstKeyWait = 10 * time.Second
+
+// createFirst creates the first signing key once, however many instances
+// start together on an empty database: they agree on whose key it is
+// through ServerSecret (the first stored kid wins), the winner stores it,
+// and the others wait for it. Two "first" keys would each be published only
+// by the instance that made it until the others reloaded, so a token could
+// meet a JWKS that lacks its key.
+func (m *Manager) createFirst(ctx context.Context) error {
+	rec, err := newKey(m.Now(), m.Now())
+	if err != nil {
+		return err
+	}
+	winner, err := m.Store.ServerSecret(ctx, "first-signing-key", []byte(rec.ID))
+	if err != nil {
+		return fmt.Errorf("agree on the first signing key: %w", err)
+	}
+	if string(winner) != rec.ID {
+		deadline := time.Now().Add(firstKeyWait)
+		for time.Now().Before(deadline) {
+			ks, err := m.Store.ListSigningKeys(ctx)
+			if err != nil {
+				return fmt.Errorf("list signing keys: %w", err)
+			}
+			if len(ks) > 0 {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		m.Log.Warn("the instance that was to create the first signing key did not; creating one here")
+	}
+	if err := m.Store.CreateSigningKey(ctx, rec); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("store signing key: %w", err)
+	}
+	m.Log.Info("created the first signing key", "kid", rec.ID)
+	return nil
 }
 
 // Rotate creates a key that is published now and signs from PublishDelay
@@ -124,6 +167,18 @@ func (m *Manager) Prune(ctx context.Context) error {
 }
 
 func (m *Manager) create(ctx context.Context, notBefore time.Time) (*store.SigningKey, error) {
+	rec, err := newKey(m.Now(), notBefore)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Store.CreateSigningKey(ctx, rec); err != nil {
+		return nil, fmt.Errorf("store signing key: %w", err)
+	}
+	return rec, nil
+}
+
+// newKey generates a P-256 key, named by its RFC 7638 thumbprint.
+func newKey(now, notBefore time.Time) (*store.SigningKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -132,17 +187,13 @@ func (m *Manager) create(ctx context.Context, notBefore time.Time) (*store.Signi
 	if err != nil {
 		return nil, err
 	}
-	rec := &store.SigningKey{
+	return &store.SigningKey{
 		ID:         thumbprint(&priv.PublicKey),
 		Algorithm:  ES256,
 		PrivateKey: der,
-		CreatedAt:  m.Now(),
+		CreatedAt:  now,
 		NotBefore:  notBefore,
-	}
-	if err := m.Store.CreateSigningKey(ctx, rec); err != nil {
-		return nil, fmt.Errorf("store signing key: %w", err)
-	}
-	return rec, nil
+	}, nil
 }
 
 func (m *Manager) reload(ctx context.Context) error {

@@ -168,3 +168,29 @@ func TestVerifyRejects(t *testing.T) {
 		t.Errorf("good token: %q, %v", typ, err)
 	}
 }
+
+// TestInitTogether: instances starting at once on an empty database end up
+// with one first key between them.
+func TestInitTogether(t *testing.T) {
+	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	first := newManager(t, clk)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			m := &Manager{Store: first.Store, Now: clk.Now, Log: first.Log, PublishDelay: time.Minute, Retain: time.Hour, Refresh: time.Second}
+			errs <- m.Init(t.Context())
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ks, err := first.Store.ListSigningKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ks) != 1 {
+		t.Errorf("%d signing keys after 8 instances started together; want 1", len(ks))
+	}
+}
