@@ -64,7 +64,7 @@ func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response
 		// confused: revoke what the first one got (SECURITY-CHECKLIST DF-13,
 		// by analogy with RFC 6749 §4.1.2 for authorization codes).
 		if res.Auth.GrantID != "" {
-			if err := g.Store.RevokeGrant(ctx, res.Auth.GrantID, now); err != nil {
+			if err := g.Store.RevokeGrant(ctx, res.Auth.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, fmt.Errorf("revoke grant of a reused device code: %w", err)
 			}
 			g.Log.WarnContext(ctx, "device code redeemed twice; its grant was revoked", "client_id", res.Auth.ClientID, "grant_id", res.Auth.GrantID)

@@ -53,7 +53,7 @@ func (s *Server) metadata() metadata {
 		ResponseModesSupported:                     []string{"query"},
 		CodeChallengeMethodsSupported:              []string{authorize.MethodS256},
 		AuthorizationResponseISSParameterSupported: true,
-		GrantTypesSupported:                        []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode},
+		GrantTypesSupported:                        []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode, store.GrantClientCredentials},
 		TokenEndpointAuthMethodsSupported:          []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{"ES256"},

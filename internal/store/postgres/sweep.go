@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Sweep deletes device authorizations, sessions, refresh tokens and throttle
-// windows that ended before now, each by an indexed expires_at, in one
-// statement, and returns how many rows went. Grants stay: they are the record
-// of what a user allowed, and their refresh tokens go when those expire.
+// Sweep deletes device authorizations, sessions, refresh tokens, throttle
+// windows, authorization requests and codes, and user-less (client
+// credentials) grants that ended before now, each by an indexed expires_at,
+// in one statement, and returns how many rows went. A user's grants stay:
+// they are the record of what a user allowed.
 // Instances sweeping at once do no harm: a row another sweep deleted first is
 // skipped, not counted twice.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
@@ -18,8 +19,12 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 		d AS (DELETE FROM device_authorizations WHERE expires_at < $1 RETURNING 1),
 		s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1),
 		r AS (DELETE FROM refresh_tokens WHERE expires_at < $1 RETURNING 1),
-		t AS (DELETE FROM throttles WHERE expires_at < $1 RETURNING 1)
-		SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM s) + (SELECT count(*) FROM r) + (SELECT count(*) FROM t)`,
+		t AS (DELETE FROM throttles WHERE expires_at < $1 RETURNING 1),
+		q AS (DELETE FROM authorization_requests WHERE expires_at < $1 RETURNING 1),
+		c AS (DELETE FROM authorization_codes WHERE expires_at < $1 RETURNING 1),
+		g AS (DELETE FROM grants WHERE user_id IS NULL AND expires_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM s) + (SELECT count(*) FROM r) + (SELECT count(*) FROM t)
+			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c) + (SELECT count(*) FROM g)`,
 		now.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", mapErr(err))

@@ -7,13 +7,17 @@ import (
 )
 
 // sweeps are the expired rows Sweep deletes, each by an indexed expires_at.
-// Grants stay: they are the record of what a user allowed, and their refresh
-// tokens go when those expire.
+// A user's grants stay: they are the record of what a user allowed, and
+// their refresh tokens go when those expire. Grants without a user (client
+// credentials, one per token) go once expired.
 var sweeps = []string{
 	`DELETE FROM device_authorizations WHERE expires_at < ?`,
 	`DELETE FROM sessions WHERE expires_at < ?`,
 	`DELETE FROM refresh_tokens WHERE expires_at < ?`,
 	`DELETE FROM throttles WHERE expires_at < ?`,
+	`DELETE FROM authorization_requests WHERE expires_at < ?`,
+	`DELETE FROM authorization_codes WHERE expires_at < ?`,
+	`DELETE FROM grants WHERE user_id IS NULL AND expires_at < ?`,
 }
 
 // Sweep deletes device authorizations, sessions, refresh tokens and throttle

@@ -130,10 +130,21 @@ func testSweep(t *testing.T, s store.Store) {
 		}
 	}
 
+	// Grants without a user back one client credentials token each.
+	machineDead := newGrant("machine-dead", "", c.ID, t0)
+	machineDead.ExpiresAt = before
+	machineLive := newGrant("machine-live", "", c.ID, t0)
+	machineLive.ExpiresAt = after
+	userExpired := newGrant("user-expired", "ada", c.ID, t0)
+	userExpired.ExpiresAt = before
+	for _, mg := range []*store.Grant{machineDead, machineLive, userExpired} {
+		mustCreateGrant(t, s, mg)
+	}
+
 	n, err := s.Sweep(ctx, now)
 	wantErr(t, "Sweep", err, nil)
-	if n != 4 {
-		t.Errorf("Sweep deleted %d rows, want 4", n)
+	if n != 5 {
+		t.Errorf("Sweep deleted %d rows, want 5", n)
 	}
 	n, err = s.Sweep(ctx, now)
 	wantErr(t, "Sweep again", err, nil)
@@ -154,6 +165,9 @@ func testSweep(t *testing.T, s store.Store) {
 		{"live refresh token", lookupErr(s.GetRefreshToken(ctx, "rt-live")), nil},
 		{"refresh token without expiry", lookupErr(s.GetRefreshToken(ctx, "rt-endless")), nil},
 		{"grant", lookupErr(s.GetGrant(ctx, g.ID)), nil},
+		{"expired grant without a user", lookupErr(s.GetGrant(ctx, machineDead.ID)), store.ErrNotFound},
+		{"live grant without a user", lookupErr(s.GetGrant(ctx, machineLive.ID)), nil},
+		{"expired grant of a user", lookupErr(s.GetGrant(ctx, userExpired.ID)), nil},
 	} {
 		wantErr(t, tt.name, tt.err, tt.want)
 	}
