@@ -76,11 +76,13 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 		},
 		{
 			ID: "web", Name: "Web app", SecretHash: oauth.HashSecret("lk_cs_web"),
-			AuthMethod:   store.AuthClientSecretPost,
-			GrantTypes:   []string{store.GrantAuthorizationCode, store.GrantRefreshToken},
-			RedirectURIs: []string{"https://app.example/callback", "http://127.0.0.1:8085/callback"},
-			Scopes:       []string{"openid", "email"},
-			CreatedAt:    t0, UpdatedAt: at(time.Hour),
+			AuthMethod:             store.AuthClientSecretPost,
+			GrantTypes:             []string{store.GrantAuthorizationCode, store.GrantRefreshToken},
+			RedirectURIs:           []string{"https://app.example/callback", "http://127.0.0.1:8085/callback"},
+			PostLogoutRedirectURIs: []string{"https://app.example/signed-out"},
+			SessionAttachment:      store.SessionAttached,
+			Scopes:                 []string{"openid", "email"},
+			CreatedAt:              t0, UpdatedAt: at(time.Hour),
 		},
 	} {
 		if err := s.CreateClient(ctx, c); err != nil {

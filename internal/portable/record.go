@@ -36,19 +36,23 @@ type header struct {
 // clientLine is a store.Client. Durations are whole milliseconds, which is
 // what the backends keep.
 type clientLine struct {
-	Kind                 string    `json:"kind"`
-	ID                   string    `json:"id"`
-	Name                 string    `json:"name"`
-	SecretHash           string    `json:"secret_hash,omitempty"` // hex SHA-256; the secret itself was never stored
-	AuthMethod           string    `json:"auth_method"`
-	GrantTypes           []string  `json:"grant_types"`
-	RedirectURIs         []string  `json:"redirect_uris"`
-	Scopes               []string  `json:"scopes"`
-	UserCode             userCode  `json:"user_code,omitzero"`
-	DeviceCodeLifetimeMS int64     `json:"device_code_lifetime_ms,omitempty"`
-	PollIntervalMS       int64     `json:"poll_interval_ms,omitempty"`
-	CreatedAt            timestamp `json:"created_at,omitzero"`
-	UpdatedAt            timestamp `json:"updated_at,omitzero"`
+	Kind                 string   `json:"kind"`
+	ID                   string   `json:"id"`
+	Name                 string   `json:"name"`
+	SecretHash           string   `json:"secret_hash,omitempty"` // hex SHA-256; the secret itself was never stored
+	AuthMethod           string   `json:"auth_method"`
+	GrantTypes           []string `json:"grant_types"`
+	RedirectURIs         []string `json:"redirect_uris"`
+	Scopes               []string `json:"scopes"`
+	UserCode             userCode `json:"user_code,omitzero"`
+	DeviceCodeLifetimeMS int64    `json:"device_code_lifetime_ms,omitempty"`
+	PollIntervalMS       int64    `json:"poll_interval_ms,omitempty"`
+	// PostLogoutRedirectURIs and SessionAttachment came with format version
+	// 1's later additions; absent, they are empty and detached.
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
+	SessionAttachment      string    `json:"session_attachment,omitempty"`
+	CreatedAt              timestamp `json:"created_at,omitzero"`
+	UpdatedAt              timestamp `json:"updated_at,omitzero"`
 }
 
 // userCode is a store.UserCodePolicy.
@@ -85,23 +89,26 @@ type keyLine struct {
 func clientToLine(c *store.Client) (clientLine, error) {
 	text := append([]string{c.ID, c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet}, c.GrantTypes...)
 	text = append(append(text, c.RedirectURIs...), c.Scopes...)
+	text = append(append(text, c.PostLogoutRedirectURIs...), c.SessionAttachment)
 	if !allUTF8(text) {
 		return clientLine{}, fmt.Errorf("client %q: %w", c.ID, errNotUTF8)
 	}
 	return clientLine{
-		Kind:                 kindClient,
-		ID:                   c.ID,
-		Name:                 c.Name,
-		SecretHash:           c.SecretHash,
-		AuthMethod:           c.AuthMethod,
-		GrantTypes:           nonNil(c.GrantTypes),
-		RedirectURIs:         nonNil(c.RedirectURIs),
-		Scopes:               nonNil(c.Scopes),
-		UserCode:             userCode(c.UserCode),
-		DeviceCodeLifetimeMS: c.DeviceCodeLifetime.Milliseconds(),
-		PollIntervalMS:       c.PollInterval.Milliseconds(),
-		CreatedAt:            timestamp(c.CreatedAt),
-		UpdatedAt:            timestamp(c.UpdatedAt),
+		Kind:                   kindClient,
+		ID:                     c.ID,
+		Name:                   c.Name,
+		SecretHash:             c.SecretHash,
+		AuthMethod:             c.AuthMethod,
+		GrantTypes:             nonNil(c.GrantTypes),
+		RedirectURIs:           nonNil(c.RedirectURIs),
+		Scopes:                 nonNil(c.Scopes),
+		UserCode:               userCode(c.UserCode),
+		DeviceCodeLifetimeMS:   c.DeviceCodeLifetime.Milliseconds(),
+		PollIntervalMS:         c.PollInterval.Milliseconds(),
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		SessionAttachment:      c.SessionAttachment,
+		CreatedAt:              timestamp(c.CreatedAt),
+		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
 }
 
@@ -175,6 +182,8 @@ func (l clientLine) toStore() (*store.Client, error) {
 		return bad("a public client (auth_method none) has no secret_hash")
 	case l.AuthMethod != store.AuthNone && !isSHA256Hex(l.SecretHash):
 		return bad("secret_hash: a confidential client needs the hex SHA-256 of its secret (64 lower-case hex digits)")
+	case l.SessionAttachment != "" && l.SessionAttachment != store.SessionDetached && l.SessionAttachment != store.SessionAttached:
+		return bad("session_attachment %q: want %s or %s", l.SessionAttachment, store.SessionDetached, store.SessionAttached)
 	case len(l.GrantTypes) == 0:
 		return bad("grant_types is empty")
 	case l.UserCode.Length < 0 || l.UserCode.Group < -1:
@@ -191,18 +200,20 @@ func (l clientLine) toStore() (*store.Client, error) {
 		}
 	}
 	return &store.Client{
-		ID:                 l.ID,
-		Name:               l.Name,
-		SecretHash:         l.SecretHash,
-		AuthMethod:         l.AuthMethod,
-		GrantTypes:         l.GrantTypes,
-		RedirectURIs:       l.RedirectURIs,
-		Scopes:             l.Scopes,
-		UserCode:           store.UserCodePolicy(l.UserCode),
-		DeviceCodeLifetime: time.Duration(l.DeviceCodeLifetimeMS) * time.Millisecond,
-		PollInterval:       time.Duration(l.PollIntervalMS) * time.Millisecond,
-		CreatedAt:          time.Time(l.CreatedAt),
-		UpdatedAt:          time.Time(l.UpdatedAt),
+		ID:                     l.ID,
+		Name:                   l.Name,
+		SecretHash:             l.SecretHash,
+		AuthMethod:             l.AuthMethod,
+		GrantTypes:             l.GrantTypes,
+		RedirectURIs:           l.RedirectURIs,
+		Scopes:                 l.Scopes,
+		UserCode:               store.UserCodePolicy(l.UserCode),
+		DeviceCodeLifetime:     time.Duration(l.DeviceCodeLifetimeMS) * time.Millisecond,
+		PollInterval:           time.Duration(l.PollIntervalMS) * time.Millisecond,
+		PostLogoutRedirectURIs: l.PostLogoutRedirectURIs,
+		SessionAttachment:      l.SessionAttachment,
+		CreatedAt:              time.Time(l.CreatedAt),
+		UpdatedAt:              time.Time(l.UpdatedAt),
 	}, nil
 }
 
