@@ -74,6 +74,9 @@ type Tokens struct {
 	IDTokenLifetime     Duration `yaml:"id_token_lifetime"`
 	// RefreshLifetime is the absolute life of a grant: refreshable_until.
 	RefreshLifetime Duration `yaml:"refresh_lifetime"`
+	// RefreshIdleLifetime is how long a refresh token may go unused; each
+	// rotation starts it again, within RefreshLifetime.
+	RefreshIdleLifetime Duration `yaml:"refresh_idle_lifetime"`
 	// Audience is the aud of access tokens (RFC 9068 §2.2); the issuer when empty.
 	Audience string `yaml:"audience"`
 }
@@ -140,6 +143,7 @@ func Default() Config {
 			AccessTokenLifetime: Duration(10 * time.Minute),
 			IDTokenLifetime:     Duration(time.Hour),
 			RefreshLifetime:     Duration(30 * 24 * time.Hour),
+			RefreshIdleLifetime: Duration(14 * 24 * time.Hour),
 		},
 		Device: Device{
 			UserCode:           UserCode{Alphabet: "base20", Length: 8, Group: 4},
@@ -284,6 +288,10 @@ func (c *Config) Validate() error {
 	positive("tokens.access_token_lifetime", c.Tokens.AccessTokenLifetime)
 	positive("tokens.id_token_lifetime", c.Tokens.IDTokenLifetime)
 	positive("tokens.refresh_lifetime", c.Tokens.RefreshLifetime)
+	positive("tokens.refresh_idle_lifetime", c.Tokens.RefreshIdleLifetime)
+	if c.Tokens.RefreshIdleLifetime > c.Tokens.RefreshLifetime {
+		bad("tokens.refresh_idle_lifetime %s: at most tokens.refresh_lifetime %s", c.Tokens.RefreshIdleLifetime, c.Tokens.RefreshLifetime)
+	}
 	positive("device.lifetime", c.Device.Lifetime)
 	positive("login.window", c.Login.Window)
 	positive("session.lifetime", c.Session.Lifetime)

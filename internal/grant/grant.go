@@ -77,6 +77,10 @@ type Deps struct {
 	Log    *slog.Logger
 	// RefreshLifetime is a new grant's absolute life: refreshable_until.
 	RefreshLifetime time.Duration
+	// RefreshIdle is how long a refresh token lives unused: a device that
+	// stays away longer signs in again, even before refreshable_until.
+	// Zero: only the absolute life applies.
+	RefreshIdle time.Duration
 }
 
 // authenticate checks the client and that it may use grant type gt.
@@ -98,13 +102,17 @@ func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (strin
 	if err != nil {
 		return "", nil, err
 	}
+	expires := g.ExpiresAt
+	if d.RefreshIdle > 0 && now.Add(d.RefreshIdle).Before(expires) {
+		expires = now.Add(d.RefreshIdle)
+	}
 	return rt, &store.RefreshToken{
 		Hash:      oauth.HashSecret(rt),
 		GrantID:   g.ID,
 		ClientID:  g.ClientID,
 		Scopes:    scopes,
 		CreatedAt: now,
-		ExpiresAt: g.ExpiresAt,
+		ExpiresAt: expires,
 	}, nil
 }
 

@@ -501,3 +501,32 @@ func TestDeviceAuthorizationRateLimit(t *testing.T) {
 		s.startDevice(t, tvClient, "")
 	})
 }
+
+// TestRefreshIdleLifetime: a refresh token unused for longer than the idle
+// lifetime is refused, even before refreshable_until; using it in time
+// starts the idle period again.
+func TestRefreshIdleLifetime(t *testing.T) {
+	s := newTestServer(t, true, func(c *config.Config) { c.Tokens.RefreshIdleLifetime = config.Duration(time.Hour) })
+	a := s.startDevice(t, tvClient, scopesAll)
+	s.decide(t, a.str("user_code"), true)
+	s.Clock.Advance(2 * time.Second)
+	tok := s.poll(t, tvClient, a.str("device_code"))
+	refresh := func(rt string) reply {
+		return s.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {tvClient}}, "", "")
+	}
+	s.Clock.Advance(50 * time.Minute)
+	next := refresh(tok.str("refresh_token"))
+	if next.Status != 200 {
+		t.Fatalf("refresh within the idle lifetime: %d %s", next.Status, next.Raw)
+	}
+	if next.Body["refreshable_until"] != tok.Body["refreshable_until"] {
+		t.Errorf("refreshable_until moved: %v -> %v", tok.Body["refreshable_until"], next.Body["refreshable_until"])
+	}
+	s.Clock.Advance(50 * time.Minute) // 100 min after the first token, 50 after the rotation
+	later := refresh(next.str("refresh_token"))
+	if later.Status != 200 {
+		t.Fatalf("refresh 50 min after the last rotation: %d %s", later.Status, later.Raw)
+	}
+	s.Clock.Advance(61 * time.Minute)
+	wantOAuthError(t, refresh(later.str("refresh_token")), 400, oauth.InvalidGrant)
+}

@@ -67,6 +67,7 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		Rand:            s.rand,
 		Log:             s.log,
 		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
+		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
 	}
 	tokenEndpoint := &grant.Handler{
 		Log: s.log,
