@@ -84,7 +84,7 @@ func waitOutput(t *testing.T, out *lockedBuffer, re *regexp.Regexp, within time.
 
 // startServe runs `latchkey serve --dev` as a real process in a fresh
 // directory and waits for its banner.
-func startServe(t *testing.T) (issuer string, proc *exec.Cmd, stdout, stderr *lockedBuffer, dir string) {
+func startServe(t *testing.T, extra ...string) (issuer string, proc *exec.Cmd, stdout, stderr *lockedBuffer, dir string) {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
@@ -92,7 +92,7 @@ func startServe(t *testing.T) (issuer string, proc *exec.Cmd, stdout, stderr *lo
 	}
 	dir = t.TempDir()
 	addr := freeAddr(t)
-	proc = exec.Command(bin, "serve", "--dev", "--listen", addr)
+	proc = exec.Command(bin, append([]string{"serve", "--dev", "--listen", addr}, extra...)...)
 	proc.Dir = dir
 	proc.Env = append(os.Environ(), "LATCHKEY_ADMIN_TOKEN=", "LATCHKEY_DB=", "LATCHKEY_CONFIG=")
 	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
@@ -220,5 +220,25 @@ func approveAsPerson(t *testing.T, issuer, userCode, email, password string) {
 	}))
 	if !strings.Contains(strings.ToLower(body), "connected") {
 		t.Fatalf("approval page:\n%s", body)
+	}
+}
+
+// TestServePprof: --pprof serves the profiler on its own loopback listener,
+// and never on the main one.
+func TestServePprof(t *testing.T) {
+	prof := freeAddr(t)
+	issuer, _, _, _, _ := startServe(t, "--pprof", prof)
+	for _, tt := range []struct {
+		url  string
+		want int
+	}{{"http://" + prof + "/debug/pprof/", 200}, {issuer + "/debug/pprof/", 404}} {
+		resp, err := http.Get(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET %s = %d; want %d", tt.url, resp.StatusCode, tt.want)
+		}
 	}
 }

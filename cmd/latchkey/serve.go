@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -95,6 +96,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sf serverFlags
 	sf.register(fs)
 	dev := fs.Bool("dev", false, "development mode: loopback only, with a development user and clients created if missing")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback `host:port`, apart from the main listener")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -148,6 +150,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopSweep()
 	go srv.Sweep(sweepCtx, cfg.SweepInterval.D())
 
+	if *pprofAddr != "" {
+		stopProf, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("latchkey is serving", "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
@@ -170,6 +180,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stopSweep()
 	log.Info("stopped")
 	return nil
+}
+
+// servePprof serves the profiler on a loopback address of its own, so
+// profiles of a loaded server can be taken without exposing them on the
+// public listener.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !isLoopbackHost(host) {
+		return nil, fmt.Errorf("--pprof %q: want a loopback host:port such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = ps.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { ps.Close() }, nil
 }
 
 // dbWait is how long serve waits for an unreachable database at start-up:
