@@ -28,7 +28,8 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	if !validGrant(g) {
 		return fmt.Errorf("create grant: %w", store.ErrInvalid)
 	}
-	if err := insertGrant(ctx, s.w, g); err != nil {
+	// Batched (batch.go): the client credentials grant stores one per token.
+	if err := s.batch.do(ctx, func(q querier) error { return insertGrant(ctx, q, g) }); err != nil {
 		return fmt.Errorf("create %w", err)
 	}
 	return nil
