@@ -109,11 +109,14 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sess
 //   - pending, denied, or issue for an approved authorization. Issue changes
 //     nothing but last_poll_at: the caller redeems the code with
 //     RedeemDeviceAuth, which decides among callers that all saw issue.
+// The parameters are positional ($1 now, $2 tolerance, $3 step, $4 device
+// code hash, $5 client id, $6 public only): pgx.NamedArgs would rewrite the
+// SQL text on every poll.
 const pollOutcome = `CASE
-		WHEN @now >= expires_at THEN 'expired'
+		WHEN $1 >= expires_at THEN 'expired'
 		WHEN status = 'consumed' THEN 'used'
 		WHEN last_poll_at IS NOT NULL
-			AND @now < last_poll_at + interval_ms - LEAST(@tolerance::bigint, interval_ms / 5) THEN 'slow_down'
+			AND $1 < last_poll_at + interval_ms - LEAST($2::bigint, interval_ms / 5) THEN 'slow_down'
 		WHEN status = 'pending' THEN 'pending'
 		WHEN status = 'denied' THEN 'denied'
 		WHEN status = 'approved' THEN 'issue'
@@ -131,10 +134,10 @@ const pollOutcome = `CASE
 // the one before it left, and no slow_down is lost.
 const pollStatement = `UPDATE device_authorizations SET
 		last_outcome = ` + pollOutcome + `,
-		interval_ms = interval_ms + CASE WHEN ` + pollOutcome + ` = 'slow_down' THEN @step::bigint ELSE 0 END,
-		last_poll_at = @now
-	WHERE device_code_hash = @device_code_hash AND client_id = @client_id
-		AND (client_public OR NOT @public_only::boolean)
+		interval_ms = interval_ms + CASE WHEN ` + pollOutcome + ` = 'slow_down' THEN $3::bigint ELSE 0 END,
+		last_poll_at = $1
+	WHERE device_code_hash = $4 AND client_id = $5
+		AND (client_public OR NOT $6::boolean)
 	RETURNING ` + deviceColumns + `, last_outcome`
 
 // PollDeviceAuth records one poll by clientID and decides its outcome in a
@@ -146,14 +149,9 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 	}
 	var a store.DeviceAuth
 	var outcome *string // NULL for a status the CASE does not know
-	err := s.pool.QueryRow(ctx, pollStatement, pgx.NamedArgs{
-		"now":              now.UnixMilli(),
-		"tolerance":        store.PollTolerance.Milliseconds(),
-		"step":             store.SlowDownStep.Milliseconds(),
-		"device_code_hash": deviceCodeHash,
-		"client_id":        clientID,
-		"public_only":      publicOnly,
-	}).Scan(append(deviceDest(&a), &outcome)...)
+	err := s.pool.QueryRow(ctx, pollStatement, now.UnixMilli(), store.PollTolerance.Milliseconds(),
+		store.SlowDownStep.Milliseconds(), deviceCodeHash, clientID, publicOnly,
+	).Scan(append(deviceDest(&a), &outcome)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
