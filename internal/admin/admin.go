@@ -156,9 +156,7 @@ const (
 )
 
 // badRequest is a 400 invalid_request with a formatted description.
-func badRequest(format string, args ...any) *oauth.Error {
-	return &oauth.Error{Code: oauth.InvalidRequest, Description: describe(fmt.Sprintf(format, args...))}
-}
+func badRequest(format string, args ...any) *oauth.Error { return oauth.BadRequestf(format, args...) }
 
 func notFound(description string) *oauth.Error {
 	return &oauth.Error{Code: codeNotFound, Description: describe(description), Status: http.StatusNotFound}
@@ -180,31 +178,9 @@ func storeError(err error, missing, taken string) error {
 	return err
 }
 
-// describe keeps an error description within the characters RFC 6749 §5.2
-// allows (%x20-21 / %x23-5B / %x5D-7E), since descriptions echo input.
-func describe(s string) string {
-	s = strings.ReplaceAll(s, "§", "section ")
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '"':
-			return '\''
-		case r == '\\':
-			return '/'
-		case r < 0x20 || r > 0x7e:
-			return '?'
-		}
-		return r
-	}, s)
-}
+func describe(s string) string { return oauth.Describe(s) }
 
-// shorten cuts an echoed input down to a length fit for a description.
-func shorten(s string) string {
-	const max = 100
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "..."
-}
+func shorten(s string) string { return oauth.Shorten(s) }
 
 func (a *API) now() time.Time {
 	if a.Now == nil {

@@ -246,19 +246,6 @@ func TestStrictBody(t *testing.T) {
 	}
 }
 
-func TestCheckMembersAcceptsNesting(t *testing.T) {
-	for _, body := range []string{
-		`{}`,
-		`{"a":[1,{"b":2,"c":[]},[[]]],"d":{"e":{"f":null}},"g":"h"}`,
-		`{"a":{"x":1},"b":{"x":1}}`, // the same name in two objects
-		`{"a":[{"x":1},{"x":2}]}`,
-	} {
-		if err := checkMembers([]byte(body)); err != nil {
-			t.Errorf("checkMembers(%s) = %v, want nil", body, err)
-		}
-	}
-}
-
 // FuzzClientBody checks that no body makes the API fail on its side (5xx)
 // or answer with anything but JSON (SECURITY-CHECKLIST BI-13).
 func FuzzClientBody(f *testing.F) {

@@ -90,7 +90,7 @@ var knownAttachments = []string{store.SessionDetached, store.SessionAttached}
 
 func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	var req clientRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	now := a.now()
@@ -154,7 +154,7 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request, replace bool) error {
 	var req clientRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	c, err := a.loadClient(r)

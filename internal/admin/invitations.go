@@ -79,7 +79,7 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req invitationRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Lifetime < 0 || req.Lifetime > int64(org.MaxLifetime/time.Second) {

@@ -103,7 +103,7 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req orgRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Name == nil {
@@ -170,7 +170,7 @@ func (a *API) getOrg(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) patchOrg(w http.ResponseWriter, r *http.Request) error {
 	var req orgRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	st, o, err := a.loadOrg(r)
@@ -249,7 +249,7 @@ func (a *API) putMember(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Role string `json:"role"`
 	}
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Role != store.RoleAdmin && req.Role != store.RoleMember {
@@ -347,7 +347,7 @@ func applyGroup(g *store.ClientGroup, req *groupRequest) error {
 
 func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var req groupRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Name == nil {
@@ -418,7 +418,7 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) patchGroup(w http.ResponseWriter, r *http.Request) error {
 	var req groupRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	st, g, err := a.loadGroup(r)

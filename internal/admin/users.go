@@ -44,7 +44,7 @@ const maxEmailLength = 254 // RFC 5321 §4.5.3.1.3, less the angle brackets
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	var req userRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	switch {
@@ -93,7 +93,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 // patchUser changes the members sent; a new password replaces the old one.
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	var req userRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	u, err := a.loadUser(r)

@@ -66,7 +66,7 @@ func (s *Service) Send(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req SendRequest
-	if err := ReadJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.ValidForSeconds < 0 || req.ValidForSeconds > int64(MaxLifetime/time.Second) {
@@ -120,7 +120,7 @@ func (s *Service) AcceptHandler(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req acceptRequest
-	if err := ReadJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	dev, err := s.DeviceFrom(r)
@@ -150,7 +150,7 @@ func (s *Service) DeclineHandler(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req declineRequest
-	if err := ReadJSON(w, r, &req); err != nil {
+	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
 	if err := s.Decline(r.Context(), req.Token); err != nil {

@@ -136,9 +136,7 @@ func IsInvalidInvitation(err error) bool {
 	return ok && oe.Code == CodeInvalidInvitation
 }
 
-func badRequest(format string, args ...any) *oauth.Error {
-	return &oauth.Error{Code: oauth.InvalidRequest, Description: describe(fmt.Sprintf(format, args...))}
-}
+func badRequest(format string, args ...any) *oauth.Error { return oauth.BadRequestf(format, args...) }
 
 func forbidden(description string) *oauth.Error {
 	return &oauth.Error{Code: oauth.AccessDenied, Description: description, Status: http.StatusForbidden}
@@ -148,29 +146,9 @@ func notFound(description string) *oauth.Error {
 	return &oauth.Error{Code: codeNotFound, Description: describe(description), Status: http.StatusNotFound}
 }
 
-// describe keeps an error description within the characters RFC 6749 §5.2
-// allows (%x20-21 / %x23-5B / %x5D-7E), since descriptions echo input.
-func describe(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '"':
-			return '\''
-		case r == '\\':
-			return '/'
-		case r < 0x20 || r > 0x7e:
-			return '?'
-		}
-		return r
-	}, s)
-}
+func describe(s string) string { return oauth.Describe(s) }
 
-// shorten cuts an echoed input down to a length fit for a description.
-func shorten(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return strings.ToValidUTF8(s[:64], "") + "..."
-}
+func shorten(s string) string { return oauth.Shorten(s) }
 
 // CheckName accepts a client or device name: 1 to MaxNameLength
 // characters of text without control characters.

@@ -109,6 +109,7 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sess
 //   - pending, denied, or issue for an approved authorization. Issue changes
 //     nothing but last_poll_at: the caller redeems the code with
 //     RedeemDeviceAuth, which decides among callers that all saw issue.
+//
 // The parameters are positional ($1 now, $2 tolerance, $3 step, $4 device
 // code hash, $5 client id, $6 public only): pgx.NamedArgs would rewrite the
 // SQL text on every poll.
