@@ -9,16 +9,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -319,5 +322,118 @@ func TestInstancesMigrateOnce(t *testing.T) {
 	}
 	if keys < 1 {
 		t.Errorf("%d signing keys", keys)
+	}
+}
+
+// browserless is a person's browser without JavaScript: a cookie jar (one
+// for 127.0.0.1, so shared by every instance, as behind one balancer) that
+// follows redirects only within Latchkey.
+type browserless struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newBrowserless(t *testing.T) *browserless {
+	jar, _ := cookiejar.New(nil)
+	return &browserless{t: t, client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var formField = regexp.MustCompile(`name="(csrf_token|request|return_to)" value="([^"]*)"`)
+
+// fetch sends req and follows redirects to http://127.0.0.1 (Latchkey);
+// it returns the last answer's body and its redirect target, if any.
+func (b *browserless) fetch(req *http.Request) (body, location string) {
+	b.t.Helper()
+	for range 10 {
+		resp, err := b.client.Do(req)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			if r, ok := strings.CutPrefix(resp.Header.Get("Refresh"), "0; url="); ok {
+				loc = r
+			}
+		}
+		if loc == "" {
+			return string(raw), ""
+		}
+		next, err := req.URL.Parse(loc)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if next.Path == "/callback" {
+			return string(raw), next.String()
+		}
+		req, _ = http.NewRequest("GET", next.String(), nil)
+	}
+	b.t.Fatal("too many redirects")
+	return "", ""
+}
+
+// post submits a page's form to base+path, with the page's hidden fields.
+func (b *browserless) post(base, path, page string, extra url.Values) (body, location string) {
+	b.t.Helper()
+	form := url.Values{}
+	for _, m := range formField.FindAllStringSubmatch(page, -1) {
+		if !form.Has(m[1]) {
+			form.Set(m[1], strings.ReplaceAll(m[2], "&amp;", "&"))
+		}
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	return b.fetch(req)
+}
+
+// TestMultiInstanceAuthCode: the authorization request starts on one
+// instance, the person signs in there and consents on a second, and the
+// code is redeemed on a third.
+func TestMultiInstanceAuthCode(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	schema := pgSchema(t, dsn)
+	config := filepath.Join(t.TempDir(), "latchkey.yaml")
+	issuer := "http://" + freeAddr(t)
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("issuer: %s\ndatabase: %s\nadmin_token: %s\npostgres: {schema: %s, max_conns: 4, min_conns: 0}\n",
+		issuer, dsn, multiAdminToken, schema)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := startInstances(t, 3, config)
+	adminPost(t, in[0].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery"}`)
+	adminPost(t, in[1].URL, "/admin/v1/clients", `{"client_id":"app","client_name":"Native App","token_endpoint_auth_method":"none",
+		"grant_types":["authorization_code"],"redirect_uris":["http://127.0.0.1/callback"],"scope":"openid email"}`)
+
+	verifier := oauth2.GenerateVerifier()
+	conf := &oauth2.Config{ClientID: "app", RedirectURL: "http://127.0.0.1/callback", Scopes: []string{"openid", "email"},
+		Endpoint: oauth2.Endpoint{AuthURL: in[0].URL + "/oauth2/authorize", TokenURL: in[2].URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+	b := newBrowserless(t)
+	req, _ := http.NewRequest("GET", conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier)), nil)
+	page, _ := b.fetch(req)
+	if !strings.Contains(page, `name="password"`) {
+		t.Fatalf("authorize on instance 1 did not lead to sign-in:\n%s", page)
+	}
+	page, loc := b.post(in[0].URL, "/login", page, url.Values{"username": {"pat@example.com"}, "password": {"correct horse battery"}})
+	if loc != "" || !strings.Contains(page, `value="approve"`) {
+		t.Fatalf("after sign-in, no consent page (redirect %q):\n%s", loc, page)
+	}
+	_, loc = b.post(in[1].URL, "/consent", page, url.Values{"decision": {"approve"}}) // consent on instance 2
+	cb, err := url.Parse(loc)
+	if err != nil || cb.Query().Get("state") != "st-1" || cb.Query().Get("code") == "" {
+		t.Fatalf("redirect to the app: %q", loc)
+	}
+	tok, err := conf.Exchange(t.Context(), cb.Query().Get("code"), oauth2.VerifierOption(verifier)) // redeemed on instance 3
+	if err != nil {
+		t.Fatalf("exchange on instance 3: %v", err)
+	}
+	ctx := oidc.InsecureIssuerURLContext(t.Context(), issuer)
+	v := oidc.NewVerifier(issuer, oidc.NewRemoteKeySet(ctx, in[1].URL+"/oauth2/jwks"), &oidc.Config{ClientID: "app", SupportedSigningAlgs: []string{"ES256"}})
+	if _, err := v.Verify(ctx, tok.Extra("id_token").(string)); err != nil {
+		t.Errorf("ID token from instance 3 with instance 2's JWKS: %v", err)
 	}
 }
