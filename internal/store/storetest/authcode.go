@@ -578,21 +578,7 @@ func testConcurrentRedeemAuthCode(t *testing.T, s store.Store, f *authFixture) {
 			firsts[i] = first
 			return err
 		})
-		wins, conflicts, winner := 0, 0, -1
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-				winner = i
-			case errors.Is(err, store.ErrConflict):
-				conflicts++
-			default:
-				t.Errorf("redemption %d: %v", i, err)
-			}
-		}
-		if wins != 1 || conflicts != racers-1 {
-			t.Fatalf("%d concurrent redemptions: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-		}
+		winner := oneWinner(t, "redemption", "redemptions", errs)
 		for i, err := range errs {
 			if err != nil && firsts[i] != grants[winner].ID {
 				t.Errorf("redemption %d lost, told the first grant is %q; want the winner's %q", i, firsts[i], grants[winner].ID)
@@ -628,21 +614,7 @@ func testConcurrentDecideAuthRequest(t *testing.T, s store.Store, f *authFixture
 			consent := &store.Consent{UserID: f.user.ID, ClientID: f.client.ID, Scopes: []string{"openid"}, CreatedAt: t0}
 			return s.ApproveAuthRequest(t.Context(), req.IDHash, "session-a", codes[i], consent, t0)
 		})
-		wins, conflicts, winner := 0, 0, -1
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-				winner = i
-			case errors.Is(err, store.ErrConflict):
-				conflicts++
-			default:
-				t.Errorf("decision %d: %v", i, err)
-			}
-		}
-		if wins != 1 || conflicts != racers-1 {
-			t.Fatalf("%d concurrent decisions: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-		}
+		winner := oneWinner(t, "decision", "decisions", errs)
 		wantStatus := store.AuthRequestDenied
 		if winner%2 == 0 {
 			wantStatus = store.AuthRequestDone
@@ -670,21 +642,7 @@ func testConcurrentBindAuthRequest(t *testing.T, s store.Store, f *authFixture) 
 			_, err := s.BindAuthRequest(t.Context(), req.IDHash, fmt.Sprint("session-", i), t0)
 			return err
 		})
-		wins, conflicts, winner := 0, 0, -1
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-				winner = i
-			case errors.Is(err, store.ErrConflict):
-				conflicts++
-			default:
-				t.Errorf("bind %d: %v", i, err)
-			}
-		}
-		if wins != 1 || conflicts != racers-1 {
-			t.Fatalf("%d concurrent binds: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-		}
+		winner := oneWinner(t, "bind", "binds", errs)
 		if got := mustGetAuthRequest(t, s, req.IDHash); got.SessionHash != fmt.Sprint("session-", winner) {
 			t.Errorf("request bound to %q; want the winner's session-%d", got.SessionHash, winner)
 		}

@@ -37,6 +37,29 @@ func race(f func(i int) error) []error {
 	return errs
 }
 
+// oneWinner checks that exactly one of a race's errors is nil and every
+// other is ErrConflict, and returns the winner's index. what names one
+// attempt ("redemption"), plural all of them, for the messages.
+func oneWinner(t *testing.T, what, plural string, errs []error) int {
+	t.Helper()
+	wins, conflicts, winner := 0, 0, -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+			winner = i
+		case errors.Is(err, store.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("%s %d: %v", what, i, err)
+		}
+	}
+	if wins != 1 || conflicts != racers-1 {
+		t.Fatalf("%d concurrent %s: %d won, %d ErrConflict; want 1 and %d", racers, plural, wins, conflicts, racers-1)
+	}
+	return winner
+}
+
 // testConcurrentPollAndRedeem: polls of an approved code at the same
 // instant take turns, so the first is on time (issue) and every other one
 // slow_down, none lost; then of the redemptions racing for it exactly one
@@ -91,21 +114,7 @@ func concurrentRedeem(t *testing.T, s store.Store, a *store.DeviceAuth, round in
 	errs := race(func(i int) error {
 		return s.RedeemDeviceAuth(t.Context(), a.DeviceCodeHash, grants[i], tokens[i], t0)
 	})
-	wins, conflicts, winner := 0, 0, -1
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-			winner = i
-		case errors.Is(err, store.ErrConflict):
-			conflicts++
-		default:
-			t.Errorf("redemption %d: %v", i, err)
-		}
-	}
-	if wins != 1 || conflicts != racers-1 {
-		t.Fatalf("%d concurrent redemptions: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-	}
+	winner := oneWinner(t, "redemption", "redemptions", errs)
 	got := mustGetDeviceAuth(t, s, a.UserCodeHash)
 	if got.Status != store.DeviceConsumed || got.GrantID != grants[winner].ID {
 		t.Errorf("authorization after the redemptions = %q, grant %q; want %q, the winner's grant %q",
@@ -140,22 +149,7 @@ func concurrentDecide(t *testing.T, s store.Store, a *store.DeviceAuth) {
 		winners[i] = got
 		return err
 	})
-	wins, conflicts := 0, 0
-	var winner *store.DeviceAuth
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-			winner = winners[i]
-		case errors.Is(err, store.ErrConflict):
-			conflicts++
-		default:
-			t.Errorf("decision %d: %v", i, err)
-		}
-	}
-	if wins != 1 || conflicts != racers-1 {
-		t.Fatalf("%d concurrent decisions: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-	}
+	winner := winners[oneWinner(t, "decision", "decisions", errs)]
 	diff(t, "stored authorization is the winner's", winner, mustGetDeviceAuth(t, s, a.UserCodeHash))
 }
 
@@ -177,21 +171,7 @@ func concurrentRotateRefreshToken(t *testing.T, s store.Store, rt *store.Refresh
 		_, err := s.RotateRefreshToken(t.Context(), rt.Hash, next[i], t0)
 		return err
 	})
-	wins, conflicts, winner := 0, 0, -1
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-			winner = i
-		case errors.Is(err, store.ErrConflict):
-			conflicts++
-		default:
-			t.Errorf("rotation %d: %v", i, err)
-		}
-	}
-	if wins != 1 || conflicts != racers-1 {
-		t.Fatalf("%d concurrent rotations: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-	}
+	winner := oneWinner(t, "rotation", "rotations", errs)
 	for i := range racers {
 		want := error(store.ErrNotFound)
 		if i == winner {
@@ -280,22 +260,7 @@ func testConcurrentCreateDeviceAuth(t *testing.T, s store.Store) {
 			devices[i] = a.DeviceCodeHash
 			return s.CreateDeviceAuth(t.Context(), a)
 		})
-		wins, conflicts, winner := 0, 0, ""
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-				winner = devices[i]
-			case errors.Is(err, store.ErrConflict):
-				conflicts++
-			default:
-				t.Errorf("create %d: %v", i, err)
-			}
-		}
-		if wins != 1 || conflicts != racers-1 {
-			t.Fatalf("%d concurrent creates with one user code: %d won, %d ErrConflict; want 1 and %d",
-				racers, wins, conflicts, racers-1)
-		}
+		winner := devices[oneWinner(t, "create", "creates with one user code", errs)]
 		if got := mustGetDeviceAuth(t, s, shared).DeviceCodeHash; got != winner {
 			t.Errorf("stored authorization's device code hash = %q, want the winner's %q", got, winner)
 		}

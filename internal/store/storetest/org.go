@@ -834,21 +834,7 @@ func testConcurrentAccept(t *testing.T, s store.Store, p string) {
 			_, err := s.AcceptInvitation(ctx, inv.TokenHash, accs[i], t0)
 			return err
 		})
-		wins, conflicts, winner := 0, 0, -1
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-				winner = i
-			case errors.Is(err, store.ErrConflict):
-				conflicts++
-			default:
-				t.Errorf("acceptance %d: %v", i, err)
-			}
-		}
-		if wins != 1 || conflicts != racers-1 {
-			t.Fatalf("%d concurrent acceptances: %d won, %d ErrConflict; want 1 and %d", racers, wins, conflicts, racers-1)
-		}
+		winner := oneWinner(t, "acceptance", "acceptances", errs)
 		winnerID := existing.ID
 		if c := accs[winner].NewClient; c != nil {
 			winnerID = c.ID
