@@ -312,3 +312,21 @@ func (c *adminCLI) promptPassword(tty *os.File) (string, error) {
 	}
 	return p1, nil
 }
+
+// dispatch runs the subcommand args[0] of group name.
+func (c *adminCLI) dispatch(ctx context.Context, name, usage string, args []string, cmds map[string]func(context.Context, []string) error) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
+	if run, ok := cmds[args[0]]; ok {
+		return run(ctx, args[1:])
+	}
+	fmt.Fprintf(c.stderr, "latchkey %s: unknown command %q\n\n%s", name, args[0], usage)
+	return errUsage
+}

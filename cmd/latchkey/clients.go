@@ -38,29 +38,14 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func (c *adminCLI) clients(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, clientsUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, clientsUsage)
-		return nil
-	case "create":
-		return c.clientsCreate(ctx, args[1:])
-	case "list":
-		return c.clientsList(ctx, args[1:])
-	case "get":
-		return c.clientsGet(ctx, args[1:])
-	case "update":
-		return c.clientsUpdate(ctx, args[1:])
-	case "delete":
-		return c.clientsDelete(ctx, args[1:])
-	case "rotate-secret":
-		return c.clientsRotate(ctx, args[1:])
-	}
-	fmt.Fprintf(c.stderr, "latchkey clients: unknown command %q\n\n%s", args[0], clientsUsage)
-	return errUsage
+	return c.dispatch(ctx, "clients", clientsUsage, args, map[string]func(context.Context, []string) error{
+		"create":        c.clientsCreate,
+		"list":          c.clientsList,
+		"get":           c.clientsGet,
+		"update":        c.clientsUpdate,
+		"delete":        c.clientsDelete,
+		"rotate-secret": c.clientsRotate,
+	})
 }
 
 // grantAliases lets people type the device grant's short name.

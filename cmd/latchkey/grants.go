@@ -32,21 +32,10 @@ func runGrants(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func (c *adminCLI) grants(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, grantsUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, grantsUsage)
-		return nil
-	case "list":
-		return c.grantsList(ctx, args[1:])
-	case "revoke":
-		return c.grantsRevoke(ctx, args[1:])
-	}
-	fmt.Fprintf(c.stderr, "latchkey grants: unknown command %q\n\n%s", args[0], grantsUsage)
-	return errUsage
+	return c.dispatch(ctx, "grants", grantsUsage, args, map[string]func(context.Context, []string) error{
+		"list":   c.grantsList,
+		"revoke": c.grantsRevoke,
+	})
 }
 
 func (c *adminCLI) grantsList(ctx context.Context, args []string) error {

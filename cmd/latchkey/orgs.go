@@ -50,24 +50,6 @@ func (c *adminCLI) orgs(ctx context.Context, args []string) error {
 	})
 }
 
-// dispatch runs the subcommand args[0] of group name.
-func (c *adminCLI) dispatch(ctx context.Context, name, usage string, args []string, cmds map[string]func(context.Context, []string) error) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, usage)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, usage)
-		return nil
-	}
-	if run, ok := cmds[args[0]]; ok {
-		return run(ctx, args[1:])
-	}
-	fmt.Fprintf(c.stderr, "latchkey %s: unknown command %q\n\n%s", name, args[0], usage)
-	return errUsage
-}
-
 func orgPath(id string) string { return "/admin/v1/organizations/" + url.PathEscape(id) }
 
 func (c *adminCLI) orgsCreate(ctx context.Context, args []string) error {

@@ -38,27 +38,13 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func (c *adminCLI) users(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, usersUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, usersUsage)
-		return nil
-	case "create":
-		return c.usersCreate(ctx, args[1:])
-	case "list":
-		return c.usersList(ctx, args[1:])
-	case "get":
-		return c.usersGet(ctx, args[1:])
-	case "update":
-		return c.usersUpdate(ctx, args[1:])
-	case "delete":
-		return c.usersDelete(ctx, args[1:])
-	}
-	fmt.Fprintf(c.stderr, "latchkey users: unknown command %q\n\n%s", args[0], usersUsage)
-	return errUsage
+	return c.dispatch(ctx, "users", usersUsage, args, map[string]func(context.Context, []string) error{
+		"create": c.usersCreate,
+		"list":   c.usersList,
+		"get":    c.usersGet,
+		"update": c.usersUpdate,
+		"delete": c.usersDelete,
+	})
 }
 
 func (c *adminCLI) usersCreate(ctx context.Context, args []string) error {
