@@ -339,15 +339,26 @@ func (m *Manager) JWKS(ctx context.Context) (JWKS, error) {
 }
 
 func publicJWK(k *Key) JWK {
-	pub := k.Public()
-	return JWK{Kty: "EC", Crv: "P-256", X: b64(pad32(pub.X)), Y: b64(pad32(pub.Y)), Kid: k.ID(), Use: "sig", Alg: ES256}
+	x, y := coordinates(k.Public())
+	return JWK{Kty: "EC", Crv: "P-256", X: b64(x), Y: b64(y), Kid: k.ID(), Use: "sig", Alg: ES256}
+}
+
+// coordinates are the key's X and Y as 32 big-endian bytes each, read from
+// its uncompressed encoding (0x04 || X || Y, SEC 1 §2.3.3).
+func coordinates(pub *ecdsa.PublicKey) (x, y []byte) {
+	b, err := pub.Bytes()
+	if err != nil || len(b) != 65 {
+		panic("keys: not a P-256 public key") // parseKey and newKey admit only P-256
+	}
+	return b[1:33], b[33:]
 }
 
 // thumbprint is the RFC 7638 JWK thumbprint, used as the kid so that a kid
 // names exactly one key on every instance.
 func thumbprint(pub *ecdsa.PublicKey) string {
 	// RFC 7638 §3.2: members in lexicographic order, no whitespace.
-	s := fmt.Sprintf(`{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}`, b64(pad32(pub.X)), b64(pad32(pub.Y)))
+	x, y := coordinates(pub)
+	s := fmt.Sprintf(`{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}`, b64(x), b64(y))
 	sum := sha256.Sum256([]byte(s))
 	return b64(sum[:])
 }
