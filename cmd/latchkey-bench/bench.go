@@ -137,9 +137,22 @@ func (b *bench) measure(ctx context.Context, sc scenario) (*row, error) {
 	}
 	n := b.opts.concurrency
 	for i := range b.opts.rounds {
-		base := runLoad(ctx, sc.jobs(b, b.baseline.url, true, n), b.opts.warmup, b.opts.duration)
+		base := runLoad(ctx, sc.jobs(b, b.baseline.url, true, n), b.opts.warmup, b.opts.duration, nil)
 		pause(ctx)
-		lk := runLoad(ctx, sc.jobs(b, b.latchkey.url, false, n), b.opts.warmup, b.opts.duration)
+		// The last round's measured window is profiled: by then the
+		// scenario has had all earlier rounds to warm up.
+		var prof *profileFetch
+		var measuring func()
+		if i == b.opts.rounds-1 && b.latchkey.pprof != "" {
+			measuring = func() { prof = startProfile(ctx, b.latchkey.pprof, profileSeconds(b.opts.duration)) }
+		}
+		lk := runLoad(ctx, sc.jobs(b, b.latchkey.url, false, n), b.opts.warmup, b.opts.duration, measuring)
+		if prof != nil {
+			r.Profile = prof.wait()
+			if r.Profile.Err != "" {
+				b.progress("%s %s: no profile: %s", b.backend, sc.name, r.Profile.Err)
+			}
+		}
 		pause(ctx)
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -190,7 +203,22 @@ device:
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	return startProc(ctx, "latchkey", b.bin, []string{"serve", "--config", file, "--listen", addr}, addr)
+	args := []string{"serve", "--config", file, "--listen", addr}
+	var prof string
+	if b.opts.profiles {
+		// The profiler listens apart from the measured listener and costs
+		// nothing until a profile is asked for.
+		if prof, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof", prof)
+	}
+	p, err := startProc(ctx, "latchkey", b.bin, args, addr)
+	if err != nil {
+		return nil, err
+	}
+	p.pprof = prof
+	return p, nil
 }
 
 // dropSchema removes the schema a PostgreSQL run created, tables and all.

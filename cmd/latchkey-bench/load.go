@@ -94,8 +94,8 @@ type workerStats struct {
 
 // runLoad drives jobs, one closed-loop worker each, for warmup (not
 // recorded) and then duration. A request counts if it was sent in the
-// measured window.
-func runLoad(ctx context.Context, jobs []job, warmup, duration time.Duration) *result {
+// measured window. measuring, unless nil, is called as the window opens.
+func runLoad(ctx context.Context, jobs []job, warmup, duration time.Duration, measuring func()) *result {
 	w := &window{}
 	stats := make([]workerStats, len(jobs))
 	var wg sync.WaitGroup
@@ -106,6 +106,9 @@ func runLoad(ctx context.Context, jobs []job, warmup, duration time.Duration) *r
 	start := time.Now()
 	w.start.Store(start.UnixNano())
 	w.phase.Store(phaseMeasure)
+	if measuring != nil {
+		measuring()
+	}
 	sleep(ctx, duration)
 	end := time.Now()
 	w.end.Store(end.UnixNano())

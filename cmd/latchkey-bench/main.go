@@ -5,9 +5,10 @@
 // each scenario with its own closed-loop load generator, alternating
 // baseline and Latchkey runs so a drifting machine skews both alike. It
 // prints a table and writes it, with the machine and the method, to
-// BENCHMARKS.md.
+// BENCHMARKS.md. During each scenario's last round it takes a CPU profile
+// of Latchkey (latchkey serve --pprof) and reports its top functions.
 //
-//	go run ./cmd/latchkey-bench [--duration 10s] [--rounds 3] [--postgres DSN]
+//	go run ./cmd/latchkey-bench [--duration 10s] [--rounds 3] [--postgres DSN] [--profile-dir DIR]
 //
 // The baseline is this same binary: `latchkey-bench baseline --listen ADDR`
 // (not listed in the usage) serves one fixed JSON answer for every request.
@@ -21,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -55,6 +57,8 @@ type options struct {
 	scenarios   []string
 	out         string // BENCHMARKS.md; empty: stdout only
 	liveCodes   int    // device codes the pending-poll scenario spreads its polls over
+	profiles    bool   // take a CPU profile of each scenario's last Latchkey round
+	profileDir  string // where to keep the raw profiles; empty: nowhere
 	args        []string
 }
 
@@ -71,6 +75,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown `file` to write the results to (empty: none)")
 	fs.IntVar(&o.liveCodes, "live-codes", 40000, "live device codes the pending-poll scenario polls, each at its interval; "+
 		"this many codes / the 5 s interval caps that scenario's rate")
+	fs.BoolVar(&o.profiles, "profiles", true, "take a CPU profile of Latchkey in each scenario's last round and report its top functions")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "also keep the raw profiles in this `directory`, as SCENARIO-BACKEND.pprof")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: latchkey-bench [flags]\n\nScenarios: %s\n\n", strings.Join(scenarioNames(), ", "))
 		fs.PrintDefaults()
@@ -88,6 +94,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--concurrency and --rounds must be at least 1")
 	case o.liveCodes < 2*o.concurrency:
 		return nil, fmt.Errorf("--live-codes must be at least twice --concurrency (%d)", 2*o.concurrency)
+	case o.profileDir != "" && !o.profiles:
+		return nil, errors.New("--profile-dir needs --profiles")
 	}
 	for s := range strings.SplitSeq(*list, ",") {
 		s = strings.TrimSpace(s)
@@ -116,6 +124,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	if o.profileDir != "" {
+		// Now rather than after the load: a typo should not cost a run.
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	progress("building ./cmd/latchkey")
 	bin, err := buildLatchkey(ctx, tmp)
@@ -141,6 +155,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", backend, err)
+		}
+	}
+
+	if o.profiles {
+		// After the load, so reading the profiles does not compete with it.
+		progress("reading the profiles with go tool pprof (its first use builds it)")
+		dir := o.profileDir
+		if dir == "" {
+			dir = tmp
+		}
+		for _, r := range rep.Rows {
+			if r.Profile != nil {
+				r.Profile.analyze(ctx, filepath.Join(dir, r.Scenario+"-"+r.Backend+".pprof"))
+			}
 		}
 	}
 

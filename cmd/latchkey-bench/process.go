@@ -37,6 +37,7 @@ type proc struct {
 	done  chan struct{} // closed when the process has exited
 	err   error         // Wait's answer, once done is closed
 	Ready time.Duration // from exec to the first 200 from /readyz
+	pprof string        // Latchkey's profiler address (--pprof); empty: none
 }
 
 // startProc runs bin with args (which must make it listen on addr) and waits

@@ -18,6 +18,7 @@ type row struct {
 	Target            float64 // least ratio asked for; 0: none
 	Skip              string  // why it was not measured
 	Base, Latchkey    []*result
+	Profile           *cpuProfile // of the last Latchkey round; nil: not taken
 }
 
 func rates(rs []*result) []float64 {
@@ -187,6 +188,11 @@ func (rep *report) text() string {
 			fmt.Fprintf(&sb, "%s (%s): %s\n", r.Scenario, r.Backend, n)
 		}
 	}
+	for _, r := range rep.Rows {
+		if p := r.Profile; p != nil {
+			fmt.Fprintf(&sb, "%s (%s) profile: %s\n", r.Scenario, r.Backend, p.brief())
+		}
+	}
 	for _, s := range rep.Starts {
 		fmt.Fprintf(&sb, "%s: ready %s after exec (fresh database: %s); RSS idle %s, peak %s\n",
 			s.Backend, s.Warm.Round(time.Millisecond), s.Cold.Round(time.Millisecond), mib(s.IdleRSS), mib(s.PeakRSS))
@@ -245,6 +251,13 @@ func (rep *report) markdown() string {
 		"Latchkey's over all its rounds. Load generator, servers and database share the machine's cores, so where "+
 		"Latchkey's handler is cheap (jwks, discovery) the load generator is the limit and the ratio nears 1.\n\n",
 		len(baselineBody), o.concurrency, o.warmup, o.duration, o.rounds)
+	if o.profiles {
+		fmt.Fprintf(&sb, "During the measured part of each scenario's last Latchkey round the harness fetches a CPU profile "+
+			"of the Latchkey process from the profiler `latchkey serve --pprof` serves on a loopback listener of its own "+
+			"(`/debug/pprof/profile?seconds=%d`: the measured time in whole seconds, at least one) and reads it with "+
+			"`go tool pprof -raw`. Sampling at 100 Hz costs the server a little CPU in that round. The load generator, "+
+			"the baseline and PostgreSQL are other processes, not in the profile.\n\n", profileSeconds(o.duration))
+	}
 
 	fmt.Fprintf(&sb, "## Results\n\n")
 	var cells [][]string
@@ -261,6 +274,9 @@ func (rep *report) markdown() string {
 	if len(notes) > 0 {
 		sb.WriteString("\n")
 		sb.WriteString(strings.Join(notes, ""))
+	}
+	if o.profiles {
+		sb.WriteString(rep.profiles())
 	}
 
 	fmt.Fprintf(&sb, "\n## Scenarios\n\n")
@@ -285,6 +301,39 @@ func (rep *report) markdown() string {
 			rows = append(rows, []string{s.Backend, ms(s.Warm), ms(s.Cold), mib(s.IdleRSS), mib(s.PeakRSS)})
 		}
 		sb.WriteString(markdownTable([]string{"backend", "start to ready", "first start (fresh database)", "idle RSS", "peak RSS"}, rows))
+	}
+	return sb.String()
+}
+
+// profiles is BENCHMARKS.md's Profiles section.
+func (rep *report) profiles() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n## Profiles\n\n")
+	fmt.Fprintf(&sb, "Latchkey's CPU profile over the measured part of each scenario's last round. As in `go tool pprof -top`, "+
+		"flat%% is the share of the sampled CPU time spent in a function itself and cum%% in it and what it calls. "+
+		"Time in the generic system-call functions (`Syscall6`, `RawSyscall6`, the runtime's `entersyscall`/`exitsyscall`, "+
+		"SQLite's `libc.___syscall_cp`) "+
+		"is listed under the function that made the call, as `syscall.write (system call)`, so that writing and reading "+
+		"sockets, files and the poller stay apart. In the groups, flat%% is time in the group's own functions and cum%% "+
+		"time in samples that touch the group anywhere; groups overlap and need not add up to 100%%.")
+	if dir := rep.Opts.profileDir; dir != "" {
+		fmt.Fprintf(&sb, " The raw profiles are in `%s`, named SCENARIO-BACKEND.pprof: `go tool pprof -http=: FILE` opens one.", dir)
+	}
+	sb.WriteString("\n")
+	for _, r := range rep.Rows {
+		p := r.Profile
+		if p == nil {
+			continue
+		}
+		fmt.Fprintf(&sb, "\n### %s (%s)\n\n", r.Scenario, r.Backend)
+		if p.Summary == nil {
+			fmt.Fprintf(&sb, "No profile: %s\n", p.Err)
+			continue
+		}
+		cpu := p.Summary.CPU
+		fmt.Fprintf(&sb, "%.2f s of CPU sampled in %d s: %.2f of %d cores busy on average.\n\n",
+			cpu.Seconds(), p.Seconds, cpu.Seconds()/float64(p.Seconds), rep.Machine.Cores)
+		sb.WriteString(p.Summary.table())
 	}
 	return sb.String()
 }
