@@ -28,7 +28,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	}
 	invalid := &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is invalid, expired or revoked"}
 	hash := oauth.HashSecret(rt)
-	old, err := g.Store.GetRefreshToken(ctx, hash)
+	old, gr, err := g.Store.GetRefreshGrant(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, invalid
 	}
@@ -54,12 +54,8 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	now := g.Now()
 	// Whether the token may be used at all is decided before rotating it, so
 	// a revoked grant's token, or an expired one, is never rotated.
-	gr, err := g.Store.GetGrant(ctx, old.GrantID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !gr.Active(now)) || !now.Before(old.ExpiresAt) {
+	if !gr.Active(now) || !now.Before(old.ExpiresAt) {
 		return nil, invalid
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load grant: %w", err)
 	}
 	var u *store.User
 	if gr.UserID != "" {

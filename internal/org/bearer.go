@@ -48,9 +48,11 @@ const leeway = 30 * time.Second
 
 // verify checks one of our access tokens: the signature (keys.Manager.Verify,
 // ES256 only), the type (RFC 9068 §2.1), issuer, audience and lifetime,
-// and that the grant it was issued under is still active, so that a revoked
-// grant's tokens stop working at once. It returns the claims and the grant.
-func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, *store.Grant, error) {
+// and that it may still be used (token.Live: its grant still active, or for
+// a device's own token its client still there and the token not revoked),
+// so that a revoked token stops working at once. It returns the claims and
+// the user the token acts for, nil for a device acting for itself.
+func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, *store.User, error) {
 	typ, payload, err := s.Keys.Verify(ctx, raw)
 	if errors.Is(err, keys.ErrInvalidToken) {
 		return nil, nil, invalidToken("the access token is not valid")
@@ -76,20 +78,17 @@ func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, 
 		return nil, nil, invalidToken("the access token is not for this server")
 	case now.Unix() >= c.Expiry, now.Add(leeway).Unix() < c.NotBefore:
 		return nil, nil, invalidToken("the access token has expired")
-	case c.GrantID == "" || c.ClientID == "":
+	case c.ClientID == "":
 		return nil, nil, invalidToken("the access token is not valid")
 	}
-	g, err := s.Store.GetGrant(ctx, c.GrantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, invalidToken("the access token has been revoked")
-	}
+	_, u, ok, err := token.Live(ctx, s.Store, &c, now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load grant: %w", err)
+		return nil, nil, err
 	}
-	if !g.Active(now) || g.ClientID != c.ClientID {
+	if !ok {
 		return nil, nil, invalidToken("the access token has been revoked")
 	}
-	return &c, g, nil
+	return &c, u, nil
 }
 
 // DeviceFrom returns the device an accept request proves it is: nil when
@@ -100,11 +99,11 @@ func (s *Service) DeviceFrom(r *http.Request) (*Device, error) {
 	if err != nil || raw == "" {
 		return nil, err
 	}
-	c, g, err := s.verify(r.Context(), raw)
+	c, u, err := s.verify(r.Context(), raw)
 	if err != nil {
 		return nil, err
 	}
-	if g.UserID != "" || c.Subject != c.ClientID {
+	if u != nil || c.Subject != c.ClientID {
 		// A user's token speaks for the user, not for a device.
 		return nil, invalidToken("send the device's own access token (client credentials)")
 	}
@@ -128,19 +127,12 @@ func (s *Service) AuthorizeSender(r *http.Request, orgID string) (string, error)
 	if s.AdminToken != "" && tokenMatches(raw, s.AdminToken) {
 		return InvitedByAdmin, nil
 	}
-	c, g, err := s.verify(ctx, raw)
+	_, u, err := s.verify(ctx, raw)
 	if err != nil {
 		return "", err
 	}
-	if g.UserID == "" || g.UserID != c.Subject {
+	if u == nil {
 		return "", forbidden("only an admin of the organization may send its invitations; this token is a device's")
-	}
-	u, err := s.Store.GetUser(ctx, g.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return "", invalidToken("the access token's user can no longer sign in")
-	}
-	if err != nil {
-		return "", fmt.Errorf("load user: %w", err)
 	}
 	m, err := s.Store.GetOrgMember(ctx, orgID, u.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Role != store.RoleAdmin) {

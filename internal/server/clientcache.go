@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,13 +23,28 @@ const clientCacheTTL = 2 * time.Second
 // number in the millions, and the hot ones are refetched cheaply.
 const clientCacheSize = 10000
 
-// cachingStore is the store with GetClient answered from a short-lived cache.
+// cachingStore is the store with GetClient and ListClientGroupsOf answered
+// from a short-lived cache.
+//
+// A client's groups are read on every client credentials token (they
+// decide its scopes and go into the token), and change only by an admin's
+// or an invitation's hand. The same TTL applies: on other instances a
+// device may get a token reflecting its old groups for up to
+// clientCacheTTL after a change. Every write through this instance that can
+// change a client's groups drops the whole group cache, since one group's
+// change touches all its members.
 type cachingStore struct {
 	store.Store
 	now func() time.Time
 
 	mu      sync.RWMutex
 	clients map[string]cachedClient
+	groups  map[string]cachedGroups // by client id
+}
+
+type cachedGroups struct {
+	groups  []*store.ClientGroup
+	expires time.Time
 }
 
 type cachedClient struct {
@@ -37,7 +53,7 @@ type cachedClient struct {
 }
 
 func newCachingStore(st store.Store, now func() time.Time) *cachingStore {
-	return &cachingStore{Store: st, now: now, clients: make(map[string]cachedClient)}
+	return &cachingStore{Store: st, now: now, clients: make(map[string]cachedClient), groups: make(map[string]cachedGroups)}
 }
 
 // GetClient returns a copy of the cached client, or reads and caches it.
@@ -80,7 +96,79 @@ func (s *cachingStore) GetClientFresh(ctx context.Context, id string) (*store.Cl
 func (s *cachingStore) forget(id string) {
 	s.mu.Lock()
 	delete(s.clients, id)
+	delete(s.groups, id)
 	s.mu.Unlock()
+}
+
+// ListClientGroupsOf returns a copy of the cached groups of clientID, or
+// reads and caches them.
+func (s *cachingStore) ListClientGroupsOf(ctx context.Context, clientID string) ([]*store.ClientGroup, error) {
+	now := s.now()
+	s.mu.RLock()
+	e, ok := s.groups[clientID]
+	s.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return copyGroups(e.groups), nil
+	}
+	gs, err := s.Store.ListClientGroupsOf(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.groups) >= clientCacheSize {
+		for k := range s.groups {
+			delete(s.groups, k)
+			break
+		}
+	}
+	s.groups[clientID] = cachedGroups{groups: copyGroups(gs), expires: s.now().Add(clientCacheTTL)}
+	s.mu.Unlock()
+	return gs, nil
+}
+
+func copyGroups(gs []*store.ClientGroup) []*store.ClientGroup {
+	out := make([]*store.ClientGroup, len(gs))
+	for i, g := range gs {
+		c := *g
+		c.Scopes = slices.Clone(g.Scopes)
+		out[i] = &c
+	}
+	return out
+}
+
+// forgetGroups drops every client's cached groups.
+func (s *cachingStore) forgetGroups() {
+	s.mu.Lock()
+	clear(s.groups)
+	s.mu.Unlock()
+}
+
+// The writes that can change some client's groups, or what a group grants,
+// drop the group cache.
+
+func (s *cachingStore) UpdateClientGroup(ctx context.Context, g *store.ClientGroup) error {
+	defer s.forgetGroups()
+	return s.Store.UpdateClientGroup(ctx, g)
+}
+
+func (s *cachingStore) DeleteClientGroup(ctx context.Context, id string, now time.Time) error {
+	defer s.forgetGroups()
+	return s.Store.DeleteClientGroup(ctx, id, now)
+}
+
+func (s *cachingStore) RemoveGroupClient(ctx context.Context, groupID, clientID string) error {
+	defer s.forgetGroups()
+	return s.Store.RemoveGroupClient(ctx, groupID, clientID)
+}
+
+func (s *cachingStore) AcceptInvitation(ctx context.Context, tokenHash string, acc *store.Acceptance, now time.Time) (*store.Invitation, error) {
+	defer s.forgetGroups()
+	return s.Store.AcceptInvitation(ctx, tokenHash, acc, now)
+}
+
+func (s *cachingStore) DeleteOrganization(ctx context.Context, id string) error {
+	defer s.forgetGroups()
+	return s.Store.DeleteOrganization(ctx, id)
 }
 
 // UpdateClient writes through and drops the cached entry.

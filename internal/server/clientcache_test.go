@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/storetest"
 )
 
 // TestClientCacheAcrossInstances: two instances on one database, each with
@@ -51,5 +54,63 @@ func TestClientCacheAcrossInstances(t *testing.T) {
 	}
 	if got := authorize(a, printerSecret); got != 401 {
 		t.Errorf("the old secret on the rotating instance: %d; want 401", got)
+	}
+}
+
+// TestGroupCache: a client's groups are cached for clientCacheTTL; a change
+// made elsewhere shows once it has passed, and one made through this
+// instance at once. What a caller does to the groups it got leaves the
+// cache alone.
+func TestGroupCache(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := t.Context()
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cs := newCachingStore(st, func() time.Time { return clock })
+	mustNil := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustNil(st.CreateOrganization(ctx, &store.Organization{ID: "acme", Name: "Acme", CreatedAt: clock}))
+	g := &store.ClientGroup{ID: "g1", OrgID: "acme", Name: "sensors", Scopes: []string{"read"}, CreatedAt: clock}
+	mustNil(st.CreateClientGroup(ctx, g))
+	mustNil(st.CreateInvitation(ctx, &store.Invitation{ID: "i1", TokenHash: "h1", OrgID: "acme", GroupIDs: []string{"g1"},
+		Status: store.InvitationPending, CreatedAt: clock, ExpiresAt: clock.Add(time.Hour)}, nil))
+	_, err := cs.AcceptInvitation(ctx, "h1", &store.Acceptance{NewClient: &store.Client{ID: "dev", Name: "dev",
+		AuthMethod: store.AuthClientSecretBasic, SecretHash: "x", CreatedAt: clock, UpdatedAt: clock}}, clock)
+	mustNil(err)
+
+	scopes := func() string {
+		t.Helper()
+		gs, err := cs.ListClientGroupsOf(ctx, "dev")
+		mustNil(err)
+		var out []string
+		for _, g := range gs {
+			out = append(out, strings.Join(g.Scopes, "+"))
+			g.Scopes[0] = "spoiled" // must not reach the cache
+		}
+		return strings.Join(out, ",")
+	}
+	if got := scopes(); got != "read" {
+		t.Fatalf("groups = %q; want read", got)
+	}
+	g.Scopes = []string{"write"}
+	mustNil(st.UpdateClientGroup(ctx, g)) // as another instance would
+	if got := scopes(); got != "read" {
+		t.Errorf("within the TTL after a change elsewhere: %q; want the cached read", got)
+	}
+	clock = clock.Add(clientCacheTTL)
+	if got := scopes(); got != "write" {
+		t.Errorf("after the TTL: %q; want write", got)
+	}
+	g.Scopes = []string{"admin"}
+	mustNil(cs.UpdateClientGroup(ctx, g))
+	if got := scopes(); got != "admin" {
+		t.Errorf("after a change through this instance: %q; want admin at once", got)
+	}
+	mustNil(cs.RemoveGroupClient(ctx, "g1", "dev"))
+	if got := scopes(); got != "" {
+		t.Errorf("after removal through this instance: %q; want none", got)
 	}
 }

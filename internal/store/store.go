@@ -310,6 +310,9 @@ type GrantStore interface {
 	RevokeGrantsBySession(ctx context.Context, sessionHash string, now time.Time) (int, error)
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+	// GetRefreshGrant returns the token stored under hash, used or not, and
+	// its grant, revoked or not: what a refresh request needs, in one read.
+	GetRefreshGrant(ctx context.Context, hash string) (*RefreshToken, *Grant, error)
 	// RotateRefreshToken marks the unused token oldHash used at now and stores
 	// next in one transaction, and returns the old token (UsedAt now set):
 	// either the old one is used and next exists, or nothing changed. Of
@@ -319,6 +322,13 @@ type GrantStore interface {
 	// §4.14.2), and only then; ErrNotFound if it is unknown (or next's grant
 	// is); ErrInvalid if next holds a string that is not text.
 	RotateRefreshToken(ctx context.Context, oldHash string, next *RefreshToken, now time.Time) (*RefreshToken, error)
+	// RevokeAccessToken records that the access token with jti, which
+	// clientID got for itself and which has no grant behind it, is revoked
+	// until expiresAt, when it would have expired anyway (Sweep then drops
+	// the record). Revoking one twice is no error.
+	RevokeAccessToken(ctx context.Context, jti, clientID string, expiresAt time.Time) error
+	// AccessTokenRevoked reports whether RevokeAccessToken recorded jti.
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // Session is a signed-in browser.

@@ -14,14 +14,11 @@ import (
 
 // Handler serves the endpoints that answer about tokens already issued:
 // revocation (RFC 7009), introspection (RFC 7662) and UserInfo (OpenID
-// Connect Core §5.3). They all answer from the grant's state, not from the
-// token alone, so revoking a grant turns every token of it inactive at once.
+// Connect Core §5.3). They answer from the grant's state, not from the
+// token alone, so revoking a grant turns every token of it inactive at once
+// (see Live for the tokens a client gets for itself, which have no grant).
 type Handler struct {
-	Store interface {
-		store.ClientStore
-		store.GrantStore
-		store.UserStore
-	}
+	Store  Lookup
 	Tokens *Verifier
 	Now    func() time.Time // time.Now in production, a fixed clock in tests
 	Log    *slog.Logger
@@ -38,16 +35,55 @@ func (h *Handler) authenticate(r *http.Request, f oauth.Form) (*store.Client, er
 	return oauth.AuthenticateClient(r.Context(), h.Store, creds)
 }
 
+// Lookup is what deciding whether a token may still be used reads.
+type Lookup interface {
+	store.ClientStore
+	store.GrantStore
+	store.UserStore
+}
+
+// Live reports whether the access token with claims c may still be used at
+// now; its validity window (exp, nbf) is the caller's to check.
+//
+// A token minted for a grant is live while liveGrant says so of its grant,
+// so revoking the grant ends it at once. A token a client got for itself
+// (client credentials) has no grant behind it, since issuing one writes
+// nothing: it is live while its client exists and it was not revoked
+// (RFC 7009, store.GrantStore.RevokeAccessToken). g is nil for such a
+// token, and u for any token without a user.
+func Live(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (g *store.Grant, u *store.User, ok bool, err error) {
+	if c.GrantID != "" {
+		g, u, ok, err = liveGrant(ctx, st, c.GrantID, c.ClientID, now)
+		if ok && g.UserID != "" && g.UserID != c.Subject {
+			return nil, nil, false, nil // not the grant this token was minted for
+		}
+		return g, u, ok, err
+	}
+	if c.Subject != c.ClientID || c.JTI == "" {
+		return nil, nil, false, nil // only a client's own tokens come without a grant
+	}
+	if _, err := st.GetClient(ctx, c.ClientID); errors.Is(err, store.ErrNotFound) {
+		return nil, nil, false, nil
+	} else if err != nil {
+		return nil, nil, false, fmt.Errorf("load client: %w", err)
+	}
+	revoked, err := st.AccessTokenRevoked(ctx, c.JTI)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("load revocation: %w", err)
+	}
+	return nil, nil, !revoked, nil
+}
+
 // liveGrant returns grant id if tokens of it may be used at now by
 // clientID: it exists, is active (not revoked, not past its absolute
 // expiry), belongs to clientID, and the user it acts for (nil for a
 // client on its own behalf) can still sign in (SECURITY-CHECKLIST RT-07).
 // ok is false, with no error, for every way it may not.
-func (h *Handler) liveGrant(ctx context.Context, id, clientID string, now time.Time) (g *store.Grant, u *store.User, ok bool, err error) {
+func liveGrant(ctx context.Context, st Lookup, id, clientID string, now time.Time) (g *store.Grant, u *store.User, ok bool, err error) {
 	if id == "" {
 		return nil, nil, false, nil
 	}
-	g, err = h.Store.GetGrant(ctx, id)
+	g, err = st.GetGrant(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, false, nil
 	}
@@ -60,7 +96,7 @@ func (h *Handler) liveGrant(ctx context.Context, id, clientID string, now time.T
 	if g.UserID == "" {
 		return g, nil, true, nil
 	}
-	u, err = h.Store.GetUser(ctx, g.UserID)
+	u, err = st.GetUser(ctx, g.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return nil, nil, false, nil
 	}

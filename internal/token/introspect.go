@@ -35,7 +35,7 @@ type Introspection struct {
 // clients may ask: §2.1 requires the caller to be authorized, and a public
 // client proves nothing about who it is, so anyone could scan tokens
 // through it (§4; SECURITY-CHECKLIST IN-01). An access token is active if
-// it verifies, its validity window holds, and its grant is still active;
+// it verifies, its validity window holds, and Live says so;
 // a refresh token if it is unused, unexpired and its grant active, and the
 // caller is the client it was issued to (§4 lets the server limit what a
 // caller learns; a refresh token is only ever its own client's business).
@@ -85,12 +85,8 @@ func (h *Handler) introspectAccess(ctx context.Context, tok string) (*Introspect
 	if !claims.usableAt(now.Unix()) {
 		return nil, nil
 	}
-	g, _, ok, err := h.liveGrant(ctx, claims.GrantID, claims.ClientID, now)
-	if err != nil || !ok {
+	if _, _, ok, err := Live(ctx, h.Store, claims, now); err != nil || !ok {
 		return nil, err
-	}
-	if g.UserID != "" && g.UserID != claims.Subject {
-		return nil, nil // not the grant this token was minted for
 	}
 	return &Introspection{
 		Active:    true,
@@ -123,7 +119,7 @@ func (h *Handler) introspectRefresh(ctx context.Context, tok string, caller *sto
 	if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || (!rt.ExpiresAt.IsZero() && !now.Before(rt.ExpiresAt)) {
 		return nil, nil
 	}
-	g, _, ok, err := h.liveGrant(ctx, rt.GrantID, rt.ClientID, now)
+	g, _, ok, err := liveGrant(ctx, h.Store, rt.GrantID, rt.ClientID, now)
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -17,7 +18,8 @@ import (
 // every access and refresh token of that grant: RFC 7009 §2.1 lets a
 // server revoke the refresh token with an access token and asks it to
 // revoke the access tokens with a refresh token, and our tokens are all
-// bound to their grant.
+// bound to their grant. An access token a client got for itself (client
+// credentials) has no grant: that one token is revoked (Live).
 //
 // The answer is 200 with an empty body whenever the client authenticated
 // and sent a token, whether or not the token was valid, known or its own
@@ -41,47 +43,64 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 	// the types apart itself: refresh tokens carry their prefix and access
 	// tokens are JWTs, so an unknown or wrong hint changes nothing (RV-04).
 	ctx := r.Context()
-	grantID, err := h.revocableGrant(ctx, tok, c.ID)
+	grantID, own, err := h.revocable(ctx, tok, c.ID)
 	if err != nil {
 		return err
 	}
-	if grantID != "" {
+	switch {
+	case grantID != "":
 		err := h.Store.RevokeGrant(ctx, grantID, h.Now())
 		if err != nil && !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: nothing left to revoke
 			return fmt.Errorf("revoke grant: %w", err)
 		}
 		h.log().InfoContext(ctx, "grant revoked by its client", "client_id", c.ID, "grant_id", grantID)
+	case own != nil:
+		// Remembered until it would have expired; one already expired
+		// needs no record.
+		if exp := time.Unix(own.Expiry, 0); exp.After(h.Now()) {
+			if err := h.Store.RevokeAccessToken(ctx, own.JTI, c.ID, exp); err != nil {
+				return fmt.Errorf("revoke access token: %w", err)
+			}
+			h.log().InfoContext(ctx, "access token revoked by its client", "client_id", c.ID, "jti", own.JTI)
+		}
 	}
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-// revocableGrant returns the grant of tok if tok is a token we issued to
-// clientID, expired or not; "" for anything else.
-func (h *Handler) revocableGrant(ctx context.Context, tok, clientID string) (string, error) {
+// revocable finds what revoking tok means when clientID asks: the grant
+// behind it if tok is a token we issued to clientID under a grant, expired
+// or not, or the claims of an access token clientID got for itself, which
+// has no grant (see Live). Both are empty for anything else.
+func (h *Handler) revocable(ctx context.Context, tok, clientID string) (grantID string, own *AccessClaims, err error) {
 	if strings.HasPrefix(tok, oauth.PrefixRefreshToken) {
 		rt, err := h.Store.GetRefreshToken(ctx, oauth.HashSecret(tok))
 		if errors.Is(err, store.ErrNotFound) {
-			return "", nil
+			return "", nil, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("load refresh token: %w", err)
+			return "", nil, fmt.Errorf("load refresh token: %w", err)
 		}
 		if rt.ClientID != clientID {
-			return "", nil
+			return "", nil, nil
 		}
-		return rt.GrantID, nil
+		return rt.GrantID, nil, nil
 	}
 	claims, err := h.Tokens.Access(ctx, tok)
 	if errors.Is(err, ErrInvalid) {
-		return "", nil
+		return "", nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("verify access token: %w", err)
+		return "", nil, fmt.Errorf("verify access token: %w", err)
 	}
-	if claims.ClientID != clientID {
-		return "", nil
+	switch {
+	case claims.ClientID != clientID:
+		return "", nil, nil
+	case claims.GrantID != "":
+		return claims.GrantID, nil, nil
+	case claims.Subject == clientID:
+		return "", claims, nil
 	}
-	return claims.GrantID, nil
+	return "", nil, nil
 }

@@ -441,3 +441,64 @@ func formBody(form url.Values) *http.Request {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return r
 }
+
+// TestClientOwnToken: a token a client got for itself (client credentials)
+// has no grant behind it. It introspects active while its client exists and
+// it was not revoked; revoking it (RFC 7009) ends that one token, and only
+// its own client may; UserInfo has no user to describe.
+func TestClientOwnToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	own := func() string {
+		resp, err := f.minter.Mint(ctx, Issue{Grant: &store.Grant{ClientID: "app", Scopes: []string{"read"}}, Scopes: []string{"read"}})
+		mustDo(t, err)
+		return resp.AccessToken
+	}
+	active := func(tok string) bool {
+		t.Helper()
+		w := post(f.h.Introspect, url.Values{"token": {tok}}, "rs", rsSecret)
+		var got Introspection
+		if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &got) != nil {
+			t.Fatalf("introspect: %d %s", w.Code, w.Body)
+		}
+		if got.Active && (got.Subject != "app" || got.ClientID != "app" || got.GrantID != "" || got.Scope != "read") {
+			t.Errorf("introspection = %+v", got)
+		}
+		return got.Active
+	}
+	a, b := own(), own()
+	if !active(a) || !active(b) {
+		t.Fatal("a new client credentials token is not active")
+	}
+	if w := post(f.h.Revoke, url.Values{"token": {a}}, "rs", rsSecret); w.Code != 200 {
+		t.Fatalf("another client's revocation: %d", w.Code)
+	}
+	if !active(a) {
+		t.Error("another client revoked the token")
+	}
+	if w := post(f.h.Revoke, url.Values{"token": {a}}, "app", appSecret); w.Code != 200 {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body)
+	}
+	if active(a) || !active(b) {
+		t.Errorf("after revoking a: a active %v, b active %v; want only b", active(a), active(b))
+	}
+	if w := post(f.h.Revoke, url.Values{"token": {a}}, "app", appSecret); w.Code != 200 {
+		t.Errorf("revoking twice: %d", w.Code)
+	}
+	r := httptest.NewRequest("GET", "/userinfo", nil)
+	r.Header.Set("Authorization", "Bearer "+b)
+	w := httptest.NewRecorder()
+	oauth.Handle(nil, f.h.UserInfo).ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("UserInfo with a client's own token: %d; want 401", w.Code)
+	}
+	f.now = t0.Add(11 * time.Minute)
+	if active(b) {
+		t.Error("an expired token is active")
+	}
+	f.now = t0
+	mustDo(t, f.st.DeleteClient(ctx, "app"))
+	if active(b) {
+		t.Error("a deleted client's token is active")
+	}
+}

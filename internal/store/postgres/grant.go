@@ -153,13 +153,39 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
 }
 
+// GetRefreshGrant returns the token stored under hash, used or not, with
+// its grant, in one round trip.
+func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.RefreshToken, *store.Grant, error) {
+	if !store.ValidText(hash) {
+		return nil, nil, store.ErrNotFound
+	}
+	var t store.RefreshToken
+	var g store.Grant
+	err := s.pool.QueryRow(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
+			g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash
+		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1`, hash).Scan(
+		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
+		&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
+		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
+		optionalCol{&g.SessionHash})
+	if err != nil {
+		return nil, nil, mapErr(err)
+	}
+	return &t, &g, nil
+}
+
 // RotateRefreshToken marks the unused token oldHash used at now and stores
-// next, in one transaction: a failure anywhere, the connection included,
-// rolls it all back, and the old token still works. Of concurrent rotations,
-// on any number of instances, exactly one finds the old token unused: the
-// others wait for its row lock, then (READ COMMITTED) re-check the WHERE
-// clause against the newest version. It does not check expiry or the grant:
-// the caller did.
+// next: one statement, which inserts the new token only from the row its
+// update changed, inside an explicit transaction. The statement makes it
+// both or neither; the transaction makes a lost connection roll it back,
+// even when the statement ran to its end after the client was gone (say,
+// having waited for another rotation's row lock): nothing commits without
+// the COMMIT only a connected client sends, so a device that got an error
+// still holds a working token, and its retry is not taken for reuse. Of
+// concurrent rotations, on any number of instances, exactly one finds the
+// old token unused: the others wait for its row lock, then (READ
+// COMMITTED) re-check the WHERE clause against the newest version. It does
+// not check expiry or the grant: the caller did.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *store.RefreshToken, now time.Time) (*store.RefreshToken, error) {
 	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
@@ -172,9 +198,23 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *st
 		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
 	defer tx.Rollback(ctx) // a no-op once committed
-	old, err := scanRefreshToken(tx.QueryRow(ctx, `UPDATE refresh_tokens SET used_at = $2
-		WHERE hash = $1 AND used_at IS NULL RETURNING `+refreshColumns, oldHash, now.UnixMilli()))
-	if errors.Is(err, store.ErrNotFound) {
+	// A data-modifying WITH runs once whether or not the outer query reads
+	// it; the casts give the SELECT's parameters the columns' types.
+	var old store.RefreshToken
+	err = tx.QueryRow(ctx, `WITH old AS (
+			UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING `+refreshColumns+`
+		), next AS (
+			INSERT INTO refresh_tokens (`+refreshColumns+`)
+			SELECT $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::bigint FROM old
+		)
+		SELECT `+refreshColumns+` FROM old`,
+		now.UnixMilli(), oldHash,
+		next.Hash, next.GrantID, next.ClientID, jsonList(next.Scopes), millis(next.CreatedAt), millis(next.ExpiresAt), millis(next.UsedAt),
+	).Scan(&old.Hash, &old.GrantID, &old.ClientID, listCol{&old.Scopes},
+		timeCol{&old.CreatedAt}, timeCol{&old.ExpiresAt}, timeCol{&old.UsedAt})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// The update changed nothing: the token is used or unknown.
 		ok, err := exists(ctx, tx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, oldHash)
 		if err != nil {
 			return nil, fmt.Errorf("rotate refresh token: %w", err)
@@ -183,20 +223,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *st
 			return nil, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
 		}
 		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
-	}
-	if err := insertRefreshToken(ctx, tx, next); err != nil {
+	case err != nil:
+		err = mapErr(err)
 		if errors.Is(err, store.ErrConflict) {
-			// ErrConflict means reuse, which revokes the grant; a taken hash
-			// for the new token is not that.
+			// ErrConflict means reuse, which revokes the grant; a taken
+			// hash for the new token is not that.
 			return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
 		}
-		return nil, fmt.Errorf("rotate refresh token: new %w", err)
+		return nil, fmt.Errorf("rotate refresh token: %w", err) // ErrNotFound: next's grant is gone
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("rotate refresh token: commit: %w", mapErr(err))
 	}
-	return old, nil
+	return &old, nil
 }

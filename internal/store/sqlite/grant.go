@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -161,11 +162,33 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return scanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 }
 
+// GetRefreshGrant returns the token stored under hash, used or not, with
+// its grant, in one query.
+func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.RefreshToken, *store.Grant, error) {
+	if !store.ValidText(hash) {
+		return nil, nil, store.ErrNotFound
+	}
+	var t store.RefreshToken
+	var g store.Grant
+	err := s.r.QueryRowContext(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
+			g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash
+		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = ?`, hash).Scan(
+		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
+		&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
+		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
+		optionalCol{&g.SessionHash})
+	if err != nil {
+		return nil, nil, mapErr(err)
+	}
+	return &t, &g, nil
+}
+
 // RotateRefreshToken marks the unused token oldHash used at now and stores
-// next, in one transaction: a failure anywhere rolls it all back, and the old
-// token still works. Of concurrent rotations exactly one finds the old token
-// unused; SQLite has one writer at a time, and BEGIN IMMEDIATE makes the
-// others wait for it. It does not check expiry or the grant: the caller did.
+// next, both or neither: it runs in the shared write transaction (batch.go)
+// inside a savepoint, so a failure of either statement rolls back both, and
+// the old token still works. Of concurrent rotations exactly one finds the
+// old token unused: SQLite has one writer, and the batcher runs writes one
+// after another. It does not check expiry or the grant: the caller did.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *store.RefreshToken, now time.Time) (*store.RefreshToken, error) {
 	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
@@ -173,36 +196,37 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *st
 	if !validRefreshToken(next) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
-	}
-	defer tx.Rollback()
-	old, err := scanRefreshToken(tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
-		WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), oldHash))
-	if errors.Is(err, store.ErrNotFound) {
-		ok, err := txExists(ctx, tx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, oldHash)
+	var old *store.RefreshToken
+	err := s.batch.doAtomic(ctx, func(q querier) error {
+		var err error
+		old, err = scanRefreshToken(q.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
+			WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), oldHash))
+		if errors.Is(err, store.ErrNotFound) {
+			var one int
+			switch err := q.QueryRowContext(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&one); {
+			case err == nil:
+				return fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+			case errors.Is(err, sql.ErrNoRows):
+				return store.ErrNotFound
+			default:
+				return fmt.Errorf("rotate refresh token: %w", mapErr(err))
+			}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("rotate refresh token: %w", err)
+			return fmt.Errorf("rotate refresh token: %w", err)
 		}
-		if ok {
-			return nil, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+		if err := insertRefreshToken(ctx, q, next); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				// ErrConflict means reuse, which revokes the grant; a taken
+				// hash for the new token is not that.
+				return fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
+			}
+			return fmt.Errorf("rotate refresh token: new %w", err)
 		}
-		return nil, store.ErrNotFound
-	}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
-	}
-	if err := insertRefreshToken(ctx, tx, next); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			// ErrConflict means reuse, which revokes the grant; a taken hash
-			// for the new token is not that.
-			return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
-		}
-		return nil, fmt.Errorf("rotate refresh token: new %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("rotate refresh token: commit: %w", mapErr(err))
+		return nil, err
 	}
 	return old, nil
 }

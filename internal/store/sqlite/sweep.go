@@ -18,11 +18,13 @@ var sweeps = []string{
 	`DELETE FROM authorization_requests WHERE expires_at < ?`,
 	`DELETE FROM authorization_codes WHERE expires_at < ?`,
 	`DELETE FROM grants WHERE user_id IS NULL AND expires_at < ?`,
+	`DELETE FROM revoked_jtis WHERE expires_at < ?`,
 }
 
-// Sweep deletes device authorizations, sessions, refresh tokens and throttle
-// windows that ended before now, in one transaction, and returns how many
-// rows went.
+// Sweep deletes device authorizations, sessions, refresh tokens, throttle
+// windows, authorization requests and codes, user-less grants and records of
+// revoked access tokens that ended before now, in one transaction, and
+// returns how many rows went.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {

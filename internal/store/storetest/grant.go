@@ -97,6 +97,20 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	got, err := s.GetRefreshToken(ctx, "rt1")
 	wantErr(t, "GetRefreshToken", err, nil)
 	diff(t, "refresh token", rt, got)
+	gotRT, gotG, err := s.GetRefreshGrant(ctx, "rt1")
+	wantErr(t, "GetRefreshGrant", err, nil)
+	diff(t, "GetRefreshGrant's token", rt, gotRT)
+	diff(t, "GetRefreshGrant's grant", g, gotG)
+	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, g.ID, at(time.Minute)), nil)
+	revoked := *g
+	revoked.RevokedAt = at(time.Minute)
+	_, gotG, err = s.GetRefreshGrant(ctx, "rt1")
+	wantErr(t, "GetRefreshGrant of a revoked grant", err, nil)
+	diff(t, "GetRefreshGrant's revoked grant", &revoked, gotG)
+	for _, hash := range []string{"nope", "bad\xff"} {
+		_, _, err = s.GetRefreshGrant(ctx, hash)
+		wantErr(t, "GetRefreshGrant(unknown)", err, store.ErrNotFound)
+	}
 
 	for _, tt := range []struct {
 		name string
@@ -220,4 +234,29 @@ func testSessions(t *testing.T, s store.Store) {
 	_, err := s.GetSession(ctx, "s1", t0)
 	wantErr(t, "GetSession after delete", err, store.ErrNotFound)
 	wantErr(t, "DeleteSession again (signing out twice)", s.DeleteSession(ctx, "s1"), nil)
+}
+
+func testRevokeAccessToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := mustCreateClient(t, s, "machine", false)
+	for _, jti := range []string{"jti-1", "jti-2", "never"} {
+		got, err := s.AccessTokenRevoked(ctx, jti)
+		wantErr(t, "AccessTokenRevoked before", err, nil)
+		if got {
+			t.Errorf("AccessTokenRevoked(%q) = true before any revocation", jti)
+		}
+	}
+	wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "jti-1", c.ID, at(time.Hour)), nil)
+	wantErr(t, "RevokeAccessToken again", s.RevokeAccessToken(ctx, "jti-1", c.ID, at(2*time.Hour)), nil)
+	// The client is a record, not a reference: a deleted client's token can
+	// still be revoked.
+	wantErr(t, "RevokeAccessToken(unknown client)", s.RevokeAccessToken(ctx, "jti-2", "ghost", at(time.Hour)), nil)
+	for jti, want := range map[string]bool{"jti-1": true, "jti-2": true, "never": false, "jti-1\x00": false} {
+		got, err := s.AccessTokenRevoked(ctx, jti)
+		wantErr(t, "AccessTokenRevoked", err, nil)
+		if got != want {
+			t.Errorf("AccessTokenRevoked(%q) = %v, want %v", jti, got, want)
+		}
+	}
+	wantErr(t, "RevokeAccessToken(not text)", s.RevokeAccessToken(ctx, "bad\xff", c.ID, at(time.Hour)), store.ErrInvalid)
 }

@@ -141,10 +141,14 @@ func testSweep(t *testing.T, s store.Store) {
 		mustCreateGrant(t, s, mg)
 	}
 
+	// Revoked access tokens are remembered until they would have expired.
+	wantErr(t, "RevokeAccessToken(dead)", s.RevokeAccessToken(ctx, "jti-dead", c.ID, before), nil)
+	wantErr(t, "RevokeAccessToken(live)", s.RevokeAccessToken(ctx, "jti-live", c.ID, after), nil)
+
 	n, err := s.Sweep(ctx, now)
 	wantErr(t, "Sweep", err, nil)
-	if n != 5 {
-		t.Errorf("Sweep deleted %d rows, want 5", n)
+	if n != 6 {
+		t.Errorf("Sweep deleted %d rows, want 6", n)
 	}
 	n, err = s.Sweep(ctx, now)
 	wantErr(t, "Sweep again", err, nil)
@@ -170,6 +174,13 @@ func testSweep(t *testing.T, s store.Store) {
 		{"expired grant of a user", lookupErr(s.GetGrant(ctx, userExpired.ID)), nil},
 	} {
 		wantErr(t, tt.name, tt.err, tt.want)
+	}
+	for jti, want := range map[string]bool{"jti-dead": false, "jti-live": true} {
+		got, err := s.AccessTokenRevoked(ctx, jti)
+		wantErr(t, "AccessTokenRevoked", err, nil)
+		if got != want {
+			t.Errorf("AccessTokenRevoked(%q) after Sweep = %v, want %v", jti, got, want)
+		}
 	}
 	for _, tt := range []struct {
 		key  string

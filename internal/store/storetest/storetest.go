@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeGrant", testRevokeGrant},
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RevokeAccessToken", testRevokeAccessToken},
 		{"Sessions", testSessions},
 		{"Authorization", testAuthorization},
 		{"ClientSessionMetadata", testClientSessionMetadata},
