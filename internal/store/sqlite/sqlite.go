@@ -42,6 +42,9 @@ type Store struct {
 	r *pool
 	// batch runs the hot writes on w in shared transactions (batch.go).
 	batch *batcher
+	// ckpt copies the WAL into the database file beside the writer
+	// (checkpoint.go).
+	ckpt *checkpointer
 }
 
 // pool is a connection pool whose statements are prepared the first time
@@ -126,7 +129,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		"foreign_keys(1)",
 	}
 	w, err := sql.Open("sqlite", dsn(path, url.Values{
-		"_pragma": append(common, "journal_mode(WAL)", "synchronous(NORMAL)"),
+		"_pragma": append(common, "journal_mode(WAL)", "synchronous(NORMAL)",
+			fmt.Sprintf("wal_autocheckpoint(%d)", walLimitPages)),
 		// BEGIN IMMEDIATE takes the write lock at once, so a transaction never
 		// has to upgrade a read lock, which SQLite may refuse without waiting.
 		"_txlock": {"immediate"},
@@ -160,8 +164,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	c, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": common}))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	c.SetConnMaxIdleTime(0)
 	wp := newPool(w)
-	return &Store{w: wp, r: newPool(r), batch: newBatcher(wp)}, nil
+	return &Store{w: wp, r: newPool(r), batch: newBatcher(wp), ckpt: newCheckpointer(c)}, nil
 }
 
 // OpenAndMigrate opens the database at path and brings its schema up to date.
@@ -184,10 +197,10 @@ func dsn(path string, params url.Values) string {
 	return "file:" + escaped + "?" + params.Encode()
 }
 
-// Close closes both connection pools.
+// Close stops the batcher and the checkpoints and closes the connections.
 func (s *Store) Close() error {
 	s.batch.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.ckpt.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping reports whether the database answers and every migration this binary
