@@ -250,3 +250,27 @@ func TestAuthorizationCodeDisabledUser(t *testing.T) {
 	_, err = redeem(t, d, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
 	wantInvalidGrant(t, "redemption for a disabled user", err)
 }
+
+// TestRefreshDisabledUser: a user disabled after the grant can no longer
+// refresh it (DF-17), and the token is not rotated by the attempt.
+func TestRefreshDisabledUser(t *testing.T) {
+	d, st := codeDeps(t)
+	code := newCode(t, st, "web", nil)
+	first, err := redeem(t, d, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
+	mustDo(t, err)
+	u, err := st.GetUser(t.Context(), "ada")
+	mustDo(t, err)
+	u.Disabled = true
+	mustDo(t, st.UpdateUser(t.Context(), u))
+	refresh := func() error {
+		_, err := Refresh{d}.Exchange(t.Context(), &Request{
+			Form: oauth.Form{"grant_type": store.GrantRefreshToken, "refresh_token": first.RefreshToken}, Creds: webCreds})
+		return err
+	}
+	wantInvalidGrant(t, "refresh for a disabled user", refresh())
+	u.Disabled = false
+	mustDo(t, st.UpdateUser(t.Context(), u))
+	if err := refresh(); err != nil {
+		t.Errorf("refresh once the user is enabled again: %v; want the unrotated token to work", err)
+	}
+}

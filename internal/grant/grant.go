@@ -122,12 +122,18 @@ func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (strin
 func (d *Deps) activeUser(ctx context.Context, id string) (*store.User, error) {
 	u, err := d.Store.GetUser(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the user who approved this request can no longer sign in"}
+		return nil, userGone()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
 	return u, nil
+}
+
+// userGone is the answer when the user a grant acts for was deleted or
+// disabled since.
+func userGone() *oauth.Error {
+	return &oauth.Error{Code: oauth.InvalidGrant, Description: "the user who approved this request can no longer sign in"}
 }
 
 func (d *Deps) newGrantID() (string, error) {

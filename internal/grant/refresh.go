@@ -28,13 +28,14 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	}
 	invalid := &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is invalid, expired or revoked"}
 	hash := oauth.HashSecret(rt)
-	old, gr, err := g.Store.GetRefreshGrant(ctx, hash)
+	fam, err := g.Store.GetRefreshGrant(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load refresh token: %w", err)
 	}
+	old, gr := fam.Token, fam.Grant
 	if old.ClientID != c.ID {
 		// Bound to the client it was issued to (RFC 6749 §6); another
 		// client presenting it learns nothing and changes nothing.
@@ -57,11 +58,11 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	if !gr.Active(now) || !now.Before(old.ExpiresAt) {
 		return nil, invalid
 	}
-	var u *store.User
-	if gr.UserID != "" {
-		if u, err = g.activeUser(ctx, gr.UserID); err != nil {
-			return nil, err
-		}
+	u := fam.User
+	if gr.UserID != "" && (u == nil || u.Disabled) {
+		// SECURITY-CHECKLIST DF-17: the user's status is checked at every
+		// use, not only at approval.
+		return nil, userGone()
 	}
 	next, nextRecord, err := g.newRefresh(gr, old.Scopes, now)
 	if err != nil {

@@ -295,6 +295,15 @@ type RefreshToken struct {
 	UsedAt    time.Time // set when it was rotated; a second use is reuse
 }
 
+// RefreshFamily is a refresh token with the grant it belongs to (a grant
+// is its token family) and the user the grant acts for: nil for a client
+// acting for itself.
+type RefreshFamily struct {
+	Token *RefreshToken
+	Grant *Grant
+	User  *User
+}
+
 // GrantStore keeps grants and their refresh tokens.
 type GrantStore interface {
 	CreateGrant(ctx context.Context, g *Grant) error
@@ -310,9 +319,10 @@ type GrantStore interface {
 	RevokeGrantsBySession(ctx context.Context, sessionHash string, now time.Time) (int, error)
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
-	// GetRefreshGrant returns the token stored under hash, used or not, and
-	// its grant, revoked or not: what a refresh request needs, in one read.
-	GetRefreshGrant(ctx context.Context, hash string) (*RefreshToken, *Grant, error)
+	// GetRefreshGrant returns the token stored under hash, used or not, its
+	// grant, revoked or not, and the grant's user: what a refresh request
+	// needs, in one read.
+	GetRefreshGrant(ctx context.Context, hash string) (*RefreshFamily, error)
 	// RotateRefreshToken marks the unused token oldHash used at now and stores
 	// next in one transaction, and returns the old token (UsedAt now set):
 	// either the old one is used and next exists, or nothing changed. Of

@@ -163,24 +163,33 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 }
 
 // GetRefreshGrant returns the token stored under hash, used or not, with
-// its grant, in one query.
-func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.RefreshToken, *store.Grant, error) {
+// its grant and the grant's user, in one query.
+func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.RefreshFamily, error) {
 	if !store.ValidText(hash) {
-		return nil, nil, store.ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	var t store.RefreshToken
 	var g store.Grant
+	var u store.User
 	err := s.r.QueryRowContext(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
-			g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash
-		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = ?`, hash).Scan(
+			g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash,
+			u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, 0),
+			u.created_at, u.updated_at
+		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+		WHERE r.hash = ?`, hash).Scan(
 		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
 		&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
 		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
-		optionalCol{&g.SessionHash})
+		optionalCol{&g.SessionHash},
+		optionalCol{&u.ID}, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
 	if err != nil {
-		return nil, nil, mapErr(err)
+		return nil, mapErr(err)
 	}
-	return &t, &g, nil
+	f := &store.RefreshFamily{Token: &t, Grant: &g}
+	if u.ID != "" {
+		f.User = &u
+	}
+	return f, nil
 }
 
 // RotateRefreshToken marks the unused token oldHash used at now and stores

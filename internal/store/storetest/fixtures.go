@@ -150,3 +150,13 @@ func grantFixture(t *testing.T, s store.Store) *store.Grant {
 	mustCreateClient(t, s, "app", false)
 	return mustCreateGrant(t, s, newGrant("g1", "ada", "app", t0))
 }
+
+// mustGetUser returns the user with id.
+func mustGetUser(t *testing.T, s store.Store, id string) *store.User {
+	t.Helper()
+	u, err := s.GetUser(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetUser(%q): %v", id, err)
+	}
+	return u
+}

@@ -97,18 +97,23 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	got, err := s.GetRefreshToken(ctx, "rt1")
 	wantErr(t, "GetRefreshToken", err, nil)
 	diff(t, "refresh token", rt, got)
-	gotRT, gotG, err := s.GetRefreshGrant(ctx, "rt1")
+	fam, err := s.GetRefreshGrant(ctx, "rt1")
 	wantErr(t, "GetRefreshGrant", err, nil)
-	diff(t, "GetRefreshGrant's token", rt, gotRT)
-	diff(t, "GetRefreshGrant's grant", g, gotG)
+	diff(t, "GetRefreshGrant", &store.RefreshFamily{Token: rt, Grant: g, User: mustGetUser(t, s, g.UserID)}, fam)
+	// A client's own grant has no user.
+	own := mustCreateGrant(t, s, newGrant("own", "", g.ClientID, t0))
+	ownRT := mustCreateRefreshToken(t, s, newRefreshToken("rt-own", own.ID, at(24*time.Hour)))
+	fam, err = s.GetRefreshGrant(ctx, "rt-own")
+	wantErr(t, "GetRefreshGrant(client's own)", err, nil)
+	diff(t, "GetRefreshGrant(client's own)", &store.RefreshFamily{Token: ownRT, Grant: own}, fam)
 	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, g.ID, at(time.Minute)), nil)
 	revoked := *g
 	revoked.RevokedAt = at(time.Minute)
-	_, gotG, err = s.GetRefreshGrant(ctx, "rt1")
+	fam, err = s.GetRefreshGrant(ctx, "rt1")
 	wantErr(t, "GetRefreshGrant of a revoked grant", err, nil)
-	diff(t, "GetRefreshGrant's revoked grant", &revoked, gotG)
+	diff(t, "GetRefreshGrant's revoked grant", &revoked, fam.Grant)
 	for _, hash := range []string{"nope", "bad\xff"} {
-		_, _, err = s.GetRefreshGrant(ctx, hash)
+		_, err = s.GetRefreshGrant(ctx, hash)
 		wantErr(t, "GetRefreshGrant(unknown)", err, store.ErrNotFound)
 	}
 
