@@ -73,7 +73,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.postgres, "postgres", "", "also measure on PostgreSQL at this `DSN` (in a fresh schema, dropped afterwards)")
 	list := fs.String("scenarios", strings.Join(scenarioNames(), ","), "comma-separated `list` of scenarios")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown `file` to write the results to (empty: none)")
-	fs.IntVar(&o.liveCodes, "live-codes", 40000, "live device codes the pending-poll scenario polls, each at its interval; "+
+	fs.IntVar(&o.liveCodes, "live-codes", 150000, "live device codes the pending-poll scenario polls, each at its interval; "+
 		"this many codes / the 5 s interval caps that scenario's rate")
 	fs.BoolVar(&o.profiles, "profiles", true, "take a CPU profile of Latchkey in each scenario's last round and report its top functions")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "also keep the raw profiles in this `directory`, as SCENARIO-BACKEND.pprof")

@@ -153,7 +153,22 @@ func (b *bench) deviceCodes(ctx context.Context, n int) (codes []string, interva
 			}
 		})
 	}
+	// Many codes take minutes: say how far it got every ten seconds.
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				b.progress("%s: %d of %d device codes started", b.backend, min(int(next.Load()), n), n)
+			}
+		}
+	}()
 	wg.Wait()
+	close(done)
 	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
 		return nil, 0, err
 	}
