@@ -104,4 +104,44 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 			}
 		})
 	})
+	// A refresh's store work: read the token with its grant and user, then
+	// rotate it. Each goroutine rotates a chain of its own, as each device
+	// holds its own.
+	b.Run("Refresh", func(b *testing.B) {
+		s := open(b)
+		ctx := b.Context()
+		if err := s.CreateUser(ctx, &store.User{ID: "ada", Email: "ada@example.com", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.CreateClient(ctx, newClient("app", false)); err != nil {
+			b.Fatal(err)
+		}
+		var chains, tokens atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			g := newGrant(fmt.Sprint("g-", chains.Add(1)), "ada", "app", t0)
+			cur := newRefreshToken(fmt.Sprint("rt-", tokens.Add(1)), g.ID, t0.Add(24*time.Hour))
+			if err := s.CreateGrant(ctx, g); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := s.CreateRefreshToken(ctx, cur); err != nil {
+				b.Error(err)
+				return
+			}
+			for pb.Next() {
+				if _, err := s.GetRefreshGrant(ctx, cur.Hash); err != nil {
+					b.Error(err)
+					return
+				}
+				next := newRefreshToken(fmt.Sprint("rt-", tokens.Add(1)), g.ID, t0.Add(24*time.Hour))
+				if _, err := s.RotateRefreshToken(ctx, cur.Hash, next, t0.Add(time.Minute)); err != nil {
+					b.Error(err)
+					return
+				}
+				cur = next
+			}
+		})
+	})
 }
