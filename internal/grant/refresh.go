@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -27,62 +28,69 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		return nil, err
 	}
 	invalid := &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is invalid, expired or revoked"}
-	hash := oauth.HashSecret(rt)
-	fam, err := g.Store.GetRefreshGrant(ctx, hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalid
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load refresh token: %w", err)
-	}
-	old, gr := fam.Token, fam.Grant
-	if old.ClientID != c.ID {
-		// Bound to the client it was issued to (RFC 6749 §6); another
-		// client presenting it learns nothing and changes nothing.
-		return nil, invalid
-	}
-	scopes := old.Scopes
+	var asked []string
 	if s := req.Form.Get("scope"); s != "" {
-		asked, err := oauth.ParseScope(s)
-		if err != nil {
+		if asked, err = oauth.ParseScope(s); err != nil {
 			return nil, err
 		}
-		if missing, ok := oauth.ScopeSubset(asked, old.Scopes); !ok {
-			return nil, &oauth.Error{Code: oauth.InvalidScope, Description: "scope " + missing + " was not granted"}
-		}
-		scopes = asked
 	}
-	now := g.Now()
-	// Whether the token may be used at all is decided before rotating it, so
-	// a revoked grant's token, or an expired one, is never rotated.
-	if !gr.Active(now) || !now.Before(old.ExpiresAt) {
-		return nil, invalid
-	}
-	u := fam.User
-	if gr.UserID != "" && (u == nil || u.Disabled) {
-		// SECURITY-CHECKLIST DF-17: the user's status is checked at every
-		// use, not only at approval.
-		return nil, userGone()
-	}
-	next, nextRecord, err := g.newRefresh(gr, old.Scopes, now)
+	next, err := oauth.NewSecret(g.Rand, oauth.PrefixRefreshToken)
 	if err != nil {
 		return nil, err
 	}
+	now := g.Now()
+	var idleUntil time.Time
+	if g.RefreshIdle > 0 {
+		idleUntil = now.Add(g.RefreshIdle)
+	}
+	scopes := asked
 	// One transaction marks the old token used and stores the next, so a
-	// database lost halfway leaves the old one working, never neither.
-	_, err = g.Store.RotateRefreshToken(ctx, hash, nextRecord, now)
+	// database lost halfway leaves the old one working, never neither; the
+	// checks run inside it, before anything commits, so a token that may
+	// not be used is never rotated.
+	fam, err := g.Store.RotateRefreshToken(ctx, oauth.HashSecret(rt), oauth.HashSecret(next), idleUntil, now,
+		func(f *store.RefreshFamily) error {
+			if f.Token.ClientID != c.ID {
+				// Bound to the client it was issued to (RFC 6749 §6); another
+				// client presenting it learns nothing and changes nothing.
+				return invalid
+			}
+			if !f.Grant.Active(now) || !now.Before(f.Token.ExpiresAt) {
+				return invalid
+			}
+			if f.Grant.UserID != "" && (f.User == nil || f.User.Disabled) {
+				// SECURITY-CHECKLIST DF-17: the user's status is checked at
+				// every use, not only at approval.
+				return userGone()
+			}
+			if scopes == nil {
+				scopes = f.Token.Scopes
+			} else if missing, ok := oauth.ScopeSubset(scopes, f.Token.Scopes); !ok {
+				return &oauth.Error{Code: oauth.InvalidScope, Description: "scope " + missing + " was not granted"}
+			}
+			return nil
+		})
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		// Used already: either the client or an attacker holds a stolen copy.
-		if err := g.Store.RevokeGrant(ctx, old.GrantID, now); err != nil {
+		// Used already: either the client or an attacker holds a stolen
+		// copy. Only the client it was issued to, with a token that has not
+		// expired, sets off the revocation.
+		if fam.Token.ClientID != c.ID || !now.Before(fam.Token.ExpiresAt) {
+			return nil, invalid
+		}
+		if err := g.Store.RevokeGrant(ctx, fam.Token.GrantID, now); err != nil {
 			return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
 		}
-		g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", old.GrantID)
+		g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", fam.Token.GrantID)
 		return nil, invalid
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalid
 	case err != nil:
+		var oe *oauth.Error
+		if errors.As(err, &oe) {
+			return nil, err // refused by the checks
+		}
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	return g.Minter.Mint(ctx, token.Issue{Grant: gr, User: u, Scopes: scopes, Refresh: next})
+	return g.Minter.Mint(ctx, token.Issue{Grant: fam.Grant, User: fam.User, Scopes: scopes, Refresh: next})
 }

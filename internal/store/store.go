@@ -319,19 +319,19 @@ type GrantStore interface {
 	RevokeGrantsBySession(ctx context.Context, sessionHash string, now time.Time) (int, error)
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
-	// GetRefreshGrant returns the token stored under hash, used or not, its
-	// grant, revoked or not, and the grant's user: what a refresh request
-	// needs, in one read.
-	GetRefreshGrant(ctx context.Context, hash string) (*RefreshFamily, error)
-	// RotateRefreshToken marks the unused token oldHash used at now and stores
-	// next in one transaction, and returns the old token (UsedAt now set):
-	// either the old one is used and next exists, or nothing changed. Of
-	// concurrent rotations of one token exactly one succeeds. It checks
-	// neither expiry nor the grant: the caller does, before rotating.
-	// ErrConflict if the old token was used already (reuse, RFC 9700
-	// §4.14.2), and only then; ErrNotFound if it is unknown (or next's grant
-	// is); ErrInvalid if next holds a string that is not text.
-	RotateRefreshToken(ctx context.Context, oldHash string, next *RefreshToken, now time.Time) (*RefreshToken, error)
+	// RotateRefreshToken uses the unused refresh token oldHash. In one
+	// transaction it marks it used at now and stores its successor under
+	// nextHash: same grant, client and scopes, created at now, expiring with
+	// the grant or at idleUntil, whichever is sooner (zero idleUntil: with
+	// the grant). Before anything commits it hands check the old token's
+	// family (the token, UsedAt now set; its grant, revoked or not; the
+	// grant's user), which decides whether the token may be used at all: an
+	// error from check undoes everything and is returned as it is. It
+	// returns the family it gave check. Of concurrent rotations of one token
+	// exactly one succeeds. ErrConflict, with the family, if the token was
+	// used already (reuse, RFC 9700 §4.14.2), and only then; ErrNotFound if
+	// it is unknown; ErrInvalid if nextHash is not text.
+	RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*RefreshFamily) error) (*RefreshFamily, error)
 	// RevokeAccessToken records that the access token with jti, which
 	// clientID got for itself and which has no grant behind it, is revoked
 	// until expiresAt, when it would have expired anyway (Sweep then drops

@@ -290,8 +290,8 @@ func TestIntrospect(t *testing.T) {
 				"iss": issuer, "exp": float64(t0.Add(24 * time.Hour).Unix()), "iat": float64(t0.Unix())}},
 		{"refresh token, by another client", func(_ *testing.T, _ *fixture, tok issued) string { return tok.refresh }, "rs", rsSecret, 200, nil},
 		{"used refresh token", func(t *testing.T, f *fixture, tok issued) string {
-			next := &store.RefreshToken{Hash: "next", GrantID: tok.grant.ID, ClientID: "app", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-			_, err := f.st.RotateRefreshToken(t.Context(), oauth.HashSecret(tok.refresh), next, t0)
+			_, err := f.st.RotateRefreshToken(t.Context(), oauth.HashSecret(tok.refresh), "next", time.Time{}, t0,
+				func(*store.RefreshFamily) error { return nil })
 			mustDo(t, err)
 			return tok.refresh
 		}, "app", appSecret, 200, nil},

@@ -153,28 +153,25 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
 }
 
-// GetRefreshGrant returns the token stored under hash, used or not, with
-// its grant and the grant's user, in one query.
-func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.RefreshFamily, error) {
-	if !store.ValidText(hash) {
-		return nil, store.ErrNotFound
-	}
+// familyColumns are a refresh token's, its grant's and the grant's user's
+// columns, from r, g and u (LEFT JOINed: NULL for none).
+const familyColumns = `r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
+	g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash,
+	u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, false),
+	u.created_at, u.updated_at`
+
+func scanFamily(row pgx.Row) (*store.RefreshFamily, error) {
 	var t store.RefreshToken
 	var g store.Grant
 	var u store.User
-	err := s.pool.QueryRow(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
-			g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash,
-			u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, false),
-			u.created_at, u.updated_at
-		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
-		WHERE r.hash = $1`, hash).Scan(
+	err := row.Scan(
 		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
 		&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
 		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
 		optionalCol{&g.SessionHash},
 		optionalCol{&u.ID}, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err // unmapped: the caller tells no row from a failure
 	}
 	f := &store.RefreshFamily{Token: &t, Grant: &g}
 	if u.ID != "" {
@@ -183,66 +180,92 @@ func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.Refres
 	return f, nil
 }
 
-// RotateRefreshToken marks the unused token oldHash used at now and stores
-// next: one statement, which inserts the new token only from the row its
-// update changed, inside an explicit transaction. The statement makes it
-// both or neither; the transaction makes a lost connection roll it back,
-// even when the statement ran to its end after the client was gone (say,
-// having waited for another rotation's row lock): nothing commits without
-// the COMMIT only a connected client sends, so a device that got an error
-// still holds a working token, and its retry is not taken for reuse. Of
-// concurrent rotations, on any number of instances, exactly one finds the
-// old token unused: the others wait for its row lock, then (READ
-// COMMITTED) re-check the WHERE clause against the newest version. It does
-// not check expiry or the grant: the caller did.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *store.RefreshToken, now time.Time) (*store.RefreshToken, error) {
+// rotateQuery marks the token used and stores its successor, copying the
+// grant, client and scopes, in one statement; it returns the family only
+// when it did. A data-modifying WITH runs once whether or not the outer
+// query reads it.
+const rotateQuery = `WITH r AS (
+		UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL
+		RETURNING hash, grant_id, client_id, scopes, created_at, expires_at, used_at
+	), next AS (
+		INSERT INTO refresh_tokens (` + refreshColumns + `)
+		SELECT $3::text, r.grant_id, r.client_id, r.scopes, $1::bigint,
+			CASE WHEN $4::bigint IS NOT NULL AND (g.expires_at IS NULL OR $4::bigint < g.expires_at) THEN $4::bigint ELSE g.expires_at END,
+			NULL
+		FROM r JOIN grants g ON g.id = r.grant_id
+	)
+	SELECT ` + familyColumns + `
+	FROM r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id`
+
+// RotateRefreshToken uses the unused token oldHash and stores its successor
+// nextHash: one statement, which inserts the successor only from the row
+// its update changed, inside an explicit transaction, whose BEGIN goes in
+// the same round trip as the statement. The statement makes it both or
+// neither; the transaction gives check its say before anything commits, and
+// makes a lost connection roll everything back even when the statement ran
+// to its end after the client was gone (say, having waited for another
+// rotation's row lock): nothing commits without the COMMIT only a connected
+// client sends, so a device that got an error still holds a working token,
+// and its retry is not taken for reuse. Of concurrent rotations, on any
+// number of instances, exactly one finds the old token unused: the others
+// wait for its row lock, then (READ COMMITTED) re-check the WHERE clause
+// against the newest version.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
 	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
 	}
-	if !validRefreshToken(next) {
+	if !store.ValidText(nextHash) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	tx, err := s.pool.Begin(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
-	defer tx.Rollback(ctx) // a no-op once committed
-	// A data-modifying WITH runs once whether or not the outer query reads
-	// it; the casts give the SELECT's parameters the columns' types.
-	var old store.RefreshToken
-	err = tx.QueryRow(ctx, `WITH old AS (
-			UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING `+refreshColumns+`
-		), next AS (
-			INSERT INTO refresh_tokens (`+refreshColumns+`)
-			SELECT $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::bigint FROM old
-		)
-		SELECT `+refreshColumns+` FROM old`,
-		now.UnixMilli(), oldHash,
-		next.Hash, next.GrantID, next.ClientID, jsonList(next.Scopes), millis(next.CreatedAt), millis(next.ExpiresAt), millis(next.UsedAt),
-	).Scan(&old.Hash, &old.GrantID, &old.ClientID, listCol{&old.Scopes},
-		timeCol{&old.CreatedAt}, timeCol{&old.ExpiresAt}, timeCol{&old.UsedAt})
+	// A connection given back inside a transaction (a failed ROLLBACK) is
+	// closed by the pool, never reused.
+	defer conn.Release()
+	rollback := func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") }
+
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	b.Queue(rotateQuery, now.UnixMilli(), oldHash, nextHash, millis(idleUntil))
+	br := conn.SendBatch(ctx, &b)
+	_, err = br.Exec()
+	var fam *store.RefreshFamily
+	if err == nil {
+		fam, err = scanFamily(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// The update changed nothing: the token is used or unknown.
-		ok, err := exists(ctx, tx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, oldHash)
+		rollback()
+		fam, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyColumns+`
+			FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+			WHERE r.hash = $1`, oldHash))
 		if err != nil {
-			return nil, fmt.Errorf("rotate refresh token: %w", err)
+			return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 		}
-		if ok {
-			return nil, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
-		}
-		return nil, store.ErrNotFound
+		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
 	case err != nil:
+		rollback()
 		err = mapErr(err)
 		if errors.Is(err, store.ErrConflict) {
 			// ErrConflict means reuse, which revokes the grant; a taken
 			// hash for the new token is not that.
 			return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
 		}
-		return nil, fmt.Errorf("rotate refresh token: %w", err) // ErrNotFound: next's grant is gone
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := check(fam); err != nil {
+		rollback()
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		rollback()
 		return nil, fmt.Errorf("rotate refresh token: commit: %w", mapErr(err))
 	}
-	return &old, nil
+	return fam, nil
 }

@@ -262,7 +262,7 @@ func TestUnavailable(t *testing.T) {
 		{"PollDeviceAuth", lookupErr(s.PollDeviceAuth(ctx, "device-code-hash", "tv", true, time.Now()))},
 		{"RevokeGrant", s.RevokeGrant(ctx, "g1", time.Now())},
 		{"RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, "device-code-hash", &store.Grant{ID: "g1", ClientID: "tv"}, nil, time.Now())},
-		{"RotateRefreshToken", lookupErr(s.RotateRefreshToken(ctx, "rt1", &store.RefreshToken{Hash: "rt2", GrantID: "g1"}, time.Now()))},
+		{"RotateRefreshToken", lookupErr(s.RotateRefreshToken(ctx, "rt1", "rt2", time.Time{}, time.Now(), allow))},
 		{"DeleteSession", s.DeleteSession(ctx, "s1")},
 		{"ServerSecret", lookupErr(s.ServerSecret(ctx, "csrf", []byte("x")))},
 		{"Hit", lookupErr(s.Hit(ctx, "ip:192.0.2.7", time.Now(), time.Now()))},
@@ -316,9 +316,9 @@ func TestStatementTimeout(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+tokens+` WHERE hash = $1 FOR UPDATE`, rt.Hash); err != nil {
 		t.Fatalf("lock the token: %v", err)
 	}
-	next := &store.RefreshToken{Hash: "rt2", GrantID: "g1", ClientID: "tv", ExpiresAt: rt.ExpiresAt}
+	const next = "rt2"
 	start := time.Now()
-	_, err = impatient.RotateRefreshToken(ctx, rt.Hash, next, time.Now())
+	_, err = impatient.RotateRefreshToken(ctx, rt.Hash, next, time.Time{}, time.Now(), allow)
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("RotateRefreshToken on a locked row = %v, want ErrUnavailable after the statement timeout", err)
 	}
@@ -329,7 +329,7 @@ func TestStatementTimeout(t *testing.T) {
 		t.Fatalf("Rollback: %v", err)
 	}
 	// The cancelled statement changed nothing; the token is still unused.
-	if _, err := impatient.RotateRefreshToken(ctx, rt.Hash, next, time.Now()); err != nil {
+	if _, err := impatient.RotateRefreshToken(ctx, rt.Hash, next, time.Time{}, time.Now(), allow); err != nil {
 		t.Errorf("RotateRefreshToken once the lock is gone: %v", err)
 	}
 }
@@ -390,10 +390,10 @@ func TestConnectionLost(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+pgx.Identifier{schema, "refresh_tokens"}.Sanitize()+` WHERE hash = $1 FOR UPDATE`, rt.Hash); err != nil {
 		t.Fatalf("lock the token: %v", err)
 	}
-	next := &store.RefreshToken{Hash: "rt2", GrantID: "g1", ClientID: "tv", ExpiresAt: rt.ExpiresAt}
+	const next = "rt2"
 	done := make(chan error, 1)
 	go func() {
-		_, err := cut.RotateRefreshToken(ctx, rt.Hash, next, time.Now())
+		_, err := cut.RotateRefreshToken(ctx, rt.Hash, next, time.Time{}, time.Now(), allow)
 		done <- err
 	}()
 	// Watched from a third session: inside the lock holder's transaction,
@@ -432,7 +432,7 @@ func TestConnectionLost(t *testing.T) {
 		t.Fatalf("Rollback: %v", err)
 	}
 	// Nothing committed: the retry rotates the old token.
-	if _, err := s.RotateRefreshToken(ctx, rt.Hash, next, time.Now()); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, rt.Hash, next, time.Time{}, time.Now(), allow); err != nil {
 		t.Errorf("RotateRefreshToken after the lost connection: %v", err)
 	}
 }
@@ -496,3 +496,6 @@ func TestOpenRefusesBadSchema(t *testing.T) {
 
 // lookupErr keeps the error of a call that returns a value too.
 func lookupErr[T any](_ T, err error) error { return err }
+
+// allow is a RotateRefreshToken check that lets every token through.
+func allow(*store.RefreshFamily) error { return nil }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -162,21 +161,19 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return scanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = ?`, hash))
 }
 
-// GetRefreshGrant returns the token stored under hash, used or not, with
-// its grant and the grant's user, in one query.
-func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.RefreshFamily, error) {
-	if !store.ValidText(hash) {
-		return nil, store.ErrNotFound
-	}
+// familyQuery reads a refresh token with its grant and the grant's user.
+const familyQuery = `SELECT r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
+		g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash,
+		u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, 0),
+		u.created_at, u.updated_at
+	FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+	WHERE r.hash = ?`
+
+func scanFamily(row rowScanner) (*store.RefreshFamily, error) {
 	var t store.RefreshToken
 	var g store.Grant
 	var u store.User
-	err := s.r.QueryRowContext(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
-			g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash,
-			u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, 0),
-			u.created_at, u.updated_at
-		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
-		WHERE r.hash = ?`, hash).Scan(
+	err := row.Scan(
 		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
 		&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
 		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
@@ -192,37 +189,48 @@ func (s *Store) GetRefreshGrant(ctx context.Context, hash string) (*store.Refres
 	return f, nil
 }
 
-// RotateRefreshToken marks the unused token oldHash used at now and stores
-// next, both or neither: it runs in the shared write transaction (batch.go)
-// inside a savepoint, so a failure of either statement rolls back both, and
-// the old token still works. Of concurrent rotations exactly one finds the
-// old token unused: SQLite has one writer, and the batcher runs writes one
-// after another. It does not check expiry or the grant: the caller did.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *store.RefreshToken, now time.Time) (*store.RefreshToken, error) {
+// RotateRefreshToken uses the unused token oldHash and stores its successor
+// nextHash. The family is read on the reader pool, so that the one writer
+// does no more than it must, and checked; then the writes run in the shared
+// write transaction (batch.go) inside a savepoint, all or nothing: the
+// update only takes a token still unused, so of concurrent rotations exactly
+// one succeeds (SQLite has one writer, and the batcher runs writes one after
+// another), and the others find it used.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
 	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
 	}
-	if !validRefreshToken(next) {
+	if !store.ValidText(nextHash) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	var old *store.RefreshToken
-	err := s.batch.doAtomic(ctx, func(q querier) error {
-		var err error
-		old, err = scanRefreshToken(q.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?
-			WHERE hash = ? AND used_at IS NULL RETURNING `+refreshColumns, now.UnixMilli(), oldHash))
-		if errors.Is(err, store.ErrNotFound) {
-			var one int
-			switch err := q.QueryRowContext(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&one); {
-			case err == nil:
-				return fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
-			case errors.Is(err, sql.ErrNoRows):
-				return store.ErrNotFound
-			default:
-				return fmt.Errorf("rotate refresh token: %w", mapErr(err))
-			}
-		}
+	fam, err := scanFamily(s.r.QueryRowContext(ctx, familyQuery, oldHash))
+	if err != nil {
+		return nil, err // ErrNotFound: unknown
+	}
+	if !fam.Token.UsedAt.IsZero() {
+		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+	}
+	fam.Token.UsedAt = now
+	if err := check(fam); err != nil {
+		return nil, err
+	}
+	next := &store.RefreshToken{Hash: nextHash, GrantID: fam.Token.GrantID, ClientID: fam.Token.ClientID,
+		Scopes: fam.Token.Scopes, CreatedAt: now, ExpiresAt: successorExpiry(fam.Grant.ExpiresAt, idleUntil)}
+	var usedAt time.Time
+	err = s.batch.doAtomic(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
+			now.UnixMilli(), oldHash)
 		if err != nil {
+			return fmt.Errorf("rotate refresh token: %w", mapErr(err))
+		}
+		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
+		} else if n == 0 {
+			// Used since it was read: the race's loser, or deleted meanwhile.
+			if err := q.QueryRowContext(ctx, `SELECT used_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(timeCol{&usedAt}); err != nil {
+				return mapErr(err)
+			}
+			return fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
 		}
 		if err := insertRefreshToken(ctx, q, next); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -234,8 +242,21 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next *st
 		}
 		return nil
 	})
+	if errors.Is(err, store.ErrConflict) {
+		fam.Token.UsedAt = usedAt
+		return fam, err
+	}
 	if err != nil {
 		return nil, err
 	}
-	return old, nil
+	return fam, nil
+}
+
+// successorExpiry is when a rotated-in refresh token expires: with its
+// grant, or at idleUntil if that is sooner (zero: no idle limit).
+func successorExpiry(grantExpires, idleUntil time.Time) time.Time {
+	if !idleUntil.IsZero() && (grantExpires.IsZero() || idleUntil.Before(grantExpires)) {
+		return idleUntil
+	}
+	return grantExpires
 }

@@ -168,7 +168,7 @@ func concurrentRotateRefreshToken(t *testing.T, s store.Store, rt *store.Refresh
 		next[i] = newRefreshToken(fmt.Sprintf("rt%d-%d", round, i), rt.GrantID, rt.ExpiresAt)
 	}
 	errs := race(func(i int) error {
-		_, err := s.RotateRefreshToken(t.Context(), rt.Hash, next[i], t0)
+		_, err := s.RotateRefreshToken(t.Context(), rt.Hash, next[i].Hash, time.Time{}, t0, allow)
 		return err
 	})
 	winner := oneWinner(t, "rotation", "rotations", errs)

@@ -97,26 +97,6 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	got, err := s.GetRefreshToken(ctx, "rt1")
 	wantErr(t, "GetRefreshToken", err, nil)
 	diff(t, "refresh token", rt, got)
-	fam, err := s.GetRefreshGrant(ctx, "rt1")
-	wantErr(t, "GetRefreshGrant", err, nil)
-	diff(t, "GetRefreshGrant", &store.RefreshFamily{Token: rt, Grant: g, User: mustGetUser(t, s, g.UserID)}, fam)
-	// A client's own grant has no user.
-	own := mustCreateGrant(t, s, newGrant("own", "", g.ClientID, t0))
-	ownRT := mustCreateRefreshToken(t, s, newRefreshToken("rt-own", own.ID, at(24*time.Hour)))
-	fam, err = s.GetRefreshGrant(ctx, "rt-own")
-	wantErr(t, "GetRefreshGrant(client's own)", err, nil)
-	diff(t, "GetRefreshGrant(client's own)", &store.RefreshFamily{Token: ownRT, Grant: own}, fam)
-	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, g.ID, at(time.Minute)), nil)
-	revoked := *g
-	revoked.RevokedAt = at(time.Minute)
-	fam, err = s.GetRefreshGrant(ctx, "rt1")
-	wantErr(t, "GetRefreshGrant of a revoked grant", err, nil)
-	diff(t, "GetRefreshGrant's revoked grant", &revoked, fam.Grant)
-	for _, hash := range []string{"nope", "bad\xff"} {
-		_, err = s.GetRefreshGrant(ctx, hash)
-		wantErr(t, "GetRefreshGrant(unknown)", err, store.ErrNotFound)
-	}
-
 	for _, tt := range []struct {
 		name string
 		rt   *store.RefreshToken
@@ -138,10 +118,12 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 }
 
 // testRotateRefreshToken: each rotation marks the old token used and stores
-// the next, all or nothing; presenting a used token again is reuse.
+// the next, all or nothing, after the check has seen the family; presenting
+// a used token again is reuse.
 func testRotateRefreshToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	g := grantFixture(t, s)
+	ada := mustGetUser(t, s, "ada")
 	first := mustCreateRefreshToken(t, s, newRefreshToken("rt1", g.ID, at(24*time.Hour)))
 	mustGet := func(hash string) *store.RefreshToken {
 		t.Helper()
@@ -152,60 +134,87 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		return rt
 	}
 
-	// A rotation that fails storing the next token leaves the old one unused.
-	// A taken hash is an error, but not ErrConflict: that means reuse, and
-	// has the caller revoke the grant.
+	// A rotation that fails, or that its check refuses, leaves the old token
+	// unused and stores nothing. A taken hash is an error, but not
+	// ErrConflict: that means reuse, and has the caller revoke the grant.
+	refusal := errors.New("refused by the check")
+	var seen *store.RefreshFamily
 	for _, tt := range []struct {
-		name string
-		next *store.RefreshToken
-		want error // nil: any error but ErrConflict
+		name  string
+		next  string
+		check func(*store.RefreshFamily) error
+		want  error // nil: any error but ErrConflict
 	}{
-		{"next token's grant does not exist", newRefreshToken("rt2", "ghost", at(24*time.Hour)), store.ErrNotFound},
-		{"next token's hash is taken", newRefreshToken("rt1", g.ID, at(24*time.Hour)), nil},
+		{"check refuses", "rt2", func(f *store.RefreshFamily) error { seen = f; return refusal }, refusal},
+		{"next token's hash is taken", "rt1", allow, nil},
 	} {
-		t.Run("fails halfway: "+tt.name, func(t *testing.T) {
-			_, err := s.RotateRefreshToken(ctx, first.Hash, tt.next, at(time.Minute))
+		t.Run("fails: "+tt.name, func(t *testing.T) {
+			_, err := s.RotateRefreshToken(ctx, first.Hash, tt.next, time.Time{}, at(time.Minute), tt.check)
 			if tt.want != nil {
 				wantErr(t, "RotateRefreshToken", err, tt.want)
 			} else if err == nil || errors.Is(err, store.ErrConflict) {
 				t.Fatalf("RotateRefreshToken = %v; want an error other than ErrConflict", err)
 			}
 			diff(t, "old token after a failed rotation", first, mustGet(first.Hash))
+			if tt.next != first.Hash {
+				_, err = s.GetRefreshToken(ctx, tt.next)
+				wantErr(t, "GetRefreshToken of the refused rotation's next token", err, store.ErrNotFound)
+			}
 		})
 	}
+	used := *first
+	used.UsedAt = at(time.Minute)
+	diff(t, "the family the check saw", &store.RefreshFamily{Token: &used, Grant: g, User: ada}, seen)
 
-	// A chain of rotations: rt1 -> rt2 -> rt3 -> rt4.
+	// A chain of rotations: rt1 -> rt2 -> rt3 -> rt4. The next token has the
+	// grant, client and scopes of the old one and expires with the grant,
+	// or at idleUntil when that is sooner.
 	chain := []*store.RefreshToken{first}
-	for i := 2; i <= 4; i++ {
+	for i, idle := range []time.Time{{}, at(time.Hour), at(100 * 24 * time.Hour)} {
 		prev := chain[len(chain)-1]
-		now := at(time.Duration(i) * time.Minute)
-		next := newRefreshToken(fmt.Sprint("rt", i), g.ID, at(24*time.Hour))
-		next.CreatedAt = now
-		old, err := s.RotateRefreshToken(ctx, prev.Hash, next, now)
+		now := at(time.Duration(i+2) * time.Minute)
+		next := &store.RefreshToken{Hash: fmt.Sprint("rt", i+2), GrantID: g.ID, ClientID: prev.ClientID, Scopes: prev.Scopes,
+			CreatedAt: now, ExpiresAt: g.ExpiresAt}
+		if !idle.IsZero() && idle.Before(g.ExpiresAt) {
+			next.ExpiresAt = idle
+		}
+		fam, err := s.RotateRefreshToken(ctx, prev.Hash, next.Hash, idle, now, allow)
 		wantErr(t, "RotateRefreshToken", err, nil)
 		used := *prev
 		used.UsedAt = now
-		diff(t, "old token returned by RotateRefreshToken("+prev.Hash+")", &used, old)
+		diff(t, "family returned by RotateRefreshToken("+prev.Hash+")", &store.RefreshFamily{Token: &used, Grant: g, User: ada}, fam)
 		diff(t, "old token stored after the rotation", &used, mustGet(prev.Hash))
 		diff(t, "next token stored by the rotation", next, mustGet(next.Hash))
 		chain[len(chain)-1] = &used
 		chain = append(chain, next)
 	}
 
-	// Reuse of any rotated token is ErrConflict; the first use stands and the
-	// would-be next token is not stored.
+	// Reuse of any rotated token is ErrConflict, with the family as stored;
+	// the first use stands and the would-be next token is not stored.
 	for _, used := range chain[:len(chain)-1] {
-		_, err := s.RotateRefreshToken(ctx, used.Hash, newRefreshToken("rt-reuse", g.ID, at(24*time.Hour)), at(time.Hour))
+		fam, err := s.RotateRefreshToken(ctx, used.Hash, "rt-reuse", time.Time{}, at(time.Hour), allow)
 		wantErr(t, "RotateRefreshToken("+used.Hash+") again (reuse)", err, store.ErrConflict)
+		diff(t, "family of a reused token", &store.RefreshFamily{Token: used, Grant: g, User: ada}, fam)
 		diff(t, "refresh token after reuse (first use stands)", used, mustGet(used.Hash))
 	}
-	_, err := s.RotateRefreshToken(ctx, "nope", newRefreshToken("rt-unknown", g.ID, at(24*time.Hour)), t0)
+	_, err := s.RotateRefreshToken(ctx, "nope", "rt-unknown", time.Time{}, t0, allow)
 	wantErr(t, "RotateRefreshToken(unknown)", err, store.ErrNotFound)
 	for _, hash := range []string{"rt-reuse", "rt-unknown"} {
 		_, err = s.GetRefreshToken(ctx, hash)
 		wantErr(t, "GetRefreshToken of a token a refused rotation would have stored", err, store.ErrNotFound)
 	}
 	diff(t, "the chain's last token", chain[len(chain)-1], mustGet(chain[len(chain)-1].Hash))
+
+	// A client's own grant has no user; a revoked grant is the check's to
+	// refuse, and the store hands it over as it is.
+	own := mustCreateGrant(t, s, newGrant("own", "", g.ClientID, t0))
+	ownRT := mustCreateRefreshToken(t, s, newRefreshToken("rt-own", own.ID, at(24*time.Hour)))
+	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, own.ID, at(time.Minute)), nil)
+	fam, err := s.RotateRefreshToken(ctx, ownRT.Hash, "rt-own-2", time.Time{}, at(2*time.Minute), allow)
+	wantErr(t, "RotateRefreshToken(client's own, revoked)", err, nil)
+	if fam.User != nil || fam.Grant.RevokedAt.IsZero() || fam.Grant.UserID != "" {
+		t.Errorf("family of a client's own revoked grant = %+v; want no user and the revocation", fam)
+	}
 }
 
 func testSessions(t *testing.T, s store.Store) {

@@ -69,7 +69,7 @@ func testOddKeys(t *testing.T, s store.Store) {
 			{"GetGrant", lookupErr(s.GetGrant(ctx, key))},
 			{"RevokeGrant", s.RevokeGrant(ctx, key, t0)},
 			{"GetRefreshToken", lookupErr(s.GetRefreshToken(ctx, key))},
-			{"RotateRefreshToken", lookupErr(s.RotateRefreshToken(ctx, key, oddToken, t0))},
+			{"RotateRefreshToken", lookupErr(s.RotateRefreshToken(ctx, key, "next", time.Time{}, t0, allow))},
 			{"GetSession", lookupErr(s.GetSession(ctx, key, t0))},
 			{"UpdateSigningKey", s.UpdateSigningKey(ctx, &store.SigningKey{ID: key, Algorithm: "ES256"})},
 			{"DeleteClient", s.DeleteClient(ctx, key)},
@@ -223,11 +223,7 @@ func testInvalidText(t *testing.T, s store.Store) {
 			refused(fmt.Sprintf("RedeemDeviceAuth (refresh token string %d)", i),
 				s.RedeemDeviceAuth(ctx, a.DeviceCodeHash, newGrant("g2", "ada", "tv", t0), rt, t0))
 		}
-		for i := range len(refreshStrings(newRefreshToken("rt2", g.ID, at(time.Hour)))) {
-			next := newRefreshToken("rt2", g.ID, at(time.Hour))
-			*refreshStrings(next)[i] = bad
-			refused(fmt.Sprintf("RotateRefreshToken (string %d)", i), lookupErr(s.RotateRefreshToken(ctx, rt.Hash, next, t0)))
-		}
+		refused("RotateRefreshToken (next hash)", lookupErr(s.RotateRefreshToken(ctx, rt.Hash, bad, time.Time{}, t0, allow)))
 	}
 
 	// Nothing was written: what was there is all there is, unchanged.
@@ -352,12 +348,12 @@ func testOddTextRoundTrip(t *testing.T, s store.Store) {
 
 		rt := &store.RefreshToken{Hash: "r" + odd, GrantID: g.ID, ClientID: odd, Scopes: []string{odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
 		wantErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt), nil)
-		next := &store.RefreshToken{Hash: "n" + odd, GrantID: g.ID, ClientID: odd, Scopes: []string{long, odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
-		gotRT, err := s.RotateRefreshToken(ctx, rt.Hash, next, t0)
+		next := &store.RefreshToken{Hash: "n" + odd, GrantID: g.ID, ClientID: odd, Scopes: []string{odd}, CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		fam, err := s.RotateRefreshToken(ctx, rt.Hash, next.Hash, time.Time{}, t0, allow)
 		wantErr(t, "RotateRefreshToken", err, nil)
 		rt.UsedAt = t0
-		diff(t, fmt.Sprintf("RotateRefreshToken(%q)", rt.Hash), rt, gotRT)
-		gotRT, err = s.GetRefreshToken(ctx, next.Hash)
+		diff(t, fmt.Sprintf("RotateRefreshToken(%q)", rt.Hash), &store.RefreshFamily{Token: rt, Grant: g, User: u}, fam)
+		gotRT, err := s.GetRefreshToken(ctx, next.Hash)
 		wantErr(t, "GetRefreshToken", err, nil)
 		diff(t, fmt.Sprintf("GetRefreshToken(%q)", next.Hash), next, gotRT)
 
