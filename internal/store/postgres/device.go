@@ -42,17 +42,23 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
 		a.RequestIP, a.RequestUserAgent, a.SessionHash) || !store.ValidText(a.Scopes...) {
 		return fmt.Errorf("create device authorization: %w", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
+	// Batched (batch.go): a burst of devices starting at once shares commits.
+	err := s.writes.do(&write{ctx: ctx, key: deviceKey(a.DeviceCodeHash),
+		sql: `INSERT INTO device_authorizations (` + deviceColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, jsonList(a.Scopes), a.Status,
-		optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
-		millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
-		a.RequestIP, a.RequestUserAgent, optional(a.SessionHash))
+		args: []any{a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, jsonList(a.Scopes), a.Status,
+			optional(a.UserID), a.Interval.Milliseconds(), millis(a.LastPollAt), millis(a.CreatedAt),
+			millis(a.ExpiresAt), millis(a.DecidedAt), optional(a.GrantID),
+			a.RequestIP, a.RequestUserAgent, optional(a.SessionHash)}})
 	if err != nil {
 		return fmt.Errorf("create device authorization: %w", mapErr(err))
 	}
 	return nil
 }
+
+// deviceKey is the batch ordering key (see write.key) of the device
+// authorization row with device code hash h.
+func deviceKey(h string) string { return "device_authorizations\x00" + h }
 
 // GetDeviceAuthByUserCode returns the authorization whose user code hashes to
 // userCodeHash, in whatever state it is.
@@ -150,9 +156,15 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 	}
 	var a store.DeviceAuth
 	var outcome *string // NULL for a status the CASE does not know
-	err := s.pool.QueryRow(ctx, pollStatement, now.UnixMilli(), store.PollTolerance.Milliseconds(),
-		store.SlowDownStep.Milliseconds(), deviceCodeHash, clientID, publicOnly,
-	).Scan(append(deviceDest(&a), &outcome)...)
+	// Batched (batch.go): most requests to a device server are polls.
+	err := s.polls.do(&write{ctx: ctx, key: deviceKey(deviceCodeHash),
+		sql: pollStatement,
+		args: []any{now.UnixMilli(), store.PollTolerance.Milliseconds(),
+			store.SlowDownStep.Milliseconds(), deviceCodeHash, clientID, publicOnly},
+		scan: func(row pgx.Row) error {
+			a, outcome = store.DeviceAuth{}, nil
+			return row.Scan(append(deviceDest(&a), &outcome)...)
+		}})
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -34,6 +34,9 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	pool   *pgxpool.Pool
 	schema string // Options.Schema; "" for the server's search_path
+	// The hot single-statement writes go out in shared batches (batch.go):
+	// polls, and new device authorizations and throttle hits.
+	polls, writes *batcher
 }
 
 // Options tune the connection pool. Zero fields keep the defaults: pgxpool's
@@ -89,7 +92,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, schema: opts.Schema}, nil
+	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool), writes: newBatcher(pool)}, nil
 }
 
 // OpenAndMigrate opens a pool for dsn and brings the schema up to date.
@@ -105,8 +108,12 @@ func OpenAndMigrate(ctx context.Context, dsn string, opts Options) (*Store, erro
 	return s, nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close stops the batchers once the batches in hand are answered, then
+// closes the pool, waiting for connections in use to be returned. Writes
+// still waiting for a batch answer store.ErrUnavailable.
 func (s *Store) Close() error {
+	s.polls.close()
+	s.writes.close()
 	s.pool.Close()
 	return nil
 }

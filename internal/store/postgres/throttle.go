@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,10 +21,15 @@ func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (i
 		return 0, fmt.Errorf("throttle hit: %w", store.ErrInvalid)
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
+	// Batched (batch.go): each device authorization counts two keys, each
+	// wrong user code or password several.
+	err := s.writes.do(&write{ctx: ctx, key: "throttles\x00" + key + "\x00" + strconv.FormatInt(window.UnixMilli(), 10),
+		sql: `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
 		ON CONFLICT (key, window_start) DO UPDATE
 		SET count = throttles.count + 1, expires_at = GREATEST(throttles.expires_at, excluded.expires_at)
-		RETURNING count`, key, window.UnixMilli(), until.UnixMilli()).Scan(&n)
+		RETURNING count`,
+		args: []any{key, window.UnixMilli(), until.UnixMilli()},
+		scan: func(row pgx.Row) error { return row.Scan(&n) }})
 	if err != nil {
 		return 0, fmt.Errorf("throttle hit: %w", mapErr(err))
 	}
