@@ -40,9 +40,10 @@ import (
 // and as one multi-statement query in simple-protocol mode (PgBouncer):
 // either way one implicit transaction, which fails as a whole.
 //
-// A Store has two batchers, each with one worker: one for polls, one for
-// the other writes, so that a poll never waits behind a throttle hit on a
-// row another instance has locked.
+// A Store has two batchers, each with one worker: polls, which commit
+// without waiting for the disk (see PollDeviceAuth), and the durable writes.
+// Apart, a poll batch is always a poll-only batch, and a poll never waits
+// behind a throttle hit on a row another instance has locked.
 
 // maxBatch bounds a batch: more than the requests a busy instance has in
 // flight, few enough that a batch holds its row locks briefly.
@@ -69,7 +70,9 @@ type write struct {
 
 // batcher sends queued writes in shared batches.
 type batcher struct {
-	pool    *pgxpool.Pool
+	pool *pgxpool.Pool
+	// soft: the batches commit with synchronous_commit off.
+	soft    bool
 	reqs    chan *write
 	quit    chan struct{}
 	closing sync.Once
@@ -78,8 +81,8 @@ type batcher struct {
 
 var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
 
-func newBatcher(pool *pgxpool.Pool) *batcher {
-	b := &batcher{pool: pool, reqs: make(chan *write), quit: make(chan struct{})}
+func newBatcher(pool *pgxpool.Pool, soft bool) *batcher {
+	b := &batcher{pool: pool, soft: soft, reqs: make(chan *write), quit: make(chan struct{})}
 	b.stopped.Add(1)
 	go b.run()
 	return b
@@ -215,12 +218,21 @@ func batchContext(ws []*write) (context.Context, func()) {
 	}
 }
 
+// setSoft makes the rest of the batch's implicit transaction commit
+// without waiting for its WAL to reach the disk. set_config's third
+// argument makes it last until the transaction ends, like SET LOCAL but
+// without SET LOCAL's warning outside an explicit transaction block.
+const setSoft = `SELECT set_config('synchronous_commit', 'off', true)`
+
 // send runs ws as one batch, in one round trip and one implicit
 // transaction. It sets each write's own outcome (w.err) and returns the
 // batch's error: a statement's, after which nothing was committed, or the
 // connection's.
 func (b *batcher) send(ctx context.Context, ws []*write) error {
 	var batch pgx.Batch
+	if b.soft {
+		batch.Queue(setSoft).Exec(func(pgconn.CommandTag) error { return nil })
+	}
 	for _, w := range ws {
 		w.err = nil
 		q := batch.Queue(w.sql, w.args...)

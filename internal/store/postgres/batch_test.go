@@ -438,3 +438,33 @@ func TestBatchConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSoftCommit: poll batches run, and so commit, with
+// synchronous_commit off, and the other writes' batches with the server's
+// setting, in each of pgx's query exec modes.
+func TestBatchSoftCommit(t *testing.T) {
+	for _, mode := range []string{"cache_statement", "exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			s, conn := openBatchStore(t, url.Values{"default_query_exec_mode": {mode}})
+			var session string
+			if err := conn.QueryRow(t.Context(), `SHOW synchronous_commit`).Scan(&session); err != nil {
+				t.Fatalf("SHOW synchronous_commit: %v", err)
+			}
+			for _, tt := range []struct {
+				name string
+				b    *batcher
+				want string
+			}{
+				{"polls", s.polls, "off"},
+				{"writes", s.writes, session},
+			} {
+				var got string
+				err := tt.b.do(&write{ctx: t.Context(), sql: `SELECT current_setting('synchronous_commit')`,
+					scan: func(row pgx.Row) error { return row.Scan(&got) }})
+				if err != nil || got != tt.want {
+					t.Errorf("synchronous_commit in a batch of %s = %q, %v; want %q", tt.name, got, err, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -156,7 +156,16 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID str
 	}
 	var a store.DeviceAuth
 	var outcome *string // NULL for a status the CASE does not know
-	// Batched (batch.go): most requests to a device server are polls.
+	// Batched (batch.go): most requests to a device server are polls. Their
+	// batches commit with synchronous_commit off, not waiting for the WAL
+	// to reach the disk, because a poll changes only soft state: the poll
+	// time, the interval and the outcome it answered. A crash within a
+	// moment of the commit (at most three wal_writer_delay) may lose that
+	// change: the next poll is then measured from the one before, which
+	// can cost one slow_down, never add one. Nothing else is lost with it:
+	// any later synchronous commit (an approval, a redemption) flushes the
+	// WAL up to itself, so the polls before it too; and a code a poll
+	// answered issue for is redeemed by RedeemDeviceAuth, durably.
 	err := s.polls.do(&write{ctx: ctx, key: deviceKey(deviceCodeHash),
 		sql: pollStatement,
 		args: []any{now.UnixMilli(), store.PollTolerance.Milliseconds(),

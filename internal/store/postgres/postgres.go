@@ -35,7 +35,8 @@ type Store struct {
 	pool   *pgxpool.Pool
 	schema string // Options.Schema; "" for the server's search_path
 	// The hot single-statement writes go out in shared batches (batch.go):
-	// polls, and new device authorizations and throttle hits.
+	// polls, which commit without waiting for the disk, and new device
+	// authorizations and throttle hits.
 	polls, writes *batcher
 }
 
@@ -92,7 +93,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool), writes: newBatcher(pool)}, nil
+	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false)}, nil
 }
 
 // OpenAndMigrate opens a pool for dsn and brings the schema up to date.
