@@ -25,6 +25,7 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		b.ResetTimer() // the setup above is not the operation
 		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -43,6 +44,7 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 		}
 		var n atomic.Int64
 		b.ReportAllocs()
+		b.ResetTimer() // the setup above is not the operation
 		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -74,6 +76,7 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 		}
 		var n atomic.Int64
 		b.ReportAllocs()
+		b.ResetTimer() // the setup above is not the operation
 		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -94,6 +97,7 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 	b.Run("Hit", func(b *testing.B) {
 		s := open(b)
 		b.ReportAllocs()
+		b.ResetTimer() // the setup above is not the operation
 		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -117,6 +121,7 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 		}
 		var chains, tokens atomic.Int64
 		b.ReportAllocs()
+		b.ResetTimer() // the setup above is not the operation
 		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			g := newGrant(fmt.Sprint("g-", chains.Add(1)), "ada", "app", t0)
