@@ -72,7 +72,14 @@ type write struct {
 type batcher struct {
 	pool *pgxpool.Pool
 	// soft: the batches commit with synchronous_commit off.
-	soft    bool
+	soft bool
+	// explicit: the batch runs in an explicit transaction, and COMMIT goes
+	// out only once every statement's answer is in. A connection lost
+	// before that commits nothing, even when the server ran the statements
+	// to their end after the client was gone: for writes whose retry must
+	// not find them done (a refresh token rotation, which a retry would
+	// take for reuse). One round trip more per batch.
+	explicit bool
 	reqs    chan *write
 	quit    chan struct{}
 	closing sync.Once
@@ -82,7 +89,17 @@ type batcher struct {
 var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
 
 func newBatcher(pool *pgxpool.Pool, soft bool) *batcher {
-	b := &batcher{pool: pool, soft: soft, reqs: make(chan *write), quit: make(chan struct{})}
+	return startBatcher(&batcher{pool: pool, soft: soft})
+}
+
+// newExplicitBatcher makes a batcher whose batches commit only once every
+// statement has answered (batcher.explicit).
+func newExplicitBatcher(pool *pgxpool.Pool) *batcher {
+	return startBatcher(&batcher{pool: pool, explicit: true})
+}
+
+func startBatcher(b *batcher) *batcher {
+	b.reqs, b.quit = make(chan *write), make(chan struct{})
 	b.stopped.Add(1)
 	go b.run()
 	return b
@@ -251,7 +268,27 @@ func (b *batcher) send(ctx context.Context, ws []*write) error {
 			return err
 		})
 	}
-	return b.pool.SendBatch(ctx, &batch).Close()
+	if !b.explicit {
+		return b.pool.SendBatch(ctx, &batch).Close()
+	}
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection given back inside a transaction (a failed ROLLBACK) is
+	// closed by the pool, never reused.
+	defer conn.Release()
+	begin := pgx.Batch{QueuedQueries: append([]*pgx.QueuedQuery{{SQL: "BEGIN"}}, batch.QueuedQueries...)}
+	begin.QueuedQueries[0].Exec(func(pgconn.CommandTag) error { return nil })
+	if err := conn.SendBatch(ctx, &begin).Close(); err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return nil
 }
 
 // statementFailed reports whether err is a statement's error (severity

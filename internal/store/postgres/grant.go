@@ -180,13 +180,18 @@ func scanFamily(row pgx.Row) (*store.RefreshFamily, error) {
 	return f, nil
 }
 
+// familyQuery reads a refresh token with its grant and the grant's user.
+const familyQuery = `SELECT ` + familyColumns + `
+	FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+	WHERE r.hash = $1`
+
 // rotateQuery marks the token used and stores its successor, copying the
-// grant, client and scopes, in one statement; it returns the family only
-// when it did. A data-modifying WITH runs once whether or not the outer
-// query reads it.
+// grant, client and scopes, in one statement; it returns a row only when it
+// did. A data-modifying WITH runs once whether or not the outer query reads
+// it.
 const rotateQuery = `WITH r AS (
 		UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL
-		RETURNING hash, grant_id, client_id, scopes, created_at, expires_at, used_at
+		RETURNING grant_id, client_id, scopes
 	), next AS (
 		INSERT INTO refresh_tokens (` + refreshColumns + `)
 		SELECT $3::text, r.grant_id, r.client_id, r.scopes, $1::bigint,
@@ -194,22 +199,21 @@ const rotateQuery = `WITH r AS (
 			NULL
 		FROM r JOIN grants g ON g.id = r.grant_id
 	)
-	SELECT ` + familyColumns + `
-	FROM r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id`
+	SELECT 1 FROM r`
 
 // RotateRefreshToken uses the unused token oldHash and stores its successor
-// nextHash: one statement, which inserts the successor only from the row
-// its update changed, inside an explicit transaction, whose BEGIN goes in
-// the same round trip as the statement. The statement makes it both or
-// neither; the transaction gives check its say before anything commits, and
-// makes a lost connection roll everything back even when the statement ran
-// to its end after the client was gone (say, having waited for another
-// rotation's row lock): nothing commits without the COMMIT only a connected
-// client sends, so a device that got an error still holds a working token,
+// nextHash. The family is read and checked first; then one statement,
+// which inserts the successor only from the row its update changed, goes to
+// the rotations batcher (batch.go), whose batches run in an explicit
+// transaction committed only once every statement has answered. The
+// statement makes a rotation both or neither; the explicit transaction
+// makes a lost connection roll it back even when the statement ran to its
+// end after the client was gone (say, having waited for another rotation's
+// row lock), so a device that got an error still holds a working token,
 // and its retry is not taken for reuse. Of concurrent rotations, on any
 // number of instances, exactly one finds the old token unused: the others
 // wait for its row lock, then (READ COMMITTED) re-check the WHERE clause
-// against the newest version.
+// against the newest version, and find it used.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
 	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
@@ -217,55 +221,36 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 	if !store.ValidText(nextHash) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	conn, err := s.pool.Acquire(ctx)
+	fam, err := scanFamily(s.pool.QueryRow(ctx, familyQuery, oldHash))
 	if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
-	// A connection given back inside a transaction (a failed ROLLBACK) is
-	// closed by the pool, never reused.
-	defer conn.Release()
-	rollback := func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") }
-
-	var b pgx.Batch
-	b.Queue("BEGIN")
-	b.Queue(rotateQuery, now.UnixMilli(), oldHash, nextHash, millis(idleUntil))
-	br := conn.SendBatch(ctx, &b)
-	_, err = br.Exec()
-	var fam *store.RefreshFamily
-	if err == nil {
-		fam, err = scanFamily(br.QueryRow())
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		// The update changed nothing: the token is used or unknown.
-		rollback()
-		fam, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyColumns+`
-			FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
-			WHERE r.hash = $1`, oldHash))
-		if err != nil {
-			return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
-		}
+	if !fam.Token.UsedAt.IsZero() {
 		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
-	case err != nil:
-		rollback()
-		err = mapErr(err)
-		if errors.Is(err, store.ErrConflict) {
-			// ErrConflict means reuse, which revokes the grant; a taken
-			// hash for the new token is not that.
-			return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
-		}
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
+	fam.Token.UsedAt = now
 	if err := check(fam); err != nil {
-		rollback()
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-		rollback()
-		return nil, fmt.Errorf("rotate refresh token: commit: %w", mapErr(err))
+	err = s.rotations.do(&write{ctx: ctx, key: oldHash, sql: rotateQuery,
+		args: []any{now.UnixMilli(), oldHash, nextHash, millis(idleUntil)},
+		scan: func(row pgx.Row) error { var one int; return row.Scan(&one) }})
+	switch err = mapErr(err); {
+	case errors.Is(err, store.ErrNotFound):
+		// The update changed nothing: used since it was read (the race's
+		// loser), or deleted meanwhile.
+		var usedAt time.Time
+		if err := s.pool.QueryRow(ctx, `SELECT used_at FROM refresh_tokens WHERE hash = $1`, oldHash).Scan(timeCol{&usedAt}); err != nil {
+			return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
+		}
+		fam.Token.UsedAt = usedAt
+		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+	case errors.Is(err, store.ErrConflict):
+		// ErrConflict means reuse, which revokes the grant; a taken hash
+		// for the new token is not that.
+		return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
+	case err != nil:
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return fam, nil
 }

@@ -36,8 +36,9 @@ type Store struct {
 	schema string // Options.Schema; "" for the server's search_path
 	// The hot single-statement writes go out in shared batches (batch.go):
 	// polls, which commit without waiting for the disk, and new device
-	// authorizations and throttle hits.
-	polls, writes *batcher
+	// authorizations and throttle hits; refresh token rotations in
+	// explicit transactions.
+	polls, writes, rotations *batcher
 }
 
 // Options tune the connection pool. Zero fields keep the defaults: pgxpool's
@@ -93,7 +94,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false)}, nil
+	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool)}, nil
 }
 
 // OpenAndMigrate opens a pool for dsn and brings the schema up to date.
@@ -115,6 +116,7 @@ func OpenAndMigrate(ctx context.Context, dsn string, opts Options) (*Store, erro
 func (s *Store) Close() error {
 	s.polls.close()
 	s.writes.close()
+	s.rotations.close()
 	s.pool.Close()
 	return nil
 }
