@@ -80,10 +80,10 @@ type batcher struct {
 	// not find them done (a refresh token rotation, which a retry would
 	// take for reuse). One round trip more per batch.
 	explicit bool
-	reqs    chan *write
-	quit    chan struct{}
-	closing sync.Once
-	stopped sync.WaitGroup
+	reqs     chan *write
+	quit     chan struct{}
+	closing  sync.Once
+	stopped  sync.WaitGroup
 }
 
 var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
