@@ -177,6 +177,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// Opening the store, migrating and parsing templates left garbage the
+	// raised GC target would keep for a while: hand it back to the system
+	// now, so an idle instance holds only what it uses.
+	debug.FreeOSMemory()
 	log.Info("latchkey is serving", "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
 	if dev0 != nil {
 		printDevBanner(stdout, cfg, dev0)
