@@ -205,6 +205,9 @@ func TestProfileTable(t *testing.T) {
 	}
 }
 
+// burnSink keeps burnCPU's result, so the compiler cannot drop the work.
+var burnSink uint64
+
 //go:noinline
 func burnCPU(d time.Duration) uint64 {
 	x := uint64(88172645463325252)
@@ -225,7 +228,7 @@ func TestAnalyzeRuntimeProfile(t *testing.T) {
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		t.Skipf("cannot profile (is -cpuprofile on?): %v", err)
 	}
-	burnCPU(500 * time.Millisecond)
+	burnSink = burnCPU(500 * time.Millisecond)
 	pprof.StopCPUProfile()
 
 	p := &cpuProfile{Seconds: 1, Data: buf.Bytes()}
