@@ -221,7 +221,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 	if !store.ValidText(nextHash) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	fam, err := scanFamily(s.pool.QueryRow(ctx, familyQuery, oldHash))
+	// The read, too, shares round trips with its neighbours (batch.go): a
+	// read-only batch commits nothing.
+	var fam *store.RefreshFamily
+	err := s.reads.do(&write{ctx: ctx, key: oldHash, sql: familyQuery, args: []any{oldHash},
+		scan: func(row pgx.Row) (err error) { fam, err = scanFamily(row); return err }})
 	if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
 	}
