@@ -102,11 +102,11 @@ func TestClientCredentials(t *testing.T) {
 			if c.GrantID != "" || c.Expiry != t0.Add(10*time.Minute).Unix() {
 				t.Errorf("claims grant_id %q exp %d; want none and the token's life", c.GrantID, c.Expiry)
 			}
-			if _, _, ok, err := token.Live(t.Context(), st, &c, t0); err != nil || !ok {
+			if _, ok, err := token.Live(t.Context(), st, &c, t0); err != nil || !ok {
 				t.Errorf("Live = %v, %v; want a live token", ok, err)
 			}
 			mustDo(t, st.RevokeAccessToken(t.Context(), c.JTI, c.ClientID, t0.Add(10*time.Minute)))
-			if _, _, ok, err := token.Live(t.Context(), st, &c, t0); err != nil || ok {
+			if _, ok, err := token.Live(t.Context(), st, &c, t0); err != nil || ok {
 				t.Errorf("Live after RevokeAccessToken = %v, %v; want revoked", ok, err)
 			}
 		})

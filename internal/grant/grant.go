@@ -103,8 +103,8 @@ func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (strin
 		return "", nil, err
 	}
 	expires := g.ExpiresAt
-	if d.RefreshIdle > 0 && now.Add(d.RefreshIdle).Before(expires) {
-		expires = now.Add(d.RefreshIdle)
+	if idle := d.idleUntil(now); !idle.IsZero() && idle.Before(expires) {
+		expires = idle
 	}
 	return rt, &store.RefreshToken{
 		Hash:      oauth.HashSecret(rt),
@@ -114,6 +114,15 @@ func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (strin
 		CreatedAt: now,
 		ExpiresAt: expires,
 	}, nil
+}
+
+// idleUntil is when a refresh token issued at now lapses unused; zero when
+// only the grant's absolute life applies.
+func (d *Deps) idleUntil(now time.Time) time.Time {
+	if d.RefreshIdle <= 0 {
+		return time.Time{}
+	}
+	return now.Add(d.RefreshIdle)
 }
 
 // activeUser loads the user a grant acts for and refuses one who can no

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -28,9 +27,11 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		return nil, err
 	}
 	invalid := &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is invalid, expired or revoked"}
-	var asked []string
+	// The scopes asked for, checked against the token's below; none asked:
+	// the token's own.
+	var scopes []string
 	if s := req.Form.Get("scope"); s != "" {
-		if asked, err = oauth.ParseScope(s); err != nil {
+		if scopes, err = oauth.ParseScope(s); err != nil {
 			return nil, err
 		}
 	}
@@ -39,16 +40,11 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		return nil, err
 	}
 	now := g.Now()
-	var idleUntil time.Time
-	if g.RefreshIdle > 0 {
-		idleUntil = now.Add(g.RefreshIdle)
-	}
-	scopes := asked
 	// One transaction marks the old token used and stores the next, so a
 	// database lost halfway leaves the old one working, never neither; the
 	// checks run inside it, before anything commits, so a token that may
 	// not be used is never rotated.
-	fam, err := g.Store.RotateRefreshToken(ctx, oauth.HashSecret(rt), oauth.HashSecret(next), idleUntil, now,
+	fam, err := g.Store.RotateRefreshToken(ctx, oauth.HashSecret(rt), oauth.HashSecret(next), g.idleUntil(now), now,
 		func(f *store.RefreshFamily) error {
 			if f.Token.ClientID != c.ID {
 				// Bound to the client it was issued to (RFC 6749 §6); another

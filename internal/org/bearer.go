@@ -81,7 +81,7 @@ func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, 
 	case c.ClientID == "":
 		return nil, nil, invalidToken("the access token is not valid")
 	}
-	_, u, ok, err := token.Live(ctx, s.Store, &c, now)
+	u, ok, err := token.Live(ctx, s.Store, &c, now)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -82,15 +82,22 @@ func (s *cachingStore) GetClientFresh(ctx context.Context, id string) (*store.Cl
 	}
 	cached := *c
 	s.mu.Lock()
-	if len(s.clients) >= clientCacheSize {
-		for k := range s.clients { // drop an arbitrary entry: map order is random
-			delete(s.clients, k)
-			break
-		}
-	}
+	makeRoom(s.clients)
 	s.clients[id] = cachedClient{c: &cached, expires: s.now().Add(clientCacheTTL)}
 	s.mu.Unlock()
 	return c, nil
+}
+
+// makeRoom drops an arbitrary entry (map order is random) when m holds
+// clientCacheSize of them.
+func makeRoom[V any](m map[string]V) {
+	if len(m) < clientCacheSize {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
 }
 
 func (s *cachingStore) forget(id string) {
@@ -115,12 +122,7 @@ func (s *cachingStore) ListClientGroupsOf(ctx context.Context, clientID string) 
 		return nil, err
 	}
 	s.mu.Lock()
-	if len(s.groups) >= clientCacheSize {
-		for k := range s.groups {
-			delete(s.groups, k)
-			break
-		}
-	}
+	makeRoom(s.groups)
 	s.groups[clientID] = cachedGroups{groups: copyGroups(gs), expires: s.now().Add(clientCacheTTL)}
 	s.mu.Unlock()
 	return gs, nil

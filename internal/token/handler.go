@@ -49,29 +49,29 @@ type Lookup interface {
 // so revoking the grant ends it at once. A token a client got for itself
 // (client credentials) has no grant behind it, since issuing one writes
 // nothing: it is live while its client exists and it was not revoked
-// (RFC 7009, store.GrantStore.RevokeAccessToken). g is nil for such a
-// token, and u for any token without a user.
-func Live(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (g *store.Grant, u *store.User, ok bool, err error) {
+// (RFC 7009, store.GrantStore.RevokeAccessToken). u is the user the token
+// acts for: nil for a token without one.
+func Live(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (u *store.User, ok bool, err error) {
 	if c.GrantID != "" {
-		g, u, ok, err = liveGrant(ctx, st, c.GrantID, c.ClientID, now)
+		g, u, ok, err := liveGrant(ctx, st, c.GrantID, c.ClientID, now)
 		if ok && g.UserID != "" && g.UserID != c.Subject {
-			return nil, nil, false, nil // not the grant this token was minted for
+			return nil, false, nil // not the grant this token was minted for
 		}
-		return g, u, ok, err
+		return u, ok, err
 	}
 	if c.Subject != c.ClientID || c.JTI == "" {
-		return nil, nil, false, nil // only a client's own tokens come without a grant
+		return nil, false, nil // only a client's own tokens come without a grant
 	}
 	if _, err := st.GetClient(ctx, c.ClientID); errors.Is(err, store.ErrNotFound) {
-		return nil, nil, false, nil
+		return nil, false, nil
 	} else if err != nil {
-		return nil, nil, false, fmt.Errorf("load client: %w", err)
+		return nil, false, fmt.Errorf("load client: %w", err)
 	}
 	revoked, err := st.AccessTokenRevoked(ctx, c.JTI)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("load revocation: %w", err)
+		return nil, false, fmt.Errorf("load revocation: %w", err)
 	}
-	return nil, nil, !revoked, nil
+	return nil, !revoked, nil
 }
 
 // liveGrant returns grant id if tokens of it may be used at now by

@@ -85,7 +85,7 @@ func (h *Handler) introspectAccess(ctx context.Context, tok string) (*Introspect
 	if !claims.usableAt(now.Unix()) {
 		return nil, nil
 	}
-	if _, _, ok, err := Live(ctx, h.Store, claims, now); err != nil || !ok {
+	if _, ok, err := Live(ctx, h.Store, claims, now); err != nil || !ok {
 		return nil, err
 	}
 	return &Introspection{

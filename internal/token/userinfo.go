@@ -66,7 +66,7 @@ func (h *Handler) userInfo(ctx context.Context, tok string) (*UserInfo, error) {
 	if !claims.usableAt(now.Unix()) {
 		return nil, invalidToken("the access token has expired")
 	}
-	_, u, ok, err := Live(ctx, h.Store, claims, now)
+	u, ok, err := Live(ctx, h.Store, claims, now)
 	if err != nil {
 		return nil, err
 	}

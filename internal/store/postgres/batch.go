@@ -246,15 +246,19 @@ const setSoft = `SELECT set_config('synchronous_commit', 'off', true)`
 // batch's error: a statement's, after which nothing was committed, or the
 // connection's.
 func (b *batcher) send(ctx context.Context, ws []*write) error {
+	ignore := func(pgconn.CommandTag) error { return nil }
 	var batch pgx.Batch
+	if b.explicit {
+		batch.Queue("BEGIN").Exec(ignore)
+	}
 	if b.soft {
-		batch.Queue(setSoft).Exec(func(pgconn.CommandTag) error { return nil })
+		batch.Queue(setSoft).Exec(ignore)
 	}
 	for _, w := range ws {
 		w.err = nil
 		q := batch.Queue(w.sql, w.args...)
 		if w.scan == nil {
-			q.Exec(func(pgconn.CommandTag) error { return nil })
+			q.Exec(ignore)
 			continue
 		}
 		q.QueryRow(func(row pgx.Row) error {
@@ -278,9 +282,7 @@ func (b *batcher) send(ctx context.Context, ws []*write) error {
 	// A connection given back inside a transaction (a failed ROLLBACK) is
 	// closed by the pool, never reused.
 	defer conn.Release()
-	begin := pgx.Batch{QueuedQueries: append([]*pgx.QueuedQuery{{SQL: "BEGIN"}}, batch.QueuedQueries...)}
-	begin.QueuedQueries[0].Exec(func(pgconn.CommandTag) error { return nil })
-	if err := conn.SendBatch(ctx, &begin).Close(); err != nil {
+	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		return err
 	}
