@@ -190,12 +190,15 @@ func scanFamily(row rowScanner) (*store.RefreshFamily, error) {
 }
 
 // RotateRefreshToken uses the unused token oldHash and stores its successor
-// nextHash. The family is read on the reader pool, so that the one writer
-// does no more than it must, and checked; then the writes run in the shared
-// write transaction (batch.go) inside a savepoint, all or nothing: the
-// update only takes a token still unused, so of concurrent rotations exactly
-// one succeeds (SQLite has one writer, and the batcher runs writes one after
-// another), and the others find it used.
+// nextHash. Read, check and writes all run in the shared write transaction
+// (batch.go) inside a savepoint, all or nothing. The read runs there rather
+// than on the reader pool because a reader's page cache is dropped whenever
+// another connection has committed (WAL mode), which under load is always:
+// a reader walks the token's, grant's and user's B-trees from the file on
+// every rotation, where the writer finds those pages in its own cache. SQLite
+// has one writer and the batcher runs writes one after another, so of
+// concurrent rotations exactly one finds the token unused, and the others
+// find it used.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
 	if !store.ValidText(oldHash) {
 		return nil, store.ErrNotFound
@@ -203,35 +206,24 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 	if !store.ValidText(nextHash) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	fam, err := scanFamily(s.r.QueryRowContext(ctx, familyQuery, oldHash))
-	if err != nil {
-		return nil, err // ErrNotFound: unknown
-	}
-	if !fam.Token.UsedAt.IsZero() {
-		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
-	}
-	fam.Token.UsedAt = now
-	if err := check(fam); err != nil {
-		return nil, err
-	}
-	next := &store.RefreshToken{Hash: nextHash, GrantID: fam.Token.GrantID, ClientID: fam.Token.ClientID,
-		Scopes: fam.Token.Scopes, CreatedAt: now, ExpiresAt: successorExpiry(fam.Grant.ExpiresAt, idleUntil)}
-	var usedAt time.Time
-	err = s.batch.doAtomic(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
-			now.UnixMilli(), oldHash)
-		if err != nil {
-			return fmt.Errorf("rotate refresh token: %w", mapErr(err))
+	var fam *store.RefreshFamily
+	err := s.batch.doAtomic(ctx, func(q querier) error {
+		var err error
+		if fam, err = scanFamily(q.QueryRowContext(ctx, familyQuery, oldHash)); err != nil {
+			return err // ErrNotFound: unknown
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("rotate refresh token: %w", err)
-		} else if n == 0 {
-			// Used since it was read: the race's loser, or deleted meanwhile.
-			if err := q.QueryRowContext(ctx, `SELECT used_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(timeCol{&usedAt}); err != nil {
-				return mapErr(err)
-			}
+		if !fam.Token.UsedAt.IsZero() {
 			return fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
 		}
+		fam.Token.UsedAt = now
+		if err := check(fam); err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, now.UnixMilli(), oldHash); err != nil {
+			return fmt.Errorf("rotate refresh token: %w", mapErr(err))
+		}
+		next := &store.RefreshToken{Hash: nextHash, GrantID: fam.Token.GrantID, ClientID: fam.Token.ClientID,
+			Scopes: fam.Token.Scopes, CreatedAt: now, ExpiresAt: successorExpiry(fam.Grant.ExpiresAt, idleUntil)}
 		if err := insertRefreshToken(ctx, q, next); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				// ErrConflict means reuse, which revokes the grant; a taken
@@ -242,11 +234,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrConflict) {
-		fam.Token.UsedAt = usedAt
+	switch {
+	case errors.Is(err, store.ErrConflict):
 		return fam, err
-	}
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	return fam, nil
