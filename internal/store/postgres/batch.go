@@ -40,10 +40,13 @@ import (
 // and as one multi-statement query in simple-protocol mode (PgBouncer):
 // either way one implicit transaction, which fails as a whole.
 //
-// A Store has two batchers, each with one worker: polls, which commit
-// without waiting for the disk (see PollDeviceAuth), and the durable writes.
-// Apart, a poll batch is always a poll-only batch, and a poll never waits
-// behind a throttle hit on a row another instance has locked.
+// A Store has three batchers, each with one worker: polls, which commit
+// without waiting for the disk (see PollDeviceAuth); the durable writes; and
+// refresh token rotations, in explicit transactions. Apart, a poll batch is
+// always a poll-only batch, and a poll never waits behind a throttle hit on
+// a row another instance has locked. (More workers per batcher, tried for
+// rotations, made smaller batches and more commits, each a WAL flush, and
+// were slower.)
 
 // maxBatch bounds a batch: more than the requests a busy instance has in
 // flight, few enough that a batch holds its row locks briefly.
@@ -63,9 +66,21 @@ type write struct {
 	// that returns none. It may run twice (the batch failed and the write
 	// runs again alone), so it must only assign.
 	scan func(pgx.Row) error
+	// undo, set by scan in a batcher with explicit transactions, is a
+	// statement that goes out with the batch's COMMIT, ahead of it, to take
+	// the write back: for a write that turns out, from its answer, not to
+	// be wanted after all. The write's row locks are held until then, so
+	// nobody has seen it.
+	undo *undo
 
 	err  error      // the write's own outcome, set by send: ErrNotFound for no row, a scan error
 	done chan error // buffered: the worker never waits for a caller
+}
+
+// undo is a statement and its arguments (write.undo).
+type undo struct {
+	sql  string
+	args []any
 }
 
 // batcher sends queued writes in shared batches.
@@ -255,7 +270,7 @@ func (b *batcher) send(ctx context.Context, ws []*write) error {
 		batch.Queue(setSoft).Exec(ignore)
 	}
 	for _, w := range ws {
-		w.err = nil
+		w.err, w.undo = nil, nil
 		q := batch.Queue(w.sql, w.args...)
 		if w.scan == nil {
 			q.Exec(ignore)
@@ -286,7 +301,15 @@ func (b *batcher) send(ctx context.Context, ws []*write) error {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		return err
 	}
-	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+	// The undos and the COMMIT, in the one round trip.
+	var commit pgx.Batch
+	for _, w := range ws {
+		if w.undo != nil {
+			commit.Queue(w.undo.sql, w.undo.args...).Exec(ignore)
+		}
+	}
+	commit.Queue("COMMIT").Exec(ignore)
+	if err := conn.SendBatch(ctx, &commit).Close(); err != nil {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		return err
 	}

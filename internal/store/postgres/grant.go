@@ -160,16 +160,17 @@ const familyColumns = `r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, 
 	u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, false),
 	u.created_at, u.updated_at`
 
-func scanFamily(row pgx.Row) (*store.RefreshFamily, error) {
+// scanFamily scans familyColumns, then into extra.
+func scanFamily(row pgx.Row, extra ...any) (*store.RefreshFamily, error) {
 	var t store.RefreshToken
 	var g store.Grant
 	var u store.User
-	err := row.Scan(
+	err := row.Scan(append([]any{
 		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt},
 		&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
 		timeCol{&g.AuthTime}, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt},
 		optionalCol{&g.SessionHash},
-		optionalCol{&u.ID}, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+		optionalCol{&u.ID}, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}}, extra...)...)
 	if err != nil {
 		return nil, err // unmapped: the caller tells no row from a failure
 	}
@@ -180,33 +181,42 @@ func scanFamily(row pgx.Row) (*store.RefreshFamily, error) {
 	return f, nil
 }
 
-// familyQuery reads a refresh token with its grant and the grant's user.
-const familyQuery = `SELECT ` + familyColumns + `
-	FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
-	WHERE r.hash = $1`
-
 // rotateQuery marks the token used and stores its successor, copying the
-// grant, client and scopes, in one statement; it returns a row only when it
-// did. A data-modifying WITH runs once whether or not the outer query reads
-// it.
-const rotateQuery = `WITH r AS (
+// grant, client and scopes, and returns the token's family as it was before
+// (the statement's snapshot) with rotated: 1 when the update took the
+// token, 0 when it did not (used already, or used by a concurrent rotation
+// whose row lock it waited for); no row for an unknown token. A
+// data-modifying WITH runs once whether or not the outer query reads it.
+const rotateQuery = `WITH used AS (
 		UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL
 		RETURNING grant_id, client_id, scopes
 	), next AS (
 		INSERT INTO refresh_tokens (` + refreshColumns + `)
-		SELECT $3::text, r.grant_id, r.client_id, r.scopes, $1::bigint,
+		SELECT $3::text, used.grant_id, used.client_id, used.scopes, $1::bigint,
 			CASE WHEN $4::bigint IS NOT NULL AND (g.expires_at IS NULL OR $4::bigint < g.expires_at) THEN $4::bigint ELSE g.expires_at END,
 			NULL
-		FROM r JOIN grants g ON g.id = r.grant_id
+		FROM used JOIN grants g ON g.id = used.grant_id
 	)
-	SELECT 1 FROM r`
+	SELECT ` + familyColumns + `, (SELECT count(*) FROM used)
+	FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+	WHERE r.hash = $2`
+
+// unrotateQuery undoes a rotation inside its still open transaction (see
+// RotateRefreshToken): the row locks it took are still held, so nobody
+// has seen it.
+const unrotateQuery = `WITH gone AS (DELETE FROM refresh_tokens WHERE hash = $2)
+	UPDATE refresh_tokens SET used_at = NULL WHERE hash = $1`
 
 // RotateRefreshToken uses the unused token oldHash and stores its successor
-// nextHash. The family is read and checked first; then one statement,
-// which inserts the successor only from the row its update changed, goes to
-// the rotations batcher (batch.go), whose batches run in an explicit
-// transaction committed only once every statement has answered. The
-// statement makes a rotation both or neither; the explicit transaction
+// nextHash, in one statement that also returns the family; the rotations
+// batcher (batch.go) sends it with its neighbours in an explicit
+// transaction, committed only once every statement has answered. The checks
+// run on that answer, before the commit: a rotation they refuse is undone
+// in the same transaction, by a statement that goes out with the COMMIT. So
+// a rotation costs two round trips, shared with its batch: the statements,
+// then the commit.
+//
+// The statement makes a rotation both or neither; the explicit transaction
 // makes a lost connection roll it back even when the statement ran to its
 // end after the client was gone (say, having waited for another rotation's
 // row lock), so a device that got an error still holds a working token,
@@ -221,40 +231,49 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 	if !store.ValidText(nextHash) {
 		return nil, fmt.Errorf("rotate refresh token: %w", store.ErrInvalid)
 	}
-	// The read, too, shares round trips with its neighbours (batch.go): a
-	// read-only batch commits nothing.
-	var fam *store.RefreshFamily
-	err := s.reads.do(&write{ctx: ctx, key: oldHash, sql: familyQuery, args: []any{oldHash},
-		scan: func(row pgx.Row) (err error) { fam, err = scanFamily(row); return err }})
-	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
-	}
-	if !fam.Token.UsedAt.IsZero() {
-		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
-	}
-	fam.Token.UsedAt = now
-	if err := check(fam); err != nil {
-		return nil, err
-	}
-	err = s.rotations.do(&write{ctx: ctx, key: oldHash, sql: rotateQuery,
-		args: []any{now.UnixMilli(), oldHash, nextHash, millis(idleUntil)},
-		scan: func(row pgx.Row) error { var one int; return row.Scan(&one) }})
-	switch err = mapErr(err); {
-	case errors.Is(err, store.ErrNotFound):
-		// The update changed nothing: used since it was read (the race's
-		// loser), or deleted meanwhile.
-		var usedAt time.Time
-		if err := s.pool.QueryRow(ctx, `SELECT used_at FROM refresh_tokens WHERE hash = $1`, oldHash).Scan(timeCol{&usedAt}); err != nil {
-			return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
+	var (
+		fam      *store.RefreshFamily
+		rotated  bool
+		checkErr error
+	)
+	w := &write{ctx: ctx, key: oldHash, sql: rotateQuery, args: []any{now.UnixMilli(), oldHash, nextHash, millis(idleUntil)}}
+	// scan may run twice (batch.go), so it only assigns.
+	w.scan = func(row pgx.Row) error {
+		var n int
+		f, err := scanFamily(row, &n)
+		if err != nil {
+			return err
 		}
-		fam.Token.UsedAt = usedAt
-		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
+		fam, rotated, checkErr = f, n == 1, nil
+		if rotated {
+			f.Token.UsedAt = now
+			if checkErr = check(f); checkErr != nil {
+				w.undo = &undo{sql: unrotateQuery, args: []any{oldHash, nextHash}}
+			}
+		}
+		return nil
+	}
+	switch err := s.rotations.do(w); {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, err // unknown
 	case errors.Is(err, store.ErrConflict):
 		// ErrConflict means reuse, which revokes the grant; a taken hash
 		// for the new token is not that.
 		return nil, fmt.Errorf("rotate refresh token: new token's hash is taken: %v", err)
 	case err != nil:
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	case checkErr != nil:
+		return nil, checkErr // refused, and undone
+	case !rotated:
+		if fam.Token.UsedAt.IsZero() {
+			// Used by a concurrent rotation after this statement's snapshot.
+			var usedAt time.Time
+			if err := s.pool.QueryRow(ctx, `SELECT used_at FROM refresh_tokens WHERE hash = $1`, oldHash).Scan(timeCol{&usedAt}); err != nil {
+				return nil, fmt.Errorf("rotate refresh token: %w", mapErr(err))
+			}
+			fam.Token.UsedAt = usedAt
+		}
+		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
 	}
 	return fam, nil
 }

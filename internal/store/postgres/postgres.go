@@ -39,8 +39,6 @@ type Store struct {
 	// authorizations and throttle hits; refresh token rotations in
 	// explicit transactions.
 	polls, writes, rotations *batcher
-	// reads batches the one read on a hot path, a refresh token's family.
-	reads *batcher
 }
 
 // Options tune the connection pool. Zero fields keep the defaults: pgxpool's
@@ -96,7 +94,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool), reads: newBatcher(pool, false)}, nil
+	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool)}, nil
 }
 
 // OpenAndMigrate opens a pool for dsn and brings the schema up to date.
@@ -119,7 +117,6 @@ func (s *Store) Close() error {
 	s.polls.close()
 	s.writes.close()
 	s.rotations.close()
-	s.reads.close()
 	s.pool.Close()
 	return nil
 }

@@ -187,6 +187,50 @@ func concurrentRotateRefreshToken(t *testing.T, s store.Store, rt *store.Refresh
 	}
 }
 
+// testConcurrentRotateRefusals: rotations of distinct tokens that run
+// together (and so, where the store batches them, share a transaction),
+// every other one refused by its check: the refused leave their token
+// unused and store no successor, and the rest rotate.
+func testConcurrentRotateRefusals(t *testing.T, s store.Store) {
+	g := grantFixture(t, s)
+	refusal := errors.New("refused by the check")
+	for r := range rounds {
+		olds := make([]*store.RefreshToken, racers)
+		for i := range racers {
+			olds[i] = mustCreateRefreshToken(t, s, newRefreshToken(fmt.Sprintf("rf%d-%d", r, i), g.ID, at(time.Hour)))
+		}
+		nextHash := func(i int) string { return fmt.Sprintf("rf%d-%d-next", r, i) }
+		errs := race(func(i int) error {
+			_, err := s.RotateRefreshToken(t.Context(), olds[i].Hash, nextHash(i), time.Time{}, t0, func(*store.RefreshFamily) error {
+				if i%2 == 1 {
+					return refusal
+				}
+				return nil
+			})
+			return err
+		})
+		for i, err := range errs {
+			refused := i%2 == 1
+			if refused {
+				wantErr(t, fmt.Sprintf("refused rotation %d", i), err, refusal)
+			} else {
+				wantErr(t, fmt.Sprintf("rotation %d", i), err, nil)
+			}
+			old, err := s.GetRefreshToken(t.Context(), olds[i].Hash)
+			wantErr(t, fmt.Sprintf("GetRefreshToken of token %d", i), err, nil)
+			if err == nil && old.UsedAt.IsZero() != refused {
+				t.Errorf("token %d: UsedAt = %v after a rotation refused=%v", i, old.UsedAt, refused)
+			}
+			_, err = s.GetRefreshToken(t.Context(), nextHash(i))
+			if refused {
+				wantErr(t, fmt.Sprintf("GetRefreshToken of refused rotation %d's next token", i), err, store.ErrNotFound)
+			} else {
+				wantErr(t, fmt.Sprintf("GetRefreshToken of rotation %d's next token", i), err, nil)
+			}
+		}
+	}
+}
+
 func testConcurrentServerSecret(t *testing.T, s store.Store) {
 	for r := range rounds {
 		concurrentServerSecret(t, s, fmt.Sprint("cookie-key-", r))

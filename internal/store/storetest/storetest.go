@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentPollAndRedeem", testConcurrentPollAndRedeem},
 		{"ConcurrentDecide", testConcurrentDecide},
 		{"ConcurrentRotateRefreshToken", testConcurrentRotateRefreshToken},
+		{"ConcurrentRotateRefusals", testConcurrentRotateRefusals},
 		{"ConcurrentServerSecret", testConcurrentServerSecret},
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
