@@ -1,18 +1,14 @@
 package org
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -42,53 +38,33 @@ func bearer(r *http.Request) (string, error) {
 	return tok, nil
 }
 
-// leeway is how far ahead of us another instance's clock may be when it
-// signs a token (nbf, iat).
-const leeway = 30 * time.Second
-
-// verify checks one of our access tokens: the signature (keys.Manager.Verify,
-// ES256 only), the type (RFC 9068 §2.1), issuer, audience and lifetime,
+// verify checks one of our access tokens (token.Verifier.Access: the
+// signature, the type (RFC 9068 §2.1), issuer and audience), its lifetime,
 // and that it may still be used (token.Live: its grant still active, or for
 // a device's own token its client still there and the token not revoked),
 // so that a revoked token stops working at once. It returns the claims and
 // the user the token acts for, nil for a device acting for itself.
 func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, *store.User, error) {
-	typ, payload, err := s.Keys.Verify(ctx, raw)
-	if errors.Is(err, keys.ErrInvalidToken) {
+	v := token.Verifier{Keys: s.Keys, Issuer: s.Issuer, Audience: s.Audience}
+	c, err := v.Access(ctx, raw)
+	if errors.Is(err, token.ErrInvalid) {
 		return nil, nil, invalidToken("the access token is not valid")
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("verify access token: %w", err)
 	}
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, nil, invalidToken("the token is not an access token")
-	}
-	var c token.AccessClaims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&c); err != nil {
-		return nil, nil, invalidToken("the access token is not valid")
-	}
-	aud := s.Audience
-	if aud == "" {
-		aud = s.Issuer
-	}
 	now := s.now()
-	switch {
-	case c.Issuer != s.Issuer, c.Audience != aud:
-		return nil, nil, invalidToken("the access token is not for this server")
-	case now.Unix() >= c.Expiry, now.Add(leeway).Unix() < c.NotBefore:
+	if !c.UsableAt(now) {
 		return nil, nil, invalidToken("the access token has expired")
-	case c.ClientID == "":
-		return nil, nil, invalidToken("the access token is not valid")
 	}
-	u, ok, err := token.Live(ctx, s.Store, &c, now)
+	u, ok, err := token.Live(ctx, s.Store, c, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !ok {
 		return nil, nil, invalidToken("the access token has been revoked")
 	}
-	return &c, u, nil
+	return c, u, nil
 }
 
 // DeviceFrom returns the device an accept request proves it is: nil when

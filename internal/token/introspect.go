@@ -82,7 +82,7 @@ func (h *Handler) introspectAccess(ctx context.Context, tok string) (*Introspect
 		return nil, fmt.Errorf("verify access token: %w", err)
 	}
 	now := h.Now()
-	if !claims.usableAt(now.Unix()) {
+	if !claims.UsableAt(now) {
 		return nil, nil
 	}
 	if _, ok, err := Live(ctx, h.Store, claims, now); err != nil || !ok {

@@ -273,6 +273,16 @@ func TestIntrospect(t *testing.T) {
 			f.now = t0.Add(10 * time.Minute)
 			return tok.access
 		}, "rs", rsSecret, 200, nil},
+		{"access token from an instance whose clock is ahead, within ClockSkew", func(_ *testing.T, f *fixture, tok issued) string {
+			f.now = t0.Add(-ClockSkew + time.Second)
+			return tok.access
+		}, "rs", rsSecret, 200,
+			map[string]any{"active": true, "scope": "openid email", "client_id": "tv", "sub": "ada", "token_type": "Bearer",
+				"iss": issuer, "aud": issuer, "exp": float64(t0.Add(10 * time.Minute).Unix()), "iat": float64(t0.Unix()), "nbf": float64(t0.Unix())}},
+		{"access token not valid before a time beyond ClockSkew", func(_ *testing.T, f *fixture, tok issued) string {
+			f.now = t0.Add(-ClockSkew - time.Second)
+			return tok.access
+		}, "rs", rsSecret, 200, nil},
 		{"revoked grant's access token", func(t *testing.T, f *fixture, tok issued) string {
 			mustDo(t, f.st.RevokeGrant(t.Context(), tok.grant.ID, t0))
 			return tok.access

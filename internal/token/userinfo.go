@@ -63,7 +63,7 @@ func (h *Handler) userInfo(ctx context.Context, tok string) (*UserInfo, error) {
 		return nil, fmt.Errorf("verify access token: %w", err)
 	}
 	now := h.Now()
-	if !claims.usableAt(now.Unix()) {
+	if !claims.UsableAt(now) {
 		return nil, invalidToken("the access token has expired")
 	}
 	u, ok, err := Live(ctx, h.Store, claims, now)

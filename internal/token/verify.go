@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/keys"
 )
@@ -25,7 +26,7 @@ type Verifier struct {
 // Access verifies an access token (RFC 9068 §4): one of our keys signed it,
 // its typ is at+jwt, and its iss and aud are ours. It does not check exp or
 // nbf, so that revocation can find the grant of an expired token; callers
-// that answer whether a token is usable check them (usableAt).
+// that answer whether a token is usable check them (UsableAt).
 func (v *Verifier) Access(ctx context.Context, raw string) (*AccessClaims, error) {
 	typ, payload, err := v.Keys.Verify(ctx, raw)
 	if err != nil {
@@ -86,9 +87,16 @@ func verifyErr(err error) error {
 	return err
 }
 
-// usableAt reports whether an access token's validity window holds at
-// unix second now (RFC 7519 §4.1.4: not on or after exp; §4.1.5: not
-// before nbf).
-func (c *AccessClaims) usableAt(now int64) bool {
-	return now < c.Expiry && c.NotBefore <= now
+// ClockSkew is how far ahead of ours another instance's clock may be when
+// it signs a token: its nbf (which is its iat) may be that far in our
+// future. Without it, a token minted on an instance a second ahead read as
+// not yet valid on the others for that second. exp gets no leeway: a
+// token is never accepted after it expired.
+const ClockSkew = 30 * time.Second
+
+// UsableAt reports whether an access token's validity window holds at now
+// (RFC 7519 §4.1.4: not on or after exp; §4.1.5: not before nbf, less
+// ClockSkew).
+func (c *AccessClaims) UsableAt(now time.Time) bool {
+	return now.Unix() < c.Expiry && c.NotBefore <= now.Add(ClockSkew).Unix()
 }
