@@ -326,7 +326,10 @@ type GrantStore interface {
 	// the grant). Before anything commits it hands check the old token's
 	// family (the token, UsedAt now set; its grant, revoked or not; the
 	// grant's user), which decides whether the token may be used at all: an
-	// error from check undoes everything and is returned as it is. It
+	// error from check undoes everything and is returned as it is. check
+	// runs inside the store's shared write, on a goroutine of the store's,
+	// and (rarely: a shared batch run again) more than once for one call:
+	// it must be quick, and keep only what its last call decided. It
 	// returns the family it gave check. Of concurrent rotations of one token
 	// exactly one succeeds. ErrConflict, with the family, if the token was
 	// used already (reuse, RFC 9700 §4.14.2), and only then; ErrNotFound if

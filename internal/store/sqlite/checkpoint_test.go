@@ -33,3 +33,26 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// TestCacheSizes: the writer connection has the bigger page cache, the
+// readers SQLite's default (see Open).
+func TestCacheSizes(t *testing.T) {
+	s, err := OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "cache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct {
+		name string
+		p    *pool
+		want int
+	}{{"writer", s.w, -writerCacheKiB}, {"reader", s.r, -2000}} {
+		var got int
+		if err := c.p.QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: cache_size = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
