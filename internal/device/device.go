@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -106,7 +107,7 @@ func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
 		limit int
 	}{
 		{"devauth:client:" + clientID, h.PerClientPerMinute},
-		{"devauth:ip:" + ip, h.PerIPPerMinute},
+		{"devauth:ip:" + ThrottleKey(ip), h.PerIPPerMinute},
 	} {
 		if lim.limit <= 0 {
 			continue
@@ -201,6 +202,27 @@ func oauthSafe(s string) string {
 		return s
 	}
 	return ""
+}
+
+// ThrottleKey is the part of a client address (from ClientIP) that
+// per-address limits count: an IPv4 address whole, an IPv6 address by its
+// /64. A home line, a phone or a server is usually given a whole /64 (RFC
+// 6177, RFC 7934 §6), so counting single IPv6 addresses would hand whoever
+// has one 2^64 separate budgets. Anything else is counted as it is.
+func ThrottleKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // ClientIP is where a request came from, for throttling and for showing on

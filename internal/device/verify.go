@@ -159,7 +159,7 @@ type budget struct {
 func (v *Verifier) budget(userID, ip string) []budget {
 	return []budget{
 		{"usercode:user:" + userID, v.PerAccount},
-		{"usercode:ip:" + ip, v.PerIP},
+		{"usercode:ip:" + ThrottleKey(ip), v.PerIP},
 		{"usercode:global", v.Global},
 	}
 }

@@ -220,7 +220,7 @@ func (s *Service) Throttle(ctx context.Context, r *http.Request) error {
 	}
 	now := s.now()
 	window := now.Truncate(time.Minute)
-	n, err := s.Store.Hit(ctx, "invitation:ip:"+s.clientIP(r), window, window.Add(2*time.Minute))
+	n, err := s.Store.Hit(ctx, "invitation:ip:"+device.ThrottleKey(s.clientIP(r)), window, window.Add(2*time.Minute))
 	if err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}

@@ -502,6 +502,37 @@ func TestDeviceAuthorizationRateLimit(t *testing.T) {
 	})
 }
 
+// TestDeviceAuthorizationRateLimitIPv6: behind a trusted proxy, the
+// addresses of one IPv6 /64 share one budget (device.ThrottleKey), and
+// another /64 has its own.
+func TestDeviceAuthorizationRateLimitIPv6(t *testing.T) {
+	s := newTestServer(t, true, func(c *config.Config) {
+		c.Device.RequestsPerIPPerMinute = 2
+		c.TrustProxy = true
+	})
+	s.Clock.Set(s.Clock.Now().Truncate(time.Minute))
+	from := func(addr string) reply {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/oauth2/device_authorization",
+			strings.NewReader(url.Values{"client_id": {tvClient}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", addr)
+		return do(t, req)
+	}
+	for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2:aaaa::7"} {
+		if r := from(addr); r.Status != 200 {
+			t.Fatalf("device authorization from %s = %d %s", addr, r.Status, r.Raw)
+		}
+	}
+	wantOAuthError(t, from("2001:db8:1:2:ffff:ffff:ffff:ffff"), 429, oauth.SlowDown)
+	if r := from("2001:db8:1:3::1"); r.Status != 200 {
+		t.Errorf("device authorization from another /64 = %d %s", r.Status, r.Raw)
+	}
+}
+
 // TestRefreshIdleLifetime: a refresh token unused for longer than the idle
 // lifetime is refused, even before refreshable_until; using it in time
 // starts the idle period again.

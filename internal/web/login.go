@@ -96,7 +96,7 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
 		limit int
 	}{
 		{"login:user:" + email, p.LoginPerAccount},
-		{"login:ip:" + p.clientIP(r), p.LoginPerIP},
+		{"login:ip:" + p.throttleIP(r), p.LoginPerIP},
 	}
 	// Checked before the password, and the same for every email, so a
 	// locked-out guesser gets no answer about either.

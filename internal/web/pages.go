@@ -285,6 +285,9 @@ func (p *Pages) browserCookie(r *http.Request) (string, bool) {
 // clientIP is where the request came from (see device.ClientIP).
 func (p *Pages) clientIP(r *http.Request) string { return device.ClientIP(r, p.TrustProxy) }
 
+// throttleIP is what per-address limits count for r (device.ThrottleKey).
+func (p *Pages) throttleIP(r *http.Request) string { return device.ThrottleKey(p.clientIP(r)) }
+
 // parseForm reads a POST body strictly; any problem is a 400 page (a 1 MB
 // user_code included: the body limit is oauth.MaxBodyBytes).
 func parseForm(w http.ResponseWriter, r *http.Request) (oauth.Form, error) {

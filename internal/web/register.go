@@ -100,7 +100,7 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) error {
 		limit = DefaultRegisterPerIP
 	}
 	window := now.Truncate(p.LoginWindow)
-	key := "register:ip:" + p.clientIP(r)
+	key := "register:ip:" + p.throttleIP(r)
 	n, err := p.Store.Count(ctx, key, window)
 	if err != nil {
 		return fmt.Errorf("count registrations: %w", err)
