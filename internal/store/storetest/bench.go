@@ -146,3 +146,46 @@ func Bench(b *testing.B, open func(testing.TB) store.Store) {
 		})
 	})
 }
+
+// ScaleLive are the numbers of live device codes PollScale is run with.
+var ScaleLive = []int{1_000, 1_000_000}
+
+// PollScale measures on-time pending polls spread over live device codes:
+// the backends' BenchmarkPollScale, so that the figure among a thousand
+// codes and among a million can be compared. It creates the public client
+// "tv" in s, then has load put live pending codes into s in bulk (the
+// store's own inserts would take minutes for a million and measure nothing
+// new): device code hashes "dc-0", "dc-1"…, user code hashes "uc-0"…, for
+// client tv, public, scope openid, a 5 s interval, created at created and
+// expiring at expires. The timer stops when the polls are done.
+func PollScale(b *testing.B, s store.Store, live int, load func(created, expires time.Time)) {
+	ctx := b.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &store.Client{ID: "tv", Name: "TV", AuthMethod: store.AuthNone, GrantTypes: []string{store.GrantDeviceCode},
+		CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateClient(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	load(t0, t0.Add(1000*time.Hour))
+	var n atomic.Int64
+	b.ResetTimer()
+	b.SetParallelism(parallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			// Spread over the codes; each on time (6 s after its last poll).
+			code := fmt.Sprintf("dc-%d", (i*7919)%int64(live))
+			now := t0.Add(time.Duration(i/int64(live)+1) * 6 * time.Second)
+			res, err := s.PollDeviceAuth(ctx, code, "tv", true, now)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if res.Outcome != store.PollPending {
+				b.Errorf("outcome %s", res.Outcome)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+}
