@@ -62,8 +62,13 @@ func (s *Store) GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string
 	if !store.ValidText(userCodeHash) {
 		return nil, store.ErrNotFound
 	}
-	return scanDeviceAuth(s.r.QueryRowContext(ctx,
+	a, err := scanDeviceAuth(s.r.QueryRowContext(ctx,
 		`SELECT `+deviceColumns+` FROM device_authorizations WHERE user_code_hash = ?`, userCodeHash))
+	if err != nil {
+		return nil, err
+	}
+	s.polls.show(a)
+	return a, nil
 }
 
 // DecideDeviceAuth approves or denies a pending, unexpired authorization in
@@ -84,6 +89,9 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sess
 		WHERE user_code_hash = ? AND status = 'pending' AND expires_at > ?
 		RETURNING `+deviceColumns,
 		status, optional(userID), now.UnixMilli(), optional(sessionHash), userCodeHash, now.UnixMilli()))
+	if err == nil {
+		s.polls.show(a)
+	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return a, err
 	}
@@ -98,65 +106,39 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sess
 	return nil, store.ErrNotFound
 }
 
-// pollOutcome decides a poll (RFC 8628 §3.5) from the row as it was before
-// the poll: SQLite evaluates every SET expression on the old row, so the
-// outcome and the new interval see the same state, and the statement as a
-// whole is atomic. In order:
-//   - expired: past expires_at, whatever else holds (expired_token);
-//   - used: RedeemDeviceAuth consumed it for an earlier poll (invalid_grant);
-//   - slow_down: sooner than the interval after the previous poll, less the
-//     tolerance min(store.PollTolerance, interval/5); the interval then grows
-//     by store.SlowDownStep;
-//   - pending, denied, or issue for an approved authorization. Issue changes
-//     nothing but last_poll_at: the caller redeems the code with
-//     RedeemDeviceAuth, which decides among callers that all saw issue.
-const pollOutcome = `CASE
-		WHEN :now >= expires_at THEN 'expired'
-		WHEN status = 'consumed' THEN 'used'
-		WHEN last_poll_at IS NOT NULL
-			AND :now < last_poll_at + interval_ms - min(:tolerance, interval_ms / 5) THEN 'slow_down'
-		WHEN status = 'pending' THEN 'pending'
-		WHEN status = 'denied' THEN 'denied'
-		WHEN status = 'approved' THEN 'issue'
-	END`
-
-// pollStatement records one poll and returns its outcome. last_poll_at is
-// set on every poll, slow_down included: RFC 8628 §3.5 has the client wait
-// the new interval from the slow_down answer, so that is what we measure from.
-const pollStatement = `UPDATE device_authorizations SET
-		last_outcome = ` + pollOutcome + `,
-		interval_ms = interval_ms + CASE WHEN ` + pollOutcome + ` = 'slow_down' THEN :step ELSE 0 END,
-		last_poll_at = :now
+// pollQuery reads the authorization a poll by clientID is about. Another
+// client's device code, or a confidential client's for a poll without a
+// secret (:public_only), matches no row.
+const pollQuery = `SELECT ` + deviceColumns + ` FROM device_authorizations
 	WHERE device_code_hash = :device_code_hash AND client_id = :client_id
-		AND (client_public = 1 OR NOT :public_only)
-	RETURNING ` + deviceColumns + `, last_outcome`
+		AND (client_public = 1 OR NOT :public_only)`
 
-// PollDeviceAuth records one poll by clientID and decides its outcome in a
-// single statement. Another client's device code, or a confidential client's
-// when publicOnly is set, matches no row: ErrNotFound, and nothing changes.
+// PollDeviceAuth decides one poll by clientID and records it. The row is
+// read on a reader connection; the poll's time and the interval live in the
+// store's pollBook (polls.go), which decides the outcome, so a poll writes
+// nothing to the file. Another client's device code, or a confidential
+// client's when publicOnly is set, is ErrNotFound, and nothing changes.
+//
+// An approval or a redemption that commits while a poll is between its read
+// and its answer is seen by the next poll: a poll that answers issue for a
+// code another poll has just redeemed finds it consumed in
+// RedeemDeviceAuth, which decides among them.
 func (s *Store) PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error) {
 	if !store.ValidText(deviceCodeHash, clientID) {
 		return nil, store.ErrNotFound
 	}
-	var a store.DeviceAuth
-	var outcome sql.NullString
-	err := s.batch.do(ctx, func(q querier) error {
-		return q.QueryRowContext(ctx, pollStatement,
-			sql.Named("now", now.UnixMilli()),
-			sql.Named("tolerance", store.PollTolerance.Milliseconds()),
-			sql.Named("step", store.SlowDownStep.Milliseconds()),
-			sql.Named("device_code_hash", deviceCodeHash),
-			sql.Named("client_id", clientID),
-			sql.Named("public_only", publicOnly),
-		).Scan(append(deviceDest(&a), &outcome)...)
-	})
+	a, err := scanDeviceAuth(s.r.QueryRowContext(ctx, pollQuery,
+		sql.Named("device_code_hash", deviceCodeHash),
+		sql.Named("client_id", clientID),
+		sql.Named("public_only", publicOnly)))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
-	if !outcome.Valid {
+	outcome := s.polls.poll(a, now)
+	if outcome == "" {
 		return nil, fmt.Errorf("poll device authorization: unknown status %q", a.Status)
 	}
-	return &store.PollResult{Outcome: outcome.String, Auth: &a}, nil
+	return &store.PollResult{Outcome: outcome, Auth: a}, nil
 }
 
 // RedeemDeviceAuth moves an approved, unexpired authorization to consumed

@@ -12,8 +12,10 @@ import (
 )
 
 // BenchmarkPollScale polls pending device codes among 1,000 and among
-// 1,000,000 live ones (storetest.PollScale): a poll is a primary-key
-// UPDATE, so the rate should barely move with the number of live codes.
+// 1,000,000 live ones (storetest.PollScale): a pending poll reads its row
+// by primary key and writes nothing (polls.go), so what changes with the
+// number of codes is only whether the pages it reads are in the reader's
+// cache or must come from the file (the operating system's cache).
 // Run it on its own:
 //
 //	go test -run XXX -bench PollScale -benchtime 40000x ./internal/store/sqlite

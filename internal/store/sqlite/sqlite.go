@@ -45,6 +45,8 @@ type Store struct {
 	// ckpt copies the WAL into the database file beside the writer
 	// (checkpoint.go).
 	ckpt *checkpointer
+	// polls holds the device codes' poll times and intervals (polls.go).
+	polls *pollBook
 }
 
 // pool is a connection pool whose statements are prepared the first time
@@ -185,7 +187,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxIdleTime(0)
 	wp := newPool(w)
-	return &Store{w: wp, r: newPool(r), batch: newBatcher(wp), ckpt: newCheckpointer(c)}, nil
+	return &Store{w: wp, r: newPool(r), batch: newBatcher(wp), ckpt: newCheckpointer(c), polls: newPollBook()}, nil
 }
 
 // OpenAndMigrate opens the database at path and brings its schema up to date.
