@@ -8,13 +8,14 @@ import (
 )
 
 // Group commit. Every write in SQLite ends in a commit that appends frames
-// to the WAL and takes and drops file locks: on a pending poll that is a
-// third of the cost. The hot single-statement writes (polls, new device
+// to the WAL and takes and drops file locks. The hot writes (new device
 // authorizations, throttle hits, refresh token rotations) therefore go
 // through one goroutine that runs whatever is queued (up to maxBatch writes)
-// in one transaction. Each write is still atomic on its own: one statement
-// (a failed statement is rolled back alone, and the others commit), or
-// several inside a savepoint (doAtomic); a caller hears back only once the
+// in one transaction. Each write is still atomic on its own: a failed
+// statement is rolled back alone, and the others commit; a write of several
+// statements makes sure a failure leaves nothing half done
+// (RotateRefreshToken checks everything before its first write, and undoes
+// its insert if its update fails). A caller hears back only once the
 // transaction has committed, so nothing answers success that did not
 // commit. Under no load a batch holds one write, as before.
 
@@ -65,28 +66,6 @@ func (b *batcher) do(ctx context.Context, fn func(q querier) error) error {
 	// Once taken, the write is in a transaction that will commit or fail
 	// soon: wait for it, so the answer says what happened.
 	return <-req.done
-}
-
-// doAtomic is do for a write of several statements: fn runs inside a
-// savepoint of the shared transaction, rolled back to when fn fails, so
-// either all of fn's statements commit or none.
-func (b *batcher) doAtomic(ctx context.Context, fn func(q querier) error) error {
-	return b.do(ctx, func(q querier) error {
-		if _, err := q.ExecContext(ctx, `SAVEPOINT write`); err != nil {
-			return mapErr(err)
-		}
-		if err := fn(q); err != nil {
-			if _, rerr := q.ExecContext(ctx, `ROLLBACK TO write`); rerr != nil {
-				return errors.Join(err, mapErr(rerr))
-			}
-			_, _ = q.ExecContext(ctx, `RELEASE write`)
-			return err
-		}
-		if _, err := q.ExecContext(ctx, `RELEASE write`); err != nil {
-			return mapErr(err)
-		}
-		return nil
-	})
 }
 
 // close stops the batcher after the batch in hand; closing twice is harmless.
