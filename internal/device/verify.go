@@ -118,20 +118,45 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 			return nil, ErrThrottled
 		}
 	}
+	// Then the attempt is counted before it is judged, and judged only
+	// if its count is within every budget: concurrent attempts each get a
+	// distinct count from Hit, so a burst of parallel guesses gets no more
+	// looks at the codes than the budget allows (checking, then counting
+	// the wrong ones afterwards, let every attempt of a burst through).
+	// An attempt that finds a code is refunded below: only wrong ones
+	// spend the budget.
+	until := window.Add(v.Window)
+	over := false
+	for _, b := range keys {
+		n, err := v.Store.Hit(ctx, b.key, window, until)
+		if err != nil {
+			return nil, fmt.Errorf("count user code attempt: %w", err)
+		}
+		over = over || n > b.limit
+	}
+	if over {
+		return nil, ErrThrottled
+	}
 
 	code, ok := NormalizeUserCode(input)
 	if !ok {
 		// Malformed input costs budget too, or the alphabet check would
 		// be a free side channel for probing (DF-06).
-		return nil, v.wrong(ctx, keys, window)
+		return nil, ErrInvalidCode
 	}
 	hash := oauth.HashSecret(code)
 	a, err := v.Store.GetDeviceAuthByUserCode(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, v.wrong(ctx, keys, window)
+		return nil, ErrInvalidCode
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get device auth: %w", err)
+	}
+	// A code that exists was not a guess: give the attempt back.
+	for _, b := range keys {
+		if err := v.Store.Refund(ctx, b.key, window); err != nil {
+			return nil, fmt.Errorf("refund user code attempt: %w", err)
+		}
 	}
 	if !now.Before(a.ExpiresAt) {
 		return nil, ErrExpired // DF-12: explain, do not ask to sign in again
@@ -164,13 +189,3 @@ func (v *Verifier) budget(userID, ip string) []budget {
 	}
 }
 
-// wrong counts one wrong entry against every budget and returns ErrInvalidCode.
-func (v *Verifier) wrong(ctx context.Context, keys []budget, window time.Time) error {
-	until := window.Add(v.Window)
-	for _, b := range keys {
-		if _, err := v.Store.Hit(ctx, b.key, window, until); err != nil {
-			return fmt.Errorf("count wrong user code: %w", err)
-		}
-	}
-	return ErrInvalidCode
-}

@@ -2,12 +2,15 @@ package device_test
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
@@ -261,5 +264,67 @@ func TestDecideNeedsUser(t *testing.T) {
 	}
 	if got := f.status(t, "WDJBMJHT"); got != store.DevicePending {
 		t.Errorf("status = %q; want %q", got, store.DevicePending)
+	}
+}
+
+// TestThrottleBurst: wrong user codes sent all at once get no more looks
+// at the codes than the budget allows (DF-07: counting is atomic), on both
+// backends; and entering an existing code spends no budget.
+func TestThrottleBurst(t *testing.T) {
+	for _, bk := range []struct {
+		name string
+		open func(testing.TB) store.Store
+	}{
+		{"sqlite", func(t testing.TB) store.Store { return storetest.OpenSQLite(t) }},
+		{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t) }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			st := bk.open(t)
+			now := t0.Add(2 * time.Minute)
+			v := &device.Verifier{Store: st, Now: func() time.Time { return now }, Window: lifetime,
+				PerAccount: 5, PerIP: 20, Global: 1000}
+			ctx := t.Context()
+			if err := st.CreateClient(ctx, &store.Client{ID: "tv", Name: "TV", AuthMethod: store.AuthNone,
+				GrantTypes: []string{store.GrantDeviceCode}, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateDeviceAuth(ctx, &store.DeviceAuth{DeviceCodeHash: "dc", UserCodeHash: oauth.HashSecret("WDJBMJHT"),
+				ClientID: "tv", ClientPublic: true, Scopes: []string{"openid"}, Status: store.DevicePending,
+				Interval: 5 * time.Second, CreatedAt: t0, ExpiresAt: t0.Add(lifetime), RequestIP: "198.51.100.9"}); err != nil {
+				t.Fatal(err)
+			}
+			// The right code, more times than the budget: never throttled.
+			for i := range 8 {
+				if _, err := v.Lookup(ctx, "u1", "ip1", "WDJB-MJHT"); err != nil {
+					t.Fatalf("right code, entry %d: %v", i+1, err)
+				}
+			}
+
+			const burst = 50
+			errs := make([]error, burst)
+			var wg sync.WaitGroup
+			for i := range burst {
+				wg.Go(func() { _, errs[i] = v.Lookup(ctx, "u1", fmt.Sprint("ip-", i), "BBBB-BBBB") })
+			}
+			wg.Wait()
+			count := map[string]int{}
+			for _, err := range errs {
+				switch {
+				case errors.Is(err, device.ErrInvalidCode):
+					count["invalid"]++
+				case errors.Is(err, device.ErrThrottled):
+					count["throttled"]++
+				default:
+					t.Errorf("wrong code in a burst: %v", err)
+				}
+			}
+			if count["invalid"] != 5 || count["throttled"] != burst-5 {
+				t.Errorf("%d wrong codes at once for one account with a budget of 5: %v; want 5 invalid, the rest throttled",
+					burst, count)
+			}
+			if _, err := v.Lookup(ctx, "u1", "ip1", "WDJB-MJHT"); !errors.Is(err, device.ErrThrottled) {
+				t.Errorf("right code after the burst: %v, want %v", err, device.ErrThrottled)
+			}
+		})
 	}
 }

@@ -399,6 +399,11 @@ type ThrottleStore interface {
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
 	// Count returns key's count in the window starting at window.
 	Count(ctx context.Context, key string, window time.Time) (int, error)
+	// Refund takes back one Hit of key in the window starting at window
+	// (never below zero), for an attempt counted before it was judged that
+	// turned out not to count: Hit first, so that concurrent attempts each
+	// see a distinct count, then Refund the ones that succeed.
+	Refund(ctx context.Context, key string, window time.Time) error
 }
 
 // Sweeper deletes what has expired.

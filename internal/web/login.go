@@ -111,17 +111,34 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	// Then the attempt is counted before the password is checked, and
+	// checked only if its count is within both limits: concurrent logins
+	// each get a distinct count from Hit, so a burst of parallel guesses
+	// gets no more password checks than the limits allow (UI-05: counting
+	// is atomic). A login that succeeds gives its count back.
+	over := false
+	for _, l := range limits {
+		n, err := p.Store.Hit(ctx, l.key, window, window.Add(p.LoginWindow))
+		if err != nil {
+			return fmt.Errorf("count login attempt: %w", err)
+		}
+		over = over || n > l.limit
+	}
+	if over {
+		retryAfter(w, windowEnd(now, p.LoginWindow))
+		return errTooMany
+	}
 	u, ok, err := p.checkLogin(ctx, email, password)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		for _, l := range limits {
-			if _, err := p.Store.Hit(ctx, l.key, window, window.Add(p.LoginWindow)); err != nil {
-				return fmt.Errorf("count failed login: %w", err)
-			}
-		}
 		return again(http.StatusBadRequest, msgWrongLogin)
+	}
+	for _, l := range limits {
+		if err := p.Store.Refund(ctx, l.key, window); err != nil {
+			return fmt.Errorf("refund login attempt: %w", err)
+		}
 	}
 	if u.Disabled {
 		// Said only to someone who knew the password.

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -113,6 +114,47 @@ func TestLoginThrottle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoginThrottleBurst: wrong passwords sent all at once get no more
+// password checks than the account's limit (UI-05: counting is atomic),
+// and signing in successfully spends nothing.
+func TestLoginThrottleBurst(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	e.pages.LoginPerAccount, e.pages.LoginPerIP = 3, 1000
+	login := func(b *browser, password, csrf string) int {
+		return b.post("/login", url.Values{"username": {testEmail}, "password": {password}, "csrf_token": {csrf}}).Code
+	}
+	for i := range 5 {
+		b := e.browser(t)
+		if code := login(b, testPassword, b.csrf("/login")); code != http.StatusSeeOther {
+			t.Fatalf("right password, sign-in %d: %d; want 303", i+1, code)
+		}
+	}
+
+	const burst = 30
+	browsers, tokens := make([]*browser, burst), make([]string, burst)
+	for i := range burst {
+		browsers[i] = e.browser(t)
+		tokens[i] = browsers[i].csrf("/login")
+	}
+	codes := make([]int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() { codes[i] = login(browsers[i], "wrong password!", tokens[i]) })
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[http.StatusBadRequest] != 3 || count[http.StatusTooManyRequests] != burst-3 {
+		t.Errorf("%d wrong passwords at once, limit 3: statuses %v; want 3 × 400, the rest 429", burst, count)
+	}
+	b := e.browser(t)
+	if code := login(b, testPassword, b.csrf("/login")); code != http.StatusTooManyRequests {
+		t.Errorf("right password after the burst: %d; want 429", code)
 	}
 }
 

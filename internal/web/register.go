@@ -122,8 +122,13 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Counted once the form is sensible: typos cost nothing, and what is
 	// limited is accounts, or guesses at which emails have one.
-	if _, err := p.Store.Hit(ctx, key, window, window.Add(p.LoginWindow)); err != nil {
+	// The count Hit returns decides, not the one read above: concurrent
+	// registrations each get a distinct count, so a burst cannot overshoot.
+	if n, err := p.Store.Hit(ctx, key, window, window.Add(p.LoginWindow)); err != nil {
 		return fmt.Errorf("count registration: %w", err)
+	} else if n > limit {
+		retryAfter(w, windowEnd(now, p.LoginWindow))
+		return errTooManyNew
 	}
 	hash, err := account.HashPassword(password)
 	if err != nil {

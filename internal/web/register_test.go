@@ -1,9 +1,11 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -97,6 +99,35 @@ func TestRegisterThrottle(t *testing.T) {
 	other.ip = "198.51.100.77"
 	if w := other.post("/register", registerForm("N", "three@example.com", "a long enough password", "", other.csrf("/register"))); w.Code != http.StatusSeeOther {
 		t.Errorf("another IP: %d; want 303", w.Code)
+	}
+}
+
+// TestRegisterThrottleBurst: registrations sent all at once from one
+// address create no more accounts than the limit allows.
+func TestRegisterThrottleBurst(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	e.pages.RegisterPerIP = 3
+	const burst = 12
+	browsers, tokens := make([]*browser, burst), make([]string, burst)
+	for i := range burst {
+		browsers[i] = e.browser(t)
+		tokens[i] = browsers[i].csrf("/register")
+	}
+	codes := make([]int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			codes[i] = browsers[i].post("/register", registerForm("N", fmt.Sprintf("burst%d@example.com", i),
+				"a long enough password", "", tokens[i])).Code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[http.StatusSeeOther] != 3 || count[http.StatusTooManyRequests] != burst-3 {
+		t.Errorf("%d registrations at once, limit 3: statuses %v; want 3 × 303, the rest 429", burst, count)
 	}
 }
 

@@ -36,6 +36,22 @@ func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (i
 	return n, nil
 }
 
+// Refund takes one back from key's count in the window starting at window,
+// never below zero; a window with nothing counted stays so. It is batched
+// with the hits of the same key, in order.
+func (s *Store) Refund(ctx context.Context, key string, window time.Time) error {
+	if !store.ValidText(key) {
+		return nil // nothing was counted under it
+	}
+	err := s.writes.do(&write{ctx: ctx, key: "throttles\x00" + key + "\x00" + strconv.FormatInt(window.UnixMilli(), 10),
+		sql: `UPDATE throttles SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0`,
+		args: []any{key, window.UnixMilli()}})
+	if err != nil {
+		return fmt.Errorf("throttle refund: %w", mapErr(err))
+	}
+	return nil
+}
+
 // Count returns key's count in the window starting at window: 0 when nothing
 // was counted.
 func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, error) {

@@ -28,6 +28,23 @@ func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (i
 	return n, nil
 }
 
+// Refund takes one back from key's count in the window starting at window,
+// never below zero; a window with nothing counted stays so.
+func (s *Store) Refund(ctx context.Context, key string, window time.Time) error {
+	if !store.ValidText(key) {
+		return nil // nothing was counted under it
+	}
+	err := s.batch.do(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `UPDATE throttles SET count = count - 1
+			WHERE key = ? AND window_start = ? AND count > 0`, key, window.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("throttle refund: %w", mapErr(err))
+	}
+	return nil
+}
+
 // Count returns key's count in the window starting at window: 0 when nothing
 // was counted.
 func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, error) {

@@ -96,6 +96,41 @@ func testThrottle(t *testing.T, s store.Store) {
 			t.Errorf("Count(%q, %v) = %d, want %d", tt.key, tt.window, got, tt.want)
 		}
 	}
+
+	// Refund takes back one hit of its key and window only, never below
+	// zero, and creates nothing where nothing was counted.
+	for _, r := range []struct {
+		key    string
+		window time.Time
+	}{
+		{"ip:192.0.2.7", w1}, {"ip:192.0.2.7", w1},
+		{"account:ada", w1}, {"account:ada", w1}, // the second finds 0
+		{"never", w1},
+	} {
+		wantErr(t, "Refund", s.Refund(ctx, r.key, r.window), nil)
+	}
+	for _, tt := range []struct {
+		key    string
+		window time.Time
+		want   int
+	}{
+		{"ip:192.0.2.7", w1, 1},
+		{"ip:192.0.2.7", w2, 1},
+		{"account:ada", w1, 0},
+		{"never", w1, 0},
+	} {
+		got, err := s.Count(ctx, tt.key, tt.window)
+		wantErr(t, "Count after Refund", err, nil)
+		if got != tt.want {
+			t.Errorf("after the refunds, Count(%q, %v) = %d, want %d", tt.key, tt.window, got, tt.want)
+		}
+	}
+	// A hit after a refund to zero counts from there.
+	got, err := s.Hit(ctx, "account:ada", w1, until)
+	wantErr(t, "Hit after Refund", err, nil)
+	if got != 1 {
+		t.Errorf("Hit after refunding to zero = %d, want 1", got)
+	}
 }
 
 func testSweep(t *testing.T, s store.Store) {
