@@ -105,7 +105,7 @@ func (a *Authorizer) Start(ctx context.Context, q url.Values, s *store.Session) 
 			return a.errorStep(req.RedirectURI, req.State, oe.Code, oe.Description), nil
 		}
 		rec := a.record(req, now)
-		rec.ErrorCode, rec.ErrorDescription = oe.Code, errorDescription(oe.Description)
+		rec.ErrorCode, rec.ErrorDescription = oe.Code, oauth.Description(oe.Description)
 		id, err := a.create(ctx, rec)
 		if err != nil {
 			return nil, err
@@ -326,7 +326,7 @@ func (a *Authorizer) decided(err error) error {
 // §4.1.2.1) with the issuer (RFC 9207 §2).
 func (a *Authorizer) errorStep(redirect, state, code, description string) *Step {
 	return &Step{Next: Redirect, Location: responseURL(redirect,
-		param{"error", code}, param{"error_description", errorDescription(description)},
+		param{"error", code}, param{"error_description", oauth.Description(description)},
 		param{"state", state}, param{"iss", a.Issuer})}
 }
 

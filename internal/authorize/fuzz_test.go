@@ -40,8 +40,8 @@ func FuzzParseAuthorize(f *testing.F) {
 			if req == nil || req.Client == nil {
 				t.Fatalf("%v without a request to answer", err)
 			}
-			if !descriptionChars.MatchString(errorDescription(oe.Description)) {
-				t.Fatalf("error_description %q has characters RFC 6749 forbids", errorDescription(oe.Description))
+			if !descriptionChars.MatchString(oauth.Description(oe.Description)) {
+				t.Fatalf("error_description %q has characters RFC 6749 forbids", oauth.Description(oe.Description))
 			}
 		case err != nil:
 			t.Fatalf("Parse: %v", err) // the store answered: a real failure

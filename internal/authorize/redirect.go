@@ -115,20 +115,3 @@ func responseURL(redirect string, params ...param) string {
 	}
 	return b.String()
 }
-
-// errorDescription keeps only the characters RFC 6749 §4.1.2.1 allows in
-// error_description (%x20-21 / %x23-5B / %x5D-7E): a double quote becomes a
-// single one, anything else outside the set is dropped.
-func errorDescription(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < 300; i++ {
-		switch c := s[i]; {
-		case c == '"':
-			b.WriteByte('\'')
-		case c == '\\', c < 0x20, c > 0x7e:
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}

@@ -1,7 +1,6 @@
 package authorize
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -103,15 +102,5 @@ func TestResponseURL(t *testing.T) {
 		if got := responseURL(tt.redirect, tt.params...); got != tt.want {
 			t.Errorf("responseURL(%q) = %q; want %q", tt.redirect, got, tt.want)
 		}
-	}
-}
-
-func TestErrorDescription(t *testing.T) {
-	got := errorDescription("parameter \"x\" must not\tbe \\ repeated é\n")
-	if want := "parameter 'x' must notbe  repeated "; got != want {
-		t.Errorf("errorDescription = %q; want %q", got, want)
-	}
-	if long := errorDescription(strings.Repeat("a", 1000)); len(long) != 300 {
-		t.Errorf("errorDescription of 1000 characters has %d; want 300", len(long))
 	}
 }

@@ -188,4 +188,3 @@ func (v *Verifier) budget(userID, ip string) []budget {
 		{"usercode:global", v.Global},
 	}
 }
-

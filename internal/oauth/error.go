@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -132,7 +133,43 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if oe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
 	}
-	_ = WriteJSON(w, oe.StatusCode(), errorBody{Error: oe.Code, Description: oe.Description})
+	_ = WriteJSON(w, oe.StatusCode(), errorBody{Error: oe.Code, Description: Description(oe.Description)})
+}
+
+// maxDescription is the longest error_description sent, in bytes.
+const maxDescription = 300
+
+// Description makes s fit for error_description, whose characters RFC 6749
+// (§4.1.2.1, §5.2) limits to %x20-21 / %x23-5B / %x5D-7E: printable ASCII
+// without '"' and '\'. Descriptions quote parameter names and values a
+// client sent, which may hold anything. A double quote becomes a single
+// one, a backslash a slash, a tab or line break a space, "…" three dots,
+// and any other character outside the set a question mark; the result is
+// cut at 300 bytes.
+func Description(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		var add string
+		switch {
+		case r == '"':
+			add = "'"
+		case r == '\\':
+			add = "/"
+		case r == '\t' || r == '\n' || r == '\r':
+			add = " "
+		case r == '…':
+			add = "..."
+		case r < 0x20 || r > 0x7e:
+			add = "?"
+		default:
+			add = string(r)
+		}
+		if b.Len()+len(add) > maxDescription {
+			break
+		}
+		b.WriteString(add)
+	}
+	return b.String()
 }
 
 // ErrUnavailable marks an error as a passing outage (the database is down):

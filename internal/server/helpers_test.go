@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -245,4 +246,13 @@ func wantOAuthError(t *testing.T, r reply, status int, code string) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q; want JSON", ct)
 	}
+	if p := r.Header.Get("Pragma"); p != "no-cache" {
+		t.Errorf("Pragma = %q; want no-cache", p)
+	}
+	if d := r.str("error_description"); !descriptionChars.MatchString(d) {
+		t.Errorf("error_description %q has characters RFC 6749 §5.2 forbids", d)
+	}
 }
+
+// descriptionChars is what RFC 6749 §5.2 allows in error_description.
+var descriptionChars = regexp.MustCompile(`^[\x20-\x21\x23-\x5B\x5D-\x7E]*$`)

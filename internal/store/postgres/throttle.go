@@ -44,7 +44,7 @@ func (s *Store) Refund(ctx context.Context, key string, window time.Time) error 
 		return nil // nothing was counted under it
 	}
 	err := s.writes.do(&write{ctx: ctx, key: "throttles\x00" + key + "\x00" + strconv.FormatInt(window.UnixMilli(), 10),
-		sql: `UPDATE throttles SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0`,
+		sql:  `UPDATE throttles SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0`,
 		args: []any{key, window.UnixMilli()}})
 	if err != nil {
 		return fmt.Errorf("throttle refund: %w", mapErr(err))
