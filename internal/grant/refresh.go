@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -81,6 +82,15 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		if fam.Token.ClientID != c.ID || !now.Before(fam.Token.ExpiresAt) {
 			return nil, invalid
 		}
+		if concurrentRefresh(fam, now) {
+			// A loser of concurrent refreshes of one token (a client that
+			// sent the same refresh twice at once): it gets nothing, and the
+			// winner's new token stays good (SECURITY-CHECKLIST RT-04).
+			g.Log.InfoContext(ctx, "refresh token used by a concurrent request; refused without revoking",
+				"client_id", c.ID, "grant_id", fam.Token.GrantID)
+			return nil, &oauth.Error{Code: oauth.InvalidGrant,
+				Description: "the refresh token was used by a concurrent request; use the refresh token that request got"}
+		}
 		if err := g.Store.RevokeGrant(ctx, fam.Token.GrantID, now); err != nil {
 			return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
 		}
@@ -102,6 +112,25 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	}
 	m := <-minted
 	return m.resp, m.err
+}
+
+// ConcurrentRefreshWindow is how soon after a refresh token's use a second
+// use counts as a concurrent request rather than a reuse.
+const ConcurrentRefreshWindow = time.Second
+
+// concurrentRefresh reports whether a second use of fam's token, at now,
+// is a loser of concurrent refreshes rather than a reuse: the token was used
+// less than ConcurrentRefreshWindow before now, and the token it was rotated
+// into has not been used since. Anything later, or behind the latest token
+// of the chain, is reuse and revokes the grant (RFC 9700 §4.14.2). The loser
+// gets no tokens either way, so the window spares only the revocation: an
+// attacker who uses a stolen token within a second before its holder does
+// keeps the successor, where the holder's use would otherwise have revoked
+// it; that is the price of not logging out a client that sent one refresh
+// twice.
+func concurrentRefresh(fam *store.RefreshFamily, now time.Time) bool {
+	return fam.Successor != nil && fam.Successor.UsedAt.IsZero() &&
+		!fam.Token.UsedAt.IsZero() && now.Sub(fam.Token.UsedAt) < ConcurrentRefreshWindow
 }
 
 type mintResult struct {

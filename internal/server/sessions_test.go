@@ -310,8 +310,10 @@ func TestUserInfoEndpoint(t *testing.T) {
 }
 
 // TestConcurrentRefresh: twenty refreshes of one refresh token at once get
-// exactly one token response and no server error (RT-06, RFC 9700
-// §4.14.2: the others are reuse, and revoke the grant).
+// exactly one token response and no server error, and the refresh token
+// that one got still works: the others lost a race, which is not reuse and
+// revokes nothing (RT-04). A second later the same replay is reuse, and
+// revokes the grant (RFC 9700 §4.14.2).
 func TestConcurrentRefresh(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
@@ -338,8 +340,22 @@ func TestConcurrentRefresh(t *testing.T) {
 			}
 		}
 		if ok != 1 {
-			t.Errorf("%d refreshes got tokens; want exactly 1", ok)
+			t.Fatalf("%d refreshes got tokens; want exactly 1", ok)
 		}
+		var winner reply
+		for _, r := range results {
+			if r.Status == 200 {
+				winner = r
+			}
+		}
+		next := s.refresh(t, tvClient, winner.str("refresh_token"))
+		if next.Status != 200 {
+			t.Fatalf("the winner's refresh token after the race: %d %s; want 200", next.Status, next.Raw)
+		}
+		// The first token again, now behind two rotations: reuse.
+		s.Clock.Advance(2 * time.Second)
+		wantOAuthError(t, s.refresh(t, tvClient, tok.str("refresh_token")), 400, oauth.InvalidGrant)
+		wantOAuthError(t, s.refresh(t, tvClient, next.str("refresh_token")), 400, oauth.InvalidGrant)
 	})
 }
 

@@ -302,6 +302,10 @@ type RefreshFamily struct {
 	Token *RefreshToken
 	Grant *Grant
 	User  *User
+	// Successor is, with RotateRefreshToken's ErrConflict only, the token
+	// Token was rotated into, as stored now (used or not); nil if it is
+	// gone, and for every other answer.
+	Successor *RefreshToken
 }
 
 // GrantStore keeps grants and their refresh tokens.
@@ -331,8 +335,9 @@ type GrantStore interface {
 	// and (rarely: a shared batch run again) more than once for one call:
 	// it must be quick, and keep only what its last call decided. It
 	// returns the family it gave check. Of concurrent rotations of one token
-	// exactly one succeeds. ErrConflict, with the family, if the token was
-	// used already (reuse, RFC 9700 §4.14.2), and only then; ErrNotFound if
+	// exactly one succeeds. ErrConflict, with the family and its Successor,
+	// if the token was used already (reuse, RFC 9700 §4.14.2, or a loser of
+	// concurrent rotations), and only then; ErrNotFound if
 	// it is unknown; ErrInvalid if nextHash is not text.
 	RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*RefreshFamily) error) (*RefreshFamily, error)
 	// RevokeAccessToken records that the access token with jti, which

@@ -273,6 +273,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 			}
 			fam.Token.UsedAt = usedAt
 		}
+		// The token it was rotated into: same grant, created when the old
+		// one was used (one clock reading sets both).
+		succ, err := scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens
+			WHERE grant_id = $1 AND created_at = $2 AND hash <> $3 LIMIT 1`,
+			fam.Token.GrantID, fam.Token.UsedAt.UnixMilli(), oldHash))
+		switch {
+		case err == nil:
+			fam.Successor = succ
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("rotate refresh token: successor: %w", err)
+		}
 		return fam, fmt.Errorf("rotate refresh token: used already: %w", store.ErrConflict)
 	}
 	return fam, nil

@@ -247,12 +247,26 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
+		succ, serr := scanRefreshToken(s.r.QueryRowContext(ctx, successorQuery,
+			fam.Token.GrantID, fam.Token.UsedAt.UnixMilli(), oldHash))
+		switch {
+		case serr == nil:
+			fam.Successor = succ
+		case !errors.Is(serr, store.ErrNotFound):
+			return nil, fmt.Errorf("rotate refresh token: successor: %w", serr)
+		}
 		return fam, err
 	case err != nil:
 		return nil, err
 	}
 	return fam, nil
 }
+
+// successorQuery finds the token a used one was rotated into: same grant,
+// created when the old one was used (RotateRefreshToken sets both from one
+// clock reading).
+const successorQuery = `SELECT ` + refreshColumns + ` FROM refresh_tokens
+	WHERE grant_id = ? AND created_at = ? AND hash <> ? LIMIT 1`
 
 // successorExpiry is when a rotated-in refresh token expires: with its
 // grant, or at idleUntil if that is sooner (zero: no idle limit).

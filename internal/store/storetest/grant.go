@@ -191,10 +191,12 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 
 	// Reuse of any rotated token is ErrConflict, with the family as stored;
 	// the first use stands and the would-be next token is not stored.
-	for _, used := range chain[:len(chain)-1] {
+	// The family comes with the token it was rotated into, as stored:
+	// used, but for the chain's last.
+	for i, used := range chain[:len(chain)-1] {
 		fam, err := s.RotateRefreshToken(ctx, used.Hash, "rt-reuse", time.Time{}, at(time.Hour), allow)
 		wantErr(t, "RotateRefreshToken("+used.Hash+") again (reuse)", err, store.ErrConflict)
-		diff(t, "family of a reused token", &store.RefreshFamily{Token: used, Grant: g, User: ada}, fam)
+		diff(t, "family of a reused token", &store.RefreshFamily{Token: used, Grant: g, User: ada, Successor: chain[i+1]}, fam)
 		diff(t, "refresh token after reuse (first use stands)", used, mustGet(used.Hash))
 	}
 	_, err := s.RotateRefreshToken(ctx, "nope", "rt-unknown", time.Time{}, t0, allow)
