@@ -32,7 +32,8 @@ const (
 	AuthorizationPending    = "authorization_pending"
 	SlowDown                = "slow_down"
 	ExpiredToken            = "expired_token"
-	InvalidToken            = "invalid_token" // RFC 6750 §3.1
+	InvalidToken            = "invalid_token"      // RFC 6750 §3.1
+	InsufficientScope       = "insufficient_scope" // RFC 6750 §3.1
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 §5.2, RFC 8628 §3.5).

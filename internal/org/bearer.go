@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -86,9 +87,16 @@ func (s *Service) DeviceFrom(r *http.Request) (*Device, error) {
 	return &Device{ClientID: c.ClientID}, nil
 }
 
-// AuthorizeSender authorizes a request to send invitations into orgID: the admin
-// token, or the access token of a user who is an admin of orgID. It
-// returns who invites (InvitedByAdmin or the user's id).
+// ScopeInvitations is the scope a user's access token needs to send
+// invitations: being an organization's admin is not enough on its own, or
+// any app the admin signs in to (a TV, say) could enrol devices into the
+// organization's groups with the token it holds (SECURITY-CHECKLIST
+// INV-09). The admin's app asks for it, and its client must be allowed it.
+const ScopeInvitations = "invitations"
+
+// AuthorizeSender authorizes a request to send invitations into orgID: the
+// admin token, or an access token with ScopeInvitations of a user who is an
+// admin of orgID. It returns who invites (InvitedByAdmin or the user's id).
 func (s *Service) AuthorizeSender(r *http.Request, orgID string) (string, error) {
 	ctx := r.Context()
 	raw, err := bearer(r)
@@ -103,12 +111,18 @@ func (s *Service) AuthorizeSender(r *http.Request, orgID string) (string, error)
 	if s.AdminToken != "" && tokenMatches(raw, s.AdminToken) {
 		return InvitedByAdmin, nil
 	}
-	_, u, err := s.verify(ctx, raw)
+	c, u, err := s.verify(ctx, raw)
 	if err != nil {
 		return "", err
 	}
 	if u == nil {
 		return "", forbidden("only an admin of the organization may send its invitations; this token is a device's")
+	}
+	if !slices.Contains(strings.Fields(c.Scope), ScopeInvitations) {
+		// RFC 6750 §3.1: the token is good, its scope too narrow.
+		return "", &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden,
+			Description: "sending invitations needs an access token with the scope " + ScopeInvitations,
+			Challenge:   bearerRealm + `, error="insufficient_scope", scope="` + ScopeInvitations + `"`}
 	}
 	m, err := s.Store.GetOrgMember(ctx, orgID, u.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Role != store.RoleAdmin) {

@@ -82,6 +82,9 @@ func newInvServer(t *testing.T, b backend, edit func(*config.Config)) *invServer
 	} {
 		mustDo(t, s.Store.PutOrgMember(ctx, m))
 	}
+	// The organization admins' app: it may ask for the invitations scope.
+	mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: adminApp, Name: "Acme Console", AuthMethod: store.AuthNone,
+		GrantTypes: []string{store.GrantDeviceCode}, Scopes: []string{"openid", org.ScopeInvitations}, CreatedAt: now, UpdatedAt: now}))
 	is := &invServer{testServer: s}
 	is.adminAT = s.userAccessToken(t, s.User.ID)
 	is.memberAT = s.userAccessToken(t, memberUser)
@@ -89,11 +92,22 @@ func newInvServer(t *testing.T, b backend, edit func(*config.Config)) *invServer
 	return is
 }
 
-// userAccessToken runs a device flow that userID approves, and returns
-// the access token: the bearer an organization admin's app would send.
+// adminApp is the client organization admins send invitations with.
+const adminApp = "acme-console"
+
+// userAccessToken runs a device flow of adminApp that userID approves, and
+// returns the access token, with the invitations scope: the bearer an
+// organization admin's app would send.
 func (s *testServer) userAccessToken(t *testing.T, userID string) string {
 	t.Helper()
-	a := s.startDevice(t, tvClient, "openid")
+	return s.userAccessTokenFor(t, userID, adminApp, "openid "+org.ScopeInvitations)
+}
+
+// userAccessTokenFor is userAccessToken through clientID's device flow,
+// asking for scope.
+func (s *testServer) userAccessTokenFor(t *testing.T, userID, clientID, scope string) string {
+	t.Helper()
+	a := s.startDevice(t, clientID, scope)
 	norm, ok := device.NormalizeUserCode(a.str("user_code"))
 	if !ok {
 		t.Fatalf("bad user code %q", a.str("user_code"))
@@ -102,7 +116,7 @@ func (s *testServer) userAccessToken(t *testing.T, userID string) string {
 		t.Fatal(err)
 	}
 	s.Clock.Advance(2 * time.Second)
-	r := s.poll(t, tvClient, a.str("device_code"))
+	r := s.poll(t, clientID, a.str("device_code"))
 	if r.Status != 200 {
 		t.Fatalf("device flow for %s: %d %s", userID, r.Status, r.Raw)
 	}
@@ -411,6 +425,8 @@ func TestInvitationRestrictions(t *testing.T) {
 			{"no token", acmeOrg, "", 401, oauth.InvalidToken},
 			{"garbage", acmeOrg, "garbage", 401, oauth.InvalidToken},
 			{"a member, not an admin", acmeOrg, s.memberAT, 403, oauth.AccessDenied},
+			{"an admin's token without the invitations scope", acmeOrg,
+				s.userAccessTokenFor(t, s.User.ID, tvClient, "openid"), 403, oauth.InsufficientScope},
 			{"an admin of org A into org B", globexOrg, s.adminAT, 403, oauth.AccessDenied},
 			{"another org's admin", acmeOrg, s.globexAT, 403, oauth.AccessDenied},
 			{"a device", acmeOrg, at1.AccessToken, 403, oauth.AccessDenied},

@@ -24,10 +24,6 @@ type UserInfo struct {
 // realm names the protection space in WWW-Authenticate (RFC 6750 §3).
 const realm = `Bearer realm="latchkey"`
 
-// insufficientScope is RFC 6750 §3.1's error for a token without the scope
-// the resource needs.
-const insufficientScope = "insufficient_scope"
-
 // UserInfo serves GET and POST /userinfo (OpenID Connect Core §5.3). The
 // access token comes as a bearer token (RFC 6750) in the Authorization
 // header (§2.1) or, on a POST, as access_token in a form body (§2.2), and
@@ -79,7 +75,7 @@ func (h *Handler) userInfo(ctx context.Context, tok string) (*UserInfo, error) {
 	}
 	scopes := strings.Fields(claims.Scope)
 	if !slices.Contains(scopes, "openid") {
-		return nil, &oauth.Error{Code: insufficientScope, Description: "the access token lacks the openid scope",
+		return nil, &oauth.Error{Code: oauth.InsufficientScope, Description: "the access token lacks the openid scope",
 			Status: http.StatusForbidden, Challenge: realm + `, error="insufficient_scope", scope="openid"`}
 	}
 	info := &UserInfo{Subject: u.ID} // the ID token's sub (OIDC Core §5.3.2)
