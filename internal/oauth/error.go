@@ -119,14 +119,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var oe *Error
 	if !errors.As(err, &oe) {
 		if log != nil {
-			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", Route(r), "err", err)
 		}
 		oe = &Error{Code: ServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		if errors.Is(err, ErrUnavailable) {
 			oe = &Error{Code: TemporarilyUnavailable, Description: "the service is temporarily unavailable", Status: http.StatusServiceUnavailable, RetryAfter: 5}
 		}
 	} else if oe.Err != nil && log != nil {
-		log.DebugContext(r.Context(), "oauth error", "path", r.URL.Path, "code", oe.Code, "err", oe.Err)
+		log.DebugContext(r.Context(), "oauth error", "route", Route(r), "code", oe.Code, "err", oe.Err)
 	}
 	if oe.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", oe.Challenge)
@@ -171,6 +171,17 @@ func Description(s string) string {
 		b.WriteString(add)
 	}
 	return b.String()
+}
+
+// Route names r's endpoint for a log line: the ServeMux pattern it matched
+// ("GET /invitations/{token}"), never the path itself, which may hold a
+// secret (an invitation token is part of its landing page's path);
+// "unmatched" before the mux has matched it.
+func Route(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
 }
 
 // ErrUnavailable marks an error as a passing outage (the database is down):

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -156,7 +157,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				s.log.Error("handler panicked", "method", r.Method, "route", oauth.Route(r), "panic", v)
 				w.Header().Set("Cache-Control", "no-store")
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}

@@ -141,7 +141,7 @@ func (p *Pages) handle(h pageFunc) http.Handler {
 		if !errors.As(err, &pe) {
 			// Only method and path: the query and body carry user codes
 			// and passwords, and the cookie a session secret.
-			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "route", oauth.Route(r), "err", err)
 			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
 				Text: "Something went wrong on our side. Please try again in a moment."}
 			if errors.Is(err, store.ErrUnavailable) {
