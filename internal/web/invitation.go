@@ -94,7 +94,7 @@ func (ip *InvitationPage) render(w http.ResponseWriter, page invitationPage) err
 func (ip *InvitationPage) handle(h pageFunc) http.Handler {
 	p := ip.Pages
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w.Header())
+		p.securityHeaders(w.Header())
 		err := h(w, r)
 		if err == nil {
 			return

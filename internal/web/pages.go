@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/authorize"
@@ -132,7 +133,7 @@ var (
 // shown as a bare 500, so no internal detail reaches the browser.
 func (p *Pages) handle(h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w.Header())
+		p.securityHeaders(w.Header())
 		err := h(w, r)
 		if err == nil {
 			return
@@ -160,7 +161,14 @@ func (p *Pages) handle(h pageFunc) http.Handler {
 }
 
 // securityHeaders are sent with every response, error pages included.
-func securityHeaders(h http.Header) {
+// Strict-Transport-Security goes with them when the issuer is https (the
+// pages are then reached over TLS, at Latchkey or at a proxy before it):
+// a browser that has seen it will not be talked down to plain HTTP on
+// the sign-in and approval pages.
+func (p *Pages) securityHeaders(h http.Header) {
+	if strings.HasPrefix(p.Issuer, "https://") {
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
 	// No script, no frames, nothing loaded from elsewhere (RFC 9700 §4.2.4,
 	// §4.16): the pages need only their own inline style.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

@@ -133,6 +133,8 @@ func TestSecurityHeaders(t *testing.T) {
 				"X-Content-Type-Options":  "nosniff",
 				"Referrer-Policy":         "no-referrer",
 				"Cache-Control":           "no-store",
+				// The test issuer is https.
+				"Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 			} {
 				if got := w.Header().Get(name); got != want {
 					t.Errorf("%s = %q; want %q", name, got, want)
@@ -258,4 +260,15 @@ func TestRegisterRefusesShortKey(t *testing.T) {
 		}
 	}()
 	(&Pages{CSRFKey: []byte("short")}).Register(http.NewServeMux())
+}
+
+// TestNoHSTSOverHTTP: an http issuer (development, or a loopback-only
+// server) gets no Strict-Transport-Security, which would pin a name the
+// browser then could not reach without TLS.
+func TestNoHSTSOverHTTP(t *testing.T) {
+	e := newEnv(t, "Living room TV")
+	e.pages.Issuer = "http://127.0.0.1:8080"
+	if got := e.browser(t).get("/login").Header().Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("Strict-Transport-Security = %q over http; want none", got)
+	}
 }
