@@ -39,10 +39,12 @@ func ClientCredentialsFrom(r *http.Request, f Form) (ClientCredentials, error) {
 			// such client a slow_down on each poll.
 			return ClientCredentials{}, ClientAuthFailed()
 		}
-		if f.Has("client_secret") {
+		// An empty parameter counts as absent (RFC 6749 §3.1): some client
+		// libraries send client_secret= beside the header.
+		if f.Get("client_secret") != "" {
 			return ClientCredentials{}, BadRequest("the client authenticated with more than one method")
 		}
-		if f.Has("client_id") && f.Get("client_id") != id {
+		if f.Get("client_id") != "" && f.Get("client_id") != id {
 			return ClientCredentials{}, BadRequest("client_id does not match the Authorization header")
 		}
 		return ClientCredentials{ID: id, Secret: Secret(secret), Basic: true}, nil
