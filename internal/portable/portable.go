@@ -1,11 +1,13 @@
 // Package portable moves an installation's durable records between
 // databases as JSON lines: clients (with their secret hashes), users (with
-// their password hashes) and signing keys (with their private keys), for
-// example from SQLite to PostgreSQL.
+// their password hashes), signing keys (with their private keys), and
+// organizations with their members and device client groups (with the
+// clients in each), for example from SQLite to PostgreSQL.
 //
 // It leaves the rest behind. Grants and refresh tokens cannot be listed
-// through package store, and sessions, device authorizations and throttle
-// counters are short-lived, so after a move devices and browsers sign in
+// through package store, and sessions, device authorizations, pending
+// invitations and throttle counters are short-lived, so after a move
+// devices and browsers sign in again, and unanswered invitations are sent
 // again. The schema is the backends' business; this package speaks only
 // store.Store.
 package portable
@@ -19,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +31,7 @@ import (
 // Kind and Version identify the format in the header line.
 const (
 	Kind    = "latchkey-export"
-	Version = 1
+	Version = 2 // 2 added organizations, their members and client groups; 1 is read too
 )
 
 // Warning is written into the header, because the file is a credential.
@@ -43,19 +46,33 @@ type Store interface {
 	store.ClientStore
 	store.UserStore
 	store.KeyStore
+	store.OrgStore
 }
 
 // Counts says how many records of each kind were moved.
 type Counts struct {
-	Clients, Users, SigningKeys int
+	Clients, Users, SigningKeys             int
+	Organizations, OrgMembers, ClientGroups int
 	// Skipped counts the records Import left alone because the database
 	// held one with the same id already (Options.SkipExisting).
 	Skipped int
 }
 
-// String reads "3 clients, 10 users, 2 signing keys".
+// String reads "3 clients, 10 users, 2 signing keys", followed by the
+// organizations, members and client groups when there are any.
 func (c Counts) String() string {
-	return plural(c.Clients, "client") + ", " + plural(c.Users, "user") + ", " + plural(c.SigningKeys, "signing key")
+	s := plural(c.Clients, "client") + ", " + plural(c.Users, "user") + ", " + plural(c.SigningKeys, "signing key")
+	if c.Organizations+c.OrgMembers+c.ClientGroups > 0 {
+		s += ", " + plural(c.Organizations, "organization") + ", " + plural(c.OrgMembers, "organization member") +
+			", " + plural(c.ClientGroups, "client group")
+	}
+	return s
+}
+
+// headerCounts are the counts a header announces.
+func (h header) counts() Counts {
+	return Counts{Clients: h.Clients, Users: h.Users, SigningKeys: h.SigningKeys,
+		Organizations: h.Organizations, OrgMembers: h.OrgMembers, ClientGroups: h.ClientGroups}
 }
 
 func plural(n int, noun string) string {
@@ -65,8 +82,10 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// Export writes every client, user and signing key of st to w: a header
-// line, then one JSON object per record.
+// Export writes every client, user, signing key, organization, membership
+// and client group of st to w: a header line, then one JSON object per
+// record, each after the records it refers to (organizations, clients,
+// users, members, groups, keys), as Import creates them.
 func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	cs, err := st.ListClients(ctx)
 	if err != nil {
@@ -80,14 +99,56 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	if err != nil {
 		return Counts{}, fmt.Errorf("list signing keys: %w", err)
 	}
-	n := Counts{Clients: len(cs), Users: len(us), SigningKeys: len(ks)}
+	orgs, err := st.ListOrganizations(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list organizations: %w", err)
+	}
+	n := Counts{Clients: len(cs), Users: len(us), SigningKeys: len(ks), Organizations: len(orgs)}
 
 	// Every record is converted before the first byte is written, so a
-	// record JSON cannot carry leaves no half-written file behind.
+	// record JSON cannot carry leaves no half-written file behind. The order
+	// is Import's: organizations, clients, users, members, groups, keys.
+	var orgLines, memberLines, groupLines []any
+	for _, o := range orgs {
+		l, err := orgToLine(o)
+		if err != nil {
+			return Counts{}, err
+		}
+		orgLines = append(orgLines, l)
+		ms, err := st.ListOrgMembers(ctx, o.ID)
+		if err != nil {
+			return Counts{}, fmt.Errorf("list members of %q: %w", o.ID, err)
+		}
+		for _, m := range ms {
+			l, err := memberToLine(m)
+			if err != nil {
+				return Counts{}, err
+			}
+			memberLines = append(memberLines, l)
+		}
+		gs, err := st.ListClientGroups(ctx, o.ID)
+		if err != nil {
+			return Counts{}, fmt.Errorf("list client groups of %q: %w", o.ID, err)
+		}
+		for _, g := range gs {
+			ids, err := st.ListGroupClients(ctx, g.ID)
+			if err != nil {
+				return Counts{}, fmt.Errorf("list clients of group %q: %w", g.ID, err)
+			}
+			l, err := groupToLine(g, ids)
+			if err != nil {
+				return Counts{}, err
+			}
+			groupLines = append(groupLines, l)
+		}
+	}
+	n.OrgMembers, n.ClientGroups = len(memberLines), len(groupLines)
 	lines := []any{header{
 		Kind: Kind, Version: Version, ExportedAt: timestamp(time.Now()),
-		Clients: n.Clients, Users: n.Users, SigningKeys: n.SigningKeys, Warning: Warning,
+		Clients: n.Clients, Users: n.Users, SigningKeys: n.SigningKeys,
+		Organizations: n.Organizations, OrgMembers: n.OrgMembers, ClientGroups: n.ClientGroups, Warning: Warning,
 	}}
+	lines = append(lines, orgLines...)
 	for _, c := range cs {
 		l, err := clientToLine(c)
 		if err != nil {
@@ -102,6 +163,7 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 		}
 		lines = append(lines, l)
 	}
+	lines = append(append(lines, memberLines...), groupLines...)
 	for _, k := range ks {
 		l, err := keyToLine(k)
 		if err != nil {
@@ -170,6 +232,23 @@ func Import(ctx context.Context, st Store, r io.Reader, opts Options) (Counts, e
 		case rec.key != nil:
 			err = st.CreateSigningKey(ctx, rec.key)
 			n.SigningKeys++
+		case rec.org != nil:
+			err = st.CreateOrganization(ctx, rec.org)
+			n.Organizations++
+		case rec.member != nil:
+			err = st.PutOrgMember(ctx, rec.member)
+			n.OrgMembers++
+		case rec.group != nil:
+			if err = st.CreateClientGroup(ctx, rec.group); err != nil {
+				break
+			}
+			for _, c := range rec.groupClients {
+				if err = st.AddGroupClient(ctx, rec.group.ID, c, rec.group.CreatedAt); err != nil {
+					err = fmt.Errorf("add client %q: %w", c, err)
+					break
+				}
+			}
+			n.ClientGroups++
 		}
 		if err != nil {
 			// Only a write racing with ours, or a database that went away,
@@ -180,12 +259,17 @@ func Import(ctx context.Context, st Store, r io.Reader, opts Options) (Counts, e
 	return n, nil
 }
 
-// record is one checked line of the input: exactly one of its pointers is set.
+// record is one checked line of the input: exactly one of its pointers is
+// set (groupClients goes with group).
 type record struct {
-	line   int
-	client *store.Client
-	user   *store.User
-	key    *store.SigningKey
+	line         int
+	client       *store.Client
+	user         *store.User
+	key          *store.SigningKey
+	org          *store.Organization
+	member       *store.OrgMember
+	group        *store.ClientGroup
+	groupClients []string
 }
 
 func (r record) kind() string {
@@ -194,6 +278,12 @@ func (r record) kind() string {
 		return kindClient
 	case r.user != nil:
 		return kindUser
+	case r.org != nil:
+		return kindOrganization
+	case r.member != nil:
+		return kindOrgMember
+	case r.group != nil:
+		return kindClientGroup
 	}
 	return kindSigningKey
 }
@@ -204,8 +294,31 @@ func (r record) id() string {
 		return r.client.ID
 	case r.user != nil:
 		return r.user.ID
+	case r.org != nil:
+		return r.org.ID
+	case r.member != nil:
+		return r.member.OrgID + "/" + r.member.UserID
+	case r.group != nil:
+		return r.group.ID
 	}
 	return r.key.ID
+}
+
+// rank orders the kinds as Import creates them: each after what it refers to.
+func (r record) rank() int {
+	switch {
+	case r.org != nil:
+		return 0
+	case r.client != nil:
+		return 1
+	case r.user != nil:
+		return 2
+	case r.member != nil:
+		return 3
+	case r.group != nil:
+		return 4
+	}
+	return 5
 }
 
 // read parses and checks the whole input.
@@ -253,6 +366,12 @@ func read(r io.Reader) ([]record, error) {
 			emails[rec.user.Email] = n
 		case rec.key != nil:
 			got.SigningKeys++
+		case rec.org != nil:
+			got.Organizations++
+		case rec.member != nil:
+			got.OrgMembers++
+		case rec.group != nil:
+			got.ClientGroups++
 		}
 		recs = append(recs, rec)
 	}
@@ -267,10 +386,11 @@ func read(r io.Reader) ([]record, error) {
 	}
 	// The header's counts catch a file cut short by a full disk or an
 	// interrupted copy, which would otherwise import in part without a word.
-	want := Counts{Clients: h.Clients, Users: h.Users, SigningKeys: h.SigningKeys}
-	if got != want {
-		return nil, fmt.Errorf("the header announces %s but the file holds %s: it is incomplete or was edited", want, got)
+	if want := h.counts(); got != want {
+		return nil, fmt.Errorf("the header announces %s but the file holds %s: it is incomplete or was edited", h.counts(), got)
 	}
+	// Created in dependency order, whatever order a hand-edited file has.
+	slices.SortStableFunc(recs, func(a, b record) int { return a.rank() - b.rank() })
 	return recs, nil
 }
 
@@ -285,9 +405,19 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 	for _, k := range ks {
 		haveKey[k.ID] = true
 	}
+	refs := newReferences(recs)
 	for _, rec := range recs {
+		if err := refs.check(ctx, st, rec); err != nil {
+			return nil, 0, fmt.Errorf("line %d: %s %q: %w", rec.line, rec.kind(), rec.id(), err)
+		}
 		var exists bool
 		switch {
+		case rec.org != nil:
+			exists, err = found(st.GetOrganization(ctx, rec.org.ID))
+		case rec.member != nil:
+			exists, err = found(st.GetOrgMember(ctx, rec.member.OrgID, rec.member.UserID))
+		case rec.group != nil:
+			exists, err = found(st.GetClientGroup(ctx, rec.group.ID))
 		case rec.client != nil:
 			exists, err = found(st.GetClient(ctx, rec.client.ID))
 		case rec.user != nil:
@@ -323,6 +453,82 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 	return todo, skipped, nil
 }
 
+// references knows what the input holds, so that plan can tell a record
+// that refers to one missing from both the input and the database before
+// anything is written.
+type references struct {
+	orgs, users map[string]bool
+	clientOrg   map[string]string // client id -> its org_id in the input
+}
+
+func newReferences(recs []record) *references {
+	r := &references{orgs: map[string]bool{}, users: map[string]bool{}, clientOrg: map[string]string{}}
+	for _, rec := range recs {
+		switch {
+		case rec.org != nil:
+			r.orgs[rec.org.ID] = true
+		case rec.user != nil:
+			r.users[rec.user.ID] = true
+		case rec.client != nil:
+			r.clientOrg[rec.client.ID] = rec.client.OrgID
+		}
+	}
+	return r
+}
+
+// check reports what rec refers to that neither the input nor st has: an
+// owning organization, a member's user, a group's clients (which must be
+// owned by the group's organization).
+func (r *references) check(ctx context.Context, st Store, rec record) error {
+	org := func(id string) error {
+		if r.orgs[id] {
+			return nil
+		}
+		ok, err := found(st.GetOrganization(ctx, id))
+		if err == nil && !ok {
+			err = fmt.Errorf("organization %q is neither in the file nor in the database", id)
+		}
+		return err
+	}
+	switch {
+	case rec.client != nil && rec.client.OrgID != "":
+		return org(rec.client.OrgID)
+	case rec.member != nil:
+		if err := org(rec.member.OrgID); err != nil {
+			return err
+		}
+		if r.users[rec.member.UserID] {
+			return nil
+		}
+		ok, err := found(st.GetUser(ctx, rec.member.UserID))
+		if err == nil && !ok {
+			err = fmt.Errorf("user %q is neither in the file nor in the database", rec.member.UserID)
+		}
+		return err
+	case rec.group != nil:
+		if err := org(rec.group.OrgID); err != nil {
+			return err
+		}
+		for _, id := range rec.groupClients {
+			owner, inFile := r.clientOrg[id]
+			if !inFile {
+				c, err := st.GetClient(ctx, id)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("client %q is neither in the file nor in the database", id)
+				}
+				if err != nil {
+					return err
+				}
+				owner = c.OrgID
+			}
+			if owner != rec.group.OrgID {
+				return fmt.Errorf("client %q is not owned by the group's organization %q", id, rec.group.OrgID)
+			}
+		}
+	}
+	return nil
+}
+
 // found turns a lookup's answer into whether the record exists.
 func found[T any](_ T, err error) (bool, error) {
 	switch {
@@ -345,12 +551,13 @@ func parseHeader(line []byte) (header, error) {
 		return header{}, fmt.Errorf("not a Latchkey export: %s", describe(err))
 	}
 	switch {
-	case probe.Kind == kindClient || probe.Kind == kindUser || probe.Kind == kindSigningKey:
+	case probe.Kind == kindClient || probe.Kind == kindUser || probe.Kind == kindSigningKey ||
+		probe.Kind == kindOrganization || probe.Kind == kindOrgMember || probe.Kind == kindClientGroup:
 		return header{}, fmt.Errorf("not a Latchkey export: the header line (\"kind\":%q) is missing", Kind)
 	case probe.Kind != Kind:
 		return header{}, fmt.Errorf("not a Latchkey export: the first line has kind %q, want %q", probe.Kind, Kind)
-	case probe.Version != Version:
-		return header{}, fmt.Errorf("export format version %d: this latchkey reads version %d", probe.Version, Version)
+	case probe.Version < 1 || probe.Version > Version:
+		return header{}, fmt.Errorf("export format version %d: this latchkey reads versions 1 to %d", probe.Version, Version)
 	}
 	var h header
 	if err := decodeStrict(line, &h); err != nil {
@@ -359,7 +566,10 @@ func parseHeader(line []byte) (header, error) {
 	if h.ExportedAt.IsZero() {
 		return header{}, errors.New("the header has no exported_at")
 	}
-	if h.Clients < 0 || h.Users < 0 || h.SigningKeys < 0 {
+	if h.Version < 2 && h.Organizations+h.OrgMembers+h.ClientGroups != 0 {
+		return header{}, errors.New("a version 1 header counts organizations, members or client groups: those came with version 2")
+	}
+	if h.Clients < 0 || h.Users < 0 || h.SigningKeys < 0 || h.Organizations < 0 || h.OrgMembers < 0 || h.ClientGroups < 0 {
 		return header{}, errors.New("the header has a negative count")
 	}
 	return h, nil
@@ -395,12 +605,33 @@ func parseRecord(line []byte) (record, error) {
 		}
 		k, err := l.toStore()
 		return record{key: k}, err
+	case kindOrganization:
+		var l orgLine
+		if err := decodeStrict(line, &l); err != nil {
+			return record{}, err
+		}
+		o, err := l.toStore()
+		return record{org: o}, err
+	case kindOrgMember:
+		var l memberLine
+		if err := decodeStrict(line, &l); err != nil {
+			return record{}, err
+		}
+		m, err := l.toStore()
+		return record{member: m}, err
+	case kindClientGroup:
+		var l groupLine
+		if err := decodeStrict(line, &l); err != nil {
+			return record{}, err
+		}
+		g, clients, err := l.toStore()
+		return record{group: g, groupClients: clients}, err
 	case Kind:
 		return record{}, errors.New("a second header: import one export at a time")
 	case "":
 		return record{}, errors.New(`want a JSON object with a "kind"`)
 	}
-	return record{}, fmt.Errorf("unknown kind %q: want client, user or signing_key", probe.Kind)
+	return record{}, fmt.Errorf("unknown kind %q: want client, user, signing_key, organization, org_member or client_group", probe.Kind)
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields and

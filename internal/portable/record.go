@@ -16,9 +16,12 @@ import (
 
 // The kinds of record lines.
 const (
-	kindClient     = "client"
-	kindUser       = "user"
-	kindSigningKey = "signing_key"
+	kindClient       = "client"
+	kindUser         = "user"
+	kindSigningKey   = "signing_key"
+	kindOrganization = "organization"
+	kindOrgMember    = "org_member"
+	kindClientGroup  = "client_group"
 )
 
 // header is the first line of an export. The counts let Import notice a
@@ -30,7 +33,11 @@ type header struct {
 	Clients     int       `json:"clients"`
 	Users       int       `json:"users"`
 	SigningKeys int       `json:"signing_keys"`
-	Warning     string    `json:"warning,omitempty"`
+	// Since version 2.
+	Organizations int    `json:"organizations,omitempty"`
+	OrgMembers    int    `json:"org_members,omitempty"`
+	ClientGroups  int    `json:"client_groups,omitempty"`
+	Warning       string `json:"warning,omitempty"`
 }
 
 // clientLine is a store.Client. Durations are whole milliseconds, which is
@@ -51,6 +58,7 @@ type clientLine struct {
 	// 1's later additions; absent, they are empty and detached.
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
 	SessionAttachment      string    `json:"session_attachment,omitempty"`
+	OrgID                  string    `json:"org_id,omitempty"` // the organization that owns it (version 2)
 	CreatedAt              timestamp `json:"created_at,omitzero"`
 	UpdatedAt              timestamp `json:"updated_at,omitzero"`
 }
@@ -74,6 +82,40 @@ type userLine struct {
 	UpdatedAt    timestamp `json:"updated_at,omitzero"`
 }
 
+// orgLine is a store.Organization.
+type orgLine struct {
+	Kind      string    `json:"kind"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	AppLink   string    `json:"app_link,omitempty"`
+	CreatedAt timestamp `json:"created_at,omitzero"`
+	UpdatedAt timestamp `json:"updated_at,omitzero"`
+}
+
+// memberLine is a store.OrgMember.
+type memberLine struct {
+	Kind      string    `json:"kind"`
+	OrgID     string    `json:"org_id"`
+	UserID    string    `json:"user_id"`
+	Role      string    `json:"role"`
+	CreatedAt timestamp `json:"created_at,omitzero"`
+}
+
+// groupLine is a store.ClientGroup with the ids of the clients in it.
+// When each client joined is not kept: on import they join at the group's
+// creation time.
+type groupLine struct {
+	Kind        string    `json:"kind"`
+	ID          string    `json:"id"`
+	OrgID       string    `json:"org_id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Scopes      []string  `json:"scopes"`
+	Clients     []string  `json:"clients"`
+	CreatedAt   timestamp `json:"created_at,omitzero"`
+	UpdatedAt   timestamp `json:"updated_at,omitzero"`
+}
+
 // keyLine is a store.SigningKey. encoding/json writes []byte as standard
 // base64.
 type keyLine struct {
@@ -89,7 +131,7 @@ type keyLine struct {
 func clientToLine(c *store.Client) (clientLine, error) {
 	text := append([]string{c.ID, c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet}, c.GrantTypes...)
 	text = append(append(text, c.RedirectURIs...), c.Scopes...)
-	text = append(append(text, c.PostLogoutRedirectURIs...), c.SessionAttachment)
+	text = append(append(text, c.PostLogoutRedirectURIs...), c.SessionAttachment, c.OrgID)
 	if !allUTF8(text) {
 		return clientLine{}, fmt.Errorf("client %q: %w", c.ID, errNotUTF8)
 	}
@@ -107,9 +149,33 @@ func clientToLine(c *store.Client) (clientLine, error) {
 		PollIntervalMS:         c.PollInterval.Milliseconds(),
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		SessionAttachment:      c.SessionAttachment,
+		OrgID:                  c.OrgID,
 		CreatedAt:              timestamp(c.CreatedAt),
 		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
+}
+
+func orgToLine(o *store.Organization) (orgLine, error) {
+	if !allUTF8([]string{o.ID, o.Name, o.AppLink}) {
+		return orgLine{}, fmt.Errorf("organization %q: %w", o.ID, errNotUTF8)
+	}
+	return orgLine{Kind: kindOrganization, ID: o.ID, Name: o.Name, AppLink: o.AppLink,
+		CreatedAt: timestamp(o.CreatedAt), UpdatedAt: timestamp(o.UpdatedAt)}, nil
+}
+
+func memberToLine(m *store.OrgMember) (memberLine, error) {
+	if !allUTF8([]string{m.OrgID, m.UserID, m.Role}) {
+		return memberLine{}, fmt.Errorf("member %q of organization %q: %w", m.UserID, m.OrgID, errNotUTF8)
+	}
+	return memberLine{Kind: kindOrgMember, OrgID: m.OrgID, UserID: m.UserID, Role: m.Role, CreatedAt: timestamp(m.CreatedAt)}, nil
+}
+
+func groupToLine(g *store.ClientGroup, clients []string) (groupLine, error) {
+	if !allUTF8(append(append([]string{g.ID, g.OrgID, g.Name, g.Description}, g.Scopes...), clients...)) {
+		return groupLine{}, fmt.Errorf("client group %q: %w", g.ID, errNotUTF8)
+	}
+	return groupLine{Kind: kindClientGroup, ID: g.ID, OrgID: g.OrgID, Name: g.Name, Description: g.Description,
+		Scopes: nonNil(g.Scopes), Clients: nonNil(clients), CreatedAt: timestamp(g.CreatedAt), UpdatedAt: timestamp(g.UpdatedAt)}, nil
 }
 
 func userToLine(u *store.User) (userLine, error) {
@@ -212,9 +278,47 @@ func (l clientLine) toStore() (*store.Client, error) {
 		PollInterval:           time.Duration(l.PollIntervalMS) * time.Millisecond,
 		PostLogoutRedirectURIs: l.PostLogoutRedirectURIs,
 		SessionAttachment:      l.SessionAttachment,
+		OrgID:                  l.OrgID,
 		CreatedAt:              time.Time(l.CreatedAt),
 		UpdatedAt:              time.Time(l.UpdatedAt),
 	}, nil
+}
+
+func (l orgLine) toStore() (*store.Organization, error) {
+	switch {
+	case l.ID == "":
+		return nil, errors.New("organization: id is empty")
+	case l.Name == "":
+		return nil, fmt.Errorf("organization %q: name is empty", l.ID)
+	}
+	return &store.Organization{ID: l.ID, Name: l.Name, AppLink: l.AppLink,
+		CreatedAt: time.Time(l.CreatedAt), UpdatedAt: time.Time(l.UpdatedAt)}, nil
+}
+
+func (l memberLine) toStore() (*store.OrgMember, error) {
+	switch {
+	case l.OrgID == "" || l.UserID == "":
+		return nil, errors.New("org_member: org_id and user_id are required")
+	case l.Role != store.RoleAdmin && l.Role != store.RoleMember:
+		return nil, fmt.Errorf("member %q of organization %q: role %q: want %s or %s", l.UserID, l.OrgID, l.Role, store.RoleAdmin, store.RoleMember)
+	}
+	return &store.OrgMember{OrgID: l.OrgID, UserID: l.UserID, Role: l.Role, CreatedAt: time.Time(l.CreatedAt)}, nil
+}
+
+func (l groupLine) toStore() (*store.ClientGroup, []string, error) {
+	switch {
+	case l.ID == "":
+		return nil, nil, errors.New("client_group: id is empty")
+	case l.OrgID == "" || l.Name == "":
+		return nil, nil, fmt.Errorf("client group %q: org_id and name are required", l.ID)
+	}
+	for i, c := range l.Clients {
+		if c == "" || slices.Contains(l.Clients[:i], c) {
+			return nil, nil, fmt.Errorf("client group %q: clients: %q is empty or listed twice", l.ID, c)
+		}
+	}
+	return &store.ClientGroup{ID: l.ID, OrgID: l.OrgID, Name: l.Name, Description: l.Description, Scopes: l.Scopes,
+		CreatedAt: time.Time(l.CreatedAt), UpdatedAt: time.Time(l.UpdatedAt)}, l.Clients, nil
 }
 
 func isSHA256Hex(s string) bool {

@@ -258,6 +258,34 @@ func (s *Store) ListGroupClients(ctx context.Context, groupID string) ([]string,
 	}, `SELECT client_id FROM client_group_members WHERE group_id = ? ORDER BY client_id`, groupID)
 }
 
+// AddGroupClient puts clientID into groupID, a member since at, if the
+// client is owned by the group's organization.
+func (s *Store) AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error {
+	if !store.ValidText(groupID, clientID) {
+		return store.ErrNotFound
+	}
+	err := s.execOne(ctx, `INSERT INTO client_group_members (group_id, client_id, created_at)
+		SELECT g.id, c.id, ? FROM client_groups g JOIN clients c ON c.org_id = g.org_id
+		WHERE g.id = ? AND c.id = ?`, millis(at), groupID, clientID)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err // nil, or ErrConflict: a member already
+	}
+	// Nothing inserted: tell a missing group or client from a client of
+	// another organization.
+	group, err := s.exists(ctx, `SELECT 1 FROM client_groups WHERE id = ?`, groupID)
+	if err != nil {
+		return err
+	}
+	client, err := s.exists(ctx, `SELECT 1 FROM clients WHERE id = ?`, clientID)
+	if err != nil {
+		return err
+	}
+	if !group || !client {
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("add group client: the client is not owned by the group's organization: %w", store.ErrConflict)
+}
+
 // RemoveGroupClient takes clientID out of groupID; ErrNotFound if it is not in it.
 func (s *Store) RemoveGroupClient(ctx context.Context, groupID, clientID string) error {
 	if !store.ValidText(groupID, clientID) {

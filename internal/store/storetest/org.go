@@ -337,6 +337,19 @@ func testClientGroups(t *testing.T, s store.Store, p string) {
 	wantErr(t, "ListClientGroupsOf after removal", err, nil)
 	diff(t, "ListClientGroupsOf after removal", []*store.ClientGroup{&want}, of)
 
+	// AddGroupClient (an import's way back in) takes only a client of the
+	// group's organization, once.
+	wantErr(t, "AddGroupClient", s.AddGroupClient(ctx, sensors.ID, p+"dev", t0), nil)
+	wantErr(t, "AddGroupClient again", s.AddGroupClient(ctx, sensors.ID, p+"dev", t0), store.ErrConflict)
+	ids, err = s.ListGroupClients(ctx, sensors.ID)
+	wantErr(t, "ListGroupClients after AddGroupClient", err, nil)
+	diff(t, "ListGroupClients after AddGroupClient", []string{p + "dev"}, ids)
+	wantErr(t, "CreateClient (no organization)", s.CreateClient(ctx, newDeviceClient(p+"loose")), nil)
+	wantErr(t, "AddGroupClient of a client of no organization", s.AddGroupClient(ctx, sensors.ID, p+"loose", t0), store.ErrConflict)
+	wantErr(t, "AddGroupClient of a missing client", s.AddGroupClient(ctx, sensors.ID, p+"nope", t0), store.ErrNotFound)
+	wantErr(t, "AddGroupClient into a missing group", s.AddGroupClient(ctx, p+"nope", p+"dev", t0), store.ErrNotFound)
+	wantErr(t, "RemoveGroupClient after AddGroupClient", s.RemoveGroupClient(ctx, sensors.ID, p+"dev"), nil)
+
 	wantErr(t, "DeleteClientGroup", s.DeleteClientGroup(ctx, cameras.ID, t0), nil)
 	wantErr(t, "DeleteClientGroup again", s.DeleteClientGroup(ctx, cameras.ID, t0), store.ErrNotFound)
 	of, err = s.ListClientGroupsOf(ctx, p+"dev")
@@ -678,6 +691,8 @@ func testOrgOddKeys(t *testing.T, s store.Store, p string) {
 			{"UpdateClientGroup", s.UpdateClientGroup(ctx, newGroup(key, o.ID))},
 			{"DeleteClientGroup", s.DeleteClientGroup(ctx, key, t0)},
 			{"RemoveGroupClient", s.RemoveGroupClient(ctx, g.ID, key)},
+			{"AddGroupClient(group, key)", s.AddGroupClient(ctx, g.ID, key, t0)},
+			{"AddGroupClient(key, client)", s.AddGroupClient(ctx, key, p+"dev", t0)},
 			{"GetInvitation", lookupErr(s.GetInvitation(ctx, key))},
 			{"GetInvitationByToken", lookupErr(s.GetInvitationByToken(ctx, key))},
 			{"RevokeInvitation", lookupErr(s.RevokeInvitation(ctx, key, t0))},
