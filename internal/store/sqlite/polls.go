@@ -15,7 +15,7 @@ import (
 // Why: a pending poll then writes nothing. Written to the file, each poll
 // dirtied the page its row is on; among a million waiting devices no two
 // polls share a page, so every poll read a page back and wrote a WAL frame
-// of it, through the one writer: polls among a million codes ran at 0.64 of
+// of it, through the one writer: polls among a million codes ran at 0.63 of
 // the rate among a thousand (BENCHMARKS.md). Now a pending poll is one
 // indexed SELECT on a reader connection, in parallel with the others.
 //
