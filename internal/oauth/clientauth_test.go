@@ -82,3 +82,54 @@ func TestParseScope(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClientCredentialsFrom: whatever the Authorization header and body
+// parameters, reading the client's credentials never panics, and either
+// fails with invalid_client or invalid_request, or yields an id (and a
+// secret for Basic) without control characters, which is what the store
+// is asked to look up (SECURITY-CHECKLIST BI-13: Basic auth decoding).
+func FuzzClientCredentialsFrom(f *testing.F) {
+	basic := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+	}
+	for _, seed := range [][3]string{
+		{basic("dev", "s3cret"), "", ""},
+		{basic("a:b%", "x:y"), "a:b%", ""},
+		{basic("dev", ""), "", ""},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("admin%00:x")), "", ""},
+		{"Basic !!!", "", ""},
+		{"Bearer abc", "dev", "s"},
+		{"", "dev", ""},
+		{"", "", "s"},
+		{"basic " + base64.StdEncoding.EncodeToString([]byte("%zz:%")), "other", "s"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, header, id, secret string) {
+		r := httptest.NewRequest("POST", "/oauth2/token", nil)
+		if header != "" {
+			r.Header["Authorization"] = []string{header}
+		}
+		form := Form{}
+		if id != "" {
+			form["client_id"] = id
+		}
+		if secret != "" {
+			form["client_secret"] = secret
+		}
+		got, err := ClientCredentialsFrom(r, form)
+		if err != nil {
+			var oe *Error
+			if !errors.As(err, &oe) || (oe.Code != InvalidClient && oe.Code != InvalidRequest) {
+				t.Fatalf("ClientCredentialsFrom = %v, want invalid_client or invalid_request", err)
+			}
+			return
+		}
+		if got.ID == "" {
+			t.Fatalf("ClientCredentialsFrom = %+v with no id and no error", got)
+		}
+		if got.Basic && (!cleanText(got.ID) || !cleanText(string(got.Secret)) || got.Secret == "") {
+			t.Fatalf("Basic credentials %q / %q hold control characters or no secret", got.ID, got.Secret)
+		}
+	})
+}

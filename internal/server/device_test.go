@@ -293,12 +293,19 @@ func TestRefreshRotation(t *testing.T) {
 			t.Errorf("narrowed scope = %q", second.str("scope"))
 		}
 		wantOAuthError(t, refresh(second.str("refresh_token"), "openid admin"), 400, oauth.InvalidScope)
-		// Reusing the first (rotated) token revokes the grant: the newer one
+		// Narrowing narrows that one response, not the grant: the refresh
+		// token it returned still carries every scope (SECURITY-CHECKLIST
+		// RT-09, RFC 6749 §6).
+		third := refresh(second.str("refresh_token"), "")
+		if third.Status != 200 || third.str("scope") != scopesAll {
+			t.Fatalf("refresh with the narrowed response's token: %d %s; want 200, scope %q", third.Status, third.Raw, scopesAll)
+		}
+		// Reusing the first (rotated) token revokes the grant: the newest one
 		// dies too. (Within a second of its use, and with its successor
 		// unused, it would count as a concurrent request: TestConcurrentRefresh.)
 		s.Clock.Advance(2 * time.Second)
 		wantOAuthError(t, refresh(first.str("refresh_token"), ""), 400, oauth.InvalidGrant)
-		wantOAuthError(t, refresh(second.str("refresh_token"), ""), 400, oauth.InvalidGrant)
+		wantOAuthError(t, refresh(third.str("refresh_token"), ""), 400, oauth.InvalidGrant)
 	})
 }
 
