@@ -187,6 +187,19 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) != creds.ClientID {
 		t.Errorf("groups clients: %q", out)
 	}
+	// Out of the writers and back in, by hand.
+	if out := e.mustOrgCLI(t, "groups", "remove-client", "--org", "acme", writers, creds.ClientID); !strings.Contains(out, "Removed client") {
+		t.Errorf("groups remove-client: %q", out)
+	}
+	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) == creds.ClientID {
+		t.Errorf("groups clients after remove-client: %q", out)
+	}
+	if out := e.mustOrgCLI(t, "groups", "add-client", "--org", "acme", writers, creds.ClientID); !strings.Contains(out, "Added client") {
+		t.Errorf("groups add-client: %q", out)
+	}
+	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) != creds.ClientID {
+		t.Errorf("groups clients after add-client: %q", out)
+	}
 
 	// Used, revoked, and wrong input.
 	if _, _, err := e.enrol(t, "--token", tok2, "--out", filepath.Join(t.TempDir(), "other.json")); err == nil ||

@@ -16,7 +16,8 @@ const groupsUsage = `Usage: latchkey groups <command> --org ORG [flags]
 
 Manage an organization's device client groups through the admin API of a
 running server. A group grants its device clients scopes; devices join
-groups by accepting invitations (latchkey invitations).
+groups by accepting invitations (latchkey invitations), and an
+organization's own device can be put into one with add-client.
 
 Commands:
   create                    create a group
@@ -25,6 +26,7 @@ Commands:
   update GROUP              change its name, description or scopes
   delete GROUP              delete it; its pending invitations are revoked
   clients GROUP             list the device clients in it
+  add-client GROUP CLIENT   put a device client of the organization into it
   remove-client GROUP CLIENT  take a device client out of it
 
 Every command takes --org, --endpoint (default $LATCHKEY_ENDPOINT, else ` + defaultEndpoint + `),
@@ -44,6 +46,7 @@ func (c *adminCLI) groups(ctx context.Context, args []string) error {
 		"update":        c.groupsUpdate,
 		"delete":        c.groupsDelete,
 		"clients":       c.groupsClients,
+		"add-client":    c.groupsAddClient,
 		"remove-client": c.groupsRemoveClient,
 	})
 }
@@ -265,11 +268,22 @@ func (c *adminCLI) groupsClients(ctx context.Context, args []string) error {
 	return nil
 }
 
+func (c *adminCLI) groupsAddClient(ctx context.Context, args []string) error {
+	return c.groupClient(ctx, args, "add-client", http.MethodPut, "Added client %s to group %s.\n")
+}
+
 func (c *adminCLI) groupsRemoveClient(ctx context.Context, args []string) error {
-	fs := newFlags("groups remove-client", "groups remove-client --org ORG GROUP CLIENT\n\nFlags:", c.stderr)
+	return c.groupClient(ctx, args, "remove-client", http.MethodDelete, "Removed client %s from group %s.\n")
+}
+
+// groupClient runs `groups add-client` or `groups remove-client`: method
+// on the group's client path, then done (with the client and the group).
+func (c *adminCLI) groupClient(ctx context.Context, args []string, cmd, method, done string) error {
+	name := "groups " + cmd
+	fs := newFlags(name, name+" --org ORG GROUP CLIENT\n\nFlags:", c.stderr)
 	var af adminFlags
 	af.register(fs)
-	org, needOrg := orgFlag(fs, "groups remove-client", c.stderr)
+	org, needOrg := orgFlag(fs, name, c.stderr)
 	pos, err := parseArgs(fs, args, "GROUP", "CLIENT")
 	if err != nil {
 		return err
@@ -281,11 +295,11 @@ func (c *adminCLI) groupsRemoveClient(ctx context.Context, args []string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := api.do(ctx, http.MethodDelete, groupPath(*org, pos[0])+"/clients/"+url.PathEscape(pos[1]), nil, nil); err != nil {
+	if _, err := api.do(ctx, method, groupPath(*org, pos[0])+"/clients/"+url.PathEscape(pos[1]), nil, nil); err != nil {
 		return err
 	}
 	if !af.json {
-		fmt.Fprintf(c.stdout, "Removed client %s from group %s.\n", pos[1], pos[0])
+		fmt.Fprintf(c.stdout, done, pos[1], pos[0])
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
@@ -33,6 +34,7 @@ func (a *API) orgRoutes() []route {
 		{"PATCH /admin/v1/organizations/{id}/client-groups/{group_id}", a.patchGroup},
 		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}", a.deleteGroup},
 		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}/clients", a.listGroupClients},
+		{"PUT /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", a.addGroupClient},
 		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", a.removeGroupClient},
 
 		{"POST /admin/v1/organizations/{id}/invitations", a.createInvitation},
@@ -466,6 +468,37 @@ func (a *API) listGroupClients(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return oauth.WriteJSON(w, http.StatusOK, GroupClients{ClientIDs: nonNil(ids)})
+}
+
+// addGroupClient puts a device client of the group's organization into the
+// group (back into it, say, after removeGroupClient); a client already in
+// it stays, and the answer is the same (PUT is idempotent).
+func (a *API) addGroupClient(w http.ResponseWriter, r *http.Request) error {
+	st, g, err := a.loadGroup(r)
+	if err != nil {
+		return err
+	}
+	clientID := r.PathValue("client_id")
+	err = st.AddGroupClient(r.Context(), g.ID, clientID, a.now())
+	if errors.Is(err, store.ErrConflict) {
+		ids, lerr := st.ListGroupClients(r.Context(), g.ID)
+		if lerr != nil {
+			return lerr
+		}
+		if slices.Contains(ids, clientID) {
+			err = nil // a member already
+		} else {
+			err = conflict("client " + shorten(clientID) + " is not a device client of organization " + shorten(g.OrgID) +
+				": only the organization's own devices join its groups")
+		}
+	}
+	if err != nil {
+		return storeError(err, "there is no client "+shorten(clientID), "")
+	}
+	a.log().InfoContext(r.Context(), "admin: client added to group", "group_id", g.ID, "client_id", clientID)
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (a *API) removeGroupClient(w http.ResponseWriter, r *http.Request) error {

@@ -3,10 +3,12 @@ package admin
 import (
 	"crypto/rand"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -164,6 +166,49 @@ func TestClientGroupsAndInvitations(t *testing.T) {
 	}
 	if s, _ := f.store.GetInvitation(ctx, inv2.ID); s.Status != store.InvitationRevoked {
 		t.Errorf("invitation into a deleted group is %q", s.Status)
+	}
+}
+
+// TestGroupClientsAddRemove: PUT puts a device of the group's organization
+// into the group, and again changes nothing; a client of no organization or
+// another is refused, an unknown one is not found; DELETE takes it out.
+func TestGroupClientsAddRemove(t *testing.T) {
+	f := newOrgFixture(t)
+	ctx := t.Context()
+	f.do(t, "POST", "/admin/v1/organizations", `{"id":"acme","name":"Acme"}`)
+	g := decode[ClientGroup](t, f.do(t, "POST", "/admin/v1/organizations/acme/client-groups", `{"name":"Sensors","scope":"read"}`))
+	now := time.Now()
+	for _, c := range []*store.Client{
+		{ID: "sensor-1", OrgID: "acme"},
+		{ID: "loose"}, // of no organization
+	} {
+		c.Name, c.AuthMethod, c.SecretHash = c.ID, store.AuthClientSecretBasic, oauth.HashSecret("lk_cs_"+c.ID)
+		c.GrantTypes, c.CreatedAt, c.UpdatedAt = []string{store.GrantClientCredentials}, now, now
+		if err := f.store.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := "/admin/v1/organizations/acme/client-groups/" + g.ID + "/clients/"
+	members := func() []string {
+		t.Helper()
+		return decode[GroupClients](t, f.do(t, "GET", "/admin/v1/organizations/acme/client-groups/"+g.ID+"/clients", "")).ClientIDs
+	}
+	for i := range 2 {
+		if w := f.do(t, "PUT", path+"sensor-1", ""); w.Code != 204 {
+			t.Fatalf("PUT %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	if got := members(); !slices.Equal(got, []string{"sensor-1"}) {
+		t.Errorf("members after PUT = %v", got)
+	}
+	wantError(t, f.do(t, "PUT", path+"loose", ""), 409, codeConflict, "not a device client of organization acme")
+	wantError(t, f.do(t, "PUT", path+"nope", ""), 404, codeNotFound, "")
+	wantError(t, f.do(t, "PUT", "/admin/v1/organizations/acme/client-groups/nope/clients/sensor-1", ""), 404, codeNotFound, "")
+	if w := f.do(t, "DELETE", path+"sensor-1", ""); w.Code != 204 {
+		t.Errorf("DELETE: %d %s", w.Code, w.Body)
+	}
+	if got := members(); len(got) != 0 {
+		t.Errorf("members after DELETE = %v", got)
 	}
 }
 
