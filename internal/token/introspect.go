@@ -39,6 +39,12 @@ type Introspection struct {
 // a refresh token if it is unused, unexpired and its grant active, and the
 // caller is the client it was issued to (§4 lets the server limit what a
 // caller learns; a refresh token is only ever its own client's business).
+//
+// A device client of an organization (one enrolled by invitation: there may
+// be thousands, each holding a secret) learns only about its own access
+// tokens; any other is {"active":false} to it (SECURITY-CHECKLIST IN-02).
+// Resource servers that check other clients' tokens are clients an admin
+// registered, outside any organization.
 func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {
 	f, err := oauth.ParseForm(w, r)
 	if err != nil {
@@ -62,6 +68,9 @@ func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {
 		resp, err = h.introspectRefresh(r.Context(), tok, c)
 	} else {
 		resp, err = h.introspectAccess(r.Context(), tok)
+		if resp != nil && c.OrgID != "" && resp.ClientID != c.ID {
+			resp = nil
+		}
 	}
 	if err != nil {
 		return err

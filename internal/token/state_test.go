@@ -361,6 +361,40 @@ func TestIntrospect(t *testing.T) {
 	}
 }
 
+// TestIntrospectOrgDevice: a device client of an organization learns about
+// its own access tokens only; another client's active token is
+// {"active":false} to it, while a resource server outside any organization
+// still sees it active (SECURITY-CHECKLIST IN-02).
+func TestIntrospectOrgDevice(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	const sensorSecret = "lk_cs_sensor-secret-0123456789abcdef"
+	mustDo(t, f.st.CreateOrganization(ctx, &store.Organization{ID: "acme", Name: "Acme", CreatedAt: t0, UpdatedAt: t0}))
+	mustDo(t, f.st.CreateClient(ctx, &store.Client{ID: "sensor", AuthMethod: store.AuthClientSecretBasic, OrgID: "acme",
+		SecretHash: oauth.HashSecret(sensorSecret), GrantTypes: []string{store.GrantClientCredentials}, CreatedAt: t0, UpdatedAt: t0}))
+	own, err := f.minter.Mint(ctx, Issue{Grant: &store.Grant{ClientID: "sensor", Scopes: []string{"read"}}, Scopes: []string{"read"}})
+	mustDo(t, err)
+	others := f.issue(t, "tv", "openid email").access
+	for _, tt := range []struct {
+		name, token, id, secret string
+		active                  bool
+	}{
+		{"its own token", own.AccessToken, "sensor", sensorSecret, true},
+		{"another client's token", others, "sensor", sensorSecret, false},
+		{"that token, asked by a resource server", others, "rs", rsSecret, true},
+	} {
+		w := post(f.h.Introspect, url.Values{"token": {tt.token}}, tt.id, tt.secret)
+		var got struct{ Active bool }
+		mustDo(t, json.Unmarshal(w.Body.Bytes(), &got))
+		if w.Code != 200 || got.Active != tt.active {
+			t.Errorf("%s: %d %s; want 200, active %v", tt.name, w.Code, w.Body, tt.active)
+		}
+		if !tt.active && w.Body.String() != `{"active":false}`+"\n" {
+			t.Errorf("%s: body %q; want exactly {\"active\":false}", tt.name, w.Body)
+		}
+	}
+}
+
 func TestUserInfo(t *testing.T) {
 	for _, tt := range []struct {
 		name          string
