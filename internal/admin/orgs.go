@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
@@ -479,21 +478,9 @@ func (a *API) addGroupClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	clientID := r.PathValue("client_id")
-	err = st.AddGroupClient(r.Context(), g.ID, clientID, a.now())
-	if errors.Is(err, store.ErrConflict) {
-		ids, lerr := st.ListGroupClients(r.Context(), g.ID)
-		if lerr != nil {
-			return lerr
-		}
-		if slices.Contains(ids, clientID) {
-			err = nil // a member already
-		} else {
-			err = conflict("client " + shorten(clientID) + " is not a device client of organization " + shorten(g.OrgID) +
-				": only the organization's own devices join its groups")
-		}
-	}
-	if err != nil {
-		return storeError(err, "there is no client "+shorten(clientID), "")
+	if err := st.AddGroupClient(r.Context(), g.ID, clientID, a.now()); err != nil {
+		return storeError(err, "there is no client "+shorten(clientID), "client "+shorten(clientID)+
+			" is not a device client of organization "+shorten(g.OrgID)+": only the organization's own devices join its groups")
 	}
 	a.log().InfoContext(r.Context(), "admin: client added to group", "group_id", g.ID, "client_id", clientID)
 	oauth.NoStore(w)

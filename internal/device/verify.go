@@ -123,8 +123,10 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 	// distinct count from Hit, so a burst of parallel guesses gets no more
 	// looks at the codes than the budget allows (checking, then counting
 	// the wrong ones afterwards, let every attempt of a burst through).
-	// An attempt that finds a code is refunded below: only wrong ones
-	// spend the budget.
+	// An attempt that finds a code is refunded below, and so is one that
+	// is refused here, so that one address's burst does not spend the
+	// account's or the global budget: only wrong ones that were looked at
+	// spend it.
 	until := window.Add(v.Window)
 	over := false
 	for _, b := range keys {
@@ -135,6 +137,9 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 		over = over || n > b.limit
 	}
 	if over {
+		if err := v.refund(ctx, keys, window); err != nil {
+			return nil, err
+		}
 		return nil, ErrThrottled
 	}
 
@@ -153,10 +158,8 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 		return nil, fmt.Errorf("get device auth: %w", err)
 	}
 	// A code that exists was not a guess: give the attempt back.
-	for _, b := range keys {
-		if err := v.Store.Refund(ctx, b.key, window); err != nil {
-			return nil, fmt.Errorf("refund user code attempt: %w", err)
-		}
+	if err := v.refund(ctx, keys, window); err != nil {
+		return nil, err
 	}
 	if !now.Before(a.ExpiresAt) {
 		return nil, ErrExpired // DF-12: explain, do not ask to sign in again
@@ -174,6 +177,16 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 		return nil, fmt.Errorf("get client: %w", err)
 	}
 	return &Pending{Auth: a, Client: c, UserCode: code}, nil
+}
+
+// refund gives one attempt back to every budget.
+func (v *Verifier) refund(ctx context.Context, keys []budget, window time.Time) error {
+	for _, b := range keys {
+		if err := v.Store.Refund(ctx, b.key, window); err != nil {
+			return fmt.Errorf("refund user code attempt: %w", err)
+		}
+	}
+	return nil
 }
 
 type budget struct {

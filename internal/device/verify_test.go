@@ -325,6 +325,11 @@ func TestThrottleBurst(t *testing.T) {
 			if _, err := v.Lookup(ctx, "u1", "ip1", "WDJB-MJHT"); !errors.Is(err, device.ErrThrottled) {
 				t.Errorf("right code after the burst: %v, want %v", err, device.ErrThrottled)
 			}
+			// The refused attempts gave their counts back: the global
+			// budget is spent only by the five that were looked at.
+			if n, err := st.Count(ctx, "usercode:global", now.Truncate(lifetime)); err != nil || n != 5 {
+				t.Errorf("global count after the burst = %d, %v; want 5", n, err)
+			}
 		})
 	}
 }

@@ -17,7 +17,8 @@ type DeviceCode struct{ *Deps }
 // Exchange polls the device authorization. A pending poll from a public
 // client costs one indexed statement: the store decides the outcome
 // (expired, slow_down, pending, denied, used, or issue for an approved code)
-// in one conditional update, bound to the client that asked for it. Issue
+// atomically, bound to the client that asked for it (store.DeviceStore
+// PollDeviceAuth). Issue
 // leads to redeem, where one transaction decides which poll gets the tokens.
 func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
 	code := req.Form.Get("device_code")

@@ -128,9 +128,15 @@ const ConcurrentRefreshWindow = time.Second
 // keeps the successor, where the holder's use would otherwise have revoked
 // it; that is the price of not logging out a client that sent one refresh
 // twice.
+//
+// The window is measured both ways: the loser's clock may have been read
+// before the winner's, or on an instance whose clock is behind.
 func concurrentRefresh(fam *store.RefreshFamily, now time.Time) bool {
-	return fam.Successor != nil && fam.Successor.UsedAt.IsZero() &&
-		!fam.Token.UsedAt.IsZero() && now.Sub(fam.Token.UsedAt) < ConcurrentRefreshWindow
+	if fam.Successor == nil || !fam.Successor.UsedAt.IsZero() || fam.Token.UsedAt.IsZero() {
+		return false
+	}
+	d := now.Sub(fam.Token.UsedAt)
+	return d > -ConcurrentRefreshWindow && d < ConcurrentRefreshWindow
 }
 
 type mintResult struct {

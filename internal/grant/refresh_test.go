@@ -23,6 +23,7 @@ func TestConcurrentRefresh(t *testing.T) {
 		{"same instant, successor unused", fresh, 0, true},
 		{"just inside the window", fresh, ConcurrentRefreshWindow - time.Millisecond, true},
 		{"the loser's clock read first", fresh, -5 * time.Millisecond, true},
+		{"a loser's clock far behind", fresh, -ConcurrentRefreshWindow, false},
 		{"at the window's end", fresh, ConcurrentRefreshWindow, false},
 		{"successor used already", spent, 0, false},
 		{"successor gone", nil, 0, false},

@@ -92,29 +92,34 @@ func FuzzClientCredentialsFrom(f *testing.F) {
 	basic := func(id, secret string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 	}
-	for _, seed := range [][3]string{
-		{basic("dev", "s3cret"), "", ""},
-		{basic("a:b%", "x:y"), "a:b%", ""},
-		{basic("dev", ""), "", ""},
-		{"Basic " + base64.StdEncoding.EncodeToString([]byte("admin%00:x")), "", ""},
-		{"Basic !!!", "", ""},
-		{"Bearer abc", "dev", "s"},
-		{"", "dev", ""},
-		{"", "", "s"},
-		{"basic " + base64.StdEncoding.EncodeToString([]byte("%zz:%")), "other", "s"},
+	// hasID and hasSecret send the parameter even when empty (TE-06).
+	for _, seed := range []struct {
+		header, id, secret string
+		hasID, hasSecret   bool
+	}{
+		{basic("dev", "s3cret"), "", "", false, false},
+		{basic("dev", "s3cret"), "", "", true, true},
+		{basic("a:b%", "x:y"), "a:b%", "", true, false},
+		{basic("dev", ""), "", "", false, false},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("admin%00:x")), "", "", false, false},
+		{"Basic !!!", "", "", false, false},
+		{"Bearer abc", "dev", "s", true, true},
+		{"", "dev", "", true, false},
+		{"", "", "s", false, true},
+		{"basic " + base64.StdEncoding.EncodeToString([]byte("%zz:%")), "other", "s", true, true},
 	} {
-		f.Add(seed[0], seed[1], seed[2])
+		f.Add(seed.header, seed.id, seed.secret, seed.hasID, seed.hasSecret)
 	}
-	f.Fuzz(func(t *testing.T, header, id, secret string) {
+	f.Fuzz(func(t *testing.T, header, id, secret string, hasID, hasSecret bool) {
 		r := httptest.NewRequest("POST", "/oauth2/token", nil)
 		if header != "" {
 			r.Header["Authorization"] = []string{header}
 		}
 		form := Form{}
-		if id != "" {
+		if hasID {
 			form["client_id"] = id
 		}
-		if secret != "" {
+		if hasSecret {
 			form["client_secret"] = secret
 		}
 		got, err := ClientCredentialsFrom(r, form)

@@ -133,32 +133,67 @@ func TestOrganizationsReferences(t *testing.T) {
 	header := `{"kind":"latchkey-export","version":2,"exported_at":"2026-03-04T05:06:07.000Z","clients":%d,"users":0,"signing_keys":0,"organizations":%d,"org_members":%d,"client_groups":%d}`
 	client := `{"kind":"client","id":"dev","name":"Dev","secret_hash":"` + oauth.HashSecret("x") + `","auth_method":"client_secret_basic","grant_types":["client_credentials"],"redirect_uris":[],"scopes":[],"org_id":"%s"}`
 	org := `{"kind":"organization","id":"acme","name":"Acme"}`
+	orgInDB := func(t *testing.T, st store.Store) {
+		t.Helper()
+		if err := st.CreateOrganization(t.Context(), &store.Organization{ID: "acme", Name: "Acme"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range []struct {
 		name, want string
 		counts     [4]int
 		lines      []string
+		prepare    func(t *testing.T, st store.Store) // the database before the import; nil: empty
+		opts       Options
 	}{
 		{"client of a missing organization", `organization "nowhere" is neither`, [4]int{1, 0, 0, 0},
-			[]string{fmt.Sprintf(client, "nowhere")}},
+			[]string{fmt.Sprintf(client, "nowhere")}, nil, Options{}},
 		{"member who is nobody", `user "ghost" is neither`, [4]int{0, 1, 1, 0},
-			[]string{org, `{"kind":"org_member","org_id":"acme","user_id":"ghost","role":"admin"}`}},
+			[]string{org, `{"kind":"org_member","org_id":"acme","user_id":"ghost","role":"admin"}`}, nil, Options{}},
 		{"group with a missing client", `client "nope" is neither`, [4]int{0, 1, 0, 1},
-			[]string{org, `{"kind":"client_group","id":"g","org_id":"acme","name":"G","scopes":[],"clients":["nope"]}`}},
+			[]string{org, `{"kind":"client_group","id":"g","org_id":"acme","name":"G","scopes":[],"clients":["nope"]}`}, nil, Options{}},
 		{"group with another organization's device", `client "dev" is not owned by the group's organization "acme"`, [4]int{1, 2, 0, 1},
 			[]string{org, `{"kind":"organization","id":"other","name":"Other"}`, fmt.Sprintf(client, "other"),
-				`{"kind":"client_group","id":"g","org_id":"acme","name":"G","scopes":[],"clients":["dev"]}`}},
+				`{"kind":"client_group","id":"g","org_id":"acme","name":"G","scopes":[],"clients":["dev"]}`}, nil, Options{}},
 		{"a member role that does not exist", `role "owner"`, [4]int{0, 1, 1, 0},
-			[]string{org, `{"kind":"org_member","org_id":"acme","user_id":"u","role":"owner"}`}},
+			[]string{org, `{"kind":"org_member","org_id":"acme","user_id":"u","role":"owner"}`}, nil, Options{}},
+		{"two groups of one name in an organization", `has the name "G" of the group on line`, [4]int{0, 1, 0, 2},
+			[]string{org, `{"kind":"client_group","id":"g1","org_id":"acme","name":"G","scopes":[],"clients":[]}`,
+				`{"kind":"client_group","id":"g2","org_id":"acme","name":"G","scopes":[],"clients":[]}`}, nil, Options{}},
+		{"a group named as one in the database", `in the database has the name "G"`, [4]int{0, 0, 0, 1},
+			[]string{`{"kind":"client_group","id":"g2","org_id":"acme","name":"G","scopes":[],"clients":[]}`},
+			func(t *testing.T, st store.Store) {
+				orgInDB(t, st)
+				if err := st.CreateClientGroup(t.Context(), &store.ClientGroup{ID: "g1", OrgID: "acme", Name: "G"}); err != nil {
+					t.Fatal(err)
+				}
+			}, Options{}},
+		{"skipped client of no organization in the database, in the file the group's", `client "dev" is not owned by the group's organization`,
+			[4]int{1, 1, 0, 1},
+			[]string{org, fmt.Sprintf(client, "acme"), `{"kind":"client_group","id":"g","org_id":"acme","name":"G","scopes":[],"clients":["dev"]}`},
+			func(t *testing.T, st store.Store) {
+				if err := st.CreateClient(t.Context(), &store.Client{ID: "dev", Name: "Dev", AuthMethod: store.AuthNone,
+					GrantTypes: []string{store.GrantClientCredentials}}); err != nil {
+					t.Fatal(err)
+				}
+			}, Options{SkipExisting: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := storetest.OpenSQLite(t)
+			if tt.prepare != nil {
+				tt.prepare(t, dst)
+			}
+			before, err := dst.ListOrganizations(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
 			in := fmt.Sprintf(header, tt.counts[0], tt.counts[1], tt.counts[2], tt.counts[3]) + "\n" + strings.Join(tt.lines, "\n") + "\n"
-			_, err := Import(t.Context(), dst, strings.NewReader(in), Options{})
+			_, err = Import(t.Context(), dst, strings.NewReader(in), tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Import error = %v, want one saying %q", err, tt.want)
 			}
-			if orgs, err := dst.ListOrganizations(t.Context()); err != nil || len(orgs) != 0 {
-				t.Errorf("organizations after a refused import: %v, %v; want none", orgs, err)
+			if orgs, err := dst.ListOrganizations(t.Context()); err != nil || len(orgs) != len(before) {
+				t.Errorf("organizations after a refused import: %v, %v; want the %d before it", orgs, err, len(before))
 			}
 		})
 	}

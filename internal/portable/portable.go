@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -244,11 +245,13 @@ func Import(ctx context.Context, st Store, r io.Reader, opts Options) (Counts, e
 			}
 			for _, c := range rec.groupClients {
 				if err = st.AddGroupClient(ctx, rec.group.ID, c, rec.group.CreatedAt); err != nil {
-					err = fmt.Errorf("add client %q: %w", c, err)
+					err = fmt.Errorf("add client %q (the group was created): %w", c, err)
 					break
 				}
 			}
-			n.ClientGroups++
+			if err == nil {
+				n.ClientGroups++
+			}
 		}
 		if err != nil {
 			// Only a write racing with ours, or a database that went away,
@@ -297,7 +300,7 @@ func (r record) id() string {
 	case r.org != nil:
 		return r.org.ID
 	case r.member != nil:
-		return r.member.OrgID + "/" + r.member.UserID
+		return strconv.Quote(r.member.OrgID) + "/" + strconv.Quote(r.member.UserID)
 	case r.group != nil:
 		return r.group.ID
 	}
@@ -332,6 +335,7 @@ func read(r io.Reader) ([]record, error) {
 		n      int
 		seen   = map[string]int{} // kind + NUL + id -> line
 		emails = map[string]int{} // user email -> line
+		groups = map[string]int{} // group org + NUL + name -> line
 	)
 	for sc.Scan() {
 		n++
@@ -372,6 +376,12 @@ func read(r io.Reader) ([]record, error) {
 			got.OrgMembers++
 		case rec.group != nil:
 			got.ClientGroups++
+			key := rec.group.OrgID + "\x00" + rec.group.Name
+			if first, ok := groups[key]; ok {
+				return nil, fmt.Errorf("line %d: client group %q has the name %q of the group on line %d in organization %q",
+					n, rec.group.ID, rec.group.Name, first, rec.group.OrgID)
+			}
+			groups[key] = n
 		}
 		recs = append(recs, rec)
 	}
@@ -387,7 +397,7 @@ func read(r io.Reader) ([]record, error) {
 	// The header's counts catch a file cut short by a full disk or an
 	// interrupted copy, which would otherwise import in part without a word.
 	if want := h.counts(); got != want {
-		return nil, fmt.Errorf("the header announces %s but the file holds %s: it is incomplete or was edited", h.counts(), got)
+		return nil, fmt.Errorf("the header announces %s but the file holds %s: it is incomplete or was edited", want, got)
 	}
 	// Created in dependency order, whatever order a hand-edited file has.
 	slices.SortStableFunc(recs, func(a, b record) int { return a.rank() - b.rank() })
@@ -509,17 +519,29 @@ func (r *references) check(ctx context.Context, st Store, rec record) error {
 		if err := org(rec.group.OrgID); err != nil {
 			return err
 		}
+		// A group of that name in the database's organization would make
+		// CreateClientGroup fail halfway.
+		gs, err := st.ListClientGroups(ctx, rec.group.OrgID)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			if g.Name == rec.group.Name && g.ID != rec.group.ID {
+				return fmt.Errorf("the group %q of organization %q in the database has the name %q", g.ID, g.OrgID, g.Name)
+			}
+		}
 		for _, id := range rec.groupClients {
+			// The database's client wins: a client that exists there is
+			// skipped or refused, never replaced by the file's.
 			owner, inFile := r.clientOrg[id]
-			if !inFile {
-				c, err := st.GetClient(ctx, id)
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("client %q is neither in the file nor in the database", id)
-				}
-				if err != nil {
-					return err
-				}
+			c, err := st.GetClient(ctx, id)
+			switch {
+			case err == nil:
 				owner = c.OrgID
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			case !inFile:
+				return fmt.Errorf("client %q is neither in the file nor in the database", id)
 			}
 			if owner != rec.group.OrgID {
 				return fmt.Errorf("client %q is not owned by the group's organization %q", id, rec.group.OrgID)

@@ -164,10 +164,10 @@ type OrgStore interface {
 	ListClientGroupsOf(ctx context.Context, clientID string) ([]*ClientGroup, error)
 	// ListGroupClients returns the ids of the clients in a group, ordered.
 	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
-	// AddGroupClient puts a client into a group, a member since at.
-	// ErrNotFound if either is missing; ErrConflict if the client is in the
-	// group already, or is not owned by the group's organization (a group's
-	// clients are all its organization's).
+	// AddGroupClient puts a client into a group, a member since at; a
+	// member already stays as it was. ErrNotFound if either is missing;
+	// ErrConflict if the client is not owned by the group's organization (a
+	// group's clients are all its organization's).
 	AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error
 	// RemoveGroupClient takes a client out of a group; ErrNotFound if it is not in it.
 	RemoveGroupClient(ctx context.Context, groupID, clientID string) error

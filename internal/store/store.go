@@ -241,8 +241,10 @@ type DeviceStore interface {
 	// the browser session that decided ("" for none). ErrNotFound if no such
 	// authorization exists; ErrConflict if it is no longer pending or expired.
 	DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sessionHash string, approve bool, now time.Time) (*DeviceAuth, error)
-	// PollDeviceAuth records one poll by clientID and decides its outcome in a
-	// single statement: expiry, slow_down (interval + SlowDownStep), pending,
+	// PollDeviceAuth records one poll by clientID and decides its outcome
+	// atomically (one statement on PostgreSQL; on SQLite a read, then the
+	// store's in-memory poll times under a lock): expiry, slow_down
+	// (interval + SlowDownStep), pending,
 	// denied, issue for an approved authorization and used for a consumed
 	// one. It changes no status: an approved authorization answers issue to
 	// every poll on time until RedeemDeviceAuth consumes it, so a redemption

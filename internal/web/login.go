@@ -115,7 +115,18 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
 	// checked only if its count is within both limits: concurrent logins
 	// each get a distinct count from Hit, so a burst of parallel guesses
 	// gets no more password checks than the limits allow (UI-05: counting
-	// is atomic). A login that succeeds gives its count back.
+	// is atomic). A login that succeeds gives its count back, and so does
+	// one refused here, so that one address's burst does not lock the
+	// account for everyone else: only wrong passwords that were checked
+	// spend the limits.
+	refund := func() error {
+		for _, l := range limits {
+			if err := p.Store.Refund(ctx, l.key, window); err != nil {
+				return fmt.Errorf("refund login attempt: %w", err)
+			}
+		}
+		return nil
+	}
 	over := false
 	for _, l := range limits {
 		n, err := p.Store.Hit(ctx, l.key, window, window.Add(p.LoginWindow))
@@ -125,6 +136,9 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
 		over = over || n > l.limit
 	}
 	if over {
+		if err := refund(); err != nil {
+			return err
+		}
 		retryAfter(w, windowEnd(now, p.LoginWindow))
 		return errTooMany
 	}
@@ -135,10 +149,8 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return again(http.StatusBadRequest, msgWrongLogin)
 	}
-	for _, l := range limits {
-		if err := p.Store.Refund(ctx, l.key, window); err != nil {
-			return fmt.Errorf("refund login attempt: %w", err)
-		}
+	if err := refund(); err != nil {
+		return err
 	}
 	if u.Disabled {
 		// Said only to someone who knew the password.

@@ -274,9 +274,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 			fam.Token.UsedAt = usedAt
 		}
 		// The token it was rotated into: same grant, created when the old
-		// one was used (one clock reading sets both).
+		// one was used (one clock reading sets both); a used match first,
+		// should two rotations share a millisecond, so a doubt revokes.
 		succ, err := scanRefreshToken(s.pool.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens
-			WHERE grant_id = $1 AND created_at = $2 AND hash <> $3 LIMIT 1`,
+			WHERE grant_id = $1 AND created_at = $2 AND hash <> $3 ORDER BY used_at IS NULL LIMIT 1`,
 			fam.Token.GrantID, fam.Token.UsedAt.UnixMilli(), oldHash))
 		switch {
 		case err == nil:

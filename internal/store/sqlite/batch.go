@@ -148,7 +148,15 @@ func (t txQuerier) prepared(query string) *sql.Stmt {
 	return nil
 }
 
+// The statements of a shared transaction run without their caller's
+// cancellation (context.WithoutCancel): the driver interrupts a statement
+// whose context ends, and SQLite answers an interrupted write inside a
+// transaction by rolling back the whole transaction, the other callers'
+// writes with it. A caller that has gone is skipped before its turn
+// (commit); once its statements have started they finish, which is quick.
+
 func (t txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.prepared(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -156,6 +164,7 @@ func (t txQuerier) QueryRowContext(ctx context.Context, query string, args ...an
 }
 
 func (t txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.prepared(query); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}

@@ -191,7 +191,7 @@ func scanFamily(row rowScanner) (*store.RefreshFamily, error) {
 
 // RotateRefreshToken uses the unused token oldHash and stores its successor
 // nextHash. Read, check and writes all run in the shared write transaction
-// (batch.go) inside a savepoint, all or nothing. The read runs there rather
+// (batch.go), all or nothing (see the comment inside). The read runs there rather
 // than on the reader pool because a reader's page cache is dropped whenever
 // another connection has committed (WAL mode), which under load is always:
 // a reader walks the token's, grant's and user's B-trees from the file on
@@ -264,9 +264,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, nextHash string
 
 // successorQuery finds the token a used one was rotated into: same grant,
 // created when the old one was used (RotateRefreshToken sets both from one
-// clock reading).
+// clock reading). Should two rotations of a chain share a millisecond, a
+// used match comes first, so that a doubt ends in revocation.
 const successorQuery = `SELECT ` + refreshColumns + ` FROM refresh_tokens
-	WHERE grant_id = ? AND created_at = ? AND hash <> ? LIMIT 1`
+	WHERE grant_id = ? AND created_at = ? AND hash <> ? ORDER BY used_at IS NULL LIMIT 1`
 
 // successorExpiry is when a rotated-in refresh token expires: with its
 // grant, or at idleUntil if that is sooner (zero: no idle limit).

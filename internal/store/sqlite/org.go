@@ -266,12 +266,13 @@ func (s *Store) AddGroupClient(ctx context.Context, groupID, clientID string, at
 	}
 	err := s.execOne(ctx, `INSERT INTO client_group_members (group_id, client_id, created_at)
 		SELECT g.id, c.id, ? FROM client_groups g JOIN clients c ON c.org_id = g.org_id
-		WHERE g.id = ? AND c.id = ?`, millis(at), groupID, clientID)
+		WHERE g.id = ? AND c.id = ?
+		ON CONFLICT (group_id, client_id) DO NOTHING`, millis(at), groupID, clientID)
 	if !errors.Is(err, store.ErrNotFound) {
-		return err // nil, or ErrConflict: a member already
+		return err
 	}
-	// Nothing inserted: tell a missing group or client from a client of
-	// another organization.
+	// Nothing inserted: a member already, a missing group or client, or a
+	// client of another organization.
 	group, err := s.exists(ctx, `SELECT 1 FROM client_groups WHERE id = ?`, groupID)
 	if err != nil {
 		return err
@@ -282,6 +283,10 @@ func (s *Store) AddGroupClient(ctx context.Context, groupID, clientID string, at
 	}
 	if !group || !client {
 		return store.ErrNotFound
+	}
+	member, err := s.exists(ctx, `SELECT 1 FROM client_group_members WHERE group_id = ? AND client_id = ?`, groupID, clientID)
+	if err != nil || member {
+		return err
 	}
 	return fmt.Errorf("add group client: the client is not owned by the group's organization: %w", store.ErrConflict)
 }

@@ -21,24 +21,28 @@ import (
 //
 // A SQLite store serves one process (several instances share PostgreSQL),
 // so the book needs no sharing. It is fixed in size, so memory does not grow
-// with the number of codes: pollSets sets of pollWays entries, each set under
-// its own lock. A code maps to one set; when the set is full, the entry
-// polled longest ago makes room. Forgetting a code can only cost a
-// slow_down, never add one: its next poll counts as its first, and its
-// interval is back to the one it was issued with. The codes that lose their
-// entry are the ones polling slowest; one polling too fast keeps its entry,
-// because it keeps using it, and is slowed down. 256k entries hold more
-// codes than one SQLite instance can poll at their interval (at 5 s, about
-// 3,000 polls a second per 15,000 codes). A restart forgets everything, the
-// same way.
+// with the number of codes: pollSets sets of pollWays entries (about 6 MiB,
+// allocated at the first poll), each set under its own lock. A code maps to
+// one set; when the set is full, the entry polled longest ago makes room.
+// Forgetting a code can only cost a slow_down, never add one: its next poll
+// counts as its first, and its interval is back to the one it was issued
+// with. The codes that lose their entry are the ones polling slowest; one
+// polling too fast keeps its entry, because it keeps using it, and is slowed
+// down. One SQLite instance answers some 13,000 polls a second, so at a 5 s
+// interval about 65,000 codes can be polling at once; with codes spread at
+// random, among 75,000 none is in a set with more than 16, and among 150,000
+// about 2.5% are (in such a set codes polling at the same pace push each
+// other out, and every poll of theirs counts as a first). A restart forgets
+// everything, the same way.
 type pollBook struct {
-	seed maphash.Seed
-	sets []pollSet
+	seed  maphash.Seed
+	alloc sync.Once
+	sets  []pollSet // nil until the first poll: CLI commands never poll
 }
 
 const (
-	pollSets = 1 << 15
-	pollWays = 8
+	pollSets = 1 << 14
+	pollWays = 16
 )
 
 type pollSet struct {
@@ -53,7 +57,7 @@ type pollEntry struct {
 }
 
 func newPollBook() *pollBook {
-	return &pollBook{seed: maphash.MakeSeed(), sets: make([]pollSet, pollSets)}
+	return &pollBook{seed: maphash.MakeSeed()}
 }
 
 // key is the book's key for a device code hash; never 0.
@@ -61,7 +65,9 @@ func (p *pollBook) key(deviceCodeHash string) uint64 {
 	return maphash.String(p.seed, deviceCodeHash) | 1
 }
 
+// set is key's set, the book being made at its first use.
 func (p *pollBook) set(key uint64) *pollSet {
+	p.alloc.Do(func() { p.sets = make([]pollSet, pollSets) })
 	return &p.sets[(key>>1)%pollSets]
 }
 

@@ -46,13 +46,18 @@ func TestPollBookFull(t *testing.T) {
 	if got, _ := poll(slow, 0); got != store.PollPending {
 		t.Fatalf("slow code's first poll = %q, want pending", got)
 	}
+	shown := auth(slow)
+	p.show(shown)
+	if !shown.LastPollAt.Equal(t0) {
+		t.Fatalf("slow code shows last poll %v, want %v", shown.LastPollAt, t0)
+	}
 	if got, _ := poll(fast, time.Second); got != store.PollPending {
 		t.Fatalf("fast code's first poll = %q, want pending", got)
 	}
 	if got, a := poll(fast, 2*time.Second); got != store.PollSlowDown || a.Interval != 10*time.Second {
 		t.Fatalf("fast code's second poll = %q, interval %v; want slow_down, 10s", got, a.Interval)
 	}
-	// Eight more codes come in, one a second, and the fast code polls
+	// pollWays more codes come in, one a second, and the fast code polls
 	// between them: the slow code, polled longest ago, makes room.
 	for i, h := range hashes[2:] {
 		d := time.Duration(3+i) * time.Second
@@ -63,7 +68,7 @@ func TestPollBookFull(t *testing.T) {
 			t.Fatalf("fast code's poll at %v = %q, want slow_down", d, got)
 		}
 	}
-	shown := auth(slow)
+	shown = auth(slow)
 	p.show(shown)
 	if !shown.LastPollAt.IsZero() || shown.Interval != 5*time.Second {
 		t.Errorf("forgotten slow code shows last poll %v, interval %v; want none, 5s", shown.LastPollAt, shown.Interval)
@@ -74,8 +79,8 @@ func TestPollBookFull(t *testing.T) {
 	}
 	shown = auth(fast)
 	p.show(shown)
-	if want := 10 * time.Second; shown.Interval != want+8*store.SlowDownStep {
-		t.Errorf("fast code's interval = %v, want %v", shown.Interval, want+8*store.SlowDownStep)
+	if want := 10*time.Second + time.Duration(len(hashes)-2)*store.SlowDownStep; shown.Interval != want {
+		t.Errorf("fast code's interval = %v, want %v", shown.Interval, want)
 	}
 }
 

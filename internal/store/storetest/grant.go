@@ -199,7 +199,21 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		diff(t, "family of a reused token", &store.RefreshFamily{Token: used, Grant: g, User: ada, Successor: chain[i+1]}, fam)
 		diff(t, "refresh token after reuse (first use stands)", used, mustGet(used.Hash))
 	}
-	_, err := s.RotateRefreshToken(ctx, "nope", "rt-unknown", time.Time{}, t0, allow)
+	// Two rotations of one chain in the same millisecond: the reused
+	// token's successor is the one it was rotated into (used), not its
+	// unused grandchild, which would pass the reuse off as a lost race.
+	quick := mustCreateRefreshToken(t, s, newRefreshToken("rt-q1", g.ID, at(24*time.Hour)))
+	for _, next := range [][2]string{{quick.Hash, "rt-q2"}, {"rt-q2", "rt-q3"}} {
+		_, err := s.RotateRefreshToken(ctx, next[0], next[1], time.Time{}, at(3*time.Hour), allow)
+		wantErr(t, "RotateRefreshToken in the same millisecond", err, nil)
+	}
+	fam, err := s.RotateRefreshToken(ctx, quick.Hash, "rt-q-reuse", time.Time{}, at(3*time.Hour), allow)
+	wantErr(t, "RotateRefreshToken(rt-q1) again", err, store.ErrConflict)
+	if fam == nil || fam.Successor == nil || fam.Successor.Hash != "rt-q2" {
+		t.Errorf("successor of rt-q1 = %+v; want rt-q2", fam)
+	}
+
+	_, err = s.RotateRefreshToken(ctx, "nope", "rt-unknown", time.Time{}, t0, allow)
 	wantErr(t, "RotateRefreshToken(unknown)", err, store.ErrNotFound)
 	for _, hash := range []string{"rt-reuse", "rt-unknown"} {
 		_, err = s.GetRefreshToken(ctx, hash)
@@ -212,7 +226,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	own := mustCreateGrant(t, s, newGrant("own", "", g.ClientID, t0))
 	ownRT := mustCreateRefreshToken(t, s, newRefreshToken("rt-own", own.ID, at(24*time.Hour)))
 	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, own.ID, at(time.Minute)), nil)
-	fam, err := s.RotateRefreshToken(ctx, ownRT.Hash, "rt-own-2", time.Time{}, at(2*time.Minute), allow)
+	fam, err = s.RotateRefreshToken(ctx, ownRT.Hash, "rt-own-2", time.Time{}, at(2*time.Minute), allow)
 	wantErr(t, "RotateRefreshToken(client's own, revoked)", err, nil)
 	if fam.User != nil || fam.Grant.RevokedAt.IsZero() || fam.Grant.UserID != "" {
 		t.Errorf("family of a client's own revoked grant = %+v; want no user and the revocation", fam)
