@@ -607,53 +607,36 @@ func parseRecord(line []byte) (record, error) {
 	}
 	switch probe.Kind {
 	case kindClient:
-		var l clientLine
-		if err := decodeStrict(line, &l); err != nil {
-			return record{}, err
-		}
-		c, err := l.toStore()
-		return record{client: c}, err
+		return decodeRecord(line, func(l *clientLine) (record, error) { c, err := l.toStore(); return record{client: c}, err })
 	case kindUser:
-		var l userLine
-		if err := decodeStrict(line, &l); err != nil {
-			return record{}, err
-		}
-		u, err := l.toStore()
-		return record{user: u}, err
+		return decodeRecord(line, func(l *userLine) (record, error) { u, err := l.toStore(); return record{user: u}, err })
 	case kindSigningKey:
-		var l keyLine
-		if err := decodeStrict(line, &l); err != nil {
-			return record{}, err
-		}
-		k, err := l.toStore()
-		return record{key: k}, err
+		return decodeRecord(line, func(l *keyLine) (record, error) { k, err := l.toStore(); return record{key: k}, err })
 	case kindOrganization:
-		var l orgLine
-		if err := decodeStrict(line, &l); err != nil {
-			return record{}, err
-		}
-		o, err := l.toStore()
-		return record{org: o}, err
+		return decodeRecord(line, func(l *orgLine) (record, error) { o, err := l.toStore(); return record{org: o}, err })
 	case kindOrgMember:
-		var l memberLine
-		if err := decodeStrict(line, &l); err != nil {
-			return record{}, err
-		}
-		m, err := l.toStore()
-		return record{member: m}, err
+		return decodeRecord(line, func(l *memberLine) (record, error) { m, err := l.toStore(); return record{member: m}, err })
 	case kindClientGroup:
-		var l groupLine
-		if err := decodeStrict(line, &l); err != nil {
-			return record{}, err
-		}
-		g, clients, err := l.toStore()
-		return record{group: g, groupClients: clients}, err
+		return decodeRecord(line, func(l *groupLine) (record, error) {
+			g, clients, err := l.toStore()
+			return record{group: g, groupClients: clients}, err
+		})
 	case Kind:
 		return record{}, errors.New("a second header: import one export at a time")
 	case "":
 		return record{}, errors.New(`want a JSON object with a "kind"`)
 	}
 	return record{}, fmt.Errorf("unknown kind %q: want client, user, signing_key, organization, org_member or client_group", probe.Kind)
+}
+
+// decodeRecord decodes line strictly as a record line of type L and makes
+// the record of it with build.
+func decodeRecord[L any](line []byte, build func(*L) (record, error)) (record, error) {
+	var l L
+	if err := decodeStrict(line, &l); err != nil {
+		return record{}, err
+	}
+	return build(&l)
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields and

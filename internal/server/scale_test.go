@@ -18,7 +18,6 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -71,12 +70,7 @@ var scaleBackends = []scaleBackend{
 		// have run, as it would have by the time a million devices wait,
 		// rather than run in the middle of the measurement.
 		dsn := testenv.PostgresDSN(b)
-		schema := pgtest.Schema(b, dsn)
-		st, err := postgres.OpenAndMigrate(b.Context(), dsn, postgres.Options{MaxConns: 25, Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { st.Close() })
+		st, schema := pgtest.OpenInSchema(b, dsn)
 		return st, func() {
 			conn, err := pgx.Connect(b.Context(), dsn)
 			if err != nil {

@@ -79,23 +79,28 @@ func testThrottle(t *testing.T, s store.Store) {
 			t.Errorf("hit %d: Hit(%q, %v) = %d, want %d", i, tt.key, tt.window, got, tt.want)
 		}
 	}
-	for _, tt := range []struct {
+	type count struct {
 		key    string
 		window time.Time
 		want   int
-	}{
-		{"ip:192.0.2.7", w1, 3},
-		{"ip:192.0.2.7", w2, 1},
-		{"account:ada", w1, 1},
-		{"account:ada", w2, 0},
-		{"never", w1, 0},
-	} {
-		got, err := s.Count(ctx, tt.key, tt.window)
-		wantErr(t, "Count", err, nil)
-		if got != tt.want {
-			t.Errorf("Count(%q, %v) = %d, want %d", tt.key, tt.window, got, tt.want)
+	}
+	wantCounts := func(when string, counts ...count) {
+		t.Helper()
+		for _, c := range counts {
+			got, err := s.Count(ctx, c.key, c.window)
+			wantErr(t, "Count "+when, err, nil)
+			if got != c.want {
+				t.Errorf("%s, Count(%q, %v) = %d, want %d", when, c.key, c.window, got, c.want)
+			}
 		}
 	}
+	wantCounts("after the hits",
+		count{"ip:192.0.2.7", w1, 3},
+		count{"ip:192.0.2.7", w2, 1},
+		count{"account:ada", w1, 1},
+		count{"account:ada", w2, 0},
+		count{"never", w1, 0},
+	)
 
 	// Refund takes back one hit of its key and window only, never below
 	// zero, and creates nothing where nothing was counted.
@@ -109,22 +114,12 @@ func testThrottle(t *testing.T, s store.Store) {
 	} {
 		wantErr(t, "Refund", s.Refund(ctx, r.key, r.window), nil)
 	}
-	for _, tt := range []struct {
-		key    string
-		window time.Time
-		want   int
-	}{
-		{"ip:192.0.2.7", w1, 1},
-		{"ip:192.0.2.7", w2, 1},
-		{"account:ada", w1, 0},
-		{"never", w1, 0},
-	} {
-		got, err := s.Count(ctx, tt.key, tt.window)
-		wantErr(t, "Count after Refund", err, nil)
-		if got != tt.want {
-			t.Errorf("after the refunds, Count(%q, %v) = %d, want %d", tt.key, tt.window, got, tt.want)
-		}
-	}
+	wantCounts("after the refunds",
+		count{"ip:192.0.2.7", w1, 1},
+		count{"ip:192.0.2.7", w2, 1},
+		count{"account:ada", w1, 0},
+		count{"never", w1, 0},
+	)
 	// A hit after a refund to zero counts from there.
 	got, err := s.Hit(ctx, "account:ada", w1, until)
 	wantErr(t, "Hit after Refund", err, nil)

@@ -31,13 +31,21 @@ func Open(t testing.TB) *postgres.Store {
 // pgx's query exec modes).
 func OpenDSN(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
+	s, _ := OpenInSchema(t, dsn)
+	return s
+}
+
+// OpenInSchema is OpenDSN that also names the store's schema, for tests
+// that reach the tables directly (VACUUM, statistics).
+func OpenInSchema(t testing.TB, dsn string) (*postgres.Store, string) {
+	t.Helper()
 	schema := Schema(t, dsn)
 	s, err := postgres.OpenAndMigrate(t.Context(), dsn, postgres.Options{MaxConns: 25, Schema: schema})
 	if err != nil {
 		t.Fatalf("open PostgreSQL store: %v", err)
 	}
 	t.Cleanup(func() { s.Close() }) // runs before Schema's DROP SCHEMA: cleanups run last first
-	return s
+	return s, schema
 }
 
 // Schema returns the name of a new schema for t, which does not exist yet
