@@ -23,7 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 const adminTestToken = "cli-test-admin-token-0123456789abcdef"
@@ -36,7 +36,7 @@ type adminEnv struct {
 
 func startAdmin(t *testing.T) *adminEnv {
 	t.Helper()
-	s := storetest.OpenSQLite(t)
+	s := sqlitetest.Open(t)
 	a := &admin.API{
 		Store: s,
 		Token: adminTestToken,

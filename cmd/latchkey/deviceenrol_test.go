@@ -20,7 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 type orgEnv struct {
@@ -32,7 +32,7 @@ type orgEnv struct {
 // invitations wait in the outbox.
 func startServer(t *testing.T) *orgEnv {
 	t.Helper()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	ts := httptest.NewUnstartedServer(nil)
 	cfg := config.Default()
 	cfg.Listen = ts.Listener.Addr().String()

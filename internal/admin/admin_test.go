@@ -14,7 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 const testToken = "test-admin-token-0123456789abcdefghij"
@@ -45,7 +45,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	s := storetest.OpenSQLite(t)
+	s := sqlitetest.Open(t)
 	a := &API{
 		Store:           s,
 		Token:           testToken,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 const issuer = "https://id.example"
@@ -27,7 +27,7 @@ type flow struct {
 
 func newFlow(t *testing.T) *flow {
 	t.Helper()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	newClients(t, st)
 	f := &flow{st: st, now: t0, user: &store.User{ID: "ada", Email: "ada@example.com", CreatedAt: t0, UpdatedAt: t0}}
 	if err := st.CreateUser(t.Context(), f.user); err != nil {

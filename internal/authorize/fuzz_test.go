@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // descriptionChars is what RFC 6749 §4.1.2.1 allows in error_description.
@@ -20,7 +20,7 @@ var descriptionChars = regexp.MustCompile(`^[\x20-\x21\x23-\x5B\x5D-\x7E]*$`)
 // client sends without PKCE, and grants no scope the client lacks. Seeds
 // are in testdata/fuzz/FuzzParseAuthorize.
 func FuzzParseAuthorize(f *testing.F) {
-	st := storetest.OpenSQLite(f)
+	st := sqlitetest.Open(f)
 	newClients(f, st)
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)

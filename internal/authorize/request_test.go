@@ -12,7 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -55,7 +55,7 @@ func mustQuery(t testing.TB, raw string) url.Values {
 }
 
 func TestParse(t *testing.T) {
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	newClients(t, st)
 	web := "client_id=web&response_type=code"
 	native := "client_id=native&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A51234%2Fcb&code_challenge=" + challenge + "&code_challenge_method=S256"
@@ -168,7 +168,7 @@ func TestParse(t *testing.T) {
 // TestParseKeepsState: an error after the redirect URI is known goes back
 // with the state, byte for byte, when it could be read.
 func TestParseKeepsState(t *testing.T) {
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	newClients(t, st)
 	state := strings.Repeat("~aZ9-._", 140) + "é€"
 	req, err := Parse(t.Context(), st, url.Values{"client_id": {"web"}, "response_type": {"token"}, "state": {state}})

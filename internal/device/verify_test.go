@@ -12,7 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // t0 is the tests' clock: whole milliseconds, as the store keeps them.
@@ -29,7 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{st: storetest.OpenSQLite(t), now: t0.Add(2 * time.Minute)}
+	f := &fixture{st: sqlitetest.Open(t), now: t0.Add(2 * time.Minute)}
 	f.v = &device.Verifier{
 		Store:      f.st,
 		Now:        func() time.Time { return f.now },
@@ -275,7 +275,7 @@ func TestThrottleBurst(t *testing.T) {
 		name string
 		open func(testing.TB) store.Store
 	}{
-		{"sqlite", func(t testing.TB) store.Store { return storetest.OpenSQLite(t) }},
+		{"sqlite", func(t testing.TB) store.Store { return sqlitetest.Open(t) }},
 		{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t) }},
 	} {
 		t.Run(bk.name, func(t *testing.T) {

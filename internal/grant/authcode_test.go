@@ -11,7 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -26,7 +26,7 @@ const (
 // grant.
 func codeDeps(t *testing.T) (*Deps, store.Store) {
 	t.Helper()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	d := newDeps(t, st)
 	for _, c := range []*store.Client{
 		{ID: "web", AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret("web-secret"),

@@ -11,7 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -26,7 +26,7 @@ const (
 func ccFixture(t *testing.T) (*Deps, store.Store) {
 	t.Helper()
 	ctx := t.Context()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	d := newDeps(t, st)
 	mustDo(t, st.CreateOrganization(ctx, &store.Organization{ID: "acme", Name: "Acme"}))
 	mustDo(t, st.CreateClientGroup(ctx, &store.ClientGroup{ID: "g-read", OrgID: "acme", Name: "Readers", Scopes: []string{"read", "status"}}))

@@ -12,7 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -93,7 +93,7 @@ func (s *failingRedeem) RedeemDeviceAuth(ctx context.Context, deviceCodeHash str
 // nothing, so the device's next poll gets its tokens; the one after that is
 // a second redemption (DF-13).
 func TestDeviceCodeRedeemRetried(t *testing.T) {
-	st := &failingRedeem{Store: storetest.OpenSQLite(t), fail: 1}
+	st := &failingRedeem{Store: sqlitetest.Open(t), fail: 1}
 	d := newDeps(t, st)
 	code := approvedDeviceCode(t, st)
 	poll := func(at time.Duration) (*token.Response, error) {
@@ -129,7 +129,7 @@ func TestDeviceCodeRedeemRetried(t *testing.T) {
 // refused before it is rotated, so it is not marked used.
 func TestRefreshNotRotated(t *testing.T) {
 	ctx := t.Context()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	d := newDeps(t, st)
 	for _, tt := range []struct {
 		name    string

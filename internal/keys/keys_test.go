@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 type fakeClock struct{ t time.Time }
@@ -18,7 +18,7 @@ func (c *fakeClock) Now() time.Time { return c.t }
 
 func newManager(t *testing.T, clk *fakeClock) *Manager {
 	t.Helper()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	return &Manager{Store: st, Now: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		PublishDelay: time.Minute, Retain: time.Hour, Refresh: 30 * time.Second}
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -239,7 +239,7 @@ func (f *flakyMailer) Send(_ context.Context, m *store.Mail) error {
 // sent once the backoff has passed and the server takes it.
 func TestSenderRetries(t *testing.T) {
 	ctx := t.Context()
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	now := t0
 	clock := func() time.Time { return now }
 	for _, err := range []error{

@@ -12,7 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // seedOrgs adds to s (seeded) two organizations, members, device client
@@ -93,7 +93,7 @@ func viewOrgs(t *testing.T, s store.Store) orgView {
 // come through an export and import on both backends; before version 2 an
 // export lost all of it, and the devices their groups' scopes.
 func TestOrganizationsRoundTrip(t *testing.T) {
-	src := storetest.OpenSQLite(t)
+	src := sqlitetest.Open(t)
 	seed(t, src)
 	seedOrgs(t, src)
 	var buf bytes.Buffer
@@ -179,7 +179,7 @@ func TestOrganizationsReferences(t *testing.T) {
 			}, Options{SkipExisting: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dst := storetest.OpenSQLite(t)
+			dst := sqlitetest.Open(t)
 			if tt.prepare != nil {
 				tt.prepare(t, dst)
 			}
@@ -202,7 +202,7 @@ func TestOrganizationsReferences(t *testing.T) {
 // TestImportVersion1: a file written before organizations were exported
 // (version 1) imports as it did.
 func TestImportVersion1(t *testing.T) {
-	src := storetest.OpenSQLite(t)
+	src := sqlitetest.Open(t)
 	seed(t, src)
 	var buf bytes.Buffer
 	if _, err := Export(t.Context(), src, &buf); err != nil {
@@ -212,7 +212,7 @@ func TestImportVersion1(t *testing.T) {
 	if v1 == buf.String() {
 		t.Fatal("the export's header has no version 2 to replace")
 	}
-	n, err := Import(t.Context(), storetest.OpenSQLite(t), strings.NewReader(v1), Options{})
+	n, err := Import(t.Context(), sqlitetest.Open(t), strings.NewReader(v1), Options{})
 	if want := (Counts{Clients: 3, Users: 3, SigningKeys: 2}); err != nil || n != want {
 		t.Errorf("Import of a version 1 file = %+v, %v; want %+v", n, err, want)
 	}

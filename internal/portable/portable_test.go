@@ -19,7 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // backends are the stores an export is imported into: a SQLite file, and a
@@ -28,7 +28,7 @@ var backends = []struct {
 	name string
 	open func(testing.TB) store.Store
 }{
-	{"sqlite", func(t testing.TB) store.Store { return storetest.OpenSQLite(t) }},
+	{"sqlite", func(t testing.TB) store.Store { return sqlitetest.Open(t) }},
 	{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t) }},
 }
 
@@ -128,7 +128,7 @@ func listAll(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User,
 // exportSeeded returns the export of a seeded SQLite store, and the store.
 func exportSeeded(t *testing.T) (string, store.Store) {
 	t.Helper()
-	src := storetest.OpenSQLite(t)
+	src := sqlitetest.Open(t)
 	seed(t, src)
 	var buf bytes.Buffer
 	n, err := Export(t.Context(), src, &buf)
@@ -245,7 +245,7 @@ func TestImportExisting(t *testing.T) {
 func TestImportSomeExisting(t *testing.T) {
 	out, _ := exportSeeded(t)
 	ctx := t.Context()
-	dst := storetest.OpenSQLite(t)
+	dst := sqlitetest.Open(t)
 	// The target has its own first signing key (serve made one) and a user
 	// with one of the ids.
 	own := newKey(t, "key-target", at(2*time.Hour), time.Time{})
@@ -283,7 +283,7 @@ func TestImportSomeExisting(t *testing.T) {
 func TestImportEmailTaken(t *testing.T) {
 	out, _ := exportSeeded(t)
 	ctx := t.Context()
-	dst := storetest.OpenSQLite(t)
+	dst := sqlitetest.Open(t)
 	if err := dst.CreateUser(ctx, &store.User{ID: "other", Email: "ada@example.com", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestImportMalformed(t *testing.T) {
 		{"private key not a key", edit(8, `"private_key":"`, `"private_key":"AAAA`), `line 8: signing key "key-old": private_key is not a PKCS #8 private key`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dst := storetest.OpenSQLite(t)
+			dst := sqlitetest.Open(t)
 			_, err := Import(t.Context(), dst, strings.NewReader(tt.in), Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Import: got error %v, want one containing %q", err, tt.want)
@@ -371,7 +371,7 @@ func TestImportMalformed(t *testing.T) {
 func TestImportLongLine(t *testing.T) {
 	in := `{"kind":"latchkey-export","version":1,"exported_at":"2026-03-04T05:06:07.000Z","clients":1,"users":0,"signing_keys":0}` + "\n" +
 		`{"kind":"client","name":"` + strings.Repeat("x", maxLine) + `"}` + "\n"
-	_, err := Import(t.Context(), storetest.OpenSQLite(t), strings.NewReader(in), Options{})
+	_, err := Import(t.Context(), sqlitetest.Open(t), strings.NewReader(in), Options{})
 	if want := "line 2: longer than 16 MiB"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Import: got error %v, want one containing %q", err, want)
 	}

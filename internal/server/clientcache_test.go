@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // TestClientCacheAcrossInstances: two instances on one database, each with
@@ -62,7 +62,7 @@ func TestClientCacheAcrossInstances(t *testing.T) {
 // instance at once. What a caller does to the groups it got leaves the
 // cache alone.
 func TestGroupCache(t *testing.T) {
-	st := storetest.OpenSQLite(t)
+	st := sqlitetest.Open(t)
 	ctx := t.Context()
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cs := newCachingStore(st, func() time.Time { return clock })

@@ -20,7 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // clock is a settable test clock; the zero value follows the real time.
@@ -78,7 +78,7 @@ type backend struct {
 // backends are the stores the end-to-end tests run on: a SQLite file, and a
 // fresh schema of the test PostgreSQL (skipped without one, failed in CI).
 var backends = []backend{
-	{"sqlite", func(t testing.TB) store.Store { return storetest.OpenSQLite(t) }},
+	{"sqlite", func(t testing.TB) store.Store { return sqlitetest.Open(t) }},
 	{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t) }},
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -64,7 +65,7 @@ type scaleBackend struct {
 }
 
 var scaleBackends = []scaleBackend{
-	{"sqlite", func(b *testing.B) (store.Store, func()) { return storetest.OpenSQLite(b), func() {} }},
+	{"sqlite", func(b *testing.B) (store.Store, func()) { return sqlitetest.Open(b), func() {} }},
 	{"postgres", func(b *testing.B) (store.Store, func()) {
 		// A million fresh inserts are what autovacuum exists for: let it
 		// have run, as it would have by the time a million devices wait,

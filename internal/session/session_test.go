@@ -13,7 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
@@ -37,7 +37,7 @@ func (r *rng) Read(p []byte) (int, error) {
 
 func newFixture(t *testing.T, secure bool) *fixture {
 	t.Helper()
-	f := &fixture{st: storetest.OpenSQLite(t), now: t0}
+	f := &fixture{st: sqlitetest.Open(t), now: t0}
 	f.m = &session.Manager{
 		Store: f.st, Users: f.st,
 		Now:      func() time.Time { return f.now },

@@ -130,6 +130,14 @@ type Mail struct {
 // OrgStore keeps organizations, their members and device client groups,
 // invitations, and the outbox of invitation emails.
 type OrgStore interface {
+	OrganizationStore
+	ClientGroupStore
+	InvitationStore
+	OutboxStore
+}
+
+// OrganizationStore keeps organizations and their members.
+type OrganizationStore interface {
 	// CreateOrganization stores o; ErrConflict if its id is taken.
 	CreateOrganization(ctx context.Context, o *Organization) error
 	GetOrganization(ctx context.Context, id string) (*Organization, error)
@@ -147,7 +155,10 @@ type OrgStore interface {
 	GetOrgMember(ctx context.Context, orgID, userID string) (*OrgMember, error)
 	ListOrgMembers(ctx context.Context, orgID string) ([]*OrgMember, error) // ordered by user id
 	DeleteOrgMember(ctx context.Context, orgID, userID string) error        // ErrNotFound if not a member
+}
 
+// ClientGroupStore keeps device client groups and which clients are in them.
+type ClientGroupStore interface {
 	// CreateClientGroup stores g; ErrConflict if its id, or its name in its
 	// organization, is taken; ErrNotFound if the organization does not exist.
 	CreateClientGroup(ctx context.Context, g *ClientGroup) error
@@ -171,7 +182,10 @@ type OrgStore interface {
 	AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error
 	// RemoveGroupClient takes a client out of a group; ErrNotFound if it is not in it.
 	RemoveGroupClient(ctx context.Context, groupID, clientID string) error
+}
 
+// InvitationStore keeps invitations of devices into client groups.
+type InvitationStore interface {
 	// CreateInvitation stores inv and its email (nil for none) in one
 	// transaction, so an invitation never exists without its mail. ErrConflict
 	// if an id or the token hash is taken; ErrNotFound if the organization
@@ -201,7 +215,10 @@ type OrgStore interface {
 	// belongs to another organization; ErrInvalid for a new client holding
 	// a string that is not text.
 	AcceptInvitation(ctx context.Context, tokenHash string, acc *Acceptance, now time.Time) (*Invitation, error)
+}
 
+// OutboxStore keeps the emails waiting to be sent.
+type OutboxStore interface {
 	// ClaimMail returns up to limit pending mails due at now whose
 	// invitations are still pending and unexpired, and moves each one's
 	// NextAttemptAt to now+lease, atomically: instances sending at once never

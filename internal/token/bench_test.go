@@ -9,13 +9,13 @@ import (
 
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // BenchmarkMint measures one token response: an ES256 access token, and an
 // ID token as well when openid was granted.
 func BenchmarkMint(b *testing.B) {
-	st := storetest.OpenSQLite(b)
+	st := sqlitetest.Open(b)
 	km := &keys.Manager{Store: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		PublishDelay: time.Minute, Retain: time.Hour, Refresh: 30 * time.Second}
 	if err := km.Init(b.Context()); err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // FuzzVerifyAccess: whatever string comes as an access token, Verifier.Access
@@ -22,7 +22,7 @@ import (
 // variations: no signature, alg none, a flipped signature, junk.
 func FuzzVerifyAccess(f *testing.F) {
 	ctx := f.Context()
-	st := storetest.OpenSQLite(f)
+	st := sqlitetest.Open(f)
 	now := func() time.Time { return t0 }
 	km := &keys.Manager{Store: st, Now: now, Log: slog.New(slog.DiscardHandler),
 		PublishDelay: time.Hour, Retain: time.Hour, Refresh: time.Hour}

@@ -24,7 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
@@ -48,7 +48,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	f := &fixture{st: storetest.OpenSQLite(t), now: t0}
+	f := &fixture{st: sqlitetest.Open(t), now: t0}
 	now := func() time.Time { return f.now }
 	km := &keys.Manager{Store: f.st, Now: now, Log: slog.New(slog.DiscardHandler),
 		PublishDelay: time.Hour, Retain: time.Hour, Refresh: time.Hour}

@@ -16,7 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
-	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
 // t0 is when the device request was made; the tests' clock starts two
@@ -52,7 +52,7 @@ type env struct {
 
 func newEnv(t *testing.T, clientName string) *env {
 	t.Helper()
-	e := &env{st: storetest.OpenSQLite(t), now: t0.Add(2 * time.Minute)}
+	e := &env{st: sqlitetest.Open(t), now: t0.Add(2 * time.Minute)}
 	now := func() time.Time { return e.now }
 	e.pages = &Pages{
 		Issuer: testIssuer,

@@ -8,11 +8,12 @@ import (
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return storetest.OpenSQLite(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return sqlitetest.Open(t) })
 }
 
 func TestMigrate(t *testing.T) {

@@ -3,13 +3,10 @@
 // are store.ErrNotFound, store.ErrConflict and store.ErrInvalid where the
 // contract says, and the state changes flows depend on are atomic ("20
 // concurrent callers, exactly one wins").
-//
-// It also gives other packages' tests a real store: OpenSQLite.
 package storetest
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
 // Run runs the suite. open must return a new, empty, migrated store for each
@@ -69,23 +65,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tt.test(t, open(t))
 		})
 	}
-}
-
-// OpenSQLite returns a migrated SQLite store in a new file under t.TempDir(),
-// closed when the test ends. It is the store other packages' tests use.
-func OpenSQLite(t testing.TB) *sqlite.Store {
-	t.Helper()
-	// Never ":memory:": every pooled connection would get its own database.
-	s, err := sqlite.OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
-	if err != nil {
-		t.Fatalf("open SQLite store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close SQLite store: %v", err)
-		}
-	})
-	return s
 }
 
 // t0 is the suite's clock: whole milliseconds, because backends keep times
