@@ -1,7 +1,9 @@
-// Package store defines what Latchkey keeps: the records, the small
-// per-concern interfaces the endpoint packages depend on, and the errors every
-// backend returns. It holds no SQL; the backends live in store/sqlite and
-// store/postgres, and store/storetest is the conformance suite both must pass.
+// Package store defines what Latchkey keeps: the records, the per-concern
+// interfaces, and the errors every backend returns. It holds no SQL: the
+// statements are package store/sqlstore's, run by the two backends,
+// store/sqlite and store/postgres; store/storetest is the conformance suite
+// both must pass. Code that uses a store declares the few methods it calls
+// (see docs/architecture.md); only package server holds a whole Store.
 //
 // Every state change a flow depends on (deciding a device authorization,
 // polling it, redeeming it for a grant, rotating a refresh token) is a single

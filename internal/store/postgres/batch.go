@@ -279,7 +279,7 @@ func (b *batcher) send(ctx context.Context, ws []*write) error {
 		q.QueryRow(func(row pgx.Row) error {
 			err := w.scan(row)
 			var se pgx.ScanArgError
-			if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &se) {
+			if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, store.ErrNotFound) || errors.As(err, &se) {
 				// The statement ran: this is the write's answer, not the batch's.
 				w.err = mapErr(err)
 				return nil

@@ -5,12 +5,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // migrationFiles are the schema changes, named NNNN_what.sql and numbered
@@ -19,39 +18,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order, checking the numbering.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// migrations returns the embedded migrations in order.
+func migrations() ([]sqlstore.Migration, error) {
+	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration // fs.Glob returns names sorted, so NNNN_ orders them
-	for i, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s: want number %04d", name, i+1)
-		}
-		b, err := migrationFiles.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+		return nil, fmt.Errorf("%s: %w", "postgres", err)
 	}
 	return ms, nil
-}
-
-// latestVersion is the schema version this binary expects.
-func latestVersion() (int, error) {
-	ms, err := migrations()
-	return len(ms), err
 }
 
 // migrateLock is the first half of the advisory lock key Migrate takes
@@ -89,7 +62,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func migrate(ctx context.Context, conn *pgx.Conn, schema string, ms []migration) error {
+func migrate(ctx context.Context, conn *pgx.Conn, schema string, ms []sqlstore.Migration) error {
 	// statement_timeout is for requests. Waiting for another instance's
 	// migration, or building an index, may take longer; ctx still bounds it.
 	if _, err := conn.Exec(ctx, `SET statement_timeout = 0`); err != nil {
@@ -151,14 +124,14 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, ms []migration)
 	for _, m := range ms[have:] {
 		if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			// No arguments: pgx sends it as a simple query, several statements in one.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, time.Now().UnixMilli())
+				m.Version, m.Name, time.Now().UnixMilli())
 			return err
 		}); err != nil {
-			return fmt.Errorf("%s: %w", m.name, err)
+			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -166,7 +139,7 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, ms []migration)
 
 // schemaVersion returns the highest applied migration, 0 for a new schema
 // (or one that does not exist yet).
-func schemaVersion(ctx context.Context, q querier) (int, error) {
+func schemaVersion(ctx context.Context, q conn) (int, error) {
 	// Two statements: PostgreSQL resolves table names when it plans one, so
 	// a single query naming schema_migrations fails on a new schema.
 	var exists bool

@@ -3,35 +3,36 @@
 // connection pool, and keep no state of their own. Its schema is in embedded
 // numbered migrations, applied once however many instances start at once.
 //
-// Every state change a flow depends on is one SQL statement
-// (UPDATE … WHERE <state> RETURNING …), or where it writes several rows one
-// transaction beginning with such a statement (redeeming a device code,
-// rotating a refresh token), so PostgreSQL decides its outcome when instances
-// race, not a read followed by a write in Go, and it is never left half done.
-// The SQL mirrors package sqlite's, and store/storetest holds both to the
-// same answers.
+// The statements are package sqlstore's, shared with SQLite; this package
+// keeps what is PostgreSQL's own: the pool and its session settings, the
+// group-commit batchers, the migrations and their advisory lock, the
+// mapping of the driver's errors, and the two hot operations it does in
+// one statement each, polling a device code and rotating a refresh token.
+// Every state change races correctly between instances because PostgreSQL
+// decides it: row locks, and READ COMMITTED's re-check of a waiting
+// UPDATE's WHERE clause against the row's newest version.
 package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store kept in a PostgreSQL database.
 type Store struct {
+	// Store runs the shared statements on this store's pool (backend.go).
+	*sqlstore.Store
+
 	pool   *pgxpool.Pool
 	schema string // Options.Schema; "" for the server's search_path
 	// The hot single-statement writes go out in shared batches (batch.go):
@@ -94,20 +95,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool)}, nil
+	s := &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool)}
+	s.Store = sqlstore.New((*backend)(s), flavor)
+	return s, nil
 }
 
 // OpenAndMigrate opens a pool for dsn and brings the schema up to date.
 func OpenAndMigrate(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s, err := Open(ctx, dsn, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return sqlstore.Migrated(ctx, s, err)
 }
 
 // Close stops the batchers once the batches in hand are answered, then
@@ -129,145 +125,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", mapErr(err))
 	}
-	want, err := latestVersion()
+	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	if have != want {
-		return fmt.Errorf("postgres: schema at version %d, want %d", have, want)
+	if err := sqlstore.SchemaCurrent(have, ms); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
-	return nil
-}
-
-// querier is the pool, a transaction, or the one connection Migrate holds.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// execer is the pool or a transaction.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// execOne runs a write that must change exactly one row: ErrNotFound if it
-// changed none.
-func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
-	tag, err := s.pool.Exec(ctx, query, args...)
-	if err != nil {
-		return mapErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// queryAll runs query and scans every row it returns with scan.
-func queryAll[T any](ctx context.Context, s *Store, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
-	// Query's error is rows.Err() as well, which CollectRows returns.
-	rows, _ := s.pool.Query(ctx, query, args...)
-	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
-	return all, mapErr(err)
-}
-
-// exists reports whether query (a SELECT 1 … LIMIT 1) finds a row, asked of
-// db: the pool or a transaction.
-func exists(ctx context.Context, db querier, query string, args ...any) (bool, error) {
-	var one int
-	err := db.QueryRow(ctx, query, args...).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, mapErr(err)
-}
-
-// Strings are TEXT (see migrations/0001_init.sql), which refuses NUL and
-// invalid UTF-8 with an encoding error. So every method checks the strings it
-// is given with store.ValidText before sending any: a key that is not text
-// names no record (store.ErrNotFound, as for any unknown key), and a record
-// holding one is refused (store.ErrInvalid). Package sqlite does the same,
-// though SQLite would keep such bytes, so the backends agree.
-
-// optional is how an optional reference (a user or grant id) is stored:
-// NULL when empty, so a foreign key does not see "".
-func optional(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// optionalCol scans what optional stored; NULL reads as "".
-type optionalCol struct{ s *string }
-
-func (c optionalCol) ScanText(v pgtype.Text) error {
-	*c.s = v.String // "" when NULL
-	return nil
-}
-
-// blob keeps an empty or nil byte slice a BYTEA: pgx binds nil as NULL,
-// which a NOT NULL column refuses.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// millis is how a time is stored: unix milliseconds, NULL for the zero time.
-func millis(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
-}
-
-// timeCol scans what millis stored back into a UTC time.Time.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) ScanInt64(v pgtype.Int8) error {
-	if !v.Valid {
-		*c.t = time.Time{}
-		return nil
-	}
-	*c.t = time.UnixMilli(v.Int64).UTC()
-	return nil
-}
-
-// durationCol scans a duration stored in milliseconds.
-type durationCol struct{ d *time.Duration }
-
-func (c durationCol) ScanInt64(v pgtype.Int8) error {
-	if !v.Valid {
-		return errors.New("postgres: duration column is NULL")
-	}
-	*c.d = time.Duration(v.Int64) * time.Millisecond
-	return nil
-}
-
-// jsonList is how a []string is stored: a JSON array, "[]" when empty.
-func jsonList(l []string) string {
-	if len(l) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(l) // a []string always marshals
-	return string(b)
-}
-
-// listCol scans a list back; an empty list reads as nil.
-type listCol struct{ l *[]string }
-
-func (c listCol) ScanText(v pgtype.Text) error {
-	if !v.Valid {
-		return errors.New("postgres: list column is NULL")
-	}
-	var l []string
-	if err := json.Unmarshal([]byte(v.String), &l); err != nil {
-		return fmt.Errorf("postgres: list column: %w", err)
-	}
-	if len(l) == 0 {
-		l = nil
-	}
-	*c.l = l
 	return nil
 }

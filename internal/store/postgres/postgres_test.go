@@ -97,41 +97,23 @@ func TestColumnsAreText(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
-	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	opts := postgres.Options{Schema: pgtest.Schema(t, dsn)}
-	s, err := postgres.Open(ctx, dsn, opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s.Close()
-
-	// A readiness check must not pass before the schema is there.
-	err = s.Ping(ctx)
-	if err == nil || !strings.Contains(err.Error(), "schema at version 0, want ") {
-		t.Fatalf("Ping before Migrate = %v, want a schema version error", err)
-	}
-	for i := range 2 {
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatalf("Migrate #%d: %v", i+1, err)
+	storetest.RunMigrate(t, func(t *testing.T) storetest.Migrator {
+		s, err := postgres.Open(t.Context(), dsn, opts)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
 		}
-		if err := s.Ping(ctx); err != nil {
-			t.Fatalf("Ping after Migrate #%d: %v", i+1, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, func(t *testing.T) store.Store {
+		s, err := postgres.OpenAndMigrate(t.Context(), dsn, opts)
+		if err != nil {
+			t.Fatalf("OpenAndMigrate on a migrated schema: %v", err)
 		}
-	}
-	// The second Migrate applied nothing: data written between them is intact
-	// and a third run from another Store (another instance) is a no-op too.
-	if err := s.CreateClient(ctx, &store.Client{ID: "tv", AuthMethod: store.AuthNone}); err != nil {
-		t.Fatalf("CreateClient: %v", err)
-	}
-	s2, err := postgres.OpenAndMigrate(ctx, dsn, opts)
-	if err != nil {
-		t.Fatalf("OpenAndMigrate on a migrated schema: %v", err)
-	}
-	defer s2.Close()
-	if _, err := s2.GetClient(ctx, "tv"); err != nil {
-		t.Errorf("GetClient after migrating again: %v", err)
-	}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }
 
 // TestMigrateSearchPath: with no Options.Schema, Migrate works in the first

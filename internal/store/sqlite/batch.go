@@ -21,16 +21,9 @@ import (
 
 const maxBatch = 64
 
-// querier is what a batched write may use: the shared transaction, with
-// statements prepared once.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 type writeReq struct {
 	ctx  context.Context
-	fn   func(q querier) error
+	fn   func(c conn) error
 	done chan error
 }
 
@@ -52,9 +45,10 @@ func newBatcher(w *pool) *batcher {
 	return b
 }
 
-// do runs fn in the next shared transaction and returns fn's error, or the
-// commit's when fn succeeded and the commit did not.
-func (b *batcher) do(ctx context.Context, fn func(q querier) error) error {
+// do runs fn in the next shared transaction, given as its conn (with the
+// pool's prepared statements), and returns fn's error, or the commit's
+// when fn succeeded and the commit did not.
+func (b *batcher) do(ctx context.Context, fn func(c conn) error) error {
 	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case b.reqs <- req:
@@ -161,6 +155,14 @@ func (t txQuerier) QueryRowContext(ctx context.Context, query string, args ...an
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
+	if st := t.prepared(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

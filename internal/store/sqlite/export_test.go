@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // LoadPendingCodes is storetest.PollScale's bulk load for SQLite (the
@@ -16,7 +18,7 @@ func LoadPendingCodes(ctx context.Context, s *Store, live int, created, expires 
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO device_authorizations (`+deviceColumns+`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO device_authorizations (`+sqlstore.DeviceColumns+`)
 		VALUES (?, ?, 'tv', 1, '["openid"]', 'pending', NULL, 5000, NULL, ?, ?, NULL, NULL, '192.0.2.1', 'bench', NULL)`)
 	if err != nil {
 		return err

@@ -5,10 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // migrationFiles are the schema changes, named NNNN_what.sql and numbered
@@ -17,39 +16,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order, checking the numbering.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// migrations returns the embedded migrations in order.
+func migrations() ([]sqlstore.Migration, error) {
+	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration // fs.Glob returns names sorted, so NNNN_ orders them
-	for i, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %s: want number %04d", name, i+1)
-		}
-		b, err := migrationFiles.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+		return nil, fmt.Errorf("%s: %w", "sqlite", err)
 	}
 	return ms, nil
-}
-
-// latestVersion is the schema version this binary expects.
-func latestVersion() (int, error) {
-	ms, err := migrations()
-	return len(ms), err
 }
 
 // Migrate applies the migrations the database lacks, each in its own
@@ -69,7 +42,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, m := range ms {
 		if err := s.apply(ctx, m, len(ms)); err != nil {
-			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+			return fmt.Errorf("sqlite: migrate %s: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -78,7 +51,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // apply runs m unless it was applied already. The version is read inside the
 // (immediate, so write-locked) transaction: two processes migrating at once
 // cannot both apply m.
-func (s *Store) apply(ctx context.Context, m migration, latest int) error {
+func (s *Store) apply(ctx context.Context, m sqlstore.Migration, latest int) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -91,14 +64,14 @@ func (s *Store) apply(ctx context.Context, m migration, latest int) error {
 	if have > latest {
 		return fmt.Errorf("schema at version %d is newer than this binary's %d", have, latest)
 	}
-	if have >= m.version {
+	if have >= m.Version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		m.Version, m.Name, time.Now().UnixMilli()); err != nil {
 		return err
 	}
 	return tx.Commit()

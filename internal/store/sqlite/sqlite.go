@@ -3,18 +3,17 @@
 // schema in embedded numbered migrations. It suits one Latchkey instance;
 // several instances behind a load balancer share package postgres instead.
 //
-// Every state change a flow depends on is one SQL statement
-// (UPDATE … WHERE <state> RETURNING …), or where it writes several rows one
-// transaction beginning with such a statement (redeeming a device code,
-// rotating a refresh token), so its outcome is decided by SQLite, not by a
-// read followed by a write in Go, and it is never left half done.
+// The statements are package sqlstore's, shared with PostgreSQL; this
+// package keeps what is SQLite's own: the connections (one writer, a pool
+// of readers, statements prepared once), the group-commit batcher, the
+// background checkpoints, the migrations, the mapping of the driver's
+// errors, and the in-memory poll book that lets a pending poll write
+// nothing (polls.go).
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -27,12 +26,17 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store kept in one SQLite file.
 type Store struct {
+	// Store runs the shared statements on this store's connections
+	// (backend.go).
+	*sqlstore.Store
+
 	// w is the only connection that writes. SQLite lets one writer in at a
 	// time anyway; queueing writers here, in Go, is fair and immediate, where
 	// queueing them in SQLite's busy handler means sleeping and retrying.
@@ -187,20 +191,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxIdleTime(0)
 	wp := newPool(w)
-	return &Store{w: wp, r: newPool(r), batch: newBatcher(wp), ckpt: newCheckpointer(c), polls: newPollBook()}, nil
+	s := &Store{w: wp, r: newPool(r), batch: newBatcher(wp), ckpt: newCheckpointer(c), polls: newPollBook()}
+	s.Store = sqlstore.New((*backend)(s), flavor)
+	return s, nil
 }
 
 // OpenAndMigrate opens the database at path and brings its schema up to date.
 func OpenAndMigrate(ctx context.Context, path string) (*Store, error) {
 	s, err := Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return sqlstore.Migrated(ctx, s, err)
 }
 
 // dsn makes a SQLite URI for path: a file: URI keeps a '?' or '#' in the
@@ -223,12 +222,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
-	want, err := latestVersion()
+	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	if have != want {
-		return fmt.Errorf("sqlite: schema at version %d, want %d", have, want)
+	if err := sqlstore.SchemaCurrent(have, ms); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
 }
@@ -253,149 +252,3 @@ func mapErr(err error) error {
 	}
 	return err
 }
-
-// execOne runs a write that must change exactly one row: ErrNotFound if it
-// changed none.
-func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, query, args...)
-	if err != nil {
-		return mapErr(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// exists reports whether query (a SELECT 1 … LIMIT 1) finds a row.
-func (s *Store) exists(ctx context.Context, query string, args ...any) (bool, error) {
-	return rowExists(s.r.QueryRowContext(ctx, query, args...))
-}
-
-// txExists is exists inside tx, which holds the only writer connection.
-func txExists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
-	return rowExists(tx.QueryRowContext(ctx, query, args...))
-}
-
-func rowExists(row *sql.Row) (bool, error) {
-	var one int
-	err := row.Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// execer is the writer pool or a transaction on it.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// millis is how a time is stored: unix milliseconds, NULL for the zero time.
-func millis(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
-}
-
-// timeCol scans what millis stored back into a UTC time.Time.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.t = time.Time{}
-	case int64:
-		*c.t = time.UnixMilli(v).UTC()
-	default:
-		return fmt.Errorf("sqlite: time column holds %T", v)
-	}
-	return nil
-}
-
-// durationCol scans a duration stored in milliseconds.
-type durationCol struct{ d *time.Duration }
-
-func (c durationCol) Scan(v any) error {
-	ms, ok := v.(int64)
-	if !ok {
-		return fmt.Errorf("sqlite: duration column holds %T", v)
-	}
-	*c.d = time.Duration(ms) * time.Millisecond
-	return nil
-}
-
-// list is how a []string is stored: a JSON array, "[]" when empty.
-type list []string
-
-func (l list) Value() (driver.Value, error) {
-	if len(l) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal([]string(l))
-	return string(b), err
-}
-
-// listCol scans a list back; an empty list reads as nil.
-type listCol struct{ l *[]string }
-
-func (c listCol) Scan(v any) error {
-	var b []byte
-	switch v := v.(type) {
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("sqlite: list column holds %T", v)
-	}
-	var l []string
-	if err := json.Unmarshal(b, &l); err != nil {
-		return fmt.Errorf("sqlite: list column: %w", err)
-	}
-	if len(l) == 0 {
-		l = nil
-	}
-	*c.l = l
-	return nil
-}
-
-// SQLite's TEXT would keep NUL and invalid UTF-8, but PostgreSQL's refuses
-// them, so every method checks the strings it is given with store.ValidText,
-// as package postgres does, and the backends agree: a key that is not text
-// names no record (store.ErrNotFound, as for any unknown key), and a record
-// holding one is refused (store.ErrInvalid).
-
-// optional is how an optional reference (a user or grant id) is stored:
-// NULL when empty, so a foreign key does not see "".
-func optional(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// optionalCol scans what optional stored; NULL reads as "".
-type optionalCol struct{ s *string }
-
-func (c optionalCol) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.s = ""
-	case string:
-		*c.s = v
-	case []byte:
-		*c.s = string(v)
-	default:
-		return fmt.Errorf("sqlite: text column holds %T", v)
-	}
-	return nil
-}
-
-// rowScanner is *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }

@@ -1,11 +1,9 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -15,28 +13,28 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error
 	if !store.ValidText(k.ID, k.Algorithm) {
 		return fmt.Errorf("create signing key: %w", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
+	_, err := s.b.Writer().Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Algorithm, blob(k.PrivateKey), millis(k.CreatedAt), millis(k.NotBefore), millis(k.NotAfter))
+		k.ID, k.Algorithm, blob(k.PrivateKey), Millis(k.CreatedAt), Millis(k.NotBefore), Millis(k.NotAfter))
 	if err != nil {
-		return fmt.Errorf("create signing key: %w", mapErr(err))
+		return fmt.Errorf("create signing key: %w", err)
 	}
 	return nil
 }
 
-func scanSigningKey(row pgx.Row) (*store.SigningKey, error) {
+func scanSigningKey(row Row) (*store.SigningKey, error) {
 	var k store.SigningKey
 	err := row.Scan(&k.ID, &k.Algorithm, &k.PrivateKey,
-		timeCol{&k.CreatedAt}, timeCol{&k.NotBefore}, timeCol{&k.NotAfter})
+		TimeCol{&k.CreatedAt}, TimeCol{&k.NotBefore}, TimeCol{&k.NotAfter})
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	return &k, nil
 }
 
 // ListSigningKeys returns every signing key, oldest first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error) {
-	ks, err := queryAll(ctx, s, scanSigningKey, `SELECT id, algorithm, private_key, created_at, not_before, not_after
+	ks, err := queryAll(ctx, s.b.Reader(), scanSigningKey, `SELECT id, algorithm, private_key, created_at, not_before, not_after
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -53,9 +51,9 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error
 	if !store.ValidText(k.Algorithm) {
 		return fmt.Errorf("update signing key %q: %w", k.ID, store.ErrInvalid)
 	}
-	err := s.execOne(ctx, `UPDATE signing_keys SET algorithm = $1, private_key = $2, not_before = $3, not_after = $4
+	err := execOne(ctx, s.b.Writer(), `UPDATE signing_keys SET algorithm = $1, private_key = $2, not_before = $3, not_after = $4
 		WHERE id = $5`,
-		k.Algorithm, blob(k.PrivateKey), millis(k.NotBefore), millis(k.NotAfter), k.ID)
+		k.Algorithm, blob(k.PrivateKey), Millis(k.NotBefore), Millis(k.NotAfter), k.ID)
 	if err != nil {
 		return fmt.Errorf("update signing key %q: %w", k.ID, err)
 	}
@@ -67,7 +65,7 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	if !store.ValidText(id) {
 		return store.ErrNotFound
 	}
-	if err := s.execOne(ctx, `DELETE FROM signing_keys WHERE id = $1`, id); err != nil {
+	if err := execOne(ctx, s.b.Writer(), `DELETE FROM signing_keys WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete signing key %q: %w", id, err)
 	}
 	return nil
@@ -75,23 +73,24 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 
 // ServerSecret returns the secret called name, storing value as it if there
 // is none yet. The insert does nothing when another caller got there first
-// (waiting, if that caller has not committed, to see whether it does), and
-// the read that follows, a new statement with a new snapshot, returns
-// whichever value was stored first: every caller and every instance agrees.
-// One statement could not do it: its read would not see a row committed by
-// another instance after the statement began.
+// (on PostgreSQL waiting, if that caller has not committed, to see whether
+// it does), and the read that follows, a new statement with a new
+// snapshot, returns whichever value was stored first: every caller and
+// every instance agrees. One statement could not do it: on PostgreSQL its
+// read would not see a row committed by another instance after the
+// statement began.
 func (s *Store) ServerSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
 	if !store.ValidText(name) {
 		return nil, fmt.Errorf("server secret %q: %w", name, store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
+	_, err := s.b.Writer().Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO NOTHING`, name, blob(value), time.Now().UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("server secret %q: %w", name, mapErr(err))
+		return nil, fmt.Errorf("server secret %q: %w", name, err)
 	}
 	var stored []byte
-	if err := s.pool.QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = $1`, name).Scan(&stored); err != nil {
-		return nil, fmt.Errorf("server secret %q: %w", name, mapErr(err))
+	if err := s.b.Reader().QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = $1`, name).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("server secret %q: %w", name, err)
 	}
 	return stored, nil
 }

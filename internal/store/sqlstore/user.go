@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -8,19 +8,25 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// Emails are lower-cased here as well as by the caller, so that uniqueness and
-// lookups never depend on every caller remembering to.
+// Emails are lower-cased here as well as by the caller, so that uniqueness
+// and lookups never depend on every caller remembering to.
 
 const userColumns = `id, email, name, password_hash, disabled, created_at, updated_at`
 
-func scanUser(row rowScanner) (*store.User, error) {
+func scanUser(row Row) (*store.User, error) {
 	var u store.User
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+		TimeCol{&u.CreatedAt}, TimeCol{&u.UpdatedAt})
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	return &u, nil
+}
+
+// userText reports whether every string of u but its id is text
+// (store.ValidText).
+func userText(u *store.User) bool {
+	return store.ValidText(u.Email, u.Name, u.PasswordHash)
 }
 
 // CreateUser stores u; ErrConflict if its id or email is taken.
@@ -29,11 +35,11 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if !store.ValidText(u.ID) || !userText(u) {
 		return fmt.Errorf("create user: %w", store.ErrInvalid)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.b.Writer().Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled,
-		millis(u.CreatedAt), millis(u.UpdatedAt))
+		Millis(u.CreatedAt), Millis(u.UpdatedAt))
 	if err != nil {
-		return fmt.Errorf("create user: %w", mapErr(err))
+		return fmt.Errorf("create user: %w", err)
 	}
 	return nil
 }
@@ -43,7 +49,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 	if !store.ValidText(id) {
 		return nil, store.ErrNotFound
 	}
-	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(s.b.Reader().QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // GetUserByEmail returns the user whose email is email in any case, or ErrNotFound.
@@ -51,26 +57,17 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, 
 	if !store.ValidText(email) {
 		return nil, store.ErrNotFound
 	}
-	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`,
+	return scanUser(s.b.Reader().QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`,
 		strings.ToLower(email)))
 }
 
-// ListUsers returns every user, ordered by email.
+// ListUsers returns every user, ordered by email (bytewise).
 func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY email`)
+	us, err := queryAll(ctx, s.b.Reader(), scanUser, `SELECT `+userColumns+` FROM users ORDER BY email`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var us []*store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		us = append(us, u)
-	}
-	return us, rows.Err()
+	return us, nil
 }
 
 // UpdateUser replaces everything but the id and CreatedAt; ErrNotFound if
@@ -82,9 +79,9 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 	if !userText(u) {
 		return fmt.Errorf("update user %q: %w", u.ID, store.ErrInvalid)
 	}
-	err := s.execOne(ctx, `UPDATE users SET email = ?, name = ?, password_hash = ?, disabled = ?, updated_at = ?
-		WHERE id = ?`,
-		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, millis(u.UpdatedAt), u.ID)
+	err := execOne(ctx, s.b.Writer(), `UPDATE users SET email = $1, name = $2, password_hash = $3, disabled = $4,
+		updated_at = $5 WHERE id = $6`,
+		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, Millis(u.UpdatedAt), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", u.ID, err)
 	}
@@ -97,14 +94,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if !store.ValidText(id) {
 		return store.ErrNotFound
 	}
-	if err := s.execOne(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
+	if err := execOne(ctx, s.b.Writer(), `DELETE FROM users WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
 	return nil
-}
-
-// userText reports whether every string of u but its id is text
-// (store.ValidText).
-func userText(u *store.User) bool {
-	return store.ValidText(u.Email, u.Name, u.PasswordHash)
 }

@@ -1,10 +1,8 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -13,18 +11,39 @@ const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect
 	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
 	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id`
 
-func scanClient(row pgx.Row) (*store.Client, error) {
+func scanClient(row Row) (*store.Client, error) {
 	var c store.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod,
 		listCol{&c.GrantTypes}, listCol{&c.RedirectURIs}, listCol{&c.Scopes},
 		&c.UserCode.Alphabet, &c.UserCode.Length, &c.UserCode.Group,
 		durationCol{&c.DeviceCodeLifetime}, durationCol{&c.PollInterval},
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
+		TimeCol{&c.CreatedAt}, TimeCol{&c.UpdatedAt},
 		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID})
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	return &c, nil
+}
+
+// clientText reports whether every string of c but its id is text
+// (store.ValidText).
+func clientText(c *store.Client) bool {
+	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet, c.SessionAttachment, c.OrgID) &&
+		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...) &&
+		store.ValidText(c.PostLogoutRedirectURIs...)
+}
+
+// insertClient stores c, whose strings are text, with q.
+func insertClient(ctx context.Context, q Querier, c *store.Client) error {
+	_, err := q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		c.ID, c.Name, c.SecretHash, c.AuthMethod,
+		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
+		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
+		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
+		Millis(c.CreatedAt), Millis(c.UpdatedAt),
+		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID))
+	return err
 }
 
 // CreateClient stores c; ErrConflict if its id is taken.
@@ -32,16 +51,8 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	if !store.ValidText(c.ID) || !clientText(c) {
 		return fmt.Errorf("create client: %w", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		c.ID, c.Name, c.SecretHash, c.AuthMethod,
-		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
-		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
-		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
-		millis(c.CreatedAt), millis(c.UpdatedAt),
-		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID))
-	if err != nil {
-		return fmt.Errorf("create client: %w", mapErr(err))
+	if err := insertClient(ctx, s.b.Writer(), c); err != nil {
+		return fmt.Errorf("create client: %w", err)
 	}
 	return nil
 }
@@ -51,12 +62,12 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 	if !store.ValidText(id) {
 		return nil, store.ErrNotFound
 	}
-	return scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	return scanClient(s.b.Reader().QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 }
 
 // ListClients returns every client, ordered by id (bytewise).
 func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
-	cs, err := queryAll(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
+	cs, err := queryAll(ctx, s.b.Reader(), scanClient, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
@@ -72,7 +83,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	if !clientText(c) {
 		return fmt.Errorf("update client %q: %w", c.ID, store.ErrInvalid)
 	}
-	err := s.execOne(ctx, `UPDATE clients SET name = $1, secret_hash = $2, auth_method = $3,
+	err := execOne(ctx, s.b.Writer(), `UPDATE clients SET name = $1, secret_hash = $2, auth_method = $3,
 		grant_types = $4, redirect_uris = $5, scopes = $6,
 		user_code_alphabet = $7, user_code_length = $8, user_code_group = $9,
 		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12,
@@ -81,7 +92,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 		c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
-		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), millis(c.UpdatedAt),
+		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), Millis(c.UpdatedAt),
 		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
 		c.ID)
 	if err != nil {
@@ -96,16 +107,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if !store.ValidText(id) {
 		return store.ErrNotFound
 	}
-	if err := s.execOne(ctx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
+	if err := execOne(ctx, s.b.Writer(), `DELETE FROM clients WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
 	}
 	return nil
-}
-
-// clientText reports whether every string of c but its id is text
-// (store.ValidText).
-func clientText(c *store.Client) bool {
-	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet, c.SessionAttachment, c.OrgID) &&
-		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...) &&
-		store.ValidText(c.PostLogoutRedirectURIs...)
 }

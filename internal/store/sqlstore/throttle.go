@@ -1,0 +1,74 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// throttleKey is the batch ordering key (Write.Key) of key's window row.
+func throttleKey(key string, window time.Time) string {
+	return "throttles\x00" + key + "\x00" + strconv.FormatInt(window.UnixMilli(), 10)
+}
+
+// Hit adds one to key's count in the window starting at window, in one
+// upsert, and returns the new count: concurrent hits each see a distinct
+// count (on PostgreSQL, ON CONFLICT DO UPDATE locks the row and updates its
+// newest version; on SQLite the one writer takes them in turn). It is
+// batched: each device authorization counts two keys, each wrong user code
+// or password several.
+func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, fmt.Errorf("throttle hit: %w", store.ErrInvalid)
+	}
+	var n int
+	err := s.b.Batch(ctx, Write{Key: throttleKey(key, window),
+		Query: `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (key, window_start) DO UPDATE
+		SET count = throttles.count + 1, expires_at = ` + s.f.Greatest + `(throttles.expires_at, excluded.expires_at)
+		RETURNING count`,
+		Args: []any{key, window.UnixMilli(), until.UnixMilli()},
+		Scan: func(row Row) error { return row.Scan(&n) }})
+	if err != nil {
+		return 0, fmt.Errorf("throttle hit: %w", err)
+	}
+	return n, nil
+}
+
+// Refund takes one back from key's count in the window starting at window,
+// never below zero; a window with nothing counted stays so. It is batched
+// with the hits of the same key, in order.
+func (s *Store) Refund(ctx context.Context, key string, window time.Time) error {
+	if !store.ValidText(key) {
+		return nil // nothing was counted under it
+	}
+	err := s.b.Batch(ctx, Write{Key: throttleKey(key, window),
+		Query: `UPDATE throttles SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0`,
+		Args:  []any{key, window.UnixMilli()}})
+	if err != nil {
+		return fmt.Errorf("throttle refund: %w", err)
+	}
+	return nil
+}
+
+// Count returns key's count in the window starting at window: 0 when nothing
+// was counted.
+func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, nil // nothing was counted under it
+	}
+	var n int
+	err := s.b.Reader().QueryRow(ctx, `SELECT count FROM throttles WHERE key = $1 AND window_start = $2`,
+		key, window.UnixMilli()).Scan(&n)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("throttle count: %w", err)
+	}
+	return n, nil
+}
