@@ -27,8 +27,8 @@ var flavor = sqlstore.Flavor{
 type backend Store
 
 // Reader and Writer are the pool: every connection reads and writes.
-func (b *backend) Reader() sqlstore.Querier { return querier{b.pool} }
-func (b *backend) Writer() sqlstore.Querier { return querier{b.pool} }
+func (b *backend) Reader() sqlstore.Querier { return b.q }
+func (b *backend) Writer() sqlstore.Querier { return b.q }
 
 // Tx runs fn in a transaction on a pooled connection, at READ COMMITTED
 // (Open sets it for every session).

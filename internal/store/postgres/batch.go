@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // Group commit. A poll, a new device authorization and a throttle hit are
@@ -59,7 +59,7 @@ type write struct {
 	// in key order, so that batches on several instances lock shared rows
 	// (a client's throttle window, say) in the same order and do not
 	// deadlock.
-	key  string
+	key  sqlstore.RowKey
 	sql  string
 	args []any
 	// scan reads the one row the statement returns; nil for a statement
@@ -191,7 +191,7 @@ func (b *batcher) commit(batch []*write) {
 	if len(live) == 0 {
 		return
 	}
-	slices.SortStableFunc(live, func(x, y *write) int { return strings.Compare(x.key, y.key) })
+	slices.SortStableFunc(live, func(x, y *write) int { return x.key.Compare(y.key) })
 
 	ctx, stop := batchContext(live)
 	err := b.send(ctx, live)

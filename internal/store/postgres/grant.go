@@ -60,7 +60,7 @@ func (b *backend) RotateRefreshToken(ctx context.Context, oldHash, nextHash stri
 		rotated  bool
 		checkErr error
 	)
-	w := &write{ctx: ctx, key: oldHash, sql: rotateQuery, args: []any{now.UnixMilli(), oldHash, nextHash, sqlstore.Millis(idleUntil)}}
+	w := &write{ctx: ctx, key: sqlstore.RowKey{Table: "refresh_tokens", Key: oldHash}, sql: rotateQuery, args: []any{now.UnixMilli(), oldHash, nextHash, sqlstore.Millis(idleUntil)}}
 	// scan may run twice (batch.go), so it only assigns.
 	w.scan = func(row pgx.Row) error {
 		var n int

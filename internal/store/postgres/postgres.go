@@ -40,6 +40,8 @@ type Store struct {
 	// authorizations and throttle hits; refresh token rotations in
 	// explicit transactions.
 	polls, writes, rotations *batcher
+	// q is the pool as sqlstore runs it, made once.
+	q sqlstore.Querier
 }
 
 // Options tune the connection pool. Zero fields keep the defaults: pgxpool's
@@ -95,7 +97,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool)}
+	s := &Store{pool: pool, schema: opts.Schema, polls: newBatcher(pool, true), writes: newBatcher(pool, false), rotations: newExplicitBatcher(pool),
+		q: querier{pool}}
 	s.Store = sqlstore.New((*backend)(s), flavor)
 	return s, nil
 }

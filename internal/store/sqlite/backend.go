@@ -26,10 +26,10 @@ type backend Store
 
 // Reader runs reads on the reader pool: in WAL mode a reader never waits
 // for the writer.
-func (b *backend) Reader() sqlstore.Querier { return querier{b.r} }
+func (b *backend) Reader() sqlstore.Querier { return b.reader }
 
 // Writer runs writes on the one writer connection.
-func (b *backend) Writer() sqlstore.Querier { return querier{b.w} }
+func (b *backend) Writer() sqlstore.Querier { return b.writer }
 
 // Tx runs fn in a transaction on the writer. BEGIN IMMEDIATE (the pool's
 // _txlock) takes the write lock at once, so of concurrent transactions the
@@ -49,11 +49,12 @@ func (b *backend) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error
 // Batch runs w in the batcher's next shared transaction (batch.go).
 func (b *backend) Batch(ctx context.Context, w sqlstore.Write) error {
 	return b.batch.do(ctx, func(c conn) error {
+		q := querier{c}
 		if w.Scan != nil {
-			return w.Scan(row{c.QueryRowContext(ctx, w.Query, w.Args...)})
+			return w.Scan(q.QueryRow(ctx, w.Query, w.Args...))
 		}
-		_, err := c.ExecContext(ctx, w.Query, w.Args...)
-		return mapErr(err)
+		_, err := q.Exec(ctx, w.Query, w.Args...)
+		return err
 	})
 }
 
@@ -69,7 +70,8 @@ type conn interface {
 type querier struct{ c conn }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.c.ExecContext(ctx, query, args...)
+	p := toPositional(query)
+	res, err := q.c.ExecContext(ctx, p.sql, p.args(args)...)
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -77,11 +79,13 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return row{q.c.QueryRowContext(ctx, query, args...)}
+	p := toPositional(query)
+	return row{q.c.QueryRowContext(ctx, p.sql, p.args(args)...)}
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rs, err := q.c.QueryContext(ctx, query, args...)
+	p := toPositional(query)
+	rs, err := q.c.QueryContext(ctx, p.sql, p.args(args)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

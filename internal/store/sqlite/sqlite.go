@@ -51,6 +51,8 @@ type Store struct {
 	ckpt *checkpointer
 	// polls holds the device codes' poll times and intervals (polls.go).
 	polls *pollBook
+	// reader and writer are r and w as sqlstore runs them, made once.
+	reader, writer sqlstore.Querier
 }
 
 // pool is a connection pool whose statements are prepared the first time
@@ -191,7 +193,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxIdleTime(0)
 	wp := newPool(w)
-	s := &Store{w: wp, r: newPool(r), batch: newBatcher(wp), ckpt: newCheckpointer(c), polls: newPollBook()}
+	rp := newPool(r)
+	s := &Store{w: wp, r: rp, batch: newBatcher(wp), ckpt: newCheckpointer(c), polls: newPollBook(),
+		reader: querier{rp}, writer: querier{wp}}
 	s.Store = sqlstore.New((*backend)(s), flavor)
 	return s, nil
 }

@@ -56,9 +56,9 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
 	return nil
 }
 
-// DeviceKey is the batch ordering key (Write.Key) of the device
-// authorization row with device code hash h.
-func DeviceKey(h string) string { return "device_authorizations\x00" + h }
+// DeviceKey names the device authorization row with device code hash h
+// (Write.Key).
+func DeviceKey(h string) RowKey { return RowKey{Table: "device_authorizations", Key: h} }
 
 // GetDeviceAuthByUserCode returns the authorization whose user code hashes to
 // userCodeHash, in whatever state it is.

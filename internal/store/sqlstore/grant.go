@@ -57,7 +57,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	if !validGrant(g) {
 		return fmt.Errorf("create grant: %w", store.ErrInvalid)
 	}
-	if err := s.b.Batch(ctx, Write{Key: "grants\x00" + g.ID, Query: insertGrant, Args: grantArgs(g)}); err != nil {
+	if err := s.b.Batch(ctx, Write{Key: RowKey{Table: "grants", Key: g.ID}, Query: insertGrant, Args: grantArgs(g)}); err != nil {
 		return fmt.Errorf("create grant: %w", err)
 	}
 	return nil

@@ -22,10 +22,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -65,13 +67,32 @@ type Write struct {
 	// Key names the row the statement locks. PostgreSQL's batcher runs a
 	// batch in key order, so that instances lock shared rows (one throttle
 	// window, say) in the same order and never deadlock.
-	Key   string
+	Key   RowKey
 	Query string
 	Args  []any
 	// Scan reads the one row the statement returns; nil for a statement
 	// that returns none. It may run more than once (a batch run again), so
 	// it must only assign.
 	Scan func(Row) error
+}
+
+// RowKey names a row: its table, and its key there (a string, and a number
+// for a key of two columns). Keys order by table, then string, then number.
+type RowKey struct {
+	Table string
+	Key   string
+	N     int64
+}
+
+// Compare orders keys: -1 if k comes before l, 1 after, 0 the same row.
+func (k RowKey) Compare(l RowKey) int {
+	if c := strings.Compare(k.Table, l.Table); c != 0 {
+		return c
+	}
+	if c := strings.Compare(k.Key, l.Key); c != 0 {
+		return c
+	}
+	return cmp.Compare(k.N, l.N)
 }
 
 // Backend is what a database gives the shared SQL: connections, and the

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// throttleKey is the batch ordering key (Write.Key) of key's window row.
-func throttleKey(key string, window time.Time) string {
-	return "throttles\x00" + key + "\x00" + strconv.FormatInt(window.UnixMilli(), 10)
+// throttleKey names key's row for the window starting at window (Write.Key).
+func throttleKey(key string, window time.Time) RowKey {
+	return RowKey{Table: "throttles", Key: key, N: window.UnixMilli()}
 }
 
 // Hit adds one to key's count in the window starting at window, in one
