@@ -1,4 +1,4 @@
-package main
+package cli
 
 // latchkey device-enrol: what a device app does with an invitation. It
 // accepts the invitation (PUT /client-group-invitations/accept), keeps the

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey orgs`, `groups`, `invitations` and `device-enrol`
 // against a whole server on a real SQLite store: an operator sets up an

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey grants` and of the clients' session flags, against the
 // admin API on a real SQLite store (startAdmin, clients_test.go).

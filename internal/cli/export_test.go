@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey export` and `latchkey import` on two SQLite files.
 

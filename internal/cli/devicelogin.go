@@ -1,4 +1,4 @@
-package main
+package cli
 
 // latchkey device-login: what a CLI or TV app does to sign in with the OAuth
 // 2.0 Device Authorization Grant (RFC 8628), built on golang.org/x/oauth2. It

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey clients` and `latchkey users`, against the admin API
 // on a real SQLite store.
