@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -15,155 +13,13 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const clientsUsage = `Usage: latchkey clients <command> [flags]
-
-Manage OAuth clients through the admin API of a running server.
-
-Commands:
-  create          register a client (a confidential one gets a secret, shown once)
-  list            list clients
-  get ID          show a client
-  update ID       change a client's metadata
-  delete ID       delete a client, its device authorizations and its grants
-  rotate-secret ID
-                  replace a confidential client's secret (shown once)
-
-Every command takes --endpoint (default $LATCHKEY_ENDPOINT, else ` + defaultEndpoint + `),
---token (default $LATCHKEY_ADMIN_TOKEN) and --json, and -h for its flags.
-`
-
-// runClients runs `latchkey clients ...`.
-func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return newAdminCLI(stdout, stderr).clients(ctx, args)
-}
-
-func (c *adminCLI) clients(ctx context.Context, args []string) error {
-	return c.dispatch(ctx, "clients", clientsUsage, args, map[string]func(context.Context, []string) error{
-		"create":        c.clientsCreate,
-		"list":          c.clientsList,
-		"get":           c.clientsGet,
-		"update":        c.clientsUpdate,
-		"delete":        c.clientsDelete,
-		"rotate-secret": c.clientsRotate,
-	})
-}
-
-// grantAliases lets people type the device grant's short name.
-var grantAliases = map[string]string{
-	"device_code": store.GrantDeviceCode,
-	"device":      store.GrantDeviceCode,
-}
-
-// shortGrant shows the device grant by its short name in text output.
-func shortGrant(g string) string {
-	if g == store.GrantDeviceCode {
-		return "device_code"
-	}
-	return g
-}
-
-// metadataFlags are the flags create and update share.
-type metadataFlags struct {
-	name, grantTypes, scopes, redirectURIs, authMethod string
-	public                                             bool
-	alphabet                                           string
-	length, group                                      int
-	lifetime, interval                                 time.Duration
-	postLogoutURIs, sessionAttachment                  string
-}
-
-func (m *metadataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.name, "name", "", "the client's `name`, shown to people when they approve it")
-	fs.BoolVar(&m.public, "public", false, "a public client, without a secret (device and native apps); same as --auth-method none")
-	fs.StringVar(&m.grantTypes, "grant-types", "", "comma-separated `grants`: device_code, refresh_token, authorization_code, client_credentials (default device_code)")
-	fs.StringVar(&m.scopes, "scopes", "", "space-separated `scopes` the client may ask for (default \"openid profile email offline_access\")")
-	fs.StringVar(&m.redirectURIs, "redirect-uris", "", "comma-separated redirect `URIs`; required with authorization_code")
-	fs.StringVar(&m.authMethod, "auth-method", "", "token endpoint `method`: none, client_secret_basic (default) or client_secret_post")
-	fs.StringVar(&m.alphabet, "user-code-alphabet", "", "user code `alphabet`: base20, digits or the characters (default: the server's)")
-	fs.IntVar(&m.length, "user-code-length", 0, "user code `length`, 4 to 16 (default: the server's)")
-	fs.IntVar(&m.group, "user-code-group", 0, "characters between dashes in the user code, -1 for none (default: the server's)")
-	fs.DurationVar(&m.lifetime, "device-code-lifetime", 0, "how long a device code lives, up to 30m (default: the server's)")
-	fs.DurationVar(&m.interval, "poll-interval", 0, "the device's polling interval, whole seconds (default: the server's)")
-	fs.StringVar(&m.postLogoutURIs, "post-logout-redirect-uris", "", "comma-separated `URIs` RP-initiated logout may return to")
-	fs.StringVar(&m.sessionAttachment, "session-attachment", "", "`attached`: the client's grants end when the browser session that approved them signs out; detached (default): they outlive it")
-}
-
-// request turns the flags that were set into a request body. current is
-// the client being updated (nil on create): a user code override is sent
-// whole, so the flags not given keep current's values.
-func (m *metadataFlags) request(fs *flag.FlagSet, current *admin.Client) (map[string]any, error) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	req := map[string]any{}
-	if set["name"] {
-		req["client_name"] = m.name
-	}
-	if set["grant-types"] {
-		gts := splitList(m.grantTypes)
-		for i, g := range gts {
-			if full, ok := grantAliases[g]; ok {
-				gts[i] = full
-			}
-		}
-		req["grant_types"] = gts
-	}
-	if set["scopes"] {
-		req["scope"] = strings.Join(strings.Fields(m.scopes), " ")
-	}
-	if set["redirect-uris"] {
-		req["redirect_uris"] = splitList(m.redirectURIs)
-	}
-	if set["post-logout-redirect-uris"] {
-		req["post_logout_redirect_uris"] = splitList(m.postLogoutURIs)
-	}
-	if set["session-attachment"] {
-		req["session_attachment"] = m.sessionAttachment
-	}
-	switch {
-	case m.public && set["auth-method"] && m.authMethod != store.AuthNone:
-		return nil, fmt.Errorf("--public and --auth-method %s contradict each other", m.authMethod)
-	case m.public:
-		req["token_endpoint_auth_method"] = store.AuthNone
-	case set["auth-method"]:
-		req["token_endpoint_auth_method"] = m.authMethod
-	}
-	if set["user-code-alphabet"] || set["user-code-length"] || set["user-code-group"] {
-		var p store.UserCodePolicy
-		if current != nil && current.UserCode != nil {
-			p = *current.UserCode
-		}
-		if set["user-code-alphabet"] {
-			p.Alphabet = m.alphabet
-		}
-		if set["user-code-length"] {
-			p.Length = m.length
-		}
-		if set["user-code-group"] {
-			p.Group = m.group
-		}
-		req["user_code"] = p
-	}
-	for _, d := range []struct {
-		flag, member string
-		value        time.Duration
-	}{
-		{"device-code-lifetime", "device_code_lifetime", m.lifetime},
-		{"poll-interval", "poll_interval", m.interval},
-	} {
-		if !set[d.flag] {
-			continue
-		}
-		if d.value < 0 || d.value%time.Second != 0 {
-			return nil, fmt.Errorf("--%s %s: want whole seconds, such as 10m or 5s (0 for the server's)", d.flag, d.value)
-		}
-		req[d.member] = int64(d.value / time.Second)
-	}
-	return req, nil
-}
-
-func (c *adminCLI) clientsCreate(ctx context.Context, args []string) error {
-	fs := newFlags("clients create", `clients create --name NAME [flags]
-
+var clientsGroup = group{
+	name:    "clients",
+	about:   "Manage OAuth clients through the admin API of a running server.",
+	trailer: adminTrailer,
+	subs: func() []subcommand {
+		return subs("clients",
+			clients.create(op{name: "create", summary: "register a client (a confidential one gets a secret, shown once)", help: `
 Registers a client. A confidential client (the default) gets a generated
 secret, printed once; a public one (--public) has none.
 
@@ -171,106 +27,10 @@ Examples:
   latchkey clients create --name "Living room TV" --public --grant-types device_code,refresh_token
   latchkey clients create --name Billing --grant-types client_credentials --scopes "invoices:read"
   latchkey clients create --name Web --id web --grant-types authorization_code,refresh_token \
-      --redirect-uris https://app.example.com/callback
-
-Flags:`, c.stderr)
-	var af adminFlags
-	af.register(fs)
-	var mf metadataFlags
-	mf.register(fs)
-	id := fs.String("id", "", "the client_id (default: generated)")
-	if _, err := parseArgs(fs, args); err != nil {
-		return err
-	}
-	if strings.TrimSpace(mf.name) == "" {
-		fmt.Fprintln(c.stderr, "latchkey clients create: --name is required")
-		fs.Usage()
-		return errUsage
-	}
-	req, err := mf.request(fs, nil)
-	if err != nil {
-		return err
-	}
-	if *id != "" {
-		req["client_id"] = *id
-	}
-	api, err := c.client(&af)
-	if err != nil {
-		return err
-	}
-	var out admin.Client
-	raw, err := api.do(ctx, http.MethodPost, "/admin/v1/clients", req, &out)
-	if err != nil {
-		return err
-	}
-	return c.showClient(&af, raw, &out)
-}
-
-func (c *adminCLI) clientsList(ctx context.Context, args []string) error {
-	fs := newFlags("clients list", `clients list [--json]
-
-Lists every client, ordered by client_id.
-
-Flags:`, c.stderr)
-	var af adminFlags
-	af.register(fs)
-	if _, err := parseArgs(fs, args); err != nil {
-		return err
-	}
-	api, err := c.client(&af)
-	if err != nil {
-		return err
-	}
-	var out admin.ClientList
-	raw, err := api.do(ctx, http.MethodGet, "/admin/v1/clients", nil, &out)
-	if err != nil {
-		return err
-	}
-	if af.json {
-		return printJSON(c.stdout, raw)
-	}
-	if len(out.Clients) == 0 {
-		fmt.Fprintln(c.stdout, "No clients yet: add one with `latchkey clients create --name NAME`.")
-		return nil
-	}
-	rows := make([][]string, 0, len(out.Clients))
-	for _, cl := range out.Clients {
-		grants := make([]string, len(cl.GrantTypes))
-		for i, g := range cl.GrantTypes {
-			grants[i] = shortGrant(g)
-		}
-		rows = append(rows, []string{cl.ClientID, orDash(cl.ClientName), clientType(&cl), strings.Join(grants, ","), orDash(cl.Scope)})
-	}
-	return printTable(c.stdout, []string{"CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "SCOPE"}, rows)
-}
-
-func (c *adminCLI) clientsGet(ctx context.Context, args []string) error {
-	fs := newFlags("clients get", `clients get CLIENT_ID [--json]
-
-Shows a client. Its secret is never shown again after it was generated.
-
-Flags:`, c.stderr)
-	var af adminFlags
-	af.register(fs)
-	pos, err := parseArgs(fs, args, "CLIENT_ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client(&af)
-	if err != nil {
-		return err
-	}
-	var out admin.Client
-	raw, err := api.do(ctx, http.MethodGet, clientPath(pos[0]), nil, &out)
-	if err != nil {
-		return err
-	}
-	return c.showClient(&af, raw, &out)
-}
-
-func (c *adminCLI) clientsUpdate(ctx context.Context, args []string) error {
-	fs := newFlags("clients update", `clients update CLIENT_ID [flags]
-
+      --redirect-uris https://app.example.com/callback`}, clientBody(true)),
+			clients.list(op{name: "list", summary: "list clients", help: "Lists every client, ordered by client_id."}),
+			clients.get(op{name: "get", summary: "show a client", help: "Shows a client. Its secret is never shown again after it was generated."}),
+			clients.update(op{name: "update", summary: "change a client's metadata", help: `
 Changes the metadata given by flags and keeps the rest. A client made
 confidential gets a new secret, printed once; one made public loses it.
 
@@ -279,125 +39,157 @@ Examples:
   latchkey clients update tv-app --user-code-length 9 --poll-interval 10s
   latchkey clients update web --redirect-uris https://a.example/cb,https://b.example/cb
   latchkey clients update tv-app --session-attachment attached
-  latchkey clients update web --post-logout-redirect-uris https://app.example/signed-out
+  latchkey clients update web --post-logout-redirect-uris https://app.example/signed-out`}, clientBody(false)),
+			clients.remove(op{name: "delete", summary: "delete a client, its device authorizations and its grants", help: `
+Deletes a client with its device authorizations and grants: its tokens stop
+working.`},
+				"Its device authorizations and grants go with it: its tokens stop working."),
+			clients.post(op{name: "rotate-secret", summary: "replace a confidential client's secret (shown once)", help: `
+Replaces a confidential client's secret. The old secret stops working at
+once; the new one is printed once.`},
+				"/secret", "replace the secret of client {CLIENT}", "The old secret stops working at once."),
+		)
+	},
+}
 
-Flags:`, c.stderr)
-	var af adminFlags
-	af.register(fs)
-	var mf metadataFlags
-	mf.register(fs)
-	pos, err := parseArgs(fs, args, "CLIENT_ID")
-	if err != nil {
-		return err
+var clients = &resource[admin.Client, admin.ClientList]{
+	one:     "client",
+	key:     ref{name: "CLIENT"},
+	path:    "/admin/v1/clients",
+	items:   func(l *admin.ClientList) []admin.Client { return l.Clients },
+	columns: []string{"CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "SCOPE"},
+	row: func(cl *admin.Client) []string {
+		return []string{cl.ClientID, orDash(cl.ClientName), clientType(cl), strings.Join(shortGrants(cl.GrantTypes), ","), orDash(cl.Scope)}
+	},
+	empty:  "No clients yet: add one with `latchkey clients create --name NAME`.",
+	fields: clientFields,
+	notice: func(cl *admin.Client) string {
+		if cl.ClientSecret != "" {
+			return secretNotice
+		}
+		return ""
+	},
+}
+
+// clientBody is the body of clients create (create) and clients update.
+func clientBody(create bool) *body {
+	fields := []field{
+		{flag: "name", member: "client_name", usage: "the client's `NAME`, shown to people when they approve it", required: create},
+		{flag: "grant-types", member: "grant_types", value: grantTypes,
+			usage: "comma-separated `GRANTS`: device_code, refresh_token, authorization_code, client_credentials (default device_code)"},
+		{flag: "scopes", member: "scope", value: spaceList,
+			usage: "space-separated `SCOPES` the client may ask for (default \"openid profile email offline_access\")"},
+		{flag: "redirect-uris", member: "redirect_uris", value: commaList, usage: "comma-separated redirect `URIS`; required with authorization_code"},
+		{flag: "post-logout-redirect-uris", member: "post_logout_redirect_uris", value: commaList,
+			usage: "comma-separated `URIS` RP-initiated logout may return to"},
+		{flag: "session-attachment", member: "session_attachment",
+			usage: "`ATTACHMENT`: attached (its grants end when the browser session that approved them signs out) or detached (the default: they outlive it)"},
+		{flag: "auth-method", member: "token_endpoint_auth_method", usage: "token endpoint `METHOD`: none, client_secret_basic (default) or client_secret_post"},
+		{flag: "device-code-lifetime", member: "device_code_lifetime", value: wholeSeconds,
+			usage: "how long a device code lives, a `DURATION` up to 30m (default: the server's)"},
+		{flag: "poll-interval", member: "poll_interval", value: wholeSeconds,
+			usage: "the device's polling interval, a `DURATION` of whole seconds (default: the server's)"},
 	}
-	api, err := c.client(&af)
-	if err != nil {
-		return err
+	if create {
+		fields = append(fields, field{flag: "id", member: "client_id", usage: "the client's `ID` (default: generated)"})
 	}
-	var current *admin.Client
-	if mf.usesUserCode(fs) {
-		current = new(admin.Client)
-		if _, err := api.do(ctx, http.MethodGet, clientPath(pos[0]), nil, current); err != nil {
+	var f clientFlags
+	return &body{fields: fields, flags: f.register, adjust: f.adjust}
+}
+
+// clientFlags are the flags of a client's body that are not one member each.
+type clientFlags struct {
+	public        bool
+	alphabet      string
+	length, group int
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.public, "public", false, "a public client, without a secret (device and native apps); same as --auth-method none")
+	fs.StringVar(&f.alphabet, "user-code-alphabet", "", "user code `ALPHABET`: base20, digits or the characters (default: the server's)")
+	fs.IntVar(&f.length, "user-code-length", 0, "user code `LENGTH`, 4 to 16 (default: the server's)")
+	fs.IntVar(&f.group, "user-code-group", 0, "`CHARACTERS` between dashes in the user code, -1 for none (default: the server's)")
+}
+
+// adjust adds --public and the user code flags to req. A user code
+// override is sent whole, so on update the flags not given keep the
+// client's stored values.
+func (f *clientFlags) adjust(c *call, req map[string]any) error {
+	set := given(c.fs)
+	if f.public {
+		if m, ok := req["token_endpoint_auth_method"]; ok && m != store.AuthNone {
+			return fmt.Errorf("--public and --auth-method %s contradict each other", m)
+		}
+		req["token_endpoint_auth_method"] = store.AuthNone
+	}
+	if !set["user-code-alphabet"] && !set["user-code-length"] && !set["user-code-group"] {
+		return nil
+	}
+	var p store.UserCodePolicy
+	if _, ok := c.ids["CLIENT"]; ok {
+		var current admin.Client
+		if _, err := c.api.do(c.ctx, http.MethodGet, clients.itemPath(c), nil, &current); err != nil {
 			return err
 		}
+		if current.UserCode != nil {
+			p = *current.UserCode
+		}
 	}
-	req, err := mf.request(fs, current)
-	if err != nil {
-		return err
+	if set["user-code-alphabet"] {
+		p.Alphabet = f.alphabet
 	}
-	if len(req) == 0 {
-		fmt.Fprintln(c.stderr, "latchkey clients update: nothing to change: give at least one flag")
-		fs.Usage()
-		return errUsage
+	if set["user-code-length"] {
+		p.Length = f.length
 	}
-	var out admin.Client
-	raw, err := api.do(ctx, http.MethodPatch, clientPath(pos[0]), req, &out)
-	if err != nil {
-		return err
+	if set["user-code-group"] {
+		p.Group = f.group
 	}
-	return c.showClient(&af, raw, &out)
-}
-
-// usesUserCode reports whether any user code flag was given.
-func (m *metadataFlags) usesUserCode(fs *flag.FlagSet) bool {
-	used := false
-	fs.Visit(func(f *flag.Flag) {
-		used = used || strings.HasPrefix(f.Name, "user-code-")
-	})
-	return used
-}
-
-func (c *adminCLI) clientsDelete(ctx context.Context, args []string) error {
-	fs := newFlags("clients delete", `clients delete CLIENT_ID
-
-Deletes a client with its device authorizations and grants: its tokens stop
-working.
-
-Flags:`, c.stderr)
-	var af adminFlags
-	af.register(fs)
-	pos, err := parseArgs(fs, args, "CLIENT_ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client(&af)
-	if err != nil {
-		return err
-	}
-	if _, err := api.do(ctx, http.MethodDelete, clientPath(pos[0]), nil, nil); err != nil {
-		return err
-	}
-	if !af.json {
-		fmt.Fprintf(c.stdout, "Deleted client %s.\n", pos[0])
-	}
+	req["user_code"] = p
 	return nil
 }
 
-func (c *adminCLI) clientsRotate(ctx context.Context, args []string) error {
-	fs := newFlags("clients rotate-secret", `clients rotate-secret CLIENT_ID [--json]
-
-Replaces a confidential client's secret. The old secret stops working at
-once; the new one is printed once.
-
-Flags:`, c.stderr)
-	var af adminFlags
-	af.register(fs)
-	pos, err := parseArgs(fs, args, "CLIENT_ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client(&af)
-	if err != nil {
-		return err
-	}
-	var out admin.Client
-	raw, err := api.do(ctx, http.MethodPost, clientPath(pos[0])+"/secret", nil, &out)
-	if err != nil {
-		return err
-	}
-	return c.showClient(&af, raw, &out)
+// grantAliases lets people type the device grant's short name.
+var grantAliases = map[string]string{
+	"device_code": store.GrantDeviceCode,
+	"device":      store.GrantDeviceCode,
 }
 
-func clientPath(id string) string { return "/admin/v1/clients/" + url.PathEscape(id) }
+func grantTypes(s string) (any, error) {
+	gts := splitList(s)
+	for i, g := range gts {
+		if full, ok := grantAliases[g]; ok {
+			gts[i] = full
+		}
+	}
+	return gts, nil
+}
+
+// shortGrants shows the device grant by its short name in text output.
+func shortGrants(gts []string) []string {
+	out := make([]string, len(gts))
+	for i, g := range gts {
+		out[i] = g
+		if g == store.GrantDeviceCode {
+			out[i] = "device_code"
+		}
+	}
+	return out
+}
+
+// wholeSeconds is a duration flag's value in seconds.
+func wholeSeconds(s string) (any, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d%time.Second != 0 {
+		return nil, errors.New("want whole seconds, such as 10m or 5s (0 for the server's)")
+	}
+	return int64(d / time.Second), nil
+}
 
 // secretNotice goes with a generated secret, wherever it is printed.
 const secretNotice = "Save the client secret now: it will not be shown again. Only its hash is stored."
 
-// showClient prints one client, and its secret when the answer has one.
-func (c *adminCLI) showClient(af *adminFlags, raw []byte, cl *admin.Client) error {
-	if af.json {
-		if err := printJSON(c.stdout, raw); err != nil {
-			return err
-		}
-		if cl.ClientSecret != "" {
-			fmt.Fprintln(c.stderr, secretNotice) // stdout stays one JSON value
-		}
-		return nil
-	}
-	grants := make([]string, len(cl.GrantTypes))
-	for i, g := range cl.GrantTypes {
-		grants[i] = shortGrant(g)
-	}
+// clientFields is a client as text, with its secret when the answer has one.
+func clientFields(cl *admin.Client) [][2]string {
 	serverDefault := "the server's"
 	duration := func(s int64) string {
 		if s == 0 {
@@ -427,7 +219,7 @@ func (c *adminCLI) showClient(af *adminFlags, raw []byte, cl *admin.Client) erro
 		{"client_name", orDash(cl.ClientName)},
 		{"type", clientType(cl)},
 		{"token_endpoint_auth_method", cl.AuthMethod},
-		{"grant_types", strings.Join(grants, ", ")},
+		{"grant_types", strings.Join(shortGrants(cl.GrantTypes), ", ")},
 		{"redirect_uris", orDash(strings.Join(cl.RedirectURIs, ", "))},
 		{"scope", orDash(cl.Scope)},
 		{"post_logout_redirect_uris", orDash(strings.Join(cl.PostLogoutRedirectURIs, ", "))},
@@ -443,13 +235,7 @@ func (c *adminCLI) showClient(af *adminFlags, raw []byte, cl *admin.Client) erro
 	if cl.ClientSecret != "" {
 		fields = append(fields, [2]string{"client_secret", cl.ClientSecret})
 	}
-	if err := printFields(c.stdout, fields); err != nil {
-		return err
-	}
-	if cl.ClientSecret != "" {
-		fmt.Fprintf(c.stdout, "\n%s\n", secretNotice)
-	}
-	return nil
+	return fields
 }
 
 func clientType(cl *admin.Client) string {

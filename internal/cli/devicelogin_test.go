@@ -75,8 +75,8 @@ func TestParseDeviceLoginFlags(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			getenv := func(k string) string { return tt.env[k] }
-			got, err := parseDeviceLoginFlags(tt.args, getenv, &out)
+			e := &Env{Getenv: func(k string) string { return tt.env[k] }, Stdout: &out, Stderr: &out}
+			got, err := e.parseDeviceLoginFlags(tt.args)
 			switch {
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {
