@@ -174,7 +174,7 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 	}
 	da, err := conf.DeviceAuth(ctx, authOpts...)
 	if err != nil {
-		return explainOAuthError("device authorization", err, secret != "")
+		return explainOAuthError("device authorization", err, o.clientID, o.clientSecretFile)
 	}
 
 	// With --json, stdout carries the token response alone, so it can be piped.
@@ -212,7 +212,7 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 		fmt.Fprintln(stderr)
 	}
 	if err != nil {
-		return explainPollError(err, context.Cause(pollCtx), secret != "")
+		return explainPollError(err, context.Cause(pollCtx), o.clientID, o.clientSecretFile)
 	}
 
 	if o.json {
@@ -360,8 +360,10 @@ func (e *loginError) Error() string { return e.Msg }
 func (e *loginError) Unwrap() error { return e.Err }
 
 // explainOAuthError turns an OAuth error response (RFC 6749 §5.2,
-// RFC 8628 §3.5) from step into a message for a person.
-func explainOAuthError(step string, err error, confidential bool) error {
+// RFC 8628 §3.5) from step into a message for a person. clientID is the
+// client device-login was, and secretFile where its secret came from ("":
+// it sent none).
+func explainOAuthError(step string, err error, clientID, secretFile string) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("%s: %w", step, err)
@@ -378,12 +380,20 @@ func explainOAuthError(step string, err error, confidential bool) error {
 		}
 		return &loginError{fmt.Sprintf("%s failed: the server answered %s without an OAuth error code", step, status), err}
 	}
+	if re.ErrorCode == "invalid_client" {
+		// The server answers an unknown client as it answers one that failed
+		// to authenticate, so that it does not tell which client ids exist:
+		// say what either could mean.
+		if secretFile == "" {
+			return &loginError{fmt.Sprintf("the server refused client %q (invalid_client): it is unknown, "+
+				"or it is a confidential client and needs --client-secret-file", clientID), err}
+		}
+		return &loginError{fmt.Sprintf("the server refused client %q with the secret in %s (invalid_client): the client is unknown, "+
+			"the secret is not its own, or it is a public client and needs no --client-secret-file", clientID, secretFile), err}
+	}
 	msg := fmt.Sprintf("%s failed: %s", step, re.ErrorCode)
 	if re.ErrorDescription != "" {
 		msg += ": " + re.ErrorDescription
-	}
-	if re.ErrorCode == "invalid_client" && !confidential {
-		msg += " (a confidential client needs --client-secret-file)"
 	}
 	return &loginError{msg, err}
 }
@@ -391,7 +401,7 @@ func explainOAuthError(step string, err error, confidential bool) error {
 // explainPollError explains why polling the token endpoint ended without a
 // token. cause is context.Cause of the polling context: the --timeout
 // *loginError, the caller's cancellation, or nil while that context is live.
-func explainPollError(err, cause error, confidential bool) error {
+func explainPollError(err, cause error, clientID, secretFile string) error {
 	if le, ok := cause.(*loginError); ok {
 		return le // --timeout
 	}
@@ -403,7 +413,7 @@ func explainPollError(err, cause error, confidential bool) error {
 		// to answer expired_token.
 		return &loginError{"The code expired before it was approved; run device-login again.", err}
 	}
-	return explainOAuthError("token request", err, confidential)
+	return explainOAuthError("token request", err, clientID, secretFile)
 }
 
 // redactTokenResponse returns the token response body as indented JSON,
