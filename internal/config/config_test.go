@@ -121,8 +121,18 @@ func TestLoadProblems(t *testing.T) {
 		})
 	}
 
+	// A YAML merge key is read as the mapping it merges.
+	c, err := Load(writeFile(t, "x-login: &login\n  window: 5m\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `unknown key "x-login"`) {
+		t.Errorf("an unknown top-level anchor holder: %v", err)
+	}
+	c, err = Load(writeFile(t, "login:\n  <<: {window: 5m, attempts_per_ip: 7}\n  attempts_per_ip: 9\n"), noEnv)
+	if err != nil || c.Login.Window.D() != 5*time.Minute || c.Login.AttemptsPerIP != 9 {
+		t.Errorf("merge key: %v, login %+v", err, c.Login)
+	}
+
 	// Beside the problems, the keys that are right are set.
-	c, err := Load(writeFile(t, "login:\n  attempts: 3\n  window: 5m\nlisten: 127.0.0.1:9000\n"), noEnv)
+	c, err = Load(writeFile(t, "login:\n  attempts: 3\n  window: 5m\nlisten: 127.0.0.1:9000\n"), noEnv)
 	if err == nil || c.Listen != "127.0.0.1:9000" || c.Login.Window.D() != 5*time.Minute {
 		t.Errorf("Load = %v, listen %q, login.window %s; want an error and the other keys set", err, c.Listen, c.Login.Window)
 	}

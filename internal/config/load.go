@@ -94,6 +94,16 @@ func (d *decoder) section(n *yaml.Node, v reflect.Value, at string) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if k.Tag == "!!merge" { // "<<: *defaults" merges another mapping in here
+			merged := []*yaml.Node{val}
+			if val.Kind == yaml.SequenceNode {
+				merged = val.Content
+			}
+			for _, m := range merged {
+				d.section(m, v, at)
+			}
+			continue
+		}
 		name := dotted(at, k.Value)
 		if line, ok := seen[k.Value]; ok {
 			d.errorf(k, "%q is set twice (first at line %d)", name, line)
