@@ -118,7 +118,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Start here:  latchkey serve --dev")
-	fmt.Fprintln(w, "Each command takes -h for its flags.")
+	fmt.Fprintln(w, "Each command takes -h for its usage and flags, as in: latchkey help serve")
 }
 
 func runVersion(_ context.Context, e *Env, args []string) error {
