@@ -263,7 +263,7 @@ keys: {cache_refresh: 1s, publish_delay: 3s}
 	// Rotate the key while a flow is under way.
 	da := postForm(t, in[2].URL+"/oauth2/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid"}})
 	bin, _ := buildBinary()
-	rot := exec.Command(bin, "keys", "rotate", "--config", config)
+	rot := exec.Command(bin, "keys", "rotate", "--config", config, "--yes")
 	rot.Env = append(os.Environ(), "LATCHKEY_DB=")
 	var rotOut bytes.Buffer
 	rot.Stdout, rot.Stderr = &rotOut, &rotOut

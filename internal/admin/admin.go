@@ -74,6 +74,7 @@ func (a *API) routes() []route {
 		{"DELETE /admin/v1/users/{id}", a.deleteUser},
 
 		{"GET /admin/v1/users/{id}/grants", a.listUserGrants},
+		{"GET /admin/v1/grants/{id}", a.getGrant},
 		{"DELETE /admin/v1/grants/{id}", a.revokeGrant},
 	}, a.orgRoutes()...)
 }

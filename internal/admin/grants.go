@@ -46,6 +46,17 @@ func (a *API) listUserGrants(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
+// getGrant shows one grant, so that a caller can tell a revoked one before
+// revoking it again.
+func (a *API) getGrant(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	g, err := a.Store.GetGrant(r.Context(), id)
+	if err != nil {
+		return storeError(err, "there is no grant "+shorten(id), "")
+	}
+	return oauth.WriteJSON(w, http.StatusOK, grantJSON(g, a.now()))
+}
+
 // revokeGrant revokes a grant: every access and refresh token of it stops
 // working at once (introspection and refresh answer from the grant). The
 // grant stays, listed as revoked; revoking it again changes nothing.

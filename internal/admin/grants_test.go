@@ -57,8 +57,12 @@ func TestGrants(t *testing.T) {
 	if diff := cmp.Diff(GrantList{Grants: []Grant{g0, g1}}, got); diff != "" {
 		t.Errorf("after revoking (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(g1, decode[Grant](t, f.do(t, "GET", "/admin/v1/grants/g1", ""))); diff != "" {
+		t.Errorf("get after revoking (-want +got):\n%s", diff)
+	}
+	wantError(t, f.do(t, "GET", "/admin/v1/grants/nope", ""), 404, "not_found", "no grant nope")
 	wantError(t, f.do(t, "DELETE", "/admin/v1/grants/nope", ""), 404, "not_found", "no grant nope")
-	wantError(t, f.do(t, "PUT", "/admin/v1/grants/g1", "{}"), 405, "method_not_allowed", "DELETE")
+	wantError(t, f.do(t, "PUT", "/admin/v1/grants/g1", "{}"), 405, "method_not_allowed", "GET or DELETE")
 }
 
 func TestClientSessionMembers(t *testing.T) {

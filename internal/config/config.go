@@ -5,14 +5,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -165,34 +162,13 @@ func Default() Config {
 	}
 }
 
-// Load returns the defaults, overlaid with the YAML file at path (if path is
-// not empty) and then with LATCHKEY_* variables from getenv.
-func Load(path string, getenv func(string) string) (Config, error) {
-	c := Default()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return c, fmt.Errorf("read config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)                                             // a typo is an error, not a setting silently ignored
-		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
-			return c, fmt.Errorf("config %s: %w", path, err)
-		}
-	}
-	if err := c.applyEnv(getenv); err != nil {
-		return c, err
-	}
-	return c, nil
-}
-
 // Env lists the environment variables Load reads, for help texts.
 var Env = []string{
 	"LATCHKEY_CONFIG", "LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DB", "LATCHKEY_ADMIN_TOKEN",
 	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD",
 }
 
-func (c *Config) applyEnv(getenv func(string) string) error {
+func (c *Config) applyEnv(getenv func(string) string) {
 	set := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
 			*dst = v
@@ -205,7 +181,6 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("LATCHKEY_LOG_FORMAT", &c.Log.Format)
 	set("LATCHKEY_LOG_LEVEL", &c.Log.Level)
 	set("LATCHKEY_SMTP_PASSWORD", &c.SMTP.Password)
-	return nil
 }
 
 // IssuerURL is the issuer, defaulting to http:// + the listen address.
@@ -387,7 +362,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		// Bare integers are seconds, which is what RFC 8628 counts in.
 		secs, err2 := strconv.Atoi(s)
 		if err2 != nil {
-			return fmt.Errorf("line %d: %q is not a duration like 90s or 10m", n.Line, s)
+			return fmt.Errorf("%q is not a duration like 90s, 10m or 7d", s)
 		}
 		v = time.Duration(secs) * time.Second
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,8 +62,79 @@ device:
 func TestLoadUnknownKey(t *testing.T) {
 	p := writeFile(t, "issuer: https://a.example\ndevice:\n  lifetmie: 5m\n")
 	_, err := Load(p, noEnv)
-	if err == nil || !strings.Contains(err.Error(), "lifetmie") {
-		t.Fatalf("Load with a typo = %v; want an error naming the key", err)
+	want := p + ` line 3: unknown key "lifetmie" in "device" (known: attempts_global, attempts_per_account, attempts_per_ip, ` +
+		`expected_live_codes, interval, lifetime, requests_per_client_per_minute, requests_per_ip_per_minute, user_code)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Load with a typo = %v\nwant %s", err, want)
+	}
+}
+
+// TestLoadProblems: every problem of a file is reported at once, by line
+// and YAML name, and what could be read is set.
+func TestLoadProblems(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		yaml string
+		want []string // the error's lines, after "FILE line "
+	}{
+		{"unknown key in a section", "login:\n  attempts: 3\n",
+			[]string{`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`}},
+		{"unknown key in a nested section", "device:\n  user_code:\n    size: 9\n",
+			[]string{`3: unknown key "size" in "device.user_code" (known: alphabet, group, length)`}},
+		{"unknown top-level key", "listen: 127.0.0.1:9000\nadmin: x\n",
+			[]string{`2: unknown key "admin" at the top level (known: admin_token, database, device, invitations, issuer, keys, listen, log, login, postgres, session, smtp, sweep_interval, tokens, trust_proxy)`}},
+		{"everything at once", "login:\n  attempts: 3\n  attempts_per_ip: lots\n  window: forever\ntrust_proxy: maybe\nlisten: 127.0.0.1:9000\n",
+			[]string{
+				`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`,
+				`3: login.attempts_per_ip: "lots" is not a whole number`,
+				`4: login.window: "forever" is not a duration like 90s, 10m or 7d`,
+				`5: trust_proxy: "maybe" is not true or false`,
+			}},
+		{"a key twice", "listen: 127.0.0.1:9000\nlisten: 127.0.0.1:9001\n",
+			[]string{`2: "listen" is set twice (first at line 1)`}},
+		{"a value for a section", "login: 5\n",
+			[]string{`1: "login" holds settings, not a single value (known: attempts_per_account, attempts_per_ip, window)`}},
+		{"a section for a value", "listen:\n  host: x\n",
+			[]string{`2: listen: want a single value, not a mapping`}},
+		{"not a mapping", "- listen\n",
+			[]string{`1: want settings as keys and values, such as listen: 127.0.0.1:8080`}},
+		{"not YAML", "listen: [\n",
+			[]string{`1: did not find expected node content`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeFile(t, tt.yaml)
+			c, err := Load(p, noEnv)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			var want []string
+			for _, w := range tt.want {
+				want = append(want, p+" line "+w)
+			}
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
+				t.Errorf("Load error:\n%s\nwant:\n%s", err, strings.Join(want, "\n"))
+			}
+			// A value that could not be read keeps its default.
+			if d := Default(); c.Login != d.Login || c.TrustProxy != d.TrustProxy {
+				t.Errorf("login = %+v, trust_proxy = %v; want the defaults", c.Login, c.TrustProxy)
+			}
+		})
+	}
+
+	// A YAML merge key is read as the mapping it merges.
+	c, err := Load(writeFile(t, "x-login: &login\n  window: 5m\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `unknown key "x-login"`) {
+		t.Errorf("an unknown top-level anchor holder: %v", err)
+	}
+	c, err = Load(writeFile(t, "login:\n  <<: {window: 5m, attempts_per_ip: 7}\n  attempts_per_ip: 9\n"), noEnv)
+	if err != nil || c.Login.Window.D() != 5*time.Minute || c.Login.AttemptsPerIP != 9 {
+		t.Errorf("merge key: %v, login %+v", err, c.Login)
+	}
+
+	// Beside the problems, the keys that are right are set.
+	c, err = Load(writeFile(t, "login:\n  attempts: 3\n  window: 5m\nlisten: 127.0.0.1:9000\n"), noEnv)
+	if err == nil || c.Listen != "127.0.0.1:9000" || c.Login.Window.D() != 5*time.Minute {
+		t.Errorf("Load = %v, listen %q, login.window %s; want an error and the other keys set", err, c.Listen, c.Login.Window)
 	}
 }
 

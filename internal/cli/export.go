@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -7,14 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/portable"
-	"github.com/latchkey/latchkey/internal/server"
 )
 
-const exportHelp = `Usage: latchkey export [--db sqlite:PATH | postgres://…] [--config FILE] [--out FILE]
-
+const exportHelp = `
 Writes the installation's clients (with their secret hashes), users (with
 their password hashes) and signing keys as JSON lines, for latchkey import
 into another database, for example to move from SQLite to PostgreSQL.
@@ -26,13 +23,9 @@ it the export goes to standard output.
 
 Not moved: grants, refresh tokens, sessions and device authorizations, so
 after the move every device and browser signs in again. Stop the server
-first, so nothing changes while the export runs.
+first, so nothing changes while the export runs.`
 
-Flags:
-`
-
-const importHelp = `Usage: latchkey import [--db sqlite:PATH | postgres://…] [--config FILE] [--in FILE] [--skip-existing]
-
+const importHelp = `
 Reads what latchkey export wrote and creates its clients, users and signing
 keys in the database (migrating its schema first). The whole file is
 checked, and then every id against the database, before anything is
@@ -43,39 +36,21 @@ Signing keys are added beside any the database has: every key is published,
 and the one whose "signs from" time is latest signs (see latchkey keys list).
 
 Not moved: grants, refresh tokens, sessions and device authorizations, so
-after the move every device and browser signs in again.
+after the move every device and browser signs in again.`
 
-Flags:
-`
-
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", "", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, exportHelp); fs.PrintDefaults() }
-	var sf serverFlags
-	sf.register(fs)
-	out := fs.String("out", "", "write to `file`, mode 0600 (default: standard output)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := sf.load()
+func runExport(ctx context.Context, e *Env, args []string) error {
+	fs := e.newFlags("export", "export [--db DATABASE] [--config FILE] [--out FILE]", exportHelp)
+	var df dbFlags
+	df.register(fs)
+	out := fs.String("out", "", "write to `FILE`, mode 0600 (default: standard output)")
+	st, cfg, err := e.open(ctx, fs, &df, args, true)
 	if err != nil {
 		return err
-	}
-	// Opening a SQLite path that does not exist would create an empty
-	// database, and a typo would export nothing without a word.
-	if path, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("export: there is no database at %s", path)
-		}
-	}
-	db := redactDSN(cfg.Database)
-	st, err := server.OpenStore(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open database %s: %w", db, err)
 	}
 	defer st.Close()
+	db := redactDSN(cfg.Database)
 
-	fmt.Fprintf(stderr, "exporting clients, users and signing keys from %s\n", db)
+	fmt.Fprintf(e.Stderr, "exporting clients, users and signing keys from %s\n", db)
 	var n portable.Counts
 	export := func(w io.Writer) error {
 		n, err = portable.Export(ctx, st, w)
@@ -83,7 +58,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	dest := "standard output"
 	if *out == "" {
-		err = export(stdout)
+		err = export(e.Stdout)
 	} else {
 		dest = *out
 		err = writePrivateFile(*out, export)
@@ -91,8 +66,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	fmt.Fprintf(stderr, "exported %s to %s\n", n, dest)
-	fmt.Fprintln(stderr, "the export holds private signing keys and password hashes: keep it secret, and delete it after the import")
+	fmt.Fprintf(e.Stderr, "exported %s to %s\n", n, dest)
+	fmt.Fprintln(e.Stderr, "the export holds private signing keys and password hashes: keep it secret, and delete it after the import")
 	return nil
 }
 
@@ -122,21 +97,20 @@ func writePrivateFile(path string, write func(io.Writer) error) error {
 	return err
 }
 
-func runImport(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("import", "", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, importHelp); fs.PrintDefaults() }
-	var sf serverFlags
-	sf.register(fs)
-	in := fs.String("in", "", "read from `file` (default: standard input)")
+func runImport(ctx context.Context, e *Env, args []string) error {
+	fs := e.newFlags("import", "import [--db DATABASE] [--config FILE] [--in FILE] [--skip-existing]", importHelp)
+	var df dbFlags
+	df.register(fs)
+	in := fs.String("in", "", "read from `FILE` (default: standard input)")
 	skip := fs.Bool("skip-existing", false, "leave records whose id the database holds already, and count them as skipped")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := sf.load()
+	cfg, err := e.loadConfig(df, false, nil)
 	if err != nil {
 		return err
 	}
-	var r io.Reader = os.Stdin
+	r := e.Stdin
 	src := "standard input"
 	if *in != "" {
 		f, err := os.Open(*in)
@@ -146,14 +120,14 @@ func runImport(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer f.Close()
 		r, src = f, *in
 	}
-	db := redactDSN(cfg.Database)
-	st, err := server.OpenStore(ctx, cfg)
+	st, err := openDatabase(ctx, cfg, false)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", db, err)
+		return err
 	}
 	defer st.Close()
+	db := redactDSN(cfg.Database)
 
-	fmt.Fprintf(stderr, "importing %s into %s\n", src, db)
+	fmt.Fprintf(e.Stderr, "importing %s into %s\n", src, db)
 	n, err := portable.Import(ctx, st, r, portable.Options{SkipExisting: *skip})
 	var exists *portable.ExistsError
 	if errors.As(err, &exists) {
@@ -162,10 +136,10 @@ func runImport(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("import %s: %w", src, err)
 	}
-	fmt.Fprintf(stderr, "imported %s from %s into %s", n, src, db)
+	fmt.Fprintf(e.Stderr, "imported %s from %s into %s", n, src, db)
 	if n.Skipped > 0 {
-		fmt.Fprintf(stderr, "; skipped %d that existed already", n.Skipped)
+		fmt.Fprintf(e.Stderr, "; skipped %d that existed already", n.Skipped)
 	}
-	fmt.Fprintln(stderr)
+	fmt.Fprintln(e.Stderr)
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // latchkey device-login: what a CLI or TV app does to sign in with the OAuth
 // 2.0 Device Authorization Grant (RFC 8628), built on golang.org/x/oauth2. It
@@ -7,11 +7,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,8 +31,7 @@ const (
 	defaultDeviceScope    = "openid profile email offline_access"
 )
 
-const deviceLoginUsage = `Usage: latchkey device-login [flags]
-
+const deviceLoginHelp = `
 Signs in the way a CLI or TV app does, with the OAuth 2.0 device flow
 (RFC 8628): shows a code and a QR code to open on another device, waits for
 approval there, then prints what the token response holds. The refresh token
@@ -40,10 +39,7 @@ is never printed; the access token only with --json.
 
 Example:
   latchkey serve --dev &
-  latchkey device-login --issuer http://127.0.0.1:8080 --client-id latchkey-dev-device
-
-Flags:
-`
+  latchkey device-login --issuer http://127.0.0.1:8080 --client-id latchkey-dev-device`
 
 // deviceLoginOptions are the parsed flags of device-login.
 type deviceLoginOptions struct {
@@ -56,48 +52,32 @@ type deviceLoginOptions struct {
 	timeout          time.Duration // 0: until the code expires
 }
 
-// parseDeviceLoginFlags parses args, taking defaults from getenv for the flags
-// that have a LATCHKEY_* twin; a flag on the command line wins. Like the other
-// subcommands, it returns flag.ErrHelp after -h and errUsage after a mistake
-// the flag package has already printed with the usage.
-func parseDeviceLoginFlags(args []string, getenv func(string) string, output io.Writer) (deviceLoginOptions, error) {
+// parseDeviceLoginFlags parses args, taking defaults from the environment
+// for the flags that have a LATCHKEY_* twin; a flag on the command line
+// wins. Like the other commands, it returns flag.ErrHelp after -h and
+// errUsage after a mistake it has printed with the usage.
+func (e *Env) parseDeviceLoginFlags(args []string) (deviceLoginOptions, error) {
 	envOr := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
+		return cmp.Or(e.Getenv(name), def)
 	}
 	var o deviceLoginOptions
 	var scope string
-	fs := flag.NewFlagSet("latchkey device-login", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := e.newFlags("device-login", "device-login [--issuer URL] [--client-id ID] [flags]", deviceLoginHelp)
 	fs.StringVar(&o.issuer, "issuer", envOr("LATCHKEY_ISSUER", defaultDeviceIssuer),
 		"the server's issuer `URL` (env LATCHKEY_ISSUER)")
 	fs.StringVar(&o.clientID, "client-id", envOr("LATCHKEY_CLIENT_ID", defaultDeviceClientID),
 		"the client's `ID` (env LATCHKEY_CLIENT_ID)")
 	fs.StringVar(&o.clientSecretFile, "client-secret-file", envOr("LATCHKEY_CLIENT_SECRET_FILE", ""),
-		"read a confidential client's secret from `PATH` (never from a flag, which\nother users can see in the process list) (env LATCHKEY_CLIENT_SECRET_FILE)")
+		"read a confidential client's secret from `FILE` (never from a flag, which\nother users can see in the process list) (env LATCHKEY_CLIENT_SECRET_FILE)")
 	fs.StringVar(&scope, "scope", envOr("LATCHKEY_SCOPE", defaultDeviceScope),
-		"space-separated `scopes` to request (env LATCHKEY_SCOPE)")
+		"space-separated `SCOPES` to request (env LATCHKEY_SCOPE)")
 	fs.BoolVar(&o.noQR, "no-qr", false, "do not draw the QR code")
 	fs.BoolVar(&o.json, "json", false,
 		"print the token response as JSON on stdout (refresh_token replaced by\n\"REDACTED\"); the instructions for the person go to stderr")
 	fs.DurationVar(&o.timeout, "timeout", 0,
-		"stop waiting for approval after this `duration` (default and maximum:\nuntil the code expires)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), deviceLoginUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return deviceLoginOptions{}, err
-		}
-		return deviceLoginOptions{}, errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(output, "unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return deviceLoginOptions{}, errUsage
+		"stop waiting for approval after this `DURATION` (default and maximum:\nuntil the code expires)")
+	if _, err := e.parse(fs, args); err != nil {
+		return deviceLoginOptions{}, err
 	}
 	if err := checkIssuerURL(o.issuer); err != nil {
 		return deviceLoginOptions{}, fmt.Errorf("device-login: --issuer: %w", err)
@@ -144,8 +124,9 @@ func readClientSecret(path string) (string, error) {
 
 // runDeviceLogin runs `latchkey device-login`. When the flow does not end
 // with a token, the error's text is meant for the person at the terminal.
-func runDeviceLogin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseDeviceLoginFlags(args, os.Getenv, stderr)
+func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
+	stdout, stderr := e.Stdout, e.Stderr
+	o, err := e.parseDeviceLoginFlags(args)
 	if err != nil {
 		return err
 	}
@@ -193,7 +174,7 @@ func runDeviceLogin(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	da, err := conf.DeviceAuth(ctx, authOpts...)
 	if err != nil {
-		return explainOAuthError("device authorization", err, secret != "")
+		return explainOAuthError("device authorization", err, o.clientID, o.clientSecretFile)
 	}
 
 	// With --json, stdout carries the token response alone, so it can be piped.
@@ -231,7 +212,7 @@ func runDeviceLogin(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr)
 	}
 	if err != nil {
-		return explainPollError(err, context.Cause(pollCtx), secret != "")
+		return explainPollError(err, context.Cause(pollCtx), o.clientID, o.clientSecretFile)
 	}
 
 	if o.json {
@@ -338,17 +319,6 @@ func (t *pollTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// isTerminal reports whether w is a character device, which for stderr means
-// a terminal (or /dev/null, where dots do no harm).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // writePrompt tells the person what to open and which code to enter
 // (RFC 8628 §3.3), and draws verification_uri_complete as a QR code when the
 // server sent one and qr is set (§3.3.1).
@@ -390,8 +360,10 @@ func (e *loginError) Error() string { return e.Msg }
 func (e *loginError) Unwrap() error { return e.Err }
 
 // explainOAuthError turns an OAuth error response (RFC 6749 §5.2,
-// RFC 8628 §3.5) from step into a message for a person.
-func explainOAuthError(step string, err error, confidential bool) error {
+// RFC 8628 §3.5) from step into a message for a person. clientID is the
+// client device-login was, and secretFile where its secret came from ("":
+// it sent none).
+func explainOAuthError(step string, err error, clientID, secretFile string) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("%s: %w", step, err)
@@ -408,12 +380,20 @@ func explainOAuthError(step string, err error, confidential bool) error {
 		}
 		return &loginError{fmt.Sprintf("%s failed: the server answered %s without an OAuth error code", step, status), err}
 	}
+	if re.ErrorCode == "invalid_client" {
+		// The server answers an unknown client as it answers one that failed
+		// to authenticate, so that it does not tell which client ids exist:
+		// say what either could mean.
+		if secretFile == "" {
+			return &loginError{fmt.Sprintf("the server refused client %q (invalid_client): it is unknown, "+
+				"or it is a confidential client and needs --client-secret-file", clientID), err}
+		}
+		return &loginError{fmt.Sprintf("the server refused client %q with the secret in %s (invalid_client): the client is unknown, "+
+			"the secret is not its own, or it is a public client and needs no --client-secret-file", clientID, secretFile), err}
+	}
 	msg := fmt.Sprintf("%s failed: %s", step, re.ErrorCode)
 	if re.ErrorDescription != "" {
 		msg += ": " + re.ErrorDescription
-	}
-	if re.ErrorCode == "invalid_client" && !confidential {
-		msg += " (a confidential client needs --client-secret-file)"
 	}
 	return &loginError{msg, err}
 }
@@ -421,7 +401,7 @@ func explainOAuthError(step string, err error, confidential bool) error {
 // explainPollError explains why polling the token endpoint ended without a
 // token. cause is context.Cause of the polling context: the --timeout
 // *loginError, the caller's cancellation, or nil while that context is live.
-func explainPollError(err, cause error, confidential bool) error {
+func explainPollError(err, cause error, clientID, secretFile string) error {
 	if le, ok := cause.(*loginError); ok {
 		return le // --timeout
 	}
@@ -433,7 +413,7 @@ func explainPollError(err, cause error, confidential bool) error {
 		// to answer expired_token.
 		return &loginError{"The code expired before it was approved; run device-login again.", err}
 	}
-	return explainOAuthError("token request", err, confidential)
+	return explainOAuthError("token request", err, clientID, secretFile)
 }
 
 // redactTokenResponse returns the token response body as indented JSON,

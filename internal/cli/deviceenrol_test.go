@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey orgs`, `groups`, `invitations` and `device-enrol`
 // against a whole server on a real SQLite store: an operator sets up an
@@ -59,20 +59,7 @@ func startServer(t *testing.T) *orgEnv {
 // runOrgCLI runs an admin command of this feature.
 func (e *orgEnv) runOrgCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &adminCLI{getenv: func(k string) string { return e.env[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, http: e.srv.Client()}
-	var err error
-	switch args[0] {
-	case "orgs":
-		err = c.orgs(t.Context(), args[1:])
-	case "groups":
-		err = c.groups(t.Context(), args[1:])
-	case "invitations":
-		err = c.invitations(t.Context(), args[1:])
-	default:
-		t.Fatalf("not an org command: %v", args)
-	}
-	return out.String(), errOut.String(), err
+	return e.run(t, "", args...)
 }
 
 func (e *orgEnv) mustOrgCLI(t *testing.T, args ...string) string {
@@ -88,8 +75,8 @@ func (e *orgEnv) mustOrgCLI(t *testing.T, args ...string) string {
 func (e *orgEnv) enrol(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	t.Setenv("LATCHKEY_ISSUER", e.issuer)
-	err := runDeviceEnrol(t.Context(), args, &out, &errOut)
+	env := &Env{Getenv: func(k string) string { return map[string]string{"LATCHKEY_ISSUER": e.issuer}[k] }, Stdout: &out, Stderr: &errOut}
+	err := runDeviceEnrol(t.Context(), env, args)
 	return out.String(), errOut.String(), err
 }
 
@@ -101,10 +88,10 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 	mustDoCLI(t, e.store.CreateUser(ctx, &store.User{ID: "u-ops", Email: "ops@acme.example"}))
 
 	out := e.mustOrgCLI(t, "orgs", "create", "--id", "acme", "--name", "Acme Sensors", "--app-link", "com.acme.sensor://invitation")
-	if field(t, out, "id") != "acme" || field(t, out, "app_link") != "com.acme.sensor://invitation" {
+	if textField(t, out, "id") != "acme" || textField(t, out, "app_link") != "com.acme.sensor://invitation" {
 		t.Errorf("orgs create:\n%s", out)
 	}
-	if out := e.mustOrgCLI(t, "orgs", "add-member", "acme", "ops@acme.example", "--role", "admin"); !strings.Contains(out, "an admin") {
+	if out := e.mustOrgCLI(t, "orgs", "add-member", "acme", "ops@acme.example", "--role", "admin"); textField(t, out, "role") != "admin" {
 		t.Errorf("add-member: %s", out)
 	}
 	if out := e.mustOrgCLI(t, "orgs", "members", "acme"); !strings.Contains(out, "ops@acme.example") || !strings.Contains(out, "admin") {
@@ -113,21 +100,28 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 	if out := e.mustOrgCLI(t, "orgs", "list"); !strings.Contains(out, "Acme Sensors") {
 		t.Errorf("orgs list:\n%s", out)
 	}
-	readers := field(t, e.mustOrgCLI(t, "groups", "create", "--org", "acme", "--name", "Readers", "--scopes", "read status"), "id")
-	writers := field(t, e.mustOrgCLI(t, "groups", "create", "--org", "acme", "--name", "Writers", "--scopes", "write"), "id")
+	readers := textField(t, e.mustOrgCLI(t, "groups", "create", "--org", "acme", "--name", "Readers", "--scopes", "read status"), "id")
+	writers := textField(t, e.mustOrgCLI(t, "groups", "create", "--org", "acme", "--name", "Writers", "--scopes", "write"), "id")
 	if out := e.mustOrgCLI(t, "groups", "list", "--org", "acme"); !strings.Contains(out, "Readers") || !strings.Contains(out, "read status") {
 		t.Errorf("groups list:\n%s", out)
 	}
 	out = e.mustOrgCLI(t, "groups", "update", "--org", "acme", readers, "--description", "Read-only sensors")
-	if field(t, out, "description") != "Read-only sensors" {
+	if textField(t, out, "description") != "Read-only sensors" {
 		t.Errorf("groups update:\n%s", out)
 	}
 
 	// An invitation; without a mail server, show prints its link.
-	out = e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", readers, "--email", "ops@acme.example",
+	out = e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", "Readers", "--email", "ops@acme.example",
 		"--lifetime", "2d", "--allow-rename")
-	id := field(t, out, "id")
-	if field(t, out, "state") != "pending" {
+	if textField(t, out, "groups") != readers {
+		t.Errorf("invitations create --groups Readers:\n%s", out)
+	}
+	if _, _, err := e.runOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", "Readers,Sensors", "--email", "x@example.com"); err == nil ||
+		err.Error() != `organization acme: there is no client group "Sensors"; its groups are Readers, Writers` {
+		t.Errorf("invitations create with an unknown group: %v", err)
+	}
+	id := textField(t, out, "id")
+	if textField(t, out, "state") != "pending" {
 		t.Errorf("invitations create:\n%s", out)
 	}
 	out, errOut, err := e.runOrgCLI(t, "invitations", "show", id)
@@ -168,12 +162,12 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 	if c, _ := e.store.GetClient(ctx, creds.ClientID); c.Name != "Boiler sensor" {
 		t.Errorf("device name %q", c.Name)
 	}
-	if out := e.mustOrgCLI(t, "invitations", "show", id); linkLine.MatchString(out) || field(t, out, "state") != "accepted" {
+	if out := e.mustOrgCLI(t, "invitations", "show", id); linkLine.MatchString(out) || textField(t, out, "state") != "accepted" {
 		t.Errorf("show after acceptance:\n%s", out)
 	}
 
 	// A second invitation, accepted by the same device as the existing client.
-	id2 := field(t, e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", writers, "--email", "ops@acme.example",
+	id2 := textField(t, e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", writers, "--email", "ops@acme.example",
 		"--existing-only"), "id")
 	tok2 := strings.TrimPrefix(linkLine.FindStringSubmatch(e.mustOrgCLI(t, "invitations", "show", id2))[1], e.issuer+"/invitations/")
 	out, errOut, err = e.enrol(t, "--token", tok2, "--out", credFile)
@@ -184,20 +178,20 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 	if claims["client_id"] != creds.ClientID || claims["scope"] != "read status write" || !hasGroups(claims, readers, writers) {
 		t.Errorf("claims after joining the writers: %v", claims)
 	}
-	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) != creds.ClientID {
+	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", "Writers"); out != "CLIENT ID\n"+creds.ClientID+"\n" {
 		t.Errorf("groups clients: %q", out)
 	}
 	// Out of the writers and back in, by hand.
 	if out := e.mustOrgCLI(t, "groups", "remove-client", "--org", "acme", writers, creds.ClientID); !strings.Contains(out, "Removed client") {
 		t.Errorf("groups remove-client: %q", out)
 	}
-	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) == creds.ClientID {
+	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.Contains(out, creds.ClientID) {
 		t.Errorf("groups clients after remove-client: %q", out)
 	}
 	if out := e.mustOrgCLI(t, "groups", "add-client", "--org", "acme", writers, creds.ClientID); !strings.Contains(out, "Added client") {
 		t.Errorf("groups add-client: %q", out)
 	}
-	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); strings.TrimSpace(out) != creds.ClientID {
+	if out := e.mustOrgCLI(t, "groups", "clients", "--org", "acme", writers); !strings.Contains(out, creds.ClientID) {
 		t.Errorf("groups clients after add-client: %q", out)
 	}
 
@@ -206,17 +200,17 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 		!strings.Contains(err.Error(), "cannot be used") {
 		t.Errorf("enrolling with a used token: %v", err)
 	}
-	id3 := field(t, e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", readers, "--email", "x@example.com"), "id")
-	if out := e.mustOrgCLI(t, "invitations", "revoke", id3); field(t, out, "state") != "revoked" {
+	id3 := textField(t, e.mustOrgCLI(t, "invitations", "create", "--org", "acme", "--groups", readers, "--email", "x@example.com"), "id")
+	if out := e.mustOrgCLI(t, "invitations", "revoke", id3, "--yes"); textField(t, out, "state") != "revoked" {
 		t.Errorf("revoke:\n%s", out)
 	}
-	if _, _, err := e.runOrgCLI(t, "invitations", "revoke", id3); err == nil {
+	if _, _, err := e.runOrgCLI(t, "invitations", "revoke", id3, "--yes"); err == nil {
 		t.Error("revoking twice succeeded")
 	}
 	if out := e.mustOrgCLI(t, "invitations", "list", "--org", "acme"); !strings.Contains(out, "revoked") || !strings.Contains(out, "accepted") {
 		t.Errorf("invitations list:\n%s", out)
 	}
-	if _, _, err := e.runOrgCLI(t, "orgs", "delete", "acme"); err == nil || !strings.Contains(err.Error(), "owns device clients") {
+	if _, _, err := e.runOrgCLI(t, "orgs", "delete", "acme", "--yes"); err == nil || !strings.Contains(err.Error(), "owns device clients") {
 		t.Errorf("deleting an organization that owns a device: %v", err)
 	}
 	for _, args := range [][]string{

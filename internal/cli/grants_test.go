@@ -1,10 +1,9 @@
-package main
+package cli
 
 // Tests of `latchkey grants` and of the clients' session flags, against the
 // admin API on a real SQLite store (startAdmin, clients_test.go).
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -15,16 +14,7 @@ import (
 // runGrantsCLI runs `latchkey grants <args>`.
 func (e *adminEnv) runGrantsCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &adminCLI{
-		getenv: func(k string) string { return e.env[k] },
-		stdin:  strings.NewReader(""),
-		stdout: &out,
-		stderr: &errOut,
-		http:   e.srv.Client(),
-	}
-	err = c.grants(t.Context(), args)
-	return out.String(), errOut.String(), err
+	return e.run(t, "", append([]string{"grants"}, args...)...)
 }
 
 func TestGrantsCommands(t *testing.T) {
@@ -59,13 +49,25 @@ func TestGrantsCommands(t *testing.T) {
 		}
 	}
 
-	out, _, err := e.runGrantsCLI(t, "revoke", "g-live")
-	if err != nil || !strings.Contains(out, "Revoked grant g-live.") {
+	if _, _, err := e.runGrantsCLI(t, "revoke", "g-live"); err == nil || err.Error() !=
+		"grants revoke asks before it acts, and standard input is not a terminal: add --yes to revoke grant g-live (client tv, user u-ada)" {
+		t.Errorf("grants revoke without --yes or a terminal: %v", err)
+	}
+	out, _, err := e.runGrantsCLI(t, "revoke", "g-live", "--yes")
+	if err != nil || out != "Revoked grant g-live.\n" {
 		t.Fatalf("grants revoke: %v\n%s", err, out)
 	}
 	g, err := e.store.GetGrant(ctx, "g-live")
 	if err != nil || g.RevokedAt.IsZero() {
 		t.Fatalf("after grants revoke: %+v, %v", g, err)
+	}
+	// Again: the grant stays as it was, and the command says so.
+	out, _, err = e.runGrantsCLI(t, "revoke", "g-live", "--yes")
+	if err != nil || out != "Grant g-live was already revoked at 2026-03-04T05:06:07Z.\n" {
+		t.Errorf("grants revoke of a revoked grant: %v\n%s", err, out)
+	}
+	if out := e.mustRun(t, "", "grants", "get", "g-live"); textField(t, out, "status") != "revoked 2026-03-04T05:06:07Z" {
+		t.Errorf("grants get:\n%s", out)
 	}
 	out, _, _ = e.runGrantsCLI(t, "list", "--user", "u-ada", "--json")
 	if !strings.Contains(out, `"revoked_at": "2026-03-04T05:06:07Z"`) {
@@ -77,11 +79,11 @@ func TestGrantsCommands(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"unknown grant", []string{"revoke", "nope"}, "there is no grant nope"},
+		{"unknown grant", []string{"revoke", "nope", "--yes"}, "there is no grant nope"},
 		{"unknown user", []string{"list", "--user", "nobody@example.com"}, "there is no user with email nobody@example.com"},
 		{"unknown user id", []string{"list", "--user", "u-nobody"}, "there is no user u-nobody"},
 		{"no --user", []string{"list"}, "usage"},
-		{"no grant id", []string{"revoke"}, "usage"},
+		{"no grant id", []string{"revoke", "--yes"}, "usage"},
 		{"unknown command", []string{"delete", "g-live"}, "usage"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,14 +100,14 @@ func TestClientsSessionFlags(t *testing.T) {
 	out := e.mustRun(t, "", "clients", "create", "--name", "Web", "--id", "web",
 		"--grant-types", "authorization_code", "--redirect-uris", "https://app.example/cb",
 		"--post-logout-redirect-uris", "https://app.example/bye, com.example.app:/bye", "--session-attachment", "attached")
-	if got := field(t, out, "post_logout_redirect_uris"); got != "https://app.example/bye, com.example.app:/bye" {
+	if got := textField(t, out, "post_logout_redirect_uris"); got != "https://app.example/bye, com.example.app:/bye" {
 		t.Errorf("post_logout_redirect_uris = %q", got)
 	}
-	if got := field(t, out, "session_attachment"); got != "attached" {
+	if got := textField(t, out, "session_attachment"); got != "attached" {
 		t.Errorf("session_attachment = %q", got)
 	}
 	out = e.mustRun(t, "", "clients", "update", "web", "--session-attachment", "detached", "--post-logout-redirect-uris", "")
-	if field(t, out, "session_attachment") != "detached" || field(t, out, "post_logout_redirect_uris") != "-" {
+	if textField(t, out, "session_attachment") != "detached" || textField(t, out, "post_logout_redirect_uris") != "-" {
 		t.Errorf("after update:\n%s", out)
 	}
 	c, err := e.store.GetClient(t.Context(), "web")

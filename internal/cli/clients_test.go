@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey clients` and `latchkey users`, against the admin API
 // on a real SQLite store.
@@ -53,25 +53,18 @@ func startAdmin(t *testing.T) *adminEnv {
 	}}
 }
 
-// run runs `latchkey <args>` for clients or users with stdin as standard input.
+// run runs `latchkey <args>` with stdin as standard input.
 func (e *adminEnv) run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	c := &adminCLI{
-		getenv: func(k string) string { return e.env[k] },
-		stdin:  strings.NewReader(stdin),
-		stdout: &out,
-		stderr: &errOut,
+	env := &Env{
+		Getenv: func(k string) string { return e.env[k] },
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errOut,
 		http:   e.srv.Client(),
 	}
-	switch args[0] {
-	case "clients":
-		err = c.clients(t.Context(), args[1:])
-	case "users":
-		err = c.users(t.Context(), args[1:])
-	default:
-		t.Fatalf("run %v: not an admin command", args)
-	}
+	err = env.run(t.Context(), args)
 	return out.String(), errOut.String(), err
 }
 
@@ -88,7 +81,7 @@ func (e *adminEnv) mustRun(t *testing.T, stdin string, args ...string) string {
 var secretLine = regexp.MustCompile(`(?m)^client_secret:\s+(lk_cs_\S+)$`)
 
 // field returns the value of "key:" in key: value output.
-func field(t *testing.T, out, key string) string {
+func textField(t *testing.T, out, key string) string {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `:\s+(.*)$`).FindStringSubmatch(out)
 	if m == nil {
@@ -116,7 +109,7 @@ func TestClientsCommands(t *testing.T) {
 		"poll_interval":        "5s",
 		"created_at":           "2026-03-04T05:06:07Z",
 	} {
-		if got := field(t, out, key); got != want {
+		if got := textField(t, out, key); got != want {
 			t.Errorf("create public: %s = %q, want %q", key, got, want)
 		}
 	}
@@ -125,11 +118,11 @@ func TestClientsCommands(t *testing.T) {
 	}
 
 	// A confidential web client: the secret is printed once, with the notice.
-	out = e.mustRun(t, "", "clients", "create", "--name", "Web", "--id", "web",
+	out, errOut, err := e.run(t, "", "clients", "create", "--name", "Web", "--id", "web",
 		"--grant-types", "authorization_code,refresh_token", "--redirect-uris", "https://app.example/cb, http://127.0.0.1:8085/callback")
 	m := secretLine.FindStringSubmatch(out)
-	if m == nil || !strings.Contains(out, "it will not be shown again") {
-		t.Fatalf("create confidential: no secret with its notice in:\n%s", out)
+	if err != nil || m == nil || !strings.Contains(errOut, "it will not be shown again") {
+		t.Fatalf("create confidential: %v; no secret in the output or no notice on stderr:\n%s\n%s", err, out, errOut)
 	}
 	secret := m[1]
 	stored, err := e.store.GetClient(ctx, "web")
@@ -160,18 +153,18 @@ func TestClientsCommands(t *testing.T) {
 	// update changes only what it is given; a user code flag keeps the
 	// rest of the override.
 	out = e.mustRun(t, "", "clients", "update", "tv", "--user-code-group", "4", "--name", "Kitchen TV")
-	if got, want := field(t, out, "user_code"), "alphabet digits, length 12, dash every 4 (the rest: the server's)"; got != want {
+	if got, want := textField(t, out, "user_code"), "alphabet digits, length 12, dash every 4 (the rest: the server's)"; got != want {
 		t.Errorf("after update user_code = %q, want %q", got, want)
 	}
-	if got := field(t, out, "client_name"); got != "Kitchen TV" {
+	if got := textField(t, out, "client_name"); got != "Kitchen TV" {
 		t.Errorf("after update client_name = %q", got)
 	}
-	if got := field(t, out, "scope"); got != "openid offline_access" {
+	if got := textField(t, out, "scope"); got != "openid offline_access" {
 		t.Errorf("update changed scope to %q", got)
 	}
 
 	// rotate-secret prints a new secret once; --json keeps stdout JSON.
-	stdout, stderr, err := e.run(t, "", "clients", "rotate-secret", "web", "--json")
+	stdout, stderr, err := e.run(t, "", "clients", "rotate-secret", "web", "--json", "--yes")
 	if err != nil {
 		t.Fatalf("rotate-secret: %v", err)
 	}
@@ -188,7 +181,7 @@ func TestClientsCommands(t *testing.T) {
 	}
 
 	// delete, then it is gone, and the API's description is printed as is.
-	if out := e.mustRun(t, "", "clients", "delete", "web"); out != "Deleted client web.\n" {
+	if out := e.mustRun(t, "", "clients", "delete", "web", "--yes"); out != "Deleted client web.\n" {
 		t.Errorf("delete printed %q", out)
 	}
 	if _, _, err := e.run(t, "", "clients", "get", "web"); err == nil || err.Error() != "there is no client web" {
@@ -228,10 +221,10 @@ func TestClientsErrors(t *testing.T) {
 		{"public with a secret method", nil, []string{"clients", "create", "--name", "x", "--public", "--auth-method", "client_secret_post"},
 			"--public and --auth-method client_secret_post contradict each other"},
 		{"fractional interval", nil, []string{"clients", "create", "--name", "x", "--poll-interval", "1500ms"},
-			"--poll-interval 1.5s: want whole seconds, such as 10m or 5s (0 for the server's)"},
+			"--poll-interval 1500ms: want whole seconds, such as 10m or 5s (0 for the server's)"},
 		{"no name", nil, []string{"clients", "create"}, "usage"},
 		{"no id", nil, []string{"clients", "get"}, "usage"},
-		{"two ids", nil, []string{"clients", "delete", "a", "b"}, "usage"},
+		{"two ids", nil, []string{"clients", "delete", "a", "b", "--yes"}, "usage"},
 		{"nothing to update", nil, []string{"clients", "update", "a"}, "usage"},
 		{"unknown flag", nil, []string{"clients", "list", "--colour"}, "usage"},
 		{"unknown command", nil, []string{"clients", "frobnicate"}, "usage"},
@@ -260,6 +253,8 @@ func TestClientsErrors(t *testing.T) {
 	}
 }
 
+// TestAdminHelp: -h prints the usage, with examples and flags but never
+// the token, on standard output, and exits 0.
 func TestAdminHelp(t *testing.T) {
 	e := startAdmin(t)
 	for _, args := range [][]string{
@@ -267,16 +262,16 @@ func TestAdminHelp(t *testing.T) {
 		{"clients", "update", "--help"},
 		{"users", "create", "-h"},
 	} {
-		_, stderr, err := e.run(t, "", args...)
-		if !errors.Is(err, flag.ErrHelp) {
-			t.Errorf("%v: err = %v, want flag.ErrHelp", args, err)
+		stdout, stderr, err := e.run(t, "", args...)
+		if exitCode(err) != 0 || stderr != "" {
+			t.Errorf("%v: err = %v, stderr %q; want exit 0 and nothing on stderr", args, err, stderr)
 		}
-		if !strings.Contains(stderr, "Examples:") || !strings.Contains(stderr, "-endpoint") || strings.Contains(stderr, adminTestToken) {
-			t.Errorf("%v: usage without examples or flags, or with the token:\n%s", args, stderr)
+		if !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "-endpoint URL") || strings.Contains(stdout, adminTestToken) {
+			t.Errorf("%v: usage without examples or flags, or with the token:\n%s", args, stdout)
 		}
 	}
 	stdout, _, err := e.run(t, "", "clients", "help")
-	if err != nil || !strings.Contains(stdout, "rotate-secret") {
+	if exitCode(err) != 0 || !strings.Contains(stdout, "rotate-secret CLIENT") {
 		t.Errorf("clients help: err %v, output %q", err, stdout)
 	}
 }
@@ -286,8 +281,8 @@ func TestUsersCommands(t *testing.T) {
 	ctx := t.Context()
 
 	out := e.mustRun(t, "correct horse battery\n", "users", "create", "--email", "Ada@Example.com", "--name", "Ada", "--password-stdin")
-	id := field(t, out, "id")
-	if got := field(t, out, "email"); got != "ada@example.com" {
+	id := textField(t, out, "id")
+	if got := textField(t, out, "email"); got != "ada@example.com" {
 		t.Errorf("email = %q, want it lower-cased", got)
 	}
 	u, err := e.store.GetUser(ctx, id)
@@ -320,11 +315,11 @@ func TestUsersCommands(t *testing.T) {
 	}
 
 	// By email: get, update (disable, new password), delete.
-	if got := field(t, e.mustRun(t, "", "users", "get", "ADA@example.com"), "id"); got != id {
+	if got := textField(t, e.mustRun(t, "", "users", "get", "ADA@example.com"), "id"); got != id {
 		t.Errorf("get by email found %q, want %q", got, id)
 	}
 	out = e.mustRun(t, "a brand new password\n", "users", "update", "ada@example.com", "--disabled", "--password-stdin")
-	if got := field(t, out, "status"); got != "disabled" {
+	if got := textField(t, out, "status"); got != "disabled" {
 		t.Errorf("after update status = %q", got)
 	}
 	u, _ = e.store.GetUser(ctx, id)
@@ -336,18 +331,18 @@ func TestUsersCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Disabled {
 		t.Errorf("update --disabled=false --json: %v, %s", err, out)
 	}
-	if out := e.mustRun(t, "", "users", "delete", "ada@example.com"); out != "Deleted user ada@example.com.\n" {
+	if out := e.mustRun(t, "", "users", "delete", "ada@example.com", "--yes"); out != "Deleted user ada@example.com.\n" {
 		t.Errorf("delete printed %q", out)
 	}
 	if _, _, err := e.run(t, "", "users", "get", "ada@example.com"); err == nil || err.Error() != "there is no user with email ada@example.com" {
 		t.Errorf("get after delete: err = %v", err)
 	}
-	if _, _, err := e.run(t, "", "users", "delete", id); err == nil || err.Error() != "there is no user "+id {
+	if _, _, err := e.run(t, "", "users", "delete", id, "--yes"); err == nil || err.Error() != "there is no user "+id {
 		t.Errorf("delete by id after delete: err = %v", err)
 	}
 }
 
-func TestParseArgs(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		args     []string
@@ -364,10 +359,10 @@ func TestParseArgs(t *testing.T) {
 		{"help", []string{"-h"}, nil, nil, false, flag.ErrHelp},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fs.SetOutput(&bytes.Buffer{})
+			e := &Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+			fs := e.newFlags("test", "test", "")
 			jsonOut := fs.Bool("json", false, "")
-			pos, err := parseArgs(fs, tt.args, tt.names...)
+			pos, err := e.parse(fs, tt.args, tt.names...)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}

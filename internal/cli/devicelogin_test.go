@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -75,8 +75,8 @@ func TestParseDeviceLoginFlags(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			getenv := func(k string) string { return tt.env[k] }
-			got, err := parseDeviceLoginFlags(tt.args, getenv, &out)
+			e := &Env{Getenv: func(k string) string { return tt.env[k] }, Stdout: &out, Stderr: &out}
+			got, err := e.parseDeviceLoginFlags(tt.args)
 			switch {
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {
@@ -280,27 +280,28 @@ func retrieveError(status int, code, description string) *oauth2.RetrieveError {
 func TestExplainOAuthError(t *testing.T) {
 	transport := errors.New("dial tcp 127.0.0.1:8080: connection refused")
 	for _, tt := range []struct {
-		name         string
-		err          error
-		confidential bool
-		want         string
+		name       string
+		err        error
+		secretFile string
+		want       string
 	}{
-		{"denied", retrieveError(400, "access_denied", "the user said no"), false, "The request was denied."},
-		{"expired", retrieveError(400, "expired_token", ""), false, "The code expired before it was approved; run device-login again."},
-		{"other code with description", retrieveError(400, "invalid_scope", "unknown scope: admin"), false,
+		{"denied", retrieveError(400, "access_denied", "the user said no"), "", "The request was denied."},
+		{"expired", retrieveError(400, "expired_token", ""), "", "The code expired before it was approved; run device-login again."},
+		{"other code with description", retrieveError(400, "invalid_scope", "unknown scope: admin"), "",
 			"device authorization failed: invalid_scope: unknown scope: admin"},
-		{"other code without description", retrieveError(400, "unsupported_grant_type", ""), false,
+		{"other code without description", retrieveError(400, "unsupported_grant_type", ""), "",
 			"device authorization failed: unsupported_grant_type"},
-		{"invalid_client, public", retrieveError(401, "invalid_client", "client authentication failed"), false,
-			"device authorization failed: invalid_client: client authentication failed (a confidential client needs --client-secret-file)"},
-		{"invalid_client, confidential", retrieveError(401, "invalid_client", "client authentication failed"), true,
-			"device authorization failed: invalid_client: client authentication failed"},
-		{"no error code", retrieveError(502, "", ""), false,
+		{"invalid_client without a secret", retrieveError(401, "invalid_client", "client authentication failed"), "",
+			`the server refused client "tv" (invalid_client): it is unknown, or it is a confidential client and needs --client-secret-file`},
+		{"invalid_client with a secret", retrieveError(401, "invalid_client", "client authentication failed"), "/run/secrets/tv",
+			`the server refused client "tv" with the secret in /run/secrets/tv (invalid_client): the client is unknown, ` +
+				`the secret is not its own, or it is a public client and needs no --client-secret-file`},
+		{"no error code", retrieveError(502, "", ""), "",
 			"device authorization failed: the server answered 502 Bad Gateway without an OAuth error code"},
-		{"transport", transport, false, "device authorization: dial tcp 127.0.0.1:8080: connection refused"},
+		{"transport", transport, "", "device authorization: dial tcp 127.0.0.1:8080: connection refused"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := explainOAuthError("device authorization", tt.err, tt.confidential)
+			got := explainOAuthError("device authorization", tt.err, "tv", tt.secretFile)
 			if got.Error() != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
@@ -332,7 +333,7 @@ func TestExplainPollError(t *testing.T) {
 			"token request failed: invalid_grant: device_code already used"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := explainPollError(tt.err, tt.cause, false); got.Error() != tt.want {
+			if got := explainPollError(tt.err, tt.cause, "tv", ""); got.Error() != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

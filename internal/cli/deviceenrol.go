@@ -1,4 +1,4 @@
-package main
+package cli
 
 // latchkey device-enrol: what a device app does with an invitation. It
 // accepts the invitation (PUT /client-group-invitations/accept), keeps the
@@ -10,11 +10,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,8 +28,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-const deviceEnrolUsage = `Usage: latchkey device-enrol (--token TOKEN | --link URL) [flags]
-
+const deviceEnrolHelp = `
 Accepts a device invitation as a device app would: a new device becomes an
 OAuth client of the inviting organization, and its client_id and secret are
 saved in --out (mode 0600; the secret is shown nowhere else). When --out
@@ -39,10 +38,7 @@ credentials grant and prints its claims.
 
 Examples:
   latchkey device-enrol --issuer http://127.0.0.1:8080 --link http://127.0.0.1:8080/invitations/lk_inv_…
-  latchkey device-enrol --issuer https://id.example.com --token lk_inv_… --out /etc/sensor/credentials.json
-
-Flags:
-`
+  latchkey device-enrol --issuer https://id.example.com --token lk_inv_… --out /etc/sensor/credentials.json`
 
 // deviceCredentials is what device-enrol keeps in --out.
 type deviceCredentials struct {
@@ -59,41 +55,22 @@ type deviceEnrolOptions struct {
 	json                     bool
 }
 
-func parseDeviceEnrolFlags(args []string, getenv func(string) string, output io.Writer) (deviceEnrolOptions, error) {
+func (e *Env) parseDeviceEnrolFlags(args []string) (deviceEnrolOptions, error) {
 	var o deviceEnrolOptions
 	var link, scope string
-	issuerDefault := getenv("LATCHKEY_ISSUER")
-	if issuerDefault == "" {
-		issuerDefault = defaultDeviceIssuer
-	}
-	fset := flag.NewFlagSet("latchkey device-enrol", flag.ContinueOnError)
-	fset.SetOutput(output)
-	fset.StringVar(&o.issuer, "issuer", issuerDefault, "the server's issuer `URL` (env LATCHKEY_ISSUER)")
-	fset.StringVar(&o.token, "token", "", "the invitation `token` (lk_inv_…)")
-	fset.StringVar(&link, "link", "", "the invitation `link`: the email's, or the app link (…?token=…)")
-	fset.StringVar(&o.out, "out", "latchkey-device.json", "the credentials `file`")
-	fset.StringVar(&o.name, "name", "", "the device's `name`, if the invitation lets it choose")
-	fset.StringVar(&scope, "scope", "", "space-separated `scopes` to ask for (default: all the device's groups grant)")
+	fset := e.newFlags("device-enrol", "device-enrol (--token TOKEN | --link URL) [flags]", deviceEnrolHelp)
+	fset.StringVar(&o.issuer, "issuer", cmp.Or(e.Getenv("LATCHKEY_ISSUER"), defaultDeviceIssuer), "the server's issuer `URL` (env LATCHKEY_ISSUER)")
+	fset.StringVar(&o.token, "token", "", "the invitation `TOKEN` (lk_inv_…)")
+	fset.StringVar(&link, "link", "", "the invitation `LINK`: the email's, or the app link (…?token=…)")
+	fset.StringVar(&o.out, "out", "latchkey-device.json", "the credentials `FILE`")
+	fset.StringVar(&o.name, "name", "", "the device's `NAME`, if the invitation lets it choose")
+	fset.StringVar(&scope, "scope", "", "space-separated `SCOPES` to ask for (default: all the device's groups grant)")
 	fset.BoolVar(&o.json, "json", false, "print the token's claims as JSON only")
-	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), deviceEnrolUsage)
-		fset.PrintDefaults()
-	}
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, errUsage
-	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(output, "unexpected argument %q\n", fset.Arg(0))
-		fset.Usage()
-		return o, errUsage
+	if _, err := e.parse(fset, args); err != nil {
+		return o, err
 	}
 	if (o.token == "") == (link == "") {
-		fmt.Fprintln(output, "give the invitation as --token or as --link, one of them")
-		fset.Usage()
-		return o, errUsage
+		return o, usageError(fset, "give the invitation as --token or as --link, one of them")
 	}
 	if link != "" {
 		tok, err := tokenFromLink(link)
@@ -130,8 +107,9 @@ func tokenFromLink(link string) (string, error) {
 }
 
 // runDeviceEnrol runs `latchkey device-enrol`.
-func runDeviceEnrol(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseDeviceEnrolFlags(args, os.Getenv, stderr)
+func runDeviceEnrol(ctx context.Context, e *Env, args []string) error {
+	stdout, stderr := e.Stdout, e.Stderr
+	o, err := e.parseDeviceEnrolFlags(args)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Tests of `latchkey export` and `latchkey import` on two SQLite files.
 
@@ -86,16 +86,16 @@ func runPortable(t *testing.T, run func(t *testing.T, args []string, stdout, std
 }
 
 func exportCmd(t *testing.T, args []string, stdout, stderr *bytes.Buffer) error {
-	return runExport(t.Context(), args, stdout, stderr)
+	return runExport(t.Context(), &Env{Getenv: noEnv, Stdout: stdout, Stderr: stderr}, args)
 }
 
 func importCmd(t *testing.T, args []string, stdout, stderr *bytes.Buffer) error {
-	return runImport(t.Context(), args, stdout, stderr)
+	return runImport(t.Context(), &Env{Getenv: noEnv, Stdout: stdout, Stderr: stderr}, args)
 }
 
+func noEnv(string) string { return "" }
+
 func TestExportImportCommands(t *testing.T) {
-	t.Setenv("LATCHKEY_CONFIG", "")
-	t.Setenv("LATCHKEY_DB", "")
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
 	file := filepath.Join(dir, "latchkey.jsonl")
@@ -175,8 +175,6 @@ func TestExportImportCommands(t *testing.T) {
 }
 
 func TestExportImportCommandErrors(t *testing.T) {
-	t.Setenv("LATCHKEY_CONFIG", "")
-	t.Setenv("LATCHKEY_DB", "")
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "typo.db")
 	bad := filepath.Join(dir, "bad.jsonl")
@@ -191,7 +189,7 @@ func TestExportImportCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"export from a missing file", exportCmd, []string{"--db", "sqlite:" + missing}, "export: there is no database at " + missing},
+		{"export from a missing file", exportCmd, []string{"--db", "sqlite:" + missing}, "there is no database at " + missing + ": name it with --db sqlite:PATH"},
 		{"export into a missing directory", exportCmd, []string{"--db", "sqlite:" + src, "--out", filepath.Join(dir, "no", "x.jsonl")}, "export: open " + filepath.Join(dir, "no")},
 		{"import a missing file", importCmd, []string{"--db", "sqlite:" + filepath.Join(dir, "dst.db"), "--in", filepath.Join(dir, "nope.jsonl")}, "import: open " + filepath.Join(dir, "nope.jsonl")},
 		{"import a malformed file", importCmd, []string{"--db", "sqlite:" + filepath.Join(dir, "dst.db"), "--in", bad}, "import " + bad + ": line 2: not valid JSON"},

@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,75 +11,12 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
-
-// newFlags returns a FlagSet that prints usage, with the summary and
-// examples given, to stderr and reports mistakes as errUsage.
-func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("latchkey "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: latchkey %s\n\n", summary)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args and turns a flag error into errUsage (the flag
-// package has printed the problem and the usage already).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
-
-// serverFlags are the flags serve and migrate share; each overrides the
-// config file and the LATCHKEY_* variables.
-type serverFlags struct {
-	config, listen, issuer, db, logFormat, logLevel string
-}
-
-func (f *serverFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.config, "config", os.Getenv("LATCHKEY_CONFIG"), "YAML configuration `file` (env LATCHKEY_CONFIG)")
-	fs.StringVar(&f.listen, "listen", "", "`host:port` to listen on (env LATCHKEY_LISTEN; default 127.0.0.1:8080)")
-	fs.StringVar(&f.issuer, "issuer", "", "issuer `URL` (env LATCHKEY_ISSUER; default http:// + the listen address)")
-	fs.StringVar(&f.db, "db", "", "database: sqlite:PATH or postgres://USER@HOST/DB (env LATCHKEY_DB; default sqlite:latchkey.db)")
-	fs.StringVar(&f.logFormat, "log-format", "", "text or json (env LATCHKEY_LOG_FORMAT)")
-	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (env LATCHKEY_LOG_LEVEL)")
-}
-
-func (f *serverFlags) load() (config.Config, error) {
-	cfg, err := config.Load(f.config, os.Getenv)
-	if err != nil {
-		return cfg, err
-	}
-	set := func(v string, dst *string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(f.listen, &cfg.Listen)
-	set(f.issuer, &cfg.Issuer)
-	set(f.db, &cfg.Database)
-	set(f.logFormat, &cfg.Log.Format)
-	set(f.logLevel, &cfg.Log.Level)
-	return cfg, nil
-}
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
@@ -107,30 +43,54 @@ func tuneGC() {
 	}
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "serve [--dev] [--config FILE] [--listen HOST:PORT] [--issuer URL] [--db sqlite:PATH]", stderr)
-	var sf serverFlags
-	sf.register(fs)
+const serveHelp = `
+Runs the server. Settings come from the configuration file, then LATCHKEY_*
+variables, then these flags. Every problem of the configuration is
+reported at once.
+
+With --dev it listens on loopback only, and creates a development user, a
+device client and a web client if they are missing; it prints what to try.
+
+Examples:
+  latchkey serve --dev
+  latchkey serve --config /etc/latchkey/latchkey.yaml`
+
+func runServe(ctx context.Context, e *Env, args []string) error {
+	fs := e.newFlags("serve", "serve [--dev] [--config FILE] [--listen HOST:PORT] [--issuer URL] [--db DATABASE] [flags]", serveHelp)
+	var df dbFlags
+	df.register(fs)
+	listen := fs.String("listen", "", "`HOST:PORT` to listen on (default $LATCHKEY_LISTEN, else 127.0.0.1:8080)")
+	issuer := fs.String("issuer", "", "the issuer `URL` (default $LATCHKEY_ISSUER, else http:// and the listen address)")
+	logFormat := fs.String("log-format", "", "log `FORMAT`: text or json (default $LATCHKEY_LOG_FORMAT, else text)")
+	logLevel := fs.String("log-level", "", "log `LEVEL`: debug, info, warn or error (default $LATCHKEY_LOG_LEVEL, else info)")
 	dev := fs.Bool("dev", false, "development mode: loopback only, with a development user and clients created if missing")
-	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback `host:port`, apart from the main listener")
-	if err := parseFlags(fs, args); err != nil {
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback `HOST:PORT`, apart from the main listener")
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := sf.load()
+	cfg, err := e.loadConfig(df, true, func(cfg *config.Config) error {
+		set := func(v string, dst *string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		set(*listen, &cfg.Listen)
+		set(*issuer, &cfg.Issuer)
+		set(*logFormat, &cfg.Log.Format)
+		set(*logLevel, &cfg.Log.Level)
+		cfg.Dev = *dev
+		if cfg.Dev {
+			host, _, err := net.SplitHostPort(cfg.Listen)
+			if err == nil && !isLoopbackHost(host) {
+				return fmt.Errorf("--dev listens on loopback only; %q is not a loopback address", cfg.Listen)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	cfg.Dev = *dev
-	if cfg.Dev {
-		host, _, err := net.SplitHostPort(cfg.Listen)
-		if err == nil && !isLoopbackHost(host) {
-			return fmt.Errorf("--dev listens on loopback only; %q is not a loopback address", cfg.Listen)
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("configuration:\n%w", indent(err))
-	}
-	log := newLogger(cfg, stderr)
+	log := newLogger(cfg, e.Stderr)
 	tuneGC()
 
 	st, err := openWaiting(ctx, cfg, log, dbWait)
@@ -183,7 +143,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	debug.FreeOSMemory()
 	log.Info("latchkey is serving", "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
 	if dev0 != nil {
-		printDevBanner(stdout, cfg, dev0)
+		printDevBanner(e.Stdout, cfg, dev0)
 	}
 
 	select {
@@ -258,48 +218,4 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// indent puts each line of err under a bullet.
-func indent(err error) error {
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		lines[i] = "  - " + l
-	}
-	return errors.New(strings.Join(lines, "\n"))
-}
-
-// redactDSN hides a password in a database URL.
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
-				return dsn[:i+3+colon] + ":REDACTED" + dsn[at:]
-			}
-		}
-	}
-	return dsn
-}
-
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", "migrate [--db sqlite:PATH]", stderr)
-	var sf serverFlags
-	sf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := sf.load()
-	if err != nil {
-		return err
-	}
-	st, err := server.OpenStore(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", redactDSN(cfg.Database), err)
-	}
-	defer st.Close()
-	if err := st.Ping(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: schema is current\n", redactDSN(cfg.Database))
-	return nil
 }
