@@ -10,13 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -87,7 +85,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if missing, ok := oauth.ScopeSubset(scopes, c.Scopes); !ok {
 		return &oauth.Error{Code: oauth.InvalidScope, Description: "the client may not ask for scope " + missing}
 	}
-	ip := ClientIP(r, h.TrustProxy)
+	ip := clientip.From(r, h.TrustProxy)
 	if err := h.throttle(r.Context(), c.ID, ip); err != nil {
 		return err
 	}
@@ -107,7 +105,7 @@ func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
 		limit int
 	}{
 		{"devauth:client:" + clientID, h.PerClientPerMinute},
-		{"devauth:ip:" + ThrottleKey(ip), h.PerIPPerMinute},
+		{"devauth:ip:" + clientip.ThrottleKey(ip), h.PerIPPerMinute},
 	} {
 		if lim.limit <= 0 {
 			continue
@@ -202,48 +200,4 @@ func oauthSafe(s string) string {
 		return s
 	}
 	return ""
-}
-
-// ThrottleKey is the part of a client address (from ClientIP) that
-// per-address limits count: an IPv4 address whole, an IPv6 address by its
-// /64. A home line, a phone or a server is usually given a whole /64 (RFC
-// 6177, RFC 7934 §6), so counting single IPv6 addresses would hand whoever
-// has one 2^64 separate budgets. Anything else is counted as it is.
-func ThrottleKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
-// ClientIP is where a request came from, for throttling and for showing on
-// the verification page. Behind a trusted proxy it is the last address in
-// X-Forwarded-For, the one our proxy appended: earlier entries come from the
-// client and prove nothing.
-func ClientIP(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

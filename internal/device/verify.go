@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -197,7 +198,7 @@ type budget struct {
 func (v *Verifier) budget(userID, ip string) []budget {
 	return []budget{
 		{"usercode:user:" + userID, v.PerAccount},
-		{"usercode:ip:" + ThrottleKey(ip), v.PerIP},
+		{"usercode:ip:" + clientip.ThrottleKey(ip), v.PerIP},
 		{"usercode:global", v.Global},
 	}
 }

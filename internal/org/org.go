@@ -20,7 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -208,8 +208,8 @@ func validScheme(s string) bool {
 	return true
 }
 
-// clientIP is where a request came from (see device.ClientIP).
-func (s *Service) clientIP(r *http.Request) string { return device.ClientIP(r, s.TrustProxy) }
+// clientIP is where a request came from (see clientip.From).
+func (s *Service) clientIP(r *http.Request) string { return clientip.From(r, s.TrustProxy) }
 
 // Throttle counts a request to a public invitation endpoint or page from
 // its address, and refuses it (429) past PerIPPerMinute in the minute. The
@@ -220,7 +220,7 @@ func (s *Service) Throttle(ctx context.Context, r *http.Request) error {
 	}
 	now := s.now()
 	window := now.Truncate(time.Minute)
-	n, err := s.Store.Hit(ctx, "invitation:ip:"+device.ThrottleKey(s.clientIP(r)), window, window.Add(2*time.Minute))
+	n, err := s.Store.Hit(ctx, "invitation:ip:"+clientip.ThrottleKey(s.clientIP(r)), window, window.Add(2*time.Minute))
 	if err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}

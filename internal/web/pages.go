@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
@@ -290,11 +291,11 @@ func (p *Pages) browserCookie(r *http.Request) (string, bool) {
 	return c.Value, true
 }
 
-// clientIP is where the request came from (see device.ClientIP).
-func (p *Pages) clientIP(r *http.Request) string { return device.ClientIP(r, p.TrustProxy) }
+// clientIP is where the request came from (see clientip.From).
+func (p *Pages) clientIP(r *http.Request) string { return clientip.From(r, p.TrustProxy) }
 
-// throttleIP is what per-address limits count for r (device.ThrottleKey).
-func (p *Pages) throttleIP(r *http.Request) string { return device.ThrottleKey(p.clientIP(r)) }
+// throttleIP is what per-address limits count for r (clientip.ThrottleKey).
+func (p *Pages) throttleIP(r *http.Request) string { return clientip.ThrottleKey(p.clientIP(r)) }
 
 // parseForm reads a POST body strictly; any problem is a 400 page (a 1 MB
 // user_code included: the body limit is oauth.MaxBodyBytes).
