@@ -92,7 +92,7 @@ func (a *API) Register(mux *http.ServeMux) {
 // guard turns the API off when no token is configured, checks the token,
 // and writes returned errors as JSON.
 func (a *API) guard(h oauth.HandlerFunc) http.Handler {
-	return oauth.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
+	return oauth.ErrorWriter{Log: a.Log, Unavailable: store.ErrUnavailable}.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if a.Token == "" {
 			return notFound("the admin API is disabled: no admin token is configured")
 		}

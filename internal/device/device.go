@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -26,6 +27,9 @@ type Handler struct {
 		store.DeviceStore
 		store.ThrottleStore
 	}
+	// Clients authenticates the clients that ask; the server's answers
+	// from its client cache (clientauth.Clients).
+	Clients  clientauth.Clients
 	Issuer   string
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Rand     io.Reader        // crypto/rand.Reader in production
@@ -66,7 +70,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := oauth.AuthenticateClient(r.Context(), h.Store, creds)
+	c, err := clientauth.Authenticate(r.Context(), h.Clients, creds)
 	if err != nil {
 		return err
 	}

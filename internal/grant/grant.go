@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -70,11 +71,14 @@ func quoteShort(s string) string {
 
 // Deps are what the grants share.
 type Deps struct {
-	Store  store.Store
-	Minter *token.Minter
-	Now    func() time.Time
-	Rand   io.Reader
-	Log    *slog.Logger
+	Store store.Store
+	// Clients authenticates the clients that ask; the server's answers
+	// from its client cache (clientauth.Clients).
+	Clients clientauth.Clients
+	Minter  *token.Minter
+	Now     func() time.Time
+	Rand    io.Reader
+	Log     *slog.Logger
 	// RefreshLifetime is a new grant's absolute life: refreshable_until.
 	RefreshLifetime time.Duration
 	// RefreshIdle is how long a refresh token lives unused: a device that
@@ -85,7 +89,7 @@ type Deps struct {
 
 // authenticate checks the client and that it may use grant type gt.
 func (d *Deps) authenticate(ctx context.Context, creds oauth.ClientCredentials, gt string) (*store.Client, error) {
-	c, err := oauth.AuthenticateClient(ctx, d.Store, creds)
+	c, err := clientauth.Authenticate(ctx, d.Clients, creds)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"log/slog"
 	"testing"
 	"time"
@@ -43,7 +44,8 @@ func newDeps(t *testing.T, st store.Store) *Deps {
 		}
 	}
 	return &Deps{
-		Store: st,
+		Store:   st,
+		Clients: clientauth.Direct{Store: st},
 		Minter: &token.Minter{
 			Keys: km, Issuer: "https://id.example", Now: now, Rand: rand.Reader,
 			AccessTTL: 10 * time.Minute, IDTTL: 10 * time.Minute,

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -30,7 +31,11 @@ import (
 // admin API and the invitation page.
 type Service struct {
 	Store store.Store
-	Keys  *keys.Manager // verifies the access tokens of org admins and devices
+	// Clients reads the clients an acceptance just changed past the
+	// server's client cache (GetClientFresh), so this instance's token
+	// endpoint sees the change at once.
+	Clients clientauth.Clients
+	Keys    *keys.Manager // verifies the access tokens of org admins and devices
 	// Issuer is the iss of our access tokens, and the base of the links
 	// in invitation emails.
 	Issuer   string

@@ -41,6 +41,7 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 
 	deviceAuthz := &device.Handler{
 		Store:              s.store,
+		Clients:            s.store,
 		Issuer:             s.issuer,
 		Now:                s.now,
 		Rand:               s.rand,
@@ -53,7 +54,8 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		TrustProxy:         cfg.TrustProxy,
 	}
 	deps := &grant.Deps{
-		Store: s.store,
+		Store:   s.store,
+		Clients: s.store,
 		Minter: &token.Minter{
 			Keys:      s.keys,
 			Issuer:    s.issuer,
@@ -79,7 +81,7 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		},
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
-	tokenState := &token.Handler{Store: s.store, Tokens: verifier, Now: s.now, Log: s.log}
+	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
 	sessions := &session.Manager{
 		Store:       s.store,
 		Users:       s.store,
@@ -143,7 +145,7 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	}
 	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
 	orgs := &org.Service{
-		Store: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
+		Store: s.store, Clients: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
 		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox,
@@ -155,7 +157,8 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	go outbox.Run(ctx)
 
 	mux := http.NewServeMux()
-	handle := func(pattern string, h oauth.HandlerFunc) { mux.Handle(pattern, oauth.Handle(s.log, h)) }
+	errs := oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable}
+	handle := func(pattern string, h oauth.HandlerFunc) { mux.Handle(pattern, errs.Handle(h)) }
 
 	handle("GET /.well-known/openid-configuration", s.discovery)
 	handle("GET /.well-known/oauth-authorization-server", s.discovery)

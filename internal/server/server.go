@@ -32,7 +32,7 @@ type Options struct {
 // Server is a configured Latchkey instance.
 type Server struct {
 	cfg     config.Config
-	store   store.Store
+	store   *cachingStore // the whole store, behind the client cache
 	log     *slog.Logger
 	now     func() time.Time
 	rand    io.Reader

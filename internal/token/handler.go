@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -18,10 +19,13 @@ import (
 // token alone, so revoking a grant turns every token of it inactive at once
 // (see Live for the tokens a client gets for itself, which have no grant).
 type Handler struct {
-	Store  Lookup
-	Tokens *Verifier
-	Now    func() time.Time // time.Now in production, a fixed clock in tests
-	Log    *slog.Logger
+	Store Lookup
+	// Clients authenticates the callers of revocation and introspection;
+	// the server's answers from its client cache (clientauth.Clients).
+	Clients clientauth.Clients
+	Tokens  *Verifier
+	Now     func() time.Time // time.Now in production, a fixed clock in tests
+	Log     *slog.Logger
 }
 
 // authenticate reads and checks the client's credentials (RFC 6749 §2.3),
@@ -32,7 +36,7 @@ func (h *Handler) authenticate(r *http.Request, f oauth.Form) (*store.Client, er
 	if err != nil {
 		return nil, err
 	}
-	return oauth.AuthenticateClient(r.Context(), h.Store, creds)
+	return clientauth.Authenticate(r.Context(), h.Clients, creds)
 }
 
 // Lookup is what deciding whether a token may still be used reads.
