@@ -127,7 +127,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--dev listens on loopback only; %q is not a loopback address", cfg.Listen)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := server.Validate(cfg); err != nil {
 		return fmt.Errorf("configuration:\n%w", indent(err))
 	}
 	log := newLogger(cfg, stderr)

@@ -38,7 +38,8 @@ type API struct {
 	Log   *slog.Logger
 	// CheckCodePolicy checks a client's user code override against the
 	// server's guessing budget (RFC 8628 §5.1), once merged with the
-	// server's policy (device.CodePolicy.Override). Nil checks only the shape.
+	// server's policy: the server's device.Rules.CheckClient. Nil checks
+	// only the shape.
 	CheckCodePolicy func(store.UserCodePolicy) error
 	// Orgs serves organizations, client groups and invitations (orgs.go,
 	// invitations.go); nil answers 404 on those paths.

@@ -3,7 +3,6 @@ package admin
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
@@ -23,18 +23,16 @@ const testToken = "test-admin-token-0123456789abcdefghij"
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // checkCodePolicy is what the server passes as API.CheckCodePolicy: the
-// override merged into the default server policy, then checked.
+// rules of the default configuration (server.codeRules).
 func checkCodePolicy(o store.UserCodePolicy) error {
-	cfg := config.Default()
-	server, err := cfg.CodePolicy()
+	d := config.Default().Device
+	p, err := device.NewPolicy(d.UserCode.Alphabet, d.UserCode.Length, d.UserCode.Group)
 	if err != nil {
 		return err
 	}
-	p, err := server.Override(o)
-	if err != nil {
-		return err
-	}
-	return errors.Join(config.CheckCodePolicy("user_code", p, cfg.Device)...)
+	rules := device.Rules{Policy: p, Budget: device.Budget{
+		Attempts: max(d.AttemptsPerAccount, d.AttemptsPerIP), LiveCodes: d.ExpectedLiveCodes}}
+	return rules.CheckClient(o)
 }
 
 type fixture struct {

@@ -457,22 +457,15 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// checkUserCode checks the shape of a user code override and, through
-// CheckCodePolicy, its guessing odds. Named alphabets are stored by name.
+// checkUserCode checks the shape of a user code override
+// (device.CheckOverride) and, through CheckCodePolicy, its guessing odds.
+// Named alphabets are stored by name.
 func (a *API) checkUserCode(p store.UserCodePolicy) (store.UserCodePolicy, error) {
-	if p.Alphabet != "" {
-		if _, err := device.ResolveAlphabet(p.Alphabet); err != nil {
-			return p, badRequest("user_code.alphabet: %v", err)
-		}
-		if lower := strings.ToLower(p.Alphabet); lower == "base20" || lower == "digits" {
-			p.Alphabet = lower
-		}
+	if err := device.CheckOverride(p); err != nil {
+		return p, badRequest("%v", err)
 	}
-	if p.Length != 0 && (p.Length < 4 || p.Length > device.MaxUserCodeLength) {
-		return p, badRequest("user_code.length %d: want 4 to %d, or 0 for the server's", p.Length, device.MaxUserCodeLength)
-	}
-	if p.Group < -1 || p.Group > device.MaxUserCodeLength || (p.Length > 0 && p.Group > p.Length) {
-		return p, badRequest("user_code.group %d: want 1 to the length, -1 for no dashes, or 0 for the server's", p.Group)
+	if lower := strings.ToLower(p.Alphabet); lower == "base20" || lower == "digits" {
+		p.Alphabet = lower
 	}
 	if p == (store.UserCodePolicy{}) || a.CheckCodePolicy == nil {
 		return p, nil

@@ -3,14 +3,12 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/authorize"
-	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -24,7 +22,7 @@ import (
 // routes is the whole route table.
 func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	cfg := s.cfg
-	policy, err := cfg.CodePolicy()
+	rules, err := codeRules(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +44,7 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		Now:                s.now,
 		Rand:               s.rand,
 		Log:                s.log,
-		Policy:             policy,
+		Policy:             rules.Policy,
 		Lifetime:           cfg.Device.Lifetime.D(),
 		Interval:           cfg.Device.Interval.D(),
 		PerClientPerMinute: cfg.Device.RequestsPerClientPerMinute,
@@ -124,13 +122,7 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		Log:   s.log,
 		// A client's override is checked as it will be used: merged
 		// with the server's policy.
-		CheckCodePolicy: func(o store.UserCodePolicy) error {
-			p, err := policy.Override(o)
-			if err != nil {
-				return err
-			}
-			return errors.Join(config.CheckCodePolicy("user_code", p, cfg.Device)...)
-		},
+		CheckCodePolicy: rules.CheckClient,
 	}
 
 	// Device client invitations (package org), and the outbox that mails
