@@ -1,7 +1,10 @@
 // Package device implements the OAuth 2.0 Device Authorization Grant
-// (RFC 8628): the device authorization endpoint, user codes, the person's
-// approve/deny decision (verify.go) and the polling rules. The tokens a poll
-// finally gets are minted by package grant.
+// (RFC 8628) in one place: the device authorization endpoint (Handler),
+// user codes and their policy (usercode.go, policy.go), the person's
+// approve/deny decision (verify.go) and the device_code grant at the token
+// endpoint, with its polling rules (poll.go). The phases every grant shares
+// (client authentication, issuance) are package grant's, and the tokens are
+// minted by package token.
 package device
 
 import (

@@ -52,8 +52,8 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		TrustProxy:         cfg.TrustProxy,
 	}
 	deps := &grant.Deps{
-		Store:   s.store,
 		Clients: s.store,
+		Users:   s.store,
 		Minter: &token.Minter{
 			Keys:      s.keys,
 			Issuer:    s.issuer,
@@ -71,13 +71,14 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	}
 	tokenEndpoint := &grant.Handler{
 		Log: s.log,
-		Grants: map[string]grant.Grant{
-			store.GrantDeviceCode:        grant.DeviceCode{Deps: deps},
-			store.GrantRefreshToken:      grant.Refresh{Deps: deps},
-			store.GrantAuthorizationCode: grant.AuthorizationCode{Deps: deps},
-			store.GrantClientCredentials: grant.ClientCredentials{Deps: deps},
+		Grants: []grant.Grant{
+			device.Grant{Deps: deps, Store: s.store},
+			grant.Refresh{Deps: deps, Store: s.store},
+			grant.AuthorizationCode{Deps: deps, Store: s.store},
+			grant.ClientCredentials{Deps: deps, Store: s.store},
 		},
 	}
+	s.grantTypes = tokenEndpoint.GrantTypes()
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
 	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
 	sessions := &session.Manager{

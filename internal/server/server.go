@@ -39,6 +39,8 @@ type Server struct {
 	issuer  string
 	keys    *keys.Manager
 	handler http.Handler
+	// grantTypes are those the token endpoint answers, for discovery.
+	grantTypes []string
 }
 
 // New builds a server on an open, migrated store: it makes sure a signing
