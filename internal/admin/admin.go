@@ -6,6 +6,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,13 +24,39 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
+// Store is what the admin API reads and writes itself. Invitations are
+// created and revoked through package org (API.Orgs), which keeps their
+// mail with them.
+type Store interface {
+	store.ClientStore
+
+	CreateUser(ctx context.Context, u *store.User) error
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	ListUsers(ctx context.Context) ([]*store.User, error)
+	UpdateUser(ctx context.Context, u *store.User) error
+	DeleteUser(ctx context.Context, id string) error
+
+	ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error)
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+
+	store.OrganizationStore
+
+	CreateClientGroup(ctx context.Context, g *store.ClientGroup) error
+	GetClientGroup(ctx context.Context, id string) (*store.ClientGroup, error)
+	ListClientGroups(ctx context.Context, orgID string) ([]*store.ClientGroup, error)
+	UpdateClientGroup(ctx context.Context, g *store.ClientGroup) error
+	DeleteClientGroup(ctx context.Context, id string, now time.Time) error
+	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error
+	RemoveGroupClient(ctx context.Context, groupID, clientID string) error
+
+	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
+	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
+}
+
 // API is the admin JSON API.
 type API struct {
-	Store interface {
-		store.ClientStore
-		store.UserStore
-		store.GrantStore
-	}
+	Store Store
 	// Token is the bearer token every request must present. Empty disables
 	// the API: every path under /admin/v1/ answers 404.
 	Token string

@@ -45,11 +45,11 @@ func (a *API) orgRoutes() []route {
 
 // orgStore is the store of organizations, or an error when the API was
 // built without the invitation service.
-func (a *API) orgStore() (store.Store, error) {
-	if a.Orgs == nil || a.Orgs.Store == nil {
+func (a *API) orgStore() (Store, error) {
+	if a.Orgs == nil {
 		return nil, notFound("organizations are not enabled on this server")
 	}
-	return a.Orgs.Store, nil
+	return a.Store, nil
 }
 
 // Organization is an organization as the API shows it.
@@ -148,7 +148,7 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) error {
 }
 
 // loadOrg loads the organization the path names.
-func (a *API) loadOrg(r *http.Request) (store.Store, *store.Organization, error) {
+func (a *API) loadOrg(r *http.Request) (Store, *store.Organization, error) {
 	st, err := a.orgStore()
 	if err != nil {
 		return nil, nil, err
@@ -393,7 +393,7 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
 
 // loadGroup loads the group the path names, which must be the path's
 // organization's.
-func (a *API) loadGroup(r *http.Request) (store.Store, *store.ClientGroup, error) {
+func (a *API) loadGroup(r *http.Request) (Store, *store.ClientGroup, error) {
 	st, err := a.orgStore()
 	if err != nil {
 		return nil, nil, err

@@ -25,10 +25,10 @@ import (
 
 // Handler serves the device authorization endpoint.
 type Handler struct {
+	// Store keeps the authorizations and counts requests for the limits.
 	Store interface {
-		store.ClientStore
-		store.DeviceStore
-		store.ThrottleStore
+		CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
+		Hit(ctx context.Context, key string, window, until time.Time) (int, error)
 	}
 	// Clients authenticates the clients that ask; the server's answers
 	// from its client cache (clientauth.Clients).

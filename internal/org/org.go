@@ -25,12 +25,32 @@ import (
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
+
+// Store is what the invitation logic reads and writes. Organizations,
+// members and groups are managed by the admin API; here they are only read.
+type Store interface {
+	token.Lookup // verifying the access tokens of organization admins and devices
+	GetOrganization(ctx context.Context, id string) (*store.Organization, error)
+	GetOrgMember(ctx context.Context, orgID, userID string) (*store.OrgMember, error)
+	GetClientGroup(ctx context.Context, id string) (*store.ClientGroup, error)
+
+	CreateInvitation(ctx context.Context, inv *store.Invitation, mail *store.Mail) error
+	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
+	GetInvitationByToken(ctx context.Context, tokenHash string) (*store.Invitation, error)
+	AcceptInvitation(ctx context.Context, tokenHash string, acc *store.Acceptance, now time.Time) (*store.Invitation, error)
+	DeclineInvitation(ctx context.Context, tokenHash string, now time.Time) (*store.Invitation, error)
+	RevokeInvitation(ctx context.Context, id string, now time.Time) (*store.Invitation, error)
+	ListMail(ctx context.Context, invitationID string) ([]*store.Mail, error) // an invitation's link, while unsent
+
+	Hit(ctx context.Context, key string, window, until time.Time) (int, error) // the per-address limit
+}
 
 // Service is the invitation logic, shared by the public endpoints, the
 // admin API and the invitation page.
 type Service struct {
-	Store store.Store
+	Store Store
 	// Clients reads the clients an acceptance just changed past the
 	// server's client cache (GetClientFresh), so this instance's token
 	// endpoint sees the change at once.

@@ -19,7 +19,12 @@ import (
 // token alone, so revoking a grant turns every token of it inactive at once
 // (see Live for the tokens a client gets for itself, which have no grant).
 type Handler struct {
-	Store Lookup
+	Store interface {
+		Lookup
+		GetRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error)
+		RevokeGrant(ctx context.Context, id string, now time.Time) error
+		RevokeAccessToken(ctx context.Context, jti, clientID string, expiresAt time.Time) error
+	}
 	// Clients authenticates the callers of revocation and introspection;
 	// the server's answers from its client cache (clientauth.Clients).
 	Clients clientauth.Clients
@@ -41,9 +46,10 @@ func (h *Handler) authenticate(r *http.Request, f oauth.Form) (*store.Client, er
 
 // Lookup is what deciding whether a token may still be used reads.
 type Lookup interface {
-	store.ClientStore
-	store.GrantStore
-	store.UserStore
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // Live reports whether the access token with claims c may still be used at

@@ -7,6 +7,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -42,10 +43,19 @@ var templates = func() map[string]*template.Template {
 	return m
 }()
 
+// Store is what the pages read and write themselves; sessions, user codes
+// and authorization requests go through their own packages.
+type Store interface {
+	GetUserByEmail(ctx context.Context, email string) (*store.User, error) // sign-in
+	CreateUser(ctx context.Context, u *store.User) error                   // registration
+	GetClient(ctx context.Context, id string) (*store.Client, error)       // the client an id_token_hint names (logout.go)
+	store.ThrottleStore                                                    // sign-in and registration limits
+}
+
 // Pages serves the HTML pages.
 type Pages struct {
 	Issuer   string // e.g. https://id.example.com, no trailing slash
-	Store    store.Store
+	Store    Store
 	Sessions *session.Manager
 	Verifier *device.Verifier
 	Tokens   *token.Verifier  // checks id_token_hint at sign-out (logout.go)
