@@ -76,50 +76,10 @@ type API struct {
 // Prefix is the path every admin route lives under.
 const Prefix = "/admin/v1/"
 
-// route is one operation of the API; routes is the whole table, which the
-// OpenAPI document must match (see the tests).
-type route struct {
-	pattern string
-	handle  oauth.HandlerFunc
-}
-
-func (a *API) routes() []route {
-	return append([]route{
-		{"GET /admin/v1/openapi.json", a.openAPI},
-
-		{"POST /admin/v1/clients", a.createClient},
-		{"GET /admin/v1/clients", a.listClients},
-		{"GET /admin/v1/clients/{id}", a.getClient},
-		{"PUT /admin/v1/clients/{id}", a.replaceClient},
-		{"PATCH /admin/v1/clients/{id}", a.patchClient},
-		{"DELETE /admin/v1/clients/{id}", a.deleteClient},
-		{"POST /admin/v1/clients/{id}/secret", a.rotateSecret},
-
-		{"POST /admin/v1/users", a.createUser},
-		{"GET /admin/v1/users", a.listUsers},
-		{"GET /admin/v1/users/{id}", a.getUser},
-		{"PATCH /admin/v1/users/{id}", a.patchUser},
-		{"DELETE /admin/v1/users/{id}", a.deleteUser},
-
-		{"GET /admin/v1/users/{id}/grants", a.listUserGrants},
-		{"DELETE /admin/v1/grants/{id}", a.revokeGrant},
-	}, a.orgRoutes()...)
-}
-
-// Register adds the API's routes to mux, and a catch-all for the rest of
-// /admin/v1/ so that unknown paths and methods get JSON errors too.
-func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.guard(rt.handle))
-	}
-	mux.Handle(Prefix, a.guard(func(w http.ResponseWriter, r *http.Request) error {
-		return unmatched(mux, w, r)
-	}))
-}
-
-// guard turns the API off when no token is configured, checks the token,
-// and writes returned errors as JSON.
-func (a *API) guard(h oauth.HandlerFunc) http.Handler {
+// Guard adapts an operation of the API: it answers 404 when no token is
+// configured (the API is off), checks the token, and writes returned errors
+// as JSON. Every route under Prefix goes through it.
+func (a *API) Guard(h oauth.HandlerFunc) http.Handler {
 	return oauth.ErrorWriter{Log: a.Log, Unavailable: store.ErrUnavailable}.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if a.Token == "" {
 			return notFound("the admin API is disabled: no admin token is configured")
@@ -159,8 +119,13 @@ func tokenMatches(got, want string) bool {
 // methods are those the API uses, tried by unmatched to fill in Allow.
 var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// unmatched answers a request no route took: 405 with Allow when the path
-// is served for other methods, 404 otherwise.
+// Unmatched answers, under Prefix, a request no route of mux took: 405
+// with Allow when the path is served for other methods, 404 otherwise, in
+// JSON like every other answer of the API.
+func (a *API) Unmatched(mux *http.ServeMux) oauth.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { return unmatched(mux, w, r) }
+}
+
 func unmatched(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
 	var allow []string
 	for _, m := range methods {

@@ -1,7 +1,8 @@
 // Package server is Latchkey's composition root: it opens the store, builds
-// every endpoint from the configuration, owns the whole route table
-// (routes.go), the middleware, the health endpoints and the sweeper. It holds
-// no protocol logic of its own.
+// every endpoint from the configuration (endpoints.go), owns the whole route
+// table (routes.go), the middleware, the health endpoints and the sweeper.
+// It alone holds the whole store.Store; every other package gets the few
+// methods it declares. It holds no protocol logic of its own.
 package server
 
 import (
@@ -64,11 +65,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	if err := s.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	h, err := s.routes(ctx)
+	e, err := s.endpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.recoverPanics(h)
+	s.handler = s.recoverPanics(s.mux(e))
 	return s, nil
 }
 

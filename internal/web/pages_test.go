@@ -246,13 +246,23 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
-func TestRegisterRefusesShortKey(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Errorf("Register with a short CSRFKey did not panic")
-		}
-	}()
-	(&Pages{CSRFKey: []byte("short")}).Register(http.NewServeMux())
+// TestShortKeyRefused: a server whose CSRF key is too short to keep forms
+// unforgeable does not get as far as serving a page, or a form.
+func TestShortKeyRefused(t *testing.T) {
+	p := &Pages{CSRFKey: []byte("short")}
+	for name, build := range map[string]func(){
+		"Page": func() { p.Page(p.LoginForm) },
+		"Form": func() { p.Form(p.Login) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with a short CSRFKey did not panic", name)
+				}
+			}()
+			build()
+		})
+	}
 }
 
 // TestNoHSTSOverHTTP: an http issuer (development, or a loopback-only
