@@ -92,7 +92,6 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			grant.ClientCredentials{Deps: deps, Store: s.store},
 		},
 	}
-	s.grantTypes = tokenEndpoint.GrantTypes()
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
 	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
 	sessions := &session.Manager{

@@ -69,6 +69,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	s.grantTypes = e.token.GrantTypes()
 	s.handler = s.recoverPanics(s.mux(e))
 	return s, nil
 }
