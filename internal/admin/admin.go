@@ -6,6 +6,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,13 +24,40 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
+// Store is what the admin API reads and writes itself. Invitations are
+// created and revoked through package org (API.Orgs), which keeps their
+// mail with them.
+type Store interface {
+	store.ClientStore
+
+	CreateUser(ctx context.Context, u *store.User) error
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	ListUsers(ctx context.Context) ([]*store.User, error)
+	UpdateUser(ctx context.Context, u *store.User) error
+	DeleteUser(ctx context.Context, id string) error
+
+	ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+
+	store.OrganizationStore
+
+	CreateClientGroup(ctx context.Context, g *store.ClientGroup) error
+	GetClientGroup(ctx context.Context, id string) (*store.ClientGroup, error)
+	ListClientGroups(ctx context.Context, orgID string) ([]*store.ClientGroup, error)
+	UpdateClientGroup(ctx context.Context, g *store.ClientGroup) error
+	DeleteClientGroup(ctx context.Context, id string, now time.Time) error
+	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error
+	RemoveGroupClient(ctx context.Context, groupID, clientID string) error
+
+	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
+	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
+}
+
 // API is the admin JSON API.
 type API struct {
-	Store interface {
-		store.ClientStore
-		store.UserStore
-		store.GrantStore
-	}
+	Store Store
 	// Token is the bearer token every request must present. Empty disables
 	// the API: every path under /admin/v1/ answers 404.
 	Token string
@@ -38,7 +66,8 @@ type API struct {
 	Log   *slog.Logger
 	// CheckCodePolicy checks a client's user code override against the
 	// server's guessing budget (RFC 8628 §5.1), once merged with the
-	// server's policy (device.CodePolicy.Override). Nil checks only the shape.
+	// server's policy: the server's device.Rules.CheckClient. Nil checks
+	// only the shape.
 	CheckCodePolicy func(store.UserCodePolicy) error
 	// Orgs serves organizations, client groups and invitations (orgs.go,
 	// invitations.go); nil answers 404 on those paths.
@@ -48,52 +77,11 @@ type API struct {
 // Prefix is the path every admin route lives under.
 const Prefix = "/admin/v1/"
 
-// route is one operation of the API; routes is the whole table, which the
-// OpenAPI document must match (see the tests).
-type route struct {
-	pattern string
-	handle  oauth.HandlerFunc
-}
-
-func (a *API) routes() []route {
-	return append([]route{
-		{"GET /admin/v1/openapi.json", a.openAPI},
-
-		{"POST /admin/v1/clients", a.createClient},
-		{"GET /admin/v1/clients", a.listClients},
-		{"GET /admin/v1/clients/{id}", a.getClient},
-		{"PUT /admin/v1/clients/{id}", a.replaceClient},
-		{"PATCH /admin/v1/clients/{id}", a.patchClient},
-		{"DELETE /admin/v1/clients/{id}", a.deleteClient},
-		{"POST /admin/v1/clients/{id}/secret", a.rotateSecret},
-
-		{"POST /admin/v1/users", a.createUser},
-		{"GET /admin/v1/users", a.listUsers},
-		{"GET /admin/v1/users/{id}", a.getUser},
-		{"PATCH /admin/v1/users/{id}", a.patchUser},
-		{"DELETE /admin/v1/users/{id}", a.deleteUser},
-
-		{"GET /admin/v1/users/{id}/grants", a.listUserGrants},
-		{"GET /admin/v1/grants/{id}", a.getGrant},
-		{"DELETE /admin/v1/grants/{id}", a.revokeGrant},
-	}, a.orgRoutes()...)
-}
-
-// Register adds the API's routes to mux, and a catch-all for the rest of
-// /admin/v1/ so that unknown paths and methods get JSON errors too.
-func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.guard(rt.handle))
-	}
-	mux.Handle(Prefix, a.guard(func(w http.ResponseWriter, r *http.Request) error {
-		return unmatched(mux, w, r)
-	}))
-}
-
-// guard turns the API off when no token is configured, checks the token,
-// and writes returned errors as JSON.
-func (a *API) guard(h oauth.HandlerFunc) http.Handler {
-	return oauth.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
+// Guard adapts an operation of the API: it answers 404 when no token is
+// configured (the API is off), checks the token, and writes returned errors
+// as JSON. Every route under Prefix goes through it.
+func (a *API) Guard(h oauth.HandlerFunc) http.Handler {
+	return oauth.ErrorWriter{Log: a.Log, Unavailable: store.ErrUnavailable}.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if a.Token == "" {
 			return notFound("the admin API is disabled: no admin token is configured")
 		}
@@ -132,8 +120,13 @@ func tokenMatches(got, want string) bool {
 // methods are those the API uses, tried by unmatched to fill in Allow.
 var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// unmatched answers a request no route took: 405 with Allow when the path
-// is served for other methods, 404 otherwise.
+// Unmatched answers, under Prefix, a request no route of mux took: 405
+// with Allow when the path is served for other methods, 404 otherwise, in
+// JSON like every other answer of the API.
+func (a *API) Unmatched(mux *http.ServeMux) oauth.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { return unmatched(mux, w, r) }
+}
+
 func unmatched(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
 	var allow []string
 	for _, m := range methods {

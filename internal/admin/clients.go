@@ -88,7 +88,8 @@ var knownAuthMethods = []string{store.AuthNone, store.AuthClientSecretBasic, sto
 
 var knownAttachments = []string{store.SessionDetached, store.SessionAttached}
 
-func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
+// CreateClient serves POST /admin/v1/clients.
+func (a *API) CreateClient(w http.ResponseWriter, r *http.Request) error {
 	var req clientRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
@@ -122,7 +123,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusCreated, clientJSON(c, secret))
 }
 
-func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
+// ListClients serves GET /admin/v1/clients.
+func (a *API) ListClients(w http.ResponseWriter, r *http.Request) error {
 	cs, err := a.Store.ListClients(r.Context())
 	if err != nil {
 		return err
@@ -134,7 +136,8 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
+// GetClient serves GET /admin/v1/clients/{id}.
+func (a *API) GetClient(w http.ResponseWriter, r *http.Request) error {
 	c, err := a.loadClient(r)
 	if err != nil {
 		return err
@@ -142,13 +145,13 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, ""))
 }
 
-// replaceClient is PUT: members left out take their defaults, as on create.
-func (a *API) replaceClient(w http.ResponseWriter, r *http.Request) error {
+// ReplaceClient is PUT: members left out take their defaults, as on create.
+func (a *API) ReplaceClient(w http.ResponseWriter, r *http.Request) error {
 	return a.updateClient(w, r, true)
 }
 
-// patchClient is PATCH: members left out keep their values.
-func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
+// PatchClient is PATCH: members left out keep their values.
+func (a *API) PatchClient(w http.ResponseWriter, r *http.Request) error {
 	return a.updateClient(w, r, false)
 }
 
@@ -179,7 +182,8 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, replace bool)
 	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
 }
 
-func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
+// DeleteClient serves DELETE /admin/v1/clients/{id}.
+func (a *API) DeleteClient(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if err := a.Store.DeleteClient(r.Context(), id); err != nil {
 		return storeError(err, "there is no client "+shorten(id), "")
@@ -190,9 +194,9 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rotateSecret replaces a confidential client's secret and shows the new
+// RotateSecret replaces a confidential client's secret and shows the new
 // one, once. The old secret stops working at once.
-func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+func (a *API) RotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := readEmpty(w, r); err != nil {
 		return err
 	}
@@ -457,22 +461,15 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// checkUserCode checks the shape of a user code override and, through
-// CheckCodePolicy, its guessing odds. Named alphabets are stored by name.
+// checkUserCode checks the shape of a user code override
+// (device.CheckOverride) and, through CheckCodePolicy, its guessing odds.
+// Named alphabets are stored by name.
 func (a *API) checkUserCode(p store.UserCodePolicy) (store.UserCodePolicy, error) {
-	if p.Alphabet != "" {
-		if _, err := device.ResolveAlphabet(p.Alphabet); err != nil {
-			return p, badRequest("user_code.alphabet: %v", err)
-		}
-		if lower := strings.ToLower(p.Alphabet); lower == "base20" || lower == "digits" {
-			p.Alphabet = lower
-		}
+	if err := device.CheckOverride(p); err != nil {
+		return p, badRequest("%v", err)
 	}
-	if p.Length != 0 && (p.Length < 4 || p.Length > device.MaxUserCodeLength) {
-		return p, badRequest("user_code.length %d: want 4 to %d, or 0 for the server's", p.Length, device.MaxUserCodeLength)
-	}
-	if p.Group < -1 || p.Group > device.MaxUserCodeLength || (p.Length > 0 && p.Group > p.Length) {
-		return p, badRequest("user_code.group %d: want 1 to the length, -1 for no dashes, or 0 for the server's", p.Group)
+	if lower := strings.ToLower(p.Alphabet); lower == "base20" || lower == "digits" {
+		p.Alphabet = lower
 	}
 	if p == (store.UserCodePolicy{}) || a.CheckCodePolicy == nil {
 		return p, nil

@@ -28,8 +28,8 @@ type GrantList struct {
 	Grants []Grant `json:"grants"`
 }
 
-// listUserGrants shows a user's grants, revoked ones included, oldest first.
-func (a *API) listUserGrants(w http.ResponseWriter, r *http.Request) error {
+// ListUserGrants shows a user's grants, revoked ones included, oldest first.
+func (a *API) ListUserGrants(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if _, err := a.Store.GetUser(r.Context(), id); err != nil {
 		return storeError(err, "there is no user "+shorten(id), "")
@@ -46,9 +46,9 @@ func (a *API) listUserGrants(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-// getGrant shows one grant, so that a caller can tell a revoked one before
+// GetGrant shows one grant, so that a caller can tell a revoked one before
 // revoking it again.
-func (a *API) getGrant(w http.ResponseWriter, r *http.Request) error {
+func (a *API) GetGrant(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	g, err := a.Store.GetGrant(r.Context(), id)
 	if err != nil {
@@ -57,10 +57,10 @@ func (a *API) getGrant(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, grantJSON(g, a.now()))
 }
 
-// revokeGrant revokes a grant: every access and refresh token of it stops
+// RevokeGrant revokes a grant: every access and refresh token of it stops
 // working at once (introspection and refresh answer from the grant). The
 // grant stays, listed as revoked; revoking it again changes nothing.
-func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) error {
+func (a *API) RevokeGrant(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if err := a.Store.RevokeGrant(r.Context(), id, a.now()); err != nil {
 		return storeError(err, "there is no grant "+shorten(id), "")

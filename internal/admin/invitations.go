@@ -74,7 +74,8 @@ func (a *API) invitationJSON(r *http.Request, inv *store.Invitation) (Invitation
 	return out, nil
 }
 
-func (a *API) createInvitation(w http.ResponseWriter, r *http.Request) error {
+// CreateInvitation serves POST /admin/v1/organizations/{id}/invitations.
+func (a *API) CreateInvitation(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.orgStore(); err != nil {
 		return err
 	}
@@ -103,7 +104,8 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusCreated, out)
 }
 
-func (a *API) listInvitations(w http.ResponseWriter, r *http.Request) error {
+// ListInvitations serves GET /admin/v1/organizations/{id}/invitations.
+func (a *API) ListInvitations(w http.ResponseWriter, r *http.Request) error {
 	st, o, err := a.loadOrg(r)
 	if err != nil {
 		return err
@@ -124,7 +126,8 @@ func (a *API) listInvitations(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-func (a *API) getInvitation(w http.ResponseWriter, r *http.Request) error {
+// GetInvitation serves GET /admin/v1/invitations/{id}.
+func (a *API) GetInvitation(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.orgStore()
 	if err != nil {
 		return err
@@ -141,7 +144,8 @@ func (a *API) getInvitation(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request) error {
+// RevokeInvitation serves POST /admin/v1/invitations/{id}/revoke.
+func (a *API) RevokeInvitation(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.orgStore(); err != nil {
 		return err
 	}

@@ -13,7 +13,8 @@ import (
 //go:embed openapi.json
 var openAPIDocument []byte
 
-func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
+// OpenAPI serves GET /admin/v1/openapi.json.
+func (a *API) OpenAPI(w http.ResponseWriter, r *http.Request) error {
 	oauth.NoStore(w)
 	w.Header().Set("Content-Type", "application/json")
 	_, err := w.Write(openAPIDocument)

@@ -33,8 +33,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	var registered []string
-	for _, rt := range (&API{}).routes() {
-		registered = append(registered, rt.pattern)
+	for _, op := range operations(&API{}) {
+		registered = append(registered, op.pattern)
 	}
 	slices.Sort(documented)
 	slices.Sort(registered)

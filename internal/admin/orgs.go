@@ -15,41 +15,13 @@ import (
 // orgs` and `latchkey groups` are the command-line clients. Invitations
 // are in invitations.go.
 
-func (a *API) orgRoutes() []route {
-	return []route{
-		{"POST /admin/v1/organizations", a.createOrg},
-		{"GET /admin/v1/organizations", a.listOrgs},
-		{"GET /admin/v1/organizations/{id}", a.getOrg},
-		{"PATCH /admin/v1/organizations/{id}", a.patchOrg},
-		{"DELETE /admin/v1/organizations/{id}", a.deleteOrg},
-
-		{"GET /admin/v1/organizations/{id}/members", a.listMembers},
-		{"PUT /admin/v1/organizations/{id}/members/{user_id}", a.putMember},
-		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", a.deleteMember},
-
-		{"POST /admin/v1/organizations/{id}/client-groups", a.createGroup},
-		{"GET /admin/v1/organizations/{id}/client-groups", a.listGroups},
-		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}", a.getGroup},
-		{"PATCH /admin/v1/organizations/{id}/client-groups/{group_id}", a.patchGroup},
-		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}", a.deleteGroup},
-		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}/clients", a.listGroupClients},
-		{"PUT /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", a.addGroupClient},
-		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", a.removeGroupClient},
-
-		{"POST /admin/v1/organizations/{id}/invitations", a.createInvitation},
-		{"GET /admin/v1/organizations/{id}/invitations", a.listInvitations},
-		{"GET /admin/v1/invitations/{id}", a.getInvitation},
-		{"POST /admin/v1/invitations/{id}/revoke", a.revokeInvitation},
-	}
-}
-
 // orgStore is the store of organizations, or an error when the API was
 // built without the invitation service.
-func (a *API) orgStore() (store.Store, error) {
-	if a.Orgs == nil || a.Orgs.Store == nil {
+func (a *API) orgStore() (Store, error) {
+	if a.Orgs == nil {
 		return nil, notFound("organizations are not enabled on this server")
 	}
-	return a.Orgs.Store, nil
+	return a.Store, nil
 }
 
 // Organization is an organization as the API shows it.
@@ -98,7 +70,8 @@ func applyOrg(o *store.Organization, req *orgRequest) error {
 	return nil
 }
 
-func (a *API) createOrg(w http.ResponseWriter, r *http.Request) error {
+// CreateOrg serves POST /admin/v1/organizations.
+func (a *API) CreateOrg(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.orgStore()
 	if err != nil {
 		return err
@@ -131,7 +104,8 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusCreated, orgJSON(o))
 }
 
-func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) error {
+// ListOrgs serves GET /admin/v1/organizations.
+func (a *API) ListOrgs(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.orgStore()
 	if err != nil {
 		return err
@@ -148,7 +122,7 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) error {
 }
 
 // loadOrg loads the organization the path names.
-func (a *API) loadOrg(r *http.Request) (store.Store, *store.Organization, error) {
+func (a *API) loadOrg(r *http.Request) (Store, *store.Organization, error) {
 	st, err := a.orgStore()
 	if err != nil {
 		return nil, nil, err
@@ -161,7 +135,8 @@ func (a *API) loadOrg(r *http.Request) (store.Store, *store.Organization, error)
 	return st, o, nil
 }
 
-func (a *API) getOrg(w http.ResponseWriter, r *http.Request) error {
+// GetOrg serves GET /admin/v1/organizations/{id}.
+func (a *API) GetOrg(w http.ResponseWriter, r *http.Request) error {
 	_, o, err := a.loadOrg(r)
 	if err != nil {
 		return err
@@ -169,7 +144,8 @@ func (a *API) getOrg(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
 }
 
-func (a *API) patchOrg(w http.ResponseWriter, r *http.Request) error {
+// PatchOrg serves PATCH /admin/v1/organizations/{id}.
+func (a *API) PatchOrg(w http.ResponseWriter, r *http.Request) error {
 	var req orgRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
@@ -192,7 +168,8 @@ func (a *API) patchOrg(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
 }
 
-func (a *API) deleteOrg(w http.ResponseWriter, r *http.Request) error {
+// DeleteOrg serves DELETE /admin/v1/organizations/{id}.
+func (a *API) DeleteOrg(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.orgStore()
 	if err != nil {
 		return err
@@ -229,7 +206,8 @@ func (a *API) memberJSON(r *http.Request, m *store.OrgMember) Member {
 	return out
 }
 
-func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
+// ListMembers serves GET /admin/v1/organizations/{id}/members.
+func (a *API) ListMembers(w http.ResponseWriter, r *http.Request) error {
 	st, o, err := a.loadOrg(r)
 	if err != nil {
 		return err
@@ -245,8 +223,8 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-// putMember adds a user to an organization, or changes their role.
-func (a *API) putMember(w http.ResponseWriter, r *http.Request) error {
+// PutMember adds a user to an organization, or changes their role.
+func (a *API) PutMember(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Role string `json:"role"`
 	}
@@ -272,7 +250,8 @@ func (a *API) putMember(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, a.memberJSON(r, m))
 }
 
-func (a *API) deleteMember(w http.ResponseWriter, r *http.Request) error {
+// DeleteMember serves DELETE /admin/v1/organizations/{id}/members/{user_id}.
+func (a *API) DeleteMember(w http.ResponseWriter, r *http.Request) error {
 	st, o, err := a.loadOrg(r)
 	if err != nil {
 		return err
@@ -346,7 +325,8 @@ func applyGroup(g *store.ClientGroup, req *groupRequest) error {
 	return nil
 }
 
-func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
+// CreateGroup serves POST /admin/v1/organizations/{id}/client-groups.
+func (a *API) CreateGroup(w http.ResponseWriter, r *http.Request) error {
 	var req groupRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
@@ -375,7 +355,8 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
 }
 
-func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
+// ListGroups serves GET /admin/v1/organizations/{id}/client-groups.
+func (a *API) ListGroups(w http.ResponseWriter, r *http.Request) error {
 	st, o, err := a.loadOrg(r)
 	if err != nil {
 		return err
@@ -393,7 +374,7 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
 
 // loadGroup loads the group the path names, which must be the path's
 // organization's.
-func (a *API) loadGroup(r *http.Request) (store.Store, *store.ClientGroup, error) {
+func (a *API) loadGroup(r *http.Request) (Store, *store.ClientGroup, error) {
 	st, err := a.orgStore()
 	if err != nil {
 		return nil, nil, err
@@ -409,7 +390,8 @@ func (a *API) loadGroup(r *http.Request) (store.Store, *store.ClientGroup, error
 	return st, g, nil
 }
 
-func (a *API) getGroup(w http.ResponseWriter, r *http.Request) error {
+// GetGroup serves GET /admin/v1/organizations/{id}/client-groups/{group_id}.
+func (a *API) GetGroup(w http.ResponseWriter, r *http.Request) error {
 	_, g, err := a.loadGroup(r)
 	if err != nil {
 		return err
@@ -417,7 +399,8 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
 }
 
-func (a *API) patchGroup(w http.ResponseWriter, r *http.Request) error {
+// PatchGroup serves PATCH /admin/v1/organizations/{id}/client-groups/{group_id}.
+func (a *API) PatchGroup(w http.ResponseWriter, r *http.Request) error {
 	var req groupRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
@@ -437,8 +420,8 @@ func (a *API) patchGroup(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
 }
 
-// deleteGroup deletes a group; its pending invitations are revoked with it.
-func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+// DeleteGroup deletes a group; its pending invitations are revoked with it.
+func (a *API) DeleteGroup(w http.ResponseWriter, r *http.Request) error {
 	st, g, err := a.loadGroup(r)
 	if err != nil {
 		return err
@@ -457,7 +440,8 @@ type GroupClients struct {
 	ClientIDs []string `json:"client_ids"`
 }
 
-func (a *API) listGroupClients(w http.ResponseWriter, r *http.Request) error {
+// ListGroupClients serves GET /admin/v1/organizations/{id}/client-groups/{group_id}/clients.
+func (a *API) ListGroupClients(w http.ResponseWriter, r *http.Request) error {
 	st, g, err := a.loadGroup(r)
 	if err != nil {
 		return err
@@ -469,10 +453,10 @@ func (a *API) listGroupClients(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, GroupClients{ClientIDs: nonNil(ids)})
 }
 
-// addGroupClient puts a device client of the group's organization into the
+// AddGroupClient puts a device client of the group's organization into the
 // group (back into it, say, after removeGroupClient); a client already in
 // it stays, and the answer is the same (PUT is idempotent).
-func (a *API) addGroupClient(w http.ResponseWriter, r *http.Request) error {
+func (a *API) AddGroupClient(w http.ResponseWriter, r *http.Request) error {
 	st, g, err := a.loadGroup(r)
 	if err != nil {
 		return err
@@ -488,7 +472,8 @@ func (a *API) addGroupClient(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) removeGroupClient(w http.ResponseWriter, r *http.Request) error {
+// RemoveGroupClient serves DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}.
+func (a *API) RemoveGroupClient(w http.ResponseWriter, r *http.Request) error {
 	st, g, err := a.loadGroup(r)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"crypto/rand"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,7 +19,7 @@ func newOrgFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := newFixture(t)
 	f.api.Orgs = &org.Service{
-		Store: f.store, Issuer: "https://id.example", Now: f.api.Now, Rand: rand.Reader, Lifetime: 7 * 24 * time.Hour,
+		Store: f.store, Clients: clientauth.Direct{Store: f.store}, Issuer: "https://id.example", Now: f.api.Now, Rand: rand.Reader, Lifetime: 7 * 24 * time.Hour,
 	}
 	mustCreate(t, f.store.CreateUser(t.Context(), &store.User{ID: "u-ada", Email: "ada@example.com"}))
 	return f

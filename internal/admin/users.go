@@ -42,7 +42,8 @@ type userRequest struct {
 
 const maxEmailLength = 254 // RFC 5321 §4.5.3.1.3, less the angle brackets
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+// CreateUser serves POST /admin/v1/users.
+func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
 	var req userRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
@@ -70,7 +71,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusCreated, userJSON(u))
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
+// ListUsers serves GET /admin/v1/users.
+func (a *API) ListUsers(w http.ResponseWriter, r *http.Request) error {
 	us, err := a.Store.ListUsers(r.Context())
 	if err != nil {
 		return err
@@ -82,7 +84,8 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+// GetUser serves GET /admin/v1/users/{id}.
+func (a *API) GetUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.loadUser(r)
 	if err != nil {
 		return err
@@ -90,8 +93,8 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
 }
 
-// patchUser changes the members sent; a new password replaces the old one.
-func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
+// PatchUser changes the members sent; a new password replaces the old one.
+func (a *API) PatchUser(w http.ResponseWriter, r *http.Request) error {
 	var req userRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
@@ -111,7 +114,8 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
 }
 
-func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
+// DeleteUser serves DELETE /admin/v1/users/{id}.
+func (a *API) DeleteUser(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if err := a.Store.DeleteUser(r.Context(), id); err != nil {
 		return storeError(err, "there is no user "+shorten(id), "")

@@ -34,10 +34,18 @@ const (
 	DefaultRequestLifetime = 30 * time.Minute
 )
 
-// Store is what the authorization endpoint keeps.
+// Clients reads registered clients.
+type Clients interface {
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+}
+
+// Store is what the authorization endpoint reads and keeps. The token
+// endpoint redeems the codes (package grant).
 type Store interface {
-	store.ClientStore
-	store.AuthorizationStore
+	Clients
+	store.AuthRequestStore
+	GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error)
+	CreateAuthCode(ctx context.Context, c *store.AuthCode) error
 }
 
 // Authorizer runs authorization requests from the first redirect to the

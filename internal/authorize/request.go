@@ -116,7 +116,7 @@ func (e *PageError) Error() string { return "authorization request: " + e.Reason
 // problem is an *oauth.Error returned with a Request holding the client,
 // redirect URI and state, to be sent back to the client at its redirect URI
 // (RFC 6749 §4.1.2.1). Any other error is the store's.
-func Parse(ctx context.Context, clients store.ClientStore, q url.Values) (*Request, error) {
+func Parse(ctx context.Context, clients Clients, q url.Values) (*Request, error) {
 	clientID, err := oauth.QueryValue(q, "client_id")
 	switch {
 	case err != nil:

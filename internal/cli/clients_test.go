@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
@@ -43,9 +43,7 @@ func startAdmin(t *testing.T) *adminEnv {
 		Now:   func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) },
 		Rand:  rand.Reader,
 	}
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(server.AdminMux(a))
 	t.Cleanup(srv.Close)
 	return &adminEnv{srv: srv, store: s, env: map[string]string{
 		"LATCHKEY_ENDPOINT":    srv.URL,

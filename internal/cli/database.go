@@ -45,7 +45,7 @@ func (e *Env) loadConfig(f dbFlags, validate bool, set func(*config.Config) erro
 		}
 	}
 	if validate {
-		err = errors.Join(err, cfg.Validate())
+		err = errors.Join(err, server.Validate(cfg))
 	}
 	if err != nil {
 		return cfg, fmt.Errorf("configuration:\n%w", indent(err))

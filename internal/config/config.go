@@ -1,13 +1,15 @@
 // Package config owns Latchkey's settings: defaults, the YAML file (where an
 // unknown key is an error, not a silent no-op), LATCHKEY_* environment
 // overrides, and Validate, which reports every problem at once. Flags are
-// applied by the command line on top of what Load returns.
+// applied by the command line on top of what Load returns. It imports no
+// other Latchkey package: settings that another package judges (the user
+// code policy, package device) are plain values here, checked by
+// server.Validate.
 package config
 
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -15,8 +17,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/latchkey/latchkey/internal/device"
 )
 
 // Config is everything `latchkey serve` needs.
@@ -97,7 +97,8 @@ type Device struct {
 	RequestsPerIPPerMinute     int `yaml:"requests_per_ip_per_minute"`
 }
 
-// UserCode is the server-wide user code policy.
+// UserCode is the server-wide user code policy, as written; package device
+// resolves and checks it (server.Validate).
 type UserCode struct {
 	Alphabet string `yaml:"alphabet"` // base20, digits, or the characters
 	Length   int    `yaml:"length"`
@@ -191,27 +192,10 @@ func (c *Config) IssuerURL() string {
 	return "http://" + c.Listen
 }
 
-// CodePolicy is the server-wide user code policy, resolved.
-func (c *Config) CodePolicy() (device.CodePolicy, error) {
-	alpha, err := device.ResolveAlphabet(c.Device.UserCode.Alphabet)
-	if err != nil {
-		return device.CodePolicy{}, err
-	}
-	return device.CodePolicy{Alphabet: alpha, Length: c.Device.UserCode.Length, Group: c.Device.UserCode.Group}, nil
-}
-
-// GuessOdds is the chance that one attacker, spending the whole per-source
-// budget of wrong entries over a code's lifetime, hits some live code:
-// attempts x live codes / code space (RFC 8628 §5.1, corrected for the
-// many codes alive at once).
-func GuessOdds(p device.CodePolicy, attempts, liveCodes int) float64 {
-	return float64(attempts) * float64(liveCodes) / p.Space()
-}
-
-// MaxGuessOdds is the worst guessing odds Validate accepts.
-var MaxGuessOdds = math.Pow(2, -20)
-
-// Validate reports every problem with c at once.
+// Validate reports every problem with c's own settings at once. The user
+// code policy (device.user_code) is package device's to judge, against the
+// guessing budget set here: server.Validate runs both, and is what `serve`
+// calls.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -294,33 +278,8 @@ func (c *Config) Validate() error {
 			bad("%s: must be at least 1", name)
 		}
 	}
-	p, err := c.CodePolicy()
-	if err != nil {
-		bad("device.user_code.alphabet: %v", err)
-	} else {
-		errs = append(errs, CheckCodePolicy("device.user_code", p, c.Device)...)
-	}
 	errs = append(errs, c.checkMail()...)
 	return errors.Join(errs...)
-}
-
-// CheckCodePolicy checks one user code policy against the guessing budget;
-// clients' overrides are checked with it too.
-func CheckCodePolicy(name string, p device.CodePolicy, d Device) []error {
-	var errs []error
-	if p.Length < 4 || p.Length > device.MaxUserCodeLength {
-		errs = append(errs, fmt.Errorf("%s.length %d: want 4 to %d", name, p.Length, device.MaxUserCodeLength))
-		return errs
-	}
-	if p.Group < 0 || p.Group > p.Length {
-		errs = append(errs, fmt.Errorf("%s.group %d: want 0 to the length", name, p.Group))
-	}
-	attempts := max(d.AttemptsPerAccount, d.AttemptsPerIP)
-	if odds := GuessOdds(p, attempts, d.ExpectedLiveCodes); odds > MaxGuessOdds {
-		errs = append(errs, fmt.Errorf("%s: %d characters of a %d-character alphabet (%.1f bits) with %d attempts per source and %d live codes give guessing odds of 2^%.1f, worse than 2^-20 (RFC 8628 §5.1): lengthen the code, enlarge the alphabet, or lower device.attempts_per_ip/attempts_per_account or device.expected_live_codes",
-			name, p.Length, len(p.Alphabet), p.Bits(), attempts, d.ExpectedLiveCodes, math.Log2(odds)))
-	}
-	return errs
 }
 
 func validIdent(s string) bool {

@@ -186,30 +186,3 @@ func TestValidateHTTPIssuer(t *testing.T) {
 		t.Errorf("loopback http issuer refused: %v", err)
 	}
 }
-
-func TestGuessingGuardrail(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		edit    func(*Config)
-		wantErr bool
-	}{
-		{"default base20 x 8", func(*Config) {}, false},
-		{"9 digits with default budgets", func(c *Config) { c.Device.UserCode = UserCode{Alphabet: "digits", Length: 9, Group: 3} }, true},
-		{"9 digits with a tight budget", func(c *Config) {
-			c.Device.UserCode = UserCode{Alphabet: "digits", Length: 9, Group: 3}
-			c.Device.AttemptsPerIP, c.Device.AttemptsPerAccount, c.Device.ExpectedLiveCodes = 5, 5, 100
-		}, false},
-		{"6 base20", func(c *Config) { c.Device.UserCode.Length = 6 }, true},
-		{"custom alphabet", func(c *Config) { c.Device.UserCode.Alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" }, false},
-		{"bad custom alphabet", func(c *Config) { c.Device.UserCode.Alphabet = "abc" }, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c := Default()
-			tt.edit(&c)
-			err := c.Validate()
-			if (err != nil) != tt.wantErr {
-				t.Errorf("Validate() = %v; wantErr %v", err, tt.wantErr)
-			}
-		})
-	}
-}

@@ -1,7 +1,10 @@
 // Package device implements the OAuth 2.0 Device Authorization Grant
-// (RFC 8628): the device authorization endpoint, user codes, the person's
-// approve/deny decision (verify.go) and the polling rules. The tokens a poll
-// finally gets are minted by package grant.
+// (RFC 8628) in one place: the device authorization endpoint (Handler),
+// user codes and their policy (usercode.go, policy.go), the person's
+// approve/deny decision (verify.go) and the device_code grant at the token
+// endpoint, with its polling rules (poll.go). The phases every grant shares
+// (client authentication, issuance) are package grant's, and the tokens are
+// minted by package token.
 package device
 
 import (
@@ -10,24 +13,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Handler serves the device authorization endpoint.
 type Handler struct {
+	// Store keeps the authorizations and counts requests for the limits.
 	Store interface {
-		store.ClientStore
-		store.DeviceStore
-		store.ThrottleStore
+		CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error
+		Hit(ctx context.Context, key string, window, until time.Time) (int, error)
 	}
+	// Clients authenticates the clients that ask; the server's answers
+	// from its client cache (clientauth.Clients).
+	Clients  clientauth.Clients
 	Issuer   string
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Rand     io.Reader        // crypto/rand.Reader in production
@@ -68,7 +73,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := oauth.AuthenticateClient(r.Context(), h.Store, creds)
+	c, err := clientauth.Authenticate(r.Context(), h.Clients, creds)
 	if err != nil {
 		return err
 	}
@@ -87,7 +92,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if missing, ok := oauth.ScopeSubset(scopes, c.Scopes); !ok {
 		return &oauth.Error{Code: oauth.InvalidScope, Description: "the client may not ask for scope " + missing}
 	}
-	ip := ClientIP(r, h.TrustProxy)
+	ip := clientip.From(r, h.TrustProxy)
 	if err := h.throttle(r.Context(), c.ID, ip); err != nil {
 		return err
 	}
@@ -107,7 +112,7 @@ func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
 		limit int
 	}{
 		{"devauth:client:" + clientID, h.PerClientPerMinute},
-		{"devauth:ip:" + ThrottleKey(ip), h.PerIPPerMinute},
+		{"devauth:ip:" + clientip.ThrottleKey(ip), h.PerIPPerMinute},
 	} {
 		if lim.limit <= 0 {
 			continue
@@ -202,48 +207,4 @@ func oauthSafe(s string) string {
 		return s
 	}
 	return ""
-}
-
-// ThrottleKey is the part of a client address (from ClientIP) that
-// per-address limits count: an IPv4 address whole, an IPv6 address by its
-// /64. A home line, a phone or a server is usually given a whole /64 (RFC
-// 6177, RFC 7934 §6), so counting single IPv6 addresses would hand whoever
-// has one 2^64 separate budgets. Anything else is counted as it is.
-func ThrottleKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
-// ClientIP is where a request came from, for throttling and for showing on
-// the verification page. Behind a trusted proxy it is the last address in
-// X-Forwarded-For, the one our proxy appended: earlier entries come from the
-// client and prove nothing.
-func ClientIP(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -1,13 +1,9 @@
 package device
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
-
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Named alphabets for user codes.
@@ -17,77 +13,6 @@ const (
 	Base20 = "BCDFGHJKLMNPQRSTVWXZ"
 	Digits = "0123456789"
 )
-
-// MaxUserCodeLength bounds a user code: people type it.
-const MaxUserCodeLength = 16
-
-// CodePolicy says how user codes are drawn and shown.
-type CodePolicy struct {
-	Alphabet string // the characters themselves (see ResolveAlphabet)
-	Length   int    // characters drawn
-	Group    int    // characters between dashes when displayed; 0 for none
-}
-
-// ResolveAlphabet turns a configured alphabet ("base20", "digits" or the
-// characters) into its characters, checking that people can type it and
-// that input folding cannot confuse two of its characters.
-func ResolveAlphabet(name string) (string, error) {
-	switch strings.ToLower(name) {
-	case "", "base20":
-		return Base20, nil
-	case "digits":
-		return Digits, nil
-	}
-	if len(name) < 2 {
-		return "", errors.New("a custom alphabet needs at least 2 characters")
-	}
-	seen := map[byte]bool{}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			// Input is folded to upper case and dashes and spaces are
-			// dropped, so only these can be told apart when typed.
-			return "", fmt.Errorf("custom alphabet character %q is not one of A-Z or 0-9", c)
-		}
-		if seen[c] {
-			return "", fmt.Errorf("custom alphabet repeats %q", c)
-		}
-		seen[c] = true
-	}
-	return name, nil
-}
-
-// Override applies a client's user code settings to p: zero fields keep
-// p's, and a group of -1 means no dashes.
-func (p CodePolicy) Override(o store.UserCodePolicy) (CodePolicy, error) {
-	if o.Alphabet != "" {
-		a, err := ResolveAlphabet(o.Alphabet)
-		if err != nil {
-			return p, fmt.Errorf("user code alphabet: %w", err)
-		}
-		p.Alphabet = a
-	}
-	if o.Length > 0 {
-		p.Length = o.Length
-	}
-	switch {
-	case o.Group > 0:
-		p.Group = o.Group
-	case o.Group < 0:
-		p.Group = 0
-	}
-	return p, nil
-}
-
-// Bits is the entropy of one code under the policy.
-func (p CodePolicy) Bits() float64 {
-	return float64(p.Length) * math.Log2(float64(len(p.Alphabet)))
-}
-
-// Space is the number of distinct codes under the policy.
-func (p CodePolicy) Space() float64 {
-	return math.Pow(float64(len(p.Alphabet)), float64(p.Length))
-}
 
 // Generate draws a code from rand and returns its normalised form (what is
 // hashed and stored) and its display form. Each character is drawn by

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -41,9 +42,10 @@ type Pending struct {
 // across instances and restarts.
 type Verifier struct {
 	Store interface {
-		store.DeviceStore
-		store.ClientStore
-		store.ThrottleStore
+		GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*store.DeviceAuth, error)
+		DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sessionHash string, approve bool, now time.Time) (*store.DeviceAuth, error)
+		GetClient(ctx context.Context, id string) (*store.Client, error) // the client the person is asked about
+		store.ThrottleStore                                              // the wrong-entry counters
 	}
 	Now    func() time.Time // time.Now in production, a fixed clock in tests
 	Window time.Duration    // the device code lifetime: one budget per code life
@@ -197,7 +199,7 @@ type budget struct {
 func (v *Verifier) budget(userID, ip string) []budget {
 	return []budget{
 		{"usercode:user:" + userID, v.PerAccount},
-		{"usercode:ip:" + ThrottleKey(ip), v.PerIP},
+		{"usercode:ip:" + clientip.ThrottleKey(ip), v.PerIP},
 		{"usercode:global", v.Global},
 	}
 }

@@ -15,7 +15,18 @@ import (
 // AuthorizationCode is the authorization code grant's token request
 // (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5, §4.6). The code was issued by
 // package authorize; here it is checked and redeemed, once.
-type AuthorizationCode struct{ *Deps }
+type AuthorizationCode struct {
+	*Deps
+	Store interface {
+		GetAuthCode(ctx context.Context, hash string) (*store.AuthCode, error)
+		BurnAuthCode(ctx context.Context, hash string, now time.Time) error
+		RedeemAuthCode(ctx context.Context, hash string, g *store.Grant, refresh *store.RefreshToken, now time.Time) (firstGrantID string, err error)
+		RevokeGrant(ctx context.Context, id string, now time.Time) error
+	}
+}
+
+// GrantType is authorization_code.
+func (AuthorizationCode) GrantType() string { return store.GrantAuthorizationCode }
 
 // Exchange redeems an authorization code. The code must be unused and
 // unexpired, issued to the authenticated client, for the redirect_uri sent
@@ -28,7 +39,7 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 	if code == "" {
 		return nil, oauth.BadRequest("code is required")
 	}
-	c, err := g.authenticate(ctx, req.Creds, store.GrantAuthorizationCode)
+	c, err := g.Authenticate(ctx, req.Creds, store.GrantAuthorizationCode)
 	if err != nil {
 		return nil, err
 	}
@@ -55,11 +66,11 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 		}
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: problem}
 	}
-	u, err := g.activeUser(ctx, ac.UserID)
+	u, err := g.ActiveUser(ctx, ac.UserID)
 	if err != nil {
 		return nil, err
 	}
-	is, err := g.newIssuance(c, u, ac.Scopes, ac.AuthTime, now)
+	is, err := g.NewIssuance(c, u, ac.Scopes, ac.AuthTime, now)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +89,7 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 		return nil, fmt.Errorf("redeem authorization code: %w", err)
 	}
 	// Minted only once the redemption has committed, as for the device grant.
-	return g.mint(ctx, is, u, ac.Nonce)
+	return g.Mint(ctx, is, u, ac.Nonce)
 }
 
 // checkRedemption says what is wrong with redeeming ac as client c with

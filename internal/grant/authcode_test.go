@@ -63,10 +63,10 @@ func newCode(t *testing.T, st store.Store, client string, edit func(*store.AuthC
 	return code
 }
 
-func redeem(t *testing.T, d *Deps, creds oauth.ClientCredentials, form oauth.Form) (*token.Response, error) {
+func redeem(t *testing.T, d *Deps, st store.Store, creds oauth.ClientCredentials, form oauth.Form) (*token.Response, error) {
 	t.Helper()
 	form["grant_type"] = store.GrantAuthorizationCode
-	return AuthorizationCode{d}.Exchange(t.Context(), &Request{Form: form, Creds: creds})
+	return AuthorizationCode{Deps: d, Store: st}.Exchange(t.Context(), &Request{Form: form, Creds: creds})
 }
 
 var webCreds = oauth.ClientCredentials{ID: "web", Secret: "web-secret", Basic: true}
@@ -91,7 +91,7 @@ func claims(t *testing.T, jwt string) map[string]any {
 func TestAuthorizationCode(t *testing.T) {
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
-	resp, err := redeem(t, d, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
+	resp, err := redeem(t, d, st, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
@@ -113,7 +113,7 @@ func TestAuthorizationCode(t *testing.T) {
 	}
 
 	// The refresh token works like any other (RFC 6749 §6).
-	next, err := Refresh{d}.Exchange(t.Context(), &Request{
+	next, err := Refresh{Deps: d, Store: st}.Exchange(t.Context(), &Request{
 		Form: oauth.Form{"grant_type": store.GrantRefreshToken, "refresh_token": resp.RefreshToken}, Creds: webCreds})
 	if err != nil || next.RefreshToken == "" {
 		t.Fatalf("refresh: %+v, %v", next, err)
@@ -124,7 +124,7 @@ func TestAuthorizationCode(t *testing.T) {
 
 	// client_secret_post, and a client without offline_access gets no refresh token.
 	code = newCode(t, st, "web", func(ac *store.AuthCode) { ac.Scopes = []string{"openid"}; ac.Nonce = "" })
-	resp, err = redeem(t, d, oauth.ClientCredentials{ID: "web", Secret: "web-secret"},
+	resp, err = redeem(t, d, st, oauth.ClientCredentials{ID: "web", Secret: "web-secret"},
 		oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
 	if err != nil {
 		t.Fatalf("Exchange with client_secret_post: %v", err)
@@ -138,7 +138,7 @@ func TestAuthorizationCode(t *testing.T) {
 
 	// A public client: no secret, PKCE.
 	code = newCode(t, st, "app", nil)
-	resp, err = redeem(t, d, oauth.ClientCredentials{ID: "app"},
+	resp, err = redeem(t, d, st, oauth.ClientCredentials{ID: "app"},
 		oauth.Form{"code": code, "redirect_uri": "http://127.0.0.1:4321/cb", "code_verifier": verifier})
 	if err != nil || resp.RefreshToken != "" {
 		t.Fatalf("public client: %+v, %v; want tokens without a refresh token (no refresh_token grant)", resp, err)
@@ -202,7 +202,7 @@ func TestAuthorizationCodeRefused(t *testing.T) {
 			if tt.creds.ID != "" {
 				creds = tt.creds
 			}
-			_, err := redeem(t, d, creds, form)
+			_, err := redeem(t, d, st, creds, form)
 			var oe *oauth.Error
 			if !errors.As(err, &oe) || oe.Code != tt.wantCode {
 				t.Fatalf("Exchange = %v; want %s", err, tt.wantCode)
@@ -223,10 +223,10 @@ func TestAuthorizationCodeReplay(t *testing.T) {
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
 	form := oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier}
-	first, err := redeem(t, d, webCreds, form)
+	first, err := redeem(t, d, st, webCreds, form)
 	mustDo(t, err)
 	d.Now = func() time.Time { return t0.Add(30 * time.Second) }
-	_, err = redeem(t, d, webCreds, form)
+	_, err = redeem(t, d, st, webCreds, form)
 	wantInvalidGrant(t, "second redemption", err)
 	rt, err := st.GetRefreshToken(t.Context(), oauth.HashSecret(first.RefreshToken))
 	mustDo(t, err)
@@ -235,7 +235,7 @@ func TestAuthorizationCodeReplay(t *testing.T) {
 	if g.RevokedAt.IsZero() {
 		t.Errorf("the first redemption's grant is still active after a replay")
 	}
-	_, err = Refresh{d}.Exchange(t.Context(), &Request{
+	_, err = Refresh{Deps: d, Store: st}.Exchange(t.Context(), &Request{
 		Form: oauth.Form{"grant_type": store.GrantRefreshToken, "refresh_token": first.RefreshToken}, Creds: webCreds})
 	wantInvalidGrant(t, "refresh with the first redemption's token", err)
 }
@@ -247,7 +247,7 @@ func TestAuthorizationCodeDisabledUser(t *testing.T) {
 	mustDo(t, err)
 	u.Disabled = true
 	mustDo(t, st.UpdateUser(t.Context(), u))
-	_, err = redeem(t, d, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
+	_, err = redeem(t, d, st, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
 	wantInvalidGrant(t, "redemption for a disabled user", err)
 }
 
@@ -256,14 +256,14 @@ func TestAuthorizationCodeDisabledUser(t *testing.T) {
 func TestRefreshDisabledUser(t *testing.T) {
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
-	first, err := redeem(t, d, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
+	first, err := redeem(t, d, st, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
 	mustDo(t, err)
 	u, err := st.GetUser(t.Context(), "ada")
 	mustDo(t, err)
 	u.Disabled = true
 	mustDo(t, st.UpdateUser(t.Context(), u))
 	refresh := func() error {
-		_, err := Refresh{d}.Exchange(t.Context(), &Request{
+		_, err := Refresh{Deps: d, Store: st}.Exchange(t.Context(), &Request{
 			Form: oauth.Form{"grant_type": store.GrantRefreshToken, "refresh_token": first.RefreshToken}, Creds: webCreds})
 		return err
 	}

@@ -14,7 +14,16 @@ import (
 // confidential client, such as a device enrolled by invitation, asks for an
 // access token for itself. It gets no refresh token (§4.4.3): it can always
 // ask again with its secret.
-type ClientCredentials struct{ *Deps }
+type ClientCredentials struct {
+	*Deps
+	// Store reads the groups a client is in, which decide its scopes.
+	Store interface {
+		ListClientGroupsOf(ctx context.Context, clientID string) ([]*store.ClientGroup, error)
+	}
+}
+
+// GrantType is client_credentials.
+func (ClientCredentials) GrantType() string { return store.GrantClientCredentials }
 
 // Exchange authenticates the client, settles the scopes and issues the
 // token. It writes nothing: the token has no grant_id, and revoking or
@@ -25,7 +34,7 @@ func (g ClientCredentials) Exchange(ctx context.Context, req *Request) (*token.R
 	if req.Creds.Secret == "" {
 		return nil, oauth.ClientAuthFailed()
 	}
-	c, err := g.authenticate(ctx, req.Creds, store.GrantClientCredentials)
+	c, err := g.Authenticate(ctx, req.Creds, store.GrantClientCredentials)
 	if err != nil {
 		return nil, err
 	}

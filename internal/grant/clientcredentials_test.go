@@ -77,7 +77,7 @@ func TestClientCredentials(t *testing.T) {
 			"", "reports", "", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := ClientCredentials{d}.Exchange(t.Context(), &Request{
+			resp, err := ClientCredentials{Deps: d, Store: st}.Exchange(t.Context(), &Request{
 				Form:  oauth.Form{"grant_type": store.GrantClientCredentials, "scope": tt.scope},
 				Creds: tt.creds,
 			})
@@ -139,7 +139,7 @@ func TestClientCredentialsRefused(t *testing.T) {
 		{"malformed scope", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret}, "read  write", oauth.InvalidScope, http.StatusBadRequest},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ClientCredentials{d}.Exchange(ctx, &Request{
+			_, err := ClientCredentials{Deps: d, Store: st}.Exchange(ctx, &Request{
 				Form:  oauth.Form{"grant_type": store.GrantClientCredentials, "scope": tt.scope},
 				Creds: tt.creds,
 			})

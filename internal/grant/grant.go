@@ -1,7 +1,11 @@
 // Package grant serves the token endpoint (RFC 6749 §3.2): it parses the
-// request, authenticates the client and hands the request to the Grant
-// registered for its grant_type, one file per grant. Tokens themselves are
-// minted by package token.
+// request, reads the client's credentials and hands the request to the
+// Grant that answers its grant_type. It owns the phases every grant shares
+// (Deps: client authentication, the user's status, the grant and refresh
+// token an approval becomes) and three grants, one file each: the
+// authorization code, refresh token and client credentials grants. The
+// device_code grant is package device's, beside the rest of RFC 8628.
+// Tokens themselves are minted by package token.
 package grant
 
 import (
@@ -13,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -25,15 +30,40 @@ type Request struct {
 	Creds oauth.ClientCredentials
 }
 
-// Grant exchanges one kind of grant for tokens.
+// Grant exchanges one kind of grant for tokens. Each grant says which
+// grant_type it answers, so the token endpoint is built from a list of
+// grants and nothing else maps names to them.
 type Grant interface {
+	// GrantType is the grant_type value the grant answers (RFC 6749 §4,
+	// RFC 8628 §3.4).
+	GrantType() string
 	Exchange(ctx context.Context, req *Request) (*token.Response, error)
 }
 
 // Handler serves the token endpoint.
 type Handler struct {
-	Grants map[string]Grant // by grant_type
+	Grants []Grant // each answers its own GrantType; the first of a type wins
 	Log    *slog.Logger
+}
+
+// GrantTypes are the grant types the endpoint answers, in Grants' order,
+// for the discovery document.
+func (h *Handler) GrantTypes() []string {
+	var gts []string
+	for _, g := range h.Grants {
+		gts = append(gts, g.GrantType())
+	}
+	return gts
+}
+
+// grant returns the grant that answers grant type gt.
+func (h *Handler) grant(gt string) (Grant, bool) {
+	for _, g := range h.Grants {
+		if g.GrantType() == gt {
+			return g, true
+		}
+	}
+	return nil, false
 }
 
 // Token serves POST /oauth2/token and its aliases.
@@ -46,7 +76,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if gt == "" {
 		return oauth.BadRequest("grant_type is required")
 	}
-	g, ok := h.Grants[gt]
+	g, ok := h.grant(gt)
 	if !ok {
 		return &oauth.Error{Code: oauth.UnsupportedGrantType, Description: "grant_type " + quoteShort(gt) + " is not supported"}
 	}
@@ -68,9 +98,18 @@ func quoteShort(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// Deps are what the grants share.
+// Deps are what the grants share: the phases every grant goes through,
+// whatever its own store holds. Package device's device_code grant uses
+// them too.
 type Deps struct {
-	Store  store.Store
+	// Clients authenticates the clients that ask; the server's answers
+	// from its client cache (clientauth.Clients).
+	Clients clientauth.Clients
+	// Users reads the user a grant acts for, whose status is checked at
+	// every redemption (ActiveUser).
+	Users interface {
+		GetUser(ctx context.Context, id string) (*store.User, error)
+	}
 	Minter *token.Minter
 	Now    func() time.Time
 	Rand   io.Reader
@@ -83,9 +122,9 @@ type Deps struct {
 	RefreshIdle time.Duration
 }
 
-// authenticate checks the client and that it may use grant type gt.
-func (d *Deps) authenticate(ctx context.Context, creds oauth.ClientCredentials, gt string) (*store.Client, error) {
-	c, err := oauth.AuthenticateClient(ctx, d.Store, creds)
+// Authenticate checks the client and that it may use grant type gt.
+func (d *Deps) Authenticate(ctx context.Context, creds oauth.ClientCredentials, gt string) (*store.Client, error) {
+	c, err := clientauth.Authenticate(ctx, d.Clients, creds)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +164,11 @@ func (d *Deps) idleUntil(now time.Time) time.Time {
 	return now.Add(d.RefreshIdle)
 }
 
-// activeUser loads the user a grant acts for and refuses one who can no
+// ActiveUser loads the user a grant acts for and refuses one who can no
 // longer sign in (SECURITY-CHECKLIST DF-17: status is checked at redemption,
 // not only at approval).
-func (d *Deps) activeUser(ctx context.Context, id string) (*store.User, error) {
-	u, err := d.Store.GetUser(ctx, id)
+func (d *Deps) ActiveUser(ctx context.Context, id string) (*store.User, error) {
+	u, err := d.Users.GetUser(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return nil, userGone()
 	}
@@ -153,24 +192,24 @@ func (d *Deps) newGrantID() (string, error) {
 	return id[:22], nil // 132 bits: unique, and short in a JWT
 }
 
-// issuance is what a user's approval becomes: the records to store, and
+// Issuance is what a user's approval becomes: the records to store, and
 // the refresh token itself for the response.
-type issuance struct {
+type Issuance struct {
 	Grant        *store.Grant
 	RefreshToken *store.RefreshToken // nil when the client gets none
 	Refresh      string              // the refresh token RefreshToken stores; "" for none
 }
 
-// newIssuance builds the grant, and the refresh token when the client gets
+// NewIssuance builds the grant, and the refresh token when the client gets
 // one, for a user's approval at now. It stores nothing: the caller stores
 // them in the same transaction that uses the approval up, and mints the
-// tokens (Deps.mint) only once that has committed.
-func (d *Deps) newIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time) (*issuance, error) {
+// tokens (Deps.Mint) only once that has committed.
+func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time) (*Issuance, error) {
 	id, err := d.newGrantID()
 	if err != nil {
 		return nil, err
 	}
-	is := &issuance{Grant: &store.Grant{
+	is := &Issuance{Grant: &store.Grant{
 		ID: id, UserID: u.ID, ClientID: c.ID, Scopes: scopes,
 		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.RefreshLifetime),
 	}}
@@ -182,8 +221,8 @@ func (d *Deps) newIssuance(c *store.Client, u *store.User, scopes []string, auth
 	return is, nil
 }
 
-// mint signs the tokens of a stored issuance for user u.
-func (d *Deps) mint(ctx context.Context, is *issuance, u *store.User, nonce string) (*token.Response, error) {
+// Mint signs the tokens of a stored issuance for user u.
+func (d *Deps) Mint(ctx context.Context, is *Issuance, u *store.User, nonce string) (*token.Response, error) {
 	return d.Minter.Mint(ctx, token.Issue{Grant: is.Grant, User: u, Scopes: is.Grant.Scopes, Nonce: nonce, Refresh: is.Refresh})
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"log/slog"
 	"testing"
 	"time"
@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // newDeps returns the grants' dependencies on st, with a signing key, the
 // clock at t0, client "tv" (public, device_code and refresh_token) and its
-// user "ada".
+// user "ada". The device_code grant's tests are package device's.
 func newDeps(t *testing.T, st store.Store) *Deps {
 	t.Helper()
 	ctx := t.Context()
@@ -43,7 +43,8 @@ func newDeps(t *testing.T, st store.Store) *Deps {
 		}
 	}
 	return &Deps{
-		Store: st,
+		Clients: clientauth.Direct{Store: st},
+		Users:   st,
 		Minter: &token.Minter{
 			Keys: km, Issuer: "https://id.example", Now: now, Rand: rand.Reader,
 			AccessTTL: 10 * time.Minute, IDTTL: 10 * time.Minute,
@@ -52,76 +53,6 @@ func newDeps(t *testing.T, st store.Store) *Deps {
 		Rand:            rand.Reader,
 		Log:             log,
 		RefreshLifetime: 30 * 24 * time.Hour,
-	}
-}
-
-// approvedDeviceCode stores a device authorization for "tv" that "ada"
-// approved, and returns its device_code.
-func approvedDeviceCode(t *testing.T, st store.Store) string {
-	t.Helper()
-	code := oauth.PrefixDeviceCode + rand.Text()
-	a := &store.DeviceAuth{
-		DeviceCodeHash: oauth.HashSecret(code), UserCodeHash: oauth.HashSecret("user-" + code),
-		ClientID: "tv", ClientPublic: true, Scopes: []string{"openid", "offline_access"},
-		Status: store.DevicePending, Interval: 5 * time.Second, CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
-	}
-	if err := st.CreateDeviceAuth(t.Context(), a); err != nil {
-		t.Fatalf("CreateDeviceAuth: %v", err)
-	}
-	if _, err := st.DecideDeviceAuth(t.Context(), a.UserCodeHash, "ada", "", true, t0); err != nil {
-		t.Fatalf("DecideDeviceAuth: %v", err)
-	}
-	return code
-}
-
-// failingRedeem is a real store whose next fail redemptions fail as a lost
-// database would, before writing anything.
-type failingRedeem struct {
-	store.Store
-	fail int
-}
-
-func (s *failingRedeem) RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, rt *store.RefreshToken, now time.Time) error {
-	if s.fail > 0 {
-		s.fail--
-		return fmt.Errorf("redeem: %w", store.ErrUnavailable)
-	}
-	return s.Store.RedeemDeviceAuth(ctx, deviceCodeHash, g, rt, now)
-}
-
-// TestDeviceCodeRedeemRetried: a poll whose redemption failed consumed
-// nothing, so the device's next poll gets its tokens; the one after that is
-// a second redemption (DF-13).
-func TestDeviceCodeRedeemRetried(t *testing.T) {
-	st := &failingRedeem{Store: sqlitetest.Open(t), fail: 1}
-	d := newDeps(t, st)
-	code := approvedDeviceCode(t, st)
-	poll := func(at time.Duration) (*token.Response, error) {
-		d.Now = func() time.Time { return t0.Add(at) }
-		return DeviceCode{d}.Exchange(t.Context(), &Request{
-			Form:  oauth.Form{"grant_type": store.GrantDeviceCode, "device_code": code},
-			Creds: oauth.ClientCredentials{ID: "tv"},
-		})
-	}
-
-	if _, err := poll(5 * time.Second); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("poll while the database is lost = %v, want ErrUnavailable (503)", err)
-	}
-	resp, err := poll(10 * time.Second)
-	if err != nil {
-		t.Fatalf("poll once the database is back: %v", err)
-	}
-	if resp.AccessToken == "" || resp.RefreshToken == "" {
-		t.Errorf("token response lacks an access or refresh token: %+v", resp)
-	}
-	_, err = poll(15 * time.Second)
-	wantInvalidGrant(t, "second redemption", err)
-	rt, err := st.GetRefreshToken(t.Context(), oauth.HashSecret(resp.RefreshToken))
-	if err != nil {
-		t.Fatalf("GetRefreshToken: %v", err)
-	}
-	if g, err := st.GetGrant(t.Context(), rt.GrantID); err != nil || g.RevokedAt.IsZero() {
-		t.Errorf("grant after a second redemption = %+v, %v; want it revoked", g, err)
 	}
 }
 
@@ -169,7 +100,7 @@ func TestRefreshNotRotated(t *testing.T) {
 			}
 			mustDo(t, st.CreateRefreshToken(ctx, rt))
 
-			_, err = Refresh{d}.Exchange(ctx, &Request{
+			_, err = Refresh{Deps: d, Store: st}.Exchange(ctx, &Request{
 				Form:  oauth.Form{"grant_type": store.GrantRefreshToken, "refresh_token": refresh},
 				Creds: oauth.ClientCredentials{ID: "tv"},
 			})

@@ -15,7 +15,16 @@ import (
 // returns a new refresh token, and presenting a used one revokes the whole
 // grant, since either the client or an attacker holds a stolen copy
 // (RFC 9700 §4.14.2).
-type Refresh struct{ *Deps }
+type Refresh struct {
+	*Deps
+	Store interface {
+		RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error)
+		RevokeGrant(ctx context.Context, id string, now time.Time) error
+	}
+}
+
+// GrantType is refresh_token.
+func (Refresh) GrantType() string { return store.GrantRefreshToken }
 
 // Exchange rotates a refresh token.
 func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
@@ -23,7 +32,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	if rt == "" {
 		return nil, oauth.BadRequest("refresh_token is required")
 	}
-	c, err := g.authenticate(ctx, req.Creds, store.GrantRefreshToken)
+	c, err := g.Authenticate(ctx, req.Creds, store.GrantRefreshToken)
 	if err != nil {
 		return nil, err
 	}

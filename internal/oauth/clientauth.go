@@ -1,15 +1,10 @@
 package oauth
 
 import (
-	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // ClientCredentials is how a request identified its client.
@@ -77,55 +72,4 @@ func parseBasic(h string) (id, secret string, err error) {
 		return "", "", ClientAuthFailed()
 	}
 	return id, secret, nil
-}
-
-// dummyHash keeps the work for an unknown client the same as for a known
-// one, so the answer's timing does not tell which client ids exist.
-var dummyHash = HashSecret("latchkey-no-such-client")
-
-// AuthenticateClient loads the client named by creds and checks its secret.
-// A public client presents no secret; a confidential one must present its
-// own, by either secret method. Every failure is the same invalid_client.
-func AuthenticateClient(ctx context.Context, clients store.ClientStore, creds ClientCredentials) (*store.Client, error) {
-	c, err := clients.GetClient(ctx, creds.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		SecretMatches(string(creds.Secret), dummyHash)
-		return nil, ClientAuthFailed()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load client: %w", err)
-	}
-	if ok := credentialsFit(c, creds); !ok {
-		// A cache may hold the client as it was before its secret was
-		// rotated or it became confidential: decide on a fresh read.
-		fresh, isCache := clients.(freshClients)
-		if !isCache {
-			return nil, ClientAuthFailed()
-		}
-		if c, err = fresh.GetClientFresh(ctx, creds.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, ClientAuthFailed()
-			}
-			return nil, fmt.Errorf("load client: %w", err)
-		}
-		if !credentialsFit(c, creds) {
-			return nil, ClientAuthFailed()
-		}
-	}
-	return c, nil
-}
-
-// freshClients is a caching client store that can bypass its cache.
-type freshClients interface {
-	GetClientFresh(ctx context.Context, id string) (*store.Client, error)
-}
-
-// credentialsFit reports whether creds authenticate c: no secret for a
-// public client (one that sends a secret is confused or is not the client
-// it claims to be), its own secret for a confidential one.
-func credentialsFit(c *store.Client, creds ClientCredentials) bool {
-	if c.Public() {
-		return creds.Secret == ""
-	}
-	return creds.Secret != "" && SecretMatches(string(creds.Secret), c.SecretHash)
 }

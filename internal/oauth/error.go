@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Error codes (RFC 6749 §4.1.2.1, §5.2; RFC 8628 §3.5; RFC 7009 §2.2.1).
@@ -112,21 +110,32 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
-// WriteError writes err as an OAuth error response. An *Error is sent as it
-// is; anything else is logged and sent as server_error with no detail, so no
-// internal message ever reaches a client.
-func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// ErrorWriter writes the errors endpoints return as OAuth error responses
+// (RFC 6749 §5.2). An *Error is sent as it is; anything else is logged and
+// sent as server_error with no detail, so no internal message ever reaches
+// a client.
+type ErrorWriter struct {
+	Log *slog.Logger // nil logs nothing
+	// Unavailable marks a passing outage (the database is down): an error
+	// that errors.Is it is answered 503 temporarily_unavailable with
+	// Retry-After instead of 500, and clients retry. Package oauth knows no
+	// database, so the server says which error that is (store.ErrUnavailable).
+	Unavailable error
+}
+
+// Write writes err as an OAuth error response.
+func (ew ErrorWriter) Write(w http.ResponseWriter, r *http.Request, err error) {
 	var oe *Error
 	if !errors.As(err, &oe) {
-		if log != nil {
-			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", Route(r), "err", err)
+		if ew.Log != nil {
+			ew.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", Route(r), "err", err)
 		}
 		oe = &Error{Code: ServerError, Description: "internal error", Status: http.StatusInternalServerError}
-		if errors.Is(err, ErrUnavailable) {
+		if ew.Unavailable != nil && errors.Is(err, ew.Unavailable) {
 			oe = &Error{Code: TemporarilyUnavailable, Description: "the service is temporarily unavailable", Status: http.StatusServiceUnavailable, RetryAfter: 5}
 		}
-	} else if oe.Err != nil && log != nil {
-		log.DebugContext(r.Context(), "oauth error", "route", Route(r), "code", oe.Code, "err", oe.Err)
+	} else if oe.Err != nil && ew.Log != nil {
+		ew.Log.DebugContext(r.Context(), "oauth error", "route", Route(r), "code", oe.Code, "err", oe.Err)
 	}
 	if oe.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", oe.Challenge)
@@ -184,20 +193,15 @@ func Route(r *http.Request) string {
 	return r.Pattern
 }
 
-// ErrUnavailable marks an error as a passing outage (the database is down):
-// clients get 503 temporarily_unavailable with Retry-After instead of 500.
-var ErrUnavailable = store.ErrUnavailable
-
 // HandlerFunc is an endpoint that returns its error instead of writing it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Handle adapts an endpoint to http.Handler: a returned error becomes an
-// OAuth JSON error response, and a panic becomes server_error (logged with
-// its value), never a dropped connection.
-func Handle(log *slog.Logger, h HandlerFunc) http.Handler {
+// OAuth JSON error response (Write).
+func (ew ErrorWriter) Handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			WriteError(w, r, log, err)
+			ew.Write(w, r, err)
 		}
 	})
 }

@@ -37,7 +37,7 @@ func TestDescription(t *testing.T) {
 // body's error_description is within RFC 6749's characters.
 func TestWriteErrorDescription(t *testing.T) {
 	w := httptest.NewRecorder()
-	WriteError(w, httptest.NewRequest("POST", "/oauth2/token", nil), nil,
+	ErrorWriter{}.Write(w, httptest.NewRequest("POST", "/oauth2/token", nil),
 		BadRequest(`parameter "\scope\" is repeated…`+"\n"))
 	var body struct {
 		Error       string `json:"error"`

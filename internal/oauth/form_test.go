@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -97,6 +98,7 @@ func TestParseFormIgnoresQuery(t *testing.T) {
 }
 
 func TestWriteError(t *testing.T) {
+	errDown := errors.New("database unavailable") // what the server passes as Unavailable
 	for _, tt := range []struct {
 		name       string
 		err        error
@@ -105,12 +107,12 @@ func TestWriteError(t *testing.T) {
 	}{
 		{"oauth error", &Error{Code: InvalidGrant, Description: "unknown device_code"}, 400, `{"error":"invalid_grant","error_description":"unknown device_code"}`},
 		{"internal error hides detail", errors.New("sql: database is locked"), 500, `{"error":"server_error","error_description":"internal error"}`},
-		{"unavailable", errors.Join(ErrUnavailable, errors.New("dial tcp")), 503, `{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable"}`},
+		{"unavailable", fmt.Errorf("poll: %w", errors.Join(errDown, errors.New("dial tcp"))), 503, `{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable"}`},
 		{"client auth", ClientAuthFailed(), 401, `{"error":"invalid_client","error_description":"client authentication failed"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			WriteError(w, httptest.NewRequest("POST", "/", nil), nil, tt.err)
+			ErrorWriter{Unavailable: errDown}.Write(w, httptest.NewRequest("POST", "/", nil), tt.err)
 			if w.Code != tt.wantStatus {
 				t.Errorf("status = %d; want %d", w.Code, tt.wantStatus)
 			}

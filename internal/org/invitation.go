@@ -471,14 +471,8 @@ func (s *Service) Landing(ctx context.Context, token string) (*Landing, error) {
 }
 
 // freshClient reads a client the acceptance just changed (its organization
-// and name), past any cache in front of the store: a store that caches
-// clients (the server's) offers GetClientFresh, which also refreshes its
-// entry, so this instance's token endpoint sees the change at once.
+// and name) past the server's client cache, which refreshes its entry, so
+// this instance's token endpoint sees the change at once.
 func (s *Service) freshClient(ctx context.Context, id string) (*store.Client, error) {
-	if f, ok := s.Store.(interface {
-		GetClientFresh(ctx context.Context, id string) (*store.Client, error)
-	}); ok {
-		return f.GetClientFresh(ctx, id)
-	}
-	return s.Store.GetClient(ctx, id)
+	return s.Clients.GetClientFresh(ctx, id)
 }

@@ -20,17 +20,42 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/clientauth"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
+
+// Store is what the invitation logic reads and writes. Organizations,
+// members and groups are managed by the admin API; here they are only read.
+type Store interface {
+	token.Lookup // verifying the access tokens of organization admins and devices
+	GetOrganization(ctx context.Context, id string) (*store.Organization, error)
+	GetOrgMember(ctx context.Context, orgID, userID string) (*store.OrgMember, error)
+	GetClientGroup(ctx context.Context, id string) (*store.ClientGroup, error)
+
+	CreateInvitation(ctx context.Context, inv *store.Invitation, mail *store.Mail) error
+	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
+	GetInvitationByToken(ctx context.Context, tokenHash string) (*store.Invitation, error)
+	AcceptInvitation(ctx context.Context, tokenHash string, acc *store.Acceptance, now time.Time) (*store.Invitation, error)
+	DeclineInvitation(ctx context.Context, tokenHash string, now time.Time) (*store.Invitation, error)
+	RevokeInvitation(ctx context.Context, id string, now time.Time) (*store.Invitation, error)
+	ListMail(ctx context.Context, invitationID string) ([]*store.Mail, error) // an invitation's link, while unsent
+
+	Hit(ctx context.Context, key string, window, until time.Time) (int, error) // the per-address limit
+}
 
 // Service is the invitation logic, shared by the public endpoints, the
 // admin API and the invitation page.
 type Service struct {
-	Store store.Store
-	Keys  *keys.Manager // verifies the access tokens of org admins and devices
+	Store Store
+	// Clients reads the clients an acceptance just changed past the
+	// server's client cache (GetClientFresh), so this instance's token
+	// endpoint sees the change at once.
+	Clients clientauth.Clients
+	Keys    *keys.Manager // verifies the access tokens of org admins and devices
 	// Issuer is the iss of our access tokens, and the base of the links
 	// in invitation emails.
 	Issuer   string
@@ -208,8 +233,8 @@ func validScheme(s string) bool {
 	return true
 }
 
-// clientIP is where a request came from (see device.ClientIP).
-func (s *Service) clientIP(r *http.Request) string { return device.ClientIP(r, s.TrustProxy) }
+// clientIP is where a request came from (see clientip.From).
+func (s *Service) clientIP(r *http.Request) string { return clientip.From(r, s.TrustProxy) }
 
 // Throttle counts a request to a public invitation endpoint or page from
 // its address, and refuses it (429) past PerIPPerMinute in the minute. The
@@ -220,7 +245,7 @@ func (s *Service) Throttle(ctx context.Context, r *http.Request) error {
 	}
 	now := s.now()
 	window := now.Truncate(time.Minute)
-	n, err := s.Store.Hit(ctx, "invitation:ip:"+device.ThrottleKey(s.clientIP(r)), window, window.Add(2*time.Minute))
+	n, err := s.Store.Hit(ctx, "invitation:ip:"+clientip.ThrottleKey(s.clientIP(r)), window, window.Add(2*time.Minute))
 	if err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}

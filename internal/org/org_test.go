@@ -3,6 +3,7 @@ package org
 import (
 	"context"
 	"errors"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"io"
 	"mime/quotedprintable"
 	"net"
@@ -250,7 +251,7 @@ func TestSenderRetries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc := &Service{Store: st, Issuer: "https://id.example", Now: clock, Lifetime: time.Hour}
+	svc := &Service{Store: st, Clients: clientauth.Direct{Store: st}, Issuer: "https://id.example", Now: clock, Lifetime: time.Hour}
 	inv, err := svc.CreateInvitation(ctx, "acme", InvitationRequest{GroupIDs: []string{"g"}, Email: "ops@acme.example"}, InvitedByAdmin)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 )
 
 // Sender delivers the outbox: every Interval, and whenever Kick says new
-// mail is waiting, it claims due mail (store.OrgStore.ClaimMail, so
+// mail is waiting, it claims due mail (store.OutboxStore.ClaimMail, so
 // instances never send one mail twice at once) and hands each to Mailer. A
 // mail the server did not take stays in the outbox and is tried again after
 // a growing pause, for as long as its invitation is pending: a mail server
@@ -19,7 +19,12 @@ import (
 // it sends nothing (the development outbox) and only cancels the mail of
 // invitations that ended.
 type Sender struct {
-	Store    store.OrgStore
+	Store interface {
+		ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Mail, error)
+		MarkMailSent(ctx context.Context, id string, now time.Time) error
+		MarkMailFailed(ctx context.Context, id, reason string, next time.Time) error
+		CancelStaleMail(ctx context.Context, now time.Time) (int64, error)
+	}
 	Mailer   Mailer // nil: keep mail in the outbox
 	Now      func() time.Time
 	Log      *slog.Logger

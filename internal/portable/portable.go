@@ -9,7 +9,7 @@
 // invitations and throttle counters are short-lived, so after a move
 // devices and browsers sign in again, and unanswered invitations are sent
 // again. The schema is the backends' business; this package speaks only
-// store.Store.
+// the store's interfaces (Store).
 package portable
 
 import (
@@ -42,12 +42,32 @@ const Warning = "this file holds private signing keys and password hashes: keep 
 // make Import hold it all in one buffer.
 const maxLine = 16 << 20
 
-// Store is what moving records needs; every store.Store is one.
+// Store is what moving records reads (Export) and writes (Import).
 type Store interface {
-	store.ClientStore
-	store.UserStore
-	store.KeyStore
-	store.OrgStore
+	ListClients(ctx context.Context) ([]*store.Client, error)
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	CreateClient(ctx context.Context, c *store.Client) error
+
+	ListUsers(ctx context.Context) ([]*store.User, error)
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	GetUserByEmail(ctx context.Context, email string) (*store.User, error)
+	CreateUser(ctx context.Context, u *store.User) error
+
+	ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error)
+	CreateSigningKey(ctx context.Context, k *store.SigningKey) error
+
+	ListOrganizations(ctx context.Context) ([]*store.Organization, error)
+	GetOrganization(ctx context.Context, id string) (*store.Organization, error)
+	CreateOrganization(ctx context.Context, o *store.Organization) error
+	ListOrgMembers(ctx context.Context, orgID string) ([]*store.OrgMember, error)
+	GetOrgMember(ctx context.Context, orgID, userID string) (*store.OrgMember, error)
+	PutOrgMember(ctx context.Context, m *store.OrgMember) error
+
+	ListClientGroups(ctx context.Context, orgID string) ([]*store.ClientGroup, error)
+	GetClientGroup(ctx context.Context, id string) (*store.ClientGroup, error)
+	CreateClientGroup(ctx context.Context, g *store.ClientGroup) error
+	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error
 }
 
 // Counts says how many records of each kind were moved.

@@ -12,7 +12,7 @@ import (
 // secret, and a public client sending a secret all get the same answer,
 // byte for byte, so the token endpoint does not tell which client ids
 // exist (SECURITY-CHECKLIST CA-04; the work done is the same too:
-// oauth.AuthenticateClient hashes a dummy secret for an unknown client).
+// clientauth.Authenticate hashes a dummy secret for an unknown client).
 func TestClientAuthSameAnswer(t *testing.T) {
 	s := newTestServer(t, true, nil)
 	form := url.Values{"grant_type": {store.GrantClientCredentials}}

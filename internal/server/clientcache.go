@@ -13,7 +13,7 @@ import (
 // authentication is on every token request, so without a cache each one
 // costs a database read. The cache cannot break a flow: a secret that does
 // not match the cached client is checked again against a fresh read
-// (oauth.AuthenticateClient), so a rotated-in secret works at once
+// (clientauth.Authenticate), so a rotated-in secret works at once
 // everywhere; what may linger for up to the TTL on other instances is a
 // deleted client or a rotated-out secret. Writes through this instance
 // (the admin API) drop the entry at once.
@@ -24,7 +24,8 @@ const clientCacheTTL = 2 * time.Second
 const clientCacheSize = 10000
 
 // cachingStore is the store with GetClient and ListClientGroupsOf answered
-// from a short-lived cache.
+// from a short-lived cache. It is the clientauth.Clients every endpoint that
+// authenticates clients is given: GetClientFresh bypasses the cache.
 //
 // A client's groups are read on every client credentials token (they
 // decide its scopes and go into the token), and change only by an admin's

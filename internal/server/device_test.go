@@ -513,7 +513,7 @@ func TestDeviceAuthorizationRateLimit(t *testing.T) {
 }
 
 // TestDeviceAuthorizationRateLimitIPv6: behind a trusted proxy, the
-// addresses of one IPv6 /64 share one budget (device.ThrottleKey), and
+// addresses of one IPv6 /64 share one budget (clientip.ThrottleKey), and
 // another /64 has its own.
 func TestDeviceAuthorizationRateLimitIPv6(t *testing.T) {
 	s := newTestServer(t, true, func(c *config.Config) {

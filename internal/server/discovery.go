@@ -53,7 +53,7 @@ func (s *Server) metadata() metadata {
 		ResponseModesSupported:                     []string{"query"},
 		CodeChallengeMethodsSupported:              []string{authorize.MethodS256},
 		AuthorizationResponseISSParameterSupported: true,
-		GrantTypesSupported:                        []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode, store.GrantClientCredentials},
+		GrantTypesSupported:                        s.grantTypes, // each grant registers its own (grant.Grant)
 		TokenEndpointAuthMethodsSupported:          []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{"ES256"},

@@ -114,7 +114,7 @@ func newTestServerOn(t *testing.T, b backend, fixedClock bool, edit func(*config
 	if edit != nil {
 		edit(&cfg)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := Validate(cfg); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,186 +1,163 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
-	"github.com/latchkey/latchkey/internal/authorize"
-	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/device"
-	"github.com/latchkey/latchkey/internal/grant"
-	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/org"
-	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/token"
-	"github.com/latchkey/latchkey/internal/web"
 )
 
-// routes is the whole route table.
-func (s *Server) routes(ctx context.Context) (http.Handler, error) {
-	cfg := s.cfg
-	policy, err := cfg.CodePolicy()
-	if err != nil {
-		return nil, err
-	}
-	// The CSRF key lives in the store so every instance checks the tokens
-	// every other one issued.
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	csrfKey, err := s.store.ServerSecret(ctx, "csrf", fresh)
-	if err != nil {
-		return nil, fmt.Errorf("csrf key: %w", err)
-	}
+// route is one pattern the server serves (net/http.ServeMux syntax) and
+// its handler.
+type route struct {
+	pattern string
+	handler http.Handler
+}
 
-	deviceAuthz := &device.Handler{
-		Store:              s.store,
-		Issuer:             s.issuer,
-		Now:                s.now,
-		Rand:               s.rand,
-		Log:                s.log,
-		Policy:             policy,
-		Lifetime:           cfg.Device.Lifetime.D(),
-		Interval:           cfg.Device.Interval.D(),
-		PerClientPerMinute: cfg.Device.RequestsPerClientPerMinute,
-		PerIPPerMinute:     cfg.Device.RequestsPerIPPerMinute,
-		TrustProxy:         cfg.TrustProxy,
-	}
-	deps := &grant.Deps{
-		Store: s.store,
-		Minter: &token.Minter{
-			Keys:      s.keys,
-			Issuer:    s.issuer,
-			Audience:  cfg.Tokens.Audience,
-			Now:       s.now,
-			Rand:      s.rand,
-			AccessTTL: cfg.Tokens.AccessTokenLifetime.D(),
-			IDTTL:     cfg.Tokens.IDTokenLifetime.D(),
-		},
-		Now:             s.now,
-		Rand:            s.rand,
-		Log:             s.log,
-		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
-		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
-	}
-	tokenEndpoint := &grant.Handler{
-		Log: s.log,
-		Grants: map[string]grant.Grant{
-			store.GrantDeviceCode:        grant.DeviceCode{Deps: deps},
-			store.GrantRefreshToken:      grant.Refresh{Deps: deps},
-			store.GrantAuthorizationCode: grant.AuthorizationCode{Deps: deps},
-			store.GrantClientCredentials: grant.ClientCredentials{Deps: deps},
-		},
-	}
-	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
-	tokenState := &token.Handler{Store: s.store, Tokens: verifier, Now: s.now, Log: s.log}
-	sessions := &session.Manager{
-		Store:       s.store,
-		Users:       s.store,
-		Now:         s.now,
-		Rand:        s.rand,
-		Lifetime:    cfg.Session.Lifetime.D(),
-		IdleTimeout: cfg.Session.IdleTimeout.D(),
-		Secure:      strings.HasPrefix(s.issuer, "https://"),
-	}
-	pages := &web.Pages{
-		Issuer:   s.issuer,
-		Store:    s.store,
-		Sessions: sessions,
-		Tokens:   verifier,
-		Verifier: &device.Verifier{
-			Store:      s.store,
-			Now:        s.now,
-			Window:     cfg.Device.Lifetime.D(),
-			PerAccount: cfg.Device.AttemptsPerAccount,
-			PerIP:      cfg.Device.AttemptsPerIP,
-			Global:     cfg.Device.AttemptsGlobal,
-		},
-		Now:             s.now,
-		Log:             s.log,
-		CSRFKey:         csrfKey,
-		LoginPerAccount: cfg.Login.AttemptsPerAccount,
-		LoginPerIP:      cfg.Login.AttemptsPerIP,
-		LoginWindow:     cfg.Login.Window.D(),
-		TrustProxy:      cfg.TrustProxy,
-		Authorizer: &authorize.Authorizer{
-			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
-		},
-		Rand: s.rand,
-	}
-	adminAPI := &admin.API{
-		Store: s.store,
-		Token: cfg.AdminToken,
-		Now:   s.now,
-		Rand:  s.rand,
-		Log:   s.log,
-		// A client's override is checked as it will be used: merged
-		// with the server's policy.
-		CheckCodePolicy: func(o store.UserCodePolicy) error {
-			p, err := policy.Override(o)
-			if err != nil {
-				return err
-			}
-			return errors.Join(config.CheckCodePolicy("user_code", p, cfg.Device)...)
-		},
-	}
+// routes is every path the server serves, each with its handler: the
+// protocol endpoints with their 10Duke and Oracle aliases, the pages, the
+// device invitations, the operations endpoints and the admin API
+// (adminRoutes, below). Nothing else registers a route. TestRoutes holds
+// the table to the mux and to README.md's endpoint table, TestAdminRoutes
+// to the admin API's OpenAPI document.
+//
+// mux is the mux the routes go into: the admin API's fallback asks it
+// which methods a path takes.
+func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
+	api := e.errs.Handle                     // an OAuth JSON error for a returned error
+	page, form := e.pages.Page, e.pages.Form // HTML; form also refuses cross-origin POSTs
+	notAllowed := e.pages.NotAllowed         // a page's 405, naming the methods it takes
+	invitation := e.invitation.Page          // HTML, never logging the token in the path
+	p := e.pages
+	return append([]route{
+		// Discovery and keys (OpenID Connect Discovery 1.0 §4, RFC 8414 §3).
+		{"GET /.well-known/openid-configuration", api(s.discovery)},
+		{"GET /.well-known/oauth-authorization-server", api(s.discovery)},
+		{"GET /oauth2/jwks", api(s.jwks)},
 
-	// Device client invitations (package org), and the outbox that mails
-	// them: through the configured mail server, or nowhere (they wait in the
-	// outbox, and `serve --dev` logs their links).
-	var mailer org.Mailer
-	if cfg.SMTP.Enabled() {
-		mailer = &org.SMTP{Host: cfg.SMTP.Host, Port: cfg.SMTP.PortOrDefault(), TLS: cfg.SMTP.Mode(),
-			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From}
-	} else {
-		s.log.Info("no mail server configured (smtp.host): invitation emails wait in the outbox; `latchkey invitations show ID` prints their links")
-	}
-	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
-	orgs := &org.Service{
-		Store: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
-		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
-		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
-		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox,
-	}
-	adminAPI.Orgs = orgs
-	// The sender lives as long as the context the server was built with (serve's
-	// runs until shutdown), as the sweeper does; on several instances each runs
-	// one, and ClaimMail keeps them from sending a mail twice.
-	go outbox.Run(ctx)
+		// Protocol endpoints take every method, so that a wrong one gets an
+		// OAuth JSON 405 from oauth.ParseForm rather than the mux's plain text.
+		{"/oauth2/device_authorization", api(e.device.Authorize)},
+		{"/user/oauth20/device-authz", api(e.device.Authorize)}, // 10Duke
+		{"/oauth2/v1/device", api(e.device.Authorize)},          // Oracle
+		{"/oauth2/token", api(e.token.Token)},
+		{"/user/oauth20/token", api(e.token.Token)}, // 10Duke
+		{"/oauth2/v1/token", api(e.token.Token)},    // Oracle
+		{"/oauth2/revoke", api(e.tokens.Revoke)},
+		{"/oauth2/introspect", api(e.tokens.Introspect)},
+		{"/userinfo", api(e.tokens.UserInfo)}, // GET and POST (OIDC Core §5.3.1)
 
+		// The authorization endpoint is a page. A POST comes from the
+		// client's site by design (OIDC Core §3.1.2.1), so it is not
+		// cross-origin protected; it changes nothing, only turns into the GET.
+		{"GET /oauth2/authorize", page(p.Authorize)},
+		{"POST /oauth2/authorize", page(p.AuthorizePost)},
+		{"/oauth2/authorize", notAllowed("GET, HEAD, POST")},
+		{"GET /user/oauth20/authz", page(p.Authorize)}, // 10Duke
+		{"/user/oauth20/authz", notAllowed("GET, HEAD")},
+
+		// Pages, each with a 405 page for the methods it does not take.
+		{"GET /login", page(p.LoginForm)},
+		{"POST /login", form(p.Login)},
+		{"/login", notAllowed("GET, HEAD, POST")},
+		{"GET /register", page(p.RegisterForm)},
+		{"POST /register", form(p.Register)},
+		{"/register", notAllowed("GET, HEAD, POST")},
+		{"GET /consent", page(p.ConsentForm)},
+		{"POST /consent", form(p.ConsentPost)},
+		{"/consent", notAllowed("GET, HEAD, POST")},
+		{"GET /logout", page(p.LogoutForm)},
+		{"POST /logout", page(p.Logout)}, // RP-initiated logout: it checks the origin itself (web/logout.go)
+		{"/logout", notAllowed("GET, HEAD, POST")},
+		{"GET /device", page(p.DeviceForm)}, // the verification_uri (RFC 8628 §3.3)
+		{"POST /device", form(p.DevicePost)},
+		{"/device", notAllowed("GET, HEAD, POST")},
+		{"GET /user/device", page(p.DeviceFormAlias)}, // 10Duke
+		{"/user/device", notAllowed("GET, HEAD")},
+		{"GET /device/qr.svg", page(p.QRCode)},
+		{"/device/qr.svg", notAllowed("GET, HEAD")},
+
+		// Device invitations (10Duke's Identity Management API), and the
+		// page an invitation email links to.
+		{"/organizations/{organizationId}/client-group-invitations/send", api(e.orgs.Send)},
+		{"/client-group-invitations/accept", api(e.orgs.AcceptHandler)},
+		{"/client-group-invitations/decline", api(e.orgs.DeclineHandler)},
+		{"GET /invitations/{token}", invitation(e.invitation.Show)},
+		{"/invitations/", invitation(e.invitation.Unknown)},
+
+		// Operations.
+		{"GET /healthz", http.HandlerFunc(s.healthz)},
+		{"GET /readyz", http.HandlerFunc(s.readyz)},
+	}, adminRoutes(e.admin, mux)...)
+}
+
+// adminRoutes are the admin API's routes, described by its OpenAPI
+// document; every one checks the admin token (Guard).
+func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
+	admin := a.Guard
+	return []route{
+		{"GET /admin/v1/openapi.json", admin(a.OpenAPI)},
+
+		{"POST /admin/v1/clients", admin(a.CreateClient)},
+		{"GET /admin/v1/clients", admin(a.ListClients)},
+		{"GET /admin/v1/clients/{id}", admin(a.GetClient)},
+		{"PUT /admin/v1/clients/{id}", admin(a.ReplaceClient)},
+		{"PATCH /admin/v1/clients/{id}", admin(a.PatchClient)},
+		{"DELETE /admin/v1/clients/{id}", admin(a.DeleteClient)},
+		{"POST /admin/v1/clients/{id}/secret", admin(a.RotateSecret)},
+
+		{"POST /admin/v1/users", admin(a.CreateUser)},
+		{"GET /admin/v1/users", admin(a.ListUsers)},
+		{"GET /admin/v1/users/{id}", admin(a.GetUser)},
+		{"PATCH /admin/v1/users/{id}", admin(a.PatchUser)},
+		{"DELETE /admin/v1/users/{id}", admin(a.DeleteUser)},
+
+		{"GET /admin/v1/users/{id}/grants", admin(a.ListUserGrants)},
+		{"GET /admin/v1/grants/{id}", admin(a.GetGrant)},
+		{"DELETE /admin/v1/grants/{id}", admin(a.RevokeGrant)},
+
+		{"POST /admin/v1/organizations", admin(a.CreateOrg)},
+		{"GET /admin/v1/organizations", admin(a.ListOrgs)},
+		{"GET /admin/v1/organizations/{id}", admin(a.GetOrg)},
+		{"PATCH /admin/v1/organizations/{id}", admin(a.PatchOrg)},
+		{"DELETE /admin/v1/organizations/{id}", admin(a.DeleteOrg)},
+
+		{"GET /admin/v1/organizations/{id}/members", admin(a.ListMembers)},
+		{"PUT /admin/v1/organizations/{id}/members/{user_id}", admin(a.PutMember)},
+		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", admin(a.DeleteMember)},
+
+		{"POST /admin/v1/organizations/{id}/client-groups", admin(a.CreateGroup)},
+		{"GET /admin/v1/organizations/{id}/client-groups", admin(a.ListGroups)},
+		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}", admin(a.GetGroup)},
+		{"PATCH /admin/v1/organizations/{id}/client-groups/{group_id}", admin(a.PatchGroup)},
+		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}", admin(a.DeleteGroup)},
+		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}/clients", admin(a.ListGroupClients)},
+		{"PUT /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", admin(a.AddGroupClient)},
+		{"DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}", admin(a.RemoveGroupClient)},
+
+		{"POST /admin/v1/organizations/{id}/invitations", admin(a.CreateInvitation)},
+		{"GET /admin/v1/organizations/{id}/invitations", admin(a.ListInvitations)},
+		{"GET /admin/v1/invitations/{id}", admin(a.GetInvitation)},
+		{"POST /admin/v1/invitations/{id}/revoke", admin(a.RevokeInvitation)},
+
+		{"/admin/v1/", admin(a.Unmatched(mux))}, // JSON 404, or 405 with Allow
+	}
+}
+
+// AdminMux serves the admin API alone, under the routes the server gives
+// it: for tools and tests that talk to the API without the rest.
+func AdminMux(a *admin.API) *http.ServeMux {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h oauth.HandlerFunc) { mux.Handle(pattern, oauth.Handle(s.log, h)) }
-
-	handle("GET /.well-known/openid-configuration", s.discovery)
-	handle("GET /.well-known/oauth-authorization-server", s.discovery)
-	handle("GET /oauth2/jwks", s.jwks)
-
-	// Protocol endpoints take every method, so that a wrong one gets an
-	// OAuth JSON 405 from oauth.ParseForm rather than the mux's plain text.
-	for _, p := range []string{"/oauth2/device_authorization", "/user/oauth20/device-authz", "/oauth2/v1/device"} {
-		handle(p, deviceAuthz.Authorize)
+	for _, rt := range adminRoutes(a, mux) {
+		mux.Handle(rt.pattern, rt.handler)
 	}
-	for _, p := range []string{"/oauth2/token", "/user/oauth20/token", "/oauth2/v1/token"} {
-		handle(p, tokenEndpoint.Token)
+	return mux
+}
+
+// mux serves the route table of e.
+func (s *Server) mux(e *endpoints) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes(e, mux) {
+		mux.Handle(rt.pattern, rt.handler)
 	}
-	handle("/oauth2/revoke", tokenState.Revoke)
-	handle("/oauth2/introspect", tokenState.Introspect)
-	handle("/userinfo", tokenState.UserInfo) // GET and POST (OIDC Core §5.3.1)
-
-	pages.Register(mux)
-	(&web.InvitationPage{Pages: pages, Invitations: orgs}).Register(mux)
-	handle("/organizations/{organizationId}/client-group-invitations/send", orgs.Send)
-	handle("/client-group-invitations/accept", orgs.AcceptHandler)
-	handle("/client-group-invitations/decline", orgs.DeclineHandler)
-	adminAPI.Register(mux)
-
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	return mux, nil
+	return mux
 }

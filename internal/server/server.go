@@ -1,7 +1,8 @@
 // Package server is Latchkey's composition root: it opens the store, builds
-// every endpoint from the configuration, owns the whole route table
-// (routes.go), the middleware, the health endpoints and the sweeper. It holds
-// no protocol logic of its own.
+// every endpoint from the configuration (endpoints.go), owns the whole route
+// table (routes.go), the middleware, the health endpoints and the sweeper.
+// It alone holds the whole store.Store; every other package gets the few
+// methods it declares. It holds no protocol logic of its own.
 package server
 
 import (
@@ -32,13 +33,15 @@ type Options struct {
 // Server is a configured Latchkey instance.
 type Server struct {
 	cfg     config.Config
-	store   store.Store
+	store   *cachingStore // the whole store, behind the client cache
 	log     *slog.Logger
 	now     func() time.Time
 	rand    io.Reader
 	issuer  string
 	keys    *keys.Manager
 	handler http.Handler
+	// grantTypes are those the token endpoint answers, for discovery.
+	grantTypes []string
 }
 
 // New builds a server on an open, migrated store: it makes sure a signing
@@ -62,11 +65,12 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	if err := s.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	h, err := s.routes(ctx)
+	e, err := s.endpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.recoverPanics(h)
+	s.grantTypes = e.token.GrantTypes()
+	s.handler = s.recoverPanics(s.mux(e))
 	return s, nil
 }
 

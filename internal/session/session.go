@@ -9,6 +9,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +35,12 @@ type Manager struct {
 	// Store keeps the sessions, and the grants that signing out revokes.
 	Store interface {
 		store.SessionStore
-		store.GrantStore
+		RevokeGrantsBySession(ctx context.Context, sessionHash string, now time.Time) (int, error)
 	}
-	Users    store.UserStore
+	// Users reads the signed-in user, who must still be allowed to sign in.
+	Users interface {
+		GetUser(ctx context.Context, id string) (*store.User, error)
+	}
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Rand     io.Reader        // crypto/rand.Reader in production
 	Lifetime time.Duration    // how long a sign-in lasts at most (absolute)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -18,10 +19,18 @@ import (
 // token alone, so revoking a grant turns every token of it inactive at once
 // (see Live for the tokens a client gets for itself, which have no grant).
 type Handler struct {
-	Store  Lookup
-	Tokens *Verifier
-	Now    func() time.Time // time.Now in production, a fixed clock in tests
-	Log    *slog.Logger
+	Store interface {
+		Lookup
+		GetRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error)
+		RevokeGrant(ctx context.Context, id string, now time.Time) error
+		RevokeAccessToken(ctx context.Context, jti, clientID string, expiresAt time.Time) error
+	}
+	// Clients authenticates the callers of revocation and introspection;
+	// the server's answers from its client cache (clientauth.Clients).
+	Clients clientauth.Clients
+	Tokens  *Verifier
+	Now     func() time.Time // time.Now in production, a fixed clock in tests
+	Log     *slog.Logger
 }
 
 // authenticate reads and checks the client's credentials (RFC 6749 §2.3),
@@ -32,14 +41,15 @@ func (h *Handler) authenticate(r *http.Request, f oauth.Form) (*store.Client, er
 	if err != nil {
 		return nil, err
 	}
-	return oauth.AuthenticateClient(r.Context(), h.Store, creds)
+	return clientauth.Authenticate(r.Context(), h.Clients, creds)
 }
 
 // Lookup is what deciding whether a token may still be used reads.
 type Lookup interface {
-	store.ClientStore
-	store.GrantStore
-	store.UserStore
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // Live reports whether the access token with claims c may still be used at

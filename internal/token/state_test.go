@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.minter = &Minter{Keys: km, Issuer: issuer, Now: now, Rand: rand.Reader, AccessTTL: 10 * time.Minute, IDTTL: time.Hour}
-	f.h = &Handler{Store: f.st, Tokens: &Verifier{Keys: km, Issuer: issuer}, Now: now}
+	f.h = &Handler{Store: f.st, Clients: clientauth.Direct{Store: f.st}, Tokens: &Verifier{Keys: km, Issuer: issuer}, Now: now}
 	f.user = &store.User{ID: "ada", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: t0, UpdatedAt: t0}
 	mustDo(t, f.st.CreateUser(ctx, f.user))
 	for _, c := range []*store.Client{
@@ -121,7 +122,7 @@ func post(h func(http.ResponseWriter, *http.Request) error, form url.Values, id,
 		r.SetBasicAuth(id, secret)
 	}
 	w := httptest.NewRecorder()
-	oauth.Handle(nil, h).ServeHTTP(w, r)
+	oauth.ErrorWriter{Unavailable: store.ErrUnavailable}.Handle(h).ServeHTTP(w, r)
 	return w
 }
 
@@ -452,7 +453,7 @@ func TestUserInfo(t *testing.T) {
 				tt.change(t, f, tok)
 			}
 			w := httptest.NewRecorder()
-			oauth.Handle(nil, f.h.UserInfo).ServeHTTP(w, tt.req(tok))
+			oauth.ErrorWriter{Unavailable: store.ErrUnavailable}.Handle(f.h.UserInfo).ServeHTTP(w, tt.req(tok))
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status %d %s; want %d", w.Code, w.Body, tt.wantStatus)
 			}
@@ -532,7 +533,7 @@ func TestClientOwnToken(t *testing.T) {
 	r := httptest.NewRequest("GET", "/userinfo", nil)
 	r.Header.Set("Authorization", "Bearer "+b)
 	w := httptest.NewRecorder()
-	oauth.Handle(nil, f.h.UserInfo).ServeHTTP(w, r)
+	oauth.ErrorWriter{Unavailable: store.ErrUnavailable}.Handle(f.h.UserInfo).ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized {
 		t.Errorf("UserInfo with a client's own token: %d; want 401", w.Code)
 	}

@@ -23,40 +23,12 @@ func init() {
 	}
 }
 
-// registerAuthorization adds the authorization endpoint, the consent page
-// and the registration page to mux; post wraps a form handler in the
-// cross-origin protection every other form has.
-func (p *Pages) registerAuthorization(mux *http.ServeMux, post func(pageFunc) http.Handler) {
-	allow := map[string]string{"/register": "GET, HEAD, POST"}
-	mux.Handle("GET /register", p.handle(p.registerForm))
-	mux.Handle("POST /register", post(p.register))
-	if p.Authorizer != nil {
-		mux.Handle("GET /oauth2/authorize", p.handle(p.authorize))
-		mux.Handle("GET /user/oauth20/authz", p.handle(p.authorize)) // 10Duke's name for the endpoint
-		// A POST comes from the client's site by design (OpenID Connect
-		// Core §3.1.2.1), so it is not cross-origin protected; it changes
-		// nothing, only turns into the GET.
-		mux.Handle("POST /oauth2/authorize", p.handle(p.authorizePost))
-		mux.Handle("GET /consent", p.handle(p.consentForm))
-		mux.Handle("POST /consent", post(p.consentPost))
-		allow["/oauth2/authorize"] = "GET, HEAD, POST"
-		allow["/user/oauth20/authz"] = "GET, HEAD"
-		allow["/consent"] = "GET, HEAD, POST"
-	}
-	for path, methods := range allow {
-		mux.Handle(path, p.handle(func(w http.ResponseWriter, r *http.Request) error {
-			w.Header().Set("Allow", methods)
-			return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
-		}))
-	}
-}
-
 var errBadAuthorizeLink = &pageError{Status: http.StatusBadRequest, Heading: "This sign-in link cannot be used",
 	Text: "The application sent a request that could not be read. Go back to the application and try again."}
 
-// authorize serves GET /oauth2/authorize: the authorization request
+// Authorize serves GET /oauth2/authorize: the authorization request
 // (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
-func (p *Pages) authorize(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
 		return nil // a HEAD starts nothing (SECURITY-CHECKLIST BI-10)
 	}
@@ -75,11 +47,11 @@ func (p *Pages) authorize(w http.ResponseWriter, r *http.Request) error {
 	return p.follow(w, r, s, u, step, err, false)
 }
 
-// authorizePost serves POST /oauth2/authorize (OpenID Connect Core
+// AuthorizePost serves POST /oauth2/authorize (OpenID Connect Core
 // §3.1.2.1) by turning it into the GET. Browsers do not send the SameSite=Lax
 // session cookie with a POST from another site, so the GET it becomes is
 // what finds the person's session.
-func (p *Pages) authorizePost(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) AuthorizePost(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return errBadAuthorizeLink
@@ -91,10 +63,10 @@ func (p *Pages) authorizePost(w http.ResponseWriter, r *http.Request) error {
 	return seeOther(w, "/oauth2/authorize?"+q.Encode())
 }
 
-// consentForm serves GET /consent?request=…: where the browser comes back
+// ConsentForm serves GET /consent?request=…: where the browser comes back
 // to a stored request after signing in or creating an account. It shows
 // the consent page, or goes on to the client when nothing needs asking.
-func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) ConsentForm(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
 		return nil // it may issue a code: not for a HEAD
 	}
@@ -110,8 +82,8 @@ func (p *Pages) consentForm(w http.ResponseWriter, r *http.Request) error {
 	return p.follow(w, r, s, u, step, err, true)
 }
 
-// consentPost serves POST /consent: the person's decision.
-func (p *Pages) consentPost(w http.ResponseWriter, r *http.Request) error {
+// ConsentPost serves POST /consent: the person's decision.
+func (p *Pages) ConsentPost(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err

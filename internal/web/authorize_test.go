@@ -22,8 +22,7 @@ func newAuthEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t, "Living room TV")
 	e.pages.Authorizer = &authorize.Authorizer{Store: e.st, Issuer: testIssuer, Now: e.pages.Now, Rand: rand.Reader}
-	e.mux = http.NewServeMux()
-	e.pages.Register(e.mux)
+	e.mux = pagesMux(e.pages)
 	if err := e.st.CreateClient(t.Context(), &store.Client{
 		ID: "webapp", Name: `Photos <img src=x onerror=alert(1)>`, AuthMethod: store.AuthClientSecretBasic,
 		SecretHash: oauth.HashSecret("secret"), GrantTypes: []string{store.GrantAuthorizationCode},

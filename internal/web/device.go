@@ -37,9 +37,9 @@ var scopeWords = map[string]string{
 	"offline_access": "Stay signed in on the device",
 }
 
-// deviceForm serves GET /device, the verification_uri; with ?user_code= it
+// DeviceForm serves GET /device, the verification_uri; with ?user_code= it
 // is the verification_uri_complete (RFC 8628 §3.3.1).
-func (p *Pages) deviceForm(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) DeviceForm(w http.ResponseWriter, r *http.Request) error {
 	code, err := query(r, "user_code")
 	if err != nil {
 		return err
@@ -47,9 +47,9 @@ func (p *Pages) deviceForm(w http.ResponseWriter, r *http.Request) error {
 	return p.showDevice(w, r, code)
 }
 
-// deviceFormAlias serves GET /user/device?userCode=, the page's path and
+// DeviceFormAlias serves GET /user/device?userCode=, the page's path and
 // parameter name in 10Duke's API.
-func (p *Pages) deviceFormAlias(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) DeviceFormAlias(w http.ResponseWriter, r *http.Request) error {
 	code, err := query(r, "userCode")
 	if err != nil {
 		return err
@@ -79,9 +79,9 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, code string) 
 	return p.confirm(w, b, pend)
 }
 
-// devicePost serves POST /device: a code typed into the entry form (shows
+// DevicePost serves POST /device: a code typed into the entry form (shows
 // the confirm page) or a decision on the confirm page.
-func (p *Pages) devicePost(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err

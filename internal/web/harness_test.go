@@ -71,8 +71,7 @@ func newEnv(t *testing.T, clientName string) *env {
 		LoginPerIP:      100,
 		LoginWindow:     15 * time.Minute,
 	}
-	e.mux = http.NewServeMux()
-	e.pages.Register(e.mux)
+	e.mux = pagesMux(e.pages)
 
 	ctx := t.Context()
 	e.user = &store.User{ID: "u1", Email: testEmail, Name: "Ada", PasswordHash: passwordHash, CreatedAt: t0, UpdatedAt: t0}
@@ -110,6 +109,47 @@ func newEnv(t *testing.T, clientName string) *env {
 		}
 	}
 	return e
+}
+
+// pagesMux serves p's pages under the patterns package server's route
+// table gives them; the authorization endpoint and consent page only when p
+// has an Authorizer.
+func pagesMux(p *Pages) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range []struct {
+		pattern string
+		handler http.Handler
+	}{
+		{"GET /login", p.Page(p.LoginForm)},
+		{"POST /login", p.Form(p.Login)},
+		{"/login", p.NotAllowed("GET, HEAD, POST")},
+		{"GET /register", p.Page(p.RegisterForm)},
+		{"POST /register", p.Form(p.Register)},
+		{"/register", p.NotAllowed("GET, HEAD, POST")},
+		{"GET /logout", p.Page(p.LogoutForm)},
+		{"POST /logout", p.Page(p.Logout)},
+		{"/logout", p.NotAllowed("GET, HEAD, POST")},
+		{"GET /device", p.Page(p.DeviceForm)},
+		{"POST /device", p.Form(p.DevicePost)},
+		{"/device", p.NotAllowed("GET, HEAD, POST")},
+		{"GET /user/device", p.Page(p.DeviceFormAlias)},
+		{"/user/device", p.NotAllowed("GET, HEAD")},
+		{"GET /device/qr.svg", p.Page(p.QRCode)},
+		{"/device/qr.svg", p.NotAllowed("GET, HEAD")},
+	} {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	if p.Authorizer != nil {
+		mux.Handle("GET /oauth2/authorize", p.Page(p.Authorize))
+		mux.Handle("GET /user/oauth20/authz", p.Page(p.Authorize))
+		mux.Handle("POST /oauth2/authorize", p.Page(p.AuthorizePost))
+		mux.Handle("/oauth2/authorize", p.NotAllowed("GET, HEAD, POST"))
+		mux.Handle("/user/oauth20/authz", p.NotAllowed("GET, HEAD"))
+		mux.Handle("GET /consent", p.Page(p.ConsentForm))
+		mux.Handle("POST /consent", p.Form(p.ConsentPost))
+		mux.Handle("/consent", p.NotAllowed("GET, HEAD, POST"))
+	}
+	return mux
 }
 
 func (e *env) status(t *testing.T, code string) string {
@@ -180,7 +220,7 @@ func (b *browser) csrf(target string) string {
 	return m[1]
 }
 
-// login signs the browser in through the login form.
+// Login signs the browser in through the login form.
 func (b *browser) login(email string) {
 	b.t.Helper()
 	w := b.post("/login", url.Values{"username": {email}, "password": {testPassword}, "csrf_token": {b.csrf("/login")}})

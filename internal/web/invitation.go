@@ -30,16 +30,14 @@ type InvitationPage struct {
 	Invitations *org.Service
 }
 
-// Register adds the page's routes to mux.
-func (ip *InvitationPage) Register(mux *http.ServeMux) {
-	mux.Handle("GET /invitations/{token}", ip.handle(ip.show))
-	mux.Handle("/invitations/", ip.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if r.URL.Path != "/invitations/" && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
-		}
-		return &pageError{Status: http.StatusNotFound, Heading: "Not found", Text: "There is no page here. Open the link from your invitation email."}
-	}))
+// Unknown serves the rest of /invitations/: a page that says there is
+// nothing here, or 405 for a method other than GET on a token's path.
+func (ip *InvitationPage) Unknown(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path != "/invitations/" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+	}
+	return &pageError{Status: http.StatusNotFound, Heading: "Not found", Text: "There is no page here. Open the link from your invitation email."}
 }
 
 // invitationPath is what logs say instead of the path, which holds the token.
@@ -58,7 +56,8 @@ type invitationPage struct {
 var errInvitation = &pageError{Status: http.StatusGone, Heading: "This invitation cannot be used",
 	Text: "The invitation is unknown, or it was used, declined or revoked, or it has expired. Ask whoever sent it for a new one."}
 
-func (ip *InvitationPage) show(w http.ResponseWriter, r *http.Request) error {
+// Show serves GET /invitations/{token}.
+func (ip *InvitationPage) Show(w http.ResponseWriter, r *http.Request) error {
 	if err := ip.Invitations.Throttle(r.Context(), r); err != nil {
 		return err
 	}
@@ -89,9 +88,10 @@ func (ip *InvitationPage) render(w http.ResponseWriter, page invitationPage) err
 	return nil
 }
 
-// handle is Pages.handle for this page, except that no log line carries
-// the request's path.
-func (ip *InvitationPage) handle(h pageFunc) http.Handler {
+// Page is Pages.Page for this page's handlers: the same headers, one page
+// for every invitation that cannot be used, and no log line carries the
+// request's path, which holds the token.
+func (ip *InvitationPage) Page(h PageFunc) http.Handler {
 	p := ip.Pages
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.securityHeaders(w.Header())

@@ -33,8 +33,8 @@ var (
 		Text: "There were too many attempts to sign in. Try again later."}
 )
 
-// loginForm serves GET /login.
-func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) error {
+// LoginForm serves GET /login.
+func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 	s, u, err := p.Sessions.Current(r)
 	if err != nil {
 		return err
@@ -54,11 +54,11 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// login serves POST /login. Wrong passwords are limited per account and per
+// Login serves POST /login. Wrong passwords are limited per account and per
 // client IP, counted in the store so every instance sees them; the answer for
 // an unknown email is the same, in words and in time, as for a wrong
 // password (SECURITY-CHECKLIST UI-05).
-func (p *Pages) login(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err

@@ -61,8 +61,8 @@ type logoutPage struct {
 // (a relying party's form), as the Pages' other POSTs are checked.
 var logoutCOP = http.NewCrossOriginProtection()
 
-// logoutForm serves GET /logout.
-func (p *Pages) logoutForm(w http.ResponseWriter, r *http.Request) error {
+// LogoutForm serves GET /logout.
+func (p *Pages) LogoutForm(w http.ResponseWriter, r *http.Request) error {
 	get := func(name string) (string, error) { return query(r, name) }
 	req, err := p.logoutRequest(r.Context(), get)
 	if err != nil {
@@ -101,9 +101,9 @@ func (p *Pages) logoutForm(w http.ResponseWriter, r *http.Request) error {
 	return p.render(w, http.StatusOK, "logout", page)
 }
 
-// logout serves POST /logout: the sign-out button on every page, the
+// Logout serves POST /logout: the sign-out button on every page, the
 // confirmation form above, and relying parties that POST their request.
-func (p *Pages) logout(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err

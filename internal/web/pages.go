@@ -7,6 +7,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
@@ -41,10 +43,19 @@ var templates = func() map[string]*template.Template {
 	return m
 }()
 
+// Store is what the pages read and write themselves; sessions, user codes
+// and authorization requests go through their own packages.
+type Store interface {
+	GetUserByEmail(ctx context.Context, email string) (*store.User, error) // sign-in
+	CreateUser(ctx context.Context, u *store.User) error                   // registration
+	GetClient(ctx context.Context, id string) (*store.Client, error)       // the client an id_token_hint names (logout.go)
+	store.ThrottleStore                                                    // sign-in and registration limits
+}
+
 // Pages serves the HTML pages.
 type Pages struct {
 	Issuer   string // e.g. https://id.example.com, no trailing slash
-	Store    store.Store
+	Store    Store
 	Sessions *session.Manager
 	Verifier *device.Verifier
 	Tokens   *token.Verifier  // checks id_token_hint at sign-out (logout.go)
@@ -69,48 +80,29 @@ type Pages struct {
 	Rand io.Reader
 }
 
-// Register adds the pages' routes to mux. It panics when CSRFKey is too
-// short to keep forms unforgeable: a misconfigured server must not start.
-func (p *Pages) Register(mux *http.ServeMux) {
-	if len(p.CSRFKey) < 32 {
-		panic("web: Pages.CSRFKey must have at least 32 bytes")
-	}
-	// Browsers send Sec-Fetch-Site and Origin; a cross-origin POST is
-	// refused before any handler runs, whatever its csrf_token
-	// (RFC 9700 §4.7; SECURITY-CHECKLIST UI-01). The token below covers
-	// browsers that send neither.
+// PageFunc is a page handler that returns its error instead of writing it.
+// Page, Form and InvitationPage.Page adapt it to http.Handler.
+type PageFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Form is Page for the POST of a form that changes something. Browsers
+// send Sec-Fetch-Site and Origin; a cross-origin POST is refused before h
+// runs, whatever its csrf_token (RFC 9700 §4.7; SECURITY-CHECKLIST UI-01).
+// The csrf_token covers browsers that send neither.
+func (p *Pages) Form(h PageFunc) http.Handler {
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(p.handle(func(http.ResponseWriter, *http.Request) error { return errForbidden }))
-	post := func(h pageFunc) http.Handler { return cop.Handler(p.handle(h)) }
-
-	mux.Handle("GET /login", p.handle(p.loginForm))
-	mux.Handle("POST /login", post(p.login))
-	mux.Handle("GET /logout", p.handle(p.logoutForm))
-	mux.Handle("POST /logout", p.handle(p.logout)) // checks the origin itself (logout.go)
-	mux.Handle("GET /device", p.handle(p.deviceForm))
-	mux.Handle("GET /user/device", p.handle(p.deviceFormAlias)) // 10Duke's name for the page
-	mux.Handle("POST /device", post(p.devicePost))
-	mux.Handle("GET /device/qr.svg", p.handle(p.qrCode))
-	p.registerAuthorization(mux, post) // authorize.go: /oauth2/authorize, /consent, /register
-
-	// Without these, ServeMux answers other methods with a plain-text 405
-	// that lacks the headers every page carries.
-	for path, allow := range map[string]string{
-		"/login":         "GET, HEAD, POST",
-		"/logout":        "GET, HEAD, POST",
-		"/device":        "GET, HEAD, POST",
-		"/user/device":   "GET, HEAD",
-		"/device/qr.svg": "GET, HEAD",
-	} {
-		mux.Handle(path, p.handle(func(w http.ResponseWriter, r *http.Request) error {
-			w.Header().Set("Allow", allow)
-			return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
-		}))
-	}
+	cop.SetDenyHandler(p.Page(func(http.ResponseWriter, *http.Request) error { return errForbidden }))
+	return cop.Handler(p.Page(h))
 }
 
-// pageFunc is a page handler that returns its error instead of writing it.
-type pageFunc func(w http.ResponseWriter, r *http.Request) error
+// NotAllowed answers a method a page does not take: 405 with allow, the
+// methods it does. Without it ServeMux answers with a plain-text 405 that
+// lacks the headers every page carries.
+func (p *Pages) NotAllowed(allow string) http.Handler {
+	return p.Page(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+	})
+}
 
 // pageError is an error a person should see, with the status it is sent with.
 type pageError struct {
@@ -128,10 +120,15 @@ var (
 		Text: "The form could not be read. Go back and try again."}
 )
 
-// handle adapts a pageFunc: every response gets the security headers, and a
-// returned error becomes a page. Anything but a *pageError is logged and
-// shown as a bare 500, so no internal detail reaches the browser.
-func (p *Pages) handle(h pageFunc) http.Handler {
+// Page adapts a page handler: every response gets the security headers,
+// and a returned error becomes a page. Anything but a *pageError is logged
+// and shown as a bare 500, so no internal detail reaches the browser. It
+// panics when CSRFKey is too short to keep forms unforgeable: a
+// misconfigured server must not start.
+func (p *Pages) Page(h PageFunc) http.Handler {
+	if len(p.CSRFKey) < 32 {
+		panic("web: Pages.CSRFKey must have at least 32 bytes")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.securityHeaders(w.Header())
 		err := h(w, r)
@@ -290,11 +287,11 @@ func (p *Pages) browserCookie(r *http.Request) (string, bool) {
 	return c.Value, true
 }
 
-// clientIP is where the request came from (see device.ClientIP).
-func (p *Pages) clientIP(r *http.Request) string { return device.ClientIP(r, p.TrustProxy) }
+// clientIP is where the request came from (see clientip.From).
+func (p *Pages) clientIP(r *http.Request) string { return clientip.From(r, p.TrustProxy) }
 
-// throttleIP is what per-address limits count for r (device.ThrottleKey).
-func (p *Pages) throttleIP(r *http.Request) string { return device.ThrottleKey(p.clientIP(r)) }
+// throttleIP is what per-address limits count for r (clientip.ThrottleKey).
+func (p *Pages) throttleIP(r *http.Request) string { return clientip.ThrottleKey(p.clientIP(r)) }
 
 // parseForm reads a POST body strictly; any problem is a 400 page (a 1 MB
 // user_code included: the body limit is oauth.MaxBodyBytes).

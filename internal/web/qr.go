@@ -14,11 +14,11 @@ import (
 // modules (ISO/IEC 18004 §6.3.8 asks for 4).
 const quietZone = 4
 
-// qrCode serves GET /device/qr.svg?user_code=: the verification_uri_complete
+// QRCode serves GET /device/qr.svg?user_code=: the verification_uri_complete
 // (RFC 8628 §3.3.1) as a QR code, for a device with a screen to show. It
 // looks nothing up, so it tells nobody whether a code exists: it would draw
 // any well-formed code the same.
-func (p *Pages) qrCode(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) QRCode(w http.ResponseWriter, r *http.Request) error {
 	raw, err := query(r, "user_code")
 	if err != nil {
 		return err

@@ -37,10 +37,10 @@ var (
 		Text: "Too many accounts were created from your network. Try again later."}
 )
 
-// registerForm serves GET /register: the form to create an account, from
+// RegisterForm serves GET /register: the form to create an account, from
 // the authorization endpoint's flow=register or a link, returning to
 // return_to (an authorization request or the device page) when done.
-func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	s, u, err := p.Sessions.Current(r)
 	if err != nil {
 		return err
@@ -65,11 +65,11 @@ func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage 
 		MinPassword: account.MinPasswordLength}
 }
 
-// register serves POST /register. Attempts are limited per client IP,
+// Register serves POST /register. Attempts are limited per client IP,
 // counted in the store so every instance sees them. A taken email is said
 // to be taken, and nothing more about its account; the answer costs the same
 // password hashing either way.
-func (p *Pages) register(w http.ResponseWriter, r *http.Request) error {
+func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package grant
+package device
 
 import (
 	"context"
@@ -6,13 +6,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// DeviceCode is the device access token request (RFC 8628 §3.4, §3.5).
-type DeviceCode struct{ *Deps }
+// Grant is the device_code grant at the token endpoint: the device access
+// token request (RFC 8628 §3.4) and its answers while the person decides
+// (§3.5). It shares the token endpoint's phases (grant.Deps) and keeps
+// RFC 8628's polling rules here, with the authorization it polls.
+type Grant struct {
+	*grant.Deps
+	Store interface {
+		PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error)
+		RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, refresh *store.RefreshToken, now time.Time) error
+		RevokeGrant(ctx context.Context, id string, now time.Time) error
+		// GetClient reads the client of a public poll, which presented no
+		// secret to authenticate with, once it is to get tokens.
+		GetClient(ctx context.Context, id string) (*store.Client, error)
+	}
+}
+
+// GrantType is urn:ietf:params:oauth:grant-type:device_code.
+func (Grant) GrantType() string { return store.GrantDeviceCode }
 
 // Exchange polls the device authorization. A pending poll from a public
 // client costs one indexed statement: the store decides the outcome
@@ -20,7 +37,7 @@ type DeviceCode struct{ *Deps }
 // atomically, bound to the client that asked for it (store.DeviceStore
 // PollDeviceAuth). Issue
 // leads to redeem, where one transaction decides which poll gets the tokens.
-func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
+func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Response, error) {
 	code := req.Form.Get("device_code")
 	if code == "" {
 		return nil, oauth.BadRequest("device_code is required")
@@ -28,7 +45,7 @@ func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response
 	var c *store.Client
 	if req.Creds.Secret != "" {
 		var err error
-		if c, err = g.authenticate(ctx, req.Creds, store.GrantDeviceCode); err != nil {
+		if c, err = g.Authenticate(ctx, req.Creds, store.GrantDeviceCode); err != nil {
 			return nil, err
 		}
 	}
@@ -40,7 +57,7 @@ func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response
 			// confidential client that it failed to authenticate, and a
 			// client without the grant that it is not allowed, before
 			// saying the code is unknown.
-			if _, err := g.authenticate(ctx, req.Creds, store.GrantDeviceCode); err != nil {
+			if _, err := g.Authenticate(ctx, req.Creds, store.GrantDeviceCode); err != nil {
 				return nil, err
 			}
 		}
@@ -83,7 +100,7 @@ func (g DeviceCode) Exchange(ctx context.Context, req *Request) (*token.Response
 // code approved for the next poll rather than consumed with nothing to show
 // for it. The tokens are minted only once that has committed: signing writes
 // nothing, and uses the keys in memory when the database is away.
-func (g DeviceCode) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, now time.Time) (*token.Response, error) {
+func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, now time.Time) (*token.Response, error) {
 	if c == nil {
 		var err error
 		c, err = g.Store.GetClient(ctx, a.ClientID)
@@ -97,11 +114,11 @@ func (g DeviceCode) redeem(ctx context.Context, c *store.Client, a *store.Device
 			return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
 		}
 	}
-	u, err := g.activeUser(ctx, a.UserID)
+	u, err := g.ActiveUser(ctx, a.UserID)
 	if err != nil {
 		return nil, err
 	}
-	is, err := g.newIssuance(c, u, a.Scopes, a.DecidedAt, now)
+	is, err := g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now)
 	if err != nil {
 		return nil, err
 	}
@@ -120,5 +137,5 @@ func (g DeviceCode) redeem(ctx context.Context, c *store.Client, a *store.Device
 	case err != nil:
 		return nil, fmt.Errorf("redeem device authorization: %w", err)
 	}
-	return g.mint(ctx, is, u, "")
+	return g.Mint(ctx, is, u, "")
 }

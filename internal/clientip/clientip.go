@@ -1,0 +1,57 @@
+// Package clientip says where a request came from: the client's address,
+// for throttling and for showing a person where a device request was made
+// (RFC 8628 §5.4), and the part of it that per-address limits count. It is
+// shared by the device flow, the pages and the invitation endpoints, and
+// knows nothing of any of them.
+package clientip
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// From is the address r came from. Behind a trusted proxy it is the last
+// address in X-Forwarded-For, the one our proxy appended: earlier entries
+// come from the client and prove nothing. Without one, or when that entry
+// is not an address, it is the connection's peer.
+func From(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ThrottleKey is the part of a client address (from From) that
+// per-address limits count: an IPv4 address whole, an IPv6 address by its
+// /64. A home line, a phone or a server is usually given a whole /64 (RFC
+// 6177, RFC 7934 §6), so counting single IPv6 addresses would hand whoever
+// has one 2^64 separate budgets. Anything else is counted as it is.
+func ThrottleKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}

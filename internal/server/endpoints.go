@@ -1,0 +1,175 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/grant"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+	"github.com/latchkey/latchkey/internal/web"
+)
+
+// endpoints are the handlers the route table (routes.go) serves, built
+// from the configuration. Each gets the store as the narrow interface its
+// package declares; the caching store (clientcache.go) stands in for all.
+type endpoints struct {
+	errs       oauth.ErrorWriter // writes the protocol endpoints' and admin API's errors
+	device     *device.Handler   // device authorization (RFC 8628 §3.1)
+	token      *grant.Handler    // the token endpoint, every grant
+	tokens     *token.Handler    // revocation, introspection, UserInfo
+	pages      *web.Pages
+	invitation *web.InvitationPage
+	orgs       *org.Service // the public invitation endpoints
+	admin      *admin.API
+}
+
+// endpoints builds every endpoint from the configuration, and starts the
+// invitation outbox's sender, which lives as long as ctx.
+func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
+	cfg := s.cfg
+	rules, err := codeRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The CSRF key lives in the store so every instance checks the tokens
+	// every other one issued.
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	csrfKey, err := s.store.ServerSecret(ctx, "csrf", fresh)
+	if err != nil {
+		return nil, fmt.Errorf("csrf key: %w", err)
+	}
+
+	deviceAuthz := &device.Handler{
+		Store:              s.store,
+		Clients:            s.store,
+		Issuer:             s.issuer,
+		Now:                s.now,
+		Rand:               s.rand,
+		Log:                s.log,
+		Policy:             rules.Policy,
+		Lifetime:           cfg.Device.Lifetime.D(),
+		Interval:           cfg.Device.Interval.D(),
+		PerClientPerMinute: cfg.Device.RequestsPerClientPerMinute,
+		PerIPPerMinute:     cfg.Device.RequestsPerIPPerMinute,
+		TrustProxy:         cfg.TrustProxy,
+	}
+	deps := &grant.Deps{
+		Clients: s.store,
+		Users:   s.store,
+		Minter: &token.Minter{
+			Keys:      s.keys,
+			Issuer:    s.issuer,
+			Audience:  cfg.Tokens.Audience,
+			Now:       s.now,
+			Rand:      s.rand,
+			AccessTTL: cfg.Tokens.AccessTokenLifetime.D(),
+			IDTTL:     cfg.Tokens.IDTokenLifetime.D(),
+		},
+		Now:             s.now,
+		Rand:            s.rand,
+		Log:             s.log,
+		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
+		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
+	}
+	tokenEndpoint := &grant.Handler{
+		Log: s.log,
+		Grants: []grant.Grant{
+			device.Grant{Deps: deps, Store: s.store},
+			grant.Refresh{Deps: deps, Store: s.store},
+			grant.AuthorizationCode{Deps: deps, Store: s.store},
+			grant.ClientCredentials{Deps: deps, Store: s.store},
+		},
+	}
+	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
+	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
+	sessions := &session.Manager{
+		Store:       s.store,
+		Users:       s.store,
+		Now:         s.now,
+		Rand:        s.rand,
+		Lifetime:    cfg.Session.Lifetime.D(),
+		IdleTimeout: cfg.Session.IdleTimeout.D(),
+		Secure:      strings.HasPrefix(s.issuer, "https://"),
+	}
+	pages := &web.Pages{
+		Issuer:   s.issuer,
+		Store:    s.store,
+		Sessions: sessions,
+		Tokens:   verifier,
+		Verifier: &device.Verifier{
+			Store:      s.store,
+			Now:        s.now,
+			Window:     cfg.Device.Lifetime.D(),
+			PerAccount: cfg.Device.AttemptsPerAccount,
+			PerIP:      cfg.Device.AttemptsPerIP,
+			Global:     cfg.Device.AttemptsGlobal,
+		},
+		Now:             s.now,
+		Log:             s.log,
+		CSRFKey:         csrfKey,
+		LoginPerAccount: cfg.Login.AttemptsPerAccount,
+		LoginPerIP:      cfg.Login.AttemptsPerIP,
+		LoginWindow:     cfg.Login.Window.D(),
+		TrustProxy:      cfg.TrustProxy,
+		Authorizer: &authorize.Authorizer{
+			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
+		},
+		Rand: s.rand,
+	}
+	adminAPI := &admin.API{
+		Store: s.store,
+		Token: cfg.AdminToken,
+		Now:   s.now,
+		Rand:  s.rand,
+		Log:   s.log,
+		// A client's override is checked as it will be used: merged
+		// with the server's policy.
+		CheckCodePolicy: rules.CheckClient,
+	}
+
+	// Device client invitations (package org), and the outbox that mails
+	// them: through the configured mail server, or nowhere (they wait in the
+	// outbox, and `serve --dev` logs their links).
+	var mailer org.Mailer
+	if cfg.SMTP.Enabled() {
+		mailer = &org.SMTP{Host: cfg.SMTP.Host, Port: cfg.SMTP.PortOrDefault(), TLS: cfg.SMTP.Mode(),
+			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From}
+	} else {
+		s.log.Info("no mail server configured (smtp.host): invitation emails wait in the outbox; `latchkey invitations show ID` prints their links")
+	}
+	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
+	orgs := &org.Service{
+		Store: s.store, Clients: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
+		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
+		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
+		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox,
+	}
+	adminAPI.Orgs = orgs
+	// The sender lives as long as the context the server was built with (serve's
+	// runs until shutdown), as the sweeper does; on several instances each runs
+	// one, and ClaimMail keeps them from sending a mail twice.
+	go outbox.Run(ctx)
+
+	return &endpoints{
+		errs:       oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable},
+		device:     deviceAuthz,
+		token:      tokenEndpoint,
+		tokens:     tokenState,
+		pages:      pages,
+		invitation: &web.InvitationPage{Pages: pages, Invitations: orgs},
+		orgs:       orgs,
+		admin:      adminAPI,
+	}, nil
+}
