@@ -304,7 +304,7 @@ func TestStrictBody(t *testing.T) {
 }
 
 // FuzzClientBody checks that no body makes the API fail on its side (5xx)
-// or answer with anything but JSON (SECURITY-CHECKLIST BI-13).
+// or answer with anything but JSON (docs/security.md BI-13).
 func FuzzClientBody(f *testing.F) {
 	for _, seed := range []string{
 		`{}`,

@@ -231,7 +231,7 @@ func (a *API) loadClient(r *http.Request) (*store.Client, error) {
 
 // settleSecret makes the secret agree with the auth method: a public client
 // has none, and a confidential one without a hash gets a new secret, which
-// is returned to be shown once. DESIGN "Client secrets": generated, 256
+// is returned to be shown once. docs/architecture.md, "Client secrets": generated, 256
 // bits, stored as SHA-256.
 func (a *API) settleSecret(c *store.Client) (string, error) {
 	if c.Public() {

@@ -27,7 +27,7 @@ import (
 const (
 	// DefaultCodeLifetime: RFC 6749 §4.1.2 recommends at most ten minutes;
 	// 60 seconds is what a client that redeems at once needs
-	// (SECURITY-CHECKLIST AC-06).
+	// (docs/security.md AC-06).
 	DefaultCodeLifetime = 60 * time.Second
 	// DefaultRequestLifetime is how long a person has to sign in, or create
 	// an account, and decide.
@@ -107,7 +107,7 @@ func (a *Authorizer) Start(ctx context.Context, q url.Values, s *store.Session) 
 		// RFC 6749 §4.1.2.1: the error goes back to the client, but only
 		// once the person is signed in, so a link to us cannot bounce
 		// someone straight to whatever a client registered
-		// (RFC 9700 §4.11.2; SECURITY-CHECKLIST AC-22). prompt=none asks
+		// (RFC 9700 §4.11.2; docs/security.md AC-22). prompt=none asks
 		// for an answer without any page, so it gets one at once.
 		if s != nil || slices.Contains(strings.Split(q.Get("prompt"), " "), "none") {
 			return a.errorStep(req.RedirectURI, req.State, oe.Code, oe.Description), nil
@@ -153,7 +153,7 @@ func (a *Authorizer) Continue(ctx context.Context, id string, s *store.Session) 
 
 // Decide records the person's answer on the consent page. Only the session
 // the request is bound to may answer, once: a denial is final, and a
-// replayed approval after it changes nothing (SECURITY-CHECKLIST UI-08).
+// replayed approval after it changes nothing (docs/security.md UI-08).
 func (a *Authorizer) Decide(ctx context.Context, id string, s *store.Session, approve bool) (*Step, error) {
 	now := a.now()
 	rec, err := a.Store.GetAuthRequest(ctx, oauth.HashSecret(id), now)
@@ -166,7 +166,7 @@ func (a *Authorizer) Decide(ctx context.Context, id string, s *store.Session, ap
 		return nil, errAnswered
 	case rec.SessionHash == "" || rec.SessionHash != s.Hash:
 		// Consent is bound to the browser session it was asked in
-		// (SECURITY-CHECKLIST UI-06).
+		// (docs/security.md UI-06).
 		return nil, errOtherSession
 	}
 	if !approve {

@@ -276,7 +276,7 @@ func TestReauthentication(t *testing.T) {
 }
 
 // TestErrorsWaitForSignIn: an error for a valid client and redirect URI
-// goes back to it only once someone is signed in (SECURITY-CHECKLIST AC-22).
+// goes back to it only once someone is signed in (docs/security.md AC-22).
 func TestErrorsWaitForSignIn(t *testing.T) {
 	f := newFlow(t)
 	ctx := t.Context()

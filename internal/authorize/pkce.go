@@ -9,7 +9,7 @@ import (
 // MethodS256 is the only code_challenge_method we accept. RFC 7636 §4.2
 // also defines "plain", which hands the verifier to anyone who sees the
 // authorization request; RFC 9700 §2.1.1 says clients should not use it, and
-// we refuse it (SECURITY-CHECKLIST AC-11).
+// we refuse it (docs/security.md AC-11).
 const MethodS256 = "S256"
 
 // ValidVerifier reports whether v is a code_verifier as RFC 7636 §4.1

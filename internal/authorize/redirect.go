@@ -20,7 +20,7 @@ const maxRedirectURILength = 2000
 // §2.1 and §4.1.3 require: no normalisation of case, trailing slashes,
 // percent-encoding, dot segments or default ports, so
 // "https://a.example/cb/" does not match "https://a.example/cb"
-// (SECURITY-CHECKLIST AC-01). The one exception is RFC 8252 §7.3: a
+// (docs/security.md AC-01). The one exception is RFC 8252 §7.3: a
 // registered loopback IP redirect without a port, such as
 // "http://127.0.0.1/cb", allows any port, because a native app listens on
 // whatever port the system gives it at that moment.

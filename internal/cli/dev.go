@@ -15,7 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// The development data `serve --dev` creates when missing (DESIGN.md).
+// The development data `serve --dev` creates when missing (docs/architecture.md, "Development mode").
 const (
 	devEmail        = "dev@example.com"
 	devPassword     = "dev-password"

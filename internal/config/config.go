@@ -84,7 +84,7 @@ type Device struct {
 	Lifetime Duration `yaml:"lifetime"` // expires_in of device and user codes
 	Interval Duration `yaml:"interval"` // the polling interval announced and enforced
 	// ExpectedLiveCodes is how many unexpired codes the operator expects at
-	// once; a guess can hit any of them (SECURITY-CHECKLIST, multi-target).
+	// once; a guess can hit any of them (docs/security.md, multi-target).
 	ExpectedLiveCodes int `yaml:"expected_live_codes"`
 	// Wrong user-code entries allowed per window (the code lifetime).
 	AttemptsPerAccount int `yaml:"attempts_per_account"`

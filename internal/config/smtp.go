@@ -30,7 +30,7 @@ type Invitations struct {
 	// says otherwise; "7d" or "168h".
 	Lifetime Duration `yaml:"lifetime"`
 	// RequestsPerIPPerMinute bounds the public invitation endpoints and
-	// page per client address (SECURITY-CHECKLIST INV-07).
+	// page per client address (docs/security.md INV-07).
 	RequestsPerIPPerMinute int `yaml:"requests_per_ip_per_minute"`
 	// RetryInterval is how often the outbox looks for mail to send.
 	RetryInterval Duration `yaml:"retry_interval"`

@@ -42,7 +42,7 @@ type Handler struct {
 	Interval time.Duration // the minimum polling interval we announce and enforce
 	// Requests allowed per minute from one client id and from one IP; they
 	// bound how many codes are alive at once, which is what guessing feeds on
-	// (SECURITY-CHECKLIST DF-19). Zero disables a limit.
+	// (docs/security.md DF-19). Zero disables a limit.
 	PerClientPerMinute int
 	PerIPPerMinute     int
 	TrustProxy         bool

@@ -104,7 +104,7 @@ type Budget struct {
 	// larger of the per-account and per-address limits.
 	Attempts int
 	// LiveCodes is how many unexpired codes the operator expects at once
-	// (SECURITY-CHECKLIST, multi-target guessing).
+	// (docs/security.md, multi-target guessing).
 	LiveCodes int
 }
 

@@ -79,7 +79,7 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 		return nil, &oauth.Error{Code: oauth.ExpiredToken, Description: "the device_code has expired"}
 	case store.PollUsed:
 		// A second redemption means the code leaked or the client is
-		// confused: revoke what the first one got (SECURITY-CHECKLIST DF-13,
+		// confused: revoke what the first one got (docs/security.md DF-13,
 		// by analogy with RFC 6749 §4.1.2 for authorization codes).
 		if res.Auth.GrantID != "" {
 			if err := g.Store.RevokeGrant(ctx, res.Auth.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {

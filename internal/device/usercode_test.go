@@ -65,7 +65,7 @@ func TestGenerateFormat(t *testing.T) {
 }
 
 // TestGenerateUnbiased checks each position's symbol counts with a
-// chi-squared test (SECURITY-CHECKLIST DF-05). With 19 degrees of freedom
+// chi-squared test (docs/security.md DF-05). With 19 degrees of freedom
 // the 0.001 critical value is 43.82; a modulo-biased draw over 20 symbols
 // (256 % 20 = 16 favoured symbols) exceeds it by far at this sample size.
 func TestGenerateUnbiased(t *testing.T) {

@@ -66,7 +66,7 @@ func (v *Verifier) Lookup(ctx context.Context, userID, ip, input string) (*Pendi
 // same checks as Lookup. The decision is one conditional update in the
 // store, so of two racing decisions exactly one wins, and a denial is
 // final: a replayed approve form finds the request no longer pending and
-// gets ErrUsed (RFC 8628 §3.5 access_denied; SECURITY-CHECKLIST DF-11).
+// gets ErrUsed (RFC 8628 §3.5 access_denied; docs/security.md DF-11).
 // The session is recorded with the decision: the grant it leads to belongs
 // to that sign-in, and an attached client's grant ends when it signs out.
 func (v *Verifier) Decide(ctx context.Context, sess *store.Session, ip, input string, approve bool) (*Pending, error) {

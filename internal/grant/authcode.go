@@ -59,7 +59,7 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the authorization code has expired"}
 	}
 	if problem := checkRedemption(ac, c, req.Form); problem != "" {
-		// The code is spent either way (SECURITY-CHECKLIST AC-07, AC-12):
+		// The code is spent either way (docs/security.md AC-07, AC-12):
 		// a guessed verifier or a stolen code gets one try.
 		if err := g.Store.BurnAuthCode(ctx, hash, now); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("burn authorization code: %w", err)
@@ -114,7 +114,7 @@ func checkRedemption(ac *store.AuthCode, c *store.Client, f oauth.Form) string {
 	switch {
 	case ac.CodeChallenge == "" && verifier != "":
 		// RFC 9700 §4.8.2: a verifier for a code issued without a
-		// challenge is a PKCE downgrade attempt (SECURITY-CHECKLIST AC-13).
+		// challenge is a PKCE downgrade attempt (docs/security.md AC-13).
 		return "code_verifier was sent, but the authorization request had no code_challenge"
 	case ac.CodeChallenge == "" && c.Public():
 		// The authorization endpoint issues none such; should one exist,
@@ -134,7 +134,7 @@ func checkRedemption(ac *store.AuthCode, c *store.Client, f oauth.Form) string {
 // reused revokes the grant a code's first redemption created, since a code
 // presented twice is either leaked or replayed (RFC 6749 §4.1.2: the server
 // "SHOULD revoke (when possible) all tokens previously issued based on that
-// authorization code"; SECURITY-CHECKLIST AC-05).
+// authorization code"; docs/security.md AC-05).
 func (g AuthorizationCode) reused(ctx context.Context, grantID, clientID string, now time.Time) error {
 	if grantID != "" {
 		err := g.Store.RevokeGrant(ctx, grantID, now)

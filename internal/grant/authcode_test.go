@@ -218,7 +218,7 @@ func TestAuthorizationCodeRefused(t *testing.T) {
 
 // TestAuthorizationCodeReplay: a code redeemed twice gets invalid_grant the
 // second time, and what the first redemption got is revoked (RFC 6749
-// §4.1.2; SECURITY-CHECKLIST AC-05).
+// §4.1.2; docs/security.md AC-05).
 func TestAuthorizationCodeReplay(t *testing.T) {
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)

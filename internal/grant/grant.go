@@ -165,7 +165,7 @@ func (d *Deps) idleUntil(now time.Time) time.Time {
 }
 
 // ActiveUser loads the user a grant acts for and refuses one who can no
-// longer sign in (SECURITY-CHECKLIST DF-17: status is checked at redemption,
+// longer sign in (docs/security.md DF-17: status is checked at redemption,
 // not only at approval).
 func (d *Deps) ActiveUser(ctx context.Context, id string) (*store.User, error) {
 	u, err := d.Users.GetUser(ctx, id)

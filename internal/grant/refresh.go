@@ -71,7 +71,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 				return invalid
 			}
 			if f.Grant.UserID != "" && (f.User == nil || f.User.Disabled) {
-				// SECURITY-CHECKLIST DF-17: the user's status is checked at
+				// docs/security.md DF-17: the user's status is checked at
 				// every use, not only at approval.
 				return userGone()
 			}
@@ -94,7 +94,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		if concurrentRefresh(fam, now) {
 			// A loser of concurrent refreshes of one token (a client that
 			// sent the same refresh twice at once): it gets nothing, and the
-			// winner's new token stays good (SECURITY-CHECKLIST RT-04).
+			// winner's new token stays good (docs/security.md RT-04).
 			g.Log.InfoContext(ctx, "refresh token used by a concurrent request; refused without revoking",
 				"client_id", c.ID, "grant_id", fam.Token.GrantID)
 			return nil, &oauth.Error{Code: oauth.InvalidGrant,

@@ -87,7 +87,7 @@ func TestParseScope(t *testing.T) {
 // parameters, reading the client's credentials never panics, and either
 // fails with invalid_client or invalid_request, or yields an id (and a
 // secret for Basic) without control characters, which is what the store
-// is asked to look up (SECURITY-CHECKLIST BI-13: Basic auth decoding).
+// is asked to look up (docs/security.md BI-13: Basic auth decoding).
 func FuzzClientCredentialsFrom(f *testing.F) {
 	basic := func(id, secret string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))

@@ -99,7 +99,7 @@ func checkParam(k string, vs []string) error {
 
 // cleanText reports whether s is valid UTF-8 without control characters.
 // PostgreSQL refuses NUL in text and SQLite keeps it, so letting one through
-// would make the backends disagree (SECURITY-CHECKLIST BI-05, BI-06).
+// would make the backends disagree (docs/security.md BI-05, BI-06).
 func cleanText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false

@@ -84,7 +84,7 @@ func TestParseForm(t *testing.T) {
 }
 
 func TestParseFormIgnoresQuery(t *testing.T) {
-	// RFC 6749 §2.3.1 and SECURITY-CHECKLIST BI-08: the query string is
+	// RFC 6749 §2.3.1 and docs/security.md BI-08: the query string is
 	// never merged with the body.
 	r := postForm("grant_type=x", "application/x-www-form-urlencoded")
 	r.URL.RawQuery = "client_secret=s&code=c"

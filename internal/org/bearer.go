@@ -90,7 +90,7 @@ func (s *Service) DeviceFrom(r *http.Request) (*Device, error) {
 // ScopeInvitations is the scope a user's access token needs to send
 // invitations: being an organization's admin is not enough on its own, or
 // any app the admin signs in to (a TV, say) could enrol devices into the
-// organization's groups with the token it holds (SECURITY-CHECKLIST
+// organization's groups with the token it holds (docs/security.md
 // INV-09). The admin's app asks for it, and its client must be allowed it.
 const ScopeInvitations = "invitations"
 

@@ -98,7 +98,7 @@ type declineRequest struct {
 
 // AcceptedJSON is the answer to an accept. ClientSecret is there only for
 // a new device, and only in this answer: it is stored hashed
-// (SECURITY-CHECKLIST INV-06).
+// (docs/security.md INV-06).
 type AcceptedJSON struct {
 	ID             string   `json:"id"` // the device client's id, which is its OAuth client_id
 	ClientID       string   `json:"clientId"`

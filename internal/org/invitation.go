@@ -34,7 +34,7 @@ type InvitationRequest struct {
 // with its email in the outbox (one transaction: no invitation without its
 // mail), and wakes the sender. invitedBy is the inviting user's id, or
 // InvitedByAdmin. The token exists only in the mail: the invitation keeps
-// its hash (SECURITY-CHECKLIST INV-01, INV-02).
+// its hash (docs/security.md INV-01, INV-02).
 func (s *Service) CreateInvitation(ctx context.Context, orgID string, req InvitationRequest, invitedBy string) (*store.Invitation, error) {
 	o, err := s.Store.GetOrganization(ctx, orgID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -256,7 +256,7 @@ type Device struct {
 // Accept uses up the invitation token names for dev (nil: a new device,
 // which becomes a new client owned by the invitation's organization) and
 // adds the client to its groups, in one store transaction
-// (SECURITY-CHECKLIST INV-03, INV-10). name, when not empty, names the
+// (docs/security.md INV-03, INV-10). name, when not empty, names the
 // device; the invitation must allow that. The restrictions the sender set
 // are enforced here; nothing in the request can widen what the invitation
 // grants (INV-05): the groups, and so the scopes, are the invitation's.
@@ -329,7 +329,7 @@ func (s *Service) Accept(ctx context.Context, token, name string, dev *Device) (
 }
 
 // newDeviceClient makes the client a new device becomes, with a generated
-// secret (256 bits, stored as SHA-256; DESIGN "Client secrets"). It has the
+// secret (256 bits, stored as SHA-256; docs/architecture.md, "Client secrets"). It has the
 // client credentials grant and no scopes of its own: an owned client's
 // groups decide what it may ask for (grant.ClientScopes).
 func (s *Service) newDeviceClient(ctx context.Context, inv *store.Invitation, name string) (*store.Client, string, error) {
@@ -377,7 +377,7 @@ func (s *Service) Decline(ctx context.Context, token string) error {
 	return nil
 }
 
-// Revoke ends orgID's pending invitation id (SECURITY-CHECKLIST INV-09).
+// Revoke ends orgID's pending invitation id (docs/security.md INV-09).
 func (s *Service) Revoke(ctx context.Context, orgID, id string) (*store.Invitation, error) {
 	inv, err := s.Store.GetInvitation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && orgID != "" && inv.OrgID != orgID) {

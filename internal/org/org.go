@@ -70,7 +70,7 @@ type Service struct {
 	Lifetime time.Duration
 	// PerIPPerMinute bounds requests to the public invitation endpoints
 	// and page from one address (0: no bound): a guessed token is never
-	// right, but every guess costs a lookup (SECURITY-CHECKLIST INV-07).
+	// right, but every guess costs a lookup (docs/security.md INV-07).
 	PerIPPerMinute int
 	TrustProxy     bool
 	// LogLinks logs each new invitation's link at info. Only for
@@ -136,7 +136,7 @@ func NewID(r io.Reader) (string, error) {
 // Error codes beyond RFC 6749's.
 const (
 	// CodeInvalidInvitation is the one answer for a token that is unknown,
-	// used, declined, revoked or expired (SECURITY-CHECKLIST INV-07).
+	// used, declined, revoked or expired (docs/security.md INV-07).
 	CodeInvalidInvitation = "invalid_invitation"
 	codeNotFound          = "not_found"
 	codeConflict          = "conflict"

@@ -343,7 +343,7 @@ func (s *testServer) redeemCode(t *testing.T, app *rp, code, verifier string) re
 }
 
 // TestAuthCodeReplay: the second redemption is invalid_grant and revokes
-// what the first got (RFC 6749 §4.1.2; SECURITY-CHECKLIST AC-05).
+// what the first got (RFC 6749 §4.1.2; docs/security.md AC-05).
 func TestAuthCodeReplay(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
@@ -455,7 +455,7 @@ func TestAuthCodePromptNone(t *testing.T) {
 
 // TestAuthorizeNeverRedirectsOffSite: whatever the link, Latchkey sends the
 // browser only to a redirect URI the client registered, or to itself
-// (SECURITY-CHECKLIST AC-01, AC-02, UI-04).
+// (docs/security.md AC-01, AC-02, UI-04).
 func TestAuthorizeNeverRedirectsOffSite(t *testing.T) {
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)

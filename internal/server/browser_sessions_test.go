@@ -13,7 +13,7 @@ import (
 // TestSignOutInBrowserEndsAttachedDevice: a person pairs a hotel TV (an
 // attached client) from a phone, then taps "Sign out" on the page; the
 // TV's access token turns inactive at once, and its refresh token stops
-// working (DESIGN "Session attachment").
+// working (docs/architecture.md, "Session attachment").
 func TestSignOutInBrowserEndsAttachedDevice(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)

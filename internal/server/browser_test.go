@@ -259,7 +259,7 @@ func TestDeviceFlowInBrowserTypedAndDenied(t *testing.T) {
 }
 
 // TestGuessingIsThrottledInBrowser: five wrong codes, and the sixth entry is
-// refused even though it is right (SECURITY-CHECKLIST DF-07).
+// refused even though it is right (docs/security.md DF-07).
 func TestGuessingIsThrottledInBrowser(t *testing.T) {
 	s := newTestServer(t, false, nil)
 	bctx := browser(t)

@@ -11,7 +11,7 @@ import (
 // TestClientAuthSameAnswer: an unknown client, a known client with a wrong
 // secret, and a public client sending a secret all get the same answer,
 // byte for byte, so the token endpoint does not tell which client ids
-// exist (SECURITY-CHECKLIST CA-04; the work done is the same too:
+// exist (docs/security.md CA-04; the work done is the same too:
 // clientauth.Authenticate hashes a dummy secret for an unknown client).
 func TestClientAuthSameAnswer(t *testing.T) {
 	s := newTestServer(t, true, nil)

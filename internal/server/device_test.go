@@ -87,7 +87,7 @@ func TestDeviceAuthorizationErrors(t *testing.T) {
 	})
 }
 
-// TestSlowDown walks SECURITY-CHECKLIST DF-10 with interval 5 s: each
+// TestSlowDown walks docs/security.md DF-10 with interval 5 s: each
 // too-early poll adds 5 s, and a client that then waits the new interval
 // is answered normally.
 func TestSlowDown(t *testing.T) {
@@ -294,7 +294,7 @@ func TestRefreshRotation(t *testing.T) {
 		}
 		wantOAuthError(t, refresh(second.str("refresh_token"), "openid admin"), 400, oauth.InvalidScope)
 		// Narrowing narrows that one response, not the grant: the refresh
-		// token it returned still carries every scope (SECURITY-CHECKLIST
+		// token it returned still carries every scope (docs/security.md
 		// RT-09, RFC 6749 §6).
 		third := refresh(second.str("refresh_token"), "")
 		if third.Status != 200 || third.str("scope") != scopesAll {
@@ -310,7 +310,7 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 // TestTokenEndpointBadInput: every bad request is an OAuth JSON error with
-// no-store, never a 5xx (SECURITY-CHECKLIST TE-*, BI-*).
+// no-store, never a 5xx (docs/security.md TE-*, BI-*).
 func TestTokenEndpointBadInput(t *testing.T) {
 	s := newTestServer(t, true, nil)
 	const form = "application/x-www-form-urlencoded"
@@ -384,7 +384,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			}
 		}
 		// The authorization code flow with PKCE S256 only, iss in every
-		// answer (RFC 9207 §3; SECURITY-CHECKLIST AC-09, AC-16).
+		// answer (RFC 9207 §3; docs/security.md AC-09, AC-16).
 		for k, want := range map[string]string{
 			"response_types_supported":                       `["code"]`,
 			"response_modes_supported":                       `["query"]`,

@@ -309,7 +309,7 @@ func TestInvitationFlow(t *testing.T) {
 			410, org.CodeInvalidInvitation)
 
 		// Revoked (admin API) and expired ones, and a token nobody issued:
-		// all answer exactly alike (SECURITY-CHECKLIST INV-07).
+		// all answer exactly alike (docs/security.md INV-07).
 		id4, tok4 := s.invite(t, map[string]any{"clientGroupIds": []string{groupRead}})
 		if r := s.jsonRequest(t, "POST", "/admin/v1/invitations/"+id4+"/revoke", testAdminToken, nil); r.Status != 200 || r.str("state") != "revoked" {
 			t.Fatalf("admin revoke: %d %s", r.Status, r.Raw)
@@ -560,7 +560,7 @@ func jwtPayload(t *testing.T, jwt string) map[string]any {
 
 // TestConcurrentAccepts: 20 devices accept one invitation at once; exactly
 // one gets a client, the others the uniform 410, nobody a 5xx
-// (SECURITY-CHECKLIST INV-03).
+// (docs/security.md INV-03).
 func TestConcurrentAccepts(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newInvServer(t, b, nil)

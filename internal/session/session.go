@@ -1,7 +1,7 @@
 // Package session owns browser sessions: the cookie a signed-in browser
 // carries and the session record it points to, their idle and absolute
 // timeouts, and what signing out means for the grants approved in the
-// session (DESIGN "Session attachment": an attached client's grants end with
+// session (docs/architecture.md, "Session attachment": an attached client's grants end with
 // it, a detached one's outlive it). The cookie holds a random secret; the
 // store holds only its hash, so a copy of the database cannot be replayed as
 // a cookie. Checking passwords belongs to package account, the pages that
@@ -24,7 +24,7 @@ import (
 // Cookie names. The __Host- prefix makes the browser refuse the cookie
 // unless it is Secure, has Path=/ and no Domain, so neither a sibling
 // subdomain nor a plain-http page can plant or overwrite it
-// (RFC 6265bis §4.1.3.2; SECURITY-CHECKLIST UI-06).
+// (RFC 6265bis §4.1.3.2; docs/security.md UI-06).
 const (
 	SecureCookieName = "__Host-latchkey"
 	PlainCookieName  = "latchkey_session" // loopback development over http
@@ -64,7 +64,7 @@ func (m *Manager) CookieName() string {
 
 // Start signs user in on this browser. Any session the browser already had
 // is ended first, as End would, so a session id planted before login is
-// worthless after it (session fixation; SECURITY-CHECKLIST UI-06), and
+// worthless after it (session fixation; docs/security.md UI-06), and
 // attached grants never outlive the sign-in they were approved in.
 func (m *Manager) Start(w http.ResponseWriter, r *http.Request, user *store.User) (*store.Session, error) {
 	if err := m.endCurrent(r); err != nil {
@@ -93,7 +93,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, user *store.User
 // Current returns the browser's session and its user. It returns nil, nil,
 // nil when there is none, it expired (its lifetime ended, or it was idle for
 // IdleTimeout), or the user is gone or disabled: a disabled user is signed
-// out everywhere at once (SECURITY-CHECKLIST DF-17). A session in use has
+// out everywhere at once (docs/security.md DF-17). A session in use has
 // its last use recorded, at most once every touchEvery.
 func (m *Manager) Current(r *http.Request) (*store.Session, *store.User, error) {
 	value, ok := m.cookie(r)
@@ -157,7 +157,7 @@ func (m *Manager) End(w http.ResponseWriter, r *http.Request) error {
 }
 
 // endCurrent ends the session the browser's cookie names, if any. The
-// attached clients' grants are revoked first (DESIGN "Session attachment";
+// attached clients' grants are revoked first (docs/architecture.md, "Session attachment";
 // 10Duke's attached sessions): should that fail, the browser is still
 // signed in and can sign out again, rather than signed out with its
 // attached devices still signed in. A session that expired meanwhile still

@@ -30,7 +30,7 @@ type AuthRequest struct {
 	MaxAge              time.Duration // negative when max_age was not sent
 	LoginHint           string
 	// ErrorCode and ErrorDescription, when set, are the error to send back
-	// once the person has signed in (SECURITY-CHECKLIST AC-22: no redirect
+	// once the person has signed in (docs/security.md AC-22: no redirect
 	// to a client before the person is authenticated).
 	ErrorCode        string
 	ErrorDescription string
@@ -126,7 +126,7 @@ type AuthCodeStore interface {
 	GetAuthCode(ctx context.Context, hash string) (*AuthCode, error)
 	// BurnAuthCode marks an unused code used at now without a grant: a token
 	// request that failed its checks spends the code (RFC 9700 §4.8.2 and
-	// SECURITY-CHECKLIST AC-07, AC-12). ErrNotFound if there is no such
+	// docs/security.md AC-07, AC-12). ErrNotFound if there is no such
 	// code; ErrConflict if it was used already.
 	BurnAuthCode(ctx context.Context, hash string, now time.Time) error
 	// RedeemAuthCode marks an unused, unexpired code used at now, recording

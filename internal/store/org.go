@@ -7,8 +7,8 @@ import (
 
 // Organizations own device clients (Client.OrgID) and the device client
 // groups those clients join; their members are users with a role. An
-// organization's admins invite devices into its groups (DESIGN.md, "orgs,
-// invitations"); what an invited device may do is what its groups grant.
+// organization's admins invite devices into its groups (docs/architecture.md,
+// "Organizations"); what an invited device may do is what its groups grant.
 
 // Organization member roles.
 const (
@@ -169,7 +169,7 @@ type ClientGroupStore interface {
 	UpdateClientGroup(ctx context.Context, g *ClientGroup) error
 	// DeleteClientGroup deletes the group and its memberships, and revokes
 	// at now every pending invitation into it, in one transaction
-	// (SECURITY-CHECKLIST INV-09). ErrNotFound if missing.
+	// (docs/security.md INV-09). ErrNotFound if missing.
 	DeleteClientGroup(ctx context.Context, id string, now time.Time) error
 	// ListClientGroupsOf returns the groups clientID is in, ordered by name.
 	ListClientGroupsOf(ctx context.Context, clientID string) ([]*ClientGroup, error)

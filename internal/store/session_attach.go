@@ -1,6 +1,6 @@
 package store
 
-// Session attachment (DESIGN "Session attachment", after 10Duke's
+// Session attachment (docs/architecture.md, "Session attachment", after 10Duke's
 // vocabulary): whether a client's grants outlive the browser session in
 // which the user approved them.
 const (

@@ -17,7 +17,7 @@ import (
 
 // FuzzVerifyAccess: whatever string comes as an access token, Verifier.Access
 // neither panics nor accepts it unless it is a token Latchkey signed, with
-// that token's claims (SECURITY-CHECKLIST BI-13: JWT parsing). The seeds are
+// that token's claims (docs/security.md BI-13: JWT parsing). The seeds are
 // a real access token, its ID token (the wrong typ), and hand-made
 // variations: no signature, alg none, a flipped signature, junk.
 func FuzzVerifyAccess(f *testing.F) {

@@ -87,7 +87,7 @@ func Live(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (u *st
 // liveGrant returns grant id if tokens of it may be used at now by
 // clientID: it exists, is active (not revoked, not past its absolute
 // expiry), belongs to clientID, and the user it acts for (nil for a
-// client on its own behalf) can still sign in (SECURITY-CHECKLIST RT-07).
+// client on its own behalf) can still sign in (docs/security.md RT-07).
 // ok is false, with no error, for every way it may not.
 func liveGrant(ctx context.Context, st Lookup, id, clientID string, now time.Time) (g *store.Grant, u *store.User, ok bool, err error) {
 	if id == "" {

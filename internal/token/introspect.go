@@ -14,7 +14,7 @@ import (
 
 // Introspection is the introspection response (RFC 7662 §2.2). An inactive
 // token is exactly {"active":false}: §2.2 says to add nothing that would
-// tell an unknown token from a revoked or expired one (SECURITY-CHECKLIST
+// tell an unknown token from a revoked or expired one (docs/security.md
 // IN-02).
 type Introspection struct {
 	Active    bool   `json:"active"`
@@ -34,7 +34,7 @@ type Introspection struct {
 // Introspect serves POST /oauth2/introspect (RFC 7662). Only confidential
 // clients may ask: §2.1 requires the caller to be authorized, and a public
 // client proves nothing about who it is, so anyone could scan tokens
-// through it (§4; SECURITY-CHECKLIST IN-01). An access token is active if
+// through it (§4; docs/security.md IN-01). An access token is active if
 // it verifies, its validity window holds, and Live says so;
 // a refresh token if it is unused, unexpired and its grant active, and the
 // caller is the client it was issued to (§4 lets the server limit what a
@@ -42,7 +42,7 @@ type Introspection struct {
 //
 // A device client of an organization (one enrolled by invitation: there may
 // be thousands, each holding a secret) learns only about its own access
-// tokens; any other is {"active":false} to it (SECURITY-CHECKLIST IN-02).
+// tokens; any other is {"active":false} to it (docs/security.md IN-02).
 // Resource servers that check other clients' tokens are clients an admin
 // registered, outside any organization.
 func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {

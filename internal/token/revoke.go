@@ -24,7 +24,7 @@ import (
 // The answer is 200 with an empty body whenever the client authenticated
 // and sent a token, whether or not the token was valid, known or its own
 // (§2.2): a client learns nothing about tokens it does not hold, and
-// another client's token is left alone (SECURITY-CHECKLIST RV-01, RV-02).
+// another client's token is left alone (docs/security.md RV-01, RV-02).
 // A failure to store the revocation is an error, never a 200 (RV-06).
 func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 	f, err := oauth.ParseForm(w, r)

@@ -238,7 +238,7 @@ func TestRevoke(t *testing.T) {
 }
 
 // TestRevokeFailsClosed: a revocation the store cannot record is an error,
-// never a 200 (SECURITY-CHECKLIST RV-06).
+// never a 200 (docs/security.md RV-06).
 func TestRevokeFailsClosed(t *testing.T) {
 	f := newFixture(t)
 	tok := f.issue(t, "tv", "openid")
@@ -365,7 +365,7 @@ func TestIntrospect(t *testing.T) {
 // TestIntrospectOrgDevice: a device client of an organization learns about
 // its own access tokens only; another client's active token is
 // {"active":false} to it, while a resource server outside any organization
-// still sees it active (SECURITY-CHECKLIST IN-02).
+// still sees it active (docs/security.md IN-02).
 func TestIntrospectOrgDevice(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()

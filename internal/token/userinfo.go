@@ -29,7 +29,7 @@ const realm = `Bearer realm="latchkey"`
 // header (§2.1) or, on a POST, as access_token in a form body (§2.2), and
 // must be active as at introspection: verified, in its validity window, its
 // grant active and its user able to sign in. Failures are 401 with
-// WWW-Authenticate (§3; SECURITY-CHECKLIST ID-08); a token without the
+// WWW-Authenticate (§3; docs/security.md ID-08); a token without the
 // openid scope is 403 insufficient_scope (OIDC Core §5.3: UserInfo is for
 // OpenID Connect requests).
 func (h *Handler) UserInfo(w http.ResponseWriter, r *http.Request) error {

@@ -30,11 +30,11 @@ var errBadAuthorizeLink = &pageError{Status: http.StatusBadRequest, Heading: "Th
 // (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
 func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
-		return nil // a HEAD starts nothing (SECURITY-CHECKLIST BI-10)
+		return nil // a HEAD starts nothing (docs/security.md BI-10)
 	}
 	// url.ParseQuery, not r.URL.Query(): the latter drops what it cannot
 	// decode, and a request we cannot read entirely is not answered at all
-	// (SECURITY-CHECKLIST BI-09).
+	// (docs/security.md BI-09).
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return errBadAuthorizeLink
@@ -174,7 +174,7 @@ type consentPage struct {
 }
 
 // consentPage asks the person whether the client may have what it asked
-// for (RFC 6749 §10.2; SECURITY-CHECKLIST UI-08): which application, what
+// for (RFC 6749 §10.2; docs/security.md UI-08): which application, what
 // access in plain words, and where the answer goes.
 func (p *Pages) consentPage(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, step *authorize.Step) error {
 	name := step.Client.Name

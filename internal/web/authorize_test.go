@@ -222,7 +222,7 @@ func TestConsentOtherBrowser(t *testing.T) {
 }
 
 // TestAuthorizeErrorPages: a wrong client or redirect URI gets a page and
-// never a redirect (RFC 6749 §4.1.2.1; SECURITY-CHECKLIST AC-02, BI-01).
+// never a redirect (RFC 6749 §4.1.2.1; docs/security.md AC-02, BI-01).
 func TestAuthorizeErrorPages(t *testing.T) {
 	e := newAuthEnv(t)
 	b := e.browser(t)

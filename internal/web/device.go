@@ -59,7 +59,7 @@ func (p *Pages) DeviceFormAlias(w http.ResponseWriter, r *http.Request) error {
 
 // showDevice shows the entry form, or with a code the confirm page. A GET
 // only ever shows: even a prefilled code needs an explicit click to be
-// approved (RFC 8628 §5.4, SECURITY-CHECKLIST DF-16).
+// approved (RFC 8628 §5.4, docs/security.md DF-16).
 func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, code string) error {
 	s, u, err := p.Sessions.Current(r)
 	if err != nil {

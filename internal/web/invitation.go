@@ -22,7 +22,7 @@ var invitationTemplate = template.Must(template.ParseFS(templateFiles, "template
 // PUT /client-group-invitations/accept (package org).
 //
 // The token is in the URL, so the page keeps it from going further
-// (SECURITY-CHECKLIST INV-08): Referrer-Policy no-referrer and
+// (docs/security.md INV-08): Referrer-Policy no-referrer and
 // Cache-Control no-store (securityHeaders), nothing loaded from elsewhere,
 // and no log line ever carries the request's path.
 type InvitationPage struct {

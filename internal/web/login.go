@@ -57,7 +57,7 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 // Login serves POST /login. Wrong passwords are limited per account and per
 // client IP, counted in the store so every instance sees them; the answer for
 // an unknown email is the same, in words and in time, as for a wrong
-// password (SECURITY-CHECKLIST UI-05).
+// password (docs/security.md UI-05).
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
@@ -193,7 +193,7 @@ func (p *Pages) checkLogin(ctx context.Context, email, password string) (*store.
 }
 
 // safeReturnTo accepts only a path on this server, so sign-in cannot be
-// used to send people elsewhere (RFC 9700 §4.11; SECURITY-CHECKLIST UI-04).
+// used to send people elsewhere (RFC 9700 §4.11; docs/security.md UI-04).
 // Browsers treat "//host" and "/\host" as other hosts and drop tabs and
 // newlines from URLs ("/\t/host" is "//host"), so a backslash or a control
 // character anywhere refuses the value.

@@ -17,7 +17,7 @@ import (
 // the browser to GET /logout, or POSTs the same parameters there, with
 // id_token_hint (an ID token we issued to it), post_logout_redirect_uri and
 // state. The rules, all aimed at "never sign anyone out, or send anyone
-// anywhere, on a stranger's say-so" (SECURITY-CHECKLIST UI-01, UI-04):
+// anywhere, on a stranger's say-so" (docs/security.md UI-01, UI-04):
 //
 //   - A GET signs out at once only with a valid id_token_hint naming the
 //     user signed in here (or when no one is): the RP proves it knew the

@@ -197,7 +197,7 @@ func TestLogoutCrossSitePost(t *testing.T) {
 }
 
 // TestLogoutNoOpenRedirect: with a valid hint, none of the usual open
-// redirect tricks leaves this server (SECURITY-CHECKLIST UI-04).
+// redirect tricks leaves this server (docs/security.md UI-04).
 func TestLogoutNoOpenRedirect(t *testing.T) {
 	e, idToken := logoutEnv(t)
 	for _, uri := range []string{"https://evil.com", "//evil.com", `/\evil.com`, "https:evil.com", "%2F%2Fevil.com",

@@ -86,7 +86,7 @@ type PageFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Form is Page for the POST of a form that changes something. Browsers
 // send Sec-Fetch-Site and Origin; a cross-origin POST is refused before h
-// runs, whatever its csrf_token (RFC 9700 §4.7; SECURITY-CHECKLIST UI-01).
+// runs, whatever its csrf_token (RFC 9700 §4.7; docs/security.md UI-01).
 // The csrf_token covers browsers that send neither.
 func (p *Pages) Form(h PageFunc) http.Handler {
 	cop := http.NewCrossOriginProtection()

@@ -549,7 +549,7 @@ func testAcceptExistingClient(t *testing.T, s store.Store, p string) {
 
 // testDeleteGroupRevokes: deleting a group revokes the pending invitations
 // into it (and cancels their mail), and leaves the others alone
-// (SECURITY-CHECKLIST INV-09).
+// (docs/security.md INV-09).
 func testDeleteGroupRevokes(t *testing.T, s store.Store, p string) {
 	ctx := t.Context()
 	o := mustCreateOrg(t, s, p+"org")
@@ -828,7 +828,7 @@ func mustGetOrganization(t *testing.T, s store.Store, id string) *store.Organiza
 // testConcurrentAccept: of racers accepting one invitation at once, half
 // as new devices and half as an existing one, exactly one wins; exactly one
 // client joins the groups, and a losing new device's client is not created
-// (SECURITY-CHECKLIST INV-03).
+// (docs/security.md INV-03).
 func testConcurrentAccept(t *testing.T, s store.Store, p string) {
 	ctx := t.Context()
 	o := mustCreateOrg(t, s, p+"org")
