@@ -17,6 +17,7 @@ import (
 )
 
 func TestProfileSeconds(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   time.Duration
 		want int
@@ -58,6 +59,7 @@ Mappings
 `
 
 func TestParseRaw(t *testing.T) {
+	t.Parallel()
 	got, err := parseRaw(rawText)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +76,7 @@ func TestParseRaw(t *testing.T) {
 }
 
 func TestParseRawErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ name, text, want string }{
 		{"no samples", "PeriodType: cpu nanoseconds\n", "no samples section"},
 		{"not CPU time", "Samples:\nalloc_objects/count alloc_space/bytes\n", "want CPU time"},
@@ -89,6 +92,7 @@ func TestParseRawErrors(t *testing.T) {
 }
 
 func TestFlatKey(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		stack    []string
@@ -121,6 +125,7 @@ func TestFlatKey(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
+	t.Parallel()
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	const (
 		serve  = "net/http.(*conn).serve"
@@ -167,6 +172,7 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestSummarizeKeepsTheTop(t *testing.T) {
+	t.Parallel()
 	var samples []sample
 	for i := range 30 {
 		fn := "github.com/latchkey/latchkey/internal/f.F" + string(rune('A'+i))
@@ -182,6 +188,7 @@ func TestSummarizeKeepsTheTop(t *testing.T) {
 }
 
 func TestProfileTable(t *testing.T) {
+	t.Parallel()
 	s := &profileSummary{
 		CPU:     time.Second,
 		Top:     []profileEntry{{"syscall.write (system call)", 0.304, 0.304}, {"runtime.futex", 0.05, 0.05}},
@@ -224,6 +231,7 @@ func burnCPU(d time.Duration) uint64 {
 // TestAnalyzeRuntimeProfile reads a real profile, as the Go runtime writes
 // it, through go tool pprof.
 func TestAnalyzeRuntimeProfile(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		t.Skipf("cannot profile (is -cpuprofile on?): %v", err)
@@ -257,6 +265,7 @@ func TestAnalyzeRuntimeProfile(t *testing.T) {
 }
 
 func TestAnalyzeKeepsFetchErrors(t *testing.T) {
+	t.Parallel()
 	p := &cpuProfile{Seconds: 3, Err: "fetch CPU profile: connection refused"}
 	file := filepath.Join(t.TempDir(), "x.pprof")
 	p.analyze(t.Context(), file)
@@ -269,6 +278,7 @@ func TestAnalyzeKeepsFetchErrors(t *testing.T) {
 }
 
 func TestFetchProfile(t *testing.T) {
+	t.Parallel()
 	gz := []byte{0x1f, 0x8b, 8, 0}
 	for _, tt := range []struct {
 		name    string
@@ -308,6 +318,7 @@ func TestFetchProfile(t *testing.T) {
 }
 
 func TestFetchProfileUnreachable(t *testing.T) {
+	t.Parallel()
 	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -319,6 +330,7 @@ func TestFetchProfileUnreachable(t *testing.T) {
 }
 
 func TestProfilesSection(t *testing.T) {
+	t.Parallel()
 	o, err := parseOptions([]string{"--profile-dir", "/tmp/profiles"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -370,6 +382,7 @@ func TestProfilesSection(t *testing.T) {
 }
 
 func TestProfileOptions(t *testing.T) {
+	t.Parallel()
 	if _, err := parseOptions([]string{"--profiles=false", "--profile-dir", "x"}, &bytes.Buffer{}); err == nil {
 		t.Error("--profile-dir with --profiles=false: want an error")
 	}
@@ -380,6 +393,7 @@ func TestProfileOptions(t *testing.T) {
 }
 
 func TestProfileGroupHas(t *testing.T) {
+	t.Parallel()
 	group := func(prefix string) profileGroup {
 		for _, g := range profileGroups {
 			if strings.HasPrefix(g.Name, prefix) {

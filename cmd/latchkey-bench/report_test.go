@@ -9,6 +9,7 @@ import (
 )
 
 func TestPercentile(t *testing.T) {
+	t.Parallel()
 	ms := func(ns ...int) []time.Duration {
 		var ds []time.Duration
 		for _, n := range ns {
@@ -44,6 +45,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestMedian(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		in   []float64
@@ -62,6 +64,7 @@ func TestMedian(t *testing.T) {
 }
 
 func TestOverlap(t *testing.T) {
+	t.Parallel()
 	at := func(s int) time.Time { return time.Unix(1000+int64(s), 0) }
 	var w window
 	if got := w.overlap(at(0), at(5)); got != 0 {
@@ -90,6 +93,7 @@ func fakeRun(n, errors int) *result {
 }
 
 func TestRowCells(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		row  row
@@ -128,6 +132,7 @@ func TestRowCells(t *testing.T) {
 }
 
 func TestRowNotes(t *testing.T) {
+	t.Parallel()
 	lk := fakeRun(4, 1)
 	lk.Labels = map[string]int{"400 authorization_pending": 3, "400 slow_down": 1}
 	lk.FirstErr = `400 slow_down: {"error":"slow_down"}`
@@ -145,6 +150,7 @@ func TestRowNotes(t *testing.T) {
 }
 
 func TestMarkdownTable(t *testing.T) {
+	t.Parallel()
 	got := markdownTable([]string{"a", "b"}, [][]string{{"1", "2"}, {"x", "≥ 0.40 met"}})
 	want := strings.Join([]string{
 		"| a | b |",
@@ -159,6 +165,7 @@ func TestMarkdownTable(t *testing.T) {
 }
 
 func TestTextTableAligns(t *testing.T) {
+	t.Parallel()
 	rep := &report{Rows: []*row{
 		{Scenario: "jwks", Backend: "sqlite", Base: []*result{fakeRun(10, 0)}, Latchkey: []*result{fakeRun(9, 0)}},
 		{Scenario: "client_credentials", Backend: "postgres", Target: 0.3, Skip: "not implemented yet"},
@@ -177,6 +184,7 @@ func TestTextTableAligns(t *testing.T) {
 }
 
 func TestJSONString(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, body, member, want string
 	}{
@@ -195,6 +203,7 @@ func TestJSONString(t *testing.T) {
 }
 
 func TestStatusKB(t *testing.T) {
+	t.Parallel()
 	status := []byte("Name:\tlatchkey\nVmHWM:\t   61234 kB\nVmRSS:\t   36800 kB\nThreads:\t7\n")
 	if got := statusKB(status, "VmRSS:"); got != 36800 {
 		t.Errorf("VmRSS = %d; want 36800", got)
@@ -208,6 +217,7 @@ func TestStatusKB(t *testing.T) {
 }
 
 func TestRedactDSN(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ in, want string }{
 		{"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
 		{"postgres://bench:s3cret@db:5432/x", "postgres://bench:REDACTED@db:5432/x"},

@@ -197,6 +197,7 @@ func jwksKids(t *testing.T, base string) []string {
 // second, the device polls the third; refresh works on any; and a key
 // rotation while flows run loses none of them.
 func TestMultiInstance(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	schema := pgSchema(t, dsn)
 	dir := t.TempDir()
@@ -298,6 +299,7 @@ keys: {cache_refresh: 1s, publish_delay: 3s}
 // it, the losers fail creating tables that exist) and agree on one first
 // signing key.
 func TestInstancesStartTogether(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	schema := pgSchema(t, dsn)
 	config := filepath.Join(t.TempDir(), "latchkey.yaml")
@@ -395,6 +397,7 @@ func (b *browserless) post(base, path, page string, extra url.Values) (body, loc
 // instance, the person signs in there and consents on a second, and the
 // code is redeemed on a third.
 func TestMultiInstanceAuthCode(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	schema := pgSchema(t, dsn)
 	config := filepath.Join(t.TempDir(), "latchkey.yaml")

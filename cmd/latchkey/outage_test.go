@@ -100,6 +100,7 @@ func (p *faultProxy) restore() {
 // success that did not commit, and both serve again by themselves once the
 // database is back, with no grant lost or issued twice.
 func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	u, err := url.Parse(dsn)
 	if err != nil {

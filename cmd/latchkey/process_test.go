@@ -114,6 +114,7 @@ func startServe(t *testing.T, extra ...string) (issuer string, proc *exec.Cmd, s
 // database file appears, the banner says what to open, the server is
 // ready, and SIGTERM stops it cleanly.
 func TestServeDev(t *testing.T) {
+	t.Parallel()
 	issuer, proc, stdout, stderr, dir := startServe(t)
 	banner := stdout.String()
 	for _, want := range []string{issuer, "dev@example.com", "dev-password", "latchkey-dev-device", "latchkey-dev-web", "Web secret    lk_cs_"} {
@@ -155,6 +156,7 @@ func TestServeDev(t *testing.T) {
 // part goes through the real pages over HTTP (the browser tests in package
 // server drive the same pages in Chromium).
 func TestDeviceLoginAgainstServe(t *testing.T) {
+	t.Parallel()
 	issuer, _, _, _, _ := startServe(t)
 	bin, _ := buildBinary()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -226,6 +228,7 @@ func approveAsPerson(t *testing.T, issuer, userCode, email, password string) {
 // TestServePprof: --pprof serves the profiler on its own loopback listener,
 // and never on the main one.
 func TestServePprof(t *testing.T) {
+	t.Parallel()
 	prof := freeAddr(t)
 	issuer, _, _, _, _ := startServe(t, "--pprof", prof)
 	for _, tt := range []struct {

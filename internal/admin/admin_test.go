@@ -182,6 +182,7 @@ func wantError(t *testing.T, w *httptest.ResponseRecorder, status int, code, des
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tt := range []struct {
 		name       string
@@ -218,6 +219,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestDisabled(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.api.Token = ""
 	for _, op := range operations(f.api) {
@@ -234,6 +236,7 @@ func TestDisabled(t *testing.T) {
 }
 
 func TestUnmatched(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tt := range []struct {
 		name, method, path string
@@ -261,6 +264,7 @@ func TestUnmatched(t *testing.T) {
 }
 
 func TestStrictBody(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	big := `{"client_name":"` + strings.Repeat("x", 100<<10) + `"}`
 	for _, tt := range []struct {

@@ -16,6 +16,7 @@ import (
 var secretPattern = regexp.MustCompile(`^lk_cs_[A-Za-z0-9_-]{43}$`)
 
 func TestClientLifecycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 
@@ -175,6 +176,7 @@ func TestClientLifecycle(t *testing.T) {
 }
 
 func TestCreateClientDefaults(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tt := range []struct {
 		name       string
@@ -232,6 +234,7 @@ func TestCreateClientDefaults(t *testing.T) {
 }
 
 func TestCreateClientConflict(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	if w := f.do(t, "POST", "/admin/v1/clients", `{"client_id":"dup"}`); w.Code != 201 {
 		t.Fatalf("first create: status %d, body %s", w.Code, w.Body)
@@ -244,6 +247,7 @@ func TestCreateClientConflict(t *testing.T) {
 }
 
 func TestClientValidation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tt := range []struct {
 		name     string
@@ -302,6 +306,7 @@ func TestClientValidation(t *testing.T) {
 }
 
 func TestUpdateClientValidation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	if w := f.do(t, "POST", "/admin/v1/clients", `{"client_id":"c1","grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"]}`); w.Code != 201 {
 		t.Fatalf("create: status %d, body %s", w.Code, w.Body)
@@ -331,6 +336,7 @@ func TestUpdateClientValidation(t *testing.T) {
 
 // TestCheckCodePolicyInput pins what the API hands CheckCodePolicy.
 func TestCheckCodePolicyInput(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	var got []string
 	f.api.CheckCodePolicy = func(p store.UserCodePolicy) error {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestGrants(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	for _, err := range []error{
@@ -66,6 +67,7 @@ func TestGrants(t *testing.T) {
 }
 
 func TestClientSessionMembers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	w := f.do(t, "POST", "/admin/v1/clients", `{"client_id":"web","grant_types":["authorization_code"],
 		"redirect_uris":["https://app.example/cb"],

@@ -13,6 +13,7 @@ import (
 // TestOpenAPIMatchesRoutes holds the document and the route table to each
 // other: every route is described, and nothing else is.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
@@ -44,6 +45,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	w := f.do(t, "GET", "/admin/v1/openapi.json", "")
 	if w.Code != 200 {
@@ -60,6 +62,7 @@ func TestOpenAPIServed(t *testing.T) {
 // TestOpenAPISchemasMatchTypes holds the documented members of the JSON
 // objects to the Go types that write and read them.
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
+	t.Parallel()
 	var doc struct {
 		Components struct {
 			Schemas map[string]struct {

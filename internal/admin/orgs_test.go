@@ -33,6 +33,7 @@ func mustCreate(t *testing.T, err error) {
 }
 
 func TestOrganizations(t *testing.T) {
+	t.Parallel()
 	f := newOrgFixture(t)
 	w := f.do(t, "POST", "/admin/v1/organizations", `{"id":"acme","name":"Acme","app_link":"com.acme.app://invitation"}`)
 	if w.Code != 201 || w.Header().Get("Location") != "/admin/v1/organizations/acme" {
@@ -98,6 +99,7 @@ func TestOrganizations(t *testing.T) {
 }
 
 func TestClientGroupsAndInvitations(t *testing.T) {
+	t.Parallel()
 	f := newOrgFixture(t)
 	ctx := t.Context()
 	f.do(t, "POST", "/admin/v1/organizations", `{"id":"acme","name":"Acme"}`)
@@ -174,6 +176,7 @@ func TestClientGroupsAndInvitations(t *testing.T) {
 // into the group, and again changes nothing; a client of no organization or
 // another is refused, an unknown one is not found; DELETE takes it out.
 func TestGroupClientsAddRemove(t *testing.T) {
+	t.Parallel()
 	f := newOrgFixture(t)
 	ctx := t.Context()
 	f.do(t, "POST", "/admin/v1/organizations", `{"id":"acme","name":"Acme"}`)
@@ -216,6 +219,7 @@ func TestGroupClientsAddRemove(t *testing.T) {
 // TestOrgRoutesWithoutService: an API built without the invitation
 // service answers its paths with a JSON 404, not a panic.
 func TestOrgRoutesWithoutService(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, p := range []string{"/admin/v1/organizations", "/admin/v1/invitations/x"} {
 		w := f.do(t, http.MethodGet, p, "")

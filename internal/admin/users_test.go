@@ -11,6 +11,7 @@ import (
 )
 
 func TestUserLifecycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 
@@ -90,6 +91,7 @@ func TestUserLifecycle(t *testing.T) {
 }
 
 func TestUserValidation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tt := range []struct {
 		name, body string

@@ -97,6 +97,7 @@ const webQuery = "client_id=web&response_type=code&scope=openid+email&state=st&n
 // client gets a code bound to everything the token request checks; a
 // second request is answered at once from the remembered consent.
 func TestSignInConsentCode(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := t.Context()
 	step := f.start(t, webQuery+"&login_hint=ada%40example.com", nil)
@@ -164,6 +165,7 @@ func TestSignInConsentCode(t *testing.T) {
 }
 
 func TestDenyIsFinal(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := t.Context()
 	s := f.session(t, "a", t0)
@@ -185,6 +187,7 @@ func TestDenyIsFinal(t *testing.T) {
 }
 
 func TestPromptNone(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	for _, tt := range []struct {
 		name      string
@@ -224,6 +227,7 @@ func TestPromptNone(t *testing.T) {
 // to sign in again, once: a session that signed in after the request came
 // in satisfies both (OpenID Connect Core §3.1.2.1).
 func TestReauthentication(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := t.Context()
 	old := f.session(t, "old", t0)
@@ -278,6 +282,7 @@ func TestReauthentication(t *testing.T) {
 // TestErrorsWaitForSignIn: an error for a valid client and redirect URI
 // goes back to it only once someone is signed in (docs/security.md AC-22).
 func TestErrorsWaitForSignIn(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := t.Context()
 	bad := "client_id=web&response_type=code&scope=admin&state=st"
@@ -307,6 +312,7 @@ func TestErrorsWaitForSignIn(t *testing.T) {
 }
 
 func TestRegisterFlow(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	step := f.start(t, webQuery+"&flow=register&login_hint=new%40example.com", nil)
 	wantNext(t, step, Register)
@@ -318,6 +324,7 @@ func TestRegisterFlow(t *testing.T) {
 }
 
 func TestRequestExpires(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	step := f.start(t, webQuery, nil)
 	f.now = t0.Add(DefaultRequestLifetime)
@@ -330,6 +337,7 @@ func TestRequestExpires(t *testing.T) {
 // TestPublicClientCode: a native app's code carries its PKCE challenge and
 // the loopback port it asked for.
 func TestPublicClientCode(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	s := f.session(t, "a", t0)
 	q := "client_id=native&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A43210%2Fcb&code_challenge=" + challenge + "&code_challenge_method=S256"

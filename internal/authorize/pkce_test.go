@@ -12,6 +12,7 @@ const (
 )
 
 func TestVerifyS256(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name      string
 		verifier  string
@@ -36,6 +37,7 @@ func TestVerifyS256(t *testing.T) {
 }
 
 func TestValidVerifier(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		v    string
 		want bool
@@ -57,6 +59,7 @@ func TestValidVerifier(t *testing.T) {
 }
 
 func TestValidChallenge(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		c    string
 		want bool

@@ -5,6 +5,7 @@ import (
 )
 
 func TestMatchRedirectURI(t *testing.T) {
+	t.Parallel()
 	registered := []string{
 		"https://a.example/cb",
 		"https://q.example/cb?tenant=1",
@@ -87,6 +88,7 @@ func TestMatchRedirectURI(t *testing.T) {
 }
 
 func TestResponseURL(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		redirect string
 		params   []param

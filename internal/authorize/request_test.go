@@ -55,6 +55,7 @@ func mustQuery(t testing.TB, raw string) url.Values {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	st := sqlitetest.Open(t)
 	newClients(t, st)
 	web := "client_id=web&response_type=code"
@@ -168,6 +169,7 @@ func TestParse(t *testing.T) {
 // TestParseKeepsState: an error after the redirect URI is known goes back
 // with the state, byte for byte, when it could be read.
 func TestParseKeepsState(t *testing.T) {
+	t.Parallel()
 	st := sqlitetest.Open(t)
 	newClients(t, st)
 	state := strings.Repeat("~aZ9-._", 140) + "é€"
@@ -179,6 +181,7 @@ func TestParseKeepsState(t *testing.T) {
 }
 
 func TestParsePrompt(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in     string
 		want   Prompt

@@ -26,6 +26,7 @@ var flagLine = regexp.MustCompile(`(?m)^  -(\S+)(?: (\S+))?$`)
 // flags on standard output and exits 0; every placeholder is a word in
 // capitals, not a Go type.
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	var all [][]string
 	for _, c := range commands {
 		all = append(all, []string{c.name})
@@ -52,6 +53,7 @@ func TestHelp(t *testing.T) {
 
 // TestFlags: each command shows the flags it uses, and no others.
 func TestFlags(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		args []string
 		want []string
@@ -92,6 +94,7 @@ func TestFlags(t *testing.T) {
 // TestConfirm: a destructive command asks on a terminal, and refuses
 // without one unless it has --yes.
 func TestConfirm(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	e.mustRun(t, "", "clients", "create", "--name", "TV", "--id", "tv", "--public")
 	for _, tt := range []struct {
@@ -128,6 +131,7 @@ func TestConfirm(t *testing.T) {
 // TestMissingDatabase: a command that reads the database refuses a SQLite
 // file that is not there, and creates none.
 func TestMissingDatabase(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "typo.db")
 	for _, args := range [][]string{
@@ -158,6 +162,7 @@ func TestMissingDatabase(t *testing.T) {
 // TestConfigProblemsAtOnce: serve reports the file's problems and the
 // configuration's together.
 func TestConfigProblemsAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(file, []byte("login:\n  attempts: 3\n  window: forever\nlisten: nope\n"), 0o600); err != nil {

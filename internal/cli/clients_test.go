@@ -89,6 +89,7 @@ func textField(t *testing.T, out, key string) string {
 }
 
 func TestClientsCommands(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	ctx := t.Context()
 
@@ -188,6 +189,7 @@ func TestClientsCommands(t *testing.T) {
 }
 
 func TestClientsErrors(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -254,6 +256,7 @@ func TestClientsErrors(t *testing.T) {
 // TestAdminHelp: -h prints the usage, with examples and flags but never
 // the token, on standard output, and exits 0.
 func TestAdminHelp(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	for _, args := range [][]string{
 		{"clients", "create", "-h"},
@@ -275,6 +278,7 @@ func TestAdminHelp(t *testing.T) {
 }
 
 func TestUsersCommands(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	ctx := t.Context()
 
@@ -341,6 +345,7 @@ func TestUsersCommands(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		args     []string
@@ -372,6 +377,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestReadSecretLine(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, in, want string
 		wantErr        bool

@@ -83,6 +83,7 @@ func (e *orgEnv) enrol(t *testing.T, args ...string) (string, string, error) {
 var linkLine = regexp.MustCompile(`(?m)^link:\s+(\S+)$`)
 
 func TestOrgsAndDeviceEnrol(t *testing.T) {
+	t.Parallel()
 	e := startServer(t)
 	ctx := t.Context()
 	mustDoCLI(t, e.store.CreateUser(ctx, &store.User{ID: "u-ops", Email: "ops@acme.example"}))
@@ -235,6 +236,7 @@ func TestOrgsAndDeviceEnrol(t *testing.T) {
 }
 
 func TestTokenFromLink(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ link, want string }{
 		{"https://id.example/invitations/lk_inv_abc", "lk_inv_abc"},
 		{"com.acme.sensor://invitation?token=lk_inv_abc", "lk_inv_abc"},

@@ -21,6 +21,7 @@ import (
 )
 
 func TestParseDeviceLoginFlags(t *testing.T) {
+	t.Parallel()
 	defaults := deviceLoginOptions{
 		issuer:   defaultDeviceIssuer,
 		clientID: defaultDeviceClientID,
@@ -102,6 +103,7 @@ func TestParseDeviceLoginFlags(t *testing.T) {
 }
 
 func TestReadClientSecret(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -131,6 +133,7 @@ func TestReadClientSecret(t *testing.T) {
 }
 
 func TestDiscover(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		status  int
@@ -212,6 +215,7 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestDiscoverUnreachable(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	issuer := srv.URL
 	srv.Close() // nothing listens there any more
@@ -229,6 +233,7 @@ func jwt(payload string) string {
 }
 
 func TestDecodeClaims(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		token   string
@@ -278,6 +283,7 @@ func retrieveError(status int, code, description string) *oauth2.RetrieveError {
 }
 
 func TestExplainOAuthError(t *testing.T) {
+	t.Parallel()
 	transport := errors.New("dial tcp 127.0.0.1:8080: connection refused")
 	for _, tt := range []struct {
 		name       string
@@ -313,6 +319,7 @@ func TestExplainOAuthError(t *testing.T) {
 }
 
 func TestExplainPollError(t *testing.T) {
+	t.Parallel()
 	gaveUp := &loginError{Msg: "Gave up waiting for approval after 2m0s (--timeout).", Err: context.DeadlineExceeded}
 	for _, tt := range []struct {
 		name  string
@@ -341,6 +348,7 @@ func TestExplainPollError(t *testing.T) {
 }
 
 func TestRedactTokenResponse(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		body    string
@@ -375,6 +383,7 @@ func TestRedactTokenResponse(t *testing.T) {
 }
 
 func TestNewSummary(t *testing.T) {
+	t.Parallel()
 	expiry := time.Date(2026, 5, 1, 13, 0, 0, 0, time.UTC)
 	tok := (&oauth2.Token{
 		AccessToken:  jwt(`{"sub":"u_1"}`),
@@ -400,6 +409,7 @@ func TestNewSummary(t *testing.T) {
 }
 
 func TestWriteSummary(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	cest := time.FixedZone("CEST", 2*60*60)
 	for _, tt := range []struct {
@@ -490,6 +500,7 @@ ID token claims (not verified here; the server's JWKS verifies them):
 }
 
 func TestWritePrompt(t *testing.T) {
+	t.Parallel()
 	da := &oauth2.DeviceAuthResponse{
 		UserCode:                "WDJB-MJHT",
 		VerificationURI:         "http://127.0.0.1:8080/device",
@@ -546,6 +557,7 @@ func TestWritePrompt(t *testing.T) {
 }
 
 func TestWaitingLine(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name   string
@@ -570,6 +582,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestPollTransport(t *testing.T) {
+	t.Parallel()
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("body of " + r.URL.Path))}, nil
 	})

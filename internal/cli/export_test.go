@@ -96,6 +96,7 @@ func importCmd(t *testing.T, args []string, stdout, stderr *bytes.Buffer) error 
 func noEnv(string) string { return "" }
 
 func TestExportImportCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
 	file := filepath.Join(dir, "latchkey.jsonl")
@@ -175,6 +176,7 @@ func TestExportImportCommands(t *testing.T) {
 }
 
 func TestExportImportCommandErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "typo.db")
 	bad := filepath.Join(dir, "bad.jsonl")

@@ -18,6 +18,7 @@ func (e *adminEnv) runGrantsCLI(t *testing.T, args ...string) (stdout, stderr st
 }
 
 func TestGrantsCommands(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) // the admin API's clock
@@ -96,6 +97,7 @@ func TestGrantsCommands(t *testing.T) {
 }
 
 func TestClientsSessionFlags(t *testing.T) {
+	t.Parallel()
 	e := startAdmin(t)
 	out := e.mustRun(t, "", "clients", "create", "--name", "Web", "--id", "web",
 		"--grant-types", "authorization_code", "--redirect-uris", "https://app.example/cb",

@@ -38,6 +38,7 @@ func (c *cache) GetClientFresh(ctx context.Context, id string) (*store.Client, e
 }
 
 func TestAuthenticate(t *testing.T) {
+	t.Parallel()
 	const oldSecret, newSecret = "lk_cs_old-0123456789", "lk_cs_new-0123456789"
 	for _, tt := range []struct {
 		name      string

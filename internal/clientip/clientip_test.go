@@ -6,6 +6,7 @@ import (
 )
 
 func TestFrom(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		trustProxy bool
@@ -36,6 +37,7 @@ func TestFrom(t *testing.T) {
 }
 
 func TestThrottleKey(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ ip, want string }{
 		{"203.0.113.5", "203.0.113.5"},
 		{"::ffff:203.0.113.5", "203.0.113.5"}, // IPv4-mapped: the IPv4 address

@@ -21,6 +21,7 @@ func writeFile(t *testing.T, body string) string {
 func noEnv(string) string { return "" }
 
 func TestDefaultIsValid(t *testing.T) {
+	t.Parallel()
 	c := Default()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Default().Validate() = %v", err)
@@ -31,6 +32,7 @@ func TestDefaultIsValid(t *testing.T) {
 }
 
 func TestLoadFile(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, `
 issuer: https://auth.example.com/
 listen: 0.0.0.0:9000
@@ -60,6 +62,7 @@ device:
 }
 
 func TestLoadUnknownKey(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, "issuer: https://a.example\ndevice:\n  lifetmie: 5m\n")
 	_, err := Load(p, noEnv)
 	want := p + ` line 3: unknown key "lifetmie" in "device" (known: attempts_global, attempts_per_account, attempts_per_ip, ` +
@@ -72,6 +75,7 @@ func TestLoadUnknownKey(t *testing.T) {
 // TestLoadProblems: every problem of a file is reported at once, by line
 // and YAML name, and what could be read is set.
 func TestLoadProblems(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		yaml string
@@ -139,12 +143,14 @@ func TestLoadProblems(t *testing.T) {
 }
 
 func TestLoadEmptyFile(t *testing.T) {
+	t.Parallel()
 	if _, err := Load(writeFile(t, ""), noEnv); err != nil {
 		t.Fatalf("Load(empty) = %v", err)
 	}
 }
 
 func TestEnvOverridesFile(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, "listen: 127.0.0.1:9000\n")
 	env := map[string]string{"LATCHKEY_LISTEN": "127.0.0.1:9999", "LATCHKEY_DB": "sqlite:/tmp/x.db"}
 	c, err := Load(p, func(k string) string { return env[k] })
@@ -157,6 +163,7 @@ func TestEnvOverridesFile(t *testing.T) {
 }
 
 func TestValidateReportsEverything(t *testing.T) {
+	t.Parallel()
 	c := Default()
 	c.Listen = "nope"
 	c.Issuer = "ftp://x"
@@ -176,6 +183,7 @@ func TestValidateReportsEverything(t *testing.T) {
 }
 
 func TestValidateHTTPIssuer(t *testing.T) {
+	t.Parallel()
 	c := Default()
 	c.Issuer = "http://auth.example.com"
 	if err := c.Validate(); err == nil {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
 	if got := Default().Session.IdleTimeout.D(); got != 2*time.Hour {
 		t.Errorf("default session.idle_timeout = %s; want 2h", got)
 	}

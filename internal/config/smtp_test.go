@@ -7,6 +7,7 @@ import (
 )
 
 func TestLoadSMTPAndInvitations(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, `
 smtp:
   host: mail.example.com
@@ -41,6 +42,7 @@ invitations:
 }
 
 func TestValidateSMTP(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		smtp SMTP

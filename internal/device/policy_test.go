@@ -12,6 +12,7 @@ import (
 var defaultBudget = Budget{Attempts: 20, LiveCodes: 1000}
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		p    CodePolicy
@@ -40,6 +41,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestGuessOdds(t *testing.T) {
+	t.Parallel()
 	p := CodePolicy{Alphabet: Base20, Length: 8}
 	if got, want := p.GuessOdds(defaultBudget), 20*1000/p.Space(); got != want {
 		t.Errorf("GuessOdds = %g; want %g", got, want)
@@ -52,6 +54,7 @@ func TestGuessOdds(t *testing.T) {
 // TestCheckClient: a client's override is checked for its own shape, then
 // as the policy the generator will draw from: merged with the server's.
 func TestCheckClient(t *testing.T) {
+	t.Parallel()
 	rules := Rules{Policy: CodePolicy{Alphabet: Base20, Length: 8, Group: 4}, Budget: defaultBudget}
 	for _, tt := range []struct {
 		name string
@@ -83,6 +86,7 @@ func TestCheckClient(t *testing.T) {
 }
 
 func TestNewPolicy(t *testing.T) {
+	t.Parallel()
 	p, err := NewPolicy("DIGITS", 9, 3)
 	if err != nil || p != (CodePolicy{Alphabet: Digits, Length: 9, Group: 3}) {
 		t.Errorf("NewPolicy(DIGITS, 9, 3) = %+v, %v", p, err)

@@ -105,6 +105,7 @@ func poll(g *device.Grant, at time.Duration, code string, creds oauth.ClientCred
 
 // TestPoll: each answer of RFC 8628 §3.5, and who may poll a code.
 func TestPoll(t *testing.T) {
+	t.Parallel()
 	tv := oauth.ClientCredentials{ID: "tv"}
 	box := oauth.ClientCredentials{ID: "box", Secret: "box-secret", Basic: true}
 	for _, tt := range []struct {
@@ -173,6 +174,7 @@ func (s *failingRedeem) RedeemDeviceAuth(ctx context.Context, deviceCodeHash str
 // so the device's next poll gets its tokens; the one after that is a
 // second redemption, which revokes what the first got (DF-13).
 func TestPollRedeemRetried(t *testing.T) {
+	t.Parallel()
 	st := sqlitetest.Open(t)
 	g := newGrant(t, st, &failingRedeem{Store: st, fail: 1})
 	code := deviceCode(t, st, "tv", "approve")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestNormalizeUserCode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		in     string
@@ -41,6 +42,7 @@ func TestNormalizeUserCode(t *testing.T) {
 }
 
 func TestGenerateFormat(t *testing.T) {
+	t.Parallel()
 	p := CodePolicy{Alphabet: Base20, Length: 8, Group: 4}
 	re := regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
 	seen := map[string]bool{}
@@ -69,6 +71,7 @@ func TestGenerateFormat(t *testing.T) {
 // the 0.001 critical value is 43.82; a modulo-biased draw over 20 symbols
 // (256 % 20 = 16 favoured symbols) exceeds it by far at this sample size.
 func TestGenerateUnbiased(t *testing.T) {
+	t.Parallel()
 	p := CodePolicy{Alphabet: Base20, Length: 8}
 	const n = 40000
 	counts := make([][20]int, p.Length)
@@ -95,6 +98,7 @@ func TestGenerateUnbiased(t *testing.T) {
 }
 
 func TestGenerateRejectsBiasedBytes(t *testing.T) {
+	t.Parallel()
 	// Bytes 240..255 would favour the first 16 symbols; they must be skipped.
 	p := CodePolicy{Alphabet: Base20, Length: 2}
 	src := bytes.NewReader(append(bytes.Repeat([]byte{255}, 32), bytes.Repeat([]byte{21}, 32)...))
@@ -111,6 +115,7 @@ func TestGenerateRejectsBiasedBytes(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		p    CodePolicy
 		in   string
@@ -128,6 +133,7 @@ func TestFormat(t *testing.T) {
 }
 
 func TestResolveAlphabet(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in      string
 		want    string
@@ -151,6 +157,7 @@ func TestResolveAlphabet(t *testing.T) {
 }
 
 func TestBits(t *testing.T) {
+	t.Parallel()
 	got := CodePolicy{Alphabet: Base20, Length: 8}.Bits()
 	if math.Abs(got-34.57) > 0.01 {
 		t.Errorf("Bits = %.2f; want 34.57 (RFC 8628 §5.1: roughly 34.5 bits)", got)

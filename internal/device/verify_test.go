@@ -98,6 +98,7 @@ func (f *fixture) count(t *testing.T, key string) int {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name      string
 		input     string
@@ -146,6 +147,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	type entry struct{ user, ip string }
 	wrong := func(n int, user, ip string) []entry {
 		var es []entry
@@ -212,6 +214,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		input   string
 		approve bool
@@ -257,6 +260,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecideNeedsUser(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	_, err := f.v.Decide(t.Context(), &store.Session{Hash: "session-1"}, "ip1", "WDJB-MJHT", true)
 	if err == nil {
@@ -271,6 +275,7 @@ func TestDecideNeedsUser(t *testing.T) {
 // at the codes than the budget allows (DF-07: counting is atomic), on both
 // backends; and entering an existing code spends no budget.
 func TestThrottleBurst(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name string
 		open func(testing.TB) store.Store

@@ -89,6 +89,7 @@ func claims(t *testing.T, jwt string) map[string]any {
 }
 
 func TestAuthorizationCode(t *testing.T) {
+	t.Parallel()
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
 	resp, err := redeem(t, d, st, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
@@ -148,6 +149,7 @@ func TestAuthorizationCode(t *testing.T) {
 // TestAuthorizationCodeRefused: what is wrong gets invalid_grant (or the
 // client error it is), and a code that was checked and failed is spent.
 func TestAuthorizationCodeRefused(t *testing.T) {
+	t.Parallel()
 	d, st := codeDeps(t)
 	good := oauth.Form{"redirect_uri": "https://web.example/cb", "code_verifier": verifier}
 	for _, tt := range []struct {
@@ -220,6 +222,7 @@ func TestAuthorizationCodeRefused(t *testing.T) {
 // second time, and what the first redemption got is revoked (RFC 6749
 // §4.1.2; docs/security.md AC-05).
 func TestAuthorizationCodeReplay(t *testing.T) {
+	t.Parallel()
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
 	form := oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier}
@@ -241,6 +244,7 @@ func TestAuthorizationCodeReplay(t *testing.T) {
 }
 
 func TestAuthorizationCodeDisabledUser(t *testing.T) {
+	t.Parallel()
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
 	u, err := st.GetUser(t.Context(), "ada")
@@ -254,6 +258,7 @@ func TestAuthorizationCodeDisabledUser(t *testing.T) {
 // TestRefreshDisabledUser: a user disabled after the grant can no longer
 // refresh it (DF-17), and the token is not rotated by the attempt.
 func TestRefreshDisabledUser(t *testing.T) {
+	t.Parallel()
 	d, st := codeDeps(t)
 	code := newCode(t, st, "web", nil)
 	first, err := redeem(t, d, st, webCreds, oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})

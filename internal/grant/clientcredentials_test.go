@@ -60,6 +60,7 @@ func accessClaims(t *testing.T, d *Deps, at string) token.AccessClaims {
 }
 
 func TestClientCredentials(t *testing.T) {
+	t.Parallel()
 	d, st := ccFixture(t)
 	for _, tt := range []struct {
 		name       string
@@ -114,6 +115,7 @@ func TestClientCredentials(t *testing.T) {
 }
 
 func TestClientCredentialsRefused(t *testing.T) {
+	t.Parallel()
 	d, st := ccFixture(t)
 	ctx := t.Context()
 	mustDo(t, st.CreateClient(ctx, &store.Client{
@@ -155,6 +157,7 @@ func TestClientCredentialsRefused(t *testing.T) {
 }
 
 func TestClientScopes(t *testing.T) {
+	t.Parallel()
 	read := &store.ClientGroup{ID: "r", OrgID: "acme", Scopes: []string{"read", "status"}}
 	write := &store.ClientGroup{ID: "w", OrgID: "acme", Scopes: []string{"write", "read"}}
 	foreign := &store.ClientGroup{ID: "x", OrgID: "other", Scopes: []string{"admin"}}

@@ -59,6 +59,7 @@ func newDeps(t *testing.T, st store.Store) *Deps {
 // TestRefreshNotRotated: a refresh token that may not be used any more is
 // refused before it is rotated, so it is not marked used.
 func TestRefreshNotRotated(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	st := sqlitetest.Open(t)
 	d := newDeps(t, st)

@@ -26,6 +26,7 @@ func (n named) Exchange(context.Context, *Request) (*token.Response, error) {
 // TestHandlerDispatch: the token endpoint hands each request to the grant
 // that answers its grant_type, and knows no other.
 func TestHandlerDispatch(t *testing.T) {
+	t.Parallel()
 	h := &Handler{Grants: []Grant{named("b"), named("a"), named("a")}}
 	if diff := cmp.Diff([]string{"b", "a", "a"}, h.GrantTypes()); diff != "" {
 		t.Errorf("GrantTypes (-want +got):\n%s", diff)

@@ -11,6 +11,7 @@ import (
 // not reuse, only within the window and only while the token it was
 // rotated into is unused.
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	used := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	fresh := &store.RefreshToken{Hash: "rt2", CreatedAt: used}
 	spent := &store.RefreshToken{Hash: "rt2", CreatedAt: used, UsedAt: used.Add(time.Millisecond)}

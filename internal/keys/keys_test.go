@@ -37,6 +37,7 @@ func kids(t *testing.T, m *Manager) []string {
 }
 
 func TestInitCreatesOneKey(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	m := newManager(t, clk)
 	for range 2 { // a second Init (a restart) keeps the key
@@ -56,6 +57,7 @@ func TestInitCreatesOneKey(t *testing.T) {
 // TestRotate: the new key is published at once but signs only after
 // PublishDelay; the old one stays published for Retain after it stops.
 func TestRotate(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	m := newManager(t, clk)
 	ctx := t.Context()
@@ -106,6 +108,7 @@ func TestRotate(t *testing.T) {
 // instance) publishes the new key within Refresh, and verifies tokens signed
 // with a key it has not loaded yet by reloading on the unknown kid.
 func TestOtherInstanceSeesRotation(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	a := newManager(t, clk)
 	ctx := t.Context()
@@ -136,6 +139,7 @@ func TestOtherInstanceSeesRotation(t *testing.T) {
 }
 
 func TestVerifyRejects(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{time.Now()}
 	m := newManager(t, clk)
 	ctx := t.Context()
@@ -172,6 +176,7 @@ func TestVerifyRejects(t *testing.T) {
 // TestInitTogether: instances starting at once on an empty database end up
 // with one first key between them.
 func TestInitTogether(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	first := newManager(t, clk)
 	errs := make(chan error, 8)

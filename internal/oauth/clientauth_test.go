@@ -9,6 +9,7 @@ import (
 )
 
 func TestClientCredentialsFrom(t *testing.T) {
+	t.Parallel()
 	basic := func(id, secret string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 	}
@@ -62,6 +63,7 @@ func TestClientCredentialsFrom(t *testing.T) {
 }
 
 func TestParseScope(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in     string
 		want   []string

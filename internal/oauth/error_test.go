@@ -13,6 +13,7 @@ import (
 var descriptionChars = regexp.MustCompile(`^[\x20-\x21\x23-\x5B\x5D-\x7E]*$`)
 
 func TestDescription(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ in, want string }{
 		{`grant_type "password" is not supported`, `grant_type 'password' is not supported`},
 		{"a\tb\nc\r\\d", "a b c /d"},
@@ -36,6 +37,7 @@ func TestDescription(t *testing.T) {
 // TestWriteErrorDescription: whatever an error's description holds, the
 // body's error_description is within RFC 6749's characters.
 func TestWriteErrorDescription(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	ErrorWriter{}.Write(w, httptest.NewRequest("POST", "/oauth2/token", nil),
 		BadRequest(`parameter "\scope\" is repeated…`+"\n"))

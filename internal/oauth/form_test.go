@@ -18,6 +18,7 @@ func postForm(body, contentType string) *http.Request {
 }
 
 func TestParseForm(t *testing.T) {
+	t.Parallel()
 	const form = "application/x-www-form-urlencoded"
 	for _, tt := range []struct {
 		name       string
@@ -84,6 +85,7 @@ func TestParseForm(t *testing.T) {
 }
 
 func TestParseFormIgnoresQuery(t *testing.T) {
+	t.Parallel()
 	// RFC 6749 §2.3.1 and docs/security.md BI-08: the query string is
 	// never merged with the body.
 	r := postForm("grant_type=x", "application/x-www-form-urlencoded")
@@ -98,6 +100,7 @@ func TestParseFormIgnoresQuery(t *testing.T) {
 }
 
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	errDown := errors.New("database unavailable") // what the server passes as Unavailable
 	for _, tt := range []struct {
 		name       string

@@ -3,6 +3,7 @@ package oauth
 import "testing"
 
 func TestCheckMembersAcceptsNesting(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{
 		`{}`,
 		`{"a":[1,{"b":2,"c":[]},[[]]],"d":{"e":{"f":null}},"g":"h"}`,

@@ -21,6 +21,7 @@ import (
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func TestCheckAppLink(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		link string
 		ok   bool
@@ -49,6 +50,7 @@ func TestCheckAppLink(t *testing.T) {
 }
 
 func TestAppLinkFor(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ base, want string }{
 		{"", ""},
 		{"myapp://invitation", "myapp://invitation?token=lk_inv_a-b_c"},
@@ -62,6 +64,7 @@ func TestAppLinkFor(t *testing.T) {
 }
 
 func TestCheckEmailAndMessage(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want string // "" for refused
@@ -90,6 +93,7 @@ func TestCheckEmailAndMessage(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		attempts int
 		want     time.Duration
@@ -105,6 +109,7 @@ func TestRetry(t *testing.T) {
 // TestMessage: the email is RFC 5322 with a Q-encoded subject and a
 // quoted-printable body, and nothing in the mail can add a header.
 func TestMessage(t *testing.T) {
+	t.Parallel()
 	from, _ := mail.ParseAddress("Latchkey <noreply@latchkey.test>")
 	to, _ := mail.ParseAddress("ops@acme.example")
 	m := &store.Mail{ID: "m1", Subject: "Connect a device to Acme\r\nBcc: evil@example.com", Body: "Grüße\nhttps://id.example/invitations/lk_inv_" + strings.Repeat("x", 90) + "\n"}
@@ -196,6 +201,7 @@ func plainSMTP(t *testing.T, host string) (port int, got func() int) {
 // TestSMTPRefusesToDowngrade: starttls is required, not hoped for; and a
 // password never goes over a plain connection to another host.
 func TestSMTPRefusesToDowngrade(t *testing.T) {
+	t.Parallel()
 	port, delivered := plainSMTP(t, "127.0.0.1")
 	m := &store.Mail{ID: "m1", Recipient: "ops@acme.example", Subject: "s", Body: "b"}
 	err := (&SMTP{Host: "127.0.0.1", Port: port, TLS: TLSStartTLS, From: "noreply@latchkey.test"}).Send(t.Context(), m)
@@ -239,6 +245,7 @@ func (f *flakyMailer) Send(_ context.Context, m *store.Mail) error {
 // TestSenderRetries: a mail the server refuses stays in the outbox and is
 // sent once the backoff has passed and the server takes it.
 func TestSenderRetries(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	st := sqlitetest.Open(t)
 	now := t0

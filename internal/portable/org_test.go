@@ -93,6 +93,7 @@ func viewOrgs(t *testing.T, s store.Store) orgView {
 // come through an export and import on both backends; before version 2 an
 // export lost all of it, and the devices their groups' scopes.
 func TestOrganizationsRoundTrip(t *testing.T) {
+	t.Parallel()
 	src := sqlitetest.Open(t)
 	seed(t, src)
 	seedOrgs(t, src)
@@ -130,6 +131,7 @@ func TestOrganizationsRoundTrip(t *testing.T) {
 // group that would hold another organization's device, stops the import
 // before anything is written.
 func TestOrganizationsReferences(t *testing.T) {
+	t.Parallel()
 	header := `{"kind":"latchkey-export","version":2,"exported_at":"2026-03-04T05:06:07.000Z","clients":%d,"users":0,"signing_keys":0,"organizations":%d,"org_members":%d,"client_groups":%d}`
 	client := `{"kind":"client","id":"dev","name":"Dev","secret_hash":"` + oauth.HashSecret("x") + `","auth_method":"client_secret_basic","grant_types":["client_credentials"],"redirect_uris":[],"scopes":[],"org_id":"%s"}`
 	org := `{"kind":"organization","id":"acme","name":"Acme"}`
@@ -202,6 +204,7 @@ func TestOrganizationsReferences(t *testing.T) {
 // TestImportVersion1: a file written before organizations were exported
 // (version 1) imports as it did.
 func TestImportVersion1(t *testing.T) {
+	t.Parallel()
 	src := sqlitetest.Open(t)
 	seed(t, src)
 	var buf bytes.Buffer

@@ -146,6 +146,7 @@ func exportSeeded(t *testing.T) (string, store.Store) {
 var diffOpts = cmp.Options{cmpopts.EquateEmpty()}
 
 func TestExportImport(t *testing.T) {
+	t.Parallel()
 	out, src := exportSeeded(t)
 	wantC, wantU, wantK := listAll(t, src)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -213,6 +214,7 @@ func TestExportImport(t *testing.T) {
 }
 
 func TestImportExisting(t *testing.T) {
+	t.Parallel()
 	out, _ := exportSeeded(t)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -243,6 +245,7 @@ func TestImportExisting(t *testing.T) {
 }
 
 func TestImportSomeExisting(t *testing.T) {
+	t.Parallel()
 	out, _ := exportSeeded(t)
 	ctx := t.Context()
 	dst := sqlitetest.Open(t)
@@ -281,6 +284,7 @@ func TestImportSomeExisting(t *testing.T) {
 }
 
 func TestImportEmailTaken(t *testing.T) {
+	t.Parallel()
 	out, _ := exportSeeded(t)
 	ctx := t.Context()
 	dst := sqlitetest.Open(t)
@@ -295,6 +299,7 @@ func TestImportEmailTaken(t *testing.T) {
 }
 
 func TestImportMalformed(t *testing.T) {
+	t.Parallel()
 	out, _ := exportSeeded(t)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	// replace returns the export with line n (1-based) replaced.
@@ -369,6 +374,7 @@ func TestImportMalformed(t *testing.T) {
 }
 
 func TestImportLongLine(t *testing.T) {
+	t.Parallel()
 	in := `{"kind":"latchkey-export","version":1,"exported_at":"2026-03-04T05:06:07.000Z","clients":1,"users":0,"signing_keys":0}` + "\n" +
 		`{"kind":"client","name":"` + strings.Repeat("x", maxLine) + `"}` + "\n"
 	_, err := Import(t.Context(), sqlitetest.Open(t), strings.NewReader(in), Options{})
@@ -378,6 +384,7 @@ func TestImportLongLine(t *testing.T) {
 }
 
 func TestCountsString(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   Counts
 		want string

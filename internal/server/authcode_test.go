@@ -221,6 +221,7 @@ func verifiedIDToken(t *testing.T, provider *oidc.Provider, clientID string, tok
 // sign in, consent, code with PKCE, tokens, ID token with nonce and
 // auth_time, refresh, and a second sign-in that needs no page.
 func TestAuthCodeFlow(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
 		app := newRP(t, s, webAppClient, false)
@@ -296,6 +297,7 @@ func TestAuthCodeFlow(t *testing.T) {
 // TestAuthCodeNativeApp: a public client on a loopback port of its choosing,
 // with PKCE and no secret (RFC 8252 §7.3, RFC 7636).
 func TestAuthCodeNativeApp(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, nativeClient, true)
 	conf, provider := app.config(t, s)
@@ -345,6 +347,7 @@ func (s *testServer) redeemCode(t *testing.T, app *rp, code, verifier string) re
 // TestAuthCodeReplay: the second redemption is invalid_grant and revokes
 // what the first got (RFC 6749 §4.1.2; docs/security.md AC-05).
 func TestAuthCodeReplay(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
 		app := newRP(t, s, webAppClient, false)
@@ -370,6 +373,7 @@ func TestAuthCodeReplay(t *testing.T) {
 // TestAuthCodeConcurrentRedemption: of 20 redemptions of one code at once,
 // exactly one gets tokens and none a server error.
 func TestAuthCodeConcurrentRedemption(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
 		app := newRP(t, s, webAppClient, false)
@@ -401,6 +405,7 @@ func TestAuthCodeConcurrentRedemption(t *testing.T) {
 // TestAuthCodeTokenErrors: every refusal at the token endpoint is an
 // RFC 6749 §5.2 JSON error with no-store.
 func TestAuthCodeTokenErrors(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	app := newRP(t, s, webAppClient, false)
 	conf, _ := app.config(t, s)
@@ -443,6 +448,7 @@ func TestAuthCodeTokenErrors(t *testing.T) {
 // TestAuthCodePromptNone: without a session the app hears login_required at
 // once, with no page in between.
 func TestAuthCodePromptNone(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)
 	conf, _ := app.config(t, s)
@@ -457,6 +463,7 @@ func TestAuthCodePromptNone(t *testing.T) {
 // browser only to a redirect URI the client registered, or to itself
 // (docs/security.md AC-01, AC-02, UI-04).
 func TestAuthorizeNeverRedirectsOffSite(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)
 	p := newPerson(t, s)

@@ -52,6 +52,7 @@ func register(t *testing.T, ctx context.Context, name, email, password string) {
 // that x/oauth2 exchanges, with PKCE, for tokens go-oidc verifies. The next
 // visit needs no page at all.
 func TestAuthCodeInBrowser(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
 		app := newRP(t, s, webAppClient, false)
@@ -98,6 +99,7 @@ func TestAuthCodeInBrowser(t *testing.T) {
 // TestAuthCodeInBrowserDenied: Deny sends the browser back with
 // access_denied, and nothing else.
 func TestAuthCodeInBrowserDenied(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)
 	conf, _ := app.config(t, s)
@@ -115,6 +117,7 @@ func TestAuthCodeInBrowserDenied(t *testing.T) {
 // form (prompt=login) leads back to the app through the page that
 // refreshes to it, which the sign-in page's CSP allows.
 func TestAuthCodeInBrowserSignInAgain(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)
 	conf, _ := app.config(t, s)
@@ -137,6 +140,7 @@ func TestAuthCodeInBrowserSignInAgain(t *testing.T) {
 // person to create an account; once created they are signed in and the
 // authorization request carries on to consent and back to the app.
 func TestRegisterThenAuthorizeInBrowser(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)
 	conf, _ := app.config(t, s)
@@ -163,6 +167,7 @@ func TestRegisterThenAuthorizeInBrowser(t *testing.T) {
 // person creates an account instead and comes back to the code's confirm
 // page, signed in.
 func TestRegisterThenDeviceInBrowser(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	ctx := t.Context()
 	conf, _ := deviceConfig(t, ctx, s)
@@ -196,6 +201,7 @@ func TestRegisterThenDeviceInBrowser(t *testing.T) {
 // TestPromptNoneInBrowser: a silent request from a signed-out browser comes
 // straight back with login_required.
 func TestPromptNoneInBrowser(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	app := newRP(t, s, webAppClient, false)
 	conf, _ := app.config(t, s)

@@ -15,6 +15,7 @@ import (
 // TV's access token turns inactive at once, and its refresh token stops
 // working (docs/architecture.md, "Session attachment").
 func TestSignOutInBrowserEndsAttachedDevice(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
 		sessionClients(t, s)

@@ -136,6 +136,7 @@ func deviceConfig(t *testing.T, ctx context.Context, s *testServer) (*oauth2.Con
 // and approves; the TV's polling gets tokens whose ID token verifies against
 // the JWKS, and the refresh token works.
 func TestDeviceFlowInBrowser(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, false, nil)
 		bctx := browser(t)
@@ -226,6 +227,7 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 }
 
 func TestDeviceFlowInBrowserTypedAndDenied(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	bctx := browser(t)
 	ctx := t.Context()
@@ -261,6 +263,7 @@ func TestDeviceFlowInBrowserTypedAndDenied(t *testing.T) {
 // TestGuessingIsThrottledInBrowser: five wrong codes, and the sixth entry is
 // refused even though it is right (docs/security.md DF-07).
 func TestGuessingIsThrottledInBrowser(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, false, nil)
 	bctx := browser(t)
 	a := s.startDevice(t, tvClient, "")
@@ -291,6 +294,7 @@ func TestGuessingIsThrottledInBrowser(t *testing.T) {
 }
 
 func TestExpiredCodeInBrowser(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	bctx := browser(t)
 	a := s.startDevice(t, tvClient, "")

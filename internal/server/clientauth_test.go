@@ -14,6 +14,7 @@ import (
 // exist (docs/security.md CA-04; the work done is the same too:
 // clientauth.Authenticate hashes a dummy secret for an unknown client).
 func TestClientAuthSameAnswer(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	form := url.Values{"grant_type": {store.GrantClientCredentials}}
 	var first reply

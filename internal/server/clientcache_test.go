@@ -20,6 +20,7 @@ import (
 // once (a mismatch is checked against a fresh read), and the rotated-out
 // secret is refused everywhere once the cache TTL has passed.
 func TestClientCacheAcrossInstances(t *testing.T) {
+	t.Parallel()
 	a := newTestServer(t, true, nil)
 	srvB, err := New(t.Context(), a.Srv.cfg, a.Store, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Now: a.Clock.Now})
 	if err != nil {
@@ -62,6 +63,7 @@ func TestClientCacheAcrossInstances(t *testing.T) {
 // instance at once. What a caller does to the groups it got leaves the
 // cache alone.
 func TestGroupCache(t *testing.T) {
+	t.Parallel()
 	st := sqlitetest.Open(t)
 	ctx := t.Context()
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

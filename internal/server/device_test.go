@@ -18,6 +18,7 @@ import (
 )
 
 func TestDeviceAuthorizationResponse(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	for _, path := range []string{"/oauth2/device_authorization", "/user/oauth20/device-authz", "/oauth2/v1/device"} {
 		t.Run(path, func(t *testing.T) {
@@ -52,6 +53,7 @@ func TestDeviceAuthorizationResponse(t *testing.T) {
 }
 
 func TestDeviceAuthorizationErrors(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	for _, tt := range []struct {
 		name       string
@@ -91,6 +93,7 @@ func TestDeviceAuthorizationErrors(t *testing.T) {
 // too-early poll adds 5 s, and a client that then waits the new interval
 // is answered normally.
 func TestSlowDown(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, func(c *config.Config) { c.Device.Interval = config.Duration(5 * time.Second) })
 		a := s.startDevice(t, tvClient, "")
@@ -126,6 +129,7 @@ func TestSlowDown(t *testing.T) {
 }
 
 func TestDevicePollOutcomes(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		tick := func() { s.Clock.Advance(2 * time.Second) }
@@ -239,6 +243,7 @@ func TestDevicePollOutcomes(t *testing.T) {
 // TestConcurrentPolls: twenty polls of one approved code at once get
 // exactly one token response and no server errors (DF-15).
 func TestConcurrentPolls(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		a := s.startDevice(t, tvClient, "")
@@ -272,6 +277,7 @@ func TestConcurrentPolls(t *testing.T) {
 }
 
 func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		a := s.startDevice(t, tvClient, scopesAll)
@@ -312,6 +318,7 @@ func TestRefreshRotation(t *testing.T) {
 // TestTokenEndpointBadInput: every bad request is an OAuth JSON error with
 // no-store, never a 5xx (docs/security.md TE-*, BI-*).
 func TestTokenEndpointBadInput(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	const form = "application/x-www-form-urlencoded"
 	for _, tt := range []struct {
@@ -366,6 +373,7 @@ func TestTokenEndpointBadInput(t *testing.T) {
 }
 
 func TestDiscoveryAndJWKS(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
 		req, _ := http.NewRequest("GET", s.URL+path, nil)
@@ -419,6 +427,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		req, _ := http.NewRequest("GET", s.URL+path, nil)
@@ -448,6 +457,7 @@ func jwtClaims(t *testing.T, jwt string) map[string]any {
 // TestClientCodePolicy: a client's overrides of the user code alphabet,
 // length, grouping, lifetime and interval reach its device authorizations.
 func TestClientCodePolicy(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, func(c *config.Config) {
 		c.Device.AttemptsPerIP, c.Device.AttemptsPerAccount, c.Device.ExpectedLiveCodes = 5, 5, 100
 	})
@@ -476,6 +486,7 @@ func TestClientCodePolicy(t *testing.T) {
 // TestReadyzFailsWithoutDatabase: /readyz turns 503 when the store fails,
 // while /healthz (the process is alive) stays 200.
 func TestReadyzFailsWithoutDatabase(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	mustDo(t, s.Store.Close())
 	for path, want := range map[string]int{"/readyz": 503, "/healthz": 200} {
@@ -490,6 +501,7 @@ func TestReadyzFailsWithoutDatabase(t *testing.T) {
 // which bounds the live codes guessing can aim at (DF-19); codes already
 // issued keep working, and the next minute is open again.
 func TestDeviceAuthorizationRateLimit(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, func(c *config.Config) { c.Device.RequestsPerIPPerMinute = 3 })
 		s.Clock.Set(s.Clock.Now().Truncate(time.Minute))
@@ -516,6 +528,7 @@ func TestDeviceAuthorizationRateLimit(t *testing.T) {
 // addresses of one IPv6 /64 share one budget (clientip.ThrottleKey), and
 // another /64 has its own.
 func TestDeviceAuthorizationRateLimitIPv6(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, func(c *config.Config) {
 		c.Device.RequestsPerIPPerMinute = 2
 		c.TrustProxy = true
@@ -547,6 +560,7 @@ func TestDeviceAuthorizationRateLimitIPv6(t *testing.T) {
 // lifetime is refused, even before refreshable_until; using it in time
 // starts the idle period again.
 func TestRefreshIdleLifetime(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, func(c *config.Config) { c.Tokens.RefreshIdleLifetime = config.Duration(time.Hour) })
 	a := s.startDevice(t, tvClient, scopesAll)
 	s.decide(t, a.str("user_code"), true)

@@ -100,6 +100,7 @@ func deps(pkgs map[string]*pkg, ip string) []string {
 // they hold the whole store: every other package declares the few store
 // methods it calls.
 func TestImportRules(t *testing.T) {
+	t.Parallel()
 	pkgs := modulePackages(t)
 	internal := func(name string) string { return module + "/internal/" + name }
 

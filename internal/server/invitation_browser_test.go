@@ -12,6 +12,7 @@ import (
 // device app's own scheme, and the token to type in; then, once used, the
 // one page every dead invitation gets.
 func TestInvitationPageInBrowser(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newInvServer(t, b, nil)
 		bctx := browser(t)

@@ -235,6 +235,7 @@ func (s *testServer) deviceToken(t *testing.T, clientID, secret string, scopes .
 }
 
 func TestInvitationFlow(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newInvServer(t, b, nil)
 		ctx := t.Context()
@@ -343,6 +344,7 @@ func TestInvitationFlow(t *testing.T) {
 // TestInvitationRestrictions: every restriction the sender can set, and
 // who may send.
 func TestInvitationRestrictions(t *testing.T) {
+	t.Parallel()
 	s := newInvServer(t, backends[0], nil)
 	ctx := t.Context()
 
@@ -562,6 +564,7 @@ func jwtPayload(t *testing.T, jwt string) map[string]any {
 // one gets a client, the others the uniform 410, nobody a 5xx
 // (docs/security.md INV-03).
 func TestConcurrentAccepts(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newInvServer(t, b, nil)
 		for round := range 3 {
@@ -628,6 +631,7 @@ func TestConcurrentAccepts(t *testing.T) {
 }
 
 func TestInvitationRateLimit(t *testing.T) {
+	t.Parallel()
 	s := newInvServer(t, backends[0], func(c *config.Config) { c.Invitations.RequestsPerIPPerMinute = 5 })
 	for i := range 5 {
 		if r := s.accept(t, oauth.PrefixInvitation+fmt.Sprint(i), "", nil); r.Status != 410 {
@@ -653,6 +657,7 @@ func TestInvitationRateLimit(t *testing.T) {
 // Referer headers, caches and logs; the invitation link is logged only by
 // a development server without a mail server.
 func TestInvitationPageHeadersAndLogs(t *testing.T) {
+	t.Parallel()
 	s := newInvServer(t, backends[0], nil)
 	var logs lockedBuffer
 	logged := s.instance(t, &logs, false)

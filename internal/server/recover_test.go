@@ -13,6 +13,7 @@ import (
 // it matched, never by its path, which can hold a secret (an invitation's
 // landing page has its token in the path); the client gets a plain 500.
 func TestRecoverPanicsLogsRoute(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	mux := http.NewServeMux()

@@ -54,6 +54,7 @@ func fromMux(w *httptest.ResponseRecorder) bool {
 // TestRoutes holds the route table to the mux it builds, to what the
 // server answers, and to README.md's endpoint table, both ways.
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	routes, mux := table(t, ts)
 
@@ -160,6 +161,7 @@ func readmeEndpoints(t *testing.T) []endpoint {
 // its OpenAPI document describes, as the server serves it, and none
 // answers without the admin token.
 func TestAdminRoutes(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	routes, _ := table(t, ts)
 

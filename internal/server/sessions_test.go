@@ -103,6 +103,7 @@ func (s *testServer) refresh(t *testing.T, clientID, rt string) reply {
 }
 
 func TestRevocation(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		sessionClients(t, s)
@@ -177,6 +178,7 @@ func TestRevocation(t *testing.T) {
 }
 
 func TestIntrospection(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		sessionClients(t, s)
@@ -241,6 +243,7 @@ func TestIntrospection(t *testing.T) {
 }
 
 func TestUserInfoEndpoint(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		tok := s.deviceTokens(t, tvClient, scopesAll)
@@ -315,6 +318,7 @@ func TestUserInfoEndpoint(t *testing.T) {
 // revokes nothing (RT-04). A second later the same replay is reuse, and
 // revokes the grant (RFC 9700 §4.14.2).
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		tok := s.deviceTokens(t, tvClient, scopesAll)
@@ -449,6 +453,7 @@ func pairedDevice(t *testing.T, s *testServer, b *webBrowser, clientID string) r
 // detached device in one browser session and signs out from the page: the
 // attached device's tokens turn inactive at once, the detached one's stay.
 func TestSignOutRevokesAttachedGrants(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		sessionClients(t, s)
@@ -486,6 +491,7 @@ func TestSignOutRevokesAttachedGrants(t *testing.T) {
 
 // TestRPInitiatedLogout drives GET /logout as relying parties do.
 func TestRPInitiatedLogout(t *testing.T) {
+	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		sessionClients(t, s)
@@ -539,6 +545,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 // TestSessionIdleTimeout: a session unused for session.idle_timeout is
 // over, while one in use lasts until its absolute lifetime.
 func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil) // idle 2h, lifetime 24h by default
 	br := newWebBrowser(t, s)
 	br.signIn()
@@ -572,6 +579,7 @@ func TestSessionIdleTimeout(t *testing.T) {
 }
 
 func TestDiscoveryListsSessionEndpoints(t *testing.T) {
+	t.Parallel()
 	s := newTestServer(t, true, nil)
 	req, _ := http.NewRequest("GET", s.URL+"/.well-known/openid-configuration", nil)
 	r := do(t, req)

@@ -130,6 +130,7 @@ var invitationLink = regexp.MustCompile(`http://[^\s]+/invitations/(lk_inv_[A-Za
 // TestInvitationEmailOverSMTP: the invitation goes through a real SMTP
 // conversation to a server on loopback; the device uses the link in it.
 func TestInvitationEmailOverSMTP(t *testing.T) {
+	t.Parallel()
 	mta := startSMTP(t, "127.0.0.1:0")
 	s := newInvServer(t, backends[0], func(c *config.Config) {
 		c.SMTP = config.SMTP{Host: "127.0.0.1", Port: mta.port(), TLS: "none", From: "Latchkey <noreply@latchkey.test>"}
@@ -176,6 +177,7 @@ func TestInvitationEmailOverSMTP(t *testing.T) {
 // invitation is sent; the invitation waits in the outbox, is retried with
 // backoff, and goes out once the server is back. Nothing is lost.
 func TestInvitationEmailWhileMailServerDown(t *testing.T) {
+	t.Parallel()
 	// A port with nothing listening: connections are refused.
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	mustDo(t, err)

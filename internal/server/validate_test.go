@@ -8,6 +8,7 @@ import (
 )
 
 func TestValidateDefault(t *testing.T) {
+	t.Parallel()
 	if err := Validate(config.Default()); err != nil {
 		t.Fatalf("Validate(config.Default()) = %v", err)
 	}
@@ -17,6 +18,7 @@ func TestValidateDefault(t *testing.T) {
 // user code policy's come back together, so an operator fixes them in one
 // go.
 func TestValidateReportsEverything(t *testing.T) {
+	t.Parallel()
 	c := config.Default()
 	c.Listen = "nope"
 	c.Log.Format = "xml"
@@ -34,6 +36,7 @@ func TestValidateReportsEverything(t *testing.T) {
 }
 
 func TestGuessingGuardrail(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		edit    func(*config.Config)

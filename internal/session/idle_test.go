@@ -15,6 +15,7 @@ import (
 // timeout inside a 1-hour lifetime: each step asks for the session at the
 // given time since sign-in.
 func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		at         time.Duration
 		signedIn   bool
@@ -77,6 +78,7 @@ func TestIdleTimeout(t *testing.T) {
 // TestIdleTimeoutOldSession: a session stored before last use was kept
 // counts as last used when it was created.
 func TestIdleTimeoutOldSession(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, false)
 	f.m.IdleTimeout = 30 * time.Minute
 	value := oauth.PrefixSession + "old-session-value"
@@ -127,6 +129,7 @@ func (f *fixture) revoked(t *testing.T, grantID string) bool {
 // sign-in, revokes the attached client's grant of that session and leaves
 // the detached one's; an idle timeout revokes nothing.
 func TestEndRevokesAttachedGrants(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name        string
 		end         func(t *testing.T, f *fixture, c *http.Cookie)

@@ -88,6 +88,7 @@ func (f *fixture) current(t *testing.T, c *http.Cookie) *store.User {
 }
 
 func TestCookie(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		secure     bool
@@ -124,6 +125,7 @@ func TestCookie(t *testing.T) {
 }
 
 func TestCurrent(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		cookie   func(f *fixture, good *http.Cookie) *http.Cookie
@@ -174,6 +176,7 @@ func TestCurrent(t *testing.T) {
 // TestStartRotates: signing in replaces the browser's session, so a session
 // cookie planted or left before login is dead after it (UI-06).
 func TestStartRotates(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, true)
 	before := f.start(t)
 	after := f.start(t, before)
@@ -189,6 +192,7 @@ func TestStartRotates(t *testing.T) {
 }
 
 func TestEnd(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, false)
 	c := f.start(t)
 	r := httptest.NewRequest("POST", "/logout", nil)

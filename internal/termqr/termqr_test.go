@@ -19,6 +19,7 @@ func render(t *testing.T, text string) string {
 }
 
 func TestRenderDimensions(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		text string
@@ -66,6 +67,7 @@ func TestRenderDimensions(t *testing.T) {
 }
 
 func TestRenderStable(t *testing.T) {
+	t.Parallel()
 	const text = "http://127.0.0.1:8080/device?user_code=WDJB-MJHT"
 	if a, b := render(t, text), render(t, text); a != b {
 		t.Errorf("two renderings of %q differ:\n%s\n%s", text, a, b)
@@ -73,6 +75,7 @@ func TestRenderStable(t *testing.T) {
 }
 
 func TestRenderDiffers(t *testing.T) {
+	t.Parallel()
 	a := render(t, "http://127.0.0.1:8080/device?user_code=WDJB-MJHT")
 	b := render(t, "http://127.0.0.1:8080/device?user_code=WDJB-MJHX")
 	if a == b {
@@ -81,6 +84,7 @@ func TestRenderDiffers(t *testing.T) {
 }
 
 func TestRenderTooLong(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := Render(&buf, strings.Repeat("x", 4000)); err == nil {
 		t.Errorf("Render of 4000 bytes: got no error, want one (beyond QR version 40)")

@@ -135,6 +135,7 @@ func errorCode(w *httptest.ResponseRecorder) string {
 }
 
 func TestVerifier(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tok := f.issue(t, "tv", "openid email")
 	other := &Verifier{Keys: f.h.Tokens.Keys, Issuer: "https://other.example"}
@@ -187,6 +188,7 @@ func TestVerifier(t *testing.T) {
 }
 
 func TestRevoke(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name        string
 		token       func(own, others issued) string
@@ -240,6 +242,7 @@ func TestRevoke(t *testing.T) {
 // TestRevokeFailsClosed: a revocation the store cannot record is an error,
 // never a 200 (docs/security.md RV-06).
 func TestRevokeFailsClosed(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tok := f.issue(t, "tv", "openid")
 	f.h.Store = failingRevoke{f.st}
@@ -259,6 +262,7 @@ func (failingRevoke) RevokeGrant(context.Context, string, time.Time) error {
 }
 
 func TestIntrospect(t *testing.T) {
+	t.Parallel()
 	inactive := `{"active":false}` + "\n"
 	for _, tt := range []struct {
 		name       string
@@ -367,6 +371,7 @@ func TestIntrospect(t *testing.T) {
 // {"active":false} to it, while a resource server outside any organization
 // still sees it active (docs/security.md IN-02).
 func TestIntrospectOrgDevice(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	const sensorSecret = "lk_cs_sensor-secret-0123456789abcdef"
@@ -397,6 +402,7 @@ func TestIntrospectOrgDevice(t *testing.T) {
 }
 
 func TestUserInfo(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name          string
 		scope         string
@@ -492,6 +498,7 @@ func formBody(form url.Values) *http.Request {
 // it was not revoked; revoking it (RFC 7009) ends that one token, and only
 // its own client may; UserInfo has no user to describe.
 func TestClientOwnToken(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	own := func() string {

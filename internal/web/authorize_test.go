@@ -66,6 +66,7 @@ func clientAnswer(t *testing.T, code int, loc string) url.Values {
 // signed-out person to sign in with the hint, sign-in comes back to the
 // consent page, and approving sends the browser to the client with a code.
 func TestAuthorizeSignInConsent(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	w := b.get(authorizePath)
@@ -123,6 +124,7 @@ func TestAuthorizeSignInConsent(t *testing.T) {
 // page's CSP (form-action 'self') would stop a redirect chain that ends at
 // the client, so the browser gets there through a page that refreshes.
 func TestConsentAfterSignInGoesThroughAPage(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -152,6 +154,7 @@ func must[T any](v T, err error) T {
 }
 
 func TestConsentDenyIsFinal(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -171,6 +174,7 @@ func TestConsentDenyIsFinal(t *testing.T) {
 
 // TestConsentCSRF: only this session's token, from this site, decides.
 func TestConsentCSRF(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		token  func(e *env, b *browser) string
@@ -205,6 +209,7 @@ func TestConsentCSRF(t *testing.T) {
 // TestConsentOtherBrowser: a consent request id carried to another signed-in
 // browser decides nothing there (UI-06).
 func TestConsentOtherBrowser(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -224,6 +229,7 @@ func TestConsentOtherBrowser(t *testing.T) {
 // TestAuthorizeErrorPages: a wrong client or redirect URI gets a page and
 // never a redirect (RFC 6749 §4.1.2.1; docs/security.md AC-02, BI-01).
 func TestAuthorizeErrorPages(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -256,6 +262,7 @@ func TestAuthorizeErrorPages(t *testing.T) {
 // TestAuthorizeProtocolErrors: with the client and redirect URI right, a
 // problem goes back to the client, to a signed-in person at once.
 func TestAuthorizeProtocolErrors(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -274,6 +281,7 @@ func TestAuthorizeProtocolErrors(t *testing.T) {
 
 // TestAuthorizePromptNone: no page at all, and the answer says why.
 func TestAuthorizePromptNone(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	w := b.get(authorizePath + "&prompt=none")
@@ -288,6 +296,7 @@ func TestAuthorizePromptNone(t *testing.T) {
 }
 
 func TestAuthorizeFlowRegister(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	w := b.get(authorizePath + "&flow=register")
@@ -302,6 +311,7 @@ func TestAuthorizeFlowRegister(t *testing.T) {
 
 // TestAuthorizePost: a POST (OpenID Connect Core §3.1.2.1) becomes the GET.
 func TestAuthorizePost(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	b.header = http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://photos.example"}}
@@ -321,6 +331,7 @@ func TestAuthorizePost(t *testing.T) {
 
 // TestAuthorizeMethods: HEAD starts nothing; other methods get a 405 page.
 func TestAuthorizeMethods(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := e.browser(t)
 	w := b.do(must(http.NewRequest(http.MethodHead, authorizePath, nil)))
@@ -338,6 +349,7 @@ func TestAuthorizeMethods(t *testing.T) {
 }
 
 func TestFormActionSource(t *testing.T) {
+	t.Parallel()
 	for loc, want := range map[string]string{
 		"https://photos.example/cb?code=x":    "https://photos.example",
 		"http://127.0.0.1:51234/cb?code=x":    "http://127.0.0.1:51234",

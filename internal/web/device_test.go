@@ -19,6 +19,7 @@ func signedIn(t *testing.T, e *env) *browser {
 }
 
 func TestDeviceSignedOut(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		method string
@@ -53,6 +54,7 @@ func TestDeviceSignedOut(t *testing.T) {
 // TestDeviceSignInThenConfirm walks verification_uri_complete from a
 // signed-out browser: sign-in leads back to the confirm page.
 func TestDeviceSignInThenConfirm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	b := e.browser(t)
 	loc := b.get("/device?user_code=WDJB-MJHT").Header().Get("Location")
@@ -70,6 +72,7 @@ func TestDeviceSignInThenConfirm(t *testing.T) {
 // TestDeviceConfirm: a prefilled or typed code shows what is being
 // authorized and asks for a click; showing changes nothing (DF-16).
 func TestDeviceConfirm(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		method string
@@ -116,6 +119,7 @@ func TestDeviceConfirm(t *testing.T) {
 }
 
 func TestDeviceDecide(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		decision   string
 		wantStatus int
@@ -165,6 +169,7 @@ func TestDeviceDecide(t *testing.T) {
 }
 
 func TestDeviceErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		target     string
@@ -205,6 +210,7 @@ func TestDeviceErrors(t *testing.T) {
 // sixth entry is refused even when it is the right code, and the refusal is
 // the same for a code that does not exist (DF-07).
 func TestDeviceThrottle(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		final url.Values
@@ -248,6 +254,7 @@ func TestDeviceThrottle(t *testing.T) {
 // TestDisabledAfterSignIn: disabling a user ends what their open browser
 // may do; nothing is decided (DF-17).
 func TestDisabledAfterSignIn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	b := signedIn(t, e)
 	token := b.csrf("/device?user_code=WDJB-MJHT")
@@ -265,6 +272,7 @@ func TestDisabledAfterSignIn(t *testing.T) {
 }
 
 func TestAgo(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		d    time.Duration
 		want string
@@ -283,6 +291,7 @@ func TestAgo(t *testing.T) {
 }
 
 func TestDisplayCode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		code  string
 		group int

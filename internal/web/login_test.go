@@ -10,6 +10,7 @@ import (
 )
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		email      string
@@ -56,6 +57,7 @@ func TestLogin(t *testing.T) {
 // even the right password gets the same 429, for known and unknown emails
 // alike (UI-05).
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	type attempt struct{ email, ip string }
 	for _, tt := range []struct {
 		name        string
@@ -121,6 +123,7 @@ func TestLoginThrottle(t *testing.T) {
 // password checks than the account's limit (UI-05: counting is atomic),
 // and signing in successfully spends nothing.
 func TestLoginThrottleBurst(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	e.pages.LoginPerAccount, e.pages.LoginPerIP = 3, 1000
 	login := func(b *browser, password, csrf string) int {
@@ -160,6 +163,7 @@ func TestLoginThrottleBurst(t *testing.T) {
 
 // TestLoginThrottlePage checks the words of the 429 page.
 func TestLoginThrottlePage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	e.pages.LoginPerAccount = 1
 	b := e.browser(t)
@@ -171,6 +175,7 @@ func TestLoginThrottlePage(t *testing.T) {
 }
 
 func TestSafeReturnTo(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in     string
 		wantOK bool
@@ -204,6 +209,7 @@ func TestSafeReturnTo(t *testing.T) {
 // TestLoginReturnTo: after sign-in the browser goes back to return_to only
 // when it is a path here; everything else lands on /device (UI-04).
 func TestLoginReturnTo(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		returnTo string
 		want     string
@@ -238,6 +244,7 @@ func TestLoginReturnTo(t *testing.T) {
 }
 
 func TestLoginHint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	w := e.browser(t).get("/login?login_hint=ada%40example.com")
 	if got := w.Body.String(); !strings.Contains(got, `value="ada@example.com"`) {
@@ -246,6 +253,7 @@ func TestLoginHint(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	b := e.browser(t)
 	b.login(testEmail)

@@ -67,6 +67,7 @@ func (b *browser) isSignedIn() bool {
 func logoutURL(v url.Values) string { return "/logout?" + v.Encode() }
 
 func TestLogoutGet(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name         string
 		signedInAs   string // "" for a signed-out browser
@@ -143,6 +144,7 @@ func TestLogoutGet(t *testing.T) {
 // TestLogoutConfirm: the confirmation form carries the request through,
 // and its POST signs out and then honours the hint's registered URI.
 func TestLogoutConfirm(t *testing.T) {
+	t.Parallel()
 	e, idToken := logoutEnv(t)
 	b := e.browser(t)
 	b.login("bob@example.com")
@@ -177,6 +179,7 @@ func TestLogoutConfirm(t *testing.T) {
 // TestLogoutCrossSitePost: a relying party's cross-site POST changes
 // nothing itself; it is answered with the same request as a GET.
 func TestLogoutCrossSitePost(t *testing.T) {
+	t.Parallel()
 	e, idToken := logoutEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -199,6 +202,7 @@ func TestLogoutCrossSitePost(t *testing.T) {
 // TestLogoutNoOpenRedirect: with a valid hint, none of the usual open
 // redirect tricks leaves this server (docs/security.md UI-04).
 func TestLogoutNoOpenRedirect(t *testing.T) {
+	t.Parallel()
 	e, idToken := logoutEnv(t)
 	for _, uri := range []string{"https://evil.com", "//evil.com", `/\evil.com`, "https:evil.com", "%2F%2Fevil.com",
 		"javascript:alert(1)", "/%09/evil.com", byeURI + "/", strings.ToUpper(byeURI), byeURI + "#x"} {
@@ -213,6 +217,7 @@ func TestLogoutNoOpenRedirect(t *testing.T) {
 
 // TestLogoutHeadChangesNothing: HEAD is safe, even with a valid hint.
 func TestLogoutHeadChangesNothing(t *testing.T) {
+	t.Parallel()
 	e, idToken := logoutEnv(t)
 	b := e.browser(t)
 	b.login(testEmail)
@@ -223,6 +228,7 @@ func TestLogoutHeadChangesNothing(t *testing.T) {
 }
 
 func TestLogoutExpiredHint(t *testing.T) {
+	t.Parallel()
 	e, idToken := logoutEnv(t)
 	hint := idToken("u1", "tv")
 	e.now = e.now.Add(24 * time.Hour) // the ID token lived a minute

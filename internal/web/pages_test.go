@@ -19,6 +19,7 @@ import (
 // TestCSRF: a decision needs this session's token, sent from this site
 // (UI-01, UI-06); a refused one changes nothing.
 func TestCSRF(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		token      func(t *testing.T, e *env, b *browser) string
@@ -62,6 +63,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestLoginCSRF(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		setup func(b *browser) string
@@ -92,6 +94,7 @@ func TestLoginCSRF(t *testing.T) {
 // TestSecurityHeaders: every response, pages and error pages alike, carries
 // the headers of UI-02 and UI-03.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	out := e.browser(t)
 	in := signedIn(t, e)
@@ -158,6 +161,7 @@ func TestSecurityHeaders(t *testing.T) {
 
 // TestEscaping: whatever is reflected or stored is rendered as text (UI-07).
 func TestEscaping(t *testing.T) {
+	t.Parallel()
 	const evilName = `<img src=x onerror=alert(1)>`
 	for _, tt := range []struct {
 		name   string
@@ -196,6 +200,7 @@ func (failingStore) GetDeviceAuthByUserCode(context.Context, string) (*store.Dev
 // TestStoreError: a store failure is a plain 500 page, logged without the
 // code, the cookie or the CSRF token.
 func TestStoreError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	var logs bytes.Buffer
 	e.pages.Log = slog.New(slog.NewTextHandler(&logs, nil))
@@ -226,6 +231,7 @@ func TestStoreError(t *testing.T) {
 // TestClientIP: the pages take the client's address from X-Forwarded-For
 // only when told they are behind a proxy (the rules are clientip.From's).
 func TestClientIP(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		trustProxy bool
@@ -249,6 +255,7 @@ func TestClientIP(t *testing.T) {
 // TestShortKeyRefused: a server whose CSRF key is too short to keep forms
 // unforgeable does not get as far as serving a page, or a form.
 func TestShortKeyRefused(t *testing.T) {
+	t.Parallel()
 	p := &Pages{CSRFKey: []byte("short")}
 	for name, build := range map[string]func(){
 		"Page": func() { p.Page(p.LoginForm) },
@@ -269,6 +276,7 @@ func TestShortKeyRefused(t *testing.T) {
 // server) gets no Strict-Transport-Security, which would pin a name the
 // browser then could not reach without TLS.
 func TestNoHSTSOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	e.pages.Issuer = "http://127.0.0.1:8080"
 	if got := e.browser(t).get("/login").Header().Get("Strict-Transport-Security"); got != "" {

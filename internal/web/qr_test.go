@@ -46,6 +46,7 @@ func modules(t *testing.T, d string) map[[2]int]bool {
 }
 
 func TestQRCode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		query      string

@@ -18,6 +18,7 @@ func registerForm(name, email, password, returnTo, token string) url.Values {
 }
 
 func TestRegister(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, email, password, returnTo string
 		wantStatus                      int
@@ -64,6 +65,7 @@ func TestRegister(t *testing.T) {
 }
 
 func TestRegisterCSRF(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	b := e.browser(t)
 	b.csrf("/register")
@@ -81,6 +83,7 @@ func TestRegisterCSRF(t *testing.T) {
 // TestRegisterThrottle: accounts created from one IP are limited, across
 // emails, taken or not.
 func TestRegisterThrottle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	e.pages.RegisterPerIP = 3
 	b := e.browser(t)
@@ -105,6 +108,7 @@ func TestRegisterThrottle(t *testing.T) {
 // TestRegisterThrottleBurst: registrations sent all at once from one
 // address create no more accounts than the limit allows.
 func TestRegisterThrottleBurst(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	e.pages.RegisterPerIP = 3
 	const burst = 12
@@ -132,6 +136,7 @@ func TestRegisterThrottleBurst(t *testing.T) {
 }
 
 func TestRegisterForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	b := e.browser(t)
 	page := b.get("/register?login_hint=new%40example.com&return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT").Body.String()
@@ -149,6 +154,7 @@ func TestRegisterForm(t *testing.T) {
 // TestLoginLinksToRegister: the sign-in page offers an account to someone
 // without one, returning to the same place.
 func TestLoginLinksToRegister(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "Living room TV")
 	page := e.browser(t).get("/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT&login_hint=new%40example.com").Body.String()
 	if want := `href="/register?login_hint=new%40example.com&amp;return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`; !strings.Contains(page, want) {

@@ -124,6 +124,7 @@ func stored(t *testing.T, s *Store, h string) bool {
 // others succeed, each once (the hit counts are 1…n, none counted twice).
 // In each of pgx's query exec modes.
 func TestBatchOneWriteFails(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"cache_statement", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := t.Context()
@@ -191,6 +192,7 @@ func TestBatchOneWriteFails(t *testing.T) {
 // sent is not sent, and answers the context's error; the rest of the batch
 // commits.
 func TestBatchCancelled(t *testing.T) {
+	t.Parallel()
 	s, _ := openBatchStore(t, nil)
 	b := manualBatchers(s)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -281,6 +283,7 @@ func waitForLock(t *testing.T, app string) int {
 // ends the session while the batch waits for a row lock, so nothing was
 // committed, and nothing may be stored afterwards either.
 func TestBatchConnectionLost(t *testing.T) {
+	t.Parallel()
 	app := "latchkey-test-" + strings.ToLower(rand.Text())
 	s, conn := openBatchStore(t, url.Values{"application_name": {app}})
 	b := manualBatchers(s)
@@ -326,6 +329,7 @@ func TestBatchConnectionLost(t *testing.T) {
 // cancelled, as their own statements would be, rather than wait for a row
 // lock for ever and hold its worker and connection.
 func TestBatchAbandoned(t *testing.T) {
+	t.Parallel()
 	app := "latchkey-test-" + strings.ToLower(rand.Text())
 	s, conn := openBatchStore(t, url.Values{"application_name": {app}})
 	b := manualBatchers(s)
@@ -362,6 +366,7 @@ func TestBatchAbandoned(t *testing.T) {
 // TestBatchClose: Close answers the batch in hand, then stops; writes still
 // queued, and writes after Close, answer ErrUnavailable.
 func TestBatchClose(t *testing.T) {
+	t.Parallel()
 	app := "latchkey-test-" + strings.ToLower(rand.Text())
 	s, conn := openBatchStore(t, url.Values{"application_name": {app}})
 
@@ -410,6 +415,7 @@ func TestBatchClose(t *testing.T) {
 // batcher, one of them a user code collision: that one answers
 // ErrConflict, the others are stored.
 func TestBatchConcurrent(t *testing.T) {
+	t.Parallel()
 	s, _ := openBatchStore(t, nil)
 	ctx := t.Context()
 	taken := deviceAuth(1000)
@@ -443,6 +449,7 @@ func TestBatchConcurrent(t *testing.T) {
 // synchronous_commit off, and the other writes' batches with the server's
 // setting, in each of pgx's query exec modes.
 func TestBatchSoftCommit(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"cache_statement", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
 			s, conn := openBatchStore(t, url.Values{"default_query_exec_mode": {mode}})

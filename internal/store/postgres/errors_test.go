@@ -17,6 +17,7 @@ import (
 )
 
 func TestMapErr(t *testing.T) {
+	t.Parallel()
 	readErr := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	writeErr := &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
 	for _, tt := range []struct {

@@ -23,6 +23,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	testenv.PostgresDSN(t) // skip here, not in every subtest, when there is no server
 	storetest.Run(t, func(t *testing.T) store.Store { return pgtest.Open(t) })
 }
@@ -33,6 +34,7 @@ func TestConformance(t *testing.T) {
 // deployments behind PgBouncer's transaction pooling do: strings must still
 // reach their columns unchanged.
 func TestQueryExecModes(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	for _, mode := range []string{"exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
@@ -63,6 +65,7 @@ func TestQueryExecModes(t *testing.T) {
 // TEXT, so a plain query finds a client by its id and shows its name; only
 // the secrets, which are bytes, are BYTEA.
 func TestColumnsAreText(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	schema := pgtest.Schema(t, dsn)
@@ -97,6 +100,7 @@ func TestColumnsAreText(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	opts := postgres.Options{Schema: pgtest.Schema(t, dsn)}
 	storetest.RunMigrate(t, func(t *testing.T) storetest.Migrator {
@@ -120,6 +124,7 @@ func TestMigrate(t *testing.T) {
 // schema of the server's search_path, here one a DBA created and named in
 // the DSN.
 func TestMigrateSearchPath(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	schema := pgtest.Schema(t, dsn)
@@ -157,6 +162,7 @@ func TestMigrateSearchPath(t *testing.T) {
 // all succeed, and each migration is applied once. Without the advisory
 // lock they would race to create the schema and its tables, and fail.
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	opts := postgres.Options{Schema: pgtest.Schema(t, dsn)}
@@ -223,6 +229,7 @@ func seq(n int) []int {
 // TestUnavailable: with no server to reach, every call fails with
 // store.ErrUnavailable, so endpoints answer 503. It needs no PostgreSQL.
 func TestUnavailable(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	// Port 1 on loopback: nothing listens there, so the dial is refused at once.
 	s, err := postgres.Open(ctx, "postgres://latchkey@127.0.0.1:1/latchkey?sslmode=disable&connect_timeout=5", postgres.Options{})
@@ -260,6 +267,7 @@ func TestUnavailable(t *testing.T) {
 // TestStatementTimeout: Options.StatementTimeout holds on every pooled
 // connection, and a statement it ends is store.ErrUnavailable.
 func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	schema := pgtest.Schema(t, dsn)
@@ -320,6 +328,7 @@ func TestStatementTimeout(t *testing.T) {
 // its answer is store.ErrUnavailable (503, and the client retries), and the
 // transaction it was in is rolled back: the old token still works.
 func TestConnectionLost(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	dsn := testenv.PostgresDSN(t)
 	u, err := url.Parse(dsn)
@@ -468,6 +477,7 @@ func (p *proxy) cut() {
 }
 
 func TestOpenRefusesBadSchema(t *testing.T) {
+	t.Parallel()
 	for _, schema := range []string{"a\x00b", "\xff"} {
 		if s, err := postgres.Open(t.Context(), "postgres://127.0.0.1:1/x", postgres.Options{Schema: schema}); err == nil {
 			s.Close()

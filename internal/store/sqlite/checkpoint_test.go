@@ -11,6 +11,7 @@ import (
 // store's own checkpointer: a few thousand writes stay far below the
 // writer's backstop (walLimitPages), yet frames get checkpointed.
 func TestBackgroundCheckpoint(t *testing.T) {
+	t.Parallel()
 	s, err := OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 // TestCacheSizes: the writer connection has the bigger page cache, the
 // readers SQLite's default (see Open).
 func TestCacheSizes(t *testing.T) {
+	t.Parallel()
 	s, err := OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "cache.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRewritePlaceholders(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, in, want string
 		args, wantArgs []any

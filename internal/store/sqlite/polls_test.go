@@ -30,6 +30,7 @@ func sameSet(t *testing.T, p *pollBook, n int) []string {
 // never slow_down, at the interval it was issued with), while a code that
 // polls too fast keeps its entry and is slowed down.
 func TestPollBookFull(t *testing.T) {
+	t.Parallel()
 	p := newPollBook()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }

@@ -15,6 +15,7 @@ import (
 // (unused, still good for a retry) and no successor exists. The failure is
 // made with a trigger, the one way to fail that UPDATE on demand.
 func TestRotateUpdateFails(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, err := OpenAndMigrate(ctx, filepath.Join(t.TempDir(), "rotate.db"))
 	if err != nil {

@@ -12,10 +12,12 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store { return sqlitetest.Open(t) })
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	storetest.RunMigrate(t, func(t *testing.T) storetest.Migrator {
 		s, err := sqlite.Open(t.Context(), path)
@@ -35,6 +37,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestOpenRefusesMemory(t *testing.T) {
+	t.Parallel()
 	for _, path := range []string{"", ":memory:", "file::memory:"} {
 		if s, err := sqlite.Open(t.Context(), path); err == nil {
 			s.Close()
@@ -44,6 +47,7 @@ func TestOpenRefusesMemory(t *testing.T) {
 }
 
 func TestOpenOddPath(t *testing.T) {
+	t.Parallel()
 	// '?', '#' and '%' are file name characters, not URI syntax.
 	path := filepath.Join(t.TempDir(), "odd ?name#100%.db")
 	s, err := sqlite.OpenAndMigrate(t.Context(), path)
