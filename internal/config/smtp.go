@@ -94,8 +94,11 @@ func (c *Config) checkMail() []error {
 	switch s.Mode() {
 	case "starttls", "tls":
 	case "none":
-		if s.Username != "" && !isLoopback(s.Host) {
-			bad("smtp: a password may not travel unencrypted: with a username, smtp.tls must be starttls or tls (or the host loopback)")
+		// An invitation email carries its link, which is a credential
+		// (docs/security.md G-14), and a username brings a password: in
+		// the clear they may go no further than this machine.
+		if !isLoopback(s.Host) {
+			bad("smtp.tls none sends invitation links (and any password) unencrypted: it is for a relay on this machine (localhost); for %q use starttls or tls", s.Host)
 		}
 	default:
 		bad("smtp.tls %q: want starttls, tls or none", s.TLS)

@@ -51,6 +51,8 @@ func TestValidateSMTP(t *testing.T) {
 		{"starttls by default", SMTP{Host: "mail.example.com", Username: "u", Password: "p", From: "noreply@example.com"}, ""},
 		{"plain to a local relay", SMTP{Host: "127.0.0.1", TLS: "none", Port: 25, From: "noreply@example.com"}, ""},
 		{"a password in the clear", SMTP{Host: "mail.example.com", TLS: "none", Username: "u", Password: "p", From: "noreply@example.com"}, "unencrypted"},
+		{"links in the clear to another host", SMTP{Host: "relay.internal", TLS: "none", Port: 25, From: "noreply@example.com"}, "unencrypted"},
+		{"plain to localhost by name", SMTP{Host: "localhost", TLS: "none", Port: 25, From: "noreply@example.com"}, ""},
 		{"unknown mode", SMTP{Host: "mail.example.com", TLS: "ssl", From: "noreply@example.com"}, "smtp.tls"},
 		{"no from", SMTP{Host: "mail.example.com"}, "smtp.from"},
 		{"from without a domain", SMTP{Host: "mail.example.com", From: "noreply"}, "smtp.from"},
