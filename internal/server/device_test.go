@@ -315,6 +315,47 @@ func TestRefreshRotation(t *testing.T) {
 	})
 }
 
+// TestRefreshOtherClient: a refresh token is bound to the client it was
+// issued to (RFC 6749 §6, docs/security.md RT-01). Another client that
+// presents it, public or confidential, gets invalid_grant, and the refusal
+// spends nothing: the token still refreshes for its own client afterwards.
+func TestRefreshOtherClient(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, nil)
+		ctx, now := t.Context(), s.Clock.Now()
+		mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: "other-tv", Name: "Other TV", AuthMethod: store.AuthNone,
+			GrantTypes: []string{store.GrantDeviceCode, store.GrantRefreshToken}, Scopes: strings.Fields(scopesAll),
+			CreatedAt: now, UpdatedAt: now}))
+		const otherSecret = "lk_cs_other-secret-for-tests-0123456789abcdef"
+		mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: "other-box", Name: "Other box", AuthMethod: store.AuthClientSecretBasic,
+			SecretHash: oauth.HashSecret(otherSecret), GrantTypes: []string{store.GrantRefreshToken}, Scopes: strings.Fields(scopesAll),
+			CreatedAt: now, UpdatedAt: now}))
+
+		a := s.startDevice(t, tvClient, scopesAll)
+		s.decide(t, a.str("user_code"), true)
+		s.Clock.Advance(2 * time.Second)
+		rt := s.poll(t, tvClient, a.str("device_code")).str("refresh_token")
+		if rt == "" {
+			t.Fatal("no refresh token from the device flow")
+		}
+		form := func(clientID string) url.Values {
+			f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+			if clientID != "" {
+				f.Set("client_id", clientID)
+			}
+			return f
+		}
+		wantOAuthError(t, s.post(t, "/oauth2/token", form("other-tv"), "", ""), 400, oauth.InvalidGrant)
+		wantOAuthError(t, s.post(t, "/oauth2/token", form(""), "other-box", otherSecret), 400, oauth.InvalidGrant)
+
+		s.Clock.Advance(2 * time.Second) // past the concurrent-refresh window: a spent token would now be reuse
+		if r := s.post(t, "/oauth2/token", form(tvClient), "", ""); r.Status != 200 || r.str("refresh_token") == "" {
+			t.Fatalf("refresh by its own client after the refusals: %d %s; want 200 with a new refresh token", r.Status, r.Raw)
+		}
+	})
+}
+
 // TestTokenEndpointBadInput: every bad request is an OAuth JSON error with
 // no-store, never a 5xx (docs/security.md TE-*, BI-*).
 func TestTokenEndpointBadInput(t *testing.T) {
