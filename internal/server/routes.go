@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/device"
 )
 
 // route is one pattern the server serves (net/http.ServeMux syntax) and
@@ -37,8 +38,9 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		// Protocol endpoints take every method, so that a wrong one gets an
 		// OAuth JSON 405 from oauth.ParseForm rather than the mux's plain text.
 		{"/oauth2/device_authorization", api(e.device.Authorize)},
-		{"/user/oauth20/device-authz", api(e.device.Authorize)}, // 10Duke
-		{"/oauth2/v1/device", api(e.device.Authorize)},          // Oracle
+		// 10Duke's clients are sent to 10Duke's page: /user/device?userCode=.
+		{"/user/oauth20/device-authz", api(e.device.AuthorizeOn(device.TenDukePage))},
+		{"/oauth2/v1/device", api(e.device.Authorize)}, // Oracle
 		{"/oauth2/token", api(e.token.Token)},
 		{"/user/oauth20/token", api(e.token.Token)}, // 10Duke
 		{"/oauth2/v1/token", api(e.token.Token)},    // Oracle
