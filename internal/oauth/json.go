@@ -83,6 +83,24 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
+// ReadEmptyJSON accepts a request that should carry no body (an action on
+// the resource its path names): none at all, or an empty JSON object, read
+// as strictly as ReadJSON reads any.
+func ReadEmptyJSON(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &Error{Code: InvalidRequest, Description: "the body is larger than 64 KiB", Status: http.StatusRequestEntityTooLarge}
+		}
+		return BadRequestf("the body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return ReadJSON(w, r, &struct{}{})
+}
+
 // checkMembers walks the JSON tokens: the body must be exactly one object,
 // and no object may repeat a member name. Names are compared without case,
 // as encoding/json matches them to fields without case.
