@@ -80,7 +80,14 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 
 		// Device invitations (10Duke's Identity Management API), and the
 		// page an invitation email links to.
+		// The organization's paths take every method, as the protocol
+		// endpoints do, for a JSON 405; and "send" is more specific than {id}
+		// only while neither pattern names a method.
 		{"/organizations/{organizationId}/client-group-invitations/send", api(e.orgs.Send)},
+		{"/organizations/{organizationId}/client-group-invitations", api(e.orgs.ListHandler)},
+		{"/organizations/{organizationId}/client-group-invitations/{id}", api(e.orgs.InvitationHandler)}, // the send's Location
+		{"/organizations/{organizationId}/client-group-invitations/{id}/resend", api(e.orgs.ResendHandler)},
+		{"/organizations/{organizationId}/client-group-invitations/{id}/revoke", api(e.orgs.RevokeHandler)},
 		{"/client-group-invitations/accept", api(e.orgs.AcceptHandler)},
 		{"/client-group-invitations/decline", api(e.orgs.DeclineHandler)},
 		{"GET /invitations/{token}", invitation(e.invitation.Show)},
