@@ -1,6 +1,7 @@
 package org
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -99,86 +100,61 @@ func (s *Service) Send(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusCreated, invitationJSON(inv, s.now()))
 }
 
-// invitationPath returns the organization and invitation a path names.
-// The mux never gives empty segments, but an empty organization must not
-// reach Revoke, where it means any organization (the admin API's).
-func invitationPath(r *http.Request) (orgID, id string, err error) {
-	orgID, id = r.PathValue("organizationId"), r.PathValue("id")
-	if orgID == "" || id == "" {
-		return "", "", notFound("there is no such invitation")
+// onInvitation serves a request about one invitation of an organization
+// (/organizations/{organizationId}/client-group-invitations/{id}…): one
+// of the methods allow names, the caller authorized before anything else
+// is read (AuthorizeAdmin), then, when it may carry a body, none or an
+// empty JSON object, then act; the answer is the invitation as act left it.
+func (s *Service) onInvitation(w http.ResponseWriter, r *http.Request, allow string, body bool,
+	act func(ctx context.Context, orgID, id, by string) (*store.Invitation, error)) error {
+	if !slices.Contains(strings.Split(allow, ", "), r.Method) {
+		return methodNotAllowed(w, allow)
 	}
-	return orgID, id, nil
+	orgID, id := r.PathValue("organizationId"), r.PathValue("id")
+	if orgID == "" || id == "" {
+		// The mux never gives empty segments, but an empty organization
+		// must not reach Revoke, where it means any organization.
+		return notFound("there is no such invitation")
+	}
+	by, err := s.AuthorizeAdmin(r, orgID)
+	if err != nil {
+		return err
+	}
+	if body {
+		if err := oauth.ReadEmptyJSON(w, r); err != nil {
+			return err
+		}
+	}
+	inv, err := act(r.Context(), orgID, id, by)
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, invitationJSON(inv, s.now()))
 }
 
 // InvitationHandler serves GET /organizations/{organizationId}/client-group-invitations/{id}:
 // the invitation, as the send answered it; 404 for one of another
 // organization, as for one that does not exist.
 func (s *Service) InvitationHandler(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return methodNotAllowed(w, "GET, HEAD")
-	}
-	orgID, id, err := invitationPath(r)
-	if err != nil {
-		return err
-	}
-	if _, err := s.AuthorizeAdmin(r, orgID); err != nil {
-		return err
-	}
-	inv, err := s.Invitation(r.Context(), orgID, id)
-	if err != nil {
-		return err
-	}
-	return oauth.WriteJSON(w, http.StatusOK, invitationJSON(inv, s.now()))
+	return s.onInvitation(w, r, "GET, HEAD", false, func(ctx context.Context, orgID, id, _ string) (*store.Invitation, error) {
+		return s.Invitation(ctx, orgID, id)
+	})
 }
 
 // ResendHandler serves POST /organizations/{organizationId}/client-group-invitations/{id}/resend:
 // a new token, and the email again with its link; the old link stops
-// working. No body, or an empty JSON object; 200 with the invitation.
+// working. 200 with the invitation.
 func (s *Service) ResendHandler(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		return methodNotAllowed(w, http.MethodPost)
-	}
-	orgID, id, err := invitationPath(r)
-	if err != nil {
-		return err
-	}
-	by, err := s.AuthorizeAdmin(r, orgID)
-	if err != nil {
-		return err
-	}
-	if err := oauth.ReadEmptyJSON(w, r); err != nil {
-		return err
-	}
-	inv, err := s.Resend(r.Context(), orgID, id, by)
-	if err != nil {
-		return err
-	}
-	return oauth.WriteJSON(w, http.StatusOK, invitationJSON(inv, s.now()))
+	return s.onInvitation(w, r, http.MethodPost, true, s.Resend)
 }
 
 // RevokeHandler serves PUT /organizations/{organizationId}/client-group-invitations/{id}/revoke:
-// the invitation ends, unused, and its unsent email is cancelled. No
-// body, or an empty JSON object; 200 with the invitation, 409 for one that
-// is not pending.
+// the invitation ends, unused, and its unsent email is cancelled. 200 with
+// the invitation, 409 for one that is not pending.
 func (s *Service) RevokeHandler(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPut {
-		return methodNotAllowed(w, http.MethodPut)
-	}
-	orgID, id, err := invitationPath(r)
-	if err != nil {
-		return err
-	}
-	if _, err := s.AuthorizeAdmin(r, orgID); err != nil {
-		return err
-	}
-	if err := oauth.ReadEmptyJSON(w, r); err != nil {
-		return err
-	}
-	inv, err := s.Revoke(r.Context(), orgID, id)
-	if err != nil {
-		return err
-	}
-	return oauth.WriteJSON(w, http.StatusOK, invitationJSON(inv, s.now()))
+	return s.onInvitation(w, r, http.MethodPut, true, func(ctx context.Context, orgID, id, _ string) (*store.Invitation, error) {
+		return s.Revoke(ctx, orgID, id)
+	})
 }
 
 // Pages of the invitation list.

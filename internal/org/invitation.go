@@ -154,9 +154,21 @@ func (s *Service) Invitation(ctx context.Context, orgID, id string) (*store.Invi
 }
 
 // errNotPending is the answer to resending or revoking an invitation that
-// ended.
-func errNotPending(what string) *oauth.Error {
-	return &oauth.Error{Code: codeConflict, Status: http.StatusConflict, Description: what}
+// ended; why says how.
+func errNotPending(why string) *oauth.Error {
+	return &oauth.Error{Code: codeConflict, Status: http.StatusConflict, Description: why}
+}
+
+// changeError is the answer when the store refused to change invitation
+// id (what failed): not found, or not pending (why), or the cause.
+func changeError(err error, id, what, why string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("there is no invitation " + shorten(id))
+	case errors.Is(err, store.ErrConflict):
+		return errNotPending(why)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Resend gives orgID's pending invitation id a new token and queues its
@@ -193,13 +205,9 @@ func (s *Service) Resend(ctx context.Context, orgID, id, by string) (*store.Invi
 		return nil, err
 	}
 	got, err := s.Store.ResendInvitation(ctx, inv.ID, hash, m, now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, notFound("there is no invitation " + shorten(id))
-	case errors.Is(err, store.ErrConflict):
-		return nil, errNotPending("the invitation is no longer pending: it was accepted, declined or revoked, or it expired")
-	case err != nil:
-		return nil, fmt.Errorf("resend invitation: %w", err)
+	if err != nil {
+		return nil, changeError(err, id, "resend invitation",
+			"the invitation is no longer pending: it was accepted, declined or revoked, or it expired")
 	}
 	s.mailed(ctx, "invitation resent", got, m, "resent_by", by)
 	return got, nil
@@ -469,13 +477,9 @@ func (s *Service) Revoke(ctx context.Context, orgID, id string) (*store.Invitati
 		}
 	}
 	inv, err := s.Store.RevokeInvitation(ctx, id, s.now())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, notFound("there is no invitation " + shorten(id))
-	case errors.Is(err, store.ErrConflict):
-		return nil, errNotPending("the invitation is not pending: it was accepted, declined or revoked already")
-	case err != nil:
-		return nil, fmt.Errorf("revoke invitation: %w", err)
+	if err != nil {
+		return nil, changeError(err, id, "revoke invitation",
+			"the invitation is not pending: it was accepted, declined or revoked already")
 	}
 	s.log().InfoContext(ctx, "invitation revoked", "invitation_id", inv.ID, "org_id", inv.OrgID)
 	return inv, nil

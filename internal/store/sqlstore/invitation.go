@@ -154,19 +154,9 @@ func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, mail
 	var inv *store.Invitation
 	err := s.b.Tx(ctx, func(q Querier) error {
 		var err error
-		inv, err = scanInvitation(q.QueryRow(ctx, `UPDATE invitations SET token_hash = $2
+		inv, err = changeInvitation(ctx, q, `UPDATE invitations SET token_hash = $2
 			WHERE id = $1 AND status = 'pending' AND expires_at > $3 RETURNING `+invitationColumns,
-			id, tokenHash, now.UnixMilli()))
-		if errors.Is(err, store.ErrNotFound) {
-			ok, err := exists(ctx, q, `SELECT 1 FROM invitations WHERE id = $1`, id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return fmt.Errorf("not pending or expired: %w", store.ErrConflict)
-			}
-			return store.ErrNotFound
-		}
+			[]any{id, tokenHash, now.UnixMilli()}, `SELECT 1 FROM invitations WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}
@@ -222,6 +212,25 @@ func (s *Store) DeclineInvitation(ctx context.Context, tokenHash string, now tim
 		`SELECT 1 FROM invitations WHERE token_hash = $1`, tokenHash, now)
 }
 
+// changeInvitation runs update, a conditional UPDATE … RETURNING of one
+// invitation, with args, on q. When nothing matched, existsQuery (a SELECT
+// 1 by key, $1) tells an unknown invitation (ErrNotFound) from one in
+// another state, or expired (ErrConflict).
+func changeInvitation(ctx context.Context, q Querier, update string, args []any, existsQuery, key string) (*store.Invitation, error) {
+	inv, err := scanInvitation(q.QueryRow(ctx, update, args...))
+	if !errors.Is(err, store.ErrNotFound) {
+		return inv, err
+	}
+	ok, err := exists(ctx, q, existsQuery, key)
+	switch {
+	case err != nil:
+		return nil, err
+	case ok:
+		return nil, fmt.Errorf("not pending or expired: %w", store.ErrConflict)
+	}
+	return nil, store.ErrNotFound
+}
+
 // endInvitation runs update, a conditional UPDATE … RETURNING of the one
 // invitation key ($1) names, at now ($2), and cancels that invitation's
 // unsent mail, in one transaction. When nothing matched, existsQuery (a
@@ -231,17 +240,7 @@ func (s *Store) endInvitation(ctx context.Context, what, update, existsQuery, ke
 	var inv *store.Invitation
 	err := s.b.Tx(ctx, func(q Querier) error {
 		var err error
-		inv, err = scanInvitation(q.QueryRow(ctx, update, key, now.UnixMilli()))
-		if errors.Is(err, store.ErrNotFound) {
-			ok, err := exists(ctx, q, existsQuery, key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return fmt.Errorf("not pending: %w", store.ErrConflict)
-			}
-			return store.ErrNotFound
-		}
+		inv, err = changeInvitation(ctx, q, update, []any{key, now.UnixMilli()}, existsQuery, key)
 		if err != nil {
 			return err
 		}
@@ -290,19 +289,9 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, acc *sto
 	var inv *store.Invitation
 	err := s.b.Tx(ctx, func(q Querier) error {
 		var err error
-		inv, err = scanInvitation(q.QueryRow(ctx, `UPDATE invitations SET status = 'accepted', decided_at = $1, client_id = $2
+		inv, err = changeInvitation(ctx, q, `UPDATE invitations SET status = 'accepted', decided_at = $1, client_id = $2
 			WHERE token_hash = $3 AND status = 'pending' AND expires_at > $1 RETURNING `+invitationColumns,
-			now.UnixMilli(), clientID, tokenHash))
-		if errors.Is(err, store.ErrNotFound) {
-			ok, err := exists(ctx, q, `SELECT 1 FROM invitations WHERE token_hash = $1`, tokenHash)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return fmt.Errorf("not pending or expired: %w", store.ErrConflict)
-			}
-			return store.ErrNotFound
-		}
+			[]any{now.UnixMilli(), clientID, tokenHash}, `SELECT 1 FROM invitations WHERE token_hash = $1`, tokenHash)
 		if err != nil {
 			return err
 		}
