@@ -197,7 +197,7 @@ func (a *API) DeleteClient(w http.ResponseWriter, r *http.Request) error {
 // RotateSecret replaces a confidential client's secret and shows the new
 // one, once. The old secret stops working at once.
 func (a *API) RotateSecret(w http.ResponseWriter, r *http.Request) error {
-	if err := readEmpty(w, r); err != nil {
+	if err := oauth.ReadEmptyJSON(w, r); err != nil {
 		return err
 	}
 	c, err := a.loadClient(r)

@@ -149,7 +149,7 @@ func (a *API) RevokeInvitation(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.orgStore(); err != nil {
 		return err
 	}
-	if err := readEmpty(w, r); err != nil {
+	if err := oauth.ReadEmptyJSON(w, r); err != nil {
 		return err
 	}
 	inv, err := a.Orgs.Revoke(r.Context(), "", r.PathValue("id"))

@@ -58,10 +58,37 @@ type Response struct {
 	Interval                int64  `json:"interval"`
 }
 
+// Page is a verification page a device authorization response sends
+// people to (RFC 8628 §3.2): its path on the issuer, and the query parameter
+// that carries the user code in verification_uri_complete.
+type Page struct {
+	Path      string
+	CodeParam string
+}
+
+var (
+	// DefaultPage is Latchkey's own: /device?user_code=.
+	DefaultPage = Page{Path: "/device", CodeParam: "user_code"}
+	// TenDukePage is 10Duke Enterprise's spelling of the same page,
+	// /user/device?userCode=, which a client that asked on 10Duke's path
+	// (/user/oauth20/device-authz) expects back.
+	TenDukePage = Page{Path: "/user/device", CodeParam: "userCode"}
+)
+
 // Authorize serves POST /oauth2/device_authorization (RFC 8628 §3.1, §3.2)
-// and its aliases. Oracle's /oauth2/v1/device sends response_type=device_code,
-// which is accepted and otherwise ignored.
+// and Oracle's /oauth2/v1/device, whose response_type=device_code is
+// accepted and otherwise ignored. Its verification URIs name DefaultPage.
 func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
+	return h.authorize(w, r, DefaultPage)
+}
+
+// AuthorizeOn is Authorize answering with page's verification URIs: the
+// alias of a vendor whose clients expect its own page back.
+func (h *Handler) AuthorizeOn(page Page) oauth.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { return h.authorize(w, r, page) }
+}
+
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) error {
 	f, err := oauth.ParseForm(w, r)
 	if err != nil {
 		return err
@@ -96,7 +123,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if err := h.throttle(r.Context(), c.ID, ip); err != nil {
 		return err
 	}
-	resp, err := h.start(r.Context(), c, scopes, ip, r.UserAgent())
+	resp, err := h.start(r.Context(), c, scopes, ip, r.UserAgent(), page)
 	if err != nil {
 		return err
 	}
@@ -151,7 +178,7 @@ func (h *Handler) policyFor(c *store.Client) (CodePolicy, time.Duration, time.Du
 // means something is wrong, not bad luck.
 const maxCodeDraws = 5
 
-func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, ip, ua string) (*Response, error) {
+func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, ip, ua string, page Page) (*Response, error) {
 	policy, lifetime, interval, err := h.policyFor(c)
 	if err != nil {
 		return nil, err
@@ -192,8 +219,8 @@ func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, i
 		return &Response{
 			DeviceCode:              deviceCode,
 			UserCode:                display,
-			VerificationURI:         h.Issuer + "/device",
-			VerificationURIComplete: h.Issuer + "/device?user_code=" + url.QueryEscape(display),
+			VerificationURI:         h.Issuer + page.Path,
+			VerificationURIComplete: h.Issuer + page.Path + "?" + page.CodeParam + "=" + url.QueryEscape(display),
 			ExpiresIn:               int64(lifetime / time.Second),
 			Interval:                int64(interval / time.Second),
 		}, nil

@@ -59,12 +59,9 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil || mt != "application/json" {
 		return BadRequestf("the body must be application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBytes))
+	body, err := readJSONBody(w, r)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &Error{Code: InvalidRequest, Description: "the body is larger than 64 KiB", Status: http.StatusRequestEntityTooLarge}
-		}
-		return BadRequestf("the body could not be read")
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return BadRequestf("the body is empty: want a JSON object")
@@ -81,6 +78,33 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return decodeError(err)
 	}
 	return nil
+}
+
+// ReadEmptyJSON accepts a request that should carry no body (an action on
+// the resource its path names): none at all, or an empty JSON object, read
+// as strictly as ReadJSON reads any.
+func ReadEmptyJSON(w http.ResponseWriter, r *http.Request) error {
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return ReadJSON(w, r, &struct{}{})
+}
+
+// readJSONBody reads r's body, at most MaxJSONBytes (413 beyond).
+func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &Error{Code: InvalidRequest, Description: "the body is larger than 64 KiB", Status: http.StatusRequestEntityTooLarge}
+		}
+		return nil, BadRequestf("the body could not be read")
+	}
+	return body, nil
 }
 
 // checkMembers walks the JSON tokens: the body must be exactly one object,

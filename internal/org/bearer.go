@@ -87,17 +87,20 @@ func (s *Service) DeviceFrom(r *http.Request) (*Device, error) {
 	return &Device{ClientID: c.ClientID}, nil
 }
 
-// ScopeInvitations is the scope a user's access token needs to send
-// invitations: being an organization's admin is not enough on its own, or
-// any app the admin signs in to (a TV, say) could enrol devices into the
-// organization's groups with the token it holds (docs/security.md
-// INV-09). The admin's app asks for it, and its client must be allowed it.
+// ScopeInvitations is the scope a user's access token needs to send,
+// read, resend or revoke invitations: being an organization's admin is not
+// enough on its own, or any app the admin signs in to (a TV, say) could
+// enrol devices into the organization's groups, or read where its
+// invitations went, with the token it holds (docs/security.md INV-09). The
+// admin's app asks for it, and its client must be allowed it.
 const ScopeInvitations = "invitations"
 
-// AuthorizeSender authorizes a request to send invitations into orgID: the
-// admin token, or an access token with ScopeInvitations of a user who is an
-// admin of orgID. It returns who invites (InvitedByAdmin or the user's id).
-func (s *Service) AuthorizeSender(r *http.Request, orgID string) (string, error) {
+// AuthorizeAdmin authorizes a request about orgID's invitations (sending,
+// reading, resending, revoking): the admin token, or an access token with
+// ScopeInvitations of a user who is an admin of orgID. It returns who acts
+// (InvitedByAdmin or the user's id). Everyone else learns nothing, not even
+// whether orgID exists.
+func (s *Service) AuthorizeAdmin(r *http.Request, orgID string) (string, error) {
 	ctx := r.Context()
 	raw, err := bearer(r)
 	if err != nil {
@@ -116,18 +119,18 @@ func (s *Service) AuthorizeSender(r *http.Request, orgID string) (string, error)
 		return "", err
 	}
 	if u == nil {
-		return "", forbidden("only an admin of the organization may send its invitations; this token is a device's")
+		return "", forbidden("only an admin of the organization may manage its invitations; this token is a device's")
 	}
 	if !slices.Contains(strings.Fields(c.Scope), ScopeInvitations) {
 		// RFC 6750 §3.1: the token is good, its scope too narrow.
 		return "", &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden,
-			Description: "sending invitations needs an access token with the scope " + ScopeInvitations,
+			Description: "managing invitations needs an access token with the scope " + ScopeInvitations,
 			Challenge:   bearerRealm + `, error="insufficient_scope", scope="` + ScopeInvitations + `"`}
 	}
 	m, err := s.Store.GetOrgMember(ctx, orgID, u.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Role != store.RoleAdmin) {
 		// The same answer whether or not the organization exists.
-		return "", forbidden("only an admin of the organization may send its invitations")
+		return "", forbidden("only an admin of the organization may manage its invitations")
 	}
 	if err != nil {
 		return "", fmt.Errorf("load membership: %w", err)

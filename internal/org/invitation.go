@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -78,47 +79,138 @@ func (s *Service) CreateInvitation(ctx context.Context, orgID string, req Invita
 		existingOnly = true // a named client exists already
 	}
 
-	token, err := oauth.NewSecret(s.rand(), oauth.PrefixInvitation)
-	if err != nil {
-		return nil, err
-	}
 	id, err := NewID(s.rand())
-	if err != nil {
-		return nil, err
-	}
-	mailID, err := NewID(s.rand())
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	inv := &store.Invitation{
-		ID: id, TokenHash: oauth.HashSecret(token), OrgID: o.ID, GroupIDs: req.GroupIDs,
+		ID: id, OrgID: o.ID, GroupIDs: req.GroupIDs,
 		Email: email, Message: message, DeviceName: req.DeviceName, AllowRename: req.AllowRename,
 		ExistingOnly: existingOnly, RestrictClientID: req.ClientID, AppLink: req.AppLink,
 		InvitedBy: invitedBy, Status: store.InvitationPending, CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	}
-	link := s.Link(token)
-	subject, body := composeInvitation(o, groups, inv, link, s.Issuer)
-	m := &store.Mail{
-		ID: mailID, InvitationID: inv.ID, Recipient: email, Subject: subject, Body: body, Link: link,
-		Status: store.MailPending, NextAttemptAt: now, CreatedAt: now,
+	hash, m, err := s.newMail(o, groups, inv, now)
+	if err != nil {
+		return nil, err
 	}
+	inv.TokenHash = hash
 	if err := s.Store.CreateInvitation(ctx, inv, m); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound("there is no organization " + shorten(orgID))
 		}
 		return nil, fmt.Errorf("store invitation: %w", err)
 	}
+	s.mailed(ctx, "invitation created", inv, m, "invited_by", invitedBy)
+	return inv, nil
+}
+
+// newMail draws a new token for inv and writes the email that carries it,
+// due at now. It returns the token's hash, which is all the invitation
+// keeps of it (docs/security.md INV-01, INV-02).
+func (s *Service) newMail(o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, now time.Time) (string, *store.Mail, error) {
+	token, err := oauth.NewSecret(s.rand(), oauth.PrefixInvitation)
+	if err != nil {
+		return "", nil, err
+	}
+	mailID, err := NewID(s.rand())
+	if err != nil {
+		return "", nil, err
+	}
+	link := s.Link(token)
+	subject, body := composeInvitation(o, groups, inv, link, s.Issuer)
+	return oauth.HashSecret(token), &store.Mail{
+		ID: mailID, InvitationID: inv.ID, Recipient: inv.Email, Subject: subject, Body: body, Link: link,
+		Status: store.MailPending, NextAttemptAt: now, CreatedAt: now,
+	}, nil
+}
+
+// mailed logs that inv's mail m is in the outbox (what happened: event;
+// who did it: by, under the key byKey), and wakes the sender. The link is a
+// credential: it is logged only in development mode (LogLinks).
+func (s *Service) mailed(ctx context.Context, event string, inv *store.Invitation, m *store.Mail, byKey, by string) {
 	if s.LogLinks {
-		s.log().InfoContext(ctx, "invitation created; no mail server is configured (development mode), so its link is here",
-			"invitation_id", inv.ID, "org_id", o.ID, "link", link)
+		s.log().InfoContext(ctx, event+"; no mail server is configured (development mode), so its link is here",
+			"invitation_id", inv.ID, "org_id", inv.OrgID, "link", m.Link)
 	} else {
-		s.log().InfoContext(ctx, "invitation created", "invitation_id", inv.ID, "org_id", o.ID, "invited_by", invitedBy)
+		s.log().InfoContext(ctx, event, "invitation_id", inv.ID, "org_id", inv.OrgID, byKey, by)
 	}
 	if s.Outbox != nil {
 		s.Outbox.Kick()
 	}
+}
+
+// Invitation returns orgID's invitation id. One of another organization is
+// as unknown as one that does not exist (docs/security.md INV-09).
+func (s *Service) Invitation(ctx context.Context, orgID, id string) (*store.Invitation, error) {
+	inv, err := s.Store.GetInvitation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && inv.OrgID != orgID) {
+		return nil, notFound("there is no invitation " + shorten(id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load invitation: %w", err)
+	}
 	return inv, nil
+}
+
+// errNotPending is the answer to resending or revoking an invitation that
+// ended; why says how.
+func errNotPending(why string) *oauth.Error {
+	return &oauth.Error{Code: codeConflict, Status: http.StatusConflict, Description: why}
+}
+
+// changeError is the answer when the store refused to change invitation
+// id (what failed): not found, or not pending (why), or the cause.
+func changeError(err error, id, what, why string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("there is no invitation " + shorten(id))
+	case errors.Is(err, store.ErrConflict):
+		return errNotPending(why)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Resend gives orgID's pending invitation id a new token and queues its
+// email again, with the new link; by is who asks (InvitedByAdmin or a
+// user's id). The old token stops working at once, in the same store
+// transaction, so a link sent to the wrong place can be made useless
+// without ending the invitation (docs/security.md INV-11). The invitation
+// keeps its lifetime: an expired one cannot be resent, only sent anew.
+func (s *Service) Resend(ctx context.Context, orgID, id, by string) (*store.Invitation, error) {
+	inv, err := s.Invitation(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !inv.Pending(now) {
+		return nil, errNotPending("the invitation is " + State(inv, now) + ": only a pending one can be resent; send a new one instead")
+	}
+	o, err := s.Store.GetOrganization(ctx, inv.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("load organization: %w", err)
+	}
+	groups := make([]*store.ClientGroup, 0, len(inv.GroupIDs))
+	for _, gid := range inv.GroupIDs {
+		g, err := s.Store.GetClientGroup(ctx, gid)
+		if err != nil {
+			// Deleting a group revokes its pending invitations, so this one
+			// is being revoked now: the store's answer will say so.
+			continue
+		}
+		groups = append(groups, g)
+	}
+	hash, m, err := s.newMail(o, groups, inv, now)
+	if err != nil {
+		return nil, err
+	}
+	got, err := s.Store.ResendInvitation(ctx, inv.ID, hash, m, now)
+	if err != nil {
+		return nil, changeError(err, id, "resend invitation",
+			"the invitation is no longer pending: it was accepted, declined or revoked, or it expired")
+	}
+	s.mailed(ctx, "invitation resent", got, m, "resent_by", by)
+	return got, nil
 }
 
 // checkGroups loads the groups an invitation names: one to MaxGroups, each
@@ -379,22 +471,15 @@ func (s *Service) Decline(ctx context.Context, token string) error {
 
 // Revoke ends orgID's pending invitation id (docs/security.md INV-09).
 func (s *Service) Revoke(ctx context.Context, orgID, id string) (*store.Invitation, error) {
-	inv, err := s.Store.GetInvitation(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && orgID != "" && inv.OrgID != orgID) {
-		return nil, notFound("there is no invitation " + shorten(id))
+	if orgID != "" {
+		if _, err := s.Invitation(ctx, orgID, id); err != nil {
+			return nil, err
+		}
 	}
+	inv, err := s.Store.RevokeInvitation(ctx, id, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("load invitation: %w", err)
-	}
-	inv, err = s.Store.RevokeInvitation(ctx, id, s.now())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, notFound("there is no invitation " + shorten(id))
-	case errors.Is(err, store.ErrConflict):
-		return nil, &oauth.Error{Code: codeConflict, Description: "the invitation is not pending: it was accepted, declined or revoked already",
-			Status: 409}
-	case err != nil:
-		return nil, fmt.Errorf("revoke invitation: %w", err)
+		return nil, changeError(err, id, "revoke invitation",
+			"the invitation is not pending: it was accepted, declined or revoked already")
 	}
 	s.log().InfoContext(ctx, "invitation revoked", "invitation_id", inv.ID, "org_id", inv.OrgID)
 	return inv, nil
@@ -404,7 +489,7 @@ func (s *Service) Revoke(ctx context.Context, orgID, id string) (*store.Invitati
 // "expired" for a pending one past its time.
 func State(inv *store.Invitation, now time.Time) string {
 	if inv.Status == store.InvitationPending && !now.Before(inv.ExpiresAt) {
-		return "expired"
+		return store.InvitationExpired
 	}
 	return inv.Status
 }

@@ -42,7 +42,9 @@ type Store interface {
 	AcceptInvitation(ctx context.Context, tokenHash string, acc *store.Acceptance, now time.Time) (*store.Invitation, error)
 	DeclineInvitation(ctx context.Context, tokenHash string, now time.Time) (*store.Invitation, error)
 	RevokeInvitation(ctx context.Context, id string, now time.Time) (*store.Invitation, error)
-	ListMail(ctx context.Context, invitationID string) ([]*store.Mail, error) // an invitation's link, while unsent
+	ResendInvitation(ctx context.Context, id, tokenHash string, mail *store.Mail, now time.Time) (*store.Invitation, error)
+	QueryInvitations(ctx context.Context, q store.InvitationQuery) ([]*store.Invitation, error) // the organization admins' list
+	ListMail(ctx context.Context, invitationID string) ([]*store.Mail, error)                   // an invitation's link, while unsent
 
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error) // the per-address limit
 }

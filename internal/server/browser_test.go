@@ -69,6 +69,39 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	_ = os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 }
 
+// screenWidths are the widths pages are looked at in: a phone (the page is
+// often opened from a QR code) and a desktop.
+var screenWidths = []struct {
+	name  string
+	width int64
+}{{"phone", 390}, {"desktop", 1280}}
+
+// screenshots saves the page at every screenWidths width to
+// LATCHKEY_SCREENSHOTS/name-phone.png and name-desktop.png when that is
+// set, and puts the window back to the phone size browser starts with.
+func screenshots(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("LATCHKEY_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	for _, sw := range screenWidths {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(sw.width, 800)); err != nil {
+			t.Fatalf("viewport %d: %v", sw.width, err)
+		}
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s at %d: %v", name, sw.width, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+sw.name+".png"), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(412, 915)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // submit runs action, which submits a form, and waits until the browser
 // shows the document that came back: the old one is marked first, so a
 // page that merely has not unloaded yet is not mistaken for the answer.

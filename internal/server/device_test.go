@@ -36,10 +36,16 @@ func TestDeviceAuthorizationResponse(t *testing.T) {
 			if dc := r.str("device_code"); !strings.HasPrefix(dc, oauth.PrefixDeviceCode) || len(dc) < len(oauth.PrefixDeviceCode)+43 {
 				t.Errorf("device_code %q: want the lk_dc_ prefix and 256 random bits", dc)
 			}
-			if got, want := r.str("verification_uri"), s.URL+"/device"; got != want {
+			// 10Duke's clients get 10Duke's page back (its device flow
+			// documentation: /user/device?userCode=); the others ours.
+			page, param := "/device", "user_code"
+			if path == "/user/oauth20/device-authz" {
+				page, param = "/user/device", "userCode"
+			}
+			if got, want := r.str("verification_uri"), s.URL+page; got != want {
 				t.Errorf("verification_uri = %q; want %q", got, want)
 			}
-			if got, want := r.str("verification_uri_complete"), s.URL+"/device?user_code="+r.str("user_code"); got != want {
+			if got, want := r.str("verification_uri_complete"), s.URL+page+"?"+param+"="+r.str("user_code"); got != want {
 				t.Errorf("verification_uri_complete = %q; want %q", got, want)
 			}
 			if r.Body["expires_in"] != float64(600) || r.Body["interval"] != float64(1) {

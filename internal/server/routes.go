@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/device"
 )
 
 // route is one pattern the server serves (net/http.ServeMux syntax) and
@@ -37,8 +38,9 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		// Protocol endpoints take every method, so that a wrong one gets an
 		// OAuth JSON 405 from oauth.ParseForm rather than the mux's plain text.
 		{"/oauth2/device_authorization", api(e.device.Authorize)},
-		{"/user/oauth20/device-authz", api(e.device.Authorize)}, // 10Duke
-		{"/oauth2/v1/device", api(e.device.Authorize)},          // Oracle
+		// 10Duke's clients are sent to 10Duke's page: /user/device?userCode=.
+		{"/user/oauth20/device-authz", api(e.device.AuthorizeOn(device.TenDukePage))},
+		{"/oauth2/v1/device", api(e.device.Authorize)}, // Oracle
 		{"/oauth2/token", api(e.token.Token)},
 		{"/user/oauth20/token", api(e.token.Token)}, // 10Duke
 		{"/oauth2/v1/token", api(e.token.Token)},    // Oracle
@@ -78,7 +80,14 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 
 		// Device invitations (10Duke's Identity Management API), and the
 		// page an invitation email links to.
+		// The organization's paths take every method, as the protocol
+		// endpoints do, for a JSON 405; and "send" is more specific than {id}
+		// only while neither pattern names a method.
 		{"/organizations/{organizationId}/client-group-invitations/send", api(e.orgs.Send)},
+		{"/organizations/{organizationId}/client-group-invitations", api(e.orgs.ListHandler)},
+		{"/organizations/{organizationId}/client-group-invitations/{id}", api(e.orgs.InvitationHandler)}, // the send's Location
+		{"/organizations/{organizationId}/client-group-invitations/{id}/resend", api(e.orgs.ResendHandler)},
+		{"/organizations/{organizationId}/client-group-invitations/{id}/revoke", api(e.orgs.RevokeHandler)},
 		{"/client-group-invitations/accept", api(e.orgs.AcceptHandler)},
 		{"/client-group-invitations/decline", api(e.orgs.DeclineHandler)},
 		{"GET /invitations/{token}", invitation(e.invitation.Show)},

@@ -221,3 +221,40 @@ func TestInvitationEmailWhileMailServerDown(t *testing.T) {
 		t.Errorf("accept: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestResendOverSMTP: a resend goes through the outbox and the mail server
+// like the first email; the link in the first one no longer works, the
+// one in the second does.
+func TestResendOverSMTP(t *testing.T) {
+	t.Parallel()
+	mta := startSMTP(t, "127.0.0.1:0")
+	s := newInvServer(t, backends[0], func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: "127.0.0.1", Port: mta.port(), TLS: "none", From: "noreply@latchkey.test"}
+	})
+	id := s.send(t, map[string]any{"clientGroupIds": []string{groupRead}, "recipientEmail": "ops@acme.example"})
+	eventually(t, "the first email", func() bool { return len(mta.received()) == 1 })
+	if r := s.jsonRequest(t, "POST", invitationsPath(acmeOrg, id, "resend"), s.adminAT, nil); r.Status != 200 {
+		t.Fatalf("resend: %d %s", r.Status, r.Raw)
+	}
+	eventually(t, "the second email", func() bool { return len(mta.received()) == 2 })
+	var tokens []string
+	for _, m := range mta.received() {
+		subject, text := readInvitationMail(t, m)
+		link := invitationLink.FindStringSubmatch(text)
+		if link == nil || subject != "Connect a device to Acme Sensors" || m.To != "TO:<ops@acme.example>" {
+			t.Fatalf("mail to %s %q:\n%s", m.To, subject, text)
+		}
+		tokens = append(tokens, link[1])
+	}
+	if tokens[0] == tokens[1] {
+		t.Fatal("the resent email carries the first token")
+	}
+	eventually(t, "the outbox to record the delivery", func() bool {
+		ms, _ := s.Store.ListMail(t.Context(), id)
+		return len(ms) == 2 && ms[1].Status == store.MailSent
+	})
+	wantOAuthError(t, s.accept(t, tokens[0], "", nil), 410, "invalid_invitation")
+	if r := s.accept(t, tokens[1], "", nil); r.Status != 201 {
+		t.Fatalf("accept with the resent token: %d %s", r.Status, r.Raw)
+	}
+}

@@ -55,6 +55,10 @@ const (
 	InvitationAccepted = "accepted"
 	InvitationDeclined = "declined"
 	InvitationRevoked  = "revoked"
+	// InvitationExpired is never stored: it is what people are told of a
+	// pending invitation past ExpiresAt, and what InvitationQuery.State may
+	// ask for.
+	InvitationExpired = "expired"
 )
 
 // Invitation invites a device into device client groups of one
@@ -196,6 +200,18 @@ type InvitationStore interface {
 	// tokenHash, in whatever state it is.
 	GetInvitationByToken(ctx context.Context, tokenHash string) (*Invitation, error)
 	ListInvitations(ctx context.Context, orgID string) ([]*Invitation, error) // newest first
+	// QueryInvitations returns the page of invitations q selects. ErrInvalid
+	// for a State it does not know or a Limit below 1.
+	QueryInvitations(ctx context.Context, q InvitationQuery) ([]*Invitation, error)
+	// ResendInvitation gives a pending, unexpired invitation the token that
+	// hashes to tokenHash in place of its own, cancels and erases its unsent
+	// mail and queues mail (the email with the new link), in one transaction
+	// that begins with the conditional update: the old token stops working
+	// at once, and of a resend and an acceptance with the old token racing,
+	// exactly one succeeds. ErrNotFound if missing; ErrConflict if it is not
+	// pending, has expired or the token hash is taken; ErrInvalid for a mail
+	// that is nil, not the invitation's, or holds a string that is not text.
+	ResendInvitation(ctx context.Context, id, tokenHash string, mail *Mail, now time.Time) (*Invitation, error)
 	// RevokeInvitation moves a pending invitation (expired or not) to
 	// revoked and cancels its unsent mail. ErrNotFound if missing,
 	// ErrConflict if it is not pending.
@@ -215,6 +231,24 @@ type InvitationStore interface {
 	// belongs to another organization; ErrInvalid for a new client holding
 	// a string that is not text.
 	AcceptInvitation(ctx context.Context, tokenHash string, acc *Acceptance, now time.Time) (*Invitation, error)
+}
+
+// InvitationQuery selects a page of one organization's invitations, in
+// the order ListInvitations gives them: newest first, then by id.
+type InvitationQuery struct {
+	OrgID string
+	// State, when not empty, keeps only the invitations in that state at
+	// Now: InvitationPending (and unexpired), InvitationExpired (pending,
+	// past ExpiresAt), InvitationAccepted, InvitationDeclined or
+	// InvitationRevoked.
+	State string
+	Now   time.Time
+	// AfterCreated and AfterID, when AfterID is set, are the CreatedAt and
+	// ID of the last invitation of the previous page: this page begins
+	// after it. They need not name an invitation that still exists.
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int // at most this many, from 1
 }
 
 // OutboxStore keeps the emails waiting to be sent.

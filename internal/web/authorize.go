@@ -242,13 +242,3 @@ func formActionSource(step *authorize.Step) string {
 func continueURL(id string) string {
 	return "/consent?" + url.Values{"request": {id}}.Encode()
 }
-
-// signInURL is the sign-in or registration page, returning to returnTo,
-// with the email prefilled from the client's login_hint.
-func signInURL(page, returnTo, hint string) string {
-	v := url.Values{"return_to": {returnTo}}
-	if hint != "" {
-		v.Set("login_hint", hint)
-	}
-	return page + "?" + v.Encode()
-}

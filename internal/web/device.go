@@ -38,35 +38,40 @@ var scopeWords = map[string]string{
 }
 
 // DeviceForm serves GET /device, the verification_uri; with ?user_code= it
-// is the verification_uri_complete (RFC 8628 §3.3.1).
+// is the verification_uri_complete (RFC 8628 §3.3.1). It takes 10Duke's
+// options too (signInOptions).
 func (p *Pages) DeviceForm(w http.ResponseWriter, r *http.Request) error {
-	code, err := query(r, "user_code")
-	if err != nil {
-		return err
-	}
-	return p.showDevice(w, r, code)
+	return p.showDevice(w, r, "user_code")
 }
 
 // DeviceFormAlias serves GET /user/device?userCode=, the page's path and
 // parameter name in 10Duke's API.
 func (p *Pages) DeviceFormAlias(w http.ResponseWriter, r *http.Request) error {
-	code, err := query(r, "userCode")
+	return p.showDevice(w, r, "userCode")
+}
+
+// showDevice shows the entry form, or with a code (in the query parameter
+// param) the confirm page. A GET only ever shows: even a prefilled code
+// needs an explicit click to be approved (RFC 8628 §5.4, docs/security.md
+// DF-16). A signed-out person is sent to sign in, or with flow=register to
+// create an account, with the email from login_hint filled in, and comes
+// back here with the code; neither option does anything for someone signed
+// in already, and neither approves anything (DF-22).
+func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string) error {
+	code, err := query(r, param)
 	if err != nil {
 		return err
 	}
-	return p.showDevice(w, r, code)
-}
-
-// showDevice shows the entry form, or with a code the confirm page. A GET
-// only ever shows: even a prefilled code needs an explicit click to be
-// approved (RFC 8628 §5.4, docs/security.md DF-16).
-func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, code string) error {
+	opts, err := signInOptionsFrom(r)
+	if err != nil {
+		return err
+	}
 	s, u, err := p.Sessions.Current(r)
 	if err != nil {
 		return err
 	}
 	if s == nil {
-		return seeOther(w, loginURL(deviceURL(code)))
+		return seeOther(w, opts.url(deviceURL(code)))
 	}
 	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
 	if code == "" {

@@ -18,14 +18,19 @@ func signedIn(t *testing.T, e *env) *browser {
 	return b
 }
 
+// TestDeviceSignedOut: a signed-out browser is sent to sign in and back to
+// the code; 10Duke's flow=register and login_hint on the verification URLs
+// send it to registration or sign-in with the email filled in. Nothing
+// else in the query is carried, and nothing is decided (DF-22, UI-04).
 func TestDeviceSignedOut(t *testing.T) {
 	t.Parallel()
+	const back = "return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"
 	for _, tt := range []struct {
 		name   string
 		method string
 		target string
 		form   url.Values
-		want   string
+		want   string // Location of the 303; "" for a 400 page
 	}{
 		{"prefilled", "GET", "/device?user_code=WDJB-MJHT", nil, "/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"},
 		{"entry form", "GET", "/device", nil, "/login?return_to=%2Fdevice"},
@@ -33,15 +38,43 @@ func TestDeviceSignedOut(t *testing.T) {
 		{"junk is not carried", "GET", "/device?user_code=%3Cscript%3E", nil, "/login?return_to=%2Fdevice"},
 		{"a decision needs a session", "POST", "/device", url.Values{"user_code": {"WDJB-MJHT"}, "decision": {"approve"}},
 			"/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"},
+		{"register with a hint", "GET", "/device?user_code=WDJB-MJHT&flow=register&login_hint=a%40example.com", nil, "/register?login_hint=a%40example.com&" + back},
+		{"10Duke's page", "GET", "/user/device?userCode=WDJB-MJHT&flow=register&login_hint=a%40example.com", nil, "/register?login_hint=a%40example.com&" + back},
+		{"register without a code", "GET", "/device?flow=register", nil, "/register?return_to=%2Fdevice"},
+		{"register without a hint", "GET", "/user/device?userCode=WDJB-MJHT&flow=register", nil, "/register?" + back},
+		{"sign-in with a hint", "GET", "/device?user_code=WDJB-MJHT&login_hint=Ada%40Example.com", nil, "/login?login_hint=Ada%40Example.com&" + back},
+		{"flow=login is sign-in", "GET", "/device?user_code=WDJB-MJHT&flow=login", nil, "/login?" + back},
+		{"an unknown flow is sign-in", "GET", "/device?user_code=WDJB-MJHT&flow=signup", nil, "/login?" + back},
+		{"flow is case-sensitive", "GET", "/device?user_code=WDJB-MJHT&flow=REGISTER", nil, "/login?" + back},
+		{"an empty flow and hint", "GET", "/device?user_code=WDJB-MJHT&flow=&login_hint=", nil, "/login?" + back},
+		{"a hint that is not an address is dropped", "GET", "/device?user_code=WDJB-MJHT&login_hint=ada", nil, "/login?" + back},
+		{"a hint with markup is dropped", "GET", "/device?user_code=WDJB-MJHT&login_hint=%3Cb%3E%40example.com", nil, "/login?" + back},
+		{"a hint with quotes is dropped", "GET", "/device?user_code=WDJB-MJHT&login_hint=%22a%22%40example.com", nil, "/login?" + back},
+		{"a hint carrying a parameter is dropped", "GET", "/device?user_code=WDJB-MJHT&login_hint=a%40example.com%26return_to%3D%2F%2Fevil.example", nil, "/login?" + back},
+		{"a hint with spaces is dropped", "GET", "/device?user_code=WDJB-MJHT&login_hint=+a%40example.com", nil, "/login?" + back},
+		{"a hint too long is dropped", "GET", "/device?user_code=WDJB-MJHT&login_hint=" + strings.Repeat("a", 64) + "%40" +
+			strings.Repeat("b", 190) + ".com", nil, "/login?" + back},
+		{"an internationalised hint", "GET", "/device?login_hint=%C3%A5sa%40%C3%B6rebro.example", nil, "/login?login_hint=%C3%A5sa%40%C3%B6rebro.example&return_to=%2Fdevice"},
+		{"return_to is not read here", "GET", "/device?flow=register&return_to=https%3A%2F%2Fevil.example", nil, "/register?return_to=%2Fdevice"},
+		{"junk codes are not carried", "GET", "/device?user_code=%2F%2Fevil.example&flow=register", nil, "/register?return_to=%2Fdevice"},
+		{"flow twice", "GET", "/device?user_code=WDJB-MJHT&flow=register&flow=register", nil, ""},
+		{"login_hint twice", "GET", "/device?user_code=WDJB-MJHT&login_hint=a%40example.com&login_hint=b%40example.com", nil, ""},
+		{"a control character in the hint", "GET", "/device?user_code=WDJB-MJHT&login_hint=a%40example.com%0D%0ABcc%3A+x", nil, ""},
+		{"invalid UTF-8 in flow", "GET", "/user/device?userCode=WDJB-MJHT&flow=%FF", nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, "Living room TV")
 			b := e.browser(t)
 			var w = b.get(tt.target)
 			if tt.method == "POST" {
 				w = b.post(tt.target, tt.form)
 			}
-			if got := w.Header().Get("Location"); w.Code != http.StatusSeeOther || got != tt.want {
+			if tt.want == "" {
+				if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Something is wrong with that link") {
+					t.Errorf("%s %s = %d, Location %q; want a 400 page", tt.method, tt.target, w.Code, w.Header().Get("Location"))
+				}
+			} else if got := w.Header().Get("Location"); w.Code != http.StatusSeeOther || got != tt.want {
 				t.Errorf("%s %s = %d, Location %q; want 303, %q", tt.method, tt.target, w.Code, got, tt.want)
 			}
 			if got := e.status(t, testCode); got != store.DevicePending {
@@ -52,20 +85,30 @@ func TestDeviceSignedOut(t *testing.T) {
 }
 
 // TestDeviceSignInThenConfirm walks verification_uri_complete from a
-// signed-out browser: sign-in leads back to the confirm page.
+// signed-out browser, ours and 10Duke's with login_hint: the sign-in page
+// (with the hint filled in) leads back to the confirm page.
 func TestDeviceSignInThenConfirm(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "Living room TV")
-	b := e.browser(t)
-	loc := b.get("/device?user_code=WDJB-MJHT").Header().Get("Location")
-	w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword},
-		"return_to": {"/device?user_code=WDJB-MJHT"}, "csrf_token": {b.csrf(loc)}})
-	next := w.Header().Get("Location")
-	if next != "/device?user_code=WDJB-MJHT" {
-		t.Fatalf("after sign-in, Location = %q; want the device page with the code", next)
-	}
-	if w := b.get(next); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `value="approve"`) {
-		t.Errorf("GET %s = %d; want the confirm page\n%s", next, w.Code, w.Body)
+	for _, tt := range []struct{ link, username string }{
+		{"/device?user_code=WDJB-MJHT", ""},
+		{"/user/device?userCode=WDJB-MJHT&login_hint=ada%40example.com", testEmail},
+	} {
+		e := newEnv(t, "Living room TV")
+		b := e.browser(t)
+		loc := b.get(tt.link).Header().Get("Location")
+		page := b.get(loc).Body.String()
+		if !strings.Contains(page, `name="username" value="`+tt.username+`"`) {
+			t.Errorf("sign-in page from %s: want the email %q filled in\n%s", tt.link, tt.username, page)
+		}
+		w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword},
+			"return_to": {"/device?user_code=WDJB-MJHT"}, "csrf_token": {csrfField.FindStringSubmatch(page)[1]}})
+		next := w.Header().Get("Location")
+		if next != "/device?user_code=WDJB-MJHT" {
+			t.Fatalf("after sign-in from %s, Location = %q; want the device page with the code", tt.link, next)
+		}
+		if w := b.get(next); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `value="approve"`) {
+			t.Errorf("GET %s = %d; want the confirm page\n%s", next, w.Code, w.Body)
+		}
 	}
 }
 
@@ -305,5 +348,58 @@ func TestDisplayCode(t *testing.T) {
 		if got := displayCode(tt.code, tt.group); got != tt.want {
 			t.Errorf("displayCode(%q, %d) = %q; want %q", tt.code, tt.group, got, tt.want)
 		}
+	}
+}
+
+// TestDeviceSignInOptionsSignedIn: someone signed in already sees the
+// confirm page; flow and login_hint change nothing, a hint naming someone
+// else included, and approve nothing (RFC 8628 §5.4).
+func TestDeviceSignInOptionsSignedIn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "Living room TV")
+	b := signedIn(t, e)
+	for _, target := range []string{
+		"/device?user_code=WDJB-MJHT&flow=register&login_hint=bob%40example.com",
+		"/user/device?userCode=WDJB-MJHT&flow=register&login_hint=bob%40example.com",
+	} {
+		w := b.get(target)
+		if body := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(body, `value="approve"`) ||
+			!strings.Contains(body, "WDJB-MJHT") || strings.Contains(body, "bob@example.com") {
+			t.Errorf("GET %s = %d; want the confirm page for %s\n%s", target, w.Code, testEmail, body)
+		}
+	}
+	if got := e.status(t, testCode); got != store.DevicePending {
+		t.Errorf("status = %q; want %q", got, store.DevicePending)
+	}
+}
+
+// TestDeviceRegisterRoundTrip follows 10Duke's options all the way: from
+// /user/device with flow=register and login_hint to the registration page
+// with the email filled in, an account, and the confirm page of the code,
+// which still needs its click.
+func TestDeviceRegisterRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "Living room TV")
+
+	b := e.browser(t)
+	loc := b.get("/user/device?userCode=WDJB-MJHT&flow=register&login_hint=new%40example.com").Header().Get("Location")
+	page := b.get(loc).Body.String()
+	for _, want := range []string{`value="new@example.com"`, `name="return_to" value="/device?user_code=WDJB-MJHT"`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("registration page from %s lacks %q:\n%s", loc, want, page)
+		}
+	}
+	w := b.post("/register", url.Values{"name": {"New Person"}, "email": {"new@example.com"}, "password": {"a long enough password"},
+		"return_to": {"/device?user_code=WDJB-MJHT"}, "csrf_token": {csrfField.FindStringSubmatch(page)[1]}})
+	next := w.Header().Get("Location")
+	if w.Code != http.StatusSeeOther || next != "/device?user_code=WDJB-MJHT" {
+		t.Fatalf("after registering: %d, Location %q; want the device page with the code", w.Code, next)
+	}
+	if body := b.get(next).Body.String(); !strings.Contains(body, `value="approve"`) || !strings.Contains(body, "WDJB-MJHT") ||
+		!strings.Contains(body, "new@example.com") {
+		t.Errorf("GET %s: want the confirm page, signed in as the new account\n%s", next, body)
+	}
+	if got := e.status(t, testCode); got != store.DevicePending {
+		t.Errorf("status after registering = %q; want %q: only the click approves", got, store.DevicePending)
 	}
 }

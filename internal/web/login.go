@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/store"
@@ -43,10 +44,8 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 	// can still sign in.
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
-	hint, err := query(r, "login_hint")
-	if err != nil || len(hint) > maxEmailLength {
-		hint = ""
-	}
+	hint, _ := query(r, "login_hint")
+	hint = loginHint(hint)
 	return p.render(w, http.StatusOK, "login", loginPage{
 		base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), User: u},
 		Username: hint,
@@ -218,7 +217,79 @@ func safeReturnTo(s string) (string, bool) {
 
 // loginURL sends a signed-out browser to sign in and back to returnTo.
 func loginURL(returnTo string) string {
-	return "/login?" + url.Values{"return_to": {returnTo}}.Encode()
+	return signInURL("/login", returnTo, "")
+}
+
+// signInURL is the sign-in or registration page (page), returning to
+// returnTo, with hint filled in as the email when it is an address
+// (loginHint). Empty values are left out.
+func signInURL(page, returnTo, hint string) string {
+	v := url.Values{}
+	if returnTo != "" {
+		v.Set("return_to", returnTo)
+	}
+	if h := loginHint(hint); h != "" {
+		v.Set("login_hint", h)
+	}
+	if len(v) == 0 {
+		return page
+	}
+	return page + "?" + v.Encode()
+}
+
+// loginHint returns hint when it could name an account here (an email
+// address of the shape registration takes, so at most 254 bytes), else "".
+// A hint only fills in a form field, escaped by html/template; it decides
+// nothing, so one that is not an address is dropped rather than refused:
+// the person can still type.
+func loginHint(hint string) string {
+	_, domain, _ := strings.Cut(hint, "@")
+	if !validEmail(strings.ToLower(hint)) || strings.IndexFunc(domain, notHostChar) >= 0 {
+		return ""
+	}
+	return hint
+}
+
+// notHostChar reports a character no host name has: anything but letters
+// (internationalised names included), digits, '-' and '.'.
+func notHostChar(r rune) bool {
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '.'
+}
+
+// signInOptions are what 10Duke's device flow lets a verification link say
+// about signing in (docs/architecture.md, "Verification"): flow=register
+// opens the registration page instead of sign-in, and login_hint fills in
+// the email. The authorization endpoint reads the same two (package
+// authorize).
+type signInOptions struct {
+	Register bool
+	Hint     string // an email address (loginHint), or ""
+}
+
+// signInOptionsFrom reads flow and login_hint from r's query. Either one
+// repeated, or not text, makes the link unreadable (a 400 page, as for any
+// parameter); a flow other than register is sign-in, and a hint that is not
+// an address is dropped, as at the authorization endpoint.
+func signInOptionsFrom(r *http.Request) (signInOptions, error) {
+	flow, err := query(r, "flow")
+	if err != nil {
+		return signInOptions{}, err
+	}
+	hint, err := query(r, "login_hint")
+	if err != nil {
+		return signInOptions{}, err
+	}
+	return signInOptions{Register: flow == "register", Hint: loginHint(hint)}, nil
+}
+
+// url is where o sends a signed-out browser: the sign-in page, or the
+// registration page, returning to returnTo.
+func (o signInOptions) url(returnTo string) string {
+	page := "/login"
+	if o.Register {
+		page = "/register"
+	}
+	return signInURL(page, returnTo, o.Hint)
 }
 
 // retryAfter tells a throttled browser when its window ends (RFC 9110 §10.2.3).

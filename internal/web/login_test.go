@@ -243,12 +243,33 @@ func TestLoginReturnTo(t *testing.T) {
 	}
 }
 
+// TestLoginHint: the sign-in and registration pages fill in a login_hint
+// that is an email address, and drop anything else.
 func TestLoginHint(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "Living room TV")
-	w := e.browser(t).get("/login?login_hint=ada%40example.com")
-	if got := w.Body.String(); !strings.Contains(got, `value="ada@example.com"`) {
-		t.Errorf("login form does not prefill the hint:\n%s", got)
+	for _, tt := range []struct {
+		name, hint string
+		want       string // the email field's value
+	}{
+		{"an address", "ada%40example.com", "ada@example.com"},
+		{"kept as typed", "Ada%40Example.COM", "Ada@Example.COM"},
+		{"not an address", "ada", ""},
+		{"markup", "%3Cscript%3E%40example.com", ""},
+		{"two addresses", "a%40example.com%2Cb%40example.com", ""},
+		{"a parameter smuggled in", "a%40example.com%26return_to%3D%2F%2Fevil.example", ""},
+		{"too long", strings.Repeat("a", 250) + "%40example.com", ""},
+	} {
+		for _, page := range []string{"/login", "/register"} {
+			field := `id="username" name="username" value="`
+			if page == "/register" {
+				field = `id="email" name="email" value="`
+			}
+			w := e.browser(t).get(page + "?login_hint=" + tt.hint)
+			if got := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(got, field+tt.want+`"`) {
+				t.Errorf("%s, %s: %d; want the email field %q\n%s", page, tt.name, w.Code, tt.want, got)
+			}
+		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -48,20 +47,15 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	// As on the sign-in page, a bad return_to or login_hint is dropped.
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
-	hint, err := query(r, "login_hint")
-	if err != nil || len(hint) > maxEmailLength {
-		hint = ""
-	}
+	hint, _ := query(r, "login_hint")
 	return p.render(w, http.StatusOK, "register", p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
-		"", hint, returnTo))
+		"", loginHint(hint), returnTo))
 }
 
+// registerPage is the registration form; its link to sign in instead
+// returns to the same place, with the email carried over as the hint.
 func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage {
-	signIn := "/login"
-	if returnTo != "" {
-		signIn = loginURL(returnTo)
-	}
-	return registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signIn,
+	return registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
 		MinPassword: account.MinPasswordLength}
 }
 
@@ -193,17 +187,7 @@ func capitalize(s string) string {
 }
 
 // RegisterURL is the link from the sign-in page to the registration page,
-// which returns where sign-in would have.
+// which returns where sign-in would have, with the email carried over.
 func (l loginPage) RegisterURL() string {
-	v := url.Values{}
-	if l.ReturnTo != "" {
-		v.Set("return_to", l.ReturnTo)
-	}
-	if l.Username != "" && len(l.Username) <= maxEmailLength {
-		v.Set("login_hint", l.Username)
-	}
-	if len(v) == 0 {
-		return "/register"
-	}
-	return "/register?" + v.Encode()
+	return signInURL("/register", l.ReturnTo, l.Username)
 }

@@ -141,7 +141,7 @@ func TestRegisterForm(t *testing.T) {
 	b := e.browser(t)
 	page := b.get("/register?login_hint=new%40example.com&return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT").Body.String()
 	for _, want := range []string{`value="new@example.com"`, `name="return_to" value="/device?user_code=WDJB-MJHT"`,
-		`href="/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`, `name="password"`, `name="name"`} {
+		`href="/login?login_hint=new%40example.com&amp;return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`, `name="password"`, `name="name"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("registration page lacks %q:\n%s", want, page)
 		}

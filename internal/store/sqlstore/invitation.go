@@ -66,14 +66,7 @@ func (s *Store) CreateInvitation(ctx context.Context, inv *store.Invitation, mai
 		if err != nil || mail == nil {
 			return err
 		}
-		_, err = q.Exec(ctx, `INSERT INTO outbox (`+mailColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			mail.ID, mail.InvitationID, mail.Recipient, mail.Subject, mail.Body, mail.Link, mail.Status, mail.Attempts,
-			mail.NextAttemptAt.UnixMilli(), mail.LastError, Millis(mail.CreatedAt), Millis(mail.SentAt))
-		if err != nil {
-			return fmt.Errorf("mail: %w", err)
-		}
-		return nil
+		return insertMail(ctx, q, mail)
 	})
 	if err != nil {
 		return fmt.Errorf("create invitation: %w", err)
@@ -107,6 +100,91 @@ func (s *Store) ListInvitations(ctx context.Context, orgID string) ([]*store.Inv
 		WHERE org_id = $1 ORDER BY created_at DESC, id`, orgID)
 }
 
+// QueryInvitations returns the page of an organization's invitations q
+// selects, newest first. The position after the previous page is compared
+// as a pair (created_at, then id), so a page boundary between invitations
+// created in the same millisecond loses none of them; the organization's
+// index on (org_id, created_at) serves it.
+func (s *Store) QueryInvitations(ctx context.Context, q store.InvitationQuery) ([]*store.Invitation, error) {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("query invitations: limit %d: %w", q.Limit, store.ErrInvalid)
+	}
+	if !store.ValidText(q.OrgID, q.AfterID) {
+		return nil, nil // no organization, or no invitation to follow, has such a key
+	}
+	where, args := `org_id = $1`, []any{q.OrgID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	switch q.State {
+	case "":
+	case store.InvitationPending:
+		where += ` AND status = 'pending' AND expires_at > ` + arg(q.Now.UnixMilli())
+	case store.InvitationExpired:
+		where += ` AND status = 'pending' AND expires_at <= ` + arg(q.Now.UnixMilli())
+	case store.InvitationAccepted, store.InvitationDeclined, store.InvitationRevoked:
+		where += ` AND status = ` + arg(q.State)
+	default:
+		return nil, fmt.Errorf("query invitations: state %q: %w", q.State, store.ErrInvalid)
+	}
+	if q.AfterID != "" {
+		created := arg(q.AfterCreated.UnixMilli())
+		where += ` AND (created_at < ` + created + ` OR (created_at = ` + created + ` AND id > ` + arg(q.AfterID) + `))`
+	}
+	limit := arg(q.Limit)
+	return queryAll(ctx, s.b.Reader(), scanInvitation, `SELECT `+invitationColumns+` FROM invitations
+		WHERE `+where+` ORDER BY created_at DESC, id LIMIT `+limit, args...)
+}
+
+// ResendInvitation swaps a pending, unexpired invitation's token hash and
+// replaces its unsent mail, in one transaction that begins with the
+// conditional update. An acceptance with the old token racing it finds, on
+// PostgreSQL, the row locked, and once the resend commits re-checks its
+// WHERE clause against the new hash (READ COMMITTED) and matches nothing;
+// on SQLite the one writer takes them in turn. Either way exactly one of
+// the two succeeds.
+func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, mail *store.Mail, now time.Time) (*store.Invitation, error) {
+	if !store.ValidText(id) {
+		return nil, store.ErrNotFound
+	}
+	if !store.ValidText(tokenHash) || mail == nil || mail.InvitationID != id || !validMail(mail) {
+		return nil, fmt.Errorf("resend invitation: %w", store.ErrInvalid)
+	}
+	var inv *store.Invitation
+	err := s.b.Tx(ctx, func(q Querier) error {
+		var err error
+		inv, err = changeInvitation(ctx, q, `UPDATE invitations SET token_hash = $2
+			WHERE id = $1 AND status = 'pending' AND expires_at > $3 RETURNING `+invitationColumns,
+			[]any{id, tokenHash, now.UnixMilli()}, `SELECT 1 FROM invitations WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		// The old link is dead: mail still waiting with it is cancelled
+		// and erased before the new one is queued.
+		if _, err := q.Exec(ctx, cancelMail+` AND invitation_id = $1`, id); err != nil {
+			return fmt.Errorf("cancel mail: %w", err)
+		}
+		return insertMail(ctx, q, mail)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resend invitation: %w", err)
+	}
+	return inv, nil
+}
+
+// insertMail puts m into the outbox.
+func insertMail(ctx context.Context, q Querier, m *store.Mail) error {
+	_, err := q.Exec(ctx, `INSERT INTO outbox (`+mailColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		m.ID, m.InvitationID, m.Recipient, m.Subject, m.Body, m.Link, m.Status, m.Attempts,
+		m.NextAttemptAt.UnixMilli(), m.LastError, Millis(m.CreatedAt), Millis(m.SentAt))
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	return nil
+}
+
 // cancelMail cancels and erases pending mail; callers add which.
 const cancelMail = `UPDATE outbox SET status = 'cancelled', body = '', link = '' WHERE status = 'pending'`
 
@@ -134,6 +212,25 @@ func (s *Store) DeclineInvitation(ctx context.Context, tokenHash string, now tim
 		`SELECT 1 FROM invitations WHERE token_hash = $1`, tokenHash, now)
 }
 
+// changeInvitation runs update, a conditional UPDATE … RETURNING of one
+// invitation, with args, on q. When nothing matched, existsQuery (a SELECT
+// 1 by key, $1) tells an unknown invitation (ErrNotFound) from one in
+// another state, or expired (ErrConflict).
+func changeInvitation(ctx context.Context, q Querier, update string, args []any, existsQuery, key string) (*store.Invitation, error) {
+	inv, err := scanInvitation(q.QueryRow(ctx, update, args...))
+	if !errors.Is(err, store.ErrNotFound) {
+		return inv, err
+	}
+	ok, err := exists(ctx, q, existsQuery, key)
+	switch {
+	case err != nil:
+		return nil, err
+	case ok:
+		return nil, fmt.Errorf("not pending or expired: %w", store.ErrConflict)
+	}
+	return nil, store.ErrNotFound
+}
+
 // endInvitation runs update, a conditional UPDATE … RETURNING of the one
 // invitation key ($1) names, at now ($2), and cancels that invitation's
 // unsent mail, in one transaction. When nothing matched, existsQuery (a
@@ -143,17 +240,7 @@ func (s *Store) endInvitation(ctx context.Context, what, update, existsQuery, ke
 	var inv *store.Invitation
 	err := s.b.Tx(ctx, func(q Querier) error {
 		var err error
-		inv, err = scanInvitation(q.QueryRow(ctx, update, key, now.UnixMilli()))
-		if errors.Is(err, store.ErrNotFound) {
-			ok, err := exists(ctx, q, existsQuery, key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return fmt.Errorf("not pending: %w", store.ErrConflict)
-			}
-			return store.ErrNotFound
-		}
+		inv, err = changeInvitation(ctx, q, update, []any{key, now.UnixMilli()}, existsQuery, key)
 		if err != nil {
 			return err
 		}
@@ -202,19 +289,9 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, acc *sto
 	var inv *store.Invitation
 	err := s.b.Tx(ctx, func(q Querier) error {
 		var err error
-		inv, err = scanInvitation(q.QueryRow(ctx, `UPDATE invitations SET status = 'accepted', decided_at = $1, client_id = $2
+		inv, err = changeInvitation(ctx, q, `UPDATE invitations SET status = 'accepted', decided_at = $1, client_id = $2
 			WHERE token_hash = $3 AND status = 'pending' AND expires_at > $1 RETURNING `+invitationColumns,
-			now.UnixMilli(), clientID, tokenHash))
-		if errors.Is(err, store.ErrNotFound) {
-			ok, err := exists(ctx, q, `SELECT 1 FROM invitations WHERE token_hash = $1`, tokenHash)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return fmt.Errorf("not pending or expired: %w", store.ErrConflict)
-			}
-			return store.ErrNotFound
-		}
+			[]any{now.UnixMilli(), clientID, tokenHash}, `SELECT 1 FROM invitations WHERE token_hash = $1`, tokenHash)
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,9 @@ func testOrgs(t *testing.T, s store.Store) {
 		{"InvalidText", testOrgInvalidText},
 		{"ConcurrentAccept", testConcurrentAccept},
 		{"ConcurrentClaimMail", testConcurrentClaimMail},
+		{"QueryInvitations", testQueryInvitations},
+		{"ResendInvitation", testResendInvitation},
+		{"ConcurrentResendAccept", testConcurrentResendAccept},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, s, tt.name+"-") })
 	}
@@ -696,6 +699,7 @@ func testOrgOddKeys(t *testing.T, s store.Store, p string) {
 			{"GetInvitation", lookupErr(s.GetInvitation(ctx, key))},
 			{"GetInvitationByToken", lookupErr(s.GetInvitationByToken(ctx, key))},
 			{"RevokeInvitation", lookupErr(s.RevokeInvitation(ctx, key, t0))},
+			{"ResendInvitation", lookupErr(s.ResendInvitation(ctx, key, "token-"+p+"odd", resendMail(&store.Invitation{ID: key}, 1), t0))},
 			{"DeclineInvitation", lookupErr(s.DeclineInvitation(ctx, key, t0))},
 			{"AcceptInvitation(key, new client)", lookupErr(s.AcceptInvitation(ctx, key, &store.Acceptance{NewClient: newDeviceClient(p + "dev")}, t0))},
 			{"MarkMailSent", s.MarkMailSent(ctx, key, t0)},
