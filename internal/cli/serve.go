@@ -141,7 +141,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	// raised GC target would keep for a while: hand it back to the system
 	// now, so an idle instance holds only what it uses.
 	debug.FreeOSMemory()
-	log.Info("latchkey is serving", "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
+	log.Info("latchkey is serving", "version", e.Build.Version, "commit", shortCommit(e.Build.Commit), "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
 	if dev0 != nil {
 		printDevBanner(e.Stdout, cfg, dev0)
 	}
