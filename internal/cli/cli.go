@@ -66,7 +66,9 @@ type command struct {
 
 // commands is the command table; `latchkey help` lists it in this order.
 var commands = []command{
+	{"init", "write a production configuration and create the first user", runInit},
 	{"serve", "run the server", runServe},
+	{"healthcheck", "ask the server on this machine whether it is alive or ready (exit 0 or 1)", runHealthcheck},
 	{"migrate", "create or upgrade the database schema", runMigrate},
 	{"clients", "manage OAuth clients through the admin API", clientsGroup.run},
 	{"users", "manage users through the admin API", usersGroup.run},
@@ -120,7 +122,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Start here:  latchkey serve --dev")
+	fmt.Fprintln(w, "Start here:  latchkey serve --dev        For production:  latchkey init -h")
 	fmt.Fprintln(w, "Each command takes -h for its usage and flags, as in: latchkey help serve")
 }
 
