@@ -36,7 +36,9 @@ what to do next.
 
 It writes nothing if FILE exists, if a setting is wrong, or if the user
 exists already. --issuer is the https address people and devices will
-reach the server at, through a TLS reverse proxy (docs/deploy.md). The
+reach the server at, through a TLS reverse proxy (docs/deploy.md).
+--issuer, --listen and --db default to LATCHKEY_ISSUER, LATCHKEY_LISTEN and
+LATCHKEY_DB, as for serve. The
 first user's email and name are asked on the terminal unless given; the
 password is asked twice there, or read from standard input with
 --password-stdin, and needs at least 10 characters, as on the
@@ -55,9 +57,9 @@ const maxUserName = 200
 func runInit(ctx context.Context, e *Env, args []string) error {
 	fs := e.newFlags("init", "init --issuer URL [--config FILE] [--db DATABASE] [--listen HOST:PORT] [--email EMAIL] [flags]", initHelp)
 	file := fs.String("config", "", "the configuration `FILE` to write (default $LATCHKEY_CONFIG, else latchkey.yaml)")
-	issuer := fs.String("issuer", "", "the https `URL` people and devices reach the server at, such as https://auth.example.com")
-	db := fs.String("db", "sqlite:latchkey.db", "the `DATABASE`: sqlite:PATH (written as an absolute path) or postgres://USER:PASSWORD@HOST/DB")
-	listen := fs.String("listen", "127.0.0.1:8080", "the `HOST:PORT` the server listens on, for the reverse proxy in front of it")
+	issuer := fs.String("issuer", "", "the https `URL` people and devices reach the server at, such as https://auth.example.com (default $LATCHKEY_ISSUER)")
+	db := fs.String("db", "", "the `DATABASE`: sqlite:PATH (written as an absolute path) or postgres://USER:PASSWORD@HOST/DB (default $LATCHKEY_DB, else sqlite:latchkey.db)")
+	listen := fs.String("listen", "", "the `HOST:PORT` the server listens on, for the reverse proxy in front of it (default $LATCHKEY_LISTEN, else 127.0.0.1:8080)")
 	trustProxy := fs.Bool("trust-proxy", false, "write trust_proxy: true, for a server only its reverse proxy reaches")
 	email := fs.String("email", "", "the first user's `EMAIL` address (asked on the terminal when missing)")
 	name := fs.String("name", "", "the first user's `NAME` (asked on the terminal when missing)")
@@ -65,7 +67,14 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
-	if *issuer == "" {
+	// What is not given comes from the environment, as for serve: in the
+	// container image, LATCHKEY_LISTEN is 0.0.0.0:8080.
+	cfg := config.Default()
+	cfg.Issuer = cmp.Or(*issuer, e.Getenv("LATCHKEY_ISSUER"))
+	cfg.Listen = cmp.Or(*listen, e.Getenv("LATCHKEY_LISTEN"), cfg.Listen)
+	cfg.Database = cmp.Or(*db, e.Getenv("LATCHKEY_DB"), cfg.Database)
+	cfg.TrustProxy = *trustProxy
+	if cfg.Issuer == "" {
 		return usageError(fs, "--issuer is required: the https address people and devices will reach the server at, such as https://auth.example.com")
 	}
 	path := cmp.Or(*file, e.Getenv("LATCHKEY_CONFIG"), "latchkey.yaml")
@@ -73,8 +82,6 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 		return fmt.Errorf("%s exists: init writes a new configuration and changes no existing one; move it away, or name another file with --config", path)
 	}
 
-	cfg := config.Default()
-	cfg.Issuer, cfg.Listen, cfg.Database, cfg.TrustProxy = *issuer, *listen, *db, *trustProxy
 	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && p != "" {
 		// The server may start in another directory (systemd starts it in /).
 		abs, err := filepath.Abs(p)

@@ -308,3 +308,26 @@ func TestInitConfigExamples(t *testing.T) {
 		t.Errorf("the smtp example was not read: %+v", got.SMTP)
 	}
 }
+
+// TestInitFromEnvironment: what the flags do not say comes from LATCHKEY_*
+// variables, as in the container image (docs/deploy.md's compose flow).
+func TestInitFromEnvironment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{
+		"LATCHKEY_CONFIG": filepath.Join(dir, "latchkey.yaml"),
+		"LATCHKEY_ISSUER": "https://auth.example.com",
+		"LATCHKEY_LISTEN": "0.0.0.0:8080",
+		"LATCHKEY_DB":     "sqlite:" + filepath.Join(dir, "latchkey.db"),
+	}
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(initPassword),
+		Stdout: &out, Stderr: &errOut}, []string{"init", "--email", "ada@example.com", "--name", "Ada Lovelace", "--password-stdin"})
+	if code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, &errOut)
+	}
+	cfg := checkInit(t, dir, out.String())
+	if cfg.Listen != "0.0.0.0:8080" || cfg.Issuer != env["LATCHKEY_ISSUER"] || cfg.Database != env["LATCHKEY_DB"] {
+		t.Errorf("init from the environment wrote listen %q, issuer %q, database %q", cfg.Listen, cfg.Issuer, cfg.Database)
+	}
+}
