@@ -152,7 +152,8 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	} else {
 		gaps, err := missing(ctx, st, cfg)
 		if err != nil {
-			return err
+			// Advice only: a database hiccup now is no reason to stop serving.
+			log.Warn("could not check what this installation lacks", "err", err)
 		}
 		for _, g := range gaps {
 			log.Warn(g.what, "fix", g.fix)
