@@ -331,3 +331,25 @@ func TestInitFromEnvironment(t *testing.T) {
 		t.Errorf("init from the environment wrote listen %q, issuer %q, database %q", cfg.Listen, cfg.Issuer, cfg.Database)
 	}
 }
+
+// TestInitAsks: on a terminal, init asks for the email and name it was not
+// given before it asks for the password, and writes nothing when that
+// fails.
+func TestInitAsks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	e := &Env{Getenv: noEnv, Stdin: strings.NewReader("Ada@Example.com\nAda Lovelace\n"), Stdout: &out, Stderr: &errOut, terminal: true}
+	err := e.run(t.Context(), []string{"init", "--config", filepath.Join(dir, "latchkey.yaml"),
+		"--issuer", "https://auth.example.com", "--db", "sqlite:" + filepath.Join(dir, "latchkey.db")})
+	// A strings.Reader is no terminal to turn echo off on.
+	if err == nil || !strings.Contains(err.Error(), "give it with --password-stdin") {
+		t.Errorf("err = %v", err)
+	}
+	if got, want := errOut.String(), "Email address of the first user: Their name (may be left empty): "; got != want {
+		t.Errorf("asked %q, want %q", got, want)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("init left %v", left)
+	}
+}
