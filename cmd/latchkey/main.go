@@ -11,12 +11,17 @@ import (
 	"github.com/latchkey/latchkey/internal/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// Set at build time by scripts/release and the Dockerfile:
+//
+//	-ldflags "-X main.version=1.2.3 -X main.commit=<revision> -X main.date=<commit time, RFC 3339>"
+//
+// What is left empty, `latchkey version` takes from the build information
+// Go records (cli.NewBuild).
+var version, commit, date string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, cli.Env{Version: version, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, os.Args[1:])
+	code := cli.Main(ctx, cli.Env{Build: cli.NewBuild(version, commit, date), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

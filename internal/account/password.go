@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/latchkey/latchkey/internal/oauth"
 )
 
 // Argon2id parameters: OWASP's minimum recommendation (19 MiB, 2 passes,
@@ -82,6 +84,10 @@ func ValidatePassword(p string) error {
 		return fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
 	case len(p) > MaxPasswordLength:
 		return fmt.Errorf("the password must have at most %d characters", MaxPasswordLength)
+	case !oauth.CleanText(p):
+		// The sign-in form refuses control characters, so such a password
+		// could never be typed there.
+		return errors.New("the password must be text without control characters")
 	}
 	return nil
 }

@@ -10,9 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base32"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -197,21 +195,8 @@ func (a *API) log() *slog.Logger {
 	return a.Log
 }
 
-// idEncoding spells generated ids: lower-case base32, easy to read aloud
-// and safe in URLs, headers and Basic credentials.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// idLength is the length of generated ids: 20 characters, 100 random bits.
-const idLength = 20
-
-// newID draws a random id.
-func (a *API) newID() (string, error) {
-	var b [13]byte // 104 bits: 21 characters, of which we keep 20
-	if _, err := io.ReadFull(a.rand(), b[:]); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return idEncoding.EncodeToString(b[:])[:idLength], nil
-}
+// newID draws a random id (oauth.NewID).
+func (a *API) newID() (string, error) { return oauth.NewID(a.rand()) }
 
 // formatTime is how the API writes timestamps: RFC 3339, UTC, seconds.
 func formatTime(t time.Time) string {

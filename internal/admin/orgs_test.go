@@ -44,7 +44,7 @@ func TestOrganizations(t *testing.T) {
 		t.Errorf("created: %+v", got)
 	}
 	w = f.do(t, "POST", "/admin/v1/organizations", `{"name":"Generated"}`)
-	if gen := decode[Organization](t, w); w.Code != 201 || len(gen.ID) != idLength {
+	if gen := decode[Organization](t, w); w.Code != 201 || len(gen.ID) != oauth.IDLength {
 		t.Errorf("create with a generated id: %d %s", w.Code, w.Body)
 	}
 	for _, tt := range []struct {

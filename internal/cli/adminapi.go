@@ -27,7 +27,7 @@ func (e *Env) adminClient(endpoint, token string) (*adminClient, error) {
 	}
 	token = cmp.Or(token, e.Getenv("LATCHKEY_ADMIN_TOKEN"))
 	if token == "" {
-		return nil, errors.New("no admin token: set --token or LATCHKEY_ADMIN_TOKEN (`latchkey serve --dev` prints it)")
+		return nil, errors.New("no admin token: set --token or LATCHKEY_ADMIN_TOKEN (it is admin_token in the configuration `latchkey init` wrote; `latchkey serve --dev` prints one)")
 	}
 	return &adminClient{base: strings.TrimSuffix(endpoint, "/"), token: token, http: e.http}, nil
 }

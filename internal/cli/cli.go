@@ -18,7 +18,7 @@ import (
 
 // Env is what a run of latchkey gets from its process.
 type Env struct {
-	Version        string // what `latchkey version` prints
+	Build          Build // what `latchkey version` prints; NewBuild's when zero
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
@@ -32,6 +32,9 @@ type Env struct {
 // the command line, after its usage.
 func Main(ctx context.Context, env Env, args []string) int {
 	e := &env
+	if e.Build == (Build{}) {
+		e.Build = NewBuild("", "", "")
+	}
 	e.http = &http.Client{Timeout: 30 * time.Second}
 	e.terminal = isTerminal(e.Stdin)
 	err := e.run(ctx, args)
@@ -63,7 +66,9 @@ type command struct {
 
 // commands is the command table; `latchkey help` lists it in this order.
 var commands = []command{
+	{"init", "write a production configuration and create the first user", runInit},
 	{"serve", "run the server", runServe},
+	{"healthcheck", "ask the server on this machine whether it is alive or ready (exit 0 or 1)", runHealthcheck},
 	{"migrate", "create or upgrade the database schema", runMigrate},
 	{"clients", "manage OAuth clients through the admin API", clientsGroup.run},
 	{"users", "manage users through the admin API", usersGroup.run},
@@ -117,17 +122,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Start here:  latchkey serve --dev")
+	fmt.Fprintln(w, "Start here:  latchkey serve --dev        For production:  latchkey init -h")
 	fmt.Fprintln(w, "Each command takes -h for its usage and flags, as in: latchkey help serve")
-}
-
-func runVersion(_ context.Context, e *Env, args []string) error {
-	fs := e.newFlags("version", "version", "Prints the version of this latchkey.")
-	if _, err := e.parse(fs, args); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.Stdout, "latchkey", e.Version)
-	return nil
 }
 
 // isTerminal reports whether f is a terminal, taken to be a character

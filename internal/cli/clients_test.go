@@ -211,7 +211,7 @@ func TestClientsErrors(t *testing.T) {
 		{"wrong token flag beats the environment", nil,
 			[]string{"clients", "list", "--token", "wrong"}, "the admin token was refused (set --token or LATCHKEY_ADMIN_TOKEN)"},
 		{"no token", map[string]string{"LATCHKEY_ADMIN_TOKEN": ""},
-			[]string{"users", "list"}, "no admin token: set --token or LATCHKEY_ADMIN_TOKEN (`latchkey serve --dev` prints it)"},
+			[]string{"users", "list"}, "no admin token: set --token or LATCHKEY_ADMIN_TOKEN (it is admin_token in the configuration `latchkey init` wrote; `latchkey serve --dev` prints one)"},
 		{"bad endpoint", nil, []string{"clients", "list", "--endpoint", "127.0.0.1:8080"},
 			`--endpoint "127.0.0.1:8080": want the server's base URL, such as http://127.0.0.1:8080`},
 		{"API description", nil, []string{"clients", "create", "--name", "x", "--grant-types", "password"},

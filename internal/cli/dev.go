@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -34,11 +33,11 @@ func ensureDevData(ctx context.Context, st store.Store, cfg *config.Config) (*de
 	now := time.Now()
 	info := &devInfo{}
 	if cfg.AdminToken == "" {
-		fresh := make([]byte, 32)
-		if _, err := rand.Read(fresh); err != nil {
+		fresh, err := newAdminToken(rand.Reader)
+		if err != nil {
 			return nil, err
 		}
-		tok, err := st.ServerSecret(ctx, "dev-admin-token", []byte("lk_admin_"+base64.RawURLEncoding.EncodeToString(fresh)))
+		tok, err := st.ServerSecret(ctx, "dev-admin-token", []byte(fresh))
 		if err != nil {
 			return nil, err
 		}

@@ -51,6 +51,11 @@ reported at once.
 With --dev it listens on loopback only, and creates a development user, a
 device client and a web client if they are missing; it prints what to try.
 
+Without --dev, a listen address other machines can reach needs --issuer,
+the https address they reach the server at. A new installation serves
+as soon as it starts, and logs what it lacks before anyone can sign in
+(clients, users, an admin token) with the command that adds each.
+
 Examples:
   latchkey serve --dev
   latchkey serve --config /etc/latchkey/latchkey.yaml`
@@ -141,9 +146,18 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	// raised GC target would keep for a while: hand it back to the system
 	// now, so an idle instance holds only what it uses.
 	debug.FreeOSMemory()
-	log.Info("latchkey is serving", "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
+	log.Info("latchkey is serving", "version", e.Build.Version, "commit", shortCommit(e.Build.Commit), "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
 	if dev0 != nil {
 		printDevBanner(e.Stdout, cfg, dev0)
+	} else {
+		gaps, err := missing(ctx, st, cfg)
+		if err != nil {
+			// Advice only: a database hiccup now is no reason to stop serving.
+			log.Warn("could not check what this installation lacks", "err", err)
+		}
+		for _, g := range gaps {
+			log.Warn(g.what, "fix", g.fix)
+		}
 	}
 
 	select {
@@ -161,6 +175,69 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	stopSweep()
 	log.Info("stopped")
 	return nil
+}
+
+// setupStore is what serve asks the database about a new installation.
+type setupStore interface {
+	HasClients(ctx context.Context) (bool, error)
+	HasUsers(ctx context.Context) (bool, error)
+}
+
+// gap is something a server lacks before anyone can sign in, and how to
+// add it.
+type gap struct{ what, fix string }
+
+// missing lists what a server outside development mode lacks: clients,
+// users, and the admin token the commands that add them need. A new
+// installation still starts (its health endpoints answer, a deploy goes
+// on), and says in its log what to do next; one set up already says
+// nothing. A server without an admin token but with clients and users is
+// an operator's choice (docs/security.md G-10), not a gap.
+func missing(ctx context.Context, st setupStore, cfg config.Config) ([]gap, error) {
+	hasClients, err := st.HasClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hasUsers, err := st.HasUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if hasClients && hasUsers {
+		return nil, nil
+	}
+	endpoint := localURL(cfg.Listen)
+	var gaps []gap
+	if cfg.AdminToken == "" {
+		if !hasClients && !hasUsers {
+			db := cfg.Database
+			if redactDSN(db) != db { // not a password to copy from a log
+				db = "DATABASE"
+			}
+			return []gap{{
+				what: "this is a new installation: no clients, no users, and no admin_token for the admin API that adds them",
+				fix: "stop the server and run latchkey init --config FILE --issuer URL --db " + db + " --email EMAIL " +
+					"(it writes a configuration with an admin token and creates the first user), then latchkey serve --config FILE; " +
+					"see docs/deploy.md",
+			}}, nil
+		}
+		gaps = append(gaps, gap{
+			what: "the admin API is off (no admin_token), and the commands below need it",
+			fix:  "set admin_token in the configuration, or LATCHKEY_ADMIN_TOKEN, to 32 or more random characters, and restart",
+		})
+	}
+	if !hasUsers {
+		gaps = append(gaps, gap{
+			what: "there are no users yet: nobody can sign in until someone registers at " + cfg.IssuerURL() + "/register",
+			fix:  "latchkey users create --endpoint " + endpoint + " --email EMAIL --name NAME",
+		})
+	}
+	if !hasClients {
+		gaps = append(gaps, gap{
+			what: "there are no clients yet: no device or application can ask for tokens",
+			fix:  "latchkey clients create --endpoint " + endpoint + ` --name "Living room TV" --public --grant-types device_code,refresh_token`,
+		})
+	}
+	return gaps, nil
 }
 
 // servePprof serves the profiler on a loopback address of its own, so

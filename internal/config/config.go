@@ -200,8 +200,16 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if host, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen %q: want host:port", c.Listen)
+	} else if c.Issuer == "" && !isLoopback(host) {
+		// The issuer defaults to http:// and the listen address, which is
+		// right on a developer's loopback and wrong anywhere else: 0.0.0.0
+		// is no address a browser can open, and the issuer is in every
+		// token, discovery document and verification_uri.
+		bad("listen %q takes connections from other machines, so the issuer cannot default to http://%s: "+
+			"set it to the https address people and devices reach this server at, as in --issuer https://auth.example.com "+
+			"(or LATCHKEY_ISSUER, or issuer: in the configuration file)", c.Listen, c.Listen)
 	}
 	if c.Issuer != "" {
 		u, err := url.Parse(c.Issuer)

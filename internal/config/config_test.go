@@ -194,3 +194,43 @@ func TestValidateHTTPIssuer(t *testing.T) {
 		t.Errorf("loopback http issuer refused: %v", err)
 	}
 }
+
+// TestValidateListenNeedsIssuer: a listener other machines can reach needs
+// an issuer they can reach; on loopback the issuer may default to it.
+func TestValidateListenNeedsIssuer(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		listen, issuer string
+		wantErr        bool
+	}{
+		{"127.0.0.1:8080", "", false},
+		{"localhost:8080", "", false},
+		{"[::1]:8080", "", false},
+		{"127.0.0.2:8080", "", false},
+		{"0.0.0.0:8080", "", true},
+		{"[::]:8080", "", true},
+		{":8080", "", true},
+		{"192.0.2.10:8080", "", true},
+		{"auth.internal:8080", "", true},
+		{"0.0.0.0:8080", "https://auth.example.com", false},
+		{"[::]:8080", "https://auth.example.com", false},
+	} {
+		c := Default()
+		c.Listen, c.Issuer = tt.listen, tt.issuer
+		err := c.Validate()
+		if (err != nil) != tt.wantErr {
+			t.Errorf("listen %q, issuer %q: Validate() = %v; want an error: %v", tt.listen, tt.issuer, err, tt.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--issuer https://auth.example.com") {
+			t.Errorf("listen %q: the error does not say how to set the issuer: %v", tt.listen, err)
+		}
+	}
+	c := Default()
+	c.Listen = "0.0.0.0:8080"
+	want := `listen "0.0.0.0:8080" takes connections from other machines, so the issuer cannot default to http://0.0.0.0:8080: ` +
+		`set it to the https address people and devices reach this server at, as in --issuer https://auth.example.com ` +
+		`(or LATCHKEY_ISSUER, or issuer: in the configuration file)`
+	if err := c.Validate(); err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v\nwant %s", err, want)
+	}
+}

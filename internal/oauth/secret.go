@@ -3,6 +3,7 @@ package oauth
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -29,6 +30,24 @@ func NewSecret(rand io.Reader, prefix string) (string, error) {
 		return "", fmt.Errorf("read random: %w", err)
 	}
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// idEncoding spells generated ids: lower-case base32, easy to read aloud
+// and safe in URLs, headers and Basic credentials.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// IDLength is the length of a generated id: 20 characters, 100 random bits.
+const IDLength = 20
+
+// NewID returns a random id for a record others will name: a client_id, a
+// user's subject, an organization. IDLength characters from rand: not a
+// secret, but not guessable either.
+func NewID(rand io.Reader) (string, error) {
+	var b [13]byte // 104 bits: 21 characters, of which we keep 20
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return idEncoding.EncodeToString(b[:])[:IDLength], nil
 }
 
 // HashSecret is what we store for a generated secret or code: hex SHA-256.

@@ -144,8 +144,11 @@ type ClientStore interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]*Client, error) // ordered by id
-	UpdateClient(ctx context.Context, c *Client) error  // ErrNotFound if missing
-	DeleteClient(ctx context.Context, id string) error  // ErrNotFound if missing
+	// HasClients reports whether there is any client, without reading them
+	// all: serve says what a new installation lacks.
+	HasClients(ctx context.Context) (bool, error)
+	UpdateClient(ctx context.Context, c *Client) error // ErrNotFound if missing
+	DeleteClient(ctx context.Context, id string) error // ErrNotFound if missing
 }
 
 // User is a person who can sign in.
@@ -165,6 +168,7 @@ type UserStore interface {
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error) // ordered by email
+	HasUsers(ctx context.Context) (bool, error)     // whether there is any user, as HasClients
 	UpdateUser(ctx context.Context, u *User) error  // ErrNotFound if missing; ErrConflict on a taken email
 	DeleteUser(ctx context.Context, id string) error
 }

@@ -244,7 +244,7 @@ func signInURL(page, returnTo, hint string) string {
 // the person can still type.
 func loginHint(hint string) string {
 	_, domain, _ := strings.Cut(hint, "@")
-	if !validEmail(strings.ToLower(hint)) || strings.IndexFunc(domain, notHostChar) >= 0 {
+	if !account.ValidEmail(strings.ToLower(hint)) || strings.IndexFunc(domain, notHostChar) >= 0 {
 		return ""
 	}
 	return hint

@@ -2,10 +2,8 @@ package web
 
 import (
 	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -108,7 +106,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case name == "" || utf8.RuneCountInString(name) > maxUserName:
 		return again(http.StatusBadRequest, fmt.Sprintf("Enter your name, at most %d characters.", maxUserName))
-	case !validEmail(email):
+	case !account.ValidEmail(email):
 		return again(http.StatusBadRequest, "Enter an email address such as name@example.com.")
 	}
 	if err := account.ValidatePassword(password); err != nil {
@@ -150,33 +148,13 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	return seeOther(w, returnTo)
 }
 
-// userIDEncoding spells new users' ids as the admin API does: lower-case
-// base32.
-var userIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newUserID draws a user id: 20 characters, 100 random bits.
+// newUserID draws a user id as the admin API does (oauth.NewID).
 func (p *Pages) newUserID() (string, error) {
 	rnd := p.Rand
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var b [13]byte
-	if _, err := io.ReadFull(rnd, b[:]); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return userIDEncoding.EncodeToString(b[:])[:20], nil
-}
-
-// validEmail checks an address's basic shape, as the admin API does: one
-// @, a local part and a dotted domain, nothing that needs quoting. Whether
-// it receives mail is not ours to know.
-func validEmail(e string) bool {
-	local, domain, ok := strings.Cut(e, "@")
-	return ok && local != "" && len(local) <= 64 && len(e) <= 254 && oauth.CleanText(e) &&
-		!strings.ContainsAny(e, " \"\\(),:;<>[]") && !strings.Contains(domain, "@") &&
-		strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".") &&
-		!strings.Contains(domain, "..") && !strings.HasPrefix(local, ".") && !strings.HasSuffix(local, ".") &&
-		!strings.Contains(local, "..")
+	return oauth.NewID(rnd)
 }
 
 func capitalize(s string) string {

@@ -16,7 +16,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -133,6 +135,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		// Each pooled connection to ":memory:" would be its own empty database.
 		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	// _pragma values run on every new connection, so each one the pools open
 	// has them; busy_timeout comes first so the others can wait for locks.
 	common := []string{
@@ -198,6 +203,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		reader: querier{rp}, writer: querier{wp}}
 	s.Store = sqlstore.New((*backend)(s), flavor)
 	return s, nil
+}
+
+// createPrivate creates the database file at path, readable and writable
+// by its owner only, unless it exists. The database holds password hashes,
+// e-mail addresses and the private signing keys (docs/security.md DP-01),
+// and SQLite would create it 0644 less the umask. SQLite gives the -wal and
+// -shm files it creates beside it the database file's permissions, so they
+// are 0600 too. An existing file keeps the permissions its operator chose.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // OpenAndMigrate opens the database at path and brings its schema up to date.

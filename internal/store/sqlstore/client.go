@@ -74,6 +74,16 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 	return cs, nil
 }
 
+// HasClients reports whether the clients table has a row; EXISTS stops at
+// the first.
+func (s *Store) HasClients(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.b.Reader().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clients)`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("has clients: %w", err)
+	}
+	return ok, nil
+}
+
 // UpdateClient replaces everything but the id and CreatedAt; ErrNotFound if
 // there is no such client.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {

@@ -70,6 +70,15 @@ func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
 	return us, nil
 }
 
+// HasUsers reports whether the users table has a row.
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.b.Reader().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("has users: %w", err)
+	}
+	return ok, nil
+}
+
 // UpdateUser replaces everything but the id and CreatedAt; ErrNotFound if
 // there is no such user, ErrConflict if the new email is another user's.
 func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {

@@ -9,6 +9,11 @@ import (
 
 func testClients(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	has, err := s.HasClients(ctx)
+	wantErr(t, "HasClients", err, nil)
+	if has {
+		t.Error("HasClients on an empty store = true")
+	}
 	web := &store.Client{
 		ID:           "web",
 		Name:         "Web app",
@@ -45,6 +50,9 @@ func testClients(t *testing.T, s store.Store) {
 	got, err := s.ListClients(ctx)
 	wantErr(t, "ListClients", err, nil)
 	diff(t, "ListClients (ordered by id)", []*store.Client{tv, web}, got)
+	if has, err = s.HasClients(ctx); err != nil || !has {
+		t.Errorf("HasClients with two clients = %v, %v; want true", has, err)
+	}
 
 	for _, tt := range []struct {
 		name string
@@ -82,6 +90,11 @@ func testClients(t *testing.T, s store.Store) {
 
 func testUsers(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	has, err := s.HasUsers(ctx)
+	wantErr(t, "HasUsers", err, nil)
+	if has {
+		t.Error("HasUsers on an empty store = true")
+	}
 	bob := newUser("u1", "bob@example.com")
 	ada := newUser("u2", "Ada@Example.COM") // the backend lower-cases too
 	ada.Disabled = true
@@ -115,6 +128,9 @@ func testUsers(t *testing.T, s store.Store) {
 	got, err := s.ListUsers(ctx)
 	wantErr(t, "ListUsers", err, nil)
 	diff(t, "ListUsers (ordered by email)", []*store.User{&wantAda, bob}, got)
+	if has, err = s.HasUsers(ctx); err != nil || !has {
+		t.Errorf("HasUsers with two users = %v, %v; want true", has, err)
+	}
 
 	taken := *bob
 	taken.Email = "ADA@example.com"
