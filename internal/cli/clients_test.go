@@ -162,6 +162,37 @@ func TestClientsCommands(t *testing.T) {
 		t.Errorf("update changed scope to %q", got)
 	}
 
+	// The token policy flags: durations in, the server's defaults shown as
+	// such, and the refresh members only for a client with the refresh grant.
+	out = e.mustRun(t, "", "clients", "update", "tv", "--id-token-alg", "RS256", "--access-token-lifetime", "5m",
+		"--refresh-lifetime", "2160h", "--refresh-idle-lifetime", "72h", "--refresh-token-policy", "always")
+	for key, want := range map[string]string{
+		"id_token_signed_response_alg": "RS256",
+		"access_token_lifetime":        "5m0s",
+		"id_token_lifetime":            "the server's",
+		"refresh_lifetime":             "2160h0m0s",
+		"refresh_idle_lifetime":        "72h0m0s",
+		"refresh_token_policy":         "always",
+	} {
+		if got := textField(t, out, key); got != want {
+			t.Errorf("after the policy update %s = %q, want %q", key, got, want)
+		}
+	}
+	stored, err = e.store.GetClient(ctx, "tv")
+	if err != nil || stored.Tokens.AccessTokenLifetime != 5*time.Minute || stored.Tokens.RefreshTokens != "always" {
+		t.Errorf("stored policy %+v, %v", stored.Tokens, err)
+	}
+	if _, _, err := e.run(t, "", "clients", "update", "tv", "--id-token-alg", "HS256"); err == nil ||
+		!strings.Contains(err.Error(), "id_token_signed_response_alg HS256 is not one of ES256, RS256") {
+		t.Errorf("--id-token-alg HS256: %v", err)
+	}
+	if _, _, err := e.run(t, "", "clients", "update", "tv", "--access-token-lifetime", "90s500ms"); err == nil {
+		t.Error("--access-token-lifetime 90.5s was taken")
+	}
+	if out := e.mustRun(t, "", "clients", "get", "web"); !strings.Contains(out, "refresh_token_policy") {
+		t.Errorf("web (refresh grant) does not show its refresh policy:\n%s", out)
+	}
+
 	// rotate-secret prints a new secret once; --json keeps stdout JSON.
 	stdout, stderr, err := e.run(t, "", "clients", "rotate-secret", "web", "--json", "--yes")
 	if err != nil {
