@@ -184,6 +184,69 @@ func TestDeviceLoginAgainstServe(t *testing.T) {
 	}
 }
 
+// TestDeviceLoginConfidential: `device-login` as a confidential device,
+// against clients registered for each secret method through the admin API:
+// --auth-method sends the secret the registered way at the device
+// authorization and token endpoints, and the wrong way is refused with a
+// message that names the flag to use.
+func TestDeviceLoginConfidential(t *testing.T) {
+	t.Parallel()
+	issuer, _, stdout, _, dir := startServe(t)
+	adminToken := waitOutput(t, stdout, regexp.MustCompile(`Admin token\s+(\S+)`), time.Second)[1]
+	bin, _ := buildBinary()
+	for _, method := range []string{"client_secret_basic", "client_secret_post"} {
+		r := call(t, "POST", issuer+"/admin/v1/clients", strings.NewReader(`{"client_id":"box-`+method+`","client_name":"Set-top box",
+			"token_endpoint_auth_method":"`+method+`","grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"scope":"openid profile"}`),
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + adminToken})
+		if r.Status != 201 {
+			t.Fatalf("create client: %d %s", r.Status, r.Raw)
+		}
+		if err := os.WriteFile(filepath.Join(dir, method+".secret"), []byte(r.str("client_secret")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		client, flag string
+		wantErr      string // "" : signs in
+	}{
+		{"box-client_secret_basic", "", ""}, // the default, client_secret_basic
+		{"box-client_secret_post", "client_secret_post", ""},
+		{"box-client_secret_post", "client_secret_basic", "it is registered for client_secret_post; run device-login with --auth-method client_secret_post"},
+		{"box-client_secret_basic", "client_secret_post", "it is registered for client_secret_basic; run device-login with --auth-method client_secret_basic"},
+	} {
+		t.Run(tt.client+" "+tt.flag, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			args := []string{"device-login", "--issuer", issuer, "--client-id", tt.client, "--scope", "openid profile",
+				"--client-secret-file", filepath.Join(dir, strings.TrimPrefix(tt.client, "box-")+".secret")}
+			if tt.flag != "" {
+				args = append(args, "--auth-method", tt.flag)
+			}
+			dl := exec.CommandContext(ctx, bin, args...)
+			out, errOut := &lockedBuffer{}, &lockedBuffer{}
+			dl.Stdout, dl.Stderr = out, errOut
+			dl.Env = append(os.Environ(), "LATCHKEY_CLIENT_SECRET_FILE=")
+			if tt.wantErr != "" {
+				if err := dl.Run(); err == nil || !strings.Contains(errOut.String(), tt.wantErr) {
+					t.Fatalf("device-login = %v; want it to fail saying %q\nstderr:\n%s", err, tt.wantErr, errOut.String())
+				}
+				return
+			}
+			if err := dl.Start(); err != nil {
+				t.Fatal(err)
+			}
+			m := waitOutput(t, out, regexp.MustCompile(`\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b`), 20*time.Second)
+			approveAsPerson(t, issuer, m[1], "dev@example.com", "dev-password")
+			if err := dl.Wait(); err != nil {
+				t.Fatalf("device-login: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+			}
+			if got := out.String(); !strings.Contains(got, `"client_id": "`+tt.client+`"`) {
+				t.Errorf("device-login output lacks the client's access token claims:\n%s", got)
+			}
+		})
+	}
+}
+
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // approveAsPerson signs in on the pages and approves userCode, the way a
