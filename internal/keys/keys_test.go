@@ -34,25 +34,27 @@ func newManager(t testing.TB, clk *fakeClock) *Manager {
 		PublishDelay: time.Minute, Retain: time.Hour, Refresh: 30 * time.Second}
 }
 
+// started is newManager at the start of 2026, initialized: a key of each
+// algorithm, signing.
+func started(t *testing.T) (*Manager, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	m := newManager(t, clk)
+	if err := m.Init(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m, clk
+}
+
 // sameStore is another instance of m: its own cache, the same database.
 func sameStore(m *Manager) *Manager {
 	return &Manager{Store: m.Store, Now: m.Now, Log: m.Log, PublishDelay: m.PublishDelay, Retain: m.Retain, Refresh: m.Refresh, RSABits: m.RSABits}
 }
 
-func kids(t *testing.T, m *Manager) []string {
-	t.Helper()
-	set, err := m.JWKS(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, k := range set.Keys {
-		out = append(out, k.Kid)
-	}
-	return out
-}
+// kids are the JWKS kids, newest first.
+func kids(t *testing.T, m *Manager) []string { return kidsOf(t, m, "") }
 
-// kidsOf are the JWKS kids of keys of alg, newest first.
+// kidsOf are the JWKS kids of keys of alg ("": of any), newest first.
 func kidsOf(t *testing.T, m *Manager, alg string) []string {
 	t.Helper()
 	set, err := m.JWKS(t.Context())
@@ -61,7 +63,7 @@ func kidsOf(t *testing.T, m *Manager, alg string) []string {
 	}
 	var out []string
 	for _, k := range set.Keys {
-		if k.Alg == alg {
+		if alg == "" || k.Alg == alg {
 			out = append(out, k.Kid)
 		}
 	}
@@ -169,12 +171,8 @@ func TestRotate(t *testing.T) {
 	for _, alg := range Algorithms {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
-			clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			m := newManager(t, clk)
+			m, clk := started(t)
 			ctx := t.Context()
-			if err := m.Init(ctx); err != nil {
-				t.Fatal(err)
-			}
 			other := ES256
 			if alg == ES256 {
 				other = RS256
@@ -246,12 +244,8 @@ func TestOtherInstanceSeesRotation(t *testing.T) {
 	for _, alg := range Algorithms {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
-			clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			a := newManager(t, clk)
+			a, clk := started(t)
 			ctx := t.Context()
-			if err := a.Init(ctx); err != nil {
-				t.Fatal(err)
-			}
 			b := sameStore(a)
 			if err := b.Init(ctx); err != nil {
 				t.Fatal(err)

@@ -40,9 +40,16 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 const argonHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
-func newKey(t *testing.T, id string, notBefore, notAfter time.Time) *store.SigningKey {
+// newKey is a signing key of alg (ES256 or RS256) with its window.
+func newKey(t *testing.T, id, alg string, notBefore, notAfter time.Time) *store.SigningKey {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var priv any
+	var err error
+	if alg == "RS256" {
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,21 +57,7 @@ func newKey(t *testing.T, id string, notBefore, notAfter time.Time) *store.Signi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &store.SigningKey{ID: id, Algorithm: "ES256", PrivateKey: der, CreatedAt: notBefore.Add(-time.Minute), NotBefore: notBefore, NotAfter: notAfter}
-}
-
-// newRSAKey is newKey for RS256.
-func newRSAKey(t *testing.T, id string, notBefore, notAfter time.Time) *store.SigningKey {
-	t.Helper()
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &store.SigningKey{ID: id, Algorithm: "RS256", PrivateKey: der, CreatedAt: notBefore.Add(-time.Minute), NotBefore: notBefore, NotAfter: notAfter}
+	return &store.SigningKey{ID: id, Algorithm: alg, PrivateKey: der, CreatedAt: notBefore.Add(-time.Minute), NotBefore: notBefore, NotAfter: notAfter}
 }
 
 // seed fills s with clients of every shape, users and two signing keys (one
@@ -116,8 +109,8 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 		}
 	}
 	for _, k := range []*store.SigningKey{
-		newKey(t, "key-old", t0, at(time.Hour)),
-		newRSAKey(t, "key-new", at(time.Hour), time.Time{}),
+		newKey(t, "key-old", "ES256", t0, at(time.Hour)),
+		newKey(t, "key-new", "RS256", at(time.Hour), time.Time{}),
 	} {
 		if err := s.CreateSigningKey(ctx, k); err != nil {
 			t.Fatalf("CreateSigningKey(%q): %v", k.ID, err)
@@ -268,7 +261,7 @@ func TestImportSomeExisting(t *testing.T) {
 	dst := sqlitetest.Open(t)
 	// The target has its own first signing key (serve made one) and a user
 	// with one of the ids.
-	own := newKey(t, "key-target", at(2*time.Hour), time.Time{})
+	own := newKey(t, "key-target", "ES256", at(2*time.Hour), time.Time{})
 	if err := dst.CreateSigningKey(ctx, own); err != nil {
 		t.Fatal(err)
 	}

@@ -34,20 +34,24 @@ func TestLogoutHintInBrowser(t *testing.T) {
 	mustDo(t, s.Store.UpdateClient(t.Context(), tv))
 	s.Clock.Advance(3e9) // past the client cache
 
-	// This browser, signed in, and a hint of its own session: the person
-	// approves a device in it.
+	// signInAndPair signs this browser in and approves a device in it: the
+	// device's ID token is a hint of this browser's session.
 	bctx := browser(t)
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/login")); err != nil {
-		t.Fatal(err)
+	signInAndPair := func() string {
+		t.Helper()
+		if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/login")); err != nil {
+			t.Fatal(err)
+		}
+		signIn(t, bctx, personEmail, personPassword)
+		a := s.startDevice(t, tvClient, scopesAll)
+		if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/device?user_code="+url.QueryEscape(a.str("user_code")))); err != nil {
+			t.Fatal(err)
+		}
+		click(t, bctx, `button[name=decision][value=approve]`)
+		s.Clock.Advance(2e9)
+		return s.poll(t, tvClient, a.str("device_code")).str("id_token")
 	}
-	signIn(t, bctx, personEmail, personPassword)
-	a := s.startDevice(t, tvClient, scopesAll)
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/device?user_code="+url.QueryEscape(a.str("user_code")))); err != nil {
-		t.Fatal(err)
-	}
-	click(t, bctx, `button[name=decision][value=approve]`)
-	s.Clock.Advance(2e9)
-	own := s.poll(t, tvClient, a.str("device_code")).str("id_token")
+	earlier := signInAndPair()
 	// Another browser of the same person, and a hint of its session.
 	other := newWebBrowser(t, s)
 	other.signIn()
@@ -82,20 +86,9 @@ func TestLogoutHintInBrowser(t *testing.T) {
 		t.Error("confirming signed the other browser out")
 	}
 
-	// Signed in again: the hint of the current session signs out at once.
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/login")); err != nil {
-		t.Fatal(err)
-	}
-	signIn(t, bctx, personEmail, personPassword)
-	a = s.startDevice(t, tvClient, scopesAll)
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.URL+"/device?user_code="+url.QueryEscape(a.str("user_code")))); err != nil {
-		t.Fatal(err)
-	}
-	click(t, bctx, `button[name=decision][value=approve]`)
-	s.Clock.Advance(2e9)
-	earlier := own
-	own = s.poll(t, tvClient, a.str("device_code")).str("id_token")
-	// The hint of this browser's earlier session asks first.
+	// Signed in again: the hint of this browser's earlier session asks
+	// first; the hint of the current one signs out at once.
+	own := signInAndPair()
 	if err := chromedp.Do(bctx, chromedp.Navigate(logout(earlier, "earlier-session"))); err != nil {
 		t.Fatal(err)
 	}
