@@ -19,6 +19,7 @@ import (
 type bench struct {
 	opts     *options
 	backend  string // sqlite or postgres
+	alg      string // ES256 or RS256: what Latchkey signs every token with
 	bin      string // the latchkey binary
 	self     string // this binary, for the baseline
 	dir      string
@@ -51,6 +52,24 @@ type startup struct {
 	PeakRSS int64         // bytes, the high-water mark after all scenarios
 }
 
+// label names the backend, with the algorithm when the run measures more
+// than the default one: "sqlite", or "sqlite-RS256".
+func (b *bench) label() string {
+	if b.rowAlg() == "" {
+		return b.backend
+	}
+	return b.backend + "-" + b.alg
+}
+
+// rowAlg is the algorithm the rows name: none when the run measures ES256
+// alone, as every run did before there was a choice.
+func (b *bench) rowAlg() string {
+	if len(b.opts.algs) == 1 && b.alg == "ES256" {
+		return ""
+	}
+	return b.alg
+}
+
 func (b *bench) run(ctx context.Context) (rows []*row, st *startup, err error) {
 	b.adminToken = rand.Text() + rand.Text()
 	if b.backend == "postgres" {
@@ -61,7 +80,7 @@ func (b *bench) run(ctx context.Context) (rows []*row, st *startup, err error) {
 			}
 		}()
 	}
-	st = &startup{Backend: b.backend}
+	st = &startup{Backend: b.label()}
 
 	// Start once on the fresh database to time migrations and key
 	// generation, then restart: the restarted process is the one measured.
@@ -83,7 +102,7 @@ func (b *bench) run(ctx context.Context) (rows []*row, st *startup, err error) {
 		return nil, nil, err
 	}
 	b.progress("%s: latchkey ready in %s (fresh database %s), idle RSS %.1f MiB",
-		b.backend, st.Warm.Round(time.Millisecond), st.Cold.Round(time.Millisecond), float64(st.IdleRSS)/(1<<20))
+		b.label(), st.Warm.Round(time.Millisecond), st.Cold.Round(time.Millisecond), float64(st.IdleRSS)/(1<<20))
 
 	addr, err := freeAddr()
 	if err != nil {
@@ -118,7 +137,7 @@ func (b *bench) run(ctx context.Context) (rows []*row, st *startup, err error) {
 
 // measure runs one scenario: baseline, then Latchkey, --rounds times.
 func (b *bench) measure(ctx context.Context, sc scenario) (*row, error) {
-	r := &row{Scenario: sc.name, Backend: b.backend, Target: sc.target[b.backend]}
+	r := &row{Scenario: sc.name, Backend: b.backend, Alg: b.rowAlg(), Target: sc.target[b.backend]}
 	if sc.prepare != nil {
 		skip, err := sc.prepare(ctx, b)
 		if ctx.Err() != nil {
@@ -178,7 +197,7 @@ func (b *bench) startLatchkey(ctx context.Context) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := "sqlite:" + filepath.Join(b.dir, "latchkey-"+b.backend+".db")
+	db := "sqlite:" + filepath.Join(b.dir, "latchkey-"+b.label()+".db")
 	if b.backend == "postgres" {
 		db = b.opts.postgres
 	}
@@ -190,16 +209,17 @@ func (b *bench) startLatchkey(ctx context.Context) (*proc, error) {
 database: %q
 admin_token: %q
 log: {level: warn}
+tokens: {signing_alg: %s, id_token_signing_alg: %s}
 device:
   interval: %s
   lifetime: 30m
   requests_per_client_per_minute: 0
   requests_per_ip_per_minute: 0
-`, addr, db, b.adminToken, pollInterval)
+`, addr, db, b.adminToken, b.alg, b.alg, pollInterval)
 	if b.schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", b.schema)
 	}
-	file := filepath.Join(b.dir, "latchkey-"+b.backend+".yaml")
+	file := filepath.Join(b.dir, "latchkey-"+b.label()+".yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}

@@ -8,7 +8,11 @@
 // BENCHMARKS.md. During each scenario's last round it takes a CPU profile
 // of Latchkey (latchkey serve --pprof) and reports its top functions.
 //
-//	go run ./cmd/latchkey-bench [--duration 10s] [--rounds 3] [--postgres DSN] [--profile-dir DIR]
+//	go run ./cmd/latchkey-bench [--duration 10s] [--rounds 3] [--postgres DSN] [--profile-dir DIR] [--algs ES256,RS256]
+//
+// With --algs naming both signing algorithms, each backend is measured once
+// per algorithm, on a Latchkey configured to sign every access and ID
+// token with it, and the report sets the RS256 rates beside the ES256 ones.
 //
 // The baseline is this same binary: `latchkey-bench baseline --listen ADDR`
 // (not listed in the usage) serves one fixed JSON answer for every request.
@@ -55,10 +59,11 @@ type options struct {
 	rounds      int           // baseline/Latchkey alternations per scenario
 	postgres    string        // DSN; empty: SQLite only
 	scenarios   []string
-	out         string // BENCHMARKS.md; empty: stdout only
-	liveCodes   int    // device codes the pending-poll scenario spreads its polls over
-	profiles    bool   // take a CPU profile of each scenario's last Latchkey round
-	profileDir  string // where to keep the raw profiles; empty: nowhere
+	out         string   // BENCHMARKS.md; empty: stdout only
+	liveCodes   int      // device codes the pending-poll scenario spreads its polls over
+	profiles    bool     // take a CPU profile of each scenario's last Latchkey round
+	profileDir  string   // where to keep the raw profiles; empty: nowhere
+	algs        []string // the signing algorithms to measure each backend with, ES256 and/or RS256
 	args        []string
 }
 
@@ -77,6 +82,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		"this many codes / the 5 s interval caps that scenario's rate")
 	fs.BoolVar(&o.profiles, "profiles", true, "take a CPU profile of Latchkey in each scenario's last round and report its top functions")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "also keep the raw profiles in this `directory`, as SCENARIO-BACKEND.pprof")
+	algs := fs.String("algs", "ES256", "comma-separated signing `algorithms` (ES256, RS256): each backend is measured with each, "+
+		"on a Latchkey that signs access and ID tokens with it")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: latchkey-bench [flags]\n\nScenarios: %s\n\n", strings.Join(scenarioNames(), ", "))
 		fs.PrintDefaults()
@@ -109,6 +116,21 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if len(o.scenarios) == 0 {
 		return nil, errors.New("--scenarios names none")
+	}
+	for a := range strings.SplitSeq(*algs, ",") {
+		a = strings.TrimSpace(a)
+		switch {
+		case a == "":
+			continue
+		case a != "ES256" && a != "RS256":
+			return nil, fmt.Errorf("--algs: unknown algorithm %q; want ES256 and/or RS256", a)
+		case slices.Contains(o.algs, a):
+			return nil, fmt.Errorf("--algs names %s twice", a)
+		}
+		o.algs = append(o.algs, a)
+	}
+	if len(o.algs) == 0 {
+		return nil, errors.New("--algs names none")
 	}
 	return o, nil
 }
@@ -147,14 +169,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		backends = append(backends, "postgres")
 	}
 	for _, backend := range backends {
-		b := &bench{opts: o, backend: backend, bin: bin, self: self, dir: tmp, progress: progress}
-		rows, st, err := b.run(ctx)
-		rep.Rows = append(rep.Rows, rows...)
-		if st != nil {
-			rep.Starts = append(rep.Starts, *st)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", backend, err)
+		for _, alg := range o.algs {
+			b := &bench{opts: o, backend: backend, alg: alg, bin: bin, self: self, dir: tmp, progress: progress}
+			rows, st, err := b.run(ctx)
+			rep.Rows = append(rep.Rows, rows...)
+			if st != nil {
+				rep.Starts = append(rep.Starts, *st)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", b.label(), err)
+			}
 		}
 	}
 
@@ -167,7 +191,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		for _, r := range rep.Rows {
 			if r.Profile != nil {
-				r.Profile.analyze(ctx, filepath.Join(dir, r.Scenario+"-"+r.Backend+".pprof"))
+				r.Profile.analyze(ctx, filepath.Join(dir, r.Scenario+"-"+r.where()+".pprof"))
 			}
 		}
 	}

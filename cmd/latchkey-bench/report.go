@@ -15,6 +15,7 @@ import (
 // row is one scenario on one backend, over all rounds.
 type row struct {
 	Scenario, Backend string
+	Alg               string  // the signing algorithm, when the run measured more than ES256 alone
 	Target            float64 // least ratio asked for; 0: none
 	Skip              string  // why it was not measured
 	Base, Latchkey    []*result
@@ -65,13 +66,22 @@ func (r *row) Verdict() string {
 	return fmt.Sprintf("≥ %.2f missed", r.Target)
 }
 
+// where is the row's backend, with its algorithm when it names one:
+// "sqlite" or "sqlite-RS256".
+func (r *row) where() string {
+	if r.Alg == "" {
+		return r.Backend
+	}
+	return r.Backend + "-" + r.Alg
+}
+
 // cells are the row's table cells, in tableHeader's order.
 func (r *row) cells() []string {
 	if r.Skip != "" {
-		return []string{r.Scenario, r.Backend, "—", "—", "—", "—", "—", "—", r.Verdict()}
+		return []string{r.Scenario, r.where(), "—", "—", "—", "—", "—", "—", r.Verdict()}
 	}
 	return []string{
-		r.Scenario, r.Backend,
+		r.Scenario, r.where(),
 		fmt.Sprintf("%.0f", r.LatchkeyRate()),
 		fmt.Sprintf("%.0f", r.BaseRate()),
 		fmt.Sprintf("%.2f", r.Ratio()),
@@ -185,19 +195,41 @@ func (rep *report) text() string {
 	tw.Flush()
 	for _, r := range rep.Rows {
 		for _, n := range r.notes() {
-			fmt.Fprintf(&sb, "%s (%s): %s\n", r.Scenario, r.Backend, n)
+			fmt.Fprintf(&sb, "%s (%s): %s\n", r.Scenario, r.where(), n)
 		}
 	}
 	for _, r := range rep.Rows {
 		if p := r.Profile; p != nil {
-			fmt.Fprintf(&sb, "%s (%s) profile: %s\n", r.Scenario, r.Backend, p.brief())
+			fmt.Fprintf(&sb, "%s (%s) profile: %s\n", r.Scenario, r.where(), p.brief())
 		}
+	}
+	for _, c := range rep.algComparison() {
+		fmt.Fprintf(&sb, "%s (%s): RS256 %s req/s, ES256 %s req/s: RS256/ES256 %s\n", c[0], c[1], c[2], c[3], c[4])
 	}
 	for _, s := range rep.Starts {
 		fmt.Fprintf(&sb, "%s: ready %s after exec (fresh database: %s); RSS idle %s, peak %s\n",
 			s.Backend, s.Warm.Round(time.Millisecond), s.Cold.Round(time.Millisecond), mib(s.IdleRSS), mib(s.PeakRSS))
 	}
 	return sb.String()
+}
+
+// algComparison pairs each scenario measured with both algorithms on a
+// backend: scenario, backend, RS256's and ES256's median Latchkey rates
+// and their ratio.
+func (rep *report) algComparison() [][]string {
+	var out [][]string
+	for _, rs := range rep.Rows {
+		if rs.Alg != "RS256" || rs.Skip != "" {
+			continue
+		}
+		for _, es := range rep.Rows {
+			if es.Alg == "ES256" && es.Skip == "" && es.Scenario == rs.Scenario && es.Backend == rs.Backend && es.LatchkeyRate() > 0 {
+				out = append(out, []string{rs.Scenario, rs.Backend, fmt.Sprintf("%.0f", rs.LatchkeyRate()),
+					fmt.Sprintf("%.0f", es.LatchkeyRate()), fmt.Sprintf("%.2f", rs.LatchkeyRate()/es.LatchkeyRate())})
+			}
+		}
+	}
+	return out
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
@@ -268,12 +300,19 @@ func (rep *report) markdown() string {
 	var notes []string
 	for _, r := range rep.Rows {
 		for _, n := range r.notes() {
-			notes = append(notes, fmt.Sprintf("- %s (%s): %s\n", r.Scenario, r.Backend, n))
+			notes = append(notes, fmt.Sprintf("- %s (%s): %s\n", r.Scenario, r.where(), n))
 		}
 	}
 	if len(notes) > 0 {
 		sb.WriteString("\n")
 		sb.WriteString(strings.Join(notes, ""))
+	}
+	if cmp := rep.algComparison(); len(cmp) > 0 {
+		fmt.Fprintf(&sb, "\n## RS256 beside ES256\n\n")
+		fmt.Fprintf(&sb, "The same scenario on the same backend, once on a Latchkey signing every token ES256 and once RS256 "+
+			"(`tokens.signing_alg`, `tokens.id_token_signing_alg` and the clients' `id_token_signed_response_alg`; "+
+			"RSA keys of 2048 bits, the default `keys.rsa_bits`), in this run; the ratio is RS256's median rate over ES256's.\n\n")
+		sb.WriteString(markdownTable([]string{"scenario", "backend", "RS256 req/s", "ES256 req/s", "RS256/ES256"}, cmp))
 	}
 	if o.profiles {
 		sb.WriteString(rep.profiles())
@@ -325,7 +364,7 @@ func (rep *report) profiles() string {
 		if p == nil {
 			continue
 		}
-		fmt.Fprintf(&sb, "\n### %s (%s)\n\n", r.Scenario, r.Backend)
+		fmt.Fprintf(&sb, "\n### %s (%s)\n\n", r.Scenario, r.where())
 		if p.Summary == nil {
 			fmt.Fprintf(&sb, "No profile: %s\n", p.Err)
 			continue

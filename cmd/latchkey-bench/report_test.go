@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +227,58 @@ func TestRedactDSN(t *testing.T) {
 	} {
 		if got := redactDSN(tt.in); got != tt.want {
 			t.Errorf("redactDSN(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestAlgComparison: a scenario measured with both algorithms on a backend
+// gets a row of RS256's rate beside ES256's, and the row's backend names
+// its algorithm.
+func TestAlgComparison(t *testing.T) {
+	t.Parallel()
+	rep := &report{Opts: &options{algs: []string{"ES256", "RS256"}}, Rows: []*row{
+		{Scenario: "refresh", Backend: "sqlite", Alg: "ES256", Base: []*result{fakeRun(1000, 0)}, Latchkey: []*result{fakeRun(400, 0)}},
+		{Scenario: "refresh", Backend: "sqlite", Alg: "RS256", Base: []*result{fakeRun(1000, 0)}, Latchkey: []*result{fakeRun(100, 0)}},
+		{Scenario: "jwks", Backend: "sqlite", Alg: "ES256", Base: []*result{fakeRun(10, 0)}, Latchkey: []*result{fakeRun(9, 0)}},
+		{Scenario: "refresh", Backend: "postgres", Alg: "RS256", Skip: "setup failed: x"},
+		{Scenario: "refresh", Backend: "postgres", Alg: "ES256", Base: []*result{fakeRun(10, 0)}, Latchkey: []*result{fakeRun(9, 0)}},
+	}}
+	want := [][]string{{"refresh", "sqlite", "100", "400", "0.25"}}
+	if diff := cmp.Diff(want, rep.algComparison()); diff != "" {
+		t.Errorf("algComparison (-want +got):\n%s", diff)
+	}
+	if got := rep.Rows[1].cells()[1]; got != "sqlite-RS256" {
+		t.Errorf("backend cell = %q; want sqlite-RS256", got)
+	}
+	if !strings.Contains(rep.text(), "refresh (sqlite): RS256 100 req/s, ES256 400 req/s: RS256/ES256 0.25") {
+		t.Errorf("text lacks the comparison:\n%s", rep.text())
+	}
+}
+
+func TestAlgsOption(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		arg     string
+		want    []string
+		wantErr string
+	}{
+		{"", []string{"ES256"}, ""},
+		{"ES256,RS256", []string{"ES256", "RS256"}, ""},
+		{" RS256 ", []string{"RS256"}, ""},
+		{"HS256", nil, `unknown algorithm "HS256"`},
+		{"RS256,RS256", nil, "names RS256 twice"},
+		{",", nil, "names none"},
+	} {
+		args := []string{}
+		if tt.arg != "" {
+			args = []string{"--algs", tt.arg}
+		}
+		o, err := parseOptions(args, &bytes.Buffer{})
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("--algs %q: %v; want %q", tt.arg, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || !slices.Equal(o.algs, tt.want)):
+			t.Errorf("--algs %q: %v, %v; want %v", tt.arg, o, err, tt.want)
 		}
 	}
 }

@@ -41,11 +41,12 @@ func (b *bench) provision(ctx context.Context) error {
 		return err
 	}
 	if err := b.admin(ctx, "clients", map[string]any{
-		"client_id":                  deviceClientID,
-		"client_name":                "Bench device",
-		"grant_types":                []string{grantDeviceCode, "refresh_token"},
-		"token_endpoint_auth_method": "none",
-		"scope":                      deviceScope,
+		"client_id":                    deviceClientID,
+		"client_name":                  "Bench device",
+		"grant_types":                  []string{grantDeviceCode, "refresh_token"},
+		"token_endpoint_auth_method":   "none",
+		"scope":                        deviceScope,
+		"id_token_signed_response_alg": b.alg,
 	}, nil); err != nil {
 		return err
 	}
@@ -53,11 +54,12 @@ func (b *bench) provision(ctx context.Context) error {
 		ClientSecret string `json:"client_secret"`
 	}
 	if err := b.admin(ctx, "clients", map[string]any{
-		"client_id":                  serviceClientID,
-		"client_name":                "Bench service",
-		"grant_types":                []string{"client_credentials"},
-		"token_endpoint_auth_method": "client_secret_basic",
-		"scope":                      "bench.read",
+		"client_id":                    serviceClientID,
+		"client_name":                  "Bench service",
+		"grant_types":                  []string{"client_credentials"},
+		"token_endpoint_auth_method":   "client_secret_basic",
+		"scope":                        "bench.read",
+		"id_token_signed_response_alg": b.alg,
 	}, &service); err != nil {
 		return err
 	}

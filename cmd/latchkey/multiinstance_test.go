@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,8 +157,14 @@ func adminPost(t *testing.T, base, path, body string) jsonReply {
 
 func devicePoll(t *testing.T, base, deviceCode string) jsonReply {
 	t.Helper()
+	return devicePollAs(t, base, "tv", deviceCode)
+}
+
+// devicePollAs polls as public client clientID.
+func devicePollAs(t *testing.T, base, clientID, deviceCode string) jsonReply {
+	t.Helper()
 	return postForm(t, base+"/oauth2/token", url.Values{
-		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}, "client_id": {"tv"}})
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}, "client_id": {clientID}})
 }
 
 func kidOf(t *testing.T, jwt string) string {
@@ -195,7 +202,11 @@ func jwksKids(t *testing.T, base string) []string {
 // PostgreSQL schema, as behind a load balancer: a device flow starts on
 // the first, slow_down holds across instances, the person approves on the
 // second, the device polls the third; refresh works on any; and a key
-// rotation while flows run loses none of them.
+// rotation of both algorithms while flows run loses none of them. Access
+// tokens are RS256 (tokens.signing_alg); client tv's ID tokens ES256, the
+// server's default, and tv-rs's RS256, as it registered: go-oidc verifies
+// each with the JWKS of another instance than the one that signed, before
+// and after the rotation.
 func TestMultiInstance(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
@@ -209,6 +220,7 @@ admin_token: %s
 postgres: {schema: %s, max_conns: 5, min_conns: 1}
 device: {interval: 2s}
 keys: {cache_refresh: 1s, publish_delay: 3s}
+tokens: {signing_alg: RS256}
 `, issuer, dsn, multiAdminToken, schema)), 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -216,53 +228,82 @@ keys: {cache_refresh: 1s, publish_delay: 3s}
 	in := startInstances(t, 3, config)
 
 	adminPost(t, in[1].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery"}`)
-	adminPost(t, in[2].URL, "/admin/v1/clients", `{"client_id":"tv","client_name":"Lounge TV","token_endpoint_auth_method":"none",
+	for _, c := range []string{`"client_id":"tv"`, `"client_id":"tv-rs","id_token_signed_response_alg":"RS256"`} {
+		adminPost(t, in[2].URL, "/admin/v1/clients", `{`+c+`,"client_name":"Lounge TV","token_endpoint_auth_method":"none",
 		"grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],"scope":"openid profile email offline_access"}`)
+	}
+	clients := []string{"tv", "tv-rs"}
 
-	// flow runs one device flow across the instances and returns the tokens.
-	flow := func(start, approve, poll *instance) jsonReply {
+	// flows runs a device flow of each client across the instances, side
+	// by side, and returns their tokens.
+	flows := func(start, approve, poll *instance) []jsonReply {
 		t.Helper()
-		da := postForm(t, start.URL+"/oauth2/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid email offline_access"}})
-		if da.Status != 200 {
-			t.Fatalf("device authorization on %s: %d %s", start.URL, da.Status, da.Raw)
+		var das []jsonReply
+		for _, c := range clients {
+			da := postForm(t, start.URL+"/oauth2/device_authorization", url.Values{"client_id": {c}, "scope": {"openid email offline_access"}})
+			if da.Status != 200 {
+				t.Fatalf("device authorization of %s on %s: %d %s", c, start.URL, da.Status, da.Raw)
+			}
+			das = append(das, da)
+			dc := da.str("device_code")
+			if r := devicePollAs(t, poll.URL, c, dc); r.str("error") != "authorization_pending" {
+				t.Fatalf("first poll: %s", r.Raw)
+			}
+			// Too fast, on another instance: slow_down holds across instances.
+			if r := devicePollAs(t, approve.URL, c, dc); r.str("error") != "slow_down" {
+				t.Fatalf("immediate second poll on another instance: %s; want slow_down", r.Raw)
+			}
+			approveAsPerson(t, approve.URL, da.str("user_code"), "pat@example.com", "correct horse battery")
 		}
-		dc := da.str("device_code")
-		if r := devicePoll(t, poll.URL, dc); r.str("error") != "authorization_pending" {
-			t.Fatalf("first poll: %s", r.Raw)
-		}
-		// Too fast, on another instance: slow_down holds across instances.
-		if r := devicePoll(t, approve.URL, dc); r.str("error") != "slow_down" {
-			t.Fatalf("immediate second poll on another instance: %s; want slow_down", r.Raw)
-		}
-		approveAsPerson(t, approve.URL, da.str("user_code"), "pat@example.com", "correct horse battery")
 		time.Sleep(7100 * time.Millisecond) // the interval after slow_down: 2 s + 5 s
-		r := devicePoll(t, poll.URL, dc)
-		if r.Status != 200 {
-			t.Fatalf("poll after approval on %s: %d %s", poll.URL, r.Status, r.Raw)
+		var toks []jsonReply
+		for i, c := range clients {
+			r := devicePollAs(t, poll.URL, c, das[i].str("device_code"))
+			if r.Status != 200 {
+				t.Fatalf("poll of %s after approval on %s: %d %s", c, poll.URL, r.Status, r.Raw)
+			}
+			toks = append(toks, r)
 		}
-		return r
+		return toks
 	}
 
-	tok := flow(in[0], in[1], in[2])
+	toks := flows(in[0], in[1], in[2])
 
-	// Every instance serves the same issuer and keys; the ID token verifies
-	// against the JWKS fetched from another instance than the one that signed.
+	// Every instance serves the same issuer and keys; each ID token
+	// verifies against the JWKS fetched from another instance than the one
+	// that signed, and only with its client's algorithm.
 	ctx := oidc.InsecureIssuerURLContext(t.Context(), issuer)
 	keySet := oidc.NewRemoteKeySet(ctx, in[0].URL+"/oauth2/jwks")
-	verifier := oidc.NewVerifier(issuer, keySet, &oidc.Config{ClientID: "tv", SupportedSigningAlgs: []string{"ES256"}})
-	if _, err := verifier.Verify(ctx, tok.str("id_token")); err != nil {
-		t.Fatalf("ID token from instance 3 does not verify with instance 1's JWKS: %v", err)
+	verifiers := []*oidc.IDTokenVerifier{
+		oidc.NewVerifier(issuer, keySet, &oidc.Config{ClientID: "tv", SupportedSigningAlgs: []string{"ES256"}}),
+		oidc.NewVerifier(issuer, keySet, &oidc.Config{ClientID: "tv-rs", SupportedSigningAlgs: []string{"RS256"}}),
 	}
-	oldKid := kidOf(t, tok.str("access_token"))
+	var oldKids []string
+	for i, tok := range toks {
+		if _, err := verifiers[i].Verify(ctx, tok.str("id_token")); err != nil {
+			t.Fatalf("%s's ID token from instance 3 does not verify with instance 1's JWKS: %v", clients[i], err)
+		}
+		oldKids = append(oldKids, kidOf(t, tok.str("id_token")))
+	}
+	oldAccessKid := kidOf(t, toks[0].str("access_token"))
+	if oldKids[0] == oldKids[1] || oldAccessKid != oldKids[1] {
+		t.Fatalf("kids: tv's ID token %s, tv-rs's %s, access tokens %s; want one EC key, and the RSA key for the other two", oldKids[0], oldKids[1], oldAccessKid)
+	}
 
 	// Refresh on yet another instance.
-	ref := postForm(t, in[1].URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}, "client_id": {"tv"}})
+	ref := postForm(t, in[1].URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {toks[1].str("refresh_token")}, "client_id": {"tv-rs"}})
 	if ref.Status != 200 {
 		t.Fatalf("refresh on instance 2: %d %s", ref.Status, ref.Raw)
 	}
+	if _, err := verifiers[1].Verify(ctx, ref.str("id_token")); err != nil {
+		t.Errorf("refreshed RS256 ID token: %v", err)
+	}
 
-	// Rotate the key while a flow is under way.
-	da := postForm(t, in[2].URL+"/oauth2/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid"}})
+	// Rotate both keys while a flow of each client is under way.
+	var das []jsonReply
+	for _, c := range clients {
+		das = append(das, postForm(t, in[2].URL+"/oauth2/device_authorization", url.Values{"client_id": {c}, "scope": {"openid"}}))
+	}
 	bin, _ := buildBinary()
 	rot := exec.Command(bin, "keys", "rotate", "--config", config, "--yes")
 	rot.Env = append(os.Environ(), "LATCHKEY_DB=")
@@ -271,33 +312,46 @@ keys: {cache_refresh: 1s, publish_delay: 3s}
 	if err := rot.Run(); err != nil {
 		t.Fatalf("keys rotate: %v\n%s", err, rotOut.String())
 	}
-	time.Sleep(1500 * time.Millisecond) // > cache_refresh: every instance has loaded the new key
+	time.Sleep(1500 * time.Millisecond) // > cache_refresh: every instance has loaded the new keys
 	for _, i := range in {
-		if kids := jwksKids(t, i.URL); len(kids) != 2 {
-			t.Errorf("JWKS of %s after rotation: %v; want the new and the old key", i.URL, kids)
+		if kids := jwksKids(t, i.URL); len(kids) != 4 {
+			t.Errorf("JWKS of %s after rotation: %v; want the new and the old key of each algorithm", i.URL, kids)
 		}
 	}
-	approveAsPerson(t, in[0].URL, da.str("user_code"), "pat@example.com", "correct horse battery")
-	time.Sleep(2500 * time.Millisecond) // past publish_delay: the new key signs
-	r := devicePoll(t, in[1].URL, da.str("device_code"))
-	if r.Status != 200 {
-		t.Fatalf("flow across the rotation: %d %s", r.Status, r.Raw)
+	for _, da := range das {
+		approveAsPerson(t, in[0].URL, da.str("user_code"), "pat@example.com", "correct horse battery")
 	}
-	if newKid := kidOf(t, r.str("access_token")); newKid == oldKid {
-		t.Errorf("after the publish delay tokens are still signed with the old key %s", oldKid)
-	}
-	if _, err := verifier.Verify(ctx, r.str("id_token")); err != nil {
-		t.Errorf("ID token signed with the new key: %v", err)
-	}
-	if _, err := verifier.Verify(ctx, tok.str("id_token")); err != nil {
-		t.Errorf("ID token signed with the old key no longer verifies: %v", err)
+	time.Sleep(2500 * time.Millisecond) // past publish_delay: the new keys sign
+	for i, c := range clients {
+		r := devicePollAs(t, in[1].URL, c, das[i].str("device_code"))
+		if r.Status != 200 {
+			t.Fatalf("%s's flow across the rotation: %d %s", c, r.Status, r.Raw)
+		}
+		if newKid := kidOf(t, r.str("id_token")); newKid == oldKids[i] {
+			t.Errorf("after the publish delay %s's ID tokens are still signed with the old key %s", c, oldKids[i])
+		}
+		if newKid := kidOf(t, r.str("access_token")); newKid == oldAccessKid {
+			t.Errorf("after the publish delay access tokens are still signed with the old key %s", oldAccessKid)
+		}
+		if _, err := verifiers[i].Verify(ctx, r.str("id_token")); err != nil {
+			t.Errorf("%s's ID token signed with the new key: %v", c, err)
+		}
+		if _, err := verifiers[i].Verify(ctx, toks[i].str("id_token")); err != nil {
+			t.Errorf("%s's ID token signed with the old key no longer verifies: %v", c, err)
+		}
+		// The old access token is still good for UserInfo on every instance.
+		for _, inst := range in {
+			if u := call(t, "GET", inst.URL+"/userinfo", nil, map[string]string{"Authorization": "Bearer " + toks[i].str("access_token")}); u.Status != 200 {
+				t.Errorf("old access token of %s at %s/userinfo: %d %s", c, inst.URL, u.Status, u.Raw)
+			}
+		}
 	}
 }
 
 // TestInstancesStartTogether: three instances started at once on an empty
 // schema all become ready (they migrate under the advisory lock; without
 // it, the losers fail creating tables that exist) and agree on one first
-// signing key.
+// signing key of each algorithm.
 func TestInstancesStartTogether(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
@@ -307,9 +361,10 @@ func TestInstancesStartTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := startInstances(t, 3, config)
+	first := jwksKids(t, in[0].URL)
 	for _, i := range in {
-		if kids := jwksKids(t, i.URL); len(kids) != 1 {
-			t.Errorf("JWKS of %s: %v; want the one first key", i.URL, kids)
+		if kids := jwksKids(t, i.URL); len(kids) != 2 || !slices.Equal(kids, first) {
+			t.Errorf("JWKS of %s: %v; want the first key of each algorithm, %v", i.URL, kids, first)
 		}
 	}
 	conn, err := pgx.Connect(t.Context(), dsn)
@@ -321,8 +376,8 @@ func TestInstancesStartTogether(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), fmt.Sprintf("SELECT count(*) FROM %s.signing_keys", pgx.Identifier{schema}.Sanitize())).Scan(&keys); err != nil {
 		t.Fatal(err)
 	}
-	if keys != 1 {
-		t.Errorf("%d signing keys after three instances started together; want 1", keys)
+	if keys != 2 {
+		t.Errorf("%d signing keys after three instances started together; want 2, one ES256 and one RS256", keys)
 	}
 }
 

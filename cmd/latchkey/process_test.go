@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -158,22 +159,10 @@ func TestServeDev(t *testing.T) {
 func TestDeviceLoginAgainstServe(t *testing.T) {
 	t.Parallel()
 	issuer, _, _, _, _ := startServe(t)
-	bin, _ := buildBinary()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	dl := exec.CommandContext(ctx, bin, "device-login", "--issuer", issuer, "--client-id", "latchkey-dev-device")
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
-	dl.Stdout, dl.Stderr = out, errOut
-	dl.Env = append(os.Environ(), "LATCHKEY_CLIENT_SECRET_FILE=")
-	if err := dl.Start(); err != nil {
+	got, err := deviceLogin(t, issuer, "--issuer", issuer, "--client-id", "latchkey-dev-device")
+	if err != nil {
 		t.Fatal(err)
 	}
-	m := waitOutput(t, out, regexp.MustCompile(`\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b`), 20*time.Second)
-	approveAsPerson(t, issuer, m[1], "dev@example.com", "dev-password")
-	if err := dl.Wait(); err != nil {
-		t.Fatalf("device-login: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
-	}
-	got := out.String()
 	for _, want := range []string{`"sub": "dev-user"`, `"client_id": "latchkey-dev-device"`, `"email": "dev@example.com"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("device-login output lacks %s:\n%s", want, got)
@@ -182,6 +171,92 @@ func TestDeviceLoginAgainstServe(t *testing.T) {
 	if strings.Contains(got, "lk_rt_") {
 		t.Error("device-login printed the refresh token")
 	}
+}
+
+// TestDeviceLoginConfidential: `device-login` as a confidential device,
+// against clients registered for each secret method through the admin API:
+// --auth-method sends the secret the registered way at the device
+// authorization and token endpoints, and the wrong way is refused with a
+// message that names the flag to use.
+func TestDeviceLoginConfidential(t *testing.T) {
+	t.Parallel()
+	issuer, _, stdout, _, dir := startServe(t)
+	adminToken := waitOutput(t, stdout, regexp.MustCompile(`Admin token\s+(\S+)`), time.Second)[1]
+	for _, method := range []string{"client_secret_basic", "client_secret_post"} {
+		r := call(t, "POST", issuer+"/admin/v1/clients", strings.NewReader(`{"client_id":"box-`+method+`","client_name":"Set-top box",
+			"token_endpoint_auth_method":"`+method+`","grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"scope":"openid profile"}`),
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + adminToken})
+		if r.Status != 201 {
+			t.Fatalf("create client: %d %s", r.Status, r.Raw)
+		}
+		if err := os.WriteFile(filepath.Join(dir, method+".secret"), []byte(r.str("client_secret")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		client, flag string
+		wantErr      string // "" : signs in
+	}{
+		{"box-client_secret_basic", "", ""}, // the default, client_secret_basic
+		{"box-client_secret_post", "client_secret_post", ""},
+		{"box-client_secret_post", "client_secret_basic", "it is registered for client_secret_post; run device-login with --auth-method client_secret_post"},
+		{"box-client_secret_basic", "client_secret_post", "it is registered for client_secret_basic; run device-login with --auth-method client_secret_basic"},
+	} {
+		t.Run(tt.client+" "+tt.flag, func(t *testing.T) {
+			args := []string{"device-login", "--issuer", issuer, "--client-id", tt.client, "--scope", "openid profile",
+				"--client-secret-file", filepath.Join(dir, strings.TrimPrefix(tt.client, "box-")+".secret")}
+			if tt.flag != "" {
+				args = append(args, "--auth-method", tt.flag)
+			}
+			got, err := deviceLogin(t, issuer, args[1:]...)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("device-login = %v; want it to fail saying %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !strings.Contains(got, `"client_id": "`+tt.client+`"`):
+				t.Errorf("device-login output lacks the client's access token claims:\n%s", got)
+			}
+		})
+	}
+}
+
+// deviceLogin runs `latchkey device-login args...` as the device, and
+// approves the code it shows at issuer as the dev user. It returns what
+// device-login printed, or an error with what it said on stderr.
+func deviceLogin(t *testing.T, issuer string, args ...string) (string, error) {
+	t.Helper()
+	bin, _ := buildBinary()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dl := exec.CommandContext(ctx, bin, append([]string{"device-login"}, args...)...)
+	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	dl.Stdout, dl.Stderr = out, errOut
+	dl.Env = append(os.Environ(), "LATCHKEY_CLIENT_SECRET_FILE=")
+	if err := dl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b`)
+	exited := make(chan error, 1)
+	go func() { exited <- dl.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			return out.String(), fmt.Errorf("device-login exited before showing a code (%v):\n%s", err, errOut.String())
+		default:
+		}
+		if m := code.FindStringSubmatch(out.String()); m != nil {
+			approveAsPerson(t, issuer, m[1], "dev@example.com", "dev-password")
+			if err := <-exited; err != nil {
+				return out.String(), fmt.Errorf("device-login: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+			}
+			return out.String(), nil
+		}
+	}
+	t.Fatalf("device-login showed no code within 20s:\n%s%s", out.String(), errOut.String())
+	return "", nil
 }
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)

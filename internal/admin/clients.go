@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -35,6 +37,15 @@ type Client struct {
 	// PostLogoutRedirectURIs: OpenID Connect RP-Initiated Logout 1.0 §3.1.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 	SessionAttachment      string   `json:"session_attachment"` // "detached" or "attached"
+
+	// The client's token policy (store.TokenPolicy); "" and 0 are the
+	// server's settings. IDTokenSigningAlg is RFC 7591 §2's name.
+	IDTokenSigningAlg   string `json:"id_token_signed_response_alg"`
+	AccessTokenLifetime int64  `json:"access_token_lifetime"` // seconds
+	IDTokenLifetime     int64  `json:"id_token_lifetime"`     // seconds
+	RefreshLifetime     int64  `json:"refresh_lifetime"`      // seconds, absolute: refreshable_until
+	RefreshIdleLifetime int64  `json:"refresh_idle_lifetime"` // seconds
+	RefreshTokenPolicy  string `json:"refresh_token_policy"`  // "offline_access" or "always"
 }
 
 // ClientList is the answer to GET /admin/v1/clients.
@@ -58,6 +69,13 @@ type clientRequest struct {
 	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
 	SessionAttachment      *string   `json:"session_attachment"`
 
+	IDTokenSigningAlg   *string `json:"id_token_signed_response_alg"`
+	AccessTokenLifetime *int64  `json:"access_token_lifetime"`
+	IDTokenLifetime     *int64  `json:"id_token_lifetime"`
+	RefreshLifetime     *int64  `json:"refresh_lifetime"`
+	RefreshIdleLifetime *int64  `json:"refresh_idle_lifetime"`
+	RefreshTokenPolicy  *string `json:"refresh_token_policy"`
+
 	// Known so that sending them gets a clear answer rather than "unknown
 	// member": they are the server's to set.
 	ClientSecret *json.RawMessage `json:"client_secret"`
@@ -80,13 +98,30 @@ const (
 	maxDeviceCodeLife   = 1800 // seconds; RFC 8628 §3.2's example, and our config's ceiling
 	maxPollInterval     = 300  // seconds
 	defaultSecretMethod = store.AuthClientSecretBasic
+
+	// A client's own token lifetimes, in seconds. Below a minute a token
+	// would hardly outlast the clock skew verifiers allow; access and ID
+	// tokens live at most MaxTokenLifetime, which is also how long a
+	// retired signing key stays published; a grant at most a year.
+	minTokenLifetime   = 60
+	maxRefreshLifetime = 365 * 24 * 3600
 )
+
+// MaxTokenLifetime is the longest access or ID token life a client may
+// have. The server keeps a retired signing key published this long (and
+// an hour) after it stops signing, so every token it signed still verifies.
+const MaxTokenLifetime = 24 * time.Hour
 
 var knownGrants = []string{store.GrantDeviceCode, store.GrantRefreshToken, store.GrantAuthorizationCode, store.GrantClientCredentials}
 
 var knownAuthMethods = []string{store.AuthNone, store.AuthClientSecretBasic, store.AuthClientSecretPost}
 
 var knownAttachments = []string{store.SessionDetached, store.SessionAttached}
+
+var knownRefreshPolicies = []string{store.RefreshWithOfflineAccess, store.RefreshAlways}
+
+// knownIDTokenAlgs are the algorithms an ID token may be signed with.
+var knownIDTokenAlgs = keys.Algorithms
 
 // CreateClient serves POST /admin/v1/clients.
 func (a *API) CreateClient(w http.ResponseWriter, r *http.Request) error {
@@ -270,6 +305,7 @@ func (a *API) applyClient(c *store.Client, req *clientRequest, replace bool) err
 		c.PollInterval = 0
 		c.PostLogoutRedirectURIs = nil
 		c.SessionAttachment = store.SessionDetached
+		c.Tokens = store.TokenPolicy{}
 	}
 	if v := req.ClientName; v != nil {
 		if !oauth.CleanText(*v) || utf8.RuneCountInString(*v) > maxNameLength {
@@ -333,7 +369,49 @@ func (a *API) applyClient(c *store.Client, req *clientRequest, replace bool) err
 		}
 		c.SessionAttachment = *v
 	}
+	if err := applyTokenPolicy(&c.Tokens, req); err != nil {
+		return err
+	}
 	return checkClient(c)
+}
+
+// applyTokenPolicy writes req's token policy members into p after checking
+// each.
+func applyTokenPolicy(p *store.TokenPolicy, req *clientRequest) error {
+	if v := req.IDTokenSigningAlg; v != nil {
+		// OpenID Connect Registration 1.0 §2 allows none and the HMAC
+		// algorithms too; we sign with our own keys only, never with none.
+		if *v != "" && !slices.Contains(knownIDTokenAlgs, *v) {
+			return badRequest("id_token_signed_response_alg %s is not one of %s (or empty for the server's)", shorten(*v), strings.Join(knownIDTokenAlgs, ", "))
+		}
+		p.IDTokenSigningAlg = *v
+	}
+	for _, l := range []struct {
+		name string
+		v    *int64
+		dst  *time.Duration
+		max  int64
+	}{
+		{"access_token_lifetime", req.AccessTokenLifetime, &p.AccessTokenLifetime, int64(MaxTokenLifetime / time.Second)},
+		{"id_token_lifetime", req.IDTokenLifetime, &p.IDTokenLifetime, int64(MaxTokenLifetime / time.Second)},
+		{"refresh_lifetime", req.RefreshLifetime, &p.RefreshLifetime, maxRefreshLifetime},
+		{"refresh_idle_lifetime", req.RefreshIdleLifetime, &p.RefreshIdleLifetime, maxRefreshLifetime},
+	} {
+		if l.v == nil {
+			continue
+		}
+		if *l.v != 0 && (*l.v < minTokenLifetime || *l.v > l.max) {
+			return badRequest("%s %d: want %d to %d seconds, or 0 for the server's", l.name, *l.v, minTokenLifetime, l.max)
+		}
+		*l.dst = time.Duration(*l.v) * time.Second
+	}
+	if v := req.RefreshTokenPolicy; v != nil {
+		if !slices.Contains(knownRefreshPolicies, *v) {
+			return badRequest("refresh_token_policy %s is not one of %s", shorten(*v), strings.Join(knownRefreshPolicies, ", "))
+		}
+		p.RefreshTokens = *v
+	}
+	return nil
 }
 
 // checkClient checks what depends on more than one member.
@@ -351,6 +429,10 @@ func checkClient(c *store.Client) error {
 		return badRequest("the refresh_token grant needs a grant that issues refresh tokens: device_code or authorization_code")
 	case c.DeviceCodeLifetime > 0 && c.PollInterval >= c.DeviceCodeLifetime:
 		return badRequest("poll_interval must be shorter than device_code_lifetime")
+	case c.Tokens.RefreshLifetime > 0 && c.Tokens.RefreshIdleLifetime > c.Tokens.RefreshLifetime:
+		return badRequest("refresh_idle_lifetime must not exceed refresh_lifetime")
+	case c.Tokens.RefreshTokens == store.RefreshAlways && !c.HasGrant(store.GrantRefreshToken):
+		return badRequest("refresh_token_policy always needs the refresh_token grant in grant_types")
 	}
 	return nil
 }
@@ -508,6 +590,13 @@ func clientJSON(c *store.Client, secret string) Client {
 
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		SessionAttachment:      c.SessionAttachment,
+
+		IDTokenSigningAlg:   c.Tokens.IDTokenSigningAlg,
+		AccessTokenLifetime: int64(c.Tokens.AccessTokenLifetime / time.Second),
+		IDTokenLifetime:     int64(c.Tokens.IDTokenLifetime / time.Second),
+		RefreshLifetime:     int64(c.Tokens.RefreshLifetime / time.Second),
+		RefreshIdleLifetime: int64(c.Tokens.RefreshIdleLifetime / time.Second),
+		RefreshTokenPolicy:  cmp.Or(c.Tokens.RefreshTokens, store.RefreshWithOfflineAccess),
 	}
 	if out.SessionAttachment == "" {
 		out.SessionAttachment = store.SessionDetached // the store's default

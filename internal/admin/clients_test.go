@@ -55,7 +55,7 @@ func TestClientLifecycle(t *testing.T) {
 		UpdatedAt:          "2026-03-04T05:06:07Z",
 
 		PostLogoutRedirectURIs: []string{},
-		SessionAttachment:      "detached",
+		SessionAttachment:      "detached", RefreshTokenPolicy: "offline_access",
 	}
 	created.ClientSecret = ""
 	if diff := cmp.Diff(want, created); diff != "" {
@@ -159,7 +159,7 @@ func TestClientLifecycle(t *testing.T) {
 		UpdatedAt:    "2026-03-04T06:06:07Z",
 
 		PostLogoutRedirectURIs: []string{},
-		SessionAttachment:      "detached",
+		SessionAttachment:      "detached", RefreshTokenPolicy: "offline_access",
 	}
 	if diff := cmp.Diff(wantPut, put); diff != "" {
 		t.Errorf("put (-want +got):\n%s", diff)
@@ -190,20 +190,20 @@ func TestCreateClientDefaults(t *testing.T) {
 			wantSecret: true,
 			want: Client{ClientName: "Box", GrantTypes: []string{store.GrantDeviceCode}, RedirectURIs: []string{},
 				AuthMethod: "client_secret_basic", Scope: "openid profile email offline_access",
-				PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached"},
+				PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached", RefreshTokenPolicy: "offline_access"},
 		},
 		{
 			name: "public",
 			body: `{"client_name":"Box","token_endpoint_auth_method":"none","scope":""}`,
 			want: Client{ClientName: "Box", GrantTypes: []string{store.GrantDeviceCode}, RedirectURIs: []string{},
-				AuthMethod: "none", Scope: "", PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached"},
+				AuthMethod: "none", Scope: "", PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached", RefreshTokenPolicy: "offline_access"},
 		},
 		{
 			name:       "service",
 			body:       `{"grant_types":["client_credentials"],"scope":"read write read"}`,
 			wantSecret: true,
 			want: Client{GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{},
-				AuthMethod: "client_secret_basic", Scope: "read write", PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached"},
+				AuthMethod: "client_secret_basic", Scope: "read write", PostLogoutRedirectURIs: []string{}, SessionAttachment: "detached", RefreshTokenPolicy: "offline_access"},
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,6 +294,22 @@ func TestClientValidation(t *testing.T) {
 		{"negative lifetime", `{"device_code_lifetime":-1}`, "device_code_lifetime -1"},
 		{"negative interval", `{"poll_interval":-5}`, "poll_interval -5"},
 		{"interval over lifetime", `{"device_code_lifetime":10,"poll_interval":10}`, "poll_interval must be shorter than device_code_lifetime"},
+		{"ID token alg HS256", `{"id_token_signed_response_alg":"HS256"}`, "id_token_signed_response_alg HS256 is not one of ES256, RS256"},
+		{"ID token alg none", `{"id_token_signed_response_alg":"none"}`, "id_token_signed_response_alg none is not one of"},
+		{"ID token alg PS256", `{"id_token_signed_response_alg":"PS256"}`, "id_token_signed_response_alg PS256 is not one of"},
+		{"ID token alg lower case", `{"id_token_signed_response_alg":"rs256"}`, "id_token_signed_response_alg rs256 is not one of"},
+		{"ID token alg not a string", `{"id_token_signed_response_alg":256}`, "id_token_signed_response_alg"},
+		{"access token of a second", `{"access_token_lifetime":1}`, "access_token_lifetime 1: want 60 to 86400 seconds, or 0 for the server's"},
+		{"access token of two days", `{"access_token_lifetime":172800}`, "access_token_lifetime 172800: want 60 to 86400"},
+		{"negative ID token lifetime", `{"id_token_lifetime":-60}`, "id_token_lifetime -60: want 60 to 86400"},
+		{"ID token of two days", `{"id_token_lifetime":172800}`, "id_token_lifetime 172800"},
+		{"grant of two years", `{"refresh_lifetime":63072000}`, "refresh_lifetime 63072000: want 60 to 31536000"},
+		{"negative idle lifetime", `{"refresh_idle_lifetime":-1}`, "refresh_idle_lifetime -1"},
+		{"lifetime not a number", `{"access_token_lifetime":"10m"}`, "access_token_lifetime"},
+		{"idle beyond absolute", `{"refresh_lifetime":3600,"refresh_idle_lifetime":7200}`, "refresh_idle_lifetime must not exceed refresh_lifetime"},
+		{"unknown refresh policy", `{"refresh_token_policy":"sometimes"}`, "refresh_token_policy sometimes is not one of offline_access, always"},
+		{"empty refresh policy", `{"refresh_token_policy":""}`, "refresh_token_policy  is not one of"},
+		{"always without the refresh grant", `{"refresh_token_policy":"always"}`, "refresh_token_policy always needs the refresh_token grant"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantError(t, f.do(t, "POST", "/admin/v1/clients", tt.body), 400, "invalid_request", tt.wantDesc)
@@ -356,5 +372,61 @@ func TestCheckCodePolicyInput(t *testing.T) {
 	want := []string{"digits/12/0", "/0/-1", "ABCDEFGH/0/0"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("CheckCodePolicy calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestClientTokenPolicy: the token policy members go in and come out as
+// sent, reach the stored client, are kept by a PATCH that leaves them out,
+// reset by one that sends 0 or "", and reset by a PUT.
+func TestClientTokenPolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.do(t, "POST", "/admin/v1/clients", `{"client_id":"tv","token_endpoint_auth_method":"none",
+		"grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],
+		"id_token_signed_response_alg":"RS256","access_token_lifetime":300,"id_token_lifetime":600,
+		"refresh_lifetime":7776000,"refresh_idle_lifetime":86400,"refresh_token_policy":"always"}`)
+	if w.Code != 201 {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	got := decode[Client](t, w)
+	want := store.TokenPolicy{IDTokenSigningAlg: "RS256", AccessTokenLifetime: 5 * time.Minute, IDTokenLifetime: 10 * time.Minute,
+		RefreshLifetime: 90 * 24 * time.Hour, RefreshIdleLifetime: 24 * time.Hour, RefreshTokens: store.RefreshAlways}
+	if got.IDTokenSigningAlg != "RS256" || got.AccessTokenLifetime != 300 || got.IDTokenLifetime != 600 ||
+		got.RefreshLifetime != 7776000 || got.RefreshIdleLifetime != 86400 || got.RefreshTokenPolicy != "always" {
+		t.Errorf("create answer: %+v", got)
+	}
+	stored := func() store.TokenPolicy {
+		t.Helper()
+		c, err := f.store.GetClient(t.Context(), "tv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Tokens
+	}
+	if d := cmp.Diff(want, stored()); d != "" {
+		t.Errorf("stored policy (-want +got):\n%s", d)
+	}
+	if w := f.do(t, "PATCH", "/admin/v1/clients/tv", `{"client_name":"TV"}`); w.Code != 200 {
+		t.Fatalf("patch: %d %s", w.Code, w.Body)
+	}
+	if d := cmp.Diff(want, stored()); d != "" {
+		t.Errorf("a PATCH that left the policy out changed it (-want +got):\n%s", d)
+	}
+	if w := f.do(t, "PATCH", "/admin/v1/clients/tv", `{"id_token_signed_response_alg":"","access_token_lifetime":0}`); w.Code != 200 {
+		t.Fatalf("patch: %d %s", w.Code, w.Body)
+	}
+	want.IDTokenSigningAlg, want.AccessTokenLifetime = "", 0
+	if d := cmp.Diff(want, stored()); d != "" {
+		t.Errorf("after resetting two members (-want +got):\n%s", d)
+	}
+	// always needs the refresh grant: taking the grant away is refused
+	// while the policy stands.
+	wantError(t, f.do(t, "PATCH", "/admin/v1/clients/tv", `{"grant_types":["urn:ietf:params:oauth:grant-type:device_code"]}`),
+		400, "invalid_request", "refresh_token_policy always needs the refresh_token grant")
+	if w := f.do(t, "PUT", "/admin/v1/clients/tv", `{"token_endpoint_auth_method":"none"}`); w.Code != 200 {
+		t.Fatalf("put: %d %s", w.Code, w.Body)
+	}
+	if d := cmp.Diff(store.TokenPolicy{}, stored()); d != "" {
+		t.Errorf("a PUT without the members kept the policy (-want +got):\n%s", d)
 	}
 }

@@ -60,7 +60,7 @@ func TestFlags(t *testing.T) {
 	}{
 		{[]string{"migrate"}, []string{"config", "db"}},
 		{[]string{"keys", "list"}, []string{"config", "db"}},
-		{[]string{"keys", "rotate"}, []string{"config", "db", "yes"}},
+		{[]string{"keys", "rotate"}, []string{"alg", "config", "db", "yes"}},
 		{[]string{"export"}, []string{"config", "db", "out"}},
 		{[]string{"import"}, []string{"config", "db", "in", "skip-existing"}},
 		{[]string{"clients", "get"}, []string{"endpoint", "json", "token"}},

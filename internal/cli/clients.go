@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +40,8 @@ Examples:
   latchkey clients update tv-app --user-code-length 9 --poll-interval 10s
   latchkey clients update web --redirect-uris https://a.example/cb,https://b.example/cb
   latchkey clients update tv-app --session-attachment attached
+  latchkey clients update tv-app --refresh-token-policy always --refresh-lifetime 2160h
+  latchkey clients update web --id-token-alg RS256 --access-token-lifetime 5m
   latchkey clients update web --post-logout-redirect-uris https://app.example/signed-out`}, clientBody(false)),
 			clients.remove(op{name: "delete", summary: "delete a client, its device authorizations and its grants", help: `
 Deletes a client with its device authorizations and grants: its tokens stop
@@ -89,6 +92,18 @@ func clientBody(create bool) *body {
 			usage: "how long a device code lives, a `DURATION` up to 30m (default: the server's)"},
 		{flag: "poll-interval", member: "poll_interval", value: wholeSeconds,
 			usage: "the device's polling interval, a `DURATION` of whole seconds (default: the server's)"},
+		{flag: "id-token-alg", member: "id_token_signed_response_alg",
+			usage: "`ALG` of the client's ID tokens: ES256 or RS256 (RS256 costs far more to sign; default: the server's)"},
+		{flag: "access-token-lifetime", member: "access_token_lifetime", value: wholeSeconds,
+			usage: "how long its access tokens live, a `DURATION` from 1m to 24h (default: the server's)"},
+		{flag: "id-token-lifetime", member: "id_token_lifetime", value: wholeSeconds,
+			usage: "how long its ID tokens live, a `DURATION` from 1m to 24h (default: the server's)"},
+		{flag: "refresh-lifetime", member: "refresh_lifetime", value: wholeSeconds,
+			usage: "the absolute life of its new grants (refreshable_until), a `DURATION` up to 8760h (default: the server's)"},
+		{flag: "refresh-idle-lifetime", member: "refresh_idle_lifetime", value: wholeSeconds,
+			usage: "how long its refresh tokens may go unused, a `DURATION` (default: the server's)"},
+		{flag: "refresh-token-policy", member: "refresh_token_policy",
+			usage: "when users' grants come with a refresh token: `POLICY` offline_access (when the user granted it; the default) or always"},
 	}
 	if create {
 		fields = append(fields, field{flag: "id", member: "client_id", usage: "the client's `ID` (default: generated)"})
@@ -224,6 +239,16 @@ func clientFields(cl *admin.Client) [][2]string {
 		{"scope", orDash(cl.Scope)},
 		{"post_logout_redirect_uris", orDash(strings.Join(cl.PostLogoutRedirectURIs, ", "))},
 		{"session_attachment", cl.SessionAttachment},
+	}
+	fields = append(fields,
+		[2]string{"id_token_signed_response_alg", cmp.Or(cl.IDTokenSigningAlg, serverDefault)},
+		[2]string{"access_token_lifetime", duration(cl.AccessTokenLifetime)},
+		[2]string{"id_token_lifetime", duration(cl.IDTokenLifetime)})
+	if slices.Contains(cl.GrantTypes, store.GrantRefreshToken) {
+		fields = append(fields,
+			[2]string{"refresh_lifetime", duration(cl.RefreshLifetime)},
+			[2]string{"refresh_idle_lifetime", duration(cl.RefreshIdleLifetime)},
+			[2]string{"refresh_token_policy", cl.RefreshTokenPolicy})
 	}
 	if slices.Contains(cl.GrantTypes, store.GrantDeviceCode) {
 		fields = append(fields,

@@ -88,6 +88,16 @@ func textField(t *testing.T, out, key string) string {
 	return m[1]
 }
 
+// wantFields checks the fields of a command's text output.
+func wantFields(t *testing.T, what, out string, want map[string]string) {
+	t.Helper()
+	for key, w := range want {
+		if got := textField(t, out, key); got != w {
+			t.Errorf("%s: %s = %q, want %q", what, key, got, w)
+		}
+	}
+}
+
 func TestClientsCommands(t *testing.T) {
 	t.Parallel()
 	e := startAdmin(t)
@@ -97,7 +107,7 @@ func TestClientsCommands(t *testing.T) {
 	out := e.mustRun(t, "", "clients", "create", "--name", "Living room TV", "--id", "tv", "--public",
 		"--grant-types", "device_code,refresh_token", "--scopes", "openid  offline_access",
 		"--user-code-alphabet", "digits", "--user-code-length", "12", "--device-code-lifetime", "10m", "--poll-interval", "5s")
-	for key, want := range map[string]string{
+	wantFields(t, "create public", out, map[string]string{
 		"client_id":            "tv",
 		"client_name":          "Living room TV",
 		"type":                 "public",
@@ -107,11 +117,7 @@ func TestClientsCommands(t *testing.T) {
 		"device_code_lifetime": "10m0s",
 		"poll_interval":        "5s",
 		"created_at":           "2026-03-04T05:06:07Z",
-	} {
-		if got := textField(t, out, key); got != want {
-			t.Errorf("create public: %s = %q, want %q", key, got, want)
-		}
-	}
+	})
 	if strings.Contains(out, "client_secret") || strings.Contains(out, "not be shown again") {
 		t.Errorf("a public client was shown a secret:\n%s", out)
 	}
@@ -160,6 +166,33 @@ func TestClientsCommands(t *testing.T) {
 	}
 	if got := textField(t, out, "scope"); got != "openid offline_access" {
 		t.Errorf("update changed scope to %q", got)
+	}
+
+	// The token policy flags: durations in, the server's defaults shown as
+	// such, and the refresh members only for a client with the refresh grant.
+	out = e.mustRun(t, "", "clients", "update", "tv", "--id-token-alg", "RS256", "--access-token-lifetime", "5m",
+		"--refresh-lifetime", "2160h", "--refresh-idle-lifetime", "72h", "--refresh-token-policy", "always")
+	wantFields(t, "after the policy update", out, map[string]string{
+		"id_token_signed_response_alg": "RS256",
+		"access_token_lifetime":        "5m0s",
+		"id_token_lifetime":            "the server's",
+		"refresh_lifetime":             "2160h0m0s",
+		"refresh_idle_lifetime":        "72h0m0s",
+		"refresh_token_policy":         "always",
+	})
+	stored, err = e.store.GetClient(ctx, "tv")
+	if err != nil || stored.Tokens.AccessTokenLifetime != 5*time.Minute || stored.Tokens.RefreshTokens != "always" {
+		t.Errorf("stored policy %+v, %v", stored.Tokens, err)
+	}
+	if _, _, err := e.run(t, "", "clients", "update", "tv", "--id-token-alg", "HS256"); err == nil ||
+		!strings.Contains(err.Error(), "id_token_signed_response_alg HS256 is not one of ES256, RS256") {
+		t.Errorf("--id-token-alg HS256: %v", err)
+	}
+	if _, _, err := e.run(t, "", "clients", "update", "tv", "--access-token-lifetime", "90s500ms"); err == nil {
+		t.Error("--access-token-lifetime 90.5s was taken")
+	}
+	if out := e.mustRun(t, "", "clients", "get", "web"); !strings.Contains(out, "refresh_token_policy") {
+		t.Errorf("web (refresh grant) does not show its refresh policy:\n%s", out)
 	}
 
 	// rotate-secret prints a new secret once; --json keeps stdout JSON.

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/termqr"
 )
 
@@ -46,6 +47,7 @@ type deviceLoginOptions struct {
 	issuer           string
 	clientID         string
 	clientSecretFile string
+	authMethod       string // with a secret: client_secret_basic or client_secret_post
 	scopes           []string
 	noQR             bool
 	json             bool
@@ -69,6 +71,8 @@ func (e *Env) parseDeviceLoginFlags(args []string) (deviceLoginOptions, error) {
 		"the client's `ID` (env LATCHKEY_CLIENT_ID)")
 	fs.StringVar(&o.clientSecretFile, "client-secret-file", envOr("LATCHKEY_CLIENT_SECRET_FILE", ""),
 		"read a confidential client's secret from `FILE` (never from a flag, which\nother users can see in the process list) (env LATCHKEY_CLIENT_SECRET_FILE)")
+	fs.StringVar(&o.authMethod, "auth-method", store.AuthClientSecretBasic,
+		"how a confidential client sends its secret, as it is registered: `METHOD`\nclient_secret_basic (the Authorization header) or client_secret_post (the body)")
 	fs.StringVar(&scope, "scope", envOr("LATCHKEY_SCOPE", defaultDeviceScope),
 		"space-separated `SCOPES` to request (env LATCHKEY_SCOPE)")
 	fs.BoolVar(&o.noQR, "no-qr", false, "do not draw the QR code")
@@ -87,6 +91,9 @@ func (e *Env) parseDeviceLoginFlags(args []string) (deviceLoginOptions, error) {
 	}
 	if o.timeout < 0 {
 		return deviceLoginOptions{}, fmt.Errorf("device-login: --timeout %v is negative", o.timeout)
+	}
+	if o.authMethod != store.AuthClientSecretBasic && o.authMethod != store.AuthClientSecretPost {
+		return deviceLoginOptions{}, fmt.Errorf("device-login: --auth-method %q: want client_secret_basic or client_secret_post", o.authMethod)
 	}
 	o.scopes = strings.Fields(scope)
 	return o, nil
@@ -141,6 +148,7 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 
+	basic := secret != "" && o.authMethod == store.AuthClientSecretBasic
 	conf := &oauth2.Config{
 		ClientID:     o.clientID,
 		ClientSecret: secret,
@@ -152,10 +160,15 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 			// yet succeeded, x/oauth2 answers every failed token request
 			// (authorization_pending included) by sending it again with the
 			// other style at once, so each poll would be two requests and the
-			// second would earn slow_down. In the body, client_id identifies a
-			// public client without an empty Basic password.
+			// second would earn slow_down. The server takes a secret only the
+			// way the client registered (--auth-method); in the body,
+			// client_id identifies a public client without an empty Basic
+			// password.
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
+	}
+	if basic {
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	}
 	var progress io.Writer // one dot per poll, on a terminal only
 	if isTerminal(stderr) {
@@ -163,13 +176,18 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 	}
 	tokenURL, _ := url.Parse(meta.TokenEndpoint) // checked by discover
 	polls := &pollTransport{base: http.DefaultTransport, tokenURL: tokenURL.String(), progress: progress}
+	if basic {
+		deviceURL, _ := url.Parse(meta.DeviceAuthorizationEndpoint) // checked by discover
+		polls.basicURL, polls.basicID, polls.basicSecret = deviceURL.String(), o.clientID, secret
+	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: polls, Timeout: requestTimeout})
 
 	// x/oauth2's DeviceAuth sends client_id only; a confidential client also
 	// authenticates at the device authorization endpoint (RFC 8628 §3.1), the
-	// same way (client_secret_post) as at the token endpoint above.
+	// same way as at the token endpoint above: in the body here, or in the
+	// Authorization header that pollTransport adds.
 	var authOpts []oauth2.AuthCodeOption
-	if secret != "" {
+	if secret != "" && !basic {
 		authOpts = append(authOpts, oauth2.SetAuthURLParam("client_secret", secret))
 	}
 	da, err := conf.DeviceAuth(ctx, authOpts...)
@@ -296,9 +314,20 @@ type pollTransport struct {
 	tokenURL string // as url.URL.String writes it, to compare with requests
 	progress io.Writer
 	body     []byte
+	// basicURL, when set, is the device authorization endpoint, to which a
+	// client_secret_basic client sends basicID and basicSecret in the
+	// Authorization header: x/oauth2's DeviceAuth sends no credentials.
+	basicURL, basicID, basicSecret string
 }
 
 func (t *pollTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.basicURL != "" && req.URL.String() == t.basicURL {
+		// RFC 6749 §2.3.1: both parts form-encoded before base64, as
+		// x/oauth2 does at the token endpoint. A RoundTripper must not
+		// change the request it was given, so a copy carries the header.
+		req = req.Clone(req.Context())
+		req.SetBasicAuth(url.QueryEscape(t.basicID), url.QueryEscape(t.basicSecret))
+	}
 	if req.URL.String() != t.tokenURL {
 		return t.base.RoundTrip(req)
 	}
@@ -381,6 +410,13 @@ func explainOAuthError(step string, err error, clientID, secretFile string) erro
 		return &loginError{fmt.Sprintf("%s failed: the server answered %s without an OAuth error code", step, status), err}
 	}
 	if re.ErrorCode == "invalid_client" {
+		// The right secret sent the wrong way is the one failure the
+		// server names, with the method the client registered.
+		for _, m := range []string{store.AuthClientSecretBasic, store.AuthClientSecretPost} {
+			if secretFile != "" && strings.Contains(re.ErrorDescription, "registered for "+m) {
+				return &loginError{fmt.Sprintf("the server refused client %q: it is registered for %s; run device-login with --auth-method %s", clientID, m, m), err}
+			}
+		}
 		// The server answers an unknown client as it answers one that failed
 		// to authenticate, so that it does not tell which client ids exist:
 		// say what either could mean.

@@ -23,9 +23,10 @@ import (
 func TestParseDeviceLoginFlags(t *testing.T) {
 	t.Parallel()
 	defaults := deviceLoginOptions{
-		issuer:   defaultDeviceIssuer,
-		clientID: defaultDeviceClientID,
-		scopes:   []string{"openid", "profile", "email", "offline_access"},
+		issuer:     defaultDeviceIssuer,
+		clientID:   defaultDeviceClientID,
+		authMethod: "client_secret_basic",
+		scopes:     []string{"openid", "profile", "email", "offline_access"},
 	}
 	for _, tt := range []struct {
 		name    string
@@ -48,21 +49,23 @@ func TestParseDeviceLoginFlags(t *testing.T) {
 				issuer:           "https://login.example.com",
 				clientID:         "tv-app",
 				clientSecretFile: "/run/secrets/tv",
+				authMethod:       "client_secret_basic",
 				scopes:           []string{"openid"},
 			},
 		},
 		{
 			name: "flags win over the environment",
 			args: []string{"--issuer", "http://localhost:9000", "--client-id", "cli", "--scope", " openid  email ",
-				"--no-qr", "--json", "--timeout", "2m"},
+				"--no-qr", "--json", "--timeout", "2m", "--auth-method", "client_secret_post"},
 			env: map[string]string{"LATCHKEY_ISSUER": "https://login.example.com", "LATCHKEY_CLIENT_ID": "tv-app"},
 			want: deviceLoginOptions{
-				issuer:   "http://localhost:9000",
-				clientID: "cli",
-				scopes:   []string{"openid", "email"},
-				noQR:     true,
-				json:     true,
-				timeout:  2 * time.Minute,
+				issuer:     "http://localhost:9000",
+				clientID:   "cli",
+				authMethod: "client_secret_post",
+				scopes:     []string{"openid", "email"},
+				noQR:       true,
+				json:       true,
+				timeout:    2 * time.Minute,
 			},
 		},
 		{name: "help", args: []string{"-h"}, wantErr: flag.ErrHelp},
@@ -73,6 +76,8 @@ func TestParseDeviceLoginFlags(t *testing.T) {
 		{name: "issuer with query", args: []string{"--issuer", "http://127.0.0.1:8080/?x=1"}, wantMsg: "query or fragment"},
 		{name: "empty client ID", args: []string{"--client-id", ""}, wantMsg: "--client-id is empty"},
 		{name: "negative timeout", args: []string{"--timeout", "-1s"}, wantMsg: "negative"},
+		{name: "auth method none", args: []string{"--auth-method", "none"}, wantMsg: `--auth-method "none": want client_secret_basic or client_secret_post`},
+		{name: "auth method private_key_jwt", args: []string{"--auth-method", "private_key_jwt"}, wantMsg: "want client_secret_basic or client_secret_post"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -302,6 +307,9 @@ func TestExplainOAuthError(t *testing.T) {
 		{"invalid_client with a secret", retrieveError(401, "invalid_client", "client authentication failed"), "/run/secrets/tv",
 			`the server refused client "tv" with the secret in /run/secrets/tv (invalid_client): the client is unknown, ` +
 				`the secret is not its own, or it is a public client and needs no --client-secret-file`},
+		{"invalid_client, the secret sent the wrong way", retrieveError(401, "invalid_client",
+			"client tv is registered for client_secret_post: send its secret as client_secret in the body, not the Authorization header"), "/run/secrets/tv",
+			`the server refused client "tv": it is registered for client_secret_post; run device-login with --auth-method client_secret_post`},
 		{"no error code", retrieveError(502, "", ""), "",
 			"device authorization failed: the server answered 502 Bad Gateway without an OAuth error code"},
 		{"transport", transport, "", "device authorization: dial tcp 127.0.0.1:8080: connection refused"},

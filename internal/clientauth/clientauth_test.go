@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -44,21 +45,35 @@ func TestAuthenticate(t *testing.T) {
 		name      string
 		id        string
 		secret    oauth.Secret
+		basic     bool                            // the secret came in the Authorization header
 		edit      func(*testing.T, *sqlite.Store) // after the cache read the clients
 		broken    bool
 		wantErr   string // "": authenticated; else the oauth error code, or "other"
 		wantFresh int
+		wantDesc  string // a part of the error's description
 	}{
-		{"public client, no secret", "tv", "", nil, false, "", 0},
-		{"public client sending a secret", "tv", "anything", nil, false, oauth.InvalidClient, 1},
-		{"confidential client, its secret", "printer", oldSecret, nil, false, "", 0},
-		{"confidential client, wrong secret", "printer", "lk_cs_wrong", nil, false, oauth.InvalidClient, 1},
-		{"confidential client, no secret", "printer", "", nil, false, oauth.InvalidClient, 1},
-		{"unknown client", "nobody", "lk_cs_whatever", nil, false, oauth.InvalidClient, 0},
-		{"secret rotated on another instance: the new one works at once", "printer", newSecret, rotate(newSecret), false, "", 1},
-		{"secret rotated on another instance: the old one lingers in the cache", "printer", oldSecret, rotate(newSecret), false, "", 0},
-		{"client deleted on another instance, wrong secret", "printer", "lk_cs_wrong", deleteClient, false, oauth.InvalidClient, 1},
-		{"database away", "printer", oldSecret, nil, true, "other", 0},
+		{"public client, no secret", "tv", "", false, nil, false, "", 0, ""},
+		{"public client sending a secret", "tv", "anything", false, nil, false, oauth.InvalidClient, 1, "client authentication failed"},
+		{"confidential client, its secret", "printer", oldSecret, true, nil, false, "", 0, ""},
+		{"confidential client, wrong secret", "printer", "lk_cs_wrong", true, nil, false, oauth.InvalidClient, 1, "client authentication failed"},
+		{"confidential client, no secret", "printer", "", false, nil, false, oauth.InvalidClient, 1, "client authentication failed"},
+		{"unknown client", "nobody", "lk_cs_whatever", true, nil, false, oauth.InvalidClient, 0, "client authentication failed"},
+		{"secret rotated on another instance: the new one works at once", "printer", newSecret, true, rotate(newSecret), false, "", 1, ""},
+		{"secret rotated on another instance: the old one lingers in the cache", "printer", oldSecret, true, rotate(newSecret), false, "", 0, ""},
+		{"client deleted on another instance, wrong secret", "printer", "lk_cs_wrong", true, deleteClient, false, oauth.InvalidClient, 1, ""},
+		{"database away", "printer", oldSecret, true, nil, true, "other", 0, ""},
+
+		// token_endpoint_auth_method is enforced (docs/security.md CA-02).
+		{"client_secret_basic client, its secret in the body", "printer", oldSecret, false, nil, false, oauth.InvalidClient, 1,
+			"client printer is registered for client_secret_basic: send its secret in the Authorization header"},
+		{"client_secret_basic client, a wrong secret in the body", "printer", "lk_cs_wrong", false, nil, false, oauth.InvalidClient, 1,
+			"client authentication failed"},
+		{"client_secret_post client, its secret in the body", "mailer", oldSecret, false, nil, false, "", 0, ""},
+		{"client_secret_post client, its secret in the header", "mailer", oldSecret, true, nil, false, oauth.InvalidClient, 1,
+			"client mailer is registered for client_secret_post: send its secret as client_secret in the body"},
+		{"client_secret_post client, a wrong secret in the header", "mailer", "lk_cs_wrong", true, nil, false, oauth.InvalidClient, 1,
+			"client authentication failed"},
+		{"method changed on another instance: the new one works at once", "printer", oldSecret, false, switchToPost, false, "", 1, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -66,13 +81,14 @@ func TestAuthenticate(t *testing.T) {
 			for _, c := range []*store.Client{
 				{ID: "tv", AuthMethod: store.AuthNone},
 				{ID: "printer", AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret(oldSecret)},
+				{ID: "mailer", AuthMethod: store.AuthClientSecretPost, SecretHash: oauth.HashSecret(oldSecret)},
 			} {
 				if err := st.CreateClient(ctx, c); err != nil {
 					t.Fatal(err)
 				}
 			}
 			c := &cache{st: Direct{Store: st}, held: map[string]*store.Client{}, broken: tt.broken}
-			for _, id := range []string{"tv", "printer"} {
+			for _, id := range []string{"tv", "printer", "mailer"} {
 				cl, err := st.GetClient(ctx, id)
 				if err != nil {
 					t.Fatal(err)
@@ -83,7 +99,7 @@ func TestAuthenticate(t *testing.T) {
 				tt.edit(t, st)
 			}
 
-			got, err := Authenticate(ctx, c, oauth.ClientCredentials{ID: tt.id, Secret: tt.secret})
+			got, err := Authenticate(ctx, c, oauth.ClientCredentials{ID: tt.id, Secret: tt.secret, Basic: tt.basic})
 			var oe *oauth.Error
 			switch {
 			case tt.wantErr == "" && err != nil:
@@ -94,6 +110,9 @@ func TestAuthenticate(t *testing.T) {
 				t.Errorf("Authenticate = %v; want an internal error, not an answer for the client", err)
 			case tt.wantErr != "" && tt.wantErr != "other" && (!errors.As(err, &oe) || oe.Code != tt.wantErr):
 				t.Errorf("Authenticate = %v; want %s", err, tt.wantErr)
+			}
+			if tt.wantDesc != "" && (oe == nil || !strings.Contains(oe.Description, tt.wantDesc)) {
+				t.Errorf("Authenticate = %v; want a description with %q", err, tt.wantDesc)
 			}
 			if c.fresh != tt.wantFresh {
 				t.Errorf("fresh reads = %d; want %d", c.fresh, tt.wantFresh)
@@ -112,6 +131,17 @@ func rotate(secret string) func(*testing.T, *sqlite.Store) {
 		if err := st.UpdateClient(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func switchToPost(t *testing.T, st *sqlite.Store) {
+	c, err := st.GetClient(t.Context(), "printer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AuthMethod = store.AuthClientSecretPost
+	if err := st.UpdateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -76,6 +76,11 @@ type Tokens struct {
 	RefreshIdleLifetime Duration `yaml:"refresh_idle_lifetime"`
 	// Audience is the aud of access tokens (RFC 9068 §2.2); the issuer when empty.
 	Audience string `yaml:"audience"`
+	// SigningAlg is the JWS algorithm of access tokens: ES256 or RS256.
+	SigningAlg string `yaml:"signing_alg"`
+	// IDTokenSigningAlg is the algorithm of the ID tokens of clients that
+	// registered no id_token_signed_response_alg: ES256 or RS256.
+	IDTokenSigningAlg string `yaml:"id_token_signing_alg"`
 }
 
 // Device sets the device authorization grant (RFC 8628).
@@ -120,6 +125,8 @@ type Keys struct {
 	// any instance signs with it; it must exceed CacheRefresh so that every
 	// instance knows the key before it meets a token signed with it.
 	PublishDelay Duration `yaml:"publish_delay"`
+	// RSABits is the size of new RSA (RS256) keys: 2048 or 3072.
+	RSABits int `yaml:"rsa_bits"`
 }
 
 // Sess sets browser sessions.
@@ -142,6 +149,8 @@ func Default() Config {
 			IDTokenLifetime:     Duration(time.Hour),
 			RefreshLifetime:     Duration(30 * 24 * time.Hour),
 			RefreshIdleLifetime: Duration(14 * 24 * time.Hour),
+			SigningAlg:          "ES256",
+			IDTokenSigningAlg:   "ES256",
 		},
 		Device: Device{
 			UserCode:           UserCode{Alphabet: "base20", Length: 8, Group: 4},
@@ -157,7 +166,7 @@ func Default() Config {
 		},
 		Login:         Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
 		Session:       Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
-		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute)},
+		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
 	}
@@ -258,6 +267,17 @@ func (c *Config) Validate() error {
 	positive("tokens.refresh_idle_lifetime", c.Tokens.RefreshIdleLifetime)
 	if c.Tokens.RefreshIdleLifetime > c.Tokens.RefreshLifetime {
 		bad("tokens.refresh_idle_lifetime %s: at most tokens.refresh_lifetime %s", c.Tokens.RefreshIdleLifetime, c.Tokens.RefreshLifetime)
+	}
+	for _, s := range []struct{ name, alg string }{
+		{"tokens.signing_alg", c.Tokens.SigningAlg},
+		{"tokens.id_token_signing_alg", c.Tokens.IDTokenSigningAlg},
+	} {
+		if s.alg != "ES256" && s.alg != "RS256" {
+			bad("%s %q: want ES256 or RS256", s.name, s.alg)
+		}
+	}
+	if c.Keys.RSABits != 2048 && c.Keys.RSABits != 3072 {
+		bad("keys.rsa_bits %d: want 2048 or 3072", c.Keys.RSABits)
 	}
 	positive("device.lifetime", c.Device.Lifetime)
 	positive("login.window", c.Login.Window)

@@ -234,3 +234,41 @@ func TestValidateListenNeedsIssuer(t *testing.T) {
 		t.Errorf("Validate() = %v\nwant %s", err, want)
 	}
 }
+
+// TestValidateSigning: the token signing algorithms and the RSA key size
+// take only what Latchkey can do, and name the setting when refused.
+func TestValidateSigning(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		yaml    string
+		wantErr string // "": valid
+	}{
+		{"defaults", "", ""},
+		{"RS256 everywhere, 3072-bit keys", "tokens: {signing_alg: RS256, id_token_signing_alg: RS256}\nkeys: {rsa_bits: 3072}\n", ""},
+		{"access tokens RS256 only", "tokens: {signing_alg: RS256}\n", ""},
+		{"lower case", "tokens: {signing_alg: rs256}\n", `tokens.signing_alg "rs256": want ES256 or RS256`},
+		{"HS256", "tokens: {id_token_signing_alg: HS256}\n", `tokens.id_token_signing_alg "HS256": want ES256 or RS256`},
+		{"none", "tokens: {id_token_signing_alg: none}\n", `tokens.id_token_signing_alg "none": want ES256 or RS256`},
+		{"PS256", "tokens: {signing_alg: PS256}\n", `tokens.signing_alg "PS256": want ES256 or RS256`},
+		{"empty", "tokens: {signing_alg: \"\"}\n", `tokens.signing_alg "": want ES256 or RS256`},
+		{"1024-bit RSA", "keys: {rsa_bits: 1024}\n", "keys.rsa_bits 1024: want 2048 or 3072"},
+		{"4096-bit RSA", "keys: {rsa_bits: 4096}\n", "keys.rsa_bits 4096: want 2048 or 3072"},
+		{"zero", "keys: {rsa_bits: 0}\n", "keys.rsa_bits 0: want 2048 or 3072"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(writeFile(t, tt.yaml), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate = %v; want nil", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("Validate = %v; want %s", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -137,5 +137,5 @@ func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth,
 	case err != nil:
 		return nil, fmt.Errorf("redeem device authorization: %w", err)
 	}
-	return g.Mint(ctx, is, u, "")
+	return g.Mint(ctx, c, is, u, "")
 }

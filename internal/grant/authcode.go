@@ -89,7 +89,7 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 		return nil, fmt.Errorf("redeem authorization code: %w", err)
 	}
 	// Minted only once the redemption has committed, as for the device grant.
-	return g.Mint(ctx, is, u, ac.Nonce)
+	return g.Mint(ctx, c, is, u, ac.Nonce)
 }
 
 // checkRedemption says what is wrong with redeeming ac as client c with

@@ -123,12 +123,21 @@ func TestAuthorizationCode(t *testing.T) {
 		t.Errorf("ID token from refresh = %v; want the same sub and auth_time (OIDC Core §12.2)", again)
 	}
 
-	// client_secret_post, and a client without offline_access gets no refresh token.
+	// The client registered client_secret_basic: its secret in the body
+	// (client_secret_post) is refused before the code is looked at
+	// (docs/security.md CA-02).
 	code = newCode(t, st, "web", func(ac *store.AuthCode) { ac.Scopes = []string{"openid"}; ac.Nonce = "" })
-	resp, err = redeem(t, d, st, oauth.ClientCredentials{ID: "web", Secret: "web-secret"},
+	_, err = redeem(t, d, st, oauth.ClientCredentials{ID: "web", Secret: "web-secret"},
+		oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
+	if oe, ok := err.(*oauth.Error); !ok || oe.Code != oauth.InvalidClient {
+		t.Fatalf("Exchange with client_secret_post for a client_secret_basic client = %v; want invalid_client", err)
+	}
+	// The same code still works the registered way, and a client without
+	// offline_access gets no refresh token.
+	resp, err = redeem(t, d, st, oauth.ClientCredentials{ID: "web", Secret: "web-secret", Basic: true},
 		oauth.Form{"code": code, "redirect_uri": "https://web.example/cb", "code_verifier": verifier})
 	if err != nil {
-		t.Fatalf("Exchange with client_secret_post: %v", err)
+		t.Fatalf("Exchange: %v", err)
 	}
 	if resp.RefreshToken != "" || resp.RefreshableUntil != 0 {
 		t.Errorf("refresh token without offline_access: %+v", resp)

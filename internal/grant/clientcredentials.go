@@ -12,8 +12,9 @@ import (
 
 // ClientCredentials is the client credentials grant (RFC 6749 §4.4): a
 // confidential client, such as a device enrolled by invitation, asks for an
-// access token for itself. It gets no refresh token (§4.4.3): it can always
-// ask again with its secret.
+// access token for itself. It gets no refresh token (§4.4.3), whatever its
+// refresh token policy: it can always ask again with its secret. Its
+// access token lifetime is its own when it has one (store.TokenPolicy).
 type ClientCredentials struct {
 	*Deps
 	// Store reads the groups a client is in, which decide its scopes.
@@ -59,7 +60,7 @@ func (g ClientCredentials) Exchange(ctx context.Context, req *Request) (*token.R
 	// decides whether it may still be used from its client and the list of
 	// revoked tokens, so a fleet asking for tokens costs no write.
 	gr := &store.Grant{ClientID: c.ID, Scopes: scopes}
-	return g.Minter.Mint(ctx, token.Issue{Grant: gr, Scopes: scopes, OrgID: c.OrgID, Groups: groupIDs})
+	return g.Minter.Mint(ctx, token.Issue{Client: c, Grant: gr, Scopes: scopes, OrgID: c.OrgID, Groups: groupIDs})
 }
 
 // ClientScopes returns what client c may ask for when it acts for itself,

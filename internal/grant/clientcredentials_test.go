@@ -72,7 +72,7 @@ func TestClientCredentials(t *testing.T) {
 	}{
 		{"device, every scope its groups grant", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret, Basic: true},
 			"", "read status write", "acme", []string{"g-read", "g-write"}},
-		{"device, some scopes", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret},
+		{"device, some scopes", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret, Basic: true},
 			"write read", "write read", "acme", []string{"g-read", "g-write"}},
 		{"client of no organization", oauth.ClientCredentials{ID: "batch", Secret: batchSecret},
 			"", "reports", "", nil},
@@ -135,10 +135,12 @@ func TestClientCredentialsRefused(t *testing.T) {
 		{"wrong secret", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret + "x", Basic: true}, "", oauth.InvalidClient, http.StatusUnauthorized},
 		{"another client's secret", oauth.ClientCredentials{ID: "sensor", Secret: batchSecret}, "", oauth.InvalidClient, http.StatusUnauthorized},
 		{"unknown client", oauth.ClientCredentials{ID: "nobody", Secret: sensorSecret}, "", oauth.InvalidClient, http.StatusUnauthorized},
-		{"client without the grant", oauth.ClientCredentials{ID: "no-grant", Secret: batchSecret}, "", oauth.UnauthorizedClient, http.StatusBadRequest},
-		{"scope no group grants", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret}, "read admin", oauth.InvalidScope, http.StatusBadRequest},
+		{"client without the grant", oauth.ClientCredentials{ID: "no-grant", Secret: batchSecret, Basic: true}, "", oauth.UnauthorizedClient, http.StatusBadRequest},
+		{"scope no group grants", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret, Basic: true}, "read admin", oauth.InvalidScope, http.StatusBadRequest},
 		{"scope outside the registration", oauth.ClientCredentials{ID: "batch", Secret: batchSecret}, "read", oauth.InvalidScope, http.StatusBadRequest},
-		{"malformed scope", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret}, "read  write", oauth.InvalidScope, http.StatusBadRequest},
+		{"malformed scope", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret, Basic: true}, "read  write", oauth.InvalidScope, http.StatusBadRequest},
+		{"client_secret_basic client, secret in the body", oauth.ClientCredentials{ID: "sensor", Secret: sensorSecret}, "", oauth.InvalidClient, http.StatusUnauthorized},
+		{"client_secret_post client, secret in the header", oauth.ClientCredentials{ID: "batch", Secret: batchSecret, Basic: true}, "", oauth.InvalidClient, http.StatusUnauthorized},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ClientCredentials{Deps: d, Store: st}.Exchange(ctx, &Request{

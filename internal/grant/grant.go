@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientauth"
@@ -134,15 +135,15 @@ func (d *Deps) Authenticate(ctx context.Context, creds oauth.ClientCredentials, 
 	return c, nil
 }
 
-// newRefresh draws a new refresh token for grant g and returns it with the
-// record to store for it; it stores nothing.
-func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (string, *store.RefreshToken, error) {
+// newRefresh draws a new refresh token of client c for grant g and returns
+// it with the record to store for it; it stores nothing.
+func (d *Deps) newRefresh(c *store.Client, g *store.Grant, scopes []string, now time.Time) (string, *store.RefreshToken, error) {
 	rt, err := oauth.NewSecret(d.Rand, oauth.PrefixRefreshToken)
 	if err != nil {
 		return "", nil, err
 	}
 	expires := g.ExpiresAt
-	if idle := d.idleUntil(now); !idle.IsZero() && idle.Before(expires) {
+	if idle := d.idleUntil(c, now); !idle.IsZero() && idle.Before(expires) {
 		expires = idle
 	}
 	return rt, &store.RefreshToken{
@@ -155,13 +156,28 @@ func (d *Deps) newRefresh(g *store.Grant, scopes []string, now time.Time) (strin
 	}, nil
 }
 
-// idleUntil is when a refresh token issued at now lapses unused; zero when
-// only the grant's absolute life applies.
-func (d *Deps) idleUntil(now time.Time) time.Time {
-	if d.RefreshIdle <= 0 {
+// idleUntil is when a refresh token of client c issued at now lapses
+// unused: the client's idle lifetime, or the server's; zero when only the
+// grant's absolute life applies.
+func (d *Deps) idleUntil(c *store.Client, now time.Time) time.Time {
+	idle := d.RefreshIdle
+	if c.Tokens.RefreshIdleLifetime > 0 {
+		idle = c.Tokens.RefreshIdleLifetime
+	}
+	if idle <= 0 {
 		return time.Time{}
 	}
-	return now.Add(d.RefreshIdle)
+	return now.Add(idle)
+}
+
+// refreshLifetime is the absolute life of a new grant of client c: its
+// own, or the server's. A change to it applies to grants made afterwards;
+// a grant's refreshable_until is fixed when it is made.
+func (d *Deps) refreshLifetime(c *store.Client) time.Duration {
+	if c.Tokens.RefreshLifetime > 0 {
+		return c.Tokens.RefreshLifetime
+	}
+	return d.RefreshLifetime
 }
 
 // ActiveUser loads the user a grant acts for and refuses one who can no
@@ -211,31 +227,29 @@ func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, auth
 	}
 	is := &Issuance{Grant: &store.Grant{
 		ID: id, UserID: u.ID, ClientID: c.ID, Scopes: scopes,
-		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.RefreshLifetime),
+		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.refreshLifetime(c)),
 	}}
 	if wantsRefresh(c, scopes) {
-		if is.Refresh, is.RefreshToken, err = d.newRefresh(is.Grant, scopes, now); err != nil {
+		if is.Refresh, is.RefreshToken, err = d.newRefresh(c, is.Grant, scopes, now); err != nil {
 			return nil, err
 		}
 	}
 	return is, nil
 }
 
-// Mint signs the tokens of a stored issuance for user u.
-func (d *Deps) Mint(ctx context.Context, is *Issuance, u *store.User, nonce string) (*token.Response, error) {
-	return d.Minter.Mint(ctx, token.Issue{Grant: is.Grant, User: u, Scopes: is.Grant.Scopes, Nonce: nonce, Refresh: is.Refresh})
+// Mint signs the tokens of a stored issuance for user u of client c.
+func (d *Deps) Mint(ctx context.Context, c *store.Client, is *Issuance, u *store.User, nonce string) (*token.Response, error) {
+	return d.Minter.Mint(ctx, token.Issue{Client: c, Grant: is.Grant, User: u, Scopes: is.Grant.Scopes, Nonce: nonce, Refresh: is.Refresh})
 }
 
 // wantsRefresh: a refresh token goes to a client registered for the
-// refresh_token grant when the user granted offline_access (OIDC Core §11).
+// refresh_token grant when the user granted offline_access (OIDC Core §11),
+// or with every grant when its policy says always (store.RefreshAlways:
+// 10Duke's clients configured for refresh tokens, which ask for openid
+// profile email and nothing more; docs/security.md AC-19).
 func wantsRefresh(c *store.Client, scopes []string) bool {
 	if !c.HasGrant(store.GrantRefreshToken) {
 		return false
 	}
-	for _, s := range scopes {
-		if s == "offline_access" {
-			return true
-		}
-	}
-	return false
+	return c.Tokens.RefreshTokens == store.RefreshAlways || slices.Contains(scopes, "offline_access")
 }

@@ -60,7 +60,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	// database lost halfway leaves the old one working, never neither; the
 	// checks run inside it, before anything commits, so a token that may
 	// not be used is never rotated.
-	fam, err := g.Store.RotateRefreshToken(ctx, oauth.HashSecret(rt), oauth.HashSecret(next), g.idleUntil(now), now,
+	fam, err := g.Store.RotateRefreshToken(ctx, oauth.HashSecret(rt), oauth.HashSecret(next), g.idleUntil(c, now), now,
 		func(f *store.RefreshFamily) error {
 			if f.Token.ClientID != c.ID {
 				// Bound to the client it was issued to (RFC 6749 §6); another
@@ -80,7 +80,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			} else if missing, ok := oauth.ScopeSubset(scopes, f.Token.Scopes); !ok {
 				return &oauth.Error{Code: oauth.InvalidScope, Description: "scope " + missing + " was not granted"}
 			}
-			minted = g.mintAsync(ctx, token.Issue{Grant: f.Grant, User: f.User, Scopes: scopes, Refresh: next})
+			minted = g.mintAsync(ctx, token.Issue{Client: c, Grant: f.Grant, User: f.User, Scopes: scopes, Refresh: next})
 			return nil
 		})
 	switch {

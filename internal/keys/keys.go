@@ -1,14 +1,17 @@
-// Package keys owns the server's signing keys: creating the first one,
+// Package keys owns the server's signing keys: creating the first ones,
 // rotating across instances (a new key is published in the JWKS before any
 // instance signs with it), the JWKS document, and signing and verifying
-// compact JWS with ES256. What goes into a token is package token's business.
+// compact JWS with ES256 and RS256. There is one signing key per algorithm
+// at a time. What goes into a token is package token's business.
 package keys
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -26,8 +29,40 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// ES256 is the only algorithm we sign with: compact, fast (RFC 7518 §3.4).
-const ES256 = "ES256"
+// The algorithms we sign with (RFC 7518 §3.1). ES256 is the default: a
+// P-256 signature costs a small fraction of an RSA one and is 64 bytes
+// rather than 256 or 384. RS256 is there because OpenID Connect Core §15.1
+// makes it mandatory to implement and many relying parties and resource
+// servers accept nothing else.
+const (
+	ES256 = "ES256"
+	RS256 = "RS256"
+)
+
+// Algorithms are the algorithms there is always a signing key for, in the
+// order Init creates their first keys.
+var Algorithms = []string{ES256, RS256}
+
+// Supported reports whether alg is one we sign with.
+func Supported(alg string) bool { return slices.Contains(Algorithms, alg) }
+
+// RSA key sizes: what new keys may have (keys.rsa_bits), and the range a
+// stored key must be in to be loaded (a key imported from elsewhere may
+// be up to 4096 bits).
+const (
+	DefaultRSABits = 2048
+	minRSABits     = 2048
+	maxRSABits     = 4096
+)
+
+// CheckRSABits reports whether new RSA keys may have bits: 2048 (NIST SP
+// 800-57's minimum until 2030) or 3072 (beyond it).
+func CheckRSABits(bits int) error {
+	if bits != 2048 && bits != 3072 {
+		return fmt.Errorf("%d: want 2048 or 3072", bits)
+	}
+	return nil
+}
 
 // Manager keeps the signing keys of all instances in step. It caches the
 // key set for Refresh: a stale cache cannot break a flow, because a new key
@@ -44,6 +79,9 @@ type Manager struct {
 	Retain time.Duration
 	// Refresh is how long the cached key set is trusted.
 	Refresh time.Duration
+	// RSABits is the size of new RSA keys: 2048 or 3072 (CheckRSABits);
+	// 0 means DefaultRSABits.
+	RSABits int
 
 	mu       sync.RWMutex
 	keys     []*Key // by NotBefore, oldest first
@@ -54,24 +92,43 @@ type Manager struct {
 // Key is one loaded signing key.
 type Key struct {
 	Record *store.SigningKey
-	priv   *ecdsa.PrivateKey
+	priv   crypto.Signer // *ecdsa.PrivateKey (P-256) or *rsa.PrivateKey
 }
 
 // ID is the key's kid.
 func (k *Key) ID() string { return k.Record.ID }
 
-// Public returns the public half.
-func (k *Key) Public() *ecdsa.PublicKey { return &k.priv.PublicKey }
+// Algorithm is the JWS alg the key signs with: ES256 or RS256.
+func (k *Key) Algorithm() string { return k.Record.Algorithm }
 
-// Init makes sure a signing key exists (creating the first one, usable at
-// once since nothing can have tokens signed by another yet) and loads the set.
+// Public returns the public half: *ecdsa.PublicKey or *rsa.PublicKey.
+func (k *Key) Public() crypto.PublicKey { return k.priv.Public() }
+
+// Init makes sure there is a signing key for every algorithm and loads
+// the set.
+//
+// The first keys of an empty set sign at once: no instance can have
+// served, or cached, a key set without them. A key set that lacks an
+// algorithm's key (a database from before Latchkey signed RS256) gets one
+// that is published now and signs from PublishDelay on, as a rotated-in
+// key does; until then Signer falls back to it anyway, as its rule for an
+// algorithm with no key in its signing window says, rather than sign a
+// token with an algorithm its client did not register.
 func (m *Manager) Init(ctx context.Context) error {
 	ks, err := m.Store.ListSigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
-	if len(ks) == 0 {
-		if err := m.createFirst(ctx); err != nil {
+	fresh := len(ks) == 0
+	for _, alg := range Algorithms {
+		if slices.ContainsFunc(ks, func(k *store.SigningKey) bool { return k.Algorithm == alg }) {
+			continue
+		}
+		notBefore := m.Now()
+		if !fresh {
+			notBefore = notBefore.Add(m.PublishDelay)
+		}
+		if err := m.createFirst(ctx, alg, notBefore); err != nil {
 			return err
 		}
 	}
@@ -82,20 +139,30 @@ func (m *Manager) Init(ctx context.Context) error {
 // first key to appear before creating its own.
 const firstKeyWait = 10 * time.Second
 
-// createFirst creates the first signing key once, however many instances
-// start together on an empty database: they agree on whose key it is
-// through ServerSecret (the first stored kid wins), the winner stores it,
-// and the others wait for it. Two "first" keys would each be published only
-// by the instance that made it until the others reloaded, so a token could
+// firstKeySecret names the ServerSecret through which instances agree on
+// the first key of alg. ES256's keeps the name it had when it was the only
+// algorithm, so an upgraded instance agrees with one that was not.
+func firstKeySecret(alg string) string {
+	if alg == ES256 {
+		return "first-signing-key"
+	}
+	return "first-signing-key-" + alg
+}
+
+// createFirst creates the first signing key of alg once, however many
+// instances start together: they agree on whose key it is through
+// ServerSecret (the first stored kid wins), the winner stores it, and the
+// others wait for it. Two "first" keys would each be published only by
+// the instance that made it until the others reloaded, so a token could
 // meet a JWKS that lacks its key.
-func (m *Manager) createFirst(ctx context.Context) error {
-	rec, err := newKey(m.Now(), m.Now())
+func (m *Manager) createFirst(ctx context.Context, alg string, notBefore time.Time) error {
+	rec, err := m.newKey(alg, m.Now(), notBefore)
 	if err != nil {
 		return err
 	}
-	winner, err := m.Store.ServerSecret(ctx, "first-signing-key", []byte(rec.ID))
+	winner, err := m.Store.ServerSecret(ctx, firstKeySecret(alg), []byte(rec.ID))
 	if err != nil {
-		return fmt.Errorf("agree on the first signing key: %w", err)
+		return fmt.Errorf("agree on the first %s signing key: %w", alg, err)
 	}
 	if string(winner) != rec.ID {
 		deadline := time.Now().Add(firstKeyWait)
@@ -104,7 +171,7 @@ func (m *Manager) createFirst(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("list signing keys: %w", err)
 			}
-			if len(ks) > 0 {
+			if slices.ContainsFunc(ks, func(k *store.SigningKey) bool { return k.Algorithm == alg }) {
 				return nil
 			}
 			select {
@@ -113,29 +180,39 @@ func (m *Manager) createFirst(ctx context.Context) error {
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		m.Log.Warn("the instance that was to create the first signing key did not; creating one here")
+		m.Log.Warn("the instance that was to create the first signing key did not; creating one here", "alg", alg)
 	}
 	if err := m.Store.CreateSigningKey(ctx, rec); err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("store signing key: %w", err)
 	}
-	m.Log.Info("created the first signing key", "kid", rec.ID)
+	m.Log.Info("created the first signing key", "alg", alg, "kid", rec.ID, "signs_from", rec.NotBefore)
 	return nil
 }
 
-// Rotate creates a key that is published now and signs from PublishDelay
-// on; the current signing key stops signing then and is deleted Retain later.
-func (m *Manager) Rotate(ctx context.Context) (*store.SigningKey, error) {
+// Rotate creates a key of alg that is published now and signs from
+// PublishDelay on; the current signing key of alg stops signing then and
+// is deleted Retain later. Keys of other algorithms are left alone.
+func (m *Manager) Rotate(ctx context.Context, alg string) (*store.SigningKey, error) {
+	if !Supported(alg) {
+		return nil, fmt.Errorf("rotate: algorithm %q: want %s", alg, strings.Join(Algorithms, " or "))
+	}
 	now := m.Now()
 	from := now.Add(m.PublishDelay)
 	ks, err := m.Store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
-	rec, err := m.create(ctx, from)
+	rec, err := m.newKey(alg, now, from)
 	if err != nil {
 		return nil, err
 	}
+	if err := m.Store.CreateSigningKey(ctx, rec); err != nil {
+		return nil, fmt.Errorf("store signing key: %w", err)
+	}
 	for _, k := range ks {
+		if k.Algorithm != alg {
+			continue
+		}
 		if k.NotAfter.IsZero() || k.NotAfter.After(from) {
 			k.NotAfter = from
 			if err := m.Store.UpdateSigningKey(ctx, k); err != nil {
@@ -166,20 +243,26 @@ func (m *Manager) Prune(ctx context.Context) error {
 	return nil
 }
 
-func (m *Manager) create(ctx context.Context, notBefore time.Time) (*store.SigningKey, error) {
-	rec, err := newKey(m.Now(), notBefore)
-	if err != nil {
-		return nil, err
+// newKey generates a key for alg (a P-256 key, or an RSA key of RSABits),
+// named by its RFC 7638 thumbprint.
+func (m *Manager) newKey(alg string, now, notBefore time.Time) (*store.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		bits := m.RSABits
+		if bits == 0 {
+			bits = DefaultRSABits
+		}
+		if err := CheckRSABits(bits); err != nil {
+			return nil, fmt.Errorf("new RSA key: %w", err)
+		}
+		priv, err = rsa.GenerateKey(rand.Reader, bits)
+	default:
+		return nil, fmt.Errorf("new key: algorithm %q: want %s", alg, strings.Join(Algorithms, " or "))
 	}
-	if err := m.Store.CreateSigningKey(ctx, rec); err != nil {
-		return nil, fmt.Errorf("store signing key: %w", err)
-	}
-	return rec, nil
-}
-
-// newKey generates a P-256 key, named by its RFC 7638 thumbprint.
-func newKey(now, notBefore time.Time) (*store.SigningKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -188,8 +271,8 @@ func newKey(now, notBefore time.Time) (*store.SigningKey, error) {
 		return nil, err
 	}
 	return &store.SigningKey{
-		ID:         thumbprint(&priv.PublicKey),
-		Algorithm:  ES256,
+		ID:         thumbprint(priv.Public()),
+		Algorithm:  alg,
 		PrivateKey: der,
 		CreatedAt:  now,
 		NotBefore:  notBefore,
@@ -205,7 +288,7 @@ func (m *Manager) reload(ctx context.Context) error {
 	}
 	loaded := make([]*Key, 0, len(recs))
 	for _, rec := range recs {
-		k, err := parseKey(rec)
+		k, err := ParseKey(rec)
 		if err != nil {
 			m.Log.Error("skipping an unreadable signing key", "kid", rec.ID, "err", err)
 			continue
@@ -229,19 +312,33 @@ func (m *Manager) reload(ctx context.Context) error {
 	return nil
 }
 
-func parseKey(rec *store.SigningKey) (*Key, error) {
-	if rec.Algorithm != ES256 {
-		return nil, fmt.Errorf("unsupported algorithm %q", rec.Algorithm)
-	}
+// ParseKey loads a stored key: its algorithm must be one we sign with and
+// its private key of that kind (P-256 for ES256; RSA of 2048 to 4096 bits
+// for RS256), so a key can never be used with another algorithm than its
+// own.
+func ParseKey(rec *store.SigningKey) (*Key, error) {
 	pk, err := x509.ParsePKCS8PrivateKey(rec.PrivateKey)
 	if err != nil {
 		return nil, err
 	}
-	priv, ok := pk.(*ecdsa.PrivateKey)
-	if !ok || priv.Curve != elliptic.P256() {
-		return nil, errors.New("not a P-256 key")
+	switch rec.Algorithm {
+	case ES256:
+		priv, ok := pk.(*ecdsa.PrivateKey)
+		if !ok || priv.Curve != elliptic.P256() {
+			return nil, errors.New("an ES256 key that is not a P-256 key")
+		}
+		return &Key{Record: rec, priv: priv}, nil
+	case RS256:
+		priv, ok := pk.(*rsa.PrivateKey)
+		if !ok {
+			return nil, errors.New("an RS256 key that is not an RSA key")
+		}
+		if bits := priv.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+			return nil, fmt.Errorf("an RSA key of %d bits: want %d to %d", bits, minRSABits, maxRSABits)
+		}
+		return &Key{Record: rec, priv: priv}, nil
 	}
-	return &Key{Record: rec, priv: priv}, nil
+	return nil, fmt.Errorf("unsupported algorithm %q", rec.Algorithm)
 }
 
 // current returns the loaded set, reloading it when older than Refresh.
@@ -265,26 +362,39 @@ func (m *Manager) current(ctx context.Context) ([]*Key, error) {
 	return m.keys, nil
 }
 
-// Signer returns the key to sign with now: the newest whose signing window
-// has begun and not ended.
-func (m *Manager) Signer(ctx context.Context) (*Key, error) {
+// Signer returns the key to sign with now for alg: the newest of alg whose
+// signing window has begun and not ended.
+//
+// When no key of alg is in its window, it is the newest published key of
+// alg: in practice the first key of an algorithm added to an existing key
+// set, during its publish delay (see Init). Signing a little early with a
+// key every instance already publishes, and that a verifier meeting its
+// unknown kid reloads to find, beats signing with another algorithm than
+// the one a client registered, or not at all.
+func (m *Manager) Signer(ctx context.Context, alg string) (*Key, error) {
 	ks, err := m.current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := m.Now()
+	var newest *Key
 	for i := len(ks) - 1; i >= 0; i-- {
-		r := ks[i].Record
+		k := ks[i]
+		if k.Algorithm() != alg {
+			continue
+		}
+		r := k.Record
 		if !now.Before(r.NotBefore) && (r.NotAfter.IsZero() || now.Before(r.NotAfter)) {
-			return ks[i], nil
+			return k, nil
+		}
+		if newest == nil {
+			newest = k
 		}
 	}
-	// Every key has a future NotBefore or a past NotAfter: sign with the
-	// newest published one rather than not at all.
-	if len(ks) > 0 {
-		return ks[len(ks)-1], nil
+	if newest != nil {
+		return newest, nil
 	}
-	return nil, errors.New("no signing key")
+	return nil, fmt.Errorf("no %s signing key", alg)
 }
 
 // Lookup returns the published key with the given kid, reloading once if
@@ -309,12 +419,15 @@ func (m *Manager) Lookup(ctx context.Context, kid string) (*Key, error) {
 	return nil, store.ErrNotFound
 }
 
-// JWK is one public key in a JWKS (RFC 7517 §4, RFC 7518 §6.2.1).
+// JWK is one public key in a JWKS (RFC 7517 §4): an EC key (RFC 7518
+// §6.2.1: crv, x, y) or an RSA key (§6.3.1: n, e).
 type JWK struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	Kid string `json:"kid"`
 	Use string `json:"use"`
 	Alg string `json:"alg"`
@@ -325,7 +438,7 @@ type JWKS struct {
 	Keys []JWK `json:"keys"`
 }
 
-// JWKS returns the public half of every published key.
+// JWKS returns the public half of every published key, of every algorithm.
 func (m *Manager) JWKS(ctx context.Context) (JWKS, error) {
 	ks, err := m.current(ctx)
 	if err != nil {
@@ -339,8 +452,16 @@ func (m *Manager) JWKS(ctx context.Context) (JWKS, error) {
 }
 
 func publicJWK(k *Key) JWK {
-	x, y := coordinates(k.Public())
-	return JWK{Kty: "EC", Crv: "P-256", X: b64(x), Y: b64(y), Kid: k.ID(), Use: "sig", Alg: ES256}
+	j := JWK{Kid: k.ID(), Use: "sig", Alg: k.Algorithm()}
+	switch pub := k.Public().(type) {
+	case *ecdsa.PublicKey:
+		x, y := coordinates(pub)
+		j.Kty, j.Crv, j.X, j.Y = "EC", "P-256", b64(x), b64(y)
+	case *rsa.PublicKey:
+		n, e := rsaMembers(pub)
+		j.Kty, j.N, j.E = "RSA", n, e
+	}
+	return j
 }
 
 // coordinates are the key's X and Y as 32 big-endian bytes each, read from
@@ -348,17 +469,33 @@ func publicJWK(k *Key) JWK {
 func coordinates(pub *ecdsa.PublicKey) (x, y []byte) {
 	b, err := pub.Bytes()
 	if err != nil || len(b) != 65 {
-		panic("keys: not a P-256 public key") // parseKey and newKey admit only P-256
+		panic("keys: not a P-256 public key") // ParseKey and newKey admit only P-256
 	}
 	return b[1:33], b[33:]
 }
 
+// rsaMembers are n and e as RFC 7518 §6.3.1 writes them: base64url of the
+// unsigned big-endian value in as few octets as it takes.
+func rsaMembers(pub *rsa.PublicKey) (n, e string) {
+	return b64(pub.N.Bytes()), b64(big.NewInt(int64(pub.E)).Bytes())
+}
+
 // thumbprint is the RFC 7638 JWK thumbprint, used as the kid so that a kid
 // names exactly one key on every instance.
-func thumbprint(pub *ecdsa.PublicKey) string {
-	// RFC 7638 §3.2: members in lexicographic order, no whitespace.
-	x, y := coordinates(pub)
-	s := fmt.Sprintf(`{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}`, b64(x), b64(y))
+func thumbprint(pub crypto.PublicKey) string {
+	// RFC 7638 §3.2: the required members in lexicographic order, no
+	// whitespace (§3.2.1 for EC, §3.3's example for RSA).
+	var s string
+	switch pub := pub.(type) {
+	case *ecdsa.PublicKey:
+		x, y := coordinates(pub)
+		s = fmt.Sprintf(`{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}`, b64(x), b64(y))
+	case *rsa.PublicKey:
+		n, e := rsaMembers(pub)
+		s = fmt.Sprintf(`{"e":"%s","kty":"RSA","n":"%s"}`, e, n)
+	default:
+		panic(fmt.Sprintf("keys: no thumbprint for %T", pub))
+	}
 	sum := sha256.Sum256([]byte(s))
 	return b64(sum[:])
 }
@@ -370,13 +507,14 @@ func pad32(n *big.Int) []byte {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-// Sign returns a compact JWS (RFC 7515 §7.1) of claims with header typ.
+// Sign returns a compact JWS (RFC 7515 §7.1) of claims with header typ,
+// signed with the key's own algorithm.
 func (k *Key) Sign(rand io.Reader, typ string, claims any) (string, error) {
 	header, err := json.Marshal(struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 		Typ string `json:"typ,omitempty"`
-	}{ES256, k.ID(), typ})
+	}{k.Algorithm(), k.ID(), typ})
 	if err != nil {
 		return "", err
 	}
@@ -386,21 +524,47 @@ func (k *Key) Sign(rand io.Reader, typ string, claims any) (string, error) {
 	}
 	signing := b64(header) + "." + b64(payload)
 	digest := sha256.Sum256([]byte(signing))
-	r, s, err := ecdsa.Sign(rand, k.priv, digest[:])
-	if err != nil {
-		return "", err
+	var sig []byte
+	switch priv := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		r, s, err := ecdsa.Sign(rand, priv, digest[:])
+		if err != nil {
+			return "", err
+		}
+		// RFC 7518 §3.4: the signature is R and S as 32-byte big-endian each.
+		sig = append(pad32(r), pad32(s)...)
+	case *rsa.PrivateKey:
+		// RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256. It takes no
+		// randomness (the blinding is crypto/rsa's own).
+		if sig, err = rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:]); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("keys: cannot sign with %T", k.priv)
 	}
-	// RFC 7518 §3.4: the signature is R and S as 32-byte big-endian each.
-	sig := append(pad32(r), pad32(s)...)
 	return signing + "." + b64(sig), nil
 }
 
 // ErrInvalidToken is any failure to verify a JWS.
 var ErrInvalidToken = errors.New("invalid token")
 
+// jwsHeader is the protected header of a JWS we verify.
+type jwsHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+	// Crit lists header extensions the recipient must understand (RFC 7515
+	// §4.1.11). We understand none, so any crit at all, even an empty or
+	// null one, makes the token invalid.
+	Crit json.RawMessage `json:"crit"`
+}
+
 // Verify checks a compact JWS signed by one of our published keys and
-// returns its header typ and payload. Only ES256 is accepted, whatever the
-// header says, so no algorithm confusion is possible.
+// returns its header typ and payload. The header's alg must be the
+// algorithm of the key its kid names: a key is never used with another
+// algorithm, whatever the header says, so no algorithm confusion (RS256
+// against an EC key, HS256 with a public key as the secret, none) is
+// possible. A header with crit is refused (RFC 7515 §4.1.11).
 func (m *Manager) Verify(ctx context.Context, jws string) (typ string, payload []byte, err error) {
 	parts := strings.Split(jws, ".")
 	if len(parts) != 3 || len(jws) > 16<<10 {
@@ -410,12 +574,8 @@ func (m *Manager) Verify(ctx context.Context, jws string) (typ string, payload [
 	if err != nil {
 		return "", nil, ErrInvalidToken
 	}
-	var h struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}
-	if json.Unmarshal(hb, &h) != nil || h.Alg != ES256 || h.Kid == "" {
+	var h jwsHeader
+	if json.Unmarshal(hb, &h) != nil || !Supported(h.Alg) || h.Kid == "" || h.Crit != nil {
 		return "", nil, ErrInvalidToken
 	}
 	k, err := m.Lookup(ctx, h.Kid)
@@ -425,13 +585,15 @@ func (m *Manager) Verify(ctx context.Context, jws string) (typ string, payload [
 	if err != nil {
 		return "", nil, err
 	}
+	if k.Algorithm() != h.Alg {
+		return "", nil, ErrInvalidToken
+	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(sig) != 64 {
+	if err != nil {
 		return "", nil, ErrInvalidToken
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(k.Public(), digest[:], r, s) {
+	if !k.verify(digest[:], sig) {
 		return "", nil, ErrInvalidToken
 	}
 	payload, err = base64.RawURLEncoding.DecodeString(parts[1])
@@ -439,4 +601,21 @@ func (m *Manager) Verify(ctx context.Context, jws string) (typ string, payload [
 		return "", nil, ErrInvalidToken
 	}
 	return h.Typ, payload, nil
+}
+
+// verify checks sig over the SHA-256 digest with the key's own algorithm.
+func (k *Key) verify(digest, sig []byte) bool {
+	switch pub := k.Public().(type) {
+	case *ecdsa.PublicKey:
+		if len(sig) != 64 {
+			return false
+		}
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		return ecdsa.Verify(pub, digest, r, s)
+	case *rsa.PublicKey:
+		// RFC 7518 §3.3 and RFC 8017 §8.2.2: the signature is exactly as
+		// long as the modulus.
+		return len(sig) == pub.Size() && rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest, sig) == nil
+	}
+	return false
 }

@@ -69,3 +69,19 @@ type Secret string
 
 // LogValue keeps the secret out of slog output.
 func (Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// SessionID is the sid claim (OpenID Connect Front-Channel Logout 1.0 §3,
+// Back-Channel Logout 1.0 §2.4) of the ID tokens issued for an approval
+// given in the browser session whose stored hash is sessionHash; "" for
+// none. It is derived from the hash rather than being it: the hash keys
+// the session's row and is never shown, while ID tokens travel to relying
+// parties and their logs. SHA-256 under a label of its own, cut to 128
+// bits: it reveals neither the cookie nor the hash, every instance derives
+// the same one, and nothing more is stored (docs/security.md ID-09).
+func SessionID(sessionHash string) string {
+	if sessionHash == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("latchkey sid\x00" + sessionHash))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}

@@ -46,7 +46,7 @@ func bearer(r *http.Request) (string, error) {
 // so that a revoked token stops working at once. It returns the claims and
 // the user the token acts for, nil for a device acting for itself.
 func (s *Service) verify(ctx context.Context, raw string) (*token.AccessClaims, *store.User, error) {
-	v := token.Verifier{Keys: s.Keys, Issuer: s.Issuer, Audience: s.Audience}
+	v := token.Verifier{Keys: s.Keys, Issuer: s.Issuer, Audience: s.Audience, Now: s.now}
 	c, err := v.Access(ctx, raw)
 	if errors.Is(err, token.ErrInvalid) {
 		return nil, nil, invalidToken("the access token is not valid")

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -39,9 +40,16 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 const argonHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
-func newKey(t *testing.T, id string, notBefore, notAfter time.Time) *store.SigningKey {
+// newKey is a signing key of alg (ES256 or RS256) with its window.
+func newKey(t *testing.T, id, alg string, notBefore, notAfter time.Time) *store.SigningKey {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var priv any
+	var err error
+	if alg == "RS256" {
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +57,11 @@ func newKey(t *testing.T, id string, notBefore, notAfter time.Time) *store.Signi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &store.SigningKey{ID: id, Algorithm: "ES256", PrivateKey: der, CreatedAt: notBefore.Add(-time.Minute), NotBefore: notBefore, NotAfter: notAfter}
+	return &store.SigningKey{ID: id, Algorithm: alg, PrivateKey: der, CreatedAt: notBefore.Add(-time.Minute), NotBefore: notBefore, NotAfter: notAfter}
 }
 
 // seed fills s with clients of every shape, users and two signing keys (one
-// retired, one signing), and returns the store's own view of them.
+// retired ES256, one signing RS256), and returns the store's own view of them.
 func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks []*store.SigningKey) {
 	t.Helper()
 	ctx := t.Context()
@@ -82,7 +90,9 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 			PostLogoutRedirectURIs: []string{"https://app.example/signed-out"},
 			SessionAttachment:      store.SessionAttached,
 			Scopes:                 []string{"openid", "email"},
-			CreatedAt:              t0, UpdatedAt: at(time.Hour),
+			Tokens: store.TokenPolicy{IDTokenSigningAlg: "RS256", AccessTokenLifetime: 5 * time.Minute, IDTokenLifetime: 90 * time.Second,
+				RefreshLifetime: 7 * 24 * time.Hour, RefreshIdleLifetime: 36 * time.Hour, RefreshTokens: store.RefreshAlways},
+			CreatedAt: t0, UpdatedAt: at(time.Hour),
 		},
 	} {
 		if err := s.CreateClient(ctx, c); err != nil {
@@ -99,8 +109,8 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 		}
 	}
 	for _, k := range []*store.SigningKey{
-		newKey(t, "key-old", t0, at(time.Hour)),
-		newKey(t, "key-new", at(time.Hour), time.Time{}),
+		newKey(t, "key-old", "ES256", t0, at(time.Hour)),
+		newKey(t, "key-new", "RS256", at(time.Hour), time.Time{}),
 	} {
 		if err := s.CreateSigningKey(ctx, k); err != nil {
 			t.Fatalf("CreateSigningKey(%q): %v", k.ID, err)
@@ -251,7 +261,7 @@ func TestImportSomeExisting(t *testing.T) {
 	dst := sqlitetest.Open(t)
 	// The target has its own first signing key (serve made one) and a user
 	// with one of the ids.
-	own := newKey(t, "key-target", at(2*time.Hour), time.Time{})
+	own := newKey(t, "key-target", "ES256", at(2*time.Hour), time.Time{})
 	if err := dst.CreateSigningKey(ctx, own); err != nil {
 		t.Fatal(err)
 	}
@@ -357,6 +367,13 @@ func TestImportMalformed(t *testing.T) {
 		{"no email", edit(5, `"email":"ada@example.com"`, `"email":""`), `line 5: user "u1": email is empty`},
 		{"private key not base64", edit(8, `"private_key":"`, `"private_key":"*`), `line 8: field "private_key": not standard base64`},
 		{"private key not a key", edit(8, `"private_key":"`, `"private_key":"AAAA`), `line 8: signing key "key-old": private_key is not a PKCS #8 private key`},
+		{"RSA key called ES256", edit(9, `"algorithm":"RS256"`, `"algorithm":"ES256"`), `line 9: signing key "key-new": an ES256 key that is not a P-256 key`},
+		{"EC key called RS256", edit(8, `"algorithm":"ES256"`, `"algorithm":"RS256"`), `line 8: signing key "key-old": an RS256 key that is not an RSA key`},
+		{"key of an unknown algorithm", edit(8, `"algorithm":"ES256"`, `"algorithm":"HS256"`), `line 8: signing key "key-old": unsupported algorithm "HS256"`},
+		{"ID token alg HS256", edit(4, `"id_token_signing_alg":"RS256"`, `"id_token_signing_alg":"HS256"`), `line 4: client "web": id_token_signing_alg "HS256": want ES256 or RS256`},
+		{"negative access token lifetime", edit(4, `"access_token_lifetime_ms":300000`, `"access_token_lifetime_ms":-1`), `line 4: client "web": access_token_lifetime_ms, id_token_lifetime_ms`},
+		{"unknown refresh policy", edit(4, `"refresh_token_policy":"always"`, `"refresh_token_policy":"never"`), `line 4: client "web": refresh_token_policy "never": want offline_access or always`},
+		{"lifetime not a number", edit(4, `"refresh_lifetime_ms":604800000`, `"refresh_lifetime_ms":"7d"`), `line 4: field "refresh_lifetime_ms": got a JSON string, want a number`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := sqlitetest.Open(t)

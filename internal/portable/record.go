@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -56,11 +57,19 @@ type clientLine struct {
 	PollIntervalMS       int64    `json:"poll_interval_ms,omitempty"`
 	// PostLogoutRedirectURIs and SessionAttachment came with format version
 	// 1's later additions; absent, they are empty and detached.
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	SessionAttachment      string    `json:"session_attachment,omitempty"`
-	OrgID                  string    `json:"org_id,omitempty"` // the organization that owns it (version 2)
-	CreatedAt              timestamp `json:"created_at,omitzero"`
-	UpdatedAt              timestamp `json:"updated_at,omitzero"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	SessionAttachment      string   `json:"session_attachment,omitempty"`
+	OrgID                  string   `json:"org_id,omitempty"` // the organization that owns it (version 2)
+	// The token policy came with version 2's later additions; absent, each
+	// setting is the server's, as it was for every client before.
+	IDTokenSigningAlg     string    `json:"id_token_signing_alg,omitempty"`
+	AccessTokenLifetimeMS int64     `json:"access_token_lifetime_ms,omitempty"`
+	IDTokenLifetimeMS     int64     `json:"id_token_lifetime_ms,omitempty"`
+	RefreshLifetimeMS     int64     `json:"refresh_lifetime_ms,omitempty"`
+	RefreshIdleLifetimeMS int64     `json:"refresh_idle_lifetime_ms,omitempty"`
+	RefreshTokenPolicy    string    `json:"refresh_token_policy,omitempty"`
+	CreatedAt             timestamp `json:"created_at,omitzero"`
+	UpdatedAt             timestamp `json:"updated_at,omitzero"`
 }
 
 // userCode is a store.UserCodePolicy.
@@ -131,7 +140,7 @@ type keyLine struct {
 func clientToLine(c *store.Client) (clientLine, error) {
 	text := append([]string{c.ID, c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet}, c.GrantTypes...)
 	text = append(append(text, c.RedirectURIs...), c.Scopes...)
-	text = append(append(text, c.PostLogoutRedirectURIs...), c.SessionAttachment, c.OrgID)
+	text = append(append(text, c.PostLogoutRedirectURIs...), c.SessionAttachment, c.OrgID, c.Tokens.IDTokenSigningAlg, c.Tokens.RefreshTokens)
 	if !allUTF8(text) {
 		return clientLine{}, fmt.Errorf("client %q: %w", c.ID, errNotUTF8)
 	}
@@ -150,6 +159,12 @@ func clientToLine(c *store.Client) (clientLine, error) {
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		SessionAttachment:      c.SessionAttachment,
 		OrgID:                  c.OrgID,
+		IDTokenSigningAlg:      c.Tokens.IDTokenSigningAlg,
+		AccessTokenLifetimeMS:  c.Tokens.AccessTokenLifetime.Milliseconds(),
+		IDTokenLifetimeMS:      c.Tokens.IDTokenLifetime.Milliseconds(),
+		RefreshLifetimeMS:      c.Tokens.RefreshLifetime.Milliseconds(),
+		RefreshIdleLifetimeMS:  c.Tokens.RefreshIdleLifetime.Milliseconds(),
+		RefreshTokenPolicy:     c.Tokens.RefreshTokens,
 		CreatedAt:              timestamp(c.CreatedAt),
 		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
@@ -256,6 +271,12 @@ func (l clientLine) toStore() (*store.Client, error) {
 		return bad("user_code: want length >= 0 and group >= -1")
 	case l.DeviceCodeLifetimeMS < 0 || l.PollIntervalMS < 0:
 		return bad("device_code_lifetime_ms and poll_interval_ms must not be negative")
+	case l.IDTokenSigningAlg != "" && !keys.Supported(l.IDTokenSigningAlg):
+		return bad("id_token_signing_alg %q: want %s, or none for the server's", l.IDTokenSigningAlg, strings.Join(keys.Algorithms, " or "))
+	case l.AccessTokenLifetimeMS < 0 || l.IDTokenLifetimeMS < 0 || l.RefreshLifetimeMS < 0 || l.RefreshIdleLifetimeMS < 0:
+		return bad("access_token_lifetime_ms, id_token_lifetime_ms, refresh_lifetime_ms and refresh_idle_lifetime_ms must not be negative")
+	case l.RefreshTokenPolicy != "" && l.RefreshTokenPolicy != store.RefreshWithOfflineAccess && l.RefreshTokenPolicy != store.RefreshAlways:
+		return bad("refresh_token_policy %q: want %s or %s", l.RefreshTokenPolicy, store.RefreshWithOfflineAccess, store.RefreshAlways)
 	}
 	for i, gt := range l.GrantTypes {
 		if !slices.Contains(grantTypes, gt) {
@@ -279,8 +300,16 @@ func (l clientLine) toStore() (*store.Client, error) {
 		PostLogoutRedirectURIs: l.PostLogoutRedirectURIs,
 		SessionAttachment:      l.SessionAttachment,
 		OrgID:                  l.OrgID,
-		CreatedAt:              time.Time(l.CreatedAt),
-		UpdatedAt:              time.Time(l.UpdatedAt),
+		Tokens: store.TokenPolicy{
+			IDTokenSigningAlg:   l.IDTokenSigningAlg,
+			AccessTokenLifetime: time.Duration(l.AccessTokenLifetimeMS) * time.Millisecond,
+			IDTokenLifetime:     time.Duration(l.IDTokenLifetimeMS) * time.Millisecond,
+			RefreshLifetime:     time.Duration(l.RefreshLifetimeMS) * time.Millisecond,
+			RefreshIdleLifetime: time.Duration(l.RefreshIdleLifetimeMS) * time.Millisecond,
+			RefreshTokens:       l.RefreshTokenPolicy,
+		},
+		CreatedAt: time.Time(l.CreatedAt),
+		UpdatedAt: time.Time(l.UpdatedAt),
 	}, nil
 }
 
@@ -360,14 +389,20 @@ func (l keyLine) toStore() (*store.SigningKey, error) {
 	if _, err := x509.ParsePKCS8PrivateKey(l.PrivateKey); err != nil {
 		return nil, fmt.Errorf("signing key %q: private_key is not a PKCS #8 private key: %v", l.ID, err)
 	}
-	return &store.SigningKey{
+	k := &store.SigningKey{
 		ID:         l.ID,
 		Algorithm:  l.Algorithm,
 		PrivateKey: l.PrivateKey,
 		CreatedAt:  time.Time(l.CreatedAt),
 		NotBefore:  time.Time(l.NotBefore),
 		NotAfter:   time.Time(l.NotAfter),
-	}, nil
+	}
+	// A key the server could not load would be skipped at every start:
+	// refuse it here, where the file can still be fixed.
+	if _, err := keys.ParseKey(k); err != nil {
+		return nil, fmt.Errorf("signing key %q: %v", l.ID, err)
+	}
+	return k, nil
 }
 
 // timestamp is a time written as RFC 3339 in UTC with milliseconds, the

@@ -454,22 +454,50 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			t.Errorf("grant_types_supported = %s; want authorization_code among them", gts)
 		}
 	}
-	req, _ := http.NewRequest("GET", s.URL+"/oauth2/jwks", nil)
+	req, _ := http.NewRequest("GET", s.URL+"/.well-known/openid-configuration", nil)
+	if got, _ := json.Marshal(do(t, req).Body["id_token_signing_alg_values_supported"]); string(got) != `["ES256","RS256"]` {
+		t.Errorf("id_token_signing_alg_values_supported = %s; want the default ES256, and RS256 (OIDC Discovery §3)", got)
+	}
+	req, _ = http.NewRequest("GET", s.URL+"/oauth2/jwks", nil)
 	r := do(t, req)
 	var set struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	if err := json.Unmarshal([]byte(r.Raw), &set); err != nil || len(set.Keys) != 1 {
-		t.Fatalf("jwks: %v %s", err, r.Raw)
+	if err := json.Unmarshal([]byte(r.Raw), &set); err != nil || len(set.Keys) != 2 {
+		t.Fatalf("jwks: %v %s; want an EC and an RSA key", err, r.Raw)
 	}
-	k := set.Keys[0]
-	if k["kty"] != "EC" || k["crv"] != "P-256" || k["alg"] != "ES256" || k["kid"] == "" {
-		t.Errorf("jwk = %v", k)
-	}
-	for _, private := range []string{"d", "p", "q"} {
-		if _, ok := k[private]; ok {
-			t.Errorf("JWKS publishes private member %q", private)
+	algs := map[string]bool{}
+	for _, k := range set.Keys {
+		algs[k["alg"].(string)] = true
+		switch k["alg"] {
+		case "ES256":
+			if k["kty"] != "EC" || k["crv"] != "P-256" || k["x"] == nil || k["y"] == nil {
+				t.Errorf("EC jwk = %v", k)
+			}
+		case "RS256":
+			if k["kty"] != "RSA" || k["e"] != "AQAB" || k["n"] == nil || k["crv"] != nil {
+				t.Errorf("RSA jwk = %v", k)
+			}
 		}
+		if k["kid"] == "" || k["use"] != "sig" {
+			t.Errorf("jwk = %v; want a kid and use sig", k)
+		}
+		// RFC 7518 §6.2.2, §6.3.2: the private members of either kind.
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth"} {
+			if _, ok := k[private]; ok {
+				t.Errorf("JWKS publishes private member %q", private)
+			}
+		}
+	}
+	if !algs["ES256"] || !algs["RS256"] {
+		t.Errorf("JWKS algorithms %v; want ES256 and RS256", algs)
+	}
+
+	// A server whose clients default to RS256 says so first.
+	s = newTestServer(t, true, func(c *config.Config) { c.Tokens.IDTokenSigningAlg = "RS256" })
+	req, _ = http.NewRequest("GET", s.URL+"/.well-known/openid-configuration", nil)
+	if got, _ := json.Marshal(do(t, req).Body["id_token_signing_alg_values_supported"]); string(got) != `["RS256","ES256"]` {
+		t.Errorf("id_token_signing_alg_values_supported = %s; want RS256 first", got)
 	}
 }
 

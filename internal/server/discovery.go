@@ -1,11 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -56,8 +58,10 @@ func (s *Server) metadata() metadata {
 		GrantTypesSupported:                        s.grantTypes, // each grant registers its own (grant.Grant)
 		TokenEndpointAuthMethodsSupported:          []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
 		SubjectTypesSupported:                      []string{"public"},
-		IDTokenSigningAlgValuesSupported:           []string{"ES256"},
-		ClaimsSupported:                            []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "email", "email_verified", "name"},
+		// OIDC Discovery §3: RS256 must be listed; the server's default for
+		// clients that registered none comes first.
+		IDTokenSigningAlgValuesSupported: s.idTokenAlgs(),
+		ClaimsSupported:                  []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "sid", "email", "email_verified", "name"},
 
 		RevocationEndpoint: iss + "/oauth2/revoke",
 		// As at the token endpoint: a public client names itself with client_id (RFC 7009 §2.1).
@@ -68,6 +72,18 @@ func (s *Server) metadata() metadata {
 		UserInfoEndpoint:   iss + "/userinfo",
 		EndSessionEndpoint: iss + "/logout",
 	}
+}
+
+// idTokenAlgs are the algorithms ID tokens may be signed with, the
+// configured default first.
+func (s *Server) idTokenAlgs() []string {
+	algs := []string{cmp.Or(s.cfg.Tokens.IDTokenSigningAlg, keys.ES256)}
+	for _, a := range keys.Algorithms {
+		if a != algs[0] {
+			algs = append(algs, a)
+		}
+	}
+	return algs
 }
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) error {

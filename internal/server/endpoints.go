@@ -76,6 +76,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			Rand:      s.rand,
 			AccessTTL: cfg.Tokens.AccessTokenLifetime.D(),
 			IDTTL:     cfg.Tokens.IDTokenLifetime.D(),
+			AccessAlg: cfg.Tokens.SigningAlg,
+			IDAlg:     cfg.Tokens.IDTokenSigningAlg,
 		},
 		Now:             s.now,
 		Rand:            s.rand,
@@ -92,7 +94,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			grant.ClientCredentials{Deps: deps, Store: s.store},
 		},
 	}
-	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience}
+	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
 	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
 	sessions := &session.Manager{
 		Store:       s.store,

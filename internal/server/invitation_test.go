@@ -526,11 +526,17 @@ func TestInvitationRestrictions(t *testing.T) {
 				}
 			})
 		}
-		// client_secret_post works as well as Basic.
+		// An enrolled device is registered client_secret_basic: its secret
+		// in the body is refused, and the answer says how to send it
+		// (docs/security.md CA-02).
 		r := s.post(t, "/oauth2/token", map[string][]string{"grant_type": {store.GrantClientCredentials},
 			"client_id": {dev1}, "client_secret": {secret1}}, "", "")
-		if r.Status != 200 || r.str("refresh_token") != "" {
-			t.Errorf("client_secret_post: %d %s", r.Status, r.Raw)
+		wantOAuthError(t, r, 401, oauth.InvalidClient)
+		if !strings.Contains(r.str("error_description"), "registered for client_secret_basic") {
+			t.Errorf("client_secret_post for a client_secret_basic device: %s", r.Raw)
+		}
+		if r := s.post(t, "/oauth2/token", map[string][]string{"grant_type": {store.GrantClientCredentials}}, dev1, secret1); r.Status != 200 || r.str("refresh_token") != "" {
+			t.Errorf("client_secret_basic: %d %s", r.Status, r.Raw)
 		}
 	})
 	t.Run("deleting a group revokes its invitations", func(t *testing.T) {

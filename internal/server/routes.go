@@ -45,8 +45,14 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/user/oauth20/token", api(e.token.Token)}, // 10Duke
 		{"/oauth2/v1/token", api(e.token.Token)},    // Oracle
 		{"/oauth2/revoke", api(e.tokens.Revoke)},
+		{"/user/oauth20/revoke", api(e.tokens.Revoke)}, // 10Duke
+		{"/oauth2/v1/revoke", api(e.tokens.Revoke)},    // Oracle
 		{"/oauth2/introspect", api(e.tokens.Introspect)},
-		{"/userinfo", api(e.tokens.UserInfo)}, // GET and POST (OIDC Core §5.3.1)
+		{"/user/oauth20/introspect", api(e.tokens.Introspect)}, // 10Duke
+		{"/oauth2/v1/introspect", api(e.tokens.Introspect)},    // Oracle
+		{"/userinfo", api(e.tokens.UserInfo)},                  // GET and POST (OIDC Core §5.3.1)
+		{"/user/oauth20/userinfo", api(e.tokens.UserInfo)},     // 10Duke
+		{"/oauth2/v1/userinfo", api(e.tokens.UserInfo)},        // Oracle
 
 		// The authorization endpoint is a page. A POST comes from the
 		// client's site by design (OIDC Core §3.1.2.1), so it is not

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -59,8 +60,12 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 		Now:          s.now,
 		Log:          log,
 		PublishDelay: cfg.Keys.PublishDelay.D(),
-		Retain:       max(cfg.Tokens.AccessTokenLifetime.D(), cfg.Tokens.IDTokenLifetime.D()) + time.Hour,
-		Refresh:      cfg.Keys.CacheRefresh.D(),
+		// A retired key stays published while a token it signed may still
+		// be presented: the longest access or ID token life, the server's
+		// or a client's own (at most admin.MaxTokenLifetime), and an hour.
+		Retain:  max(cfg.Tokens.AccessTokenLifetime.D(), cfg.Tokens.IDTokenLifetime.D(), admin.MaxTokenLifetime) + time.Hour,
+		Refresh: cfg.Keys.CacheRefresh.D(),
+		RSABits: cfg.Keys.RSABits,
 	}
 	if err := s.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)

@@ -495,12 +495,17 @@ func TestRPInitiatedLogout(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		sessionClients(t, s)
-		idToken := s.deviceTokens(t, tvClient, scopesAll).str("id_token")
 		logout := func(q url.Values) string { return "/logout?" + q.Encode() }
+		// A hint issued for an approval in the browser's own session.
+		sessionHint := func(br *webBrowser) string {
+			t.Helper()
+			return pairedDevice(t, s, br, tvClient).str("id_token")
+		}
 
 		t.Run("hint and registered URI: back with state", func(t *testing.T) {
 			br := newWebBrowser(t, s)
 			br.signIn()
+			idToken := sessionHint(br)
 			r := br.get(logout(url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {byeURI}, "state": {"af0ifjsldkj"}}))
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != byeURI+"?state=af0ifjsldkj" {
 				t.Fatalf("%d, Location %q; want 303 to %s?state=af0ifjsldkj", r.Status, r.Header.Get("Location"), byeURI)
@@ -512,12 +517,30 @@ func TestRPInitiatedLogout(t *testing.T) {
 		t.Run("unregistered URI: signed out, no redirect", func(t *testing.T) {
 			br := newWebBrowser(t, s)
 			br.signIn()
+			idToken := sessionHint(br)
 			r := br.get(logout(url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://evil.example/"}, "state": {"x"}}))
 			if r.Status != 200 || r.Header.Get("Location") != "" || !strings.Contains(r.Raw, "signed out") {
 				t.Fatalf("%d, Location %q: %s", r.Status, r.Header.Get("Location"), r.Raw)
 			}
 			if br.signedIn() {
 				t.Error("still signed in")
+			}
+		})
+		t.Run("hint of another session: confirm first, the other session untouched", func(t *testing.T) {
+			br, other := newWebBrowser(t, s), newWebBrowser(t, s)
+			br.signIn()
+			other.signIn()
+			for name, hint := range map[string]string{
+				"another browser's session":     sessionHint(other),
+				"no session (approved without)": s.deviceTokens(t, tvClient, scopesAll).str("id_token"),
+			} {
+				r := br.get(logout(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {byeURI}, "state": {"x"}}))
+				if r.Status != 200 || r.Header.Get("Location") != "" || !strings.Contains(r.Raw, "Sign out?") {
+					t.Fatalf("%s: %d, Location %q; want the confirmation: %s", name, r.Status, r.Header.Get("Location"), r.Raw)
+				}
+				if !br.signedIn() || !other.signedIn() {
+					t.Fatalf("%s: signed in %v, the other browser %v; want both", name, br.signedIn(), other.signedIn())
+				}
 			}
 		})
 		t.Run("no hint: confirm first (logout CSRF)", func(t *testing.T) {
@@ -605,5 +628,46 @@ func TestDiscoveryListsSessionEndpoints(t *testing.T) {
 		if strings.Join(got, " ") != want {
 			t.Errorf("%s = %v; want %s", k, got, want)
 		}
+	}
+}
+
+// TestIDTokenSessionID: ID tokens carry sid (OpenID Connect Front-Channel
+// Logout 1.0 §3), the same for every approval in one browser session and
+// after refresh, another for another session, and neither the session
+// cookie nor its stored hash (docs/security.md ID-09).
+func TestIDTokenSessionID(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, true, nil)
+	sessionClients(t, s)
+	br, other := newWebBrowser(t, s), newWebBrowser(t, s)
+	br.signIn()
+	other.signIn()
+	first := pairedDevice(t, s, br, tvClient)
+	second := pairedDevice(t, s, br, attachedClient)
+	elsewhere := pairedDevice(t, s, other, tvClient)
+	sid := func(r reply) string {
+		t.Helper()
+		v, _ := jwtClaims(t, r.str("id_token"))["sid"].(string)
+		return v
+	}
+	if sid(first) == "" || sid(first) != sid(second) {
+		t.Errorf("sids of two approvals in one session: %q, %q; want one, the same", sid(first), sid(second))
+	}
+	if sid(elsewhere) == "" || sid(elsewhere) == sid(first) {
+		t.Errorf("sid of another session %q; want one of its own, not %q", sid(elsewhere), sid(first))
+	}
+	s.Clock.Advance(time.Minute)
+	if r := s.refresh(t, tvClient, first.str("refresh_token")); r.Status != 200 || sid(r) != sid(first) {
+		t.Errorf("refreshed ID token: %d, sid %q; want %q", r.Status, sid(r), sid(first))
+	}
+	base, _ := url.Parse(s.URL)
+	for _, c := range br.http.Jar.Cookies(base) {
+		if c.Value == sid(first) || oauth.HashSecret(c.Value) == sid(first) || strings.Contains(sid(first), oauth.HashSecret(c.Value)[:16]) {
+			t.Errorf("sid %q gives away cookie %s", sid(first), c.Name)
+		}
+	}
+	// No browser session, no sid.
+	if got := sid(s.deviceTokens(t, tvClient, scopesAll)); got != "" {
+		t.Errorf("sid of an approval without a browser session: %q; want none", got)
 	}
 }

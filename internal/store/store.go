@@ -95,6 +95,33 @@ type UserCodePolicy struct {
 	Group    int    `json:"group,omitempty"` // characters between dashes when displayed; 0 inherits, -1 means no dashes
 }
 
+// Refresh token policies: when a client registered for the refresh_token
+// grant gets a refresh token with a user's grant.
+const (
+	// RefreshWithOfflineAccess: only when the user granted offline_access
+	// (OpenID Connect Core §11). The default; "" means it too.
+	RefreshWithOfflineAccess = "offline_access"
+	// RefreshAlways: with every grant a user approves, whatever the scopes,
+	// as 10Duke hands refresh tokens to the clients configured for them.
+	RefreshAlways = "always"
+)
+
+// TokenPolicy overrides the server's token settings for one client (10Duke
+// sets lifetimes per client). Zero fields inherit the server's value.
+type TokenPolicy struct {
+	// IDTokenSigningAlg is the JWS alg of the client's ID tokens, RFC 7591
+	// §2's id_token_signed_response_alg: "ES256" or "RS256".
+	IDTokenSigningAlg   string
+	AccessTokenLifetime time.Duration
+	IDTokenLifetime     time.Duration
+	// RefreshLifetime is a new grant's absolute life: refreshable_until.
+	RefreshLifetime time.Duration
+	// RefreshIdleLifetime is how long a refresh token lives unused.
+	RefreshIdleLifetime time.Duration
+	// RefreshTokens is RefreshWithOfflineAccess (or "") or RefreshAlways.
+	RefreshTokens string
+}
+
 // Client is a registered OAuth client.
 type Client struct {
 	ID           string
@@ -116,6 +143,10 @@ type Client struct {
 	UserCode           UserCodePolicy
 	DeviceCodeLifetime time.Duration // 0 inherits the server's
 	PollInterval       time.Duration // 0 inherits the server's
+
+	// Tokens are the client's token lifetimes, ID token algorithm and
+	// refresh token policy; zero fields inherit the server's.
+	Tokens TokenPolicy
 
 	// OrgID is the organization that owns the client (a device client
 	// enrolled by invitation); empty for none. An owned client's scopes are
@@ -383,7 +414,7 @@ type SessionStore interface {
 // SigningKey is a private key the server signs tokens with.
 type SigningKey struct {
 	ID         string // the JWK kid
-	Algorithm  string // "ES256"
+	Algorithm  string // "ES256" (a P-256 key) or "RS256" (an RSA key)
 	PrivateKey []byte // PKCS #8, DER
 	CreatedAt  time.Time
 	// NotBefore is when instances may start signing with it; until then it is

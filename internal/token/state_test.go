@@ -10,7 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/latchkey/latchkey/internal/clientauth"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -57,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.minter = &Minter{Keys: km, Issuer: issuer, Now: now, Rand: rand.Reader, AccessTTL: 10 * time.Minute, IDTTL: time.Hour}
-	f.h = &Handler{Store: f.st, Clients: clientauth.Direct{Store: f.st}, Tokens: &Verifier{Keys: km, Issuer: issuer}, Now: now}
+	f.h = &Handler{Store: f.st, Clients: clientauth.Direct{Store: f.st}, Tokens: &Verifier{Keys: km, Issuer: issuer, Now: now}, Now: now}
 	f.user = &store.User{ID: "ada", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: t0, UpdatedAt: t0}
 	mustDo(t, f.st.CreateUser(ctx, f.user))
 	for _, c := range []*store.Client{
@@ -175,6 +176,30 @@ func TestVerifier(t *testing.T) {
 			}
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("error = %v; want %v", err, tt.wantErr)
+			}
+		})
+	}
+	// Tokens issued ahead of the verifier's clock: within ClockSkew they
+	// are another instance's a little ahead; beyond it, refused
+	// (docs/security.md TE-09).
+	for _, tt := range []struct {
+		ahead time.Duration
+		ok    bool
+	}{
+		{ClockSkew, true},
+		{ClockSkew + time.Second, false},
+		{time.Hour, false},
+	} {
+		t.Run(fmt.Sprintf("issued %s ahead", tt.ahead), func(t *testing.T) {
+			f.now = t0.Add(tt.ahead)
+			ahead := f.issue(t, "tv", "openid")
+			f.now = t0
+			_, errA := f.h.Tokens.Access(t.Context(), ahead.access)
+			_, errID := f.h.Tokens.IDTokenHint(t.Context(), ahead.id)
+			for what, err := range map[string]error{"Access": errA, "IDTokenHint": errID} {
+				if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+					t.Errorf("%s = %v; want accepted %v", what, err, tt.ok)
+				}
 			}
 		})
 	}
@@ -552,5 +577,74 @@ func TestClientOwnToken(t *testing.T) {
 	mustDo(t, f.st.DeleteClient(ctx, "app"))
 	if active(b) {
 		t.Error("a deleted client's token is active")
+	}
+}
+
+// TestMintPolicy: a client's token policy sets its tokens' lifetimes and
+// its ID token's algorithm; access tokens take the server's algorithm
+// whatever the client; no policy is the server's settings.
+func TestMintPolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	g := &store.Grant{ID: "g1", UserID: "ada", ClientID: "tv", SessionHash: "abc", ExpiresAt: t0.Add(time.Hour)}
+	header := func(jwt string) (alg string) {
+		b, _ := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[0])
+		var h struct{ Alg string }
+		_ = json.Unmarshal(b, &h)
+		return h.Alg
+	}
+	claims := func(jwt string) (exp, iat int64, sid string) {
+		b, _ := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[1])
+		var c struct {
+			Exp, Iat int64
+			Sid      string
+		}
+		_ = json.Unmarshal(b, &c)
+		return c.Exp, c.Iat, c.Sid
+	}
+	for _, tt := range []struct {
+		name                 string
+		accessAlg, idAlg     string // the server's
+		policy               store.TokenPolicy
+		wantAccess, wantID   string
+		wantAccessTTL, idTTL time.Duration
+	}{
+		{"the server's", "", "", store.TokenPolicy{}, "ES256", "ES256", 10 * time.Minute, time.Hour},
+		{"client RS256", "", "", store.TokenPolicy{IDTokenSigningAlg: "RS256"}, "ES256", "RS256", 10 * time.Minute, time.Hour},
+		{"server RS256 access, client default", "RS256", "ES256", store.TokenPolicy{}, "RS256", "ES256", 10 * time.Minute, time.Hour},
+		{"server RS256 for clients, client ES256", "", "RS256", store.TokenPolicy{IDTokenSigningAlg: "ES256"}, "ES256", "ES256", 10 * time.Minute, time.Hour},
+		{"server RS256 for clients", "", "RS256", store.TokenPolicy{}, "ES256", "RS256", 10 * time.Minute, time.Hour},
+		{"own lifetimes", "RS256", "", store.TokenPolicy{AccessTokenLifetime: 90 * time.Second, IDTokenLifetime: 24 * time.Hour},
+			"RS256", "ES256", 90 * time.Second, 24 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := *f.minter
+			m.AccessAlg, m.IDAlg = tt.accessAlg, tt.idAlg
+			c := &store.Client{ID: "tv", Tokens: tt.policy}
+			resp, err := m.Mint(ctx, Issue{Client: c, Grant: g, User: f.user, Scopes: []string{"openid"}})
+			mustDo(t, err)
+			if a, i := header(resp.AccessToken), header(resp.IDToken); a != tt.wantAccess || i != tt.wantID {
+				t.Errorf("algorithms: access %s, ID %s; want %s, %s", a, i, tt.wantAccess, tt.wantID)
+			}
+			exp, iat, _ := claims(resp.AccessToken)
+			if time.Duration(exp-iat)*time.Second != tt.wantAccessTTL || resp.ExpiresIn != int64(tt.wantAccessTTL/time.Second) {
+				t.Errorf("access token life %ds, expires_in %d; want %s", exp-iat, resp.ExpiresIn, tt.wantAccessTTL)
+			}
+			exp, iat, sid := claims(resp.IDToken)
+			if time.Duration(exp-iat)*time.Second != tt.idTTL {
+				t.Errorf("ID token life %ds; want %s", exp-iat, tt.idTTL)
+			}
+			if sid != oauth.SessionID("abc") || sid == "" || strings.Contains(sid, "abc") {
+				t.Errorf("sid = %q; want oauth.SessionID of the grant's session", sid)
+			}
+			// Whatever the algorithm, the server verifies its own tokens.
+			if _, err := f.h.Tokens.Access(ctx, resp.AccessToken); err != nil {
+				t.Errorf("Access: %v", err)
+			}
+			if _, err := f.h.Tokens.IDTokenHint(ctx, resp.IDToken); err != nil {
+				t.Errorf("IDTokenHint: %v", err)
+			}
+		})
 	}
 }

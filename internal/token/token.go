@@ -5,6 +5,7 @@
 package token
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,7 +19,9 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// Minter signs tokens for one issuer.
+// Minter signs tokens for one issuer. Its lifetimes and algorithms are the
+// server's; a client's token policy (store.TokenPolicy) overrides them for
+// that client's tokens.
 type Minter struct {
 	Keys      *keys.Manager
 	Issuer    string
@@ -27,6 +30,41 @@ type Minter struct {
 	Rand      io.Reader
 	AccessTTL time.Duration
 	IDTTL     time.Duration
+	// AccessAlg signs every access token (tokens.signing_alg): resource
+	// servers verify them, not clients, so it is the server's choice.
+	// ES256 when empty.
+	AccessAlg string
+	// IDAlg signs the ID tokens of clients that registered no
+	// id_token_signed_response_alg (tokens.id_token_signing_alg). ES256
+	// when empty.
+	IDAlg string
+}
+
+// accessTTL is how long the access tokens of client c live: its own
+// lifetime, or the server's.
+func (m *Minter) accessTTL(c *store.Client) time.Duration {
+	if c != nil && c.Tokens.AccessTokenLifetime > 0 {
+		return c.Tokens.AccessTokenLifetime
+	}
+	return m.AccessTTL
+}
+
+// idTTL is how long the ID tokens of client c live.
+func (m *Minter) idTTL(c *store.Client) time.Duration {
+	if c != nil && c.Tokens.IDTokenLifetime > 0 {
+		return c.Tokens.IDTokenLifetime
+	}
+	return m.IDTTL
+}
+
+// IDAlgFor is the algorithm of client c's ID tokens: the one it registered
+// (id_token_signed_response_alg, OpenID Connect Registration 1.0 §2: the
+// ID token must then be signed with it), or the server's default.
+func (m *Minter) IDAlgFor(c *store.Client) string {
+	if c != nil && c.Tokens.IDTokenSigningAlg != "" {
+		return c.Tokens.IDTokenSigningAlg
+	}
+	return cmp.Or(m.IDAlg, keys.ES256)
 }
 
 // AccessClaims are the claims of an access token (RFC 9068 §2.2).
@@ -61,6 +99,10 @@ type IDClaims struct {
 	Email         string `json:"email,omitempty"`
 	EmailVerified *bool  `json:"email_verified,omitempty"`
 	Name          string `json:"name,omitempty"`
+	// SessionID is the browser session the user approved in (OpenID
+	// Connect Front-Channel Logout 1.0 §3): oauth.SessionID of the grant's
+	// session hash; absent when there was none.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Response is the token endpoint's success body (RFC 6749 §5.1), with
@@ -79,6 +121,9 @@ type Response struct {
 
 // Issue is what a grant hands to Mint.
 type Issue struct {
+	// Client is the client the tokens are for: its token policy sets their
+	// lifetimes and the ID token's algorithm. nil: the server's.
+	Client *store.Client
 	Grant  *store.Grant
 	User   *store.User // nil for a client acting for itself
 	Scopes []string
@@ -95,10 +140,11 @@ type Issue struct {
 // and assembles the response.
 func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 	now := m.Now()
-	key, err := m.Keys.Signer(ctx)
+	key, err := m.Keys.Signer(ctx, cmp.Or(m.AccessAlg, keys.ES256))
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
+	accessTTL := m.accessTTL(in.Client)
 	aud := m.Audience
 	if aud == "" {
 		aud = m.Issuer
@@ -114,7 +160,7 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 	scope := oauth.JoinScope(in.Scopes)
 	at := AccessClaims{
 		Issuer: m.Issuer, Subject: sub, Audience: aud,
-		Expiry: now.Add(m.AccessTTL).Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
+		Expiry: now.Add(accessTTL).Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
 		JTI: m.newJTI(), ClientID: in.Grant.ClientID, Scope: scope, GrantID: in.Grant.ID, AuthTime: authTime,
 		OrgID: in.OrgID, Groups: in.Groups,
 	}
@@ -125,7 +171,7 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 	resp := &Response{
 		AccessToken:  access,
 		TokenType:    "Bearer",
-		ExpiresIn:    int64(m.AccessTTL / time.Second),
+		ExpiresIn:    int64(accessTTL / time.Second),
 		RefreshToken: in.Refresh,
 		Scope:        scope,
 		IssuedAt:     now.Unix(),
@@ -136,7 +182,8 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 	if in.User != nil && slices.Contains(in.Scopes, "openid") {
 		idc := IDClaims{
 			Issuer: m.Issuer, Subject: in.User.ID, Audience: in.Grant.ClientID, AuthorizedBy: in.Grant.ClientID,
-			Expiry: now.Add(m.IDTTL).Unix(), IssuedAt: now.Unix(), AuthTime: authTime, Nonce: in.Nonce,
+			Expiry: now.Add(m.idTTL(in.Client)).Unix(), IssuedAt: now.Unix(), AuthTime: authTime, Nonce: in.Nonce,
+			SessionID: oauth.SessionID(in.Grant.SessionHash),
 		}
 		if slices.Contains(in.Scopes, "email") {
 			idc.Email = in.User.Email
@@ -146,7 +193,13 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 		if slices.Contains(in.Scopes, "profile") {
 			idc.Name = in.User.Name
 		}
-		id, err := key.Sign(m.Rand, "JWT", idc)
+		idKey := key
+		if alg := m.IDAlgFor(in.Client); alg != key.Algorithm() {
+			if idKey, err = m.Keys.Signer(ctx, alg); err != nil {
+				return nil, fmt.Errorf("signing key: %w", err)
+			}
+		}
+		id, err := idKey.Sign(m.Rand, "JWT", idc)
 		if err != nil {
 			return nil, fmt.Errorf("sign id token: %w", err)
 		}

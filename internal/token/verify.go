@@ -20,13 +20,16 @@ var ErrInvalid = errors.New("token: invalid")
 type Verifier struct {
 	Keys     *keys.Manager
 	Issuer   string
-	Audience string // aud of access tokens; the issuer when empty, as for Minter
+	Audience string           // aud of access tokens; the issuer when empty, as for Minter
+	Now      func() time.Time // time.Now when nil
 }
 
-// Access verifies an access token (RFC 9068 §4): one of our keys signed it,
-// its typ is at+jwt, and its iss and aud are ours. It does not check exp or
-// nbf, so that revocation can find the grant of an expired token; callers
-// that answer whether a token is usable check them (UsableAt).
+// Access verifies an access token (RFC 9068 §4): one of our keys signed it
+// with that key's algorithm and no crit header (keys.Manager.Verify), its
+// typ is at+jwt, its iss and aud are ours, and it was not issued in the
+// future (IssuedLater). It does not check exp or nbf, so that revocation
+// can find the grant of an expired token; callers that answer whether a
+// token is usable check them (UsableAt).
 func (v *Verifier) Access(ctx context.Context, raw string) (*AccessClaims, error) {
 	typ, payload, err := v.Keys.Verify(ctx, raw)
 	if err != nil {
@@ -42,7 +45,7 @@ func (v *Verifier) Access(ctx context.Context, raw string) (*AccessClaims, error
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, ErrInvalid
 	}
-	if c.Issuer != v.Issuer || c.Audience != v.audience() || c.JTI == "" || c.ClientID == "" {
+	if c.Issuer != v.Issuer || c.Audience != v.audience() || c.JTI == "" || c.ClientID == "" || v.issuedLater(c.IssuedAt) {
 		return nil, ErrInvalid
 	}
 	return &c, nil
@@ -50,7 +53,8 @@ func (v *Verifier) Access(ctx context.Context, raw string) (*AccessClaims, error
 
 // IDTokenHint verifies an ID token sent back to us as id_token_hint (OpenID
 // Connect RP-Initiated Logout 1.0 §2): one of our keys signed it, its typ is
-// JWT (not an access token), its iss is ours and it names a client in aud.
+// JWT (not an access token), its iss is ours, it names a client in aud and
+// it was not issued in the future.
 // Expiry is not checked: §4 has the OP accept an ID token as a hint even
 // after it expired, since logging out is when old ones come back.
 func (v *Verifier) IDTokenHint(ctx context.Context, raw string) (*IDClaims, error) {
@@ -65,10 +69,23 @@ func (v *Verifier) IDTokenHint(ctx context.Context, raw string) (*IDClaims, erro
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, ErrInvalid
 	}
-	if c.Issuer != v.Issuer || c.Audience == "" || c.Subject == "" {
+	if c.Issuer != v.Issuer || c.Audience == "" || c.Subject == "" || v.issuedLater(c.IssuedAt) {
 		return nil, ErrInvalid
 	}
 	return &c, nil
+}
+
+// issuedLater reports whether a token's iat is more than ClockSkew ahead
+// of our clock. We never sign such a token (every instance stamps its own
+// now), so it is forged with a stolen key, or signed by an instance whose
+// clock is wrong; either way it is refused (RFC 7519 §4.1.6 leaves the
+// check to us; docs/security.md TE-09).
+func (v *Verifier) issuedLater(iat int64) bool {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	return iat > now().Add(ClockSkew).Unix()
 }
 
 func (v *Verifier) audience() string {

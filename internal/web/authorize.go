@@ -196,11 +196,7 @@ func (p *Pages) consentPage(w http.ResponseWriter, r *http.Request, s *store.Ses
 			dest = ru.Host
 		}
 	}
-	if src := formActionSource(&authorize.Step{Location: step.Request.RedirectURI}); src != "" {
-		h := w.Header()
-		h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"),
-			"form-action 'self'", "form-action 'self' "+src, 1))
-	}
+	allowFormAction(w, step.Request.RedirectURI)
 	return p.render(w, http.StatusOK, "consent", consentPage{
 		base:        base{Title: "Allow " + name + "?", CSRF: p.csrfFor(w, r, s), User: u},
 		RequestID:   step.RequestID,
@@ -236,6 +232,18 @@ func formActionSource(step *authorize.Step) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// allowFormAction lets the page's forms end, after redirects, at loc (a
+// registered redirect or post-logout redirect URI): Chromium holds the
+// redirects that follow a form's POST to the page's CSP form-action too.
+// Where loc cannot be said in CSP, the answer goes through refreshTo.
+func allowFormAction(w http.ResponseWriter, loc string) {
+	if src := formActionSource(&authorize.Step{Location: loc}); src != "" {
+		h := w.Header()
+		h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"),
+			"form-action 'self'", "form-action 'self' "+src, 1))
+	}
 }
 
 // continueURL is where a stored authorization request is picked up again.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -19,11 +21,14 @@ import (
 // state. The rules, all aimed at "never sign anyone out, or send anyone
 // anywhere, on a stranger's say-so" (docs/security.md UI-01, UI-04):
 //
-//   - A GET signs out at once only with a valid id_token_hint naming the
-//     user signed in here (or when no one is): the RP proves it knew the
-//     user. Anything else shows a confirmation form, whose POST carries a
+//   - A GET signs out at once only with a valid id_token_hint issued in
+//     this very browser session (its sid, OpenID Connect Front-Channel
+//     Logout 1.0 §3, is this session's) to the user signed in here, or when
+//     no one is: the RP proves it knew the session it asks to end. A hint
+//     from an earlier session, or another browser's, does not end this
+//     one. Anything else shows a confirmation form, whose POST carries a
 //     CSRF token bound to the session, so a link or image cannot sign
-//     people out (logout CSRF).
+//     people out (logout CSRF; docs/security.md UI-01, ID-09).
 //   - The browser is sent back only to a post_logout_redirect_uri
 //     registered for the client the valid hint was issued to, exact match
 //     (§3.1), with state added (§3). Otherwise it gets our own "signed out"
@@ -72,17 +77,17 @@ func (p *Pages) LogoutForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// HEAD never changes state; a GET only with a hint for this user.
-	if r.Method == http.MethodGet && req.hint != nil && (u == nil || u.ID == req.hint.Subject) {
+	// HEAD never changes state; a GET only with a hint for this session.
+	if r.Method == http.MethodGet && req.hint != nil && (s == nil || hintIsSession(req.hint, s, u)) {
 		if err := p.Sessions.End(w, r); err != nil {
 			return err
 		}
-		return p.signedOut(w, req)
+		return p.signedOut(w, r, req, false)
 	}
 	if s == nil {
 		// Nobody to sign out, and nothing proves a relying party asked.
 		req.redirect = ""
-		return p.signedOut(w, req)
+		return p.signedOut(w, r, req, false)
 	}
 	page := logoutPage{
 		base:   base{Title: "Sign out", CSRF: p.csrfFor(w, r, s)},
@@ -97,6 +102,10 @@ func (p *Pages) LogoutForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	for k := range req.params {
 		page.Params[k] = req.params.Get(k)
+	}
+	if req.redirect != "" {
+		// Confirmed, the form's answer is a redirect to the relying party.
+		allowFormAction(w, req.redirect)
 	}
 	return p.render(w, http.StatusOK, "logout", page)
 }
@@ -143,7 +152,15 @@ func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) error {
 	if !req.rpInitiated() {
 		return seeOther(w, "/login")
 	}
-	return p.signedOut(w, req)
+	return p.signedOut(w, r, req, true)
+}
+
+// hintIsSession reports whether an ID token hint was issued in session s
+// to its user u: its sid is s's (oauth.SessionID), and its sub is u. A
+// hint without a sid, minted before ID tokens carried one, proves no
+// session.
+func hintIsSession(hint *token.IDClaims, s *store.Session, u *store.User) bool {
+	return hint.SessionID != "" && hint.SessionID == oauth.SessionID(s.Hash) && u != nil && hint.Subject == u.ID
 }
 
 // logoutRequest reads and checks the RP-Initiated Logout parameters.
@@ -188,8 +205,13 @@ func (p *Pages) logoutRequest(ctx context.Context, get func(string) (string, err
 }
 
 // signedOut ends a sign-out: back to the relying party's registered URI,
-// or our own page.
-func (p *Pages) signedOut(w http.ResponseWriter, req *logoutRequest) error {
+// or our own page. afterForm is set when the browser follows the answer to
+// our confirmation form, whose CSP form-action lets it reach the URI only
+// where CSP can name it (allowFormAction); elsewhere a page refreshes to it.
+func (p *Pages) signedOut(w http.ResponseWriter, r *http.Request, req *logoutRequest, afterForm bool) error {
+	if req.redirect != "" && afterForm && formActionSource(&authorize.Step{Location: req.redirect}) == "" {
+		return p.refreshTo(w, r, nil, nil, req.redirect)
+	}
 	if req.redirect != "" {
 		// Not seeOther's path on this server: a URI the client registered
 		// and logoutRequest matched exactly (RP-Initiated Logout §3).

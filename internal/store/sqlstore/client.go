@@ -9,7 +9,9 @@ import (
 
 const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, scopes,
 	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
-	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id`
+	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id,
+	id_token_signing_alg, access_token_lifetime_ms, id_token_lifetime_ms,
+	refresh_lifetime_ms, refresh_idle_lifetime_ms, refresh_token_policy`
 
 func scanClient(row Row) (*store.Client, error) {
 	var c store.Client
@@ -18,7 +20,9 @@ func scanClient(row Row) (*store.Client, error) {
 		&c.UserCode.Alphabet, &c.UserCode.Length, &c.UserCode.Group,
 		durationCol{&c.DeviceCodeLifetime}, durationCol{&c.PollInterval},
 		TimeCol{&c.CreatedAt}, TimeCol{&c.UpdatedAt},
-		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID})
+		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID},
+		&c.Tokens.IDTokenSigningAlg, durationCol{&c.Tokens.AccessTokenLifetime}, durationCol{&c.Tokens.IDTokenLifetime},
+		durationCol{&c.Tokens.RefreshLifetime}, durationCol{&c.Tokens.RefreshIdleLifetime}, &c.Tokens.RefreshTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +32,8 @@ func scanClient(row Row) (*store.Client, error) {
 // clientText reports whether every string of c but its id is text
 // (store.ValidText).
 func clientText(c *store.Client) bool {
-	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet, c.SessionAttachment, c.OrgID) &&
+	return store.ValidText(c.Name, c.SecretHash, c.AuthMethod, c.UserCode.Alphabet, c.SessionAttachment, c.OrgID,
+		c.Tokens.IDTokenSigningAlg, c.Tokens.RefreshTokens) &&
 		store.ValidText(c.GrantTypes...) && store.ValidText(c.RedirectURIs...) && store.ValidText(c.Scopes...) &&
 		store.ValidText(c.PostLogoutRedirectURIs...)
 }
@@ -36,13 +41,16 @@ func clientText(c *store.Client) bool {
 // insertClient stores c, whose strings are text, with q.
 func insertClient(ctx context.Context, q Querier, c *store.Client) error {
 	_, err := q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+			$18, $19, $20, $21, $22, $23)`,
 		c.ID, c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(),
 		Millis(c.CreatedAt), Millis(c.UpdatedAt),
-		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID))
+		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
+		c.Tokens.IDTokenSigningAlg, c.Tokens.AccessTokenLifetime.Milliseconds(), c.Tokens.IDTokenLifetime.Milliseconds(),
+		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens)
 	return err
 }
 
@@ -97,13 +105,17 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 		grant_types = $4, redirect_uris = $5, scopes = $6,
 		user_code_alphabet = $7, user_code_length = $8, user_code_group = $9,
 		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12,
-		post_logout_redirect_uris = $13, session_attachment = $14, org_id = $15
-		WHERE id = $16`,
+		post_logout_redirect_uris = $13, session_attachment = $14, org_id = $15,
+		id_token_signing_alg = $16, access_token_lifetime_ms = $17, id_token_lifetime_ms = $18,
+		refresh_lifetime_ms = $19, refresh_idle_lifetime_ms = $20, refresh_token_policy = $21
+		WHERE id = $22`,
 		c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
 		c.DeviceCodeLifetime.Milliseconds(), c.PollInterval.Milliseconds(), Millis(c.UpdatedAt),
 		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
+		c.Tokens.IDTokenSigningAlg, c.Tokens.AccessTokenLifetime.Milliseconds(), c.Tokens.IDTokenLifetime.Milliseconds(),
+		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens,
 		c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %q: %w", c.ID, err)

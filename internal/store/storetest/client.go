@@ -22,8 +22,16 @@ func testClients(t *testing.T, s store.Store) {
 		GrantTypes:   []string{store.GrantAuthorizationCode, store.GrantRefreshToken},
 		RedirectURIs: []string{"https://app.example/callback", "http://127.0.0.1:8085/callback"},
 		Scopes:       []string{"openid", "email"},
-		CreatedAt:    t0,
-		UpdatedAt:    at(time.Minute),
+		Tokens: store.TokenPolicy{
+			IDTokenSigningAlg:   "RS256",
+			AccessTokenLifetime: 5 * time.Minute,
+			IDTokenLifetime:     90 * time.Second,
+			RefreshLifetime:     7 * 24 * time.Hour,
+			RefreshIdleLifetime: 36*time.Hour + 1500*time.Millisecond, // milliseconds are kept
+			RefreshTokens:       store.RefreshAlways,
+		},
+		CreatedAt: t0,
+		UpdatedAt: at(time.Minute),
 	}
 	tv := &store.Client{
 		ID:                 "tv",
@@ -74,6 +82,7 @@ func testClients(t *testing.T, s store.Store) {
 	changed.Scopes = []string{"openid"}
 	changed.UserCode = store.UserCodePolicy{Alphabet: "base20", Length: 8, Group: 4}
 	changed.PollInterval = 10 * time.Second
+	changed.Tokens = store.TokenPolicy{IDTokenSigningAlg: "ES256", AccessTokenLifetime: time.Hour, RefreshTokens: store.RefreshWithOfflineAccess}
 	changed.UpdatedAt = at(time.Hour)
 	changed.CreatedAt = at(time.Hour) // ignored
 	wantErr(t, "UpdateClient", s.UpdateClient(ctx, &changed), nil)
@@ -82,6 +91,15 @@ func testClients(t *testing.T, s store.Store) {
 	want := changed
 	want.CreatedAt = t0
 	diff(t, "client after UpdateClient", &want, gotTV)
+
+	// And back: a policy cleared is every setting the server's again.
+	cleared := changed
+	cleared.Tokens = store.TokenPolicy{}
+	wantErr(t, "UpdateClient (policy cleared)", s.UpdateClient(ctx, &cleared), nil)
+	gotTV, err = s.GetClient(ctx, "tv")
+	wantErr(t, "GetClient after clearing the policy", err, nil)
+	want.Tokens = store.TokenPolicy{}
+	diff(t, "client after clearing its token policy", &want, gotTV)
 
 	wantErr(t, "DeleteClient", s.DeleteClient(ctx, "tv"), nil)
 	_, err = s.GetClient(ctx, "tv")

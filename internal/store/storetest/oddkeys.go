@@ -266,7 +266,8 @@ func mustGetClient(t *testing.T, s store.Store, id string) *store.Client {
 // a time: a new string field should be added here.
 
 func clientStrings(c *store.Client) []*string {
-	ps := []*string{&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &c.UserCode.Alphabet}
+	ps := []*string{&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &c.UserCode.Alphabet,
+		&c.Tokens.IDTokenSigningAlg, &c.Tokens.RefreshTokens}
 	return appendElems(ps, c.GrantTypes, c.RedirectURIs, c.Scopes)
 }
 
@@ -321,6 +322,7 @@ func testOddTextRoundTrip(t *testing.T, s store.Store) {
 			ID: odd, Name: odd + long, SecretHash: odd, AuthMethod: odd,
 			GrantTypes: []string{odd, ""}, RedirectURIs: []string{odd, long}, Scopes: []string{odd},
 			UserCode: store.UserCodePolicy{Alphabet: odd}, CreatedAt: t0, UpdatedAt: t0,
+			Tokens: store.TokenPolicy{IDTokenSigningAlg: odd, RefreshTokens: odd + long},
 		}
 		wantErr(t, "CreateClient", s.CreateClient(ctx, c), nil)
 		got, err := s.GetClient(ctx, odd)
