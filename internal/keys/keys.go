@@ -282,6 +282,11 @@ func (m *Manager) newKey(alg string, now, notBefore time.Time) (*store.SigningKe
 func (m *Manager) reload(ctx context.Context) error {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
+	return m.reloadLocked(ctx)
+}
+
+// reloadLocked is reload's work, with loadMu held.
+func (m *Manager) reloadLocked(ctx context.Context) error {
 	recs, err := m.Store.ListSigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list signing keys: %w", err)
@@ -397,26 +402,59 @@ func (m *Manager) Signer(ctx context.Context, alg string) (*Key, error) {
 	return nil, fmt.Errorf("no %s signing key", alg)
 }
 
-// Lookup returns the published key with the given kid, reloading once if
-// it is unknown (another instance may have just rotated).
+// UnknownKidReload is how old the loaded key set must be before a token
+// naming an unknown kid makes Lookup read the set again. The kid comes from
+// whoever sent the token, before any signature is checked, so without a
+// bound every request with a made-up kid cost a database read
+// (docs/security.md G-8); with it, all of them together cost one read a
+// second at most, and requests that arrive together share it.
+const UnknownKidReload = time.Second
+
+// Lookup returns the published key with the given kid. An unknown kid
+// reloads the key set (another instance may have just rotated), unless it
+// was loaded less than UnknownKidReload ago.
 func (m *Manager) Lookup(ctx context.Context, kid string) (*Key, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		ks, err := m.current(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range ks {
-			if k.ID() == kid {
-				return k, nil
-			}
-		}
-		if attempt == 0 {
-			if err := m.reload(ctx); err != nil {
-				return nil, err
-			}
-		}
+	ks, err := m.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k := keyWithID(ks, kid); k != nil {
+		return k, nil
+	}
+	if err := m.reloadIfOlder(ctx, UnknownKidReload); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	ks = m.keys
+	m.mu.RUnlock()
+	if k := keyWithID(ks, kid); k != nil {
+		return k, nil
 	}
 	return nil, store.ErrNotFound
+}
+
+// reloadIfOlder reloads the key set unless it was loaded less than age
+// ago, as seen once the reload lock is held: of callers that wait for the
+// lock together, the first reloads and the others use what it read.
+func (m *Manager) reloadIfOlder(ctx context.Context, age time.Duration) error {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.RLock()
+	at := m.loadedAt
+	m.mu.RUnlock()
+	if !at.IsZero() && m.Now().Sub(at) < age {
+		return nil
+	}
+	return m.reloadLocked(ctx)
+}
+
+func keyWithID(ks []*Key, kid string) *Key {
+	for _, k := range ks {
+		if k.ID() == kid {
+			return k
+		}
+	}
+	return nil
 }
 
 // JWK is one public key in a JWKS (RFC 7517 §4): an EC key (RFC 7518

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,10 +11,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -546,5 +551,65 @@ func BenchmarkSign(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// countingKeys counts the reads of the key set.
+type countingKeys struct {
+	store.KeyStore
+	lists atomic.Int64
+}
+
+func (c *countingKeys) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error) {
+	c.lists.Add(1)
+	return c.KeyStore.ListSigningKeys(ctx)
+}
+
+// TestUnknownKidReloadBounded: tokens naming kids nobody ever made, sent
+// together, cost one read of the key set at most per UnknownKidReload
+// (docs/security.md G-8), and a real key rotated in by another instance
+// is still found by the reload an unknown kid allows.
+func TestUnknownKidReloadBounded(t *testing.T) {
+	t.Parallel()
+	a, clk := started(t)
+	ctx := t.Context()
+	counted := &countingKeys{KeyStore: a.Store}
+	b := sameStore(a)
+	b.Store = counted
+	if err := b.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(UnknownKidReload) // b's set is as old as the bound allows
+	before := counted.lists.Load()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if _, err := b.Lookup(ctx, fmt.Sprintf("made-up-%d", i)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Lookup of a made-up kid = %v; want ErrNotFound", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := counted.lists.Load() - before; got != 1 {
+		t.Errorf("50 made-up kids at once read the key set %d times; want 1", got)
+	}
+	for range 20 {
+		if _, err := b.Lookup(ctx, "made-up-again"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Lookup = %v; want ErrNotFound", err)
+		}
+	}
+	if got := counted.lists.Load() - before; got != 1 {
+		t.Errorf("made-up kids within %s of the last read read the key set %d times in all; want 1", UnknownKidReload, got)
+	}
+
+	// Another instance rotates; past the bound, b's lookup of the new kid
+	// reloads and finds it.
+	rec, err := a.Rotate(ctx, ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(UnknownKidReload)
+	if k, err := b.Lookup(ctx, rec.ID); err != nil || k.ID() != rec.ID {
+		t.Errorf("Lookup(%s) after the other instance's rotation = %v, %v; want the new key", rec.ID, k, err)
 	}
 }
