@@ -51,6 +51,8 @@ type Store interface {
 
 	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
+
+	store.ServiceKeyStore
 }
 
 // API is the admin JSON API.

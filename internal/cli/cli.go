@@ -76,6 +76,7 @@ var commands = []command{
 	{"groups", "manage organizations' device client groups through the admin API", groupsGroup.run},
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
+	{"api-keys", "manage the service API's keys through the admin API", apiKeysGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
 	{"import", "create the records of an export in a database", runImport},

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,12 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 		// store already did the same to the interval it expects.
 		return nil, &oauth.Error{Code: oauth.SlowDown, Description: "polling too fast; add 5 seconds to the interval"}
 	case store.PollDenied:
+		if a := res.Auth; a.ErrorCode != "" || a.ErrorDescription != "" {
+			// Decided through the service API: the error and description
+			// its front end chose (Authlete's /device/complete).
+			return nil, &oauth.Error{Code: cmp.Or(a.ErrorCode, oauth.AccessDenied),
+				Description: cmp.Or(a.ErrorDescription, "the user denied the request")}
+		}
 		return nil, &oauth.Error{Code: oauth.AccessDenied, Description: "the user denied the request"}
 	case store.PollExpired:
 		return nil, &oauth.Error{Code: oauth.ExpiredToken, Description: "the device_code has expired"}
@@ -114,11 +121,19 @@ func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth,
 			return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
 		}
 	}
-	u, err := g.ActiveUser(ctx, a.UserID)
-	if err != nil {
-		return nil, err
+	var u *store.User
+	var is *grant.Issuance
+	var err error
+	if a.Subject != "" {
+		// Approved through the service API for a person of the front end's,
+		// who has no user row: the grant carries the subject and claims.
+		is, err = g.NewExternalIssuance(c, a.Subject, a.Claims, a.Scopes, cmp.Or(a.AuthTime, a.DecidedAt), now)
+	} else {
+		if u, err = g.ActiveUser(ctx, a.UserID); err != nil {
+			return nil, err
+		}
+		is, err = g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now)
 	}
-	is, err := g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now)
 	if err != nil {
 		return nil, err
 	}

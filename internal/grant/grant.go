@@ -77,19 +77,33 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if gt == "" {
 		return oauth.BadRequest("grant_type is required")
 	}
-	g, ok := h.grant(gt)
-	if !ok {
+	if _, ok := h.grant(gt); !ok {
 		return &oauth.Error{Code: oauth.UnsupportedGrantType, Description: "grant_type " + quoteShort(gt) + " is not supported"}
 	}
 	creds, err := oauth.ClientCredentialsFrom(r, f)
 	if err != nil {
 		return err
 	}
-	resp, err := g.Exchange(r.Context(), &Request{HTTP: r, Form: f, Creds: creds})
+	resp, err := h.Exchange(r.Context(), &Request{HTTP: r, Form: f, Creds: creds})
 	if err != nil {
 		return err
 	}
 	return oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// Exchange hands a parsed token request to the grant of its grant_type:
+// the token endpoint's work after reading the request, which the service
+// API's /auth/token shares (its front end read the request).
+func (h *Handler) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
+	gt := req.Form.Get("grant_type")
+	if gt == "" {
+		return nil, oauth.BadRequest("grant_type is required")
+	}
+	g, ok := h.grant(gt)
+	if !ok {
+		return nil, &oauth.Error{Code: oauth.UnsupportedGrantType, Description: "grant_type " + quoteShort(gt) + " is not supported"}
+	}
+	return g.Exchange(ctx, req)
 }
 
 func quoteShort(s string) string {
@@ -221,14 +235,24 @@ type Issuance struct {
 // them in the same transaction that uses the approval up, and mints the
 // tokens (Deps.Mint) only once that has committed.
 func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time) (*Issuance, error) {
+	return d.newIssuance(c, &store.Grant{UserID: u.ID, ClientID: c.ID, Scopes: scopes, AuthTime: authTime}, now)
+}
+
+// NewExternalIssuance is NewIssuance for a person a front end approved
+// through the service API: subject names them in the front end's terms and
+// has no user row; claims (a JSON object, or "") go into their ID tokens.
+func (d *Deps) NewExternalIssuance(c *store.Client, subject, claims string, scopes []string, authTime, now time.Time) (*Issuance, error) {
+	return d.newIssuance(c, &store.Grant{Subject: subject, Claims: claims, ClientID: c.ID, Scopes: scopes, AuthTime: authTime}, now)
+}
+
+func (d *Deps) newIssuance(c *store.Client, g *store.Grant, now time.Time) (*Issuance, error) {
 	id, err := d.newGrantID()
 	if err != nil {
 		return nil, err
 	}
-	is := &Issuance{Grant: &store.Grant{
-		ID: id, UserID: u.ID, ClientID: c.ID, Scopes: scopes,
-		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.refreshLifetime(c)),
-	}}
+	g.ID, g.CreatedAt, g.ExpiresAt = id, now, now.Add(d.refreshLifetime(c))
+	scopes := g.Scopes
+	is := &Issuance{Grant: g}
 	if wantsRefresh(c, scopes) {
 		if is.Refresh, is.RefreshToken, err = d.newRefresh(c, is.Grant, scopes, now); err != nil {
 			return nil, err

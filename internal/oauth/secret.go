@@ -20,6 +20,9 @@ const (
 	PrefixAuthCode     = "lk_ac_"
 	PrefixSession      = "lk_ss_"
 	PrefixInvitation   = "lk_inv_"
+	// PrefixServiceSecret marks a service API secret, which is also the
+	// service access token of its Authlete 3.0 paths.
+	PrefixServiceSecret = "lk_sk_"
 )
 
 // NewSecret returns prefix followed by 256 random bits from rand, base64url

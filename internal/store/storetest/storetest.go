@@ -60,6 +60,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
+		{"ServiceKeys", testServiceKeys},
+		{"DeviceComplete", testDeviceComplete},
+		{"ConcurrentComplete", testConcurrentComplete},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
