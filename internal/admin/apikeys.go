@@ -25,9 +25,9 @@ type apiKeyRequest struct {
 // APIKey is a service API key as the admin API shows it; Secret only in
 // the answer that made it.
 type APIKey struct {
-	APIKey    string     `json:"api_key"`
-	Name      string     `json:"name"`
-	Secret    string     `json:"api_secret,omitempty"`
+	APIKey    string `json:"api_key"`
+	Name      string `json:"name"`
+	Secret    string `json:"api_secret,omitempty"`
 	CreatedAt string `json:"created_at"`           // RFC 3339
 	RotatedAt string `json:"rotated_at,omitempty"` // RFC 3339; absent until rotated
 }
