@@ -198,6 +198,11 @@ func TestServiceAPIFlow(t *testing.T) {
 			t.Errorf("access token claims %v", at)
 		}
 
+		g := s.jsonRequest(t, "GET", "/admin/v1/grants/"+at["grant_id"].(string), testAdminToken, nil)
+		if g.str("subject") != "ext-4711" || g.str("user_id") != "" || g.str("scope") != "openid offline_access" {
+			t.Errorf("the grant in the admin API: %s", g.Raw)
+		}
+
 		in := s.api(t, apiCall{path: "auth/introspection", auth: basic(k), body: map[string]any{
 			"token": body["access_token"], "scopes": []string{"openid"}, "subject": "ext-4711"}})
 		wantAction(t, "introspection", in, 200, "OK")
