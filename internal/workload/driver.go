@@ -30,6 +30,7 @@ type Chain struct {
 	// Ended says why the device stopped using the chain ("" while it lives).
 	Ended string
 	Batch int // the Run that last changed it
+	Since time.Time
 	busy  bool
 }
 
@@ -69,7 +70,12 @@ type Ledger struct {
 
 // Driver runs the mixed load against an Env and keeps its Ledger and Stats.
 type Driver struct {
-	Env    *Env
+	Env *Env
+	// Retire, when not zero, is the age at which a device stops using its
+	// grant (a soak's server expires refresh tokens; the load must not
+	// count the end of their life as wrong answers).
+	Retire time.Duration
+
 	Ledger Ledger
 	Stats  Stats
 	mu     sync.Mutex
@@ -190,7 +196,8 @@ func (l *Ledger) chainFrom(dc string, p Answer) (*Chain, error) {
 	if gid == "" {
 		return nil, fmt.Errorf("access token without grant_id: %s", p)
 	}
-	return &Chain{DeviceCode: dc, GrantID: gid, Access: p.str("access_token"), Refresh: p.str("refresh_token"), Batch: l.batch}, nil
+	return &Chain{DeviceCode: dc, GrantID: gid, Access: p.str("access_token"), Refresh: p.str("refresh_token"), Batch: l.batch,
+		Since: time.Now()}, nil
 }
 
 // GrantID reads the grant_id claim of an access token, unverified (the
@@ -216,6 +223,11 @@ func (d *Driver) refresh(ctx context.Context) (lost bool, err error) {
 	l := &d.Ledger
 	l.mu.Lock()
 	var c *Chain
+	if d.Retire > 0 {
+		l.Chains = slices.DeleteFunc(l.Chains, func(x *Chain) bool {
+			return !x.busy && !x.InFlight && (x.Ended != "" || time.Since(x.Since) > d.Retire)
+		})
+	}
 	for _, i := range rand.Perm(len(l.Chains)) {
 		if x := l.Chains[i]; !x.busy && !x.InFlight && x.Ended == "" {
 			c = x
