@@ -1,4 +1,4 @@
--- 0009: the service API (Authlete's API for front ends of their own).
+-- 0011: the service API (Authlete's API for front ends of their own).
 --
 -- service_api_keys: its credentials; the secret is stored as its hex
 --   SHA-256, and looked up by it.
