@@ -1,4 +1,4 @@
--- 0009: dynamic client registration (RFC 7591, RFC 7592).
+-- 0010: dynamic client registration (RFC 7591, RFC 7592).
 --
 -- registration_tokens: initial access tokens an admin makes (RFC 7591 §3),
 --   stored by hash, each good for uses_left registrations until expires_at;
