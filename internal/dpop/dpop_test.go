@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
 
@@ -296,18 +297,30 @@ func TestNonces(t *testing.T) {
 	}
 }
 
-// TestReplayAcrossCheckers: two instances on one store accept a proof once.
+// TestReplayAcrossCheckers: two instances on one store, SQLite or
+// PostgreSQL, accept a proof once.
 func TestReplayAcrossCheckers(t *testing.T) {
 	t.Parallel()
-	st := sqlitetest.Open(t)
-	a := &Checker{Replays: st, Now: func() time.Time { return t0 }, Window: time.Minute}
-	b := &Checker{Replays: st, Now: func() time.Time { return t0 }, Window: time.Minute}
-	k := testKey(t)
-	p := handMade(t, k, goodHeader(k), goodClaims("once"))
-	target := Target{Method: "POST", URL: tokenURL}
-	if _, err := a.CheckProof(context.Background(), p, target); err != nil {
-		t.Fatal(err)
+	for name, open := range map[string]func(testing.TB) *Checker{
+		"sqlite": func(t testing.TB) *Checker {
+			return &Checker{Replays: sqlitetest.Open(t), Now: func() time.Time { return t0 }, Window: time.Minute}
+		},
+		"postgres": func(t testing.TB) *Checker {
+			return &Checker{Replays: pgtest.Open(t), Now: func() time.Time { return t0 }, Window: time.Minute}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a := open(t)
+			b := &Checker{Replays: a.Replays, Now: a.Now, Window: a.Window}
+			k := testKey(t)
+			p := handMade(t, k, goodHeader(k), goodClaims("once"))
+			target := Target{Method: "POST", URL: tokenURL}
+			if _, err := a.CheckProof(context.Background(), p, target); err != nil {
+				t.Fatal(err)
+			}
+			_, err := b.CheckProof(context.Background(), p, target)
+			wantCode(t, err, InvalidProof)
+		})
 	}
-	_, err := b.CheckProof(context.Background(), p, target)
-	wantCode(t, err, InvalidProof)
 }
