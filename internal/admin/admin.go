@@ -53,6 +53,9 @@ type Store interface {
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
 
 	store.ServiceKeyStore
+	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
+	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
+	DeleteRegistrationToken(ctx context.Context, id string) error
 }
 
 // API is the admin JSON API.

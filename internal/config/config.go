@@ -39,6 +39,10 @@ type Config struct {
 	Invitations Invitations `yaml:"invitations"`
 	// ServiceAPI is the Authlete-compatible API for front ends of their own.
 	ServiceAPI ServiceAPI `yaml:"service_api"`
+	// Registration is dynamic client registration (RFC 7591, RFC 7592).
+	Registration Registration `yaml:"registration"`
+	// DPoP is proof of possession (RFC 9449).
+	DPoP DPoP `yaml:"dpop"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -188,6 +192,8 @@ func Default() Config {
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
 		ServiceAPI:    ServiceAPI{ServiceID: "1"},
+		Registration:  defaultRegistration(),
+		DPoP:          defaultDPoP(),
 	}
 }
 
@@ -327,6 +333,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.checkMail()...)
+	errs = append(errs, c.Registration.check()...)
+	errs = append(errs, c.DPoP.check()...)
 	return errors.Join(errs...)
 }
 

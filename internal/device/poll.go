@@ -96,7 +96,7 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 		}
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
 	case store.PollIssue:
-		return g.redeem(ctx, c, res.Auth, now)
+		return g.redeem(ctx, c, res.Auth, req, now)
 	}
 	return nil, fmt.Errorf("unknown poll outcome %q", res.Outcome)
 }
@@ -107,7 +107,7 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 // code approved for the next poll rather than consumed with nothing to show
 // for it. The tokens are minted only once that has committed: signing writes
 // nothing, and uses the keys in memory when the database is away.
-func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, now time.Time) (*token.Response, error) {
+func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, req *grant.Request, now time.Time) (*token.Response, error) {
 	if c == nil {
 		var err error
 		c, err = g.Store.GetClient(ctx, a.ClientID)
@@ -121,18 +121,23 @@ func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth,
 			return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
 		}
 	}
+	// A client that must use DPoP and polled without a proof gets no
+	// tokens, and the code stays approved for a poll with one.
+	jkt, err := g.Bind(c, req)
+	if err != nil {
+		return nil, err
+	}
 	var u *store.User
 	var is *grant.Issuance
-	var err error
 	if a.Subject != "" {
 		// Approved through the service API for a person of the front end's,
 		// who has no user row: the grant carries the subject and claims.
-		is, err = g.NewExternalIssuance(c, a.Subject, a.Claims, a.Scopes, cmp.Or(a.AuthTime, a.DecidedAt), now)
+		is, err = g.NewExternalIssuance(c, a.Subject, a.Claims, a.Scopes, cmp.Or(a.AuthTime, a.DecidedAt), now, jkt)
 	} else {
 		if u, err = g.ActiveUser(ctx, a.UserID); err != nil {
 			return nil, err
 		}
-		is, err = g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now)
+		is, err = g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now, jkt)
 	}
 	if err != nil {
 		return nil, err

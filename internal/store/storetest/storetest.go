@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServiceKeys", testServiceKeys},
 		{"DeviceComplete", testDeviceComplete},
 		{"ConcurrentComplete", testConcurrentComplete},
+		{"RegistrationTokens", testRegistrationTokens},
+		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
