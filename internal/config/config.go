@@ -39,6 +39,8 @@ type Config struct {
 	Invitations Invitations `yaml:"invitations"`
 	// Registration is dynamic client registration (RFC 7591, RFC 7592).
 	Registration Registration `yaml:"registration"`
+	// DPoP is proof of possession (RFC 9449).
+	DPoP DPoP `yaml:"dpop"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -172,6 +174,7 @@ func Default() Config {
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
 		Registration:  defaultRegistration(),
+		DPoP:          defaultDPoP(),
 	}
 }
 
@@ -311,6 +314,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)
+	errs = append(errs, c.DPoP.check()...)
 	return errors.Join(errs...)
 }
 
