@@ -14,12 +14,14 @@ import (
 // Prefixes of the credentials Latchkey issues, so that secret scanners can
 // recognise a leaked one and tell what it is.
 const (
-	PrefixClientSecret = "lk_cs_"
-	PrefixDeviceCode   = "lk_dc_"
-	PrefixRefreshToken = "lk_rt_"
-	PrefixAuthCode     = "lk_ac_"
-	PrefixSession      = "lk_ss_"
-	PrefixInvitation   = "lk_inv_"
+	PrefixClientSecret  = "lk_cs_"
+	PrefixDeviceCode    = "lk_dc_"
+	PrefixRefreshToken  = "lk_rt_"
+	PrefixAuthCode      = "lk_ac_"
+	PrefixSession       = "lk_ss_"
+	PrefixInvitation    = "lk_inv_"
+	PrefixVerifyEmail   = "lk_ev_" // an email verification link's token
+	PrefixResetPassword = "lk_pr_" // a password reset link's token
 )
 
 // NewSecret returns prefix followed by 256 random bits from rand, base64url

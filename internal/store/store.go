@@ -65,6 +65,7 @@ type Store interface {
 	KeyStore
 	ThrottleStore
 	OrgStore
+	AccountStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.
@@ -184,13 +185,16 @@ type ClientStore interface {
 
 // User is a person who can sign in.
 type User struct {
-	ID           string
-	Email        string // the login name; stored lower-cased, unique
-	Name         string
-	PasswordHash string // PHC-formatted argon2id
-	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID    string
+	Email string // the login name; stored lower-cased, unique
+	// EmailVerified: the person used a link mailed to Email (or an admin
+	// vouched for it); the email_verified claim.
+	EmailVerified bool
+	Name          string
+	PasswordHash  string // PHC-formatted argon2id
+	Disabled      bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // UserStore keeps users.
@@ -452,7 +456,8 @@ type ThrottleStore interface {
 
 // Sweeper deletes what has expired.
 type Sweeper interface {
-	// Sweep deletes device authorizations, sessions, refresh tokens and
-	// throttle windows that ended before now, and returns how many rows went.
+	// Sweep deletes device authorizations, sessions, refresh tokens,
+	// account tokens and throttle windows that ended before now, and
+	// returns how many rows went.
 	Sweep(ctx context.Context, now time.Time) (int64, error)
 }
