@@ -14,14 +14,18 @@ import (
 // Prefixes of the credentials Latchkey issues, so that secret scanners can
 // recognise a leaked one and tell what it is.
 const (
-	PrefixClientSecret  = "lk_cs_"
-	PrefixDeviceCode    = "lk_dc_"
-	PrefixRefreshToken  = "lk_rt_"
-	PrefixAuthCode      = "lk_ac_"
-	PrefixSession       = "lk_ss_"
-	PrefixInvitation    = "lk_inv_"
-	PrefixVerifyEmail   = "lk_ev_" // an email verification link's token
-	PrefixResetPassword = "lk_pr_" // a password reset link's token
+	PrefixClientSecret = "lk_cs_"
+	PrefixDeviceCode   = "lk_dc_"
+	PrefixRefreshToken = "lk_rt_"
+	PrefixAuthCode     = "lk_ac_"
+	PrefixSession      = "lk_ss_"
+	PrefixInvitation   = "lk_inv_"
+	// Dynamic client registration: an admin's initial access token
+	// (RFC 7591 §3) and a client's registration access token (RFC 7592 §3).
+	PrefixInitialAccess      = "lk_iat_"
+	PrefixRegistrationAccess = "lk_rat_"
+	PrefixVerifyEmail        = "lk_ev_" // an email verification link's token
+	PrefixResetPassword      = "lk_pr_" // a password reset link's token
 )
 
 // NewSecret returns prefix followed by 256 random bits from rand, base64url

@@ -68,6 +68,7 @@ type clientLine struct {
 	RefreshLifetimeMS     int64     `json:"refresh_lifetime_ms,omitempty"`
 	RefreshIdleLifetimeMS int64     `json:"refresh_idle_lifetime_ms,omitempty"`
 	RefreshTokenPolicy    string    `json:"refresh_token_policy,omitempty"`
+	DPoPBound             bool      `json:"dpop_bound_access_tokens,omitempty"` // RFC 9449 §5.2 (version 2's later additions)
 	CreatedAt             timestamp `json:"created_at,omitzero"`
 	UpdatedAt             timestamp `json:"updated_at,omitzero"`
 }
@@ -87,6 +88,7 @@ type userLine struct {
 	Name         string    `json:"name"`
 	PasswordHash string    `json:"password_hash,omitempty"` // PHC-formatted argon2id
 	Disabled     bool      `json:"disabled,omitempty"`
+	Sysadmin     bool      `json:"sysadmin,omitempty"`
 	CreatedAt    timestamp `json:"created_at,omitzero"`
 	UpdatedAt    timestamp `json:"updated_at,omitzero"`
 }
@@ -165,6 +167,7 @@ func clientToLine(c *store.Client) (clientLine, error) {
 		RefreshLifetimeMS:      c.Tokens.RefreshLifetime.Milliseconds(),
 		RefreshIdleLifetimeMS:  c.Tokens.RefreshIdleLifetime.Milliseconds(),
 		RefreshTokenPolicy:     c.Tokens.RefreshTokens,
+		DPoPBound:              c.DPoPBound,
 		CreatedAt:              timestamp(c.CreatedAt),
 		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
@@ -204,6 +207,7 @@ func userToLine(u *store.User) (userLine, error) {
 		Name:         u.Name,
 		PasswordHash: u.PasswordHash,
 		Disabled:     u.Disabled,
+		Sysadmin:     u.Sysadmin,
 		CreatedAt:    timestamp(u.CreatedAt),
 		UpdatedAt:    timestamp(u.UpdatedAt),
 	}, nil
@@ -308,6 +312,7 @@ func (l clientLine) toStore() (*store.Client, error) {
 			RefreshIdleLifetime: time.Duration(l.RefreshIdleLifetimeMS) * time.Millisecond,
 			RefreshTokens:       l.RefreshTokenPolicy,
 		},
+		DPoPBound: l.DPoPBound,
 		CreatedAt: time.Time(l.CreatedAt),
 		UpdatedAt: time.Time(l.UpdatedAt),
 	}, nil
@@ -372,6 +377,7 @@ func (l userLine) toStore() (*store.User, error) {
 		Name:         l.Name,
 		PasswordHash: l.PasswordHash,
 		Disabled:     l.Disabled,
+		Sysadmin:     l.Sysadmin,
 		CreatedAt:    time.Time(l.CreatedAt),
 		UpdatedAt:    time.Time(l.UpdatedAt),
 	}, nil

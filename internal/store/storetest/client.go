@@ -30,6 +30,7 @@ func testClients(t *testing.T, s store.Store) {
 			RefreshIdleLifetime: 36*time.Hour + 1500*time.Millisecond, // milliseconds are kept
 			RefreshTokens:       store.RefreshAlways,
 		},
+		DPoPBound: true,
 		CreatedAt: t0,
 		UpdatedAt: at(time.Minute),
 	}
@@ -116,6 +117,7 @@ func testUsers(t *testing.T, s store.Store) {
 	bob := newUser("u1", "bob@example.com")
 	ada := newUser("u2", "Ada@Example.COM") // the backend lower-cases too
 	ada.Disabled = true
+	ada.Sysadmin = true
 	for _, u := range []*store.User{bob, ada} {
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatalf("CreateUser(%q): %v", u.ID, err)
@@ -170,6 +172,7 @@ func testUsers(t *testing.T, s store.Store) {
 	changed.Email = "Robert@Example.com"
 	changed.Name = "Robert"
 	changed.Disabled = true
+	changed.Sysadmin = true
 	changed.UpdatedAt = at(time.Hour)
 	wantErr(t, "UpdateUser", s.UpdateUser(ctx, &changed), nil)
 	gotBob, err := s.GetUserByEmail(ctx, "robert@example.com")

@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
+		{"RegistrationTokens", testRegistrationTokens},
+		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
 		{"AccountTokens", testAccountTokens},
 		{"VerifyEmail", testVerifyEmail},
 		{"ResetPassword", testResetPassword},

@@ -1,4 +1,4 @@
--- 0008: accounts people can live with (store/account.go).
+-- 0011: accounts people can live with (store/account.go).
 --
 -- users.email_verified: 1 once the person used a link mailed to the address
 --   (or an admin vouched for it). Existing users start unverified: nothing

@@ -1,5 +1,5 @@
--- 0009: accounts people can live with (store/account.go): the same columns
--- and tables as the SQLite backend's 0008_accounts.sql.
+-- 0012: accounts people can live with (store/account.go): the same columns
+-- and tables as the SQLite backend's 0011_accounts.sql.
 --
 -- users.email_verified: TRUE once the person used a link mailed to the
 --   address (or an admin vouched for it); existing users start unverified.
