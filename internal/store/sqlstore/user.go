@@ -35,7 +35,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if !store.ValidText(u.ID) || !userText(u) {
 		return fmt.Errorf("create user: %w", store.ErrInvalid)
 	}
-	_, err := s.b.Writer().Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := s.b.Writer().Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, u.Sysadmin,
 		Millis(u.CreatedAt), Millis(u.UpdatedAt), u.EmailVerified)
 	if err != nil {
