@@ -65,6 +65,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentComplete", testConcurrentComplete},
 		{"RegistrationTokens", testRegistrationTokens},
 		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
+		{"AccountTokens", testAccountTokens},
+		{"VerifyEmail", testVerifyEmail},
+		{"ResetPassword", testResetPassword},
+		{"SetPassword", testSetPassword},
+		{"AccountMail", testAccountMail},
+		{"ConcurrentVerifyEmail", testConcurrentVerifyEmail},
+		{"ListUserGrants", testListUserGrants},
+		{"ListConsents", testListConsents},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
