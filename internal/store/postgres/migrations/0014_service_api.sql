@@ -1,4 +1,4 @@
--- 0011: the service API (Authlete's API for front ends of their own).
+-- 0014: the service API (Authlete's API for front ends of their own).
 --
 -- service_api_keys: its credentials; the secret is stored as its hex
 --   SHA-256, and looked up by it.
@@ -10,17 +10,17 @@
 --   so that refreshed tokens carry them. user_id is NULL for such a grant.
 
 CREATE TABLE service_api_keys (
-	id          TEXT    NOT NULL PRIMARY KEY,
-	name        TEXT    NOT NULL,
-	secret_hash TEXT    NOT NULL UNIQUE,
-	created_at  INTEGER,
-	rotated_at  INTEGER
-) STRICT;
+	id          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	name        TEXT NOT NULL,
+	secret_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+	created_at  BIGINT,
+	rotated_at  BIGINT
+);
 
-ALTER TABLE device_authorizations ADD COLUMN subject TEXT;
+ALTER TABLE device_authorizations ADD COLUMN subject TEXT COLLATE "C";
 ALTER TABLE device_authorizations ADD COLUMN claims TEXT;
-ALTER TABLE device_authorizations ADD COLUMN auth_time INTEGER;
+ALTER TABLE device_authorizations ADD COLUMN auth_time BIGINT;
 ALTER TABLE device_authorizations ADD COLUMN error_code TEXT;
 ALTER TABLE device_authorizations ADD COLUMN error_description TEXT;
-ALTER TABLE grants ADD COLUMN subject TEXT;
+ALTER TABLE grants ADD COLUMN subject TEXT COLLATE "C";
 ALTER TABLE grants ADD COLUMN claims TEXT;
