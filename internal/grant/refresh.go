@@ -21,6 +21,9 @@ type Refresh struct {
 		RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error)
 		RevokeGrant(ctx context.Context, id string, now time.Time) error
 	}
+	// SessionIdleTimeout is the browser sessions' idle timeout (0: none): an
+	// attached client's grant ends with its session, however that ends.
+	SessionIdleTimeout time.Duration
 }
 
 // GrantType is refresh_token.
@@ -56,6 +59,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	// the rotation waits for instead of following it. Tokens signed for a
 	// rotation that then does not commit are dropped unsent.
 	var minted chan mintResult
+	endedGrant := "" // the grant whose attached session has ended
 	// One transaction marks the old token used and stores the next, so a
 	// database lost halfway leaves the old one working, never neither; the
 	// checks run inside it, before anything commits, so a token that may
@@ -74,6 +78,16 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 				// docs/security.md DF-17: the user's status is checked at
 				// every use, not only at approval.
 				return userGone()
+			}
+			if c.Attached() && f.Grant.SessionHash != "" &&
+				!sessionLive(f.Session, g.SessionIdleTimeout, now) {
+				// An attached client's grant lives as long as the browser
+				// session it was approved in (10Duke's meaning of
+				// attached), however that session ended: signed out (which
+				// revoked the grant already), timed out, idle, replaced by
+				// another sign-in, or swept (docs/security.md G-9).
+				endedGrant = f.Grant.ID
+				return invalid
 			}
 			if scopes == nil {
 				scopes = f.Token.Scopes
@@ -107,6 +121,12 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		return nil, invalid
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalid
+	case err != nil && endedGrant != "":
+		if err := g.Store.RevokeGrant(ctx, endedGrant, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("revoke grant of an ended session: %w", err)
+		}
+		g.Log.InfoContext(ctx, "attached grant's browser session has ended; its grant was revoked", "client_id", c.ID, "grant_id", endedGrant)
+		return nil, invalid
 	case err != nil:
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
@@ -121,6 +141,22 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	}
 	m := <-minted
 	return m.resp, m.err
+}
+
+// sessionLive reports whether the browser session s is still signed in at
+// now: it exists, its absolute lifetime has not run out, and it has been
+// used within idle (0: no idle limit), as session.Manager judges it. The
+// session's last use is recorded to within a minute, so an idle timeout
+// holds to within a minute here too.
+func sessionLive(s *store.Session, idle time.Duration, now time.Time) bool {
+	if s == nil || !now.Before(s.ExpiresAt) {
+		return false
+	}
+	seen := s.LastSeenAt
+	if seen.IsZero() {
+		seen = s.CreatedAt
+	}
+	return idle <= 0 || now.Before(seen.Add(idle))
 }
 
 // ConcurrentRefreshWindow is how soon after a refresh token's use a second

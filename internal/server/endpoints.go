@@ -89,7 +89,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Log: s.log,
 		Grants: []grant.Grant{
 			device.Grant{Deps: deps, Store: s.store},
-			grant.Refresh{Deps: deps, Store: s.store},
+			grant.Refresh{Deps: deps, Store: s.store, SessionIdleTimeout: cfg.Session.IdleTimeout.D()},
 			grant.AuthorizationCode{Deps: deps, Store: s.store},
 			grant.ClientCredentials{Deps: deps, Store: s.store},
 		},

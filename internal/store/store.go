@@ -345,6 +345,10 @@ type RefreshFamily struct {
 	// Token was rotated into, as stored now (used or not); nil if it is
 	// gone, and for every other answer.
 	Successor *RefreshToken
+	// Session is the browser session the grant was approved in, as stored
+	// (expired or not); nil when the grant names none or it is gone (signed
+	// out, timed out, swept). An attached client's grant ends with it.
+	Session *Session
 }
 
 // GrantStore keeps grants and their refresh tokens.
