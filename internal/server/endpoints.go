@@ -8,12 +8,14 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/web"
 )
@@ -51,9 +53,19 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		return nil, fmt.Errorf("csrf key: %w", err)
 	}
 
+	// One guard against client-secret guessing for every endpoint that
+	// authenticates clients (docs/security.md CA-05).
+	guard := &clientauth.Guard{
+		Store:     s.store,
+		Now:       s.now,
+		Window:    cfg.Limits.AuthFailureWindow.D(),
+		PerClient: cfg.Limits.AuthFailuresPerClient,
+		PerIP:     cfg.Limits.AuthFailuresPerIP,
+	}
 	deviceAuthz := &device.Handler{
 		Store:              s.store,
 		Clients:            s.store,
+		Guard:              guard,
 		Issuer:             s.issuer,
 		Now:                s.now,
 		Rand:               s.rand,
@@ -66,8 +78,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		TrustProxy:         cfg.TrustProxy,
 	}
 	deps := &grant.Deps{
-		Clients: s.store,
-		Users:   s.store,
+		Clients:    s.store,
+		Guard:      guard,
+		TokenLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.TokenPerClientPerMinute},
+		Users:      s.store,
 		Minter: &token.Minter{
 			Keys:      s.keys,
 			Issuer:    s.issuer,
@@ -95,7 +109,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		},
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
-	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
+	tokenState := &token.Handler{Store: s.store, Clients: s.store, Guard: guard, Tokens: verifier, Now: s.now, Log: s.log,
+		IntrospectLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.IntrospectionPerClientPerMinute}}
 	sessions := &session.Manager{
 		Store:       s.store,
 		Users:       s.store,
