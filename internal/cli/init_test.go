@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/google/go-cmp/cmp"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func checkInit(t *testing.T, dir, stdout string) config.Config {
 	if err != nil {
 		t.Fatalf("the first user: %v", err)
 	}
-	if u.Name != "Ada Lovelace" || u.Disabled || len(u.ID) != oauth.IDLength {
+	if u.Name != "Ada Lovelace" || u.Disabled || !u.Sysadmin || len(u.ID) != oauth.IDLength {
 		t.Errorf("the first user: %+v", u)
 	}
 	if ok, err := account.CheckPassword(u.PasswordHash, initPassword); !ok || err != nil {
@@ -98,8 +99,8 @@ func TestInitSQLite(t *testing.T) {
 	cfg := checkInit(t, dir, stdout)
 	want := config.Default()
 	want.Issuer, want.Database, want.AdminToken, want.TrustProxy = "https://auth.example.com", "sqlite:"+db, cfg.AdminToken, true
-	if cfg != want {
-		t.Errorf("the configuration init wrote:\n%+v\nwant\n%+v", cfg, want)
+	if d := cmp.Diff(want, cfg); d != "" {
+		t.Errorf("the configuration init wrote (-want +got):\n%s", d)
 	}
 	if strings.Contains(stdout, "Set trust_proxy: true") {
 		t.Errorf("init --trust-proxy still says to set it:\n%s", stdout)

@@ -32,6 +32,7 @@ type endpoints struct {
 	invitation *web.InvitationPage
 	orgs       *org.Service // the public invitation endpoints
 	admin      *admin.API
+	register   *admin.Registration // dynamic client registration (RFC 7591, RFC 7592)
 }
 
 // endpoints builds every endpoint from the configuration, and starts the
@@ -188,5 +189,11 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		invitation: &web.InvitationPage{Pages: pages, Invitations: orgs},
 		orgs:       orgs,
 		admin:      adminAPI,
+		register: &admin.Registration{
+			Store: s.store, Issuer: s.issuer, Enabled: cfg.Registration.Enabled,
+			Scopes: cfg.Registration.Scopes, GrantTypes: cfg.Registration.GrantTypes,
+			PerIPPerMinute: cfg.Registration.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
+			Now: s.now, Rand: s.rand, Log: s.log,
+		},
 	}, nil
 }
