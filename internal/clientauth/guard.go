@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -31,6 +33,9 @@ type Guard struct {
 	// Failures allowed in Window per client id and per address; 0 or less
 	// is no limit on that count.
 	PerClient, PerIP int
+	// Log receives a security event for each failure (package audit); nil
+	// logs nothing.
+	Log *slog.Logger
 }
 
 // Authenticate is Authenticate behind the guard.
@@ -67,6 +72,7 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 	// A wrong secret, an unknown client, or the right secret sent the
 	// wrong way (which only its holder can send, but counting it costs the
 	// holder nothing it would not fix at once).
+	audit.Log(ctx, g.Log, audit.Event{Name: audit.ClientAuth, Outcome: audit.Failure, ClientID: creds.ID, Reason: "wrong client secret or unknown client"})
 	for _, key := range []string{ipKey, clientKey} {
 		if _, _, herr := w.Hit(ctx, g.Store, key, now); herr != nil {
 			return nil, fmt.Errorf("count client authentication failure: %w", herr)

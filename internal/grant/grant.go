@@ -18,6 +18,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -90,6 +91,8 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	audit.Log(r.Context(), h.Log, audit.Event{Name: audit.TokenIssued, Outcome: audit.Success,
+		ClientID: creds.ID, UserID: resp.UserID, GrantID: resp.GrantID, GrantType: gt})
 	return oauth.WriteJSON(w, http.StatusOK, resp)
 }
 

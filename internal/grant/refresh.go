@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -109,8 +110,8 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			// A loser of concurrent refreshes of one token (a client that
 			// sent the same refresh twice at once): it gets nothing, and the
 			// winner's new token stays good (docs/security.md RT-04).
-			g.Log.InfoContext(ctx, "refresh token used by a concurrent request; refused without revoking",
-				"client_id", c.ID, "grant_id", fam.Token.GrantID)
+			audit.Log(ctx, g.Log, audit.Event{Name: audit.RefreshReuse, Outcome: audit.Kept, ClientID: c.ID, GrantID: fam.Token.GrantID,
+				Reason: "concurrent refresh"})
 			return nil, &oauth.Error{Code: oauth.InvalidGrant,
 				Description: "the refresh token was used by a concurrent request; use the refresh token that request got"}
 		}
@@ -118,6 +119,8 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
 		}
 		g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", fam.Token.GrantID)
+		audit.Log(ctx, g.Log, audit.Event{Name: audit.RefreshReuse, Outcome: audit.Revoked, ClientID: c.ID, GrantID: fam.Token.GrantID,
+			UserID: familyUser(fam), Reason: "refresh token reused"})
 		return nil, invalid
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalid
@@ -125,7 +128,8 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		if err := g.Store.RevokeGrant(ctx, endedGrant, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("revoke grant of an ended session: %w", err)
 		}
-		g.Log.InfoContext(ctx, "attached grant's browser session has ended; its grant was revoked", "client_id", c.ID, "grant_id", endedGrant)
+		audit.Log(ctx, g.Log, audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: c.ID, GrantID: endedGrant,
+			Reason: "attached session ended"})
 		return nil, invalid
 	case err != nil:
 		var oe *oauth.Error
@@ -141,6 +145,14 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	}
 	m := <-minted
 	return m.resp, m.err
+}
+
+// familyUser is the id of the user fam's grant acts for; "" for none.
+func familyUser(fam *store.RefreshFamily) string {
+	if fam == nil || fam.Grant == nil {
+		return ""
+	}
+	return fam.Grant.UserID
 }
 
 // sessionLive reports whether the browser session s is still signed in at

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/device"
@@ -62,6 +64,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Window:    cfg.Limits.AuthFailureWindow.D(),
 		PerClient: cfg.Limits.AuthFailuresPerClient,
 		PerIP:     cfg.Limits.AuthFailuresPerIP,
+		Log:       s.log,
 	}
 	deviceAuthz := &device.Handler{
 		Store:              s.store,
@@ -120,6 +123,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Lifetime:    cfg.Session.Lifetime.D(),
 		IdleTimeout: cfg.Session.IdleTimeout.D(),
 		Secure:      strings.HasPrefix(s.issuer, "https://"),
+		Log:         s.log,
 	}
 	pages := &web.Pages{
 		Issuer:   s.issuer,
@@ -181,7 +185,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	go outbox.Run(ctx)
 
 	return &endpoints{
-		errs:       oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable},
+		errs:       oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable, Observe: s.observeError},
 		device:     deviceAuthz,
 		token:      tokenEndpoint,
 		tokens:     tokenState,
@@ -196,4 +200,12 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			Now: s.now, Rand: s.rand, Log: s.log,
 		},
 	}, nil
+}
+
+// observeError writes a security event for a limit that refused a request
+// at a JSON endpoint (429): which route, from which address (package audit).
+func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
+	if oe.StatusCode() == http.StatusTooManyRequests {
+		audit.Log(r.Context(), s.log, audit.Event{Name: audit.Throttle, Outcome: audit.Tripped, Reason: oauth.Route(r)})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -53,7 +54,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: nothing left to revoke
 			return fmt.Errorf("revoke grant: %w", err)
 		}
-		h.log().InfoContext(ctx, "grant revoked by its client", "client_id", c.ID, "grant_id", grantID)
+		audit.Log(ctx, h.log(), audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: c.ID, GrantID: grantID, Reason: "revoked by its client"})
 	case own != nil:
 		// Remembered until it would have expired; one already expired
 		// needs no record.
@@ -61,7 +62,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 			if err := h.Store.RevokeAccessToken(ctx, own.JTI, c.ID, exp); err != nil {
 				return fmt.Errorf("revoke access token: %w", err)
 			}
-			h.log().InfoContext(ctx, "access token revoked by its client", "client_id", c.ID, "jti", own.JTI)
+			audit.Log(ctx, h.log(), audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: c.ID, Reason: "access token revoked by its client"})
 		}
 	}
 	oauth.NoStore(w)
