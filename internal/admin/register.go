@@ -84,6 +84,7 @@ type ClientMetadata struct {
 	Scope                   string   `json:"scope"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 	IDTokenSignedResponse   string   `json:"id_token_signed_response_alg,omitempty"`
+	DPoPBound               bool     `json:"dpop_bound_access_tokens"` // RFC 9449 §5.2
 	RegistrationAccessToken string   `json:"registration_access_token,omitempty"`
 	RegistrationClientURI   string   `json:"registration_client_uri"`
 }
@@ -99,7 +100,7 @@ var operatorMembers = []string{
 // clientMembers are the RFC 7591 members the admin API's rules check.
 var clientMembers = []string{
 	"client_name", "grant_types", "redirect_uris", "token_endpoint_auth_method", "scope",
-	"post_logout_redirect_uris", "id_token_signed_response_alg",
+	"post_logout_redirect_uris", "id_token_signed_response_alg", "dpop_bound_access_tokens",
 }
 
 // Register serves POST /oauth2/register (RFC 7591 §3).
@@ -408,6 +409,7 @@ func (g *Registration) metadata(c *store.Client, secret string) ClientMetadata {
 		Scope:                   oauth.JoinScope(c.Scopes),
 		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
 		IDTokenSignedResponse:   c.Tokens.IDTokenSigningAlg,
+		DPoPBound:               c.DPoPBound,
 		RegistrationClientURI:   g.Issuer + RegistrationPath + "/" + url.PathEscape(c.ID),
 	}
 	if c.HasGrant(store.GrantAuthorizationCode) {

@@ -42,6 +42,8 @@ type Config struct {
 	Invitations Invitations `yaml:"invitations"`
 	// Registration is dynamic client registration (RFC 7591, RFC 7592).
 	Registration Registration `yaml:"registration"`
+	// DPoP is proof of possession (RFC 9449).
+	DPoP DPoP `yaml:"dpop"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -199,6 +201,7 @@ func Default() Config {
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
 		Registration:  defaultRegistration(),
+		DPoP:          defaultDPoP(),
 	}
 }
 
@@ -351,6 +354,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)
+	errs = append(errs, c.DPoP.check()...)
 	return errors.Join(errs...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
@@ -103,8 +104,20 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
 		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
 	}
+	dpopChecker := &dpop.Checker{Replays: s.store, Now: s.now, Window: cfg.DPoP.ProofWindow.D()}
+	if cfg.DPoP.RequireNonce {
+		// Every instance makes and checks the same nonces from one stored
+		// key, and keeps nothing per nonce.
+		key, err := s.store.ServerSecret(ctx, "dpop-nonce", fresh32())
+		if err != nil {
+			return nil, fmt.Errorf("dpop nonce key: %w", err)
+		}
+		dpopChecker.Nonces = &dpop.Nonces{Key: key, Period: cfg.DPoP.NoncePeriod.D()}
+	}
 	tokenEndpoint := &grant.Handler{
-		Log: s.log,
+		Log:    s.log,
+		DPoP:   dpopChecker,
+		Issuer: s.issuer,
 		Grants: []grant.Grant{
 			device.Grant{Deps: deps, Store: s.store},
 			grant.Refresh{Deps: deps, Store: s.store, SessionIdleTimeout: cfg.Session.IdleTimeout.D()},
@@ -114,7 +127,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
 	tokenState := &token.Handler{Store: s.store, Clients: s.store, Guard: guard, Tokens: verifier, Now: s.now, Log: s.log,
-		IntrospectLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.IntrospectionPerClientPerMinute}}
+		IntrospectLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.IntrospectionPerClientPerMinute},
+		DPoP:            dpopChecker, Issuer: s.issuer}
 	sessions := &session.Manager{
 		Store:       s.store,
 		Users:       s.store,
@@ -208,4 +222,13 @@ func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
 	if oe.StatusCode() == http.StatusTooManyRequests {
 		audit.Log(r.Context(), s.log, audit.Event{Name: audit.Throttle, Outcome: audit.Tripped, Reason: oauth.Route(r)})
 	}
+}
+
+// fresh32 is 32 new random bytes, offered as a server secret's first value.
+func fresh32() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail (Go 1.24+)
+	}
+	return b
 }

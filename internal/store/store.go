@@ -149,6 +149,10 @@ type Client struct {
 	// refresh token policy; zero fields inherit the server's.
 	Tokens TokenPolicy
 
+	// DPoPBound is RFC 9449 §5.2's dpop_bound_access_tokens: every token
+	// request of the client must carry a DPoP proof.
+	DPoPBound bool
+
 	// OrgID is the organization that owns the client (a device client
 	// enrolled by invitation); empty for none. An owned client's scopes are
 	// those its groups grant, narrowed by Scopes when Scopes is not empty.
@@ -320,6 +324,9 @@ type Grant struct {
 	// SessionHash is the browser session the user approved it in; "" for
 	// none. An attached client's grants are revoked when it signs out.
 	SessionHash string
+	// DPoPJKT is the thumbprint of the DPoP key its refresh tokens are
+	// bound to (RFC 9449 §5: a public client's); "" when they are not.
+	DPoPJKT string
 }
 
 // Active reports whether the grant can still be used at now.
