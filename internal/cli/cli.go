@@ -77,6 +77,7 @@ var commands = []command{
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},
+	{"secrets", "make a secrets key, or re-seal the database's secrets under the first one", secretsGroup.run},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
 	{"import", "create the records of an export in a database", runImport},
 	{"device-login", "sign in as a device would (RFC 8628), and show the tokens", runDeviceLogin},

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -55,6 +56,9 @@ func checkInit(t *testing.T, dir, stdout string) config.Config {
 	if !strings.HasPrefix(cfg.AdminToken, "lk_admin_") || len(cfg.AdminToken) != len("lk_admin_")+43 {
 		t.Errorf("admin_token %q: want lk_admin_ and 256 bits", cfg.AdminToken)
 	}
+	if len(cfg.SecretsKeys) != 1 || !strings.HasPrefix(cfg.SecretsKeys[0], "lk_sk_") || len(cfg.SecretsKeys[0]) != len("lk_sk_")+43 {
+		t.Errorf("secrets_keys %q: want one lk_sk_ key of 256 bits", cfg.SecretsKeys)
+	}
 	for _, want := range []string{
 		"Latchkey is set up.",
 		"latchkey serve --config " + file,
@@ -98,7 +102,8 @@ func TestInitSQLite(t *testing.T) {
 	cfg := checkInit(t, dir, stdout)
 	want := config.Default()
 	want.Issuer, want.Database, want.AdminToken, want.TrustProxy = "https://auth.example.com", "sqlite:"+db, cfg.AdminToken, true
-	if cfg != want {
+	want.SecretsKeys = cfg.SecretsKeys
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("the configuration init wrote:\n%+v\nwant\n%+v", cfg, want)
 	}
 	if strings.Contains(stdout, "Set trust_proxy: true") {

@@ -48,6 +48,34 @@ func scanMail(row Row) (*store.Mail, error) {
 	return &m, nil
 }
 
+// sealMail returns a copy of m to store: its body and link sealed, as
+// they carry a live credential (docs/security.md SS-05).
+func (s *Store) sealMail(m *store.Mail) (*store.Mail, error) {
+	c := *m
+	var err error
+	if c.Body, err = s.sealText(bodyColumn, m.ID, m.Body); err != nil {
+		return nil, err
+	}
+	if c.Link, err = s.sealText(linkColumn, m.ID, m.Link); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// openMails opens the body and link of mails read from the outbox.
+func (s *Store) openMails(ms []*store.Mail) error {
+	for _, m := range ms {
+		var err error
+		if m.Body, err = s.openText(bodyColumn, m.ID, m.Body); err != nil {
+			return err
+		}
+		if m.Link, err = s.openText(linkColumn, m.ID, m.Link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func validMail(m *store.Mail) bool {
 	return store.ValidText(m.ID, m.InvitationID, m.Recipient, m.Subject, m.Body, m.Link, m.Status, m.LastError)
 }
@@ -56,6 +84,12 @@ func validMail(m *store.Mail) bool {
 func (s *Store) CreateInvitation(ctx context.Context, inv *store.Invitation, mail *store.Mail) error {
 	if !validInvitation(inv) || (mail != nil && !validMail(mail)) {
 		return fmt.Errorf("create invitation: %w", store.ErrInvalid)
+	}
+	if mail != nil {
+		var err error
+		if mail, err = s.sealMail(mail); err != nil {
+			return fmt.Errorf("create invitation: %w", err)
+		}
 	}
 	err := s.b.Tx(ctx, func(q Querier) error {
 		_, err := q.Exec(ctx, `INSERT INTO invitations (`+invitationColumns+`)
@@ -151,8 +185,12 @@ func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, mail
 	if !store.ValidText(tokenHash) || mail == nil || mail.InvitationID != id || !validMail(mail) {
 		return nil, fmt.Errorf("resend invitation: %w", store.ErrInvalid)
 	}
+	mail, err := s.sealMail(mail)
+	if err != nil {
+		return nil, fmt.Errorf("resend invitation: %w", err)
+	}
 	var inv *store.Invitation
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err = s.b.Tx(ctx, func(q Querier) error {
 		var err error
 		inv, err = changeInvitation(ctx, q, `UPDATE invitations SET token_hash = $2
 			WHERE id = $1 AND status = 'pending' AND expires_at > $3 RETURNING `+invitationColumns,
@@ -369,6 +407,9 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
 	}
+	if err := s.openMails(ms); err != nil {
+		return nil, fmt.Errorf("claim mail: %w", err)
+	}
 	// RETURNING gives no order; a sender works oldest first.
 	slices.SortFunc(ms, func(a, b *store.Mail) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return ms, nil
@@ -410,6 +451,13 @@ func (s *Store) ListMail(ctx context.Context, invitationID string) ([]*store.Mai
 	if !store.ValidText(invitationID) {
 		return nil, nil
 	}
-	return queryAll(ctx, s.b.Reader(), scanMail, `SELECT `+mailColumns+` FROM outbox
+	ms, err := queryAll(ctx, s.b.Reader(), scanMail, `SELECT `+mailColumns+` FROM outbox
 		WHERE invitation_id = $1 ORDER BY created_at, id`, invitationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openMails(ms); err != nil {
+		return nil, fmt.Errorf("list mail: %w", err)
+	}
+	return ms, nil
 }

@@ -60,11 +60,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
+		{"SealSecrets", testSealSecrets},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
 		})
 	}
+	t.Run("Sealed", func(t *testing.T) { runSealed(t, open) })
 }
 
 // t0 is the suite's clock: whole milliseconds, because backends keep times
