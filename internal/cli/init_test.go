@@ -181,7 +181,7 @@ func TestInitPostgres(t *testing.T) {
 		t.Errorf("database: %s; want %s", cfg.Database, u)
 	}
 	text, _ := os.ReadFile(filepath.Join(dir, "latchkey.yaml"))
-	if !strings.Contains(string(text), "This file holds the admin token and the database password") {
+	if !strings.Contains(string(text), "This file holds the admin token, the secrets key and the database password") {
 		t.Errorf("the configuration does not say it holds the database password:\n%s", text)
 	}
 }
