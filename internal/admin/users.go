@@ -18,6 +18,7 @@ type User struct {
 	Email     string `json:"email"`
 	Name      string `json:"name"`
 	Disabled  bool   `json:"disabled"`
+	Sysadmin  bool   `json:"sysadmin"`   // a system administrator: may use the SysAdmin console
 	CreatedAt string `json:"created_at"` // RFC 3339
 	UpdatedAt string `json:"updated_at"` // RFC 3339
 }
@@ -33,6 +34,7 @@ type userRequest struct {
 	Name     *string `json:"name"`
 	Password *string `json:"password"`
 	Disabled *bool   `json:"disabled"`
+	Sysadmin *bool   `json:"sysadmin"`
 
 	// Known so that sending them gets a clear answer: the server sets them.
 	ID        *json.RawMessage `json:"id"`
@@ -158,6 +160,9 @@ func applyUser(u *store.User, req *userRequest) error {
 	if v := req.Disabled; v != nil {
 		u.Disabled = *v
 	}
+	if v := req.Sysadmin; v != nil {
+		u.Sysadmin = *v
+	}
 	if v := req.Password; v != nil {
 		if err := account.ValidatePassword(*v); err != nil {
 			return badRequest("password: %v", err)
@@ -188,6 +193,7 @@ func userJSON(u *store.User) User {
 		Email:     u.Email,
 		Name:      u.Name,
 		Disabled:  u.Disabled,
+		Sysadmin:  u.Sysadmin,
 		CreatedAt: formatTime(u.CreatedAt),
 		UpdatedAt: formatTime(u.UpdatedAt),
 	}

@@ -66,15 +66,18 @@ func TestUserLifecycle(t *testing.T) {
 	wantError(t, f.do(t, "PATCH", "/admin/v1/users/"+second.ID, `{"email":"ada@example.com"}`), 409, "conflict", "exists already")
 
 	f.api.Now = func() time.Time { return t0.Add(time.Minute) }
-	w = f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"password":"a new password!","disabled":true,"name":""}`)
+	w = f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"password":"a new password!","disabled":true,"name":"","sysadmin":true}`)
 	if w.Code != 200 {
 		t.Fatalf("patch: status %d, body %s", w.Code, w.Body)
 	}
-	want.Disabled, want.Name, want.UpdatedAt = true, "", "2026-03-04T05:07:07Z"
+	want.Disabled, want.Name, want.Sysadmin, want.UpdatedAt = true, "", true, "2026-03-04T05:07:07Z"
 	if diff := cmp.Diff(want, decode[User](t, w)); diff != "" {
 		t.Errorf("patch (-want +got):\n%s", diff)
 	}
 	stored, _ = f.store.GetUser(ctx, created.ID)
+	if !stored.Sysadmin {
+		t.Errorf("stored Sysadmin = false after PATCH sysadmin:true")
+	}
 	if ok, _ := account.CheckPassword(stored.PasswordHash, "a new password!"); !ok {
 		t.Errorf("the new password does not match after PATCH")
 	}
@@ -82,6 +85,14 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("the old password still matches after PATCH")
 	}
 
+	// Taken away again, and on a user created as one.
+	if got := decode[User](t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"sysadmin":false}`)); got.Sysadmin {
+		t.Errorf("patch sysadmin:false: %+v", got)
+	}
+	if got := decode[User](t, f.do(t, "POST", "/admin/v1/users", `{"email":"ops@example.com","password":"0123456789","sysadmin":true}`)); !got.Sysadmin {
+		t.Errorf("create sysadmin:true: %+v", got)
+	}
+	wantError(t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"sysadmin":"yes"}`), 400, "invalid_request", "")
 	if w := f.do(t, "DELETE", "/admin/v1/users/"+created.ID, ""); w.Code != 204 {
 		t.Fatalf("delete: status %d, body %s", w.Code, w.Body)
 	}

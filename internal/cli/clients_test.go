@@ -341,11 +341,12 @@ func TestUsersCommands(t *testing.T) {
 		t.Errorf("taken email: err = %v", err)
 	}
 
-	e.mustRun(t, "0123456789", "users", "create", "--email", "aaron@example.com", "--password-stdin", "--disabled")
+	e.mustRun(t, "0123456789", "users", "create", "--email", "aaron@example.com", "--password-stdin", "--disabled", "--sysadmin")
 	out = e.mustRun(t, "", "users", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[1], "aaron@example.com") ||
-		!strings.Contains(lines[1], "disabled") || !strings.Contains(lines[2], "ada@example.com") || !strings.Contains(lines[2], "active") {
+		!strings.Contains(lines[1], "disabled") || !strings.Contains(lines[1], "sysadmin") || !strings.Contains(lines[2], "ada@example.com") ||
+		!strings.Contains(lines[2], "active") || strings.Contains(lines[2], "sysadmin") {
 		t.Errorf("users list:\n%s", out)
 	}
 
@@ -354,6 +355,18 @@ func TestUsersCommands(t *testing.T) {
 		t.Errorf("get by email found %q, want %q", got, id)
 	}
 	out = e.mustRun(t, "a brand new password\n", "users", "update", "ada@example.com", "--disabled", "--password-stdin")
+	if got := textField(t, out, "role"); got != "user" {
+		t.Errorf("after update role = %q, want user", got)
+	}
+	if got := textField(t, e.mustRun(t, "", "users", "update", id, "--sysadmin=true"), "role"); got != "sysadmin" {
+		t.Errorf("update --sysadmin=true: role = %q", got)
+	}
+	if u, _ := e.store.GetUser(ctx, id); !u.Sysadmin {
+		t.Errorf("update --sysadmin=true: stored Sysadmin = false")
+	}
+	if got := textField(t, e.mustRun(t, "", "users", "update", id, "--sysadmin=false"), "role"); got != "user" {
+		t.Errorf("update --sysadmin=false: role = %q", got)
+	}
 	if got := textField(t, out, "status"); got != "disabled" {
 		t.Errorf("after update status = %q", got)
 	}

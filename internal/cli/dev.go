@@ -43,17 +43,24 @@ func ensureDevData(ctx context.Context, st store.Store, cfg *config.Config) (*de
 		}
 		cfg.AdminToken = string(tok)
 	}
-	if _, err := st.GetUserByEmail(ctx, devEmail); errors.Is(err, store.ErrNotFound) {
+	if u, err := st.GetUserByEmail(ctx, devEmail); errors.Is(err, store.ErrNotFound) {
 		hash, err := account.HashPassword(devPassword)
 		if err != nil {
 			return nil, err
 		}
-		u := &store.User{ID: "dev-user", Email: devEmail, Name: "Dev User", PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+		u := &store.User{ID: "dev-user", Email: devEmail, Name: "Dev User", PasswordHash: hash, Sysadmin: true, CreatedAt: now, UpdatedAt: now}
 		if err := st.CreateUser(ctx, u); err != nil && !errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("create %s: %w", devEmail, err)
 		}
 	} else if err != nil {
 		return nil, err
+	} else if !u.Sysadmin {
+		// A database from before roles: the dev user is the system
+		// administrator of a development server all the same.
+		u.Sysadmin, u.UpdatedAt = true, now
+		if err := st.UpdateUser(ctx, u); err != nil {
+			return nil, fmt.Errorf("make %s a system administrator: %w", devEmail, err)
+		}
 	}
 	scopes := []string{"openid", "profile", "email", "offline_access"}
 	if _, err := st.GetClient(ctx, devDeviceClient); errors.Is(err, store.ErrNotFound) {
@@ -99,7 +106,7 @@ Latchkey is running in development mode.
   Device page   %[1]s/device
   Database      %[2]s
 
-  Sign in as    %[3]s / %[4]s
+  Sign in as    %[3]s / %[4]s  (a system administrator)
   Device client %[5]s  (public; device_code, refresh_token)
   Web client    %[6]s  (confidential; redirect %[7]s)
 `, iss, cfg.Database, devEmail, devPassword, devDeviceClient, devWebClient, devRedirectURI)

@@ -179,7 +179,8 @@ func (e *Env) firstUser(email, name string, fromStdin bool) (*store.User, string
 		return nil, "", err
 	}
 	now := time.Now()
-	return &store.User{ID: id, Email: email, Name: name, CreatedAt: now, UpdatedAt: now}, password, nil
+	// The first user runs the installation: a system administrator.
+	return &store.User{ID: id, Email: email, Name: name, Sysadmin: true, CreatedAt: now, UpdatedAt: now}, password, nil
 }
 
 // createFirstUser opens (creating or upgrading) the database of cfg and

@@ -267,3 +267,29 @@ func TestLocalURL(t *testing.T) {
 		}
 	}
 }
+
+// TestDevUserIsSysadmin: serve --dev's user is a system administrator,
+// made one when a database from before roles has it as an ordinary user.
+func TestDevUserIsSysadmin(t *testing.T) {
+	t.Parallel()
+	for _, existing := range []bool{false, true} {
+		st := sqlitetest.Open(t)
+		now := time.Now()
+		if existing {
+			if err := st.CreateUser(t.Context(), &store.User{ID: "dev-user", Email: devEmail, CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := config.Default()
+		if _, err := ensureDevData(t.Context(), st, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.GetUserByEmail(t.Context(), devEmail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !u.Sysadmin {
+			t.Errorf("existing %v: the dev user is not a system administrator", existing)
+		}
+	}
+}

@@ -27,10 +27,11 @@ terminal.
 
 Examples:
   latchkey users create --email ada@example.com --name "Ada Lovelace"
+  latchkey users create --email ops@example.com --sysadmin
   printf '%s' "$PASSWORD" | latchkey users create --email ada@example.com --password-stdin`}, userBody(true)),
 			users.list(op{name: "list", summary: "list users", help: "Lists every user, ordered by email."}),
 			users.get(op{name: "get", summary: "show a user", help: "Shows a user, named by id or email address."}),
-			users.update(op{name: "update", summary: "change a user's email, name, password or disabled flag", help: `
+			users.update(op{name: "update", summary: "change a user's email, name, password, disabled or sysadmin flag", help: `
 Changes what the flags give and keeps the rest. USER is an id or an email
 address.
 
@@ -38,6 +39,7 @@ Examples:
   latchkey users update ada@example.com --name "Countess of Lovelace"
   latchkey users update ada@example.com --disabled
   latchkey users update ada@example.com --disabled=false
+  latchkey users update ada@example.com --sysadmin=true
   latchkey users update ada@example.com --prompt-password`}, userBody(false)),
 			users.remove(op{name: "delete", summary: "delete a user with their sessions and grants", help: `
 Deletes a user, named by id or email address, with their sessions and
@@ -54,9 +56,9 @@ var users = &resource[admin.User, admin.UserList]{
 	key:     userArg,
 	path:    "/admin/v1/users",
 	items:   func(l *admin.UserList) []admin.User { return l.Users },
-	columns: []string{"ID", "EMAIL", "NAME", "STATUS", "CREATED"},
+	columns: []string{"ID", "EMAIL", "NAME", "STATUS", "ROLE", "CREATED"},
 	row: func(u *admin.User) []string {
-		return []string{u.ID, u.Email, orDash(u.Name), userStatus(u), u.CreatedAt}
+		return []string{u.ID, u.Email, orDash(u.Name), userStatus(u), userRole(u), u.CreatedAt}
 	},
 	empty: "No users yet: add one with `latchkey users create --email EMAIL`.",
 	fields: func(u *admin.User) [][2]string {
@@ -65,6 +67,7 @@ var users = &resource[admin.User, admin.UserList]{
 			{"email", u.Email},
 			{"name", orDash(u.Name)},
 			{"status", userStatus(u)},
+			{"role", userRole(u)},
 			{"created_at", u.CreatedAt},
 			{"updated_at", u.UpdatedAt},
 		}
@@ -80,6 +83,7 @@ func userBody(create bool) *body {
 			{flag: "email", member: "email", usage: "the `EMAIL` address the user signs in with", required: create},
 			{flag: "name", member: "name", usage: "the user's `NAME`"},
 			{flag: "disabled", member: "disabled", boolean: true, usage: "disable the user: they cannot sign in (--disabled=false enables them again)"},
+			{flag: "sysadmin", member: "sysadmin", boolean: true, usage: "make the user a system administrator, who may use the SysAdmin console (--sysadmin=false takes it away)"},
 		},
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
@@ -127,4 +131,11 @@ func userStatus(u *admin.User) string {
 		return "disabled"
 	}
 	return "active"
+}
+
+func userRole(u *admin.User) string {
+	if u.Sysadmin {
+		return "sysadmin"
+	}
+	return "user"
 }

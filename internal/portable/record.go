@@ -87,6 +87,7 @@ type userLine struct {
 	Name         string    `json:"name"`
 	PasswordHash string    `json:"password_hash,omitempty"` // PHC-formatted argon2id
 	Disabled     bool      `json:"disabled,omitempty"`
+	Sysadmin     bool      `json:"sysadmin,omitempty"`
 	CreatedAt    timestamp `json:"created_at,omitzero"`
 	UpdatedAt    timestamp `json:"updated_at,omitzero"`
 }
@@ -204,6 +205,7 @@ func userToLine(u *store.User) (userLine, error) {
 		Name:         u.Name,
 		PasswordHash: u.PasswordHash,
 		Disabled:     u.Disabled,
+		Sysadmin:     u.Sysadmin,
 		CreatedAt:    timestamp(u.CreatedAt),
 		UpdatedAt:    timestamp(u.UpdatedAt),
 	}, nil
@@ -372,6 +374,7 @@ func (l userLine) toStore() (*store.User, error) {
 		Name:         l.Name,
 		PasswordHash: l.PasswordHash,
 		Disabled:     l.Disabled,
+		Sysadmin:     l.Sysadmin,
 		CreatedAt:    time.Time(l.CreatedAt),
 		UpdatedAt:    time.Time(l.UpdatedAt),
 	}, nil

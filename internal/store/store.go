@@ -194,8 +194,11 @@ type User struct {
 	Name         string
 	PasswordHash string // PHC-formatted argon2id
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Sysadmin: the user is a system administrator, who may use the
+	// SysAdmin console. Set by the CLI and the admin API only.
+	Sysadmin  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // UserStore keeps users.

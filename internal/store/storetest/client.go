@@ -116,6 +116,7 @@ func testUsers(t *testing.T, s store.Store) {
 	bob := newUser("u1", "bob@example.com")
 	ada := newUser("u2", "Ada@Example.COM") // the backend lower-cases too
 	ada.Disabled = true
+	ada.Sysadmin = true
 	for _, u := range []*store.User{bob, ada} {
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatalf("CreateUser(%q): %v", u.ID, err)
@@ -170,6 +171,7 @@ func testUsers(t *testing.T, s store.Store) {
 	changed.Email = "Robert@Example.com"
 	changed.Name = "Robert"
 	changed.Disabled = true
+	changed.Sysadmin = true
 	changed.UpdatedAt = at(time.Hour)
 	wantErr(t, "UpdateUser", s.UpdateUser(ctx, &changed), nil)
 	gotBob, err := s.GetUserByEmail(ctx, "robert@example.com")

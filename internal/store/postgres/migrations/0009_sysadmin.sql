@@ -1,0 +1,6 @@
+-- 0009: system administrators (issue 15, roles).
+--
+-- users.sysadmin: TRUE for a system administrator, who may use the SysAdmin
+--   console; set by the CLI and the admin API only. Existing users are not.
+
+ALTER TABLE users ADD COLUMN sysadmin BOOLEAN NOT NULL DEFAULT FALSE;
