@@ -310,7 +310,7 @@ tokens: {signing_alg: RS256}
 	}
 	bin, _ := buildBinary()
 	rot := exec.Command(bin, "keys", "rotate", "--config", config, "--yes")
-	rot.Env = append(os.Environ(), "LATCHKEY_DB=")
+	rot.Env = append(os.Environ(), "LATCHKEY_DB=", "LATCHKEY_SECRETS_KEY="+testSecretsKey)
 	var rotOut bytes.Buffer
 	rot.Stdout, rot.Stderr = &rotOut, &rotOut
 	if err := rot.Run(); err != nil {
