@@ -51,6 +51,10 @@ type Store interface {
 
 	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
+
+	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
+	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
+	DeleteRegistrationToken(ctx context.Context, id string) error
 }
 
 // API is the admin JSON API.

@@ -76,6 +76,7 @@ var commands = []command{
 	{"groups", "manage organizations' device client groups through the admin API", groupsGroup.run},
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
+	{"registration-tokens", "make initial access tokens for dynamic client registration", registrationTokensGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},
 	{"secrets", "make a secrets key, or re-seal the database's secrets under the first one", secretsGroup.run},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
@@ -119,8 +120,12 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: latchkey <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Start here:  latchkey serve --dev        For production:  latchkey init -h")

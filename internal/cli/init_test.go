@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/google/go-cmp/cmp"
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -103,8 +103,8 @@ func TestInitSQLite(t *testing.T) {
 	want := config.Default()
 	want.Issuer, want.Database, want.AdminToken, want.TrustProxy = "https://auth.example.com", "sqlite:"+db, cfg.AdminToken, true
 	want.SecretsKeys = cfg.SecretsKeys
-	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("the configuration init wrote:\n%+v\nwant\n%+v", cfg, want)
+	if d := cmp.Diff(want, cfg); d != "" {
+		t.Errorf("the configuration init wrote (-want +got):\n%s", d)
 	}
 	if strings.Contains(stdout, "Set trust_proxy: true") {
 		t.Errorf("init --trust-proxy still says to set it:\n%s", stdout)

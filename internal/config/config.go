@@ -41,6 +41,10 @@ type Config struct {
 	// wait in the outbox (see smtp.go).
 	SMTP        SMTP        `yaml:"smtp"`
 	Invitations Invitations `yaml:"invitations"`
+	// Registration is dynamic client registration (RFC 7591, RFC 7592).
+	Registration Registration `yaml:"registration"`
+	// DPoP is proof of possession (RFC 9449).
+	DPoP DPoP `yaml:"dpop"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -173,6 +177,8 @@ func Default() Config {
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
+		Registration:  defaultRegistration(),
+		DPoP:          defaultDPoP(),
 	}
 }
 
@@ -320,6 +326,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.checkMail()...)
+	errs = append(errs, c.Registration.check()...)
+	errs = append(errs, c.DPoP.check()...)
 	return errors.Join(errs...)
 }
 
