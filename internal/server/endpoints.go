@@ -109,7 +109,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		},
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
-	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
+	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log,
+		DPoP: dpopChecker, Issuer: s.issuer}
 	sessions := &session.Manager{
 		Store:       s.store,
 		Users:       s.store,
