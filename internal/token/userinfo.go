@@ -85,8 +85,8 @@ func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*Access
 	info := &UserInfo{Subject: u.ID} // the ID token's sub (OIDC Core §5.3.2)
 	if slices.Contains(scopes, "email") {
 		info.Email = u.Email
-		f := false // as in the ID token: addresses are not verified yet
-		info.EmailVerified = &f
+		v := u.EmailVerified // as in the ID token
+		info.EmailVerified = &v
 	}
 	if slices.Contains(scopes, "profile") {
 		info.Name = u.Name

@@ -41,6 +41,7 @@ func runSealed(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentServerSecret", testConcurrentServerSecret},
 		{"Mail", func(t *testing.T, s store.Store) { testMail(t, s, "m-") }},
 		{"ResendInvitation", func(t *testing.T, s store.Store) { testResendInvitation(t, s, "r-") }},
+		{"AccountMail", testAccountMail},
 		{"ConcurrentClaimMail", func(t *testing.T, s store.Store) { testConcurrentClaimMail(t, s, "c-") }},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, sealed(t)) })
