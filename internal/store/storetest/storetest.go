@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetPassword", testSetPassword},
 		{"AccountMail", testAccountMail},
 		{"ConcurrentVerifyEmail", testConcurrentVerifyEmail},
+		{"ListUserGrants", testListUserGrants},
+		{"ListConsents", testListConsents},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
