@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
+		{"SealSecrets", testSealSecrets},
 		{"RegistrationTokens", testRegistrationTokens},
 		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
 		{"AccountTokens", testAccountTokens},
@@ -75,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tt.test(t, open(t))
 		})
 	}
+	t.Run("Sealed", func(t *testing.T) { runSealed(t, open) })
 }
 
 // t0 is the suite's clock: whole milliseconds, because backends keep times
