@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -174,13 +174,13 @@ func (a *Authorizer) Decide(ctx context.Context, id string, s *store.Session, ap
 		if err := a.decided(a.Store.DenyAuthRequest(ctx, rec.IDHash, s.Hash, now)); err != nil {
 			return nil, err
 		}
-		audit.Log(ctx, a.log(), audit.Event{Name: audit.Consent, Outcome: audit.Denied, ClientID: rec.ClientID, UserID: s.UserID})
+		secevent.Log(ctx, a.log(), secevent.Event{Name: secevent.Consent, Outcome: secevent.Denied, ClientID: rec.ClientID, UserID: s.UserID})
 		return a.errorStep(rec.RedirectURI, rec.State, oauth.AccessDenied, "the user denied the request"), nil
 	}
 	consent := &store.Consent{UserID: s.UserID, ClientID: rec.ClientID, Scopes: rec.Scopes, CreatedAt: now}
 	step, err := a.issue(ctx, rec, id, s, consent, now)
 	if err == nil {
-		audit.Log(ctx, a.log(), audit.Event{Name: audit.Consent, Outcome: audit.Approved, ClientID: rec.ClientID, UserID: s.UserID})
+		secevent.Log(ctx, a.log(), secevent.Event{Name: secevent.Consent, Outcome: secevent.Approved, ClientID: rec.ClientID, UserID: s.UserID})
 	}
 	return step, err
 }

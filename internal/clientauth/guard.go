@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
 )
@@ -72,7 +72,7 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 	// A wrong secret, an unknown client, or the right secret sent the
 	// wrong way (which only its holder can send, but counting it costs the
 	// holder nothing it would not fix at once).
-	audit.Log(ctx, g.Log, audit.Event{Name: audit.ClientAuth, Outcome: audit.Failure, ClientID: creds.ID, Reason: "wrong client secret or unknown client"})
+	secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.ClientAuth, Outcome: secevent.Failure, ClientID: creds.ID, Reason: "wrong client secret or unknown client"})
 	for _, key := range []string{ipKey, clientKey} {
 		if _, _, herr := w.Hit(ctx, g.Store, key, now); herr != nil {
 			return nil, fmt.Errorf("count client authentication failure: %w", herr)

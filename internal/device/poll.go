@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -125,7 +125,7 @@ func (g Grant) reused(ctx context.Context, a *store.DeviceAuth, now time.Time) e
 		return fmt.Errorf("revoke grant of a reused device code: %w", err)
 	}
 	g.Log.WarnContext(ctx, "device code redeemed twice; its grant was revoked", "client_id", a.ClientID, "grant_id", a.GrantID)
-	audit.Log(ctx, g.Log, audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: a.ClientID, UserID: a.UserID,
+	secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: a.ClientID, UserID: a.UserID,
 		GrantID: a.GrantID, Reason: "device code redeemed twice"})
 	return nil
 }

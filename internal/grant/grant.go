@@ -18,10 +18,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/internal/token"
@@ -104,7 +104,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	audit.Log(r.Context(), h.Log, audit.Event{Name: audit.TokenIssued, Outcome: audit.Success,
+	secevent.Log(r.Context(), h.Log, secevent.Event{Name: secevent.TokenIssued, Outcome: secevent.Success,
 		ClientID: creds.ID, UserID: resp.UserID, GrantID: resp.GrantID, GrantType: gt})
 	return oauth.WriteJSON(w, http.StatusOK, resp)
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -120,7 +120,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			// A loser of concurrent refreshes of one token (a client that
 			// sent the same refresh twice at once): it gets nothing, and the
 			// winner's new token stays good (docs/security.md RT-04).
-			audit.Log(ctx, g.Log, audit.Event{Name: audit.RefreshReuse, Outcome: audit.Kept, ClientID: c.ID, GrantID: fam.Token.GrantID,
+			secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.RefreshReuse, Outcome: secevent.Kept, ClientID: c.ID, GrantID: fam.Token.GrantID,
 				Reason: "concurrent refresh"})
 			return nil, &oauth.Error{Code: oauth.InvalidGrant,
 				Description: "the refresh token was used by a concurrent request; use the refresh token that request got"}
@@ -129,7 +129,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
 		}
 		g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", fam.Token.GrantID)
-		audit.Log(ctx, g.Log, audit.Event{Name: audit.RefreshReuse, Outcome: audit.Revoked, ClientID: c.ID, GrantID: fam.Token.GrantID,
+		secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.RefreshReuse, Outcome: secevent.Revoked, ClientID: c.ID, GrantID: fam.Token.GrantID,
 			UserID: familyUser(fam), Reason: "refresh token reused"})
 		return nil, invalid
 	case errors.Is(err, store.ErrNotFound):
@@ -138,7 +138,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 		if err := g.Store.RevokeGrant(ctx, endedGrant, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("revoke grant of an ended session: %w", err)
 		}
-		audit.Log(ctx, g.Log, audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: c.ID, GrantID: endedGrant,
+		secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: c.ID, GrantID: endedGrant,
 			Reason: "attached session ended"})
 		return nil, invalid
 	case err != nil:

@@ -9,7 +9,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/device"
@@ -17,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
@@ -231,7 +231,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 // at a JSON endpoint (429): which route, from which address (package audit).
 func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
 	if oe.StatusCode() == http.StatusTooManyRequests {
-		audit.Log(r.Context(), s.log, audit.Event{Name: audit.Throttle, Outcome: audit.Tripped, Reason: oauth.Route(r)})
+		secevent.Log(r.Context(), s.log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: oauth.Route(r)})
 	}
 }
 

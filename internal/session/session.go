@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -178,7 +178,7 @@ func (m *Manager) endCurrent(r *http.Request) error {
 		return fmt.Errorf("revoke attached grants: %w", err)
 	}
 	if n > 0 {
-		audit.Log(r.Context(), m.Log, audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked,
+		secevent.Log(r.Context(), m.Log, secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked,
 			Reason: "the browser session of attached grants signed out"})
 	}
 	err = m.Store.DeleteSession(r.Context(), hash)

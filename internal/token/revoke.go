@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -54,7 +54,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: nothing left to revoke
 			return fmt.Errorf("revoke grant: %w", err)
 		}
-		audit.Log(ctx, h.log(), audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: c.ID, GrantID: grantID, Reason: "revoked by its client"})
+		secevent.Log(ctx, h.log(), secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: c.ID, GrantID: grantID, Reason: "revoked by its client"})
 	case own != nil:
 		// Remembered until it would have expired; one already expired
 		// needs no record.
@@ -62,7 +62,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 			if err := h.Store.RevokeAccessToken(ctx, own.JTI, c.ID, exp); err != nil {
 				return fmt.Errorf("revoke access token: %w", err)
 			}
-			audit.Log(ctx, h.log(), audit.Event{Name: audit.TokenRevoked, Outcome: audit.Revoked, ClientID: c.ID, Reason: "access token revoked by its client"})
+			secevent.Log(ctx, h.log(), secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: c.ID, Reason: "access token revoked by its client"})
 		}
 	}
 	oauth.NoStore(w)

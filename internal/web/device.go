@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
 )
@@ -133,11 +133,11 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return p.deviceError(r.Context(), w, b, code, err)
 	}
-	outcome := audit.Denied
+	outcome := secevent.Denied
 	if approve {
-		outcome = audit.Approved
+		outcome = secevent.Approved
 	}
-	audit.Log(r.Context(), p.Log, audit.Event{Name: audit.DeviceDecision, Outcome: outcome, ClientID: pend.Auth.ClientID, UserID: s.UserID})
+	secevent.Log(r.Context(), p.Log, secevent.Event{Name: secevent.DeviceDecision, Outcome: outcome, ClientID: pend.Auth.ClientID, UserID: s.UserID})
 	page := messagePage{base: b, Heading: "Request denied",
 		Text: "The device was not connected. If you did not start this, you can close this page."}
 	if pend.Auth.Status == store.DeviceApproved {
@@ -196,11 +196,11 @@ func (p *Pages) deviceError(ctx context.Context, w http.ResponseWriter, b base, 
 		return p.message(w, http.StatusBadRequest, b, "Code already used",
 			"This code was already used. If you want to connect the device again, start again on your device.")
 	case errors.Is(err, device.ErrThrottled):
-		e := audit.Event{Name: audit.Throttle, Outcome: audit.Tripped, Reason: "user code attempts"}
+		e := secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "user code attempts"}
 		if b.User != nil {
 			e.UserID = b.User.ID
 		}
-		audit.Log(ctx, p.Log, e)
+		secevent.Log(ctx, p.Log, e)
 		retryAfter(w, throttle.Window{Length: p.Verifier.Window}.RetryAfter(p.Now()))
 		return p.message(w, http.StatusTooManyRequests, b, "Too many attempts", "Too many attempts. Try again later.")
 	}

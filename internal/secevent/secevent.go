@@ -1,4 +1,4 @@
-// Package audit writes the security event log: one structured line at info
+// Package secevent writes the security event log: one structured line at info
 // for each event a security team watches (sign-ins, device approvals,
 // consents, tokens issued and revoked, throttles tripped, refresh-token
 // reuse), every line with the same fields, so a SIEM can parse them
@@ -6,7 +6,7 @@
 // addresses and fixed words, and the caller names none of the credentials.
 // What counts as an event is the caller's to say; how it is written is
 // here.
-package audit
+package secevent
 
 import (
 	"context"

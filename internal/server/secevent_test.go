@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 )
 
 // syncBuffer is a bytes.Buffer the server's goroutines may write at once.
@@ -127,7 +127,7 @@ func TestSecurityEventLog(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
 		}
-		if l["msg"] != audit.Message {
+		if l["msg"] != secevent.Message {
 			continue
 		}
 		if l["level"] != "INFO" {
@@ -144,18 +144,18 @@ func TestSecurityEventLog(t *testing.T) {
 		events = append(events, l)
 	}
 	for _, want := range []line{
-		{"event": audit.SignIn, "outcome": audit.Failure, "user_id": s.User.ID},
-		{"event": audit.SignIn, "outcome": audit.Success, "user_id": s.User.ID},
-		{"event": audit.DeviceDecision, "outcome": audit.Approved, "client_id": tvClient, "user_id": s.User.ID},
-		{"event": audit.DeviceDecision, "outcome": audit.Denied, "client_id": tvClient, "user_id": s.User.ID},
-		{"event": audit.TokenIssued, "outcome": audit.Success, "client_id": tvClient, "user_id": s.User.ID, "grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
-		{"event": audit.TokenIssued, "outcome": audit.Success, "client_id": tvClient, "user_id": s.User.ID, "grant_type": "refresh_token"},
-		{"event": audit.RefreshReuse, "outcome": audit.Revoked, "client_id": tvClient, "user_id": s.User.ID},
-		{"event": audit.TokenRevoked, "outcome": audit.Revoked, "client_id": tvClient, "reason": "revoked by its client"},
-		{"event": audit.Consent, "outcome": audit.Approved, "client_id": webAppClient, "user_id": s.User.ID},
-		{"event": audit.TokenIssued, "outcome": audit.Success, "client_id": webAppClient, "user_id": s.User.ID, "grant_type": "authorization_code"},
-		{"event": audit.ClientAuth, "outcome": audit.Failure, "client_id": printerClient},
-		{"event": audit.Throttle, "outcome": audit.Tripped, "reason": "/oauth2/introspect"},
+		{"event": secevent.SignIn, "outcome": secevent.Failure, "user_id": s.User.ID},
+		{"event": secevent.SignIn, "outcome": secevent.Success, "user_id": s.User.ID},
+		{"event": secevent.DeviceDecision, "outcome": secevent.Approved, "client_id": tvClient, "user_id": s.User.ID},
+		{"event": secevent.DeviceDecision, "outcome": secevent.Denied, "client_id": tvClient, "user_id": s.User.ID},
+		{"event": secevent.TokenIssued, "outcome": secevent.Success, "client_id": tvClient, "user_id": s.User.ID, "grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
+		{"event": secevent.TokenIssued, "outcome": secevent.Success, "client_id": tvClient, "user_id": s.User.ID, "grant_type": "refresh_token"},
+		{"event": secevent.RefreshReuse, "outcome": secevent.Revoked, "client_id": tvClient, "user_id": s.User.ID},
+		{"event": secevent.TokenRevoked, "outcome": secevent.Revoked, "client_id": tvClient, "reason": "revoked by its client"},
+		{"event": secevent.Consent, "outcome": secevent.Approved, "client_id": webAppClient, "user_id": s.User.ID},
+		{"event": secevent.TokenIssued, "outcome": secevent.Success, "client_id": webAppClient, "user_id": s.User.ID, "grant_type": "authorization_code"},
+		{"event": secevent.ClientAuth, "outcome": secevent.Failure, "client_id": printerClient},
+		{"event": secevent.Throttle, "outcome": secevent.Tripped, "reason": "/oauth2/introspect"},
 	} {
 		found := false
 		for _, l := range events {
