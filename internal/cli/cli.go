@@ -76,6 +76,7 @@ var commands = []command{
 	{"groups", "manage organizations' device client groups through the admin API", groupsGroup.run},
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
+	{"audit", "show who changed what (the audit log) through the admin API", runAudit},
 	{"keys", "list or rotate signing keys", keysGroup.run},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
 	{"import", "create the records of an export in a database", runImport},

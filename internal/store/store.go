@@ -65,6 +65,7 @@ type Store interface {
 	KeyStore
 	ThrottleStore
 	OrgStore
+	AuditStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
+		{"Audit", testAudit},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
