@@ -14,6 +14,10 @@
 // per algorithm, on a Latchkey configured to sign every access and ID
 // token with it, and the report sets the RS256 rates beside the ES256 ones.
 //
+// `latchkey-bench soak` runs the mixed load for a long time and records
+// the server's memory, goroutines, open files, database size and p99
+// latency every minute (soak.go).
+//
 // The baseline is this same binary: `latchkey-bench baseline --listen ADDR`
 // (not listed in the usage) serves one fixed JSON answer for every request.
 package main
@@ -36,9 +40,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "baseline":
 		err = runBaseline(ctx, os.Args[2:], os.Stderr)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "soak":
+		err = runSoak(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	default:
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	stop()

@@ -55,6 +55,9 @@ type Store interface {
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
 
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
+	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
+	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
+	DeleteRegistrationToken(ctx context.Context, id string) error
 }
 
 // API is the admin JSON API.

@@ -47,6 +47,9 @@ type Client struct {
 	RefreshLifetime     int64  `json:"refresh_lifetime"`      // seconds, absolute: refreshable_until
 	RefreshIdleLifetime int64  `json:"refresh_idle_lifetime"` // seconds
 	RefreshTokenPolicy  string `json:"refresh_token_policy"`  // "offline_access" or "always"
+	// DPoPBound is RFC 9449 §5.2's name: every token request must carry a
+	// DPoP proof.
+	DPoPBound bool `json:"dpop_bound_access_tokens"`
 }
 
 // ClientList is the answer to GET /admin/v1/clients.
@@ -76,6 +79,7 @@ type clientRequest struct {
 	RefreshLifetime     *int64  `json:"refresh_lifetime"`
 	RefreshIdleLifetime *int64  `json:"refresh_idle_lifetime"`
 	RefreshTokenPolicy  *string `json:"refresh_token_policy"`
+	DPoPBound           *bool   `json:"dpop_bound_access_tokens"`
 
 	// Known so that sending them gets a clear answer rather than "unknown
 	// member": they are the server's to set.
@@ -315,6 +319,7 @@ func (a *API) applyClient(c *store.Client, req *clientRequest, replace bool) err
 		c.PostLogoutRedirectURIs = nil
 		c.SessionAttachment = store.SessionDetached
 		c.Tokens = store.TokenPolicy{}
+		c.DPoPBound = false
 	}
 	if v := req.ClientName; v != nil {
 		if !oauth.CleanText(*v) || utf8.RuneCountInString(*v) > maxNameLength {
@@ -380,6 +385,9 @@ func (a *API) applyClient(c *store.Client, req *clientRequest, replace bool) err
 	}
 	if err := applyTokenPolicy(&c.Tokens, req); err != nil {
 		return err
+	}
+	if v := req.DPoPBound; v != nil {
+		c.DPoPBound = *v
 	}
 	return checkClient(c)
 }
@@ -606,6 +614,7 @@ func clientJSON(c *store.Client, secret string) Client {
 		RefreshLifetime:     int64(c.Tokens.RefreshLifetime / time.Second),
 		RefreshIdleLifetime: int64(c.Tokens.RefreshIdleLifetime / time.Second),
 		RefreshTokenPolicy:  cmp.Or(c.Tokens.RefreshTokens, store.RefreshWithOfflineAccess),
+		DPoPBound:           c.DPoPBound,
 	}
 	if out.SessionAttachment == "" {
 		out.SessionAttachment = store.SessionDetached // the store's default

@@ -49,6 +49,9 @@ const (
 	InvitationRevoke   = "invitation.revoke"
 	InvitationAccept   = "invitation.accept"
 	InvitationDecline  = "invitation.decline"
+
+	RegistrationTokenCreate = "registration-token.create"
+	RegistrationTokenDelete = "registration-token.delete"
 )
 
 // Kinds is every kind, for the filters people choose from.
@@ -58,6 +61,7 @@ var Kinds = []string{
 	OrgCreate, OrgUpdate, OrgDelete, MemberPut, MemberDelete,
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,
 	InvitationSend, InvitationResend, InvitationRevoke, InvitationAccept, InvitationDecline,
+	RegistrationTokenCreate, RegistrationTokenDelete,
 }
 
 // Actor is who makes a change, and from where.

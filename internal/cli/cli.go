@@ -77,6 +77,7 @@ var commands = []command{
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
 	{"audit", "show who changed what (the audit log) through the admin API", runAudit},
+	{"registration-tokens", "make initial access tokens for dynamic client registration", registrationTokensGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
 	{"import", "create the records of an export in a database", runImport},
@@ -119,8 +120,12 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: latchkey <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Start here:  latchkey serve --dev        For production:  latchkey init -h")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,8 @@ func clientBody(create bool) *body {
 			usage: "the absolute life of its new grants (refreshable_until), a `DURATION` up to 8760h (default: the server's)"},
 		{flag: "refresh-idle-lifetime", member: "refresh_idle_lifetime", value: wholeSeconds,
 			usage: "how long its refresh tokens may go unused, a `DURATION` (default: the server's)"},
+		{flag: "dpop-bound", member: "dpop_bound_access_tokens", value: trueOrFalse,
+			usage: "`true` if every token request must carry a DPoP proof (RFC 9449's dpop_bound_access_tokens), false if not"},
 		{flag: "refresh-token-policy", member: "refresh_token_policy",
 			usage: "when users' grants come with a refresh token: `POLICY` offline_access (when the user granted it; the default) or always"},
 	}
@@ -192,6 +195,15 @@ func shortGrants(gts []string) []string {
 }
 
 // wholeSeconds is a duration flag's value in seconds.
+// trueOrFalse reads a boolean member's flag, which may turn it off too.
+func trueOrFalse(s string) (any, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, errors.New("want true or false")
+	}
+	return b, nil
+}
+
 func wholeSeconds(s string) (any, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 || d%time.Second != 0 {
@@ -243,7 +255,8 @@ func clientFields(cl *admin.Client) [][2]string {
 	fields = append(fields,
 		[2]string{"id_token_signed_response_alg", cmp.Or(cl.IDTokenSigningAlg, serverDefault)},
 		[2]string{"access_token_lifetime", duration(cl.AccessTokenLifetime)},
-		[2]string{"id_token_lifetime", duration(cl.IDTokenLifetime)})
+		[2]string{"id_token_lifetime", duration(cl.IDTokenLifetime)},
+		[2]string{"dpop_bound_access_tokens", strconv.FormatBool(cl.DPoPBound)})
 	if slices.Contains(cl.GrantTypes, store.GrantRefreshToken) {
 		fields = append(fields,
 			[2]string{"refresh_lifetime", duration(cl.RefreshLifetime)},

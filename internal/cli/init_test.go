@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/google/go-cmp/cmp"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -98,8 +99,8 @@ func TestInitSQLite(t *testing.T) {
 	cfg := checkInit(t, dir, stdout)
 	want := config.Default()
 	want.Issuer, want.Database, want.AdminToken, want.TrustProxy = "https://auth.example.com", "sqlite:"+db, cfg.AdminToken, true
-	if cfg != want {
-		t.Errorf("the configuration init wrote:\n%+v\nwant\n%+v", cfg, want)
+	if d := cmp.Diff(want, cfg); d != "" {
+		t.Errorf("the configuration init wrote (-want +got):\n%s", d)
 	}
 	if strings.Contains(stdout, "Set trust_proxy: true") {
 		t.Errorf("init --trust-proxy still says to set it:\n%s", stdout)

@@ -37,6 +37,10 @@ type Config struct {
 	// wait in the outbox (see smtp.go).
 	SMTP        SMTP        `yaml:"smtp"`
 	Invitations Invitations `yaml:"invitations"`
+	// Registration is dynamic client registration (RFC 7591, RFC 7592).
+	Registration Registration `yaml:"registration"`
+	// DPoP is proof of possession (RFC 9449).
+	DPoP DPoP `yaml:"dpop"`
 	// TrustProxy takes the client address from X-Forwarded-For: set it only
 	// behind a proxy that sets that header itself.
 	TrustProxy bool `yaml:"trust_proxy"`
@@ -177,6 +181,8 @@ func Default() Config {
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
 		Audit:         Audit{Retention: Duration(365 * 24 * time.Hour)},
+		Registration:  defaultRegistration(),
+		DPoP:          defaultDPoP(),
 	}
 }
 
@@ -316,6 +322,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.checkMail()...)
+	errs = append(errs, c.Registration.check()...)
+	errs = append(errs, c.DPoP.check()...)
 	return errors.Join(errs...)
 }
 

@@ -89,7 +89,7 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 		}
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
 	case store.PollIssue:
-		return g.redeem(ctx, c, res.Auth, now)
+		return g.redeem(ctx, c, res.Auth, req, now)
 	}
 	return nil, fmt.Errorf("unknown poll outcome %q", res.Outcome)
 }
@@ -100,7 +100,7 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 // code approved for the next poll rather than consumed with nothing to show
 // for it. The tokens are minted only once that has committed: signing writes
 // nothing, and uses the keys in memory when the database is away.
-func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, now time.Time) (*token.Response, error) {
+func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth, req *grant.Request, now time.Time) (*token.Response, error) {
 	if c == nil {
 		var err error
 		c, err = g.Store.GetClient(ctx, a.ClientID)
@@ -118,7 +118,13 @@ func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth,
 	if err != nil {
 		return nil, err
 	}
-	is, err := g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now)
+	// A client that must use DPoP and polled without a proof gets no
+	// tokens, and the code stays approved for a poll with one.
+	jkt, err := g.Bind(c, req)
+	if err != nil {
+		return nil, err
+	}
+	is, err := g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now, jkt)
 	if err != nil {
 		return nil, err
 	}

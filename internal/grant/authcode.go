@@ -70,7 +70,11 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 	if err != nil {
 		return nil, err
 	}
-	is, err := g.NewIssuance(c, u, ac.Scopes, ac.AuthTime, now)
+	jkt, err := g.Bind(c, req)
+	if err != nil {
+		return nil, err
+	}
+	is, err := g.NewIssuance(c, u, ac.Scopes, ac.AuthTime, now, jkt)
 	if err != nil {
 		return nil, err
 	}

@@ -59,8 +59,12 @@ func (g ClientCredentials) Exchange(ctx context.Context, req *Request) (*token.R
 	// No grant is stored: the token carries everything, and token.Live
 	// decides whether it may still be used from its client and the list of
 	// revoked tokens, so a fleet asking for tokens costs no write.
+	jkt, err := g.Bind(c, req)
+	if err != nil {
+		return nil, err
+	}
 	gr := &store.Grant{ClientID: c.ID, Scopes: scopes}
-	return g.Minter.Mint(ctx, token.Issue{Client: c, Grant: gr, Scopes: scopes, OrgID: c.OrgID, Groups: groupIDs})
+	return g.Minter.Mint(ctx, token.Issue{Client: c, Grant: gr, Scopes: scopes, OrgID: c.OrgID, Groups: groupIDs, JKT: jkt})
 }
 
 // ClientScopes returns what client c may ask for when it acts for itself,

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientauth"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -29,6 +30,8 @@ type Request struct {
 	HTTP  *http.Request
 	Form  oauth.Form
 	Creds oauth.ClientCredentials
+	// DPoP is the request's checked DPoP proof (RFC 9449); nil for none.
+	DPoP *dpop.Proof
 }
 
 // Grant exchanges one kind of grant for tokens. Each grant says which
@@ -45,6 +48,12 @@ type Grant interface {
 type Handler struct {
 	Grants []Grant // each answers its own GrantType; the first of a type wins
 	Log    *slog.Logger
+	// DPoP checks the proofs of requests that carry one (RFC 9449 §5);
+	// nil takes no proof, and a request with one is refused.
+	DPoP *dpop.Checker
+	// Issuer is what a proof's htu is checked against: the issuer and the
+	// path the request came on, as discovery announces the endpoint.
+	Issuer string
 }
 
 // GrantTypes are the grant types the endpoint answers, in Grants' order,
@@ -85,11 +94,44 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := g.Exchange(r.Context(), &Request{HTTP: r, Form: f, Creds: creds})
+	proof, err := h.proof(w, r)
+	if err != nil {
+		return err
+	}
+	resp, err := g.Exchange(r.Context(), &Request{HTTP: r, Form: f, Creds: creds, DPoP: proof})
 	if err != nil {
 		return err
 	}
 	return oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// proof checks the request's DPoP proof, if it has one. A server that
+// provides nonces sends the current one with every answer to a request
+// with a proof (RFC 9449 §8.2), so the client has it for the next.
+func (h *Handler) proof(w http.ResponseWriter, r *http.Request) (*dpop.Proof, error) {
+	if len(r.Header.Values(dpop.Header)) == 0 {
+		return nil, nil
+	}
+	if h.DPoP == nil {
+		return nil, &oauth.Error{Code: dpop.InvalidProof, Description: "DPoP is not supported here"}
+	}
+	if h.DPoP.Nonces != nil {
+		w.Header().Set(dpop.NonceHeader, h.DPoP.Nonces.Current(h.DPoP.Now()))
+	}
+	return h.DPoP.Check(r.Context(), r, dpop.Target{Method: r.Method, URL: h.Issuer + r.URL.Path})
+}
+
+// Bind returns the thumbprint of the DPoP key client c's access token is
+// to be bound to: the proof's, "" when it sent none. A client registered
+// with dpop_bound_access_tokens must send one (RFC 9449 §5.2).
+func (d *Deps) Bind(c *store.Client, req *Request) (string, error) {
+	if req.DPoP == nil {
+		if c.DPoPBound {
+			return "", &oauth.Error{Code: dpop.InvalidProof, Description: "this client must send a DPoP proof with every token request"}
+		}
+		return "", nil
+	}
+	return req.DPoP.JKT, nil
 }
 
 func quoteShort(s string) string {
@@ -214,13 +256,18 @@ type Issuance struct {
 	Grant        *store.Grant
 	RefreshToken *store.RefreshToken // nil when the client gets none
 	Refresh      string              // the refresh token RefreshToken stores; "" for none
+	JKT          string              // the DPoP key the access token is bound to; "" for none
 }
 
 // NewIssuance builds the grant, and the refresh token when the client gets
 // one, for a user's approval at now. It stores nothing: the caller stores
 // them in the same transaction that uses the approval up, and mints the
-// tokens (Deps.Mint) only once that has committed.
-func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time) (*Issuance, error) {
+// tokens (Deps.Mint) only once that has committed. jkt is the DPoP key the
+// access token is bound to (Bind); a public client's grant, and so its
+// refresh tokens, are bound to it too (RFC 9449 §5): a refresh token
+// copied off the device is useless without the device's key. A
+// confidential client's refresh tokens are bound to its credentials.
+func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time, jkt string) (*Issuance, error) {
 	id, err := d.newGrantID()
 	if err != nil {
 		return nil, err
@@ -228,7 +275,10 @@ func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, auth
 	is := &Issuance{Grant: &store.Grant{
 		ID: id, UserID: u.ID, ClientID: c.ID, Scopes: scopes,
 		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.refreshLifetime(c)),
-	}}
+	}, JKT: jkt}
+	if c.Public() {
+		is.Grant.DPoPJKT = jkt
+	}
 	if wantsRefresh(c, scopes) {
 		if is.Refresh, is.RefreshToken, err = d.newRefresh(c, is.Grant, scopes, now); err != nil {
 			return nil, err
@@ -239,7 +289,7 @@ func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, auth
 
 // Mint signs the tokens of a stored issuance for user u of client c.
 func (d *Deps) Mint(ctx context.Context, c *store.Client, is *Issuance, u *store.User, nonce string) (*token.Response, error) {
-	return d.Minter.Mint(ctx, token.Issue{Client: c, Grant: is.Grant, User: u, Scopes: is.Grant.Scopes, Nonce: nonce, Refresh: is.Refresh})
+	return d.Minter.Mint(ctx, token.Issue{Client: c, Grant: is.Grant, User: u, Scopes: is.Grant.Scopes, Nonce: nonce, Refresh: is.Refresh, JKT: is.JKT})
 }
 
 // wantsRefresh: a refresh token goes to a client registered for the

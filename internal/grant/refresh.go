@@ -36,6 +36,10 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	if err != nil {
 		return nil, err
 	}
+	jkt, err := g.Bind(c, req)
+	if err != nil {
+		return nil, err
+	}
 	invalid := &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is invalid, expired or revoked"}
 	// The scopes asked for, checked against the token's below; none asked:
 	// the token's own.
@@ -70,6 +74,12 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			if !f.Grant.Active(now) || !now.Before(f.Token.ExpiresAt) {
 				return invalid
 			}
+			if f.Grant.DPoPJKT != "" && f.Grant.DPoPJKT != jkt {
+				// RFC 9449 §5: a public client's refresh token is bound to
+				// its DPoP key; without a proof of that key it is refused,
+				// and the holder's copy stays good (nothing rotated).
+				return &oauth.Error{Code: oauth.InvalidGrant, Description: "the refresh token is bound to a DPoP key: send a proof signed with it"}
+			}
 			if f.Grant.UserID != "" && (f.User == nil || f.User.Disabled) {
 				// docs/security.md DF-17: the user's status is checked at
 				// every use, not only at approval.
@@ -80,7 +90,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			} else if missing, ok := oauth.ScopeSubset(scopes, f.Token.Scopes); !ok {
 				return &oauth.Error{Code: oauth.InvalidScope, Description: "scope " + missing + " was not granted"}
 			}
-			minted = g.mintAsync(ctx, token.Issue{Client: c, Grant: f.Grant, User: f.User, Scopes: scopes, Refresh: next})
+			minted = g.mintAsync(ctx, token.Issue{Client: c, Grant: f.Grant, User: f.User, Scopes: scopes, Refresh: next, JKT: jkt})
 			return nil
 		})
 	switch {

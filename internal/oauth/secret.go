@@ -20,6 +20,10 @@ const (
 	PrefixAuthCode     = "lk_ac_"
 	PrefixSession      = "lk_ss_"
 	PrefixInvitation   = "lk_inv_"
+	// Dynamic client registration: an admin's initial access token
+	// (RFC 7591 §3) and a client's registration access token (RFC 7592 §3).
+	PrefixInitialAccess      = "lk_iat_"
+	PrefixRegistrationAccess = "lk_rat_"
 )
 
 // NewSecret returns prefix followed by 256 random bits from rand, base64url

@@ -68,6 +68,7 @@ type clientLine struct {
 	RefreshLifetimeMS     int64     `json:"refresh_lifetime_ms,omitempty"`
 	RefreshIdleLifetimeMS int64     `json:"refresh_idle_lifetime_ms,omitempty"`
 	RefreshTokenPolicy    string    `json:"refresh_token_policy,omitempty"`
+	DPoPBound             bool      `json:"dpop_bound_access_tokens,omitempty"` // RFC 9449 §5.2 (version 2's later additions)
 	CreatedAt             timestamp `json:"created_at,omitzero"`
 	UpdatedAt             timestamp `json:"updated_at,omitzero"`
 }
@@ -166,6 +167,7 @@ func clientToLine(c *store.Client) (clientLine, error) {
 		RefreshLifetimeMS:      c.Tokens.RefreshLifetime.Milliseconds(),
 		RefreshIdleLifetimeMS:  c.Tokens.RefreshIdleLifetime.Milliseconds(),
 		RefreshTokenPolicy:     c.Tokens.RefreshTokens,
+		DPoPBound:              c.DPoPBound,
 		CreatedAt:              timestamp(c.CreatedAt),
 		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
@@ -310,6 +312,7 @@ func (l clientLine) toStore() (*store.Client, error) {
 			RefreshIdleLifetime: time.Duration(l.RefreshIdleLifetimeMS) * time.Millisecond,
 			RefreshTokens:       l.RefreshTokenPolicy,
 		},
+		DPoPBound: l.DPoPBound,
 		CreatedAt: time.Time(l.CreatedAt),
 		UpdatedAt: time.Time(l.UpdatedAt),
 	}, nil

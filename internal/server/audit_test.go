@@ -178,6 +178,12 @@ func TestAuditAdminAPI(t *testing.T) {
 		call("DELETE", "/admin/v1/grants/g-ops", nil, 204)
 		call("DELETE", "/admin/v1/users/"+opsID, nil, 204)
 
+		// An initial access token for registration, made and deleted.
+		r = call("POST", "/admin/v1/registration-tokens", map[string]any{"uses": 1}, 201)
+		regID := r.str("id")
+		secrets = append(secrets, r.str("token"), oauth.HashSecret(r.str("token")))
+		call("DELETE", "/admin/v1/registration-tokens/"+regID, nil, 204)
+
 		// Reads and refused changes leave nothing.
 		call("GET", "/admin/v1/users", nil, 200)
 		call("PATCH", "/admin/v1/users/nobody", map[string]any{"name": "x"}, 404)
@@ -206,6 +212,8 @@ func TestAuditAdminAPI(t *testing.T) {
 			{audit.OrgDelete, tok, tok, "initech", "initech"},
 			{audit.GrantRevoke, tok, tok, "g-ops", ""},
 			{audit.UserDelete, tok, tok, opsID, ""},
+			{audit.RegistrationTokenCreate, tok, tok, regID, ""},
+			{audit.RegistrationTokenDelete, tok, tok, regID, ""},
 		})
 		noSecrets(t, "the audit log's JSON", raw, secrets)
 		noSecrets(t, "the stored audit entries", s.storedEntries(t), secrets)
@@ -242,8 +250,8 @@ func TestAuditAdminAPI(t *testing.T) {
 		if byActor, _ := s.auditLog(t, "actor=someone-else"); len(byActor) != 0 {
 			t.Errorf("actor=someone-else: %d entries", len(byActor))
 		}
-		if byActor, _ := s.auditLog(t, "actor=admin-token"); len(byActor) != 20 {
-			t.Errorf("actor=admin-token: %d entries, want 20", len(byActor))
+		if byActor, _ := s.auditLog(t, "actor=admin-token"); len(byActor) != 22 {
+			t.Errorf("actor=admin-token: %d entries, want 22", len(byActor))
 		}
 		future := s.Clock.Now().Add(time.Hour).Format(time.RFC3339)
 		if later, _ := s.auditLog(t, "since="+future); len(later) != 0 {

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -38,11 +40,15 @@ type metadata struct {
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"` // RFC 8414 §2
 	UserInfoEndpoint                          string   `json:"userinfo_endpoint"`                             // OIDC Discovery §3
 	EndSessionEndpoint                        string   `json:"end_session_endpoint"`                          // RP-Initiated Logout §2.1
+	// RFC 9449 §5.1.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
+	// RFC 8414 §2: listed only while dynamic registration is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 }
 
 func (s *Server) metadata() metadata {
 	iss := s.issuer
-	return metadata{
+	m := metadata{
 		Issuer:                      iss,
 		AuthorizationEndpoint:       iss + "/oauth2/authorize",
 		TokenEndpoint:               iss + "/oauth2/token",
@@ -71,7 +77,13 @@ func (s *Server) metadata() metadata {
 		IntrospectionEndpointAuthMethodsSupported: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost},
 		UserInfoEndpoint:   iss + "/userinfo",
 		EndSessionEndpoint: iss + "/logout",
+
+		DPoPSigningAlgValuesSupported: dpop.Algorithms,
 	}
+	if s.cfg.Registration.Enabled {
+		m.RegistrationEndpoint = iss + admin.RegistrationPath
+	}
+	return m
 }
 
 // idTokenAlgs are the algorithms ID tokens may be signed with, the

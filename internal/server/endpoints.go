@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
@@ -31,6 +32,7 @@ type endpoints struct {
 	invitation *web.InvitationPage
 	orgs       *org.Service // the public invitation endpoints
 	admin      *admin.API
+	register   *admin.Registration // dynamic client registration (RFC 7591, RFC 7592)
 }
 
 // endpoints builds every endpoint from the configuration, and starts the
@@ -86,8 +88,20 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
 		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
 	}
+	dpopChecker := &dpop.Checker{Replays: s.store, Now: s.now, Window: cfg.DPoP.ProofWindow.D()}
+	if cfg.DPoP.RequireNonce {
+		// Every instance makes and checks the same nonces from one stored
+		// key, and keeps nothing per nonce.
+		key, err := s.store.ServerSecret(ctx, "dpop-nonce", fresh32())
+		if err != nil {
+			return nil, fmt.Errorf("dpop nonce key: %w", err)
+		}
+		dpopChecker.Nonces = &dpop.Nonces{Key: key, Period: cfg.DPoP.NoncePeriod.D()}
+	}
 	tokenEndpoint := &grant.Handler{
-		Log: s.log,
+		Log:    s.log,
+		DPoP:   dpopChecker,
+		Issuer: s.issuer,
 		Grants: []grant.Grant{
 			device.Grant{Deps: deps, Store: s.store},
 			grant.Refresh{Deps: deps, Store: s.store},
@@ -179,5 +193,20 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		invitation: &web.InvitationPage{Pages: pages, Invitations: orgs},
 		orgs:       orgs,
 		admin:      adminAPI,
+		register: &admin.Registration{
+			Store: s.store, Issuer: s.issuer, Enabled: cfg.Registration.Enabled,
+			Scopes: cfg.Registration.Scopes, GrantTypes: cfg.Registration.GrantTypes,
+			PerIPPerMinute: cfg.Registration.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
+			Now: s.now, Rand: s.rand, Log: s.log,
+		},
 	}, nil
+}
+
+// fresh32 is 32 new random bytes, offered as a server secret's first value.
+func fresh32() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail (Go 1.24+)
+	}
+	return b
 }

@@ -53,6 +53,11 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/userinfo", api(e.tokens.UserInfo)},                  // GET and POST (OIDC Core §5.3.1)
 		{"/user/oauth20/userinfo", api(e.tokens.UserInfo)},     // 10Duke
 		{"/oauth2/v1/userinfo", api(e.tokens.UserInfo)},        // Oracle
+		// Dynamic client registration (RFC 7591 §3) and each registered
+		// client's configuration endpoint (RFC 7592 §2); 404 unless
+		// registration.enabled.
+		{"/oauth2/register", api(e.register.Register)},
+		{"/oauth2/register/{client_id}", api(e.register.Client)},
 
 		// The authorization endpoint is a page. A POST comes from the
 		// client's site by design (OIDC Core §3.1.2.1), so it is not
@@ -119,6 +124,10 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"PATCH /admin/v1/clients/{id}", admin(a.PatchClient)},
 		{"DELETE /admin/v1/clients/{id}", admin(a.DeleteClient)},
 		{"POST /admin/v1/clients/{id}/secret", admin(a.RotateSecret)},
+
+		{"POST /admin/v1/registration-tokens", admin(a.CreateRegistrationToken)},
+		{"GET /admin/v1/registration-tokens", admin(a.ListRegistrationTokens)},
+		{"DELETE /admin/v1/registration-tokens/{id}", admin(a.DeleteRegistrationToken)},
 
 		{"POST /admin/v1/users", admin(a.CreateUser)},
 		{"GET /admin/v1/users", admin(a.ListUsers)},

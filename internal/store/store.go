@@ -66,6 +66,7 @@ type Store interface {
 	ThrottleStore
 	OrgStore
 	AuditStore
+	RegistrationStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.
@@ -148,6 +149,10 @@ type Client struct {
 	// Tokens are the client's token lifetimes, ID token algorithm and
 	// refresh token policy; zero fields inherit the server's.
 	Tokens TokenPolicy
+
+	// DPoPBound is RFC 9449 §5.2's dpop_bound_access_tokens: every token
+	// request of the client must carry a DPoP proof.
+	DPoPBound bool
 
 	// OrgID is the organization that owns the client (a device client
 	// enrolled by invitation); empty for none. An owned client's scopes are
@@ -320,6 +325,9 @@ type Grant struct {
 	// SessionHash is the browser session the user approved it in; "" for
 	// none. An attached client's grants are revoked when it signs out.
 	SessionHash string
+	// DPoPJKT is the thumbprint of the DPoP key its refresh tokens are
+	// bound to (RFC 9449 §5: a public client's); "" when they are not.
+	DPoPJKT string
 }
 
 // Active reports whether the grant can still be used at now.
@@ -452,6 +460,43 @@ type ThrottleStore interface {
 	// turned out not to count: Hit first, so that concurrent attempts each
 	// see a distinct count, then Refund the ones that succeed.
 	Refund(ctx context.Context, key string, window time.Time) error
+}
+
+// RegistrationToken is an initial access token (RFC 7591 §3): an admin
+// makes one, and it lets its holder register a few clients dynamically.
+type RegistrationToken struct {
+	ID          string // public: how admins list and delete it
+	Hash        string // hex SHA-256 of the token; unique
+	Description string
+	UsesLeft    int // registrations it still allows
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// RegistrationStore keeps initial access tokens and what dynamically
+// registered clients manage themselves with (RFC 7591, RFC 7592).
+type RegistrationStore interface {
+	// CreateRegistrationToken stores t; ErrConflict if its id or hash is taken.
+	CreateRegistrationToken(ctx context.Context, t *RegistrationToken) error
+	// ListRegistrationTokens returns every token, expired or used up too,
+	// ordered by CreatedAt then ID.
+	ListRegistrationTokens(ctx context.Context) ([]*RegistrationToken, error)
+	// GetRegistrationToken returns the token whose hash is hash, as it is.
+	GetRegistrationToken(ctx context.Context, hash string) (*RegistrationToken, error)
+	// DeleteRegistrationToken deletes the token with id; ErrNotFound if missing.
+	DeleteRegistrationToken(ctx context.Context, id string) error
+	// RegisterClient uses one of the initial access token tokenHash's uses
+	// and stores c with accessHash, the hash of its registration access
+	// token (RFC 7592 §3), in one transaction that begins with the
+	// conditional decrement: of concurrent registrations no more succeed
+	// than the token has uses. ErrNotFound if the token is unknown, used
+	// up or expired at now, and nothing is stored; ErrConflict if c's id is
+	// taken, and no use is spent.
+	RegisterClient(ctx context.Context, tokenHash string, c *Client, accessHash string, now time.Time) error
+	// ClientRegistrationHash returns the hash of the registration access
+	// token of a dynamically registered client; ErrNotFound for a client
+	// that was not registered so (or is gone). Deleting the client deletes it.
+	ClientRegistrationHash(ctx context.Context, clientID string) (string, error)
 }
 
 // Sweeper deletes what has expired.

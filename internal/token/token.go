@@ -84,7 +84,22 @@ type AccessClaims struct {
 	// groups of a device client acting for itself (client credentials).
 	OrgID  string   `json:"org_id,omitempty"`
 	Groups []string `json:"groups,omitempty"`
+	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1); nil for
+	// a bearer token.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 }
+
+// Confirmation is the cnf claim of a DPoP-bound token (RFC 7800 §3.1,
+// RFC 9449 §6.1): the SHA-256 JWK thumbprint of the key.
+type Confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+// Token types of a token response (RFC 6749 §7.1, RFC 9449 §5).
+const (
+	TypeBearer = "Bearer"
+	TypeDPoP   = "DPoP"
+)
 
 // IDClaims are the claims of an ID token (OIDC Core §2, §5.1).
 type IDClaims struct {
@@ -134,6 +149,9 @@ type Issue struct {
 	// for none.
 	OrgID  string
 	Groups []string
+	// JKT is the thumbprint of the DPoP key the access token is bound to
+	// (cnf.jkt; token_type DPoP); "" for a bearer token.
+	JKT string
 }
 
 // Mint signs the access token (and the ID token when openid was granted)
@@ -164,13 +182,18 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 		JTI: m.newJTI(), ClientID: in.Grant.ClientID, Scope: scope, GrantID: in.Grant.ID, AuthTime: authTime,
 		OrgID: in.OrgID, Groups: in.Groups,
 	}
+	tokenType := TypeBearer
+	if in.JKT != "" {
+		at.Confirmation = &Confirmation{JKT: in.JKT}
+		tokenType = TypeDPoP
+	}
 	access, err := key.Sign(m.Rand, "at+jwt", at) // RFC 9068 §2.1
 	if err != nil {
 		return nil, fmt.Errorf("sign access token: %w", err)
 	}
 	resp := &Response{
 		AccessToken:  access,
-		TokenType:    "Bearer",
+		TokenType:    tokenType,
 		ExpiresIn:    int64(accessTTL / time.Second),
 		RefreshToken: in.Refresh,
 		Scope:        scope,

@@ -11,7 +11,7 @@ const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect
 	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
 	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id,
 	id_token_signing_alg, access_token_lifetime_ms, id_token_lifetime_ms,
-	refresh_lifetime_ms, refresh_idle_lifetime_ms, refresh_token_policy`
+	refresh_lifetime_ms, refresh_idle_lifetime_ms, refresh_token_policy, dpop_bound_access_tokens`
 
 func scanClient(row Row) (*store.Client, error) {
 	var c store.Client
@@ -22,7 +22,7 @@ func scanClient(row Row) (*store.Client, error) {
 		TimeCol{&c.CreatedAt}, TimeCol{&c.UpdatedAt},
 		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID},
 		&c.Tokens.IDTokenSigningAlg, durationCol{&c.Tokens.AccessTokenLifetime}, durationCol{&c.Tokens.IDTokenLifetime},
-		durationCol{&c.Tokens.RefreshLifetime}, durationCol{&c.Tokens.RefreshIdleLifetime}, &c.Tokens.RefreshTokens)
+		durationCol{&c.Tokens.RefreshLifetime}, durationCol{&c.Tokens.RefreshIdleLifetime}, &c.Tokens.RefreshTokens, &c.DPoPBound)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func clientText(c *store.Client) bool {
 func insertClient(ctx context.Context, q Querier, c *store.Client) error {
 	_, err := q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-			$18, $19, $20, $21, $22, $23)`,
+			$18, $19, $20, $21, $22, $23, $24)`,
 		c.ID, c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
@@ -50,7 +50,7 @@ func insertClient(ctx context.Context, q Querier, c *store.Client) error {
 		Millis(c.CreatedAt), Millis(c.UpdatedAt),
 		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
 		c.Tokens.IDTokenSigningAlg, c.Tokens.AccessTokenLifetime.Milliseconds(), c.Tokens.IDTokenLifetime.Milliseconds(),
-		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens)
+		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens, c.DPoPBound)
 	return err
 }
 
@@ -107,8 +107,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 		device_code_lifetime_ms = $10, poll_interval_ms = $11, updated_at = $12,
 		post_logout_redirect_uris = $13, session_attachment = $14, org_id = $15,
 		id_token_signing_alg = $16, access_token_lifetime_ms = $17, id_token_lifetime_ms = $18,
-		refresh_lifetime_ms = $19, refresh_idle_lifetime_ms = $20, refresh_token_policy = $21
-		WHERE id = $22`,
+		refresh_lifetime_ms = $19, refresh_idle_lifetime_ms = $20, refresh_token_policy = $21,
+		dpop_bound_access_tokens = $22
+		WHERE id = $23`,
 		c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
@@ -116,7 +117,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
 		c.Tokens.IDTokenSigningAlg, c.Tokens.AccessTokenLifetime.Milliseconds(), c.Tokens.IDTokenLifetime.Milliseconds(),
 		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens,
-		c.ID)
+		c.DPoPBound, c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %q: %w", c.ID, err)
 	}

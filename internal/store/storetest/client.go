@@ -30,6 +30,7 @@ func testClients(t *testing.T, s store.Store) {
 			RefreshIdleLifetime: 36*time.Hour + 1500*time.Millisecond, // milliseconds are kept
 			RefreshTokens:       store.RefreshAlways,
 		},
+		DPoPBound: true,
 		CreatedAt: t0,
 		UpdatedAt: at(time.Minute),
 	}

@@ -148,7 +148,9 @@ func grantFixture(t *testing.T, s store.Store) *store.Grant {
 	t.Helper()
 	mustCreateUser(t, s, "ada")
 	mustCreateClient(t, s, "app", false)
-	return mustCreateGrant(t, s, newGrant("g1", "ada", "app", t0))
+	g := newGrant("g1", "ada", "app", t0)
+	g.DPoPJKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // bound to a DPoP key: kept, and in its refresh family
+	return mustCreateGrant(t, s, g)
 }
 
 // mustGetUser returns the user with id.

@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
 		{"Audit", testAudit},
+		{"RegistrationTokens", testRegistrationTokens},
+		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/workload"
+)
+
+// The soak: `latchkey-bench soak` runs the mixed load of package workload
+// against one Latchkey for a set time and records, every interval, what
+// would show a leak: the server's resident memory, goroutines (from its
+// loopback-only --pprof listener), open files (/proc/PID/fd), the
+// database's size, and the operations, wrong answers and p99 latency of
+// the interval. It is a load script, not a test: its result goes into
+// BENCHMARKS.md by hand.
+//
+//	go run ./cmd/latchkey-bench soak [--duration 30m] [--interval 1m] [--workers 4] [--postgres DSN] [--out FILE]
+//
+// Refresh tokens live 10 minutes and the sweeper runs every minute, and the
+// load stops using a grant after 8 minutes, so after the first ten minutes
+// the database holds a steady working set rather than every row ever made.
+
+// soakOptions are the soak's command line.
+type soakOptions struct {
+	duration, interval time.Duration
+	workers            int
+	postgres           string
+	out                string
+}
+
+func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
+	o := &soakOptions{}
+	fs := flag.NewFlagSet("latchkey-bench soak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.duration, "duration", 30*time.Minute, "how long to run the load")
+	fs.DurationVar(&o.interval, "interval", time.Minute, "how often to record a sample")
+	fs.IntVar(&o.workers, "workers", 4, "closed-loop `workers` of the mixed load")
+	fs.StringVar(&o.postgres, "postgres", "", "run on PostgreSQL at this `DSN` (a fresh schema, dropped afterwards) instead of SQLite")
+	fs.StringVar(&o.out, "out", "", "also write the Markdown table to this `file`")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.duration <= 0 || o.interval <= 0 || o.interval > o.duration:
+		return nil, errors.New("--duration and --interval must be positive, and --interval no longer than --duration")
+	case o.workers < 1:
+		return nil, errors.New("--workers must be at least 1")
+	}
+	return o, nil
+}
+
+// soakSample is one interval of the soak.
+type soakSample struct {
+	At         time.Duration // since the load started
+	RSS        int64         // bytes
+	Goroutines int
+	Files      int   // open file descriptors
+	DBSize     int64 // bytes: SQLite's file and WAL, or the schema's relations
+	Ops        int   // operations that succeeded in the interval
+	Errors     int   // wrong answers in the interval
+	P99        map[string]time.Duration
+}
+
+func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseSoakOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "latchkey-soak-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	progress("building ./cmd/latchkey")
+	bin, err := buildLatchkey(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	mail, err := workload.ListenMailbox()
+	if err != nil {
+		return err
+	}
+	defer mail.Close()
+
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	prof, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	adminToken := "lk_admin_" + rand.Text()
+	backend, dbPath, schema := "sqlite", filepath.Join(tmp, "soak.db"), ""
+	db := "sqlite:" + dbPath
+	if o.postgres != "" {
+		backend, db, schema = "postgres", o.postgres, "soak_"+strings.ToLower(rand.Text())
+		defer dropSchema(o.postgres, schema)
+	}
+	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nlog: {level: warn}\nsweep_interval: 1m\n"+
+		"tokens: {refresh_lifetime: 10m, refresh_idle_lifetime: 10m}\n", addr, db, adminToken) + workload.ServerConfig(mail.Port())
+	if schema != "" {
+		cfg += fmt.Sprintf("postgres: {schema: %s}\n", schema)
+	}
+	file := filepath.Join(tmp, "latchkey.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	p, err := startProc(ctx, "latchkey", bin, []string{"serve", "--config", file, "--listen", addr, "--pprof", prof}, addr)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+
+	env := workload.NewEnv(p.url, adminToken, mail, o.workers)
+	if err := env.Provision(ctx); err != nil {
+		return err
+	}
+	load := workload.New(env)
+	load.Retire = 8 * time.Minute
+	if err := load.SignIn(ctx, o.workers); err != nil {
+		return err
+	}
+	size := func() (int64, error) {
+		if schema == "" {
+			var n int64
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if fi, err := os.Stat(dbPath + suffix); err == nil {
+					n += fi.Size()
+				}
+			}
+			return n, nil
+		}
+		return schemaSize(ctx, o.postgres, schema)
+	}
+
+	progress("soak on %s: %d workers for %s, a sample every %s", backend, o.workers, o.duration, o.interval)
+	runCtx, stop := context.WithTimeout(ctx, o.duration)
+	defer stop()
+	done := make(chan struct{})
+	go func() { load.Run(runCtx, o.workers); close(done) }()
+	start := time.Now()
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+	var samples []soakSample
+	lastErrors := 0
+	for running := true; running; {
+		select {
+		case <-tick.C:
+		case <-runCtx.Done():
+			<-done
+			running = false
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s := soakSample{At: time.Since(start).Round(time.Second), P99: map[string]time.Duration{}}
+		if s.RSS, _, err = p.memory(); err != nil {
+			return fmt.Errorf("memory: %w (the server exited?)\n%s", err, p.log)
+		}
+		if s.Goroutines, err = goroutines(ctx, prof); err != nil {
+			return err
+		}
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+		if err != nil {
+			return err
+		}
+		s.Files = len(fds)
+		if s.DBSize, err = size(); err != nil {
+			return err
+		}
+		for op, l := range load.Stats.Window() {
+			s.Ops += l.N
+			s.P99[op] = l.P99
+		}
+		tot := load.Stats.Totals()
+		s.Errors, lastErrors = tot.Errors()-lastErrors, tot.Errors()
+		samples = append(samples, s)
+		progress("%s", s.line())
+	}
+	tot := load.Stats.Totals()
+	md := soakMarkdown(backend, o, samples, tot)
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, md)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+		progress("wrote %s", o.out)
+	}
+	if tot.Errors() > 0 {
+		return fmt.Errorf("%d wrong answers, the first: %s", tot.Errors(), tot.FirstErr)
+	}
+	return nil
+}
+
+// goroutines reads the goroutine count from the profiler's goroutine
+// profile: its first line is "goroutine profile: total N".
+func goroutines(ctx context.Context, prof string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+prof+"/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := setupClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("goroutine profile: %w", err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("goroutine profile: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "goroutine profile: total ")))
+	if err != nil {
+		return 0, fmt.Errorf("goroutine profile: first line %q", line)
+	}
+	return n, nil
+}
+
+// schemaSize is the size of every table and index of schema, in bytes.
+func schemaSize(ctx context.Context, dsn, schema string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+		JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind = 'r'`, schema).Scan(&n)
+	return n, err
+}
+
+func (s soakSample) line() string {
+	return fmt.Sprintf("%8s  rss %6.1f MiB  goroutines %4d  files %3d  db %7.2f MiB  ops %6d  errors %d  p99 %s",
+		s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors, s.p99s())
+}
+
+func (s soakSample) p99s() string {
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(s.P99)) {
+		parts = append(parts, fmt.Sprintf("%s %s", op, s.P99[op].Round(time.Millisecond)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// soakMarkdown is the soak's table, with how each curve moved from the
+// end of the warm-up (the second soakSample) to the end.
+func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot workload.Totals) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Soak on %s: %d workers for %s, a sample every %s; %d operations (%s), %d wrong answers, %d cut short at the end.\n\n",
+		backend, o.workers, o.duration, o.interval, tot.OK(), opsList(tot.Ops), tot.Errors(), tot.Lost)
+	ops := []string{workload.OpDevice, workload.OpRefresh, workload.OpInvite, workload.OpClient}
+	b.WriteString("| time | RSS MiB | goroutines | open files | database MiB | operations | errors |")
+	for _, op := range ops {
+		fmt.Fprintf(&b, " p99 %s ms |", op)
+	}
+	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for range ops {
+		b.WriteString(" ---: |")
+	}
+	b.WriteString("\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %.2f | %d | %d |", s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors)
+		for _, op := range ops {
+			fmt.Fprintf(&b, " %d |", s.P99[op].Milliseconds())
+		}
+		b.WriteString("\n")
+	}
+	if len(samples) >= 3 {
+		first, last := samples[1], samples[len(samples)-1]
+		lo := func(f func(soakSample) int64) (int64, int64) {
+			mn, mx := f(samples[1]), f(samples[1])
+			for _, s := range samples[1:] {
+				mn, mx = min(mn, f(s)), max(mx, f(s))
+			}
+			return mn, mx
+		}
+		gmin, gmax := lo(func(s soakSample) int64 { return int64(s.Goroutines) })
+		fmin, fmax := lo(func(s soakSample) int64 { return int64(s.Files) })
+		fmt.Fprintf(&b, "\nFrom %s to %s: RSS %.1f → %.1f MiB, goroutines %d–%d, open files %d–%d, database %.2f → %.2f MiB.\n",
+			first.At, last.At, mebi(first.RSS), mebi(last.RSS), gmin, gmax, fmin, fmax, mebi(first.DBSize), mebi(last.DBSize))
+	}
+	return b.String()
+}
+
+func opsList(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mebi(b int64) float64 { return float64(b) / (1 << 20) }
