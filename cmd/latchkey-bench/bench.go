@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,12 @@ type bench struct {
 	fast    *codeRing   // slow_down's codes
 	chains  []*chain    // refresh's, one per worker
 	spares  chan string // refresh tokens of spare grants
+
+	// The DPoP scenarios' key, signing with the standard library as a
+	// device would, and the server's nonce (dpop.nonce_period is an hour
+	// here, and a nonce holds two periods).
+	prove     dpop.Prover
+	dpopNonce string
 }
 
 // startup is what starting Latchkey cost on one backend.
@@ -215,6 +222,7 @@ device:
   lifetime: 30m
   requests_per_client_per_minute: 0
   requests_per_ip_per_minute: 0
+dpop: {nonce_period: 1h}
 `, addr, db, b.adminToken, b.alg, b.alg, pollInterval)
 	if b.schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", b.schema)

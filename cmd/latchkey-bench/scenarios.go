@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"math"
 	"net/http"
@@ -11,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/dpop"
 )
 
 // scenario is one kind of request, measured against Latchkey and the baseline.
@@ -95,6 +100,39 @@ var scenarios = []scenario{
 		jobs: func(b *bench, base string, baseline bool, n int) []job {
 			return repeat(n, func(i int) job {
 				return &refreshJob{b: b, chain: b.chains[i], url: base + "/oauth2/token", baseline: baseline}
+			})
+		},
+	},
+	{
+		name: "client_credentials_dpop",
+		what: "client_credentials with a DPoP proof (ES256, signed by the benchmark per request, with the server's nonce): " +
+			"a DPoP-bound access token (token_type DPoP, cnf.jkt); the proof's jti is counted in the store",
+		prepare: func(ctx context.Context, b *bench) (string, error) {
+			if skip, err := probeClientCredentials(ctx, b); skip != "" || err != nil {
+				return skip, err
+			}
+			return prepareDPoP(ctx, b)
+		},
+		jobs: func(b *bench, base string, baseline bool, n int) []job {
+			return repeat(n, func(int) job {
+				return &formJob{url: base + "/oauth2/token", form: "grant_type=client_credentials",
+					user: b.serviceID, pass: b.serviceSecret, proof: b.proofFor, check: pick(baseline, wantDPoP)}
+			})
+		},
+	},
+	{
+		name: "refresh_dpop",
+		what: "refresh with a DPoP proof as above: each worker rotates its own grant's latest refresh token " +
+			"(public client) and gets DPoP-bound tokens",
+		prepare: func(ctx context.Context, b *bench) (string, error) {
+			if skip, err := prepareRefreshChains(ctx, b); skip != "" || err != nil {
+				return skip, err
+			}
+			return prepareDPoP(ctx, b)
+		},
+		jobs: func(b *bench, base string, baseline bool, n int) []job {
+			return repeat(n, func(i int) job {
+				return &refreshJob{b: b, chain: b.chains[i], url: base + "/oauth2/token", baseline: baseline, proof: b.proofFor}
 			})
 		},
 	},
@@ -221,6 +259,7 @@ type formJob struct {
 	url, form  string
 	user, pass string // HTTP Basic client credentials, if user is set
 	check      judgeFunc
+	proof      func(htu string) (string, error) // a DPoP proof for each request, if set
 }
 
 func (j *formJob) next(ctx context.Context) (*http.Request, error) {
@@ -232,7 +271,29 @@ func (j *formJob) next(ctx context.Context) (*http.Request, error) {
 		// RFC 6749 §2.3.1: the credentials are form-encoded before Basic.
 		req.SetBasicAuth(url.QueryEscape(j.user), url.QueryEscape(j.pass))
 	}
+	return withProof(req, j.proof)
+}
+
+// withProof adds a DPoP proof for req when proof is set.
+func withProof(req *http.Request, proof func(htu string) (string, error)) (*http.Request, error) {
+	if proof == nil {
+		return req, nil
+	}
+	p, err := proof(req.URL.String())
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(dpop.Header, p)
 	return req, nil
+}
+
+// wantDPoP is right for a DPoP-bound token response.
+func wantDPoP(status int, body []byte) (string, bool) {
+	label := answerLabel(status, body)
+	if status == http.StatusOK && jsonString(body, "token_type") != "DPoP" {
+		return label + " not DPoP-bound", false
+	}
+	return label, status == http.StatusOK
 }
 
 func (j *formJob) judge(status int, body []byte) (string, bool) { return j.check(status, body) }
@@ -345,6 +406,7 @@ type refreshJob struct {
 	chain    *chain
 	url      string
 	baseline bool
+	proof    func(htu string) (string, error) // a DPoP proof for each request, if set
 }
 
 func (j *refreshJob) next(ctx context.Context) (*http.Request, error) {
@@ -359,7 +421,11 @@ func (j *refreshJob) next(ctx context.Context) (*http.Request, error) {
 		}
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {j.chain.token}, "client_id": {deviceClientID}}.Encode()
-	return postForm(ctx, j.url, form)
+	req, err := postForm(ctx, j.url, form)
+	if err != nil {
+		return nil, err
+	}
+	return withProof(req, j.proof)
 }
 
 func (j *refreshJob) judge(status int, body []byte) (string, bool) {
@@ -382,3 +448,40 @@ func (j *refreshJob) judge(status int, body []byte) (string, bool) {
 	}
 	return label, false
 }
+
+// prepareDPoP makes the DPoP scenarios' key once, and asks Latchkey for
+// its nonce with a first proof.
+func prepareDPoP(ctx context.Context, b *bench) (string, error) {
+	if b.prove == nil {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return "", err
+		}
+		if b.prove, err = dpop.ES256Prover(key, nil, nil); err != nil {
+			return "", err
+		}
+	}
+	u := b.latchkey.url + "/oauth2/token"
+	p, err := b.prove("POST", u, "", "")
+	if err != nil {
+		return "", err
+	}
+	req, err := postForm(ctx, u, "grant_type=client_credentials")
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(url.QueryEscape(b.serviceID), url.QueryEscape(b.serviceSecret))
+	req.Header.Set(dpop.Header, p)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if b.dpopNonce = resp.Header.Get(dpop.NonceHeader); b.dpopNonce == "" {
+		return "", fmt.Errorf("dpop: no nonce from the token endpoint (status %d)", resp.StatusCode)
+	}
+	return "", nil
+}
+
+// proofFor is a fresh proof for a POST to htu, with the nonce.
+func (b *bench) proofFor(htu string) (string, error) { return b.prove("POST", htu, b.dpopNonce, "") }

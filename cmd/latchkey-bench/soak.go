@@ -77,6 +77,7 @@ type soakSample struct {
 	Ops        int   // operations that succeeded in the interval
 	Errors     int   // wrong answers in the interval
 	P99        map[string]time.Duration
+	Load       string // the machine's one-minute load average: what else ran
 }
 
 func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -192,6 +193,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			s.Ops += l.N
 			s.P99[op] = l.P99
 		}
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			s.Load, _, _ = strings.Cut(string(b), " ")
+		}
 		tot := load.Stats.Totals()
 		s.Errors, lastErrors = tot.Errors()-lastErrors, tot.Errors()
 		samples = append(samples, s)
@@ -250,8 +254,8 @@ func schemaSize(ctx context.Context, dsn, schema string) (int64, error) {
 }
 
 func (s soakSample) line() string {
-	return fmt.Sprintf("%8s  rss %6.1f MiB  goroutines %4d  files %3d  db %7.2f MiB  ops %6d  errors %d  p99 %s",
-		s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors, s.p99s())
+	return fmt.Sprintf("%8s  rss %6.1f MiB  goroutines %4d  files %3d  db %7.2f MiB  ops %6d  errors %d  load %s  p99 %s",
+		s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors, s.Load, s.p99s())
 }
 
 func (s soakSample) p99s() string {
@@ -269,17 +273,17 @@ func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot work
 	fmt.Fprintf(&b, "Soak on %s: %d workers for %s, a sample every %s; %d operations (%s), %d wrong answers, %d cut short at the end.\n\n",
 		backend, o.workers, o.duration, o.interval, tot.OK(), opsList(tot.Ops), tot.Errors(), tot.Lost)
 	ops := []string{workload.OpDevice, workload.OpRefresh, workload.OpInvite, workload.OpClient}
-	b.WriteString("| time | RSS MiB | goroutines | open files | database MiB | operations | errors |")
+	b.WriteString("| time | RSS MiB | goroutines | open files | database MiB | operations | errors | load average |")
 	for _, op := range ops {
 		fmt.Fprintf(&b, " p99 %s ms |", op)
 	}
-	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for range ops {
 		b.WriteString(" ---: |")
 	}
 	b.WriteString("\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %.2f | %d | %d |", s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors)
+		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %.2f | %d | %d | %s |", s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors, s.Load)
 		for _, op := range ops {
 			fmt.Fprintf(&b, " %d |", s.P99[op].Milliseconds())
 		}

@@ -173,6 +173,22 @@ func TestDeviceLoginAgainstServe(t *testing.T) {
 	}
 }
 
+// TestDeviceLoginDPoP: `device-login --dpop` gets tokens bound to its key
+// from `serve --dev`: token type DPoP, and the key's thumbprint in the
+// access token's cnf.jkt.
+func TestDeviceLoginDPoP(t *testing.T) {
+	t.Parallel()
+	issuer, _, _, _, _ := startServe(t)
+	got, err := deviceLogin(t, issuer, "--issuer", issuer, "--client-id", "latchkey-dev-device", "--dpop", "--no-qr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`DPoP key:\s+(\S+)`).FindStringSubmatch(got)
+	if m == nil || !strings.Contains(got, "token type:     DPoP") || !strings.Contains(got, `"jkt": "`+m[1]+`"`) {
+		t.Errorf("device-login --dpop output:\n%s", got)
+	}
+}
+
 // TestDeviceLoginConfidential: `device-login` as a confidential device,
 // against clients registered for each secret method through the admin API:
 // --auth-method sends the secret the registered way at the device

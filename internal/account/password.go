@@ -88,6 +88,8 @@ func ValidatePassword(p string) error {
 		// The sign-in form refuses control characters, so such a password
 		// could never be typed there.
 		return errors.New("the password must be text without control characters")
+	case Common(p):
+		return errors.New("this password is one of the most common passwords, which attackers try first; choose another")
 	}
 	return nil
 }

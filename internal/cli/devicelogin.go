@@ -9,6 +9,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -22,6 +25,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/termqr"
 )
@@ -52,6 +56,7 @@ type deviceLoginOptions struct {
 	noQR             bool
 	json             bool
 	timeout          time.Duration // 0: until the code expires
+	dpop             bool          // bind the tokens to a new P-256 key (RFC 9449)
 }
 
 // parseDeviceLoginFlags parses args, taking defaults from the environment
@@ -78,6 +83,8 @@ func (e *Env) parseDeviceLoginFlags(args []string) (deviceLoginOptions, error) {
 	fs.BoolVar(&o.noQR, "no-qr", false, "do not draw the QR code")
 	fs.BoolVar(&o.json, "json", false,
 		"print the token response as JSON on stdout (refresh_token replaced by\n\"REDACTED\"); the instructions for the person go to stderr")
+	fs.BoolVar(&o.dpop, "dpop", false,
+		"bind the tokens to a new P-256 key with DPoP proofs (RFC 9449), as a device\nwould with a key it keeps; this key lives only as long as the command")
 	fs.DurationVar(&o.timeout, "timeout", 0,
 		"stop waiting for approval after this `DURATION` (default and maximum:\nuntil the code expires)")
 	if _, err := e.parse(fs, args); err != nil {
@@ -176,6 +183,23 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 	}
 	tokenURL, _ := url.Parse(meta.TokenEndpoint) // checked by discover
 	polls := &pollTransport{base: http.DefaultTransport, tokenURL: tokenURL.String(), progress: progress}
+	var dpopKey string
+	if o.dpop {
+		// Every request gets a proof; the token endpoint binds the tokens
+		// to the key, and its nonces are followed (dpop.Transport).
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		prove, err := dpop.ES256Prover(key, nil, nil)
+		if err != nil {
+			return err
+		}
+		polls.base = &dpop.Transport{Prove: prove}
+		if dpopKey, err = dpop.Thumbprint(&key.PublicKey); err != nil {
+			return err
+		}
+	}
 	if basic {
 		deviceURL, _ := url.Parse(meta.DeviceAuthorizationEndpoint) // checked by discover
 		polls.basicURL, polls.basicID, polls.basicSecret = deviceURL.String(), o.clientID, secret
@@ -241,7 +265,9 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 		_, err = stdout.Write(out)
 		return err
 	}
-	return writeSummary(stdout, newSummary(tok, o.scopes, meta.JWKSURI), time.Now(), time.Local)
+	s := newSummary(tok, o.scopes, meta.JWKSURI)
+	s.DPoPKey = dpopKey
+	return writeSummary(stdout, s, time.Now(), time.Local)
 }
 
 // providerMetadata is the part of the discovery document device-login uses
@@ -502,6 +528,7 @@ type summary struct {
 	Access         claims
 	ID             claims // Token "" when no ID token was issued
 	JWKSURI        string
+	DPoPKey        string // the thumbprint of the DPoP key the tokens are bound to; "" for none
 }
 
 // claims is one token's decoded payload, or why it could not be decoded.
@@ -549,6 +576,9 @@ func writeSummary(w io.Writer, s summary, now time.Time, loc *time.Location) err
 		b.WriteString("  expires at:     not stated\n")
 	} else {
 		fmt.Fprintf(&b, "  expires at:     %s (%s)\n", s.Expiry.In(loc).Format("2006-01-02 15:04:05 MST"), relative(s.Expiry.Sub(now)))
+	}
+	if s.DPoPKey != "" {
+		fmt.Fprintf(&b, "  DPoP key:       %s (the tokens are bound to it)\n", s.DPoPKey)
 	}
 	if s.Refresh {
 		b.WriteString("  refresh token:  issued (not shown)\n")

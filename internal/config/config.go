@@ -31,6 +31,7 @@ type Config struct {
 	Tokens     Tokens   `yaml:"tokens"`
 	Device     Device   `yaml:"device"`
 	Login      Login    `yaml:"login"`
+	Accounts   Accounts `yaml:"accounts"`
 	Session    Sess     `yaml:"session"`
 	Keys       Keys     `yaml:"keys"`
 	// SMTP is the mail server invitations go through; without a host they
@@ -128,6 +129,19 @@ type Login struct {
 	Window             Duration `yaml:"window"`
 }
 
+// Accounts sets what people may do with their accounts: the links mailed to
+// them and who may register.
+type Accounts struct {
+	// VerifyLinkLifetime and ResetLinkLifetime are how long the links of
+	// verification and password reset emails work.
+	VerifyLinkLifetime Duration `yaml:"verify_link_lifetime"`
+	ResetLinkLifetime  Duration `yaml:"reset_link_lifetime"`
+	// LinksPerAddress and LinksPerIP bound the links asked for ("forgot
+	// password", "resend") per address and per client IP in an hour.
+	LinksPerAddress int `yaml:"links_per_address"`
+	LinksPerIP      int `yaml:"links_per_ip"`
+}
+
 // Keys sets signing key rotation across instances.
 type Keys struct {
 	// CacheRefresh is how long an instance trusts its cached key set.
@@ -175,7 +189,9 @@ func Default() Config {
 			RequestsPerClientPerMinute: 10000,
 			RequestsPerIPPerMinute:     60,
 		},
-		Login:         Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
+		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
+		Accounts: Accounts{VerifyLinkLifetime: Duration(24 * time.Hour), ResetLinkLifetime: Duration(time.Hour),
+			LinksPerAddress: 3, LinksPerIP: 20},
 		Session:       Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
@@ -295,6 +311,11 @@ func (c *Config) Validate() error {
 	}
 	positive("device.lifetime", c.Device.Lifetime)
 	positive("login.window", c.Login.Window)
+	positive("accounts.verify_link_lifetime", c.Accounts.VerifyLinkLifetime)
+	positive("accounts.reset_link_lifetime", c.Accounts.ResetLinkLifetime)
+	if c.Accounts.ResetLinkLifetime > Duration(24*time.Hour) {
+		bad("accounts.reset_link_lifetime %s: at most 24h; a reset link is a password while it works", c.Accounts.ResetLinkLifetime)
+	}
 	positive("session.lifetime", c.Session.Lifetime)
 	positive("session.idle_timeout", c.Session.IdleTimeout)
 	positive("sweep_interval", c.SweepInterval)
@@ -316,6 +337,8 @@ func (c *Config) Validate() error {
 		"device.expected_live_codes":  c.Device.ExpectedLiveCodes,
 		"login.attempts_per_account":  c.Login.AttemptsPerAccount,
 		"login.attempts_per_ip":       c.Login.AttemptsPerIP,
+		"accounts.links_per_address":  c.Accounts.LinksPerAddress,
+		"accounts.links_per_ip":       c.Accounts.LinksPerIP,
 	} {
 		if n < 1 {
 			bad("%s: must be at least 1", name)

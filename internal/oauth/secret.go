@@ -24,6 +24,8 @@ const (
 	// (RFC 7591 §3) and a client's registration access token (RFC 7592 §3).
 	PrefixInitialAccess      = "lk_iat_"
 	PrefixRegistrationAccess = "lk_rat_"
+	PrefixVerifyEmail        = "lk_ev_" // an email verification link's token
+	PrefixResetPassword      = "lk_pr_" // a password reset link's token
 )
 
 // NewSecret returns prefix followed by 256 random bits from rand, base64url

@@ -125,9 +125,9 @@ func (s *Sender) deliver(ctx context.Context, m *store.Mail) bool {
 		if err := s.Store.MarkMailSent(ctx, m.ID, now); err != nil {
 			// Sent, but not recorded: the lease runs out and it may go
 			// twice, which is better than never.
-			s.log().Warn("outbox: invitation email sent, but not recorded", "mail_id", m.ID, "err", err)
+			s.log().Warn("outbox: email sent, but not recorded", "mail_id", m.ID, "err", err)
 		}
-		s.log().Info("outbox: invitation email sent", "invitation_id", m.InvitationID, "attempts", m.Attempts+1)
+		s.log().Info("outbox: email sent", "invitation_id", m.InvitationID, "attempts", m.Attempts+1)
 		return true
 	}
 	if ctx.Err() != nil {
@@ -144,9 +144,9 @@ func (s *Sender) deliver(ctx context.Context, m *store.Mail) bool {
 		reason = strings.ToValidUTF8(reason[:500], "")
 	}
 	if err := s.Store.MarkMailFailed(ctx, m.ID, reason, next); err != nil {
-		s.log().Warn("outbox: invitation email not sent, and the failure not recorded", "mail_id", m.ID, "err", err)
+		s.log().Warn("outbox: email not sent, and the failure not recorded", "mail_id", m.ID, "err", err)
 	}
-	s.log().Warn("outbox: invitation email not sent; it stays in the outbox", "invitation_id", m.InvitationID,
+	s.log().Warn("outbox: email not sent; it stays in the outbox", "invitation_id", m.InvitationID,
 		"attempts", m.Attempts+1, "next_attempt", next, "err", err)
 	return false
 }

@@ -123,6 +123,45 @@ func TestDPoPDeviceFlowAndRefresh(t *testing.T) {
 			t.Errorf("the grant's key: %+v, %v", g, err)
 		}
 
+		// UserInfo takes the bound token with the DPoP scheme and a proof
+		// of the key for this request and token (ath): x/oauth2 sends
+		// "Authorization: DPoP", the transport adds the proof.
+		resp, err := cfg.Client(ctx, next).Get(s.URL + "/userinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("UserInfo with DPoP: %d", resp.StatusCode)
+		}
+		userinfo := func(scheme string, tr http.RoundTripper) reply {
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", s.URL+"/userinfo", nil)
+			req.Header.Set("Authorization", scheme+" "+next.AccessToken)
+			if tr == nil {
+				return do(t, req)
+			}
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return reply{Status: resp.StatusCode, Header: resp.Header}
+		}
+		if r := userinfo("Bearer", nil); r.Status != 401 || r.str("error") != oauth.InvalidToken {
+			t.Errorf("the bound token as a bearer token: %d %s", r.Status, r.Raw)
+		}
+		if r := userinfo("DPoP", nil); r.Status != 401 || !strings.Contains(r.Header.Get("WWW-Authenticate"), "DPoP") {
+			t.Errorf("DPoP without a proof: %d %s", r.Status, r.Raw)
+		}
+		if r := userinfo("DPoP", thief); r.Status != 401 || !strings.Contains(r.Header.Get("WWW-Authenticate"), dpop.InvalidProof) {
+			t.Errorf("DPoP with another key's proof: %d %v", r.Status, r.Header)
+		}
+		// Introspection shows the binding (RFC 9449 §6.2).
+		in := s.post(t, "/oauth2/introspect", url.Values{"token": {next.AccessToken}}, printerClient, printerSecret)
+		if cnf, _ := in.Body["cnf"].(map[string]any); in.str("token_type") != "DPoP" || cnf["jkt"] != jkt {
+			t.Errorf("introspection: %s", in.Raw)
+		}
+
 		// A replayed proof, and one for another URL, are refused.
 		nonce := currentNonce(t, tr, key, s)
 		prove := joseProver(t, key, s.Clock.Now)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
@@ -110,7 +111,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		},
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
-	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log}
+	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log,
+		DPoP: dpopChecker, Issuer: s.issuer}
 	sessions := &session.Manager{
 		Store:       s.store,
 		Users:       s.store,
@@ -172,6 +174,16 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		s.log.Info("no mail server configured (smtp.host): invitation emails wait in the outbox; `latchkey invitations show ID` prints their links")
 	}
 	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
+	// Account mail (verification and reset links, notices) goes through
+	// the same outbox.
+	pages.Accounts = s.store
+	pages.Links = &account.Links{
+		Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log, Kick: outbox.Kick,
+		VerifyLifetime: cfg.Accounts.VerifyLinkLifetime.D(), ResetLifetime: cfg.Accounts.ResetLinkLifetime.D(),
+		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(),
+	}
+	pages.LinksPerAddress = cfg.Accounts.LinksPerAddress
+	pages.LinksPerIP = cfg.Accounts.LinksPerIP
 	orgs := &org.Service{
 		Store: s.store, Clients: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),

@@ -75,6 +75,18 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"GET /register", page(p.RegisterForm)},
 		{"POST /register", form(p.Register)},
 		{"/register", notAllowed("GET, HEAD, POST")},
+		{"GET /forgot-password", page(p.ForgotForm)},
+		{"POST /forgot-password", form(p.Forgot)},
+		{"/forgot-password", notAllowed("GET, HEAD, POST")},
+		{"GET /reset-password", page(p.ResetForm)}, // the link a reset email carries
+		{"POST /reset-password", form(p.Reset)},
+		{"/reset-password", notAllowed("GET, HEAD, POST")},
+		{"GET /verify-email", page(p.VerifyForm)}, // the link a verification email carries
+		{"POST /verify-email", form(p.Verify)},
+		{"/verify-email", notAllowed("GET, HEAD, POST")},
+		{"GET /verify-email/resend", page(p.ResendForm)},
+		{"POST /verify-email/resend", form(p.Resend)},
+		{"/verify-email/resend", notAllowed("GET, HEAD, POST")},
 		{"GET /consent", page(p.ConsentForm)},
 		{"POST /consent", form(p.ConsentPost)},
 		{"/consent", notAllowed("GET, HEAD, POST")},

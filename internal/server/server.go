@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // Options carries what tests replace.
@@ -43,6 +44,7 @@ type Server struct {
 	handler http.Handler
 	// grantTypes are those the token endpoint answers, for discovery.
 	grantTypes []string
+	pages      *web.Pages
 }
 
 // New builds a server on an open, migrated store: it makes sure a signing
@@ -75,12 +77,17 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 		return nil, err
 	}
 	s.grantTypes = e.token.GrantTypes()
+	s.pages = e.pages
 	s.handler = s.recoverPanics(s.mux(e))
 	return s, nil
 }
 
 // ServeHTTP serves the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Wait waits for the work the pages do after answering (account mail
+// whose composing must not show in the answer's timing).
+func (s *Server) Wait() { s.pages.Wait() }
 
 // Keys is the server's key manager (for `latchkey keys`).
 func (s *Server) Keys() *keys.Manager { return s.keys }

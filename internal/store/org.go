@@ -112,13 +112,18 @@ const (
 	MailCancelled = "cancelled" // its invitation was used, declined, revoked or expired; erased
 )
 
-// Mail is an email in the outbox. Its Body holds the invitation link (and
-// so the token) until it is sent or no longer needed, then it is erased: the
-// outbox is where an invitation waits while the mail server is down, so no
-// invitation is lost, and the only place a live token is kept in the clear.
+// Mail is an email in the outbox: an invitation's, or an account's (a
+// verification or password reset link, or a notice). Its Body holds the
+// link (and so the token) until it is sent or no longer needed, then it is
+// erased: the outbox is where mail waits while the mail server is down, so
+// none is lost, and the only place a live token is kept in the clear.
 type Mail struct {
-	ID            string
-	InvitationID  string
+	ID           string
+	InvitationID string // the invitation it carries; "" for an account's mail
+	// ExpiresAt, for mail of no invitation, is when it stops being worth
+	// sending (its link expires); zero: never. Invitation mail lives as
+	// long as its invitation is pending.
+	ExpiresAt     time.Time
 	Recipient     string
 	Subject       string
 	Body          string // text/plain, UTF-8
@@ -254,7 +259,8 @@ type InvitationQuery struct {
 // OutboxStore keeps the emails waiting to be sent.
 type OutboxStore interface {
 	// ClaimMail returns up to limit pending mails due at now whose
-	// invitations are still pending and unexpired, and moves each one's
+	// invitations are still pending and unexpired (mail of no invitation:
+	// that has not expired), and moves each one's
 	// NextAttemptAt to now+lease, atomically: instances sending at once never
 	// claim the same mail, and a sender that dies lets the lease run out.
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Mail, error)
@@ -265,7 +271,8 @@ type OutboxStore interface {
 	// mail pending until next. ErrNotFound if missing.
 	MarkMailFailed(ctx context.Context, id, reason string, next time.Time) error
 	// CancelStaleMail cancels and erases pending mail whose invitation is
-	// no longer pending or has expired at now, and returns how many.
+	// no longer pending or has expired at now, or which has itself expired,
+	// and returns how many.
 	CancelStaleMail(ctx context.Context, now time.Time) (int64, error)
 	// ListMail returns an invitation's mails, oldest first.
 	ListMail(ctx context.Context, invitationID string) ([]*Mail, error)

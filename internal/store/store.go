@@ -67,6 +67,7 @@ type Store interface {
 	OrgStore
 	AuditStore
 	RegistrationStore
+	AccountStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.
@@ -190,11 +191,14 @@ type ClientStore interface {
 
 // User is a person who can sign in.
 type User struct {
-	ID           string
-	Email        string // the login name; stored lower-cased, unique
-	Name         string
-	PasswordHash string // PHC-formatted argon2id
-	Disabled     bool
+	ID    string
+	Email string // the login name; stored lower-cased, unique
+	// EmailVerified: the person used a link mailed to Email (or an admin
+	// vouched for it); the email_verified claim.
+	EmailVerified bool
+	Name          string
+	PasswordHash  string // PHC-formatted argon2id
+	Disabled      bool
 	// Sysadmin: the user is a system administrator, who may use the
 	// SysAdmin console. Set by the CLI and the admin API only.
 	Sysadmin  bool
@@ -501,7 +505,8 @@ type RegistrationStore interface {
 
 // Sweeper deletes what has expired.
 type Sweeper interface {
-	// Sweep deletes device authorizations, sessions, refresh tokens and
-	// throttle windows that ended before now, and returns how many rows went.
+	// Sweep deletes device authorizations, sessions, refresh tokens,
+	// account tokens and throttle windows that ended before now, and
+	// returns how many rows went.
 	Sweep(ctx context.Context, now time.Time) (int64, error)
 }

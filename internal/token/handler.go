@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientauth"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -31,6 +32,11 @@ type Handler struct {
 	Tokens  *Verifier
 	Now     func() time.Time // time.Now in production, a fixed clock in tests
 	Log     *slog.Logger
+	// DPoP checks the proofs that come with DPoP-bound access tokens at
+	// UserInfo (RFC 9449 §7); nil refuses every DPoP-bound token there.
+	DPoP *dpop.Checker
+	// Issuer is what a proof's htu is checked against, with the path.
+	Issuer string
 }
 
 // authenticate reads and checks the client's credentials (RFC 6749 §2.3),

@@ -29,6 +29,9 @@ type Introspection struct {
 	Audience  string `json:"aud,omitempty"`
 	JTI       string `json:"jti,omitempty"`
 	GrantID   string `json:"grant_id,omitempty"`
+	// Confirmation is a DPoP-bound token's key (RFC 9449 §6.2), whose
+	// token_type is then DPoP.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 }
 
 // Introspect serves POST /oauth2/introspect (RFC 7662). Only confidential
@@ -97,19 +100,24 @@ func (h *Handler) introspectAccess(ctx context.Context, tok string) (*Introspect
 	if _, ok, err := Live(ctx, h.Store, claims, now); err != nil || !ok {
 		return nil, err
 	}
+	tokenType := TypeBearer
+	if claims.Confirmation != nil {
+		tokenType = TypeDPoP
+	}
 	return &Introspection{
-		Active:    true,
-		Scope:     claims.Scope,
-		ClientID:  claims.ClientID,
-		Subject:   claims.Subject,
-		TokenType: "Bearer",
-		Expiry:    claims.Expiry,
-		IssuedAt:  claims.IssuedAt,
-		NotBefore: claims.NotBefore,
-		Issuer:    claims.Issuer,
-		Audience:  claims.Audience,
-		JTI:       claims.JTI,
-		GrantID:   claims.GrantID,
+		Active:       true,
+		Confirmation: claims.Confirmation,
+		Scope:        claims.Scope,
+		ClientID:     claims.ClientID,
+		Subject:      claims.Subject,
+		TokenType:    tokenType,
+		Expiry:       claims.Expiry,
+		IssuedAt:     claims.IssuedAt,
+		NotBefore:    claims.NotBefore,
+		Issuer:       claims.Issuer,
+		Audience:     claims.Audience,
+		JTI:          claims.JTI,
+		GrantID:      claims.GrantID,
 	}, nil
 }
 

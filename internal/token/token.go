@@ -210,8 +210,8 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 		}
 		if slices.Contains(in.Scopes, "email") {
 			idc.Email = in.User.Email
-			f := false // we do not verify addresses yet, and say so
-			idc.EmailVerified = &f
+			v := in.User.EmailVerified // true once a link mailed to it was used
+			idc.EmailVerified = &v
 		}
 		if slices.Contains(in.Scopes, "profile") {
 			idc.Name = in.User.Name

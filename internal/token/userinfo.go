@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -39,24 +40,27 @@ func (h *Handler) UserInfo(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		return &oauth.Error{Code: oauth.InvalidRequest, Description: "use GET or POST", Status: http.StatusMethodNotAllowed}
 	}
-	tok, err := bearerToken(w, r)
+	tok, scheme, err := accessToken(w, r)
 	if err != nil {
 		return err
 	}
-	info, err := h.userInfo(r.Context(), tok)
+	info, err := h.userInfo(r.Context(), tok, func(c *AccessClaims) error { return h.checkBinding(w, r, tok, scheme, c) })
 	if err != nil {
 		return err
 	}
 	return oauth.WriteJSON(w, http.StatusOK, info)
 }
 
-func (h *Handler) userInfo(ctx context.Context, tok string) (*UserInfo, error) {
+func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*AccessClaims) error) (*UserInfo, error) {
 	claims, err := h.Tokens.Access(ctx, tok)
 	if errors.Is(err, ErrInvalid) {
 		return nil, invalidToken("the access token is not valid")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("verify access token: %w", err)
+	}
+	if err := binding(claims); err != nil {
+		return nil, err
 	}
 	now := h.Now()
 	if !claims.UsableAt(now) {
@@ -81,13 +85,79 @@ func (h *Handler) userInfo(ctx context.Context, tok string) (*UserInfo, error) {
 	info := &UserInfo{Subject: u.ID} // the ID token's sub (OIDC Core §5.3.2)
 	if slices.Contains(scopes, "email") {
 		info.Email = u.Email
-		f := false // as in the ID token: addresses are not verified yet
-		info.EmailVerified = &f
+		v := u.EmailVerified // as in the ID token
+		info.EmailVerified = &v
 	}
 	if slices.Contains(scopes, "profile") {
 		info.Name = u.Name
 	}
 	return info, nil
+}
+
+// Authorization schemes an access token comes with.
+const (
+	schemeBearer = "Bearer" // RFC 6750
+	schemeDPoP   = "DPoP"   // RFC 9449 §7.1
+)
+
+// checkBinding holds a token to its key (RFC 9449 §7): a DPoP-bound token
+// only with the DPoP scheme and a proof, for this request and this token
+// (ath), signed with the key its cnf.jkt names; a bearer token only as a
+// bearer token, so that no resource accepts a bound token without a proof.
+func (h *Handler) checkBinding(w http.ResponseWriter, r *http.Request, tok, scheme string, c *AccessClaims) error {
+	bound := c.Confirmation != nil && c.Confirmation.JKT != ""
+	switch {
+	case scheme != schemeDPoP && bound:
+		return invalidToken("the access token is DPoP-bound: send it with the DPoP scheme and a proof")
+	case scheme != schemeDPoP:
+		return nil // a proof beside a bearer token proves nothing, and is ignored
+	case !bound:
+		return dpopError(dpop.InvalidProof, "the access token is not DPoP-bound: send it as a bearer token")
+	case h.DPoP == nil:
+		return dpopError(dpop.InvalidProof, "DPoP is not supported here")
+	}
+	if h.DPoP.Nonces != nil {
+		w.Header().Set(dpop.NonceHeader, h.DPoP.Nonces.Current(h.DPoP.Now()))
+	}
+	proof, err := h.DPoP.Check(r.Context(), r, dpop.Target{Method: r.Method, URL: h.Issuer + r.URL.Path, AccessToken: tok})
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
+		return dpopError(oe.Code, oe.Description)
+	}
+	if err != nil {
+		return err
+	}
+	if proof == nil {
+		return dpopError(dpop.InvalidProof, "a DPoP-bound access token needs a DPoP proof")
+	}
+	if proof.JKT != c.Confirmation.JKT {
+		return dpopError(dpop.InvalidProof, "the DPoP proof is not signed with the key the access token is bound to")
+	}
+	return nil
+}
+
+// dpopError is a resource's 401 for a DPoP request (RFC 9449 §7.1, §9):
+// the DPoP challenge, with the algorithms proofs may use.
+func dpopError(code, description string) *oauth.Error {
+	return &oauth.Error{Code: code, Description: description, Status: http.StatusUnauthorized,
+		Challenge: `DPoP realm="latchkey", error="` + code + `", algs="` + strings.Join(dpop.Algorithms, " ") + `"`}
+}
+
+// accessToken finds the one access token of a request (RFC 6750 §2, and
+// RFC 9449 §7.1's DPoP scheme) and the scheme it came with.
+func accessToken(w http.ResponseWriter, r *http.Request) (string, string, error) {
+	scheme := schemeBearer
+	if hs := r.Header.Values("Authorization"); len(hs) == 1 {
+		if s, v, _ := strings.Cut(hs[0], " "); strings.EqualFold(s, schemeDPoP) {
+			v = strings.TrimSpace(v)
+			if v == "" || strings.ContainsAny(v, " \t") {
+				return "", "", bearerRequestError("the Authorization header is malformed")
+			}
+			return v, schemeDPoP, nil
+		}
+	}
+	tok, err := bearerToken(w, r)
+	return tok, scheme, err
 }
 
 // bearerToken finds the one access token of a request (RFC 6750 §2).

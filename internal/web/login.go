@@ -306,3 +306,9 @@ func windowEnd(now time.Time, window time.Duration) time.Duration {
 	}
 	return now.Truncate(window).Add(window).Sub(now)
 }
+
+// ForgotURL is the link from the sign-in page to "forgot password", with
+// the email carried over.
+func (l loginPage) ForgotURL() string {
+	return signInURL("/forgot-password", "", l.Username)
+}

@@ -20,8 +20,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
@@ -78,6 +80,17 @@ type Pages struct {
 	RegisterPerIP int
 	// Rand draws new users' ids; crypto/rand.Reader when nil.
 	Rand io.Reader
+
+	// Accounts and Links serve the links mailed to people (links.go) and
+	// the account page; nil Links serves none of them.
+	Accounts AccountStore
+	Links    *account.Links
+	// Links asked for (password resets, verification) per address and per
+	// client IP in each LinkWindow; zero: the defaults (links.go).
+	LinksPerAddress, LinksPerIP int
+	LinkWindow                  time.Duration
+
+	bg sync.WaitGroup // mail composed after the answer (later)
 }
 
 // PageFunc is a page handler that returns its error instead of writing it.

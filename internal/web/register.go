@@ -139,6 +139,11 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("create user: %w", err)
 	}
 	p.log().InfoContext(ctx, "account registered", "user_id", u.ID)
+	if p.Links != nil {
+		if err := p.Links.SendVerification(ctx, u, u.Email, returnTo); err != nil {
+			return err
+		}
+	}
 	if _, err := p.Sessions.Start(w, r, u); err != nil {
 		return err
 	}

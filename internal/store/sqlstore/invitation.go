@@ -36,12 +36,12 @@ func validInvitation(i *store.Invitation) bool {
 }
 
 const mailColumns = `id, invitation_id, recipient, subject, body, link, status, attempts, next_attempt_at,
-	last_error, created_at, sent_at`
+	last_error, created_at, sent_at, expires_at`
 
 func scanMail(row Row) (*store.Mail, error) {
 	var m store.Mail
-	err := row.Scan(&m.ID, &m.InvitationID, &m.Recipient, &m.Subject, &m.Body, &m.Link, &m.Status, &m.Attempts,
-		TimeCol{&m.NextAttemptAt}, &m.LastError, TimeCol{&m.CreatedAt}, TimeCol{&m.SentAt})
+	err := row.Scan(&m.ID, optionalCol{&m.InvitationID}, &m.Recipient, &m.Subject, &m.Body, &m.Link, &m.Status, &m.Attempts,
+		TimeCol{&m.NextAttemptAt}, &m.LastError, TimeCol{&m.CreatedAt}, TimeCol{&m.SentAt}, TimeCol{&m.ExpiresAt})
 	if err != nil {
 		return nil, err
 	}
@@ -176,9 +176,9 @@ func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, mail
 // insertMail puts m into the outbox.
 func insertMail(ctx context.Context, q Querier, m *store.Mail) error {
 	_, err := q.Exec(ctx, `INSERT INTO outbox (`+mailColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		m.ID, m.InvitationID, m.Recipient, m.Subject, m.Body, m.Link, m.Status, m.Attempts,
-		m.NextAttemptAt.UnixMilli(), m.LastError, Millis(m.CreatedAt), Millis(m.SentAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		m.ID, optional(m.InvitationID), m.Recipient, m.Subject, m.Body, m.Link, m.Status, m.Attempts,
+		m.NextAttemptAt.UnixMilli(), m.LastError, Millis(m.CreatedAt), Millis(m.SentAt), Millis(m.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("mail: %w", err)
 	}
@@ -353,15 +353,18 @@ func (s *Store) joinClient(ctx context.Context, q Querier, inv *store.Invitation
 	return fmt.Errorf("client %q: %w", clientID, store.ErrNotFound)
 }
 
-// ClaimMail claims due mail of live invitations in one statement. On
+// ClaimMail claims due mail of live invitations, and unexpired mail of no
+// invitation (an account's), in one statement. On
 // PostgreSQL SKIP LOCKED lets instances claiming at once take different
 // rows, and the outer WHERE is re-checked on a row another claim updated
 // meanwhile, so no mail is claimed twice; SQLite's one writer takes claims
 // in turn.
 func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Mail, error) {
 	ms, err := queryAll(ctx, s.b.Writer(), scanMail, `UPDATE outbox SET next_attempt_at = $1
-		WHERE id IN (SELECT o.id FROM outbox o JOIN invitations i ON i.id = o.invitation_id
-			WHERE o.status = 'pending' AND o.next_attempt_at <= $2 AND i.status = 'pending' AND i.expires_at > $2
+		WHERE id IN (SELECT o.id FROM outbox o LEFT JOIN invitations i ON i.id = o.invitation_id
+			WHERE o.status = 'pending' AND o.next_attempt_at <= $2
+			AND (o.expires_at IS NULL OR o.expires_at > $2)
+			AND (o.invitation_id IS NULL OR (i.status = 'pending' AND i.expires_at > $2))
 			ORDER BY o.next_attempt_at, o.id LIMIT $3`+s.f.SkipLocked+`)
 		AND status = 'pending' AND next_attempt_at <= $2
 		RETURNING `+mailColumns,
@@ -395,7 +398,8 @@ func (s *Store) MarkMailFailed(ctx context.Context, id, reason string, next time
 		WHERE id = $3`, reason, next.UnixMilli(), id)
 }
 
-// CancelStaleMail cancels pending mail of invitations that can no longer be used.
+// CancelStaleMail cancels pending mail of invitations that can no longer be
+// used, and pending mail that has expired itself (an account's link).
 // It starts from the pending mail (outbox_due holds only that) and looks
 // each one's invitation up by its key: the sender runs it at every send
 // and every tick, so its cost must not grow with the invitations ever
@@ -403,8 +407,8 @@ func (s *Store) MarkMailFailed(ctx context.Context, id, reason string, next time
 // 21 ms of CPU at 7,000 invitations against 0.15 ms, and three quarters of
 // the server's CPU twelve minutes into the soak, BENCHMARKS.md.)
 func (s *Store) CancelStaleMail(ctx context.Context, now time.Time) (int64, error) {
-	n, err := s.b.Writer().Exec(ctx, cancelMail+` AND EXISTS (SELECT 1 FROM invitations i
-		WHERE i.id = outbox.invitation_id AND (i.status <> 'pending' OR i.expires_at <= $1))`, now.UnixMilli())
+	n, err := s.b.Writer().Exec(ctx, cancelMail+` AND (expires_at <= $1 OR EXISTS (SELECT 1 FROM invitations i
+		WHERE i.id = outbox.invitation_id AND (i.status <> 'pending' OR i.expires_at <= $1)))`, now.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("cancel stale mail: %w", err)
 	}

@@ -159,7 +159,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 	err := s.b.Tx(ctx, func(q Querier) error {
 		for _, table := range []string{
 			`device_authorizations`, `sessions`, `refresh_tokens`, `throttles`,
-			`authorization_requests`, `authorization_codes`, `revoked_jtis`, `registration_tokens`,
+			`authorization_requests`, `authorization_codes`, `revoked_jtis`, `registration_tokens`, `account_tokens`,
 		} {
 			n, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE expires_at < $1`, now.UnixMilli())
 			if err != nil {

@@ -11,12 +11,12 @@ import (
 // Emails are lower-cased here as well as by the caller, so that uniqueness
 // and lookups never depend on every caller remembering to.
 
-const userColumns = `id, email, name, password_hash, disabled, sysadmin, created_at, updated_at`
+const userColumns = `id, email, name, password_hash, disabled, sysadmin, created_at, updated_at, email_verified`
 
 func scanUser(row Row) (*store.User, error) {
 	var u store.User
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, &u.Sysadmin,
-		TimeCol{&u.CreatedAt}, TimeCol{&u.UpdatedAt})
+		TimeCol{&u.CreatedAt}, TimeCol{&u.UpdatedAt}, &u.EmailVerified)
 	if err != nil {
 		return nil, err
 	}
@@ -35,9 +35,9 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if !store.ValidText(u.ID) || !userText(u) {
 		return fmt.Errorf("create user: %w", store.ErrInvalid)
 	}
-	_, err := s.b.Writer().Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := s.b.Writer().Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, u.Sysadmin,
-		Millis(u.CreatedAt), Millis(u.UpdatedAt))
+		Millis(u.CreatedAt), Millis(u.UpdatedAt), u.EmailVerified)
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
@@ -89,8 +89,8 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 		return fmt.Errorf("update user %q: %w", u.ID, store.ErrInvalid)
 	}
 	err := execOne(ctx, s.b.Writer(), `UPDATE users SET email = $1, name = $2, password_hash = $3, disabled = $4,
-		sysadmin = $5, updated_at = $6 WHERE id = $7`,
-		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, u.Sysadmin, Millis(u.UpdatedAt), u.ID)
+		sysadmin = $5, updated_at = $6, email_verified = $8 WHERE id = $7`,
+		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, u.Sysadmin, Millis(u.UpdatedAt), u.ID, u.EmailVerified)
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", u.ID, err)
 	}

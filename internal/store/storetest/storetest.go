@@ -63,6 +63,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"RegistrationTokens", testRegistrationTokens},
 		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
+		{"AccountTokens", testAccountTokens},
+		{"VerifyEmail", testVerifyEmail},
+		{"ResetPassword", testResetPassword},
+		{"SetPassword", testSetPassword},
+		{"AccountMail", testAccountMail},
+		{"ConcurrentVerifyEmail", testConcurrentVerifyEmail},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
