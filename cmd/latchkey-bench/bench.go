@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/seal"
 )
 
 // bench measures one backend: its own Latchkey and baseline processes, its
@@ -28,6 +30,7 @@ type bench struct {
 
 	schema     string // PostgreSQL schema, created by Latchkey and dropped here
 	adminToken string
+	secretsKey string // serve seals its signing keys with it, as in production
 	latchkey   *proc
 	baseline   *proc
 
@@ -79,6 +82,9 @@ func (b *bench) rowAlg() string {
 
 func (b *bench) run(ctx context.Context) (rows []*row, st *startup, err error) {
 	b.adminToken = rand.Text() + rand.Text()
+	if b.secretsKey, err = seal.NewKey(rand.Reader); err != nil {
+		return nil, nil, err
+	}
 	if b.backend == "postgres" {
 		b.schema = "bench_" + strings.ToLower(rand.Text()[:10])
 		defer func() {
@@ -215,6 +221,7 @@ func (b *bench) startLatchkey(ctx context.Context) (*proc, error) {
 	cfg := fmt.Sprintf(`listen: %q
 database: %q
 admin_token: %q
+secrets_keys: [%q]
 log: {level: warn}
 tokens: {signing_alg: %s, id_token_signing_alg: %s}
 device:
@@ -223,7 +230,7 @@ device:
   requests_per_client_per_minute: 0
   requests_per_ip_per_minute: 0
 dpop: {nonce_period: 1h}
-`, addr, db, b.adminToken, b.alg, b.alg, pollInterval)
+`, addr, db, b.adminToken, b.secretsKey, b.alg, b.alg, pollInterval)
 	if b.schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", b.schema)
 	}

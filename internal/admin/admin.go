@@ -35,6 +35,9 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*store.User, error)
 	UpdateUser(ctx context.Context, u *store.User) error
 	DeleteUser(ctx context.Context, id string) error
+	// SetPassword ends the user's sessions with their attached grants,
+	// as a reset does (PatchUser with a password).
+	SetPassword(ctx context.Context, userID, passwordHash, keepSession string, now time.Time) (int, error)
 
 	ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error)
 	GetGrant(ctx context.Context, id string) (*store.Grant, error)

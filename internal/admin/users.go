@@ -113,6 +113,14 @@ func (a *API) PatchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.UpdateUser(r.Context(), u); err != nil {
 		return storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
 	}
+	if req.Password != nil {
+		// A password an admin sets ends every session of the user and the
+		// attached clients' grants approved in them, as a reset does
+		// (docs/security.md ACC-05).
+		if _, err := a.Store.SetPassword(r.Context(), u.ID, u.PasswordHash, "", a.now()); err != nil {
+			return storeError(err, "there is no user "+u.ID, "")
+		}
+	}
 	a.log().InfoContext(r.Context(), "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
 	a.record(r, audit.Change{Kind: audit.UserUpdate, TargetID: u.ID, Before: before, After: userChange(u, req.Password != nil)})
 	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))

@@ -79,6 +79,7 @@ var commands = []command{
 	{"audit", "show who changed what (the audit log) through the admin API", runAudit},
 	{"registration-tokens", "make initial access tokens for dynamic client registration", registrationTokensGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},
+	{"secrets", "make a secrets key, or re-seal the database's secrets under the first one", secretsGroup.run},
 	{"export", "write clients, users and signing keys as JSON lines (private keys included)", runExport},
 	{"import", "create the records of an export in a database", runImport},
 	{"device-login", "sign in as a device would (RFC 8628), and show the tokens", runDeviceLogin},

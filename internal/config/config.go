@@ -27,13 +27,17 @@ type Config struct {
 	// Postgres tunes the PostgreSQL connection pool; ignored for SQLite.
 	Postgres   Postgres `yaml:"postgres"`
 	AdminToken string   `yaml:"admin_token"`
-	Log        Log      `yaml:"log"`
-	Tokens     Tokens   `yaml:"tokens"`
-	Device     Device   `yaml:"device"`
-	Login      Login    `yaml:"login"`
-	Accounts   Accounts `yaml:"accounts"`
-	Session    Sess     `yaml:"session"`
-	Keys       Keys     `yaml:"keys"`
+	// SecretsKeys are the keys that seal private signing keys, the mail
+	// outbox and the server's secrets in the database (package seal): the
+	// first seals, every one opens. serve needs one outside --dev.
+	SecretsKeys []string `yaml:"secrets_keys"`
+	Log         Log      `yaml:"log"`
+	Tokens      Tokens   `yaml:"tokens"`
+	Device      Device   `yaml:"device"`
+	Login       Login    `yaml:"login"`
+	Accounts    Accounts `yaml:"accounts"`
+	Session     Sess     `yaml:"session"`
+	Keys        Keys     `yaml:"keys"`
 	// SMTP is the mail server invitations go through; without a host they
 	// wait in the outbox (see smtp.go).
 	SMTP        SMTP        `yaml:"smtp"`
@@ -205,7 +209,7 @@ func Default() Config {
 // Env lists the environment variables Load reads, for help texts.
 var Env = []string{
 	"LATCHKEY_CONFIG", "LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DB", "LATCHKEY_ADMIN_TOKEN",
-	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD",
+	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD", "LATCHKEY_SECRETS_KEY",
 }
 
 func (c *Config) applyEnv(getenv func(string) string) {
@@ -221,6 +225,15 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set("LATCHKEY_LOG_FORMAT", &c.Log.Format)
 	set("LATCHKEY_LOG_LEVEL", &c.Log.Level)
 	set("LATCHKEY_SMTP_PASSWORD", &c.SMTP.Password)
+	// Several keys, for rotation: comma-separated, the sealing one first.
+	if v := getenv("LATCHKEY_SECRETS_KEY"); v != "" {
+		c.SecretsKeys = nil
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.SecretsKeys = append(c.SecretsKeys, k)
+			}
+		}
+	}
 }
 
 // IssuerURL is the issuer, defaulting to http:// + the listen address.

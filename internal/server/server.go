@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -95,8 +96,32 @@ func (s *Server) Keys() *keys.Manager { return s.keys }
 // OpenStore opens the database a URL names (sqlite:PATH, or postgres://…
 // with the pool settings of cfg) and migrates it to the current schema. On
 // PostgreSQL the migration runs under an advisory lock, so instances that
-// start together migrate once.
+// start together migrate once. With secrets keys configured the store seals
+// what it keeps of the recoverable secrets, and the ones a database holds
+// in plaintext (written before it had a key) are sealed now: the migration
+// to sealing, which instances starting together may run at once
+// (store.SecretStore's updates are conditional).
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	var ring *seal.Ring
+	if len(cfg.SecretsKeys) > 0 {
+		var err error
+		if ring, err = seal.Parse(cfg.SecretsKeys); err != nil {
+			return nil, fmt.Errorf("secrets_keys: %w", err)
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil || ring == nil {
+		return st, err
+	}
+	st.UseSealer(ring)
+	if _, err := st.SealSecrets(ctx, false); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	dsn := cfg.Database
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):

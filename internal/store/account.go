@@ -70,4 +70,24 @@ type AccountStore interface {
 	// user's unused reset tokens, in one transaction. It returns how many
 	// sessions ended. ErrNotFound if there is no such user.
 	SetPassword(ctx context.Context, userID, passwordHash, keepSession string, now time.Time) (int, error)
+
+	// ListUserGrants returns what the account page shows of userID's
+	// grants that are active at now, newest first: each grant with its
+	// client's name, when it was last used and where it came from.
+	ListUserGrants(ctx context.Context, userID string, now time.Time) ([]*GrantInfo, error)
+	// ListConsents returns what userID allowed each client, ordered by
+	// client id.
+	ListConsents(ctx context.Context, userID string) ([]*Consent, error)
+}
+
+// GrantInfo is a grant as the person it acts for sees it.
+type GrantInfo struct {
+	Grant      *Grant
+	ClientName string
+	// LastUsedAt is when a refresh token of it was last issued (the
+	// grant's CreatedAt when none was).
+	LastUsedAt time.Time
+	// OriginIP and OriginUserAgent are where a device asked from (its
+	// device authorization's request); "" when unknown.
+	OriginIP, OriginUserAgent string
 }

@@ -36,6 +36,12 @@ type AccountStore interface {
 	VerifyEmail(ctx context.Context, hash string, now time.Time) (*store.User, error)
 	ResetPassword(ctx context.Context, hash, passwordHash string, now time.Time) (*store.User, error)
 	SetPassword(ctx context.Context, userID, passwordHash, keepSession string, now time.Time) (int, error)
+	// The account page (account.go).
+	ListUserGrants(ctx context.Context, userID string, now time.Time) ([]*store.GrantInfo, error)
+	ListConsents(ctx context.Context, userID string) ([]*store.Consent, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
 // Default limits of mailed links, per address and per client IP in each

@@ -194,6 +194,7 @@ type base struct {
 	CSRF   string      // csrf_token for the forms on the page
 	User   *store.User // signed-in user, nil when signed out
 	Notice string      // a problem to show above the form
+	Wide   bool        // a page of lists (the account page), wider on a desktop
 }
 
 type messagePage struct {

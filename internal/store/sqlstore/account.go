@@ -36,7 +36,7 @@ func (s *Store) CreateAccountToken(ctx context.Context, t *store.AccountToken, m
 		if err != nil || mail == nil {
 			return err
 		}
-		return insertMail(ctx, q, mail)
+		return s.insertMail(ctx, q, mail)
 	})
 	if err != nil {
 		return fmt.Errorf("create account token: %w", err)
@@ -49,7 +49,7 @@ func (s *Store) QueueMail(ctx context.Context, m *store.Mail) error {
 	if !validMail(m) {
 		return fmt.Errorf("queue mail: %w", store.ErrInvalid)
 	}
-	if err := insertMail(ctx, s.b.Writer(), m); err != nil {
+	if err := s.insertMail(ctx, s.b.Writer(), m); err != nil {
 		return fmt.Errorf("queue mail: %w", err)
 	}
 	return nil
@@ -215,4 +215,68 @@ func setPassword(ctx context.Context, q Querier, userID, passwordHash, keepSessi
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// ListUserGrants returns the person's active grants with what the account
+// page shows of them. The last use is the newest refresh token's creation,
+// read through refresh_tokens' grant index.
+func (s *Store) ListUserGrants(ctx context.Context, userID string, now time.Time) ([]*store.GrantInfo, error) {
+	if !store.ValidText(userID) {
+		return nil, nil
+	}
+	cols := ""
+	for _, c := range strings.Split(grantColumns, ", ") {
+		cols += "g." + c + ", "
+	}
+	rows, err := queryAll(ctx, s.b.Reader(), func(row Row) (*store.GrantInfo, error) {
+		gi := &store.GrantInfo{Grant: &store.Grant{}}
+		err := row.Scan(append(grantDest(gi.Grant), &gi.ClientName, TimeCol{&gi.LastUsedAt}, &gi.OriginIP, &gi.OriginUserAgent)...)
+		if err != nil {
+			return nil, err
+		}
+		if gi.LastUsedAt.IsZero() {
+			gi.LastUsedAt = gi.Grant.CreatedAt
+		}
+		return gi, nil
+	}, `SELECT `+cols+`c.name, (SELECT MAX(r.created_at) FROM refresh_tokens r WHERE r.grant_id = g.id),
+		g.origin_ip, g.origin_user_agent
+		FROM grants g JOIN clients c ON c.id = g.client_id
+		WHERE g.user_id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2
+		ORDER BY g.created_at DESC, g.id`, userID, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list user grants: %w", err)
+	}
+	return rows, nil
+}
+
+// ListConsents returns the person's remembered consent, one record per
+// client (the table keeps a row per scope).
+func (s *Store) ListConsents(ctx context.Context, userID string) ([]*store.Consent, error) {
+	if !store.ValidText(userID) {
+		return nil, nil
+	}
+	type row struct {
+		client, scope string
+		created       time.Time
+	}
+	rs, err := queryAll(ctx, s.b.Reader(), func(r Row) (row, error) {
+		var x row
+		err := r.Scan(&x.client, &x.scope, TimeCol{&x.created})
+		return x, err
+	}, `SELECT client_id, scope, created_at FROM consents WHERE user_id = $1 ORDER BY client_id, scope`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list consents: %w", err)
+	}
+	var out []*store.Consent
+	for _, x := range rs {
+		if len(out) == 0 || out[len(out)-1].ClientID != x.client {
+			out = append(out, &store.Consent{UserID: userID, ClientID: x.client, CreatedAt: x.created})
+		}
+		c := out[len(out)-1]
+		c.Scopes = append(c.Scopes, x.scope)
+		if !x.created.IsZero() && (c.CreatedAt.IsZero() || x.created.Before(c.CreatedAt)) {
+			c.CreatedAt = x.created
+		}
+	}
+	return out, nil
 }

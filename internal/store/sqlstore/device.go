@@ -159,7 +159,15 @@ func (s *Store) RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *
 			}
 			return store.ErrNotFound
 		}
-		return insertGrantAndToken(ctx, q, g, refresh)
+		if err := insertGrantAndToken(ctx, q, g, refresh); err != nil {
+			return err
+		}
+		// Where the device asked from, for the person's account page.
+		_, err = q.Exec(ctx, `UPDATE grants SET
+			origin_ip = (SELECT request_ip FROM device_authorizations WHERE device_code_hash = $1),
+			origin_user_agent = (SELECT request_user_agent FROM device_authorizations WHERE device_code_hash = $1)
+			WHERE id = $2`, deviceCodeHash, g.ID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("redeem device authorization: %w", err)

@@ -272,3 +272,73 @@ func testConcurrentVerifyEmail(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+func testListUserGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tv := mustCreateClient(t, s, "tv", true)
+	mustCreateClient(t, s, "app", false)
+	mustCreateUser(t, s, "ada")
+	mustCreateUser(t, s, "bob")
+
+	// A device's grant: where it asked from is kept from its request.
+	a := mustCreateDeviceAuth(t, s, newDeviceAuth(tv, 1))
+	_, err := s.DecideDeviceAuth(ctx, a.UserCodeHash, "ada", "", true, t0)
+	wantErr(t, "DecideDeviceAuth", err, nil)
+	dev := newGrant("g-device", "ada", "tv", t0)
+	rt := newRefreshToken("rt-device", "g-device", at(time.Hour))
+	rt.ClientID = "tv"
+	wantErr(t, "RedeemDeviceAuth", s.RedeemDeviceAuth(ctx, a.DeviceCodeHash, dev, rt, t0), nil)
+	_, err = s.RotateRefreshToken(ctx, "rt-device", "rt-device-2", time.Time{}, at(5*time.Minute), allow)
+	wantErr(t, "RotateRefreshToken", err, nil)
+
+	app := mustCreateGrant(t, s, newGrant("g-app", "ada", "app", at(time.Minute)))
+	mustCreateGrant(t, s, newGrant("g-bob", "bob", "app", t0))
+	mustCreateGrant(t, s, newGrant("g-revoked", "ada", "app", t0))
+	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, "g-revoked", t0), nil)
+	old := newGrant("g-expired", "ada", "app", t0)
+	old.ExpiresAt = at(time.Minute)
+	mustCreateGrant(t, s, old)
+
+	got, err := s.ListUserGrants(ctx, "ada", at(10*time.Minute))
+	wantErr(t, "ListUserGrants", err, nil)
+	want := []*store.GrantInfo{
+		{Grant: app, ClientName: "Client app", LastUsedAt: app.CreatedAt},
+		{Grant: dev, ClientName: "Client tv", LastUsedAt: at(5 * time.Minute), OriginIP: "192.0.2.7", OriginUserAgent: "latchkey-test/1.0"},
+	}
+	diff(t, "ListUserGrants", want, got)
+	none, err := s.ListUserGrants(ctx, "nobody\x00", t0)
+	wantErr(t, "ListUserGrants of a key that is not text", err, nil)
+	if len(none) != 0 {
+		t.Errorf("ListUserGrants of a key that is not text = %v", none)
+	}
+}
+
+func testListConsents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := mustCreateClient(t, s, "app", false)
+	mustCreateClient(t, s, "tv", true)
+	mustCreateUser(t, s, "ada")
+	for i, client := range []string{"tv", "app"} {
+		req := &store.AuthRequest{IDHash: fmt.Sprint("req", i), ClientID: client, RedirectURI: "https://app.example/cb",
+			Scopes: []string{"openid"}, Status: store.AuthRequestPending, MaxAge: -1, CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		wantErr(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, req), nil)
+		_, err := s.BindAuthRequest(ctx, req.IDHash, "sess", t0)
+		wantErr(t, "BindAuthRequest", err, nil)
+		code := &store.AuthCode{Hash: fmt.Sprint("code", i), ClientID: client, UserID: "ada", RedirectURI: req.RedirectURI,
+			Scopes: req.Scopes, CreatedAt: t0, ExpiresAt: at(time.Minute)}
+		consent := &store.Consent{UserID: "ada", ClientID: client, Scopes: []string{"openid", "profile"}, CreatedAt: at(time.Duration(i) * time.Minute)}
+		wantErr(t, "ApproveAuthRequest", s.ApproveAuthRequest(ctx, req.IDHash, "sess", code, consent, t0), nil)
+	}
+	got, err := s.ListConsents(ctx, "ada")
+	wantErr(t, "ListConsents", err, nil)
+	diff(t, "ListConsents", []*store.Consent{
+		{UserID: "ada", ClientID: c.ID, Scopes: []string{"openid", "profile"}, CreatedAt: at(time.Minute)},
+		{UserID: "ada", ClientID: "tv", Scopes: []string{"openid", "profile"}, CreatedAt: t0},
+	}, got)
+	wantErr(t, "DeleteConsent", s.DeleteConsent(ctx, "ada", "tv"), nil)
+	got, err = s.ListConsents(ctx, "ada")
+	wantErr(t, "ListConsents after DeleteConsent", err, nil)
+	if len(got) != 1 || got[0].ClientID != "app" {
+		t.Errorf("ListConsents after forgetting tv = %v", got)
+	}
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
 		{"Audit", testAudit},
+		{"SealSecrets", testSealSecrets},
 		{"RegistrationTokens", testRegistrationTokens},
 		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
 		{"AccountTokens", testAccountTokens},
@@ -69,11 +70,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetPassword", testSetPassword},
 		{"AccountMail", testAccountMail},
 		{"ConcurrentVerifyEmail", testConcurrentVerifyEmail},
+		{"ListUserGrants", testListUserGrants},
+		{"ListConsents", testListConsents},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
 		})
 	}
+	t.Run("Sealed", func(t *testing.T) { runSealed(t, open) })
 }
 
 // t0 is the suite's clock: whole milliseconds, because backends keep times

@@ -1,4 +1,4 @@
--- 0012: the audit log (issue 15): who changed what, when and from where.
+-- 0014: the audit log (issue 15): who changed what, when and from where.
 --
 -- One row per change, written after it succeeded and never updated; the
 -- sweeper deletes rows older than audit.retention. org_id and the actor
@@ -8,17 +8,17 @@
 -- and by organization, actor or kind.
 
 CREATE TABLE audit_log (
-	id          TEXT    NOT NULL PRIMARY KEY,
-	at          INTEGER NOT NULL,
-	actor_kind  TEXT    NOT NULL,
-	actor_id    TEXT    NOT NULL,
-	address     TEXT    NOT NULL,
-	kind        TEXT    NOT NULL,
-	target_id   TEXT    NOT NULL,
-	org_id      TEXT    NOT NULL,
-	before_json TEXT    NOT NULL,
-	after_json  TEXT    NOT NULL
-) STRICT;
+	id          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	at          BIGINT  NOT NULL,
+	actor_kind  TEXT COLLATE "C" NOT NULL,
+	actor_id    TEXT COLLATE "C" NOT NULL,
+	address     TEXT COLLATE "C" NOT NULL,
+	kind        TEXT COLLATE "C" NOT NULL,
+	target_id   TEXT COLLATE "C" NOT NULL,
+	org_id      TEXT COLLATE "C" NOT NULL,
+	before_json TEXT COLLATE "C" NOT NULL,
+	after_json  TEXT COLLATE "C" NOT NULL
+);
 
 CREATE INDEX audit_log_at ON audit_log (at, id);
 CREATE INDEX audit_log_org ON audit_log (org_id, at, id);

@@ -8,17 +8,17 @@
 -- and by organization, actor or kind.
 
 CREATE TABLE audit_log (
-	id          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
-	at          BIGINT  NOT NULL,
-	actor_kind  TEXT COLLATE "C" NOT NULL,
-	actor_id    TEXT COLLATE "C" NOT NULL,
-	address     TEXT COLLATE "C" NOT NULL,
-	kind        TEXT COLLATE "C" NOT NULL,
-	target_id   TEXT COLLATE "C" NOT NULL,
-	org_id      TEXT COLLATE "C" NOT NULL,
-	before_json TEXT COLLATE "C" NOT NULL,
-	after_json  TEXT COLLATE "C" NOT NULL
-);
+	id          TEXT    NOT NULL PRIMARY KEY,
+	at          INTEGER NOT NULL,
+	actor_kind  TEXT    NOT NULL,
+	actor_id    TEXT    NOT NULL,
+	address     TEXT    NOT NULL,
+	kind        TEXT    NOT NULL,
+	target_id   TEXT    NOT NULL,
+	org_id      TEXT    NOT NULL,
+	before_json TEXT    NOT NULL,
+	after_json  TEXT    NOT NULL
+) STRICT;
 
 CREATE INDEX audit_log_at ON audit_log (at, id);
 CREATE INDEX audit_log_org ON audit_log (org_id, at, id);

@@ -1,0 +1,266 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// The account page (/account): the person's profile, the devices and apps
+// connected to the account (every active grant, each revocable at once),
+// the apps they allowed (remembered consent, each forgettable), and forms
+// to change the password and the email address. Every form is a `form`
+// route (CSRF, cross-origin refusal), acts only on the signed-in person's
+// own records, and a change of password or address asks for the current
+// password, counted against a budget per account in the store.
+
+func init() {
+	templates["account"] = template.Must(template.New("").Funcs(template.FuncMap{"when": when}).
+		ParseFS(templateFiles, "templates/layout.html", "templates/account.html"))
+}
+
+// when shows a time on the account page.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+}
+
+type accountPage struct {
+	base
+	Account     *store.User
+	Grants      []*store.GrantInfo
+	Consents    []consentView
+	Done        string
+	MinPassword int
+}
+
+type consentView struct {
+	*store.Consent
+	Name string
+}
+
+// accountDone are the confirmations a change redirects to (?done=).
+var accountDone = map[string]string{
+	"password": "Your password is changed, and your other browsers were signed out.",
+	"email":    "We emailed a link to the new address. Your address changes once you open it.",
+	"revoked":  "Revoked: that device or app is signed out and can no longer use your account.",
+	"forgot":   "Forgotten: that app will ask you again before it signs you in.",
+}
+
+var errNotYours = &pageError{Status: http.StatusNotFound, Heading: "Not found",
+	Text: "There is no such device or app on your account. Go back to your account and reload it."}
+
+// Account serves GET /account.
+func (p *Pages) Account(w http.ResponseWriter, r *http.Request) error {
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return seeOther(w, loginURL("/account"))
+	}
+	done, _ := query(r, "done")
+	return p.renderAccount(w, r, http.StatusOK, s, u, "", accountDone[done])
+}
+
+func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int, s *store.Session, u *store.User, notice, done string) error {
+	ctx := r.Context()
+	grants, err := p.Accounts.ListUserGrants(ctx, u.ID, p.Now())
+	if err != nil {
+		return err
+	}
+	consents, err := p.Accounts.ListConsents(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	views := make([]consentView, 0, len(consents))
+	for _, c := range consents {
+		name := c.ClientID
+		if cl, err := p.Store.GetClient(ctx, c.ClientID); err == nil {
+			name = cl.Name
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		views = append(views, consentView{Consent: c, Name: name})
+	}
+	return p.render(w, status, "account", accountPage{
+		base:    base{Title: "Your account", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
+		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
+	})
+}
+
+// accountForm reads a form of the account page: signed in, CSRF checked.
+func (p *Pages) accountForm(w http.ResponseWriter, r *http.Request) (map[string]string, *store.Session, *store.User, error) {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, u, err := p.Sessions.Current(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := p.checkCSRF(r, s, f); err != nil {
+		return nil, nil, nil, err
+	}
+	if u == nil {
+		// The CSRF token was bound to a browser without a session: a form
+		// from before the session ended.
+		return nil, nil, nil, seeOther(w, loginURL("/account"))
+	}
+	return f, s, u, nil
+}
+
+// RevokeGrant serves POST /account/grants/revoke: the grant (one of the
+// person's own) is revoked with its refresh tokens, so the device's next
+// refresh fails and its access tokens turn inactive at introspection.
+func (p *Pages) RevokeGrant(w http.ResponseWriter, r *http.Request) error {
+	f, _, u, err := p.accountForm(w, r)
+	if err != nil || f == nil {
+		return err
+	}
+	ctx := r.Context()
+	g, err := p.Accounts.GetGrant(ctx, f["grant_id"])
+	if errors.Is(err, store.ErrNotFound) || (err == nil && g.UserID != u.ID) {
+		return errNotYours
+	}
+	if err != nil {
+		return fmt.Errorf("get grant: %w", err)
+	}
+	if err := p.Accounts.RevokeGrant(ctx, g.ID, p.Now()); err != nil {
+		return fmt.Errorf("revoke grant: %w", err)
+	}
+	p.log().InfoContext(ctx, "grant revoked by its user", "user_id", u.ID, "grant_id", g.ID, "client_id", g.ClientID)
+	return seeOther(w, "/account?done=revoked")
+}
+
+// ForgetConsent serves POST /account/consents/forget: what the person
+// allowed the client is forgotten, so it asks again.
+func (p *Pages) ForgetConsent(w http.ResponseWriter, r *http.Request) error {
+	f, _, u, err := p.accountForm(w, r)
+	if err != nil || f == nil {
+		return err
+	}
+	err = p.Accounts.DeleteConsent(r.Context(), u.ID, f["client_id"])
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotYours
+	}
+	if err != nil {
+		return fmt.Errorf("delete consent: %w", err)
+	}
+	return seeOther(w, "/account?done=forgot")
+}
+
+// ChangePassword serves POST /account/password: with the current
+// password, a new one; the person's other sessions end (with their
+// attached grants) and a notice is mailed.
+func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
+	f, s, u, err := p.accountForm(w, r)
+	if err != nil || f == nil {
+		return err
+	}
+	ctx := r.Context()
+	if ok, err := p.checkCurrentPassword(ctx, w, u, f["current_password"]); err != nil {
+		return err
+	} else if !ok {
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "The current password is wrong.", "")
+	}
+	password := f["new_password"]
+	if err := account.ValidatePassword(password); err != nil {
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, capitalize(err.Error())+".", "")
+	}
+	hash, err := account.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	n, err := p.Accounts.SetPassword(ctx, u.ID, hash, s.Hash, p.Now())
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	p.log().InfoContext(ctx, "password changed by its user", "user_id", u.ID, "sessions_ended", n)
+	if err := p.Links.Notify(ctx, u.Email, "Your password was changed",
+		"Hello "+u.Name+",\n\nThe password of your account was just changed on the account page, and your other browsers were signed out."+
+			"\n\nIf you did not do this, reset your password at once and contact your administrator."); err != nil {
+		return err
+	}
+	return seeOther(w, "/account?done=password")
+}
+
+// ChangeEmail serves POST /account/email: with the current password, a
+// link to the new address, which replaces the old once it is used. The
+// answer is the same whether or not another account has that address; if
+// one has, that address is told instead, and nothing can change.
+func (p *Pages) ChangeEmail(w http.ResponseWriter, r *http.Request) error {
+	f, s, u, err := p.accountForm(w, r)
+	if err != nil || f == nil {
+		return err
+	}
+	ctx := r.Context()
+	email := strings.ToLower(strings.TrimSpace(f["email"]))
+	if !account.ValidEmail(email) {
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "Enter an email address such as name@example.com.", "")
+	}
+	if email == u.Email {
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "That is your address already.", "")
+	}
+	if ok, err := p.checkCurrentPassword(ctx, w, u, f["current_password"]); err != nil {
+		return err
+	} else if !ok {
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "The current password is wrong.", "")
+	}
+	ok, err := p.spend(ctx, w, p.linkWindow(),
+		budget{"link:verify:addr:" + email, orDefault(p.LinksPerAddress, DefaultLinksPerAddress)},
+		budget{"link:verify:ip:" + p.throttleIP(r), orDefault(p.LinksPerIP, DefaultLinksPerIP)})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errTooManyLinks
+	}
+	_, err = p.Store.GetUserByEmail(ctx, email)
+	switch {
+	case err == nil:
+		err = p.Links.Notify(ctx, email, "Someone tried to use your address",
+			"Someone signed in to another account asked to move it to this address, which your account uses already. Nothing changed."+
+				"\n\nIf it was you, sign in to this account instead. If not, you need not do anything.")
+	case errors.Is(err, store.ErrNotFound):
+		err = p.Links.SendVerification(ctx, u, email, "/account")
+	}
+	if err != nil {
+		return err
+	}
+	return seeOther(w, "/account?done=email")
+}
+
+// checkCurrentPassword checks the signed-in person's password, counting
+// the attempt against the account's sign-in budget first (UI-05), so a
+// stolen session cannot guess the password faster than sign-in can.
+func (p *Pages) checkCurrentPassword(ctx context.Context, w http.ResponseWriter, u *store.User, password string) (bool, error) {
+	if p.LoginWindow <= 0 {
+		return false, errors.New("web: Pages.LoginWindow must be positive")
+	}
+	ok, err := p.spend(ctx, w, p.LoginWindow, budget{"account:password:" + u.ID, p.LoginPerAccount})
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, errTooMany
+	}
+	if password == "" || len(password) > account.MaxPasswordLength {
+		return false, nil
+	}
+	good, err := account.CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		p.log().ErrorContext(ctx, "unreadable password hash", "user_id", u.ID, "err", err)
+		return false, nil
+	}
+	return good, nil
+}
