@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
@@ -55,6 +57,7 @@ type Store interface {
 	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
 
+	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
 	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
 	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
 	DeleteRegistrationToken(ctx context.Context, id string) error
@@ -77,6 +80,12 @@ type API struct {
 	// Orgs serves organizations, client groups and invitations (orgs.go,
 	// invitations.go); nil answers 404 on those paths.
 	Orgs *org.Service
+	// Audit records every change the API makes, as made by the admin
+	// token from the request's address; nil records nothing.
+	Audit *audit.Log
+	// TrustProxy: the request's address is the one a reverse proxy
+	// appended to X-Forwarded-For (clientip.From), for the audit log.
+	TrustProxy bool
 }
 
 // Prefix is the path every admin route lives under.
@@ -93,6 +102,8 @@ func (a *API) Guard(h oauth.HandlerFunc) http.Handler {
 		if err := a.authenticate(r); err != nil {
 			return err
 		}
+		// Whatever the API changes, the admin token changed it.
+		r = r.WithContext(audit.WithActor(r.Context(), audit.AdminToken(clientip.From(r, a.TrustProxy))))
 		return h(w, r)
 	})
 }
@@ -200,6 +211,12 @@ func (a *API) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.Log
+}
+
+// record adds c to the audit log, after the change succeeded. A failure
+// to store the entry is logged there; the change stands and is answered.
+func (a *API) record(r *http.Request, c audit.Change) {
+	_ = a.Audit.Record(r.Context(), c)
 }
 
 // newID draws a random id (oauth.NewID).

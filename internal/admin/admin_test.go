@@ -105,6 +105,7 @@ func operations(a *API) []operation {
 		{"GET /admin/v1/organizations/{id}/invitations", a.ListInvitations},
 		{"GET /admin/v1/invitations/{id}", a.GetInvitation},
 		{"POST /admin/v1/invitations/{id}/revoke", a.RevokeInvitation},
+		{"GET /admin/v1/audit", a.ListAudit},
 	}
 }
 

@@ -76,6 +76,7 @@ var commands = []command{
 	{"groups", "manage organizations' device client groups through the admin API", groupsGroup.run},
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
+	{"audit", "show who changed what (the audit log) through the admin API", runAudit},
 	{"registration-tokens", "make initial access tokens for dynamic client registration", registrationTokensGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},
 	{"secrets", "make a secrets key, or re-seal the database's secrets under the first one", secretsGroup.run},

@@ -54,8 +54,15 @@ type Config struct {
 	TrustProxy bool `yaml:"trust_proxy"`
 	// SweepInterval is how often expired rows are deleted.
 	SweepInterval Duration `yaml:"sweep_interval"`
+	Audit         Audit    `yaml:"audit"`
 	// Dev is set by `serve --dev`, never by the file.
 	Dev bool `yaml:"-"`
+}
+
+// Audit says how long the audit log keeps what it records.
+type Audit struct {
+	// Retention is how long an entry is kept; the sweeper deletes older ones.
+	Retention Duration `yaml:"retention"`
 }
 
 // Postgres tunes the PostgreSQL backend.
@@ -220,6 +227,7 @@ func Default() Config {
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
+		Audit:         Audit{Retention: Duration(365 * 24 * time.Hour)},
 		Registration:  defaultRegistration(),
 		DPoP:          defaultDPoP(),
 	}
@@ -364,6 +372,7 @@ func (c *Config) Validate() error {
 			bad("%s: must be 0 (no limit) or more", name)
 		}
 	}
+	positive("audit.retention", c.Audit.Retention)
 	positive("keys.cache_refresh", c.Keys.CacheRefresh)
 	if c.Keys.PublishDelay <= c.Keys.CacheRefresh {
 		bad("keys.publish_delay %s: must exceed keys.cache_refresh %s, or an instance could meet a token signed with a key it has not loaded", c.Keys.PublishDelay, c.Keys.CacheRefresh)

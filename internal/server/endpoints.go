@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/device"
@@ -165,12 +166,17 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		},
 		Rand: s.rand,
 	}
+	// Every change through the admin API, the invitation API and the
+	// consoles is recorded (package audit).
+	auditLog := &audit.Log{Store: s.store, Now: s.now, Rand: s.rand, Log: s.log}
 	adminAPI := &admin.API{
-		Store: s.store,
-		Token: cfg.AdminToken,
-		Now:   s.now,
-		Rand:  s.rand,
-		Log:   s.log,
+		Store:      s.store,
+		Token:      cfg.AdminToken,
+		Now:        s.now,
+		Rand:       s.rand,
+		Log:        s.log,
+		Audit:      auditLog,
+		TrustProxy: cfg.TrustProxy,
 		// A client's override is checked as it will be used: merged
 		// with the server's policy.
 		CheckCodePolicy: rules.CheckClient,
@@ -201,7 +207,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Store: s.store, Clients: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
 		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
-		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox,
+		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox, Audit: auditLog,
 	}
 	adminAPI.Orgs = orgs
 	// The sender lives as long as the context the server was built with (serve's

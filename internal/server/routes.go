@@ -185,6 +185,8 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"GET /admin/v1/invitations/{id}", admin(a.GetInvitation)},
 		{"POST /admin/v1/invitations/{id}/revoke", admin(a.RevokeInvitation)},
 
+		{"GET /admin/v1/audit", admin(a.ListAudit)},
+
 		{"/admin/v1/", admin(a.Unmatched(mux))}, // JSON 404, or 405 with Allow
 	}
 }

@@ -142,7 +142,8 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://…", dsn)
 }
 
-// Sweep deletes expired rows and retired keys every interval until ctx ends.
+// Sweep deletes expired rows, audit entries past audit.retention and
+// retired keys every interval until ctx ends.
 func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -152,19 +153,31 @@ func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		n, err := s.store.Sweep(ctx, s.now())
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("sweep failed", "err", err)
-			}
-			continue
+		s.sweepOnce(ctx)
+	}
+}
+
+// sweepOnce is one round of Sweep.
+func (s *Server) sweepOnce(ctx context.Context) {
+	n, err := s.store.Sweep(ctx, s.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("sweep failed", "err", err)
 		}
-		if n > 0 {
-			s.log.Debug("swept expired rows", "rows", n)
+		return
+	}
+	if n > 0 {
+		s.log.Debug("swept expired rows", "rows", n)
+	}
+	if n, err := s.store.PruneAudit(ctx, s.now().Add(-s.cfg.Audit.Retention.D())); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("pruning the audit log failed", "err", err)
 		}
-		if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("pruning retired keys failed", "err", err)
-		}
+	} else if n > 0 {
+		s.log.Debug("pruned the audit log", "entries", n)
+	}
+	if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("pruning retired keys failed", "err", err)
 	}
 }
 

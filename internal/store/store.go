@@ -69,6 +69,7 @@ type Store interface {
 	KeyStore
 	ThrottleStore
 	OrgStore
+	AuditStore
 	SecretStore
 	RegistrationStore
 	AccountStore

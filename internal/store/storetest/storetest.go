@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
+		{"Audit", testAudit},
 		{"SealSecrets", testSealSecrets},
 		{"RegistrationTokens", testRegistrationTokens},
 		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
