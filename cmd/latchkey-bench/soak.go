@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/workload"
 )
 
@@ -117,8 +118,12 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		backend, db, schema = "postgres", o.postgres, "soak_"+strings.ToLower(rand.Text())
 		defer dropSchema(o.postgres, schema)
 	}
-	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nlog: {level: warn}\nsweep_interval: 1m\n"+
-		"tokens: {refresh_lifetime: 10m, refresh_idle_lifetime: 10m}\n", addr, db, adminToken) + workload.ServerConfig(mail.Port())
+	secretsKey, err := seal.NewKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nsecrets_keys: [%q]\nlog: {level: warn}\nsweep_interval: 1m\n"+
+		"tokens: {refresh_lifetime: 10m, refresh_idle_lifetime: 10m}\n", addr, db, adminToken, secretsKey) + workload.ServerConfig(mail.Port())
 	if schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", schema)
 	}

@@ -50,6 +50,9 @@ func pgSchema(t *testing.T, dsn string) string {
 	return schema
 }
 
+// testSecretsKey seals the instances' secrets: serve needs one outside --dev.
+const testSecretsKey = "lk_sk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+
 // instance is one `latchkey serve` process.
 type instance struct {
 	URL    string
@@ -69,7 +72,8 @@ func startInstances(t *testing.T, n int, config string) []*instance {
 	for i := range out {
 		addr := freeAddr(t)
 		p := exec.Command(bin, "serve", "--config", config, "--listen", addr)
-		p.Env = append(os.Environ(), "LATCHKEY_DB=", "LATCHKEY_ADMIN_TOKEN=", "LATCHKEY_LISTEN=", "LATCHKEY_ISSUER=")
+		p.Env = append(os.Environ(), "LATCHKEY_DB=", "LATCHKEY_ADMIN_TOKEN=", "LATCHKEY_LISTEN=", "LATCHKEY_ISSUER=",
+			"LATCHKEY_SECRETS_KEY="+testSecretsKey)
 		in := &instance{URL: "http://" + addr, proc: p, stderr: &lockedBuffer{}}
 		p.Stdout, p.Stderr = io.Discard, in.stderr
 		if err := p.Start(); err != nil {
@@ -306,7 +310,7 @@ tokens: {signing_alg: RS256}
 	}
 	bin, _ := buildBinary()
 	rot := exec.Command(bin, "keys", "rotate", "--config", config, "--yes")
-	rot.Env = append(os.Environ(), "LATCHKEY_DB=")
+	rot.Env = append(os.Environ(), "LATCHKEY_DB=", "LATCHKEY_SECRETS_KEY="+testSecretsKey)
 	var rotOut bytes.Buffer
 	rot.Stdout, rot.Stderr = &rotOut, &rotOut
 	if err := rot.Run(); err != nil {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
@@ -33,6 +35,9 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*store.User, error)
 	UpdateUser(ctx context.Context, u *store.User) error
 	DeleteUser(ctx context.Context, id string) error
+	// SetPassword ends the user's sessions with their attached grants,
+	// as a reset does (PatchUser with a password).
+	SetPassword(ctx context.Context, userID, passwordHash, keepSession string, now time.Time) (int, error)
 
 	ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error)
 	GetGrant(ctx context.Context, id string) (*store.Grant, error)
@@ -53,6 +58,7 @@ type Store interface {
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
 
 	store.ServiceKeyStore
+	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
 	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
 	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
 	DeleteRegistrationToken(ctx context.Context, id string) error
@@ -75,6 +81,12 @@ type API struct {
 	// Orgs serves organizations, client groups and invitations (orgs.go,
 	// invitations.go); nil answers 404 on those paths.
 	Orgs *org.Service
+	// Audit records every change the API makes, as made by the admin
+	// token from the request's address; nil records nothing.
+	Audit *audit.Log
+	// TrustProxy: the request's address is the one a reverse proxy
+	// appended to X-Forwarded-For (clientip.From), for the audit log.
+	TrustProxy bool
 }
 
 // Prefix is the path every admin route lives under.
@@ -91,6 +103,8 @@ func (a *API) Guard(h oauth.HandlerFunc) http.Handler {
 		if err := a.authenticate(r); err != nil {
 			return err
 		}
+		// Whatever the API changes, the admin token changed it.
+		r = r.WithContext(audit.WithActor(r.Context(), audit.AdminToken(clientip.From(r, a.TrustProxy))))
 		return h(w, r)
 	})
 }
@@ -198,6 +212,12 @@ func (a *API) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.Log
+}
+
+// record adds c to the audit log, after the change succeeded. A failure
+// to store the entry is logged there; the change stands and is answered.
+func (a *API) record(r *http.Request, c audit.Change) {
+	_ = a.Audit.Record(r.Context(), c)
 }
 
 // newID draws a random id (oauth.NewID).

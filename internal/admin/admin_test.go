@@ -109,6 +109,7 @@ func operations(a *API) []operation {
 		{"GET /admin/v1/api-keys", a.ListAPIKeys},
 		{"POST /admin/v1/api-keys/{id}/rotate", a.RotateAPIKey},
 		{"DELETE /admin/v1/api-keys/{id}", a.RevokeAPIKey},
+		{"GET /admin/v1/audit", a.ListAudit},
 	}
 }
 

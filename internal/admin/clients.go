@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -158,6 +159,7 @@ func (a *API) CreateClient(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "", "a client with client_id "+shorten(c.ID)+" exists already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client created", "client_id", c.ID, "auth_method", c.AuthMethod)
+	a.record(r, audit.Change{Kind: audit.ClientCreate, TargetID: c.ID, OrgID: c.OrgID, After: clientJSON(c, "")})
 	w.Header().Set("Location", Prefix+"clients/"+url.PathEscape(c.ID))
 	return oauth.WriteJSON(w, http.StatusCreated, clientJSON(c, secret))
 }
@@ -206,6 +208,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, replace bool)
 	if req.ClientID != nil && *req.ClientID != c.ID {
 		return badRequest("client_id cannot be changed: it is %s", c.ID)
 	}
+	before := clientJSON(c, "")
 	if err := a.applyClient(c, &req, replace); err != nil {
 		return err
 	}
@@ -218,16 +221,21 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, replace bool)
 		return storeError(err, "there is no client "+c.ID, "the client changed meanwhile: try again")
 	}
 	a.log().InfoContext(r.Context(), "admin: client updated", "client_id", c.ID, "new_secret", secret != "")
+	a.record(r, audit.Change{Kind: audit.ClientUpdate, TargetID: c.ID, OrgID: c.OrgID, Before: before, After: clientJSON(c, "")})
 	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
 }
 
 // DeleteClient serves DELETE /admin/v1/clients/{id}.
 func (a *API) DeleteClient(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := a.Store.DeleteClient(r.Context(), id); err != nil {
-		return storeError(err, "there is no client "+shorten(id), "")
+	c, err := a.loadClient(r)
+	if err != nil {
+		return err
 	}
-	a.log().InfoContext(r.Context(), "admin: client deleted", "client_id", id)
+	if err := a.Store.DeleteClient(r.Context(), c.ID); err != nil {
+		return storeError(err, "there is no client "+shorten(c.ID), "")
+	}
+	a.log().InfoContext(r.Context(), "admin: client deleted", "client_id", c.ID)
+	a.record(r, audit.Change{Kind: audit.ClientDelete, TargetID: c.ID, OrgID: c.OrgID, Before: clientJSON(c, "")})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -256,6 +264,7 @@ func (a *API) RotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client "+c.ID, "the client changed meanwhile: try again")
 	}
 	a.log().InfoContext(r.Context(), "admin: client secret rotated", "client_id", c.ID)
+	a.record(r, audit.Change{Kind: audit.ClientRotateSecret, TargetID: c.ID, OrgID: c.OrgID})
 	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
 }
 

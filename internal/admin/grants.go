@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -67,6 +68,7 @@ func (a *API) RevokeGrant(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no grant "+shorten(id), "")
 	}
 	a.log().InfoContext(r.Context(), "admin: grant revoked", "grant_id", id)
+	a.record(r, audit.Change{Kind: audit.GrantRevoke, TargetID: id})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
@@ -100,6 +101,7 @@ func (a *API) CreateOrg(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "", "an organization with id "+o.ID+" exists already")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization created", "org_id", o.ID)
+	a.record(r, audit.Change{Kind: audit.OrgCreate, TargetID: o.ID, OrgID: o.ID, After: orgJSON(o)})
 	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID))
 	return oauth.WriteJSON(w, http.StatusCreated, orgJSON(o))
 }
@@ -157,6 +159,7 @@ func (a *API) PatchOrg(w http.ResponseWriter, r *http.Request) error {
 	if req.ID != nil && *req.ID != o.ID {
 		return badRequest("id cannot be changed: it is %s", o.ID)
 	}
+	before := orgJSON(o)
 	if err := applyOrg(o, &req); err != nil {
 		return err
 	}
@@ -165,21 +168,23 @@ func (a *API) PatchOrg(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no organization "+o.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization updated", "org_id", o.ID)
+	a.record(r, audit.Change{Kind: audit.OrgUpdate, TargetID: o.ID, OrgID: o.ID, Before: before, After: orgJSON(o)})
 	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
 }
 
 // DeleteOrg serves DELETE /admin/v1/organizations/{id}.
 func (a *API) DeleteOrg(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.orgStore()
+	st, o, err := a.loadOrg(r)
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
+	id := o.ID
 	if err := st.DeleteOrganization(r.Context(), id); err != nil {
 		return storeError(err, "there is no organization "+shorten(id),
 			"organization "+shorten(id)+" owns device clients: delete them first")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization deleted", "org_id", id)
+	a.record(r, audit.Change{Kind: audit.OrgDelete, TargetID: id, OrgID: id, Before: orgJSON(o)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -239,6 +244,10 @@ func (a *API) PutMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	userID := r.PathValue("user_id")
+	var before any
+	if old, err := st.GetOrgMember(r.Context(), o.ID, userID); err == nil {
+		before = a.memberJSON(r, old)
+	}
 	m := &store.OrgMember{OrgID: o.ID, UserID: userID, Role: req.Role, CreatedAt: a.now()}
 	if err := st.PutOrgMember(r.Context(), m); err != nil {
 		return storeError(err, "there is no user "+shorten(userID), "")
@@ -247,7 +256,9 @@ func (a *API) PutMember(w http.ResponseWriter, r *http.Request) error {
 		m = got
 	}
 	a.log().InfoContext(r.Context(), "admin: organization member set", "org_id", o.ID, "user_id", userID, "role", req.Role)
-	return oauth.WriteJSON(w, http.StatusOK, a.memberJSON(r, m))
+	after := a.memberJSON(r, m)
+	a.record(r, audit.Change{Kind: audit.MemberPut, TargetID: userID, OrgID: o.ID, Before: before, After: after})
+	return oauth.WriteJSON(w, http.StatusOK, after)
 }
 
 // DeleteMember serves DELETE /admin/v1/organizations/{id}/members/{user_id}.
@@ -257,10 +268,15 @@ func (a *API) DeleteMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	userID := r.PathValue("user_id")
+	var before any
+	if old, err := st.GetOrgMember(r.Context(), o.ID, userID); err == nil {
+		before = a.memberJSON(r, old)
+	}
 	if err := st.DeleteOrgMember(r.Context(), o.ID, userID); err != nil {
 		return storeError(err, "user "+shorten(userID)+" is not a member of "+o.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization member removed", "org_id", o.ID, "user_id", userID)
+	a.record(r, audit.Change{Kind: audit.MemberDelete, TargetID: userID, OrgID: o.ID, Before: before})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -351,6 +367,7 @@ func (a *API) CreateGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no organization "+o.ID, "organization "+o.ID+" has a group named "+shorten(g.Name)+" already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group created", "org_id", o.ID, "group_id", g.ID)
+	a.record(r, audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
 	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID)+"/client-groups/"+g.ID)
 	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
 }
@@ -409,6 +426,7 @@ func (a *API) PatchGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	before := groupJSON(g)
 	if err := applyGroup(g, &req); err != nil {
 		return err
 	}
@@ -417,6 +435,7 @@ func (a *API) PatchGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client group "+g.ID, "the organization has a group named "+shorten(g.Name)+" already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group updated", "org_id", g.OrgID, "group_id", g.ID)
+	a.record(r, audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
 	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
 }
 
@@ -430,6 +449,7 @@ func (a *API) DeleteGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client group "+g.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group deleted", "org_id", g.OrgID, "group_id", g.ID)
+	a.record(r, audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -467,6 +487,7 @@ func (a *API) AddGroupClient(w http.ResponseWriter, r *http.Request) error {
 			" is not a device client of organization "+shorten(g.OrgID)+": only the organization's own devices join its groups")
 	}
 	a.log().InfoContext(r.Context(), "admin: client added to group", "group_id", g.ID, "client_id", clientID)
+	a.record(r, audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -483,6 +504,7 @@ func (a *API) RemoveGroupClient(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "client "+shorten(clientID)+" is not in group "+g.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: client removed from group", "group_id", g.ID, "client_id", clientID)
+	a.record(r, audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

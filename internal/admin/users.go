@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -67,6 +68,7 @@ func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "", "a user with email "+u.Email+" exists already")
 	}
 	a.log().InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
+	a.record(r, audit.Change{Kind: audit.UserCreate, TargetID: u.ID, After: userJSON(u)})
 	w.Header().Set("Location", Prefix+"users/"+url.PathEscape(u.ID))
 	return oauth.WriteJSON(w, http.StatusCreated, userJSON(u))
 }
@@ -103,6 +105,7 @@ func (a *API) PatchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	before := userChange(u, false)
 	if err := applyUser(u, &req); err != nil {
 		return err
 	}
@@ -110,17 +113,30 @@ func (a *API) PatchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.UpdateUser(r.Context(), u); err != nil {
 		return storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
 	}
+	if req.Password != nil {
+		// A password an admin sets ends every session of the user and the
+		// attached clients' grants approved in them, as a reset does
+		// (docs/security.md ACC-05).
+		if _, err := a.Store.SetPassword(r.Context(), u.ID, u.PasswordHash, "", a.now()); err != nil {
+			return storeError(err, "there is no user "+u.ID, "")
+		}
+	}
 	a.log().InfoContext(r.Context(), "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
+	a.record(r, audit.Change{Kind: audit.UserUpdate, TargetID: u.ID, Before: before, After: userChange(u, req.Password != nil)})
 	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
 }
 
 // DeleteUser serves DELETE /admin/v1/users/{id}.
 func (a *API) DeleteUser(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := a.Store.DeleteUser(r.Context(), id); err != nil {
-		return storeError(err, "there is no user "+shorten(id), "")
+	u, err := a.loadUser(r)
+	if err != nil {
+		return err
 	}
-	a.log().InfoContext(r.Context(), "admin: user deleted", "user_id", id)
+	if err := a.Store.DeleteUser(r.Context(), u.ID); err != nil {
+		return storeError(err, "there is no user "+shorten(u.ID), "")
+	}
+	a.log().InfoContext(r.Context(), "admin: user deleted", "user_id", u.ID)
+	a.record(r, audit.Change{Kind: audit.UserDelete, TargetID: u.ID, Before: userJSON(u)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -197,4 +213,13 @@ func userJSON(u *store.User) User {
 		CreatedAt: formatTime(u.CreatedAt),
 		UpdatedAt: formatTime(u.UpdatedAt),
 	}
+}
+
+// userChange is a user's settings for the audit log: as the API shows
+// them, and whether this change set a new password (never the password).
+func userChange(u *store.User, newPassword bool) any {
+	return struct {
+		User
+		PasswordChanged bool `json:"password_changed,omitempty"`
+	}{userJSON(u), newPassword}
 }

@@ -104,7 +104,7 @@ func clientBody(create bool) *body {
 		{flag: "refresh-idle-lifetime", member: "refresh_idle_lifetime", value: wholeSeconds,
 			usage: "how long its refresh tokens may go unused, a `DURATION` (default: the server's)"},
 		{flag: "dpop-bound", member: "dpop_bound_access_tokens", value: trueOrFalse,
-			usage: "`true` if every token request must carry a DPoP proof (RFC 9449's dpop_bound_access_tokens), false if not"},
+			usage: "`BOOL`: true if every token request must carry a DPoP proof (RFC 9449's dpop_bound_access_tokens), false if not"},
 		{flag: "refresh-token-policy", member: "refresh_token_policy",
 			usage: "when users' grants come with a refresh token: `POLICY` offline_access (when the user granted it; the default) or always"},
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -37,11 +39,16 @@ type adminEnv struct {
 func startAdmin(t *testing.T) *adminEnv {
 	t.Helper()
 	s := sqlitetest.Open(t)
+	now := func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) }
+	var ticks atomic.Int64
 	a := &admin.API{
 		Store: s,
 		Token: adminTestToken,
-		Now:   func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) },
+		Now:   now,
 		Rand:  rand.Reader,
+		// Each entry a second after the one before, so the log's order
+		// (newest first) is the order of the commands.
+		Audit: &audit.Log{Store: s, Now: func() time.Time { return now().Add(time.Duration(ticks.Add(1)) * time.Second) }, Rand: rand.Reader},
 	}
 	srv := httptest.NewServer(server.AdminMux(a))
 	t.Cleanup(srv.Close)

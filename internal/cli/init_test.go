@@ -56,6 +56,9 @@ func checkInit(t *testing.T, dir, stdout string) config.Config {
 	if !strings.HasPrefix(cfg.AdminToken, "lk_admin_") || len(cfg.AdminToken) != len("lk_admin_")+43 {
 		t.Errorf("admin_token %q: want lk_admin_ and 256 bits", cfg.AdminToken)
 	}
+	if len(cfg.SecretsKeys) != 1 || !strings.HasPrefix(cfg.SecretsKeys[0], "lk_sk_") || len(cfg.SecretsKeys[0]) != len("lk_sk_")+43 {
+		t.Errorf("secrets_keys %q: want one lk_sk_ key of 256 bits", cfg.SecretsKeys)
+	}
 	for _, want := range []string{
 		"Latchkey is set up.",
 		"latchkey serve --config " + file,
@@ -99,6 +102,7 @@ func TestInitSQLite(t *testing.T) {
 	cfg := checkInit(t, dir, stdout)
 	want := config.Default()
 	want.Issuer, want.Database, want.AdminToken, want.TrustProxy = "https://auth.example.com", "sqlite:"+db, cfg.AdminToken, true
+	want.SecretsKeys = cfg.SecretsKeys
 	if d := cmp.Diff(want, cfg); d != "" {
 		t.Errorf("the configuration init wrote (-want +got):\n%s", d)
 	}
@@ -177,7 +181,7 @@ func TestInitPostgres(t *testing.T) {
 		t.Errorf("database: %s; want %s", cfg.Database, u)
 	}
 	text, _ := os.ReadFile(filepath.Join(dir, "latchkey.yaml"))
-	if !strings.Contains(string(text), "This file holds the admin token and the database password") {
+	if !strings.Contains(string(text), "This file holds the admin token, the secrets key and the database password") {
 		t.Errorf("the configuration does not say it holds the database password:\n%s", text)
 	}
 }

@@ -95,6 +95,11 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A database dump alone must not sign a token (docs/security.md SS-05):
+	// outside development the secrets it keeps are sealed.
+	if !cfg.Dev && len(cfg.SecretsKeys) == 0 {
+		return errors.New(noSecretsKey)
+	}
 	log := newLogger(cfg, e.Stderr)
 	tuneGC()
 

@@ -127,6 +127,8 @@ var servingAt = regexp.MustCompile(`msg="latchkey is serving" .*listen=(\S+)`)
 // the address it listens on and its log.
 func startServe(t *testing.T, getenv func(string) string, args ...string) (addr string, log *syncBuffer) {
 	t.Helper()
+	getenv = withSecretsKey(getenv)
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	log = &syncBuffer{}
 	done := make(chan int, 1)
@@ -185,6 +187,36 @@ func TestServeNewInstallation(t *testing.T) {
 	}, Stdout: &out, Stderr: &errOut}
 	if code := Main(t.Context(), env, []string{"healthcheck"}); code != 0 || out.String() != "GET http://"+addr+"/healthz: 200 OK\n" {
 		t.Errorf("healthcheck with LATCHKEY_LISTEN: exit %d\n%s%s", code, &out, &errOut)
+	}
+}
+
+// testSecretsKey is the secrets key of the tests' servers.
+const testSecretsKey = "lk_sk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+
+// withSecretsKey is getenv with testSecretsKey as LATCHKEY_SECRETS_KEY
+// when it sets none.
+func withSecretsKey(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != "LATCHKEY_SECRETS_KEY" {
+			return v
+		}
+		return testSecretsKey
+	}
+}
+
+// TestServeNeedsSecretsKey: outside --dev, serve without a secrets key
+// stops before it opens the database, and says how to make one.
+func TestServeNeedsSecretsKey(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "latchkey.db")
+	code, _, stderr := runCLI(t, "", "serve", "--db", "sqlite:"+db)
+	for _, want := range []string{"no secrets key", "latchkey secrets new-key", "secrets_keys:", "LATCHKEY_SECRETS_KEY=", "latchkey init"} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("serve without a key: exit %d, stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("a refused serve created %s: %v", db, err)
 	}
 }
 

@@ -27,13 +27,20 @@ type Config struct {
 	// Postgres tunes the PostgreSQL connection pool; ignored for SQLite.
 	Postgres   Postgres `yaml:"postgres"`
 	AdminToken string   `yaml:"admin_token"`
-	Log        Log      `yaml:"log"`
-	Tokens     Tokens   `yaml:"tokens"`
-	Device     Device   `yaml:"device"`
-	Login      Login    `yaml:"login"`
-	Accounts   Accounts `yaml:"accounts"`
-	Session    Sess     `yaml:"session"`
-	Keys       Keys     `yaml:"keys"`
+	// SecretsKeys are the keys that seal private signing keys, the mail
+	// outbox and the server's secrets in the database (package seal): the
+	// first seals, every one opens. serve needs one outside --dev.
+	SecretsKeys []string `yaml:"secrets_keys"`
+	Log         Log      `yaml:"log"`
+	Tokens      Tokens   `yaml:"tokens"`
+	Device      Device   `yaml:"device"`
+	Login       Login    `yaml:"login"`
+	Accounts    Accounts `yaml:"accounts"`
+	Session     Sess     `yaml:"session"`
+	Keys        Keys     `yaml:"keys"`
+	// Limits are the per-caller limits of the client-authenticating
+	// endpoints (docs/security.md CA-05, IN-04).
+	Limits Limits `yaml:"limits"`
 	// SMTP is the mail server invitations go through; without a host they
 	// wait in the outbox (see smtp.go).
 	SMTP        SMTP        `yaml:"smtp"`
@@ -49,8 +56,15 @@ type Config struct {
 	TrustProxy bool `yaml:"trust_proxy"`
 	// SweepInterval is how often expired rows are deleted.
 	SweepInterval Duration `yaml:"sweep_interval"`
+	Audit         Audit    `yaml:"audit"`
 	// Dev is set by `serve --dev`, never by the file.
 	Dev bool `yaml:"-"`
+}
+
+// Audit says how long the audit log keeps what it records.
+type Audit struct {
+	// Retention is how long an entry is kept; the sweeper deletes older ones.
+	Retention Duration `yaml:"retention"`
 }
 
 // Postgres tunes the PostgreSQL backend.
@@ -149,6 +163,23 @@ type Keys struct {
 	RSABits int `yaml:"rsa_bits"`
 }
 
+// Limits bound what one caller of the token, device authorization,
+// revocation and introspection endpoints may do. Zero is no limit.
+type Limits struct {
+	// TokenPerClientPerMinute: token requests of one confidential client,
+	// counted once it has authenticated.
+	TokenPerClientPerMinute int `yaml:"token_per_client_per_minute"`
+	// IntrospectionPerClientPerMinute: introspection requests of one caller.
+	IntrospectionPerClientPerMinute int `yaml:"introspection_per_client_per_minute"`
+	// Failed client authentications (a secret presented, and wrong) per
+	// address and per client id in AuthFailureWindow (sliding); over
+	// either, 429 before the secret is looked at. The per-client budget
+	// holds only addresses that have failed themselves.
+	AuthFailuresPerIP     int      `yaml:"auth_failures_per_ip"`
+	AuthFailuresPerClient int      `yaml:"auth_failures_per_client"`
+	AuthFailureWindow     Duration `yaml:"auth_failure_window"`
+}
+
 // Sess sets browser sessions.
 type Sess struct {
 	Lifetime Duration `yaml:"lifetime"` // absolute: sign in again after this
@@ -203,11 +234,19 @@ func Default() Config {
 		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
 		Accounts: Accounts{VerifyLinkLifetime: Duration(24 * time.Hour), ResetLinkLifetime: Duration(time.Hour),
 			LinksPerAddress: 3, LinksPerIP: 20},
-		Session:       Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
+		Session: Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
+		Limits: Limits{
+			TokenPerClientPerMinute:         60000,
+			IntrospectionPerClientPerMinute: 60000,
+			AuthFailuresPerIP:               20,
+			AuthFailuresPerClient:           20,
+			AuthFailureWindow:               Duration(10 * time.Minute),
+		},
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
 		ServiceAPI:    ServiceAPI{ServiceID: "1"},
+		Audit:         Audit{Retention: Duration(365 * 24 * time.Hour)},
 		Registration:  defaultRegistration(),
 		DPoP:          defaultDPoP(),
 	}
@@ -216,7 +255,7 @@ func Default() Config {
 // Env lists the environment variables Load reads, for help texts.
 var Env = []string{
 	"LATCHKEY_CONFIG", "LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DB", "LATCHKEY_ADMIN_TOKEN",
-	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD",
+	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD", "LATCHKEY_SECRETS_KEY",
 }
 
 func (c *Config) applyEnv(getenv func(string) string) {
@@ -232,6 +271,15 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set("LATCHKEY_LOG_FORMAT", &c.Log.Format)
 	set("LATCHKEY_LOG_LEVEL", &c.Log.Level)
 	set("LATCHKEY_SMTP_PASSWORD", &c.SMTP.Password)
+	// Several keys, for rotation: comma-separated, the sealing one first.
+	if v := getenv("LATCHKEY_SECRETS_KEY"); v != "" {
+		c.SecretsKeys = nil
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.SecretsKeys = append(c.SecretsKeys, k)
+			}
+		}
+	}
 }
 
 // IssuerURL is the issuer, defaulting to http:// + the listen address.
@@ -331,6 +379,20 @@ func (c *Config) Validate() error {
 	positive("session.lifetime", c.Session.Lifetime)
 	positive("session.idle_timeout", c.Session.IdleTimeout)
 	positive("sweep_interval", c.SweepInterval)
+	if c.Limits.AuthFailureWindow < Duration(time.Second) {
+		bad("limits.auth_failure_window %s: at least 1s", c.Limits.AuthFailureWindow)
+	}
+	for name, n := range map[string]int{
+		"limits.token_per_client_per_minute":         c.Limits.TokenPerClientPerMinute,
+		"limits.introspection_per_client_per_minute": c.Limits.IntrospectionPerClientPerMinute,
+		"limits.auth_failures_per_ip":                c.Limits.AuthFailuresPerIP,
+		"limits.auth_failures_per_client":            c.Limits.AuthFailuresPerClient,
+	} {
+		if n < 0 {
+			bad("%s: must be 0 (no limit) or more", name)
+		}
+	}
+	positive("audit.retention", c.Audit.Retention)
 	positive("keys.cache_refresh", c.Keys.CacheRefresh)
 	if c.Keys.PublishDelay <= c.Keys.CacheRefresh {
 		bad("keys.publish_delay %s: must exceed keys.cache_refresh %s, or an instance could meet a token signed with a key it has not loaded", c.Keys.PublishDelay, c.Keys.CacheRefresh)

@@ -33,7 +33,9 @@ type Handler struct {
 	}
 	// Clients authenticates the clients that ask; the server's answers
 	// from its client cache (clientauth.Clients).
-	Clients  clientauth.Clients
+	Clients clientauth.Clients
+	// Guard bounds secret guessing (nil: none).
+	Guard    *clientauth.Guard
 	Issuer   string
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Rand     io.Reader        // crypto/rand.Reader in production
@@ -134,7 +136,7 @@ func (h *Handler) Begin(ctx context.Context, f oauth.Form, creds oauth.ClientCre
 	if rt := f.Get("response_type"); f.Has("response_type") && rt != "device_code" {
 		return nil, &oauth.Error{Code: oauth.UnsupportedResponseType, Description: "response_type must be device_code"}
 	}
-	c, err := clientauth.Authenticate(ctx, h.Clients, creds)
+	c, err := h.Guard.Authenticate(ctx, h.Clients, creds)
 	if err != nil {
 		return nil, err
 	}

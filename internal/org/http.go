@@ -87,7 +87,7 @@ func (s *Service) Send(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("validForSeconds must be from %d to %d, or 0 for the server's default",
 			int64(MinLifetime/time.Second), int64(MaxLifetime/time.Second))
 	}
-	inv, err := s.CreateInvitation(r.Context(), orgID, InvitationRequest{
+	inv, err := s.CreateInvitation(s.asActor(r, invitedBy), orgID, InvitationRequest{
 		GroupIDs: req.ClientGroupIDs, Email: req.RecipientEmail, Message: req.Message,
 		Lifetime:     time.Duration(req.ValidForSeconds) * time.Second,
 		ExistingOnly: req.ExistingClientsOnly, ClientID: req.ClientID, AllowRename: req.AllowRename,
@@ -125,7 +125,7 @@ func (s *Service) onInvitation(w http.ResponseWriter, r *http.Request, allow str
 			return err
 		}
 	}
-	inv, err := act(r.Context(), orgID, id, by)
+	inv, err := act(s.asActor(r, by), orgID, id, by)
 	if err != nil {
 		return err
 	}
@@ -331,7 +331,7 @@ func (s *Service) AcceptHandler(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	acc, err := s.Accept(r.Context(), req.Token, req.DeviceName, dev)
+	acc, err := s.Accept(s.asDevice(r, dev), req.Token, req.DeviceName, dev)
 	if err != nil {
 		return err
 	}
@@ -357,7 +357,7 @@ func (s *Service) DeclineHandler(w http.ResponseWriter, r *http.Request) error {
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.Decline(r.Context(), req.Token); err != nil {
+	if err := s.Decline(s.asDevice(r, nil), req.Token); err != nil {
 		return err
 	}
 	oauth.NoStore(w)

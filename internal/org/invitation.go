@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -102,6 +103,8 @@ func (s *Service) CreateInvitation(ctx context.Context, orgID string, req Invita
 		return nil, fmt.Errorf("store invitation: %w", err)
 	}
 	s.mailed(ctx, "invitation created", inv, m, "invited_by", invitedBy)
+	_ = s.Audit.Record(ctx, audit.Change{Kind: audit.InvitationSend, TargetID: inv.ID, OrgID: inv.OrgID,
+		After: invitationJSON(inv, now)})
 	return inv, nil
 }
 
@@ -210,6 +213,8 @@ func (s *Service) Resend(ctx context.Context, orgID, id, by string) (*store.Invi
 			"the invitation is no longer pending: it was accepted, declined or revoked, or it expired")
 	}
 	s.mailed(ctx, "invitation resent", got, m, "resent_by", by)
+	_ = s.Audit.Record(ctx, audit.Change{Kind: audit.InvitationResend, TargetID: got.ID, OrgID: got.OrgID,
+		Before: invitationJSON(inv, now), After: invitationJSON(got, now)})
 	return got, nil
 }
 
@@ -417,6 +422,8 @@ func (s *Service) Accept(ctx context.Context, token, name string, dev *Device) (
 	}
 	s.log().InfoContext(ctx, "invitation accepted", "invitation_id", used.ID, "org_id", used.OrgID,
 		"client_id", c.ID, "new_client", secret != "")
+	_ = s.Audit.Record(holder(ctx, used), audit.Change{Kind: audit.InvitationAccept, TargetID: used.ID, OrgID: used.OrgID,
+		After: acceptedChange{invitationJSON(used, now), c.ID, c.Name, secret != ""}})
 	return &Accepted{Invitation: used, Client: c, Secret: secret}, nil
 }
 
@@ -466,15 +473,22 @@ func (s *Service) Decline(ctx context.Context, token string) error {
 		return fmt.Errorf("decline invitation: %w", err)
 	}
 	s.log().InfoContext(ctx, "invitation declined", "invitation_id", inv.ID, "org_id", inv.OrgID)
+	_ = s.Audit.Record(holder(ctx, inv), audit.Change{Kind: audit.InvitationDecline, TargetID: inv.ID, OrgID: inv.OrgID,
+		After: invitationJSON(inv, s.now())})
 	return nil
 }
 
 // Revoke ends orgID's pending invitation id (docs/security.md INV-09).
 func (s *Service) Revoke(ctx context.Context, orgID, id string) (*store.Invitation, error) {
+	var before any
 	if orgID != "" {
-		if _, err := s.Invitation(ctx, orgID, id); err != nil {
+		old, err := s.Invitation(ctx, orgID, id)
+		if err != nil {
 			return nil, err
 		}
+		before = invitationJSON(old, s.now())
+	} else if old, err := s.Store.GetInvitation(ctx, id); err == nil {
+		before = invitationJSON(old, s.now())
 	}
 	inv, err := s.Store.RevokeInvitation(ctx, id, s.now())
 	if err != nil {
@@ -482,6 +496,8 @@ func (s *Service) Revoke(ctx context.Context, orgID, id string) (*store.Invitati
 			"the invitation is not pending: it was accepted, declined or revoked already")
 	}
 	s.log().InfoContext(ctx, "invitation revoked", "invitation_id", inv.ID, "org_id", inv.OrgID)
+	_ = s.Audit.Record(ctx, audit.Change{Kind: audit.InvitationRevoke, TargetID: inv.ID, OrgID: inv.OrgID,
+		Before: before, After: invitationJSON(inv, s.now())})
 	return inv, nil
 }
 
@@ -560,4 +576,13 @@ func (s *Service) Landing(ctx context.Context, token string) (*Landing, error) {
 // this instance's token endpoint sees the change at once.
 func (s *Service) freshClient(ctx context.Context, id string) (*store.Client, error) {
 	return s.Clients.GetClientFresh(ctx, id)
+}
+
+// acceptedChange is an accepted invitation for the audit log: the
+// invitation, and the client that accepted it (never its secret).
+type acceptedChange struct {
+	InvitationJSON
+	AcceptedBy string `json:"acceptedByClientId"`
+	ClientName string `json:"clientName"`
+	NewClient  bool   `json:"newClient"`
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/keys"
@@ -83,6 +84,10 @@ type Service struct {
 	LogLinks bool
 	// Outbox, when set, is woken when new mail is waiting.
 	Outbox *Sender
+	// Audit records every invitation sent, resent, revoked, accepted or
+	// declined, by the actor the request's context carries; nil records
+	// nothing.
+	Audit *audit.Log
 }
 
 // Limits on what an invitation may say.
@@ -256,4 +261,35 @@ func (s *Service) Throttle(ctx context.Context, r *http.Request) error {
 			Status: http.StatusTooManyRequests, RetryAfter: int(window.Add(time.Minute).Sub(now)/time.Second) + 1}
 	}
 	return nil
+}
+
+// asActor returns r's context carrying who acts, as AuthorizeAdmin named
+// them (InvitedByAdmin or a user's id), for the audit log.
+func (s *Service) asActor(r *http.Request, by string) context.Context {
+	ip := s.clientIP(r)
+	if by == InvitedByAdmin {
+		return audit.WithActor(r.Context(), audit.AdminToken(ip))
+	}
+	return audit.WithActor(r.Context(), audit.Actor{Kind: store.ActorUser, ID: by, Address: ip})
+}
+
+// asDevice returns r's context carrying the accepting or declining
+// device: the client dev proved it is, or, for a new device (nil), the
+// holder of the invitation's token, named by the invitation once it is
+// known (holder).
+func (s *Service) asDevice(r *http.Request, dev *Device) context.Context {
+	a := audit.Actor{Kind: store.ActorInvitation, Address: s.clientIP(r)}
+	if dev != nil {
+		a.Kind, a.ID = store.ActorDevice, dev.ClientID
+	}
+	return audit.WithActor(r.Context(), a)
+}
+
+// holder names the invitation's holder in ctx's actor, once inv is known.
+func holder(ctx context.Context, inv *store.Invitation) context.Context {
+	if a, ok := audit.ActorFrom(ctx); ok && a.Kind == store.ActorInvitation && a.ID == "" {
+		a.ID = inv.ID
+		return audit.WithActor(ctx, a)
+	}
+	return ctx
 }

@@ -167,3 +167,31 @@ func TestAccountPageForms(t *testing.T) {
 		t.Errorf("notice to the old address: %q", subject)
 	}
 }
+
+// TestAdminPasswordEndsSessions: a password an admin sets through the admin
+// API signs the person out everywhere and revokes the attached device's
+// grant, as a reset does; the detached device stays.
+func TestAdminPasswordEndsSessions(t *testing.T) {
+	t.Parallel()
+	s := newTestServerOn(t, backends[0], true, nil)
+	sessionClients(t, s)
+	br := newWebBrowser(t, s)
+	br.signIn()
+	attached := pairedDevice(t, s, br, attachedClient)
+	detached := pairedDevice(t, s, br, tvClient)
+	req, err := http.NewRequestWithContext(t.Context(), "PATCH", s.URL+"/admin/v1/users/"+s.User.ID,
+		strings.NewReader(`{"password":"an admin's new passphrase"}`))
+	mustDo(t, err)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if r := do(t, req); r.Status != http.StatusOK {
+		t.Fatalf("PATCH password: %d %s", r.Status, r.Raw)
+	}
+	if br.signedIn() {
+		t.Error("still signed in after the admin set a password")
+	}
+	wantOAuthError(t, s.refresh(t, attachedClient, attached.str("refresh_token")), 400, oauth.InvalidGrant)
+	if r := s.refresh(t, tvClient, detached.str("refresh_token")); r.Status != 200 {
+		t.Errorf("the detached device's refresh: %d %s", r.Status, r.Raw)
+	}
+}

@@ -201,6 +201,7 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"GET /admin/v1/api-keys", admin(a.ListAPIKeys)},
 		{"POST /admin/v1/api-keys/{id}/rotate", admin(a.RotateAPIKey)},
 		{"DELETE /admin/v1/api-keys/{id}", admin(a.RevokeAPIKey)},
+		{"GET /admin/v1/audit", admin(a.ListAudit)},
 
 		{"/admin/v1/", admin(a.Unmatched(mux))}, // JSON 404, or 405 with Allow
 	}

@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -78,7 +80,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	}
 	s.grantTypes = e.token.GrantTypes()
 	s.pages = e.pages
-	s.handler = s.recoverPanics(s.mux(e))
+	s.handler = s.recoverPanics(s.withAddr(s.mux(e)))
 	return s, nil
 }
 
@@ -95,8 +97,32 @@ func (s *Server) Keys() *keys.Manager { return s.keys }
 // OpenStore opens the database a URL names (sqlite:PATH, or postgres://…
 // with the pool settings of cfg) and migrates it to the current schema. On
 // PostgreSQL the migration runs under an advisory lock, so instances that
-// start together migrate once.
+// start together migrate once. With secrets keys configured the store seals
+// what it keeps of the recoverable secrets, and the ones a database holds
+// in plaintext (written before it had a key) are sealed now: the migration
+// to sealing, which instances starting together may run at once
+// (store.SecretStore's updates are conditional).
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	var ring *seal.Ring
+	if len(cfg.SecretsKeys) > 0 {
+		var err error
+		if ring, err = seal.Parse(cfg.SecretsKeys); err != nil {
+			return nil, fmt.Errorf("secrets_keys: %w", err)
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil || ring == nil {
+		return st, err
+	}
+	st.UseSealer(ring)
+	if _, err := st.SealSecrets(ctx, false); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	dsn := cfg.Database
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -116,7 +142,8 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://…", dsn)
 }
 
-// Sweep deletes expired rows and retired keys every interval until ctx ends.
+// Sweep deletes expired rows, audit entries past audit.retention and
+// retired keys every interval until ctx ends.
 func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -126,19 +153,31 @@ func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		n, err := s.store.Sweep(ctx, s.now())
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("sweep failed", "err", err)
-			}
-			continue
+		s.sweepOnce(ctx)
+	}
+}
+
+// sweepOnce is one round of Sweep.
+func (s *Server) sweepOnce(ctx context.Context) {
+	n, err := s.store.Sweep(ctx, s.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("sweep failed", "err", err)
 		}
-		if n > 0 {
-			s.log.Debug("swept expired rows", "rows", n)
+		return
+	}
+	if n > 0 {
+		s.log.Debug("swept expired rows", "rows", n)
+	}
+	if n, err := s.store.PruneAudit(ctx, s.now().Add(-s.cfg.Audit.Retention.D())); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("pruning the audit log failed", "err", err)
 		}
-		if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("pruning retired keys failed", "err", err)
-		}
+	} else if n > 0 {
+		s.log.Debug("pruned the audit log", "entries", n)
+	}
+	if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("pruning retired keys failed", "err", err)
 	}
 }
 
@@ -162,6 +201,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, "ready\n")
+}
+
+// withAddr puts the client's address (clientip.From, by trust_proxy) in
+// the request's context, for what sees the context but not the request.
+func (s *Server) withAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(clientip.WithAddr(r.Context(), clientip.From(r, s.cfg.TrustProxy))))
+	})
 }
 
 // recoverPanics turns a panic into a 500 instead of a dropped connection,

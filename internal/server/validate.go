@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/seal"
 )
 
 // Validate reports every problem with cfg at once: its own settings
@@ -19,6 +20,11 @@ func Validate(cfg config.Config) error {
 		errs = append(errs, err)
 	} else {
 		errs = append(errs, rules.Policy.Check("device.user_code", rules.Budget)...)
+	}
+	if len(cfg.SecretsKeys) > 0 {
+		if _, err := seal.Parse(cfg.SecretsKeys); err != nil {
+			errs = append(errs, fmt.Errorf("secrets_keys: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

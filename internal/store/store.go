@@ -36,6 +36,10 @@ var (
 	// code answers invalid_grant, a new device authorization simply replaces
 	// a lost one).
 	ErrUnavailable = errors.New("store: database unavailable")
+	// ErrSealed: a secret read from the database is sealed (SecretStore),
+	// but the store has no Sealer to open it: the configuration lacks the
+	// secrets key the database was written with.
+	ErrSealed = errors.New("store: secret is sealed, and no secrets key is configured (secrets_keys, LATCHKEY_SECRETS_KEY)")
 )
 
 // ValidText reports whether every s is text both backends keep as it is:
@@ -66,6 +70,8 @@ type Store interface {
 	ThrottleStore
 	OrgStore
 	ServiceKeyStore
+	AuditStore
+	SecretStore
 	RegistrationStore
 	AccountStore
 	Sweeper
@@ -399,6 +405,10 @@ type RefreshFamily struct {
 	// Token was rotated into, as stored now (used or not); nil if it is
 	// gone, and for every other answer.
 	Successor *RefreshToken
+	// Session is the browser session the grant was approved in, as stored
+	// (expired or not); nil when the grant names none or it is gone (signed
+	// out, timed out, swept). An attached client's grant ends with it.
+	Session *Session
 }
 
 // GrantStore keeps grants and their refresh tokens.
@@ -490,13 +500,57 @@ type KeyStore interface {
 	ServerSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 }
 
-// ThrottleStore counts events in fixed time windows, shared by every instance.
+// Sealer encrypts the secrets a store must read back, and so cannot hash
+// (package seal's Ring). ad names the row a value belongs to, so a value
+// copied into another row does not open.
+type Sealer interface {
+	// Seal encrypts plain under the sealing key; empty stays empty.
+	Seal(plain []byte, ad string) ([]byte, error)
+	// Open returns what stored holds: a sealed value decrypted, anything
+	// else (plaintext from before sealing, or empty) as it is.
+	Open(stored []byte, ad string) ([]byte, error)
+	// Current reports whether stored is sealed under the sealing key.
+	Current(stored []byte) bool
+}
+
+// SealReport is what SealSecrets did.
+type SealReport struct {
+	// Sealed is how many values it sealed or re-sealed.
+	Sealed int
+	// Left is how many it found still not under the sealing key when it
+	// ended: a value another writer changed under it (sealed by an
+	// instance that still seals with an older key), to seal on a later run.
+	Left int
+}
+
+// SecretStore keeps the recoverable secrets sealed at rest
+// (docs/security.md SS-05): private signing keys, the messages in the mail
+// outbox (body and link) and the server's secrets.
+type SecretStore interface {
+	// UseSealer makes the store seal those secrets as it writes them and
+	// open them as it reads them; nil stores them as given (development).
+	// Call it before the store is used.
+	UseSealer(s Sealer)
+	// SealSecrets seals the values stored in plaintext, and with all also
+	// re-seals those sealed under another key of the ring, each by a
+	// conditional update of its own, so it may run while the server
+	// serves: a value changed meanwhile is left to its writer (and
+	// counted in Left if that writer sealed it under an older key). It
+	// fails without a Sealer, and on a value no key of the ring opens.
+	SealSecrets(ctx context.Context, all bool) (SealReport, error)
+}
+
+// ThrottleStore counts events in fixed time windows, shared by every
+// instance. A sliding window is several fixed ones summed (Sum).
 type ThrottleStore interface {
 	// Hit adds one to key's count in the window starting at window and
 	// returns the new count; the row may be swept once until has passed.
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
 	// Count returns key's count in the window starting at window.
 	Count(ctx context.Context, key string, window time.Time) (int, error)
+	// Sum returns key's counts added up over the windows that start at or
+	// after from and before to: 0 when nothing was counted.
+	Sum(ctx context.Context, key string, from, to time.Time) (int, error)
 	// Refund takes back one Hit of key in the window starting at window
 	// (never below zero), for an attempt counted before it was judged that
 	// turned out not to count: Hit first, so that concurrent attempts each

@@ -36,7 +36,7 @@ func (s *Store) CreateAccountToken(ctx context.Context, t *store.AccountToken, m
 		if err != nil || mail == nil {
 			return err
 		}
-		return insertMail(ctx, q, mail)
+		return s.insertMail(ctx, q, mail)
 	})
 	if err != nil {
 		return fmt.Errorf("create account token: %w", err)
@@ -49,7 +49,7 @@ func (s *Store) QueueMail(ctx context.Context, m *store.Mail) error {
 	if !validMail(m) {
 		return fmt.Errorf("queue mail: %w", store.ErrInvalid)
 	}
-	if err := insertMail(ctx, s.b.Writer(), m); err != nil {
+	if err := s.insertMail(ctx, s.b.Writer(), m); err != nil {
 		return fmt.Errorf("queue mail: %w", err)
 	}
 	return nil

@@ -48,6 +48,34 @@ func scanMail(row Row) (*store.Mail, error) {
 	return &m, nil
 }
 
+// sealMail returns a copy of m to store: its body and link sealed, as
+// they carry a live credential (docs/security.md SS-05).
+func (s *Store) sealMail(m *store.Mail) (*store.Mail, error) {
+	c := *m
+	var err error
+	if c.Body, err = s.sealText(bodyColumn, m.ID, m.Body); err != nil {
+		return nil, err
+	}
+	if c.Link, err = s.sealText(linkColumn, m.ID, m.Link); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// openMails opens the body and link of mails read from the outbox.
+func (s *Store) openMails(ms []*store.Mail) error {
+	for _, m := range ms {
+		var err error
+		if m.Body, err = s.openText(bodyColumn, m.ID, m.Body); err != nil {
+			return err
+		}
+		if m.Link, err = s.openText(linkColumn, m.ID, m.Link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func validMail(m *store.Mail) bool {
 	return store.ValidText(m.ID, m.InvitationID, m.Recipient, m.Subject, m.Body, m.Link, m.Status, m.LastError)
 }
@@ -66,7 +94,7 @@ func (s *Store) CreateInvitation(ctx context.Context, inv *store.Invitation, mai
 		if err != nil || mail == nil {
 			return err
 		}
-		return insertMail(ctx, q, mail)
+		return s.insertMail(ctx, q, mail)
 	})
 	if err != nil {
 		return fmt.Errorf("create invitation: %w", err)
@@ -165,7 +193,7 @@ func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, mail
 		if _, err := q.Exec(ctx, cancelMail+` AND invitation_id = $1`, id); err != nil {
 			return fmt.Errorf("cancel mail: %w", err)
 		}
-		return insertMail(ctx, q, mail)
+		return s.insertMail(ctx, q, mail)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resend invitation: %w", err)
@@ -173,9 +201,14 @@ func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, mail
 	return inv, nil
 }
 
-// insertMail puts m into the outbox.
-func insertMail(ctx context.Context, q Querier, m *store.Mail) error {
-	_, err := q.Exec(ctx, `INSERT INTO outbox (`+mailColumns+`)
+// insertMail puts m into the outbox, its body and link sealed: every
+// mail that goes through the outbox, whatever it carries.
+func (s *Store) insertMail(ctx context.Context, q Querier, m *store.Mail) error {
+	m, err := s.sealMail(m)
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	_, err = q.Exec(ctx, `INSERT INTO outbox (`+mailColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		m.ID, optional(m.InvitationID), m.Recipient, m.Subject, m.Body, m.Link, m.Status, m.Attempts,
 		m.NextAttemptAt.UnixMilli(), m.LastError, Millis(m.CreatedAt), Millis(m.SentAt), Millis(m.ExpiresAt))
@@ -372,6 +405,9 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
 	}
+	if err := s.openMails(ms); err != nil {
+		return nil, fmt.Errorf("claim mail: %w", err)
+	}
 	// RETURNING gives no order; a sender works oldest first.
 	slices.SortFunc(ms, func(a, b *store.Mail) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return ms, nil
@@ -420,6 +456,13 @@ func (s *Store) ListMail(ctx context.Context, invitationID string) ([]*store.Mai
 	if !store.ValidText(invitationID) {
 		return nil, nil
 	}
-	return queryAll(ctx, s.b.Reader(), scanMail, `SELECT `+mailColumns+` FROM outbox
+	ms, err := queryAll(ctx, s.b.Reader(), scanMail, `SELECT `+mailColumns+` FROM outbox
 		WHERE invitation_id = $1 ORDER BY created_at, id`, invitationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openMails(ms); err != nil {
+		return nil, fmt.Errorf("list mail: %w", err)
+	}
+	return ms, nil
 }

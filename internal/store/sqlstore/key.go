@@ -13,9 +13,13 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error
 	if !store.ValidText(k.ID, k.Algorithm) {
 		return fmt.Errorf("create signing key: %w", store.ErrInvalid)
 	}
-	_, err := s.b.Writer().Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
+	private, err := s.seal(keyColumn, k.ID, k.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("create signing key: %w", err)
+	}
+	_, err = s.b.Writer().Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, not_before, not_after)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Algorithm, blob(k.PrivateKey), Millis(k.CreatedAt), Millis(k.NotBefore), Millis(k.NotAfter))
+		k.ID, k.Algorithm, blob(private), Millis(k.CreatedAt), Millis(k.NotBefore), Millis(k.NotAfter))
 	if err != nil {
 		return fmt.Errorf("create signing key: %w", err)
 	}
@@ -39,6 +43,11 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
+	for _, k := range ks {
+		if k.PrivateKey, err = s.open(keyColumn, k.ID, k.PrivateKey); err != nil {
+			return nil, fmt.Errorf("list signing keys: %w", err)
+		}
+	}
 	return ks, nil
 }
 
@@ -51,9 +60,13 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *store.SigningKey) error
 	if !store.ValidText(k.Algorithm) {
 		return fmt.Errorf("update signing key %q: %w", k.ID, store.ErrInvalid)
 	}
-	err := execOne(ctx, s.b.Writer(), `UPDATE signing_keys SET algorithm = $1, private_key = $2, not_before = $3, not_after = $4
+	private, err := s.seal(keyColumn, k.ID, k.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("update signing key %q: %w", k.ID, err)
+	}
+	err = execOne(ctx, s.b.Writer(), `UPDATE signing_keys SET algorithm = $1, private_key = $2, not_before = $3, not_after = $4
 		WHERE id = $5`,
-		k.Algorithm, blob(k.PrivateKey), Millis(k.NotBefore), Millis(k.NotAfter), k.ID)
+		k.Algorithm, blob(private), Millis(k.NotBefore), Millis(k.NotAfter), k.ID)
 	if err != nil {
 		return fmt.Errorf("update signing key %q: %w", k.ID, err)
 	}
@@ -83,13 +96,20 @@ func (s *Store) ServerSecret(ctx context.Context, name string, value []byte) ([]
 	if !store.ValidText(name) {
 		return nil, fmt.Errorf("server secret %q: %w", name, store.ErrInvalid)
 	}
-	_, err := s.b.Writer().Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO NOTHING`, name, blob(value), time.Now().UnixMilli())
+	sealed, err := s.seal(secretColumn, name, value)
+	if err != nil {
+		return nil, fmt.Errorf("server secret %q: %w", name, err)
+	}
+	_, err = s.b.Writer().Exec(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO NOTHING`, name, blob(sealed), time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("server secret %q: %w", name, err)
 	}
 	var stored []byte
 	if err := s.b.Reader().QueryRow(ctx, `SELECT value FROM server_secrets WHERE name = $1`, name).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("server secret %q: %w", name, err)
+	}
+	if stored, err = s.open(secretColumn, name, stored); err != nil {
 		return nil, fmt.Errorf("server secret %q: %w", name, err)
 	}
 	return stored, nil

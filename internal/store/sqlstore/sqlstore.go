@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -141,6 +142,8 @@ type Flavor struct {
 type Store struct {
 	b Backend
 	f Flavor
+	// sealer seals the recoverable secrets (sealed.go); nil: plaintext.
+	sealer atomic.Pointer[sealerBox]
 }
 
 // New returns the store that runs its statements on b, spelled in f.

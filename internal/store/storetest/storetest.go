@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeGrantsBySession", testRevokeGrantsBySession},
 		{"ConcurrentRevokeGrantsBySession", testConcurrentRevokeGrantsBySession},
 		{"TouchSession", testTouchSession},
+		{"RefreshFamilySession", testRefreshFamilySession},
 		{"SigningKeys", testSigningKeys},
 		{"ServerSecret", testServerSecret},
 		{"Throttle", testThrottle},
@@ -63,6 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServiceKeys", testServiceKeys},
 		{"DeviceComplete", testDeviceComplete},
 		{"ConcurrentComplete", testConcurrentComplete},
+		{"Audit", testAudit},
+		{"SealSecrets", testSealSecrets},
 		{"RegistrationTokens", testRegistrationTokens},
 		{"ConcurrentRegisterClient", testConcurrentRegisterClient},
 		{"AccountTokens", testAccountTokens},
@@ -78,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tt.test(t, open(t))
 		})
 	}
+	t.Run("Sealed", func(t *testing.T) { runSealed(t, open) })
 }
 
 // t0 is the suite's clock: whole milliseconds, because backends keep times
