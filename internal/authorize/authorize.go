@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -173,10 +174,15 @@ func (a *Authorizer) Decide(ctx context.Context, id string, s *store.Session, ap
 		if err := a.decided(a.Store.DenyAuthRequest(ctx, rec.IDHash, s.Hash, now)); err != nil {
 			return nil, err
 		}
+		secevent.Log(ctx, a.log(), secevent.Event{Name: secevent.Consent, Outcome: secevent.Denied, ClientID: rec.ClientID, UserID: s.UserID})
 		return a.errorStep(rec.RedirectURI, rec.State, oauth.AccessDenied, "the user denied the request"), nil
 	}
 	consent := &store.Consent{UserID: s.UserID, ClientID: rec.ClientID, Scopes: rec.Scopes, CreatedAt: now}
-	return a.issue(ctx, rec, id, s, consent, now)
+	step, err := a.issue(ctx, rec, id, s, consent, now)
+	if err == nil {
+		secevent.Log(ctx, a.log(), secevent.Event{Name: secevent.Consent, Outcome: secevent.Approved, ClientID: rec.ClientID, UserID: s.UserID})
+	}
+	return step, err
 }
 
 // advance does what can be done for request rec for the browser with

@@ -6,6 +6,7 @@
 package clientip
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -54,4 +55,19 @@ func ThrottleKey(ip string) string {
 		return ip
 	}
 	return p.String()
+}
+
+type addrKey struct{}
+
+// WithAddr returns ctx carrying addr, the request's address as From found
+// it, for code that sees the request's context but not the request
+// (client authentication's throttle, the security event log).
+func WithAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, addrKey{}, addr)
+}
+
+// Addr is the address WithAddr put in ctx; "" for none.
+func Addr(ctx context.Context) string {
+	a, _ := ctx.Value(addrKey{}).(string)
+	return a
 }

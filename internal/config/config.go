@@ -38,6 +38,9 @@ type Config struct {
 	Accounts    Accounts `yaml:"accounts"`
 	Session     Sess     `yaml:"session"`
 	Keys        Keys     `yaml:"keys"`
+	// Limits are the per-caller limits of the client-authenticating
+	// endpoints (docs/security.md CA-05, IN-04).
+	Limits Limits `yaml:"limits"`
 	// SMTP is the mail server invitations go through; without a host they
 	// wait in the outbox (see smtp.go).
 	SMTP        SMTP        `yaml:"smtp"`
@@ -158,6 +161,23 @@ type Keys struct {
 	RSABits int `yaml:"rsa_bits"`
 }
 
+// Limits bound what one caller of the token, device authorization,
+// revocation and introspection endpoints may do. Zero is no limit.
+type Limits struct {
+	// TokenPerClientPerMinute: token requests of one confidential client,
+	// counted once it has authenticated.
+	TokenPerClientPerMinute int `yaml:"token_per_client_per_minute"`
+	// IntrospectionPerClientPerMinute: introspection requests of one caller.
+	IntrospectionPerClientPerMinute int `yaml:"introspection_per_client_per_minute"`
+	// Failed client authentications (a secret presented, and wrong) per
+	// address and per client id in AuthFailureWindow (sliding); over
+	// either, 429 before the secret is looked at. The per-client budget
+	// holds only addresses that have failed themselves.
+	AuthFailuresPerIP     int      `yaml:"auth_failures_per_ip"`
+	AuthFailuresPerClient int      `yaml:"auth_failures_per_client"`
+	AuthFailureWindow     Duration `yaml:"auth_failure_window"`
+}
+
 // Sess sets browser sessions.
 type Sess struct {
 	Lifetime Duration `yaml:"lifetime"` // absolute: sign in again after this
@@ -196,7 +216,14 @@ func Default() Config {
 		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
 		Accounts: Accounts{VerifyLinkLifetime: Duration(24 * time.Hour), ResetLinkLifetime: Duration(time.Hour),
 			LinksPerAddress: 3, LinksPerIP: 20},
-		Session:       Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
+		Session: Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
+		Limits: Limits{
+			TokenPerClientPerMinute:         60000,
+			IntrospectionPerClientPerMinute: 60000,
+			AuthFailuresPerIP:               20,
+			AuthFailuresPerClient:           20,
+			AuthFailureWindow:               Duration(10 * time.Minute),
+		},
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
@@ -332,6 +359,19 @@ func (c *Config) Validate() error {
 	positive("session.lifetime", c.Session.Lifetime)
 	positive("session.idle_timeout", c.Session.IdleTimeout)
 	positive("sweep_interval", c.SweepInterval)
+	if c.Limits.AuthFailureWindow < Duration(time.Second) {
+		bad("limits.auth_failure_window %s: at least 1s", c.Limits.AuthFailureWindow)
+	}
+	for name, n := range map[string]int{
+		"limits.token_per_client_per_minute":         c.Limits.TokenPerClientPerMinute,
+		"limits.introspection_per_client_per_minute": c.Limits.IntrospectionPerClientPerMinute,
+		"limits.auth_failures_per_ip":                c.Limits.AuthFailuresPerIP,
+		"limits.auth_failures_per_client":            c.Limits.AuthFailuresPerClient,
+	} {
+		if n < 0 {
+			bad("%s: must be 0 (no limit) or more", name)
+		}
+	}
 	positive("audit.retention", c.Audit.Retention)
 	positive("keys.cache_refresh", c.Keys.CacheRefresh)
 	if c.Keys.PublishDelay <= c.Keys.CacheRefresh {

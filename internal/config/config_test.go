@@ -86,7 +86,7 @@ func TestLoadProblems(t *testing.T) {
 		{"unknown key in a nested section", "device:\n  user_code:\n    size: 9\n",
 			[]string{`3: unknown key "size" in "device.user_code" (known: alphabet, group, length)`}},
 		{"unknown top-level key", "listen: 127.0.0.1:9000\nadmin: x\n",
-			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, listen, log, login, postgres, registration, session, smtp, sweep_interval, tokens, trust_proxy)`}},
+			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, postgres, registration, secrets_keys, session, smtp, sweep_interval, tokens, trust_proxy)`}},
 		{"everything at once", "login:\n  attempts: 3\n  attempts_per_ip: lots\n  window: forever\ntrust_proxy: maybe\nlisten: 127.0.0.1:9000\n",
 			[]string{
 				`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`,
@@ -270,5 +270,30 @@ func TestValidateSigning(t *testing.T) {
 				t.Errorf("Validate = %v; want %s", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestValidateLimits(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if err := c.Validate(); err != nil && strings.Contains(err.Error(), "limits.") {
+		t.Fatalf("the default limits are refused: %v", err)
+	}
+	c.Limits.TokenPerClientPerMinute = -1
+	c.Limits.IntrospectionPerClientPerMinute = -1
+	c.Limits.AuthFailuresPerIP = -1
+	c.Limits.AuthFailuresPerClient = -1
+	c.Limits.AuthFailureWindow = Duration(time.Millisecond)
+	err := c.Validate()
+	for _, want := range []string{"limits.token_per_client_per_minute", "limits.introspection_per_client_per_minute",
+		"limits.auth_failures_per_ip", "limits.auth_failures_per_client", "limits.auth_failure_window"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q: %v", want, err)
+		}
+	}
+	c = Default()
+	c.Limits = Limits{AuthFailureWindow: Duration(time.Minute)} // every limit off
+	if err := c.Validate(); err != nil && strings.Contains(err.Error(), "limits.") {
+		t.Errorf("limits of 0 (none) are refused: %v", err)
 	}
 }

@@ -32,7 +32,9 @@ type Handler struct {
 	}
 	// Clients authenticates the clients that ask; the server's answers
 	// from its client cache (clientauth.Clients).
-	Clients  clientauth.Clients
+	Clients clientauth.Clients
+	// Guard bounds secret guessing (nil: none).
+	Guard    *clientauth.Guard
 	Issuer   string
 	Now      func() time.Time // time.Now in production, a fixed clock in tests
 	Rand     io.Reader        // crypto/rand.Reader in production
@@ -100,7 +102,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) e
 	if err != nil {
 		return err
 	}
-	c, err := clientauth.Authenticate(r.Context(), h.Clients, creds)
+	c, err := h.Guard.Authenticate(r.Context(), h.Clients, creds)
 	if err != nil {
 		return err
 	}

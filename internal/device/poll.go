@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -22,6 +23,7 @@ type Grant struct {
 		PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error)
 		RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, refresh *store.RefreshToken, now time.Time) error
 		RevokeGrant(ctx context.Context, id string, now time.Time) error
+		GetGrant(ctx context.Context, id string) (*store.Grant, error)
 		// GetClient reads the client of a public poll, which presented no
 		// secret to authenticate with, once it is to get tokens.
 		GetClient(ctx context.Context, id string) (*store.Client, error)
@@ -78,20 +80,54 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 	case store.PollExpired:
 		return nil, &oauth.Error{Code: oauth.ExpiredToken, Description: "the device_code has expired"}
 	case store.PollUsed:
-		// A second redemption means the code leaked or the client is
-		// confused: revoke what the first one got (docs/security.md DF-13,
-		// by analogy with RFC 6749 §4.1.2 for authorization codes).
-		if res.Auth.GrantID != "" {
-			if err := g.Store.RevokeGrant(ctx, res.Auth.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("revoke grant of a reused device code: %w", err)
-			}
-			g.Log.WarnContext(ctx, "device code redeemed twice; its grant was revoked", "client_id", res.Auth.ClientID, "grant_id", res.Auth.GrantID)
+		if err := g.reused(ctx, res.Auth, now); err != nil {
+			return nil, err
 		}
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
 	case store.PollIssue:
 		return g.redeem(ctx, c, res.Auth, req, now)
 	}
 	return nil, fmt.Errorf("unknown poll outcome %q", res.Outcome)
+}
+
+// ConcurrentPollWindow is how soon after a device code's redemption another
+// poll with it counts as one of the same client's overlapping requests (a
+// retry of a poll whose answer it has not yet read) rather than a second
+// redemption. Well-behaved clients poll no faster than every few seconds
+// (RFC 8628 §3.5), so one second separates the two as refresh's
+// grant.ConcurrentRefreshWindow does.
+const ConcurrentPollWindow = time.Second
+
+// reused answers a poll of an already redeemed code a. A second redemption
+// means the code leaked or the client is confused, so it revokes what the
+// first one got (docs/security.md DF-13, by analogy with RFC 6749 §4.1.2 for
+// authorization codes) — unless it comes within ConcurrentPollWindow of the
+// redemption, both ways for instances whose clocks differ: then it is one of
+// a client's overlapping polls, and revoking would take from the client the
+// tokens its winning poll has just been given (DF-15). The poll gets
+// invalid_grant either way, never tokens.
+func (g Grant) reused(ctx context.Context, a *store.DeviceAuth, now time.Time) error {
+	if a.GrantID == "" {
+		return nil
+	}
+	gr, err := g.Store.GetGrant(ctx, a.GrantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // revoked and swept, or its user or client deleted
+	}
+	if err != nil {
+		return fmt.Errorf("read grant of a reused device code: %w", err)
+	}
+	if d := now.Sub(gr.CreatedAt); d > -ConcurrentPollWindow && d < ConcurrentPollWindow {
+		g.Log.InfoContext(ctx, "device code polled again just after its redemption; its grant is kept", "client_id", a.ClientID, "grant_id", a.GrantID)
+		return nil
+	}
+	if err := g.Store.RevokeGrant(ctx, a.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("revoke grant of a reused device code: %w", err)
+	}
+	g.Log.WarnContext(ctx, "device code redeemed twice; its grant was revoked", "client_id", a.ClientID, "grant_id", a.GrantID)
+	secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: a.ClientID, UserID: a.UserID,
+		GrantID: a.GrantID, Reason: "device code redeemed twice"})
+	return nil
 }
 
 // redeem issues tokens for an approved authorization a. The code is

@@ -25,6 +25,7 @@ type pollStore interface {
 	PollDeviceAuth(ctx context.Context, deviceCodeHash, clientID string, publicOnly bool, now time.Time) (*store.PollResult, error)
 	RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *store.Grant, refresh *store.RefreshToken, now time.Time) error
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 }
 
@@ -201,5 +202,54 @@ func TestPollRedeemRetried(t *testing.T) {
 	}
 	if gr, err := st.GetGrant(t.Context(), rt.GrantID); err != nil || gr.RevokedAt.IsZero() {
 		t.Errorf("grant after a second redemption = %+v, %v; want it revoked", gr, err)
+	}
+}
+
+// TestPollAgainJustAfterRedemption: a poll of a redeemed code within
+// ConcurrentPollWindow of its redemption (either way, for clocks that
+// differ) is a retry of the same client and gets invalid_grant without
+// revoking the tokens just issued (DF-15); at the window's edge and later it
+// is a second redemption and revokes them (DF-13).
+func TestPollAgainJustAfterRedemption(t *testing.T) {
+	t.Parallel()
+	tv := oauth.ClientCredentials{ID: "tv"}
+	const redeemAt = 5 * time.Second
+	for _, tt := range []struct {
+		name        string
+		at          time.Duration
+		wantRevoked bool
+	}{
+		{"at the same instant", redeemAt, false},
+		{"just inside the window", redeemAt + device.ConcurrentPollWindow - time.Millisecond, false},
+		{"from an instance whose clock is behind", redeemAt - device.ConcurrentPollWindow + time.Millisecond, false},
+		{"at the window's end", redeemAt + device.ConcurrentPollWindow, true},
+		{"later", redeemAt + 5*time.Second, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := sqlitetest.Open(t)
+			g := newGrant(t, st, st)
+			code := deviceCode(t, st, "tv", "approve")
+			resp, err := poll(g, redeemAt, code, tv)
+			if err != nil {
+				t.Fatalf("first poll: %v", err)
+			}
+			_, err = poll(g, tt.at, code, tv)
+			var oe *oauth.Error
+			if !errors.As(err, &oe) || oe.Code != oauth.InvalidGrant {
+				t.Errorf("second poll: error = %v, want %s", err, oauth.InvalidGrant)
+			}
+			rt, err := st.GetRefreshToken(t.Context(), oauth.HashSecret(resp.RefreshToken))
+			if err != nil {
+				t.Fatalf("GetRefreshToken: %v", err)
+			}
+			gr, err := st.GetGrant(t.Context(), rt.GrantID)
+			if err != nil {
+				t.Fatalf("GetGrant: %v", err)
+			}
+			if revoked := !gr.RevokedAt.IsZero(); revoked != tt.wantRevoked {
+				t.Errorf("grant revoked = %v; want %v", revoked, tt.wantRevoked)
+			}
+		})
 	}
 }

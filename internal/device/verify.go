@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 )
 
 // Outcomes of entering a user code. The verification page turns each into a
@@ -37,18 +38,18 @@ type Pending struct {
 // the request behind a typed user code and records the approval or denial.
 //
 // User codes are short enough to guess, so every wrong entry is counted per
-// account, per client IP and server-wide, in fixed windows as long as a
-// code lives (RFC 8628 §5.1). The counters live in the store, so they hold
-// across instances and restarts.
+// account, per client IP and server-wide, in sliding windows as long as a
+// code lives (RFC 8628 §5.1; package throttle). The counters live in the
+// store, so they hold across instances and restarts.
 type Verifier struct {
 	Store interface {
 		GetDeviceAuthByUserCode(ctx context.Context, userCodeHash string) (*store.DeviceAuth, error)
 		DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sessionHash string, approve bool, now time.Time) (*store.DeviceAuth, error)
 		GetClient(ctx context.Context, id string) (*store.Client, error) // the client the person is asked about
-		store.ThrottleStore                                              // the wrong-entry counters
+		throttle.Store                                                   // the wrong-entry counters
 	}
 	Now    func() time.Time // time.Now in production, a fixed clock in tests
-	Window time.Duration    // the device code lifetime: one budget per code life
+	Window time.Duration    // the device code lifetime: one budget in any interval as long as a code lives
 	// Wrong entries allowed per window. A limit below 1 allows none: a
 	// Verifier that was not configured fails closed.
 	PerAccount, PerIP, Global int
@@ -105,18 +106,33 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 	if v.Window <= 0 {
 		return nil, errors.New("device: Verifier.Window must be positive")
 	}
-	window := now.Truncate(v.Window)
+	w := throttle.Window{Length: v.Window}
 	keys := v.budget(userID, ip)
 
 	// The budget is checked before the code is even looked at, so a
 	// locked-out guesser learns nothing: the answer is ErrThrottled whether
 	// or not the code exists, even for the right code (DF-07).
-	for _, b := range keys {
-		n, err := v.Store.Count(ctx, b.key, window)
+	//
+	// The global budget is what bounds a guesser with many accounts and
+	// addresses, but spent, it would refuse everyone (an attack run spent
+	// it with 1,000 wrong codes from 50 addresses in ten seconds). So it
+	// holds only those with a wrong entry of their own: an attempt from an
+	// account and an address that have entered no wrong code in the window
+	// is judged even while the global budget is spent, and counted against
+	// it. A guesser gains one look per fresh account at a fresh address
+	// that way, and both then have a wrong entry; a person typing or
+	// following the code their device shows connects it (G-21).
+	counts := make([]int, len(keys))
+	for i, b := range keys {
+		n, err := w.Count(ctx, v.Store, b.key, now)
 		if err != nil {
 			return nil, fmt.Errorf("count user code attempts: %w", err)
 		}
-		if n >= b.limit {
+		counts[i] = n
+	}
+	clean := counts[0] == 0 && counts[1] == 0
+	for i, b := range keys {
+		if counts[i] >= b.limit && !(b.global && clean) {
 			return nil, ErrThrottled
 		}
 	}
@@ -125,21 +141,30 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 	// distinct count from Hit, so a burst of parallel guesses gets no more
 	// looks at the codes than the budget allows (checking, then counting
 	// the wrong ones afterwards, let every attempt of a burst through).
-	// An attempt that finds a code is refunded below, and so is one that
-	// is refused here, so that one address's burst does not spend the
-	// account's or the global budget: only wrong ones that were looked at
-	// spend it.
-	until := window.Add(v.Window)
+	// Of a clean account's concurrent attempts only the one counted first
+	// for both its account and its address is clean. An attempt that
+	// finds a code is refunded below, and so is one that is refused here,
+	// so that one address's burst does not spend the account's or the
+	// global budget: only wrong ones that were looked at spend it.
+	attempts := make([]throttle.Attempt, 0, len(keys))
 	over := false
+	clean = true
 	for _, b := range keys {
-		n, err := v.Store.Hit(ctx, b.key, window, until)
+		n, a, err := w.Hit(ctx, v.Store, b.key, now)
 		if err != nil {
+			if rerr := v.refund(ctx, attempts); rerr != nil {
+				return nil, rerr
+			}
 			return nil, fmt.Errorf("count user code attempt: %w", err)
 		}
-		over = over || n > b.limit
+		attempts = append(attempts, a)
+		if !b.global {
+			clean = clean && n == 1
+		}
+		over = over || (n > b.limit && !(b.global && clean))
 	}
 	if over {
-		if err := v.refund(ctx, keys, window); err != nil {
+		if err := v.refund(ctx, attempts); err != nil {
 			return nil, err
 		}
 		return nil, ErrThrottled
@@ -160,7 +185,7 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 		return nil, fmt.Errorf("get device auth: %w", err)
 	}
 	// A code that exists was not a guess: give the attempt back.
-	if err := v.refund(ctx, keys, window); err != nil {
+	if err := v.refund(ctx, attempts); err != nil {
 		return nil, err
 	}
 	if !now.Before(a.ExpiresAt) {
@@ -181,10 +206,10 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 	return &Pending{Auth: a, Client: c, UserCode: code}, nil
 }
 
-// refund gives one attempt back to every budget.
-func (v *Verifier) refund(ctx context.Context, keys []budget, window time.Time) error {
-	for _, b := range keys {
-		if err := v.Store.Refund(ctx, b.key, window); err != nil {
+// refund gives the attempts back.
+func (v *Verifier) refund(ctx context.Context, attempts []throttle.Attempt) error {
+	for _, a := range attempts {
+		if err := throttle.Refund(ctx, v.Store, a); err != nil {
 			return fmt.Errorf("refund user code attempt: %w", err)
 		}
 	}
@@ -192,14 +217,17 @@ func (v *Verifier) refund(ctx context.Context, keys []budget, window time.Time) 
 }
 
 type budget struct {
-	key   string
-	limit int
+	key    string
+	limit  int
+	global bool
 }
 
+// budget names the counters an attempt spends: the account's and the
+// address's first (find reads them in this order), then the server's.
 func (v *Verifier) budget(userID, ip string) []budget {
 	return []budget{
-		{"usercode:user:" + userID, v.PerAccount},
-		{"usercode:ip:" + clientip.ThrottleKey(ip), v.PerIP},
-		{"usercode:global", v.Global},
+		{"usercode:user:" + userID, v.PerAccount, false},
+		{"usercode:ip:" + clientip.ThrottleKey(ip), v.PerIP, false},
+		{"usercode:global", v.Global, true},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
+	"github.com/latchkey/latchkey/internal/throttle"
 )
 
 // t0 is the tests' clock: whole milliseconds, as the store keeps them.
@@ -90,7 +91,7 @@ func (f *fixture) status(t *testing.T, code string) string {
 
 func (f *fixture) count(t *testing.T, key string) int {
 	t.Helper()
-	n, err := f.st.Count(t.Context(), key, f.now.Truncate(lifetime))
+	n, err := throttle.Window{Length: lifetime}.Count(t.Context(), f.st, key, f.now)
 	if err != nil {
 		t.Fatalf("Count(%s): %v", key, err)
 	}
@@ -148,11 +149,16 @@ func TestLookup(t *testing.T) {
 
 func TestThrottle(t *testing.T) {
 	t.Parallel()
-	type entry struct{ user, ip string }
+	// A second before 05:20, where a fixed ten-minute window begins.
+	beforeBoundary := t0.Truncate(lifetime).Add(2 * lifetime).Add(-time.Second).Sub(t0)
+	type entry struct {
+		user, ip string
+		at       time.Duration // from the fixture's start, when not 0
+	}
 	wrong := func(n int, user, ip string) []entry {
 		var es []entry
 		for range n {
-			es = append(es, entry{user, ip})
+			es = append(es, entry{user, ip, 0})
 		}
 		return es
 	}
@@ -169,22 +175,43 @@ func TestThrottle(t *testing.T) {
 		{"another account's failures do not count", 5, 20, 1000, wrong(5, "u2", "ip2"), 0, nil},
 		{"per IP across accounts", 5, 6, 1000,
 			append(wrong(3, "u2", "ip1"), wrong(3, "u3", "ip1")...), 0, device.ErrThrottled},
-		{"global across IPs and accounts", 5, 20, 6,
-			append(wrong(3, "u2", "ip2"), wrong(3, "u3", "ip3")...), 0, device.ErrThrottled},
-		{"the next window has a fresh budget", 5, 20, 1000, wrong(5, "u1", "ip1"), lifetime, nil},
+		// The global budget holds those with a wrong entry of their own
+		// (G-21): spent by others, it refuses an account that has one, and
+		// an address that has one, but not a person with neither.
+		{"global spent, the account has a wrong entry", 5, 20, 6,
+			append(wrong(1, "u1", "ip9"), wrong(5, "u3", "ip3")...), 0, device.ErrThrottled},
+		{"global spent, the address has a wrong entry", 5, 20, 6,
+			append(wrong(1, "u9", "ip1"), wrong(5, "u3", "ip3")...), 0, device.ErrThrottled},
+		{"global spent by others, a person with no wrong entry connects", 5, 20, 6,
+			append(wrong(3, "u2", "ip2"), wrong(3, "u3", "ip3")...), 0, nil},
+		// Sliding windows: five wrong entries just before 05:20, where a
+		// fixed window of ten minutes would begin, are still spent just
+		// after it.
+		{"spent just before a fixed window's boundary", 5, 20, 1000,
+			[]entry{{"u1", "ip1", beforeBoundary}, {"u1", "ip1", beforeBoundary}, {"u1", "ip1", beforeBoundary},
+				{"u1", "ip1", beforeBoundary}, {"u1", "ip1", beforeBoundary}},
+			beforeBoundary + 2*time.Second, device.ErrThrottled},
+		{"a window and a slice later the budget is back", 5, 20, 1000, wrong(5, "u1", "ip1"), lifetime + lifetime/10, nil},
 		{"unconfigured limits fail closed", 0, 0, 0, nil, 0, device.ErrThrottled},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.v.PerAccount, f.v.PerIP, f.v.Global = tt.perAccount, tt.perIP, tt.global
+			start := f.now
 			for _, e := range tt.wrong {
+				if e.at != 0 {
+					f.now = t0.Add(e.at)
+				}
 				if _, err := f.v.Lookup(t.Context(), e.user, e.ip, "BBBB-BBBB"); !errors.Is(err, device.ErrInvalidCode) {
 					t.Fatalf("wrong entry: error = %v; want %v", err, device.ErrInvalidCode)
 				}
 			}
 			// The right code; the expiry is pushed out so "later" tests
 			// only the budget.
-			f.now = f.now.Add(tt.later)
+			f.now = start.Add(tt.later)
+			if tt.later > 0 && len(tt.wrong) > 0 && tt.wrong[0].at != 0 {
+				f.now = t0.Add(tt.later)
+			}
 			if tt.later > 0 {
 				if err := f.st.CreateDeviceAuth(t.Context(), &store.DeviceAuth{
 					DeviceCodeHash: "dc-later", UserCodeHash: oauth.HashSecret("FGHJKLMN"), ClientID: "tv",
@@ -332,7 +359,7 @@ func TestThrottleBurst(t *testing.T) {
 			}
 			// The refused attempts gave their counts back: the global
 			// budget is spent only by the five that were looked at.
-			if n, err := st.Count(ctx, "usercode:global", now.Truncate(lifetime)); err != nil || n != 5 {
+			if n, err := (throttle.Window{Length: lifetime}).Count(ctx, st, "usercode:global", now); err != nil || n != 5 {
 				t.Errorf("global count after the burst = %d, %v; want 5", n, err)
 			}
 		})

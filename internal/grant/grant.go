@@ -21,7 +21,9 @@ import (
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -102,6 +104,8 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	secevent.Log(r.Context(), h.Log, secevent.Event{Name: secevent.TokenIssued, Outcome: secevent.Success,
+		ClientID: creds.ID, UserID: resp.UserID, GrantID: resp.GrantID, GrantType: gt})
 	return oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
@@ -148,6 +152,11 @@ type Deps struct {
 	// Clients authenticates the clients that ask; the server's answers
 	// from its client cache (clientauth.Clients).
 	Clients clientauth.Clients
+	// Guard bounds secret guessing (nil: none).
+	Guard *clientauth.Guard
+	// TokenLimit is each confidential client's rate limit at the token
+	// endpoint, counted once it has authenticated (zero Limit: none).
+	TokenLimit throttle.PerMinute
 	// Users reads the user a grant acts for, whose status is checked at
 	// every redemption (ActiveUser).
 	Users interface {
@@ -165,16 +174,41 @@ type Deps struct {
 	RefreshIdle time.Duration
 }
 
-// Authenticate checks the client and that it may use grant type gt.
+// Authenticate checks the client and that it may use grant type gt, behind
+// the secret-guessing guard, and counts a confidential client's request
+// against its rate limit.
 func (d *Deps) Authenticate(ctx context.Context, creds oauth.ClientCredentials, gt string) (*store.Client, error) {
-	c, err := clientauth.Authenticate(ctx, d.Clients, creds)
+	c, err := d.Guard.Authenticate(ctx, d.Clients, creds)
 	if err != nil {
 		return nil, err
 	}
 	if !c.HasGrant(gt) {
 		return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for this grant type"}
 	}
+	if err := d.limit(ctx, c); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// limit counts a request of confidential client c against TokenLimit.
+// Public clients are not limited per client: anyone can name one, so a
+// limit would be a switch for turning off every device of a product;
+// their polls are bounded per code by slow_down (RFC 8628 §3.5), their
+// device authorizations per client and address (DF-19).
+func (d *Deps) limit(ctx context.Context, c *store.Client) error {
+	if c.Public() {
+		return nil
+	}
+	ok, retry, err := d.TokenLimit.Take(ctx, "token:client:"+c.ID, d.Now())
+	if err != nil {
+		return fmt.Errorf("token endpoint rate limit: %w", err)
+	}
+	if !ok {
+		return &oauth.Error{Code: oauth.SlowDown, Description: "too many token requests from this client; try again later",
+			Status: http.StatusTooManyRequests, RetryAfter: int(retry / time.Second)}
+	}
+	return nil
 }
 
 // newRefresh draws a new refresh token of client c for grant g and returns

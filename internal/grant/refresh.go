@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -21,6 +22,9 @@ type Refresh struct {
 		RotateRefreshToken(ctx context.Context, oldHash, nextHash string, idleUntil, now time.Time, check func(*store.RefreshFamily) error) (*store.RefreshFamily, error)
 		RevokeGrant(ctx context.Context, id string, now time.Time) error
 	}
+	// SessionIdleTimeout is the browser sessions' idle timeout (0: none): an
+	// attached client's grant ends with its session, however that ends.
+	SessionIdleTimeout time.Duration
 }
 
 // GrantType is refresh_token.
@@ -60,6 +64,7 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	// the rotation waits for instead of following it. Tokens signed for a
 	// rotation that then does not commit are dropped unsent.
 	var minted chan mintResult
+	endedGrant := "" // the grant whose attached session has ended
 	// One transaction marks the old token used and stores the next, so a
 	// database lost halfway leaves the old one working, never neither; the
 	// checks run inside it, before anything commits, so a token that may
@@ -85,6 +90,16 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 				// every use, not only at approval.
 				return userGone()
 			}
+			if c.Attached() && f.Grant.SessionHash != "" &&
+				!sessionLive(f.Session, g.SessionIdleTimeout, now) {
+				// An attached client's grant lives as long as the browser
+				// session it was approved in (10Duke's meaning of
+				// attached), however that session ended: signed out (which
+				// revoked the grant already), timed out, idle, replaced by
+				// another sign-in, or swept (docs/security.md G-9).
+				endedGrant = f.Grant.ID
+				return invalid
+			}
 			if scopes == nil {
 				scopes = f.Token.Scopes
 			} else if missing, ok := oauth.ScopeSubset(scopes, f.Token.Scopes); !ok {
@@ -105,8 +120,8 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			// A loser of concurrent refreshes of one token (a client that
 			// sent the same refresh twice at once): it gets nothing, and the
 			// winner's new token stays good (docs/security.md RT-04).
-			g.Log.InfoContext(ctx, "refresh token used by a concurrent request; refused without revoking",
-				"client_id", c.ID, "grant_id", fam.Token.GrantID)
+			secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.RefreshReuse, Outcome: secevent.Kept, ClientID: c.ID, GrantID: fam.Token.GrantID,
+				Reason: "concurrent refresh"})
 			return nil, &oauth.Error{Code: oauth.InvalidGrant,
 				Description: "the refresh token was used by a concurrent request; use the refresh token that request got"}
 		}
@@ -114,8 +129,17 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 			return nil, fmt.Errorf("revoke grant on refresh token reuse: %w", err)
 		}
 		g.Log.WarnContext(ctx, "refresh token reused; its grant was revoked", "client_id", c.ID, "grant_id", fam.Token.GrantID)
+		secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.RefreshReuse, Outcome: secevent.Revoked, ClientID: c.ID, GrantID: fam.Token.GrantID,
+			UserID: familyUser(fam), Reason: "refresh token reused"})
 		return nil, invalid
 	case errors.Is(err, store.ErrNotFound):
+		return nil, invalid
+	case err != nil && endedGrant != "":
+		if err := g.Store.RevokeGrant(ctx, endedGrant, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("revoke grant of an ended session: %w", err)
+		}
+		secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: c.ID, GrantID: endedGrant,
+			Reason: "attached session ended"})
 		return nil, invalid
 	case err != nil:
 		var oe *oauth.Error
@@ -131,6 +155,30 @@ func (g Refresh) Exchange(ctx context.Context, req *Request) (*token.Response, e
 	}
 	m := <-minted
 	return m.resp, m.err
+}
+
+// familyUser is the id of the user fam's grant acts for; "" for none.
+func familyUser(fam *store.RefreshFamily) string {
+	if fam == nil || fam.Grant == nil {
+		return ""
+	}
+	return fam.Grant.UserID
+}
+
+// sessionLive reports whether the browser session s is still signed in at
+// now: it exists, its absolute lifetime has not run out, and it has been
+// used within idle (0: no idle limit), as session.Manager judges it. The
+// session's last use is recorded to within a minute, so an idle timeout
+// holds to within a minute here too.
+func sessionLive(s *store.Session, idle time.Duration, now time.Time) bool {
+	if s == nil || !now.Before(s.ExpiresAt) {
+		return false
+	}
+	seen := s.LastSeenAt
+	if seen.IsZero() {
+		seen = s.CreatedAt
+	}
+	return idle <= 0 || now.Before(seen.Add(idle))
 }
 
 // ConcurrentRefreshWindow is how soon after a refresh token's use a second

@@ -121,6 +121,9 @@ type ErrorWriter struct {
 	// Retry-After instead of 500, and clients retry. Package oauth knows no
 	// database, so the server says which error that is (store.ErrUnavailable).
 	Unavailable error
+	// Observe, when set, is told of every *Error written, before it is
+	// (the server logs security events of some).
+	Observe func(r *http.Request, oe *Error)
 }
 
 // Write writes err as an OAuth error response.
@@ -136,6 +139,9 @@ func (ew ErrorWriter) Write(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	} else if oe.Err != nil && ew.Log != nil {
 		ew.Log.DebugContext(r.Context(), "oauth error", "route", Route(r), "code", oe.Code, "err", oe.Err)
+	}
+	if ew.Observe != nil {
+		ew.Observe(r, oe)
 	}
 	if oe.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", oe.Challenge)

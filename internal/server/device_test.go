@@ -277,7 +277,23 @@ func TestConcurrentPolls(t *testing.T) {
 			}
 		}
 		if ok != 1 {
-			t.Errorf("%d polls got tokens; want exactly 1", ok)
+			t.Fatalf("%d polls got tokens; want exactly 1", ok)
+		}
+		// The other polls came at the same instant as the one that got the
+		// tokens: retries of one client, not a second redemption, so they
+		// revoked nothing (DF-15) and the tokens of the one 200 keep working.
+		var won reply
+		for _, r := range results {
+			if r.Status == 200 {
+				won = r
+			}
+		}
+		if r := s.bearerGet(t, "/userinfo", won.str("access_token")); r.Status != 200 || r.str("sub") != s.User.ID {
+			t.Errorf("userinfo with the winner's access token: %d %s", r.Status, r.Raw)
+		}
+		rr := s.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {won.str("refresh_token")}, "client_id": {tvClient}}, "", "")
+		if rr.Status != 200 {
+			t.Errorf("refresh with the winner's refresh token: %d %s", rr.Status, rr.Raw)
 		}
 	})
 }

@@ -4,19 +4,23 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/web"
 )
@@ -55,9 +59,20 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		return nil, fmt.Errorf("csrf key: %w", err)
 	}
 
+	// One guard against client-secret guessing for every endpoint that
+	// authenticates clients (docs/security.md CA-05).
+	guard := &clientauth.Guard{
+		Store:     s.store,
+		Now:       s.now,
+		Window:    cfg.Limits.AuthFailureWindow.D(),
+		PerClient: cfg.Limits.AuthFailuresPerClient,
+		PerIP:     cfg.Limits.AuthFailuresPerIP,
+		Log:       s.log,
+	}
 	deviceAuthz := &device.Handler{
 		Store:              s.store,
 		Clients:            s.store,
+		Guard:              guard,
 		Issuer:             s.issuer,
 		Now:                s.now,
 		Rand:               s.rand,
@@ -70,8 +85,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		TrustProxy:         cfg.TrustProxy,
 	}
 	deps := &grant.Deps{
-		Clients: s.store,
-		Users:   s.store,
+		Clients:    s.store,
+		Guard:      guard,
+		TokenLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.TokenPerClientPerMinute},
+		Users:      s.store,
 		Minter: &token.Minter{
 			Keys:      s.keys,
 			Issuer:    s.issuer,
@@ -105,14 +122,15 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Issuer: s.issuer,
 		Grants: []grant.Grant{
 			device.Grant{Deps: deps, Store: s.store},
-			grant.Refresh{Deps: deps, Store: s.store},
+			grant.Refresh{Deps: deps, Store: s.store, SessionIdleTimeout: cfg.Session.IdleTimeout.D()},
 			grant.AuthorizationCode{Deps: deps, Store: s.store},
 			grant.ClientCredentials{Deps: deps, Store: s.store},
 		},
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
-	tokenState := &token.Handler{Store: s.store, Clients: s.store, Tokens: verifier, Now: s.now, Log: s.log,
-		DPoP: dpopChecker, Issuer: s.issuer}
+	tokenState := &token.Handler{Store: s.store, Clients: s.store, Guard: guard, Tokens: verifier, Now: s.now, Log: s.log,
+		IntrospectLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.IntrospectionPerClientPerMinute},
+		DPoP:            dpopChecker, Issuer: s.issuer}
 	sessions := &session.Manager{
 		Store:       s.store,
 		Users:       s.store,
@@ -121,6 +139,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Lifetime:    cfg.Session.Lifetime.D(),
 		IdleTimeout: cfg.Session.IdleTimeout.D(),
 		Secure:      strings.HasPrefix(s.issuer, "https://"),
+		Log:         s.log,
 	}
 	pages := &web.Pages{
 		Issuer:   s.issuer,
@@ -197,7 +216,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	go outbox.Run(ctx)
 
 	return &endpoints{
-		errs:       oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable},
+		errs:       oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable, Observe: s.observeError},
 		device:     deviceAuthz,
 		token:      tokenEndpoint,
 		tokens:     tokenState,
@@ -212,6 +231,14 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			Now: s.now, Rand: s.rand, Log: s.log,
 		},
 	}, nil
+}
+
+// observeError writes a security event for a limit that refused a request
+// at a JSON endpoint (429): which route, from which address (package audit).
+func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
+	if oe.StatusCode() == http.StatusTooManyRequests {
+		secevent.Log(r.Context(), s.log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: oauth.Route(r)})
+	}
 }
 
 // fresh32 is 32 new random bytes, offered as a server secret's first value.

@@ -99,6 +99,13 @@ func newTestServer(t *testing.T, fixedClock bool, edit func(*config.Config)) *te
 // newTestServerOn is newTestServer on the given backend.
 func newTestServerOn(t *testing.T, b backend, fixedClock bool, edit func(*config.Config)) *testServer {
 	t.Helper()
+	return newTestServerLogging(t, b, fixedClock, edit, nil)
+}
+
+// newTestServerLogging is newTestServerOn logging JSON lines, debug and up,
+// to logTo when it is set.
+func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*config.Config), logTo io.Writer) *testServer {
+	t.Helper()
 	ctx := t.Context()
 	st := b.open(t)
 	clk := &clock{}
@@ -120,6 +127,9 @@ func newTestServerOn(t *testing.T, b backend, fixedClock bool, edit func(*config
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if logTo != nil {
+		log = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	srv, err := New(ctx, cfg, st, log, Options{Now: clk.Now})
 	if err != nil {

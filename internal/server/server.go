@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -79,7 +80,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	}
 	s.grantTypes = e.token.GrantTypes()
 	s.pages = e.pages
-	s.handler = s.recoverPanics(s.mux(e))
+	s.handler = s.recoverPanics(s.withAddr(s.mux(e)))
 	return s, nil
 }
 
@@ -200,6 +201,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, "ready\n")
+}
+
+// withAddr puts the client's address (clientip.From, by trust_proxy) in
+// the request's context, for what sees the context but not the request.
+func (s *Server) withAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(clientip.WithAddr(r.Context(), clientip.From(r, s.cfg.TrustProxy))))
+	})
 }
 
 // recoverPanics turns a panic into a 500 instead of a dropped connection,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -486,6 +487,94 @@ func TestSignOutRevokesAttachedGrants(t *testing.T) {
 		if r := s.refresh(t, tvClient, detached.str("refresh_token")); r.Status != 200 {
 			t.Errorf("detached device's refresh after sign-out: %d %s", r.Status, r.Raw)
 		}
+	})
+}
+
+// TestAttachedGrantEndsWithSession: an attached client's grant stops
+// refreshing when the browser session it was approved in ends for any
+// reason, not only at sign-out (10Duke's meaning of attached; G-9 closed):
+// its lifetime runs out, it goes unused past the idle timeout (whether or not
+// the browser comes back and finds it over), or the browser signs in again.
+// The refusal revokes the grant; a detached device approved in the same
+// session keeps refreshing, and so does the attached one while the session
+// lives, however long ago the pairing was.
+func TestAttachedGrantEndsWithSession(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, true, func(c *config.Config) {
+			c.Session.Lifetime = config.Duration(5 * time.Hour)
+			c.Session.IdleTimeout = config.Duration(2 * time.Hour)
+		})
+		sessionClients(t, s)
+		// refreshes refreshes both devices' tokens, which must work or not
+		// as want says for the attached one; the detached one always does.
+		type device struct{ attached, detached reply }
+		pair := func(t *testing.T, br *webBrowser) *device {
+			return &device{pairedDevice(t, s, br, attachedClient), pairedDevice(t, s, br, tvClient)}
+		}
+		refreshes := func(t *testing.T, what string, d *device, want bool) {
+			t.Helper()
+			r := s.refresh(t, attachedClient, d.attached.str("refresh_token"))
+			switch {
+			case want && r.Status == 200:
+				d.attached = r
+			case want:
+				t.Errorf("%s: attached device's refresh: %d %s; want 200", what, r.Status, r.Raw)
+			default:
+				wantOAuthError(t, r, 400, oauth.InvalidGrant)
+				gid, _ := jwtClaims(t, d.attached.str("access_token"))["grant_id"].(string)
+				if g, err := s.Store.GetGrant(t.Context(), gid); err != nil || g.RevokedAt.IsZero() {
+					t.Errorf("%s: attached grant = %+v, %v; want it revoked", what, g, err)
+				}
+			}
+			if r := s.refresh(t, tvClient, d.detached.str("refresh_token")); r.Status != 200 {
+				t.Errorf("%s: detached device's refresh: %d %s", what, r.Status, r.Raw)
+			} else {
+				d.detached = r
+			}
+		}
+
+		t.Run("idle, the browser never back", func(t *testing.T) {
+			br := newWebBrowser(t, s)
+			br.signIn()
+			d := pair(t, br)
+			s.Clock.Advance(90 * time.Minute)
+			refreshes(t, "90 minutes on", d, true)
+			br.get("/device") // the person uses the session: its idle clock starts again
+			s.Clock.Advance(90 * time.Minute)
+			refreshes(t, "90 minutes after the browser's last use", d, true)
+			s.Clock.Advance(31 * time.Minute)
+			refreshes(t, "past the idle timeout", d, false)
+		})
+		t.Run("idle, the browser back later", func(t *testing.T) {
+			br := newWebBrowser(t, s)
+			br.signIn()
+			d := pair(t, br)
+			s.Clock.Advance(2*time.Hour + time.Minute)
+			if br.signedIn() {
+				t.Fatal("still signed in after the idle timeout")
+			}
+			refreshes(t, "after the browser found its session over", d, false)
+		})
+		t.Run("lifetime", func(t *testing.T) {
+			br := newWebBrowser(t, s)
+			br.signIn()
+			d := pair(t, br)
+			for range 3 {
+				s.Clock.Advance(75 * time.Minute)
+				br.get("/device")
+				refreshes(t, "within the session's lifetime", d, true)
+			}
+			s.Clock.Advance(90 * time.Minute) // 5 h 15 min since sign-in, 90 min since the last use
+			refreshes(t, "past the session's lifetime", d, false)
+		})
+		t.Run("signed in again", func(t *testing.T) {
+			br := newWebBrowser(t, s)
+			br.signIn()
+			d := pair(t, br)
+			br.signIn()
+			refreshes(t, "after a new sign-in on the browser", d, false)
+		})
 	})
 }
 

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -47,6 +49,9 @@ type Manager struct {
 	// IdleTimeout ends a session unused for this long; 0 sets no idle limit.
 	IdleTimeout time.Duration
 	Secure      bool // the issuer is https: Secure, __Host- cookie
+	// Log receives the security events of signing out (package audit);
+	// nil logs nothing.
+	Log *slog.Logger
 }
 
 // touchEvery bounds the writes idle tracking costs: a session's last use is
@@ -168,10 +173,15 @@ func (m *Manager) endCurrent(r *http.Request) error {
 		return nil
 	}
 	hash := oauth.HashSecret(value)
-	if _, err := m.Store.RevokeGrantsBySession(r.Context(), hash, m.Now()); err != nil {
+	n, err := m.Store.RevokeGrantsBySession(r.Context(), hash, m.Now())
+	if err != nil {
 		return fmt.Errorf("revoke attached grants: %w", err)
 	}
-	err := m.Store.DeleteSession(r.Context(), hash)
+	if n > 0 {
+		secevent.Log(r.Context(), m.Log, secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked,
+			Reason: "the browser session of attached grants signed out"})
+	}
+	err = m.Store.DeleteSession(r.Context(), hash)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete session: %w", err)
 	}

@@ -366,6 +366,10 @@ type RefreshFamily struct {
 	// Token was rotated into, as stored now (used or not); nil if it is
 	// gone, and for every other answer.
 	Successor *RefreshToken
+	// Session is the browser session the grant was approved in, as stored
+	// (expired or not); nil when the grant names none or it is gone (signed
+	// out, timed out, swept). An attached client's grant ends with it.
+	Session *Session
 }
 
 // GrantStore keeps grants and their refresh tokens.
@@ -497,13 +501,17 @@ type SecretStore interface {
 	SealSecrets(ctx context.Context, all bool) (SealReport, error)
 }
 
-// ThrottleStore counts events in fixed time windows, shared by every instance.
+// ThrottleStore counts events in fixed time windows, shared by every
+// instance. A sliding window is several fixed ones summed (Sum).
 type ThrottleStore interface {
 	// Hit adds one to key's count in the window starting at window and
 	// returns the new count; the row may be swept once until has passed.
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
 	// Count returns key's count in the window starting at window.
 	Count(ctx context.Context, key string, window time.Time) (int, error)
+	// Sum returns key's counts added up over the windows that start at or
+	// after from and before to: 0 when nothing was counted.
+	Sum(ctx context.Context, key string, from, to time.Time) (int, error)
 	// Refund takes back one Hit of key in the window starting at window
 	// (never below zero), for an attempt counted before it was judged that
 	// turned out not to count: Hit first, so that concurrent attempts each

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 )
 
 // Handler serves the endpoints that answer about tokens already issued:
@@ -29,9 +30,14 @@ type Handler struct {
 	// Clients authenticates the callers of revocation and introspection;
 	// the server's answers from its client cache (clientauth.Clients).
 	Clients clientauth.Clients
-	Tokens  *Verifier
-	Now     func() time.Time // time.Now in production, a fixed clock in tests
-	Log     *slog.Logger
+	// Guard bounds secret guessing at revocation and introspection (nil: none).
+	Guard *clientauth.Guard
+	// IntrospectLimit is each caller's rate limit at introspection,
+	// counted once it has authenticated (zero Limit: none).
+	IntrospectLimit throttle.PerMinute
+	Tokens          *Verifier
+	Now             func() time.Time // time.Now in production, a fixed clock in tests
+	Log             *slog.Logger
 	// DPoP checks the proofs that come with DPoP-bound access tokens at
 	// UserInfo (RFC 9449 §7); nil refuses every DPoP-bound token there.
 	DPoP *dpop.Checker
@@ -47,7 +53,7 @@ func (h *Handler) authenticate(r *http.Request, f oauth.Form) (*store.Client, er
 	if err != nil {
 		return nil, err
 	}
-	return clientauth.Authenticate(r.Context(), h.Clients, creds)
+	return h.Guard.Authenticate(r.Context(), h.Clients, creds)
 }
 
 // Lookup is what deciding whether a token may still be used reads.

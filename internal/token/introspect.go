@@ -60,6 +60,16 @@ func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {
 	if c.Public() {
 		return oauth.ClientAuthFailed()
 	}
+	// A per-caller limit (RFC 7662 §4; docs/security.md IN-04), counted
+	// once the caller has authenticated, so nobody else can spend it.
+	ok, retry, err := h.IntrospectLimit.Take(r.Context(), "introspect:client:"+c.ID, h.Now())
+	if err != nil {
+		return fmt.Errorf("introspection rate limit: %w", err)
+	}
+	if !ok {
+		return &oauth.Error{Code: oauth.SlowDown, Description: "too many introspection requests from this client; try again later",
+			Status: http.StatusTooManyRequests, RetryAfter: int(retry / time.Second)}
+	}
 	tok := f.Get("token")
 	if tok == "" {
 		return oauth.BadRequest("token is required")

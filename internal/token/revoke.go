@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -53,7 +54,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: nothing left to revoke
 			return fmt.Errorf("revoke grant: %w", err)
 		}
-		h.log().InfoContext(ctx, "grant revoked by its client", "client_id", c.ID, "grant_id", grantID)
+		secevent.Log(ctx, h.log(), secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: c.ID, GrantID: grantID, Reason: "revoked by its client"})
 	case own != nil:
 		// Remembered until it would have expired; one already expired
 		// needs no record.
@@ -61,7 +62,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 			if err := h.Store.RevokeAccessToken(ctx, own.JTI, c.ID, exp); err != nil {
 				return fmt.Errorf("revoke access token: %w", err)
 			}
-			h.log().InfoContext(ctx, "access token revoked by its client", "client_id", c.ID, "jti", own.JTI)
+			secevent.Log(ctx, h.log(), secevent.Event{Name: secevent.TokenRevoked, Outcome: secevent.Revoked, ClientID: c.ID, Reason: "access token revoked by its client"})
 		}
 	}
 	oauth.NoStore(w)

@@ -132,6 +132,10 @@ type Response struct {
 	Scope            string `json:"scope,omitempty"`
 	IssuedAt         int64  `json:"issued_at"`
 	RefreshableUntil int64  `json:"refreshable_until,omitempty"`
+
+	// For the security event log only, never sent: whose tokens these are.
+	UserID  string `json:"-"`
+	GrantID string `json:"-"`
 }
 
 // Issue is what a grant hands to Mint.
@@ -198,6 +202,10 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 		RefreshToken: in.Refresh,
 		Scope:        scope,
 		IssuedAt:     now.Unix(),
+		GrantID:      in.Grant.ID,
+	}
+	if in.User != nil {
+		resp.UserID = in.User.ID
 	}
 	if in.Refresh != "" {
 		resp.RefreshableUntil = in.Grant.ExpiresAt.Unix()

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,7 +9,9 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 )
 
 type entryPage struct {
@@ -79,7 +82,7 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	}
 	pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
 	if err != nil {
-		return p.deviceError(w, b, code, err)
+		return p.deviceError(r.Context(), w, b, code, err)
 	}
 	return p.confirm(w, b, pend)
 }
@@ -117,7 +120,7 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	case "":
 		pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
 		if err != nil {
-			return p.deviceError(w, b, code, err)
+			return p.deviceError(r.Context(), w, b, code, err)
 		}
 		return p.confirm(w, b, pend)
 	case "approve":
@@ -128,8 +131,13 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	}
 	pend, err := p.Verifier.Decide(r.Context(), s, p.clientIP(r), code, approve)
 	if err != nil {
-		return p.deviceError(w, b, code, err)
+		return p.deviceError(r.Context(), w, b, code, err)
 	}
+	outcome := secevent.Denied
+	if approve {
+		outcome = secevent.Approved
+	}
+	secevent.Log(r.Context(), p.Log, secevent.Event{Name: secevent.DeviceDecision, Outcome: outcome, ClientID: pend.Auth.ClientID, UserID: s.UserID})
 	page := messagePage{base: b, Heading: "Request denied",
 		Text: "The device was not connected. If you did not start this, you can close this page."}
 	if pend.Auth.Status == store.DeviceApproved {
@@ -174,7 +182,7 @@ func (p *Pages) confirm(w http.ResponseWriter, b base, pend *device.Pending) err
 }
 
 // deviceError turns a Verifier error into the page a person can act on.
-func (p *Pages) deviceError(w http.ResponseWriter, b base, typed string, err error) error {
+func (p *Pages) deviceError(ctx context.Context, w http.ResponseWriter, b base, typed string, err error) error {
 	switch {
 	case errors.Is(err, device.ErrInvalidCode):
 		b.Notice = "That code is not valid: check the code and try again."
@@ -188,7 +196,12 @@ func (p *Pages) deviceError(w http.ResponseWriter, b base, typed string, err err
 		return p.message(w, http.StatusBadRequest, b, "Code already used",
 			"This code was already used. If you want to connect the device again, start again on your device.")
 	case errors.Is(err, device.ErrThrottled):
-		retryAfter(w, windowEnd(p.Now(), p.Verifier.Window))
+		e := secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "user code attempts"}
+		if b.User != nil {
+			e.UserID = b.User.ID
+		}
+		secevent.Log(ctx, p.Log, e)
+		retryAfter(w, throttle.Window{Length: p.Verifier.Window}.RetryAfter(p.Now()))
 		return p.message(w, http.StatusTooManyRequests, b, "Too many attempts", "Too many attempts. Try again later.")
 	}
 	return fmt.Errorf("device verification: %w", err)

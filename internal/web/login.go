@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -105,6 +106,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("count failed logins: %w", err)
 		}
 		if n >= l.limit {
+			secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "sign-in attempts"})
 			retryAfter(w, windowEnd(now, p.LoginWindow))
 			return errTooMany
 		}
@@ -138,6 +140,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		if err := refund(); err != nil {
 			return err
 		}
+		secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "sign-in attempts"})
 		retryAfter(w, windowEnd(now, p.LoginWindow))
 		return errTooMany
 	}
@@ -146,12 +149,18 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
+		e := secevent.Event{Name: secevent.SignIn, Outcome: secevent.Failure, Reason: "unknown email or wrong password"}
+		if u != nil {
+			e.UserID = u.ID
+		}
+		secevent.Log(ctx, p.Log, e)
 		return again(http.StatusBadRequest, msgWrongLogin)
 	}
 	if err := refund(); err != nil {
 		return err
 	}
 	if u.Disabled {
+		secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Failure, UserID: u.ID, Reason: "account disabled"})
 		// Said only to someone who knew the password.
 		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
 			Text: "This account is disabled. Contact your administrator."}
@@ -159,6 +168,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	if _, err := p.Sessions.Start(w, r, u); err != nil {
 		return err
 	}
+	secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Success, UserID: u.ID})
 	if returnTo == "" {
 		returnTo = defaultReturn
 	}

@@ -195,16 +195,19 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 	return ScanRefreshToken(s.b.Reader().QueryRow(ctx, `SELECT `+RefreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash))
 }
 
-// FamilyColumns are a refresh token's, its grant's and the grant's user's
-// columns, from r, g and u (u LEFT JOINed: NULL for none), in the order
-// ScanFamily scans them.
+// FamilyColumns are a refresh token's, its grant's, the grant's user's and
+// the grant's session's columns, from r, g, u and s (u and s LEFT JOINed:
+// NULL for none), in the order ScanFamily scans them.
 const FamilyColumns = `r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
 	g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash, g.dpop_jkt,
 	u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, FALSE),
-	u.created_at, u.updated_at`
+	u.created_at, u.updated_at,
+	s.hash, s.user_id, s.auth_time, s.created_at, s.expires_at, s.last_seen_at`
 
-// FamilyFrom joins a refresh token r with its grant g and the grant's user u.
-const FamilyFrom = ` FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id`
+// FamilyFrom joins a refresh token r with its grant g, the grant's user u and
+// the session s the grant was approved in.
+const FamilyFrom = ` FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+	LEFT JOIN sessions s ON s.hash = g.session_hash`
 
 // ScanFamily scans a row of FamilyColumns, then the row's further columns
 // into extra.
@@ -215,14 +218,20 @@ func ScanFamily(row Row, extra ...any) (*store.RefreshFamily, error) {
 	dest := append([]any{
 		&t.Hash, &t.GrantID, &t.ClientID, listCol{&t.Scopes}, TimeCol{&t.CreatedAt}, TimeCol{&t.ExpiresAt}, TimeCol{&t.UsedAt}},
 		grantDest(&g)...)
+	var sess store.Session
 	dest = append(dest, optionalCol{&u.ID}, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled,
-		TimeCol{&u.CreatedAt}, TimeCol{&u.UpdatedAt})
+		TimeCol{&u.CreatedAt}, TimeCol{&u.UpdatedAt},
+		optionalCol{&sess.Hash}, optionalCol{&sess.UserID}, TimeCol{&sess.AuthTime}, TimeCol{&sess.CreatedAt},
+		TimeCol{&sess.ExpiresAt}, TimeCol{&sess.LastSeenAt})
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	f := &store.RefreshFamily{Token: &t, Grant: &g}
 	if u.ID != "" {
 		f.User = &u
+	}
+	if sess.Hash != "" {
+		f.Session = &sess
 	}
 	return f, nil
 }

@@ -71,3 +71,20 @@ func (s *Store) Count(ctx context.Context, key string, window time.Time) (int, e
 	}
 	return n, nil
 }
+
+// Sum adds up key's counts over the windows starting in [from, to), one
+// range read of the primary key (key, window_start): a sliding window made
+// of fixed slices.
+func (s *Store) Sum(ctx context.Context, key string, from, to time.Time) (int, error) {
+	if !store.ValidText(key) {
+		return 0, nil // nothing was counted under it
+	}
+	var n int64
+	err := s.b.Reader().QueryRow(ctx, `SELECT COALESCE(SUM(count), 0) FROM throttles
+		WHERE key = $1 AND window_start >= $2 AND window_start < $3`,
+		key, from.UnixMilli(), to.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("throttle sum: %w", err)
+	}
+	return int(n), nil
+}

@@ -126,6 +126,35 @@ func testThrottle(t *testing.T, s store.Store) {
 	if got != 1 {
 		t.Errorf("Hit after refunding to zero = %d, want 1", got)
 	}
+
+	// Sum adds up the windows that start in [from, to), of its key only.
+	w3 := at(2 * time.Minute)
+	for range 4 {
+		_, err := s.Hit(ctx, "ip:192.0.2.7", w3, until)
+		wantErr(t, "Hit", err, nil)
+	}
+	for _, tt := range []struct {
+		name     string
+		key      string
+		from, to time.Time
+		want     int
+	}{
+		{"all three windows", "ip:192.0.2.7", w1, at(3 * time.Minute), 1 + 1 + 4},
+		{"to is excluded", "ip:192.0.2.7", w1, w3, 1 + 1},
+		{"from is included", "ip:192.0.2.7", w2, at(time.Hour), 1 + 4},
+		{"one window", "ip:192.0.2.7", w3, w3.Add(time.Millisecond), 4},
+		{"before anything", "ip:192.0.2.7", at(-time.Hour), w1, 0},
+		{"empty range", "ip:192.0.2.7", w2, w2, 0},
+		{"another key", "account:ada", w1, at(time.Hour), 1},
+		{"unknown key", "never", w1, at(time.Hour), 0},
+		{"not text", "ip:\x00", w1, at(time.Hour), 0},
+	} {
+		got, err := s.Sum(ctx, tt.key, tt.from, tt.to)
+		wantErr(t, "Sum: "+tt.name, err, nil)
+		if got != tt.want {
+			t.Errorf("Sum: %s: Sum(%q, %v, %v) = %d, want %d", tt.name, tt.key, tt.from, tt.to, got, tt.want)
+		}
+	}
 }
 
 func testSweep(t *testing.T, s store.Store) {

@@ -229,3 +229,37 @@ func testTouchSession(t *testing.T, s store.Store) {
 	wantErr(t, "TouchSession(unknown)", s.TouchSession(ctx, "nope", t0), store.ErrNotFound)
 	wantErr(t, "TouchSession(not text)", s.TouchSession(ctx, "s1\x00", t0), store.ErrNotFound)
 }
+
+// testRefreshFamilySession: a rotation's family carries the session its
+// grant was approved in, as stored, expired or not, so that an attached
+// client's grant can end with it (docs/security.md G-9); nil when the grant
+// names no session or the session is gone.
+func testRefreshFamilySession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sessionGrants(t, s)
+	s1 := &store.Session{Hash: "s1", UserID: "ada", AuthTime: t0, CreatedAt: t0, ExpiresAt: at(time.Hour), LastSeenAt: at(time.Minute)}
+	s2 := &store.Session{Hash: "s2", UserID: "ada", AuthTime: t0, CreatedAt: t0, ExpiresAt: at(time.Minute)}
+	wantErr(t, "CreateSession(s1)", s.CreateSession(ctx, s1), nil)
+	wantErr(t, "CreateSession(s2)", s.CreateSession(ctx, s2), nil)
+	allow := func(*store.RefreshFamily) error { return nil }
+	rotate := func(old, next string, now time.Time) *store.RefreshFamily {
+		t.Helper()
+		fam, err := s.RotateRefreshToken(ctx, old, next, time.Time{}, now, allow)
+		wantErr(t, "RotateRefreshToken("+old+")", err, nil)
+		return fam
+	}
+
+	diff(t, "session of a grant approved in s1", s1, rotate("rt-att-s1", "rt-att-s1-2", at(2*time.Minute)).Session)
+	// Expired, not yet swept: as stored; the caller judges it.
+	diff(t, "session of a grant approved in the expired s2", s2, rotate("rt-att-s2", "rt-att-s2-2", at(2*time.Minute)).Session)
+	if fam := rotate("rt-att-none", "rt-att-none-2", at(2*time.Minute)); fam.Session != nil {
+		t.Errorf("session of a grant approved in none = %+v; want nil", fam.Session)
+	}
+	wantErr(t, "DeleteSession(s1)", s.DeleteSession(ctx, "s1"), nil)
+	if fam := rotate("rt-att-s1-2", "rt-att-s1-3", at(3*time.Minute)); fam.Session != nil {
+		t.Errorf("session of a grant whose session was deleted = %+v; want nil", fam.Session)
+	}
+	if fam := rotate("rt-det-s1", "rt-det-s1-2", at(3*time.Minute)); fam.Session != nil || fam.Grant.SessionHash != "s1" {
+		t.Errorf("detached grant of the deleted s1: session %+v, grant's %q; want nil, s1", fam.Session, fam.Grant.SessionHash)
+	}
+}

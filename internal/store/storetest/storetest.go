@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeGrantsBySession", testRevokeGrantsBySession},
 		{"ConcurrentRevokeGrantsBySession", testConcurrentRevokeGrantsBySession},
 		{"TouchSession", testTouchSession},
+		{"RefreshFamilySession", testRefreshFamilySession},
 		{"SigningKeys", testSigningKeys},
 		{"ServerSecret", testServerSecret},
 		{"Throttle", testThrottle},
