@@ -39,6 +39,8 @@ type bench struct {
 	password      string
 	serviceID     string
 	serviceSecret string
+	apiKey        string // the service API's key and secret (service_api_poll)
+	apiSecret     string
 	browser       *browser
 
 	pending *codeRing   // pending_poll's codes

@@ -6,7 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -100,6 +102,19 @@ var scenarios = []scenario{
 		jobs: func(b *bench, base string, baseline bool, n int) []job {
 			return repeat(n, func(i int) job {
 				return &refreshJob{b: b, chain: b.chains[i], url: base + "/oauth2/token", baseline: baseline}
+			})
+		},
+	},
+	{
+		name: "service_api_poll",
+		what: "a front end hands its devices' polls to the service API (POST /api/auth/token, Basic service key, JSON " +
+			"{parameters}), each code no sooner than its interval after its last poll, over pending_poll's live codes; " +
+			"the right answer is 200, action BAD_REQUEST, authorization_pending in responseContent",
+		prepare: preparePendingCodes,
+		jobs: func(b *bench, base string, baseline bool, n int) []job {
+			return repeat(n, func(i int) job {
+				return &apiPollJob{pollJob: pollJob{ring: b.pending, url: base + "/api/auth/token", pace: !baseline, cursor: i * 7919,
+					check: pick(baseline, wantAPIPending)}, key: b.apiKey, secret: b.apiSecret}
 			})
 		},
 	},
@@ -391,6 +406,40 @@ func (j *pollJob) judge(status int, body []byte) (string, bool) {
 		j.ring.done(j.taken)
 	}
 	return j.check(status, body)
+}
+
+// apiPollJob is a pollJob through the service API: the device's token
+// request goes as the parameters of /api/auth/token, by a front end
+// holding a service key.
+type apiPollJob struct {
+	pollJob
+	key, secret string
+}
+
+func (j *apiPollJob) next(ctx context.Context) (*http.Request, error) {
+	req, err := j.pollJob.next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(map[string]string{"parameters": j.ring.forms[j.taken]})
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(j.key, j.secret)
+	return req, nil
+}
+
+// wantAPIPending accepts the service API's answer to a pending poll.
+func wantAPIPending(status int, body []byte) (string, bool) {
+	if status == 0 {
+		return transportError, false
+	}
+	action := jsonString(body, "action")
+	label := strconv.Itoa(status) + " " + action
+	return label, status == http.StatusOK && action == "BAD_REQUEST" && bytes.Contains(body, []byte("authorization_pending"))
 }
 
 // chain is one grant's latest refresh token. Each rotation returns the

@@ -64,6 +64,14 @@ func (b *bench) provision(ctx context.Context) error {
 		return err
 	}
 	b.serviceID, b.serviceSecret = serviceClientID, service.ClientSecret
+	var key struct {
+		Key    string `json:"api_key"`
+		Secret string `json:"api_secret"`
+	}
+	if err := b.admin(ctx, "api-keys", map[string]any{"name": "bench front end"}, &key); err != nil {
+		return err
+	}
+	b.apiKey, b.apiSecret = key.Key, key.Secret
 	var err error
 	b.browser, err = signIn(ctx, b.latchkey.url, b.user, b.password)
 	return err

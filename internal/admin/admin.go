@@ -57,6 +57,7 @@ type Store interface {
 	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
 
+	store.ServiceKeyStore
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
 	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
 	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)

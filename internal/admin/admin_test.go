@@ -105,6 +105,10 @@ func operations(a *API) []operation {
 		{"GET /admin/v1/organizations/{id}/invitations", a.ListInvitations},
 		{"GET /admin/v1/invitations/{id}", a.GetInvitation},
 		{"POST /admin/v1/invitations/{id}/revoke", a.RevokeInvitation},
+		{"POST /admin/v1/api-keys", a.CreateAPIKey},
+		{"GET /admin/v1/api-keys", a.ListAPIKeys},
+		{"POST /admin/v1/api-keys/{id}/rotate", a.RotateAPIKey},
+		{"DELETE /admin/v1/api-keys/{id}", a.RevokeAPIKey},
 		{"GET /admin/v1/audit", a.ListAudit},
 	}
 }

@@ -15,6 +15,7 @@ import (
 type Grant struct {
 	ID        string `json:"id"`
 	UserID    string `json:"user_id"`
+	Subject   string `json:"subject,omitempty"` // a front end's person (the service API); user_id is then ""
 	ClientID  string `json:"client_id"`
 	Scope     string `json:"scope"`
 	Active    bool   `json:"active"`               // neither revoked nor past expires_at, at the time of the answer
@@ -77,6 +78,7 @@ func grantJSON(g *store.Grant, now time.Time) Grant {
 	return Grant{
 		ID:        g.ID,
 		UserID:    g.UserID,
+		Subject:   g.Subject,
 		ClientID:  g.ClientID,
 		Scope:     oauth.JoinScope(g.Scopes),
 		Active:    g.Active(now),

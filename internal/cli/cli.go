@@ -76,6 +76,7 @@ var commands = []command{
 	{"groups", "manage organizations' device client groups through the admin API", groupsGroup.run},
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
+	{"api-keys", "manage the service API's keys through the admin API", apiKeysGroup.run},
 	{"audit", "show who changed what (the audit log) through the admin API", runAudit},
 	{"registration-tokens", "make initial access tokens for dynamic client registration", registrationTokensGroup.run},
 	{"keys", "list or rotate signing keys", keysGroup.run},

@@ -448,3 +448,46 @@ func TestReadSecretLine(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIKeysCommands: create shows the secret once and stores its hash,
+// list shows no secret, rotate replaces it, revoke deletes the key.
+func TestAPIKeysCommands(t *testing.T) {
+	t.Parallel()
+	e := startAdmin(t)
+	ctx := t.Context()
+	stdout, stderr, err := e.run(t, "", "api-keys", "create", "--name", "web front end", "--json")
+	if err != nil {
+		t.Fatalf("create: %v %s", err, stderr)
+	}
+	var k admin.APIKey
+	if err := json.Unmarshal([]byte(stdout), &k); err != nil || len(k.APIKey) != 12 || !strings.HasPrefix(k.Secret, "lk_sk_") {
+		t.Fatalf("create printed %q (%v)", stdout, err)
+	}
+	if !strings.Contains(stderr, "shown only now") {
+		t.Errorf("create: stderr %q", stderr)
+	}
+	stored, err := e.store.GetServiceKeyBySecret(ctx, oauth.HashSecret(k.Secret))
+	if err != nil || stored.ID != k.APIKey || stored.Name != "web front end" {
+		t.Fatalf("stored key %+v, %v", stored, err)
+	}
+	if out := e.mustRun(t, "", "api-keys", "list"); !strings.Contains(out, k.APIKey) || strings.Contains(out, "lk_sk_") {
+		t.Errorf("list printed %q", out)
+	}
+	stdout, _, err = e.run(t, "", "api-keys", "rotate", k.APIKey, "--json", "--yes")
+	var rotated admin.APIKey
+	if err != nil || json.Unmarshal([]byte(stdout), &rotated) != nil || rotated.Secret == "" || rotated.Secret == k.Secret || rotated.RotatedAt == "" {
+		t.Fatalf("rotate: %v %q", err, stdout)
+	}
+	if _, err := e.store.GetServiceKeyBySecret(ctx, oauth.HashSecret(k.Secret)); err == nil {
+		t.Errorf("the old secret still finds the key")
+	}
+	if out := e.mustRun(t, "", "api-keys", "revoke", k.APIKey, "--yes"); out != "Deleted API key "+k.APIKey+".\n" {
+		t.Errorf("revoke printed %q", out)
+	}
+	if out := e.mustRun(t, "", "api-keys", "list"); !strings.Contains(out, "No API keys yet") {
+		t.Errorf("list after revoke printed %q", out)
+	}
+	if _, _, err := e.run(t, "", "api-keys", "revoke", k.APIKey, "--yes"); err == nil || !strings.Contains(err.Error(), "there is no API key") {
+		t.Errorf("revoke again: %v", err)
+	}
+}

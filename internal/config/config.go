@@ -45,6 +45,8 @@ type Config struct {
 	// wait in the outbox (see smtp.go).
 	SMTP        SMTP        `yaml:"smtp"`
 	Invitations Invitations `yaml:"invitations"`
+	// ServiceAPI is the Authlete-compatible API for front ends of their own.
+	ServiceAPI ServiceAPI `yaml:"service_api"`
 	// Registration is dynamic client registration (RFC 7591, RFC 7592).
 	Registration Registration `yaml:"registration"`
 	// DPoP is proof of possession (RFC 9449).
@@ -186,6 +188,22 @@ type Sess struct {
 	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
+// ServiceAPI sets the service API (/api/…, Authlete's API: a company's own
+// front end drives the device flow through it). Its credentials are
+// service keys in the database (latchkey api-keys); the code duration,
+// polling interval and user code policy are device's, with each client's
+// overrides.
+type ServiceAPI struct {
+	// ServiceID is the {serviceId} of the Authlete 3.0 paths, digits.
+	ServiceID string `yaml:"service_id"`
+	// VerificationURI is the front end's verification page, the
+	// verification_uri devices get through the API; "" is Latchkey's own.
+	VerificationURI string `yaml:"verification_uri"`
+	// VerificationURIComplete is the same with USER_CODE where the user
+	// code goes (Authlete's "Verification URI with Placeholder").
+	VerificationURIComplete string `yaml:"verification_uri_complete"`
+}
+
 // Default returns the settings used where nothing else is said.
 func Default() Config {
 	return Config{
@@ -227,6 +245,7 @@ func Default() Config {
 		Keys:          Keys{CacheRefresh: Duration(30 * time.Second), PublishDelay: Duration(time.Minute), RSABits: 2048},
 		SweepInterval: Duration(time.Minute),
 		Invitations:   defaultInvitations(),
+		ServiceAPI:    ServiceAPI{ServiceID: "1"},
 		Audit:         Audit{Retention: Duration(365 * 24 * time.Hour)},
 		Registration:  defaultRegistration(),
 		DPoP:          defaultDPoP(),
@@ -349,6 +368,7 @@ func (c *Config) Validate() error {
 	if c.Keys.RSABits != 2048 && c.Keys.RSABits != 3072 {
 		bad("keys.rsa_bits %d: want 2048 or 3072", c.Keys.RSABits)
 	}
+	c.validateServiceAPI(bad)
 	positive("device.lifetime", c.Device.Lifetime)
 	positive("login.window", c.Login.Window)
 	positive("accounts.verify_link_lifetime", c.Accounts.VerifyLinkLifetime)
@@ -448,4 +468,31 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// validateServiceAPI checks the service API's settings.
+func (c *Config) validateServiceAPI(bad func(string, ...any)) {
+	s := c.ServiceAPI
+	if s.ServiceID == "" || len(s.ServiceID) > 19 || strings.Trim(s.ServiceID, "0123456789") != "" {
+		bad("service_api.service_id %q: want digits, as Authlete's service ids", s.ServiceID)
+	}
+	if (s.VerificationURI == "") != (s.VerificationURIComplete == "") {
+		bad("service_api: set verification_uri and verification_uri_complete together")
+		return
+	}
+	for _, u := range []struct{ name, v string }{
+		{"service_api.verification_uri", s.VerificationURI},
+		{"service_api.verification_uri_complete", s.VerificationURIComplete},
+	} {
+		if u.v == "" {
+			continue
+		}
+		p, err := url.Parse(u.v)
+		if err != nil || p.Host == "" || (p.Scheme != "https" && p.Scheme != "http") || p.Fragment != "" {
+			bad("%s %q: want an absolute http(s) URL without a fragment", u.name, u.v)
+		}
+	}
+	if s.VerificationURIComplete != "" && !strings.Contains(s.VerificationURIComplete, "USER_CODE") {
+		bad("service_api.verification_uri_complete %q: must hold USER_CODE where the user code goes", s.VerificationURIComplete)
+	}
 }

@@ -86,7 +86,7 @@ func TestLoadProblems(t *testing.T) {
 		{"unknown key in a nested section", "device:\n  user_code:\n    size: 9\n",
 			[]string{`3: unknown key "size" in "device.user_code" (known: alphabet, group, length)`}},
 		{"unknown top-level key", "listen: 127.0.0.1:9000\nadmin: x\n",
-			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, postgres, registration, secrets_keys, session, smtp, sweep_interval, tokens, trust_proxy)`}},
+			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, postgres, registration, secrets_keys, service_api, session, smtp, sweep_interval, tokens, trust_proxy)`}},
 		{"everything at once", "login:\n  attempts: 3\n  attempts_per_ip: lots\n  window: forever\ntrust_proxy: maybe\nlisten: 127.0.0.1:9000\n",
 			[]string{
 				`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`,
@@ -255,6 +255,40 @@ func TestValidateSigning(t *testing.T) {
 		{"1024-bit RSA", "keys: {rsa_bits: 1024}\n", "keys.rsa_bits 1024: want 2048 or 3072"},
 		{"4096-bit RSA", "keys: {rsa_bits: 4096}\n", "keys.rsa_bits 4096: want 2048 or 3072"},
 		{"zero", "keys: {rsa_bits: 0}\n", "keys.rsa_bits 0: want 2048 or 3072"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(writeFile(t, tt.yaml), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate = %v; want nil", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("Validate = %v; want %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateServiceAPI(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		yaml    string
+		wantErr string // "": valid
+	}{
+		{"defaults", "", ""},
+		{"the front end's page", "service_api: {service_id: \"5593494640\", verification_uri: https://front.example/device, verification_uri_complete: \"https://front.example/device?user_code=USER_CODE\"}\n", ""},
+		{"service id not digits", "service_api: {service_id: abc}\n", `service_api.service_id "abc": want digits, as Authlete's service ids`},
+		{"service id empty", "service_api: {service_id: \"\"}\n", `service_api.service_id "": want digits, as Authlete's service ids`},
+		{"one URI only", "service_api: {verification_uri: https://front.example/device}\n", "service_api: set verification_uri and verification_uri_complete together"},
+		{"no placeholder", "service_api: {verification_uri: https://front.example/device, verification_uri_complete: https://front.example/device}\n",
+			`service_api.verification_uri_complete "https://front.example/device": must hold USER_CODE where the user code goes`},
+		{"relative", "service_api: {verification_uri: /device, verification_uri_complete: \"https://front.example/device?c=USER_CODE\"}\n",
+			`service_api.verification_uri "/device": want an absolute http(s) URL without a fragment`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

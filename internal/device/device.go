@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientauth"
@@ -95,23 +96,56 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) e
 	if err != nil {
 		return err
 	}
-	if rt := f.Get("response_type"); f.Has("response_type") && rt != "device_code" {
-		return &oauth.Error{Code: oauth.UnsupportedResponseType, Description: "response_type must be device_code"}
-	}
 	creds, err := oauth.ClientCredentialsFrom(r, f)
 	if err != nil {
 		return err
 	}
-	c, err := h.Guard.Authenticate(r.Context(), h.Clients, creds)
+	st, err := h.Begin(r.Context(), f, creds, clientip.From(r, h.TrustProxy), r.UserAgent(), page.URIs(h.Issuer))
 	if err != nil {
 		return err
 	}
+	return oauth.WriteJSON(w, http.StatusOK, st.Response)
+}
+
+// URIs makes the verification_uri and verification_uri_complete of a
+// response for the user code as displayed.
+type URIs func(userCode string) (uri, complete string)
+
+// URIs are the page's verification URIs on issuer.
+func (p Page) URIs(issuer string) URIs {
+	return func(userCode string) (string, string) {
+		return issuer + p.Path, issuer + p.Path + "?" + p.CodeParam + "=" + url.QueryEscape(userCode)
+	}
+}
+
+// Started is a stored device authorization: the response for the device,
+// and what a front end shows of it (the service API).
+type Started struct {
+	Response *Response
+	Client   *store.Client
+	Scopes   []string
+}
+
+// Begin handles device authorization request f, whose client presented
+// creds, from ip: authentication, the client's grant and scopes, the
+// throttles, and the new authorization, stored. The endpoint calls it with
+// what it read from the request; the service API with what a front end
+// read from the device's, and ip "" (the front end's own address is no
+// device's: the per-IP limit does not apply, the per-client one does).
+func (h *Handler) Begin(ctx context.Context, f oauth.Form, creds oauth.ClientCredentials, ip, ua string, uris URIs) (*Started, error) {
+	if rt := f.Get("response_type"); f.Has("response_type") && rt != "device_code" {
+		return nil, &oauth.Error{Code: oauth.UnsupportedResponseType, Description: "response_type must be device_code"}
+	}
+	c, err := h.Guard.Authenticate(ctx, h.Clients, creds)
+	if err != nil {
+		return nil, err
+	}
 	if !c.HasGrant(store.GrantDeviceCode) {
-		return &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
+		return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
 	}
 	scopes, err := oauth.ParseScope(f.Get("scope"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(scopes) == 0 {
 		// RFC 6749 §3.3: without a scope the server uses a default; ours
@@ -119,17 +153,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) e
 		scopes = c.Scopes
 	}
 	if missing, ok := oauth.ScopeSubset(scopes, c.Scopes); !ok {
-		return &oauth.Error{Code: oauth.InvalidScope, Description: "the client may not ask for scope " + missing}
+		return nil, &oauth.Error{Code: oauth.InvalidScope, Description: "the client may not ask for scope " + missing}
 	}
-	ip := clientip.From(r, h.TrustProxy)
-	if err := h.throttle(r.Context(), c.ID, ip); err != nil {
-		return err
+	if err := h.throttle(ctx, c.ID, ip); err != nil {
+		return nil, err
 	}
-	resp, err := h.start(r.Context(), c, scopes, ip, r.UserAgent(), page)
+	resp, err := h.start(ctx, c, scopes, ip, ua, uris)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return oauth.WriteJSON(w, http.StatusOK, resp)
+	return &Started{Response: resp, Client: c, Scopes: scopes}, nil
 }
 
 func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
@@ -143,7 +176,7 @@ func (h *Handler) throttle(ctx context.Context, clientID, ip string) error {
 		{"devauth:client:" + clientID, h.PerClientPerMinute},
 		{"devauth:ip:" + clientip.ThrottleKey(ip), h.PerIPPerMinute},
 	} {
-		if lim.limit <= 0 {
+		if lim.limit <= 0 || (ip == "" && strings.HasPrefix(lim.key, "devauth:ip:")) {
 			continue
 		}
 		n, err := h.Store.Hit(ctx, lim.key, window, until)
@@ -180,7 +213,7 @@ func (h *Handler) policyFor(c *store.Client) (CodePolicy, time.Duration, time.Du
 // means something is wrong, not bad luck.
 const maxCodeDraws = 5
 
-func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, ip, ua string, page Page) (*Response, error) {
+func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, ip, ua string, uris URIs) (*Response, error) {
 	policy, lifetime, interval, err := h.policyFor(c)
 	if err != nil {
 		return nil, err
@@ -218,11 +251,12 @@ func (h *Handler) start(ctx context.Context, c *store.Client, scopes []string, i
 		if err != nil {
 			return nil, fmt.Errorf("create device authorization: %w", err)
 		}
+		uri, complete := uris(display)
 		return &Response{
 			DeviceCode:              deviceCode,
 			UserCode:                display,
-			VerificationURI:         h.Issuer + page.Path,
-			VerificationURIComplete: h.Issuer + page.Path + "?" + page.CodeParam + "=" + url.QueryEscape(display),
+			VerificationURI:         uri,
+			VerificationURIComplete: complete,
 			ExpiresIn:               int64(lifetime / time.Second),
 			Interval:                int64(interval / time.Second),
 		}, nil

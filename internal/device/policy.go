@@ -36,13 +36,13 @@ func NewPolicy(alphabet string, length, group int) (CodePolicy, error) {
 }
 
 // ResolveAlphabet turns a configured alphabet ("base20", "digits" or the
-// characters) into its characters, checking that people can type it and
+// characters; Authlete's BASE20 and NUMERIC too, case is ignored) into its characters, checking that people can type it and
 // that input folding cannot confuse two of its characters.
 func ResolveAlphabet(name string) (string, error) {
 	switch strings.ToLower(name) {
 	case "", "base20":
 		return Base20, nil
-	case "digits":
+	case "digits", "numeric": // numeric: Authlete's name (its "User Code Character Set")
 		return Digits, nil
 	}
 	if len(name) < 2 {

@@ -95,3 +95,14 @@ func TestNewPolicy(t *testing.T) {
 		t.Errorf("NewPolicy with a lower-case alphabet = %v; want an error", err)
 	}
 }
+
+// TestResolveAlphabetAuthleteNames: Authlete's character set names, in
+// its capitals, name our alphabets.
+func TestResolveAlphabetAuthleteNames(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{"BASE20": Base20, "NUMERIC": Digits, "numeric": Digits, "Digits": Digits} {
+		if got, err := ResolveAlphabet(name); err != nil || got != want {
+			t.Errorf("ResolveAlphabet(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}

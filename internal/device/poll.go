@@ -1,6 +1,7 @@
 package device
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,12 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 		// store already did the same to the interval it expects.
 		return nil, &oauth.Error{Code: oauth.SlowDown, Description: "polling too fast; add 5 seconds to the interval"}
 	case store.PollDenied:
+		if a := res.Auth; a.ErrorCode != "" || a.ErrorDescription != "" {
+			// Decided through the service API: the error and description
+			// its front end chose (Authlete's /device/complete).
+			return nil, &oauth.Error{Code: cmp.Or(a.ErrorCode, oauth.AccessDenied),
+				Description: cmp.Or(a.ErrorDescription, "the user denied the request")}
+		}
 		return nil, &oauth.Error{Code: oauth.AccessDenied, Description: "the user denied the request"}
 	case store.PollExpired:
 		return nil, &oauth.Error{Code: oauth.ExpiredToken, Description: "the device_code has expired"}
@@ -150,17 +157,24 @@ func (g Grant) redeem(ctx context.Context, c *store.Client, a *store.DeviceAuth,
 			return nil, &oauth.Error{Code: oauth.UnauthorizedClient, Description: "the client is not registered for the device_code grant"}
 		}
 	}
-	u, err := g.ActiveUser(ctx, a.UserID)
-	if err != nil {
-		return nil, err
-	}
 	// A client that must use DPoP and polled without a proof gets no
 	// tokens, and the code stays approved for a poll with one.
 	jkt, err := g.Bind(c, req)
 	if err != nil {
 		return nil, err
 	}
-	is, err := g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now, jkt)
+	var u *store.User
+	var is *grant.Issuance
+	if a.Subject != "" {
+		// Approved through the service API for a person of the front end's,
+		// who has no user row: the grant carries the subject and claims.
+		is, err = g.NewExternalIssuance(c, a.Subject, a.Claims, a.Scopes, cmp.Or(a.AuthTime, a.DecidedAt), now, jkt)
+	} else {
+		if u, err = g.ActiveUser(ctx, a.UserID); err != nil {
+			return nil, err
+		}
+		is, err = g.NewIssuance(c, u, a.Scopes, a.DecidedAt, now, jkt)
+	}
 	if err != nil {
 		return nil, err
 	}

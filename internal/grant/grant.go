@@ -88,8 +88,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if gt == "" {
 		return oauth.BadRequest("grant_type is required")
 	}
-	g, ok := h.grant(gt)
-	if !ok {
+	if _, ok := h.grant(gt); !ok {
 		return &oauth.Error{Code: oauth.UnsupportedGrantType, Description: "grant_type " + quoteShort(gt) + " is not supported"}
 	}
 	creds, err := oauth.ClientCredentialsFrom(r, f)
@@ -100,13 +99,28 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := g.Exchange(r.Context(), &Request{HTTP: r, Form: f, Creds: creds, DPoP: proof})
+	resp, err := h.Exchange(r.Context(), &Request{HTTP: r, Form: f, Creds: creds, DPoP: proof})
 	if err != nil {
 		return err
 	}
 	secevent.Log(r.Context(), h.Log, secevent.Event{Name: secevent.TokenIssued, Outcome: secevent.Success,
 		ClientID: creds.ID, UserID: resp.UserID, GrantID: resp.GrantID, GrantType: gt})
 	return oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// Exchange hands a parsed token request to the grant of its grant_type:
+// the token endpoint's work after reading the request, which the service
+// API's /auth/token shares (its front end read the request).
+func (h *Handler) Exchange(ctx context.Context, req *Request) (*token.Response, error) {
+	gt := req.Form.Get("grant_type")
+	if gt == "" {
+		return nil, oauth.BadRequest("grant_type is required")
+	}
+	g, ok := h.grant(gt)
+	if !ok {
+		return nil, &oauth.Error{Code: oauth.UnsupportedGrantType, Description: "grant_type " + quoteShort(gt) + " is not supported"}
+	}
+	return g.Exchange(ctx, req)
 }
 
 // proof checks the request's DPoP proof, if it has one. A server that
@@ -302,14 +316,24 @@ type Issuance struct {
 // copied off the device is useless without the device's key. A
 // confidential client's refresh tokens are bound to its credentials.
 func (d *Deps) NewIssuance(c *store.Client, u *store.User, scopes []string, authTime, now time.Time, jkt string) (*Issuance, error) {
+	return d.newIssuance(c, &store.Grant{UserID: u.ID, ClientID: c.ID, Scopes: scopes, AuthTime: authTime}, now, jkt)
+}
+
+// NewExternalIssuance is NewIssuance for a person a front end approved
+// through the service API: subject names them in the front end's terms and
+// has no user row; claims (a JSON object, or "") go into their ID tokens.
+func (d *Deps) NewExternalIssuance(c *store.Client, subject, claims string, scopes []string, authTime, now time.Time, jkt string) (*Issuance, error) {
+	return d.newIssuance(c, &store.Grant{Subject: subject, Claims: claims, ClientID: c.ID, Scopes: scopes, AuthTime: authTime}, now, jkt)
+}
+
+func (d *Deps) newIssuance(c *store.Client, g *store.Grant, now time.Time, jkt string) (*Issuance, error) {
 	id, err := d.newGrantID()
 	if err != nil {
 		return nil, err
 	}
-	is := &Issuance{Grant: &store.Grant{
-		ID: id, UserID: u.ID, ClientID: c.ID, Scopes: scopes,
-		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(d.refreshLifetime(c)),
-	}, JKT: jkt}
+	g.ID, g.CreatedAt, g.ExpiresAt = id, now, now.Add(d.refreshLifetime(c))
+	scopes := g.Scopes
+	is := &Issuance{Grant: g, JKT: jkt}
 	if c.Public() {
 		is.Grant.DPoPJKT = jkt
 	}

@@ -20,6 +20,9 @@ const (
 	PrefixAuthCode     = "lk_ac_"
 	PrefixSession      = "lk_ss_"
 	PrefixInvitation   = "lk_inv_"
+	// PrefixServiceSecret marks a service API secret, which is also the
+	// service access token of its Authlete 3.0 paths.
+	PrefixServiceSecret = "lk_sk_"
 	// Dynamic client registration: an admin's initial access token
 	// (RFC 7591 §3) and a client's registration access token (RFC 7592 §3).
 	PrefixInitialAccess      = "lk_iat_"

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/secevent"
+	"github.com/latchkey/latchkey/internal/serviceapi"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
@@ -37,6 +38,7 @@ type endpoints struct {
 	invitation *web.InvitationPage
 	orgs       *org.Service // the public invitation endpoints
 	admin      *admin.API
+	service    *serviceapi.API     // the Authlete-compatible service API
 	register   *admin.Registration // dynamic client registration (RFC 7591, RFC 7592)
 }
 
@@ -215,7 +217,38 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	// one, and ClaimMail keeps them from sending a mail twice.
 	go outbox.Run(ctx)
 
+	// The service API is another front for the same engine: the device
+	// handler, the token endpoint's grants and introspection above, and a
+	// verifier whose callers are service keys, not accounts: the global
+	// wrong-code budget, shared with the hosted pages, binds them all.
+	verificationURI, verificationURIComplete := cfg.ServiceAPI.VerificationURI, cfg.ServiceAPI.VerificationURIComplete
+	if verificationURI == "" {
+		verificationURI = s.issuer + device.DefaultPage.Path
+		verificationURIComplete = verificationURI + "?" + device.DefaultPage.CodeParam + "=" + serviceapi.UserCodePlaceholder
+	}
+	service := &serviceapi.API{
+		Store:  s.store,
+		Device: deviceAuthz,
+		Verifier: &device.Verifier{
+			Store:      s.store,
+			Now:        s.now,
+			Window:     cfg.Device.Lifetime.D(),
+			PerAccount: cfg.Device.AttemptsGlobal,
+			PerIP:      cfg.Device.AttemptsGlobal,
+			Global:     cfg.Device.AttemptsGlobal,
+		},
+		Token:                   tokenEndpoint,
+		Tokens:                  tokenState,
+		ServiceID:               cfg.ServiceAPI.ServiceID,
+		VerificationURI:         verificationURI,
+		VerificationURIComplete: verificationURIComplete,
+		Now:                     s.now,
+		Log:                     s.log,
+		Unavailable:             store.ErrUnavailable,
+	}
+
 	return &endpoints{
+		service:    service,
 		errs:       oauth.ErrorWriter{Log: s.log, Unavailable: store.ErrUnavailable, Observe: s.observeError},
 		device:     deviceAuthz,
 		token:      tokenEndpoint,

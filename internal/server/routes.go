@@ -5,6 +5,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/serviceapi"
 )
 
 // route is one pattern the server serves (net/http.ServeMux syntax) and
@@ -129,7 +130,18 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		// Operations.
 		{"GET /healthz", http.HandlerFunc(s.healthz)},
 		{"GET /readyz", http.HandlerFunc(s.readyz)},
-	}, adminRoutes(e.admin, mux)...)
+	}, append(serviceRoutes(e.service), adminRoutes(e.admin, mux)...)...)
+}
+
+// serviceRoutes are the service API's (Authlete's paths, package
+// serviceapi): under /api/ for 2.x and /api/{serviceId}/ for 3.0, every
+// method, so that a wrong one gets the API's JSON 405.
+func serviceRoutes(a *serviceapi.API) []route {
+	var rs []route
+	for _, r := range a.Routes() {
+		rs = append(rs, route{r.Pattern, r.Handler})
+	}
+	return rs
 }
 
 // adminRoutes are the admin API's routes, described by its OpenAPI
@@ -185,6 +197,10 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"GET /admin/v1/invitations/{id}", admin(a.GetInvitation)},
 		{"POST /admin/v1/invitations/{id}/revoke", admin(a.RevokeInvitation)},
 
+		{"POST /admin/v1/api-keys", admin(a.CreateAPIKey)},
+		{"GET /admin/v1/api-keys", admin(a.ListAPIKeys)},
+		{"POST /admin/v1/api-keys/{id}/rotate", admin(a.RotateAPIKey)},
+		{"DELETE /admin/v1/api-keys/{id}", admin(a.RevokeAPIKey)},
 		{"GET /admin/v1/audit", admin(a.ListAudit)},
 
 		{"/admin/v1/", admin(a.Unmatched(mux))}, // JSON 404, or 405 with Allow

@@ -69,6 +69,7 @@ type Store interface {
 	KeyStore
 	ThrottleStore
 	OrgStore
+	ServiceKeyStore
 	AuditStore
 	SecretStore
 	RegistrationStore
@@ -250,6 +251,31 @@ type DeviceAuth struct {
 	// Where the request came from, shown on the verification page (RFC 8628 §5.4).
 	RequestIP        string
 	RequestUserAgent string
+
+	// Set when a front end decided through the service API
+	// (CompleteDeviceAuth) rather than a signed-in user of ours.
+	Subject  string    // the person, in the front end's own terms; no user row
+	Claims   string    // a JSON object for the ID token; "" for none
+	AuthTime time.Time // when the front end authenticated the person; zero: DecidedAt
+	// ErrorCode and ErrorDescription are what a denied authorization's
+	// poll answers instead of access_denied with our description; "" for
+	// the defaults.
+	ErrorCode        string
+	ErrorDescription string
+}
+
+// DeviceCompletion is a decision a front end made through the service API
+// (Authlete's /device/complete): for a person it identifies by Subject, who
+// has no user row of ours.
+type DeviceCompletion struct {
+	Approve  bool
+	Subject  string
+	Claims   string    // a JSON object, or ""
+	Scopes   []string  // replace the requested scopes; nil keeps them
+	AuthTime time.Time // zero: the decision's time
+	// ErrorCode and ErrorDescription, for a denial, are what the device's
+	// poll gets; "" for access_denied and our description.
+	ErrorCode, ErrorDescription string
 }
 
 // Poll outcomes, decided atomically by DeviceStore.PollDeviceAuth.
@@ -317,6 +343,14 @@ type DeviceStore interface {
 	// expired (or g's id or refresh's hash is taken); ErrInvalid if g or
 	// refresh holds a string that is not text.
 	RedeemDeviceAuth(ctx context.Context, deviceCodeHash string, g *Grant, refresh *RefreshToken, now time.Time) error
+	// CompleteDeviceAuth is DecideDeviceAuth for a decision made through
+	// the service API: it moves a pending, unexpired authorization to
+	// approved or denied in one conditional update, recording d's subject,
+	// claims, auth time and error, and replacing the scopes when d.Scopes is
+	// not nil. The user and session stay empty. ErrNotFound if no such
+	// authorization exists; ErrConflict if it is no longer pending or has
+	// expired; ErrInvalid if d holds a string that is not text.
+	CompleteDeviceAuth(ctx context.Context, userCodeHash string, d *DeviceCompletion, now time.Time) (*DeviceAuth, error)
 }
 
 // Grant is what a user allowed a client: the scopes, and until when tokens
@@ -334,6 +368,11 @@ type Grant struct {
 	// SessionHash is the browser session the user approved it in; "" for
 	// none. An attached client's grants are revoked when it signs out.
 	SessionHash string
+	// Subject is the person a front end approved it for through the
+	// service API, who has no user row (UserID is then empty); Claims are
+	// the JSON object of claims it gave for the ID token. Both "" otherwise.
+	Subject string
+	Claims  string
 	// DPoPJKT is the thumbprint of the DPoP key its refresh tokens are
 	// bound to (RFC 9449 §5: a public client's); "" when they are not.
 	DPoPJKT string
@@ -517,6 +556,31 @@ type ThrottleStore interface {
 	// turned out not to count: Hit first, so that concurrent attempts each
 	// see a distinct count, then Refund the ones that succeed.
 	Refund(ctx context.Context, key string, window time.Time) error
+}
+
+// ServiceKey is a credential of the service API (/api/…, Authlete's API
+// for bring-your-own front ends): the key is public, its secret is stored
+// hashed. It is accepted nowhere else, and the admin token is not accepted
+// by the service API.
+type ServiceKey struct {
+	ID         string // the API key: public, what Basic authentication names
+	Name       string
+	SecretHash string // hex SHA-256 of the generated secret; unique
+	CreatedAt  time.Time
+	RotatedAt  time.Time // zero until the secret is first replaced
+}
+
+// ServiceKeyStore keeps service API credentials.
+type ServiceKeyStore interface {
+	CreateServiceKey(ctx context.Context, k *ServiceKey) error // ErrConflict if the id or secret hash is taken
+	// GetServiceKeyBySecret returns the key whose secret hashes to
+	// secretHash: the secret is 256 random bits, so its hash finds it.
+	GetServiceKeyBySecret(ctx context.Context, secretHash string) (*ServiceKey, error)
+	ListServiceKeys(ctx context.Context) ([]*ServiceKey, error) // ordered by id
+	// RotateServiceKey replaces key id's secret hash at now; the old
+	// secret stops working at once. ErrNotFound if there is no such key.
+	RotateServiceKey(ctx context.Context, id, secretHash string, now time.Time) (*ServiceKey, error)
+	DeleteServiceKey(ctx context.Context, id string) error // ErrNotFound if missing
 }
 
 // RegistrationToken is an initial access token (RFC 7591 §3): an admin

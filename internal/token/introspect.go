@@ -1,6 +1,7 @@
 package token
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,6 +95,14 @@ func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
+// IntrospectAccess is what introspection says of access token tok to a
+// caller that may learn about any token (the service API's
+// /auth/introspection, whose caller holds a service key): nil when the
+// token is not active.
+func (h *Handler) IntrospectAccess(ctx context.Context, tok string) (*Introspection, error) {
+	return h.introspectAccess(ctx, tok)
+}
+
 // introspectAccess answers for a JWT access token; nil when inactive.
 func (h *Handler) introspectAccess(ctx context.Context, tok string) (*Introspection, error) {
 	claims, err := h.Tokens.Access(ctx, tok)
@@ -150,10 +159,7 @@ func (h *Handler) introspectRefresh(ctx context.Context, tok string, caller *sto
 	if err != nil || !ok {
 		return nil, err
 	}
-	sub := g.UserID
-	if sub == "" {
-		sub = g.ClientID // a client acting for itself, as in its access tokens
-	}
+	sub := cmp.Or(g.UserID, g.Subject, g.ClientID) // a client acting for itself: its id, as in its access tokens
 	resp := &Introspection{
 		Active:    true,
 		Scope:     oauth.JoinScope(rt.Scopes),

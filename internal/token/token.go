@@ -9,8 +9,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -172,8 +174,11 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 		aud = m.Issuer
 	}
 	sub := in.Grant.ClientID
-	if in.User != nil {
+	switch {
+	case in.User != nil:
 		sub = in.User.ID
+	case in.Grant.Subject != "":
+		sub = in.Grant.Subject // a front end's person (the service API)
 	}
 	var authTime int64
 	if !in.Grant.AuthTime.IsZero() {
@@ -210,19 +215,25 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 	if in.Refresh != "" {
 		resp.RefreshableUntil = in.Grant.ExpiresAt.Unix()
 	}
-	if in.User != nil && slices.Contains(in.Scopes, "openid") {
+	if (in.User != nil || in.Grant.Subject != "") && slices.Contains(in.Scopes, "openid") {
 		idc := IDClaims{
-			Issuer: m.Issuer, Subject: in.User.ID, Audience: in.Grant.ClientID, AuthorizedBy: in.Grant.ClientID,
+			Issuer: m.Issuer, Subject: sub, Audience: in.Grant.ClientID, AuthorizedBy: in.Grant.ClientID,
 			Expiry: now.Add(m.idTTL(in.Client)).Unix(), IssuedAt: now.Unix(), AuthTime: authTime, Nonce: in.Nonce,
 			SessionID: oauth.SessionID(in.Grant.SessionHash),
 		}
-		if slices.Contains(in.Scopes, "email") {
+		if in.User != nil && slices.Contains(in.Scopes, "email") {
 			idc.Email = in.User.Email
 			v := in.User.EmailVerified // true once a link mailed to it was used
 			idc.EmailVerified = &v
 		}
-		if slices.Contains(in.Scopes, "profile") {
+		if in.User != nil && slices.Contains(in.Scopes, "profile") {
 			idc.Name = in.User.Name
+		}
+		var payload any = idc
+		if in.Grant.Claims != "" {
+			if payload, err = withClaims(idc, in.Grant.Claims); err != nil {
+				return nil, err
+			}
 		}
 		idKey := key
 		if alg := m.IDAlgFor(in.Client); alg != key.Algorithm() {
@@ -230,7 +241,7 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 				return nil, fmt.Errorf("signing key: %w", err)
 			}
 		}
-		id, err := idKey.Sign(m.Rand, "JWT", idc)
+		id, err := idKey.Sign(m.Rand, "JWT", payload)
 		if err != nil {
 			return nil, fmt.Errorf("sign id token: %w", err)
 		}
@@ -238,6 +249,34 @@ func (m *Minter) Mint(ctx context.Context, in Issue) (*Response, error) {
 	}
 	return resp, nil
 }
+
+// withClaims is idc with the claims of the JSON object extra that it does
+// not set itself: a front end's claims (the service API's /device/complete)
+// add to an ID token, but never replace iss, sub, aud, exp or any other
+// claim Latchkey vouches for.
+func withClaims(idc IDClaims, extra string) (map[string]any, error) {
+	var out map[string]any
+	if err := json.Unmarshal([]byte(extra), &out); err != nil || out == nil {
+		return nil, fmt.Errorf("the grant's claims are not a JSON object: %v", err)
+	}
+	for _, name := range ReservedClaims {
+		delete(out, name)
+	}
+	own, err := json.Marshal(idc)
+	if err != nil {
+		return nil, err
+	}
+	var ownMap map[string]any
+	if err := json.Unmarshal(own, &ownMap); err != nil {
+		return nil, err
+	}
+	maps.Copy(out, ownMap)
+	return out, nil
+}
+
+// ReservedClaims are the ID token claims a front end's claims may not set
+// (OIDC Core §2 and the ones Latchkey adds): the service API refuses them.
+var ReservedClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "auth_time", "nonce", "sid", "jti", "at_hash", "c_hash"}
 
 func (m *Minter) newJTI() string {
 	var b [16]byte

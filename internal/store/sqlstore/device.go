@@ -16,14 +16,16 @@ import (
 // DeviceDest scans them.
 const DeviceColumns = `device_code_hash, user_code_hash, client_id, client_public, scopes, status,
 	user_id, interval_ms, last_poll_at, created_at, expires_at, decided_at, grant_id,
-	request_ip, request_user_agent, session_hash`
+	request_ip, request_user_agent, session_hash, subject, claims, auth_time, error_code, error_description`
 
 // DeviceDest is where a row of DeviceColumns scans into a.
 func DeviceDest(a *store.DeviceAuth) []any {
 	return []any{&a.DeviceCodeHash, &a.UserCodeHash, &a.ClientID, &a.ClientPublic, listCol{&a.Scopes}, &a.Status,
 		optionalCol{&a.UserID}, durationCol{&a.Interval}, TimeCol{&a.LastPollAt}, TimeCol{&a.CreatedAt},
 		TimeCol{&a.ExpiresAt}, TimeCol{&a.DecidedAt}, optionalCol{&a.GrantID},
-		&a.RequestIP, &a.RequestUserAgent, optionalCol{&a.SessionHash}}
+		&a.RequestIP, &a.RequestUserAgent, optionalCol{&a.SessionHash},
+		optionalCol{&a.Subject}, optionalCol{&a.Claims}, TimeCol{&a.AuthTime},
+		optionalCol{&a.ErrorCode}, optionalCol{&a.ErrorDescription}}
 }
 
 // ScanDeviceAuth scans a row of DeviceColumns.
@@ -40,16 +42,18 @@ func ScanDeviceAuth(row Row) (*store.DeviceAuth, error) {
 // is batched: a burst of devices starting at once shares commits.
 func (s *Store) CreateDeviceAuth(ctx context.Context, a *store.DeviceAuth) error {
 	if !store.ValidText(a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.Status, a.UserID, a.GrantID,
-		a.RequestIP, a.RequestUserAgent, a.SessionHash) || !store.ValidText(a.Scopes...) {
+		a.RequestIP, a.RequestUserAgent, a.SessionHash, a.Subject, a.Claims, a.ErrorCode, a.ErrorDescription) ||
+		!store.ValidText(a.Scopes...) {
 		return fmt.Errorf("create device authorization: %w", store.ErrInvalid)
 	}
 	err := s.b.Batch(ctx, Write{Key: DeviceKey(a.DeviceCodeHash),
 		Query: `INSERT INTO device_authorizations (` + DeviceColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		Args: []any{a.DeviceCodeHash, a.UserCodeHash, a.ClientID, a.ClientPublic, jsonList(a.Scopes), a.Status,
 			optional(a.UserID), a.Interval.Milliseconds(), Millis(a.LastPollAt), Millis(a.CreatedAt),
 			Millis(a.ExpiresAt), Millis(a.DecidedAt), optional(a.GrantID),
-			a.RequestIP, a.RequestUserAgent, optional(a.SessionHash)}})
+			a.RequestIP, a.RequestUserAgent, optional(a.SessionHash),
+			optional(a.Subject), optional(a.Claims), Millis(a.AuthTime), optional(a.ErrorCode), optional(a.ErrorDescription)}})
 	if err != nil {
 		return fmt.Errorf("create device authorization: %w", err)
 	}
@@ -110,6 +114,48 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCodeHash, userID, sess
 	}
 	if ok {
 		return nil, fmt.Errorf("decide device authorization: no longer pending: %w", store.ErrConflict)
+	}
+	return nil, store.ErrNotFound
+}
+
+// CompleteDeviceAuth records a decision made through the service API in
+// one conditional update, as DecideDeviceAuth does for a person of ours, so
+// of concurrent completions exactly one lands.
+func (s *Store) CompleteDeviceAuth(ctx context.Context, userCodeHash string, d *store.DeviceCompletion, now time.Time) (*store.DeviceAuth, error) {
+	if !store.ValidText(userCodeHash) {
+		return nil, store.ErrNotFound
+	}
+	if !store.ValidText(d.Subject, d.Claims, d.ErrorCode, d.ErrorDescription) || !store.ValidText(d.Scopes...) {
+		return nil, fmt.Errorf("complete device authorization: %w", store.ErrInvalid)
+	}
+	status := store.DeviceDenied
+	if d.Approve {
+		status = store.DeviceApproved
+	}
+	var scopes any // NULL keeps the requested scopes
+	if d.Scopes != nil {
+		scopes = jsonList(d.Scopes)
+	}
+	a, err := ScanDeviceAuth(s.b.Writer().QueryRow(ctx, `UPDATE device_authorizations
+		SET status = $1, decided_at = $3, subject = $4, claims = $5, auth_time = $6,
+			error_code = $7, error_description = $8, scopes = COALESCE($9, scopes)
+		WHERE user_code_hash = $2 AND status = 'pending' AND expires_at > $3
+		RETURNING `+DeviceColumns,
+		status, userCodeHash, now.UnixMilli(), optional(d.Subject), optional(d.Claims), Millis(d.AuthTime),
+		optional(d.ErrorCode), optional(d.ErrorDescription), scopes))
+	if err == nil {
+		s.b.ShowPolls(a)
+		return a, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("complete device authorization: %w", err)
+	}
+	ok, err := exists(ctx, s.b.Reader(), `SELECT 1 FROM device_authorizations WHERE user_code_hash = $1`, userCodeHash)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return nil, fmt.Errorf("complete device authorization: no longer pending: %w", store.ErrConflict)
 	}
 	return nil, store.ErrNotFound
 }

@@ -9,12 +9,12 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, expires_at, revoked_at, session_hash, dpop_jkt`
+const grantColumns = `id, user_id, client_id, scopes, auth_time, created_at, expires_at, revoked_at, session_hash, dpop_jkt, subject, claims`
 
 func grantDest(g *store.Grant) []any {
 	return []any{&g.ID, optionalCol{&g.UserID}, &g.ClientID, listCol{&g.Scopes},
 		TimeCol{&g.AuthTime}, TimeCol{&g.CreatedAt}, TimeCol{&g.ExpiresAt}, TimeCol{&g.RevokedAt},
-		optionalCol{&g.SessionHash}, optionalCol{&g.DPoPJKT}}
+		optionalCol{&g.SessionHash}, optionalCol{&g.DPoPJKT}, optionalCol{&g.Subject}, optionalCol{&g.Claims}}
 }
 
 func scanGrant(row Row) (*store.Grant, error) {
@@ -27,15 +27,15 @@ func scanGrant(row Row) (*store.Grant, error) {
 
 // validGrant reports whether every string of g is text (store.ValidText).
 func validGrant(g *store.Grant) bool {
-	return store.ValidText(g.ID, g.UserID, g.ClientID, g.SessionHash, g.DPoPJKT) && store.ValidText(g.Scopes...)
+	return store.ValidText(g.ID, g.UserID, g.ClientID, g.SessionHash, g.DPoPJKT, g.Subject, g.Claims) && store.ValidText(g.Scopes...)
 }
 
-const insertGrant = `INSERT INTO grants (` + grantColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+const insertGrant = `INSERT INTO grants (` + grantColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 func grantArgs(g *store.Grant) []any {
 	return []any{g.ID, optional(g.UserID), g.ClientID, jsonList(g.Scopes),
 		Millis(g.AuthTime), Millis(g.CreatedAt), Millis(g.ExpiresAt), Millis(g.RevokedAt),
-		optional(g.SessionHash), optional(g.DPoPJKT)}
+		optional(g.SessionHash), optional(g.DPoPJKT), optional(g.Subject), optional(g.Claims)}
 }
 
 // insertGrantAndToken stores g and refresh (nil for none), both valid, with
@@ -200,7 +200,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*store.Refres
 // NULL for none), in the order ScanFamily scans them.
 const FamilyColumns = `r.hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at, r.used_at,
 	g.id, g.user_id, g.client_id, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.session_hash, g.dpop_jkt,
-	u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, FALSE),
+	g.subject, g.claims, u.id, COALESCE(u.email, ''), COALESCE(u.name, ''), COALESCE(u.password_hash, ''), COALESCE(u.disabled, FALSE),
 	u.created_at, u.updated_at,
 	s.hash, s.user_id, s.auth_time, s.created_at, s.expires_at, s.last_seen_at`
 
