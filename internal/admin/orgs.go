@@ -101,7 +101,7 @@ func (a *API) CreateOrg(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "", "an organization with id "+o.ID+" exists already")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization created", "org_id", o.ID)
-	a.record(r, audit.Change{Kind: audit.OrgCreate, TargetID: o.ID, OrgID: o.ID, After: orgJSON(o)})
+	a.record(r.Context(), audit.Change{Kind: audit.OrgCreate, TargetID: o.ID, OrgID: o.ID, After: orgJSON(o)})
 	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID))
 	return oauth.WriteJSON(w, http.StatusCreated, orgJSON(o))
 }
@@ -168,7 +168,7 @@ func (a *API) PatchOrg(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no organization "+o.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization updated", "org_id", o.ID)
-	a.record(r, audit.Change{Kind: audit.OrgUpdate, TargetID: o.ID, OrgID: o.ID, Before: before, After: orgJSON(o)})
+	a.record(r.Context(), audit.Change{Kind: audit.OrgUpdate, TargetID: o.ID, OrgID: o.ID, Before: before, After: orgJSON(o)})
 	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
 }
 
@@ -184,7 +184,7 @@ func (a *API) DeleteOrg(w http.ResponseWriter, r *http.Request) error {
 			"organization "+shorten(id)+" owns device clients: delete them first")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization deleted", "org_id", id)
-	a.record(r, audit.Change{Kind: audit.OrgDelete, TargetID: id, OrgID: id, Before: orgJSON(o)})
+	a.record(r.Context(), audit.Change{Kind: audit.OrgDelete, TargetID: id, OrgID: id, Before: orgJSON(o)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -257,7 +257,7 @@ func (a *API) PutMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.log().InfoContext(r.Context(), "admin: organization member set", "org_id", o.ID, "user_id", userID, "role", req.Role)
 	after := a.memberJSON(r, m)
-	a.record(r, audit.Change{Kind: audit.MemberPut, TargetID: userID, OrgID: o.ID, Before: before, After: after})
+	a.record(r.Context(), audit.Change{Kind: audit.MemberPut, TargetID: userID, OrgID: o.ID, Before: before, After: after})
 	return oauth.WriteJSON(w, http.StatusOK, after)
 }
 
@@ -276,7 +276,7 @@ func (a *API) DeleteMember(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "user "+shorten(userID)+" is not a member of "+o.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization member removed", "org_id", o.ID, "user_id", userID)
-	a.record(r, audit.Change{Kind: audit.MemberDelete, TargetID: userID, OrgID: o.ID, Before: before})
+	a.record(r.Context(), audit.Change{Kind: audit.MemberDelete, TargetID: userID, OrgID: o.ID, Before: before})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -367,7 +367,7 @@ func (a *API) CreateGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no organization "+o.ID, "organization "+o.ID+" has a group named "+shorten(g.Name)+" already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group created", "org_id", o.ID, "group_id", g.ID)
-	a.record(r, audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
 	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID)+"/client-groups/"+g.ID)
 	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
 }
@@ -435,7 +435,7 @@ func (a *API) PatchGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client group "+g.ID, "the organization has a group named "+shorten(g.Name)+" already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group updated", "org_id", g.OrgID, "group_id", g.ID)
-	a.record(r, audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
 	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
 }
 
@@ -449,7 +449,7 @@ func (a *API) DeleteGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client group "+g.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group deleted", "org_id", g.OrgID, "group_id", g.ID)
-	a.record(r, audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -487,7 +487,7 @@ func (a *API) AddGroupClient(w http.ResponseWriter, r *http.Request) error {
 			" is not a device client of organization "+shorten(g.OrgID)+": only the organization's own devices join its groups")
 	}
 	a.log().InfoContext(r.Context(), "admin: client added to group", "group_id", g.ID, "client_id", clientID)
-	a.record(r, audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -504,7 +504,7 @@ func (a *API) RemoveGroupClient(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "client "+shorten(clientID)+" is not in group "+g.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: client removed from group", "group_id", g.ID, "client_id", clientID)
-	a.record(r, audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -30,6 +30,7 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 	notAllowed := e.pages.NotAllowed         // a page's 405, naming the methods it takes
 	invitation := e.invitation.Page          // HTML, never logging the token in the path
 	p := e.pages
+	cs := e.console
 	return append([]route{
 		// Discovery and keys (OpenID Connect Discovery 1.0 §4, RFC 8414 §3).
 		{"GET /.well-known/openid-configuration", api(s.discovery)},
@@ -111,6 +112,24 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/user/device", notAllowed("GET, HEAD")},
 		{"GET /device/qr.svg", page(p.QRCode)},
 		{"/device/qr.svg", notAllowed("GET, HEAD")},
+
+		// The SysAdmin console (package console): every page and form
+		// checks on the server that the person is a system administrator.
+		{"GET /console", page(cs.Page(cs.Overview))},
+		{"/console", notAllowed("GET, HEAD")},
+		{"GET /console/clients", page(cs.Page(cs.Clients))},
+		{"/console/clients", notAllowed("GET, HEAD")},
+		{"GET /console/clients/new", page(cs.Page(cs.NewClientForm))},
+		{"POST /console/clients/new", form(cs.Form(cs.CreateClient))}, // other methods: {id}'s 405
+		{"GET /console/clients/{id}", page(cs.Page(cs.Client))},
+		{"POST /console/clients/{id}", form(cs.Form(cs.SaveClient))},
+		{"/console/clients/{id}", notAllowed("GET, HEAD, POST")},
+		{"GET /console/clients/{id}/secret", page(cs.Page(cs.RotateSecretForm))},
+		{"POST /console/clients/{id}/secret", form(cs.Form(cs.RotateSecret))},
+		{"/console/clients/{id}/secret", notAllowed("GET, HEAD, POST")},
+		{"GET /console/clients/{id}/delete", page(cs.Page(cs.DeleteClientForm))},
+		{"POST /console/clients/{id}/delete", form(cs.Form(cs.DeleteClient))},
+		{"/console/clients/{id}/delete", notAllowed("GET, HEAD, POST")},
 
 		// Device invitations (10Duke's Identity Management API), and the
 		// page an invitation email links to.

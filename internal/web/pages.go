@@ -206,8 +206,12 @@ type messagePage struct {
 // render executes page into a buffer first, so a template failure becomes a
 // clean 500 instead of half a page.
 func (p *Pages) render(w http.ResponseWriter, status int, page string, data any) error {
+	return p.renderTemplate(w, status, page, templates[page], data)
+}
+
+func (p *Pages) renderTemplate(w http.ResponseWriter, status int, page string, t *template.Template, data any) error {
 	var buf bytes.Buffer
-	if err := templates[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
