@@ -321,8 +321,7 @@ func (c *Console) DeleteClient(rq *request) error {
 	if ok, err := c.reauthenticated(rq); err != nil {
 		return err
 	} else if !ok {
-		return c.confirm(rq, http.StatusForbidden, "Enter your password to confirm: it is asked for again after "+
-			strconv.Itoa(int(ReauthWindow.Minutes()))+" minutes.", deleteClientConfirm(cl, true))
+		return c.confirm(rq, http.StatusForbidden, reauthNotice, deleteClientConfirm(cl, true))
 	}
 	if err := c.Admin.RemoveClient(rq.ctx, cl.ID); err != nil {
 		if oe := userError(err); oe != nil {

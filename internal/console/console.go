@@ -52,6 +52,15 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*store.User, error)
 	GetUser(ctx context.Context, id string) (*store.User, error)
 	ListOrganizations(ctx context.Context) ([]*store.Organization, error)
+	ListUserGrants(ctx context.Context, userID string, now time.Time) ([]*store.GrantInfo, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	GetUserByEmail(ctx context.Context, email string) (*store.User, error)
+	GetOrganization(ctx context.Context, id string) (*store.Organization, error)
+	ListOrgMembers(ctx context.Context, orgID string) ([]*store.OrgMember, error)
+	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
+	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
+	ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error)
+	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
 	// Reauthenticate records a password entered again on the session.
 	Reauthenticate(ctx context.Context, hash string, at time.Time) error
 }
@@ -61,6 +70,8 @@ type Console struct {
 	Pages *web.Pages // layout, CSRF, error pages, password checks
 	Roles *web.Roles // who may use it: system administrators
 	Admin *admin.API // every change, by the admin API's rules
+	Keys  Keys       // rotates signing keys
+	Audit *audit.Log // records what the console changes itself (key rotations)
 	Store Store
 	Now   func() time.Time // time.Now in production, a fixed clock in tests
 	Log   *slog.Logger
@@ -240,6 +251,10 @@ func (c *Console) reauthenticated(rq *request) (bool, error) {
 	rq.v.Session.AuthTime = now
 	return true, nil
 }
+
+// reauthNotice is shown when a sensitive action's password is missing or
+// wrong.
+var reauthNotice = "Enter your password to confirm: it is asked for again " + strconv.Itoa(int(ReauthWindow.Minutes())) + " minutes after you last entered it."
 
 // needsPassword reports whether a sensitive action now would ask for the
 // password.

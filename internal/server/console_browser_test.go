@@ -21,7 +21,7 @@ import (
 func setValue(t *testing.T, ctx context.Context, sel, value string) {
 	t.Helper()
 	js, _ := json.Marshal([]string{sel, value})
-	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`((a) => { const e = document.querySelector(a[0]); if (!e) return false; e.value = a[1]; return true })(` + string(js) + `)`))
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`((a) => { const e = document.querySelector(a[0]); if (!e) return false; e.value = a[1]; return true })(`+string(js)+`)`))
 	if err != nil || !ok {
 		t.Fatalf("set %s: %v (found: %v)", sel, err, ok)
 	}
@@ -235,4 +235,203 @@ func mustProvider(t *testing.T, s *testServer) *oidc.Provider {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestConsoleUsersOrgsInBrowser: an operator creates a user, sees and
+// revokes a user's grant (the device's next refresh fails), disables and
+// enables them, sets their password (their sessions end), makes them a
+// system administrator after entering the password again; creates an
+// organization, adds the user as a member and makes them its admin,
+// removes them, revokes an organization's invitation, rotates the signing
+// keys and deletes the organization; the audit page shows it all, by the
+// operator, and filters. Both backends, headless Chromium, screenshots.
+func TestConsoleUsersOrgsInBrowser(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestServerOn(t, b, false, nil) // a real clock: the browser keeps cookies by it
+		makeSysadmin(t, s, true)
+		ctx := t.Context()
+		now := time.Now()
+		mustDo(t, s.Store.CreateOrganization(ctx, &store.Organization{ID: acmeOrg, Name: "Acme Sensors", CreatedAt: now, UpdatedAt: now}))
+		mustDo(t, s.Store.CreateClientGroup(ctx, &store.ClientGroup{ID: groupRead, OrgID: acmeOrg, Name: "Readers", Scopes: []string{"read"}}))
+		bctx := browser(t)
+		navigate(t, bctx, s.URL+"/console/users")
+		signIn(t, bctx, personEmail, personPassword)
+		waitFor(t, bctx, `a[href="/console/users/new"]`)
+		screenshots(t, bctx, "console-users")
+
+		// Create a user; the API's password rules apply.
+		navigate(t, bctx, s.URL+"/console/users/new")
+		waitFor(t, bctx, `#email`)
+		setValue(t, bctx, `#email`, "Robin@Example.com")
+		setValue(t, bctx, `#name`, "Robin Rota")
+		setValue(t, bctx, `#password`, "password123")
+		click(t, bctx, `form[action="/console/users/new"] button`)
+		if text := pageText(t, bctx); !strings.Contains(text, "common") {
+			t.Errorf("a common password was not refused:\n%s", text)
+		}
+		screenshots(t, bctx, "console-user-new-refused")
+		setValue(t, bctx, `#password`, "robin's long pass phrase")
+		click(t, bctx, `form[action="/console/users/new"] button`)
+		robin, err := s.Store.GetUserByEmail(ctx, "robin@example.com")
+		mustDo(t, err)
+		waitFor(t, bctx, `form[action$="/password"]`)
+
+		// Robin pairs a TV; the operator sees the grant and revokes it.
+		rb := newWebBrowser(t, s)
+		r := rb.post("/login", url.Values{"username": {"robin@example.com"}, "password": {"robin's long pass phrase"}, "csrf_token": {csrfOf(t, rb.get("/login"))}})
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("robin signs in: %d", r.Status)
+		}
+		a := s.startDevice(t, tvClient, scopesAll)
+		rb.approve(a.str("user_code"))
+		time.Sleep(1100 * time.Millisecond) // the poll interval
+		tv := s.poll(t, tvClient, a.str("device_code"))
+		if tv.Status != http.StatusOK {
+			t.Fatalf("poll: %d %s", tv.Status, tv.Raw)
+		}
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID)
+		waitFor(t, bctx, `form[action$="/grants/revoke"] button`)
+		screenshots(t, bctx, "console-user")
+		if text := pageText(t, bctx); !strings.Contains(text, "Living Room TV") {
+			t.Errorf("the user's grants:\n%s", text)
+		}
+		click(t, bctx, `form[action$="/grants/revoke"] button`)
+		if text := pageText(t, bctx); !strings.Contains(text, "The grant is revoked") {
+			t.Errorf("after revoking:\n%s", text)
+		}
+		wantOAuthError(t, s.refresh(t, tvClient, tv.str("refresh_token")), http.StatusBadRequest, oauth.InvalidGrant)
+
+		// Disable, then enable.
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/status")
+		waitFor(t, bctx, `form[action$="/status"] button`)
+		screenshots(t, bctx, "console-user-disable")
+		click(t, bctx, `form[action$="/status"] button`)
+		if !mustGetUser(t, s, robin.ID).Disabled {
+			t.Error("not disabled")
+		}
+		if rb.signedIn() {
+			t.Error("a disabled user is still signed in")
+		}
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/status")
+		click(t, bctx, `form[action$="/status"] button`)
+		if mustGetUser(t, s, robin.ID).Disabled {
+			t.Error("not enabled again")
+		}
+
+		// A new password: Robin's sessions end.
+		rb.post("/login", url.Values{"username": {"robin@example.com"}, "password": {"robin's long pass phrase"}, "csrf_token": {csrfOf(t, rb.get("/login"))}})
+		if !rb.signedIn() {
+			t.Fatal("robin did not sign in again")
+		}
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID)
+		setValue(t, bctx, `#new_password`, "a fresh phrase for robin")
+		click(t, bctx, `form[action$="/password"] button`)
+		if text := pageText(t, bctx); !strings.Contains(text, "The password is set") {
+			t.Errorf("after setting the password:\n%s", text)
+		}
+		if rb.signedIn() {
+			t.Error("robin's session outlived the new password")
+		}
+
+		// Make Robin a system administrator: confirmed (the password is fresh).
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/sysadmin")
+		waitFor(t, bctx, `form[action$="/sysadmin"] button`)
+		screenshots(t, bctx, "console-user-sysadmin")
+		click(t, bctx, `form[action$="/sysadmin"] button`)
+		if !mustGetUser(t, s, robin.ID).Sysadmin {
+			t.Error("robin is not a system administrator")
+		}
+
+		// Organizations: create, add Robin, make admin, remove.
+		navigate(t, bctx, s.URL+"/console/orgs")
+		waitFor(t, bctx, `#org_name`)
+		screenshots(t, bctx, "console-orgs")
+		setValue(t, bctx, `#org_name`, "Initech")
+		setValue(t, bctx, `#org_id`, "initech")
+		click(t, bctx, `form[action="/console/orgs/new"] button`)
+		waitFor(t, bctx, `#member_email`)
+		setValue(t, bctx, `#member_email`, "robin@example.com")
+		click(t, bctx, `form[action="/console/orgs/initech/members"] button[type=submit]:not(.secondary)`)
+		if m, err := s.Store.GetOrgMember(ctx, "initech", robin.ID); err != nil || m.Role != store.RoleMember {
+			t.Fatalf("robin's membership: %+v %v", m, err)
+		}
+		click(t, bctx, `form.inline button`)
+		if m, err := s.Store.GetOrgMember(ctx, "initech", robin.ID); err != nil || m.Role != store.RoleAdmin {
+			t.Errorf("robin's membership after make admin: %+v %v", m, err)
+		}
+		screenshots(t, bctx, "console-org")
+		navigate(t, bctx, s.URL+"/console/orgs/initech/members/remove?user_id="+robin.ID)
+		click(t, bctx, `form[action="/console/orgs/initech/members/remove"] button`)
+		if _, err := s.Store.GetOrgMember(ctx, "initech", robin.ID); err == nil {
+			t.Error("robin is still a member")
+		}
+
+		// Invitations of every organization; revoke acme's.
+		sent := s.jsonRequest(t, "POST", "/admin/v1/organizations/"+acmeOrg+"/invitations", testAdminToken,
+			map[string]any{"client_group_ids": []string{groupRead}, "email": "sensors@acme.example"})
+		if sent.Status != http.StatusCreated {
+			t.Fatalf("send an invitation: %d %s", sent.Status, sent.Raw)
+		}
+		id := sent.str("id")
+		navigate(t, bctx, s.URL+"/console/invitations")
+		waitFor(t, bctx, `a[href="/console/invitations/`+id+`/revoke"]`)
+		screenshots(t, bctx, "console-invitations")
+		navigate(t, bctx, s.URL+"/console/invitations/"+id+"/revoke")
+		click(t, bctx, `form[action="/console/invitations/`+id+`/revoke"] button`)
+		if inv, err := s.Store.GetInvitation(ctx, id); err != nil || inv.Status != store.InvitationRevoked {
+			t.Errorf("the invitation after revoking: %+v %v", inv, err)
+		}
+
+		// Signing keys: rotate both.
+		before, err := s.Store.ListSigningKeys(ctx)
+		mustDo(t, err)
+		navigate(t, bctx, s.URL+"/console/keys")
+		waitFor(t, bctx, `a[href="/console/keys/rotate"]`)
+		screenshots(t, bctx, "console-keys")
+		navigate(t, bctx, s.URL+"/console/keys/rotate")
+		click(t, bctx, `form[action="/console/keys/rotate"] button`)
+		after, err := s.Store.ListSigningKeys(ctx)
+		mustDo(t, err)
+		if len(after) != len(before)+2 {
+			t.Errorf("%d keys after rotating, %d before", len(after), len(before))
+		}
+		screenshots(t, bctx, "console-keys-rotated")
+
+		// Delete the organization.
+		navigate(t, bctx, s.URL+"/console/orgs/initech/delete")
+		click(t, bctx, `form[action="/console/orgs/initech/delete"] button`)
+		if _, err := s.Store.GetOrganization(ctx, "initech"); err == nil {
+			t.Error("the organization is still there")
+		}
+
+		// The audit log: every change by the operator; filtered by kind and organization.
+		es, err := s.Store.QueryAudit(ctx, store.AuditQuery{ActorID: s.User.ID, Limit: 100})
+		mustDo(t, err)
+		got := map[string]int{}
+		for _, e := range es {
+			if e.ActorKind != store.ActorUser {
+				t.Errorf("entry %+v", e)
+			}
+			got[e.Kind]++
+		}
+		for kind, n := range map[string]int{"user.create": 1, "grant.revoke": 1, "user.update": 4, "organization.create": 1,
+			"member.put": 2, "member.delete": 1, "invitation.revoke": 1, "signing-key.rotate": 2, "organization.delete": 1} {
+			if got[kind] != n {
+				t.Errorf("audit: %d × %s by the operator; want %d (all: %v)", got[kind], kind, n, got)
+			}
+		}
+		navigate(t, bctx, s.URL+"/console/audit")
+		waitFor(t, bctx, `#kind`)
+		screenshots(t, bctx, "console-audit")
+		navigate(t, bctx, s.URL+"/console/audit?kind=member.put&organization=initech")
+		waitFor(t, bctx, `#kind`)
+		text := textOf(t, bctx, `ul.items`)
+		if strings.Count(text, "member.put") != 2 || strings.Contains(text, "organization.create") || !strings.Contains(text, "by user "+s.User.ID) {
+			t.Errorf("the audit page filtered by kind and organization:\n%s", text)
+		}
+		if strings.Contains(text, "a fresh phrase for robin") || strings.Contains(text, "robin's long pass phrase") {
+			t.Error("a password in the audit page")
+		}
+	})
 }

@@ -22,7 +22,9 @@ func makeSysadmin(t *testing.T, s *testServer, yes bool) {
 
 // consoleRoutes are the console's routes of the table: its pages (GET) and
 // its forms (POST).
-func consoleRoutes(t *testing.T, s *testServer) (pages, forms []string) {
+// A wildcard {id} is filled in with a record of its kind that exists:
+// ids names them.
+func consoleRoutes(t *testing.T, s *testServer, ids map[string]string) (pages, forms []string) {
 	t.Helper()
 	routes, _ := table(t, s)
 	for _, rt := range routes {
@@ -30,7 +32,14 @@ func consoleRoutes(t *testing.T, s *testServer) (pages, forms []string) {
 		if !ok || !strings.HasPrefix(path, "/console") {
 			continue
 		}
-		path = strings.NewReplacer("{id}", tvClient, "{user_id}", s.User.ID).Replace(path)
+		for prefix, id := range ids {
+			if strings.HasPrefix(path, prefix+"/{id}") {
+				path = strings.Replace(path, "{id}", url.PathEscape(id), 1)
+			}
+		}
+		if strings.Contains(path, "{") {
+			t.Fatalf("no id for %s", rt.pattern)
+		}
 		switch method {
 		case "GET":
 			pages = append(pages, path)
@@ -47,10 +56,13 @@ func consoleRoutes(t *testing.T, s *testServer) (pages, forms []string) {
 // snapshot is what a console form could change, to show that a refused
 // one changed nothing.
 type snapshot struct {
-	Clients []*store.Client
-	Users   []*store.User
-	Orgs    []*store.Organization
-	Audit   int
+	Clients     []*store.Client
+	Users       []*store.User
+	Orgs        []*store.Organization
+	Members     []*store.OrgMember
+	Invitations []*store.Invitation
+	Keys        []string
+	Audit       int
 }
 
 func takeSnapshot(t *testing.T, s *testServer) snapshot {
@@ -64,7 +76,21 @@ func takeSnapshot(t *testing.T, s *testServer) snapshot {
 	mustDo(t, err)
 	es, err := s.Store.QueryAudit(ctx, store.AuditQuery{Limit: 10000})
 	mustDo(t, err)
-	return snapshot{cs, us, os, len(es)}
+	snap := snapshot{Clients: cs, Users: us, Orgs: os, Audit: len(es)}
+	for _, o := range os {
+		ms, err := s.Store.ListOrgMembers(ctx, o.ID)
+		mustDo(t, err)
+		snap.Members = append(snap.Members, ms...)
+		invs, err := s.Store.ListInvitations(ctx, o.ID)
+		mustDo(t, err)
+		snap.Invitations = append(snap.Invitations, invs...)
+	}
+	ks, err := s.Store.ListSigningKeys(ctx)
+	mustDo(t, err)
+	for _, k := range ks {
+		snap.Keys = append(snap.Keys, k.ID+" "+k.NotAfter.String())
+	}
+	return snap
 }
 
 // consoleForm is every field any console form takes, filled in as a
@@ -75,7 +101,8 @@ func consoleForm(csrf string) url.Values {
 		"token_endpoint_auth_method": {"none"}, "session_attachment": {"attached"}, "grant_device_code": {"on"},
 		"refresh_token_policy": {"offline_access"}, "password": {personPassword},
 		"email": {"new@example.com"}, "name": {"New Person"}, "new_password": {"a brand new pass phrase"},
-		"role": {"admin"}, "user_id": {"u-person"},
+		"role": {"admin"}, "user_id": {memberUser}, "disabled": {"true"}, "sysadmin": {"true"}, "grant_id": {"g"},
+		"id": {"new-org"}, "app_link": {""},
 	}
 }
 
@@ -86,8 +113,12 @@ func consoleForm(csrf string) url.Values {
 func TestConsoleRoles(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		s := newTestServerOn(t, b, true, nil)
-		pages, forms := consoleRoutes(t, s)
+		is := newInvServer(t, b, nil) // the person is an admin of acme, not a system administrator
+		s := is.testServer
+		invitation := is.send(t, map[string]any{"clientGroupIds": []string{groupRead}})
+		pages, forms := consoleRoutes(t, s, map[string]string{
+			"/console/clients": tvClient, "/console/users": memberUser, "/console/orgs": acmeOrg, "/console/invitations": invitation,
+		})
 
 		out := newWebBrowser(t, s)
 		for _, p := range pages {
@@ -107,7 +138,7 @@ func TestConsoleRoles(t *testing.T) {
 			}
 		}
 		for _, p := range forms {
-			if r := person.post(p, consoleForm(csrf)); r.Status != http.StatusForbidden {
+			if r := person.post(p, consoleForm(csrf)); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "system administrators") {
 				t.Errorf("not a sysadmin: POST %s: %d; want 403", p, r.Status)
 			}
 		}
@@ -123,7 +154,7 @@ func TestConsoleRoles(t *testing.T) {
 				if csrf == "" {
 					f.Del("csrf_token")
 				}
-				if r := person.post(p, f); r.Status != http.StatusForbidden {
+				if r := person.post(p, f); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "This form has expired") {
 					t.Errorf("POST %s %s CSRF token: %d; want 403", p, name, r.Status)
 				}
 			}

@@ -261,7 +261,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		admin:      adminAPI,
 		console: &console.Console{
 			Pages: pages, Roles: &web.Roles{Sessions: sessions, Members: s.store}, Admin: adminAPI,
-			Store: s.store, Now: s.now, Log: s.log,
+			Keys: s.keys, Audit: auditLog, Store: s.store, Now: s.now, Log: s.log,
 		},
 		register: &admin.Registration{
 			Store: s.store, Issuer: s.issuer, Enabled: cfg.Registration.Enabled,
