@@ -100,3 +100,12 @@ type discard struct{}
 func (discard) Header() http.Header         { return http.Header{} }
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (discard) WriteHeader(int)             {}
+
+// BenchmarkStoreOp is what timing one store operation costs.
+func BenchmarkStoreOp(b *testing.B) {
+	o := New().StoreOps([]string{"GetClient"})
+	b.ReportAllocs()
+	for b.Loop() {
+		o.Done(0, time.Now(), false)
+	}
+}
