@@ -38,10 +38,12 @@ var funcs = template.FuncMap{
 	"scope":      oauth.JoinScope,
 }
 
-// page parses one console page: the layout, the console's navigation and
-// the page's content.
-func page(name string) *template.Template {
-	return web.ParsePage(templateFiles, funcs, "templates/nav.html", "templates/"+name+".html")
+// page registers one console page with package web (its layout and
+// branding, the console's navigation and the page's content) and returns
+// its name.
+func page(name string) string {
+	web.RegisterPage("console/"+name, templateFiles, funcs, "templates/nav.html", "templates/"+name+".html")
+	return "console/" + name
 }
 
 // Store is what the console reads itself; every change goes through
@@ -161,7 +163,7 @@ type view struct {
 	Page any    // the page's own data
 }
 
-func (c *Console) render(rq *request, status int, t *template.Template, nav, title, notice string, data any) error {
+func (c *Console) render(rq *request, status int, t string, nav, title, notice string, data any) error {
 	done, err := web.Query(rq.r, "done")
 	if err != nil {
 		return err

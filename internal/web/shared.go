@@ -21,17 +21,19 @@ import (
 // data embeds it.
 type Base = base
 
-// ParsePage parses a page of another package: the pages' layout, then
-// files (its "content" template and any it uses) from fsys, with funcs.
-func ParsePage(fsys fs.FS, funcs template.FuncMap, files ...string) *template.Template {
+// RegisterPage adds a page of another package under name, to be
+// rendered with Render: the pages' layout and branding, then files (its
+// "content" template and any it uses) from fsys, with funcs. Call it when
+// the package initializes, before the server builds its Theme.
+func RegisterPage(name string, fsys fs.FS, funcs template.FuncMap, files ...string) {
 	t := template.Must(template.New("").Funcs(template.FuncMap{"when": when}).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
-	return template.Must(t.ParseFS(fsys, files...))
+	templates[name] = template.Must(t.ParseFS(fsys, files...))
 }
 
-// Render writes t (parsed by ParsePage) with data, as the pages are
+// Render writes the page registered as name with data, as the pages are
 // written: all or nothing, HTML, with status.
-func (p *Pages) Render(w http.ResponseWriter, status int, t *template.Template, data any) error {
-	return p.renderTemplate(w, status, "layout", t, data)
+func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any) error {
+	return p.render(w, status, name, data)
 }
 
 // CSRFToken is the csrf_token for the forms shown to this browser in
