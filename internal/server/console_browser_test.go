@@ -135,9 +135,9 @@ func TestConsoleClientsInBrowser(t *testing.T) {
 
 		// Rotate the secret: confirmed, shown once, the old one refused.
 		navigate(t, bctx, s.URL+"/console/clients/kitchen-radio/secret")
-		waitFor(t, bctx, `form[action="/console/clients/kitchen-radio/secret"] button`)
+		waitFor(t, bctx, `form[action="/console/clients/kitchen-radio/secret"] button[type=submit]`)
 		screenshots(t, bctx, "console-client-rotate")
-		click(t, bctx, `form[action="/console/clients/kitchen-radio/secret"] button`)
+		click(t, bctx, `form[action="/console/clients/kitchen-radio/secret"] button[type=submit]`)
 		waitFor(t, bctx, `#client-secret`)
 		fresh := textOf(t, bctx, `#client-secret`)
 		if fresh == secret || !strings.HasPrefix(fresh, oauth.PrefixClientSecret) {
@@ -154,9 +154,9 @@ func TestConsoleClientsInBrowser(t *testing.T) {
 
 		// Delete: a confirmation page, then the client is gone.
 		navigate(t, bctx, s.URL+"/console/clients/kitchen-radio/delete")
-		waitFor(t, bctx, `form[action="/console/clients/kitchen-radio/delete"] button`)
+		waitFor(t, bctx, `form[action="/console/clients/kitchen-radio/delete"] button[type=submit]`)
 		screenshots(t, bctx, "console-client-delete")
-		click(t, bctx, `form[action="/console/clients/kitchen-radio/delete"] button`)
+		click(t, bctx, `form[action="/console/clients/kitchen-radio/delete"] button[type=submit]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "The client is deleted") || strings.Contains(text, "Kitchen Radio") {
 			t.Errorf("after deleting:\n%s", text)
 		}
@@ -266,13 +266,13 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		setValue(t, bctx, `#email`, "Robin@Example.com")
 		setValue(t, bctx, `#name`, "Robin Rota")
 		setValue(t, bctx, `#password`, "password123")
-		click(t, bctx, `form[action="/console/users/new"] button`)
+		click(t, bctx, `form[action="/console/users/new"] button[type=submit]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "common") {
 			t.Errorf("a common password was not refused:\n%s", text)
 		}
 		screenshots(t, bctx, "console-user-new-refused")
 		setValue(t, bctx, `#password`, "robin's long pass phrase")
-		click(t, bctx, `form[action="/console/users/new"] button`)
+		click(t, bctx, `form[action="/console/users/new"] button[type=submit]`)
 		robin, err := s.Store.GetUserByEmail(ctx, "robin@example.com")
 		mustDo(t, err)
 		waitFor(t, bctx, `form[action$="/password"]`)
@@ -291,12 +291,12 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 			t.Fatalf("poll: %d %s", tv.Status, tv.Raw)
 		}
 		navigate(t, bctx, s.URL+"/console/users/"+robin.ID)
-		waitFor(t, bctx, `form[action$="/grants/revoke"] button`)
+		waitFor(t, bctx, `form[action$="/grants/revoke"] button[type=submit]`)
 		screenshots(t, bctx, "console-user")
 		if text := pageText(t, bctx); !strings.Contains(text, "Living Room TV") {
 			t.Errorf("the user's grants:\n%s", text)
 		}
-		click(t, bctx, `form[action$="/grants/revoke"] button`)
+		click(t, bctx, `form[action$="/grants/revoke"] button[type=submit]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "The grant is revoked") {
 			t.Errorf("after revoking:\n%s", text)
 		}
@@ -304,9 +304,9 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 
 		// Disable, then enable.
 		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/status")
-		waitFor(t, bctx, `form[action$="/status"] button`)
+		waitFor(t, bctx, `form[action$="/status"] button[type=submit]`)
 		screenshots(t, bctx, "console-user-disable")
-		click(t, bctx, `form[action$="/status"] button`)
+		click(t, bctx, `form[action$="/status"] button[type=submit]`)
 		if !mustGetUser(t, s, robin.ID).Disabled {
 			t.Error("not disabled")
 		}
@@ -314,7 +314,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 			t.Error("a disabled user is still signed in")
 		}
 		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/status")
-		click(t, bctx, `form[action$="/status"] button`)
+		click(t, bctx, `form[action$="/status"] button[type=submit]`)
 		if mustGetUser(t, s, robin.ID).Disabled {
 			t.Error("not enabled again")
 		}
@@ -326,7 +326,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		}
 		navigate(t, bctx, s.URL+"/console/users/"+robin.ID)
 		setValue(t, bctx, `#new_password`, "a fresh phrase for robin")
-		click(t, bctx, `form[action$="/password"] button`)
+		click(t, bctx, `form[action$="/password"] button[type=submit]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "The password is set") {
 			t.Errorf("after setting the password:\n%s", text)
 		}
@@ -336,9 +336,9 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 
 		// Make Robin a system administrator: confirmed (the password is fresh).
 		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/sysadmin")
-		waitFor(t, bctx, `form[action$="/sysadmin"] button`)
+		waitFor(t, bctx, `form[action$="/sysadmin"] button[type=submit]`)
 		screenshots(t, bctx, "console-user-sysadmin")
-		click(t, bctx, `form[action$="/sysadmin"] button`)
+		click(t, bctx, `form[action$="/sysadmin"] button[type=submit]`)
 		if !mustGetUser(t, s, robin.ID).Sysadmin {
 			t.Error("robin is not a system administrator")
 		}
@@ -349,7 +349,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		screenshots(t, bctx, "console-orgs")
 		setValue(t, bctx, `#org_name`, "Initech")
 		setValue(t, bctx, `#org_id`, "initech")
-		click(t, bctx, `form[action="/console/orgs/new"] button`)
+		click(t, bctx, `form[action="/console/orgs/new"] button[type=submit]`)
 		waitFor(t, bctx, `#member_email`)
 		setValue(t, bctx, `#member_email`, "robin@example.com")
 		click(t, bctx, `form[action="/console/orgs/initech/members"] button[type=submit]:not(.secondary)`)
@@ -362,7 +362,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		}
 		screenshots(t, bctx, "console-org")
 		navigate(t, bctx, s.URL+"/console/orgs/initech/members/remove?user_id="+robin.ID)
-		click(t, bctx, `form[action="/console/orgs/initech/members/remove"] button`)
+		click(t, bctx, `form[action="/console/orgs/initech/members/remove"] button[type=submit]`)
 		if _, err := s.Store.GetOrgMember(ctx, "initech", robin.ID); err == nil {
 			t.Error("robin is still a member")
 		}
@@ -378,7 +378,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		waitFor(t, bctx, `a[href="/console/invitations/`+id+`/revoke"]`)
 		screenshots(t, bctx, "console-invitations")
 		navigate(t, bctx, s.URL+"/console/invitations/"+id+"/revoke")
-		click(t, bctx, `form[action="/console/invitations/`+id+`/revoke"] button`)
+		click(t, bctx, `form[action="/console/invitations/`+id+`/revoke"] button[type=submit]`)
 		if inv, err := s.Store.GetInvitation(ctx, id); err != nil || inv.Status != store.InvitationRevoked {
 			t.Errorf("the invitation after revoking: %+v %v", inv, err)
 		}
@@ -390,7 +390,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		waitFor(t, bctx, `a[href="/console/keys/rotate"]`)
 		screenshots(t, bctx, "console-keys")
 		navigate(t, bctx, s.URL+"/console/keys/rotate")
-		click(t, bctx, `form[action="/console/keys/rotate"] button`)
+		click(t, bctx, `form[action="/console/keys/rotate"] button[type=submit]`)
 		after, err := s.Store.ListSigningKeys(ctx)
 		mustDo(t, err)
 		if len(after) != len(before)+2 {
@@ -400,7 +400,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 
 		// Delete the organization.
 		navigate(t, bctx, s.URL+"/console/orgs/initech/delete")
-		click(t, bctx, `form[action="/console/orgs/initech/delete"] button`)
+		click(t, bctx, `form[action="/console/orgs/initech/delete"] button[type=submit]`)
 		if _, err := s.Store.GetOrganization(ctx, "initech"); err == nil {
 			t.Error("the organization is still there")
 		}
