@@ -16,17 +16,17 @@ const MaxPasskeyName = 64
 
 // Passkey is one WebAuthn credential of a user.
 type Passkey struct {
-	ID              string // base64url (no padding) of the credential id; primary key
-	UserID          string
-	PublicKey       []byte   // the COSE key of the credential
-	SignCount       uint32   // the authenticator's signature counter at its last use
-	Transports      []string // how the browser can reach the authenticator ("internal", "hybrid", "usb", ...)
-	AAGUID          []byte   // the authenticator model (16 bytes; zeros when it does not say)
-	Flags           uint8    // the credential flags (user verified, backup eligible, backup state)
-	AttestationType string   // the attestation statement's format ("none", "packed", ...)
-	Name            string   // what the person calls it
-	CreatedAt       time.Time
-	LastUsedAt      time.Time // zero until its first sign-in
+	ID                string // base64url (no padding) of the credential id; primary key
+	UserID            string
+	PublicKey         []byte   // the COSE key of the credential
+	SignCount         uint32   // the authenticator's signature counter at its last use
+	Transports        []string // how the browser can reach the authenticator ("internal", "hybrid", "usb", ...)
+	AAGUID            []byte   // the authenticator model (16 bytes; zeros when it does not say)
+	Flags             uint8    // the credential flags (user verified, backup eligible, backup state)
+	AttestationFormat string   // the attestation statement's format ("none", "packed", ...)
+	Name              string   // what the person calls it
+	CreatedAt         time.Time
+	LastUsedAt        time.Time // zero until its first sign-in
 }
 
 // PasskeyStore keeps passkeys.

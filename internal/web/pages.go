@@ -1,8 +1,9 @@
 // Package web serves the pages people see: sign-in and the device
 // verification page of RFC 8628 §3.3 with its QR code. Pages are rendered on
-// the server with html/template, need no JavaScript and load nothing from
-// elsewhere. Passwords are checked by package account, sessions kept by
-// package session, and user codes decided by package device.
+// the server with html/template, need no JavaScript but for passkeys (our
+// one script file, passkey.go) and load nothing from elsewhere. Passwords
+// are checked by package account, sessions kept by package session, and
+// user codes decided by package device.
 package web
 
 import (
@@ -90,6 +91,13 @@ type Pages struct {
 	LinksPerAddress, LinksPerIP int
 	LinkWindow                  time.Duration
 
+	// Passkeys keeps people's passkeys (passkey.go); nil serves none.
+	Passkeys PasskeyStore
+	// Failed passkey sign-ins allowed per client IP in each LoginWindow;
+	// 0 means DefaultPasskeyFailuresPerIP.
+	PasskeyFailuresPerIP int
+
+	rp passkeyRP      // the WebAuthn relying party, built on first use
 	bg sync.WaitGroup // mail composed after the answer (later)
 }
 

@@ -12,13 +12,13 @@ import (
 
 // Passkeys (store.PasskeyStore).
 
-const passkeyColumns = `id, user_id, public_key, sign_count, transports, aaguid, flags, attestation_type, name, created_at, last_used_at`
+const passkeyColumns = `id, user_id, public_key, sign_count, transports, aaguid, flags, attestation_format, name, created_at, last_used_at`
 
 func scanPasskey(row Row) (*store.Passkey, error) {
 	var p store.Passkey
 	var count, flags int64
 	err := row.Scan(&p.ID, &p.UserID, &p.PublicKey, &count, listCol{&p.Transports}, &p.AAGUID, &flags,
-		&p.AttestationType, &p.Name, TimeCol{&p.CreatedAt}, TimeCol{&p.LastUsedAt})
+		&p.AttestationFormat, &p.Name, TimeCol{&p.CreatedAt}, TimeCol{&p.LastUsedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -28,14 +28,14 @@ func scanPasskey(row Row) (*store.Passkey, error) {
 
 // CreatePasskey stores p.
 func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
-	if p.ID == "" || !store.ValidText(p.ID, p.UserID, p.Name, p.AttestationType) || !store.ValidText(p.Transports...) ||
+	if p.ID == "" || !store.ValidText(p.ID, p.UserID, p.Name, p.AttestationFormat) || !store.ValidText(p.Transports...) ||
 		len(p.Name) > store.MaxPasskeyName {
 		return fmt.Errorf("create passkey: %w", store.ErrInvalid)
 	}
 	_, err := s.b.Writer().Exec(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		p.ID, p.UserID, blob(p.PublicKey), int64(p.SignCount), jsonList(p.Transports), blob(p.AAGUID), int64(p.Flags),
-		p.AttestationType, p.Name, Millis(p.CreatedAt), Millis(p.LastUsedAt))
+		p.AttestationFormat, p.Name, Millis(p.CreatedAt), Millis(p.LastUsedAt))
 	if err != nil {
 		return fmt.Errorf("create passkey: %w", err)
 	}

@@ -18,7 +18,7 @@ func newPasskey(id, userID string) *store.Passkey {
 	return &store.Passkey{ID: id, UserID: userID, PublicKey: []byte{0xa5, 0x01, 0x02, 0x03, 0x26},
 		SignCount: 0, Transports: []string{"internal", "hybrid"},
 		AAGUID: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, Flags: 0x1d,
-		AttestationType: "none", Name: "Phone " + id, CreatedAt: t0}
+		AttestationFormat: "none", Name: "Phone " + id, CreatedAt: t0}
 }
 
 func testPasskeys(t *testing.T, s store.Store) {

@@ -9,7 +9,7 @@ CREATE TABLE passkeys (
 	transports       TEXT             NOT NULL,
 	aaguid           BYTEA            NOT NULL,
 	flags            INTEGER          NOT NULL,
-	attestation_type TEXT             NOT NULL,
+	attestation_format TEXT             NOT NULL,
 	name             TEXT             NOT NULL,
 	created_at       BIGINT,
 	last_used_at     BIGINT

@@ -15,7 +15,7 @@ CREATE TABLE passkeys (
 	transports       TEXT    NOT NULL,
 	aaguid           BLOB    NOT NULL,
 	flags            INTEGER NOT NULL,
-	attestation_type TEXT    NOT NULL,
+	attestation_format TEXT    NOT NULL,
 	name             TEXT    NOT NULL,
 	created_at       INTEGER,
 	last_used_at     INTEGER
