@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/secevent"
@@ -85,6 +86,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		PerClientPerMinute: cfg.Device.RequestsPerClientPerMinute,
 		PerIPPerMinute:     cfg.Device.RequestsPerIPPerMinute,
 		TrustProxy:         cfg.TrustProxy,
+		Metrics:            s.metrics,
 	}
 	deps := &grant.Deps{
 		Clients:    s.store,
@@ -107,6 +109,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Log:             s.log,
 		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
 		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
+		Metrics:         s.metrics,
 	}
 	dpopChecker := &dpop.Checker{Replays: s.store, Now: s.now, Window: cfg.DPoP.ProofWindow.D()}
 	if cfg.DPoP.RequireNonce {
@@ -119,9 +122,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		dpopChecker.Nonces = &dpop.Nonces{Key: key, Period: cfg.DPoP.NoncePeriod.D()}
 	}
 	tokenEndpoint := &grant.Handler{
-		Log:    s.log,
-		DPoP:   dpopChecker,
-		Issuer: s.issuer,
+		Metrics: s.metrics,
+		Log:     s.log,
+		DPoP:    dpopChecker,
+		Issuer:  s.issuer,
 		Grants: []grant.Grant{
 			device.Grant{Deps: deps, Store: s.store},
 			grant.Refresh{Deps: deps, Store: s.store, SessionIdleTimeout: cfg.Session.IdleTimeout.D()},
@@ -155,6 +159,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			PerAccount: cfg.Device.AttemptsPerAccount,
 			PerIP:      cfg.Device.AttemptsPerIP,
 			Global:     cfg.Device.AttemptsGlobal,
+			Metrics:    s.metrics,
 		},
 		Now:             s.now,
 		Log:             s.log,
@@ -166,7 +171,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Authorizer: &authorize.Authorizer{
 			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
 		},
-		Rand: s.rand,
+		Rand:    s.rand,
+		Metrics: s.metrics,
 	}
 	// Every change through the admin API, the invitation API and the
 	// consoles is recorded (package audit).
@@ -239,6 +245,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			PerAccount: cfg.Device.AttemptsGlobal,
 			PerIP:      cfg.Device.AttemptsGlobal,
 			Global:     cfg.Device.AttemptsGlobal,
+			Metrics:    s.metrics,
 		},
 		Token:                   tokenEndpoint,
 		Tokens:                  tokenState,
@@ -248,6 +255,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Now:                     s.now,
 		Log:                     s.log,
 		Unavailable:             store.ErrUnavailable,
+		Metrics:                 s.metrics,
 	}
 
 	return &endpoints{
@@ -273,6 +281,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 // at a JSON endpoint (429): which route, from which address (package audit).
 func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
 	if oe.StatusCode() == http.StatusTooManyRequests {
+		s.metrics.Throttled(metrics.ThrottleRequest)
 		secevent.Log(r.Context(), s.log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: oauth.Route(r)})
 	}
 }

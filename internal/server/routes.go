@@ -239,7 +239,9 @@ func AdminMux(a *admin.API) *http.ServeMux {
 func (s *Server) mux(e *endpoints) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes(e, mux) {
-		mux.Handle(rt.pattern, rt.handler)
+		// Requests are counted under the pattern that took them, never
+		// their path (package metrics).
+		mux.Handle(rt.pattern, s.metrics.Route(rt.pattern, rt.handler))
 	}
 	return mux
 }
