@@ -43,6 +43,9 @@ type Links struct {
 	// LogLinks logs each link (development without a mail server), so the
 	// developer can open it.
 	LogLinks bool
+	// Service is the service's name (pages.service_name) and Support its
+	// support link, which every mail names; "" leaves them out.
+	Service, Support string
 }
 
 // SendVerification mails email a link that, used, makes it u's address,
@@ -55,10 +58,10 @@ func (l *Links) SendVerification(ctx context.Context, u *store.User, email, retu
 		v.Set("return_to", returnTo)
 	}
 	subject := "Confirm your email address"
-	intro := "Open this link to confirm that " + email + " is your address for your account at " + l.host() + ":"
+	intro := "Open this link to confirm that " + email + " is your address for your account at " + l.where() + ":"
 	if !strings.EqualFold(email, u.Email) {
 		subject = "Confirm your new email address"
-		intro = "Open this link to make " + email + " the address of your account at " + l.host() + " (it is " + u.Email + " now):"
+		intro = "Open this link to make " + email + " the address of your account at " + l.where() + " (it is " + u.Email + " now):"
 	}
 	return l.send(ctx, u, email, store.PurposeVerifyEmail, oauth.PrefixVerifyEmail, "/verify-email", v, l.lifetime(l.VerifyLifetime, DefaultVerifyLifetime),
 		subject, intro, "If you did not ask for this, ignore this email: nothing changes without the link.")
@@ -68,7 +71,7 @@ func (l *Links) SendVerification(ctx context.Context, u *store.User, email, retu
 func (l *Links) SendReset(ctx context.Context, u *store.User) error {
 	return l.send(ctx, u, u.Email, store.PurposeResetPassword, oauth.PrefixResetPassword, "/reset-password", nil,
 		l.lifetime(l.ResetLifetime, DefaultResetLifetime),
-		"Reset your password", "Someone, probably you, asked to reset the password of your account at "+l.host()+". Open this link to choose a new one:",
+		"Reset your password", "Someone, probably you, asked to reset the password of your account at "+l.where()+". Open this link to choose a new one:",
 		"If you did not ask for this, ignore this email: your password stays as it is. Setting a new password signs you out everywhere.")
 }
 
@@ -79,13 +82,40 @@ func (l *Links) Notify(ctx context.Context, to, subject, text string) error {
 		return err
 	}
 	now := l.Now()
-	m := &store.Mail{ID: id, Recipient: to, Subject: subject, Body: text + "\n\n— " + l.host() + "\n",
+	m := &store.Mail{ID: id, Recipient: to, Subject: subject, Body: text + "\n\n" + l.signature(),
 		Status: store.MailPending, NextAttemptAt: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 	if err := l.Store.QueueMail(ctx, m); err != nil {
 		return fmt.Errorf("queue notice: %w", err)
 	}
 	l.kick()
 	return nil
+}
+
+// where names the service in a sentence: "Acme (id.acme.example)".
+func (l *Links) where() string {
+	if l.Service == "" {
+		return l.host()
+	}
+	return l.Service + " (" + l.host() + ")"
+}
+
+// signature ends every mail: the service, its host and its support link.
+func (l *Links) signature() string {
+	return Signature(l.Service, l.host(), l.Support)
+}
+
+// Signature is the end of a mail from the service name at host, with its
+// support link when there is one.
+func Signature(name, host, support string) string {
+	s := "— "
+	if name != "" {
+		s += name + ", "
+	}
+	s += host + "\n"
+	if support != "" {
+		s += "Help: " + support + "\n"
+	}
+	return s
 }
 
 // Host is the server's host name, as mail names it.
@@ -114,8 +144,8 @@ func (l *Links) send(ctx context.Context, u *store.User, to, purpose, prefix, pa
 	now := l.Now()
 	t := &store.AccountToken{Hash: oauth.HashSecret(token), Purpose: purpose, UserID: u.ID, Email: to,
 		CreatedAt: now, ExpiresAt: now.Add(life)}
-	body := fmt.Sprintf("Hello %s,\n\n%s\n\n%s\n\nThe link works once, until %s.\n%s\n",
-		u.Name, intro, link, t.ExpiresAt.UTC().Format("Monday 2 January 2006, 15:04 MST"), outro)
+	body := fmt.Sprintf("Hello %s,\n\n%s\n\n%s\n\nThe link works once, until %s.\n%s\n\n%s",
+		u.Name, intro, link, t.ExpiresAt.UTC().Format("Monday 2 January 2006, 15:04 MST"), outro, l.signature())
 	m := &store.Mail{ID: id, Recipient: to, Subject: subject, Body: body, Link: link, Status: store.MailPending,
 		NextAttemptAt: now, CreatedAt: now, ExpiresAt: t.ExpiresAt}
 	if err := l.Store.CreateAccountToken(ctx, t, m); err != nil {

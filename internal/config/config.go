@@ -57,6 +57,9 @@ type Config struct {
 	// SweepInterval is how often expired rows are deleted.
 	SweepInterval Duration `yaml:"sweep_interval"`
 	Audit         Audit    `yaml:"audit"`
+	// Pages is the operator's brand on the pages and in emails, and their
+	// own templates (pages.go).
+	Pages Pages `yaml:"pages"`
 	// Metrics is the Prometheus metrics listener (off by default).
 	Metrics Metrics `yaml:"metrics"`
 	// Dev is set by `serve --dev`, never by the file.
@@ -266,6 +269,7 @@ func Default() Config {
 		Audit:         Audit{Retention: Duration(365 * 24 * time.Hour)},
 		Registration:  defaultRegistration(),
 		DPoP:          defaultDPoP(),
+		Pages:         defaultPages(),
 	}
 }
 
@@ -444,6 +448,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)
 	errs = append(errs, c.DPoP.check()...)
+	errs = append(errs, c.Pages.check()...)
 	errs = append(errs, c.checkMetrics()...)
 	return errors.Join(errs...)
 }

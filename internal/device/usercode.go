@@ -89,3 +89,13 @@ func NormalizeUserCode(in string) (string, bool) {
 	}
 	return string(out), true
 }
+
+// Placeholder shows the shape of a code as a person would type it:
+// "XXXX-XXXX", or "0000-0000" when the alphabet is digits only.
+func (p CodePolicy) Placeholder() string {
+	c := "X"
+	if p.Alphabet != "" && strings.Trim(p.Alphabet, "0123456789") == "" {
+		c = "0"
+	}
+	return p.Format(strings.Repeat(c, p.Length))
+}

@@ -22,14 +22,18 @@ import (
 
 // composeInvitation writes the invitation email: plain text, saying who
 // invites the device into what, with the link to the invitation page.
-func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, link, issuer string) (subject, body string) {
+func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, link, issuer, service, support string) (subject, body string) {
 	subject = "Connect a device to " + o.Name
 	var b strings.Builder
 	host := issuer
 	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
 		host = u.Host
 	}
-	fmt.Fprintf(&b, "You are invited to connect a device to %s (%s).\n\n", o.Name, host)
+	at := host
+	if service != "" {
+		at = service + ", " + host
+	}
+	fmt.Fprintf(&b, "You are invited to connect a device to %s (%s).\n\n", o.Name, at)
 	if inv.Message != "" {
 		b.WriteString("Message from the sender:\n")
 		for _, line := range strings.Split(inv.Message, "\n") {
@@ -46,6 +50,15 @@ func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *
 	b.WriteString(link + "\n\n")
 	fmt.Fprintf(&b, "The invitation works once, until %s. If you did not expect it, ignore this email: nothing happens without the link.\n",
 		inv.ExpiresAt.UTC().Format("Monday 2 January 2006, 15:04 MST"))
+	// Signed as account mail is (account.Signature): the service, its host, its help.
+	b.WriteString("\n— ")
+	if service != "" {
+		b.WriteString(service + ", ")
+	}
+	b.WriteString(host + "\n")
+	if support != "" {
+		b.WriteString("Help: " + support + "\n")
+	}
 	return subject, b.String()
 }
 

@@ -121,7 +121,7 @@ func (s *Service) newMail(o *store.Organization, groups []*store.ClientGroup, in
 		return "", nil, err
 	}
 	link := s.Link(token)
-	subject, body := composeInvitation(o, groups, inv, link, s.Issuer)
+	subject, body := composeInvitation(o, groups, inv, link, s.Issuer, s.ServiceName, s.Support)
 	return oauth.HashSecret(token), &store.Mail{
 		ID: mailID, InvitationID: inv.ID, Recipient: inv.Email, Subject: subject, Body: body, Link: link,
 		Status: store.MailPending, NextAttemptAt: now, CreatedAt: now,

@@ -82,6 +82,9 @@ type Service struct {
 	// production the link is a credential and goes only into the email (and
 	// the outbox until sent), never into logs that many people read.
 	LogLinks bool
+	// ServiceName (pages.service_name) and Support (pages.support_url)
+	// sign the invitation email; "" leaves them out.
+	ServiceName, Support string
 	// Outbox, when set, is woken when new mail is waiting.
 	Outbox *Sender
 	// Audit records every invitation sent, resent, revoked, accepted or

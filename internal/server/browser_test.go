@@ -20,7 +20,7 @@ import (
 // the flags this sandbox needs: no background networking, no sandbox as root.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	return browserWithin(t, 90*time.Second)
+	return browserWithin(t, 180*time.Second)
 }
 
 // browserWithin is browser for a story that takes longer than most: the

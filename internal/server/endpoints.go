@@ -51,6 +51,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	if err != nil {
 		return nil, err
 	}
+	pageTheme, err := theme(cfg.Pages)
+	if err != nil {
+		return nil, err
+	}
 	// The CSRF key lives in the store so every instance checks the tokens
 	// every other one issued.
 	fresh := make([]byte, 32)
@@ -171,8 +175,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Authorizer: &authorize.Authorizer{
 			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
 		},
-		Rand:    s.rand,
-		Metrics: s.metrics,
+		Rand:            s.rand,
+		Metrics:         s.metrics,
+		Theme:           pageTheme,
+		CodePlaceholder: rules.Policy.Placeholder(),
 	}
 	// Every change through the admin API, the invitation API and the
 	// consoles is recorded (package audit).
@@ -200,7 +206,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	} else {
 		s.log.Info("no mail server configured (smtp.host): invitation emails wait in the outbox; `latchkey invitations show ID` prints their links")
 	}
-	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
+	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D(),
+		Metrics: s.metrics}
 	// Account mail (verification and reset links, notices) goes through
 	// the same outbox.
 	pages.Accounts = s.store
@@ -211,6 +218,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log, Kick: outbox.Kick,
 		VerifyLifetime: cfg.Accounts.VerifyLinkLifetime.D(), ResetLifetime: cfg.Accounts.ResetLinkLifetime.D(),
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(),
+		Service:  cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL,
 	}
 	pages.LinksPerAddress = cfg.Accounts.LinksPerAddress
 	pages.LinksPerIP = cfg.Accounts.LinksPerIP
@@ -219,6 +227,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
 		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox, Audit: auditLog,
+		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL,
 	}
 	adminAPI.Orgs = orgs
 	// The sender lives as long as the context the server was built with (serve's

@@ -2,10 +2,13 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/serviceapi"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // route is one pattern the server serves (net/http.ServeMux syntax) and
@@ -130,6 +133,15 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"GET /device/qr.svg", page(p.QRCode)},
 		{"/device/qr.svg", notAllowed("GET, HEAD")},
 
+		// What every page loads, each with its own Cache-Control and ETag
+		// (web/brand.go), and the operator's logo file (pages.logo).
+		{"GET " + web.StylePath, http.HandlerFunc(p.Style)},
+		{web.StylePath, notAllowed("GET, HEAD")},
+		{"GET " + web.ScriptPath, http.HandlerFunc(p.Script)},
+		{web.ScriptPath, notAllowed("GET, HEAD")},
+		{"GET " + web.LogoPath, http.HandlerFunc(p.Logo)},
+		{web.LogoPath, notAllowed("GET, HEAD")},
+
 		// Device invitations (10Duke's Identity Management API), and the
 		// page an invitation email links to.
 		// The organization's paths take every method, as the protocol
@@ -148,6 +160,10 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		// Operations.
 		{"GET /healthz", http.HandlerFunc(s.healthz)},
 		{"GET /readyz", http.HandlerFunc(s.readyz)},
+
+		// Whatever no route above takes: 404, or 405 naming the methods the
+		// path takes; a page for a browser, JSON for a program.
+		{"/", unmatched(e, mux)},
 	}, append(serviceRoutes(e.service), adminRoutes(e.admin, mux)...)...)
 }
 
@@ -240,8 +256,71 @@ func (s *Server) mux(e *endpoints) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes(e, mux) {
 		// Requests are counted under the pattern that took them, never
-		// their path (package metrics).
-		mux.Handle(rt.pattern, s.metrics.Route(rt.pattern, rt.handler))
+		// their path (package metrics); what the catch-all "/" answers
+		// (unmatched) as metrics.Unmatched, like the mux's own 404s.
+		h := rt.handler
+		if rt.pattern != "/" {
+			h = s.metrics.Route(rt.pattern, h)
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	return mux
+}
+
+// apiPrefixes are the paths of programs, never of pages: what no route
+// takes under them is answered in JSON, whatever the Accept header says.
+var apiPrefixes = []string{"/oauth2/", "/api/", "/admin/", "/organizations/", "/client-group-invitations/",
+	"/user/oauth20/", "/.well-known/", "/userinfo"}
+
+// unmatched answers a request no route takes (the "/" pattern): 405 with
+// Allow when the path is served with other methods (mux is asked, as the
+// admin API's Unmatched does), else 404. A browser (Accept: text/html)
+// gets a page with a way back; an API path, or anything else, JSON.
+func unmatched(e *endpoints, mux *http.ServeMux) http.Handler {
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 && allow[0] == http.MethodGet {
+			allow = append([]string{http.MethodGet, http.MethodHead}, allow[1:]...)
+		}
+		if wantsPage(r) {
+			if len(allow) > 0 {
+				e.pages.NotAllowed(strings.Join(allow, ", ")).ServeHTTP(w, r)
+			} else {
+				e.pages.NotFound().ServeHTTP(w, r)
+			}
+			return
+		}
+		e.errs.Handle(func(w http.ResponseWriter, r *http.Request) error {
+			if len(allow) > 0 {
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				return &oauth.Error{Code: "method_not_allowed", Description: "use " + strings.Join(allow, " or ") + " on this path",
+					Status: http.StatusMethodNotAllowed}
+			}
+			return &oauth.Error{Code: "not_found", Description: "there is nothing at this path", Status: http.StatusNotFound}
+		}).ServeHTTP(w, r)
+	})
+}
+
+// wantsPage says whether r is a browser's, for a path that is not an API's.
+func wantsPage(r *http.Request) bool {
+	for _, p := range apiPrefixes {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return false
+		}
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(mt, "text/html") {
+			return true
+		}
+	}
+	return false
 }

@@ -181,14 +181,7 @@ func (p *Pages) consentPage(w http.ResponseWriter, r *http.Request, s *store.Ses
 	if name == "" {
 		name = step.Client.ID
 	}
-	scopes := make([]string, 0, len(step.Request.Scopes))
-	for _, sc := range step.Request.Scopes {
-		if words, ok := scopeWords[sc]; ok {
-			scopes = append(scopes, words)
-		} else {
-			scopes = append(scopes, sc)
-		}
-	}
+	scopes := scopeText(step.Request.Scopes, false)
 	dest := step.Request.RedirectURI
 	if ru, err := url.Parse(dest); err == nil {
 		dest = ru.Scheme + ":"

@@ -16,7 +16,8 @@ import (
 
 type entryPage struct {
 	base
-	UserCode string
+	UserCode    string
+	Placeholder string // the code's shape, "XXXX-XXXX"
 }
 
 type confirmPage struct {
@@ -38,6 +39,27 @@ var scopeWords = map[string]string{
 	"profile":        "See your name and basic profile",
 	"email":          "See your email address",
 	"offline_access": "Stay signed in on the device",
+}
+
+// appScopeWords are the words that differ for an application (the consent
+// page), which is not a device the person holds.
+var appScopeWords = map[string]string{
+	"offline_access": "Keep access while you are not using it, until you disconnect it",
+}
+
+// scopeText is scopes in words: for a device, or for an application.
+func scopeText(scopes []string, device bool) []string {
+	out := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		if words, ok := appScopeWords[sc]; ok && !device {
+			out = append(out, words)
+		} else if words, ok := scopeWords[sc]; ok {
+			out = append(out, words)
+		} else {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // DeviceForm serves GET /device, the verification_uri; with ?user_code= it
@@ -78,7 +100,7 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	}
 	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
 	if code == "" {
-		return p.render(w, http.StatusOK, "device_entry", entryPage{base: b})
+		return p.render(w, http.StatusOK, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
 	}
 	pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
 	if err != nil {
@@ -113,7 +135,7 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
 	if code == "" {
 		b.Notice = "Enter the code shown on your device."
-		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{base: b})
+		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
 	}
 	var approve bool
 	switch f.Get("decision") {
@@ -138,11 +160,16 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 		outcome = secevent.Approved
 	}
 	secevent.Log(r.Context(), p.Log, secevent.Event{Name: secevent.DeviceDecision, Outcome: outcome, ClientID: pend.Auth.ClientID, UserID: s.UserID})
-	page := messagePage{base: b, Heading: "Request denied",
+	page := messagePage{base: b, Heading: "Request denied", Mark: markBad,
 		Text: "The device was not connected. If you did not start this, you can close this page."}
 	if pend.Auth.Status == store.DeviceApproved {
+		name := pend.Client.Name
+		if name == "" {
+			name = "the device"
+		}
 		page.Heading = "Device connected"
-		page.Text = "Device connected, you can return to your device."
+		page.Mark = markOK
+		page.Text = "You can return to " + name + ": it is now signed in to your account."
 	}
 	page.Title = page.Heading
 	return p.render(w, http.StatusOK, "message", page)
@@ -156,14 +183,7 @@ func (p *Pages) confirm(w http.ResponseWriter, b base, pend *device.Pending) err
 	if name == "" {
 		name = pend.Client.ID
 	}
-	scopes := make([]string, 0, len(pend.Auth.Scopes))
-	for _, sc := range pend.Auth.Scopes {
-		if words, ok := scopeWords[sc]; ok {
-			scopes = append(scopes, words)
-		} else {
-			scopes = append(scopes, sc)
-		}
-	}
+	scopes := scopeText(pend.Auth.Scopes, true)
 	ip := pend.Auth.RequestIP
 	if ip == "" {
 		ip = "an unknown address"
@@ -189,7 +209,7 @@ func (p *Pages) deviceError(ctx context.Context, w http.ResponseWriter, b base, 
 		if len(typed) > 4*device.MaxUserCodeLength {
 			typed = "" // not worth showing back
 		}
-		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{base: b, UserCode: typed})
+		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b, UserCode: typed})
 	case errors.Is(err, device.ErrExpired):
 		return p.message(w, http.StatusBadRequest, b, "Code expired", "This code has expired. Start again on your device.")
 	case errors.Is(err, device.ErrUsed):
@@ -209,7 +229,7 @@ func (p *Pages) deviceError(ctx context.Context, w http.ResponseWriter, b base, 
 
 func (p *Pages) message(w http.ResponseWriter, status int, b base, heading, text string) error {
 	b.Title = heading
-	return p.render(w, status, "message", messagePage{base: b, Heading: heading, Text: text,
+	return p.render(w, status, "message", messagePage{base: b, Heading: heading, Text: text, Mark: markBad,
 		Link: "/device", LinkText: "Enter another code"})
 }
 

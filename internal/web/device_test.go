@@ -173,7 +173,7 @@ func TestDeviceDecide(t *testing.T) {
 		steps     []step
 		wantState string
 	}{
-		{"approve", []step{{"approve", http.StatusOK, "Device connected, you can return to your device"}}, store.DeviceApproved},
+		{"approve", []step{{"approve", http.StatusOK, "it is now signed in to your account"}}, store.DeviceApproved},
 		{"deny", []step{{"deny", http.StatusOK, "Request denied"}}, store.DeviceDenied},
 		{"replayed approve after deny (DF-11)", []step{
 			{"deny", http.StatusOK, "Request denied"},

@@ -12,9 +12,6 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// invitationTemplate is the invitation landing page: the layout plus its content.
-var invitationTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/invitation.html"))
-
 // InvitationPage serves GET /invitations/{token}, the page an invitation
 // email links to: it explains how to connect the device, links into the
 // device app's own URL scheme with the token, and shows the token for
@@ -79,7 +76,7 @@ func (ip *InvitationPage) Show(w http.ResponseWriter, r *http.Request) error {
 
 func (ip *InvitationPage) render(w http.ResponseWriter, page invitationPage) error {
 	buf := new(bytes.Buffer)
-	if err := invitationTemplate.ExecuteTemplate(buf, "layout", page); err != nil {
+	if err := ip.Pages.theme().pages["invitation"].ExecuteTemplate(buf, "layout", page); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -118,9 +115,6 @@ func (ip *InvitationPage) Page(h PageFunc) http.Handler {
 			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
 				Text: "Something went wrong on our side. Please try again in a moment."}
 		}
-		if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text,
-			base: base{Title: pe.Heading}}); err != nil {
-			p.log().ErrorContext(r.Context(), "render error page", "path", invitationPath, "err", err)
-		}
+		p.renderError(w, r, pe)
 	})
 }

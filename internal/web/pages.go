@@ -1,9 +1,10 @@
 // Package web serves the pages people see: sign-in and the device
 // verification page of RFC 8628 §3.3 with its QR code. Pages are rendered on
-// the server with html/template, need no JavaScript but for passkeys (our
-// one script file, passkey.go) and load nothing from elsewhere. Passwords
-// are checked by package account, sessions kept by package session, and
-// user codes decided by package device.
+// the server with html/template in the operator's brand (brand.go), work
+// without JavaScript but for passkeys (passkey.go; a first-party script
+// otherwise only adds conveniences) and load nothing from elsewhere but a
+// configured logo. Passwords are checked by package account, sessions kept
+// by package session, and user codes decided by package device.
 package web
 
 import (
@@ -38,10 +39,12 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// templates holds one parsed set per page: the layout plus that page's content.
+// templates holds the built-in set of each page: the layout plus that
+// page's content, by page name. NewTheme clones each with the brand and the
+// operator's overrides (brand.go); pages render the Theme's.
 var templates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "device_entry", "device_confirm", "message", "logout"} {
+	for _, name := range []string{"login", "device_entry", "device_confirm", "message", "logout", "invitation"} {
 		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -82,6 +85,12 @@ type Pages struct {
 	RegisterPerIP int
 	// Rand draws new users' ids; crypto/rand.Reader when nil.
 	Rand io.Reader
+	// Theme is the operator's brand and templates (NewTheme); nil: the
+	// built-in ones, named Latchkey.
+	Theme *Theme
+	// CodePlaceholder shows the user code's shape in the entry field
+	// ("XXXX-XXXX", device.CodePolicy.Placeholder); none when empty.
+	CodePlaceholder string
 
 	// Accounts and Links serve the links mailed to people (links.go) and
 	// the account page; nil Links serves none of them.
@@ -180,10 +189,23 @@ func (p *Pages) Page(h PageFunc) http.Handler {
 					Text: "We cannot reach our database right now, and nothing was changed. Please try again in a few seconds."}
 			}
 		}
-		if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text,
-			base: base{Title: pe.Heading}}); err != nil {
-			p.log().ErrorContext(r.Context(), "render error page", "err", err)
-		}
+		p.renderError(w, r, pe)
+	})
+}
+
+// renderError shows pe, with a way back.
+func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, pe *pageError) {
+	if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text, Back: true,
+		Mark: markBad, base: base{Title: pe.Heading}}); err != nil {
+		p.log().ErrorContext(r.Context(), "render error page", "err", err)
+	}
+}
+
+// NotFound is the page for a path nothing serves.
+func (p *Pages) NotFound() http.Handler {
+	return p.Page(func(http.ResponseWriter, *http.Request) error {
+		return &pageError{Status: http.StatusNotFound, Heading: "Page not found",
+			Text: "There is no page at this address. Check the link, or start again from the device or app you are connecting."}
 	})
 }
 
@@ -196,9 +218,9 @@ func (p *Pages) securityHeaders(h http.Header) {
 	if strings.HasPrefix(p.Issuer, "https://") {
 		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	// No script, no frames, nothing loaded from elsewhere (RFC 9700 §4.2.4,
-	// §4.16): the pages need only their own inline style.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// No inline script or style, no frames, nothing loaded from elsewhere
+	// but the operator's logo (NewTheme; RFC 9700 §4.2.4, §4.16).
+	h.Set("Content-Security-Policy", p.theme().csp)
 	h.Set("X-Frame-Options", "DENY") // for browsers without CSP frame-ancestors
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // URLs carry user codes
@@ -218,13 +240,26 @@ type messagePage struct {
 	base
 	Heading, Text  string
 	Link, LinkText string
+	Back           bool   // an error: a "Go back" link
+	Mark           string // markOK, markBad or none: the outcome's symbol
 }
+
+// Marks of an outcome: a symbol beside the heading, so that it is not
+// told by colour alone.
+const (
+	markOK  = "ok"
+	markBad = "bad"
+)
 
 // render executes page into a buffer first, so a template failure becomes a
 // clean 500 instead of half a page.
 func (p *Pages) render(w http.ResponseWriter, status int, page string, data any) error {
 	var buf bytes.Buffer
-	if err := templates[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+	t := p.theme().pages[page]
+	if t == nil {
+		return fmt.Errorf("render %s: no such page", page)
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -41,7 +41,7 @@ import (
 // expires after passkeyTimeout and is used once: the answer's challenge is
 // counted in the store (store.Hit), so a second use of the same state is
 // refused on every instance. The pages' script (static/passkey.js, served
-// by us; no inline script) turns the options into the browser's
+// by us under the pages' CSP, script-src 'self'; no inline script) turns the options into the browser's
 // navigator.credentials call and the answer into a form field.
 
 //go:embed static/passkey.js
@@ -226,10 +226,6 @@ func (p *Pages) csrfBinding(r *http.Request, s *store.Session) (string, bool) {
 	return "", false
 }
 
-// scriptCSP is the pages' policy with our one script file allowed: the
-// sign-in and account pages, which run the passkey ceremonies.
-const scriptCSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
 // passkeyView is what the sign-in page needs for a passkey sign-in.
 type passkeyView struct {
 	Options string // the request options, JSON, for the script
@@ -256,7 +252,7 @@ func (p *Pages) loginPasskey(w http.ResponseWriter, r *http.Request, s *store.Se
 	return p.passkeyView(w, binding, ceremonyLogin, opts, sd)
 }
 
-func (p *Pages) passkeyView(w http.ResponseWriter, binding, kind string, opts any, sd *webauthn.SessionData) (*passkeyView, error) {
+func (p *Pages) passkeyView(_ http.ResponseWriter, binding, kind string, opts any, sd *webauthn.SessionData) (*passkeyView, error) {
 	b, err := json.Marshal(opts)
 	if err != nil {
 		return nil, err
@@ -265,7 +261,6 @@ func (p *Pages) passkeyView(w http.ResponseWriter, binding, kind string, opts an
 	if err != nil {
 		return nil, err
 	}
-	w.Header().Set("Content-Security-Policy", scriptCSP)
 	return &passkeyView{Options: string(b), State: state}, nil
 }
 

@@ -397,9 +397,8 @@ func (p *Pages) renderTOTPSetup(w http.ResponseWriter, r *http.Request, status i
 	return p.render(w, status, "totp_setup", totpSetupPage{
 		base: base{Title: "Set up two-step sign-in", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice},
 		// Drawn by qrSVG from the code's modules: no text of anyone's in
-		// it. In the page it scales to the column, at most 16rem wide.
-		QR: template.HTML(strings.Replace(qrSVG(c), "<svg ",
-			`<svg style="display:block;width:100%;max-width:16rem;height:auto;margin:0 auto" role="img" aria-label="QR code of the key" `, 1)),
+		// it. The style sheet scales it to the column (.qr svg).
+		QR: template.HTML(strings.Replace(qrSVG(c), "<svg ", `<svg role="img" aria-label="QR code of the key" `, 1)),
 		Secret: groupsOf4(key.Secret()),
 	})
 }

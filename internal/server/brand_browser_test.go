@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+// colorScheme has the browser prefer a light or a dark scheme.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
+// brandShots saves the page at both widths in both schemes to
+// LATCHKEY_SCREENSHOTS/brand-NAME-{light,dark}-{phone,desktop}.png when that
+// is set, and leaves the browser light and phone-sized.
+func brandShots(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("LATCHKEY_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	for _, scheme := range []string{"light", "dark"} {
+		mustDo(t, chromedp.Do(ctx, colorScheme(scheme)))
+		for _, sw := range screenWidths {
+			mustDo(t, chromedp.Do(ctx, chromedp.EmulateViewport(sw.width, 800)))
+			buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			mustDo(t, err)
+			mustDo(t, os.WriteFile(filepath.Join(dir, "brand-"+name+"-"+scheme+"-"+sw.name+".png"), buf, 0o644))
+		}
+	}
+	mustDo(t, chromedp.Do(ctx, colorScheme("light"), chromedp.EmulateViewport(412, 915)))
+}
+
+// checkBrand holds the page in the browser to the brand: its name in the
+// title and the header, the logo loaded, the primary colour on the
+// buttons and links, the footer's links, and no inline style.
+func checkBrand(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	type look struct {
+		Title, Header, Footer  string
+		LogoLoaded             bool
+		Button, Link, LinkDark string
+		ButtonFont, BodyFont   string
+		Inline                 int
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[look](`(() => {
+		const img = document.querySelector("header.brand img");
+		const button = document.querySelector("main button:not(.link):not(.secondary):not(.reveal):not(.danger)");
+		const link = document.querySelector("main a");
+		return {
+			Title: document.title,
+			Header: (document.querySelector("header.brand") || {}).textContent || "",
+			Footer: (document.querySelector("footer.brand") || {}).textContent || "",
+			LogoLoaded: !!img && img.complete && img.naturalWidth > 0,
+			Button: button ? getComputedStyle(button).backgroundColor : "",
+			Link: link ? getComputedStyle(link).color : "",
+			ButtonFont: button ? getComputedStyle(button).fontFamily : "",
+			BodyFont: getComputedStyle(document.body).fontFamily,
+			Inline: document.querySelectorAll("style, [style], script:not([src])").length,
+		};
+	})()`))
+	if err != nil {
+		t.Fatalf("%s: %v", page, err)
+	}
+	const purple = "rgb(122, 31, 162)"
+	if !strings.HasSuffix(got.Title, " · Acme Home") || !strings.Contains(got.Header, "Acme Home") || !got.LogoLoaded {
+		t.Errorf("%s: title %q, header %q, logo loaded %v", page, got.Title, got.Header, got.LogoLoaded)
+	}
+	for _, want := range []string{"Help and support", "Terms", "Privacy"} {
+		if !strings.Contains(got.Footer, want) {
+			t.Errorf("%s: footer %q lacks %q", page, got.Footer, want)
+		}
+	}
+	if got.Button != "" && got.Button != purple {
+		t.Errorf("%s: button colour %s; want %s", page, got.Button, purple)
+	}
+	if got.Link != "" && got.Link != purple {
+		t.Errorf("%s: link colour %s; want %s", page, got.Link, purple)
+	}
+	if got.Button != "" && got.ButtonFont != got.BodyFont {
+		t.Errorf("%s: button font %q, text font %q", page, got.ButtonFont, got.BodyFont)
+	}
+	if got.Inline != 0 {
+		t.Errorf("%s: %d inline styles or scripts", page, got.Inline)
+	}
+}
+
+// TestBrandedPagesInBrowser walks every page a person meets with a custom
+// brand in headless Chromium, checks the brand on each, and saves
+// screenshots at phone and desktop widths, light and dark.
+func TestBrandedPagesInBrowser(t *testing.T) {
+	t.Parallel()
+	brand := acmeBrand(t, t.TempDir())
+	s := newTestServer(t, false, func(c *config.Config) { c.Pages = brand })
+	bctx := browser(t)
+	ctx := t.Context()
+	conf, _ := deviceConfig(t, ctx, s)
+	nav := func(path string) {
+		t.Helper()
+		mustDo(t, chromedp.Do(bctx, chromedp.Navigate(s.URL+path)))
+		waitFor(t, bctx, "main")
+	}
+	visit := func(name string) {
+		t.Helper()
+		checkBrand(t, bctx, name)
+		brandShots(t, bctx, name)
+	}
+
+	for _, p := range []struct{ name, path string }{
+		{"register", "/register"},
+		{"forgot", "/forgot-password"},
+		{"not-found", "/no/such/page"},
+	} {
+		nav(p.path)
+		visit(p.name)
+	}
+
+	da, err := conf.DeviceAuth(ctx)
+	mustDo(t, err)
+	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)))
+	waitFor(t, bctx, `input[name=password]`)
+	// The password field can be shown.
+	click := func(sel string) { mustDo(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS(sel)))) }
+	mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`input[name=password]`), "typed")))
+	click(`button.reveal`)
+	if typ, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("input[name=password]").type`)); typ != "text" {
+		t.Errorf("after Show the password field is %q", typ)
+	}
+	click(`button.reveal`)
+	visit("login")
+	signIn(t, bctx, personEmail, personPassword)
+	waitFor(t, bctx, `button[name=decision][value=approve]`)
+	visit("device-confirm")
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`button[name=decision][value=approve]`)))
+	waitFor(t, bctx, `.outcome.ok svg`)
+	visit("device-done")
+
+	nav("/device")
+	if ph, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("input[name=user_code]").placeholder`)); ph != "XXXX-XXXX" {
+		t.Errorf("code field placeholder %q", ph)
+	}
+	visit("device-entry")
+	da2, err := conf.DeviceAuth(ctx)
+	mustDo(t, err)
+	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da2.VerificationURIComplete)))
+	waitFor(t, bctx, `button[name=decision][value=deny]`)
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`button[name=decision][value=deny]`)))
+	waitFor(t, bctx, `.outcome.bad svg`)
+	visit("device-denied")
+	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da2.VerificationURIComplete)))
+	waitFor(t, bctx, `.outcome.bad svg`)
+	visit("device-used")
+	nav("/account")
+	visit("account")
+	nav("/logout")
+	visit("logout")
+}
