@@ -398,7 +398,7 @@ func (p *Pages) renderTOTPSetup(w http.ResponseWriter, r *http.Request, status i
 		base: base{Title: "Set up two-step sign-in", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice},
 		// Drawn by qrSVG from the code's modules: no text of anyone's in
 		// it. The style sheet scales it to the column (.qr svg).
-		QR: template.HTML(strings.Replace(qrSVG(c), "<svg ", `<svg role="img" aria-label="QR code of the key" `, 1)),
+		QR:     template.HTML(strings.Replace(qrSVG(c), "<svg ", `<svg role="img" aria-label="QR code of the key" `, 1)),
 		Secret: groupsOf4(key.Secret()),
 	})
 }
