@@ -80,4 +80,13 @@ func testTOTP(t *testing.T, s store.Store) {
 	if ok, err := s.IsOrgAdmin(ctx, "ada"); ok || err != nil {
 		t.Errorf("IsOrgAdmin of no member = %v, %v", ok, err)
 	}
+	wantErr(t, "CreateOrganization", s.CreateOrganization(ctx, &store.Organization{ID: "acme", Name: "Acme", CreatedAt: t0, UpdatedAt: t0}), nil)
+	wantErr(t, "PutOrgMember", s.PutOrgMember(ctx, &store.OrgMember{OrgID: "acme", UserID: "ada", Role: store.RoleMember, CreatedAt: t0}), nil)
+	if ok, err := s.IsOrgAdmin(ctx, "ada"); ok || err != nil {
+		t.Errorf("IsOrgAdmin of a member = %v, %v", ok, err)
+	}
+	wantErr(t, "PutOrgMember admin", s.PutOrgMember(ctx, &store.OrgMember{OrgID: "acme", UserID: "ada", Role: store.RoleAdmin, CreatedAt: t0}), nil)
+	if ok, err := s.IsOrgAdmin(ctx, "ada"); !ok || err != nil {
+		t.Errorf("IsOrgAdmin of an admin = %v, %v", ok, err)
+	}
 }
