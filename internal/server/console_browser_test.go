@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -47,7 +48,7 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 func TestConsoleClientsInBrowser(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		s := newTestServerOn(t, b, false, nil)
+		s := newTestServerOn(t, b, false, noSecondFactor)
 		makeSysadmin(t, s, true)
 		bctx := browser(t)
 		ctx := t.Context()
@@ -248,7 +249,7 @@ func mustProvider(t *testing.T, s *testServer) *oidc.Provider {
 func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		s := newTestServerOn(t, b, false, nil) // a real clock: the browser keeps cookies by it
+		s := newTestServerOn(t, b, false, noSecondFactor) // a real clock: the browser keeps cookies by it
 		makeSysadmin(t, s, true)
 		ctx := t.Context()
 		now := time.Now()
@@ -435,3 +436,8 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		}
 	})
 }
+
+// noSecondFactor turns off the second factor system administrators are
+// asked for by default (accounts.second_factor: admins), which these tests
+// are not about.
+func noSecondFactor(c *config.Config) { c.Accounts.SecondFactor = "off" }
