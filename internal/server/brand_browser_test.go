@@ -133,6 +133,10 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	mustDo(t, err)
 	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)))
 	waitFor(t, bctx, `input[name=password]`)
+	// The sign-in page says what it is for: the device, by its name.
+	if h1, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("h1"))); h1 != "Sign in to connect Living Room TV" {
+		t.Errorf("sign-in heading during a device flow: %q", h1)
+	}
 	// The password field can be shown.
 	click := func(sel string) { mustDo(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS(sel)))) }
 	mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`input[name=password]`), "typed")))
@@ -144,6 +148,12 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	visit("login")
 	signIn(t, bctx, personEmail, personPassword)
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
+	// Where and when, in words: the test's device is Go's HTTP client, on
+	// this machine's network.
+	if text := pageText(t, bctx); !strings.Contains(text, "an app that calls itself “Go-http-client”, at the address 127.0.0.1") ||
+		!strings.Contains(text, "less than a minute ago") || strings.Contains(text, "another network") {
+		t.Errorf("confirm page: %s", text)
+	}
 	visit("device-confirm")
 	submit(t, bctx, chromedp.Click(chromedp.CSS(`button[name=decision][value=approve]`)))
 	waitFor(t, bctx, `.outcome.ok svg`)

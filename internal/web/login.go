@@ -27,6 +27,7 @@ type loginPage struct {
 	base
 	Username string
 	ReturnTo string
+	For      string // what signing in is for: "connect Living-room TV" (purpose)
 }
 
 var (
@@ -47,11 +48,16 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 	returnTo, _ = safeReturnTo(returnTo)
 	hint, _ := query(r, "login_hint")
 	hint = loginHint(hint)
-	return p.render(w, http.StatusOK, "login", loginPage{
+	page := loginPage{
 		base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), User: u},
 		Username: hint,
 		ReturnTo: returnTo,
-	})
+		For:      p.purpose(r, returnTo),
+	}
+	if page.For != "" {
+		page.Title = "Sign in to " + page.For
+	}
+	return p.render(w, http.StatusOK, "login", page)
 }
 
 // Login serves POST /login. Wrong passwords are limited per account and per
@@ -78,6 +84,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 			base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), Notice: notice},
 			Username: f.Get("username"),
 			ReturnTo: returnTo,
+			For:      p.purpose(r, returnTo),
 		})
 	}
 	if email == "" || password == "" {
