@@ -145,6 +145,14 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		defer stopProf()
 	}
 
+	if h := srv.MetricsHandler(); h != nil {
+		stopMetrics, err := serveMetrics(cfg.Metrics, h, log, e.Stdout)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	// Opening the store, migrating and parsing templates left garbage the
@@ -267,6 +275,32 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	go func() { _ = ps.Serve(ln) }()
 	log.Info("profiler listening", "addr", ln.Addr().String())
 	return func() { ps.Close() }, nil
+}
+
+// serveMetrics serves Prometheus metrics on their own listener
+// (metrics.listen), never the public one, and says where they are.
+func serveMetrics(m config.Metrics, h http.Handler, log *slog.Logger, out io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", m.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	ms := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { _ = ms.Serve(ln) }()
+	where := "http://" + ln.Addr().String() + "/metrics"
+	auth := "no token"
+	if m.Token != "" {
+		auth = "bearer token metrics.token"
+	}
+	log.Info("metrics listening", "url", where, "auth", auth)
+	fmt.Fprintf(out, "Prometheus metrics: %s (%s)\n", where, auth)
+	return func() { ms.Close() }, nil
 }
 
 // dbWait is how long serve waits for an unreachable database at start-up:

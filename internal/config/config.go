@@ -60,6 +60,8 @@ type Config struct {
 	// Pages is the operator's brand on the pages and in emails, and their
 	// own templates (pages.go).
 	Pages Pages `yaml:"pages"`
+	// Metrics is the Prometheus metrics listener (off by default).
+	Metrics Metrics `yaml:"metrics"`
 	// Dev is set by `serve --dev`, never by the file.
 	Dev bool `yaml:"-"`
 }
@@ -260,6 +262,7 @@ func Default() Config {
 var Env = []string{
 	"LATCHKEY_CONFIG", "LATCHKEY_ISSUER", "LATCHKEY_LISTEN", "LATCHKEY_DB", "LATCHKEY_ADMIN_TOKEN",
 	"LATCHKEY_LOG_FORMAT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_SMTP_PASSWORD", "LATCHKEY_SECRETS_KEY",
+	"LATCHKEY_METRICS_TOKEN",
 }
 
 func (c *Config) applyEnv(getenv func(string) string) {
@@ -275,6 +278,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set("LATCHKEY_LOG_FORMAT", &c.Log.Format)
 	set("LATCHKEY_LOG_LEVEL", &c.Log.Level)
 	set("LATCHKEY_SMTP_PASSWORD", &c.SMTP.Password)
+	set("LATCHKEY_METRICS_TOKEN", &c.Metrics.Token)
 	// Several keys, for rotation: comma-separated, the sealing one first.
 	if v := getenv("LATCHKEY_SECRETS_KEY"); v != "" {
 		c.SecretsKeys = nil
@@ -425,6 +429,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Registration.check()...)
 	errs = append(errs, c.DPoP.check()...)
 	errs = append(errs, c.Pages.check()...)
+	errs = append(errs, c.checkMetrics()...)
 	return errors.Join(errs...)
 }
 

@@ -86,7 +86,7 @@ func TestLoadProblems(t *testing.T) {
 		{"unknown key in a nested section", "device:\n  user_code:\n    size: 9\n",
 			[]string{`3: unknown key "size" in "device.user_code" (known: alphabet, group, length)`}},
 		{"unknown top-level key", "listen: 127.0.0.1:9000\nadmin: x\n",
-			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, postgres, registration, secrets_keys, service_api, session, smtp, sweep_interval, tokens, trust_proxy)`}},
+			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, metrics, pages, postgres, registration, secrets_keys, service_api, session, smtp, sweep_interval, tokens, trust_proxy)`}},
 		{"everything at once", "login:\n  attempts: 3\n  attempts_per_ip: lots\n  window: forever\ntrust_proxy: maybe\nlisten: 127.0.0.1:9000\n",
 			[]string{
 				`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`,

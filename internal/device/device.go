@@ -20,6 +20,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/clientip"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -49,6 +50,7 @@ type Handler struct {
 	PerClientPerMinute int
 	PerIPPerMinute     int
 	TrustProxy         bool
+	Metrics            *metrics.Metrics // counts authorizations (nil: off)
 }
 
 // Response is the device authorization response (RFC 8628 §3.2).
@@ -162,6 +164,7 @@ func (h *Handler) Begin(ctx context.Context, f oauth.Form, creds oauth.ClientCre
 	if err != nil {
 		return nil, err
 	}
+	h.Metrics.Device(metrics.DeviceAuthorized)
 	return &Started{Response: resp, Client: c, Scopes: scopes}, nil
 }
 

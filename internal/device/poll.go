@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/grant"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
@@ -69,6 +70,7 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 	if err != nil {
 		return nil, fmt.Errorf("poll device authorization: %w", err)
 	}
+	g.Metrics.Device(pollOutcomes[res.Outcome])
 	switch res.Outcome {
 	case store.PollPending:
 		return nil, &oauth.Error{Code: oauth.AuthorizationPending, Description: "the user has not yet approved the request"}
@@ -92,9 +94,23 @@ func (g Grant) Exchange(ctx context.Context, req *grant.Request) (*token.Respons
 		}
 		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the device_code was already used"}
 	case store.PollIssue:
-		return g.redeem(ctx, c, res.Auth, req, now)
+		resp, err := g.redeem(ctx, c, res.Auth, req, now)
+		if err == nil {
+			g.Metrics.Device(metrics.DeviceRedeemed)
+		}
+		return resp, err
 	}
 	return nil, fmt.Errorf("unknown poll outcome %q", res.Outcome)
+}
+
+// pollOutcomes are the device flow metric's outcomes of the store's poll
+// answers; an issue is counted as redeemed only once redeem succeeds.
+var pollOutcomes = map[string]string{
+	store.PollPending:  metrics.DevicePending,
+	store.PollSlowDown: metrics.DeviceSlowDown,
+	store.PollDenied:   metrics.DeviceAccessDenied,
+	store.PollExpired:  metrics.DeviceExpired,
+	store.PollUsed:     metrics.DeviceReused,
 }
 
 // ConcurrentPollWindow is how soon after a device code's redemption another

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientip"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
@@ -53,6 +54,8 @@ type Verifier struct {
 	// Wrong entries allowed per window. A limit below 1 allows none: a
 	// Verifier that was not configured fails closed.
 	PerAccount, PerIP, Global int
+	// Metrics counts decisions and refusals by the budgets (nil: off).
+	Metrics *metrics.Metrics
 }
 
 // Lookup finds the pending request whose user code is input, for userID
@@ -92,6 +95,11 @@ func (v *Verifier) Decide(ctx context.Context, sess *store.Session, ip, input st
 		return nil, fmt.Errorf("decide device auth: %w", err)
 	}
 	p.Auth = a
+	if approve {
+		v.Metrics.Device(metrics.DeviceApproved)
+	} else {
+		v.Metrics.Device(metrics.DeviceDenied)
+	}
 	return p, nil
 }
 
@@ -155,6 +163,7 @@ func (v *Verifier) look(ctx context.Context, keys []budget, exempt bool, input s
 	}
 	for i, b := range keys {
 		if counts[i] >= b.limit && !(b.global && clean) {
+			v.Metrics.Throttled(metrics.ThrottleUserCode)
 			return nil, ErrThrottled
 		}
 	}
@@ -189,6 +198,7 @@ func (v *Verifier) look(ctx context.Context, keys []budget, exempt bool, input s
 		if err := v.refund(ctx, attempts); err != nil {
 			return nil, err
 		}
+		v.Metrics.Throttled(metrics.ThrottleUserCode)
 		return nil, ErrThrottled
 	}
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/dpop"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
@@ -56,6 +57,8 @@ type Handler struct {
 	// Issuer is what a proof's htu is checked against: the issuer and the
 	// path the request came on, as discovery announces the endpoint.
 	Issuer string
+	// Metrics counts the token responses (nil: off).
+	Metrics *metrics.Metrics
 }
 
 // GrantTypes are the grant types the endpoint answers, in Grants' order,
@@ -120,7 +123,13 @@ func (h *Handler) Exchange(ctx context.Context, req *Request) (*token.Response, 
 	if !ok {
 		return nil, &oauth.Error{Code: oauth.UnsupportedGrantType, Description: "grant_type " + quoteShort(gt) + " is not supported"}
 	}
-	return g.Exchange(ctx, req)
+	resp, err := g.Exchange(ctx, req)
+	if err == nil {
+		// A client that authenticated with a secret is confidential; one
+		// that got tokens without one is public.
+		h.Metrics.TokenIssued(gt, req.Creds.Secret != "")
+	}
+	return resp, err
 }
 
 // proof checks the request's DPoP proof, if it has one. A server that
@@ -186,6 +195,9 @@ type Deps struct {
 	// stays away longer signs in again, even before refreshable_until.
 	// Zero: only the absolute life applies.
 	RefreshIdle time.Duration
+	// Metrics counts what grants decide (nil: off): the device grant's
+	// poll answers.
+	Metrics *metrics.Metrics
 }
 
 // Authenticate checks the client and that it may use grant type gt, behind

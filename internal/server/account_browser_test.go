@@ -150,13 +150,13 @@ func TestPasswordResetInBrowser(t *testing.T) {
 		navigate(t, bctx, s.URL+link)
 		waitFor(t, bctx, `form[action="/reset-password"] #password`)
 		mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`#password`), "qwertyuiop")))
-		click(t, bctx, `form[action="/reset-password"] button`)
+		click(t, bctx, `form[action="/reset-password"] button[type=submit]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "common passwords") {
 			t.Errorf("a common password was not refused:\n%s", text)
 		}
 		screenshots(t, bctx, "reset-password-refused")
 		mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`#password`), "seven swans a-swimming")))
-		click(t, bctx, `form[action="/reset-password"] button`)
+		click(t, bctx, `form[action="/reset-password"] button[type=submit]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "Password changed") {
 			t.Fatalf("after the reset:\n%s", text)
 		}

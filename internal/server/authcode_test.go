@@ -240,7 +240,7 @@ func TestAuthCodeFlow(t *testing.T) {
 			t.Errorf("the sign-in page does not prefill login_hint")
 		}
 		consent := p.signIn(login)
-		if !strings.Contains(consent.Body, "Photo App") || !strings.Contains(consent.Body, "Stay signed in") {
+		if !strings.Contains(consent.Body, "Photo App") || !strings.Contains(consent.Body, "Keep access while you are not using it") {
 			t.Errorf("consent page lacks the app's name or the scopes in words:\n%s", consent.Body)
 		}
 		q := callback(t, p.decide(consent, "approve"), app.Callback)

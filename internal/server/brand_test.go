@@ -145,10 +145,3 @@ func TestBrandInMail(t *testing.T) {
 		t.Errorf("invitation page: %d %s", r.Status, r.Raw)
 	}
 }
-
-func mustRequest(t *testing.T, method, target string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, target, nil)
-	mustDo(t, err)
-	return req
-}

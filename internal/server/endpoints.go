@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/secevent"
@@ -89,6 +90,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		PerClientPerMinute: cfg.Device.RequestsPerClientPerMinute,
 		PerIPPerMinute:     cfg.Device.RequestsPerIPPerMinute,
 		TrustProxy:         cfg.TrustProxy,
+		Metrics:            s.metrics,
 	}
 	deps := &grant.Deps{
 		Clients:    s.store,
@@ -111,6 +113,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Log:             s.log,
 		RefreshLifetime: cfg.Tokens.RefreshLifetime.D(),
 		RefreshIdle:     cfg.Tokens.RefreshIdleLifetime.D(),
+		Metrics:         s.metrics,
 	}
 	dpopChecker := &dpop.Checker{Replays: s.store, Now: s.now, Window: cfg.DPoP.ProofWindow.D()}
 	if cfg.DPoP.RequireNonce {
@@ -123,9 +126,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		dpopChecker.Nonces = &dpop.Nonces{Key: key, Period: cfg.DPoP.NoncePeriod.D()}
 	}
 	tokenEndpoint := &grant.Handler{
-		Log:    s.log,
-		DPoP:   dpopChecker,
-		Issuer: s.issuer,
+		Metrics: s.metrics,
+		Log:     s.log,
+		DPoP:    dpopChecker,
+		Issuer:  s.issuer,
 		Grants: []grant.Grant{
 			device.Grant{Deps: deps, Store: s.store},
 			grant.Refresh{Deps: deps, Store: s.store, SessionIdleTimeout: cfg.Session.IdleTimeout.D()},
@@ -159,6 +163,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			PerAccount: cfg.Device.AttemptsPerAccount,
 			PerIP:      cfg.Device.AttemptsPerIP,
 			Global:     cfg.Device.AttemptsGlobal,
+			Metrics:    s.metrics,
 		},
 		Now:             s.now,
 		Log:             s.log,
@@ -171,6 +176,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
 		},
 		Rand:            s.rand,
+		Metrics:         s.metrics,
 		Theme:           pageTheme,
 		CodePlaceholder: rules.Policy.Placeholder(),
 	}
@@ -244,6 +250,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			PerAccount: cfg.Device.AttemptsGlobal,
 			PerIP:      cfg.Device.AttemptsGlobal,
 			Global:     cfg.Device.AttemptsGlobal,
+			Metrics:    s.metrics,
 		},
 		Token:                   tokenEndpoint,
 		Tokens:                  tokenState,
@@ -253,6 +260,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Now:                     s.now,
 		Log:                     s.log,
 		Unavailable:             store.ErrUnavailable,
+		Metrics:                 s.metrics,
 	}
 
 	return &endpoints{
@@ -278,6 +286,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 // at a JSON endpoint (429): which route, from which address (package audit).
 func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
 	if oe.StatusCode() == http.StatusTooManyRequests {
+		s.metrics.Throttled(metrics.ThrottleRequest)
 		secevent.Log(r.Context(), s.log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: oauth.Route(r)})
 	}
 }

@@ -237,7 +237,14 @@ func AdminMux(a *admin.API) *http.ServeMux {
 func (s *Server) mux(e *endpoints) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes(e, mux) {
-		mux.Handle(rt.pattern, rt.handler)
+		// Requests are counted under the pattern that took them, never
+		// their path (package metrics); what the catch-all "/" answers
+		// (unmatched) as metrics.Unmatched, like the mux's own 404s.
+		h := rt.handler
+		if rt.pattern != "/" {
+			h = s.metrics.Route(rt.pattern, h)
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	return mux
 }

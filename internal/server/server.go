@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/store"
@@ -47,6 +48,9 @@ type Server struct {
 	// grantTypes are those the token endpoint answers, for discovery.
 	grantTypes []string
 	pages      *web.Pages
+	// metrics is nil when metrics are off (metrics.listen empty): then
+	// nothing is counted, and nothing costs.
+	metrics *metrics.Metrics
 }
 
 // New builds a server on an open, migrated store: it makes sure a signing
@@ -59,6 +63,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 		opts.Rand = rand.Reader
 	}
 	s := &Server{cfg: cfg, store: newCachingStore(st, opts.Now), log: log, now: opts.Now, rand: opts.Rand, issuer: cfg.IssuerURL()}
+	if cfg.Metrics.Enabled() {
+		s.metrics = metrics.New()
+	}
 	s.keys = &keys.Manager{
 		Store:        st,
 		Now:          s.now,
@@ -80,12 +87,22 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	}
 	s.grantTypes = e.token.GrantTypes()
 	s.pages = e.pages
-	s.handler = s.recoverPanics(s.withAddr(s.mux(e)))
+	s.handler = s.metrics.HTTP(s.recoverPanics(s.withAddr(s.mux(e))))
 	return s, nil
 }
 
 // ServeHTTP serves the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// MetricsHandler serves /metrics, behind metrics.token when one is set,
+// for the metrics listener (metrics.listen) and never the public one; nil
+// when metrics are off.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics.Handler(s.cfg.Metrics.Token)
+}
 
 // Wait waits for the work the pages do after answering (account mail
 // whose composing must not show in the answer's timing).

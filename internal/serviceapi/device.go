@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -336,6 +337,11 @@ func (a *API) deviceComplete(ctx context.Context, key *store.ServiceKey, w http.
 		return &DeviceCompleteResponse{Result: outcome("LK03003", "no such user code", actionUserCodeNotExist)}, nil
 	case err != nil:
 		return nil, fmt.Errorf("complete device authorization: %w", err)
+	}
+	if d.Approve {
+		a.Metrics.Device(metrics.DeviceApproved)
+	} else {
+		a.Metrics.Device(metrics.DeviceDenied)
 	}
 	return &DeviceCompleteResponse{Result: outcome("LK03001", "the decision was recorded", actionSuccess)}, nil
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/grant"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -61,7 +62,8 @@ type API struct {
 	VerificationURIComplete string
 	Now                     func() time.Time
 	Log                     *slog.Logger
-	Unavailable             error // store.ErrUnavailable: answered 503
+	Unavailable             error            // store.ErrUnavailable: answered 503
+	Metrics                 *metrics.Metrics // counts front ends' decisions (nil: off)
 }
 
 // Result codes. Authlete's are opaque strings an SDK passes on; ours say

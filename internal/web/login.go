@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -113,6 +114,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("count failed logins: %w", err)
 		}
 		if n >= l.limit {
+			p.Metrics.Throttled(metrics.ThrottleLogin)
 			secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "sign-in attempts"})
 			retryAfter(w, windowEnd(now, p.LoginWindow))
 			return errTooMany
@@ -147,6 +149,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		if err := refund(); err != nil {
 			return err
 		}
+		p.Metrics.Throttled(metrics.ThrottleLogin)
 		secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "sign-in attempts"})
 		retryAfter(w, windowEnd(now, p.LoginWindow))
 		return errTooMany

@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -98,6 +99,8 @@ type Pages struct {
 	// client IP in each LinkWindow; zero: the defaults (links.go).
 	LinksPerAddress, LinksPerIP int
 	LinkWindow                  time.Duration
+	// Metrics counts sign-ins refused by the limits (nil: off).
+	Metrics *metrics.Metrics
 
 	bg sync.WaitGroup // mail composed after the answer (later)
 }

@@ -1,0 +1,273 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const testMetricsToken = "lk_metrics_test_token_0123456789abcdefgh"
+
+// scrapeResult is one scrape of /metrics: the parsed families and the
+// text as served.
+type scrapeResult struct {
+	fams map[string]*dto.MetricFamily
+	raw  string
+}
+
+// scrape reads url (a /metrics) with the bearer token and parses it with
+// Prometheus's own text parser.
+func scrape(t *testing.T, u, token string) scrapeResult {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	mustDo(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	mustDo(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	mustDo(t, err)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: %d %s", resp.StatusCode, raw)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatalf("parse the scrape: %v\n%s", err, raw)
+	}
+	return scrapeResult{fams: fams, raw: string(raw)}
+}
+
+// value is the sum over the series of family name whose labels include
+// want: a counter's or gauge's value, a histogram's count.
+func (s scrapeResult) value(name string, want map[string]string) float64 {
+	f := s.fams[name]
+	if f == nil {
+		return 0
+	}
+	var sum float64
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			if have[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return sum
+}
+
+// labelValues are every label value of every series in the scrape.
+func (s scrapeResult) labelValues() []string {
+	var vs []string
+	for _, f := range s.fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				vs = append(vs, l.GetValue())
+			}
+		}
+	}
+	return vs
+}
+
+// TestMetricsScrape runs a device flow and a client credentials grant with
+// golang.org/x/oauth2 against a real server on each backend, scrapes the
+// metrics listener with Prometheus's text parser, and checks that each
+// counter moved by what the flows did: requests by route pattern, method
+// and code with their latency, tokens by grant and client type, the device
+// flow's outcomes. No label value holds a secret, a client id or a path.
+func TestMetricsScrape(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		t.Parallel()
+		s := newTestServerOn(t, b, true, func(c *config.Config) {
+			c.Metrics.Listen = "127.0.0.1:0"
+			c.Metrics.Token = testMetricsToken
+		})
+		ms := httptest.NewServer(s.Srv.MetricsHandler())
+		t.Cleanup(ms.Close)
+		ctx := t.Context()
+		now := s.Clock.Now()
+		const svcSecret = "lk_cs_metrics-svc-secret-0123456789abcdef"
+		mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: "metrics-svc", AuthMethod: store.AuthClientSecretBasic,
+			SecretHash: oauth.HashSecret(svcSecret), GrantTypes: []string{store.GrantClientCredentials},
+			Scopes: []string{"read"}, CreatedAt: now, UpdatedAt: now}))
+
+		br := newWebBrowser(t, s)
+		br.signIn()
+		before := scrape(t, ms.URL+"/metrics", testMetricsToken)
+
+		conf := &oauth2.Config{ClientID: tvClient, Scopes: strings.Fields(scopesAll), Endpoint: oauth2.Endpoint{
+			DeviceAuthURL: s.URL + "/oauth2/device_authorization", TokenURL: s.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+		da, err := conf.DeviceAuth(ctx)
+		mustDo(t, err)
+		// Two polls at once: pending, then slow_down (the clock stands still).
+		wantOAuthError(t, s.poll(t, tvClient, da.DeviceCode), http.StatusBadRequest, oauth.AuthorizationPending)
+		wantOAuthError(t, s.poll(t, tvClient, da.DeviceCode), http.StatusBadRequest, oauth.SlowDown)
+		br.approve(da.UserCode)
+		s.Clock.Advance(time.Minute)
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		tok, err := conf.DeviceAccessToken(tctx, da)
+		if err != nil {
+			t.Fatalf("DeviceAccessToken: %v", err)
+		}
+		cc, err := (&clientcredentials.Config{ClientID: "metrics-svc", ClientSecret: svcSecret,
+			TokenURL: s.URL + "/oauth2/token", Scopes: []string{"read"}}).Token(ctx)
+		mustDo(t, err)
+		// A path of its own: it must not become a label.
+		randomPath := "/no-such-page-" + rand.Text()
+		if r := do(t, mustRequest(t, http.MethodGet, s.URL+randomPath)); r.Status != http.StatusNotFound {
+			t.Fatalf("GET %s: %d", randomPath, r.Status)
+		}
+		// An unknown method is "other", not a label of the caller's making.
+		if r := do(t, mustRequest(t, "BREW", s.URL+"/oauth2/token")); r.Status < 400 {
+			t.Fatalf("BREW /oauth2/token: %d", r.Status)
+		}
+
+		after := scrape(t, ms.URL+"/metrics", testMetricsToken)
+		for _, tt := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{"latchkey_device_flow_total", map[string]string{"outcome": "authorization"}, 1},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "pending"}, 1},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "slow_down"}, 1},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "approved"}, 1},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "denied"}, 0},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "redeemed"}, 1},
+			{"latchkey_tokens_issued_total", map[string]string{"grant_type": store.GrantDeviceCode, "client_type": "public"}, 1},
+			{"latchkey_tokens_issued_total", map[string]string{"grant_type": store.GrantClientCredentials, "client_type": "confidential"}, 1},
+			{"latchkey_tokens_issued_total", nil, 2},
+			{"latchkey_http_requests_total", map[string]string{"route": "/oauth2/device_authorization", "method": "POST", "code": "200"}, 1},
+			{"latchkey_http_requests_total", map[string]string{"route": "/oauth2/token", "method": "POST", "code": "200"}, 2},
+			{"latchkey_http_requests_total", map[string]string{"route": "/oauth2/token", "method": "POST", "code": "400"}, 2},
+			{"latchkey_http_requests_total", map[string]string{"route": "/oauth2/token", "method": "other"}, 1},
+			{"latchkey_http_requests_total", map[string]string{"route": "GET /device", "method": "GET", "code": "200"}, 1},
+			{"latchkey_http_requests_total", map[string]string{"route": "POST /device", "method": "POST", "code": "200"}, 1},
+			{"latchkey_http_requests_total", map[string]string{"route": "unmatched", "method": "GET", "code": "404"}, 1},
+			{"latchkey_http_request_duration_seconds", map[string]string{"route": "/oauth2/token", "method": "POST"}, 4},
+		} {
+			if got := after.value(tt.name, tt.labels) - before.value(tt.name, tt.labels); got != tt.want {
+				t.Errorf("%s%v moved by %v; want %v", tt.name, tt.labels, got, tt.want)
+			}
+		}
+
+		// Nothing secret, personal or of the caller's making in a label,
+		// nor anywhere in the page.
+		for _, secret := range []string{da.DeviceCode, da.UserCode, tok.AccessToken, tok.RefreshToken, cc.AccessToken,
+			svcSecret, testMetricsToken, testAdminToken, randomPath, "BREW", tvClient, "metrics-svc", s.User.ID, personEmail} {
+			if secret != "" && strings.Contains(after.raw, secret) {
+				t.Errorf("the scrape contains %q", secret)
+			}
+		}
+		for _, v := range after.labelValues() {
+			if strings.HasPrefix(v, "/") && strings.Contains(v, "no-such") {
+				t.Errorf("label value %q is a raw path", v)
+			}
+		}
+	})
+}
+
+func mustRequest(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, u, nil)
+	mustDo(t, err)
+	return req
+}
+
+// TestMetricsListener: /metrics is not on the public mux, whether metrics
+// are on or off; the metrics listener refuses a scrape without the token or
+// with a wrong one (401, with a Bearer challenge), takes only GET, and
+// serves nothing else.
+func TestMetricsListener(t *testing.T) {
+	t.Parallel()
+	off := newTestServer(t, true, nil)
+	if off.Srv.MetricsHandler() != nil {
+		t.Error("metrics are served with metrics.listen empty")
+	}
+	on := newTestServer(t, true, func(c *config.Config) {
+		c.Metrics.Listen = "127.0.0.1:0"
+		c.Metrics.Token = testMetricsToken
+	})
+	for _, s := range []*testServer{off, on} {
+		if r := do(t, mustRequest(t, http.MethodGet, s.URL+"/metrics")); r.Status != http.StatusNotFound {
+			t.Errorf("public GET /metrics: %d; want 404", r.Status)
+		}
+	}
+	ms := httptest.NewServer(on.Srv.MetricsHandler())
+	t.Cleanup(ms.Close)
+	for _, tt := range []struct {
+		name   string
+		method string
+		path   string
+		auth   []string
+		want   int
+	}{
+		{"no token", http.MethodGet, "/metrics", nil, http.StatusUnauthorized},
+		{"wrong token", http.MethodGet, "/metrics", []string{"Bearer " + testMetricsToken + "x"}, http.StatusUnauthorized},
+		{"a prefix of the token", http.MethodGet, "/metrics", []string{"Bearer " + testMetricsToken[:20]}, http.StatusUnauthorized},
+		{"the admin token", http.MethodGet, "/metrics", []string{"Bearer " + testAdminToken}, http.StatusUnauthorized},
+		{"basic, not bearer", http.MethodGet, "/metrics", []string{"Basic " + testMetricsToken}, http.StatusUnauthorized},
+		{"two headers", http.MethodGet, "/metrics", []string{"Bearer " + testMetricsToken, "Bearer " + testMetricsToken}, http.StatusUnauthorized},
+		{"right token", http.MethodGet, "/metrics", []string{"Bearer " + testMetricsToken}, http.StatusOK},
+		{"lower-case scheme", http.MethodGet, "/metrics", []string{"bearer " + testMetricsToken}, http.StatusOK},
+		{"POST", http.MethodPost, "/metrics", []string{"Bearer " + testMetricsToken}, http.StatusMethodNotAllowed},
+		{"another path", http.MethodGet, "/debug/pprof/", []string{"Bearer " + testMetricsToken}, http.StatusNotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := mustRequest(t, tt.method, ms.URL+tt.path)
+			for _, a := range tt.auth {
+				req.Header.Add("Authorization", a)
+			}
+			r := do(t, req)
+			if r.Status != tt.want {
+				t.Fatalf("got %d %s; want %d", r.Status, r.Raw, tt.want)
+			}
+			if r.Status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
+			}
+			if r.Status == http.StatusOK && !strings.Contains(r.Raw, "latchkey_http_requests_total") {
+				t.Errorf("the scrape lacks latchkey_http_requests_total:\n%s", r.Raw)
+			}
+		})
+	}
+	// Without a token the listener's address is the only guard.
+	open := newTestServer(t, true, func(c *config.Config) { c.Metrics.Listen = "127.0.0.1:0" })
+	oms := httptest.NewServer(open.Srv.MetricsHandler())
+	t.Cleanup(oms.Close)
+	scrape(t, oms.URL+"/metrics", "")
+}
