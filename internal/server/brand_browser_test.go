@@ -108,7 +108,7 @@ func checkBrand(t *testing.T, ctx context.Context, page string) {
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[look](`(() => {
 		const img = document.querySelector("header.brand img");
 		const button = document.querySelector("main button:not(.link):not(.secondary):not(.reveal):not(.danger)");
-		const link = document.querySelector("main a");
+		const link = document.querySelector("main a:not(.button)");
 		return {
 			Title: document.title,
 			Header: (document.querySelector("header.brand") || {}).textContent || "",
@@ -229,4 +229,22 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	visit("account")
 	nav("/logout")
 	visit("logout")
+
+	// A sign-in that failed: the notice, tied to the form.
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`button[name=confirm]`)))
+	nav("/login")
+	mustDo(t, chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.CSS(`input[name=username]`), personEmail),
+		chromedp.SetValue(chromedp.CSS(`input[name=password]`), "not the password")))
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+	waitFor(t, bctx, `.notice`)
+	visit("login-refused")
+
+	// The page an invitation email links to, on a server with the same brand.
+	is := newInvServer(t, backends[0], func(c *config.Config) { c.Pages = brand })
+	_, tok := is.invite(t, map[string]any{"clientGroupIds": []string{groupRead}, "recipientEmail": "ops@acme.example",
+		"message": "For the boiler room."})
+	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(is.URL+"/invitations/"+tok)))
+	waitFor(t, bctx, "#invitation-token")
+	visit("invitation")
 }

@@ -78,6 +78,11 @@ func clientName(c *store.Client) string {
 	return c.ID
 }
 
+// PrepareAgents builds the User-Agent parser (a trie of known agents,
+// about half a second of CPU) so that the first confirm page does not
+// wait for it; serve runs it in the background at start.
+func PrepareAgents() { useragent.NewParser() }
+
 // agentWords says in words what made a request, from its User-Agent:
 // "Chrome on Android", or for a device's own program, which no parser
 // knows, the name it gives itself: "an app that calls itself SmartTV".
