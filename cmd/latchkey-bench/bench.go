@@ -238,6 +238,13 @@ dpop: {nonce_period: 1h}
 	if b.schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", b.schema)
 	}
+	if b.opts.metrics {
+		maddr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		cfg += fmt.Sprintf("metrics: {listen: %q}\n", maddr)
+	}
 	file := filepath.Join(b.dir, "latchkey-"+b.label()+".yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -71,6 +71,7 @@ type options struct {
 	profiles    bool     // take a CPU profile of each scenario's last Latchkey round
 	profileDir  string   // where to keep the raw profiles; empty: nowhere
 	algs        []string // the signing algorithms to measure each backend with, ES256 and/or RS256
+	metrics     bool     // Latchkey serves Prometheus metrics (metrics.listen), to measure what they cost
 	args        []string
 }
 
@@ -89,6 +90,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		"this many codes / the 5 s interval caps that scenario's rate")
 	fs.BoolVar(&o.profiles, "profiles", true, "take a CPU profile of Latchkey in each scenario's last round and report its top functions")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "also keep the raw profiles in this `directory`, as SCENARIO-BACKEND.pprof")
+	fs.BoolVar(&o.metrics, "metrics", false, "measure a Latchkey with Prometheus metrics on (metrics.listen on a free loopback port; "+
+		"every request counted and timed), to compare with a run without")
 	algs := fs.String("algs", "ES256", "comma-separated signing `algorithms` (ES256, RS256): each backend is measured with each, "+
 		"on a Latchkey that signs access and ID tokens with it")
 	fs.Usage = func() {

@@ -38,6 +38,8 @@ type Metrics struct {
 	tokens   *prometheus.CounterVec   // grant_type, client_type
 	device   *prometheus.CounterVec   // outcome
 	throttle *prometheus.CounterVec   // limit
+	mailSent prometheus.Counter
+	mailFail prometheus.Counter
 
 	// Children resolved once and kept, so a request costs a map read and
 	// atomic adds rather than hashing label values (WithLabelValues).
@@ -101,8 +103,16 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "throttle_hits_total",
 			Help: "Requests refused by a limit, by which limit: user_code, login, or request (a JSON endpoint's 429).",
 		}, []string{"limit"}),
+		mailSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "mail_sent_total",
+			Help: "Mails from the outbox the mail server took.",
+		}),
+		mailFail: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "mail_failures_total",
+			Help: "Attempts to send a mail from the outbox that failed; the mail stays in the outbox for a later attempt.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.device, m.throttle,
+	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.device, m.throttle, m.mailSent, m.mailFail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, o := range deviceOutcomes {
 		m.deviceKids[i] = m.device.WithLabelValues(o)
@@ -171,6 +181,20 @@ func (m *Metrics) Throttled(limit string) {
 	}
 	if c, ok := m.throttleKid.Load(limit); ok {
 		c.(prometheus.Counter).Inc()
+	}
+}
+
+// MailSent counts a mail the mail server took.
+func (m *Metrics) MailSent() {
+	if m != nil {
+		m.mailSent.Inc()
+	}
+}
+
+// MailFailed counts a failed attempt to send a mail.
+func (m *Metrics) MailFailed() {
+	if m != nil {
+		m.mailFail.Inc()
 	}
 }
 

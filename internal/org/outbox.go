@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -32,6 +33,8 @@ type Sender struct {
 	Lease    time.Duration // how long a claimed mail is this sender's; 2m when zero
 	// Backoff is the pause after the nth failed attempt; Retry when nil.
 	Backoff func(attempts int) time.Duration
+	// Metrics counts mail sent and failed attempts (nil: off).
+	Metrics *metrics.Metrics
 
 	once sync.Once
 	kick chan struct{}
@@ -122,6 +125,7 @@ func (s *Sender) deliver(ctx context.Context, m *store.Mail) bool {
 	err := s.Mailer.Send(ctx, m)
 	now := s.now()
 	if err == nil {
+		s.Metrics.MailSent()
 		if err := s.Store.MarkMailSent(ctx, m.ID, now); err != nil {
 			// Sent, but not recorded: the lease runs out and it may go
 			// twice, which is better than never.
@@ -137,6 +141,7 @@ func (s *Sender) deliver(ctx context.Context, m *store.Mail) bool {
 	if backoff == nil {
 		backoff = Retry
 	}
+	s.Metrics.MailFailed()
 	next := now.Add(backoff(m.Attempts + 1))
 	// What the server said, as text the store keeps (store.ValidText).
 	reason := strings.ReplaceAll(strings.ToValidUTF8(err.Error(), "?"), "\x00", "")

@@ -17,48 +17,61 @@ import (
 
 // BenchmarkEndpoints measures whole requests in process, server and client
 // sharing the CPUs, for profiling (`-cpuprofile`); cmd/latchkey-bench gives
-// the figures against a baseline.
+// the figures against a baseline. Each backend runs with metrics off and
+// on (metrics.listen set: every request counted and timed, every store
+// operation timed), one after the other, so that -count interleaves them.
 func BenchmarkEndpoints(b *testing.B) {
 	for _, bk := range backends {
-		b.Run(bk.name, func(b *testing.B) {
-			s := newBenchServer(b, bk)
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			post := func(form url.Values, user, pass string) int {
-				req, _ := http.NewRequest("POST", s.URL+"/oauth2/token", strings.NewReader(form.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				if user != "" {
-					req.SetBasicAuth(user, pass)
-				}
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return 0
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				return resp.StatusCode
+		for _, metricsOn := range []bool{false, true} {
+			name := bk.name + "/metrics_off"
+			if metricsOn {
+				name = bk.name + "/metrics_on"
 			}
-			b.Run("client_credentials", func(b *testing.B) {
-				b.SetParallelism(16)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if code := post(url.Values{"grant_type": {store.GrantClientCredentials}}, "machine", machineSecret); code != 200 {
-							b.Errorf("status %d", code)
-							return
-						}
-					}
-				})
-			})
-		})
+			b.Run(name, func(b *testing.B) { benchmarkEndpoints(b, bk, metricsOn) })
+		}
 	}
+}
+
+func benchmarkEndpoints(b *testing.B, bk backend, metricsOn bool) {
+	s := newBenchServer(b, bk, metricsOn)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	post := func(form url.Values, user, pass string) int {
+		req, _ := http.NewRequest("POST", s.URL+"/oauth2/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	b.Run("client_credentials", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if code := post(url.Values{"grant_type": {store.GrantClientCredentials}}, "machine", machineSecret); code != 200 {
+					b.Errorf("status %d", code)
+					return
+				}
+			}
+		})
+	})
 }
 
 const machineSecret = "lk_cs_machine-secret-for-benchmarks-0123456789"
 
-func newBenchServer(b *testing.B, bk backend) *testServer {
+func newBenchServer(b *testing.B, bk backend, metricsOn bool) *testServer {
 	b.Helper()
 	st := bk.open(b)
 	cfg := config.Default()
+	if metricsOn {
+		cfg.Metrics.Listen = "127.0.0.1:0"
+	}
 	srv, err := New(b.Context(), cfg, st, slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -207,7 +207,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	} else {
 		s.log.Info("no mail server configured (smtp.host): invitation emails wait in the outbox; `latchkey invitations show ID` prints their links")
 	}
-	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D()}
+	outbox := &org.Sender{Store: s.store, Mailer: mailer, Now: s.now, Log: s.log, Interval: cfg.Invitations.RetryInterval.D(),
+		Metrics: s.metrics}
 	// Account mail (verification and reset links, notices) goes through
 	// the same outbox.
 	pages.Accounts = s.store

@@ -62,10 +62,14 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	s := &Server{cfg: cfg, store: newCachingStore(st, opts.Now), log: log, now: opts.Now, rand: opts.Rand, issuer: cfg.IssuerURL()}
+	s := &Server{cfg: cfg, log: log, now: opts.Now, rand: opts.Rand, issuer: cfg.IssuerURL()}
 	if cfg.Metrics.Enabled() {
 		s.metrics = metrics.New()
 	}
+	// The client cache stands in front of the metered store, so that
+	// store operations are what reaches the database.
+	st = s.meterStore(st)
+	s.store = newCachingStore(st, opts.Now)
 	s.keys = &keys.Manager{
 		Store:        st,
 		Now:          s.now,

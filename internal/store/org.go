@@ -276,4 +276,7 @@ type OutboxStore interface {
 	CancelStaleMail(ctx context.Context, now time.Time) (int64, error)
 	// ListMail returns an invitation's mails, oldest first.
 	ListMail(ctx context.Context, invitationID string) ([]*Mail, error)
+	// PendingMail counts the mail still to be sent, due or not: the
+	// outbox's depth, for the metrics.
+	PendingMail(ctx context.Context) (int64, error)
 }

@@ -99,6 +99,17 @@ type batcher struct {
 	quit     chan struct{}
 	closing  sync.Once
 	stopped  sync.WaitGroup
+
+	// What Stats reports: batches, the writes in them, the full ones, and
+	// the writes waiting to be taken.
+	batches, writes, full atomic.Uint64
+	waiting               atomic.Int64
+}
+
+// stats is the batcher's counts, named name.
+func (b *batcher) stats(name string) store.BatcherStats {
+	return store.BatcherStats{Name: name, Batches: b.batches.Load(), Writes: b.writes.Load(), Full: b.full.Load(),
+		Waiting: b.waiting.Load(), MaxBatch: maxBatch}
 }
 
 var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
@@ -124,11 +135,15 @@ func startBatcher(b *batcher) *batcher {
 // already (mapErr), or w.ctx's.
 func (b *batcher) do(w *write) error {
 	w.done = make(chan error, 1)
+	b.waiting.Add(1)
 	select {
 	case b.reqs <- w:
+		b.waiting.Add(-1)
 	case <-b.quit:
+		b.waiting.Add(-1)
 		return errClosed
 	case <-w.ctx.Done():
+		b.waiting.Add(-1)
 		return w.ctx.Err()
 	}
 	select {
@@ -172,6 +187,11 @@ func (b *batcher) run() {
 			default:
 				break gather
 			}
+		}
+		b.batches.Add(1)
+		b.writes.Add(uint64(len(batch)))
+		if len(batch) == maxBatch {
+			b.full.Add(1)
 		}
 		b.commit(batch)
 		clear(batch) // let the answered writes go

@@ -137,3 +137,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Stats reports the connection pool and the batchers, for the metrics.
+func (s *Store) Stats() store.Stats {
+	st := s.pool.Stat()
+	return store.Stats{
+		Pools: []store.PoolStats{{Name: "pool", Max: int(st.MaxConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()),
+			Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}},
+		Batchers: []store.BatcherStats{s.polls.stats("polls"), s.writes.stats("writes"), s.rotations.stats("rotations")},
+	}
+}

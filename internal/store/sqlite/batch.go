@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Group commit. Every write in SQLite ends in a commit that appends frames
@@ -34,6 +37,17 @@ type batcher struct {
 	quit    chan struct{}
 	closing sync.Once
 	stopped sync.WaitGroup
+
+	// What Stats reports: batches, the writes in them, the full ones, and
+	// the writes waiting to be taken.
+	batches, writes, full atomic.Uint64
+	waiting               atomic.Int64
+}
+
+// stats is the batcher's counts, named name.
+func (b *batcher) stats(name string) store.BatcherStats {
+	return store.BatcherStats{Name: name, Batches: b.batches.Load(), Writes: b.writes.Load(), Full: b.full.Load(),
+		Waiting: b.waiting.Load(), MaxBatch: maxBatch}
 }
 
 var errClosed = errors.New("sqlite: store is closed")
@@ -50,11 +64,15 @@ func newBatcher(w *pool) *batcher {
 // when fn succeeded and the commit did not.
 func (b *batcher) do(ctx context.Context, fn func(c conn) error) error {
 	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	b.waiting.Add(1)
 	select {
 	case b.reqs <- req:
+		b.waiting.Add(-1)
 	case <-b.quit:
+		b.waiting.Add(-1)
 		return errClosed
 	case <-ctx.Done():
+		b.waiting.Add(-1)
 		return ctx.Err()
 	}
 	// Once taken, the write is in a transaction that will commit or fail
@@ -87,6 +105,11 @@ func (b *batcher) run() {
 			default:
 				break gather
 			}
+		}
+		b.batches.Add(1)
+		b.writes.Add(uint64(len(batch)))
+		if len(batch) == maxBatch {
+			b.full.Add(1)
 		}
 		b.commit(batch, errs[:len(batch)])
 		for i, r := range batch {

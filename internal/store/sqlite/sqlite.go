@@ -278,3 +278,17 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// Stats reports the reader and writer pools and the batcher, for the
+// metrics.
+func (s *Store) Stats() store.Stats {
+	pool := func(name string, p *pool) store.PoolStats {
+		st := p.Stats()
+		return store.PoolStats{Name: name, Max: st.MaxOpenConnections, InUse: st.InUse, Idle: st.Idle,
+			Waits: st.WaitCount, WaitTime: st.WaitDuration}
+	}
+	return store.Stats{
+		Pools:    []store.PoolStats{pool("reader", s.r), pool("writer", s.w)},
+		Batchers: []store.BatcherStats{s.batch.stats("writes")},
+	}
+}

@@ -413,6 +413,16 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 	return ms, nil
 }
 
+// PendingMail counts the outbox's pending mail (the partial index
+// outbox_due holds exactly those rows).
+func (s *Store) PendingMail(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.b.Reader().QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE status = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending mail: %w", err)
+	}
+	return n, nil
+}
+
 // MarkMailSent records that the mail was sent and erases it.
 func (s *Store) MarkMailSent(ctx context.Context, id string, now time.Time) error {
 	if !store.ValidText(id) {

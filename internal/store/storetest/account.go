@@ -237,6 +237,15 @@ func testAccountMail(t *testing.T, s store.Store) {
 	bad := accountMail("bad", "ada@example.com", time.Time{})
 	bad.Subject = "\x00"
 	wantErr(t, "QueueMail with a bad subject", s.QueueMail(ctx, bad), store.ErrInvalid)
+	wantPending := func(when string, want int64) {
+		t.Helper()
+		n, err := s.PendingMail(ctx)
+		wantErr(t, "PendingMail "+when, err, nil)
+		if n != want {
+			t.Errorf("PendingMail %s = %d; want %d", when, n, want)
+		}
+	}
+	wantPending("after queueing two", 2)
 
 	later := at(2 * time.Minute)
 	n, err := s.CancelStaleMail(ctx, later)
@@ -244,12 +253,15 @@ func testAccountMail(t *testing.T, s store.Store) {
 	if n != 1 {
 		t.Errorf("CancelStaleMail cancelled %d; want the expired one", n)
 	}
+	wantPending("after cancelling one", 1)
 	claimed, err := s.ClaimMail(ctx, later, time.Minute, 10)
 	wantErr(t, "ClaimMail", err, nil)
 	if len(claimed) != 1 || claimed[0].ID != "notice" {
 		t.Fatalf("ClaimMail = %v; want the notice alone", claimed)
 	}
+	wantPending("with one claimed", 1)
 	wantErr(t, "MarkMailSent", s.MarkMailSent(ctx, "notice", later), nil)
+	wantPending("after sending", 0)
 	claimed, err = s.ClaimMail(ctx, at(time.Hour), time.Minute, 10)
 	wantErr(t, "ClaimMail after sending", err, nil)
 	if len(claimed) != 0 {
