@@ -20,6 +20,13 @@ import (
 // the flags this sandbox needs: no background networking, no sandbox as root.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWithin(t, 180*time.Second)
+}
+
+// browserWithin is browser for a story that takes longer than most: the
+// whole conversation with the browser ends after d.
+func browserWithin(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
 	exec := testenv.Chromium(t)
 	opts := append([]chromedp.ExecAllocatorOption{},
 		chromedp.ExecPath(exec),
@@ -37,7 +44,7 @@ func browser(t *testing.T) context.Context {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 180*time.Second)
+	ctx, cancelC := context.WithTimeout(ctx, d)
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)

@@ -212,6 +212,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	// Account mail (verification and reset links, notices) goes through
 	// the same outbox.
 	pages.Accounts = s.store
+	pages.Passkeys = s.store
 	pages.Links = &account.Links{
 		Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log, Kick: outbox.Kick,
 		VerifyLifetime: cfg.Accounts.VerifyLinkLifetime.D(), ResetLifetime: cfg.Accounts.ResetLinkLifetime.D(),

@@ -472,3 +472,76 @@ func checkDashboard(t *testing.T, sc scrapeResult) {
 		t.Errorf("the dashboard queries only %d metrics", seen)
 	}
 }
+
+// TestMetricsThrottles: each limit's refusals are counted under its name:
+// sign-in attempts, wrong user codes, and a JSON endpoint's 429 (the token
+// endpoint's per-client limit); a denied device and an expired code count
+// as the device flow's outcomes.
+func TestMetricsThrottles(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		t.Parallel()
+		s := newTestServerOn(t, b, true, func(c *config.Config) {
+			c.Metrics.Listen = "127.0.0.1:0"
+			c.Login.AttemptsPerAccount = 1
+			c.Device.AttemptsPerAccount = 1
+			c.Limits.TokenPerClientPerMinute = 1
+		})
+		ms := httptest.NewServer(s.Srv.MetricsHandler())
+		t.Cleanup(ms.Close)
+		ctx := t.Context()
+		now := s.Clock.Now()
+		const svcSecret = "lk_cs_metrics-svc-secret-0123456789abcdef"
+		mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: "metrics-svc", AuthMethod: store.AuthClientSecretBasic,
+			SecretHash: oauth.HashSecret(svcSecret), GrantTypes: []string{store.GrantClientCredentials},
+			Scopes: []string{"read"}, CreatedAt: now, UpdatedAt: now}))
+		br := newWebBrowser(t, s)
+		br.signIn()
+		before := scrape(t, ms.URL+"/metrics", "")
+
+		// Sign-in: one wrong password is judged, the next refused.
+		other := newWebBrowser(t, s)
+		for range 2 {
+			other.post("/login", url.Values{"username": {personEmail}, "password": {"wrong password"}, "csrf_token": {csrfOf(t, other.get("/login"))}})
+		}
+		// User codes: one wrong code is judged, the next refused.
+		for range 2 {
+			br.get("/device?user_code=BCDF-GHJK")
+		}
+		// The token endpoint: one token a minute for the client.
+		cc := url.Values{"grant_type": {store.GrantClientCredentials}}
+		if r := s.post(t, "/oauth2/token", cc, "metrics-svc", svcSecret); r.Status != http.StatusOK {
+			t.Fatalf("first token: %d %s", r.Status, r.Raw)
+		}
+		if r := s.post(t, "/oauth2/token", cc, "metrics-svc", svcSecret); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("second token: %d %s; want 429", r.Status, r.Raw)
+		}
+		// A device the person denies, and a code that expires.
+		denied := s.startDevice(t, tvClient, scopesAll)
+		s.decide(t, denied.str("user_code"), false)
+		wantOAuthError(t, s.poll(t, tvClient, denied.str("device_code")), http.StatusBadRequest, oauth.AccessDenied)
+		late := s.startDevice(t, tvClient, scopesAll)
+		s.Clock.Advance(time.Hour)
+		wantOAuthError(t, s.poll(t, tvClient, late.str("device_code")), http.StatusBadRequest, oauth.ExpiredToken)
+
+		after := scrape(t, ms.URL+"/metrics", "")
+		for _, tt := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{"latchkey_throttle_hits_total", map[string]string{"limit": "login"}, 1},
+			{"latchkey_throttle_hits_total", map[string]string{"limit": "user_code"}, 1},
+			{"latchkey_throttle_hits_total", map[string]string{"limit": "request"}, 1},
+			{"latchkey_http_requests_total", map[string]string{"route": "/oauth2/token", "code": "429"}, 1},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "authorization"}, 2},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "access_denied"}, 1},
+			{"latchkey_device_flow_total", map[string]string{"outcome": "expired"}, 1},
+			{"latchkey_tokens_issued_total", map[string]string{"grant_type": store.GrantClientCredentials}, 1},
+		} {
+			if got := after.value(tt.name, tt.labels) - before.value(tt.name, tt.labels); got != tt.want {
+				t.Errorf("%s%v moved by %v; want %v", tt.name, tt.labels, got, tt.want)
+			}
+		}
+	})
+}

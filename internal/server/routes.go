@@ -76,6 +76,10 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"GET /login", page(p.LoginForm)},
 		{"POST /login", form(p.Login)},
 		{"/login", notAllowed("GET, HEAD, POST")},
+		{"POST /login/passkey", form(p.LoginPasskey)}, // the sign-in page's passkey answer (anyone; the passkey proves who)
+		{"/login/passkey", notAllowed("POST")},
+		{"GET /assets/passkey.js", page(p.PasskeyScript)}, // the pages' one script (anyone)
+		{"/assets/passkey.js", notAllowed("GET, HEAD")},
 		{"GET /register", page(p.RegisterForm)},
 		{"POST /register", form(p.Register)},
 		{"/register", notAllowed("GET, HEAD, POST")},
@@ -101,6 +105,12 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/account/grants/revoke", notAllowed("POST")},
 		{"POST /account/consents/forget", form(p.ForgetConsent)},
 		{"/account/consents/forget", notAllowed("POST")},
+		{"POST /account/passkeys", form(p.AddPasskey)}, // the signed-in person, their own passkeys
+		{"/account/passkeys", notAllowed("POST")},
+		{"POST /account/passkeys/rename", form(p.RenamePasskey)},
+		{"/account/passkeys/rename", notAllowed("POST")},
+		{"POST /account/passkeys/remove", form(p.RemovePasskey)},
+		{"/account/passkeys/remove", notAllowed("POST")},
 		{"GET /consent", page(p.ConsentForm)},
 		{"POST /consent", form(p.ConsentPost)},
 		{"/consent", notAllowed("GET, HEAD, POST")},

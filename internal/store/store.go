@@ -74,6 +74,7 @@ type Store interface {
 	SecretStore
 	RegistrationStore
 	AccountStore
+	PasskeyStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.

@@ -28,7 +28,28 @@ type loginPage struct {
 	base
 	Username string
 	ReturnTo string
-	For      string // what signing in is for: "connect Living-room TV" (purpose)
+	Passkey  *passkeyView // nil when passkeys are off
+	For      string       // what signing in is for: "connect Living-room TV" (purpose)
+}
+
+// renderLogin shows the sign-in page, with a passkey sign-in begun for it.
+func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, s *store.Session, u *store.User, notice, username, returnTo string) error {
+	csrf := p.csrfFor(w, r, s)
+	view, err := p.loginPasskey(w, r, s)
+	if err != nil {
+		return err
+	}
+	page := loginPage{
+		base:     base{Title: "Sign in", CSRF: csrf, User: u, Notice: notice},
+		Username: username,
+		ReturnTo: returnTo,
+		Passkey:  view,
+		For:      p.purpose(r, returnTo),
+	}
+	if page.For != "" {
+		page.Title = "Sign in to " + page.For
+	}
+	return p.render(w, status, "login", page)
 }
 
 var (
@@ -49,16 +70,7 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 	returnTo, _ = safeReturnTo(returnTo)
 	hint, _ := query(r, "login_hint")
 	hint = loginHint(hint)
-	page := loginPage{
-		base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), User: u},
-		Username: hint,
-		ReturnTo: returnTo,
-		For:      p.purpose(r, returnTo),
-	}
-	if page.For != "" {
-		page.Title = "Sign in to " + page.For
-	}
-	return p.render(w, http.StatusOK, "login", page)
+	return p.renderLogin(w, r, http.StatusOK, s, u, "", hint, returnTo)
 }
 
 // Login serves POST /login. Wrong passwords are limited per account and per
@@ -81,12 +93,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	password := f.Get("password")
 	returnTo, _ := safeReturnTo(f.Get("return_to"))
 	again := func(status int, notice string) error {
-		return p.render(w, status, "login", loginPage{
-			base:     base{Title: "Sign in", CSRF: p.csrfFor(w, r, s), Notice: notice},
-			Username: f.Get("username"),
-			ReturnTo: returnTo,
-			For:      p.purpose(r, returnTo),
-		})
+		return p.renderLogin(w, r, status, s, nil, notice, f.Get("username"), returnTo)
 	}
 	if email == "" || password == "" {
 		return again(http.StatusBadRequest, "Enter your email and password.")

@@ -1,9 +1,10 @@
 // Package web serves the pages people see: sign-in and the device
 // verification page of RFC 8628 §3.3 with its QR code. Pages are rendered on
 // the server with html/template in the operator's brand (brand.go), work
-// without JavaScript (a first-party script only adds conveniences) and load
-// nothing from elsewhere but a configured logo. Passwords are checked by package account, sessions kept by
-// package session, and user codes decided by package device.
+// without JavaScript but for passkeys (passkey.go; a first-party script
+// otherwise only adds conveniences) and load nothing from elsewhere but a
+// configured logo. Passwords are checked by package account, sessions kept
+// by package session, and user codes decided by package device.
 package web
 
 import (
@@ -102,6 +103,13 @@ type Pages struct {
 	// Metrics counts sign-ins refused by the limits (nil: off).
 	Metrics *metrics.Metrics
 
+	// Passkeys keeps people's passkeys (passkey.go); nil serves none.
+	Passkeys PasskeyStore
+	// Failed passkey sign-ins allowed per client IP in each LoginWindow;
+	// 0 means DefaultPasskeyFailuresPerIP.
+	PasskeyFailuresPerIP int
+
+	rp passkeyRP      // the WebAuthn relying party, built on first use
 	bg sync.WaitGroup // mail composed after the answer (later)
 }
 

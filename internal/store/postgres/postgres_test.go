@@ -63,7 +63,8 @@ func TestQueryExecModes(t *testing.T) {
 
 // TestColumnsAreText: what the store keeps is readable in psql. Strings are
 // TEXT, so a plain query finds a client by its id and shows its name; only
-// the secrets, which are bytes, are BYTEA.
+// the secrets, which are bytes, are BYTEA, and so are a passkey's COSE
+// public key and authenticator model (AAGUID), bytes by WebAuthn.
 func TestColumnsAreText(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -94,7 +95,7 @@ func TestColumnsAreText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read columns: %v", err)
 	}
-	if want := []string{"server_secrets.value", "signing_keys.private_key"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := []string{"passkeys.aaguid", "passkeys.public_key", "server_secrets.value", "signing_keys.private_key"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("BYTEA columns = %q, want only %q", got, want)
 	}
 }

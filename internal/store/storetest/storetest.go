@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentVerifyEmail", testConcurrentVerifyEmail},
 		{"ListUserGrants", testListUserGrants},
 		{"ListConsents", testListConsents},
+		{"Passkeys", testPasskeys},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
