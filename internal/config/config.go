@@ -154,6 +154,21 @@ type Accounts struct {
 	// password", "resend") per address and per client IP in an hour.
 	LinksPerAddress int `yaml:"links_per_address"`
 	LinksPerIP      int `yaml:"links_per_ip"`
+	// SecondFactor is who must sign in with a second factor (TOTP or a
+	// passkey): "off", "admins" (system and organization admins) or
+	// "all". Empty: admins, or off under --dev.
+	SecondFactor string `yaml:"second_factor"`
+}
+
+// SecondFactorPolicy is SecondFactor with its default filled in.
+func (a Accounts) SecondFactorPolicy(dev bool) string {
+	switch {
+	case a.SecondFactor != "":
+		return a.SecondFactor
+	case dev:
+		return "off"
+	}
+	return "admins"
 }
 
 // Keys sets signing key rotation across instances.
@@ -424,6 +439,11 @@ func (c *Config) Validate() error {
 		if n < 1 {
 			bad("%s: must be at least 1", name)
 		}
+	}
+	switch c.Accounts.SecondFactor {
+	case "", "off", "admins", "all":
+	default:
+		bad("accounts.second_factor %q: one of off, admins, all", c.Accounts.SecondFactor)
 	}
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)

@@ -213,6 +213,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	// the same outbox.
 	pages.Accounts = s.store
 	pages.Passkeys = s.store
+	pages.TOTP = s.store
+	pages.SecondFactor = cfg.Accounts.SecondFactorPolicy(cfg.Dev)
 	pages.Links = &account.Links{
 		Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log, Kick: outbox.Kick,
 		VerifyLifetime: cfg.Accounts.VerifyLinkLifetime.D(), ResetLifetime: cfg.Accounts.ResetLinkLifetime.D(),

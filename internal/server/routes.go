@@ -78,6 +78,8 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/login", notAllowed("GET, HEAD, POST")},
 		{"POST /login/passkey", form(p.LoginPasskey)}, // the sign-in page's passkey answer (anyone; the passkey proves who)
 		{"/login/passkey", notAllowed("POST")},
+		{"POST /login/second-factor", form(p.SecondStep)}, // the browser that gave the right password (its state)
+		{"/login/second-factor", notAllowed("POST")},
 		{"GET /assets/passkey.js", page(p.PasskeyScript)}, // the pages' one script (anyone)
 		{"/assets/passkey.js", notAllowed("GET, HEAD")},
 		{"GET /register", page(p.RegisterForm)},
@@ -111,6 +113,12 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/account/passkeys/rename", notAllowed("POST")},
 		{"POST /account/passkeys/remove", form(p.RemovePasskey)},
 		{"/account/passkeys/remove", notAllowed("POST")},
+		{"POST /account/totp", form(p.BeginTOTP)}, // the signed-in person, their own second factor
+		{"/account/totp", notAllowed("POST")},
+		{"POST /account/totp/confirm", form(p.ConfirmTOTP)},
+		{"/account/totp/confirm", notAllowed("POST")},
+		{"POST /account/totp/remove", form(p.RemoveTOTP)},
+		{"/account/totp/remove", notAllowed("POST")},
 		{"GET /consent", page(p.ConsentForm)},
 		{"POST /consent", form(p.ConsentPost)},
 		{"/consent", notAllowed("GET, HEAD, POST")},

@@ -75,6 +75,7 @@ type Store interface {
 	RegistrationStore
 	AccountStore
 	PasskeyStore
+	TOTPStore
 	Sweeper
 
 	// Ping reports whether the database answers and its schema is current.

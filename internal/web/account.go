@@ -42,6 +42,7 @@ type accountPage struct {
 	Done        string
 	MinPassword int
 	Passkeys    *accountPasskeys // nil when passkeys are off
+	TOTP        *accountTOTP     // nil when second factors are off
 }
 
 type consentView struct {
@@ -51,13 +52,14 @@ type consentView struct {
 
 // accountDone are the confirmations a change redirects to (?done=).
 var accountDone = map[string]string{
-	"password":        "Your password is changed, and your other browsers were signed out.",
-	"email":           "We emailed a link to the new address. Your address changes once you open it.",
-	"revoked":         "Revoked: that device or app is signed out and can no longer use your account.",
-	"forgot":          "Forgotten: that app will ask you again before it signs you in.",
-	"passkey-added":   "Your passkey is added. You can sign in with it instead of your password.",
-	"passkey-renamed": "Your passkey is renamed.",
-	"passkey-removed": "Your passkey is removed: it can no longer sign you in.",
+	"password":          "Your password is changed, and your other browsers were signed out.",
+	"email":             "We emailed a link to the new address. Your address changes once you open it.",
+	"revoked":           "Revoked: that device or app is signed out and can no longer use your account.",
+	"forgot":            "Forgotten: that app will ask you again before it signs you in.",
+	"passkey-added":     "Your passkey is added. You can sign in with it instead of your password.",
+	"passkey-renamed":   "Your passkey is renamed.",
+	"passkey-removed":   "Your passkey is removed: it can no longer sign you in.",
+	"second-factor-off": "Two-step sign-in is off: your password alone signs you in.",
 }
 
 var errNotYours = &pageError{Status: http.StatusNotFound, Heading: "Not found",
@@ -100,10 +102,17 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 	if err != nil {
 		return err
 	}
+	second, err := p.accountTOTP(ctx, u)
+	if err != nil {
+		return err
+	}
+	if done == "" && notice == "" && second != nil && second.Required && !second.On {
+		notice = "Your administrator asks you to turn on two-step sign-in. Set it up below."
+	}
 	return p.render(w, status, "account", accountPage{
 		base:    base{Title: "Your account", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
 		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
-		Passkeys: passkeys,
+		Passkeys: passkeys, TOTP: second,
 	})
 }
 

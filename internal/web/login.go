@@ -182,14 +182,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
 			Text: "This account is disabled. Contact your administrator."}
 	}
-	if _, err := p.Sessions.Start(w, r, u); err != nil {
-		return err
-	}
-	secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Success, UserID: u.ID})
-	if returnTo == "" {
-		returnTo = defaultReturn
-	}
-	return seeOther(w, returnTo)
+	return p.afterPassword(w, r, s, u, returnTo)
 }
 
 // checkLogin reports whether password is email's. An unknown email spends

@@ -109,6 +109,12 @@ type Pages struct {
 	// 0 means DefaultPasskeyFailuresPerIP.
 	PasskeyFailuresPerIP int
 
+	// TOTP keeps second factors (totp.go); nil serves none. SecondFactor
+	// is who must have one: SecondFactorOff, SecondFactorAdmins or
+	// SecondFactorAll.
+	TOTP         TOTPStore
+	SecondFactor string
+
 	rp passkeyRP      // the WebAuthn relying party, built on first use
 	bg sync.WaitGroup // mail composed after the answer (later)
 }

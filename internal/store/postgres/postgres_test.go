@@ -95,7 +95,7 @@ func TestColumnsAreText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read columns: %v", err)
 	}
-	if want := []string{"passkeys.aaguid", "passkeys.public_key", "server_secrets.value", "signing_keys.private_key"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := []string{"passkeys.aaguid", "passkeys.public_key", "server_secrets.value", "signing_keys.private_key", "totp.secret"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("BYTEA columns = %q, want only %q", got, want)
 	}
 }

@@ -37,10 +37,11 @@ var (
 	secretColumn = sealedColumn{table: "server_secrets", key: "name", col: "value"}
 	bodyColumn   = sealedColumn{table: "outbox", key: "id", col: "body", text: true}
 	linkColumn   = sealedColumn{table: "outbox", key: "id", col: "link", text: true}
+	totpColumn   = sealedColumn{table: "totp", key: "user_id", col: "secret"}
 )
 
 // sealedColumns is every column SealSecrets goes through.
-var sealedColumns = []sealedColumn{keyColumn, secretColumn, bodyColumn, linkColumn}
+var sealedColumns = []sealedColumn{keyColumn, secretColumn, bodyColumn, linkColumn, totpColumn}
 
 // sealerBox lets an interface live in an atomic.Pointer.
 type sealerBox struct{ s store.Sealer }

@@ -43,6 +43,14 @@ func runSealed(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResendInvitation", func(t *testing.T, s store.Store) { testResendInvitation(t, s, "r-") }},
 		{"AccountMail", testAccountMail},
 		{"ConcurrentClaimMail", func(t *testing.T, s store.Store) { testConcurrentClaimMail(t, s, "c-") }},
+		{"TOTP", testTOTP},
+		{"TOTPSecretSealed", func(t *testing.T, s store.Store) {
+			mustCreateUser(t, s, "ada")
+			wantErr(t, "BeginTOTP", s.BeginTOTP(t.Context(), "ada", []byte("seed"), t0), nil)
+			s.UseSealer(nil) // what a copy of the database holds: not the seed
+			_, err := s.GetTOTP(t.Context(), "ada")
+			wantErr(t, "GetTOTP without the key", err, store.ErrSealed)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, sealed(t)) })
 	}

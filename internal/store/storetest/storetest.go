@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListUserGrants", testListUserGrants},
 		{"ListConsents", testListConsents},
 		{"Passkeys", testPasskeys},
+		{"TOTP", testTOTP},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
