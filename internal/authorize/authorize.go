@@ -395,3 +395,17 @@ func (a *Authorizer) log() *slog.Logger {
 	}
 	return a.Log
 }
+
+// ClientOf is the client a stored, pending request is for, so that the
+// sign-in page can name it. It changes nothing; the id is the request's
+// secret, so it tells a browser only about a request it was sent to.
+func (a *Authorizer) ClientOf(ctx context.Context, id string) (*store.Client, error) {
+	rec, err := a.Store.GetAuthRequest(ctx, oauth.HashSecret(id), a.now())
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status != store.AuthRequestPending {
+		return nil, store.ErrNotFound
+	}
+	return a.Store.GetClient(ctx, rec.ClientID)
+}

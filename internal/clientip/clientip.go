@@ -57,6 +57,28 @@ func ThrottleKey(ip string) string {
 	return p.String()
 }
 
+// SameNetwork says whether a and b are in one network as far as a person
+// can tell: the same IPv4 /24 or IPv6 /64, as a home or office line is
+// usually given (RFC 6177). Addresses that do not parse are never the same.
+func SameNetwork(a, b string) bool {
+	pa, err1 := netip.ParseAddr(a)
+	pb, err2 := netip.ParseAddr(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	pa, pb = pa.Unmap().WithZone(""), pb.Unmap().WithZone("")
+	if pa.Is4() != pb.Is4() {
+		return false
+	}
+	bits := 64
+	if pa.Is4() {
+		bits = 24
+	}
+	na, _ := pa.Prefix(bits)
+	nb, _ := pb.Prefix(bits)
+	return na == nb
+}
+
 type addrKey struct{}
 
 // WithAddr returns ctx carrying addr, the request's address as From found

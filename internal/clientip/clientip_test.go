@@ -54,3 +54,23 @@ func TestThrottleKey(t *testing.T) {
 		}
 	}
 }
+
+func TestSameNetwork(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"198.51.100.9", "198.51.100.200", true},
+		{"198.51.100.9", "198.51.101.9", false},
+		{"::ffff:198.51.100.9", "198.51.100.1", true},
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+		{"198.51.100.9", "2001:db8::1", false},
+		{"", "", false},
+		{"junk", "junk", false},
+	} {
+		if got := SameNetwork(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameNetwork(%q, %q) = %v; want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

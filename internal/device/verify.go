@@ -111,11 +111,28 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 		// that forgot.
 		return nil, errors.New("device: a user code needs a signed-in user")
 	}
+	return v.look(ctx, v.budget(userID, ip), true, input, now)
+}
+
+// Peek finds the pending request whose user code is input for someone not
+// signed in yet, from ip: the sign-in page names the device it is for. It
+// decides nothing, and spends the same budgets as Lookup but the
+// account's, which it has none of: the address's and the server's, with no
+// exception for a clean caller while the server's is spent. So the sign-in
+// page is no cheaper a way to test guesses than the verification page.
+func (v *Verifier) Peek(ctx context.Context, ip, input string) (*Pending, error) {
+	keys := v.budget("", ip)[1:]
+	return v.look(ctx, keys, false, input, v.Now())
+}
+
+// look spends an attempt of each budget in keys, then finds the code.
+// exempt lets a caller with no wrong entry of its own past a spent global
+// budget (G-21).
+func (v *Verifier) look(ctx context.Context, keys []budget, exempt bool, input string, now time.Time) (*Pending, error) {
 	if v.Window <= 0 {
 		return nil, errors.New("device: Verifier.Window must be positive")
 	}
 	w := throttle.Window{Length: v.Window}
-	keys := v.budget(userID, ip)
 
 	// The budget is checked before the code is even looked at, so a
 	// locked-out guesser learns nothing: the answer is ErrThrottled whether
@@ -138,7 +155,12 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 		}
 		counts[i] = n
 	}
-	clean := counts[0] == 0 && counts[1] == 0
+	clean := exempt
+	for i, b := range keys {
+		if !b.global && counts[i] != 0 {
+			clean = false
+		}
+	}
 	for i, b := range keys {
 		if counts[i] >= b.limit && !(b.global && clean) {
 			v.Metrics.Throttled(metrics.ThrottleUserCode)
@@ -157,7 +179,7 @@ func (v *Verifier) find(ctx context.Context, userID, ip, input string, now time.
 	// global budget: only wrong ones that were looked at spend it.
 	attempts := make([]throttle.Attempt, 0, len(keys))
 	over := false
-	clean = true
+	clean = exempt
 	for _, b := range keys {
 		n, a, err := w.Hit(ctx, v.Store, b.key, now)
 		if err != nil {

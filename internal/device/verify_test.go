@@ -365,3 +365,50 @@ func TestThrottleBurst(t *testing.T) {
 		})
 	}
 }
+
+// TestPeek: a signed-out look at a code (the sign-in page naming the
+// device) finds it, decides nothing, and spends the address's and the
+// server's budgets like any entry: wrong peeks lock the address out of
+// the verification page too, and a spent server budget is no free pass.
+func TestPeek(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	f := newFixture(t)
+	f.v.PerIP = 3
+	p, err := f.v.Peek(ctx, "198.51.100.7", "wdjb-mjht")
+	if err != nil || p.Client.Name != "Living room TV" {
+		t.Fatalf("Peek = %v, %v", p, err)
+	}
+	if got := f.status(t, "WDJBMJHT"); got != store.DevicePending {
+		t.Errorf("after Peek the request is %s", got)
+	}
+	if _, err := f.v.Peek(ctx, "198.51.100.7", "LMNP-QRST"); !errors.Is(err, device.ErrUsed) {
+		t.Errorf("Peek of a used code: %v", err)
+	}
+	for range 3 {
+		if _, err := f.v.Peek(ctx, "198.51.100.7", "BBBB-BBBB"); !errors.Is(err, device.ErrInvalidCode) {
+			t.Fatalf("wrong Peek: %v", err)
+		}
+	}
+	if _, err := f.v.Peek(ctx, "198.51.100.7", "WDJB-MJHT"); !errors.Is(err, device.ErrThrottled) {
+		t.Errorf("Peek over the address's budget: %v", err)
+	}
+	if _, err := f.v.Lookup(ctx, "fresh-user", "198.51.100.7", "WDJB-MJHT"); !errors.Is(err, device.ErrThrottled) {
+		t.Errorf("Lookup from an address spent by peeks: %v", err)
+	}
+
+	g := newFixture(t)
+	g.v.Global = 2
+	for i := range 2 {
+		if _, err := g.v.Peek(ctx, fmt.Sprintf("203.0.113.%d", i), "BBBB-BBBB"); !errors.Is(err, device.ErrInvalidCode) {
+			t.Fatalf("wrong Peek: %v", err)
+		}
+	}
+	if _, err := g.v.Peek(ctx, "192.0.2.1", "WDJB-MJHT"); !errors.Is(err, device.ErrThrottled) {
+		t.Errorf("a clean address's Peek with the global budget spent: %v", err)
+	}
+	// A signed-in person with a clean account and address still connects (G-21).
+	if _, err := g.v.Lookup(ctx, "u-clean", "192.0.2.1", "WDJB-MJHT"); err != nil {
+		t.Errorf("Lookup by a clean account and address: %v", err)
+	}
+}

@@ -12,7 +12,55 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
+
+// axeSource is Deque's axe-core, pinned in testdata/axe (scripts/test
+// runs npm ci there).
+func axeSource(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "axe", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		testenv.Missing(t, "axe-core (npm ci in internal/server/testdata/axe)")
+	}
+	return string(src)
+}
+
+// checkAccessible runs axe-core's WCAG 2.1 A and AA rules on the page, in
+// the light and the dark scheme, and fails on any violation.
+func checkAccessible(t *testing.T, ctx context.Context, axe, page string) {
+	t.Helper()
+	// DevTools' evaluation is not the page's script: the CSP does not
+	// stop it, and the page stays as strict as it is.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axe+"\n;true")); err != nil {
+		t.Fatalf("%s: inject axe-core: %v", page, err)
+	}
+	for _, scheme := range []string{"light", "dark"} {
+		mustDo(t, chromedp.Do(ctx, colorScheme(scheme)))
+		type result struct {
+			Violations []string
+			Passes     int
+		}
+		res, err := chromedp.Run(ctx, chromedp.Evaluate[result](`axe.run(document, {
+			runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+		}).then(r => ({Passes: r.passes.length, Violations: r.violations.map(v => v.id + " (" + v.impact + "): " + v.help + " at " +
+			v.nodes.map(n => n.target.join(" ") + " " + (n.failureSummary || "").replace(/\s+/g, " ")).join("; "))}))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: axe-core: %v", page, err)
+		}
+		// A check that looked at nothing would pass every page.
+		if res.Passes < 5 {
+			t.Errorf("%s: axe-core passed only %d rules", page, res.Passes)
+		}
+		if testing.Verbose() {
+			t.Logf("%s, %s scheme: axe-core: %d rules pass, %d violated", page, scheme, res.Passes, len(res.Violations))
+		}
+		for _, v := range res.Violations {
+			t.Errorf("%s, %s scheme: %s", page, scheme, v)
+		}
+	}
+	mustDo(t, chromedp.Do(ctx, colorScheme("light")))
+}
 
 // colorScheme has the browser prefer a light or a dark scheme.
 func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
@@ -60,7 +108,7 @@ func checkBrand(t *testing.T, ctx context.Context, page string) {
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[look](`(() => {
 		const img = document.querySelector("header.brand img");
 		const button = document.querySelector("main button:not(.link):not(.secondary):not(.reveal):not(.danger)");
-		const link = document.querySelector("main a");
+		const link = document.querySelector("main a:not(.button)");
 		return {
 			Title: document.title,
 			Header: (document.querySelector("header.brand") || {}).textContent || "",
@@ -100,12 +148,14 @@ func checkBrand(t *testing.T, ctx context.Context, page string) {
 }
 
 // TestBrandedPagesInBrowser walks every page a person meets with a custom
-// brand in headless Chromium, checks the brand on each, and saves
+// brand in headless Chromium, checks the brand on each, runs axe-core's
+// WCAG 2.1 AA rules on it (zero violations, light and dark), and saves
 // screenshots at phone and desktop widths, light and dark.
 func TestBrandedPagesInBrowser(t *testing.T) {
 	t.Parallel()
 	brand := acmeBrand(t, t.TempDir())
 	s := newTestServer(t, false, func(c *config.Config) { c.Pages = brand })
+	axe := axeSource(t)
 	bctx := browser(t)
 	ctx := t.Context()
 	conf, _ := deviceConfig(t, ctx, s)
@@ -117,6 +167,7 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	visit := func(name string) {
 		t.Helper()
 		checkBrand(t, bctx, name)
+		checkAccessible(t, bctx, axe, name)
 		brandShots(t, bctx, name)
 	}
 
@@ -133,6 +184,10 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	mustDo(t, err)
 	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)))
 	waitFor(t, bctx, `input[name=password]`)
+	// The sign-in page says what it is for: the device, by its name.
+	if h1, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("h1"))); h1 != "Sign in to connect Living Room TV" {
+		t.Errorf("sign-in heading during a device flow: %q", h1)
+	}
 	// The password field can be shown.
 	click := func(sel string) { mustDo(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS(sel)))) }
 	mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`input[name=password]`), "typed")))
@@ -144,6 +199,12 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	visit("login")
 	signIn(t, bctx, personEmail, personPassword)
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
+	// Where and when, in words: the test's device is Go's HTTP client, on
+	// this machine's network.
+	if text := pageText(t, bctx); !strings.Contains(text, "an app that calls itself “Go-http-client”, at the address 127.0.0.1") ||
+		!strings.Contains(text, "less than a minute ago") || strings.Contains(text, "another network") {
+		t.Errorf("confirm page: %s", text)
+	}
 	visit("device-confirm")
 	submit(t, bctx, chromedp.Click(chromedp.CSS(`button[name=decision][value=approve]`)))
 	waitFor(t, bctx, `.outcome.ok svg`)
@@ -168,4 +229,22 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	visit("account")
 	nav("/logout")
 	visit("logout")
+
+	// A sign-in that failed: the notice, tied to the form.
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`button[name=confirm]`)))
+	nav("/login")
+	mustDo(t, chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.CSS(`input[name=username]`), personEmail),
+		chromedp.SetValue(chromedp.CSS(`input[name=password]`), "not the password")))
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+	waitFor(t, bctx, `.notice`)
+	visit("login-refused")
+
+	// The page an invitation email links to, on a server with the same brand.
+	is := newInvServer(t, backends[0], func(c *config.Config) { c.Pages = brand })
+	_, tok := is.invite(t, map[string]any{"clientGroupIds": []string{groupRead}, "recipientEmail": "ops@acme.example",
+		"message": "For the boiler room."})
+	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(is.URL+"/invitations/"+tok)))
+	waitFor(t, bctx, "#invitation-token")
+	visit("invitation")
 }

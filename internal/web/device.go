@@ -28,7 +28,10 @@ type confirmPage struct {
 	When       string   // "2 minutes ago"
 	WhenExact  string   // RFC 3339, for <time datetime>
 	IP         string
-	UserAgent  string
+	Agent      string // the request's User-Agent in words (agentWords)
+	// OtherNetwork: the request came from another network than this
+	// browser (otherNetwork), which the page warns about.
+	OtherNetwork bool
 }
 
 // scopeWords says what each well-known scope lets the device do, so people
@@ -106,7 +109,7 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	if err != nil {
 		return p.deviceError(r.Context(), w, b, code, err)
 	}
-	return p.confirm(w, b, pend)
+	return p.confirm(w, r, b, pend)
 }
 
 // DevicePost serves POST /device: a code typed into the entry form (shows
@@ -144,7 +147,7 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return p.deviceError(r.Context(), w, b, code, err)
 		}
-		return p.confirm(w, b, pend)
+		return p.confirm(w, r, b, pend)
 	case "approve":
 		approve = true
 	case "deny":
@@ -178,7 +181,7 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 // confirm renders the confirm page for a pending request, with what RFC 8628
 // §5.4 asks for against remote phishing: which application, what access, and
 // when and from where the request was made.
-func (p *Pages) confirm(w http.ResponseWriter, b base, pend *device.Pending) error {
+func (p *Pages) confirm(w http.ResponseWriter, r *http.Request, b base, pend *device.Pending) error {
 	name := pend.Client.Name
 	if name == "" {
 		name = pend.Client.ID
@@ -190,14 +193,15 @@ func (p *Pages) confirm(w http.ResponseWriter, b base, pend *device.Pending) err
 	}
 	b.Title = "Connect " + name + "?"
 	return p.render(w, http.StatusOK, "device_confirm", confirmPage{
-		base:       b,
-		UserCode:   displayCode(pend.UserCode, pend.Client.UserCode.Group),
-		ClientName: name,
-		Scopes:     scopes,
-		When:       ago(p.Now().Sub(pend.Auth.CreatedAt)),
-		WhenExact:  pend.Auth.CreatedAt.UTC().Format(time.RFC3339),
-		IP:         ip,
-		UserAgent:  pend.Auth.RequestUserAgent,
+		base:         b,
+		UserCode:     displayCode(pend.UserCode, pend.Client.UserCode.Group),
+		ClientName:   name,
+		Scopes:       scopes,
+		When:         ago(p.Now().Sub(pend.Auth.CreatedAt)),
+		WhenExact:    pend.Auth.CreatedAt.UTC().Format(time.RFC3339),
+		IP:           ip,
+		Agent:        agentWords(pend.Auth.RequestUserAgent),
+		OtherNetwork: otherNetwork(pend.Auth.RequestIP, p.clientIP(r)),
 	})
 }
 

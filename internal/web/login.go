@@ -29,6 +29,7 @@ type loginPage struct {
 	Username string
 	ReturnTo string
 	Passkey  *passkeyView // nil when passkeys are off
+	For      string       // what signing in is for: "connect Living-room TV" (purpose)
 }
 
 // renderLogin shows the sign-in page, with a passkey sign-in begun for it.
@@ -38,12 +39,17 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		return err
 	}
-	return p.render(w, status, "login", loginPage{
+	page := loginPage{
 		base:     base{Title: "Sign in", CSRF: csrf, User: u, Notice: notice},
 		Username: username,
 		ReturnTo: returnTo,
 		Passkey:  view,
-	})
+		For:      p.purpose(r, returnTo),
+	}
+	if page.For != "" {
+		page.Title = "Sign in to " + page.For
+	}
+	return p.render(w, status, "login", page)
 }
 
 var (

@@ -26,6 +26,7 @@ type registerPage struct {
 	ReturnTo    string
 	SignIn      string // the sign-in page, returning to the same place
 	MinPassword int
+	For         string // what the account is for: "connect Living-room TV" (purpose)
 }
 
 var (
@@ -46,8 +47,12 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
 	hint, _ := query(r, "login_hint")
-	return p.render(w, http.StatusOK, "register", p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
-		"", loginHint(hint), returnTo))
+	page := p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
+		"", loginHint(hint), returnTo)
+	if page.For = p.purpose(r, returnTo); page.For != "" {
+		page.Title = "Create an account to " + page.For
+	}
+	return p.render(w, http.StatusOK, "register", page)
 }
 
 // registerPage is the registration form; its link to sign in instead
