@@ -216,8 +216,8 @@ func (a *API) log() *slog.Logger {
 
 // record adds c to the audit log, after the change succeeded. A failure
 // to store the entry is logged there; the change stands and is answered.
-func (a *API) record(r *http.Request, c audit.Change) {
-	_ = a.Audit.Record(r.Context(), c)
+func (a *API) record(ctx context.Context, c audit.Change) {
+	_ = a.Audit.Record(ctx, c)
 }
 
 // newID draws a random id (oauth.NewID).

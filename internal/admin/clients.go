@@ -2,6 +2,7 @@ package admin
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -128,40 +129,57 @@ var knownRefreshPolicies = []string{store.RefreshWithOfflineAccess, store.Refres
 // knownIDTokenAlgs are the algorithms an ID token may be signed with.
 var knownIDTokenAlgs = keys.Algorithms
 
+// ClientRequest is what creating or changing a client asks for: the
+// admin API's JSON body, and what the SysAdmin console's form is read
+// into. A nil member is one left out.
+type ClientRequest = clientRequest
+
 // CreateClient serves POST /admin/v1/clients.
 func (a *API) CreateClient(w http.ResponseWriter, r *http.Request) error {
 	var req clientRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
+	c, secret, err := a.NewClient(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"clients/"+url.PathEscape(c.ID))
+	return oauth.WriteJSON(w, http.StatusCreated, clientJSON(c, secret))
+}
+
+// NewClient creates a client from req, by the rules of POST
+// /admin/v1/clients, and records it as done by the actor ctx carries. The
+// secret, for a confidential client, is returned to be shown once; the
+// store keeps only its hash. Errors about req are *oauth.Error.
+func (a *API) NewClient(ctx context.Context, req *ClientRequest) (*store.Client, string, error) {
 	now := a.now()
 	c := &store.Client{CreatedAt: now, UpdatedAt: now}
 	if req.ClientID != nil {
 		if err := checkClientID(*req.ClientID); err != nil {
-			return err
+			return nil, "", err
 		}
 		c.ID = *req.ClientID
 	} else {
 		id, err := a.newID()
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		c.ID = id
 	}
-	if err := a.applyClient(c, &req, true); err != nil {
-		return err
+	if err := a.applyClient(c, req, true); err != nil {
+		return nil, "", err
 	}
 	secret, err := a.settleSecret(c)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	if err := a.Store.CreateClient(r.Context(), c); err != nil {
-		return storeError(err, "", "a client with client_id "+shorten(c.ID)+" exists already")
+	if err := a.Store.CreateClient(ctx, c); err != nil {
+		return nil, "", storeError(err, "", "a client with client_id "+shorten(c.ID)+" exists already")
 	}
-	a.log().InfoContext(r.Context(), "admin: client created", "client_id", c.ID, "auth_method", c.AuthMethod)
-	a.record(r, audit.Change{Kind: audit.ClientCreate, TargetID: c.ID, OrgID: c.OrgID, After: clientJSON(c, "")})
-	w.Header().Set("Location", Prefix+"clients/"+url.PathEscape(c.ID))
-	return oauth.WriteJSON(w, http.StatusCreated, clientJSON(c, secret))
+	a.log().InfoContext(ctx, "admin: client created", "client_id", c.ID, "auth_method", c.AuthMethod)
+	a.record(ctx, audit.Change{Kind: audit.ClientCreate, TargetID: c.ID, OrgID: c.OrgID, After: clientJSON(c, "")})
+	return c, secret, nil
 }
 
 // ListClients serves GET /admin/v1/clients.
@@ -201,43 +219,63 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request, replace bool)
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	c, err := a.loadClient(r)
+	c, secret, err := a.ChangeClient(r.Context(), r.PathValue("id"), &req, replace)
 	if err != nil {
 		return err
 	}
+	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
+}
+
+// ChangeClient changes client id as req asks, by the rules of PUT (with
+// replace: members left out take their defaults) or PATCH /admin/v1/clients/{id},
+// and records it as done by ctx's actor. A secret is returned, to be shown
+// once, when the change made a public client confidential.
+func (a *API) ChangeClient(ctx context.Context, id string, req *ClientRequest, replace bool) (*store.Client, string, error) {
+	c, err := a.getClient(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
 	if req.ClientID != nil && *req.ClientID != c.ID {
-		return badRequest("client_id cannot be changed: it is %s", c.ID)
+		return nil, "", badRequest("client_id cannot be changed: it is %s", c.ID)
 	}
 	before := clientJSON(c, "")
-	if err := a.applyClient(c, &req, replace); err != nil {
-		return err
+	if err := a.applyClient(c, req, replace); err != nil {
+		return nil, "", err
 	}
 	secret, err := a.settleSecret(c)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	c.UpdatedAt = a.now()
-	if err := a.Store.UpdateClient(r.Context(), c); err != nil {
-		return storeError(err, "there is no client "+c.ID, "the client changed meanwhile: try again")
+	if err := a.Store.UpdateClient(ctx, c); err != nil {
+		return nil, "", storeError(err, "there is no client "+c.ID, "the client changed meanwhile: try again")
 	}
-	a.log().InfoContext(r.Context(), "admin: client updated", "client_id", c.ID, "new_secret", secret != "")
-	a.record(r, audit.Change{Kind: audit.ClientUpdate, TargetID: c.ID, OrgID: c.OrgID, Before: before, After: clientJSON(c, "")})
-	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
+	a.log().InfoContext(ctx, "admin: client updated", "client_id", c.ID, "new_secret", secret != "")
+	a.record(ctx, audit.Change{Kind: audit.ClientUpdate, TargetID: c.ID, OrgID: c.OrgID, Before: before, After: clientJSON(c, "")})
+	return c, secret, nil
 }
 
 // DeleteClient serves DELETE /admin/v1/clients/{id}.
 func (a *API) DeleteClient(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.loadClient(r)
+	if err := a.RemoveClient(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RemoveClient deletes client id and records it as done by ctx's actor.
+func (a *API) RemoveClient(ctx context.Context, id string) error {
+	c, err := a.getClient(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteClient(r.Context(), c.ID); err != nil {
+	if err := a.Store.DeleteClient(ctx, c.ID); err != nil {
 		return storeError(err, "there is no client "+shorten(c.ID), "")
 	}
-	a.log().InfoContext(r.Context(), "admin: client deleted", "client_id", c.ID)
-	a.record(r, audit.Change{Kind: audit.ClientDelete, TargetID: c.ID, OrgID: c.OrgID, Before: clientJSON(c, "")})
-	oauth.NoStore(w)
-	w.WriteHeader(http.StatusNoContent)
+	a.log().InfoContext(ctx, "admin: client deleted", "client_id", c.ID)
+	a.record(ctx, audit.Change{Kind: audit.ClientDelete, TargetID: c.ID, OrgID: c.OrgID, Before: clientJSON(c, "")})
 	return nil
 }
 
@@ -247,25 +285,44 @@ func (a *API) RotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := oauth.ReadEmptyJSON(w, r); err != nil {
 		return err
 	}
-	c, err := a.loadClient(r)
+	c, secret, err := a.NewClientSecret(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
+}
+
+// NewClientSecret gives confidential client id a new secret, returned to
+// be shown once; the old one stops working at once. It is recorded as done
+// by ctx's actor.
+func (a *API) NewClientSecret(ctx context.Context, id string) (*store.Client, string, error) {
+	c, err := a.getClient(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
 	if c.Public() {
-		return badRequest("client %s is public (token_endpoint_auth_method none) and has no secret", c.ID)
+		return nil, "", badRequest("client %s is public (token_endpoint_auth_method none) and has no secret", c.ID)
 	}
 	c.SecretHash = ""
 	secret, err := a.settleSecret(c)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	c.UpdatedAt = a.now()
-	if err := a.Store.UpdateClient(r.Context(), c); err != nil {
-		return storeError(err, "there is no client "+c.ID, "the client changed meanwhile: try again")
+	if err := a.Store.UpdateClient(ctx, c); err != nil {
+		return nil, "", storeError(err, "there is no client "+c.ID, "the client changed meanwhile: try again")
 	}
-	a.log().InfoContext(r.Context(), "admin: client secret rotated", "client_id", c.ID)
-	a.record(r, audit.Change{Kind: audit.ClientRotateSecret, TargetID: c.ID, OrgID: c.OrgID})
-	return oauth.WriteJSON(w, http.StatusOK, clientJSON(c, secret))
+	a.log().InfoContext(ctx, "admin: client secret rotated", "client_id", c.ID)
+	a.record(ctx, audit.Change{Kind: audit.ClientRotateSecret, TargetID: c.ID, OrgID: c.OrgID})
+	return c, secret, nil
+}
+
+func (a *API) getClient(ctx context.Context, id string) (*store.Client, error) {
+	c, err := a.Store.GetClient(ctx, id)
+	if err != nil {
+		return nil, storeError(err, "there is no client "+shorten(id), "")
+	}
+	return c, nil
 }
 
 func (a *API) loadClient(r *http.Request) (*store.Client, error) {
@@ -589,6 +646,10 @@ func describeScopeError(err error) string {
 	}
 	return "not a space-separated list of scope tokens"
 }
+
+// ClientView is c as the API shows it, without a secret: what the console
+// shows of a client.
+func ClientView(c *store.Client) Client { return clientJSON(c, "") }
 
 // clientJSON shows c; secret is set only in the answer that generated it.
 func clientJSON(c *store.Client, secret string) Client {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -63,14 +64,22 @@ func (a *API) GetGrant(w http.ResponseWriter, r *http.Request) error {
 // working at once (introspection and refresh answer from the grant). The
 // grant stays, listed as revoked; revoking it again changes nothing.
 func (a *API) RevokeGrant(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := a.Store.RevokeGrant(r.Context(), id, a.now()); err != nil {
-		return storeError(err, "there is no grant "+shorten(id), "")
+	if err := a.EndGrant(r.Context(), r.PathValue("id")); err != nil {
+		return err
 	}
-	a.log().InfoContext(r.Context(), "admin: grant revoked", "grant_id", id)
-	a.record(r, audit.Change{Kind: audit.GrantRevoke, TargetID: id})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// EndGrant revokes grant id, as DELETE /admin/v1/grants/{id} does, and
+// records it as done by ctx's actor.
+func (a *API) EndGrant(ctx context.Context, id string) error {
+	if err := a.Store.RevokeGrant(ctx, id, a.now()); err != nil {
+		return storeError(err, "there is no grant "+shorten(id), "")
+	}
+	a.log().InfoContext(ctx, "admin: grant revoked", "grant_id", id)
+	a.record(ctx, audit.Change{Kind: audit.GrantRevoke, TargetID: id})
 	return nil
 }
 

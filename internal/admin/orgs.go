@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -71,39 +72,53 @@ func applyOrg(o *store.Organization, req *orgRequest) error {
 	return nil
 }
 
+// OrgRequest is what creating an organization asks for: the admin API's
+// JSON body, and what the SysAdmin console's form is read into.
+type OrgRequest = orgRequest
+
 // CreateOrg serves POST /admin/v1/organizations.
 func (a *API) CreateOrg(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.orgStore()
-	if err != nil {
-		return err
-	}
 	var req orgRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
+	o, err := a.NewOrg(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID))
+	return oauth.WriteJSON(w, http.StatusCreated, orgJSON(o))
+}
+
+// NewOrg creates an organization from req, by the rules of POST
+// /admin/v1/organizations, and records it as done by ctx's actor.
+func (a *API) NewOrg(ctx context.Context, req *OrgRequest) (*store.Organization, error) {
+	st, err := a.orgStore()
+	if err != nil {
+		return nil, err
+	}
 	if req.Name == nil {
-		return badRequest("name is required")
+		return nil, badRequest("name is required")
 	}
 	now := a.now()
 	o := &store.Organization{CreatedAt: now, UpdatedAt: now}
 	if req.ID != nil {
 		if err := org.CheckID("id", *req.ID); err != nil {
-			return err
+			return nil, err
 		}
 		o.ID = *req.ID
 	} else if o.ID, err = a.newID(); err != nil {
-		return err
+		return nil, err
 	}
-	if err := applyOrg(o, &req); err != nil {
-		return err
+	if err := applyOrg(o, req); err != nil {
+		return nil, err
 	}
-	if err := st.CreateOrganization(r.Context(), o); err != nil {
-		return storeError(err, "", "an organization with id "+o.ID+" exists already")
+	if err := st.CreateOrganization(ctx, o); err != nil {
+		return nil, storeError(err, "", "an organization with id "+o.ID+" exists already")
 	}
-	a.log().InfoContext(r.Context(), "admin: organization created", "org_id", o.ID)
-	a.record(r, audit.Change{Kind: audit.OrgCreate, TargetID: o.ID, OrgID: o.ID, After: orgJSON(o)})
-	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID))
-	return oauth.WriteJSON(w, http.StatusCreated, orgJSON(o))
+	a.log().InfoContext(ctx, "admin: organization created", "org_id", o.ID)
+	a.record(ctx, audit.Change{Kind: audit.OrgCreate, TargetID: o.ID, OrgID: o.ID, After: orgJSON(o)})
+	return o, nil
 }
 
 // ListOrgs serves GET /admin/v1/organizations.
@@ -168,25 +183,38 @@ func (a *API) PatchOrg(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no organization "+o.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: organization updated", "org_id", o.ID)
-	a.record(r, audit.Change{Kind: audit.OrgUpdate, TargetID: o.ID, OrgID: o.ID, Before: before, After: orgJSON(o)})
+	a.record(r.Context(), audit.Change{Kind: audit.OrgUpdate, TargetID: o.ID, OrgID: o.ID, Before: before, After: orgJSON(o)})
 	return oauth.WriteJSON(w, http.StatusOK, orgJSON(o))
 }
 
 // DeleteOrg serves DELETE /admin/v1/organizations/{id}.
 func (a *API) DeleteOrg(w http.ResponseWriter, r *http.Request) error {
-	st, o, err := a.loadOrg(r)
+	if err := a.RemoveOrg(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RemoveOrg deletes organization id with its members, groups and
+// invitations (not while it owns clients) and records it as done by ctx's
+// actor.
+func (a *API) RemoveOrg(ctx context.Context, id string) error {
+	st, err := a.orgStore()
 	if err != nil {
 		return err
 	}
-	id := o.ID
-	if err := st.DeleteOrganization(r.Context(), id); err != nil {
+	o, err := st.GetOrganization(ctx, id)
+	if err != nil {
+		return storeError(err, "there is no organization "+shorten(id), "")
+	}
+	if err := st.DeleteOrganization(ctx, id); err != nil {
 		return storeError(err, "there is no organization "+shorten(id),
 			"organization "+shorten(id)+" owns device clients: delete them first")
 	}
-	a.log().InfoContext(r.Context(), "admin: organization deleted", "org_id", id)
-	a.record(r, audit.Change{Kind: audit.OrgDelete, TargetID: id, OrgID: id, Before: orgJSON(o)})
-	oauth.NoStore(w)
-	w.WriteHeader(http.StatusNoContent)
+	a.log().InfoContext(ctx, "admin: organization deleted", "org_id", id)
+	a.record(ctx, audit.Change{Kind: audit.OrgDelete, TargetID: id, OrgID: id, Before: orgJSON(o)})
 	return nil
 }
 
@@ -203,9 +231,9 @@ type MemberList struct {
 	Members []Member `json:"members"`
 }
 
-func (a *API) memberJSON(r *http.Request, m *store.OrgMember) Member {
+func (a *API) memberJSON(ctx context.Context, m *store.OrgMember) Member {
 	out := Member{UserID: m.UserID, Role: m.Role, CreatedAt: formatTime(m.CreatedAt)}
-	if u, err := a.Store.GetUser(r.Context(), m.UserID); err == nil {
+	if u, err := a.Store.GetUser(ctx, m.UserID); err == nil {
 		out.Email = u.Email
 	}
 	return out
@@ -223,7 +251,7 @@ func (a *API) ListMembers(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := MemberList{Members: make([]Member, 0, len(ms))}
 	for _, m := range ms {
-		out.Members = append(out.Members, a.memberJSON(r, m))
+		out.Members = append(out.Members, a.memberJSON(r.Context(), m))
 	}
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
@@ -236,49 +264,76 @@ func (a *API) PutMember(w http.ResponseWriter, r *http.Request) error {
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Role != store.RoleAdmin && req.Role != store.RoleMember {
-		return badRequest("role must be %s or %s", store.RoleAdmin, store.RoleMember)
-	}
-	st, o, err := a.loadOrg(r)
+	m, err := a.SetMember(r.Context(), r.PathValue("id"), r.PathValue("user_id"), req.Role)
 	if err != nil {
 		return err
 	}
-	userID := r.PathValue("user_id")
+	return oauth.WriteJSON(w, http.StatusOK, m)
+}
+
+// SetMember makes user userID a member of organization orgID with role
+// (store.RoleAdmin or store.RoleMember), as PUT
+// /admin/v1/organizations/{id}/members/{user_id} does, and records it as
+// done by ctx's actor.
+func (a *API) SetMember(ctx context.Context, orgID, userID, role string) (Member, error) {
+	if role != store.RoleAdmin && role != store.RoleMember {
+		return Member{}, badRequest("role must be %s or %s", store.RoleAdmin, store.RoleMember)
+	}
+	st, err := a.orgStore()
+	if err != nil {
+		return Member{}, err
+	}
+	o, err := st.GetOrganization(ctx, orgID)
+	if err != nil {
+		return Member{}, storeError(err, "there is no organization "+shorten(orgID), "")
+	}
 	var before any
-	if old, err := st.GetOrgMember(r.Context(), o.ID, userID); err == nil {
-		before = a.memberJSON(r, old)
+	if old, err := st.GetOrgMember(ctx, o.ID, userID); err == nil {
+		before = a.memberJSON(ctx, old)
 	}
-	m := &store.OrgMember{OrgID: o.ID, UserID: userID, Role: req.Role, CreatedAt: a.now()}
-	if err := st.PutOrgMember(r.Context(), m); err != nil {
-		return storeError(err, "there is no user "+shorten(userID), "")
+	m := &store.OrgMember{OrgID: o.ID, UserID: userID, Role: role, CreatedAt: a.now()}
+	if err := st.PutOrgMember(ctx, m); err != nil {
+		return Member{}, storeError(err, "there is no user "+shorten(userID), "")
 	}
-	if got, err := st.GetOrgMember(r.Context(), o.ID, userID); err == nil {
+	if got, err := st.GetOrgMember(ctx, o.ID, userID); err == nil {
 		m = got
 	}
-	a.log().InfoContext(r.Context(), "admin: organization member set", "org_id", o.ID, "user_id", userID, "role", req.Role)
-	after := a.memberJSON(r, m)
-	a.record(r, audit.Change{Kind: audit.MemberPut, TargetID: userID, OrgID: o.ID, Before: before, After: after})
-	return oauth.WriteJSON(w, http.StatusOK, after)
+	a.log().InfoContext(ctx, "admin: organization member set", "org_id", o.ID, "user_id", userID, "role", role)
+	after := a.memberJSON(ctx, m)
+	a.record(ctx, audit.Change{Kind: audit.MemberPut, TargetID: userID, OrgID: o.ID, Before: before, After: after})
+	return after, nil
 }
 
 // DeleteMember serves DELETE /admin/v1/organizations/{id}/members/{user_id}.
 func (a *API) DeleteMember(w http.ResponseWriter, r *http.Request) error {
-	st, o, err := a.loadOrg(r)
+	if err := a.RemoveMember(r.Context(), r.PathValue("id"), r.PathValue("user_id")); err != nil {
+		return err
+	}
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RemoveMember removes user userID from organization orgID and records it
+// as done by ctx's actor.
+func (a *API) RemoveMember(ctx context.Context, orgID, userID string) error {
+	st, err := a.orgStore()
 	if err != nil {
 		return err
 	}
-	userID := r.PathValue("user_id")
-	var before any
-	if old, err := st.GetOrgMember(r.Context(), o.ID, userID); err == nil {
-		before = a.memberJSON(r, old)
+	o, err := st.GetOrganization(ctx, orgID)
+	if err != nil {
+		return storeError(err, "there is no organization "+shorten(orgID), "")
 	}
-	if err := st.DeleteOrgMember(r.Context(), o.ID, userID); err != nil {
+	var before any
+	if old, err := st.GetOrgMember(ctx, o.ID, userID); err == nil {
+		before = a.memberJSON(ctx, old)
+	}
+	if err := st.DeleteOrgMember(ctx, o.ID, userID); err != nil {
 		return storeError(err, "user "+shorten(userID)+" is not a member of "+o.ID, "")
 	}
-	a.log().InfoContext(r.Context(), "admin: organization member removed", "org_id", o.ID, "user_id", userID)
-	a.record(r, audit.Change{Kind: audit.MemberDelete, TargetID: userID, OrgID: o.ID, Before: before})
-	oauth.NoStore(w)
-	w.WriteHeader(http.StatusNoContent)
+	a.log().InfoContext(ctx, "admin: organization member removed", "org_id", o.ID, "user_id", userID)
+	a.record(ctx, audit.Change{Kind: audit.MemberDelete, TargetID: userID, OrgID: o.ID, Before: before})
 	return nil
 }
 
@@ -367,7 +422,7 @@ func (a *API) CreateGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no organization "+o.ID, "organization "+o.ID+" has a group named "+shorten(g.Name)+" already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group created", "org_id", o.ID, "group_id", g.ID)
-	a.record(r, audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
 	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID)+"/client-groups/"+g.ID)
 	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
 }
@@ -435,7 +490,7 @@ func (a *API) PatchGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client group "+g.ID, "the organization has a group named "+shorten(g.Name)+" already")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group updated", "org_id", g.OrgID, "group_id", g.ID)
-	a.record(r, audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
 	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
 }
 
@@ -449,7 +504,7 @@ func (a *API) DeleteGroup(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no client group "+g.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: client group deleted", "org_id", g.OrgID, "group_id", g.ID)
-	a.record(r, audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -487,7 +542,7 @@ func (a *API) AddGroupClient(w http.ResponseWriter, r *http.Request) error {
 			" is not a device client of organization "+shorten(g.OrgID)+": only the organization's own devices join its groups")
 	}
 	a.log().InfoContext(r.Context(), "admin: client added to group", "group_id", g.ID, "client_id", clientID)
-	a.record(r, audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -504,7 +559,7 @@ func (a *API) RemoveGroupClient(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "client "+shorten(clientID)+" is not in group "+g.ID, "")
 	}
 	a.log().InfoContext(r.Context(), "admin: client removed from group", "group_id", g.ID, "client_id", clientID)
-	a.record(r, audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
+	a.record(r.Context(), audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

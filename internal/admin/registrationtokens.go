@@ -82,7 +82,7 @@ func (a *API) CreateRegistrationToken(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	a.log().InfoContext(r.Context(), "admin: registration token created", "id", t.ID, "uses", t.UsesLeft)
-	a.record(r, audit.Change{Kind: audit.RegistrationTokenCreate, TargetID: t.ID, After: registrationTokenJSON(t, "")})
+	a.record(r.Context(), audit.Change{Kind: audit.RegistrationTokenCreate, TargetID: t.ID, After: registrationTokenJSON(t, "")})
 	w.Header().Set("Location", Prefix+"registration-tokens/"+url.PathEscape(t.ID))
 	return oauth.WriteJSON(w, http.StatusCreated, registrationTokenJSON(t, secret))
 }
@@ -109,7 +109,7 @@ func (a *API) DeleteRegistrationToken(w http.ResponseWriter, r *http.Request) er
 		return storeError(err, "there is no registration token "+shorten(id), "")
 	}
 	a.log().InfoContext(r.Context(), "admin: registration token deleted", "id", id)
-	a.record(r, audit.Change{Kind: audit.RegistrationTokenDelete, TargetID: id})
+	a.record(r.Context(), audit.Change{Kind: audit.RegistrationTokenDelete, TargetID: id})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

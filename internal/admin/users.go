@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -43,34 +44,49 @@ type userRequest struct {
 	UpdatedAt *json.RawMessage `json:"updated_at"`
 }
 
+// UserRequest is what creating or changing a user asks for: the admin
+// API's JSON body, and what the SysAdmin console's forms are read into.
+type UserRequest = userRequest
+
 // CreateUser serves POST /admin/v1/users.
 func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
 	var req userRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
+	u, err := a.NewUser(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"users/"+url.PathEscape(u.ID))
+	return oauth.WriteJSON(w, http.StatusCreated, userJSON(u))
+}
+
+// NewUser creates a user from req by the rules of POST /admin/v1/users
+// (an email and a password are required; package account's rules) and
+// records it as done by ctx's actor.
+func (a *API) NewUser(ctx context.Context, req *UserRequest) (*store.User, error) {
 	switch {
 	case req.Email == nil:
-		return badRequest("email is required")
+		return nil, badRequest("email is required")
 	case req.Password == nil:
-		return badRequest("password is required")
+		return nil, badRequest("password is required")
 	}
 	now := a.now()
 	id, err := a.newID()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	u := &store.User{ID: id, CreatedAt: now, UpdatedAt: now}
-	if err := applyUser(u, &req); err != nil {
-		return err
+	if err := applyUser(u, req); err != nil {
+		return nil, err
 	}
-	if err := a.Store.CreateUser(r.Context(), u); err != nil {
-		return storeError(err, "", "a user with email "+u.Email+" exists already")
+	if err := a.Store.CreateUser(ctx, u); err != nil {
+		return nil, storeError(err, "", "a user with email "+u.Email+" exists already")
 	}
-	a.log().InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
-	a.record(r, audit.Change{Kind: audit.UserCreate, TargetID: u.ID, After: userJSON(u)})
-	w.Header().Set("Location", Prefix+"users/"+url.PathEscape(u.ID))
-	return oauth.WriteJSON(w, http.StatusCreated, userJSON(u))
+	a.log().InfoContext(ctx, "admin: user created", "user_id", u.ID)
+	a.record(ctx, audit.Change{Kind: audit.UserCreate, TargetID: u.ID, After: userJSON(u)})
+	return u, nil
 }
 
 // ListUsers serves GET /admin/v1/users.
@@ -101,29 +117,40 @@ func (a *API) PatchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	u, err := a.loadUser(r)
+	u, err := a.ChangeUser(r.Context(), r.PathValue("id"), &req)
 	if err != nil {
 		return err
 	}
+	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
+}
+
+// ChangeUser changes the members req sends of user id, by the rules of
+// PATCH /admin/v1/users/{id}, and records it as done by ctx's actor. A new
+// password ends every session of the user and the grants attached to them.
+func (a *API) ChangeUser(ctx context.Context, id string, req *UserRequest) (*store.User, error) {
+	u, err := a.Store.GetUser(ctx, id)
+	if err != nil {
+		return nil, storeError(err, "there is no user "+shorten(id), "")
+	}
 	before := userChange(u, false)
-	if err := applyUser(u, &req); err != nil {
-		return err
+	if err := applyUser(u, req); err != nil {
+		return nil, err
 	}
 	u.UpdatedAt = a.now()
-	if err := a.Store.UpdateUser(r.Context(), u); err != nil {
-		return storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
+		return nil, storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
 	}
 	if req.Password != nil {
 		// A password an admin sets ends every session of the user and the
 		// attached clients' grants approved in them, as a reset does
 		// (docs/security.md ACC-05).
-		if _, err := a.Store.SetPassword(r.Context(), u.ID, u.PasswordHash, "", a.now()); err != nil {
-			return storeError(err, "there is no user "+u.ID, "")
+		if _, err := a.Store.SetPassword(ctx, u.ID, u.PasswordHash, "", a.now()); err != nil {
+			return nil, storeError(err, "there is no user "+u.ID, "")
 		}
 	}
-	a.log().InfoContext(r.Context(), "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
-	a.record(r, audit.Change{Kind: audit.UserUpdate, TargetID: u.ID, Before: before, After: userChange(u, req.Password != nil)})
-	return oauth.WriteJSON(w, http.StatusOK, userJSON(u))
+	a.log().InfoContext(ctx, "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
+	a.record(ctx, audit.Change{Kind: audit.UserUpdate, TargetID: u.ID, Before: before, After: userChange(u, req.Password != nil)})
+	return u, nil
 }
 
 // DeleteUser serves DELETE /admin/v1/users/{id}.
@@ -136,7 +163,7 @@ func (a *API) DeleteUser(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no user "+shorten(u.ID), "")
 	}
 	a.log().InfoContext(r.Context(), "admin: user deleted", "user_id", u.ID)
-	a.record(r, audit.Change{Kind: audit.UserDelete, TargetID: u.ID, Before: userJSON(u)})
+	a.record(r.Context(), audit.Change{Kind: audit.UserDelete, TargetID: u.ID, Before: userJSON(u)})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

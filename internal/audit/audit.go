@@ -52,6 +52,7 @@ const (
 
 	RegistrationTokenCreate = "registration-token.create"
 	RegistrationTokenDelete = "registration-token.delete"
+	SigningKeyRotate        = "signing-key.rotate"
 )
 
 // Kinds is every kind, for the filters people choose from.
@@ -61,7 +62,7 @@ var Kinds = []string{
 	OrgCreate, OrgUpdate, OrgDelete, MemberPut, MemberDelete,
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,
 	InvitationSend, InvitationResend, InvitationRevoke, InvitationAccept, InvitationDecline,
-	RegistrationTokenCreate, RegistrationTokenDelete,
+	RegistrationTokenCreate, RegistrationTokenDelete, SigningKeyRotate,
 }
 
 // Actor is who makes a change, and from where.

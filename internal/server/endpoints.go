@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientauth"
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
@@ -41,6 +42,7 @@ type endpoints struct {
 	admin      *admin.API
 	service    *serviceapi.API     // the Authlete-compatible service API
 	register   *admin.Registration // dynamic client registration (RFC 7591, RFC 7592)
+	console    *console.Console    // the SysAdmin console, through the admin API's operations
 }
 
 // endpoints builds every endpoint from the configuration, and starts the
@@ -278,6 +280,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		invitation: &web.InvitationPage{Pages: pages, Invitations: orgs},
 		orgs:       orgs,
 		admin:      adminAPI,
+		console: &console.Console{
+			Pages: pages, Roles: &web.Roles{Sessions: sessions, Members: s.store}, Admin: adminAPI,
+			Keys: s.keys, Audit: auditLog, Store: s.store, Now: s.now, Log: s.log,
+		},
 		register: &admin.Registration{
 			Store: s.store, Issuer: s.issuer, Enabled: cfg.Registration.Enabled,
 			Scopes: cfg.Registration.Scopes, GrantTypes: cfg.Registration.GrantTypes,

@@ -33,6 +33,7 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 	notAllowed := e.pages.NotAllowed         // a page's 405, naming the methods it takes
 	invitation := e.invitation.Page          // HTML, never logging the token in the path
 	p := e.pages
+	cs := e.console
 	return append([]route{
 		// Discovery and keys (OpenID Connect Discovery 1.0 §4, RFC 8414 §3).
 		{"GET /.well-known/openid-configuration", api(s.discovery)},
@@ -132,6 +133,65 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/user/device", notAllowed("GET, HEAD")},
 		{"GET /device/qr.svg", page(p.QRCode)},
 		{"/device/qr.svg", notAllowed("GET, HEAD")},
+
+		// The SysAdmin console (package console): every page and form
+		// checks on the server that the person is a system administrator.
+		{"GET /console", page(cs.Page(cs.Overview))},
+		{"/console", notAllowed("GET, HEAD")},
+		{"GET /console/clients", page(cs.Page(cs.Clients))},
+		{"/console/clients", notAllowed("GET, HEAD")},
+		{"GET /console/clients/new", page(cs.Page(cs.NewClientForm))},
+		{"POST /console/clients/new", form(cs.Form(cs.CreateClient))}, // other methods: {id}'s 405
+		{"GET /console/clients/{id}", page(cs.Page(cs.Client))},
+		{"POST /console/clients/{id}", form(cs.Form(cs.SaveClient))},
+		{"/console/clients/{id}", notAllowed("GET, HEAD, POST")},
+		{"GET /console/clients/{id}/secret", page(cs.Page(cs.RotateSecretForm))},
+		{"POST /console/clients/{id}/secret", form(cs.Form(cs.RotateSecret))},
+		{"/console/clients/{id}/secret", notAllowed("GET, HEAD, POST")},
+		{"GET /console/clients/{id}/delete", page(cs.Page(cs.DeleteClientForm))},
+		{"POST /console/clients/{id}/delete", form(cs.Form(cs.DeleteClient))},
+		{"/console/clients/{id}/delete", notAllowed("GET, HEAD, POST")},
+		{"GET /console/users", page(cs.Page(cs.Users))},
+		{"/console/users", notAllowed("GET, HEAD")},
+		{"GET /console/users/new", page(cs.Page(cs.NewUserForm))},
+		{"POST /console/users/new", form(cs.Form(cs.CreateUser))}, // other methods: {id}'s 405
+		{"GET /console/users/{id}", page(cs.Page(cs.User))},
+		{"/console/users/{id}", notAllowed("GET, HEAD")},
+		{"GET /console/users/{id}/status", page(cs.Page(cs.StatusForm))},
+		{"POST /console/users/{id}/status", form(cs.Form(cs.SetStatus))},
+		{"/console/users/{id}/status", notAllowed("GET, HEAD, POST")},
+		{"POST /console/users/{id}/password", form(cs.Form(cs.SetPassword))},
+		{"/console/users/{id}/password", notAllowed("POST")},
+		{"GET /console/users/{id}/sysadmin", page(cs.Page(cs.SysadminForm))},
+		{"POST /console/users/{id}/sysadmin", form(cs.Form(cs.SetSysadmin))},
+		{"/console/users/{id}/sysadmin", notAllowed("GET, HEAD, POST")},
+		{"POST /console/users/{id}/grants/revoke", form(cs.Form(cs.RevokeGrant))},
+		{"/console/users/{id}/grants/revoke", notAllowed("POST")},
+		{"GET /console/orgs", page(cs.Page(cs.Orgs))},
+		{"/console/orgs", notAllowed("GET, HEAD")},
+		{"POST /console/orgs/new", form(cs.Form(cs.CreateOrg))}, // other methods: {id}'s 405
+		{"GET /console/orgs/{id}", page(cs.Page(cs.Org))},
+		{"/console/orgs/{id}", notAllowed("GET, HEAD")},
+		{"POST /console/orgs/{id}/members", form(cs.Form(cs.PutMember))},
+		{"/console/orgs/{id}/members", notAllowed("POST")},
+		{"GET /console/orgs/{id}/members/remove", page(cs.Page(cs.RemoveMemberForm))},
+		{"POST /console/orgs/{id}/members/remove", form(cs.Form(cs.RemoveMember))},
+		{"/console/orgs/{id}/members/remove", notAllowed("GET, HEAD, POST")},
+		{"GET /console/orgs/{id}/delete", page(cs.Page(cs.DeleteOrgForm))},
+		{"POST /console/orgs/{id}/delete", form(cs.Form(cs.DeleteOrg))},
+		{"/console/orgs/{id}/delete", notAllowed("GET, HEAD, POST")},
+		{"GET /console/invitations", page(cs.Page(cs.Invitations))},
+		{"/console/invitations", notAllowed("GET, HEAD")},
+		{"GET /console/invitations/{id}/revoke", page(cs.Page(cs.RevokeInvitationForm))},
+		{"POST /console/invitations/{id}/revoke", form(cs.Form(cs.RevokeInvitation))},
+		{"/console/invitations/{id}/revoke", notAllowed("GET, HEAD, POST")},
+		{"GET /console/keys", page(cs.Page(cs.SigningKeys))},
+		{"/console/keys", notAllowed("GET, HEAD")},
+		{"GET /console/keys/rotate", page(cs.Page(cs.RotateKeysForm))},
+		{"POST /console/keys/rotate", form(cs.Form(cs.RotateKeys))},
+		{"/console/keys/rotate", notAllowed("GET, HEAD, POST")},
+		{"GET /console/audit", page(cs.Page(cs.AuditLog))},
+		{"/console/audit", notAllowed("GET, HEAD")},
 
 		// What every page loads, each with its own Cache-Control and ETag
 		// (web/brand.go), and the operator's logo file (pages.logo).

@@ -474,6 +474,10 @@ type SessionStore interface {
 	// TouchSession moves the session's LastSeenAt forward to now (never
 	// back); ErrNotFound if there is no such session.
 	TouchSession(ctx context.Context, hash string, now time.Time) error
+	// Reauthenticate sets the session's AuthTime to at: the person just
+	// entered their password again (the console's re-authentication before
+	// its most sensitive actions). ErrNotFound if there is no such session.
+	Reauthenticate(ctx context.Context, hash string, at time.Time) error
 	DeleteSession(ctx context.Context, hash string) error
 }
 

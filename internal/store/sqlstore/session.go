@@ -54,6 +54,19 @@ func (s *Store) TouchSession(ctx context.Context, hash string, now time.Time) er
 	return nil
 }
 
+// Reauthenticate sets the session's auth_time to at, never back.
+func (s *Store) Reauthenticate(ctx context.Context, hash string, at time.Time) error {
+	if !store.ValidText(hash) {
+		return store.ErrNotFound
+	}
+	err := execOne(ctx, s.b.Writer(), `UPDATE sessions SET auth_time = `+s.f.Greatest+`(auth_time, $2) WHERE hash = $1`,
+		hash, at.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("reauthenticate session: %w", err)
+	}
+	return nil
+}
+
 // DeleteSession deletes the session stored under hash. Deleting one that is
 // gone already is not an error: signing out twice is still signed out.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {

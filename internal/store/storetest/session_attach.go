@@ -230,6 +230,37 @@ func testTouchSession(t *testing.T, s store.Store) {
 	wantErr(t, "TouchSession(not text)", s.TouchSession(ctx, "s1\x00", t0), store.ErrNotFound)
 }
 
+// testReauthenticate: a password entered again moves the session's
+// AuthTime forward (never back), and only that session's.
+func testReauthenticate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, "ada")
+	s1 := &store.Session{Hash: "s1", UserID: "ada", AuthTime: t0, CreatedAt: t0, ExpiresAt: at(time.Hour), LastSeenAt: t0}
+	s2 := &store.Session{Hash: "s2", UserID: "ada", AuthTime: t0, CreatedAt: t0, ExpiresAt: at(time.Hour), LastSeenAt: t0}
+	wantErr(t, "CreateSession(s1)", s.CreateSession(ctx, s1), nil)
+	wantErr(t, "CreateSession(s2)", s.CreateSession(ctx, s2), nil)
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"forward", at(20 * time.Minute), at(20 * time.Minute)},
+		{"never back", at(10 * time.Minute), at(20 * time.Minute)},
+	} {
+		wantErr(t, "Reauthenticate: "+tt.name, s.Reauthenticate(ctx, "s1", tt.at), nil)
+		got, err := s.GetSession(ctx, "s1", t0)
+		wantErr(t, "GetSession", err, nil)
+		if !got.AuthTime.Equal(tt.want) {
+			t.Errorf("Reauthenticate: %s: AuthTime = %v; want %v", tt.name, got.AuthTime, tt.want)
+		}
+	}
+	got, err := s.GetSession(ctx, "s2", t0)
+	wantErr(t, "GetSession(s2)", err, nil)
+	diff(t, "the other session", s2, got)
+	wantErr(t, "Reauthenticate(unknown)", s.Reauthenticate(ctx, "nope", t0), store.ErrNotFound)
+	wantErr(t, "Reauthenticate(not text)", s.Reauthenticate(ctx, "s1\x00", t0), store.ErrNotFound)
+}
+
 // testRefreshFamilySession: a rotation's family carries the session its
 // grant was approved in, as stored, expired or not, so that an attached
 // client's grant can end with it (docs/security.md G-9); nil when the grant

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeGrantsBySession", testRevokeGrantsBySession},
 		{"ConcurrentRevokeGrantsBySession", testConcurrentRevokeGrantsBySession},
 		{"TouchSession", testTouchSession},
+		{"Reauthenticate", testReauthenticate},
 		{"RefreshFamilySession", testRefreshFamilySession},
 		{"SigningKeys", testSigningKeys},
 		{"ServerSecret", testServerSecret},

@@ -1,0 +1,376 @@
+// Package console serves the SysAdmin console (/console, issue 15): pages
+// where a system administrator manages clients, users, organizations,
+// signing keys and invitations, and reads the audit log. It renders in
+// the pages' layout and posts through their forms (package web: CSRF,
+// cross-origin refusal, the headers); every change goes through the
+// admin API's own operations (package admin), so the console and the API
+// apply one set of rules and record one audit log, with the signed-in
+// user as the actor. Every handler asks package web's Roles on the
+// server, on every request, whether the person is a system administrator.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/web"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+var funcs = template.FuncMap{
+	"join":       strings.Join,
+	"pathEscape": url.PathEscape,
+	"seconds":    func(d time.Duration) int64 { return int64(d / time.Second) },
+	"scope":      oauth.JoinScope,
+}
+
+// page registers one console page with package web (its layout and
+// branding, the console's navigation and the page's content) and returns
+// its name.
+func page(name string) string {
+	web.RegisterPage("console/"+name, templateFiles, funcs, "templates/nav.html", "templates/"+name+".html")
+	return "console/" + name
+}
+
+// Store is what the console reads itself; every change goes through
+// Admin.
+type Store interface {
+	ListClients(ctx context.Context) ([]*store.Client, error)
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	ListUsers(ctx context.Context) ([]*store.User, error)
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	ListOrganizations(ctx context.Context) ([]*store.Organization, error)
+	ListUserGrants(ctx context.Context, userID string, now time.Time) ([]*store.GrantInfo, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	GetUserByEmail(ctx context.Context, email string) (*store.User, error)
+	GetOrganization(ctx context.Context, id string) (*store.Organization, error)
+	ListOrgMembers(ctx context.Context, orgID string) ([]*store.OrgMember, error)
+	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
+	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
+	ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error)
+	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
+	// Reauthenticate records a password entered again on the session.
+	Reauthenticate(ctx context.Context, hash string, at time.Time) error
+}
+
+// Console is the SysAdmin console.
+type Console struct {
+	Pages *web.Pages // layout, CSRF, error pages, password checks
+	Roles *web.Roles // who may use it: system administrators
+	Admin *admin.API // every change, by the admin API's rules
+	Keys  Keys       // rotates signing keys
+	Audit *audit.Log // records what the console changes itself (key rotations)
+	Store Store
+	Now   func() time.Time // time.Now in production, a fixed clock in tests
+	Log   *slog.Logger
+}
+
+// ReauthWindow is how long after entering their password a system
+// administrator may take the most sensitive actions (deleting a client or
+// an organization, making an administrator, rotating signing keys)
+// without entering it again.
+const ReauthWindow = 10 * time.Minute
+
+// PageSize is how many records a list shows at a time.
+const PageSize = 25
+
+// request is one request to the console from a system administrator.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	ctx  context.Context // carries the user as the audit log's actor
+	v    *web.Viewer
+	form oauth.Form // a POST's, CSRF checked
+}
+
+var errNotAdmin = web.Error(http.StatusForbidden, "Not allowed",
+	"The console is for system administrators, and you are not one. Ask one if you need this.")
+
+// Page adapts a GET handler: signed out, to sign-in and back; signed in
+// but not a system administrator, 403.
+func (c *Console) Page(h func(*request) error) web.PageFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		rq, err := c.admit(w, r)
+		if err != nil || rq == nil {
+			return err
+		}
+		return h(rq)
+	}
+}
+
+// Form adapts a POST handler (routed through web.Pages.Form, which
+// refuses cross-origin POSTs): the role is checked, then the form's
+// csrf_token, before h runs.
+func (c *Console) Form(h func(*request) error) web.PageFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		f, err := web.ParseForm(w, r)
+		if err != nil {
+			return err
+		}
+		rq, err := c.admit(w, r)
+		if err != nil || rq == nil {
+			return err
+		}
+		if err := c.Pages.CheckCSRF(r, rq.v.Session, f); err != nil {
+			return err
+		}
+		rq.form = f
+		return h(rq)
+	}
+}
+
+// admit returns the request of a system administrator; nil, having
+// redirected to sign-in, for a signed-out browser; errNotAdmin for anyone
+// else.
+func (c *Console) admit(w http.ResponseWriter, r *http.Request) (*request, error) {
+	v, err := c.Roles.Who(r)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		back := "/console"
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			back = r.URL.RequestURI()
+		}
+		return nil, web.SeeOther(w, web.LoginURL(back))
+	}
+	if !v.Sysadmin() {
+		return nil, errNotAdmin
+	}
+	actor := audit.Actor{Kind: store.ActorUser, ID: v.User.ID, Address: c.Pages.ClientIP(r)}
+	return &request{w: w, r: r, ctx: audit.WithActor(r.Context(), actor), v: v}, nil
+}
+
+// view is what every console page's template gets.
+type view struct {
+	web.Base
+	Nav  string // the section the page belongs to
+	Done string // what the last change did, from ?done=
+	Page any    // the page's own data
+}
+
+func (c *Console) render(rq *request, status int, t string, nav, title, notice string, data any) error {
+	done, err := web.Query(rq.r, "done")
+	if err != nil {
+		return err
+	}
+	return c.Pages.Render(rq.w, status, t, view{
+		Base: web.Base{Title: title, CSRF: c.Pages.CSRFToken(rq.w, rq.r, rq.v.Session), User: rq.v.User, Notice: notice, Wide: true},
+		Nav:  nav, Done: doneText[done], Page: data,
+	})
+}
+
+// doneText are the confirmations a change redirects with (?done=).
+var doneText = map[string]string{
+	"client-saved":    "The client is saved.",
+	"client-deleted":  "The client is deleted; its tokens no longer work.",
+	"user-saved":      "The user is saved.",
+	"password-set":    "The password is set. The user's sessions ended, with the grants attached to them.",
+	"grant-revoked":   "The grant is revoked: its tokens stopped working.",
+	"org-created":     "The organization is created.",
+	"org-deleted":     "The organization is deleted.",
+	"member-saved":    "The member is saved.",
+	"member-removed":  "The member is removed.",
+	"invitation-gone": "The invitation is revoked.",
+	"keys-rotated":    "New signing keys are published; they sign once the publish delay has passed.",
+}
+
+// userError is the admin API's answer to what was sent, shown to the
+// person above the form; nil for any other error.
+func userError(err error) *oauth.Error {
+	var oe *oauth.Error
+	if errors.As(err, &oe) && oe.Status < 500 {
+		return oe
+	}
+	return nil
+}
+
+// describe is an admin API error as a sentence.
+func describe(oe *oauth.Error) string {
+	d := oe.Description
+	if d == "" {
+		d = oe.Code
+	}
+	// The API names members as JSON does; the form's labels are words.
+	for name, label := range memberLabels {
+		if strings.HasPrefix(d, name+" ") || strings.HasPrefix(d, name+":") {
+			d = label + d[len(name):]
+			break
+		}
+	}
+	if d != "" {
+		d = strings.ToUpper(d[:1]) + d[1:]
+	}
+	if !strings.HasSuffix(d, ".") {
+		d += "."
+	}
+	return d
+}
+
+// memberLabels are the admin API's member names as the forms label them.
+var memberLabels = map[string]string{
+	"redirect_uris": "Redirect URIs", "post_logout_redirect_uris": "Post-logout redirect URIs", "grant_types": "Grant types",
+	"scope": "Scopes", "client_name": "The name", "client_id": "The client ID", "email": "The email address",
+	"password": "The password", "name": "The name",
+}
+
+func (c *Console) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// reauthenticated reports whether the viewer entered their password
+// within ReauthWindow, or enters it now with the form (password); a
+// password entered now is recorded on the session.
+func (c *Console) reauthenticated(rq *request) (bool, error) {
+	now := c.now()
+	if now.Sub(rq.v.Session.AuthTime) < ReauthWindow {
+		return true, nil
+	}
+	ok, err := c.Pages.CheckPassword(rq.ctx, rq.w, rq.v.User, rq.form["password"])
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := c.Store.Reauthenticate(rq.ctx, rq.v.Session.Hash, now); err != nil {
+		return false, err
+	}
+	rq.v.Session.AuthTime = now
+	return true, nil
+}
+
+// reauthNotice is shown when a sensitive action's password is missing or
+// wrong.
+var reauthNotice = "Enter your password to confirm: it is asked for again " + strconv.Itoa(int(ReauthWindow.Minutes())) + " minutes after you last entered it."
+
+// needsPassword reports whether a sensitive action now would ask for the
+// password.
+func (c *Console) needsPassword(rq *request) bool {
+	return c.now().Sub(rq.v.Session.AuthTime) >= ReauthWindow
+}
+
+// pager is one page of a server-side search.
+type pager struct {
+	Query      string
+	Page       int // from 1
+	Total      int
+	Prev, Next string // links, "" for none
+}
+
+// paginate reads q and page from the request and returns the page of
+// items (already filtered by the caller through match) to show.
+func paginate[T any](rq *request, base string, items []T, match func(T, string) bool) ([]T, pager, error) {
+	q, err := web.Query(rq.r, "q")
+	if err != nil {
+		return nil, pager{}, err
+	}
+	ps, err := web.Query(rq.r, "page")
+	if err != nil {
+		return nil, pager{}, err
+	}
+	q = strings.TrimSpace(q)
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	n := 1
+	if ps != "" {
+		if n, err = strconv.Atoi(ps); err != nil || n < 1 || n > 1_000_000 {
+			return nil, pager{}, web.Error(http.StatusBadRequest, "No such page", "The page number must be a whole number from 1.")
+		}
+	}
+	var found []T
+	lq := strings.ToLower(q)
+	for _, it := range items {
+		if q == "" || match(it, lq) {
+			found = append(found, it)
+		}
+	}
+	p := pager{Query: q, Page: n, Total: len(found)}
+	link := func(page int) string {
+		v := url.Values{}
+		if q != "" {
+			v.Set("q", q)
+		}
+		v.Set("page", strconv.Itoa(page))
+		return base + "?" + v.Encode()
+	}
+	if n > 1 {
+		p.Prev = link(n - 1)
+	}
+	start := (n - 1) * PageSize
+	if start >= len(found) {
+		return nil, p, nil
+	}
+	end := min(start+PageSize, len(found))
+	if end < len(found) {
+		p.Next = link(n + 1)
+	}
+	return found[start:end], p, nil
+}
+
+// contains reports whether any of fields holds lq (lower case).
+func contains(lq string, fields ...string) bool {
+	for _, f := range fields {
+		if strings.Contains(strings.ToLower(f), lq) {
+			return true
+		}
+	}
+	return false
+}
+
+// confirmPage is a confirmation page for a destructive action.
+type confirmPage struct {
+	Heading, Text string
+	Action        string // the form's path
+	Button        string
+	Danger        bool
+	Password      bool              // the password is asked for (re-authentication)
+	Fields        map[string]string // hidden fields
+	Back          string
+	Nav           string // the section it belongs to
+}
+
+var confirmTemplate = page("confirm")
+
+func (c *Console) confirm(rq *request, status int, notice string, p confirmPage) error {
+	return c.render(rq, status, confirmTemplate, p.Nav, p.Heading, notice, p)
+}
+
+var overviewTemplate = page("overview")
+
+type overviewPage struct {
+	Clients, Users, Orgs int
+}
+
+// Overview serves GET /console.
+func (c *Console) Overview(rq *request) error {
+	cs, err := c.Store.ListClients(rq.ctx)
+	if err != nil {
+		return err
+	}
+	us, err := c.Store.ListUsers(rq.ctx)
+	if err != nil {
+		return err
+	}
+	os, err := c.Store.ListOrganizations(rq.ctx)
+	if err != nil {
+		return err
+	}
+	return c.render(rq, http.StatusOK, overviewTemplate, "overview", "Console", "",
+		overviewPage{Clients: len(cs), Users: len(us), Orgs: len(os)})
+}

@@ -1,0 +1,322 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/web"
+)
+
+// The organizations' pages: a searchable list with the form that creates
+// one, and an organization's page with its members (add by email, change
+// the role, remove) and its invitations (revoke); deleting an
+// organization is confirmed and re-authenticated. The invitations of every
+// organization have a page of their own.
+
+var (
+	orgsTemplate        = page("orgs")
+	orgTemplate         = page("org")
+	invitationsTemplate = page("invitations")
+)
+
+type orgsPage struct {
+	Orgs              []*store.Organization
+	Pager             pager
+	ID, Name, AppLink string // the create form, as sent
+}
+
+// Orgs serves GET /console/orgs: ?q= searches id and name.
+func (c *Console) Orgs(rq *request) error {
+	return c.renderOrgs(rq, http.StatusOK, "", orgsPage{})
+}
+
+func (c *Console) renderOrgs(rq *request, status int, notice string, p orgsPage) error {
+	all, err := c.Store.ListOrganizations(rq.ctx)
+	if err != nil {
+		return err
+	}
+	p.Orgs, p.Pager, err = paginate(rq, "/console/orgs", all, func(o *store.Organization, q string) bool {
+		return contains(q, o.ID, o.Name)
+	})
+	if err != nil {
+		return err
+	}
+	return c.render(rq, status, orgsTemplate, "orgs", "Organizations", notice, p)
+}
+
+// CreateOrg serves POST /console/orgs/new, by the admin API's rules.
+func (c *Console) CreateOrg(rq *request) error {
+	p := orgsPage{ID: strings.TrimSpace(rq.form["id"]), Name: strings.TrimSpace(rq.form["name"]), AppLink: strings.TrimSpace(rq.form["app_link"])}
+	req := &admin.OrgRequest{Name: &p.Name, AppLink: &p.AppLink}
+	if p.ID != "" {
+		req.ID = &p.ID
+	}
+	o, err := c.Admin.NewOrg(rq.ctx, req)
+	if oe := userError(err); oe != nil {
+		return c.renderOrgs(rq, http.StatusBadRequest, describe(oe), p)
+	}
+	if err != nil {
+		return err
+	}
+	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=org-created")
+}
+
+func orgPath(id string) string { return "/console/orgs/" + url.PathEscape(id) }
+
+func (c *Console) loadOrg(rq *request) (*store.Organization, error) {
+	o, err := c.Store.GetOrganization(rq.ctx, rq.r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, web.Error(http.StatusNotFound, "No such organization", "There is no such organization. It may have been deleted; go back to the list.")
+	}
+	return o, err
+}
+
+type memberView struct {
+	*store.OrgMember
+	Email string
+}
+
+type invitationView struct {
+	*store.Invitation
+	State   string
+	OrgName string
+}
+
+type orgPage struct {
+	Org         *store.Organization
+	Members     []memberView
+	Invitations []invitationView
+	Email, Role string // the add form, as sent
+}
+
+func (c *Console) renderOrg(rq *request, status int, notice string, o *store.Organization, p orgPage) error {
+	ms, err := c.Store.ListOrgMembers(rq.ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	p.Org = o
+	for _, m := range ms {
+		v := memberView{OrgMember: m}
+		if u, err := c.Store.GetUser(rq.ctx, m.UserID); err == nil {
+			v.Email = u.Email
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		p.Members = append(p.Members, v)
+	}
+	if p.Invitations, err = c.invitations(rq, o); err != nil {
+		return err
+	}
+	return c.render(rq, status, orgTemplate, "orgs", o.Name, notice, p)
+}
+
+// invitations are o's, newest first.
+func (c *Console) invitations(rq *request, o *store.Organization) ([]invitationView, error) {
+	invs, err := c.Store.ListInvitations(rq.ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	out := make([]invitationView, 0, len(invs))
+	for _, inv := range invs {
+		out = append(out, invitationView{Invitation: inv, State: org.State(inv, now), OrgName: o.Name})
+	}
+	slices.SortFunc(out, func(a, b invitationView) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+// Org serves GET /console/orgs/{id}.
+func (c *Console) Org(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	return c.renderOrg(rq, http.StatusOK, "", o, orgPage{Role: store.RoleMember})
+}
+
+// PutMember serves POST /console/orgs/{id}/members: the user with the
+// form's email (or user_id) becomes a member with role, or changes role.
+func (c *Console) PutMember(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	p := orgPage{Email: strings.TrimSpace(rq.form["email"]), Role: rq.form["role"]}
+	userID := rq.form["user_id"]
+	if userID == "" {
+		u, err := c.Store.GetUserByEmail(rq.ctx, strings.ToLower(p.Email))
+		if errors.Is(err, store.ErrNotFound) {
+			return c.renderOrg(rq, http.StatusBadRequest, "There is no user with that email address: create them first.", o, p)
+		}
+		if err != nil {
+			return err
+		}
+		userID = u.ID
+	}
+	_, err = c.Admin.SetMember(rq.ctx, o.ID, userID, p.Role)
+	if oe := userError(err); oe != nil {
+		return c.renderOrg(rq, http.StatusBadRequest, describe(oe), o, p)
+	}
+	if err != nil {
+		return err
+	}
+	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-saved")
+}
+
+func removeMemberConfirm(o *store.Organization, userID, email string) confirmPage {
+	return confirmPage{Heading: "Remove " + email + " from " + o.Name,
+		Text:   "They are no longer a member of the organization, and no longer an admin of it if they were.",
+		Action: orgPath(o.ID) + "/members/remove", Button: "Remove the member", Danger: true,
+		Fields: map[string]string{"user_id": userID}, Back: orgPath(o.ID), Nav: "orgs"}
+}
+
+// RemoveMemberForm serves GET /console/orgs/{id}/members/remove?user_id=:
+// the confirmation.
+func (c *Console) RemoveMemberForm(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	userID, err := web.Query(rq.r, "user_id")
+	if err != nil {
+		return err
+	}
+	email := userID
+	if u, err := c.Store.GetUser(rq.ctx, userID); err == nil {
+		email = u.Email
+	}
+	return c.confirm(rq, http.StatusOK, "", removeMemberConfirm(o, userID, email))
+}
+
+// RemoveMember serves POST /console/orgs/{id}/members/remove.
+func (c *Console) RemoveMember(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	err = c.Admin.RemoveMember(rq.ctx, o.ID, rq.form["user_id"])
+	if oe := userError(err); oe != nil {
+		return c.renderOrg(rq, oe.Status, describe(oe), o, orgPage{Role: store.RoleMember})
+	}
+	if err != nil {
+		return err
+	}
+	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-removed")
+}
+
+func deleteOrgConfirm(o *store.Organization, password bool) confirmPage {
+	return confirmPage{Heading: "Delete " + o.Name,
+		Text:   "The organization " + o.ID + " is deleted with its members, device client groups and invitations. This cannot be undone. An organization that still owns device clients cannot be deleted: delete them first.",
+		Action: orgPath(o.ID) + "/delete", Button: "Delete the organization", Danger: true, Password: password, Back: orgPath(o.ID), Nav: "orgs"}
+}
+
+// DeleteOrgForm serves GET /console/orgs/{id}/delete.
+func (c *Console) DeleteOrgForm(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	return c.confirm(rq, http.StatusOK, "", deleteOrgConfirm(o, c.needsPassword(rq)))
+}
+
+// DeleteOrg serves POST /console/orgs/{id}/delete, re-authenticated.
+func (c *Console) DeleteOrg(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	if ok, err := c.reauthenticated(rq); err != nil {
+		return err
+	} else if !ok {
+		return c.confirm(rq, http.StatusForbidden, reauthNotice, deleteOrgConfirm(o, true))
+	}
+	err = c.Admin.RemoveOrg(rq.ctx, o.ID)
+	if oe := userError(err); oe != nil {
+		return c.confirm(rq, oe.Status, describe(oe), deleteOrgConfirm(o, false))
+	}
+	if err != nil {
+		return err
+	}
+	return web.SeeOther(rq.w, "/console/orgs?done=org-deleted")
+}
+
+type invitationsPage struct {
+	Invitations []invitationView
+	Pager       pager
+}
+
+// Invitations serves GET /console/invitations: every organization's
+// invitations, newest first; ?q= searches the address, the
+// organization and the state.
+func (c *Console) Invitations(rq *request) error {
+	orgs, err := c.Store.ListOrganizations(rq.ctx)
+	if err != nil {
+		return err
+	}
+	var all []invitationView
+	for _, o := range orgs {
+		invs, err := c.invitations(rq, o)
+		if err != nil {
+			return err
+		}
+		all = append(all, invs...)
+	}
+	slices.SortFunc(all, func(a, b invitationView) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	shown, p, err := paginate(rq, "/console/invitations", all, func(v invitationView, q string) bool {
+		return contains(q, v.Email, v.OrgID, v.OrgName, v.State, v.DeviceName)
+	})
+	if err != nil {
+		return err
+	}
+	return c.render(rq, http.StatusOK, invitationsTemplate, "invitations", "Invitations", "", invitationsPage{Invitations: shown, Pager: p})
+}
+
+func (c *Console) loadInvitation(rq *request) (*store.Invitation, error) {
+	inv, err := c.Store.GetInvitation(rq.ctx, rq.r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, web.Error(http.StatusNotFound, "No such invitation", "There is no such invitation. Go back to the list and reload it.")
+	}
+	return inv, err
+}
+
+func revokeInvitationConfirm(inv *store.Invitation) confirmPage {
+	return confirmPage{Heading: "Revoke the invitation to " + inv.Email,
+		Text:   "Its link stops working at once; a device that has not accepted it yet cannot.",
+		Action: "/console/invitations/" + url.PathEscape(inv.ID) + "/revoke", Button: "Revoke the invitation", Danger: true,
+		Back: "/console/invitations", Nav: "invitations"}
+}
+
+// RevokeInvitationForm serves GET /console/invitations/{id}/revoke.
+func (c *Console) RevokeInvitationForm(rq *request) error {
+	inv, err := c.loadInvitation(rq)
+	if err != nil {
+		return err
+	}
+	return c.confirm(rq, http.StatusOK, "", revokeInvitationConfirm(inv))
+}
+
+// RevokeInvitation serves POST /console/invitations/{id}/revoke, through
+// the invitation service the admin API uses (it records the change).
+func (c *Console) RevokeInvitation(rq *request) error {
+	inv, err := c.loadInvitation(rq)
+	if err != nil {
+		return err
+	}
+	if c.Admin.Orgs == nil {
+		return web.Error(http.StatusNotFound, "Invitations are off", "Organizations are not enabled on this server.")
+	}
+	_, err = c.Admin.Orgs.Revoke(rq.ctx, "", inv.ID)
+	if oe := userError(err); oe != nil {
+		return c.confirm(rq, oe.Status, describe(oe), revokeInvitationConfirm(inv))
+	}
+	if err != nil {
+		return err
+	}
+	return web.SeeOther(rq.w, "/console/invitations?done=invitation-gone")
+}
