@@ -161,6 +161,26 @@ func (r *crashRun) start() {
 	waitReady(t, &instance{URL: r.env.Base, proc: p, stderr: r.log})
 }
 
+// stop ends the server as an operator does (SIGTERM): it finishes the
+// requests in flight and exits.
+func (r *crashRun) stop() {
+	r.t.Helper()
+	if err := r.proc.Process.Signal(syscall.SIGTERM); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.proc.Wait(); err != nil {
+		r.t.Fatalf("serve after SIGTERM: %v\n%s", err, r.log)
+	}
+}
+
+func roundAll(m map[string]time.Duration) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(m))
+	for k, d := range m {
+		out[k] = d.Round(10 * time.Millisecond)
+	}
+	return out
+}
+
 func (r *crashRun) kill() {
 	r.t.Helper()
 	if err := r.proc.Process.Signal(syscall.SIGKILL); err != nil {
@@ -172,7 +192,16 @@ func (r *crashRun) kill() {
 func (r *crashRun) run(kills int) {
 	t := r.t
 	started := time.Now()
-	r.start()
+	// Where the time went, logged at the end (and on a failure): a run that
+	// is slow on a loaded machine says which phase was.
+	phases := map[string]time.Duration{}
+	timed := func(name string, f func()) {
+		t0 := time.Now()
+		f()
+		phases[name] += time.Since(t0)
+	}
+	defer func() { t.Logf("%s: time per phase: %v", r.backend, roundAll(phases)) }()
+	timed("start", r.start)
 	if err := r.env.Provision(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -181,47 +210,57 @@ func (r *crashRun) run(kills int) {
 	}
 	settled := 0
 	for k := range kills {
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { r.load.Run(ctx, crashWorkers); close(done) }()
-		time.Sleep(time.Duration(200+r.rng.IntN(1000)) * time.Millisecond) // the random moment
-		r.kill()
-		cancel()
-		<-done
-
+		timed("load", func() {
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { r.load.Run(ctx, crashWorkers); close(done) }()
+			time.Sleep(time.Duration(200+r.rng.IntN(1000)) * time.Millisecond) // the random moment
+			r.kill()
+			cancel()
+			<-done
+		})
 		db := r.open()
-		r.integrity(db)
-		want := r.beforeSettle(db) // what the database says the lost answers were
-		r.start()
-		got, err := r.load.Settle(t.Context())
+		timed("integrity", func() { r.integrity(db) })
+		var want map[string]lostAnswer
+		timed("read", func() { want = r.beforeSettle(db) }) // what the database says the lost answers were
+		timed("start", r.start)
+		var got []workload.Settled
+		var err error
+		timed("settle", func() { got, err = r.load.Settle(t.Context()) })
 		if err != nil {
 			t.Fatalf("kill %d: settle: %v\n%s", k+1, err, r.log)
 		}
 		r.compareSettled(k+1, want, got)
 		settled += len(got)
-		r.invariants(db, false)
+		timed("invariants", func() { r.invariants(db, false) })
 		db.Close()
 		if t.Failed() {
 			t.Fatalf("after kill %d of %d; server log:\n%s", k+1, kills, r.log)
 		}
 	}
-	// A last stretch of load without a kill, cut short as a kill would, then
-	// every check over everything.
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	r.load.Run(ctx, crashWorkers)
-	cancel()
+	// A last stretch of load without a kill, cut short as a kill would. The
+	// server may still be working on a request its client gave up on, so it
+	// is stopped gracefully (it finishes what it was given) before the
+	// database is read; then every check over everything.
+	timed("load", func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		r.load.Run(ctx, crashWorkers)
+		cancel()
+	})
+	timed("stop", r.stop)
 	db := r.open()
 	defer db.Close()
 	want := r.beforeSettle(db)
+	timed("start", r.start)
 	got, err := r.load.Settle(t.Context())
 	if err != nil {
 		t.Fatalf("settle: %v", err)
 	}
 	r.compareSettled(kills+1, want, got)
 	settled += len(got)
-	r.invariants(db, true)
-	r.replays()
-	r.integrity(db)
+	timed("invariants", func() { r.invariants(db, true) })
+	timed("replays", r.replays)
+	timed("integrity", func() { r.integrity(db) })
 
 	tot := r.load.Stats.Totals()
 	if tot.Errors() > 0 {

@@ -40,11 +40,15 @@ const (
 // person; and each budget is spent before a code or password is judged
 // and given back after, so a kill in between keeps the attempt spent),
 // with user codes long enough for those budgets to keep the guessing odds
-// the server requires, the shortest polling interval, and invitation mail to mailboxPort on
+// the server requires, the shortest polling interval, device codes and
+// access tokens that outlive a slow run on a loaded machine (the crash
+// test introspects every access token a client got, and polls every
+// redeemed code again at the end), and invitation mail to mailboxPort on
 // loopback. The caller adds listen, database and admin_token.
 func ServerConfig(mailboxPort int) string {
 	return fmt.Sprintf(`device:
   interval: 1s
+  lifetime: 30m
   requests_per_client_per_minute: 0
   requests_per_ip_per_minute: 0
   user_code: {length: 12, group: 4}
@@ -53,6 +57,7 @@ func ServerConfig(mailboxPort int) string {
   attempts_global: 100000
 login: {attempts_per_account: 10000, attempts_per_ip: 10000}
 invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s}
+tokens: {access_token_lifetime: 1h}
 smtp: {host: 127.0.0.1, port: %d, tls: none, from: "Latchkey <noreply@latchkey.test>"}
 `, mailboxPort)
 }
@@ -232,17 +237,21 @@ func (e *Env) Poll(ctx context.Context, deviceCode string) Answer {
 }
 
 // PollAgain polls a device code polled before, waiting out slow_down
-// (PostgreSQL remembers the last poll across a restart; SQLite does not).
+// (PostgreSQL remembers the last poll across a restart; SQLite does not)
+// as RFC 8628 §3.5 asks: each slow_down adds 5 seconds to the interval.
+// Polling on at the old interval would earn slow_down for ever.
 func (e *Env) PollAgain(ctx context.Context, deviceCode string) Answer {
+	wait := time.Second
 	for {
 		p := e.Poll(ctx, deviceCode)
 		if p.Error() != "slow_down" {
 			return p
 		}
+		wait += 5 * time.Second
 		select {
 		case <-ctx.Done():
 			return Answer{Err: ctx.Err()}
-		case <-time.After(time.Second):
+		case <-time.After(wait):
 		}
 	}
 }
