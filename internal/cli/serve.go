@@ -159,10 +159,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	// raised GC target would keep for a while: hand it back to the system
 	// now, so an idle instance holds only what it uses.
 	debug.FreeOSMemory()
-	log.Info("latchkey is serving", "version", e.Build.Version, "commit", shortCommit(e.Build.Commit), "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
-	if dev0 != nil {
-		printDevBanner(e.Stdout, cfg, dev0)
-	} else {
+	// What a new installation lacks is logged before "latchkey is
+	// serving", so whoever waits for that line has read the advice too.
+	if dev0 == nil {
 		gaps, err := missing(ctx, st, cfg)
 		if err != nil {
 			// Advice only: a database hiccup now is no reason to stop serving.
@@ -171,6 +170,10 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		for _, g := range gaps {
 			log.Warn(g.what, "fix", g.fix)
 		}
+	}
+	log.Info("latchkey is serving", "version", e.Build.Version, "commit", shortCommit(e.Build.Commit), "listen", ln.Addr().String(), "issuer", cfg.IssuerURL(), "database", redactDSN(cfg.Database))
+	if dev0 != nil {
+		printDevBanner(e.Stdout, cfg, dev0)
 	}
 
 	select {
