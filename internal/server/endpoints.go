@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
@@ -78,6 +79,9 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		PerClient: cfg.Limits.AuthFailuresPerClient,
 		PerIP:     cfg.Limits.AuthFailuresPerIP,
 		Log:       s.log,
+		// An address's failures read from the store are trusted for a
+		// second, its own failures counted at once (CA-05).
+		Fresh: time.Second,
 	}
 	deviceAuthz := &device.Handler{
 		Store:              s.store,

@@ -380,3 +380,52 @@ func TestTokenRateLimitAcrossInstances(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretGuessingAcrossInstances: an instance trusts an address's
+// failure count for a second (clientauth.Guard.Fresh), so a guesser that
+// spent its budget on one instance gets at most one more failure on each
+// other instance before that instance sees the budget spent, and none once
+// the second has passed (docs/security.md CA-05).
+func TestSecretGuessingAcrossInstances(t *testing.T) {
+	t.Parallel()
+	const perIP = 4
+	onEachBackend(t, func(t *testing.T, b backend) {
+		a := newTestServerOn(t, b, true, func(c *config.Config) {
+			c.TrustProxy = true
+			c.Limits.AuthFailuresPerIP = perIP
+			c.Limits.AuthFailureWindow = config.Duration(10 * time.Minute)
+		})
+		srvB, err := New(t.Context(), a.Srv.cfg, a.Store, slog.New(slog.DiscardHandler), Options{Now: a.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tsB := httptest.NewServer(srvB)
+		t.Cleanup(tsB.Close)
+		bServer := &testServer{URL: tsB.URL, Store: a.Store, Clock: a.Clock}
+		introspect := func(s *testServer, addr, secret string) reply {
+			return s.postAs(t, "/oauth2/introspect", addr, url.Values{"token": {"x"}}, printerClient, secret)
+		}
+		for _, addr := range []string{"203.0.113.5", "203.0.113.6"} {
+			// b has read the address's count: none.
+			if r := introspect(bServer, addr, printerSecret); r.Status != 200 {
+				t.Fatalf("%s on b before any failure: %d %s", addr, r.Status, r.Raw)
+			}
+			for i := range perIP {
+				wantOAuthError(t, introspect(a, addr, fmt.Sprintf("lk_cs_guess-%d", i)), 401, oauth.InvalidClient)
+			}
+			wantTooMany(t, "a, the budget spent", introspect(a, addr, printerSecret))
+		}
+		// Within the second, b still trusts its count of the first address:
+		// one more failure, whose count tells b the budget is spent.
+		wantOAuthError(t, introspect(bServer, "203.0.113.5", "lk_cs_guess-b"), 401, oauth.InvalidClient)
+		wantTooMany(t, "b after its own failure", introspect(bServer, "203.0.113.5", printerSecret))
+		// A second on, b reads the count again: no failure more.
+		a.Clock.Advance(time.Second)
+		wantTooMany(t, "b a second later", introspect(bServer, "203.0.113.6", "lk_cs_guess-b"))
+		n, err := (throttle.Window{Length: 10 * time.Minute}).Count(t.Context(), a.Store, "clientauth:ip:203.0.113.6", a.Clock.Now())
+		mustDo(t, err)
+		if n != perIP {
+			t.Errorf("the second address's failures in the store = %d; want %d", n, perIP)
+		}
+	})
+}
