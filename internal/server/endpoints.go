@@ -58,7 +58,6 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	if err != nil {
 		return nil, err
 	}
-	go web.PrepareAgents() // the confirm page's User-Agent parser, built once
 	// The CSRF key lives in the store so every instance checks the tokens
 	// every other one issued.
 	fresh := make([]byte, 32)
