@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -26,13 +27,20 @@ type registerPage struct {
 	ReturnTo    string
 	SignIn      string // the sign-in page, returning to the same place
 	MinPassword int
-	For         string // what the account is for: "connect Living-room TV" (purpose)
+	Heading     string // a key: what the account is for (purpose)
+	ForName     string // the device or application it is for
+}
+
+func (rp *registerPage) localize(l *i18n.Locale) {
+	rp.Title, rp.TitleArgs = rp.Heading, []any{"client", rp.ForName}
+	rp.base.localize(l)
+	rp.Heading = l.T(rp.Heading, "client", rp.ForName)
 }
 
 var (
-	msgEmailTaken = "There is already an account for this email address. Sign in instead, or use another address."
-	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many new accounts",
-		Text: "Too many accounts were created from your network. Try again later."}
+	msgEmailTaken = "register.email_taken"
+	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "err.too_many_new.heading",
+		Text: "err.too_many_new.text"}
 )
 
 // RegisterForm serves GET /register: the form to create an account, from
@@ -47,19 +55,17 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
 	hint, _ := query(r, "login_hint")
-	page := p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
-		"", loginHint(hint), returnTo)
-	if page.For = p.purpose(r, returnTo); page.For != "" {
-		page.Title = "Create an account to " + page.For
-	}
-	return p.render(w, http.StatusOK, "register", page)
+	page := p.registerPage(base{CSRF: p.csrfFor(w, r, s), User: u}, "", loginHint(hint), returnTo)
+	why := p.purpose(r, returnTo)
+	page.Heading, page.ForName = why.heading("register.heading"), why.Name
+	return p.render(w, r, http.StatusOK, "register", page)
 }
 
 // registerPage is the registration form; its link to sign in instead
 // returns to the same place, with the email carried over as the hint.
 func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage {
 	return registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
-		MinPassword: account.MinPasswordLength}
+		MinPassword: account.MinPasswordLength, Heading: "register.heading"}
 }
 
 // Register serves POST /register. Attempts are limited per client IP,
@@ -82,9 +88,9 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(f.Get("name"))
 	email := strings.ToLower(strings.TrimSpace(f.Get("email")))
 	password := f.Get("password")
-	again := func(status int, notice string) error {
-		b := base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), Notice: notice}
-		return p.render(w, status, "register", p.registerPage(b, f.Get("name"), f.Get("email"), returnTo))
+	again := func(status int, notice string, args ...any) error {
+		b := base{CSRF: p.csrfFor(w, r, s), Notice: notice, NoticeArgs: args}
+		return p.render(w, r, status, "register", p.registerPage(b, f.Get("name"), f.Get("email"), returnTo))
 	}
 
 	ctx := r.Context()
@@ -110,12 +116,12 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	// The form parser let through only text without control characters.
 	switch {
 	case name == "" || utf8.RuneCountInString(name) > maxUserName:
-		return again(http.StatusBadRequest, fmt.Sprintf("Enter your name, at most %d characters.", maxUserName))
+		return again(http.StatusBadRequest, "register.name_invalid", "n", maxUserName)
 	case !account.ValidEmail(email):
-		return again(http.StatusBadRequest, "Enter an email address such as name@example.com.")
+		return again(http.StatusBadRequest, "notice.email_invalid")
 	}
 	if err := account.ValidatePassword(password); err != nil {
-		return again(http.StatusBadRequest, capitalize(err.Error())+".")
+		return again(http.StatusBadRequest, passwordNotice(p.locale(r), err))
 	}
 	// Counted once the form is sensible: typos cost nothing, and what is
 	// limited is accounts, or guesses at which emails have one.
@@ -145,7 +151,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.log().InfoContext(ctx, "account registered", "user_id", u.ID)
 	if p.Links != nil {
-		if err := p.Links.SendVerification(ctx, u, u.Email, returnTo); err != nil {
+		if err := p.Links.SendVerification(ctx, p.locale(r), u, u.Email, returnTo); err != nil {
 			return err
 		}
 	}
