@@ -80,6 +80,18 @@ func (l *Links) SendReset(ctx context.Context, loc *i18n.Locale, u *store.User) 
 		loc.T("mail.reset.subject"), loc.T("mail.reset.intro", "where", l.where()), loc.T("mail.reset.outro"))
 }
 
+// NotifyTaken mails u that someone tried to register with u's address,
+// which already has an account: the registration page answers the same
+// either way (so it does not tell who has an account), and this mail is
+// the rest of the answer, to the only person who should have it. It holds
+// no token: only the sign-in and "forgot password" pages, with the address
+// filled in. It is in loc's language (the registration page's).
+func (l *Links) NotifyTaken(ctx context.Context, loc *i18n.Locale, u *store.User) error {
+	hint := url.Values{"login_hint": {u.Email}}.Encode()
+	return l.Notify(ctx, loc, u.Email, u.Name, "account_exists", "where", l.where(),
+		"login", l.Issuer+"/login?"+hint, "forgot", l.Issuer+"/forgot-password?"+hint)
+}
+
 // Notify mails to a notice that carries no link, in loc's language: the
 // catalog's mail.<kind>.subject and mail.<kind>.text with args, greeting
 // name (none when "").

@@ -92,7 +92,7 @@ func TestMessageKeys(t *testing.T) {
 	}
 	// The keys Go puts together: mail.<kind>.subject and .text (Notify),
 	// time.month.N, scope words.
-	for _, kind := range []string{"password_changed", "address_taken", "email_changed", "password_reset", "passkey_added", "totp_on"} {
+	for _, kind := range []string{"password_changed", "address_taken", "email_changed", "password_reset", "passkey_added", "totp_on", "account_exists"} {
 		used["mail."+kind+".subject"], used["mail."+kind+".text"] = "Notify", "Notify"
 	}
 	for key, where := range used {

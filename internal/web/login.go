@@ -32,6 +32,9 @@ type loginPage struct {
 	Passkey  *passkeyView // nil when passkeys are off
 	Heading  string       // a key: what signing in is for (purpose)
 	ForName  string       // the device or application it is for
+	// CanRegister: registration is not off, so the page offers to
+	// create an account.
+	CanRegister bool
 }
 
 func (lp *loginPage) localize(l *i18n.Locale) {
@@ -48,10 +51,11 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		return err
 	}
 	page := loginPage{
-		base:     base{CSRF: csrf, User: u, Notice: notice},
-		Username: username,
-		ReturnTo: returnTo,
-		Passkey:  view,
+		base:        base{CSRF: csrf, User: u, Notice: notice},
+		Username:    username,
+		ReturnTo:    returnTo,
+		Passkey:     view,
+		CanRegister: !p.Registration.Closed(),
 	}
 	why := p.purpose(r, returnTo)
 	page.Heading, page.ForName = why.heading("login.heading"), why.Name
