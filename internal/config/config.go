@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -158,6 +159,24 @@ type Accounts struct {
 	// passkey): "off", "admins" (system and organization admins) or
 	// "all". Empty: admins, or off under --dev.
 	SecondFactor string `yaml:"second_factor"`
+	// Registration is who may create an account on the registration page:
+	// "open" (anyone; the default), "domains" (addresses at one of
+	// RegistrationDomains, matched exactly, in any case) or "off".
+	// Administrators create accounts whatever it says. Not the top-level
+	// registration, which is dynamic client registration.
+	Registration        string   `yaml:"registration"`
+	RegistrationDomains []string `yaml:"registration_domains"`
+}
+
+// RegistrationMode is Registration with its default filled in: open, in
+// development and outside it (README, "Accounts": Latchkey's first use is
+// people connecting their own devices, who create their account from the
+// device's QR code).
+func (a Accounts) RegistrationMode() string {
+	if a.Registration == "" {
+		return "open"
+	}
+	return a.Registration
 }
 
 // SecondFactorPolicy is SecondFactor with its default filled in.
@@ -445,6 +464,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("accounts.second_factor %q: one of off, admins, all", c.Accounts.SecondFactor)
 	}
+	c.checkRegistrationDomains(bad)
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)
 	errs = append(errs, c.DPoP.check()...)
@@ -525,4 +545,47 @@ func (c *Config) validateServiceAPI(bad func(string, ...any)) {
 	if s.VerificationURIComplete != "" && !strings.Contains(s.VerificationURIComplete, "USER_CODE") {
 		bad("service_api.verification_uri_complete %q: must hold USER_CODE where the user code goes", s.VerificationURIComplete)
 	}
+}
+
+// checkRegistrationDomains checks accounts.registration and its domains:
+// "domains" needs at least one, and a list given with another mode would
+// be ignored, which is refused rather than left to surprise.
+func (c *Config) checkRegistrationDomains(bad func(string, ...any)) {
+	a := c.Accounts
+	switch a.Registration {
+	case "", "open", "domains", "off":
+	default:
+		bad("accounts.registration %q: one of open, domains, off", a.Registration)
+		return
+	}
+	if a.Registration == "domains" && len(a.RegistrationDomains) == 0 {
+		bad("accounts.registration domains: list the email domains in accounts.registration_domains")
+	}
+	if a.Registration != "domains" && len(a.RegistrationDomains) > 0 {
+		bad("accounts.registration_domains: used only with accounts.registration: domains (it is %q)", a.RegistrationMode())
+	}
+	for _, d := range a.RegistrationDomains {
+		if !validDomain(d) {
+			bad("accounts.registration_domains %q: a domain name such as example.com (no @, no wildcard; a subdomain is listed on its own)", d)
+		}
+	}
+}
+
+// validDomain reports whether d is a dotted host name of letters (any
+// script), digits and hyphens, as an email address's domain is.
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -331,3 +331,40 @@ func TestValidateLimits(t *testing.T) {
 		t.Errorf("limits of 0 (none) are refused: %v", err)
 	}
 }
+
+func TestValidateRegistration(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		mode    string
+		domains []string
+		wantErr string // "" for valid
+	}{
+		{"default", "", nil, ""},
+		{"open", "open", nil, ""},
+		{"off", "off", nil, ""},
+		{"domains", "domains", []string{"example.com", "Corp.Example.ORG", "bücher.example"}, ""},
+		{"unknown mode", "invite", nil, `accounts.registration "invite"`},
+		{"domains without any", "domains", nil, "accounts.registration_domains"},
+		{"domains with another mode", "open", []string{"example.com"}, "used only with accounts.registration: domains"},
+		{"an address, not a domain", "domains", []string{"me@example.com"}, `"me@example.com"`},
+		{"a wildcard", "domains", []string{"*.example.com"}, `"*.example.com"`},
+		{"no dot", "domains", []string{"localhost"}, `"localhost"`},
+		{"leading dot", "domains", []string{".example.com"}, `".example.com"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Accounts.Registration, c.Accounts.RegistrationDomains = tt.mode, tt.domains
+			err := c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Validate = %v; want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
+	if got := (Accounts{}).RegistrationMode(); got != "open" {
+		t.Errorf("default RegistrationMode = %q, want open", got)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -379,26 +378,7 @@ func TestAuthCodeConcurrentRedemption(t *testing.T) {
 		app := newRP(t, s, webAppClient, false)
 		conf, _ := app.config(t, s)
 		code, verifier := approvedCode(t, s, app, conf)
-		results := make([]reply, 20)
-		var wg sync.WaitGroup
-		for i := range results {
-			wg.Go(func() { results[i] = s.redeemCode(t, app, code, verifier) })
-		}
-		wg.Wait()
-		ok := 0
-		for _, r := range results {
-			switch {
-			case r.Status == 200:
-				ok++
-			case r.Status >= 500:
-				t.Errorf("server error: %d %s", r.Status, r.Raw)
-			case r.str("error") != oauth.InvalidGrant:
-				t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
-			}
-		}
-		if ok != 1 {
-			t.Errorf("%d redemptions got tokens; want exactly 1", ok)
-		}
+		onlyOneWins(t, "redemptions", 20, func() reply { return s.redeemCode(t, app, code, verifier) }, oauth.InvalidGrant)
 	})
 }
 

@@ -217,6 +217,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	pages.Passkeys = s.store
 	pages.TOTP = s.store
 	pages.SecondFactor = cfg.Accounts.SecondFactorPolicy(cfg.Dev)
+	pages.Registration = account.Registration{Mode: cfg.Accounts.RegistrationMode()}
+	for _, d := range cfg.Accounts.RegistrationDomains {
+		pages.Registration.Domains = append(pages.Registration.Domains, strings.ToLower(d))
+	}
 	pages.Links = &account.Links{
 		Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log, Kick: outbox.Kick,
 		VerifyLifetime: cfg.Accounts.VerifyLinkLifetime.D(), ResetLifetime: cfg.Accounts.ResetLinkLifetime.D(),

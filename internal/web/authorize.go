@@ -148,7 +148,11 @@ func (p *Pages) follow(w http.ResponseWriter, r *http.Request, s *store.Session,
 	case authorize.Login:
 		return seeOther(w, signInURL("/login", continueURL(step.RequestID), step.LoginHint))
 	case authorize.Register:
-		return seeOther(w, signInURL("/register", continueURL(step.RequestID), step.LoginHint))
+		page := "/register"
+		if p.Registration.Closed() { // as on the device page
+			page = "/login"
+		}
+		return seeOther(w, signInURL(page, continueURL(step.RequestID), step.LoginHint))
 	case authorize.Consent:
 		return p.consentPage(w, r, s, u, step)
 	}

@@ -94,6 +94,9 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	if err != nil {
 		return err
 	}
+	// With registration off, flow=register would lead to a page that
+	// says so: sign-in, where someone with an account can go on.
+	opts.Register = opts.Register && !p.Registration.Closed()
 	s, u, err := p.Sessions.Current(r)
 	if err != nil {
 		return err

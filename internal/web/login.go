@@ -30,6 +30,9 @@ type loginPage struct {
 	ReturnTo string
 	Passkey  *passkeyView // nil when passkeys are off
 	For      string       // what signing in is for: "connect Living-room TV" (purpose)
+	// CanRegister: registration is not off, so the page offers to
+	// create an account.
+	CanRegister bool
 }
 
 // renderLogin shows the sign-in page, with a passkey sign-in begun for it.
@@ -45,6 +48,8 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		ReturnTo: returnTo,
 		Passkey:  view,
 		For:      p.purpose(r, returnTo),
+
+		CanRegister: !p.Registration.Closed(),
 	}
 	if page.For != "" {
 		page.Title = "Sign in to " + page.For

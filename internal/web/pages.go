@@ -115,6 +115,10 @@ type Pages struct {
 	TOTP         TOTPStore
 	SecondFactor string
 
+	// Registration is who may create an account on the registration
+	// page (register.go); the zero value lets anyone.
+	Registration account.Registration
+
 	rp passkeyRP      // the WebAuthn relying party, built on first use
 	bg sync.WaitGroup // mail composed after the answer (later)
 }

@@ -27,6 +27,7 @@ type registerPage struct {
 	SignIn      string // the sign-in page, returning to the same place
 	MinPassword int
 	For         string // what the account is for: "connect Living-room TV" (purpose)
+	Domains     string // the domains that may register, in words; "" when any may
 }
 
 var (
@@ -47,6 +48,9 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
 	hint, _ := query(r, "login_hint")
+	if p.Registration.Closed() {
+		return p.registrationClosed(w, r, s, u, returnTo, loginHint(hint))
+	}
 	page := p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
 		"", loginHint(hint), returnTo)
 	if page.For = p.purpose(r, returnTo); page.For != "" {
@@ -58,8 +62,27 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 // registerPage is the registration form; its link to sign in instead
 // returns to the same place, with the email carried over as the hint.
 func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage {
-	return registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
+	page := registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
 		MinPassword: account.MinPasswordLength}
+	if p.Registration.Restricted() {
+		page.Domains = p.Registration.DomainList()
+	}
+	return page
+}
+
+// registrationClosed is the registration page's answer when registration
+// is off (accounts.registration): a page that says so, with the way to
+// sign in, returning where the registration would have. 403: the request
+// was understood and is refused, for everyone alike.
+func (p *Pages) registrationClosed(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, returnTo, hint string) error {
+	return p.render(w, http.StatusForbidden, "message", messagePage{
+		base:    base{Title: "Accounts are not open", CSRF: p.csrfFor(w, r, s), User: u},
+		Heading: "Accounts are not open",
+		Text: "Accounts here are created by an administrator, not on this page. " +
+			"If you already have one, sign in; if not, ask your administrator for an account.",
+		Link: signInURL("/login", returnTo, hint), LinkText: "Sign in",
+		Mark: markBad,
+	})
 }
 
 // Register serves POST /register. Attempts are limited per client IP,
@@ -79,6 +102,9 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	returnTo, _ := safeReturnTo(f.Get("return_to"))
+	if p.Registration.Closed() {
+		return p.registrationClosed(w, r, s, nil, returnTo, "")
+	}
 	name := strings.TrimSpace(f.Get("name"))
 	email := strings.ToLower(strings.TrimSpace(f.Get("email")))
 	password := f.Get("password")
@@ -113,6 +139,12 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 		return again(http.StatusBadRequest, fmt.Sprintf("Enter your name, at most %d characters.", maxUserName))
 	case !account.ValidEmail(email):
 		return again(http.StatusBadRequest, "Enter an email address such as name@example.com.")
+	case !p.Registration.Allows(email):
+		// Said of the domain alone, before any account is looked up: the
+		// same for an address with an account (an administrator may
+		// create one at any domain) and one without.
+		return again(http.StatusBadRequest, "Accounts here are only for email addresses at "+
+			p.Registration.DomainList()+". Use your address there, or ask your administrator for an account.")
 	}
 	if err := account.ValidatePassword(password); err != nil {
 		return again(http.StatusBadRequest, capitalize(err.Error())+".")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/account"
 )
 
 func registerForm(name, email, password, returnTo, token string) url.Values {
@@ -162,5 +164,79 @@ func TestLoginLinksToRegister(t *testing.T) {
 	}
 	if page := e.browser(t).get("/login").Body.String(); !strings.Contains(page, `href="/register"`) {
 		t.Errorf("plain sign-in page lacks the registration link")
+	}
+}
+
+// TestRegistrationOff: with accounts.registration off nobody creates an
+// account on the page, which says so (not a 404 or 500), the sign-in page
+// offers none, and the device page's and authorization endpoint's
+// flow=register lead to sign-in instead.
+func TestRegistrationOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "Living room TV")
+	e.pages.Registration = account.Registration{Mode: account.RegistrationOff}
+	b := e.browser(t)
+	w := b.get("/register?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT&login_hint=new%40example.com")
+	page := w.Body.String()
+	if w.Code != http.StatusForbidden || !strings.Contains(page, "Accounts are not open") || strings.Contains(page, `name="password"`) {
+		t.Errorf("GET /register: %d; want 403 with the explanation and no form:\n%s", w.Code, page)
+	}
+	if want := `href="/login?login_hint=new%40example.com&amp;return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`; !strings.Contains(page, want) {
+		t.Errorf("the closed page lacks the way to sign in %s:\n%s", want, page)
+	}
+	w = b.post("/register", registerForm("Grace", "grace@example.com", "a long enough password", "", b.csrf("/login")))
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "Accounts are not open") {
+		t.Errorf("POST /register: %d; want 403:\n%s", w.Code, w.Body)
+	}
+	if _, err := e.st.GetUserByEmail(t.Context(), "grace@example.com"); err == nil {
+		t.Errorf("registration off created an account")
+	}
+	// CSRF still comes first: a forged POST is refused as forged.
+	if w := e.browser(t).post("/register", registerForm("Grace", "grace@example.com", "a long enough password", "", "")); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "expired") {
+		t.Errorf("POST /register without a token: %d", w.Code)
+	}
+	if page := b.get("/login").Body.String(); strings.Contains(page, "/register") || strings.Contains(page, "Create an account") {
+		t.Errorf("the sign-in page offers an account with registration off:\n%s", page)
+	}
+	w = b.get("/device?user_code=WDJB-MJHT&flow=register&login_hint=a%40example.com")
+	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?login_hint=a%40example.com&") {
+		t.Errorf("flow=register with registration off: %d to %q; want sign-in", w.Code, loc)
+	}
+	// The person who has an account still signs in.
+	b.login(testEmail)
+}
+
+// TestRegistrationDomains: with accounts.registration domains an address
+// at a listed domain registers, any other (a subdomain too) is refused
+// with the same words whether or not an account has it, and the page
+// names the domains.
+func TestRegistrationDomains(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "Living room TV")
+	e.pages.Registration = account.Registration{Mode: account.RegistrationDomains, Domains: []string{"corp.example", "example.org"}}
+	b := e.browser(t)
+	if page := b.get("/register").Body.String(); !strings.Contains(page, "Accounts here are for email addresses at corp.example or example.org.") {
+		t.Errorf("the registration page does not name the domains:\n%s", page)
+	}
+	if page := b.get("/login").Body.String(); !strings.Contains(page, `href="/register"`) {
+		t.Errorf("the sign-in page lacks the registration link with registration by domain")
+	}
+	var bodies []string
+	for _, email := range []string{"grace@example.net", "grace@mail.corp.example", testEmail /* has an account, at example.com */} {
+		w := b.post("/register", registerForm("Grace", email, "a long enough password", "", b.csrf("/register")))
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "only for email addresses at corp.example or example.org") {
+			t.Errorf("%s: %d; want 400 naming the domains:\n%s", email, w.Code, w.Body)
+		}
+		bodies = append(bodies, strings.NewReplacer(email, "EMAIL", url.QueryEscape(email), "EMAIL", "grace@example.net", "EMAIL").Replace(w.Body.String()))
+	}
+	if bodies[0] != bodies[2] {
+		t.Errorf("an unlisted domain's answer differs with an account and without:\n%s\n---\n%s", bodies[0], bodies[2])
+	}
+	w := b.post("/register", registerForm("Grace", "Grace@Corp.Example", "a long enough password", "", b.csrf("/register")))
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("a listed domain in another case: %d; want 303\n%s", w.Code, w.Body)
+	}
+	if _, err := e.st.GetUserByEmail(t.Context(), "grace@corp.example"); err != nil {
+		t.Errorf("the listed domain's account: %v", err)
 	}
 }
