@@ -184,7 +184,7 @@ func (c *Console) renderGroup(rq *request, status int, notice string, o *store.O
 	for _, cl := range shown {
 		p.Devices = append(p.Devices, deviceView{Client: cl})
 	}
-	return c.renderOrgPage(rq, status, groupTemplate, o, "groups", g.Name, notice, p)
+	return c.renderOrgPage(rq, status, groupTemplate, o, "org", g.Name, notice, p)
 }
 
 // SaveGroup serves POST /console/orgs/{id}/groups/{group_id}: name,
@@ -214,7 +214,7 @@ func deleteGroupConfirm(o *store.Organization, g *store.ClientGroup) confirmPage
 		Text: "Its devices leave it, and lose the scopes it gave them (the devices themselves stay). " +
 			"Its pending invitations are revoked. This cannot be undone.",
 		Action: groupPath(o.ID, g.ID) + "/delete", Button: "Delete the group", Danger: true,
-		Back: groupPath(o.ID, g.ID), Org: o, OrgNav: "groups"}
+		Back: groupPath(o.ID, g.ID), Org: o, OrgNav: "org"}
 }
 
 // DeleteGroupForm serves GET /console/orgs/{id}/groups/{group_id}/delete.
@@ -295,7 +295,7 @@ func (c *Console) renderDevice(rq *request, status int, notice string, o *store.
 			p.Others = append(p.Others, g)
 		}
 	}
-	return c.renderOrgPage(rq, status, deviceTemplate, o, "groups", d.Name, notice, p)
+	return c.renderOrgPage(rq, status, deviceTemplate, o, "org", d.Name, notice, p)
 }
 
 // RenameDevice serves POST /console/orgs/{id}/devices/{client_id}/name,
@@ -362,7 +362,7 @@ func removeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
 		Text: "The device client " + d.ID + " is deleted: it leaves every group, its tokens stop working and its secret is refused. " +
 			"To enrol it again, send it a new invitation. This cannot be undone.",
 		Action: devicePath(o.ID, d.ID) + "/remove", Button: "Remove the device", Danger: true,
-		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "groups"}
+		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "org"}
 }
 
 // RemoveDeviceForm serves GET /console/orgs/{id}/devices/{client_id}/remove.
@@ -404,7 +404,7 @@ func rotateDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
 		Text: "The device's current secret stops working at once: it can get no new token until it is given the new one, " +
 			"which is shown once, on the next page.",
 		Action: devicePath(o.ID, d.ID) + "/secret", Button: "Rotate the secret", Danger: true,
-		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "groups"}
+		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "org"}
 }
 
 // RotateDeviceSecretForm serves GET /console/orgs/{id}/devices/{client_id}/secret.
@@ -445,7 +445,7 @@ func (c *Console) RotateDeviceSecret(rq *request) error {
 	}
 	// Pages are never cached (Cache-Control: no-store), so this is the
 	// only time the secret is shown.
-	return c.renderOrgPage(rq, http.StatusOK, deviceSecretTemplate, o, "groups", "New secret", "", deviceSecretPage{Device: rotated, Secret: secret})
+	return c.renderOrgPage(rq, http.StatusOK, deviceSecretTemplate, o, "org", "New secret", "", deviceSecretPage{Device: rotated, Secret: secret})
 }
 
 func revokeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
@@ -453,7 +453,7 @@ func revokeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
 		Text: "Every token the device holds stops working at once. It keeps its secret, and so may ask for new tokens: " +
 			"to stop that too, rotate its secret or remove it.",
 		Action: devicePath(o.ID, d.ID) + "/revoke", Button: "Revoke its tokens", Danger: true,
-		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "groups"}
+		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "org"}
 }
 
 // RevokeDeviceTokensForm serves GET /console/orgs/{id}/devices/{client_id}/revoke.

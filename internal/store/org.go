@@ -166,7 +166,7 @@ type OrganizationStore interface {
 	// ListUserMemberships returns the organizations userID is a member of,
 	// as memberships, ordered by organization id.
 	ListUserMemberships(ctx context.Context, userID string) ([]*OrgMember, error)
-	DeleteOrgMember(ctx context.Context, orgID, userID string) error        // ErrNotFound if not a member
+	DeleteOrgMember(ctx context.Context, orgID, userID string) error // ErrNotFound if not a member
 }
 
 // ClientGroupStore keeps device client groups and which clients are in them.
