@@ -75,6 +75,22 @@ func (l *Links) SendReset(ctx context.Context, u *store.User) error {
 		"If you did not ask for this, ignore this email: your password stays as it is. Setting a new password signs you out everywhere.")
 }
 
+// NotifyTaken mails u that someone tried to register with u's address,
+// which already has an account: the registration page answers the same
+// either way (so it does not tell who has an account), and this mail is
+// the rest of the answer, to the only person who should have it. It holds
+// no token: only the sign-in and "forgot password" pages, with the address
+// filled in.
+func (l *Links) NotifyTaken(ctx context.Context, u *store.User) error {
+	hint := url.Values{"login_hint": {u.Email}}.Encode()
+	return l.Notify(ctx, u.Email, "Someone tried to create an account with your address",
+		"Hello "+u.Name+",\n\nSomeone, probably you, tried to create an account at "+l.where()+" with this email address. "+
+			"It already has an account, so nothing was created or changed.\n\n"+
+			"To sign in to your account:\n"+l.Issuer+"/login?"+hint+"\n\n"+
+			"If you forgot your password, choose a new one:\n"+l.Issuer+"/forgot-password?"+hint+"\n\n"+
+			"If it was not you, ignore this email: your account stays as it is.")
+}
+
 // Notify mails to a notice that carries no link.
 func (l *Links) Notify(ctx context.Context, to, subject, text string) error {
 	id, err := oauth.NewID(l.rand())

@@ -86,7 +86,7 @@ func TestRegistrationSettingsInBrowser(t *testing.T) {
 			t.Errorf("a subdomain was not refused with the domains named:\n%s", text)
 		}
 		schemeShots(t, bctx, "register-domains-refused")
-		register(t, bctx, "Grace Hopper", "Grace@EXAMPLE.org", "a long enough password")
+		registerAndSignIn(t, bctx, s, "Grace Hopper", "Grace@EXAMPLE.org", "a long enough password")
 		waitFor(t, bctx, `input[name=user_code]`)
 		if _, err := s.Store.GetUserByEmail(t.Context(), "grace@example.org"); err != nil {
 			t.Errorf("the listed domain's account: %v", err)
