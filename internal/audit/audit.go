@@ -30,6 +30,7 @@ const (
 	ClientUpdate       = "client.update"
 	ClientDelete       = "client.delete"
 	ClientRotateSecret = "client.rotate-secret"
+	ClientRevokeTokens = "client.revoke-tokens"
 	UserCreate         = "user.create"
 	UserUpdate         = "user.update"
 	UserDelete         = "user.delete"
@@ -57,7 +58,7 @@ const (
 
 // Kinds is every kind, for the filters people choose from.
 var Kinds = []string{
-	ClientCreate, ClientUpdate, ClientDelete, ClientRotateSecret,
+	ClientCreate, ClientUpdate, ClientDelete, ClientRotateSecret, ClientRevokeTokens,
 	UserCreate, UserUpdate, UserDelete, GrantRevoke,
 	OrgCreate, OrgUpdate, OrgDelete, MemberPut, MemberDelete,
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,

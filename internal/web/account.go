@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ type accountPage struct {
 	MinPassword int
 	Passkeys    *accountPasskeys // nil when passkeys are off
 	TOTP        *accountTOTP     // nil when second factors are off
+	Console     bool             // a system administrator or an organization's admin: a link to /console
 }
 
 type consentView struct {
@@ -112,13 +114,21 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 	if err != nil {
 		return err
 	}
+	console := u.Sysadmin
+	if !console {
+		ms, err := p.Accounts.ListUserMemberships(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		console = slices.ContainsFunc(ms, func(m *store.OrgMember) bool { return m.Role == store.RoleAdmin })
+	}
 	if done == "" && notice == "" && second != nil && second.Required && !second.On {
 		notice = "account.totp_required"
 	}
 	return p.render(w, r, status, "account", accountPage{
 		base:    base{Title: "account.heading", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
 		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
-		Passkeys: passkeys, TOTP: second,
+		Passkeys: passkeys, TOTP: second, Console: console,
 	})
 }
 
