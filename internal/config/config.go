@@ -137,11 +137,20 @@ type UserCode struct {
 	Group    int    `yaml:"group"` // characters between dashes; 0 for none
 }
 
-// Login sets the sign-in throttle.
+// Login sets the sign-in throttle (docs/security.md UI-05).
 type Login struct {
-	AttemptsPerAccount int      `yaml:"attempts_per_account"`
-	AttemptsPerIP      int      `yaml:"attempts_per_ip"`
-	Window             Duration `yaml:"window"`
+	// AttemptsPerAccount is the wrong passwords allowed for one account
+	// from one network (IPv4 /24, IPv6 /64), and from one known browser
+	// (signed in there before) on its own, in each Window.
+	AttemptsPerAccount int `yaml:"attempts_per_account"`
+	// AttemptsPerIP is the wrong passwords allowed from one address,
+	// whatever the account.
+	AttemptsPerIP int      `yaml:"attempts_per_ip"`
+	Window        Duration `yaml:"window"`
+	// AccountCeiling is the wrong passwords allowed for one account from
+	// every network together: it stops guessing spread over many
+	// networks, and holds no known browser of the account.
+	AccountCeiling int `yaml:"account_ceiling"`
 }
 
 // Accounts sets what people may do with their accounts: the links mailed to
@@ -270,7 +279,7 @@ func Default() Config {
 			RequestsPerClientPerMinute: 10000,
 			RequestsPerIPPerMinute:     60,
 		},
-		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
+		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute), AccountCeiling: 100},
 		Accounts: Accounts{VerifyLinkLifetime: Duration(24 * time.Hour), ResetLinkLifetime: Duration(time.Hour),
 			LinksPerAddress: 3, LinksPerIP: 20},
 		Session: Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
@@ -452,6 +461,7 @@ func (c *Config) Validate() error {
 		"device.expected_live_codes":  c.Device.ExpectedLiveCodes,
 		"login.attempts_per_account":  c.Login.AttemptsPerAccount,
 		"login.attempts_per_ip":       c.Login.AttemptsPerIP,
+		"login.account_ceiling":       c.Login.AccountCeiling,
 		"accounts.links_per_address":  c.Accounts.LinksPerAddress,
 		"accounts.links_per_ip":       c.Accounts.LinksPerIP,
 	} {
@@ -465,6 +475,9 @@ func (c *Config) Validate() error {
 		bad("accounts.second_factor %q: one of off, admins, all", c.Accounts.SecondFactor)
 	}
 	c.checkRegistrationDomains(bad)
+	if c.Login.AccountCeiling < c.Login.AttemptsPerAccount {
+		bad("login.account_ceiling %d: at least login.attempts_per_account %d (it sums every network's attempts)", c.Login.AccountCeiling, c.Login.AttemptsPerAccount)
+	}
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)
 	errs = append(errs, c.DPoP.check()...)

@@ -82,14 +82,14 @@ func TestLoadProblems(t *testing.T) {
 		want []string // the error's lines, after "FILE line "
 	}{
 		{"unknown key in a section", "login:\n  attempts: 3\n",
-			[]string{`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`}},
+			[]string{`2: unknown key "attempts" in "login" (known: account_ceiling, attempts_per_account, attempts_per_ip, window)`}},
 		{"unknown key in a nested section", "device:\n  user_code:\n    size: 9\n",
 			[]string{`3: unknown key "size" in "device.user_code" (known: alphabet, group, length)`}},
 		{"unknown top-level key", "listen: 127.0.0.1:9000\nadmin: x\n",
 			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, metrics, pages, postgres, registration, secrets_keys, service_api, session, smtp, sweep_interval, tokens, trust_proxy)`}},
 		{"everything at once", "login:\n  attempts: 3\n  attempts_per_ip: lots\n  window: forever\ntrust_proxy: maybe\nlisten: 127.0.0.1:9000\n",
 			[]string{
-				`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`,
+				`2: unknown key "attempts" in "login" (known: account_ceiling, attempts_per_account, attempts_per_ip, window)`,
 				`3: login.attempts_per_ip: "lots" is not a whole number`,
 				`4: login.window: "forever" is not a duration like 90s, 10m or 7d`,
 				`5: trust_proxy: "maybe" is not true or false`,
@@ -97,7 +97,7 @@ func TestLoadProblems(t *testing.T) {
 		{"a key twice", "listen: 127.0.0.1:9000\nlisten: 127.0.0.1:9001\n",
 			[]string{`2: "listen" is set twice (first at line 1)`}},
 		{"a value for a section", "login: 5\n",
-			[]string{`1: "login" holds settings, not a single value (known: attempts_per_account, attempts_per_ip, window)`}},
+			[]string{`1: "login" holds settings, not a single value (known: account_ceiling, attempts_per_account, attempts_per_ip, window)`}},
 		{"a section for a value", "listen:\n  host: x\n",
 			[]string{`2: listen: want a single value, not a mapping`}},
 		{"not a mapping", "- listen\n",

@@ -78,8 +78,10 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 	return p.renderLogin(w, r, http.StatusOK, s, u, "", hint, returnTo)
 }
 
-// Login serves POST /login. Wrong passwords are limited per account and per
-// client IP, counted in the store so every instance sees them; the answer for
+// Login serves POST /login. Wrong passwords are limited per account and
+// network, per client IP and per account over every network, or, from a
+// browser known for the account, per that browser alone (loginBudgets),
+// counted in the store so every instance sees them; the answer for
 // an unknown email is the same, in words and in time, as for a wrong
 // password (docs/security.md UI-05).
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
@@ -111,12 +113,9 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		return errors.New("web: Pages.LoginWindow must be positive")
 	}
 	window := now.Truncate(p.LoginWindow)
-	limits := []struct {
-		key   string
-		limit int
-	}{
-		{"login:user:" + email, p.LoginPerAccount},
-		{"login:ip:" + p.throttleIP(r), p.LoginPerIP},
+	limits, err := p.loginBudgets(ctx, r, email)
+	if err != nil {
+		return err
 	}
 	// Checked before the password, and the same for every email, so a
 	// locked-out guesser gets no answer about either.
@@ -134,7 +133,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	// Then the attempt is counted before the password is checked, and
-	// checked only if its count is within both limits: concurrent logins
+	// checked only if its count is within every limit: concurrent logins
 	// each get a distinct count from Hit, so a burst of parallel guesses
 	// gets no more password checks than the limits allow (UI-05: counting
 	// is atomic). A login that succeeds gives its count back, and so does

@@ -71,8 +71,12 @@ type Pages struct {
 	// CSRFKey signs the csrf_token of every form; at least 32 random bytes,
 	// the same on every instance.
 	CSRFKey []byte
-	// Failed sign-ins allowed per account and per client IP in each window.
+	// Failed sign-ins allowed in each window per account and network (or
+	// per known browser of the account, knownbrowser.go) and per client
+	// IP; LoginAccountCeiling per account over every network (0:
+	// DefaultLoginAccountCeiling).
 	LoginPerAccount, LoginPerIP int
+	LoginAccountCeiling         int
 	LoginWindow                 time.Duration
 	// TrustProxy: the server sits behind one reverse proxy that appends the
 	// client address to X-Forwarded-For.

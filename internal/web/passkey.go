@@ -390,7 +390,7 @@ func (p *Pages) LoginPasskey(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
 			Text: "This account is disabled. Contact your administrator."}
 	}
-	if _, err := p.Sessions.Start(w, r, owner); err != nil {
+	if err := p.startSession(w, r, owner); err != nil {
 		return err
 	}
 	secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Success, UserID: owner.ID, Reason: "passkey"})

@@ -163,7 +163,7 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, s *store.S
 			return fmt.Errorf("get totp: %w", err)
 		}
 	}
-	if _, err := p.Sessions.Start(w, r, u); err != nil {
+	if err := p.startSession(w, r, u); err != nil {
 		return err
 	}
 	secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Success, UserID: u.ID})
@@ -305,7 +305,7 @@ func (p *Pages) SecondStep(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
 			Text: "This account is disabled. Contact your administrator."}
 	}
-	if _, err := p.Sessions.Start(w, r, u); err != nil {
+	if err := p.startSession(w, r, u); err != nil {
 		return err
 	}
 	secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Success, UserID: u.ID, Reason: "password and second factor"})
