@@ -170,7 +170,7 @@ func TestConfigProblemsAtOnce(t *testing.T) {
 	}
 	code, _, stderr := runCLI(t, "", "serve", "--config", file, "--db", "sqlite:"+filepath.Join(dir, "x.db"))
 	want := "latchkey: configuration:\n" +
-		"  - " + file + ` line 2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)` + "\n" +
+		"  - " + file + ` line 2: unknown key "attempts" in "login" (known: account_ceiling, attempts_per_account, attempts_per_ip, window)` + "\n" +
 		"  - " + file + ` line 3: login.window: "forever" is not a duration like 90s, 10m or 7d` + "\n" +
 		`  - listen "nope": want host:port` + "\n"
 	if code != 1 || stderr != want {

@@ -242,8 +242,12 @@ func missing(ctx context.Context, st setupStore, cfg config.Config) ([]gap, erro
 		})
 	}
 	if !hasUsers {
+		what := "there are no users yet: nobody can sign in until someone registers at " + cfg.IssuerURL() + "/register"
+		if cfg.Accounts.RegistrationMode() == "off" {
+			what = "there are no users yet, and registration is off (accounts.registration): nobody can sign in until you create one"
+		}
 		gaps = append(gaps, gap{
-			what: "there are no users yet: nobody can sign in until someone registers at " + cfg.IssuerURL() + "/register",
+			what: what,
 			fix:  "latchkey users create --endpoint " + endpoint + " --email EMAIL --name NAME",
 		})
 	}

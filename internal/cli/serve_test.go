@@ -47,22 +47,26 @@ func TestMissing(t *testing.T) {
 		name           string
 		clients, users bool
 		adminToken     string
+		registration   string   // accounts.registration
 		want           []string // each gap's what, then fix, shortened
 	}{
-		{"new", false, false, "", []string{"this is a new installation",
+		{"new", false, false, "", "", []string{"this is a new installation",
 			"stop the server and run latchkey init --config FILE --issuer URL --db sqlite:DB --email EMAIL"}},
-		{"after init: a user and a token", false, true, token, []string{"there are no clients yet",
+		{"after init: a user and a token", false, true, token, "", []string{"there are no clients yet",
 			"latchkey clients create --endpoint http://127.0.0.1:8080 --name"}},
-		{"a token only", false, false, token, []string{
+		{"a token only", false, false, token, "", []string{
 			"there are no users yet: nobody can sign in until someone registers at https://auth.example.com/register",
 			"latchkey users create --endpoint http://127.0.0.1:8080 --email EMAIL --name NAME",
 			"there are no clients yet", "latchkey clients create"}},
-		{"clients, no users, no token", true, false, "", []string{
+		{"registration off, no users", true, false, token, "off", []string{
+			"there are no users yet, and registration is off (accounts.registration): nobody can sign in until you create one",
+			"latchkey users create --endpoint http://127.0.0.1:8080 --email EMAIL --name NAME"}},
+		{"clients, no users, no token", true, false, "", "", []string{
 			"the admin API is off (no admin_token), and the commands below need it",
 			"set admin_token in the configuration, or LATCHKEY_ADMIN_TOKEN",
 			"there are no users yet", "latchkey users create"}},
-		{"set up", true, true, token, nil},
-		{"set up, the admin API off by choice", true, true, "", nil},
+		{"set up", true, true, token, "", nil},
+		{"set up, the admin API off by choice", true, true, "", "", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -80,6 +84,7 @@ func TestMissing(t *testing.T) {
 			}
 			cfg := config.Default()
 			cfg.Listen, cfg.Issuer, cfg.AdminToken, cfg.Database = "0.0.0.0:8080", "https://auth.example.com", tt.adminToken, "sqlite:DB"
+			cfg.Accounts.Registration = tt.registration
 			gaps, err := missing(t.Context(), st, cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -61,22 +61,29 @@ func ThrottleKey(ip string) string {
 // can tell: the same IPv4 /24 or IPv6 /64, as a home or office line is
 // usually given (RFC 6177). Addresses that do not parse are never the same.
 func SameNetwork(a, b string) bool {
-	pa, err1 := netip.ParseAddr(a)
-	pb, err2 := netip.ParseAddr(b)
-	if err1 != nil || err2 != nil {
-		return false
+	na, nb := NetworkKey(a), NetworkKey(b)
+	return na != "" && na == nb
+}
+
+// NetworkKey is the network of ip as SameNetwork sees it, as a throttle
+// key: "198.51.100.0/24", "2001:db8:1:2::/64"; "" for an address that
+// does not parse. The sign-in limit per account counts per network, so
+// that a guesser elsewhere cannot spend the owner's budget.
+func NetworkKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
 	}
-	pa, pb = pa.Unmap().WithZone(""), pb.Unmap().WithZone("")
-	if pa.Is4() != pb.Is4() {
-		return false
-	}
+	a = a.Unmap().WithZone("")
 	bits := 64
-	if pa.Is4() {
+	if a.Is4() {
 		bits = 24
 	}
-	na, _ := pa.Prefix(bits)
-	nb, _ := pb.Prefix(bits)
-	return na == nb
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
 type addrKey struct{}

@@ -74,3 +74,18 @@ func TestSameNetwork(t *testing.T) {
 		}
 	}
 }
+
+func TestNetworkKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"198.51.100.9":         "198.51.100.0/24",
+		"::ffff:198.51.100.9":  "198.51.100.0/24",
+		"2001:db8:1:2:ffff::9": "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"junk":                 "",
+		"":                     "",
+	} {
+		if got := NetworkKey(in); got != want {
+			t.Errorf("NetworkKey(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

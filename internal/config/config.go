@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -136,11 +137,20 @@ type UserCode struct {
 	Group    int    `yaml:"group"` // characters between dashes; 0 for none
 }
 
-// Login sets the sign-in throttle.
+// Login sets the sign-in throttle (docs/security.md UI-05).
 type Login struct {
-	AttemptsPerAccount int      `yaml:"attempts_per_account"`
-	AttemptsPerIP      int      `yaml:"attempts_per_ip"`
-	Window             Duration `yaml:"window"`
+	// AttemptsPerAccount is the wrong passwords allowed for one account
+	// from one network (IPv4 /24, IPv6 /64), and from one known browser
+	// (signed in there before) on its own, in each Window.
+	AttemptsPerAccount int `yaml:"attempts_per_account"`
+	// AttemptsPerIP is the wrong passwords allowed from one address,
+	// whatever the account.
+	AttemptsPerIP int      `yaml:"attempts_per_ip"`
+	Window        Duration `yaml:"window"`
+	// AccountCeiling is the wrong passwords allowed for one account from
+	// every network together: it stops guessing spread over many
+	// networks, and holds no known browser of the account.
+	AccountCeiling int `yaml:"account_ceiling"`
 }
 
 // Accounts sets what people may do with their accounts: the links mailed to
@@ -158,6 +168,24 @@ type Accounts struct {
 	// passkey): "off", "admins" (system and organization admins) or
 	// "all". Empty: admins, or off under --dev.
 	SecondFactor string `yaml:"second_factor"`
+	// Registration is who may create an account on the registration page:
+	// "open" (anyone; the default), "domains" (addresses at one of
+	// RegistrationDomains, matched exactly, in any case) or "off".
+	// Administrators create accounts whatever it says. Not the top-level
+	// registration, which is dynamic client registration.
+	Registration        string   `yaml:"registration"`
+	RegistrationDomains []string `yaml:"registration_domains"`
+}
+
+// RegistrationMode is Registration with its default filled in: open, in
+// development and outside it (README, "Accounts": Latchkey's first use is
+// people connecting their own devices, who create their account from the
+// device's QR code).
+func (a Accounts) RegistrationMode() string {
+	if a.Registration == "" {
+		return "open"
+	}
+	return a.Registration
 }
 
 // SecondFactorPolicy is SecondFactor with its default filled in.
@@ -251,7 +279,7 @@ func Default() Config {
 			RequestsPerClientPerMinute: 10000,
 			RequestsPerIPPerMinute:     60,
 		},
-		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute)},
+		Login: Login{AttemptsPerAccount: 10, AttemptsPerIP: 100, Window: Duration(15 * time.Minute), AccountCeiling: 100},
 		Accounts: Accounts{VerifyLinkLifetime: Duration(24 * time.Hour), ResetLinkLifetime: Duration(time.Hour),
 			LinksPerAddress: 3, LinksPerIP: 20},
 		Session: Sess{Lifetime: Duration(24 * time.Hour), IdleTimeout: Duration(2 * time.Hour)},
@@ -433,6 +461,7 @@ func (c *Config) Validate() error {
 		"device.expected_live_codes":  c.Device.ExpectedLiveCodes,
 		"login.attempts_per_account":  c.Login.AttemptsPerAccount,
 		"login.attempts_per_ip":       c.Login.AttemptsPerIP,
+		"login.account_ceiling":       c.Login.AccountCeiling,
 		"accounts.links_per_address":  c.Accounts.LinksPerAddress,
 		"accounts.links_per_ip":       c.Accounts.LinksPerIP,
 	} {
@@ -444,6 +473,10 @@ func (c *Config) Validate() error {
 	case "", "off", "admins", "all":
 	default:
 		bad("accounts.second_factor %q: one of off, admins, all", c.Accounts.SecondFactor)
+	}
+	c.checkRegistrationDomains(bad)
+	if c.Login.AccountCeiling < c.Login.AttemptsPerAccount {
+		bad("login.account_ceiling %d: at least login.attempts_per_account %d (it sums every network's attempts)", c.Login.AccountCeiling, c.Login.AttemptsPerAccount)
 	}
 	errs = append(errs, c.checkMail()...)
 	errs = append(errs, c.Registration.check()...)
@@ -525,4 +558,47 @@ func (c *Config) validateServiceAPI(bad func(string, ...any)) {
 	if s.VerificationURIComplete != "" && !strings.Contains(s.VerificationURIComplete, "USER_CODE") {
 		bad("service_api.verification_uri_complete %q: must hold USER_CODE where the user code goes", s.VerificationURIComplete)
 	}
+}
+
+// checkRegistrationDomains checks accounts.registration and its domains:
+// "domains" needs at least one, and a list given with another mode would
+// be ignored, which is refused rather than left to surprise.
+func (c *Config) checkRegistrationDomains(bad func(string, ...any)) {
+	a := c.Accounts
+	switch a.Registration {
+	case "", "open", "domains", "off":
+	default:
+		bad("accounts.registration %q: one of open, domains, off", a.Registration)
+		return
+	}
+	if a.Registration == "domains" && len(a.RegistrationDomains) == 0 {
+		bad("accounts.registration domains: list the email domains in accounts.registration_domains")
+	}
+	if a.Registration != "domains" && len(a.RegistrationDomains) > 0 {
+		bad("accounts.registration_domains: used only with accounts.registration: domains (it is %q)", a.RegistrationMode())
+	}
+	for _, d := range a.RegistrationDomains {
+		if !validDomain(d) {
+			bad("accounts.registration_domains %q: a domain name such as example.com (no @, no wildcard; a subdomain is listed on its own)", d)
+		}
+	}
+}
+
+// validDomain reports whether d is a dotted host name of letters (any
+// script), digits and hyphens, as an email address's domain is.
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				return false
+			}
+		}
+	}
+	return true
 }

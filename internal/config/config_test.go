@@ -82,14 +82,14 @@ func TestLoadProblems(t *testing.T) {
 		want []string // the error's lines, after "FILE line "
 	}{
 		{"unknown key in a section", "login:\n  attempts: 3\n",
-			[]string{`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`}},
+			[]string{`2: unknown key "attempts" in "login" (known: account_ceiling, attempts_per_account, attempts_per_ip, window)`}},
 		{"unknown key in a nested section", "device:\n  user_code:\n    size: 9\n",
 			[]string{`3: unknown key "size" in "device.user_code" (known: alphabet, group, length)`}},
 		{"unknown top-level key", "listen: 127.0.0.1:9000\nadmin: x\n",
 			[]string{`2: unknown key "admin" at the top level (known: accounts, admin_token, audit, database, device, dpop, invitations, issuer, keys, limits, listen, log, login, metrics, pages, postgres, registration, secrets_keys, service_api, session, smtp, sweep_interval, tokens, trust_proxy)`}},
 		{"everything at once", "login:\n  attempts: 3\n  attempts_per_ip: lots\n  window: forever\ntrust_proxy: maybe\nlisten: 127.0.0.1:9000\n",
 			[]string{
-				`2: unknown key "attempts" in "login" (known: attempts_per_account, attempts_per_ip, window)`,
+				`2: unknown key "attempts" in "login" (known: account_ceiling, attempts_per_account, attempts_per_ip, window)`,
 				`3: login.attempts_per_ip: "lots" is not a whole number`,
 				`4: login.window: "forever" is not a duration like 90s, 10m or 7d`,
 				`5: trust_proxy: "maybe" is not true or false`,
@@ -97,7 +97,7 @@ func TestLoadProblems(t *testing.T) {
 		{"a key twice", "listen: 127.0.0.1:9000\nlisten: 127.0.0.1:9001\n",
 			[]string{`2: "listen" is set twice (first at line 1)`}},
 		{"a value for a section", "login: 5\n",
-			[]string{`1: "login" holds settings, not a single value (known: attempts_per_account, attempts_per_ip, window)`}},
+			[]string{`1: "login" holds settings, not a single value (known: account_ceiling, attempts_per_account, attempts_per_ip, window)`}},
 		{"a section for a value", "listen:\n  host: x\n",
 			[]string{`2: listen: want a single value, not a mapping`}},
 		{"not a mapping", "- listen\n",
@@ -329,5 +329,42 @@ func TestValidateLimits(t *testing.T) {
 	c.Limits = Limits{AuthFailureWindow: Duration(time.Minute)} // every limit off
 	if err := c.Validate(); err != nil && strings.Contains(err.Error(), "limits.") {
 		t.Errorf("limits of 0 (none) are refused: %v", err)
+	}
+}
+
+func TestValidateRegistration(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		mode    string
+		domains []string
+		wantErr string // "" for valid
+	}{
+		{"default", "", nil, ""},
+		{"open", "open", nil, ""},
+		{"off", "off", nil, ""},
+		{"domains", "domains", []string{"example.com", "Corp.Example.ORG", "bücher.example"}, ""},
+		{"unknown mode", "invite", nil, `accounts.registration "invite"`},
+		{"domains without any", "domains", nil, "accounts.registration_domains"},
+		{"domains with another mode", "open", []string{"example.com"}, "used only with accounts.registration: domains"},
+		{"an address, not a domain", "domains", []string{"me@example.com"}, `"me@example.com"`},
+		{"a wildcard", "domains", []string{"*.example.com"}, `"*.example.com"`},
+		{"no dot", "domains", []string{"localhost"}, `"localhost"`},
+		{"leading dot", "domains", []string{".example.com"}, `".example.com"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Accounts.Registration, c.Accounts.RegistrationDomains = tt.mode, tt.domains
+			err := c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Validate = %v; want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
+	if got := (Accounts{}).RegistrationMode(); got != "open" {
+		t.Errorf("default RegistrationMode = %q, want open", got)
 	}
 }

@@ -74,6 +74,9 @@ func TestVerificationInBrowser(t *testing.T) {
 		// Registration mails a verification link.
 		navigate(t, bctx, s.URL+"/register?return_to=%2Fdevice")
 		register(t, bctx, "Nia Newcomer", "nia@example.com", "a quiet orange lighthouse")
+		waitFor(t, bctx, `main a[href^="/login"]`)
+		schemeShots(t, bctx, "register-check-email")
+		s.Srv.Wait()
 		nia, err := s.Store.GetUserByEmail(t.Context(), "nia@example.com")
 		mustDo(t, err)
 		if nia.EmailVerified {
@@ -103,12 +106,59 @@ func TestVerificationInBrowser(t *testing.T) {
 		if got := mustGetUser(t, s, nia.ID); !got.EmailVerified {
 			t.Fatal("the address is not verified after the link was used")
 		}
+		// Registering signed nobody in: the page's link signs in and
+		// carries on where the registration was going.
+		submit(t, bctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
+		signIn(t, bctx, "nia@example.com", "a quiet orange lighthouse")
+		waitFor(t, bctx, `input[name=user_code]`)
 		navigate(t, bctx, s.URL+link)
 		waitFor(t, bctx, `h1`)
 		if text := pageText(t, bctx); !strings.Contains(text, "This link cannot be used") {
 			t.Errorf("a used link's page:\n%s", text)
 		}
 	})
+}
+
+// TestRegisterAnswersAlike: registering with an address that has an
+// account and with one that has none get the same status, headers and
+// page; the rest goes by mail: the account's owner is told someone tried
+// (with the ways to sign in and reset, and no token), the new address gets
+// its verification link. A real SMTP conversation.
+func TestRegisterAnswersAlike(t *testing.T) {
+	t.Parallel()
+	s, mta := accountServer(t, backends[0], nil)
+	br := newWebBrowser(t, s)
+	register := func(email string) reply {
+		t.Helper()
+		return br.post("/register", url.Values{"name": {"Someone"}, "email": {email}, "password": {"a long enough password"},
+			"return_to": {"/device"}, "csrf_token": {csrfOf(t, br.get("/register"))}})
+	}
+	known, unknown := register(personEmail), register("newcomer@example.com")
+	if known.Status != http.StatusOK || known.Status != unknown.Status || known.Raw != unknown.Raw {
+		t.Errorf("register: known %d, unknown %d; bodies equal %v\n%s", known.Status, unknown.Status, known.Raw == unknown.Raw, known.Raw)
+	}
+	for _, h := range []string{"Content-Type", "Cache-Control", "Set-Cookie", "Retry-After", "Location"} {
+		if known.Header.Get(h) != unknown.Header.Get(h) {
+			t.Errorf("%s: known %q, unknown %q", h, known.Header.Get(h), unknown.Header.Get(h))
+		}
+	}
+	subject, text := mta.mailTo(t, personEmail, 1)
+	if subject != "Someone tried to create an account with your address" || !strings.Contains(text, "Hello Pat Person") ||
+		!strings.Contains(text, s.URL+"/forgot-password?login_hint=person%40example.com") || !strings.Contains(text, s.URL+"/login?login_hint=") ||
+		strings.Contains(text, "token=") {
+		t.Errorf("the owner's mail %q:\n%s", subject, text)
+	}
+	subject, text = mta.mailTo(t, "newcomer@example.com", 1)
+	if subject != "Confirm your email address" || !verifyLink.MatchString(text) {
+		t.Errorf("the newcomer's mail %q:\n%s", subject, text)
+	}
+	if got := mustGetUser(t, s, s.User.ID); got.PasswordHash != s.User.PasswordHash || got.Name != s.User.Name {
+		t.Errorf("registering with a taken address changed its account")
+	}
+	s.Srv.Wait()
+	if n := len(mta.received()); n != 2 {
+		t.Errorf("%d mails; want 2", n)
+	}
 }
 
 // TestPasswordResetInBrowser: a person forgets the password, sets a new

@@ -47,6 +47,21 @@ func register(t *testing.T, ctx context.Context, name, email, password string) {
 	submit(t, ctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
 }
 
+// registerAndSignIn registers (register), is told to check the email,
+// and signs in from that page's link once the account is made (after the
+// answer). The verification link is TestVerificationInBrowser's.
+func registerAndSignIn(t *testing.T, ctx context.Context, s *testServer, name, email, password string) {
+	t.Helper()
+	register(t, ctx, name, email, password)
+	waitFor(t, ctx, `main a[href^="/login"]`)
+	if text := pageText(t, ctx); !strings.Contains(text, "Check your email") {
+		t.Fatalf("after registering:\n%s", text)
+	}
+	s.Srv.Wait()
+	submit(t, ctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
+	signIn(t, ctx, email, password)
+}
+
 // TestAuthCodeInBrowser: a web app sends a person to sign in; they see who
 // is asking and for what, approve, and land back at the app with a code
 // that x/oauth2 exchanges, with PKCE, for tokens go-oidc verifies. The next
@@ -137,8 +152,9 @@ func TestAuthCodeInBrowserSignInAgain(t *testing.T) {
 }
 
 // TestRegisterThenAuthorizeInBrowser: flow=register sends a signed-out
-// person to create an account; once created they are signed in and the
-// authorization request carries on to consent and back to the app.
+// person to create an account; once created (and told to check their
+// email) they sign in and the authorization request carries on to consent
+// and back to the app.
 func TestRegisterThenAuthorizeInBrowser(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, false, nil)
@@ -151,7 +167,7 @@ func TestRegisterThenAuthorizeInBrowser(t *testing.T) {
 	if got, err := chromedp.Run(bctx, chromedp.Value(chromedp.CSS(`input[name=email]`))); err != nil || got != "new@example.com" {
 		t.Errorf("email field = %q, %v; want the login_hint", got, err)
 	}
-	register(t, bctx, "New Person", "new@example.com", "a long enough password")
+	registerAndSignIn(t, bctx, s, "New Person", "new@example.com", "a long enough password")
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
 	click(t, bctx, `button[name=decision][value=approve]`)
 	waitFor(t, bctx, `#arrived`)
@@ -164,8 +180,8 @@ func TestRegisterThenAuthorizeInBrowser(t *testing.T) {
 }
 
 // TestRegisterThenDeviceInBrowser: from the device page's sign-in, a new
-// person creates an account instead and comes back to the code's confirm
-// page, signed in.
+// person creates an account instead, signs in and comes back to the
+// code's confirm page.
 func TestRegisterThenDeviceInBrowser(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, false, nil)
@@ -181,7 +197,7 @@ func TestRegisterThenDeviceInBrowser(t *testing.T) {
 	navigate(t, bctx, da.VerificationURIComplete)
 	waitFor(t, bctx, `a[href^="/register"]`)
 	submit(t, bctx, chromedp.Click(chromedp.CSS(`a[href^="/register"]`)))
-	register(t, bctx, "Device Owner", "owner@example.com", "a long enough password")
+	registerAndSignIn(t, bctx, s, "Device Owner", "owner@example.com", "a long enough password")
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
 	if text := pageText(t, bctx); !strings.Contains(text, da.UserCode) || !strings.Contains(text, "owner@example.com") {
 		t.Errorf("confirm page after registering:\n%s", text)

@@ -68,6 +68,11 @@ func TestDeviceFlowOptionsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	submit(t, bctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+	waitFor(t, bctx, `main a[href^="/login"]`)
+	screenshots(t, bctx, "register-check-email")
+	s.Srv.Wait()
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
+	signIn(t, bctx, email, "a long enough password")
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
 	screenshots(t, bctx, "confirm-after-register")
 	text := pageText(t, bctx)

@@ -30,15 +30,7 @@ func TestSignOutInBrowserEndsAttachedDevice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		type result struct {
-			tok *oauth2.Token
-			err error
-		}
-		polled := make(chan result, 1)
-		go func() {
-			tok, err := conf.DeviceAccessToken(ctx, da)
-			polled <- result{tok, err}
-		}()
+		waitTokens := pollInBackground(t, ctx, conf, da)
 
 		if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
 			t.Fatal(err)
@@ -50,16 +42,8 @@ func TestSignOutInBrowserEndsAttachedDevice(t *testing.T) {
 		}
 		click(t, bctx, `button[name=decision][value=approve]`)
 
-		var res result
-		select {
-		case res = <-polled:
-		case <-time.After(30 * time.Second):
-			t.Fatal("polling did not finish after approval")
-		}
-		if res.err != nil {
-			t.Fatalf("DeviceAccessToken: %v", res.err)
-		}
-		wantActive(t, "the TV's token after pairing", s.introspect(t, res.tok.AccessToken), true)
+		tok := waitTokens()
+		wantActive(t, "the TV's token after pairing", s.introspect(t, tok.AccessToken), true)
 		screenshot(t, bctx, "attached-connected")
 
 		// The "Sign out" button every page shows a signed-in person.
@@ -67,8 +51,8 @@ func TestSignOutInBrowserEndsAttachedDevice(t *testing.T) {
 		waitFor(t, bctx, `input[name=username]`) // back at sign-in
 		screenshot(t, bctx, "attached-signed-out")
 
-		wantActive(t, "the TV's token after sign-out", s.introspect(t, res.tok.AccessToken), false)
-		expired := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
+		wantActive(t, "the TV's token after sign-out", s.introspect(t, tok.AccessToken), false)
+		expired := &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
 		if _, err := conf.TokenSource(ctx, expired).Token(); err == nil {
 			t.Error("the TV's refresh token still works after sign-out")
 		}

@@ -160,6 +160,35 @@ func waitFor(t *testing.T, ctx context.Context, sel string) {
 	}
 }
 
+// pollInBackground has the device poll for da's tokens, as a device does
+// while its person approves in the browser; wait returns the tokens, and
+// fails the test when polling fails or has not finished 30 s after wait
+// was called.
+func pollInBackground(t *testing.T, ctx context.Context, conf *oauth2.Config, da *oauth2.DeviceAuthResponse) (wait func() *oauth2.Token) {
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	polled := make(chan result, 1)
+	go func() {
+		tok, err := conf.DeviceAccessToken(ctx, da)
+		polled <- result{tok, err}
+	}()
+	return func() *oauth2.Token {
+		t.Helper()
+		select {
+		case res := <-polled:
+			if res.err != nil {
+				t.Fatalf("DeviceAccessToken: %v", res.err)
+			}
+			return res.tok
+		case <-time.After(30 * time.Second):
+			t.Fatal("polling did not finish after approval")
+		}
+		return nil
+	}
+}
+
 // deviceConfig is the device side, configured the way an integrator would:
 // from the discovery document, through golang.org/x/oauth2.
 func deviceConfig(t *testing.T, ctx context.Context, s *testServer) (*oauth2.Config, *oidc.Provider) {
@@ -187,15 +216,7 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		type result struct {
-			tok *oauth2.Token
-			err error
-		}
-		polled := make(chan result, 1)
-		go func() {
-			tok, err := conf.DeviceAccessToken(ctx, da)
-			polled <- result{tok, err}
-		}()
+		waitTokens := pollInBackground(t, ctx, conf, da)
 
 		if err := chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)); err != nil {
 			t.Fatal(err)
@@ -213,21 +234,13 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 		click(t, bctx, `button[name=decision][value=approve]`)
 		waitFor(t, bctx, `body`)
 
-		var res result
-		select {
-		case res = <-polled:
-		case <-time.After(30 * time.Second):
-			t.Fatal("polling did not finish after approval")
-		}
-		if res.err != nil {
-			t.Fatalf("DeviceAccessToken: %v", res.err)
-		}
+		tok := waitTokens()
 		screenshot(t, bctx, "approved")
 		if !strings.Contains(strings.ToLower(pageText(t, bctx)), "connected") {
 			t.Errorf("after approval the page says: %s", pageText(t, bctx))
 		}
 
-		rawID, _ := res.tok.Extra("id_token").(string)
+		rawID, _ := tok.Extra("id_token").(string)
 		idt, err := provider.Verifier(&oidc.Config{ClientID: tvClient}).Verify(ctx, rawID)
 		if err != nil {
 			t.Fatalf("ID token does not verify against the JWKS: %v", err)
@@ -242,17 +255,17 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 		if idt.Subject != s.User.ID || claims.Email != personEmail || claims.Name != "Pat Person" {
 			t.Errorf("ID token sub %q email %q name %q", idt.Subject, claims.Email, claims.Name)
 		}
-		if res.tok.RefreshToken == "" {
+		if tok.RefreshToken == "" {
 			t.Fatal("no refresh token for offline_access")
 		}
 
 		// The refresh token rotates through x/oauth2's TokenSource.
-		expired := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
+		expired := &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
 		next, err := conf.TokenSource(ctx, expired).Token()
 		if err != nil {
 			t.Fatalf("refresh: %v", err)
 		}
-		if next.RefreshToken == "" || next.RefreshToken == res.tok.RefreshToken || next.AccessToken == res.tok.AccessToken {
+		if next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken || next.AccessToken == tok.AccessToken {
 			t.Error("refresh did not rotate the tokens")
 		}
 

@@ -194,27 +194,10 @@ func deviceFlowInBrowser(t *testing.T, bctx context.Context, conf *oauth2.Config
 	if err != nil {
 		t.Fatalf("DeviceAuth: %v", err)
 	}
-	type result struct {
-		tok *oauth2.Token
-		err error
-	}
-	polled := make(chan result, 1)
-	go func() {
-		tok, err := conf.DeviceAccessToken(ctx, da)
-		polled <- result{tok, err}
-	}()
+	waitTokens := pollInBackground(t, ctx, conf, da)
 	navigate(t, bctx, da.VerificationURIComplete)
 	click(t, bctx, `button[name=decision][value=approve]`)
-	select {
-	case res := <-polled:
-		if res.err != nil {
-			t.Fatalf("DeviceAccessToken: %v", res.err)
-		}
-		return res.tok
-	case <-time.After(30 * time.Second):
-		t.Fatal("polling did not finish after approval")
-	}
-	return nil
+	return waitTokens()
 }
 
 // pageHTML returns the page's whole markup, hidden fields and all.

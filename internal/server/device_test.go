@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -255,39 +254,10 @@ func TestConcurrentPolls(t *testing.T) {
 		a := s.startDevice(t, tvClient, "")
 		s.decide(t, a.str("user_code"), true)
 		s.Clock.Advance(2 * time.Second)
-		var wg sync.WaitGroup
-		results := make([]reply, 20)
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = s.poll(t, tvClient, a.str("device_code"))
-			}()
-		}
-		wg.Wait()
-		ok := 0
-		for _, r := range results {
-			switch {
-			case r.Status == 200:
-				ok++
-			case r.Status >= 500:
-				t.Errorf("server error: %d %s", r.Status, r.Raw)
-			case r.str("error") != oauth.InvalidGrant && r.str("error") != oauth.SlowDown:
-				t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
-			}
-		}
-		if ok != 1 {
-			t.Fatalf("%d polls got tokens; want exactly 1", ok)
-		}
+		won := onlyOneWins(t, "polls", 20, func() reply { return s.poll(t, tvClient, a.str("device_code")) }, oauth.InvalidGrant, oauth.SlowDown)
 		// The other polls came at the same instant as the one that got the
 		// tokens: retries of one client, not a second redemption, so they
 		// revoked nothing (DF-15) and the tokens of the one 200 keep working.
-		var won reply
-		for _, r := range results {
-			if r.Status == 200 {
-				won = r
-			}
-		}
 		if r := s.bearerGet(t, "/userinfo", won.str("access_token")); r.Status != 200 || r.str("sub") != s.User.ID {
 			t.Errorf("userinfo with the winner's access token: %d %s", r.Status, r.Raw)
 		}

@@ -54,6 +54,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	if err != nil {
 		return nil, err
 	}
+	langs, err := languages(cfg.Pages)
+	if err != nil {
+		return nil, err
+	}
 	pageTheme, err := theme(cfg.Pages)
 	if err != nil {
 		return nil, err
@@ -178,19 +182,21 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 			Global:     cfg.Device.AttemptsGlobal,
 			Metrics:    s.metrics,
 		},
-		Now:             s.now,
-		Log:             s.log,
-		CSRFKey:         csrfKey,
-		LoginPerAccount: cfg.Login.AttemptsPerAccount,
-		LoginPerIP:      cfg.Login.AttemptsPerIP,
-		LoginWindow:     cfg.Login.Window.D(),
-		TrustProxy:      cfg.TrustProxy,
+		Now:                 s.now,
+		Log:                 s.log,
+		CSRFKey:             csrfKey,
+		LoginPerAccount:     cfg.Login.AttemptsPerAccount,
+		LoginPerIP:          cfg.Login.AttemptsPerIP,
+		LoginAccountCeiling: cfg.Login.AccountCeiling,
+		LoginWindow:         cfg.Login.Window.D(),
+		TrustProxy:          cfg.TrustProxy,
 		Authorizer: &authorize.Authorizer{
 			Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log,
 		},
 		Rand:            s.rand,
 		Metrics:         s.metrics,
 		Theme:           pageTheme,
+		Languages:       langs,
 		CodePlaceholder: rules.Policy.Placeholder(),
 	}
 	// Every change through the admin API, the invitation API and the
@@ -227,6 +233,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	pages.Passkeys = s.store
 	pages.TOTP = s.store
 	pages.SecondFactor = cfg.Accounts.SecondFactorPolicy(cfg.Dev)
+	pages.Registration = account.Registration{Mode: cfg.Accounts.RegistrationMode()}
+	for _, d := range cfg.Accounts.RegistrationDomains {
+		pages.Registration.Domains = append(pages.Registration.Domains, strings.ToLower(d))
+	}
 	pages.Links = &account.Links{
 		Store: s.store, Issuer: s.issuer, Now: s.now, Rand: s.rand, Log: s.log, Kick: outbox.Kick,
 		VerifyLifetime: cfg.Accounts.VerifyLinkLifetime.D(), ResetLifetime: cfg.Accounts.ResetLinkLifetime.D(),
@@ -240,7 +250,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
 		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox, Audit: auditLog,
-		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL,
+		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL, Languages: langs,
 	}
 	adminAPI.Orgs = orgs
 	// The sender lives as long as the context the server was built with (serve's
@@ -278,6 +288,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Log:                     s.log,
 		Unavailable:             store.ErrUnavailable,
 		Metrics:                 s.metrics,
+		Audit:                   auditLog,
 	}
 
 	return &endpoints{

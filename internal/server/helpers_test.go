@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -266,3 +267,31 @@ func wantOAuthError(t *testing.T, r reply, status int, code string) {
 
 // descriptionChars is what RFC 6749 §5.2 allows in error_description.
 var descriptionChars = regexp.MustCompile(`^[\x20-\x21\x23-\x5B\x5D-\x7E]*$`)
+
+// onlyOneWins runs do n times at once and returns the one answer that got
+// tokens (200): the test fails unless exactly one did, an answer is a
+// server error, or a refusal has an error code other than refusals.
+func onlyOneWins(t *testing.T, what string, n int, do func() reply, refusals ...string) reply {
+	t.Helper()
+	results := make([]reply, n)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() { results[i] = do() })
+	}
+	wg.Wait()
+	var won []reply
+	for _, r := range results {
+		switch {
+		case r.Status == 200:
+			won = append(won, r)
+		case r.Status >= 500:
+			t.Errorf("%s: server error: %d %s", what, r.Status, r.Raw)
+		case !slices.Contains(refusals, r.str("error")):
+			t.Errorf("%s: unexpected answer %d %s", what, r.Status, r.Raw)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%s: %d of %d got tokens; want exactly 1", what, len(won), n)
+	}
+	return won[0]
+}

@@ -111,6 +111,29 @@ func (s scrapeResult) labelValues() []string {
 	return vs
 }
 
+// svcSecret is the secret of metricsServer's confidential client
+// "metrics-svc".
+const svcSecret = "lk_cs_metrics-svc-secret-0123456789abcdef"
+
+// metricsServer is a test server on b with metrics on, configured further
+// by configure, with its metrics handler served at the returned server and
+// a confidential client "metrics-svc" (secret svcSecret) allowed
+// client_credentials.
+func metricsServer(t *testing.T, b backend, configure func(*config.Config)) (*testServer, *httptest.Server) {
+	t.Helper()
+	s := newTestServerOn(t, b, true, func(c *config.Config) {
+		c.Metrics.Listen = "127.0.0.1:0"
+		configure(c)
+	})
+	ms := httptest.NewServer(s.Srv.MetricsHandler())
+	t.Cleanup(ms.Close)
+	now := s.Clock.Now()
+	mustDo(t, s.Store.CreateClient(t.Context(), &store.Client{ID: "metrics-svc", AuthMethod: store.AuthClientSecretBasic,
+		SecretHash: oauth.HashSecret(svcSecret), GrantTypes: []string{store.GrantClientCredentials},
+		Scopes: []string{"read"}, CreatedAt: now, UpdatedAt: now}))
+	return s, ms
+}
+
 // TestMetricsScrape runs a device flow and a client credentials grant with
 // golang.org/x/oauth2 against a real server on each backend, scrapes the
 // metrics listener with Prometheus's text parser, and checks that each
@@ -121,18 +144,8 @@ func TestMetricsScrape(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		t.Parallel()
-		s := newTestServerOn(t, b, true, func(c *config.Config) {
-			c.Metrics.Listen = "127.0.0.1:0"
-			c.Metrics.Token = testMetricsToken
-		})
-		ms := httptest.NewServer(s.Srv.MetricsHandler())
-		t.Cleanup(ms.Close)
+		s, ms := metricsServer(t, b, func(c *config.Config) { c.Metrics.Token = testMetricsToken })
 		ctx := t.Context()
-		now := s.Clock.Now()
-		const svcSecret = "lk_cs_metrics-svc-secret-0123456789abcdef"
-		mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: "metrics-svc", AuthMethod: store.AuthClientSecretBasic,
-			SecretHash: oauth.HashSecret(svcSecret), GrantTypes: []string{store.GrantClientCredentials},
-			Scopes: []string{"read"}, CreatedAt: now, UpdatedAt: now}))
 
 		br := newWebBrowser(t, s)
 		br.signIn()
@@ -481,20 +494,11 @@ func TestMetricsThrottles(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		t.Parallel()
-		s := newTestServerOn(t, b, true, func(c *config.Config) {
-			c.Metrics.Listen = "127.0.0.1:0"
+		s, ms := metricsServer(t, b, func(c *config.Config) {
 			c.Login.AttemptsPerAccount = 1
 			c.Device.AttemptsPerAccount = 1
 			c.Limits.TokenPerClientPerMinute = 1
 		})
-		ms := httptest.NewServer(s.Srv.MetricsHandler())
-		t.Cleanup(ms.Close)
-		ctx := t.Context()
-		now := s.Clock.Now()
-		const svcSecret = "lk_cs_metrics-svc-secret-0123456789abcdef"
-		mustDo(t, s.Store.CreateClient(ctx, &store.Client{ID: "metrics-svc", AuthMethod: store.AuthClientSecretBasic,
-			SecretHash: oauth.HashSecret(svcSecret), GrantTypes: []string{store.GrantClientCredentials},
-			Scopes: []string{"read"}, CreatedAt: now, UpdatedAt: now}))
 		br := newWebBrowser(t, s)
 		br.signIn()
 		before := scrape(t, ms.URL+"/metrics", "")

@@ -173,15 +173,7 @@ func TestPasskeyInBrowser(t *testing.T) {
 		conf := &oauth2.Config{ClientID: tvClient, Endpoint: provider.Endpoint(), Scopes: strings.Fields(scopesAll)}
 		da, err := conf.DeviceAuth(ctx)
 		mustDo(t, err)
-		type result struct {
-			tok *oauth2.Token
-			err error
-		}
-		polled := make(chan result, 1)
-		go func() {
-			tok, err := conf.DeviceAccessToken(ctx, da)
-			polled <- result{tok, err}
-		}()
+		waitTokens := pollInBackground(t, ctx, conf, da)
 		navigate(t, bctx, da.VerificationURIComplete)
 		waitFor(t, bctx, `#passkey-login button`)
 		captureSubmit(t, bctx)
@@ -193,16 +185,8 @@ func TestPasskeyInBrowser(t *testing.T) {
 		submitted, err := chromedp.Run(bctx, chromedp.Evaluate[string](`sessionStorage.getItem("latchkey-submitted") || ""`))
 		mustDo(t, err)
 		click(t, bctx, `button[name=decision][value=approve]`)
-		var res result
-		select {
-		case res = <-polled:
-		case <-time.After(30 * time.Second):
-			t.Fatal("polling did not finish after approval")
-		}
-		if res.err != nil {
-			t.Fatalf("DeviceAccessToken: %v", res.err)
-		}
-		rawID, _ := res.tok.Extra("id_token").(string)
+		tok := waitTokens()
+		rawID, _ := tok.Extra("id_token").(string)
 		idt, err := provider.Verifier(&oidc.Config{ClientID: tvClient}).Verify(ctx, rawID)
 		mustDo(t, err)
 		if idt.Subject != s.User.ID {

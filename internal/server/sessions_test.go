@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -323,36 +322,7 @@ func TestConcurrentRefresh(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestServerOn(t, b, true, nil)
 		tok := s.deviceTokens(t, tvClient, scopesAll)
-		var wg sync.WaitGroup
-		results := make([]reply, 20)
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = s.refresh(t, tvClient, tok.str("refresh_token"))
-			}()
-		}
-		wg.Wait()
-		ok := 0
-		for _, r := range results {
-			switch {
-			case r.Status == 200:
-				ok++
-			case r.Status >= 500:
-				t.Errorf("server error: %d %s", r.Status, r.Raw)
-			case r.str("error") != oauth.InvalidGrant:
-				t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
-			}
-		}
-		if ok != 1 {
-			t.Fatalf("%d refreshes got tokens; want exactly 1", ok)
-		}
-		var winner reply
-		for _, r := range results {
-			if r.Status == 200 {
-				winner = r
-			}
-		}
+		winner := onlyOneWins(t, "refreshes", 20, func() reply { return s.refresh(t, tvClient, tok.str("refresh_token")) }, oauth.InvalidGrant)
 		next := s.refresh(t, tvClient, winner.str("refresh_token"))
 		if next.Status != 200 {
 			t.Fatalf("the winner's refresh token after the race: %d %s; want 200", next.Status, next.Raw)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -361,5 +362,17 @@ func TestFormActionSource(t *testing.T) {
 		if got := formActionSource(&authorize.Step{Location: loc}); got != want {
 			t.Errorf("formActionSource(%q) = %q; want %q", loc, got, want)
 		}
+	}
+}
+
+// TestAuthorizeFlowRegisterClosed: with registration off, flow=register
+// is sign-in.
+func TestAuthorizeFlowRegisterClosed(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	e.pages.Registration = account.Registration{Mode: account.RegistrationOff}
+	w := e.browser(t).get(authorizePath + "&flow=register")
+	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?") {
+		t.Fatalf("flow=register, registration off: %d to %q; want sign-in", w.Code, loc)
 	}
 }

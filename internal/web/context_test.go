@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/throttle"
 )
 
@@ -20,7 +21,7 @@ func TestAgentWords(t *testing.T) {
 		{"", ""},
 		{strings.Repeat("A", 300), "an app that calls itself “" + strings.Repeat("A", 40) + "…”"},
 	} {
-		if got := agentWords(tt.ua); got != tt.want {
+		if got := agentWords(i18n.English(), tt.ua); got != tt.want {
 			t.Errorf("agentWords(%.60q) = %q; want %q", tt.ua, got, tt.want)
 		}
 	}
@@ -89,7 +90,7 @@ func BenchmarkAgentWords(b *testing.B) {
 		name, _, _ := strings.Cut(ua, "/")
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				agentWords(ua)
+				agentWords(i18n.English(), ua)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -328,7 +329,7 @@ func TestAgo(t *testing.T) {
 		{time.Hour, "1 hour ago"},
 		{5 * time.Hour, "5 hours ago"},
 	} {
-		if got := ago(tt.d); got != tt.want {
+		if got := i18n.English().Ago(tt.d); got != tt.want {
 			t.Errorf("ago(%v) = %q; want %q", tt.d, got, tt.want)
 		}
 	}
@@ -376,8 +377,8 @@ func TestDeviceSignInOptionsSignedIn(t *testing.T) {
 
 // TestDeviceRegisterRoundTrip follows 10Duke's options all the way: from
 // /user/device with flow=register and login_hint to the registration page
-// with the email filled in, an account, and the confirm page of the code,
-// which still needs its click.
+// with the email filled in, an account, sign-in, and the confirm page of
+// the code, which still needs its click.
 func TestDeviceRegisterRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "Living room TV")
@@ -392,9 +393,18 @@ func TestDeviceRegisterRoundTrip(t *testing.T) {
 	}
 	w := b.post("/register", url.Values{"name": {"New Person"}, "email": {"new@example.com"}, "password": {"a long enough password"},
 		"return_to": {"/device?user_code=WDJB-MJHT"}, "csrf_token": {csrfField.FindStringSubmatch(page)[1]}})
+	e.pages.Wait()
+	// The answer is "check your email" (the mail's link confirms the
+	// address); its sign-in link returns to the code.
+	signIn := `href="/login?return_to=%2Fdevice%3Fuser_code%3DWDJB-MJHT"`
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Check your email") || !strings.Contains(w.Body.String(), signIn) {
+		t.Fatalf("after registering: %d; want 200, check your email, %s\n%s", w.Code, signIn, w.Body)
+	}
+	w = b.post("/login", url.Values{"username": {"new@example.com"}, "password": {"a long enough password"},
+		"return_to": {"/device?user_code=WDJB-MJHT"}, "csrf_token": {b.csrf("/login")}})
 	next := w.Header().Get("Location")
 	if w.Code != http.StatusSeeOther || next != "/device?user_code=WDJB-MJHT" {
-		t.Fatalf("after registering: %d, Location %q; want the device page with the code", w.Code, next)
+		t.Fatalf("signing in after registering: %d, Location %q; want the device page with the code", w.Code, next)
 	}
 	if body := b.get(next).Body.String(); !strings.Contains(body, `value="approve"`) || !strings.Contains(body, "WDJB-MJHT") ||
 		!strings.Contains(body, "new@example.com") {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestLogin(t *testing.T) {
@@ -63,30 +64,40 @@ func TestLoginThrottle(t *testing.T) {
 		name        string
 		perAccount  int
 		perIP       int
+		ceiling     int // 0: the default
 		failures    []attempt
 		final       attempt // with the right password
 		wantStatus  int
 		wantUnknown int // status for an unknown email from the final IP afterwards; 0 skips
 	}{
-		{"under the limit", 3, 100,
+		{"under the limit", 3, 100, 0,
 			[]attempt{{testEmail, "203.0.113.5"}, {testEmail, "203.0.113.5"}},
 			attempt{testEmail, "203.0.113.5"}, http.StatusSeeOther, 0},
-		{"per account, from any IP", 3, 100,
+		{"per account and network, from any address in it", 3, 100, 0,
 			[]attempt{{testEmail, "203.0.113.5"}, {testEmail, "203.0.113.6"}, {testEmail, "203.0.113.7"}},
-			attempt{testEmail, "198.51.100.1"}, http.StatusTooManyRequests, 0},
-		{"unknown account is limited the same", 3, 100,
+			attempt{testEmail, "203.0.113.200"}, http.StatusTooManyRequests, 0},
+		{"per account and network, IPv6 by /64", 3, 100, 0,
+			[]attempt{{testEmail, "[2001:db8:1:2::5]"}, {testEmail, "[2001:db8:1:2::6]"}, {testEmail, "[2001:db8:1:2:ff::7]"}},
+			attempt{testEmail, "[2001:db8:1:2::99]"}, http.StatusTooManyRequests, 0},
+		{"another network's failures do not lock the owner out", 3, 100, 0,
+			[]attempt{{testEmail, "203.0.113.5"}, {testEmail, "203.0.113.6"}, {testEmail, "203.0.113.7"}},
+			attempt{testEmail, "198.51.100.1"}, http.StatusSeeOther, 0},
+		{"the account's ceiling over every network", 3, 100, 4,
+			[]attempt{{testEmail, "203.0.113.5"}, {testEmail, "198.51.100.5"}, {testEmail, "192.0.2.5"}, {testEmail, "[2001:db8::5]"}},
+			attempt{testEmail, "100.64.0.1"}, http.StatusTooManyRequests, 0},
+		{"unknown account is limited the same", 3, 100, 0,
 			[]attempt{{"nobody@example.com", "203.0.113.5"}, {"nobody@example.com", "203.0.113.5"}, {"nobody@example.com", "203.0.113.5"}},
 			attempt{"nobody@example.com", "203.0.113.5"}, http.StatusTooManyRequests, 0},
-		{"another account's failures do not count", 3, 100,
+		{"another account's failures do not count", 3, 100, 0,
 			[]attempt{{"bob@example.com", "203.0.113.5"}, {"bob@example.com", "203.0.113.5"}, {"bob@example.com", "203.0.113.5"}},
 			attempt{testEmail, "203.0.113.6"}, http.StatusSeeOther, 0},
-		{"per IP, across accounts", 100, 3,
+		{"per IP, across accounts", 100, 3, 0,
 			[]attempt{{"bob@example.com", "203.0.113.5"}, {"x@example.com", "203.0.113.5"}, {"y@example.com", "203.0.113.5"}},
 			attempt{testEmail, "203.0.113.5"}, http.StatusTooManyRequests, http.StatusTooManyRequests},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, "Living room TV")
-			e.pages.LoginPerAccount, e.pages.LoginPerIP = tt.perAccount, tt.perIP
+			e.pages.LoginPerAccount, e.pages.LoginPerIP, e.pages.LoginAccountCeiling = tt.perAccount, tt.perIP, tt.ceiling
 			try := func(a attempt, password string) (*browser, *httptest.ResponseRecorder) {
 				b := e.browser(t)
 				b.ip = a.ip
@@ -292,5 +303,105 @@ func TestLogout(t *testing.T) {
 	}
 	if w := b.get("/device"); w.Code != http.StatusSeeOther {
 		t.Errorf("after logout, GET /device = %d; want 303 to sign-in", w.Code)
+	}
+}
+
+// TestLoginKnownBrowser: a browser the owner signed in with keeps a budget
+// of its own, so a guesser who has spent the account's budget on the
+// owner's network and its ceiling over every network does not lock the
+// owner out of it; its own wrong passwords still count; and its mark is
+// the account's only: another account, a forged or an expired mark get
+// the ordinary budgets.
+func TestLoginKnownBrowser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "Living room TV")
+	e.pages.LoginPerAccount, e.pages.LoginPerIP, e.pages.LoginAccountCeiling = 3, 100, 5
+	const home = "203.0.113.5"
+	login := func(b *browser, email, password string) int {
+		t.Helper()
+		return b.post("/login", url.Values{"username": {email}, "password": {password}, "csrf_token": {b.csrf("/login")}}).Code
+	}
+	owner := e.browser(t)
+	owner.ip = home
+	if code := login(owner, testEmail, testPassword); code != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d", code)
+	}
+	mark := owner.cookies["latchkey_known"]
+	if mark == "" {
+		t.Fatal("signing in set no known-browser mark")
+	}
+	signOut := func() { delete(owner.cookies, "latchkey_session") }
+	signOut()
+
+	// A guesser on the owner's network, then on others, spends the
+	// account's budgets there and its ceiling.
+	for _, ip := range []string{"203.0.113.77", "203.0.113.77", "203.0.113.77", "198.51.100.1", "198.51.100.1"} {
+		g := e.browser(t)
+		g.ip = ip
+		if code := login(g, testEmail, "wrong password!"); code != http.StatusBadRequest {
+			t.Fatalf("guess from %s: %d; want 400", ip, code)
+		}
+	}
+	stranger := e.browser(t)
+	stranger.ip = home
+	if code := login(stranger, testEmail, testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("a new browser on the owner's network after the guesses: %d; want 429", code)
+	}
+	elsewhere := e.browser(t)
+	elsewhere.ip = "192.0.2.1"
+	if code := login(elsewhere, testEmail, testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("a new browser elsewhere with the ceiling spent: %d; want 429", code)
+	}
+	if code := login(owner, testEmail, testPassword); code != http.StatusSeeOther {
+		t.Fatalf("the owner's known browser: %d; want 303", code)
+	}
+	signOut()
+	// The mark travels with the browser, not the address.
+	owner.ip = "192.0.2.200"
+	if code := login(owner, testEmail, testPassword); code != http.StatusSeeOther {
+		t.Fatalf("the owner's known browser on another network: %d; want 303", code)
+	}
+	signOut()
+
+	// Someone else's mark, a forged one, an expired one: ordinary budgets.
+	bob := e.browser(t)
+	bob.ip = home
+	if code := login(bob, "bob@example.com", testPassword); code != http.StatusSeeOther {
+		t.Fatalf("bob signs in: %d", code)
+	}
+	delete(bob.cookies, "latchkey_session")
+	if code := login(bob, testEmail, testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("ada from bob's known browser: %d; want 429", code)
+	}
+	forged := e.browser(t)
+	forged.ip = home
+	parts := strings.Split(mark, ".")
+	parts[3] = strings.Repeat("A", len(parts[3]))
+	forged.cookies["latchkey_known"] = strings.Join(parts, ".")
+	if code := login(forged, testEmail, testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("a forged mark: %d; want 429", code)
+	}
+	// The known browser's own wrong passwords count, against its budget.
+	for i := range 3 {
+		if code := login(owner, testEmail, "wrong password!"); code != http.StatusBadRequest {
+			t.Fatalf("known browser's wrong password %d: %d", i+1, code)
+		}
+	}
+	if code := login(owner, testEmail, testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("the known browser after its own 3 wrong passwords: %d; want 429", code)
+	}
+
+	copied := e.browser(t)
+	copied.ip = home
+	copied.cookies["latchkey_known"] = mark
+	e.now = e.now.Add(KnownBrowserLife + time.Hour).Truncate(e.pages.LoginWindow)
+	// A new window: the guesser's budgets are back; spend them again.
+	for _, ip := range []string{"203.0.113.77", "203.0.113.77", "203.0.113.77"} {
+		g := e.browser(t)
+		g.ip = ip
+		login(g, testEmail, "wrong password!")
+	}
+	if code := login(copied, testEmail, testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("an expired mark: %d; want 429", code)
 	}
 }

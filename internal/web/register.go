@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -26,13 +28,20 @@ type registerPage struct {
 	ReturnTo    string
 	SignIn      string // the sign-in page, returning to the same place
 	MinPassword int
-	For         string // what the account is for: "connect Living-room TV" (purpose)
+	Heading     string // a key: what the account is for (purpose)
+	ForName     string // the device or application it is for
+	Domains     string // the domains that may register, in words; "" when any may
+}
+
+func (rp *registerPage) localize(l *i18n.Locale) {
+	rp.Title, rp.TitleArgs = rp.Heading, []any{"client", rp.ForName}
+	rp.base.localize(l)
+	rp.Heading = l.T(rp.Heading, "client", rp.ForName)
 }
 
 var (
-	msgEmailTaken = "There is already an account for this email address. Sign in instead, or use another address."
-	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many new accounts",
-		Text: "Too many accounts were created from your network. Try again later."}
+	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "err.too_many_new.heading",
+		Text: "err.too_many_new.text"}
 )
 
 // RegisterForm serves GET /register: the form to create an account, from
@@ -47,25 +56,57 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
 	hint, _ := query(r, "login_hint")
-	page := p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
-		"", loginHint(hint), returnTo)
-	if page.For = p.purpose(r, returnTo); page.For != "" {
-		page.Title = "Create an account to " + page.For
+	if p.Registration.Closed() {
+		return p.registrationClosed(w, r, s, u, returnTo, loginHint(hint))
 	}
-	return p.render(w, http.StatusOK, "register", page)
+	page := p.registerPage(r, base{CSRF: p.csrfFor(w, r, s), User: u}, "", loginHint(hint), returnTo)
+	why := p.purpose(r, returnTo)
+	page.Heading, page.ForName = why.heading("register.heading"), why.Name
+	return p.render(w, r, http.StatusOK, "register", page)
 }
 
 // registerPage is the registration form; its link to sign in instead
 // returns to the same place, with the email carried over as the hint.
-func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage {
-	return registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
-		MinPassword: account.MinPasswordLength}
+func (p *Pages) registerPage(r *http.Request, b base, name, email, returnTo string) registerPage {
+	page := registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
+		MinPassword: account.MinPasswordLength, Heading: "register.heading"}
+	if p.Registration.Restricted() {
+		page.Domains = domainList(p.locale(r), p.Registration.Domains)
+	}
+	return page
+}
+
+// domainList is domains in words of loc's language: "a.example, b.example
+// or c.example".
+func domainList(loc *i18n.Locale, domains []string) string {
+	switch n := len(domains); n {
+	case 0:
+		return ""
+	case 1:
+		return domains[0]
+	default:
+		return loc.T("list.or", "first", strings.Join(domains[:n-1], ", "), "last", domains[n-1])
+	}
+}
+
+// registrationClosed is the registration page's answer when registration
+// is off (accounts.registration): a page that says so, with the way to
+// sign in, returning where the registration would have. 403: the request
+// was understood and is refused, for everyone alike.
+func (p *Pages) registrationClosed(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, returnTo, hint string) error {
+	return p.render(w, r, http.StatusForbidden, "message", messagePage{
+		base:    base{Title: "register.closed.heading", CSRF: p.csrfFor(w, r, s), User: u},
+		Heading: "register.closed.heading",
+		Text:    "register.closed.text",
+		Link:    signInURL("/login", returnTo, hint), LinkText: "login.submit",
+		Mark: markBad,
+	})
 }
 
 // Register serves POST /register. Attempts are limited per client IP,
-// counted in the store so every instance sees them. A taken email is said
-// to be taken, and nothing more about its account; the answer costs the same
-// password hashing either way.
+// counted in the store so every instance sees them. A sensible form is
+// answered "check your email" whether or not the address has an account;
+// createAccount does the rest after the answer.
 func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(w, r)
 	if err != nil {
@@ -79,12 +120,15 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	returnTo, _ := safeReturnTo(f.Get("return_to"))
+	if p.Registration.Closed() {
+		return p.registrationClosed(w, r, s, nil, returnTo, "")
+	}
 	name := strings.TrimSpace(f.Get("name"))
 	email := strings.ToLower(strings.TrimSpace(f.Get("email")))
 	password := f.Get("password")
-	again := func(status int, notice string) error {
-		b := base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), Notice: notice}
-		return p.render(w, status, "register", p.registerPage(b, f.Get("name"), f.Get("email"), returnTo))
+	again := func(status int, notice string, args ...any) error {
+		b := base{CSRF: p.csrfFor(w, r, s), Notice: notice, NoticeArgs: args}
+		return p.render(w, r, status, "register", p.registerPage(r, b, f.Get("name"), f.Get("email"), returnTo))
 	}
 
 	ctx := r.Context()
@@ -110,12 +154,17 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	// The form parser let through only text without control characters.
 	switch {
 	case name == "" || utf8.RuneCountInString(name) > maxUserName:
-		return again(http.StatusBadRequest, fmt.Sprintf("Enter your name, at most %d characters.", maxUserName))
+		return again(http.StatusBadRequest, "register.name_invalid", "n", maxUserName)
 	case !account.ValidEmail(email):
-		return again(http.StatusBadRequest, "Enter an email address such as name@example.com.")
+		return again(http.StatusBadRequest, "notice.email_invalid")
+	case !p.Registration.Allows(email):
+		// Said of the domain alone, before any account is looked up: the
+		// same for an address with an account (an administrator may
+		// create one at any domain) and one without.
+		return again(http.StatusBadRequest, "register.domain_refused", "domains", domainList(p.locale(r), p.Registration.Domains))
 	}
 	if err := account.ValidatePassword(password); err != nil {
-		return again(http.StatusBadRequest, capitalize(err.Error())+".")
+		return again(http.StatusBadRequest, passwordNotice(p.locale(r), err))
 	}
 	// Counted once the form is sensible: typos cost nothing, and what is
 	// limited is accounts, or guesses at which emails have one.
@@ -127,6 +176,28 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 		retryAfter(w, windowEnd(now, p.LoginWindow))
 		return errTooManyNew
 	}
+	// The answer is the same, and as fast, whether or not the address has
+	// an account (docs/security.md ACC-13): the rest goes by mail, composed
+	// after the answer. A new address gets its account and the usual
+	// verification link; one with an account is told that someone tried,
+	// and how to sign in or reset the password. Nobody is signed in here:
+	// for a new account that would differ from a taken address, so the
+	// person signs in once the link has confirmed the address.
+	loc := p.locale(r) // the mail's language: this page's
+	p.later(ctx, func(ctx context.Context) error {
+		return p.createAccount(ctx, loc, name, email, password, returnTo)
+	})
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "links.check_email", CSRF: p.csrfFor(w, r, s)},
+		Heading: "links.check_email",
+		Text:    "register.check_email",
+		Link:    signInURL("/login", returnTo, ""), LinkText: "login.submit"})
+}
+
+// createAccount creates the account Register was asked for and mails its
+// verification link, or, when the address has an account, mails it a
+// notice instead. It runs after the answer (later), so its time and its
+// outcome do not show in it.
+func (p *Pages) createAccount(ctx context.Context, loc *i18n.Locale, name, email, password, returnTo string) error {
 	hash, err := account.HashPassword(password)
 	if err != nil {
 		return err
@@ -135,27 +206,25 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	now := p.Now()
 	u := &store.User{ID: id, Email: email, Name: name, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	err = p.Store.CreateUser(ctx, u)
 	if errors.Is(err, store.ErrConflict) {
-		return again(http.StatusConflict, msgEmailTaken)
+		owner, err := p.Store.GetUserByEmail(ctx, email)
+		if err != nil || owner.Disabled || p.Links == nil {
+			return err
+		}
+		p.log().InfoContext(ctx, "registration for an address with an account", "user_id", owner.ID)
+		return p.Links.NotifyTaken(ctx, loc, owner)
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
 	p.log().InfoContext(ctx, "account registered", "user_id", u.ID)
-	if p.Links != nil {
-		if err := p.Links.SendVerification(ctx, u, u.Email, returnTo); err != nil {
-			return err
-		}
+	if p.Links == nil {
+		return nil
 	}
-	if _, err := p.Sessions.Start(w, r, u); err != nil {
-		return err
-	}
-	if returnTo == "" {
-		returnTo = defaultReturn
-	}
-	return seeOther(w, returnTo)
+	return p.Links.SendVerification(ctx, loc, u, u.Email, returnTo)
 }
 
 // newUserID draws a user id as the admin API does (oauth.NewID).
