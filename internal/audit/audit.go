@@ -54,6 +54,15 @@ const (
 	RegistrationTokenCreate = "registration-token.create"
 	RegistrationTokenDelete = "registration-token.delete"
 	SigningKeyRotate        = "signing-key.rotate"
+	ServiceKeyCreate        = "service-key.create"
+	ServiceKeyRotate        = "service-key.rotate-secret"
+	ServiceKeyRevoke        = "service-key.revoke"
+	// DeviceComplete is a front end's decision on a device's user code
+	// through the service API (device/complete), made with a service key
+	// for a subject of its own: the change that gives that subject a grant.
+	// A person's decision on our own verification page is a security event
+	// (package secevent), not a change made through an API.
+	DeviceComplete = "device.complete"
 )
 
 // Kinds is every kind, for the filters people choose from.
@@ -64,6 +73,7 @@ var Kinds = []string{
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,
 	InvitationSend, InvitationResend, InvitationRevoke, InvitationAccept, InvitationDecline,
 	RegistrationTokenCreate, RegistrationTokenDelete, SigningKeyRotate,
+	ServiceKeyCreate, ServiceKeyRotate, ServiceKeyRevoke, DeviceComplete,
 }
 
 // Actor is who makes a change, and from where.
