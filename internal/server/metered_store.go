@@ -97,6 +97,7 @@ var storeOps = []string{
 	"ListGroupClients",
 	"ListInvitations",
 	"ListMail",
+	"ListOrgClients",
 	"ListOrgMembers",
 	"ListOrganizations",
 	"ListPasskeys",
@@ -705,6 +706,13 @@ func (s *meteredStore) ListInvitations(p0 context.Context, p1 string) ([]*store.
 func (s *meteredStore) ListMail(p0 context.Context, p1 string) ([]*store.Mail, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListMail(p0, p1)
+	s.ops.Done(78, start, storeFailed(r1))
+	return r0, r1
+}
+
+func (s *meteredStore) ListOrgClients(p0 context.Context, p1 store.OrgClientQuery) ([]*store.Client, error) {
+	start := time.Now()
+	r0, r1 := s.Store.ListOrgClients(p0, p1)
 	s.ops.Done(78, start, storeFailed(r1))
 	return r0, r1
 }
