@@ -67,6 +67,11 @@ func (l *Links) SendVerification(ctx context.Context, u *store.User, email, retu
 		subject, intro, "If you did not ask for this, ignore this email: nothing changes without the link.")
 }
 
+// ResetLinkLifetime is how long a reset link works.
+func (l *Links) ResetLinkLifetime() time.Duration {
+	return l.lifetime(l.ResetLifetime, DefaultResetLifetime)
+}
+
 // SendReset mails u a link to set a new password once.
 func (l *Links) SendReset(ctx context.Context, u *store.User) error {
 	return l.send(ctx, u, u.Email, store.PurposeResetPassword, oauth.PrefixResetPassword, "/reset-password", nil,
