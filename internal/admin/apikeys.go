@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -65,6 +66,7 @@ func (a *API) CreateAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "", "a key with that id exists already: try again")
 	}
 	a.log().InfoContext(r.Context(), "admin: service API key created", "api_key", k.ID)
+	a.record(r.Context(), audit.Change{Kind: audit.ServiceKeyCreate, TargetID: k.ID, After: apiKeyView(k, "")})
 	w.Header().Set("Location", Prefix+"api-keys/"+url.PathEscape(k.ID))
 	return oauth.WriteJSON(w, http.StatusCreated, apiKeyView(k, secret))
 }
@@ -98,6 +100,7 @@ func (a *API) RotateAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no API key "+shorten(id), "")
 	}
 	a.log().InfoContext(r.Context(), "admin: service API key rotated", "api_key", k.ID)
+	a.record(r.Context(), audit.Change{Kind: audit.ServiceKeyRotate, TargetID: k.ID, After: apiKeyView(k, "")})
 	return oauth.WriteJSON(w, http.StatusOK, apiKeyView(k, secret))
 }
 
@@ -108,6 +111,7 @@ func (a *API) RevokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "there is no API key "+shorten(id), "")
 	}
 	a.log().InfoContext(r.Context(), "admin: service API key revoked", "api_key", id)
+	a.record(r.Context(), audit.Change{Kind: audit.ServiceKeyRevoke, TargetID: id})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -317,6 +317,26 @@ func (a *API) NewClientSecret(ctx context.Context, id string) (*store.Client, st
 	return c, secret, nil
 }
 
+// EndClientTokens revokes every token of client id: its grants with
+// their refresh tokens, and the access tokens it got for itself (client
+// credentials), which stop being live (introspection, the organization
+// API) — the secret still works, so the client may ask for new ones:
+// rotate it to stop that. It returns how many grants it revoked, and is
+// recorded as done by ctx's actor.
+func (a *API) EndClientTokens(ctx context.Context, id string) (int, error) {
+	c, err := a.getClient(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	n, err := a.Store.RevokeClientTokens(ctx, c.ID, a.now())
+	if err != nil {
+		return 0, storeError(err, "there is no client "+shorten(c.ID), "")
+	}
+	a.log().InfoContext(ctx, "admin: client tokens revoked", "client_id", c.ID, "grants", n)
+	a.record(ctx, audit.Change{Kind: audit.ClientRevokeTokens, TargetID: c.ID, OrgID: c.OrgID, After: map[string]int{"grants_revoked": n}})
+	return n, nil
+}
+
 func (a *API) getClient(ctx context.Context, id string) (*store.Client, error) {
 	c, err := a.Store.GetClient(ctx, id)
 	if err != nil {

@@ -396,35 +396,55 @@ func applyGroup(g *store.ClientGroup, req *groupRequest) error {
 	return nil
 }
 
+// GroupRequest is what creating or changing a device client group asks
+// for: the admin API's JSON body, and what the OrgAdmin console's form is
+// read into.
+type GroupRequest = groupRequest
+
 // CreateGroup serves POST /admin/v1/organizations/{id}/client-groups.
 func (a *API) CreateGroup(w http.ResponseWriter, r *http.Request) error {
 	var req groupRequest
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Name == nil {
-		return badRequest("name is required")
-	}
-	st, o, err := a.loadOrg(r)
+	g, err := a.NewGroup(r.Context(), r.PathValue("id"), &req)
 	if err != nil {
 		return err
+	}
+	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(g.OrgID)+"/client-groups/"+g.ID)
+	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
+}
+
+// NewGroup creates a device client group of organization orgID from req,
+// by the rules of POST …/client-groups, and records it as done by ctx's
+// actor.
+func (a *API) NewGroup(ctx context.Context, orgID string, req *GroupRequest) (*store.ClientGroup, error) {
+	if req.Name == nil {
+		return nil, badRequest("name is required")
+	}
+	st, err := a.orgStore()
+	if err != nil {
+		return nil, err
+	}
+	o, err := st.GetOrganization(ctx, orgID)
+	if err != nil {
+		return nil, storeError(err, "there is no organization "+shorten(orgID), "")
 	}
 	now := a.now()
 	id, err := a.newID()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g := &store.ClientGroup{ID: id, OrgID: o.ID, CreatedAt: now, UpdatedAt: now}
-	if err := applyGroup(g, &req); err != nil {
-		return err
+	if err := applyGroup(g, req); err != nil {
+		return nil, err
 	}
-	if err := st.CreateClientGroup(r.Context(), g); err != nil {
-		return storeError(err, "there is no organization "+o.ID, "organization "+o.ID+" has a group named "+shorten(g.Name)+" already")
+	if err := st.CreateClientGroup(ctx, g); err != nil {
+		return nil, storeError(err, "there is no organization "+o.ID, "organization "+o.ID+" has a group named "+shorten(g.Name)+" already")
 	}
-	a.log().InfoContext(r.Context(), "admin: client group created", "org_id", o.ID, "group_id", g.ID)
-	a.record(r.Context(), audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
-	w.Header().Set("Location", Prefix+"organizations/"+url.PathEscape(o.ID)+"/client-groups/"+g.ID)
-	return oauth.WriteJSON(w, http.StatusCreated, groupJSON(g))
+	a.log().InfoContext(ctx, "admin: client group created", "org_id", o.ID, "group_id", g.ID)
+	a.record(ctx, audit.Change{Kind: audit.GroupCreate, TargetID: g.ID, OrgID: o.ID, After: groupJSON(g)})
+	return g, nil
 }
 
 // ListGroups serves GET /admin/v1/organizations/{id}/client-groups.
@@ -444,27 +464,32 @@ func (a *API) ListGroups(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
-// loadGroup loads the group the path names, which must be the path's
-// organization's.
-func (a *API) loadGroup(r *http.Request) (Store, *store.ClientGroup, error) {
+// Group returns organization orgID's client group id; one of another
+// organization is as unknown as one that does not exist.
+func (a *API) Group(ctx context.Context, orgID, id string) (*store.ClientGroup, error) {
 	st, err := a.orgStore()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	orgID, id := r.PathValue("id"), r.PathValue("group_id")
-	g, err := st.GetClientGroup(r.Context(), id)
+	g, err := st.GetClientGroup(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && g.OrgID != orgID) {
-		return nil, nil, notFound("organization " + shorten(orgID) + " has no client group " + shorten(id))
+		return nil, notFound("organization " + shorten(orgID) + " has no client group " + shorten(id))
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return st, g, nil
+	return g, nil
+}
+
+// loadGroup loads the group the path names, which must be the path's
+// organization's.
+func (a *API) loadGroup(r *http.Request) (*store.ClientGroup, error) {
+	return a.Group(r.Context(), r.PathValue("id"), r.PathValue("group_id"))
 }
 
 // GetGroup serves GET /admin/v1/organizations/{id}/client-groups/{group_id}.
 func (a *API) GetGroup(w http.ResponseWriter, r *http.Request) error {
-	_, g, err := a.loadGroup(r)
+	g, err := a.loadGroup(r)
 	if err != nil {
 		return err
 	}
@@ -477,36 +502,56 @@ func (a *API) PatchGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	st, g, err := a.loadGroup(r)
+	g, err := a.ChangeGroup(r.Context(), r.PathValue("id"), r.PathValue("group_id"), &req)
 	if err != nil {
 		return err
 	}
+	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
+}
+
+// ChangeGroup changes organization orgID's client group id as req asks
+// (members left out keep their values), by the rules of PATCH
+// …/client-groups/{group_id}, and records it as done by ctx's actor.
+func (a *API) ChangeGroup(ctx context.Context, orgID, id string, req *GroupRequest) (*store.ClientGroup, error) {
+	g, err := a.Group(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
 	before := groupJSON(g)
-	if err := applyGroup(g, &req); err != nil {
-		return err
+	if err := applyGroup(g, req); err != nil {
+		return nil, err
 	}
 	g.UpdatedAt = a.now()
-	if err := st.UpdateClientGroup(r.Context(), g); err != nil {
-		return storeError(err, "there is no client group "+g.ID, "the organization has a group named "+shorten(g.Name)+" already")
+	if err := a.Store.UpdateClientGroup(ctx, g); err != nil {
+		return nil, storeError(err, "there is no client group "+g.ID, "the organization has a group named "+shorten(g.Name)+" already")
 	}
-	a.log().InfoContext(r.Context(), "admin: client group updated", "org_id", g.OrgID, "group_id", g.ID)
-	a.record(r.Context(), audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
-	return oauth.WriteJSON(w, http.StatusOK, groupJSON(g))
+	a.log().InfoContext(ctx, "admin: client group updated", "org_id", g.OrgID, "group_id", g.ID)
+	a.record(ctx, audit.Change{Kind: audit.GroupUpdate, TargetID: g.ID, OrgID: g.OrgID, Before: before, After: groupJSON(g)})
+	return g, nil
 }
 
 // DeleteGroup deletes a group; its pending invitations are revoked with it.
 func (a *API) DeleteGroup(w http.ResponseWriter, r *http.Request) error {
-	st, g, err := a.loadGroup(r)
+	if err := a.RemoveGroup(r.Context(), r.PathValue("id"), r.PathValue("group_id")); err != nil {
+		return err
+	}
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RemoveGroup deletes organization orgID's client group id (its pending
+// invitations are revoked with it) and records it as done by ctx's actor.
+func (a *API) RemoveGroup(ctx context.Context, orgID, id string) error {
+	g, err := a.Group(ctx, orgID, id)
 	if err != nil {
 		return err
 	}
-	if err := st.DeleteClientGroup(r.Context(), g.ID, a.now()); err != nil {
+	if err := a.Store.DeleteClientGroup(ctx, g.ID, a.now()); err != nil {
 		return storeError(err, "there is no client group "+g.ID, "")
 	}
-	a.log().InfoContext(r.Context(), "admin: client group deleted", "org_id", g.OrgID, "group_id", g.ID)
-	a.record(r.Context(), audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
-	oauth.NoStore(w)
-	w.WriteHeader(http.StatusNoContent)
+	a.log().InfoContext(ctx, "admin: client group deleted", "org_id", g.OrgID, "group_id", g.ID)
+	a.record(ctx, audit.Change{Kind: audit.GroupDelete, TargetID: g.ID, OrgID: g.OrgID, Before: groupJSON(g)})
 	return nil
 }
 
@@ -517,11 +562,11 @@ type GroupClients struct {
 
 // ListGroupClients serves GET /admin/v1/organizations/{id}/client-groups/{group_id}/clients.
 func (a *API) ListGroupClients(w http.ResponseWriter, r *http.Request) error {
-	st, g, err := a.loadGroup(r)
+	g, err := a.loadGroup(r)
 	if err != nil {
 		return err
 	}
-	ids, err := st.ListGroupClients(r.Context(), g.ID)
+	ids, err := a.Store.ListGroupClients(r.Context(), g.ID)
 	if err != nil {
 		return err
 	}
@@ -532,35 +577,53 @@ func (a *API) ListGroupClients(w http.ResponseWriter, r *http.Request) error {
 // group (back into it, say, after removeGroupClient); a client already in
 // it stays, and the answer is the same (PUT is idempotent).
 func (a *API) AddGroupClient(w http.ResponseWriter, r *http.Request) error {
-	st, g, err := a.loadGroup(r)
-	if err != nil {
+	if err := a.JoinGroup(r.Context(), r.PathValue("id"), r.PathValue("group_id"), r.PathValue("client_id")); err != nil {
 		return err
 	}
-	clientID := r.PathValue("client_id")
-	if err := st.AddGroupClient(r.Context(), g.ID, clientID, a.now()); err != nil {
-		return storeError(err, "there is no client "+shorten(clientID), "client "+shorten(clientID)+
-			" is not a device client of organization "+shorten(g.OrgID)+": only the organization's own devices join its groups")
-	}
-	a.log().InfoContext(r.Context(), "admin: client added to group", "group_id", g.ID, "client_id", clientID)
-	a.record(r.Context(), audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// RemoveGroupClient serves DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}.
-func (a *API) RemoveGroupClient(w http.ResponseWriter, r *http.Request) error {
-	st, g, err := a.loadGroup(r)
+// JoinGroup puts device client clientID of organization orgID into its
+// group groupID, by the rules of PUT …/clients/{client_id}, and records it
+// as done by ctx's actor.
+func (a *API) JoinGroup(ctx context.Context, orgID, groupID, clientID string) error {
+	g, err := a.Group(ctx, orgID, groupID)
 	if err != nil {
 		return err
 	}
-	clientID := r.PathValue("client_id")
-	if err := st.RemoveGroupClient(r.Context(), g.ID, clientID); err != nil {
-		return storeError(err, "client "+shorten(clientID)+" is not in group "+g.ID, "")
+	if err := a.Store.AddGroupClient(ctx, g.ID, clientID, a.now()); err != nil {
+		return storeError(err, "there is no client "+shorten(clientID), "client "+shorten(clientID)+
+			" is not a device client of organization "+shorten(g.OrgID)+": only the organization's own devices join its groups")
 	}
-	a.log().InfoContext(r.Context(), "admin: client removed from group", "group_id", g.ID, "client_id", clientID)
-	a.record(r.Context(), audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
+	a.log().InfoContext(ctx, "admin: client added to group", "group_id", g.ID, "client_id", clientID)
+	a.record(ctx, audit.Change{Kind: audit.GroupAddClient, TargetID: g.ID, OrgID: g.OrgID, After: map[string]string{"client_id": clientID}})
+	return nil
+}
+
+// RemoveGroupClient serves DELETE /admin/v1/organizations/{id}/client-groups/{group_id}/clients/{client_id}.
+func (a *API) RemoveGroupClient(w http.ResponseWriter, r *http.Request) error {
+	if err := a.LeaveGroup(r.Context(), r.PathValue("id"), r.PathValue("group_id"), r.PathValue("client_id")); err != nil {
+		return err
+	}
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// LeaveGroup takes client clientID out of organization orgID's group
+// groupID, by the rules of DELETE …/clients/{client_id}, and records it as
+// done by ctx's actor.
+func (a *API) LeaveGroup(ctx context.Context, orgID, groupID, clientID string) error {
+	g, err := a.Group(ctx, orgID, groupID)
+	if err != nil {
+		return err
+	}
+	if err := a.Store.RemoveGroupClient(ctx, g.ID, clientID); err != nil {
+		return storeError(err, "client "+shorten(clientID)+" is not in group "+g.ID, "")
+	}
+	a.log().InfoContext(ctx, "admin: client removed from group", "group_id", g.ID, "client_id", clientID)
+	a.record(ctx, audit.Change{Kind: audit.GroupRemoveClient, TargetID: g.ID, OrgID: g.OrgID, Before: map[string]string{"client_id": clientID}})
 	return nil
 }

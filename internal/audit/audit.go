@@ -30,6 +30,7 @@ const (
 	ClientUpdate       = "client.update"
 	ClientDelete       = "client.delete"
 	ClientRotateSecret = "client.rotate-secret"
+	ClientRevokeTokens = "client.revoke-tokens"
 	UserCreate         = "user.create"
 	UserUpdate         = "user.update"
 	UserDelete         = "user.delete"
@@ -54,16 +55,26 @@ const (
 	RegistrationTokenCreate = "registration-token.create"
 	RegistrationTokenDelete = "registration-token.delete"
 	SigningKeyRotate        = "signing-key.rotate"
+	ServiceKeyCreate        = "service-key.create"
+	ServiceKeyRotate        = "service-key.rotate-secret"
+	ServiceKeyRevoke        = "service-key.revoke"
+	// DeviceComplete is a front end's decision on a device's user code
+	// through the service API (device/complete), made with a service key
+	// for a subject of its own: the change that gives that subject a grant.
+	// A person's decision on our own verification page is a security event
+	// (package secevent), not a change made through an API.
+	DeviceComplete = "device.complete"
 )
 
 // Kinds is every kind, for the filters people choose from.
 var Kinds = []string{
-	ClientCreate, ClientUpdate, ClientDelete, ClientRotateSecret,
+	ClientCreate, ClientUpdate, ClientDelete, ClientRotateSecret, ClientRevokeTokens,
 	UserCreate, UserUpdate, UserDelete, UserPasswordReset, GrantRevoke,
 	OrgCreate, OrgUpdate, OrgDelete, MemberPut, MemberDelete,
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,
 	InvitationSend, InvitationResend, InvitationRevoke, InvitationAccept, InvitationDecline,
 	RegistrationTokenCreate, RegistrationTokenDelete, SigningKeyRotate,
+	ServiceKeyCreate, ServiceKeyRotate, ServiceKeyRevoke, DeviceComplete,
 }
 
 // Actor is who makes a change, and from where.

@@ -1,12 +1,17 @@
-// Package console serves the SysAdmin console (/console, issue 15): pages
-// where a system administrator manages clients, users, organizations,
-// signing keys and invitations, and reads the audit log. It renders in
+// Package console serves the consoles (/console, issue 15): the SysAdmin
+// console, where a system administrator manages clients, users,
+// organizations, signing keys and invitations, and reads the audit log;
+// and the OrgAdmin console (/console/orgs/{id}/…), where an
+// organization's admins — and system administrators — manage its device
+// client groups, its devices, its invitations and its members, and read
+// its audit log. It renders in
 // the pages' layout and posts through their forms (package web: CSRF,
 // cross-origin refusal, the headers); every change goes through the
 // admin API's own operations (package admin), so the console and the API
 // apply one set of rules and record one audit log, with the signed-in
 // user as the actor. Every handler asks package web's Roles on the
-// server, on every request, whether the person is a system administrator.
+// server, on every request, whether the person is a system administrator
+// or, on an organization's pages, an admin of that organization.
 package console
 
 import (
@@ -58,19 +63,25 @@ type Store interface {
 	GetGrant(ctx context.Context, id string) (*store.Grant, error)
 	GetUserByEmail(ctx context.Context, email string) (*store.User, error)
 	GetOrganization(ctx context.Context, id string) (*store.Organization, error)
+	GetOrgMember(ctx context.Context, orgID, userID string) (*store.OrgMember, error)
 	ListOrgMembers(ctx context.Context, orgID string) ([]*store.OrgMember, error)
 	ListInvitations(ctx context.Context, orgID string) ([]*store.Invitation, error)
 	GetInvitation(ctx context.Context, id string) (*store.Invitation, error)
 	ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error)
 	QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEntry, error)
+	ListUserMemberships(ctx context.Context, userID string) ([]*store.OrgMember, error)
+	ListClientGroups(ctx context.Context, orgID string) ([]*store.ClientGroup, error)
+	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	ListClientGroupsOf(ctx context.Context, clientID string) ([]*store.ClientGroup, error)
+	QueryInvitations(ctx context.Context, q store.InvitationQuery) ([]*store.Invitation, error)
 	// Reauthenticate records a password entered again on the session.
 	Reauthenticate(ctx context.Context, hash string, at time.Time) error
 }
 
-// Console is the SysAdmin console.
+// Console is the SysAdmin and OrgAdmin console.
 type Console struct {
 	Pages *web.Pages // layout, CSRF, error pages, password checks
-	Roles *web.Roles // who may use it: system administrators
+	Roles *web.Roles // who may use it: system administrators, organizations' admins
 	Admin *admin.API // every change, by the admin API's rules
 	Keys  Keys       // rotates signing keys
 	Audit *audit.Log // records what the console changes itself (key rotations)
@@ -88,7 +99,8 @@ const ReauthWindow = 10 * time.Minute
 // PageSize is how many records a list shows at a time.
 const PageSize = 25
 
-// request is one request to the console from a system administrator.
+// request is one request to the console from a system administrator, or
+// from an organization's admin on that organization's pages.
 type request struct {
 	w    http.ResponseWriter
 	r    *http.Request
@@ -100,11 +112,43 @@ type request struct {
 var errNotAdmin = web.Error(http.StatusForbidden, "Not allowed",
 	"The console is for system administrators, and you are not one. Ask one if you need this.")
 
-// Page adapts a GET handler: signed out, to sign-in and back; signed in
-// but not a system administrator, 403.
-func (c *Console) Page(h func(*request) error) web.PageFunc {
+var errNotOrgAdmin = web.Error(http.StatusForbidden, "Not allowed",
+	"This organization's console is for its admins and for system administrators, and you are neither. Ask one of its admins if you need this.")
+
+// Who may use a console page.
+type role int
+
+const (
+	sysadminOnly role = iota // a system administrator
+	orgAdmin                 // a system administrator, or an admin of the path's organization ({id})
+	signedIn                 // anyone signed in; the handler decides (the console's home)
+)
+
+// Page adapts a GET handler of the SysAdmin console: signed out, to
+// sign-in and back; signed in but not a system administrator, 403.
+func (c *Console) Page(h func(*request) error) web.PageFunc { return c.page(sysadminOnly, h) }
+
+// Form adapts a POST handler of the SysAdmin console (routed through
+// web.Pages.Form, which refuses cross-origin POSTs): the role is checked,
+// then the form's csrf_token, before h runs.
+func (c *Console) Form(h func(*request) error) web.PageFunc { return c.form(sysadminOnly, h) }
+
+// OrgPage adapts a GET handler of an organization's console
+// (/console/orgs/{id}/…): a system administrator, or an admin of
+// organization {id}; anyone else 403, whether or not it exists.
+func (c *Console) OrgPage(h func(*request) error) web.PageFunc { return c.page(orgAdmin, h) }
+
+// OrgForm adapts a POST handler of an organization's console, as OrgPage
+// and Form.
+func (c *Console) OrgForm(h func(*request) error) web.PageFunc { return c.form(orgAdmin, h) }
+
+// HomePage adapts GET /console, which anyone signed in reaches; the
+// handler decides what they see.
+func (c *Console) HomePage(h func(*request) error) web.PageFunc { return c.page(signedIn, h) }
+
+func (c *Console) page(who role, h func(*request) error) web.PageFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		rq, err := c.admit(w, r)
+		rq, err := c.admit(w, r, who)
 		if err != nil || rq == nil {
 			return err
 		}
@@ -112,16 +156,13 @@ func (c *Console) Page(h func(*request) error) web.PageFunc {
 	}
 }
 
-// Form adapts a POST handler (routed through web.Pages.Form, which
-// refuses cross-origin POSTs): the role is checked, then the form's
-// csrf_token, before h runs.
-func (c *Console) Form(h func(*request) error) web.PageFunc {
+func (c *Console) form(who role, h func(*request) error) web.PageFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		f, err := web.ParseForm(w, r)
 		if err != nil {
 			return err
 		}
-		rq, err := c.admit(w, r)
+		rq, err := c.admit(w, r, who)
 		if err != nil || rq == nil {
 			return err
 		}
@@ -133,10 +174,10 @@ func (c *Console) Form(h func(*request) error) web.PageFunc {
 	}
 }
 
-// admit returns the request of a system administrator; nil, having
-// redirected to sign-in, for a signed-out browser; errNotAdmin for anyone
-// else.
-func (c *Console) admit(w http.ResponseWriter, r *http.Request) (*request, error) {
+// admit returns the request of someone who may use the page (who); nil,
+// having redirected to sign-in, for a signed-out browser; a 403 for
+// anyone else. The role is read from the store on every request.
+func (c *Console) admit(w http.ResponseWriter, r *http.Request, who role) (*request, error) {
 	v, err := c.Roles.Who(r)
 	if err != nil {
 		return nil, err
@@ -148,8 +189,19 @@ func (c *Console) admit(w http.ResponseWriter, r *http.Request) (*request, error
 		}
 		return nil, web.SeeOther(w, web.LoginURL(back))
 	}
-	if !v.Sysadmin() {
-		return nil, errNotAdmin
+	switch who {
+	case sysadminOnly:
+		if !v.Sysadmin() {
+			return nil, errNotAdmin
+		}
+	case orgAdmin:
+		ok, err := c.Roles.CanManageOrg(r.Context(), v, r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errNotOrgAdmin
+		}
 	}
 	actor := audit.Actor{Kind: store.ActorUser, ID: v.User.ID, Address: c.Pages.ClientIP(r)}
 	return &request{w: w, r: r, ctx: audit.WithActor(r.Context(), actor), v: v}, nil
@@ -158,36 +210,58 @@ func (c *Console) admit(w http.ResponseWriter, r *http.Request) (*request, error
 // view is what every console page's template gets.
 type view struct {
 	web.Base
-	Nav  string // the section the page belongs to
-	Done string // what the last change did, from ?done=
-	Page any    // the page's own data
+	Sysadmin bool   // the full console's navigation, and its actions
+	Nav      string // the section the page belongs to
+	Org      *store.Organization
+	OrgNav   string // the section of the organization's console, when Org is set
+	Done     string // what the last change did, from ?done=
+	Page     any    // the page's own data
 }
 
 func (c *Console) render(rq *request, status int, t string, nav, title, notice string, data any) error {
+	return c.renderIn(rq, status, t, nav, nil, "", title, notice, data)
+}
+
+// renderOrgPage renders a page of organization o's console, in section
+// orgNav.
+func (c *Console) renderOrgPage(rq *request, status int, t string, o *store.Organization, orgNav, title, notice string, data any) error {
+	return c.renderIn(rq, status, t, "orgs", o, orgNav, title, notice, data)
+}
+
+func (c *Console) renderIn(rq *request, status int, t string, nav string, o *store.Organization, orgNav, title, notice string, data any) error {
 	done, err := web.Query(rq.r, "done")
 	if err != nil {
 		return err
 	}
 	return c.Pages.Render(rq.w, status, t, view{
-		Base: web.Base{Title: title, CSRF: c.Pages.CSRFToken(rq.w, rq.r, rq.v.Session), User: rq.v.User, Notice: notice, Wide: true},
-		Nav:  nav, Done: doneText[done], Page: data,
+		Base:     web.Base{Title: title, CSRF: c.Pages.CSRFToken(rq.w, rq.r, rq.v.Session), User: rq.v.User, Notice: notice, Wide: true},
+		Sysadmin: rq.v.Sysadmin(), Nav: nav, Org: o, OrgNav: orgNav, Done: doneText[done], Page: data,
 	})
 }
 
 // doneText are the confirmations a change redirects with (?done=).
 var doneText = map[string]string{
-	"client-saved":    "The client is saved.",
-	"client-deleted":  "The client is deleted; its tokens no longer work.",
-	"user-saved":      "The user is saved.",
-	"password-set":    "The password is set. The user's sessions ended, with the grants attached to them.",
-	"reset-sent":      "A password reset link is on its way to the user. Nothing changes until they use it.",
-	"grant-revoked":   "The grant is revoked: its tokens stopped working.",
-	"org-created":     "The organization is created.",
-	"org-deleted":     "The organization is deleted.",
-	"member-saved":    "The member is saved.",
-	"member-removed":  "The member is removed.",
-	"invitation-gone": "The invitation is revoked.",
-	"keys-rotated":    "New signing keys are published; they sign once the publish delay has passed.",
+	"client-saved":      "The client is saved.",
+	"client-deleted":    "The client is deleted; its tokens no longer work.",
+	"user-saved":        "The user is saved.",
+	"password-set":      "The password is set. The user's sessions ended, with the grants attached to them.",
+	"reset-sent":        "A password reset link is on its way to the user. Nothing changes until they use it.",
+	"grant-revoked":     "The grant is revoked: its tokens stopped working.",
+	"org-created":       "The organization is created.",
+	"org-deleted":       "The organization is deleted.",
+	"member-saved":      "The member is saved.",
+	"member-removed":    "The member is removed.",
+	"invitation-gone":   "The invitation is revoked.",
+	"invitation-sent":   "The invitation is sent: its email is on its way.",
+	"invitation-resent": "The invitation is sent again with a new link; the old link no longer works.",
+	"group-created":     "The group is created.",
+	"group-saved":       "The group is saved.",
+	"group-deleted":     "The group is deleted; its pending invitations are revoked.",
+	"device-renamed":    "The device is renamed.",
+	"device-moved":      "The device is moved.",
+	"device-removed":    "The device is removed: it can no longer get tokens.",
+	"tokens-revoked":    "The device's tokens are revoked: they stopped working.",
+	"keys-rotated":      "New signing keys are published; they sign once the publish delay has passed.",
 }
 
 // userError is the admin API's answer to what was sent, shown to the
@@ -343,13 +417,19 @@ type confirmPage struct {
 	Password      bool              // the password is asked for (re-authentication)
 	Fields        map[string]string // hidden fields
 	Back          string
-	Nav           string // the section it belongs to
+	Nav           string              // the section it belongs to
+	Org           *store.Organization // the organization's console it belongs to, if any
+	OrgNav        string              // its section there
 }
 
 var confirmTemplate = page("confirm")
 
 func (c *Console) confirm(rq *request, status int, notice string, p confirmPage) error {
-	return c.render(rq, status, confirmTemplate, p.Nav, p.Heading, notice, p)
+	nav := p.Nav
+	if p.Org != nil {
+		nav = "orgs"
+	}
+	return c.renderIn(rq, status, confirmTemplate, nav, p.Org, p.OrgNav, p.Heading, notice, p)
 }
 
 var overviewTemplate = page("overview")
@@ -358,8 +438,12 @@ type overviewPage struct {
 	Clients, Users, Orgs int
 }
 
-// Overview serves GET /console.
+// Overview serves GET /console: a system administrator's overview; for
+// anyone else, the organizations they administer (403 when none).
 func (c *Console) Overview(rq *request) error {
+	if !rq.v.Sysadmin() {
+		return c.MyOrgs(rq)
+	}
 	cs, err := c.Store.ListClients(rq.ctx)
 	if err != nil {
 		return err

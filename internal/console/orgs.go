@@ -14,10 +14,12 @@ import (
 )
 
 // The organizations' pages: a searchable list with the form that creates
-// one, and an organization's page with its members (add by email, change
-// the role, remove) and its invitations (revoke); deleting an
-// organization is confirmed and re-authenticated. The invitations of every
-// organization have a page of their own.
+// one (system administrators), and an organization's page — the front of
+// its OrgAdmin console, for its admins and system administrators — with
+// its device client groups and its members (add by email, change the
+// role, remove; the last admin stays); deleting an organization
+// (system administrators) is confirmed and re-authenticated. The
+// invitations of every organization have a page of their own.
 
 var (
 	orgsTemplate        = page("orgs")
@@ -90,9 +92,10 @@ type invitationView struct {
 
 type orgPage struct {
 	Org         *store.Organization
+	Groups      []groupView
 	Members     []memberView
-	Invitations []invitationView
-	Email, Role string // the add form, as sent
+	Email, Role string    // the add form, as sent
+	Group       groupForm // the new group form, as sent
 }
 
 func (c *Console) renderOrg(rq *request, status int, notice string, o *store.Organization, p orgPage) error {
@@ -110,10 +113,10 @@ func (c *Console) renderOrg(rq *request, status int, notice string, o *store.Org
 		}
 		p.Members = append(p.Members, v)
 	}
-	if p.Invitations, err = c.invitations(rq, o); err != nil {
+	if p.Groups, err = c.groups(rq, o); err != nil {
 		return err
 	}
-	return c.render(rq, status, orgTemplate, "orgs", o.Name, notice, p)
+	return c.renderOrgPage(rq, status, orgTemplate, o, "org", o.Name, notice, p)
 }
 
 // invitations are o's, newest first.
@@ -159,6 +162,13 @@ func (c *Console) PutMember(rq *request) error {
 		}
 		userID = u.ID
 	}
+	if p.Role != store.RoleAdmin {
+		if last, err := c.lastAdmin(rq, o, userID); err != nil {
+			return err
+		} else if last {
+			return c.renderOrg(rq, http.StatusConflict, lastAdminNotice, o, orgPage{Role: store.RoleMember})
+		}
+	}
 	_, err = c.Admin.SetMember(rq.ctx, o.ID, userID, p.Role)
 	if oe := userError(err); oe != nil {
 		return c.renderOrg(rq, http.StatusBadRequest, describe(oe), o, p)
@@ -169,11 +179,40 @@ func (c *Console) PutMember(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-saved")
 }
 
+// lastAdminNotice is the answer to an organization's admin who would
+// leave it without one.
+const lastAdminNotice = "That is the organization's last admin: make another member an admin first, or ask a system administrator."
+
+// lastAdmin reports whether taking userID's admin role away would leave o
+// without an admin, for a viewer who is not a system administrator (a
+// system administrator may: they manage every organization anyway). The
+// members are read, then changed, in two steps: two admins demoting each
+// other at the same instant could still both succeed.
+func (c *Console) lastAdmin(rq *request, o *store.Organization, userID string) (bool, error) {
+	if rq.v.Sysadmin() {
+		return false, nil
+	}
+	ms, err := c.Store.ListOrgMembers(rq.ctx, o.ID)
+	if err != nil {
+		return false, err
+	}
+	admins, target := 0, false
+	for _, m := range ms {
+		if m.Role == store.RoleAdmin {
+			admins++
+			if m.UserID == userID {
+				target = true
+			}
+		}
+	}
+	return target && admins == 1, nil
+}
+
 func removeMemberConfirm(o *store.Organization, userID, email string) confirmPage {
 	return confirmPage{Heading: "Remove " + email + " from " + o.Name,
 		Text:   "They are no longer a member of the organization, and no longer an admin of it if they were.",
 		Action: orgPath(o.ID) + "/members/remove", Button: "Remove the member", Danger: true,
-		Fields: map[string]string{"user_id": userID}, Back: orgPath(o.ID), Nav: "orgs"}
+		Fields: map[string]string{"user_id": userID}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
 // RemoveMemberForm serves GET /console/orgs/{id}/members/remove?user_id=:
@@ -185,6 +224,13 @@ func (c *Console) RemoveMemberForm(rq *request) error {
 	}
 	userID, err := web.Query(rq.r, "user_id")
 	if err != nil {
+		return err
+	}
+	// Only a member is named: an organization's admin learns nothing of
+	// other users from a made-up user_id.
+	if _, err := c.Store.GetOrgMember(rq.ctx, o.ID, userID); errors.Is(err, store.ErrNotFound) {
+		return web.Error(http.StatusNotFound, "No such member", "That person is not a member of this organization. Go back to the organization and reload it.")
+	} else if err != nil {
 		return err
 	}
 	email := userID
@@ -200,6 +246,11 @@ func (c *Console) RemoveMember(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if last, err := c.lastAdmin(rq, o, rq.form["user_id"]); err != nil {
+		return err
+	} else if last {
+		return c.renderOrg(rq, http.StatusConflict, lastAdminNotice, o, orgPage{Role: store.RoleMember})
+	}
 	err = c.Admin.RemoveMember(rq.ctx, o.ID, rq.form["user_id"])
 	if oe := userError(err); oe != nil {
 		return c.renderOrg(rq, oe.Status, describe(oe), o, orgPage{Role: store.RoleMember})
@@ -213,7 +264,7 @@ func (c *Console) RemoveMember(rq *request) error {
 func deleteOrgConfirm(o *store.Organization, password bool) confirmPage {
 	return confirmPage{Heading: "Delete " + o.Name,
 		Text:   "The organization " + o.ID + " is deleted with its members, device client groups and invitations. This cannot be undone. An organization that still owns device clients cannot be deleted: delete them first.",
-		Action: orgPath(o.ID) + "/delete", Button: "Delete the organization", Danger: true, Password: password, Back: orgPath(o.ID), Nav: "orgs"}
+		Action: orgPath(o.ID) + "/delete", Button: "Delete the organization", Danger: true, Password: password, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
 // DeleteOrgForm serves GET /console/orgs/{id}/delete.

@@ -214,6 +214,17 @@ func (s *Service) ListHandler(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
+// ListStates are the states a list of invitations may be narrowed to.
+var ListStates = listStates
+
+// EncodeCursor is the cursor of a page of invitations that ended with inv
+// (the organization API's nextCursor; the OrgAdmin console's too).
+func EncodeCursor(inv *store.Invitation) string { return encodeCursor(inv) }
+
+// DecodeCursor reads a cursor EncodeCursor made into the AfterCreated and
+// AfterID of a store.InvitationQuery; a bad one is a 400 *oauth.Error.
+func DecodeCursor(c string) (time.Time, string, error) { return decodeCursor(c) }
+
 // listStates are the states a list may be narrowed to.
 var listStates = []string{store.InvitationPending, store.InvitationExpired, store.InvitationAccepted,
 	store.InvitationDeclined, store.InvitationRevoked}

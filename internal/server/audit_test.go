@@ -184,6 +184,14 @@ func TestAuditAdminAPI(t *testing.T) {
 		secrets = append(secrets, r.str("token"), oauth.HashSecret(r.str("token")))
 		call("DELETE", "/admin/v1/registration-tokens/"+regID, nil, 204)
 
+		// A service API key, made, rotated and revoked.
+		r = call("POST", "/admin/v1/api-keys", map[string]any{"name": "front end"}, 201)
+		apiKey := r.str("api_key")
+		secrets = append(secrets, r.str("api_secret"), oauth.HashSecret(r.str("api_secret")))
+		r = call("POST", "/admin/v1/api-keys/"+apiKey+"/rotate", nil, 200)
+		secrets = append(secrets, r.str("api_secret"), oauth.HashSecret(r.str("api_secret")))
+		call("DELETE", "/admin/v1/api-keys/"+apiKey, nil, 204)
+
 		// Reads and refused changes leave nothing.
 		call("GET", "/admin/v1/users", nil, 200)
 		call("PATCH", "/admin/v1/users/nobody", map[string]any{"name": "x"}, 404)
@@ -214,6 +222,9 @@ func TestAuditAdminAPI(t *testing.T) {
 			{audit.UserDelete, tok, tok, opsID, ""},
 			{audit.RegistrationTokenCreate, tok, tok, regID, ""},
 			{audit.RegistrationTokenDelete, tok, tok, regID, ""},
+			{audit.ServiceKeyCreate, tok, tok, apiKey, ""},
+			{audit.ServiceKeyRotate, tok, tok, apiKey, ""},
+			{audit.ServiceKeyRevoke, tok, tok, apiKey, ""},
 		})
 		noSecrets(t, "the audit log's JSON", raw, secrets)
 		noSecrets(t, "the stored audit entries", s.storedEntries(t), secrets)
@@ -250,8 +261,8 @@ func TestAuditAdminAPI(t *testing.T) {
 		if byActor, _ := s.auditLog(t, "actor=someone-else"); len(byActor) != 0 {
 			t.Errorf("actor=someone-else: %d entries", len(byActor))
 		}
-		if byActor, _ := s.auditLog(t, "actor=admin-token"); len(byActor) != 22 {
-			t.Errorf("actor=admin-token: %d entries, want 22", len(byActor))
+		if byActor, _ := s.auditLog(t, "actor=admin-token"); len(byActor) != 25 {
+			t.Errorf("actor=admin-token: %d entries, want 25", len(byActor))
 		}
 		future := s.Clock.Now().Add(time.Hour).Format(time.RFC3339)
 		if later, _ := s.auditLog(t, "since="+future); len(later) != 0 {

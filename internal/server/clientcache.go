@@ -185,3 +185,10 @@ func (s *cachingStore) DeleteClient(ctx context.Context, id string) error {
 	defer s.forget(id)
 	return s.Store.DeleteClient(ctx, id)
 }
+
+// RevokeClientTokens writes through and drops the cached entry, so this
+// instance's token checks see the revocation at once.
+func (s *cachingStore) RevokeClientTokens(ctx context.Context, id string, now time.Time) (int, error) {
+	defer s.forget(id)
+	return s.Store.RevokeClientTokens(ctx, id, now)
+}

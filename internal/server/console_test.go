@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -20,31 +22,53 @@ func makeSysadmin(t *testing.T, s *testServer, yes bool) {
 	mustDo(t, s.Store.UpdateUser(t.Context(), u))
 }
 
+// consoleRoute is one console route of the table, its wildcards filled in.
+type consoleRoute struct {
+	pattern string // as in the table, without the method
+	path    string
+}
+
+// orgScoped reports whether a console route is the OrgAdmin console's: an
+// organization's page or form, which its admins reach as well as system
+// administrators. Deleting an organization is the system administrators'.
+func (r consoleRoute) orgScoped() bool {
+	return strings.HasPrefix(r.pattern, "/console/orgs/{id}") && r.pattern != "/console/orgs/{id}/delete"
+}
+
 // consoleRoutes are the console's routes of the table: its pages (GET) and
-// its forms (POST).
-// A wildcard {id} is filled in with a record of its kind that exists:
-// ids names them.
-func consoleRoutes(t *testing.T, s *testServer, ids map[string]string) (pages, forms []string) {
+// its forms (POST). A wildcard is filled in with a record of its kind
+// that exists: {id} by ids, keyed by the path before it; {group_id},
+// {client_id} and {invitation_id} by ids, keyed by the wildcard.
+func consoleRoutes(t *testing.T, s *testServer, ids map[string]string) (pages, forms []consoleRoute) {
 	t.Helper()
 	routes, _ := table(t, s)
 	for _, rt := range routes {
-		method, path, ok := strings.Cut(rt.pattern, " ")
-		if !ok || !strings.HasPrefix(path, "/console") {
+		method, pattern, ok := strings.Cut(rt.pattern, " ")
+		if !ok || !strings.HasPrefix(pattern, "/console") {
 			continue
 		}
+		path := pattern
 		for prefix, id := range ids {
 			if strings.HasPrefix(path, prefix+"/{id}") {
 				path = strings.Replace(path, "{id}", url.PathEscape(id), 1)
 			}
 		}
+		for _, w := range []string{"{group_id}", "{client_id}", "{invitation_id}"} {
+			if id, ok := ids[w]; ok {
+				path = strings.Replace(path, w, url.PathEscape(id), 1)
+			}
+		}
 		if strings.Contains(path, "{") {
 			t.Fatalf("no id for %s", rt.pattern)
 		}
+		if method == "GET" && strings.HasSuffix(pattern, "/members/remove") {
+			path += "?user_id=" + url.QueryEscape(memberUser) // the confirmation names a member
+		}
 		switch method {
 		case "GET":
-			pages = append(pages, path)
+			pages = append(pages, consoleRoute{pattern, path})
 		case "POST":
-			forms = append(forms, path)
+			forms = append(forms, consoleRoute{pattern, path})
 		}
 	}
 	if len(pages) == 0 || len(forms) == 0 {
@@ -60,7 +84,10 @@ type snapshot struct {
 	Users       []*store.User
 	Orgs        []*store.Organization
 	Members     []*store.OrgMember
+	Groups      []*store.ClientGroup
+	InGroups    map[string][]string // client ids by group
 	Invitations []*store.Invitation
+	Grants      []*store.Grant
 	Keys        []string
 	Audit       int
 }
@@ -76,7 +103,7 @@ func takeSnapshot(t *testing.T, s *testServer) snapshot {
 	mustDo(t, err)
 	es, err := s.Store.QueryAudit(ctx, store.AuditQuery{Limit: 10000})
 	mustDo(t, err)
-	snap := snapshot{Clients: cs, Users: us, Orgs: os, Audit: len(es)}
+	snap := snapshot{Clients: cs, Users: us, Orgs: os, Audit: len(es), InGroups: map[string][]string{}}
 	for _, o := range os {
 		ms, err := s.Store.ListOrgMembers(ctx, o.ID)
 		mustDo(t, err)
@@ -84,6 +111,19 @@ func takeSnapshot(t *testing.T, s *testServer) snapshot {
 		invs, err := s.Store.ListInvitations(ctx, o.ID)
 		mustDo(t, err)
 		snap.Invitations = append(snap.Invitations, invs...)
+		gs, err := s.Store.ListClientGroups(ctx, o.ID)
+		mustDo(t, err)
+		snap.Groups = append(snap.Groups, gs...)
+		for _, g := range gs {
+			ids, err := s.Store.ListGroupClients(ctx, g.ID)
+			mustDo(t, err)
+			snap.InGroups[g.ID] = ids
+		}
+	}
+	for _, u := range us {
+		gs, err := s.Store.ListGrantsByUser(ctx, u.ID)
+		mustDo(t, err)
+		snap.Grants = append(snap.Grants, gs...)
 	}
 	ks, err := s.Store.ListSigningKeys(ctx)
 	mustDo(t, err)
@@ -101,70 +141,165 @@ func consoleForm(csrf string) url.Values {
 		"token_endpoint_auth_method": {"none"}, "session_attachment": {"attached"}, "grant_device_code": {"on"},
 		"refresh_token_policy": {"offline_access"}, "password": {personPassword},
 		"email": {"new@example.com"}, "name": {"New Person"}, "new_password": {"a brand new pass phrase"},
-		"role": {"admin"}, "user_id": {memberUser}, "disabled": {"true"}, "sysadmin": {"true"}, "grant_id": {"g"},
-		"id": {"new-org"}, "app_link": {""},
+		"role": {"member"}, "user_id": {memberUser}, "disabled": {"true"}, "sysadmin": {"true"}, "grant_id": {"g"},
+		"id": {"new-org"}, "app_link": {""}, "description": {"changed"}, "from": {groupRead}, "to": {groupWrite},
+		"group_" + groupRead: {"on"}, "device_name": {"Renamed"},
 	}
 }
 
-// TestConsoleRoles: every console page and form, with a signed-out
-// browser, sends to sign-in; with a person who is not a system
-// administrator, 403 and nothing changed; every form without its CSRF
-// token, or with another browser's, 403 and nothing changed.
+// consoleDevice is a device client of acme in its group Readers.
+const consoleDevice = "acme-sensor-1"
+
+func addConsoleDevice(t *testing.T, s *testServer) {
+	t.Helper()
+	now := s.Clock.Now()
+	mustDo(t, s.Store.CreateClient(t.Context(), &store.Client{ID: consoleDevice, Name: "Sensor 1", OrgID: acmeOrg,
+		AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret("lk_cs_not-a-real-secret"),
+		GrantTypes: []string{store.GrantClientCredentials}, CreatedAt: now, UpdatedAt: now}))
+	mustDo(t, s.Store.AddGroupClient(t.Context(), groupRead, consoleDevice, now))
+}
+
+// setRole makes the test person's membership of orgID role, or none ("").
+func setRole(t *testing.T, s *testServer, orgID, role string) {
+	t.Helper()
+	if role == "" {
+		if err := s.Store.DeleteOrgMember(t.Context(), orgID, s.User.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return
+	}
+	mustDo(t, s.Store.PutOrgMember(t.Context(), &store.OrgMember{OrgID: orgID, UserID: s.User.ID, Role: role, CreatedAt: s.Clock.Now()}))
+}
+
+// TestConsoleRoles walks every console route of the table (so a new one
+// cannot be left out): with a signed-out browser, each page sends to
+// sign-in; with a plain member of acme, and with an admin of another
+// organization (globex), every page and form of acme's OrgAdmin console
+// and of the SysAdmin console is 403 and nothing changed; with an admin of
+// acme who is not a system administrator, acme's pages answer and the
+// SysAdmin console's are 403; every form without its CSRF token, or with
+// another browser's, 403 and nothing changed; a system administrator
+// reaches every page.
 func TestConsoleRoles(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		is := newInvServer(t, b, nil) // the person is an admin of acme, not a system administrator
 		s := is.testServer
 		invitation := is.send(t, map[string]any{"clientGroupIds": []string{groupRead}})
+		addConsoleDevice(t, s)
 		pages, forms := consoleRoutes(t, s, map[string]string{
 			"/console/clients": tvClient, "/console/users": memberUser, "/console/orgs": acmeOrg, "/console/invitations": invitation,
+			"{group_id}": groupRead, "{client_id}": consoleDevice, "{invitation_id}": invitation,
 		})
+		var orgPages, orgForms int
+		for _, p := range pages {
+			if p.orgScoped() {
+				orgPages++
+			}
+		}
+		for _, p := range forms {
+			if p.orgScoped() {
+				orgForms++
+			}
+		}
+		if orgPages < 8 || orgForms < 12 {
+			t.Fatalf("%d pages and %d forms of the OrgAdmin console in the table", orgPages, orgForms)
+		}
 
 		out := newWebBrowser(t, s)
 		for _, p := range pages {
-			r := out.get(p)
-			if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?return_to="+url.QueryEscape(p)) {
-				t.Errorf("signed out: GET %s: %d to %q; want 303 to sign-in and back", p, r.Status, loc)
+			r := out.get(p.path)
+			if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?return_to="+url.QueryEscape(p.path)) {
+				t.Errorf("signed out: GET %s: %d to %q; want 303 to sign-in and back", p.path, r.Status, loc)
 			}
 		}
 
 		person := newWebBrowser(t, s)
 		person.signIn()
 		csrf := csrfOf(t, person.get("/account"))
-		before := takeSnapshot(t, s)
-		for _, p := range pages {
-			if r := person.get(p); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "system administrators") {
-				t.Errorf("not a sysadmin: GET %s: %d; want 403", p, r.Status)
+		refused := func(who string, allowed func(consoleRoute) bool) {
+			t.Helper()
+			before := takeSnapshot(t, s)
+			for _, p := range pages {
+				if allowed(p) {
+					continue
+				}
+				if r := person.get(p.path); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "Not allowed") {
+					t.Errorf("%s: GET %s: %d; want 403", who, p.path, r.Status)
+				}
+			}
+			for _, p := range forms {
+				if allowed(p) {
+					continue
+				}
+				if r := person.post(p.path, consoleForm(csrf)); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "Not allowed") {
+					t.Errorf("%s: POST %s: %d; want 403", who, p.path, r.Status)
+				}
+			}
+			if diff := cmp.Diff(before, takeSnapshot(t, s)); diff != "" {
+				t.Errorf("%s: refused forms changed something (-before +after):\n%s", who, diff)
 			}
 		}
-		for _, p := range forms {
-			if r := person.post(p, consoleForm(csrf)); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "system administrators") {
-				t.Errorf("not a sysadmin: POST %s: %d; want 403", p, r.Status)
-			}
-		}
-		if diff := cmp.Diff(before, takeSnapshot(t, s)); diff != "" {
-			t.Errorf("refused forms changed something (-before +after):\n%s", diff)
+		none := func(consoleRoute) bool { return false }
+
+		// A plain member of acme: nothing, not even /console.
+		setRole(t, s, acmeOrg, store.RoleMember)
+		refused("a member of acme", none)
+
+		// An admin of globex only: /console lists globex, nothing of acme's.
+		setRole(t, s, acmeOrg, "")
+		setRole(t, s, globexOrg, store.RoleAdmin)
+		refused("globex's admin", func(p consoleRoute) bool { return p.pattern == "/console" })
+		if r := person.get("/console"); r.Status != http.StatusOK || !strings.Contains(r.Raw, "Globex") || strings.Contains(r.Raw, "Acme") {
+			t.Errorf("globex's admin: GET /console: %d\n%s", r.Status, r.Raw)
 		}
 
-		makeSysadmin(t, s, true)
-		before = takeSnapshot(t, s)
-		for _, p := range forms {
-			for name, csrf := range map[string]string{"without": "", "with another browser's": csrfOf(t, out.get("/login"))} {
-				f := consoleForm(csrf)
-				if csrf == "" {
-					f.Del("csrf_token")
-				}
-				if r := person.post(p, f); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "This form has expired") {
-					t.Errorf("POST %s %s CSRF token: %d; want 403", p, name, r.Status)
-				}
+		// An admin of acme: acme's pages, none of the SysAdmin console's.
+		setRole(t, s, globexOrg, "")
+		setRole(t, s, acmeOrg, store.RoleAdmin)
+		refused("acme's admin", func(p consoleRoute) bool { return p.orgScoped() || p.pattern == "/console" })
+		for _, p := range pages {
+			if !p.orgScoped() && p.pattern != "/console" {
+				continue
+			}
+			if r := person.get(p.path); r.Status != http.StatusOK {
+				t.Errorf("acme's admin: GET %s: %d\n%s", p.path, r.Status, r.Raw)
+			} else if strings.Contains(r.Raw, `href="/console/clients"`) {
+				t.Errorf("acme's admin: GET %s links to the SysAdmin console", p.path)
 			}
 		}
-		if diff := cmp.Diff(before, takeSnapshot(t, s)); diff != "" {
-			t.Errorf("forms without CSRF changed something (-before +after):\n%s", diff)
+		// Another organization's records through acme's paths: 404.
+		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/devices/" + tvClient} {
+			if r := person.get(path); r.Status != http.StatusNotFound {
+				t.Errorf("acme's admin: GET %s: %d; want 404", path, r.Status)
+			}
+		}
+
+		// Without the CSRF token, as acme's admin and as a system administrator.
+		for _, sysadmin := range []bool{false, true} {
+			makeSysadmin(t, s, sysadmin)
+			before := takeSnapshot(t, s)
+			for _, p := range forms {
+				if !sysadmin && !p.orgScoped() {
+					continue
+				}
+				for name, csrf := range map[string]string{"without": "", "with another browser's": csrfOf(t, out.get("/login"))} {
+					f := consoleForm(csrf)
+					if csrf == "" {
+						f.Del("csrf_token")
+					}
+					if r := person.post(p.path, f); r.Status != http.StatusForbidden || !strings.Contains(r.Raw, "This form has expired") {
+						t.Errorf("sysadmin %v: POST %s %s CSRF token: %d; want 403", sysadmin, p.path, name, r.Status)
+					}
+				}
+			}
+			if diff := cmp.Diff(before, takeSnapshot(t, s)); diff != "" {
+				t.Errorf("forms without CSRF changed something (-before +after):\n%s", diff)
+			}
 		}
 		for _, p := range pages {
-			if r := person.get(p); r.Status != http.StatusOK {
-				t.Errorf("sysadmin: GET %s: %d\n%s", p, r.Status, r.Raw)
+			if r := person.get(p.path); r.Status != http.StatusOK {
+				t.Errorf("sysadmin: GET %s: %d\n%s", p.path, r.Status, r.Raw)
 			}
 		}
 	})

@@ -274,6 +274,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Log:                     s.log,
 		Unavailable:             store.ErrUnavailable,
 		Metrics:                 s.metrics,
+		Audit:                   auditLog,
 	}
 
 	return &endpoints{

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -180,6 +181,17 @@ func TestServiceAPIFlow(t *testing.T) {
 			"subject": "ext-4711", "authTime": s.Clock.Now().Add(-time.Minute).Unix(), "acr": "urn:front:pwd",
 			"claims": `{"name":"Erin External","groups":["beta"]}`, "scopes": []string{"openid", "offline_access"}})
 		wantAction(t, "device/complete", done, 200, "SUCCESS")
+
+		// The decision is in the audit log, the service key its actor, the
+		// front end's claims not.
+		done2, _ := s.auditLog(t, "kind=device.complete")
+		checkEntries(t, done2, []wantEntry{{audit.DeviceComplete, store.ActorServiceKey, k.ID, tvClient, ""}})
+		if len(done2) == 1 {
+			after := string(done2[0].After)
+			if !strings.Contains(after, `"subject":"ext-4711"`) || !strings.Contains(after, `"decision":"approved"`) || strings.Contains(after, "Erin") {
+				t.Errorf("device.complete after: %s", after)
+			}
+		}
 
 		tok := s.pollViaAPI(t, k, deviceCode)
 		wantAction(t, "poll after the decision", tok, 200, "OK")

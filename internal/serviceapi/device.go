@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -338,12 +341,35 @@ func (a *API) deviceComplete(ctx context.Context, key *store.ServiceKey, w http.
 	case err != nil:
 		return nil, fmt.Errorf("complete device authorization: %w", err)
 	}
+	a.recordDecision(ctx, key, p, d)
+	return &DeviceCompleteResponse{Result: outcome("LK03001", "the decision was recorded", actionSuccess)}, nil
+}
+
+// recordDecision counts a front end's decision, writes it to the security
+// event log as a device decision made through the service API, and to the
+// audit log with the service key as the actor: who decided what, for which
+// of the front end's subjects, for which client. The claims stay out of
+// both: they are the front end's data about its person.
+func (a *API) recordDecision(ctx context.Context, key *store.ServiceKey, p *device.Pending, d *store.DeviceCompletion) {
+	outcome, decision := secevent.Approved, "approved"
 	if d.Approve {
 		a.Metrics.Device(metrics.DeviceApproved)
 	} else {
+		outcome, decision = secevent.Denied, "denied"
 		a.Metrics.Device(metrics.DeviceDenied)
 	}
-	return &DeviceCompleteResponse{Result: outcome("LK03001", "the decision was recorded", actionSuccess)}, nil
+	secevent.Log(ctx, a.Log, secevent.Event{Name: secevent.DeviceDecision, Outcome: outcome,
+		ClientID: p.Auth.ClientID, UserID: d.Subject, Reason: "through the service API"})
+	scopes := d.Scopes
+	if scopes == nil {
+		scopes = p.Auth.Scopes
+	}
+	after := map[string]any{"decision": decision, "client_id": p.Auth.ClientID, "subject": d.Subject}
+	if d.Approve {
+		after["scopes"] = scopes
+	}
+	ctx = audit.WithActor(ctx, audit.Actor{Kind: store.ActorServiceKey, ID: key.ID, Address: clientip.Addr(ctx)})
+	_ = a.Audit.Record(ctx, audit.Change{Kind: audit.DeviceComplete, TargetID: p.Auth.ClientID, After: after})
 }
 
 // completion checks q and turns it into the decision to store; a message

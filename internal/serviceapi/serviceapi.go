@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/metrics"
@@ -64,6 +65,9 @@ type API struct {
 	Log                     *slog.Logger
 	Unavailable             error            // store.ErrUnavailable: answered 503
 	Metrics                 *metrics.Metrics // counts front ends' decisions (nil: off)
+	// Audit records each decision a front end makes with its service key
+	// (device/complete), the key as the actor (nil: none).
+	Audit *audit.Log
 }
 
 // Result codes. Authlete's are opaque strings an SDK passes on; ours say

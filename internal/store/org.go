@@ -163,7 +163,10 @@ type OrganizationStore interface {
 	PutOrgMember(ctx context.Context, m *OrgMember) error
 	GetOrgMember(ctx context.Context, orgID, userID string) (*OrgMember, error)
 	ListOrgMembers(ctx context.Context, orgID string) ([]*OrgMember, error) // ordered by user id
-	DeleteOrgMember(ctx context.Context, orgID, userID string) error        // ErrNotFound if not a member
+	// ListUserMemberships returns the organizations userID is a member of,
+	// as memberships, ordered by organization id.
+	ListUserMemberships(ctx context.Context, userID string) ([]*OrgMember, error)
+	DeleteOrgMember(ctx context.Context, orgID, userID string) error // ErrNotFound if not a member
 }
 
 // ClientGroupStore keeps device client groups and which clients are in them.

@@ -168,6 +168,12 @@ type Client struct {
 	// those its groups grant, narrowed by Scopes when Scopes is not empty.
 	OrgID string
 
+	// TokensRevokedAt is when every token of the client was last revoked
+	// (RevokeClientTokens); zero for never. A token the client got for
+	// itself (no grant) issued at or before it is not live. UpdateClient
+	// leaves it as it is.
+	TokensRevokedAt time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -195,6 +201,11 @@ type ClientStore interface {
 	HasClients(ctx context.Context) (bool, error)
 	UpdateClient(ctx context.Context, c *Client) error // ErrNotFound if missing
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound if missing
+	// RevokeClientTokens revokes every token of client id at now: it sets
+	// TokensRevokedAt, and revokes each of its active grants with their
+	// refresh tokens (as RevokeGrant does), in one transaction; it returns
+	// how many grants. ErrNotFound if missing.
+	RevokeClientTokens(ctx context.Context, id string, now time.Time) (int, error)
 }
 
 // User is a person who can sign in.

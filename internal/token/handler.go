@@ -84,10 +84,18 @@ func Live(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (u *st
 	if c.Subject != c.ClientID || c.JTI == "" {
 		return nil, false, nil // only a client's own tokens come without a grant
 	}
-	if _, err := st.GetClient(ctx, c.ClientID); errors.Is(err, store.ErrNotFound) {
+	cl, err := st.GetClient(ctx, c.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, nil
 	} else if err != nil {
 		return nil, false, fmt.Errorf("load client: %w", err)
+	}
+	// Every token of the client was revoked (RevokeClientTokens): one
+	// issued at or before then is not live. iat has whole seconds, so a
+	// token issued in the same second just after is refused too; the
+	// client asks again.
+	if !cl.TokensRevokedAt.IsZero() && c.IssuedAt <= cl.TokensRevokedAt.Unix() {
+		return nil, false, nil
 	}
 	revoked, err := st.AccessTokenRevoked(ctx, c.JTI)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ type accountPage struct {
 	MinPassword int
 	Passkeys    *accountPasskeys // nil when passkeys are off
 	TOTP        *accountTOTP     // nil when second factors are off
+	Console     bool             // a system administrator or an organization's admin: a link to /console
 }
 
 type consentView struct {
@@ -106,13 +108,21 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 	if err != nil {
 		return err
 	}
+	console := u.Sysadmin
+	if !console {
+		ms, err := p.Accounts.ListUserMemberships(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		console = slices.ContainsFunc(ms, func(m *store.OrgMember) bool { return m.Role == store.RoleAdmin })
+	}
 	if done == "" && notice == "" && second != nil && second.Required && !second.On {
 		notice = "Your administrator asks you to turn on two-step sign-in. Set it up below."
 	}
 	return p.render(w, status, "account", accountPage{
 		base:    base{Title: "Your account", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
 		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
-		Passkeys: passkeys, TOTP: second,
+		Passkeys: passkeys, TOTP: second, Console: console,
 	})
 }
 

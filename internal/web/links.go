@@ -42,6 +42,9 @@ type AccountStore interface {
 	GetGrant(ctx context.Context, id string) (*store.Grant, error)
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+	// Whether to link to the console: a system administrator, or an
+	// organization's admin (ListUserMemberships).
+	ListUserMemberships(ctx context.Context, userID string) ([]*store.OrgMember, error)
 }
 
 // Default limits of mailed links, per address and per client IP in each

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -11,7 +12,7 @@ const clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect
 	user_code_alphabet, user_code_length, user_code_group, device_code_lifetime_ms, poll_interval_ms,
 	created_at, updated_at, post_logout_redirect_uris, session_attachment, org_id,
 	id_token_signing_alg, access_token_lifetime_ms, id_token_lifetime_ms,
-	refresh_lifetime_ms, refresh_idle_lifetime_ms, refresh_token_policy, dpop_bound_access_tokens`
+	refresh_lifetime_ms, refresh_idle_lifetime_ms, refresh_token_policy, dpop_bound_access_tokens, tokens_revoked_at`
 
 func scanClient(row Row) (*store.Client, error) {
 	var c store.Client
@@ -22,7 +23,8 @@ func scanClient(row Row) (*store.Client, error) {
 		TimeCol{&c.CreatedAt}, TimeCol{&c.UpdatedAt},
 		listCol{&c.PostLogoutRedirectURIs}, &c.SessionAttachment, optionalCol{&c.OrgID},
 		&c.Tokens.IDTokenSigningAlg, durationCol{&c.Tokens.AccessTokenLifetime}, durationCol{&c.Tokens.IDTokenLifetime},
-		durationCol{&c.Tokens.RefreshLifetime}, durationCol{&c.Tokens.RefreshIdleLifetime}, &c.Tokens.RefreshTokens, &c.DPoPBound)
+		durationCol{&c.Tokens.RefreshLifetime}, durationCol{&c.Tokens.RefreshIdleLifetime}, &c.Tokens.RefreshTokens, &c.DPoPBound,
+		TimeCol{&c.TokensRevokedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func clientText(c *store.Client) bool {
 func insertClient(ctx context.Context, q Querier, c *store.Client) error {
 	_, err := q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-			$18, $19, $20, $21, $22, $23, $24)`,
+			$18, $19, $20, $21, $22, $23, $24, $25)`,
 		c.ID, c.Name, c.SecretHash, c.AuthMethod,
 		jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		c.UserCode.Alphabet, c.UserCode.Length, c.UserCode.Group,
@@ -50,7 +52,8 @@ func insertClient(ctx context.Context, q Querier, c *store.Client) error {
 		Millis(c.CreatedAt), Millis(c.UpdatedAt),
 		jsonList(c.PostLogoutRedirectURIs), c.SessionAttachment, optional(c.OrgID),
 		c.Tokens.IDTokenSigningAlg, c.Tokens.AccessTokenLifetime.Milliseconds(), c.Tokens.IDTokenLifetime.Milliseconds(),
-		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens, c.DPoPBound)
+		c.Tokens.RefreshLifetime.Milliseconds(), c.Tokens.RefreshIdleLifetime.Milliseconds(), c.Tokens.RefreshTokens, c.DPoPBound,
+		Millis(c.TokensRevokedAt))
 	return err
 }
 
@@ -90,6 +93,34 @@ func (s *Store) HasClients(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("has clients: %w", err)
 	}
 	return ok, nil
+}
+
+// RevokeClientTokens records at now that every token clientID has is
+// revoked: its own access tokens through TokensRevokedAt, and every grant
+// of it with the grant's refresh tokens as RevokeGrant does, in one
+// transaction. It returns how many grants it revoked; ErrNotFound if there
+// is no such client.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, now time.Time) (int, error) {
+	if !store.ValidText(clientID) {
+		return 0, store.ErrNotFound
+	}
+	var n int64
+	err := s.b.Tx(ctx, func(q Querier) error {
+		if err := execOne(ctx, q, `UPDATE clients SET tokens_revoked_at = $1 WHERE id = $2`, now.UnixMilli(), clientID); err != nil {
+			return err
+		}
+		active := `SELECT id FROM grants WHERE client_id = $2 AND revoked_at IS NULL`
+		if _, err := q.Exec(ctx, endTokens+`IN (`+active+`)`, now.UnixMilli(), clientID); err != nil {
+			return fmt.Errorf("refresh tokens: %w", err)
+		}
+		var err error
+		n, err = q.Exec(ctx, `UPDATE grants SET revoked_at = $1 WHERE id IN (`+active+`)`, now.UnixMilli(), clientID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke client tokens: %w", err)
+	}
+	return int(n), nil
 }
 
 // UpdateClient replaces everything but the id and CreatedAt; ErrNotFound if

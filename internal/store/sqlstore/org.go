@@ -138,6 +138,16 @@ func (s *Store) ListOrgMembers(ctx context.Context, orgID string) ([]*store.OrgM
 		WHERE org_id = $1 ORDER BY user_id`, orgID)
 }
 
+// ListUserMemberships returns userID's memberships of organizations,
+// ordered by organization id.
+func (s *Store) ListUserMemberships(ctx context.Context, userID string) ([]*store.OrgMember, error) {
+	if !store.ValidText(userID) {
+		return nil, nil
+	}
+	return queryAll(ctx, s.b.Reader(), scanOrgMember, `SELECT `+memberColumns+` FROM org_members
+		WHERE user_id = $1 ORDER BY org_id`, userID)
+}
+
 // DeleteOrgMember ends a membership; ErrNotFound if there is none.
 func (s *Store) DeleteOrgMember(ctx context.Context, orgID, userID string) error {
 	if !store.ValidText(orgID, userID) {

@@ -290,3 +290,55 @@ func testRevokeAccessToken(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "RevokeAccessToken(not text)", s.RevokeAccessToken(ctx, "bad\xff", c.ID, at(time.Hour)), store.ErrInvalid)
 }
+
+// testRevokeClientTokens: every active grant of the client is revoked with
+// its refresh tokens, and TokensRevokedAt is set; an earlier revocation of
+// a grant stands, another client's grants are untouched, UpdateClient
+// keeps TokensRevokedAt.
+func testRevokeClientTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	g1 := grantFixture(t, s) // ada's, of app
+	mustCreateUser(t, s, "bob")
+	g2 := mustCreateGrant(t, s, newGrant("g2", "bob", "app", t0))
+	old := mustCreateGrant(t, s, newGrant("g-old", "bob", "app", t0))
+	mustCreateClient(t, s, "other", false)
+	g3 := mustCreateGrant(t, s, newGrant("g3", "ada", "other", t0))
+	rt1 := mustCreateRefreshToken(t, s, newRefreshToken("rt-1", g1.ID, at(24*time.Hour)))
+	rt3 := mustCreateRefreshToken(t, s, newRefreshToken("rt-3", g3.ID, at(24*time.Hour)))
+	wantErr(t, "RevokeGrant", s.RevokeGrant(ctx, old.ID, at(time.Minute)), nil)
+
+	revokeAt := at(time.Hour)
+	n, err := s.RevokeClientTokens(ctx, "app", revokeAt)
+	wantErr(t, "RevokeClientTokens", err, nil)
+	if n != 2 {
+		t.Errorf("RevokeClientTokens revoked %d grants; want 2", n)
+	}
+	for id, want := range map[string]time.Time{g1.ID: revokeAt, g2.ID: revokeAt, old.ID: at(time.Minute), g3.ID: {}} {
+		g, err := s.GetGrant(ctx, id)
+		wantErr(t, "GetGrant", err, nil)
+		if !g.RevokedAt.Equal(want) {
+			t.Errorf("grant %s revoked at %v; want %v", id, g.RevokedAt, want)
+		}
+	}
+	for hash, want := range map[string]time.Time{rt1.Hash: revokeAt, rt3.Hash: rt3.ExpiresAt} {
+		rt, err := s.GetRefreshToken(ctx, hash)
+		wantErr(t, "GetRefreshToken", err, nil)
+		if !rt.ExpiresAt.Equal(want) {
+			t.Errorf("refresh token %s expires %v; want %v", hash, rt.ExpiresAt, want)
+		}
+	}
+	c := mustGetClient(t, s, "app")
+	if !c.TokensRevokedAt.Equal(revokeAt) {
+		t.Errorf("TokensRevokedAt = %v; want %v", c.TokensRevokedAt, revokeAt)
+	}
+	if o := mustGetClient(t, s, "other"); !o.TokensRevokedAt.IsZero() {
+		t.Errorf("another client's TokensRevokedAt = %v", o.TokensRevokedAt)
+	}
+	c.Name = "Renamed"
+	wantErr(t, "UpdateClient", s.UpdateClient(ctx, c), nil)
+	if again := mustGetClient(t, s, "app"); !again.TokensRevokedAt.Equal(revokeAt) {
+		t.Errorf("after UpdateClient: TokensRevokedAt = %v", again.TokensRevokedAt)
+	}
+	_, err = s.RevokeClientTokens(ctx, "nope", revokeAt)
+	wantErr(t, "RevokeClientTokens(missing)", err, store.ErrNotFound)
+}

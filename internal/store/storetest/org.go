@@ -263,6 +263,21 @@ func testOrgMembers(t *testing.T, s store.Store, p string) {
 	wantErr(t, "ListOrgMembers", err, nil)
 	diff(t, "ListOrgMembers (ordered by user id)", []*store.OrgMember{ada, &wantBob}, list)
 
+	// A user's memberships, across organizations, ordered by organization.
+	o2 := mustCreateOrg(t, s, p+"another")
+	adaThere := &store.OrgMember{OrgID: o2.ID, UserID: p + "ada", Role: store.RoleMember, CreatedAt: t0}
+	wantErr(t, "PutOrgMember (a second organization)", s.PutOrgMember(ctx, adaThere), nil)
+	mine, err := s.ListUserMemberships(ctx, p+"ada")
+	wantErr(t, "ListUserMemberships", err, nil)
+	want := []*store.OrgMember{adaThere, ada}
+	if o.ID < o2.ID {
+		want = []*store.OrgMember{ada, adaThere}
+	}
+	diff(t, "ListUserMemberships (ordered by organization id)", want, mine)
+	none, err := s.ListUserMemberships(ctx, p+"nobody")
+	wantErr(t, "ListUserMemberships(no memberships)", err, nil)
+	diff(t, "ListUserMemberships(no memberships)", []*store.OrgMember(nil), none)
+
 	for _, tt := range []struct {
 		name string
 		m    *store.OrgMember

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeviceRedeem", testDeviceRedeem},
 		{"Grants", testGrants},
 		{"RevokeGrant", testRevokeGrant},
+		{"RevokeClientTokens", testRevokeClientTokens},
 		{"RefreshTokens", testRefreshTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RevokeAccessToken", testRevokeAccessToken},
