@@ -191,7 +191,7 @@ func (a *API) SendPasswordReset(ctx context.Context, id string) (*store.User, er
 	if u.Disabled {
 		return nil, conflict("user " + u.ID + " is disabled: enable them first, or set a password")
 	}
-	if err := a.Links.SendReset(ctx, u); err != nil {
+	if err := a.Links.SendReset(ctx, nil, u); err != nil { // nil: English; the API knows no language of the person
 		return nil, err
 	}
 	a.log().InfoContext(ctx, "admin: password reset link sent", "user_id", u.ID)

@@ -72,6 +72,7 @@ type Store interface {
 	ListUserMemberships(ctx context.Context, userID string) ([]*store.OrgMember, error)
 	ListClientGroups(ctx context.Context, orgID string) ([]*store.ClientGroup, error)
 	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	ListOrgClients(ctx context.Context, q store.OrgClientQuery) ([]*store.Client, error)
 	ListClientGroupsOf(ctx context.Context, clientID string) ([]*store.ClientGroup, error)
 	QueryInvitations(ctx context.Context, q store.InvitationQuery) ([]*store.Invitation, error)
 	// Reauthenticate records a password entered again on the session.

@@ -181,6 +181,16 @@ func TestOrgAdminConsoleInBrowser(t *testing.T) {
 			t.Errorf("searching the group for something else:\n%s", text)
 		}
 
+		// Every device of the organization, searched in the store.
+		navigate(t, bctx, s.URL+"/console/orgs/acme/devices?q=BOILER")
+		waitFor(t, bctx, `a[href="/console/orgs/acme/devices/`+dev+`"]`)
+		shots("devices")
+		navigate(t, bctx, s.URL+"/console/orgs/acme/devices?q=kitchen")
+		waitFor(t, bctx, `nav.org-nav`)
+		if text := pageText(t, bctx); strings.Contains(text, "Boiler sensor") || !strings.Contains(text, "No device matches") {
+			t.Errorf("searching the devices for another name:\n%s", text)
+		}
+
 		// Rename and move.
 		navigate(t, bctx, s.URL+"/console/orgs/acme/devices/"+dev)
 		waitFor(t, bctx, `#device_name`)
@@ -329,6 +339,9 @@ func TestOrgAdminConsoleInBrowser(t *testing.T) {
 		click(t, bctx, `form[action$="/remove"] button[type=submit]`)
 		if _, err := s.Store.GetClient(ctx, dev); err == nil {
 			t.Error("the device is still a client")
+		}
+		if text := pageText(t, bctx); !strings.Contains(text, "The device is removed") || strings.Contains(text, "Boiler") {
+			t.Errorf("the devices after removing it:\n%s", text)
 		}
 
 		// The organization's audit log: every change by the admin.

@@ -357,3 +357,78 @@ func TestConsoleReauthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestOrgAdminMembers: an organization's admin who is not a system
+// administrator makes a member an admin only with a password entered in
+// the last ten minutes (asked for on a confirmation page, a wrong one
+// refused, nothing changed), and cannot demote or remove the last admin;
+// a system administrator can. Both backends.
+func TestOrgAdminMembers(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		is := newInvServer(t, b, nil) // the person is acme's only admin; memberUser a member
+		s := is.testServer
+		ctx := t.Context()
+		br := newWebBrowser(t, s)
+		br.signIn()
+		csrf := csrfOf(t, br.get("/console/orgs/acme"))
+		role := func(userID string) string {
+			t.Helper()
+			m, err := s.Store.GetOrgMember(ctx, acmeOrg, userID)
+			mustDo(t, err)
+			return m.Role
+		}
+		post := func(path string, f url.Values) reply {
+			t.Helper()
+			f.Set("csrf_token", csrf)
+			return br.post(path, f)
+		}
+
+		// The last admin stays.
+		if r := post("/console/orgs/acme/members", url.Values{"user_id": {s.User.ID}, "role": {store.RoleMember}}); r.Status != http.StatusConflict || !strings.Contains(r.Raw, "last admin") {
+			t.Errorf("demoting the last admin: %d", r.Status)
+		}
+		if r := post("/console/orgs/acme/members/remove", url.Values{"user_id": {s.User.ID}}); r.Status != http.StatusConflict {
+			t.Errorf("removing the last admin: %d", r.Status)
+		}
+		if role(s.User.ID) != store.RoleAdmin {
+			t.Fatal("the last admin is no longer one")
+		}
+
+		// Making an admin, eleven minutes after sign-in: the password first.
+		s.Clock.Advance(11 * time.Minute)
+		r := post("/console/orgs/acme/members", url.Values{"user_id": {memberUser}, "role": {store.RoleAdmin}})
+		if r.Status != http.StatusOK || !strings.Contains(r.Raw, `name="password"`) {
+			t.Errorf("make admin with a stale sign-in: %d\n%s", r.Status, r.Raw)
+		}
+		r = post("/console/orgs/acme/members", url.Values{"user_id": {memberUser}, "role": {store.RoleAdmin}, "password": {"not the password"}})
+		if r.Status != http.StatusForbidden {
+			t.Errorf("make admin with a wrong password: %d", r.Status)
+		}
+		if role(memberUser) != store.RoleMember {
+			t.Fatal("made an admin without the password")
+		}
+		r = post("/console/orgs/acme/members", url.Values{"user_id": {memberUser}, "role": {store.RoleAdmin}, "password": {personPassword}})
+		if r.Status != http.StatusSeeOther || role(memberUser) != store.RoleAdmin {
+			t.Fatalf("make admin with the password: %d, role %s", r.Status, role(memberUser))
+		}
+		// Two admins: one may now step down.
+		if r := post("/console/orgs/acme/members", url.Values{"user_id": {s.User.ID}, "role": {store.RoleMember}}); r.Status != http.StatusSeeOther || role(s.User.ID) != store.RoleMember {
+			t.Errorf("demoting one of two admins: %d", r.Status)
+		}
+		if r := br.get("/console/orgs/acme"); r.Status != http.StatusForbidden {
+			t.Errorf("the demoted admin's next request: %d; want 403", r.Status)
+		}
+
+		// A system administrator may leave an organization without admins.
+		makeSysadmin(t, s, true)
+		if r := post("/console/orgs/acme/members/remove", url.Values{"user_id": {memberUser}}); r.Status != http.StatusSeeOther {
+			t.Errorf("a system administrator removing the last admin: %d", r.Status)
+		}
+		es, err := s.Store.QueryAudit(ctx, store.AuditQuery{OrgID: acmeOrg, Kind: "member.put", Limit: 10})
+		mustDo(t, err)
+		if len(es) != 2 || es[0].ActorID != s.User.ID || es[0].ActorKind != store.ActorUser {
+			t.Errorf("member.put entries: %+v", es)
+		}
+	})
+}

@@ -188,6 +188,8 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"GET /console/orgs/{id}/groups/{group_id}/delete", page(cs.OrgPage(cs.DeleteGroupForm))},
 		{"POST /console/orgs/{id}/groups/{group_id}/delete", form(cs.OrgForm(cs.DeleteGroup))},
 		{"/console/orgs/{id}/groups/{group_id}/delete", notAllowed("GET, HEAD, POST")},
+		{"GET /console/orgs/{id}/devices", page(cs.OrgPage(cs.Devices))},
+		{"/console/orgs/{id}/devices", notAllowed("GET, HEAD")},
 		{"GET /console/orgs/{id}/devices/{client_id}", page(cs.OrgPage(cs.Device))},
 		{"/console/orgs/{id}/devices/{client_id}", notAllowed("GET, HEAD")},
 		{"POST /console/orgs/{id}/devices/{client_id}/name", form(cs.OrgForm(cs.RenameDevice))},
