@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -52,27 +53,36 @@ type Links struct {
 // verified: a verification of u's address, or a change to a new one.
 // returnTo, a path on this server or "", is where the link's page sends the
 // person on.
-func (l *Links) SendVerification(ctx context.Context, u *store.User, email, returnTo string) error {
+//
+// Every mail is in loc's language: that of the request that caused it
+// (the page's, package web); nil: English.
+func (l *Links) SendVerification(ctx context.Context, loc *i18n.Locale, u *store.User, email, returnTo string) error {
+	loc = orEnglish(loc)
 	v := url.Values{}
 	if returnTo != "" {
 		v.Set("return_to", returnTo)
 	}
-	subject := "Confirm your email address"
-	intro := "Open this link to confirm that " + email + " is your address for your account at " + l.where() + ":"
+	subject := loc.T("mail.verify.subject")
+	intro := loc.T("mail.verify.intro", "email", email, "where", l.where())
 	if !strings.EqualFold(email, u.Email) {
-		subject = "Confirm your new email address"
-		intro = "Open this link to make " + email + " the address of your account at " + l.where() + " (it is " + u.Email + " now):"
+		subject = loc.T("mail.verify_new.subject")
+		intro = loc.T("mail.verify_new.intro", "email", email, "where", l.where(), "old", u.Email)
 	}
-	return l.send(ctx, u, email, store.PurposeVerifyEmail, oauth.PrefixVerifyEmail, "/verify-email", v, l.lifetime(l.VerifyLifetime, DefaultVerifyLifetime),
-		subject, intro, "If you did not ask for this, ignore this email: nothing changes without the link.")
+	return l.send(ctx, loc, u, email, store.PurposeVerifyEmail, oauth.PrefixVerifyEmail, "/verify-email", v, l.lifetime(l.VerifyLifetime, DefaultVerifyLifetime),
+		subject, intro, loc.T("mail.verify.outro"))
 }
 
-// SendReset mails u a link to set a new password once.
-func (l *Links) SendReset(ctx context.Context, u *store.User) error {
-	return l.send(ctx, u, u.Email, store.PurposeResetPassword, oauth.PrefixResetPassword, "/reset-password", nil,
+// ResetLinkLifetime is how long a reset link works.
+func (l *Links) ResetLinkLifetime() time.Duration {
+	return l.lifetime(l.ResetLifetime, DefaultResetLifetime)
+}
+
+// SendReset mails u a link to set a new password once, in loc's language.
+func (l *Links) SendReset(ctx context.Context, loc *i18n.Locale, u *store.User) error {
+	loc = orEnglish(loc)
+	return l.send(ctx, loc, u, u.Email, store.PurposeResetPassword, oauth.PrefixResetPassword, "/reset-password", nil,
 		l.lifetime(l.ResetLifetime, DefaultResetLifetime),
-		"Reset your password", "Someone, probably you, asked to reset the password of your account at "+l.where()+". Open this link to choose a new one:",
-		"If you did not ask for this, ignore this email: your password stays as it is. Setting a new password signs you out everywhere.")
+		loc.T("mail.reset.subject"), loc.T("mail.reset.intro", "where", l.where()), loc.T("mail.reset.outro"))
 }
 
 // NotifyTaken mails u that someone tried to register with u's address,
@@ -80,25 +90,29 @@ func (l *Links) SendReset(ctx context.Context, u *store.User) error {
 // either way (so it does not tell who has an account), and this mail is
 // the rest of the answer, to the only person who should have it. It holds
 // no token: only the sign-in and "forgot password" pages, with the address
-// filled in.
-func (l *Links) NotifyTaken(ctx context.Context, u *store.User) error {
+// filled in. It is in loc's language (the registration page's).
+func (l *Links) NotifyTaken(ctx context.Context, loc *i18n.Locale, u *store.User) error {
 	hint := url.Values{"login_hint": {u.Email}}.Encode()
-	return l.Notify(ctx, u.Email, "Someone tried to create an account with your address",
-		"Hello "+u.Name+",\n\nSomeone, probably you, tried to create an account at "+l.where()+" with this email address. "+
-			"It already has an account, so nothing was created or changed.\n\n"+
-			"To sign in to your account:\n"+l.Issuer+"/login?"+hint+"\n\n"+
-			"If you forgot your password, choose a new one:\n"+l.Issuer+"/forgot-password?"+hint+"\n\n"+
-			"If it was not you, ignore this email: your account stays as it is.")
+	return l.Notify(ctx, loc, u.Email, u.Name, "account_exists", "where", l.where(),
+		"login", l.Issuer+"/login?"+hint, "forgot", l.Issuer+"/forgot-password?"+hint)
 }
 
-// Notify mails to a notice that carries no link.
-func (l *Links) Notify(ctx context.Context, to, subject, text string) error {
+// Notify mails to a notice that carries no link, in loc's language: the
+// catalog's mail.<kind>.subject and mail.<kind>.text with args, greeting
+// name (none when "").
+func (l *Links) Notify(ctx context.Context, loc *i18n.Locale, to, name, kind string, args ...any) error {
+	loc = orEnglish(loc)
 	id, err := oauth.NewID(l.rand())
 	if err != nil {
 		return err
 	}
+	text := loc.T("mail."+kind+".text", args...)
+	if name != "" {
+		text = loc.T("mail.hello", "name", name) + "\n\n" + text
+	}
+	subject := loc.T("mail."+kind+".subject", args...)
 	now := l.Now()
-	m := &store.Mail{ID: id, Recipient: to, Subject: subject, Body: text + "\n\n" + l.signature(),
+	m := &store.Mail{ID: id, Recipient: to, Subject: subject, Body: text + "\n\n" + l.signature(loc),
 		Status: store.MailPending, NextAttemptAt: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 	if err := l.Store.QueueMail(ctx, m); err != nil {
 		return fmt.Errorf("queue notice: %w", err)
@@ -116,22 +130,29 @@ func (l *Links) where() string {
 }
 
 // signature ends every mail: the service, its host and its support link.
-func (l *Links) signature() string {
-	return Signature(l.Service, l.host(), l.Support)
+func (l *Links) signature(loc *i18n.Locale) string {
+	return Signature(loc, l.Service, l.host(), l.Support)
 }
 
 // Signature is the end of a mail from the service name at host, with its
-// support link when there is one.
-func Signature(name, host, support string) string {
+// support link when there is one, in loc's language.
+func Signature(loc *i18n.Locale, name, host, support string) string {
 	s := "— "
 	if name != "" {
 		s += name + ", "
 	}
 	s += host + "\n"
 	if support != "" {
-		s += "Help: " + support + "\n"
+		s += orEnglish(loc).T("mail.help", "url", support) + "\n"
 	}
 	return s
+}
+
+func orEnglish(loc *i18n.Locale) *i18n.Locale {
+	if loc == nil {
+		return i18n.English()
+	}
+	return loc
 }
 
 // Host is the server's host name, as mail names it.
@@ -142,7 +163,7 @@ func (l *Links) host() string {
 	return l.Issuer
 }
 
-func (l *Links) send(ctx context.Context, u *store.User, to, purpose, prefix, path string, v url.Values, life time.Duration,
+func (l *Links) send(ctx context.Context, loc *i18n.Locale, u *store.User, to, purpose, prefix, path string, v url.Values, life time.Duration,
 	subject, intro, outro string) error {
 	token, err := oauth.NewSecret(l.rand(), prefix)
 	if err != nil {
@@ -160,8 +181,9 @@ func (l *Links) send(ctx context.Context, u *store.User, to, purpose, prefix, pa
 	now := l.Now()
 	t := &store.AccountToken{Hash: oauth.HashSecret(token), Purpose: purpose, UserID: u.ID, Email: to,
 		CreatedAt: now, ExpiresAt: now.Add(life)}
-	body := fmt.Sprintf("Hello %s,\n\n%s\n\n%s\n\nThe link works once, until %s.\n%s\n\n%s",
-		u.Name, intro, link, t.ExpiresAt.UTC().Format("Monday 2 January 2006, 15:04 MST"), outro, l.signature())
+	body := fmt.Sprintf("%s\n\n%s\n\n%s\n\n%s\n%s\n\n%s",
+		loc.T("mail.hello", "name", u.Name), intro, link,
+		loc.T("mail.link_until", "date", loc.Date(t.ExpiresAt), "duration", loc.Duration(life)), outro, l.signature(loc))
 	m := &store.Mail{ID: id, Recipient: to, Subject: subject, Body: body, Link: link, Status: store.MailPending,
 		NextAttemptAt: now, CreatedAt: now, ExpiresAt: t.ExpiresAt}
 	if err := l.Store.CreateAccountToken(ctx, t, m); err != nil {

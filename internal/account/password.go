@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -77,19 +78,35 @@ var dummyHash, _ = HashPassword("latchkey-dummy-password")
 // CheckDummy spends the time of one password check.
 func CheckDummy(password string) { _, _ = CheckPassword(dummyHash, password) }
 
-// ValidatePassword says what is wrong with a new password, if anything.
+// ValidatePassword says what is wrong with a new password, if anything: a
+// *PasswordError.
 func ValidatePassword(p string) error {
 	switch {
 	case len(p) < MinPasswordLength:
-		return fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+		return &PasswordError{Key: "password.too_short", N: MinPasswordLength}
 	case len(p) > MaxPasswordLength:
-		return fmt.Errorf("the password must have at most %d characters", MaxPasswordLength)
+		return &PasswordError{Key: "password.too_long", N: MaxPasswordLength}
 	case !oauth.CleanText(p):
 		// The sign-in form refuses control characters, so such a password
 		// could never be typed there.
-		return errors.New("the password must be text without control characters")
+		return &PasswordError{Key: "password.control"}
 	case Common(p):
-		return errors.New("this password is one of the most common passwords, which attackers try first; choose another")
+		return &PasswordError{Key: "password.common"}
 	}
 	return nil
 }
+
+// PasswordError is what is wrong with a new password: the message Key of
+// the catalogs (package i18n) with the number N. Error is its English
+// words, for the admin API and the command line; pages say it in the
+// person's language (In).
+type PasswordError struct {
+	Key string
+	N   int
+}
+
+func (e *PasswordError) Error() string { return e.In(i18n.English()) }
+
+// In is the error's words in loc's language, as a clause without a
+// capital or a full stop.
+func (e *PasswordError) In(loc *i18n.Locale) string { return loc.T(e.Key, "n", e.N) }

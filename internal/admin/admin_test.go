@@ -83,6 +83,7 @@ func operations(a *API) []operation {
 		{"GET /admin/v1/users/{id}", a.GetUser},
 		{"PATCH /admin/v1/users/{id}", a.PatchUser},
 		{"DELETE /admin/v1/users/{id}", a.DeleteUser},
+		{"POST /admin/v1/users/{id}/password-reset", a.ResetPassword},
 		{"GET /admin/v1/users/{id}/grants", a.ListUserGrants},
 		{"GET /admin/v1/grants/{id}", a.GetGrant},
 		{"DELETE /admin/v1/grants/{id}", a.RevokeGrant},

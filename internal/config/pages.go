@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -33,6 +34,10 @@ type Pages struct {
 	// TemplatesDir holds templates that replace built-in ones of the same
 	// file name (layout.html, login.html, …).
 	TemplatesDir string `yaml:"templates_dir"`
+	// DefaultLanguage is the pages' and emails' language when neither the
+	// request's ui_locales nor its Accept-Language names one there is a
+	// catalog for (package i18n: en, de, es, fi, fr); "en" by default.
+	DefaultLanguage string `yaml:"default_language"`
 }
 
 // MaxLogoBytes bounds a logo file: it is read into memory and sent with
@@ -45,8 +50,12 @@ var LogoExtensions = map[string]string{
 	".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
 }
 
+// languageTag is the shape of a BCP 47 tag; which ones have a catalog is
+// package i18n's to say (server.Validate asks it).
+var languageTag = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$`)
+
 func defaultPages() Pages {
-	return Pages{ServiceName: "Latchkey", PrimaryColor: "#1f5fbf"}
+	return Pages{ServiceName: "Latchkey", PrimaryColor: "#1f5fbf", DefaultLanguage: "en"}
 }
 
 // LogoIsURL says whether Logo names an https URL rather than a file.
@@ -98,6 +107,9 @@ func (p *Pages) check() []error {
 		case u.Scheme != "https" || u.Host == "":
 			bad("%s %q: want an https URL%s", name, v, map[bool]string{true: " or mailto:", false: ""}[name == "pages.support_url"])
 		}
+	}
+	if p.DefaultLanguage != "" && !languageTag.MatchString(p.DefaultLanguage) {
+		bad("pages.default_language %q: want a language tag such as en, de or fi", p.DefaultLanguage)
 	}
 	if p.TemplatesDir != "" {
 		if fi, err := os.Stat(p.TemplatesDir); err != nil {

@@ -32,6 +32,8 @@ func TestPagesCheck(t *testing.T) {
 		{"logo type", func(p *Pages) { p.Logo = filepath.Join(dir, "logo.gif") }, ".png"},
 		{"terms not https", func(p *Pages) { p.TermsURL = "javascript:alert(1)" }, "pages.terms_url"},
 		{"privacy mailto", func(p *Pages) { p.PrivacyURL = "mailto:x@example.com" }, "pages.privacy_url"},
+		{"default language", func(p *Pages) { p.DefaultLanguage = "fi" }, ""},
+		{"default language not a tag", func(p *Pages) { p.DefaultLanguage = "Deutsch!" }, "pages.default_language"},
 		{"templates dir missing", func(p *Pages) { p.TemplatesDir = filepath.Join(dir, "nope") }, "pages.templates_dir"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,13 +17,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 // composeInvitation writes the invitation email: plain text, saying who
 // invites the device into what, with the link to the invitation page.
-func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, link, issuer, service, support string) (subject, body string) {
-	subject = "Connect a device to " + o.Name
+// It is in loc's language.
+func composeInvitation(loc *i18n.Locale, o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, link, issuer, service, support string) (subject, body string) {
+	subject = loc.T("mail.invitation.subject", "org", o.Name)
 	var b strings.Builder
 	host := issuer
 	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
@@ -33,9 +35,9 @@ func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *
 	if service != "" {
 		at = service + ", " + host
 	}
-	fmt.Fprintf(&b, "You are invited to connect a device to %s (%s).\n\n", o.Name, at)
+	b.WriteString(loc.T("mail.invitation.intro", "org", o.Name, "at", at) + "\n\n")
 	if inv.Message != "" {
-		b.WriteString("Message from the sender:\n")
+		b.WriteString(loc.T("mail.invitation.message") + "\n")
 		for _, line := range strings.Split(inv.Message, "\n") {
 			b.WriteString("> " + line + "\n")
 		}
@@ -45,11 +47,10 @@ func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *
 	for i, g := range groups {
 		names[i] = g.Name
 	}
-	fmt.Fprintf(&b, "The device will join: %s.\n\n", strings.Join(names, ", "))
-	b.WriteString("Open this link on the device, or on a computer or phone next to it, and follow the steps:\n\n")
+	b.WriteString(loc.T("mail.invitation.groups", "groups", strings.Join(names, ", ")) + "\n\n")
+	b.WriteString(loc.T("mail.invitation.open") + "\n\n")
 	b.WriteString(link + "\n\n")
-	fmt.Fprintf(&b, "The invitation works once, until %s. If you did not expect it, ignore this email: nothing happens without the link.\n",
-		inv.ExpiresAt.UTC().Format("Monday 2 January 2006, 15:04 MST"))
+	b.WriteString(loc.T("mail.invitation.until", "date", loc.Date(inv.ExpiresAt)) + "\n")
 	// Signed as account mail is (account.Signature): the service, its host, its help.
 	b.WriteString("\n— ")
 	if service != "" {
@@ -57,7 +58,7 @@ func composeInvitation(o *store.Organization, groups []*store.ClientGroup, inv *
 	}
 	b.WriteString(host + "\n")
 	if support != "" {
-		b.WriteString("Help: " + support + "\n")
+		b.WriteString(loc.T("mail.help", "url", support) + "\n")
 	}
 	return subject, b.String()
 }

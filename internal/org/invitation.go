@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -91,7 +92,7 @@ func (s *Service) CreateInvitation(ctx context.Context, orgID string, req Invita
 		ExistingOnly: existingOnly, RestrictClientID: req.ClientID, AppLink: req.AppLink,
 		InvitedBy: invitedBy, Status: store.InvitationPending, CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	}
-	hash, m, err := s.newMail(o, groups, inv, now)
+	hash, m, err := s.newMail(ctx, o, groups, inv, now)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,14 @@ func (s *Service) CreateInvitation(ctx context.Context, orgID string, req Invita
 // newMail draws a new token for inv and writes the email that carries it,
 // due at now. It returns the token's hash, which is all the invitation
 // keeps of it (docs/security.md INV-01, INV-02).
-func (s *Service) newMail(o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, now time.Time) (string, *store.Mail, error) {
+//
+// The mail is in the language ctx carries (asActor: the sending request's
+// Accept-Language), else the default language.
+func (s *Service) newMail(ctx context.Context, o *store.Organization, groups []*store.ClientGroup, inv *store.Invitation, now time.Time) (string, *store.Mail, error) {
+	loc := i18n.FromContext(ctx)
+	if loc == nil {
+		loc = s.languages().Choose("", "")
+	}
 	token, err := oauth.NewSecret(s.rand(), oauth.PrefixInvitation)
 	if err != nil {
 		return "", nil, err
@@ -121,7 +129,7 @@ func (s *Service) newMail(o *store.Organization, groups []*store.ClientGroup, in
 		return "", nil, err
 	}
 	link := s.Link(token)
-	subject, body := composeInvitation(o, groups, inv, link, s.Issuer, s.ServiceName, s.Support)
+	subject, body := composeInvitation(loc, o, groups, inv, link, s.Issuer, s.ServiceName, s.Support)
 	return oauth.HashSecret(token), &store.Mail{
 		ID: mailID, InvitationID: inv.ID, Recipient: inv.Email, Subject: subject, Body: body, Link: link,
 		Status: store.MailPending, NextAttemptAt: now, CreatedAt: now,
@@ -203,7 +211,7 @@ func (s *Service) Resend(ctx context.Context, orgID, id, by string) (*store.Invi
 		}
 		groups = append(groups, g)
 	}
-	hash, m, err := s.newMail(o, groups, inv, now)
+	hash, m, err := s.newMail(ctx, o, groups, inv, now)
 	if err != nil {
 		return nil, err
 	}

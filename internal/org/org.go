@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientauth"
 	"github.com/latchkey/latchkey/internal/clientip"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -85,6 +86,11 @@ type Service struct {
 	// ServiceName (pages.service_name) and Support (pages.support_url)
 	// sign the invitation email; "" leaves them out.
 	ServiceName, Support string
+	// Languages write the invitation email in the language of the request
+	// that sends it (its Accept-Language; the default language for a
+	// request without one, or from another package); nil: the built-in
+	// catalogs, defaulting to English.
+	Languages *i18n.Set
 	// Outbox, when set, is woken when new mail is waiting.
 	Outbox *Sender
 	// Audit records every invitation sent, resent, revoked, accepted or
@@ -270,10 +276,18 @@ func (s *Service) Throttle(ctx context.Context, r *http.Request) error {
 // them (InvitedByAdmin or a user's id), for the audit log.
 func (s *Service) asActor(r *http.Request, by string) context.Context {
 	ip := s.clientIP(r)
+	ctx := i18n.NewContext(r.Context(), s.languages().Choose("", r.Header.Get("Accept-Language")))
 	if by == InvitedByAdmin {
-		return audit.WithActor(r.Context(), audit.AdminToken(ip))
+		return audit.WithActor(ctx, audit.AdminToken(ip))
 	}
-	return audit.WithActor(r.Context(), audit.Actor{Kind: store.ActorUser, ID: by, Address: ip})
+	return audit.WithActor(ctx, audit.Actor{Kind: store.ActorUser, ID: by, Address: ip})
+}
+
+func (s *Service) languages() *i18n.Set {
+	if s.Languages != nil {
+		return s.Languages
+	}
+	return i18n.Builtin()
 }
 
 // asDevice returns r's context carrying the accepting or declining

@@ -7,8 +7,19 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/web"
 )
+
+// languages are the catalogs of the pages and emails, with
+// pages.default_language, which must have one.
+func languages(p config.Pages) (*i18n.Set, error) {
+	set, err := i18n.Builtin().WithDefault(p.DefaultLanguage)
+	if err != nil {
+		return nil, fmt.Errorf("pages.default_language: %w", err)
+	}
+	return set, nil
+}
 
 // theme builds the pages' brand and templates from pages: in the
 // configuration. A logo file is read once, here; a template that does not

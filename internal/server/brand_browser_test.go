@@ -96,7 +96,7 @@ func brandShots(t *testing.T, ctx context.Context, name string) {
 // checkBrand holds the page in the browser to the brand: its name in the
 // title and the header, the logo loaded, the primary colour on the
 // buttons and links, the footer's links, and no inline style.
-func checkBrand(t *testing.T, ctx context.Context, page string) {
+func checkBrand(t *testing.T, ctx context.Context, page string, w walkWords) {
 	t.Helper()
 	type look struct {
 		Title, Header, Footer  string
@@ -128,7 +128,7 @@ func checkBrand(t *testing.T, ctx context.Context, page string) {
 	if !strings.HasSuffix(got.Title, " · Acme Home") || !strings.Contains(got.Header, "Acme Home") || !got.LogoLoaded {
 		t.Errorf("%s: title %q, header %q, logo loaded %v", page, got.Title, got.Header, got.LogoLoaded)
 	}
-	for _, want := range []string{"Help and support", "Terms", "Privacy"} {
+	for _, want := range w.footer {
 		if !strings.Contains(got.Footer, want) {
 			t.Errorf("%s: footer %q lacks %q", page, got.Footer, want)
 		}
@@ -147,16 +147,72 @@ func checkBrand(t *testing.T, ctx context.Context, page string) {
 	}
 }
 
+// walkWords are what the walk of the pages expects in one language.
+type walkWords struct {
+	lang      string
+	signInFor string   // the sign-in page's heading in a device flow
+	agent     string   // the confirm page's "from"
+	justNow   string   // the confirm page's "when"
+	otherNet  string   // words of the other-network warning, which must not show
+	footer    []string // the brand's footer links
+	axe       bool     // run axe-core on every page
+}
+
+var walkLanguages = []walkWords{
+	{lang: "en", signInFor: "Sign in to connect Living Room TV",
+		agent:   "an app that calls itself “Go-http-client”, at the address 127.0.0.1",
+		justNow: "less than a minute ago", otherNet: "another network",
+		footer: []string{"Help and support", "Terms", "Privacy"}, axe: true},
+	// Finnish, for its long words, and for the accessibility of a page in
+	// another language.
+	{lang: "fi", signInFor: "Kirjaudu sisään ja yhdistä Living Room TV",
+		agent:   "sovellus, joka kutsuu itseään nimellä ”Go-http-client”, osoitteesta 127.0.0.1",
+		justNow: "alle minuutti sitten", otherNet: "toisesta verkosta",
+		footer: []string{"Ohjeet ja tuki", "Käyttöehdot", "Tietosuoja"}, axe: true},
+	{lang: "de", signInFor: "Anmelden, um Living Room TV zu verbinden",
+		agent:   "eine App, die sich „Go-http-client“ nennt, unter der Adresse 127.0.0.1",
+		justNow: "vor weniger als einer Minute", otherNet: "anderen Netzwerk",
+		footer: []string{"Hilfe und Support", "Nutzungsbedingungen", "Datenschutz"}},
+}
+
+// acceptLanguage has the browser ask for lang (Accept-Language, and
+// navigator.language).
+func acceptLanguage(lang string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		ua, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.userAgent`))
+		if err != nil {
+			return err
+		}
+		_, err = cdp.Call(ctx, t, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: lang})
+		return err
+	})
+}
+
 // TestBrandedPagesInBrowser walks every page a person meets with a custom
-// brand in headless Chromium, checks the brand on each, runs axe-core's
-// WCAG 2.1 AA rules on it (zero violations, light and dark), and saves
-// screenshots at phone and desktop widths, light and dark.
+// brand in headless Chromium, in English and in Finnish (the browser's
+// Accept-Language), checks the brand and the language on each, runs
+// axe-core's WCAG 2.1 AA rules on it (zero violations, light and dark), and
+// saves screenshots at phone and desktop widths, light and dark. German is
+// walked too when screenshots are asked for (LATCHKEY_SCREENSHOTS).
 func TestBrandedPagesInBrowser(t *testing.T) {
 	t.Parallel()
+	for _, w := range walkLanguages {
+		if !w.axe && os.Getenv("LATCHKEY_SCREENSHOTS") == "" {
+			continue
+		}
+		t.Run(w.lang, func(t *testing.T) {
+			t.Parallel()
+			brandedWalk(t, w)
+		})
+	}
+}
+
+func brandedWalk(t *testing.T, w walkWords) {
 	brand := acmeBrand(t, t.TempDir())
 	s := newTestServer(t, false, func(c *config.Config) { c.Pages = brand })
 	axe := axeSource(t)
 	bctx := browser(t)
+	mustDo(t, chromedp.Do(bctx, acceptLanguage(w.lang)))
 	ctx := t.Context()
 	conf, _ := deviceConfig(t, ctx, s)
 	nav := func(path string) {
@@ -166,9 +222,21 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	}
 	visit := func(name string) {
 		t.Helper()
-		checkBrand(t, bctx, name)
-		checkAccessible(t, bctx, axe, name)
-		brandShots(t, bctx, name)
+		checkBrand(t, bctx, name, w)
+		if lang, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.documentElement.lang`)); lang != w.lang {
+			t.Errorf("%s: <html lang=%q>; want %q", name, lang, w.lang)
+		}
+		// No word runs out of its box: every element's content fits its
+		// width (long Finnish and German words).
+		if over, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main *, header *, footer *")]
+			.filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible" && e.clientWidth > 0)
+			.map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 60))`)); len(over) > 0 {
+			t.Errorf("%s: text overflows its box: %v", name, over)
+		}
+		if w.axe {
+			checkAccessible(t, bctx, axe, name)
+		}
+		brandShots(t, bctx, w.lang+"-"+name)
 	}
 
 	for _, p := range []struct{ name, path string }{
@@ -185,7 +253,7 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da.VerificationURIComplete)))
 	waitFor(t, bctx, `input[name=password]`)
 	// The sign-in page says what it is for: the device, by its name.
-	if h1, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("h1"))); h1 != "Sign in to connect Living Room TV" {
+	if h1, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("h1"))); h1 != w.signInFor {
 		t.Errorf("sign-in heading during a device flow: %q", h1)
 	}
 	// The password field can be shown.
@@ -201,8 +269,8 @@ func TestBrandedPagesInBrowser(t *testing.T) {
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
 	// Where and when, in words: the test's device is Go's HTTP client, on
 	// this machine's network.
-	if text := pageText(t, bctx); !strings.Contains(text, "an app that calls itself “Go-http-client”, at the address 127.0.0.1") ||
-		!strings.Contains(text, "less than a minute ago") || strings.Contains(text, "another network") {
+	if text := pageText(t, bctx); !strings.Contains(text, w.agent) ||
+		!strings.Contains(text, w.justNow) || strings.Contains(text, w.otherNet) {
 		t.Errorf("confirm page: %s", text)
 	}
 	visit("device-confirm")

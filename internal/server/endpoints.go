@@ -53,6 +53,10 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	if err != nil {
 		return nil, err
 	}
+	langs, err := languages(cfg.Pages)
+	if err != nil {
+		return nil, err
+	}
 	pageTheme, err := theme(cfg.Pages)
 	if err != nil {
 		return nil, err
@@ -182,6 +186,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Rand:            s.rand,
 		Metrics:         s.metrics,
 		Theme:           pageTheme,
+		Languages:       langs,
 		CodePlaceholder: rules.Policy.Placeholder(),
 	}
 	// Every change through the admin API, the invitation API and the
@@ -228,6 +233,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(),
 		Service:  cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL,
 	}
+	adminAPI.Links = pages.Links // an admin's "send a reset link" (admin.API.SendPasswordReset)
 	pages.LinksPerAddress = cfg.Accounts.LinksPerAddress
 	pages.LinksPerIP = cfg.Accounts.LinksPerIP
 	orgs := &org.Service{
@@ -235,7 +241,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
 		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox, Audit: auditLog,
-		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL,
+		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL, Languages: langs,
 	}
 	adminAPI.Orgs = orgs
 	// The sender lives as long as the context the server was built with (serve's

@@ -104,7 +104,7 @@ func TestImportRules(t *testing.T) {
 	pkgs := modulePackages(t)
 	internal := func(name string) string { return module + "/internal/" + name }
 
-	for _, leaf := range []string{"oauth", "config", "metrics"} {
+	for _, leaf := range []string{"oauth", "config", "metrics", "i18n"} {
 		if got := pkgs[internal(leaf)].imports; len(got) > 0 {
 			t.Errorf("%s imports %v; it must import no Latchkey package", leaf, got)
 		}

@@ -162,6 +162,8 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/console/users/{id}/status", notAllowed("GET, HEAD, POST")},
 		{"POST /console/users/{id}/password", form(cs.Form(cs.SetPassword))},
 		{"/console/users/{id}/password", notAllowed("POST")},
+		{"POST /console/users/{id}/password-reset", form(cs.Form(cs.SendPasswordReset))},
+		{"/console/users/{id}/password-reset", notAllowed("POST")},
 		{"GET /console/users/{id}/sysadmin", page(cs.Page(cs.SysadminForm))},
 		{"POST /console/users/{id}/sysadmin", form(cs.Form(cs.SetSysadmin))},
 		{"/console/users/{id}/sysadmin", notAllowed("GET, HEAD, POST")},
@@ -302,6 +304,7 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"PATCH /admin/v1/users/{id}", admin(a.PatchUser)},
 		{"DELETE /admin/v1/users/{id}", admin(a.DeleteUser)},
 
+		{"POST /admin/v1/users/{id}/password-reset", admin(a.ResetPassword)},
 		{"GET /admin/v1/users/{id}/grants", admin(a.ListUserGrants)},
 		{"GET /admin/v1/grants/{id}", admin(a.GetGrant)},
 		{"DELETE /admin/v1/grants/{id}", admin(a.RevokeGrant)},

@@ -209,6 +209,12 @@ func TestServiceAPIFlow(t *testing.T) {
 		if at["sub"] != "ext-4711" || at["scope"] != "openid offline_access" {
 			t.Errorf("access token claims %v", at)
 		}
+		// UserInfo describes the front end's subject with the claims it
+		// gave, as the ID token does.
+		ui := s.bearerGet(t, "/userinfo", body["access_token"].(string))
+		if ui.Status != 200 || ui.str("sub") != "ext-4711" || ui.str("name") != "Erin External" || fmt.Sprint(ui.Body["groups"]) != "[beta]" {
+			t.Errorf("userinfo for a front end's subject: %d %s", ui.Status, ui.Raw)
+		}
 
 		g := s.jsonRequest(t, "GET", "/admin/v1/grants/"+at["grant_id"].(string), testAdminToken, nil)
 		if g.str("subject") != "ext-4711" || g.str("user_id") != "" || g.str("scope") != "openid offline_access" {

@@ -21,6 +21,9 @@ func Validate(cfg config.Config) error {
 	} else {
 		errs = append(errs, rules.Policy.Check("device.user_code", rules.Budget)...)
 	}
+	if _, err := languages(cfg.Pages); err != nil {
+		errs = append(errs, err)
+	}
 	if len(cfg.SecretsKeys) > 0 {
 		if _, err := seal.Parse(cfg.SecretsKeys); err != nil {
 			errs = append(errs, fmt.Errorf("secrets_keys: %w", err))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -54,18 +55,23 @@ type consentView struct {
 
 // accountDone are the confirmations a change redirects to (?done=).
 var accountDone = map[string]string{
-	"password":          "Your password is changed, and your other browsers were signed out.",
-	"email":             "We emailed a link to the new address. Your address changes once you open it.",
-	"revoked":           "Revoked: that device or app is signed out and can no longer use your account.",
-	"forgot":            "Forgotten: that app will ask you again before it signs you in.",
-	"passkey-added":     "Your passkey is added. You can sign in with it instead of your password.",
-	"passkey-renamed":   "Your passkey is renamed.",
-	"passkey-removed":   "Your passkey is removed: it can no longer sign you in.",
-	"second-factor-off": "Two-step sign-in is off: your password alone signs you in.",
+	"password":          "account.done.password",
+	"email":             "account.done.email",
+	"revoked":           "account.done.revoked",
+	"forgot":            "account.done.forgot",
+	"passkey-added":     "account.done.passkey_added",
+	"passkey-renamed":   "account.done.passkey_renamed",
+	"passkey-removed":   "account.done.passkey_removed",
+	"second-factor-off": "account.done.second_factor_off",
 }
 
-var errNotYours = &pageError{Status: http.StatusNotFound, Heading: "Not found",
-	Text: "There is no such device or app on your account. Go back to your account and reload it."}
+func (ap *accountPage) localize(l *i18n.Locale) {
+	ap.base.localize(l)
+	ap.Done = l.T(ap.Done)
+}
+
+var errNotYours = &pageError{Status: http.StatusNotFound, Heading: "err.not_yours.heading",
+	Text: "err.not_yours.text"}
 
 // Account serves GET /account.
 func (p *Pages) Account(w http.ResponseWriter, r *http.Request) error {
@@ -117,10 +123,10 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 		console = slices.ContainsFunc(ms, func(m *store.OrgMember) bool { return m.Role == store.RoleAdmin })
 	}
 	if done == "" && notice == "" && second != nil && second.Required && !second.On {
-		notice = "Your administrator asks you to turn on two-step sign-in. Set it up below."
+		notice = "account.totp_required"
 	}
-	return p.render(w, status, "account", accountPage{
-		base:    base{Title: "Your account", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
+	return p.render(w, r, status, "account", accountPage{
+		base:    base{Title: "account.heading", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
 		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
 		Passkeys: passkeys, TOTP: second, Console: console,
 	})
@@ -199,11 +205,11 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	if ok, err := p.checkCurrentPassword(ctx, w, u, f["current_password"]); err != nil {
 		return err
 	} else if !ok {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "The current password is wrong.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.wrong_password", "")
 	}
 	password := f["new_password"]
 	if err := account.ValidatePassword(password); err != nil {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, capitalize(err.Error())+".", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, passwordNotice(p.locale(r), err), "")
 	}
 	hash, err := account.HashPassword(password)
 	if err != nil {
@@ -214,9 +220,7 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("set password: %w", err)
 	}
 	p.log().InfoContext(ctx, "password changed by its user", "user_id", u.ID, "sessions_ended", n)
-	if err := p.Links.Notify(ctx, u.Email, "Your password was changed",
-		"Hello "+u.Name+",\n\nThe password of your account was just changed on the account page, and your other browsers were signed out."+
-			"\n\nIf you did not do this, reset your password at once and contact your administrator."); err != nil {
+	if err := p.Links.Notify(ctx, p.locale(r), u.Email, u.Name, "password_changed"); err != nil {
 		return err
 	}
 	return seeOther(w, "/account?done=password")
@@ -234,15 +238,15 @@ func (p *Pages) ChangeEmail(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	email := strings.ToLower(strings.TrimSpace(f["email"]))
 	if !account.ValidEmail(email) {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "Enter an email address such as name@example.com.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "notice.email_invalid", "")
 	}
 	if email == u.Email {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "That is your address already.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.same_email", "")
 	}
 	if ok, err := p.checkCurrentPassword(ctx, w, u, f["current_password"]); err != nil {
 		return err
 	} else if !ok {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "The current password is wrong.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.wrong_password", "")
 	}
 	ok, err := p.spend(ctx, w, p.linkWindow(),
 		budget{"link:verify:addr:" + email, orDefault(p.LinksPerAddress, DefaultLinksPerAddress)},
@@ -256,11 +260,9 @@ func (p *Pages) ChangeEmail(w http.ResponseWriter, r *http.Request) error {
 	_, err = p.Store.GetUserByEmail(ctx, email)
 	switch {
 	case err == nil:
-		err = p.Links.Notify(ctx, email, "Someone tried to use your address",
-			"Someone signed in to another account asked to move it to this address, which your account uses already. Nothing changed."+
-				"\n\nIf it was you, sign in to this account instead. If not, you need not do anything.")
+		err = p.Links.Notify(ctx, p.locale(r), email, "", "address_taken")
 	case errors.Is(err, store.ErrNotFound):
-		err = p.Links.SendVerification(ctx, u, email, "/account")
+		err = p.Links.SendVerification(ctx, p.locale(r), u, email, "/account")
 	}
 	if err != nil {
 		return err

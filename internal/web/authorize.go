@@ -23,8 +23,8 @@ func init() {
 	}
 }
 
-var errBadAuthorizeLink = &pageError{Status: http.StatusBadRequest, Heading: "This sign-in link cannot be used",
-	Text: "The application sent a request that could not be read. Go back to the application and try again."}
+var errBadAuthorizeLink = &pageError{Status: http.StatusBadRequest, Heading: "err.bad_authorize.heading",
+	Text: "err.bad_authorize.text"}
 
 // Authorize serves GET /oauth2/authorize: the authorization request
 // (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
@@ -130,7 +130,7 @@ func (p *Pages) follow(w http.ResponseWriter, r *http.Request, s *store.Session,
 		if status == 0 {
 			status = http.StatusBadRequest
 		}
-		return &pageError{Status: status, Heading: "This sign-in request cannot be used", Text: pe.Reason}
+		return &pageError{Status: status, Heading: "err.authorize_request.heading", Text: pe.Reason}
 	}
 	if err != nil {
 		return err
@@ -164,9 +164,9 @@ func (p *Pages) follow(w http.ResponseWriter, r *http.Request, s *store.Session,
 // not follow it.
 func (p *Pages) refreshTo(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, loc string) error {
 	w.Header().Set("Refresh", "0; url="+loc)
-	b := base{Title: "Returning to the application", CSRF: p.csrfFor(w, r, s), User: u}
-	return p.render(w, http.StatusOK, "message", messagePage{base: b, Heading: "Returning to the application",
-		Text: "You are being sent back to the application.", Link: loc, LinkText: "Continue"})
+	b := base{Title: "authorize.returning.heading", CSRF: p.csrfFor(w, r, s), User: u}
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: b, Heading: "authorize.returning.heading",
+		Text: "authorize.returning.text", Link: loc, LinkText: "link.continue"})
 }
 
 type consentPage struct {
@@ -194,8 +194,8 @@ func (p *Pages) consentPage(w http.ResponseWriter, r *http.Request, s *store.Ses
 		}
 	}
 	allowFormAction(w, step.Request.RedirectURI)
-	return p.render(w, http.StatusOK, "consent", consentPage{
-		base:        base{Title: "Allow " + name + "?", CSRF: p.csrfFor(w, r, s), User: u},
+	return p.render(w, r, http.StatusOK, "consent", consentPage{
+		base:        base{Title: "consent.heading", TitleArgs: []any{"client", name}, CSRF: p.csrfFor(w, r, s), User: u},
 		RequestID:   step.RequestID,
 		ClientName:  name,
 		Scopes:      scopes,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -28,13 +29,13 @@ import (
 // same wrong-code budgets as the verification page, so this page is no
 // way round them; an authorization request's by its id, the request's
 // secret, which the browser was sent.
-func (p *Pages) purpose(r *http.Request, returnTo string) string {
+func (p *Pages) purpose(r *http.Request, returnTo string) purpose {
 	if returnTo == "" {
-		return ""
+		return purpose{}
 	}
 	u, err := url.Parse(returnTo)
 	if err != nil {
-		return ""
+		return purpose{}
 	}
 	q := u.Query()
 	switch u.Path {
@@ -44,7 +45,7 @@ func (p *Pages) purpose(r *http.Request, returnTo string) string {
 			code = q.Get("userCode")
 		}
 		if code == "" || p.Verifier == nil {
-			return "connect a device"
+			return purpose{Kind: "a_device"}
 		}
 		pend, err := p.Verifier.Peek(r.Context(), p.clientIP(r), code)
 		if err != nil {
@@ -52,23 +53,37 @@ func (p *Pages) purpose(r *http.Request, returnTo string) string {
 				!errors.Is(err, device.ErrUsed) && !errors.Is(err, device.ErrThrottled) {
 				p.log().WarnContext(r.Context(), "name the device on the sign-in page", "err", err)
 			}
-			return "connect a device"
+			return purpose{Kind: "a_device"}
 		}
-		return "connect " + clientName(pend.Client)
+		return purpose{Kind: "device", Name: clientName(pend.Client)}
 	case "/consent":
 		if p.Authorizer == nil {
-			return ""
+			return purpose{}
 		}
 		c, err := p.Authorizer.ClientOf(r.Context(), q.Get("request"))
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				p.log().WarnContext(r.Context(), "name the client on the sign-in page", "err", err)
 			}
-			return ""
+			return purpose{}
 		}
-		return "continue to " + clientName(c)
+		return purpose{Kind: "app", Name: clientName(c)}
 	}
-	return ""
+	return purpose{}
+}
+
+// purpose is what signing in or creating an account is for: Kind
+// "device" (connect Name), "a_device" (an unnamed one), "app" (continue
+// to Name), or "" for nothing in particular.
+type purpose struct{ Kind, Name string }
+
+// heading is the page's heading key: prefix ("login.heading") for
+// nothing in particular, else prefix and the kind.
+func (pp purpose) heading(prefix string) string {
+	if pp.Kind == "" {
+		return prefix
+	}
+	return prefix + "." + pp.Kind
 }
 
 func clientName(c *store.Client) string {
@@ -86,7 +101,7 @@ func PrepareAgents() { useragent.NewParser() }
 // agentWords says in words what made a request, from its User-Agent:
 // "Chrome on Android", or for a device's own program, which no parser
 // knows, the name it gives itself: "an app that calls itself SmartTV".
-func agentWords(ua string) string {
+func agentWords(loc *i18n.Locale, ua string) string {
 	if ua == "" {
 		return ""
 	}
@@ -98,11 +113,11 @@ func agentWords(ua string) string {
 	switch {
 	case a.IsBot():
 	case browser != "" && os != "":
-		return browser + " on " + os
+		return loc.T("agent.on", "browser", browser, "os", os)
 	case browser != "":
 		return browser
 	case os != "":
-		return "an app on " + os
+		return loc.T("agent.app_on", "os", os)
 	}
 	// The first product token (RFC 9110 §10.1.5), printable and short.
 	product, _, _ := strings.Cut(strings.TrimSpace(ua), "/")
@@ -117,9 +132,9 @@ func agentWords(ua string) string {
 		product = product[:40] + "…"
 	}
 	if product == "" {
-		return "an unknown program"
+		return loc.T("agent.unknown")
 	}
-	return "an app that calls itself “" + product + "”"
+	return loc.T("agent.self_named", "product", product)
 }
 
 // otherNetwork says whether the device's request came from another

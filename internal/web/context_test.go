@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/throttle"
 )
 
@@ -20,7 +21,7 @@ func TestAgentWords(t *testing.T) {
 		{"", ""},
 		{strings.Repeat("A", 300), "an app that calls itself “" + strings.Repeat("A", 40) + "…”"},
 	} {
-		if got := agentWords(tt.ua); got != tt.want {
+		if got := agentWords(i18n.English(), tt.ua); got != tt.want {
 			t.Errorf("agentWords(%.60q) = %q; want %q", tt.ua, got, tt.want)
 		}
 	}
@@ -82,7 +83,7 @@ func (e *env) count(t *testing.T, key string) int {
 // BenchmarkAgentWords is the confirm page's cost of saying what made a
 // request, a browser's User-Agent and a device's.
 func BenchmarkAgentWords(b *testing.B) {
-	agentWords("warm") // the parser is built on first use
+	agentWords(i18n.English(), "warm") // the parser is built on first use
 	for _, ua := range []string{
 		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
 		"SmartTV/2.1",
@@ -90,7 +91,7 @@ func BenchmarkAgentWords(b *testing.B) {
 		name, _, _ := strings.Cut(ua, "/")
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				agentWords(ua)
+				agentWords(i18n.English(), ua)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,16 +37,16 @@ type confirmPage struct {
 // approve something they can read (RFC 8628 §5.4). Other scopes are shown as
 // their names.
 var scopeWords = map[string]string{
-	"openid":         "Confirm your identity",
-	"profile":        "See your name and basic profile",
-	"email":          "See your email address",
-	"offline_access": "Stay signed in on the device",
+	"openid":         "scope.openid",
+	"profile":        "scope.profile",
+	"email":          "scope.email",
+	"offline_access": "scope.offline_access",
 }
 
 // appScopeWords are the words that differ for an application (the consent
 // page), which is not a device the person holds.
 var appScopeWords = map[string]string{
-	"offline_access": "Keep access while you are not using it, until you disconnect it",
+	"offline_access": "scope.app.offline_access",
 }
 
 // scopeText is scopes in words: for a device, or for an application.
@@ -104,13 +103,13 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	if s == nil {
 		return seeOther(w, opts.url(deviceURL(code)))
 	}
-	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
+	b := base{Title: "device.heading", CSRF: p.csrfFor(w, r, s), User: u}
 	if code == "" {
-		return p.render(w, http.StatusOK, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
+		return p.render(w, r, http.StatusOK, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
 	}
 	pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
 	if err != nil {
-		return p.deviceError(r.Context(), w, b, code, err)
+		return p.deviceError(w, r, b, code, err)
 	}
 	return p.confirm(w, r, b, pend)
 }
@@ -138,17 +137,17 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	if err := p.checkCSRF(r, s, f); err != nil {
 		return err
 	}
-	b := base{Title: "Connect a device", CSRF: p.csrfFor(w, r, s), User: u}
+	b := base{Title: "device.heading", CSRF: p.csrfFor(w, r, s), User: u}
 	if code == "" {
-		b.Notice = "Enter the code shown on your device."
-		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
+		b.Notice = "device.enter_code"
+		return p.render(w, r, http.StatusBadRequest, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
 	}
 	var approve bool
 	switch f.Get("decision") {
 	case "":
 		pend, err := p.Verifier.Lookup(r.Context(), u.ID, p.clientIP(r), code)
 		if err != nil {
-			return p.deviceError(r.Context(), w, b, code, err)
+			return p.deviceError(w, r, b, code, err)
 		}
 		return p.confirm(w, r, b, pend)
 	case "approve":
@@ -159,26 +158,24 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	}
 	pend, err := p.Verifier.Decide(r.Context(), s, p.clientIP(r), code, approve)
 	if err != nil {
-		return p.deviceError(r.Context(), w, b, code, err)
+		return p.deviceError(w, r, b, code, err)
 	}
 	outcome := secevent.Denied
 	if approve {
 		outcome = secevent.Approved
 	}
 	secevent.Log(r.Context(), p.Log, secevent.Event{Name: secevent.DeviceDecision, Outcome: outcome, ClientID: pend.Auth.ClientID, UserID: s.UserID})
-	page := messagePage{base: b, Heading: "Request denied", Mark: markBad,
-		Text: "The device was not connected. If you did not start this, you can close this page."}
+	page := messagePage{base: b, Heading: "device.denied.heading", Mark: markBad, Text: "device.denied.text"}
 	if pend.Auth.Status == store.DeviceApproved {
-		name := pend.Client.Name
-		if name == "" {
-			name = "the device"
-		}
-		page.Heading = "Device connected"
+		page.Heading = "device.connected.heading"
 		page.Mark = markOK
-		page.Text = "You can return to " + name + ": it is now signed in to your account."
+		page.Text = "device.connected.text_unnamed"
+		if name := pend.Client.Name; name != "" {
+			page.Text, page.Args = "device.connected.text", []any{"client", name}
+		}
 	}
 	page.Title = page.Heading
-	return p.render(w, http.StatusOK, "message", page)
+	return p.render(w, r, http.StatusOK, "message", page)
 }
 
 // confirm renders the confirm page for a pending request, with what RFC 8628
@@ -189,55 +186,55 @@ func (p *Pages) confirm(w http.ResponseWriter, r *http.Request, b base, pend *de
 	if name == "" {
 		name = pend.Client.ID
 	}
+	loc := p.locale(r)
 	scopes := scopeText(pend.Auth.Scopes, true)
 	ip := pend.Auth.RequestIP
 	if ip == "" {
-		ip = "an unknown address"
+		ip = loc.T("confirm.unknown_address")
 	}
-	b.Title = "Connect " + name + "?"
-	return p.render(w, http.StatusOK, "device_confirm", confirmPage{
+	b.Title, b.TitleArgs = "confirm.heading", []any{"client", name}
+	return p.render(w, r, http.StatusOK, "device_confirm", confirmPage{
 		base:         b,
 		UserCode:     displayCode(pend.UserCode, pend.Client.UserCode.Group),
 		ClientName:   name,
 		Scopes:       scopes,
-		When:         ago(p.Now().Sub(pend.Auth.CreatedAt)),
+		When:         loc.Ago(p.Now().Sub(pend.Auth.CreatedAt)),
 		WhenExact:    pend.Auth.CreatedAt.UTC().Format(time.RFC3339),
 		IP:           ip,
-		Agent:        agentWords(pend.Auth.RequestUserAgent),
+		Agent:        agentWords(loc, pend.Auth.RequestUserAgent),
 		OtherNetwork: otherNetwork(pend.Auth.RequestIP, p.clientIP(r)),
 	})
 }
 
 // deviceError turns a Verifier error into the page a person can act on.
-func (p *Pages) deviceError(ctx context.Context, w http.ResponseWriter, b base, typed string, err error) error {
+func (p *Pages) deviceError(w http.ResponseWriter, r *http.Request, b base, typed string, err error) error {
 	switch {
 	case errors.Is(err, device.ErrInvalidCode):
-		b.Notice = "That code is not valid: check the code and try again."
+		b.Notice = "device.invalid_code"
 		if len(typed) > 4*device.MaxUserCodeLength {
 			typed = "" // not worth showing back
 		}
-		return p.render(w, http.StatusBadRequest, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b, UserCode: typed})
+		return p.render(w, r, http.StatusBadRequest, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b, UserCode: typed})
 	case errors.Is(err, device.ErrExpired):
-		return p.message(w, http.StatusBadRequest, b, "Code expired", "This code has expired. Start again on your device.")
+		return p.message(w, r, http.StatusBadRequest, b, "device.expired.heading", "device.expired.text")
 	case errors.Is(err, device.ErrUsed):
-		return p.message(w, http.StatusBadRequest, b, "Code already used",
-			"This code was already used. If you want to connect the device again, start again on your device.")
+		return p.message(w, r, http.StatusBadRequest, b, "device.used.heading", "device.used.text")
 	case errors.Is(err, device.ErrThrottled):
 		e := secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: "user code attempts"}
 		if b.User != nil {
 			e.UserID = b.User.ID
 		}
-		secevent.Log(ctx, p.Log, e)
+		secevent.Log(r.Context(), p.Log, e)
 		retryAfter(w, throttle.Window{Length: p.Verifier.Window}.RetryAfter(p.Now()))
-		return p.message(w, http.StatusTooManyRequests, b, "Too many attempts", "Too many attempts. Try again later.")
+		return p.message(w, r, http.StatusTooManyRequests, b, "device.too_many.heading", "device.too_many.text")
 	}
 	return fmt.Errorf("device verification: %w", err)
 }
 
-func (p *Pages) message(w http.ResponseWriter, status int, b base, heading, text string) error {
+func (p *Pages) message(w http.ResponseWriter, r *http.Request, status int, b base, heading, text string) error {
 	b.Title = heading
-	return p.render(w, status, "message", messagePage{base: b, Heading: heading, Text: text, Mark: markBad,
-		Link: "/device", LinkText: "Enter another code"})
+	return p.render(w, r, status, "message", messagePage{base: b, Heading: heading, Text: text, Mark: markBad,
+		Link: "/device", LinkText: "device.another_code"})
 }
 
 // deviceURL is the verification page for code, to come back to after
@@ -261,20 +258,4 @@ func displayCode(code string, group int) string {
 		group = 4
 	}
 	return device.CodePolicy{Group: group}.Format(code)
-}
-
-// ago says how long ago d was, in words.
-func ago(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "less than a minute ago"
-	case d < 2*time.Minute:
-		return "1 minute ago"
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes ago", int(d/time.Minute))
-	case d < 2*time.Hour:
-		return "1 hour ago"
-	default:
-		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -328,7 +329,7 @@ func TestAgo(t *testing.T) {
 		{time.Hour, "1 hour ago"},
 		{5 * time.Hour, "5 hours ago"},
 	} {
-		if got := ago(tt.d); got != tt.want {
+		if got := i18n.English().Ago(tt.d); got != tt.want {
 			t.Errorf("ago(%v) = %q; want %q", tt.d, got, tt.want)
 		}
 	}

@@ -32,9 +32,9 @@ type InvitationPage struct {
 func (ip *InvitationPage) Unknown(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Path != "/invitations/" && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+		return &pageError{Status: http.StatusMethodNotAllowed, Heading: "err.not_allowed.heading", Text: "err.not_allowed.text"}
 	}
-	return &pageError{Status: http.StatusNotFound, Heading: "Not found", Text: "There is no page here. Open the link from your invitation email."}
+	return &pageError{Status: http.StatusNotFound, Heading: "err.not_yours.heading", Text: "err.invitation_page.text"}
 }
 
 // invitationPath is what logs say instead of the path, which holds the token.
@@ -50,8 +50,8 @@ type invitationPage struct {
 
 // errInvitation is the page for a token that cannot be used: one page for
 // unknown, used, declined, revoked and expired alike.
-var errInvitation = &pageError{Status: http.StatusGone, Heading: "This invitation cannot be used",
-	Text: "The invitation is unknown, or it was used, declined or revoked, or it has expired. Ask whoever sent it for a new one."}
+var errInvitation = &pageError{Status: http.StatusGone, Heading: "err.invitation.heading",
+	Text: "err.invitation.text"}
 
 // Show serves GET /invitations/{token}.
 func (ip *InvitationPage) Show(w http.ResponseWriter, r *http.Request) error {
@@ -63,22 +63,24 @@ func (ip *InvitationPage) Show(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := invitationPage{
-		base:    base{Title: "Connect a device"},
+		base:    base{Title: "device.heading"},
 		Landing: l,
 		// Safe as a URL: CheckAppLink refused every scheme a browser runs or
 		// reads locally when the link was registered.
 		AppLink:      template.URL(l.AppLink),
-		Expires:      l.ExpiresAt.UTC().Format("2 January 2006, 15:04 MST"),
+		Expires:      ip.Pages.locale(r).Date(l.ExpiresAt),
 		ExpiresExact: l.ExpiresAt.UTC().Format(time.RFC3339),
 	}
-	return ip.render(w, page)
+	return ip.render(w, r, page)
 }
 
-func (ip *InvitationPage) render(w http.ResponseWriter, page invitationPage) error {
+func (ip *InvitationPage) render(w http.ResponseWriter, r *http.Request, page invitationPage) error {
 	buf := new(bytes.Buffer)
-	if err := ip.Pages.theme().pages["invitation"].ExecuteTemplate(buf, "layout", page); err != nil {
+	loc := ip.Pages.locale(r)
+	if err := ip.Pages.theme().pages["invitation"].ExecuteTemplate(buf, "layout", localized(page, loc)); err != nil {
 		return err
 	}
+	w.Header().Set("Content-Language", loc.Lang())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
@@ -92,6 +94,7 @@ func (ip *InvitationPage) Page(h PageFunc) http.Handler {
 	p := ip.Pages
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.securityHeaders(w.Header())
+		r = withLocale(r, p.chooseLocale(w, r))
 		err := h(w, r)
 		if err == nil {
 			return
@@ -104,16 +107,16 @@ func (ip *InvitationPage) Page(h PageFunc) http.Handler {
 			pe = errInvitation
 		case errors.As(err, &oe) && oe.StatusCode() == http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "60")
-			pe = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many requests",
-				Text: "Too many invitation pages were opened from your network. Please wait a minute and reload."}
+			pe = &pageError{Status: http.StatusTooManyRequests, Heading: "err.too_many_requests.heading",
+				Text: "err.too_many_invitations.text"}
 		case errors.Is(err, store.ErrUnavailable):
 			w.Header().Set("Retry-After", "5")
-			pe = &pageError{Status: http.StatusServiceUnavailable, Heading: "Temporarily unavailable",
-				Text: "We cannot reach our database right now. Please try again in a few seconds."}
+			pe = &pageError{Status: http.StatusServiceUnavailable, Heading: "err.unavailable.heading",
+				Text: "err.unavailable.text_read"}
 		default:
 			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "path", invitationPath, "err", err)
-			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
-				Text: "Something went wrong on our side. Please try again in a moment."}
+			pe = &pageError{Status: http.StatusInternalServerError, Heading: "err.internal.heading",
+				Text: "err.internal.text"}
 		}
 		p.renderError(w, r, pe)
 	})

@@ -70,10 +70,10 @@ type tokenPage struct {
 }
 
 var (
-	errTooManyLinks = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many requests",
-		Text: "Too many links were asked for from your network or for this address. Try again later."}
-	errLinkUnusable = &pageError{Status: http.StatusBadRequest, Heading: "This link cannot be used",
-		Text: "The link has been used already, has expired or is not complete. Ask for a new one."}
+	errTooManyLinks = &pageError{Status: http.StatusTooManyRequests, Heading: "err.too_many_requests.heading",
+		Text: "err.too_many_links.text"}
+	errLinkUnusable = &pageError{Status: http.StatusBadRequest, Heading: "err.link_unusable.heading",
+		Text: "err.link_unusable.text"}
 )
 
 // ForgotForm serves GET /forgot-password.
@@ -83,7 +83,7 @@ func (p *Pages) ForgotForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	hint, _ := query(r, "login_hint")
-	return p.render(w, http.StatusOK, "forgot", emailPage{base: base{Title: "Forgot your password?", CSRF: p.csrfFor(w, r, s), User: u},
+	return p.render(w, r, http.StatusOK, "forgot", emailPage{base: base{Title: "forgot.heading", CSRF: p.csrfFor(w, r, s), User: u},
 		Email: loginHint(hint)})
 }
 
@@ -109,12 +109,12 @@ func (p *Pages) Forgot(w http.ResponseWriter, r *http.Request) error {
 		if err != nil || u.Disabled {
 			return err
 		}
-		return p.Links.SendReset(ctx, u)
+		return p.Links.SendReset(ctx, p.locale(r), u)
 	})
-	return p.render(w, http.StatusOK, "message", messagePage{base: base{Title: "Check your email", CSRF: p.csrfFor(w, r, s)},
-		Heading: "Check your email",
-		Text:    "If an account uses that address, we have emailed it a link to choose a new password. The link works once, for a short time.",
-		Link:    "/login", LinkText: "Back to sign in"})
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "links.check_email", CSRF: p.csrfFor(w, r, s)},
+		Heading: "links.check_email",
+		Text:    "links.reset_sent",
+		Link:    "/login", LinkText: "links.back_to_sign_in"})
 }
 
 // ResendForm serves GET /verify-email/resend.
@@ -129,7 +129,7 @@ func (p *Pages) ResendForm(w http.ResponseWriter, r *http.Request) error {
 	if u != nil {
 		email = u.Email
 	}
-	return p.render(w, http.StatusOK, "resend", emailPage{base: base{Title: "Confirm your email address", CSRF: p.csrfFor(w, r, s), User: u},
+	return p.render(w, r, http.StatusOK, "resend", emailPage{base: base{Title: "verify.heading", CSRF: p.csrfFor(w, r, s), User: u},
 		Email: email, ReturnTo: returnTo})
 }
 
@@ -152,12 +152,12 @@ func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) error {
 		if err != nil || u.Disabled || u.EmailVerified {
 			return err
 		}
-		return p.Links.SendVerification(ctx, u, u.Email, returnTo)
+		return p.Links.SendVerification(ctx, p.locale(r), u, u.Email, returnTo)
 	})
-	return p.render(w, http.StatusOK, "message", messagePage{base: base{Title: "Check your email", CSRF: p.csrfFor(w, r, s)},
-		Heading: "Check your email",
-		Text:    "If an account uses that address and it is not confirmed yet, we have emailed it a new link to confirm it.",
-		Link:    "/login", LinkText: "Back to sign in"})
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "links.check_email", CSRF: p.csrfFor(w, r, s)},
+		Heading: "links.check_email",
+		Text:    "links.verify_sent",
+		Link:    "/login", LinkText: "links.back_to_sign_in"})
 }
 
 // linkRequest reads and checks the form of "forgot password" or "resend"
@@ -174,8 +174,8 @@ func (p *Pages) linkRequest(w http.ResponseWriter, r *http.Request, f oauth.Form
 	email := strings.ToLower(strings.TrimSpace(f.Get("email")))
 	if !account.ValidEmail(email) {
 		returnTo, _ := safeReturnTo(f.Get("return_to"))
-		return "", s, p.render(w, http.StatusBadRequest, page, emailPage{
-			base:  base{Title: templatesTitle[page], CSRF: p.csrfFor(w, r, s), User: u, Notice: "Enter an email address such as name@example.com."},
+		return "", s, p.render(w, r, http.StatusBadRequest, page, emailPage{
+			base:  base{Title: templatesTitle[page], CSRF: p.csrfFor(w, r, s), User: u, Notice: "notice.email_invalid"},
 			Email: f.Get("email"), ReturnTo: returnTo})
 	}
 	ok, err := p.spend(r.Context(), w, p.linkWindow(),
@@ -190,7 +190,7 @@ func (p *Pages) linkRequest(w http.ResponseWriter, r *http.Request, f oauth.Form
 	return email, s, nil
 }
 
-var templatesTitle = map[string]string{"forgot": "Forgot your password?", "resend": "Confirm your email address"}
+var templatesTitle = map[string]string{"forgot": "forgot.heading", "resend": "verify.heading"}
 
 // VerifyForm serves GET /verify-email?token=: the link in a verification
 // email. It shows the address and a button; the POST uses the token.
@@ -209,7 +209,7 @@ func (p *Pages) VerifyForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	returnTo, _ := query(r, "return_to")
 	returnTo, _ = safeReturnTo(returnTo)
-	return p.render(w, http.StatusOK, "verify", tokenPage{base: base{Title: "Confirm your email address", CSRF: p.csrfFor(w, r, s), User: u},
+	return p.render(w, r, http.StatusOK, "verify", tokenPage{base: base{Title: "verify.heading", CSRF: p.csrfFor(w, r, s), User: u},
 		Email: t.Email, Token: token, ReturnTo: returnTo})
 }
 
@@ -244,8 +244,8 @@ func (p *Pages) Verify(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, store.ErrConflict):
 		if t.Usable(p.Now()) {
 			// The token was fine: the address is another account's now.
-			return &pageError{Status: http.StatusConflict, Heading: "This address cannot be used",
-				Text: "Another account uses this email address now, so it cannot become yours. Nothing was changed."}
+			return &pageError{Status: http.StatusConflict, Heading: "err.address_taken.heading",
+				Text: "err.address_taken.text"}
 		}
 		return errLinkUnusable
 	case err != nil:
@@ -253,22 +253,20 @@ func (p *Pages) Verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.log().InfoContext(ctx, "email verified", "user_id", after.ID, "changed", before.Email != after.Email)
 	if before.Email != after.Email {
-		if err := p.Links.Notify(ctx, before.Email, "Your email address was changed",
-			"Hello "+after.Name+",\n\nThe email address of your account is now "+after.Email+
-				". Mail about your account goes there from now on.\n\nIf you did not do this, reset your password at once and contact your administrator."); err != nil {
+		if err := p.Links.Notify(ctx, p.locale(r), before.Email, after.Name, "email_changed", "email", after.Email); err != nil {
 			return err
 		}
 	}
 	returnTo, _ := safeReturnTo(f.Get("return_to"))
-	link, linkText := "/account", "Go to your account"
+	link, linkText := "/account", "links.go_to_account"
 	switch {
 	case u == nil:
-		link, linkText = signInURL("/login", returnTo, after.Email), "Sign in"
+		link, linkText = signInURL("/login", returnTo, after.Email), "login.submit"
 	case returnTo != "":
 		link, linkText = returnTo, "Continue"
 	}
-	return p.render(w, http.StatusOK, "message", messagePage{base: base{Title: "Email address confirmed", CSRF: p.csrfFor(w, r, s), User: u},
-		Heading: "Email address confirmed", Text: after.Email + " is confirmed as the address of your account.",
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "verify.done.heading", CSRF: p.csrfFor(w, r, s), User: u},
+		Heading: "verify.done.heading", Text: "verify.done.text", Args: []any{"email", after.Email},
 		Link: link, LinkText: linkText})
 }
 
@@ -286,7 +284,7 @@ func (p *Pages) ResetForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return p.render(w, http.StatusOK, "reset", tokenPage{base: base{Title: "Choose a new password", CSRF: p.csrfFor(w, r, s), User: u},
+	return p.render(w, r, http.StatusOK, "reset", tokenPage{base: base{Title: "reset.heading", CSRF: p.csrfFor(w, r, s), User: u},
 		Email: t.Email, Token: token, MinPassword: account.MinPasswordLength})
 }
 
@@ -313,8 +311,8 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) error {
 	}
 	password := f.Get("password")
 	if err := account.ValidatePassword(password); err != nil {
-		return p.render(w, http.StatusBadRequest, "reset", tokenPage{
-			base:  base{Title: "Choose a new password", CSRF: p.csrfFor(w, r, s), User: u, Notice: capitalize(err.Error()) + "."},
+		return p.render(w, r, http.StatusBadRequest, "reset", tokenPage{
+			base:  base{Title: "reset.heading", CSRF: p.csrfFor(w, r, s), User: u, Notice: passwordNotice(p.locale(r), err)},
 			Email: t.Email, Token: token, MinPassword: account.MinPasswordLength})
 	}
 	// Hashing costs; the budget of the address's client bounds it.
@@ -335,15 +333,13 @@ func (p *Pages) Reset(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("reset password: %w", err)
 	}
 	p.log().InfoContext(ctx, "password reset", "user_id", changed.ID)
-	if err := p.Links.Notify(ctx, changed.Email, "Your password was changed",
-		"Hello "+changed.Name+",\n\nThe password of your account was just set with a reset link, and every browser signed in to it was signed out."+
-			"\n\nIf you did not do this, ask for a new reset link at once and contact your administrator."); err != nil {
+	if err := p.Links.Notify(ctx, p.locale(r), changed.Email, changed.Name, "password_reset"); err != nil {
 		return err
 	}
 	// This browser's session, if it had one, is gone with the others.
-	return p.render(w, http.StatusOK, "message", messagePage{base: base{Title: "Password changed"},
-		Heading: "Password changed", Text: "Your new password is set, and every browser was signed out. Sign in with the new password.",
-		Link: signInURL("/login", "", changed.Email), LinkText: "Sign in"})
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "reset.done.heading"},
+		Heading: "reset.done.heading", Text: "reset.done.text",
+		Link: signInURL("/login", "", changed.Email), LinkText: "login.submit"})
 }
 
 // linkToken finds a usable token of purpose; anything else is errLinkUnusable.

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
@@ -29,10 +30,17 @@ type loginPage struct {
 	Username string
 	ReturnTo string
 	Passkey  *passkeyView // nil when passkeys are off
-	For      string       // what signing in is for: "connect Living-room TV" (purpose)
+	Heading  string       // a key: what signing in is for (purpose)
+	ForName  string       // the device or application it is for
 	// CanRegister: registration is not off, so the page offers to
 	// create an account.
 	CanRegister bool
+}
+
+func (lp *loginPage) localize(l *i18n.Locale) {
+	lp.Title, lp.TitleArgs = lp.Heading, []any{"client", lp.ForName}
+	lp.base.localize(l)
+	lp.Heading = l.T(lp.Heading, "client", lp.ForName)
 }
 
 // renderLogin shows the sign-in page, with a passkey sign-in begun for it.
@@ -43,24 +51,21 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		return err
 	}
 	page := loginPage{
-		base:     base{Title: "Sign in", CSRF: csrf, User: u, Notice: notice},
-		Username: username,
-		ReturnTo: returnTo,
-		Passkey:  view,
-		For:      p.purpose(r, returnTo),
-
+		base:        base{CSRF: csrf, User: u, Notice: notice},
+		Username:    username,
+		ReturnTo:    returnTo,
+		Passkey:     view,
 		CanRegister: !p.Registration.Closed(),
 	}
-	if page.For != "" {
-		page.Title = "Sign in to " + page.For
-	}
-	return p.render(w, status, "login", page)
+	why := p.purpose(r, returnTo)
+	page.Heading, page.ForName = why.heading("login.heading"), why.Name
+	return p.render(w, r, status, "login", page)
 }
 
 var (
-	msgWrongLogin = "Wrong email or password."
-	errTooMany    = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many attempts",
-		Text: "There were too many attempts to sign in. Try again later."}
+	msgWrongLogin = "login.wrong"
+	errTooMany    = &pageError{Status: http.StatusTooManyRequests, Heading: "err.too_many_attempts.heading",
+		Text: "err.too_many_attempts.text"}
 )
 
 // LoginForm serves GET /login.
@@ -103,7 +108,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		return p.renderLogin(w, r, status, s, nil, notice, f.Get("username"), returnTo)
 	}
 	if email == "" || password == "" {
-		return again(http.StatusBadRequest, "Enter your email and password.")
+		return again(http.StatusBadRequest, "login.enter_both")
 	}
 
 	ctx := r.Context()
@@ -183,8 +188,8 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	if u.Disabled {
 		secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Failure, UserID: u.ID, Reason: "account disabled"})
 		// Said only to someone who knew the password.
-		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
-			Text: "This account is disabled. Contact your administrator."}
+		return &pageError{Status: http.StatusForbidden, Heading: "err.disabled.heading",
+			Text: "err.disabled.text"}
 	}
 	return p.afterPassword(w, r, s, u, returnTo)
 }

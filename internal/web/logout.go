@@ -90,7 +90,7 @@ func (p *Pages) LogoutForm(w http.ResponseWriter, r *http.Request) error {
 		return p.signedOut(w, r, req, false)
 	}
 	page := logoutPage{
-		base:   base{Title: "Sign out", CSRF: p.csrfFor(w, r, s)},
+		base:   base{Title: "layout.sign_out", CSRF: p.csrfFor(w, r, s)},
 		Email:  u.Email,
 		Params: map[string]string{},
 	}
@@ -107,7 +107,7 @@ func (p *Pages) LogoutForm(w http.ResponseWriter, r *http.Request) error {
 		// Confirmed, the form's answer is a redirect to the relying party.
 		allowFormAction(w, req.redirect)
 	}
-	return p.render(w, http.StatusOK, "logout", page)
+	return p.render(w, r, http.StatusOK, "logout", page)
 }
 
 // Logout serves POST /logout: the sign-out button on every page, the
@@ -219,11 +219,11 @@ func (p *Pages) signedOut(w http.ResponseWriter, r *http.Request, req *logoutReq
 		w.WriteHeader(http.StatusSeeOther)
 		return nil
 	}
-	return p.render(w, http.StatusOK, "message", messagePage{
-		base:    base{Title: "Signed out"},
-		Heading: "Signed out",
-		Text:    "You are signed out. You can close this page.",
-		Link:    "/login", LinkText: "Sign in again",
+	return p.render(w, r, http.StatusOK, "message", messagePage{
+		base:    base{Title: "logout.done.heading"},
+		Heading: "logout.done.heading",
+		Text:    "logout.done.text",
+		Link:    "/login", LinkText: "logout.again",
 	})
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authorize"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/session"
@@ -92,6 +93,9 @@ type Pages struct {
 	// Theme is the operator's brand and templates (NewTheme); nil: the
 	// built-in ones, named Latchkey.
 	Theme *Theme
+	// Languages are the pages' catalogs and default language
+	// (language.go); nil: the built-in ones, defaulting to English.
+	Languages *i18n.Set
 	// CodePlaceholder shows the user code's shape in the entry field
 	// ("XXXX-XXXX", device.CodePolicy.Placeholder); none when empty.
 	CodePlaceholder string
@@ -147,24 +151,26 @@ func (p *Pages) Form(h PageFunc) http.Handler {
 func (p *Pages) NotAllowed(allow string) http.Handler {
 	return p.Page(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
-		return &pageError{Status: http.StatusMethodNotAllowed, Heading: "Not allowed", Text: "This page cannot be used that way."}
+		return &pageError{Status: http.StatusMethodNotAllowed, Heading: "err.not_allowed.heading", Text: "err.not_allowed.text"}
 	})
 }
 
-// pageError is an error a person should see, with the status it is sent with.
+// pageError is an error a person should see, with the status it is sent
+// with. Heading and Text are message keys (language.go), Args their values.
 type pageError struct {
 	Status  int
 	Heading string
 	Text    string
+	Args    []any
 }
 
 func (e *pageError) Error() string { return e.Heading + ": " + e.Text }
 
 var (
-	errForbidden = &pageError{Status: http.StatusForbidden, Heading: "This form has expired",
-		Text: "The form was not sent from this site, or it is too old. Go back, reload the page and try again."}
-	errBadForm = &pageError{Status: http.StatusBadRequest, Heading: "Something is wrong with that request",
-		Text: "The form could not be read. Go back and try again."}
+	errForbidden = &pageError{Status: http.StatusForbidden, Heading: "err.forbidden.heading",
+		Text: "err.forbidden.text"}
+	errBadForm = &pageError{Status: http.StatusBadRequest, Heading: "err.bad_form.heading",
+		Text: "err.bad_form.text"}
 )
 
 // Page adapts a page handler: every response gets the security headers,
@@ -178,6 +184,7 @@ func (p *Pages) Page(h PageFunc) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.securityHeaders(w.Header())
+		r = withLocale(r, p.chooseLocale(w, r))
 		err := h(w, r)
 		if err == nil {
 			return
@@ -187,14 +194,14 @@ func (p *Pages) Page(h PageFunc) http.Handler {
 			// Only method and path: the query and body carry user codes
 			// and passwords, and the cookie a session secret.
 			p.log().ErrorContext(r.Context(), "page failed", "method", r.Method, "route", oauth.Route(r), "err", err)
-			pe = &pageError{Status: http.StatusInternalServerError, Heading: "Something went wrong",
-				Text: "Something went wrong on our side. Please try again in a moment."}
+			pe = &pageError{Status: http.StatusInternalServerError, Heading: "err.internal.heading",
+				Text: "err.internal.text"}
 			if errors.Is(err, store.ErrUnavailable) {
 				// The database is out of reach; nothing was saved. Say so,
 				// and when to retry, rather than a bare failure.
 				w.Header().Set("Retry-After", "5")
-				pe = &pageError{Status: http.StatusServiceUnavailable, Heading: "Temporarily unavailable",
-					Text: "We cannot reach our database right now, and nothing was changed. Please try again in a few seconds."}
+				pe = &pageError{Status: http.StatusServiceUnavailable, Heading: "err.unavailable.heading",
+					Text: "err.unavailable.text"}
 			}
 		}
 		p.renderError(w, r, pe)
@@ -203,7 +210,7 @@ func (p *Pages) Page(h PageFunc) http.Handler {
 
 // renderError shows pe, with a way back.
 func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, pe *pageError) {
-	if err := p.render(w, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text, Back: true,
+	if err := p.render(w, r, pe.Status, "message", messagePage{Heading: pe.Heading, Text: pe.Text, Args: pe.Args, Back: true,
 		Mark: markBad, base: base{Title: pe.Heading}}); err != nil {
 		p.log().ErrorContext(r.Context(), "render error page", "err", err)
 	}
@@ -212,8 +219,8 @@ func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, pe *pageErro
 // NotFound is the page for a path nothing serves.
 func (p *Pages) NotFound() http.Handler {
 	return p.Page(func(http.ResponseWriter, *http.Request) error {
-		return &pageError{Status: http.StatusNotFound, Heading: "Page not found",
-			Text: "There is no page at this address. Check the link, or start again from the device or app you are connecting."}
+		return &pageError{Status: http.StatusNotFound, Heading: "err.not_found.heading",
+			Text: "err.not_found.text"}
 	})
 }
 
@@ -235,21 +242,39 @@ func (p *Pages) securityHeaders(h http.Header) {
 	h.Set("Cache-Control", "no-store")      // pages carry codes and CSRF tokens
 }
 
-// base is what every page's layout needs.
+// base is what every page's layout needs. Title and Notice are message
+// keys, translated by render with their Args (language.go).
 type base struct {
-	Title  string
-	CSRF   string      // csrf_token for the forms on the page
-	User   *store.User // signed-in user, nil when signed out
-	Notice string      // a problem to show above the form
-	Wide   bool        // a page of lists (the account page), wider on a desktop
+	Title      string
+	TitleArgs  []any
+	CSRF       string      // csrf_token for the forms on the page
+	User       *store.User // signed-in user, nil when signed out
+	Notice     string      // a problem to show above the form
+	NoticeArgs []any
+	Wide       bool // a page of lists (the account page), wider on a desktop
+
+	loc *i18n.Locale // the page's language, set by render
 }
 
+// messagePage is a page of one outcome. Heading, Text and LinkText are
+// message keys; Args are Heading's and Text's values.
 type messagePage struct {
 	base
 	Heading, Text  string
+	Args           []any
 	Link, LinkText string
 	Back           bool   // an error: a "Go back" link
 	Mark           string // markOK, markBad or none: the outcome's symbol
+}
+
+func (m *messagePage) localize(l *i18n.Locale) {
+	if m.TitleArgs == nil {
+		m.TitleArgs = m.Args
+	}
+	m.base.localize(l)
+	m.Heading = l.T(m.Heading, m.Args...)
+	m.Text = l.T(m.Text, m.Args...)
+	m.LinkText = l.T(m.LinkText)
 }
 
 // Marks of an outcome: a symbol beside the heading, so that it is not
@@ -260,16 +285,19 @@ const (
 )
 
 // render executes page into a buffer first, so a template failure becomes a
-// clean 500 instead of half a page.
-func (p *Pages) render(w http.ResponseWriter, status int, page string, data any) error {
+// clean 500 instead of half a page. The page is in r's language (nil r:
+// the default one).
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
 	var buf bytes.Buffer
 	t := p.theme().pages[page]
 	if t == nil {
 		return fmt.Errorf("render %s: no such page", page)
 	}
-	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+	loc := p.locale(r)
+	if err := t.ExecuteTemplate(&buf, "layout", localized(data, loc)); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
 	}
+	w.Header().Set("Content-Language", loc.Lang())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes()) // the client went away; nothing to do
@@ -382,8 +410,8 @@ func parseForm(w http.ResponseWriter, r *http.Request) (oauth.Form, error) {
 func query(r *http.Request, name string) (string, error) {
 	v, err := oauth.QueryValue(r.URL.Query(), name)
 	if err != nil {
-		return "", &pageError{Status: http.StatusBadRequest, Heading: "Something is wrong with that link",
-			Text: "The address could not be read. Check it and try again."}
+		return "", &pageError{Status: http.StatusBadRequest, Heading: "err.bad_link.heading",
+			Text: "err.bad_link.text"}
 	}
 	return v, nil
 }

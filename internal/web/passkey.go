@@ -275,8 +275,8 @@ func cookieSet(w http.ResponseWriter, name string) string {
 	return ""
 }
 
-var errPasskeysOff = &pageError{Status: http.StatusNotFound, Heading: "Passkeys are not available",
-	Text: "This server does not offer passkeys. Sign in with your password."}
+var errPasskeysOff = &pageError{Status: http.StatusNotFound, Heading: "err.passkeys_off.heading",
+	Text: "err.passkeys_off.text"}
 
 // LoginPasskey serves POST /login/passkey: the answer of the sign-in
 // page's passkey ceremony. Anyone may call it; what it proves is the
@@ -323,7 +323,7 @@ func (p *Pages) LoginPasskey(w http.ResponseWriter, r *http.Request) error {
 		}
 		secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Failure, UserID: userID, Reason: reason})
 		p.log().InfoContext(ctx, "passkey sign-in refused", "reason", reason, "err", cause)
-		return again("That passkey could not sign you in. Try again, or sign in with your password.")
+		return again("login.passkey_failed")
 	}
 
 	binding, ok := p.csrfBinding(r, s)
@@ -387,8 +387,8 @@ func (p *Pages) LoginPasskey(w http.ResponseWriter, r *http.Request) error {
 	}
 	if owner.Disabled {
 		secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Failure, UserID: owner.ID, Reason: "account disabled"})
-		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
-			Text: "This account is disabled. Contact your administrator."}
+		return &pageError{Status: http.StatusForbidden, Heading: "err.disabled.heading",
+			Text: "err.disabled.text"}
 	}
 	if err := p.startSession(w, r, owner); err != nil {
 		return err
@@ -445,7 +445,7 @@ func passkeyName(s string) (string, bool) {
 	return s, true
 }
 
-const msgPasskeyName = "Give the passkey a name of up to 64 characters, such as “My phone”."
+const msgPasskeyName = "account.passkey_name_invalid"
 
 // AddPasskey serves POST /account/passkeys: the answer of the account
 // page's registration ceremony, named. Only the signed-in person, for
@@ -462,35 +462,35 @@ func (p *Pages) AddPasskey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name, ok := passkeyName(f["name"])
 	if !ok {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, msgPasskeyName, "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, p.locale(r).T(msgPasskeyName, "n", store.MaxPasskeyName), "")
 	}
 	sd, err := p.openState(ctx, "session:"+s.Hash, ceremonyRegister, f["state"])
 	if errors.Is(err, errPasskeyExpired) {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "That passkey request expired. Try again.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.passkey_expired", "")
 	}
 	if err != nil {
 		return err
 	}
 	cred := f["credential"]
 	if cred == "" || len(cred) > maxCredentialJSON {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "Your browser did not create a passkey. Try again, or use another browser.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.passkey_not_created", "")
 	}
 	keys, err := p.Passkeys.ListPasskeys(ctx, u.ID)
 	if err != nil {
 		return err
 	}
 	if len(keys) >= maxPasskeys {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, fmt.Sprintf("An account can have at most %d passkeys. Remove one first.", maxPasskeys), "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, p.locale(r).T("account.passkeys_full", "n", maxPasskeys), "")
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(cred))
 	if err != nil {
 		p.log().InfoContext(ctx, "passkey registration refused", "user_id", u.ID, "err", err)
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "That passkey could not be added. Try again.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.passkey_not_added", "")
 	}
 	c, err := wa.CreateCredential(passkeyUser{u: u, keys: keys}, *sd, parsed)
 	if err != nil {
 		p.log().InfoContext(ctx, "passkey registration refused", "user_id", u.ID, "err", err)
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "That passkey could not be added. Try again.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.passkey_not_added", "")
 	}
 	transports := make([]string, 0, len(c.Transport))
 	for _, t := range c.Transport {
@@ -505,7 +505,7 @@ func (p *Pages) AddPasskey(w http.ResponseWriter, r *http.Request) error {
 		Flags: c.Flags.MsgpByte(), AttestationFormat: c.AttestationFormat, Name: name, CreatedAt: now,
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "That passkey is registered already.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.passkey_exists", "")
 	}
 	if err != nil {
 		return fmt.Errorf("create passkey: %w", err)
@@ -514,9 +514,7 @@ func (p *Pages) AddPasskey(w http.ResponseWriter, r *http.Request) error {
 	if p.Links == nil {
 		return seeOther(w, "/account?done=passkey-added")
 	}
-	if err := p.Links.Notify(ctx, u.Email, "A passkey was added to your account",
-		"Hello "+u.Name+",\n\nA passkey named “"+name+"” was just added to your account on the account page. It can sign you in without your password."+
-			"\n\nIf you did not do this, remove it on your account page, change your password and contact your administrator."); err != nil {
+	if err := p.Links.Notify(ctx, p.locale(r), u.Email, u.Name, "passkey_added", "passkey", name); err != nil {
 		return err
 	}
 	return seeOther(w, "/account?done=passkey-added")
@@ -534,7 +532,7 @@ func (p *Pages) RenamePasskey(w http.ResponseWriter, r *http.Request) error {
 	}
 	name, ok := passkeyName(f["name"])
 	if !ok {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, msgPasskeyName, "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, p.locale(r).T(msgPasskeyName, "n", store.MaxPasskeyName), "")
 	}
 	err = p.Passkeys.RenamePasskey(r.Context(), u.ID, f["passkey_id"], name)
 	if errors.Is(err, store.ErrNotFound) {

@@ -25,8 +25,8 @@ func (p *Pages) QRCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	code, ok := device.NormalizeUserCode(raw)
 	if !ok {
-		return &pageError{Status: http.StatusBadRequest, Heading: "Invalid code",
-			Text: "That is not a user code."}
+		return &pageError{Status: http.StatusBadRequest, Heading: "err.invalid_code.heading",
+			Text: "err.invalid_code.text"}
 	}
 	c, err := qr.Encode(p.Issuer+"/device?user_code="+code, qr.M)
 	if err != nil {

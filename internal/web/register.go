@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -27,13 +28,20 @@ type registerPage struct {
 	ReturnTo    string
 	SignIn      string // the sign-in page, returning to the same place
 	MinPassword int
-	For         string // what the account is for: "connect Living-room TV" (purpose)
+	Heading     string // a key: what the account is for (purpose)
+	ForName     string // the device or application it is for
 	Domains     string // the domains that may register, in words; "" when any may
 }
 
+func (rp *registerPage) localize(l *i18n.Locale) {
+	rp.Title, rp.TitleArgs = rp.Heading, []any{"client", rp.ForName}
+	rp.base.localize(l)
+	rp.Heading = l.T(rp.Heading, "client", rp.ForName)
+}
+
 var (
-	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "Too many new accounts",
-		Text: "Too many accounts were created from your network. Try again later."}
+	errTooManyNew = &pageError{Status: http.StatusTooManyRequests, Heading: "err.too_many_new.heading",
+		Text: "err.too_many_new.text"}
 )
 
 // RegisterForm serves GET /register: the form to create an account, from
@@ -51,23 +59,34 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 	if p.Registration.Closed() {
 		return p.registrationClosed(w, r, s, u, returnTo, loginHint(hint))
 	}
-	page := p.registerPage(base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), User: u},
-		"", loginHint(hint), returnTo)
-	if page.For = p.purpose(r, returnTo); page.For != "" {
-		page.Title = "Create an account to " + page.For
-	}
-	return p.render(w, http.StatusOK, "register", page)
+	page := p.registerPage(r, base{CSRF: p.csrfFor(w, r, s), User: u}, "", loginHint(hint), returnTo)
+	why := p.purpose(r, returnTo)
+	page.Heading, page.ForName = why.heading("register.heading"), why.Name
+	return p.render(w, r, http.StatusOK, "register", page)
 }
 
 // registerPage is the registration form; its link to sign in instead
 // returns to the same place, with the email carried over as the hint.
-func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage {
+func (p *Pages) registerPage(r *http.Request, b base, name, email, returnTo string) registerPage {
 	page := registerPage{base: b, Name: name, Email: email, ReturnTo: returnTo, SignIn: signInURL("/login", returnTo, email),
-		MinPassword: account.MinPasswordLength}
+		MinPassword: account.MinPasswordLength, Heading: "register.heading"}
 	if p.Registration.Restricted() {
-		page.Domains = p.Registration.DomainList()
+		page.Domains = domainList(p.locale(r), p.Registration.Domains)
 	}
 	return page
+}
+
+// domainList is domains in words of loc's language: "a.example, b.example
+// or c.example".
+func domainList(loc *i18n.Locale, domains []string) string {
+	switch n := len(domains); n {
+	case 0:
+		return ""
+	case 1:
+		return domains[0]
+	default:
+		return loc.T("list.or", "first", strings.Join(domains[:n-1], ", "), "last", domains[n-1])
+	}
 }
 
 // registrationClosed is the registration page's answer when registration
@@ -75,12 +94,11 @@ func (p *Pages) registerPage(b base, name, email, returnTo string) registerPage 
 // sign in, returning where the registration would have. 403: the request
 // was understood and is refused, for everyone alike.
 func (p *Pages) registrationClosed(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User, returnTo, hint string) error {
-	return p.render(w, http.StatusForbidden, "message", messagePage{
-		base:    base{Title: "Accounts are not open", CSRF: p.csrfFor(w, r, s), User: u},
-		Heading: "Accounts are not open",
-		Text: "Accounts here are created by an administrator, not on this page. " +
-			"If you already have one, sign in; if not, ask your administrator for an account.",
-		Link: signInURL("/login", returnTo, hint), LinkText: "Sign in",
+	return p.render(w, r, http.StatusForbidden, "message", messagePage{
+		base:    base{Title: "register.closed.heading", CSRF: p.csrfFor(w, r, s), User: u},
+		Heading: "register.closed.heading",
+		Text:    "register.closed.text",
+		Link:    signInURL("/login", returnTo, hint), LinkText: "login.submit",
 		Mark: markBad,
 	})
 }
@@ -108,9 +126,9 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(f.Get("name"))
 	email := strings.ToLower(strings.TrimSpace(f.Get("email")))
 	password := f.Get("password")
-	again := func(status int, notice string) error {
-		b := base{Title: "Create an account", CSRF: p.csrfFor(w, r, s), Notice: notice}
-		return p.render(w, status, "register", p.registerPage(b, f.Get("name"), f.Get("email"), returnTo))
+	again := func(status int, notice string, args ...any) error {
+		b := base{CSRF: p.csrfFor(w, r, s), Notice: notice, NoticeArgs: args}
+		return p.render(w, r, status, "register", p.registerPage(r, b, f.Get("name"), f.Get("email"), returnTo))
 	}
 
 	ctx := r.Context()
@@ -136,18 +154,17 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	// The form parser let through only text without control characters.
 	switch {
 	case name == "" || utf8.RuneCountInString(name) > maxUserName:
-		return again(http.StatusBadRequest, fmt.Sprintf("Enter your name, at most %d characters.", maxUserName))
+		return again(http.StatusBadRequest, "register.name_invalid", "n", maxUserName)
 	case !account.ValidEmail(email):
-		return again(http.StatusBadRequest, "Enter an email address such as name@example.com.")
+		return again(http.StatusBadRequest, "notice.email_invalid")
 	case !p.Registration.Allows(email):
 		// Said of the domain alone, before any account is looked up: the
 		// same for an address with an account (an administrator may
 		// create one at any domain) and one without.
-		return again(http.StatusBadRequest, "Accounts here are only for email addresses at "+
-			p.Registration.DomainList()+". Use your address there, or ask your administrator for an account.")
+		return again(http.StatusBadRequest, "register.domain_refused", "domains", domainList(p.locale(r), p.Registration.Domains))
 	}
 	if err := account.ValidatePassword(password); err != nil {
-		return again(http.StatusBadRequest, capitalize(err.Error())+".")
+		return again(http.StatusBadRequest, passwordNotice(p.locale(r), err))
 	}
 	// Counted once the form is sensible: typos cost nothing, and what is
 	// limited is accounts, or guesses at which emails have one.
@@ -166,21 +183,21 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 	// and how to sign in or reset the password. Nobody is signed in here:
 	// for a new account that would differ from a taken address, so the
 	// person signs in once the link has confirmed the address.
+	loc := p.locale(r) // the mail's language: this page's
 	p.later(ctx, func(ctx context.Context) error {
-		return p.createAccount(ctx, name, email, password, returnTo)
+		return p.createAccount(ctx, loc, name, email, password, returnTo)
 	})
-	return p.render(w, http.StatusOK, "message", messagePage{base: base{Title: "Check your email", CSRF: p.csrfFor(w, r, s)},
-		Heading: "Check your email",
-		Text: "To finish creating your account, open the link we have emailed to the address you entered, then sign in. " +
-			"If that address already has an account, the email says how to sign in to it instead.",
-		Link: signInURL("/login", returnTo, ""), LinkText: "Sign in"})
+	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "links.check_email", CSRF: p.csrfFor(w, r, s)},
+		Heading: "links.check_email",
+		Text:    "register.check_email",
+		Link:    signInURL("/login", returnTo, ""), LinkText: "login.submit"})
 }
 
 // createAccount creates the account Register was asked for and mails its
 // verification link, or, when the address has an account, mails it a
 // notice instead. It runs after the answer (later), so its time and its
 // outcome do not show in it.
-func (p *Pages) createAccount(ctx context.Context, name, email, password, returnTo string) error {
+func (p *Pages) createAccount(ctx context.Context, loc *i18n.Locale, name, email, password, returnTo string) error {
 	hash, err := account.HashPassword(password)
 	if err != nil {
 		return err
@@ -198,7 +215,7 @@ func (p *Pages) createAccount(ctx context.Context, name, email, password, return
 			return err
 		}
 		p.log().InfoContext(ctx, "registration for an address with an account", "user_id", owner.ID)
-		return p.Links.NotifyTaken(ctx, owner)
+		return p.Links.NotifyTaken(ctx, loc, owner)
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
@@ -207,7 +224,7 @@ func (p *Pages) createAccount(ctx context.Context, name, email, password, return
 	if p.Links == nil {
 		return nil
 	}
-	return p.Links.SendVerification(ctx, u, u.Email, returnTo)
+	return p.Links.SendVerification(ctx, loc, u, u.Email, returnTo)
 }
 
 // newUserID draws a user id as the admin API does (oauth.NewID).

@@ -33,7 +33,7 @@ func RegisterPage(name string, fsys fs.FS, funcs template.FuncMap, files ...stri
 // Render writes the page registered as name with data, as the pages are
 // written: all or nothing, HTML, with status.
 func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any) error {
-	return p.render(w, status, name, data)
+	return p.render(w, nil, status, name, data)
 }
 
 // CSRFToken is the csrf_token for the forms shown to this browser in

@@ -194,8 +194,8 @@ func (p *Pages) renderSecondStep(w http.ResponseWriter, r *http.Request, status 
 	}
 	payload := base64.RawURLEncoding.EncodeToString(b)
 	state := payload + "." + base64.RawURLEncoding.EncodeToString(p.stateMAC(binding, ceremonySecondFactor, payload))
-	return p.render(w, status, "second_factor", secondFactorPage{
-		base: base{Title: "Two-step sign-in", CSRF: csrf, Notice: notice}, State: state})
+	return p.render(w, r, status, "second_factor", secondFactorPage{
+		base: base{Title: "totp.heading", CSRF: csrf, Notice: notice}, State: state})
 }
 
 // openSecondStep checks the second step's state for this browser.
@@ -219,8 +219,8 @@ func (p *Pages) openSecondStep(binding, field string) (*secondStep, bool) {
 	return &st, true
 }
 
-var errSecondStepExpired = &pageError{Status: http.StatusBadRequest, Heading: "Sign in again",
-	Text: "That sign-in page expired. Go back to the sign-in page and sign in again."}
+var errSecondStepExpired = &pageError{Status: http.StatusBadRequest, Heading: "err.second_expired.heading",
+	Text: "err.second_expired.text"}
 
 // SecondStep serves POST /login/second-factor: the code from the
 // authenticator app, or a recovery code, after the right password. Its
@@ -275,7 +275,7 @@ func (p *Pages) SecondStep(w http.ResponseWriter, r *http.Request) error {
 	if rc := f.Get("recovery_code"); rc != "" {
 		err := p.TOTP.UseRecoveryCode(ctx, u.ID, hashRecovery(rc), p.Now())
 		if errors.Is(err, store.ErrNotFound) {
-			return again("That recovery code is wrong or was used already.", "wrong or used recovery code")
+			return again("second.wrong_recovery", "wrong or used recovery code")
 		}
 		if err != nil {
 			return err
@@ -291,19 +291,19 @@ func (p *Pages) SecondStep(w http.ResponseWriter, r *http.Request) error {
 		}
 		step, ok := totpStep(t.Secret, f.Get("code"), p.Now())
 		if !ok {
-			return again("That code is wrong. Enter the 6-digit code your authenticator app shows now.", "wrong second factor code")
+			return again("second.wrong_code", "wrong second factor code")
 		}
 		err = p.TOTP.UseTOTPStep(ctx, u.ID, step)
 		if errors.Is(err, store.ErrConflict) {
-			return again("That code was used already. Wait for the next one and enter it.", "second factor code replayed")
+			return again("second.replayed", "second factor code replayed")
 		}
 		if err != nil {
 			return err
 		}
 	}
 	if u.Disabled {
-		return &pageError{Status: http.StatusForbidden, Heading: "Account disabled",
-			Text: "This account is disabled. Contact your administrator."}
+		return &pageError{Status: http.StatusForbidden, Heading: "err.disabled.heading",
+			Text: "err.disabled.text"}
 	}
 	if err := p.startSession(w, r, u); err != nil {
 		return err
@@ -366,7 +366,7 @@ func (p *Pages) BeginTOTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = p.TOTP.BeginTOTP(r.Context(), u.ID, secret, p.Now())
 	if errors.Is(err, store.ErrConflict) {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "Two-step sign-in is on already. Turn it off first to set up another app.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.totp_already", "")
 	}
 	if err != nil {
 		return err
@@ -394,8 +394,8 @@ func (p *Pages) renderTOTPSetup(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return fmt.Errorf("encode qr: %w", err)
 	}
-	return p.render(w, status, "totp_setup", totpSetupPage{
-		base: base{Title: "Set up two-step sign-in", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice},
+	return p.render(w, r, status, "totp_setup", totpSetupPage{
+		base: base{Title: "setup.heading", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice},
 		// Drawn by qrSVG from the code's modules: no text of anyone's in
 		// it. The style sheet scales it to the column (.qr svg).
 		QR:     template.HTML(strings.Replace(qrSVG(c), "<svg ", `<svg role="img" aria-label="QR code of the key" `, 1)),
@@ -446,7 +446,7 @@ func (p *Pages) ConfirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	step, ok := totpStep(t.Secret, f["code"], p.Now())
 	if !ok {
-		return p.renderTOTPSetup(w, r, http.StatusBadRequest, s, u, t.Secret, "That code is wrong. Enter the 6-digit code the app shows now.")
+		return p.renderTOTPSetup(w, r, http.StatusBadRequest, s, u, t.Secret, "setup.wrong_code")
 	}
 	codes, err := newRecoveryCodes(p.rand(), recoveryCodes)
 	if err != nil {
@@ -464,14 +464,12 @@ func (p *Pages) ConfirmTOTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.log().InfoContext(ctx, "two-step sign-in turned on", "user_id", u.ID)
 	if p.Links != nil {
-		if err := p.Links.Notify(ctx, u.Email, "Two-step sign-in is on",
-			"Hello "+u.Name+",\n\nTwo-step sign-in was just turned on for your account: signing in with your password now also asks for a code from your authenticator app."+
-				"\n\nIf you did not do this, change your password at once and contact your administrator."); err != nil {
+		if err := p.Links.Notify(ctx, p.locale(r), u.Email, u.Name, "totp_on"); err != nil {
 			return err
 		}
 	}
-	return p.render(w, http.StatusOK, "totp_codes", totpCodesPage{
-		base:  base{Title: "Your recovery codes", CSRF: p.csrfFor(w, r, s), User: u},
+	return p.render(w, r, http.StatusOK, "totp_codes", totpCodesPage{
+		base:  base{Title: "codes.heading", CSRF: p.csrfFor(w, r, s), User: u},
 		Codes: codes,
 	})
 }
@@ -490,7 +488,7 @@ func (p *Pages) RemoveTOTP(w http.ResponseWriter, r *http.Request) error {
 	if ok, err := p.checkCurrentPassword(ctx, w, u, f["current_password"]); err != nil {
 		return err
 	} else if !ok {
-		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "The current password is wrong.", "")
+		return p.renderAccount(w, r, http.StatusBadRequest, s, u, "account.wrong_password", "")
 	}
 	err = p.TOTP.DeleteTOTP(ctx, u.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -1,7 +1,9 @@
 // Latchkey's pages work without this script; it adds what only a script
 // can: a "Show" button on password fields, and "Go back" links that go
 // back in the browser's history when there is one.
+// Its words come from the page, in the page's language (<body data-…>).
 "use strict";
+var words = document.body.dataset;
 document.querySelectorAll("input[type=password]").forEach(function (input) {
   var wrap = document.createElement("div");
   wrap.className = "password";
@@ -10,14 +12,14 @@ document.querySelectorAll("input[type=password]").forEach(function (input) {
   var button = document.createElement("button");
   button.type = "button";
   button.className = "reveal";
-  button.textContent = "Show";
+  button.textContent = words.show || "Show";
   button.setAttribute("aria-controls", input.id);
   button.setAttribute("aria-pressed", "false");
-  button.setAttribute("aria-label", "Show password");
+  button.setAttribute("aria-label", words.showLabel || "Show password");
   button.addEventListener("click", function () {
     var show = input.type === "password";
     input.type = show ? "text" : "password";
-    button.textContent = show ? "Hide" : "Show";
+    button.textContent = show ? words.hide || "Hide" : words.show || "Show";
     button.setAttribute("aria-pressed", String(show));
     input.focus();
   });

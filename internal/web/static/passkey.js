@@ -84,7 +84,7 @@
       }).then(function (cred) {
         if (cred) send(login, cred);
       }, function () {
-        say(login, "No passkey was used. Try again, or sign in with your password.");
+        say(login, login.dataset.failed || "No passkey was used. Try again, or sign in with your password.");
         conditional();
       });
     });
@@ -101,7 +101,7 @@
       navigator.credentials.create({ publicKey: options(add) }).then(function (cred) {
         send(add, cred);
       }, function () {
-        say(add, "No passkey was created. Try again.");
+        say(add, add.dataset.failed || "No passkey was created. Try again.");
       });
     });
   }
