@@ -246,6 +246,7 @@ var doneText = map[string]string{
 	"client-deleted":    "The client is deleted; its tokens no longer work.",
 	"user-saved":        "The user is saved.",
 	"password-set":      "The password is set. The user's sessions ended, with the grants attached to them.",
+	"reset-sent":        "A password reset link is on its way to the user. Nothing changes until they use it.",
 	"grant-revoked":     "The grant is revoked: its tokens stopped working.",
 	"org-created":       "The organization is created.",
 	"org-deleted":       "The organization is deleted.",
