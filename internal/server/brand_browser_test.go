@@ -252,7 +252,7 @@ func brandedWalk(t *testing.T, w walkWords) {
 		pre.id = "too-long";
 		pre.textContent = "Laitteenyhdistämisvahvistuskoodinsyöttökenttä".repeat(4);
 		document.querySelector("main").append(pre);
-		return ` + overflowing + `;
+		return `+overflowing+`;
 	})()`))
 	mustDo(t, err)
 	if len(over) == 0 {
