@@ -72,6 +72,11 @@ func (l *Links) SendVerification(ctx context.Context, loc *i18n.Locale, u *store
 		subject, intro, loc.T("mail.verify.outro"))
 }
 
+// ResetLinkLifetime is how long a reset link works.
+func (l *Links) ResetLinkLifetime() time.Duration {
+	return l.lifetime(l.ResetLifetime, DefaultResetLifetime)
+}
+
 // SendReset mails u a link to set a new password once, in loc's language.
 func (l *Links) SendReset(ctx context.Context, loc *i18n.Locale, u *store.User) error {
 	loc = orEnglish(loc)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -87,6 +88,9 @@ type API struct {
 	// TrustProxy: the request's address is the one a reverse proxy
 	// appended to X-Forwarded-For (clientip.From), for the audit log.
 	TrustProxy bool
+	// Links mails password reset links (users.go, SendPasswordReset); nil
+	// answers 404 on that path.
+	Links *account.Links
 }
 
 // Prefix is the path every admin route lives under.

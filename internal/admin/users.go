@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/account"
@@ -150,6 +151,53 @@ func (a *API) ChangeUser(ctx context.Context, id string, req *UserRequest) (*sto
 	}
 	a.log().InfoContext(ctx, "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
 	a.record(ctx, audit.Change{Kind: audit.UserUpdate, TargetID: u.ID, Before: before, After: userChange(u, req.Password != nil)})
+	return u, nil
+}
+
+// PasswordReset is the answer to POST /admin/v1/users/{id}/password-reset.
+type PasswordReset struct {
+	SentTo    string `json:"sent_to"`    // the address the link went to
+	ExpiresIn int    `json:"expires_in"` // seconds the link works
+}
+
+// ResetPassword serves POST /admin/v1/users/{id}/password-reset: the user
+// is mailed a link to choose a new password, the "Forgot password?" link.
+func (a *API) ResetPassword(w http.ResponseWriter, r *http.Request) error {
+	if err := oauth.ReadEmptyJSON(w, r); err != nil {
+		return err
+	}
+	u, err := a.SendPasswordReset(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return oauth.WriteJSON(w, http.StatusAccepted, PasswordReset{SentTo: u.Email, ExpiresIn: int(a.Links.ResetLinkLifetime() / time.Second)})
+}
+
+// SendPasswordReset mails user id a password reset link, as "Forgot
+// password?" does, and records it as done by ctx's actor. Nothing else
+// changes until the person uses the link, which then ends their sessions
+// (docs/security.md ACC-05); an admin who must stop them at once disables
+// them or sets a password. A disabled user is refused: the link would not
+// let them in.
+func (a *API) SendPasswordReset(ctx context.Context, id string) (*store.User, error) {
+	if a.Links == nil {
+		return nil, notFound("password reset mail is not configured")
+	}
+	u, err := a.Store.GetUser(ctx, id)
+	if err != nil {
+		return nil, storeError(err, "there is no user "+shorten(id), "")
+	}
+	if u.Disabled {
+		return nil, conflict("user " + u.ID + " is disabled: enable them first, or set a password")
+	}
+	if err := a.Links.SendReset(ctx, nil, u); err != nil { // nil: English; the API knows no language of the person
+		return nil, err
+	}
+	a.log().InfoContext(ctx, "admin: password reset link sent", "user_id", u.ID)
+	a.record(ctx, audit.Change{Kind: audit.UserPasswordReset, TargetID: u.ID, After: struct {
+		SentTo string `json:"sent_to"`
+	}{u.Email}})
 	return u, nil
 }
 

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"crypto/rand"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestUserLifecycle(t *testing.T) {
@@ -132,5 +136,64 @@ func TestUserValidation(t *testing.T) {
 	us, err := f.store.ListUsers(t.Context())
 	if err != nil || len(us) != 0 {
 		t.Errorf("rejected requests stored %d users (err %v)", len(us), err)
+	}
+}
+
+// TestUserPasswordReset: POST /admin/v1/users/{id}/password-reset mails
+// the user a reset link (a token stored hashed, a mail in the outbox),
+// changes nothing else, and is recorded with the admin token as the actor;
+// without the token, for an unknown or a disabled user, or without mail,
+// it is refused.
+func TestUserPasswordReset(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.api.Audit = &audit.Log{Store: f.store, Now: f.api.Now, Rand: rand.Reader}
+	path := func(id string) string { return "/admin/v1/users/" + id + "/password-reset" }
+
+	// No mail configured: the operation is not there.
+	ada := decode[User](t, f.do(t, "POST", "/admin/v1/users", `{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`))
+	wantError(t, f.do(t, "POST", path(ada.ID), ""), 404, "not_found", "not configured")
+
+	f.api.Links = &account.Links{Store: f.store, Issuer: "https://id.example.com", Now: f.api.Now, Rand: rand.Reader, ResetLifetime: 30 * time.Minute}
+	before, err := f.store.GetUser(ctx, ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := f.do(t, "POST", path(ada.ID), "")
+	if w.Code != 202 || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("reset: %d %s", w.Code, w.Body)
+	}
+	if got := decode[PasswordReset](t, w); got != (PasswordReset{SentTo: "ada@example.com", ExpiresIn: 1800}) {
+		t.Errorf("answer = %+v", got)
+	}
+	mails, err := f.store.ClaimMail(ctx, t0.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(mails) != 1 || mails[0].Recipient != "ada@example.com" || mails[0].Subject != "Reset your password" ||
+		!strings.Contains(mails[0].Link, "https://id.example.com/reset-password?token=lk_pr_") {
+		t.Fatalf("outbox = %+v, %v", mails, err)
+	}
+	if after, _ := f.store.GetUser(ctx, ada.ID); after.PasswordHash != before.PasswordHash {
+		t.Error("sending a reset link changed the password")
+	}
+	entries, err := f.store.QueryAudit(ctx, store.AuditQuery{Kind: audit.UserPasswordReset, Limit: 10})
+	if err != nil || len(entries) != 1 || entries[0].TargetID != ada.ID || entries[0].ActorKind != store.ActorAdminToken ||
+		!strings.Contains(entries[0].After, "ada@example.com") || strings.Contains(entries[0].After, "lk_pr_") {
+		t.Errorf("audit = %+v, %v", entries, err)
+	}
+
+	// The wrong callers and users.
+	r := httptest.NewRequest("POST", path(ada.ID), nil)
+	r.Header.Set("Authorization", "Bearer not-the-token-not-the-token-not-the")
+	rec := httptest.NewRecorder()
+	f.mux.ServeHTTP(rec, r)
+	if rec.Code != 401 {
+		t.Errorf("a wrong token: %d", rec.Code)
+	}
+	wantError(t, f.do(t, "POST", path("nobody"), ""), 404, "not_found", "no user")
+	wantError(t, f.do(t, "POST", path(ada.ID), `{"password":"x"}`), 400, "invalid_request", "")
+	f.do(t, "PATCH", "/admin/v1/users/"+ada.ID, `{"disabled":true}`)
+	wantError(t, f.do(t, "POST", path(ada.ID), ""), 409, "conflict", "disabled")
+	if mails, _ := f.store.ClaimMail(ctx, t0.Add(time.Hour), time.Minute, 10); len(mails) != 0 {
+		t.Errorf("refused requests queued mail: %+v", mails)
 	}
 }

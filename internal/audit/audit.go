@@ -34,6 +34,7 @@ const (
 	UserCreate         = "user.create"
 	UserUpdate         = "user.update"
 	UserDelete         = "user.delete"
+	UserPasswordReset  = "user.password-reset"
 	GrantRevoke        = "grant.revoke"
 	OrgCreate          = "organization.create"
 	OrgUpdate          = "organization.update"
@@ -68,7 +69,7 @@ const (
 // Kinds is every kind, for the filters people choose from.
 var Kinds = []string{
 	ClientCreate, ClientUpdate, ClientDelete, ClientRotateSecret, ClientRevokeTokens,
-	UserCreate, UserUpdate, UserDelete, GrantRevoke,
+	UserCreate, UserUpdate, UserDelete, UserPasswordReset, GrantRevoke,
 	OrgCreate, OrgUpdate, OrgDelete, MemberPut, MemberDelete,
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,
 	InvitationSend, InvitationResend, InvitationRevoke, InvitationAccept, InvitationDecline,

@@ -44,6 +44,9 @@ type Request struct {
 	MaxAge          time.Duration // negative when max_age was not sent
 	LoginHint       string
 	Register        bool // flow=register: a signed-out person creates an account rather than signs in
+	// DPoPJKT is dpop_jkt (RFC 9449 §10): the JWK SHA-256 thumbprint of
+	// the DPoP key the code must be redeemed with; "" when not sent.
+	DPoPJKT string
 }
 
 // Prompt is the prompt parameter (OpenID Connect Core §3.1.2.1).
@@ -236,6 +239,14 @@ func (req *Request) parse(q url.Values) error {
 		req.LoginHint = hint // a hint too long to be an address is dropped, not an error
 	}
 	req.Register = q.Get("flow") == "register"
+	if jkt := q.Get("dpop_jkt"); jkt != "" {
+		// A JWK SHA-256 thumbprint (RFC 7638) in base64url: 43 characters,
+		// the shape of an S256 challenge.
+		if !ValidChallenge(jkt) {
+			return oauth.BadRequest("dpop_jkt must be 43 characters of base64url: the SHA-256 thumbprint of a DPoP key (RFC 9449 §10)")
+		}
+		req.DPoPJKT = jkt
+	}
 	return nil
 }
 

@@ -72,10 +72,10 @@ func TestParse(t *testing.T) {
 		{name: "confidential, minimal: the one redirect URI and the client's scopes", query: web,
 			want: &Request{RedirectURI: "https://app.example/cb", Scopes: []string{"openid", "profile", "email", "offline_access"}, MaxAge: -1}},
 		{name: "every parameter", query: web + "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid+email&state=s%2F1&nonce=n-1" +
-			"&code_challenge=" + challenge + "&code_challenge_method=S256&prompt=login+consent&max_age=300&login_hint=ada%40example.com&flow=register&ui_locales=fi",
+			"&code_challenge=" + challenge + "&code_challenge_method=S256&prompt=login+consent&max_age=300&login_hint=ada%40example.com&flow=register&ui_locales=fi&dpop_jkt=" + challenge,
 			want: &Request{RedirectURI: "https://app.example/cb", RedirectURISent: true, State: "s/1", Scopes: []string{"openid", "email"},
 				Nonce: "n-1", CodeChallenge: challenge, ChallengeMethod: "S256", Prompt: Prompt{Login: true, Consent: true},
-				MaxAge: 300 * time.Second, LoginHint: "ada@example.com", Register: true}},
+				MaxAge: 300 * time.Second, LoginHint: "ada@example.com", Register: true, DPoPJKT: challenge}},
 		{name: "public, loopback with any port", query: native + "&scope=openid",
 			want: &Request{RedirectURI: "http://127.0.0.1:51234/cb", RedirectURISent: true, Scopes: []string{"openid"},
 				CodeChallenge: challenge, ChallengeMethod: "S256", MaxAge: -1}},
@@ -137,6 +137,9 @@ func TestParse(t *testing.T) {
 		{name: "max_age not a number", query: web + "&max_age=soon", wantErr: oauth.InvalidRequest},
 		{name: "max_age too big", query: web + "&max_age=99999999999999999999", wantErr: oauth.InvalidRequest},
 		{name: "response_mode fragment", query: web + "&response_mode=fragment", wantErr: oauth.InvalidRequest},
+		{name: "dpop_jkt of 42 characters", query: web + "&dpop_jkt=" + challenge[:42], wantErr: oauth.InvalidRequest},
+		{name: "dpop_jkt not base64url", query: web + "&dpop_jkt=" + url.QueryEscape(challenge[:42]+"="), wantErr: oauth.InvalidRequest},
+		{name: "dpop_jkt twice", query: web + "&dpop_jkt=" + challenge + "&dpop_jkt=" + challenge, wantErr: oauth.InvalidRequest},
 		{name: "request object", query: web + "&request=eyJ", wantErr: RequestNotSupported},
 		{name: "request_uri", query: web + "&request_uri=urn%3Ax", wantErr: RequestURINotSupported},
 	} {

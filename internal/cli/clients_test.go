@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/sqlite/sqlitetest"
 )
@@ -49,6 +50,7 @@ func startAdmin(t *testing.T) *adminEnv {
 		// Each entry a second after the one before, so the log's order
 		// (newest first) is the order of the commands.
 		Audit: &audit.Log{Store: s, Now: func() time.Time { return now().Add(time.Duration(ticks.Add(1)) * time.Second) }, Rand: rand.Reader},
+		Links: &account.Links{Store: s, Issuer: "https://id.example.com", Now: now, Rand: rand.Reader},
 	}
 	srv := httptest.NewServer(server.AdminMux(a))
 	t.Cleanup(srv.Close)
@@ -357,11 +359,33 @@ func TestUsersCommands(t *testing.T) {
 		t.Errorf("users list:\n%s", out)
 	}
 
-	// By email: get, update (disable, new password), delete.
+	// By email: get, reset-password, update (disable, new password), delete.
 	if got := textField(t, e.mustRun(t, "", "users", "get", "ADA@example.com"), "id"); got != id {
 		t.Errorf("get by email found %q, want %q", got, id)
 	}
+	if out := e.mustRun(t, "", "users", "reset-password", "ada@example.com"); out != "Mailed a password reset link to ada@example.com. It works once, for 1h0m0s.\n" {
+		t.Errorf("reset-password printed %q", out)
+	}
+	if mails, err := e.store.ClaimMail(ctx, time.Date(2026, 3, 4, 6, 0, 0, 0, time.UTC), time.Minute, 10); err != nil || len(mails) != 1 ||
+		mails[0].Recipient != "ada@example.com" || !strings.Contains(mails[0].Link, "/reset-password?token=lk_pr_") {
+		t.Errorf("outbox after reset-password: %+v, %v", mails, err)
+	}
+	if entries, err := e.store.QueryAudit(ctx, store.AuditQuery{Kind: audit.UserPasswordReset, Limit: 5}); err != nil || len(entries) != 1 || entries[0].TargetID != id {
+		t.Errorf("audit after reset-password: %+v, %v", entries, err)
+	}
+	if _, _, err := e.run(t, "", "users", "reset-password", "nobody@example.com"); err == nil {
+		t.Error("reset-password for nobody succeeded")
+	}
+	// A password set here ends the user's sessions (docs/security.md ACC-05).
+	sess := &store.Session{Hash: strings.Repeat("ab", 32), UserID: id, AuthTime: time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC),
+		CreatedAt: time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2026, 3, 5, 5, 0, 0, 0, time.UTC)}
+	if err := e.store.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
 	out = e.mustRun(t, "a brand new password\n", "users", "update", "ada@example.com", "--disabled", "--password-stdin")
+	if _, err := e.store.GetSession(ctx, sess.Hash, time.Date(2026, 3, 4, 5, 6, 8, 0, time.UTC)); err == nil {
+		t.Error("the user's session outlived a password set with users update")
+	}
 	if got := textField(t, out, "role"); got != "user" {
 		t.Errorf("after update role = %q, want user", got)
 	}

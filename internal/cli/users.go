@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/admin"
 )
@@ -41,11 +42,38 @@ Examples:
   latchkey users update ada@example.com --disabled=false
   latchkey users update ada@example.com --sysadmin=true
   latchkey users update ada@example.com --prompt-password`}, userBody(false)),
+			resetPassword(op{name: "reset-password", summary: "mail a user a link to choose a new password", help: `
+Mails the user the link "Forgot password?" mails: it works once, for
+accounts.reset_link_lifetime, and using it signs them out everywhere.
+Nothing changes until they use it (to stop them at once, disable them or
+set a password with update). Recorded in the audit log.
+
+Examples:
+  latchkey users reset-password ada@example.com`}),
 			users.remove(op{name: "delete", summary: "delete a user with their sessions and grants", help: `
 Deletes a user, named by id or email address, with their sessions and
 grants: their tokens stop working.`}, "Their sessions and grants go with them: their tokens stop working."),
 		)
 	},
+}
+
+// resetPassword makes the subcommand that asks the server to mail a user
+// a password reset link.
+func resetPassword(o op) *op {
+	o.refs, o.prints = users.itemRefs(), true
+	o.run = func(c *call) error {
+		var out admin.PasswordReset
+		raw, err := c.api.do(c.ctx, http.MethodPost, users.itemPath(c)+"/password-reset", nil, &out)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(c.Stdout, raw)
+		}
+		_, err = fmt.Fprintf(c.Stdout, "Mailed a password reset link to %s. It works once, for %s.\n", out.SentTo, time.Duration(out.ExpiresIn)*time.Second)
+		return err
+	}
+	return &o
 }
 
 // userArg is a user named by id or email address.

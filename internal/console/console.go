@@ -72,6 +72,7 @@ type Store interface {
 	ListUserMemberships(ctx context.Context, userID string) ([]*store.OrgMember, error)
 	ListClientGroups(ctx context.Context, orgID string) ([]*store.ClientGroup, error)
 	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
+	ListOrgClients(ctx context.Context, q store.OrgClientQuery) ([]*store.Client, error)
 	ListClientGroupsOf(ctx context.Context, clientID string) ([]*store.ClientGroup, error)
 	QueryInvitations(ctx context.Context, q store.InvitationQuery) ([]*store.Invitation, error)
 	// Reauthenticate records a password entered again on the session.
@@ -245,6 +246,7 @@ var doneText = map[string]string{
 	"client-deleted":    "The client is deleted; its tokens no longer work.",
 	"user-saved":        "The user is saved.",
 	"password-set":      "The password is set. The user's sessions ended, with the grants attached to them.",
+	"reset-sent":        "A password reset link is on its way to the user. Nothing changes until they use it.",
 	"grant-revoked":     "The grant is revoked: its tokens stopped working.",
 	"org-created":       "The organization is created.",
 	"org-deleted":       "The organization is deleted.",

@@ -396,7 +396,7 @@ func (c *Console) RemoveDevice(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=device-removed")
+	return web.SeeOther(rq.w, orgPath(o.ID)+"/devices?done=device-removed")
 }
 
 func rotateDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
@@ -487,4 +487,74 @@ func (c *Console) RevokeDeviceTokens(rq *request) error {
 		return err
 	}
 	return web.SeeOther(rq.w, devicePath(o.ID, d.ID)+"?done=tokens-revoked")
+}
+
+var devicesTemplate = page("devices")
+
+type devicesPage struct {
+	Devices []*store.Client
+	Groups  map[string][]string // the names of each device's groups, by client id
+	Query   string
+	Next    string // the next page's link, "" for none
+	First   string // the first page's link, when this is not it
+}
+
+// Devices serves GET /console/orgs/{id}/devices: every device client the
+// organization owns, in a group or not (a device whose groups were all
+// deleted is found here), by client ID, PageSize at a time from the store
+// (?after=, the last id of the previous page), searched in the store by
+// name or client ID (?q=).
+func (c *Console) Devices(rq *request) error {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return err
+	}
+	q, err := web.Query(rq.r, "q")
+	if err != nil {
+		return err
+	}
+	after, err := web.Query(rq.r, "after")
+	if err != nil {
+		return err
+	}
+	q = strings.TrimSpace(q)
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	cs, err := c.Store.ListOrgClients(rq.ctx, store.OrgClientQuery{OrgID: o.ID, Search: q, AfterID: after, Limit: PageSize + 1})
+	if err != nil {
+		return err
+	}
+	link := func(after string) string {
+		v := url.Values{}
+		if q != "" {
+			v.Set("q", q)
+		}
+		if after != "" {
+			v.Set("after", after)
+		}
+		if len(v) == 0 {
+			return orgPath(o.ID) + "/devices"
+		}
+		return orgPath(o.ID) + "/devices?" + v.Encode()
+	}
+	p := devicesPage{Query: q, Groups: map[string][]string{}}
+	if len(cs) > PageSize {
+		cs = cs[:PageSize]
+		p.Next = link(cs[PageSize-1].ID)
+	}
+	if after != "" {
+		p.First = link("")
+	}
+	p.Devices = cs
+	for _, d := range cs {
+		gs, err := c.Store.ListClientGroupsOf(rq.ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			p.Groups[d.ID] = append(p.Groups[d.ID], g.Name)
+		}
+	}
+	return c.renderOrgPage(rq, http.StatusOK, devicesTemplate, o, "devices", "Devices", "", p)
 }

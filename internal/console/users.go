@@ -171,6 +171,24 @@ func (c *Console) SetPassword(rq *request) error {
 	return web.SeeOther(rq.w, userPath(u.ID)+"?done=password-set")
 }
 
+// SendPasswordReset serves POST /console/users/{id}/password-reset: the
+// user is mailed the "Forgot password?" link (admin.API.SendPasswordReset,
+// recorded with the signed-in administrator as the actor).
+func (c *Console) SendPasswordReset(rq *request) error {
+	u, err := c.loadUser(rq)
+	if err != nil {
+		return err
+	}
+	_, err = c.Admin.SendPasswordReset(rq.ctx, u.ID)
+	if oe := userError(err); oe != nil {
+		return c.renderUser(rq, http.StatusConflict, describe(oe), u)
+	}
+	if err != nil {
+		return err
+	}
+	return web.SeeOther(rq.w, userPath(u.ID)+"?done=reset-sent")
+}
+
 func sysadminConfirm(u *store.User, password bool) confirmPage {
 	p := confirmPage{Action: userPath(u.ID) + "/sysadmin", Back: userPath(u.ID), Nav: "users", Password: password, Danger: true}
 	if u.Sysadmin {

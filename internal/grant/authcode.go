@@ -74,6 +74,15 @@ func (g AuthorizationCode) Exchange(ctx context.Context, req *Request) (*token.R
 	if err != nil {
 		return nil, err
 	}
+	if ac.DPoPJKT != "" && jkt != ac.DPoPJKT {
+		// RFC 9449 §10.1: a code bound with dpop_jkt is redeemed only with
+		// a proof by that key. Spent, as for a wrong verifier: a stolen
+		// code gets one try.
+		if err := g.Store.BurnAuthCode(ctx, hash, now); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("burn authorization code: %w", err)
+		}
+		return nil, &oauth.Error{Code: oauth.InvalidGrant, Description: "the authorization request had dpop_jkt: a DPoP proof by that key is required"}
+	}
 	is, err := g.NewIssuance(c, u, ac.Scopes, ac.AuthTime, now, jkt)
 	if err != nil {
 		return nil, err

@@ -81,3 +81,47 @@ func TestAuthorizationCodeDPoP(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorizationCodeDPoPJKT: a code whose request had dpop_jkt (RFC 9449
+// §10) is redeemed only with a proof by that key: without a proof, or with
+// another key's, it is refused and spent; with the key, the tokens and the
+// public client's grant are bound to it.
+func TestAuthorizationCodeDPoPJKT(t *testing.T) {
+	t.Parallel()
+	d, st := codeDeps(t)
+	mustDo(t, st.CreateClient(t.Context(), &store.Client{ID: "native", AuthMethod: store.AuthNone,
+		GrantTypes:   []string{store.GrantAuthorizationCode, store.GrantRefreshToken},
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, Scopes: []string{"openid", "offline_access"}}))
+	const redirect = "http://127.0.0.1:4321/cb"
+	bound := func() string {
+		return newCode(t, st, "native", func(ac *store.AuthCode) {
+			ac.RedirectURI, ac.Scopes, ac.DPoPJKT = redirect, []string{"openid", "offline_access"}, "key-one"
+		})
+	}
+	exchange := func(code string, p *dpop.Proof) (*Request, error) {
+		form := oauth.Form{"grant_type": store.GrantAuthorizationCode, "code": code, "redirect_uri": redirect, "code_verifier": verifier}
+		req := &Request{Form: form, Creds: oauth.ClientCredentials{ID: "native"}, DPoP: p}
+		_, err := AuthorizationCode{Deps: d, Store: st}.Exchange(t.Context(), req)
+		return req, err
+	}
+	for _, p := range []*dpop.Proof{nil, {JKT: "key-two"}} {
+		code := bound()
+		var oe *oauth.Error
+		if _, err := exchange(code, p); !errors.As(err, &oe) || oe.Code != oauth.InvalidGrant {
+			t.Errorf("a dpop_jkt code with proof %v: %v, want invalid_grant", p, err)
+		}
+		// Spent: the right key does not bring it back.
+		if _, err := exchange(code, &dpop.Proof{JKT: "key-one"}); !errors.As(err, &oe) || oe.Code != oauth.InvalidGrant {
+			t.Errorf("the same code again with the key: %v, want invalid_grant", err)
+		}
+	}
+	code := bound()
+	form := oauth.Form{"grant_type": store.GrantAuthorizationCode, "code": code, "redirect_uri": redirect, "code_verifier": verifier}
+	resp, err := AuthorizationCode{Deps: d, Store: st}.Exchange(t.Context(), &Request{Form: form, Creds: oauth.ClientCredentials{ID: "native"}, DPoP: &dpop.Proof{JKT: "key-one"}})
+	if err != nil {
+		t.Fatalf("a dpop_jkt code with its key: %v", err)
+	}
+	if cnf, _ := claims(t, resp.AccessToken)["cnf"].(map[string]any); resp.TokenType != "DPoP" || cnf["jkt"] != "key-one" {
+		t.Errorf("token_type %s, cnf %v", resp.TokenType, cnf)
+	}
+}

@@ -326,11 +326,11 @@ func TestAuthCodeNativeApp(t *testing.T) {
 
 // approvedCode runs the pages for app as the test person and returns a code
 // and its verifier.
-func approvedCode(t *testing.T, s *testServer, app *rp, conf *oauth2.Config) (code, verifier string) {
+func approvedCode(t *testing.T, s *testServer, app *rp, conf *oauth2.Config, opts ...oauth2.AuthCodeOption) (code, verifier string) {
 	t.Helper()
 	verifier = oauth2.GenerateVerifier()
 	p := newPerson(t, s)
-	pg := p.signIn(p.open(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))))
+	pg := p.signIn(p.open(conf.AuthCodeURL("st", append(opts, oauth2.S256ChallengeOption(verifier))...)))
 	if strings.Contains(pg.Body, `value="approve"`) {
 		pg = p.decide(pg, "approve")
 	}

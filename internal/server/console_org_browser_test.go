@@ -92,6 +92,7 @@ func TestOrgAdminConsoleInBrowser(t *testing.T) {
 		navigate(t, bctx, s.URL+"/account")
 		signIn(t, bctx, personEmail, personPassword)
 		waitFor(t, bctx, `a[href="/console"]`)
+		shots("account")
 		click(t, bctx, `a[href="/console"]`)
 		waitFor(t, bctx, `a[href="/console/orgs/acme"]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "Acme Sensors") || strings.Contains(text, "Globex") || strings.Contains(text, "Clients") {
@@ -179,6 +180,16 @@ func TestOrgAdminConsoleInBrowser(t *testing.T) {
 		waitFor(t, bctx, `nav.org-nav`)
 		if text := pageText(t, bctx); strings.Contains(text, "Boiler sensor") {
 			t.Errorf("searching the group for something else:\n%s", text)
+		}
+
+		// Every device of the organization, searched in the store.
+		navigate(t, bctx, s.URL+"/console/orgs/acme/devices?q=BOILER")
+		waitFor(t, bctx, `a[href="/console/orgs/acme/devices/`+dev+`"]`)
+		shots("devices")
+		navigate(t, bctx, s.URL+"/console/orgs/acme/devices?q=kitchen")
+		waitFor(t, bctx, `nav.org-nav`)
+		if text := pageText(t, bctx); strings.Contains(text, "Boiler sensor") || !strings.Contains(text, "No device matches") {
+			t.Errorf("searching the devices for another name:\n%s", text)
 		}
 
 		// Rename and move.
@@ -329,6 +340,9 @@ func TestOrgAdminConsoleInBrowser(t *testing.T) {
 		click(t, bctx, `form[action$="/remove"] button[type=submit]`)
 		if _, err := s.Store.GetClient(ctx, dev); err == nil {
 			t.Error("the device is still a client")
+		}
+		if text := pageText(t, bctx); !strings.Contains(text, "The device is removed") || strings.Contains(text, "Boiler") {
+			t.Errorf("the devices after removing it:\n%s", text)
 		}
 
 		// The organization's audit log: every change by the admin.

@@ -268,11 +268,35 @@ func TestConsoleRoles(t *testing.T) {
 				t.Errorf("acme's admin: GET %s links to the SysAdmin console", p.path)
 			}
 		}
-		// Another organization's records through acme's paths: 404.
-		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/devices/" + tvClient} {
+		// Another organization's records through acme's paths: 404, and
+		// nothing changed.
+		globexDevice := "globex-sensor"
+		mustDo(t, s.Store.CreateClient(t.Context(), &store.Client{ID: globexDevice, Name: "Globex sensor", OrgID: globexOrg,
+			AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret("lk_cs_not-a-real-secret"),
+			GrantTypes: []string{store.GrantClientCredentials}, CreatedAt: s.Clock.Now(), UpdatedAt: s.Clock.Now()}))
+		globexInvitation := is.sendAs(t, globexOrg, is.globexAT, map[string]any{"clientGroupIds": []string{groupGlobex}})
+		before := takeSnapshot(t, s)
+		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/devices/" + globexDevice,
+			"/console/orgs/acme/devices/" + tvClient, "/console/orgs/acme/invitations/" + globexInvitation + "/revoke"} {
 			if r := person.get(path); r.Status != http.StatusNotFound {
 				t.Errorf("acme's admin: GET %s: %d; want 404", path, r.Status)
 			}
+		}
+		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/groups/" + groupGlobex + "/delete",
+			"/console/orgs/acme/devices/" + globexDevice + "/remove", "/console/orgs/acme/devices/" + globexDevice + "/name",
+			"/console/orgs/acme/devices/" + globexDevice + "/secret", "/console/orgs/acme/devices/" + globexDevice + "/revoke",
+			"/console/orgs/acme/invitations/" + globexInvitation + "/revoke", "/console/orgs/acme/invitations/" + globexInvitation + "/resend"} {
+			if r := person.post(path, consoleForm(csrf)); r.Status != http.StatusNotFound {
+				t.Errorf("acme's admin: POST %s: %d; want 404", path, r.Status)
+			}
+		}
+		f := consoleForm(csrf)
+		f.Set("to", groupGlobex)
+		if r := person.post("/console/orgs/acme/devices/"+consoleDevice+"/move", f); r.Status != http.StatusNotFound {
+			t.Errorf("acme's admin: moving acme's device into globex's group: %d; want 404", r.Status)
+		}
+		if diff := cmp.Diff(before, takeSnapshot(t, s)); diff != "" {
+			t.Errorf("another organization's records through acme's paths changed (-before +after):\n%s", diff)
 		}
 
 		// Without the CSRF token, as acme's admin and as a system administrator.
@@ -356,4 +380,93 @@ func TestConsoleReauthentication(t *testing.T) {
 			t.Errorf("audit of the deletion: %+v", es)
 		}
 	})
+}
+
+// TestOrgAdminMembers: an organization's admin who is not a system
+// administrator makes a member an admin only with a password entered in
+// the last ten minutes (asked for on a confirmation page, a wrong one
+// refused, nothing changed), and cannot demote or remove the last admin;
+// a system administrator can. Both backends.
+func TestOrgAdminMembers(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		is := newInvServer(t, b, nil) // the person is acme's only admin; memberUser a member
+		s := is.testServer
+		ctx := t.Context()
+		br := newWebBrowser(t, s)
+		br.signIn()
+		csrf := csrfOf(t, br.get("/console/orgs/acme"))
+		role := func(userID string) string {
+			t.Helper()
+			m, err := s.Store.GetOrgMember(ctx, acmeOrg, userID)
+			mustDo(t, err)
+			return m.Role
+		}
+		post := func(path string, f url.Values) reply {
+			t.Helper()
+			f.Set("csrf_token", csrf)
+			return br.post(path, f)
+		}
+
+		// The last admin stays.
+		if r := post("/console/orgs/acme/members", url.Values{"user_id": {s.User.ID}, "role": {store.RoleMember}}); r.Status != http.StatusConflict || !strings.Contains(r.Raw, "last admin") {
+			t.Errorf("demoting the last admin: %d", r.Status)
+		}
+		if r := post("/console/orgs/acme/members/remove", url.Values{"user_id": {s.User.ID}}); r.Status != http.StatusConflict {
+			t.Errorf("removing the last admin: %d", r.Status)
+		}
+		if role(s.User.ID) != store.RoleAdmin {
+			t.Fatal("the last admin is no longer one")
+		}
+
+		// Making an admin, eleven minutes after sign-in: the password first.
+		s.Clock.Advance(11 * time.Minute)
+		r := post("/console/orgs/acme/members", url.Values{"user_id": {memberUser}, "role": {store.RoleAdmin}})
+		if r.Status != http.StatusOK || !strings.Contains(r.Raw, `name="password"`) {
+			t.Errorf("make admin with a stale sign-in: %d\n%s", r.Status, r.Raw)
+		}
+		r = post("/console/orgs/acme/members", url.Values{"user_id": {memberUser}, "role": {store.RoleAdmin}, "password": {"not the password"}})
+		if r.Status != http.StatusForbidden {
+			t.Errorf("make admin with a wrong password: %d", r.Status)
+		}
+		if role(memberUser) != store.RoleMember {
+			t.Fatal("made an admin without the password")
+		}
+		r = post("/console/orgs/acme/members", url.Values{"user_id": {memberUser}, "role": {store.RoleAdmin}, "password": {personPassword}})
+		if r.Status != http.StatusSeeOther || role(memberUser) != store.RoleAdmin {
+			t.Fatalf("make admin with the password: %d, role %s", r.Status, role(memberUser))
+		}
+		// Two admins: one may now step down.
+		if r := post("/console/orgs/acme/members", url.Values{"user_id": {s.User.ID}, "role": {store.RoleMember}}); r.Status != http.StatusSeeOther || role(s.User.ID) != store.RoleMember {
+			t.Errorf("demoting one of two admins: %d", r.Status)
+		}
+		if r := br.get("/console/orgs/acme"); r.Status != http.StatusForbidden {
+			t.Errorf("the demoted admin's next request: %d; want 403", r.Status)
+		}
+
+		// A system administrator may leave an organization without admins.
+		makeSysadmin(t, s, true)
+		if r := post("/console/orgs/acme/members/remove", url.Values{"user_id": {memberUser}}); r.Status != http.StatusSeeOther {
+			t.Errorf("a system administrator removing the last admin: %d", r.Status)
+		}
+		es, err := s.Store.QueryAudit(ctx, store.AuditQuery{OrgID: acmeOrg, Kind: "member.put", Limit: 10})
+		mustDo(t, err)
+		if len(es) != 2 || es[0].ActorID != s.User.ID || es[0].ActorKind != store.ActorUser {
+			t.Errorf("member.put entries: %+v", es)
+		}
+	})
+}
+
+// sendAs sends an invitation into orgID through the organization API with
+// bearer, an admin's access token of that organization.
+func (s *invServer) sendAs(t *testing.T, orgID, bearer string, body map[string]any) string {
+	t.Helper()
+	if body["recipientEmail"] == nil {
+		body["recipientEmail"] = "devices@" + orgID + ".example"
+	}
+	r := s.jsonRequest(t, "POST", "/organizations/"+orgID+"/client-group-invitations/send", bearer, body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("send into %s: %d %s", orgID, r.Status, r.Raw)
+	}
+	return r.str("id")
 }

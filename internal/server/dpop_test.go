@@ -284,3 +284,54 @@ func TestDPoPClientCredentials(t *testing.T) {
 		t.Errorf("dpop_signing_alg_values_supported = %v", disc.Body["dpop_signing_alg_values_supported"])
 	}
 }
+
+// TestDPoPJKTAuthorizationCode: an authorization request with dpop_jkt (RFC
+// 9449 §10) gives a code that x/oauth2 redeems only through a DPoP
+// transport holding that key: with another key's proofs, or none, the code
+// is refused and spent; with the key, the tokens are bound to it.
+func TestDPoPJKTAuthorizationCode(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		t.Parallel()
+		s := newTestServerOn(t, b, false, nil)
+		app := newRP(t, s, webAppClient, false)
+		conf, _ := app.config(t, s)
+		ctx := t.Context()
+		key, other := newECKey(t), newECKey(t)
+		jkt, err := dpop.Thumbprint(&key.PublicKey)
+		mustDo(t, err)
+		bindTo := oauth2.SetAuthURLParam("dpop_jkt", jkt)
+
+		for name, exchangeCtx := range map[string]context.Context{
+			"no proof":            ctx,
+			"another key's proof": dpopContext(ctx, &dpop.Transport{Prove: joseProver(t, other, s.Clock.Now)}),
+		} {
+			code, verifier := approvedCode(t, s, app, conf, bindTo)
+			if _, err := conf.Exchange(exchangeCtx, code, oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), oauth.InvalidGrant) {
+				t.Errorf("%s: Exchange = %v, want invalid_grant", name, err)
+			}
+			withKey := dpopContext(ctx, &dpop.Transport{Prove: joseProver(t, key, s.Clock.Now)})
+			if _, err := conf.Exchange(withKey, code, oauth2.VerifierOption(verifier)); err == nil {
+				t.Errorf("%s: the refused code redeemed afterwards with the key", name)
+			}
+		}
+
+		code, verifier := approvedCode(t, s, app, conf, bindTo)
+		tok, err := conf.Exchange(dpopContext(ctx, &dpop.Transport{Prove: joseProver(t, key, s.Clock.Now)}), code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("Exchange with the key: %v", err)
+		}
+		if tok.TokenType != "DPoP" {
+			t.Errorf("token_type %q", tok.TokenType)
+		}
+		wantBound(t, tok.AccessToken, jkt)
+
+		// A malformed dpop_jkt goes back to the client as invalid_request,
+		// once the person has signed in (docs/security.md AC-22).
+		p := newPerson(t, s)
+		pg := p.signIn(p.open(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("dpop_jkt", "short"))))
+		if got := callback(t, pg, app.Callback); got.Get("error") != oauth.InvalidRequest || got.Get("state") != "st" {
+			t.Errorf("a malformed dpop_jkt: %v", got)
+		}
+	})
+}

@@ -233,6 +233,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(),
 		Service:  cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL,
 	}
+	adminAPI.Links = pages.Links // an admin's "send a reset link" (admin.API.SendPasswordReset)
 	pages.LinksPerAddress = cfg.Accounts.LinksPerAddress
 	pages.LinksPerIP = cfg.Accounts.LinksPerIP
 	orgs := &org.Service{
@@ -271,6 +272,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		},
 		Token:                   tokenEndpoint,
 		Tokens:                  tokenState,
+		DPoP:                    dpopChecker,
 		ServiceID:               cfg.ServiceAPI.ServiceID,
 		VerificationURI:         verificationURI,
 		VerificationURIComplete: verificationURIComplete,

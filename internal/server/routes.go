@@ -162,6 +162,8 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/console/users/{id}/status", notAllowed("GET, HEAD, POST")},
 		{"POST /console/users/{id}/password", form(cs.Form(cs.SetPassword))},
 		{"/console/users/{id}/password", notAllowed("POST")},
+		{"POST /console/users/{id}/password-reset", form(cs.Form(cs.SendPasswordReset))},
+		{"/console/users/{id}/password-reset", notAllowed("POST")},
 		{"GET /console/users/{id}/sysadmin", page(cs.Page(cs.SysadminForm))},
 		{"POST /console/users/{id}/sysadmin", form(cs.Form(cs.SetSysadmin))},
 		{"/console/users/{id}/sysadmin", notAllowed("GET, HEAD, POST")},
@@ -186,6 +188,8 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"GET /console/orgs/{id}/groups/{group_id}/delete", page(cs.OrgPage(cs.DeleteGroupForm))},
 		{"POST /console/orgs/{id}/groups/{group_id}/delete", form(cs.OrgForm(cs.DeleteGroup))},
 		{"/console/orgs/{id}/groups/{group_id}/delete", notAllowed("GET, HEAD, POST")},
+		{"GET /console/orgs/{id}/devices", page(cs.OrgPage(cs.Devices))},
+		{"/console/orgs/{id}/devices", notAllowed("GET, HEAD")},
 		{"GET /console/orgs/{id}/devices/{client_id}", page(cs.OrgPage(cs.Device))},
 		{"/console/orgs/{id}/devices/{client_id}", notAllowed("GET, HEAD")},
 		{"POST /console/orgs/{id}/devices/{client_id}/name", form(cs.OrgForm(cs.RenameDevice))},
@@ -288,6 +292,7 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"PATCH /admin/v1/clients/{id}", admin(a.PatchClient)},
 		{"DELETE /admin/v1/clients/{id}", admin(a.DeleteClient)},
 		{"POST /admin/v1/clients/{id}/secret", admin(a.RotateSecret)},
+		{"POST /admin/v1/clients/{id}/revoke-tokens", admin(a.RevokeClientTokens)},
 
 		{"POST /admin/v1/registration-tokens", admin(a.CreateRegistrationToken)},
 		{"GET /admin/v1/registration-tokens", admin(a.ListRegistrationTokens)},
@@ -299,6 +304,7 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"PATCH /admin/v1/users/{id}", admin(a.PatchUser)},
 		{"DELETE /admin/v1/users/{id}", admin(a.DeleteUser)},
 
+		{"POST /admin/v1/users/{id}/password-reset", admin(a.ResetPassword)},
 		{"GET /admin/v1/users/{id}/grants", admin(a.ListUserGrants)},
 		{"GET /admin/v1/grants/{id}", admin(a.GetGrant)},
 		{"DELETE /admin/v1/grants/{id}", admin(a.RevokeGrant)},

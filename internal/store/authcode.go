@@ -29,6 +29,9 @@ type AuthRequest struct {
 	Prompt              string        // the prompt values asked for, space-separated
 	MaxAge              time.Duration // negative when max_age was not sent
 	LoginHint           string
+	// DPoPJKT is the request's dpop_jkt (RFC 9449 §10): the thumbprint of
+	// the DPoP key its code must be redeemed with; "" when not bound.
+	DPoPJKT string
 	// ErrorCode and ErrorDescription, when set, are the error to send back
 	// once the person has signed in (docs/security.md AC-22: no redirect
 	// to a client before the person is authenticated).
@@ -63,6 +66,7 @@ type AuthCode struct {
 	Nonce               string
 	CodeChallenge       string // RFC 7636 §4.2; "" when the client sent none
 	CodeChallengeMethod string // "S256" with a challenge
+	DPoPJKT             string // the request's dpop_jkt: redeemed only with a proof by that key; "" when not bound
 	AuthTime            time.Time
 	SessionHash         string // the browser session that approved it
 	CreatedAt           time.Time

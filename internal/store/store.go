@@ -178,6 +178,16 @@ type Client struct {
 	UpdatedAt time.Time
 }
 
+// OrgClientQuery selects a page of an organization's clients.
+type OrgClientQuery struct {
+	OrgID string
+	// Search, when not empty, keeps the clients whose id or name holds it,
+	// compared without case for ASCII letters.
+	Search  string
+	AfterID string // this page begins after the client with this id ("": the first page)
+	Limit   int    // at most this many, from 1
+}
+
 // Public reports whether the client has no secret.
 func (c *Client) Public() bool { return c.AuthMethod == AuthNone }
 
@@ -201,6 +211,9 @@ type ClientStore interface {
 	HasClients(ctx context.Context) (bool, error)
 	UpdateClient(ctx context.Context, c *Client) error // ErrNotFound if missing
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound if missing
+	// ListOrgClients returns a page of the clients organization q.OrgID
+	// owns, ordered by id (bytewise).
+	ListOrgClients(ctx context.Context, q OrgClientQuery) ([]*Client, error)
 	// RevokeClientTokens revokes every token of client id at now: it sets
 	// TokensRevokedAt, and revokes each of its active grants with their
 	// refresh tokens (as RevokeGrant does), in one transaction; it returns

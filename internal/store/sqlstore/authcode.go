@@ -14,14 +14,14 @@ import (
 
 const authRequestColumns = `id_hash, client_id, redirect_uri, redirect_uri_sent, scopes, state, nonce,
 	code_challenge, code_challenge_method, prompt, max_age_s, login_hint, error_code, error_description,
-	status, session_hash, created_at, expires_at`
+	status, session_hash, created_at, expires_at, dpop_jkt`
 
 func scanAuthRequest(row Row) (*store.AuthRequest, error) {
 	var r store.AuthRequest
 	var maxAge int64
 	err := row.Scan(&r.IDHash, &r.ClientID, &r.RedirectURI, &r.RedirectURISent, listCol{&r.Scopes}, &r.State, &r.Nonce,
 		&r.CodeChallenge, &r.CodeChallengeMethod, &r.Prompt, &maxAge, &r.LoginHint, &r.ErrorCode, &r.ErrorDescription,
-		&r.Status, &r.SessionHash, TimeCol{&r.CreatedAt}, TimeCol{&r.ExpiresAt})
+		&r.Status, &r.SessionHash, TimeCol{&r.CreatedAt}, TimeCol{&r.ExpiresAt}, optionalCol{&r.DPoPJKT})
 	if err != nil {
 		return nil, err
 	}
@@ -44,14 +44,14 @@ func maxAgeSeconds(d time.Duration) int64 {
 // taken, ErrNotFound if its client does not exist.
 func (s *Store) CreateAuthRequest(ctx context.Context, r *store.AuthRequest) error {
 	if !store.ValidText(r.IDHash, r.ClientID, r.RedirectURI, r.State, r.Nonce, r.CodeChallenge, r.CodeChallengeMethod,
-		r.Prompt, r.LoginHint, r.ErrorCode, r.ErrorDescription, r.Status, r.SessionHash) || !store.ValidText(r.Scopes...) {
+		r.Prompt, r.LoginHint, r.ErrorCode, r.ErrorDescription, r.Status, r.SessionHash, r.DPoPJKT) || !store.ValidText(r.Scopes...) {
 		return fmt.Errorf("create authorization request: %w", store.ErrInvalid)
 	}
 	_, err := s.b.Writer().Exec(ctx, `INSERT INTO authorization_requests (`+authRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		r.IDHash, r.ClientID, r.RedirectURI, r.RedirectURISent, jsonList(r.Scopes), r.State, r.Nonce,
 		r.CodeChallenge, r.CodeChallengeMethod, r.Prompt, maxAgeSeconds(r.MaxAge), r.LoginHint, r.ErrorCode, r.ErrorDescription,
-		r.Status, r.SessionHash, Millis(r.CreatedAt), r.ExpiresAt.UnixMilli())
+		r.Status, r.SessionHash, Millis(r.CreatedAt), r.ExpiresAt.UnixMilli(), optional(r.DPoPJKT))
 	if err != nil {
 		return fmt.Errorf("create authorization request: %w", err)
 	}
@@ -212,13 +212,13 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 }
 
 const authCodeColumns = `hash, client_id, user_id, redirect_uri, redirect_uri_sent, scopes, nonce,
-	code_challenge, code_challenge_method, auth_time, session_hash, created_at, expires_at, used_at, grant_id`
+	code_challenge, code_challenge_method, auth_time, session_hash, created_at, expires_at, used_at, grant_id, dpop_jkt`
 
 func scanAuthCode(row Row) (*store.AuthCode, error) {
 	var c store.AuthCode
 	err := row.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.RedirectURISent, listCol{&c.Scopes}, &c.Nonce,
 		&c.CodeChallenge, &c.CodeChallengeMethod, TimeCol{&c.AuthTime}, &c.SessionHash, TimeCol{&c.CreatedAt},
-		TimeCol{&c.ExpiresAt}, TimeCol{&c.UsedAt}, optionalCol{&c.GrantID})
+		TimeCol{&c.ExpiresAt}, TimeCol{&c.UsedAt}, optionalCol{&c.GrantID}, optionalCol{&c.DPoPJKT})
 	if err != nil {
 		return nil, err
 	}
@@ -227,16 +227,16 @@ func scanAuthCode(row Row) (*store.AuthCode, error) {
 
 func validAuthCode(c *store.AuthCode) bool {
 	return store.ValidText(c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.Nonce, c.CodeChallenge,
-		c.CodeChallengeMethod, c.SessionHash, c.GrantID) && store.ValidText(c.Scopes...)
+		c.CodeChallengeMethod, c.SessionHash, c.GrantID, c.DPoPJKT) && store.ValidText(c.Scopes...)
 }
 
 // insertAuthCode stores c, which validAuthCode accepted, with q.
 func insertAuthCode(ctx context.Context, q Querier, c *store.AuthCode) error {
 	_, err := q.Exec(ctx, `INSERT INTO authorization_codes (`+authCodeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.RedirectURISent, jsonList(c.Scopes), c.Nonce,
 		c.CodeChallenge, c.CodeChallengeMethod, Millis(c.AuthTime), c.SessionHash, Millis(c.CreatedAt),
-		c.ExpiresAt.UnixMilli(), Millis(c.UsedAt), optional(c.GrantID))
+		c.ExpiresAt.UnixMilli(), Millis(c.UsedAt), optional(c.GrantID), optional(c.DPoPJKT))
 	if err != nil {
 		return fmt.Errorf("authorization code: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -94,6 +95,28 @@ func (s *Store) HasClients(ctx context.Context) (bool, error) {
 	}
 	return ok, nil
 }
+
+// ListOrgClients returns a page of q.OrgID's clients, ordered by id. The
+// search is a LIKE of the lower-cased id and name, its wildcards escaped.
+func (s *Store) ListOrgClients(ctx context.Context, q store.OrgClientQuery) ([]*store.Client, error) {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("list organization clients: limit %d: %w", q.Limit, store.ErrInvalid)
+	}
+	if !store.ValidText(q.OrgID, q.Search, q.AfterID) {
+		return nil, nil
+	}
+	pattern := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
+	cs, err := queryAll(ctx, s.b.Reader(), scanClient, `SELECT `+clientColumns+` FROM clients
+		WHERE org_id = $1 AND id > $2 AND ($3 = '' OR LOWER(id) LIKE $4 ESCAPE '\' OR LOWER(name) LIKE $4 ESCAPE '\')
+		ORDER BY id LIMIT $5`, q.OrgID, q.AfterID, q.Search, pattern, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list organization clients: %w", err)
+	}
+	return cs, nil
+}
+
+// likeEscaper escapes LIKE's wildcards and its escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // RevokeClientTokens records at now that every token clientID has is
 // revoked: its own access tokens through TokensRevokedAt, and every grant

@@ -73,6 +73,7 @@ func (f *authFixture) request(i int) *store.AuthRequest {
 		Prompt:              "login consent",
 		MaxAge:              90 * time.Second,
 		LoginHint:           "ada@example.com",
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		Status:              store.AuthRequestPending,
 		CreatedAt:           t0,
 		ExpiresAt:           at(10 * time.Minute),
@@ -92,6 +93,7 @@ func (f *authFixture) code(i int) *store.AuthCode {
 		Nonce:               "nonce",
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		AuthTime:            at(-time.Minute),
 		SessionHash:         "session-hash",
 		CreatedAt:           t0,
@@ -151,7 +153,7 @@ func testAuthRequestRoundTrip(t *testing.T, s store.Store, f *authFixture) {
 
 	// No max_age, no PKCE, no scopes, an error to send back.
 	r2 := f.request(2)
-	r2.MaxAge, r2.CodeChallenge, r2.CodeChallengeMethod, r2.Scopes, r2.RedirectURISent = -1, "", "", nil, false
+	r2.MaxAge, r2.CodeChallenge, r2.CodeChallengeMethod, r2.Scopes, r2.RedirectURISent, r2.DPoPJKT = -1, "", "", nil, false, ""
 	r2.ErrorCode, r2.ErrorDescription = "invalid_scope", "the client may not ask for scope admin"
 	mustCreateAuthRequest(t, s, r2)
 	diff(t, "request without max_age", r2, mustGetAuthRequest(t, s, r2.IDHash))
@@ -314,7 +316,7 @@ func testAuthCodeRoundTrip(t *testing.T, s store.Store, f *authFixture) {
 	diff(t, "code", c, mustGetAuthCode(t, s, c.Hash))
 	// Without PKCE, nonce or scopes, redirect URI not sent.
 	c2 := f.code(2)
-	c2.CodeChallenge, c2.CodeChallengeMethod, c2.Nonce, c2.Scopes, c2.RedirectURISent, c2.SessionHash = "", "", "", nil, false, ""
+	c2.CodeChallenge, c2.CodeChallengeMethod, c2.Nonce, c2.Scopes, c2.RedirectURISent, c2.SessionHash, c2.DPoPJKT = "", "", "", nil, false, "", ""
 	wantErr(t, "CreateAuthCode", s.CreateAuthCode(ctx, c2), nil)
 	diff(t, "plain code", c2, mustGetAuthCode(t, s, c2.Hash))
 
@@ -516,11 +518,11 @@ func testAuthInvalidText(t *testing.T, s store.Store, f *authFixture) {
 	requestStrings := func(r *store.AuthRequest) []*string {
 		return []*string{&r.IDHash, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &r.CodeChallenge,
 			&r.CodeChallengeMethod, &r.Prompt, &r.LoginHint, &r.ErrorCode, &r.ErrorDescription, &r.Status,
-			&r.SessionHash, &r.Scopes[0]}
+			&r.SessionHash, &r.DPoPJKT, &r.Scopes[0]}
 	}
 	codeStrings := func(c *store.AuthCode) []*string {
 		return []*string{&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Nonce, &c.CodeChallenge,
-			&c.CodeChallengeMethod, &c.SessionHash, &c.GrantID, &c.Scopes[1]}
+			&c.CodeChallengeMethod, &c.SessionHash, &c.GrantID, &c.DPoPJKT, &c.Scopes[1]}
 	}
 	for _, bad := range invalidText {
 		refused := func(what string, err error) {

@@ -19,6 +19,7 @@ func testOrgs(t *testing.T, s store.Store) {
 	}{
 		{"Organizations", testOrganizations},
 		{"ClientOrgID", testClientOrgID},
+		{"OrgClients", testOrgClients},
 		{"Members", testOrgMembers},
 		{"ClientGroups", testClientGroups},
 		{"Invitations", testInvitations},
@@ -237,6 +238,56 @@ func testClientOrgID(t *testing.T, s store.Store, p string) {
 	stray := newClient(p+"stray", false)
 	stray.OrgID = p + "no-such-org"
 	wantErr(t, "CreateClient owned by a missing organization", s.CreateClient(ctx, stray), store.ErrNotFound)
+}
+
+// testOrgClients: an organization's clients a page at a time, by id,
+// searched in the id and name without case, LIKE's wildcards taken
+// literally; another organization's and no organization's are not listed.
+func testOrgClients(t *testing.T, s store.Store, p string) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, p+"org")
+	other := mustCreateOrg(t, s, p+"other")
+	mk := func(id, name, orgID string) *store.Client {
+		c := newClient(p+id, false)
+		c.Name, c.OrgID = name, orgID
+		wantErr(t, "CreateClient", s.CreateClient(ctx, c), nil)
+		return c
+	}
+	a1 := mk("a1", "Boiler Sensor", o.ID)
+	a2 := mk("a2", "Kitchen 50%_x", o.ID)
+	b3 := mk("b3", "Other", o.ID)
+	mk("c4", "Boiler sensor of another", other.ID)
+	mk("d5", "Boiler sensor of nobody", "")
+	ids := func(cs []*store.Client) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		q    store.OrgClientQuery
+		want []string
+	}{
+		{"all", store.OrgClientQuery{OrgID: o.ID, Limit: 10}, []string{a1.ID, a2.ID, b3.ID}},
+		{"first page", store.OrgClientQuery{OrgID: o.ID, Limit: 2}, []string{a1.ID, a2.ID}},
+		{"next page", store.OrgClientQuery{OrgID: o.ID, AfterID: a2.ID, Limit: 2}, []string{b3.ID}},
+		{"by name, without case", store.OrgClientQuery{OrgID: o.ID, Search: "SENSOR", Limit: 10}, []string{a1.ID}},
+		{"by id", store.OrgClientQuery{OrgID: o.ID, Search: "b3", Limit: 10}, []string{b3.ID}},
+		{"wildcards are literal", store.OrgClientQuery{OrgID: o.ID, Search: "%_x", Limit: 10}, []string{a2.ID}},
+		{"an underscore is literal", store.OrgClientQuery{OrgID: o.ID, Search: "n 5", Limit: 10}, []string{a2.ID}},
+		{"no match", store.OrgClientQuery{OrgID: o.ID, Search: "_5", Limit: 10}, nil},
+		{"searched and paged", store.OrgClientQuery{OrgID: o.ID, Search: "e", AfterID: a1.ID, Limit: 10}, []string{a2.ID, b3.ID}},
+		{"another organization", store.OrgClientQuery{OrgID: other.ID, Limit: 10}, []string{p + "c4"}},
+		{"no such organization", store.OrgClientQuery{OrgID: p + "nope", Limit: 10}, nil},
+	} {
+		got, err := s.ListOrgClients(ctx, tt.q)
+		wantErr(t, "ListOrgClients "+tt.name, err, nil)
+		diff(t, "ListOrgClients "+tt.name, tt.want, ids(got))
+	}
+	_, err := s.ListOrgClients(ctx, store.OrgClientQuery{OrgID: o.ID})
+	wantErr(t, "ListOrgClients without a limit", err, store.ErrInvalid)
 }
 
 func testOrgMembers(t *testing.T, s store.Store, p string) {
