@@ -131,6 +131,7 @@ var storeOps = []string{
 	"RevokeGrant",
 	"RevokeGrantsBySession",
 	"RevokeInvitation",
+	"RotateClientRegistrationHash",
 	"RotateRefreshToken",
 	"RotateServiceKey",
 	"SealSecrets",
@@ -946,6 +947,13 @@ func (s *meteredStore) RevokeInvitation(p0 context.Context, p1 string, p2 time.T
 	r0, r1 := s.Store.RevokeInvitation(p0, p1, p2)
 	s.ops.Done(112, start, storeFailed(r1))
 	return r0, r1
+}
+
+func (s *meteredStore) RotateClientRegistrationHash(p0 context.Context, p1 string, p2 string, p3 string) error {
+	start := time.Now()
+	r0 := s.Store.RotateClientRegistrationHash(p0, p1, p2, p3)
+	s.ops.Done(112, start, storeFailed(r0))
+	return r0
 }
 
 func (s *meteredStore) RotateRefreshToken(p0 context.Context, p1 string, p2 string, p3 time.Time, p4 time.Time, p5 func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
