@@ -74,6 +74,7 @@ func operations(a *API) []operation {
 		{"PATCH /admin/v1/clients/{id}", a.PatchClient},
 		{"DELETE /admin/v1/clients/{id}", a.DeleteClient},
 		{"POST /admin/v1/clients/{id}/secret", a.RotateSecret},
+		{"POST /admin/v1/clients/{id}/revoke-tokens", a.RevokeClientTokens},
 		{"POST /admin/v1/registration-tokens", a.CreateRegistrationToken},
 		{"GET /admin/v1/registration-tokens", a.ListRegistrationTokens},
 		{"DELETE /admin/v1/registration-tokens/{id}", a.DeleteRegistrationToken},

@@ -317,6 +317,19 @@ func (a *API) NewClientSecret(ctx context.Context, id string) (*store.Client, st
 	return c, secret, nil
 }
 
+// RevokeClientTokens serves POST /admin/v1/clients/{id}/revoke-tokens:
+// every token of the client stops working; 200 with how many grants.
+func (a *API) RevokeClientTokens(w http.ResponseWriter, r *http.Request) error {
+	if err := oauth.ReadEmptyJSON(w, r); err != nil {
+		return err
+	}
+	n, err := a.EndClientTokens(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, map[string]int{"grants_revoked": n})
+}
+
 // EndClientTokens revokes every token of client id: its grants with
 // their refresh tokens, and the access tokens it got for itself (client
 // credentials), which stop being live (introspection, the organization

@@ -114,3 +114,39 @@ func TestClientSessionMembers(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeClientTokens: POST /admin/v1/clients/{id}/revoke-tokens
+// revokes the client's active grants (not another client's), sets when
+// its own tokens stopped being live, and answers how many grants; a body
+// other than an empty object, or a missing client, is refused.
+func TestRevokeClientTokens(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	for _, err := range []error{
+		f.store.CreateUser(ctx, &store.User{ID: "ada", Email: "ada@example.com"}),
+		f.store.CreateClient(ctx, &store.Client{ID: "tv", AuthMethod: store.AuthNone}),
+		f.store.CreateClient(ctx, &store.Client{ID: "radio", AuthMethod: store.AuthNone}),
+		f.store.CreateGrant(ctx, &store.Grant{ID: "g1", UserID: "ada", ClientID: "tv", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}),
+		f.store.CreateGrant(ctx, &store.Grant{ID: "g2", UserID: "ada", ClientID: "radio", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantError(t, f.do(t, "POST", "/admin/v1/clients/tv/revoke-tokens", `{"all": true}`), 400, "invalid_request", "")
+	w := f.do(t, "POST", "/admin/v1/clients/tv/revoke-tokens", "")
+	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"grants_revoked":1}` {
+		t.Fatalf("revoke tokens: %d %s", w.Code, w.Body)
+	}
+	for id, revoked := range map[string]bool{"g1": true, "g2": false} {
+		g, err := f.store.GetGrant(ctx, id)
+		if err != nil || g.RevokedAt.IsZero() == revoked {
+			t.Errorf("grant %s: %+v %v; revoked: want %v", id, g, err, revoked)
+		}
+	}
+	if c, err := f.store.GetClient(ctx, "tv"); err != nil || c.TokensRevokedAt.IsZero() {
+		t.Errorf("the client's TokensRevokedAt: %+v %v", c, err)
+	}
+	wantError(t, f.do(t, "POST", "/admin/v1/clients/nope/revoke-tokens", ""), 404, "not_found", "no client nope")
+}

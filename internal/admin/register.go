@@ -35,6 +35,7 @@ type RegistrationStore interface {
 	GetRegistrationToken(ctx context.Context, hash string) (*store.RegistrationToken, error)
 	RegisterClient(ctx context.Context, tokenHash string, c *store.Client, accessHash string, now time.Time) error
 	ClientRegistrationHash(ctx context.Context, clientID string) (string, error)
+	RotateClientRegistrationHash(ctx context.Context, clientID, oldHash, newHash string) error
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
 }
 
@@ -200,8 +201,25 @@ func (g *Registration) Client(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	// RFC 7592 §2.2 lets the server issue a new registration access token
+	// with an update: we do, so a token read off a device stops working
+	// at the unit's next update. The old one is replaced only if it is
+	// still the current one; a concurrent update that rotated it first
+	// wins, and this one's client must read its registration again.
+	access, err := oauth.NewSecret(g.rand(), oauth.PrefixRegistrationAccess)
+	if err != nil {
+		return err
+	}
+	if err := g.Store.RotateClientRegistrationHash(r.Context(), c.ID, oauth.HashSecret(bearer(r)), oauth.HashSecret(access)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return badToken("the registration access token was replaced by another update")
+		}
+		return err
+	}
 	g.log().InfoContext(r.Context(), "registration: client updated", "client_id", c.ID, "new_secret", newSecret != "")
-	return oauth.WriteJSON(w, http.StatusOK, g.metadata(c, newSecret))
+	out := g.metadata(c, newSecret)
+	out.RegistrationAccessToken = access
+	return oauth.WriteJSON(w, http.StatusOK, out)
 }
 
 // begin refuses what no registration path serves: the feature off (404),

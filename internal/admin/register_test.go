@@ -105,6 +105,13 @@ func TestRegisterAndManage(t *testing.T) {
 		upd.ClientSecretExpiresAt == nil || *upd.ClientSecretExpiresAt != 0 {
 		t.Fatalf("update: %d %s", w.Code, w.Body)
 	}
+	// The update brought a new registration access token; the old one
+	// manages nothing now.
+	if !strings.HasPrefix(upd.RegistrationAccessToken, oauth.PrefixRegistrationAccess) || upd.RegistrationAccessToken == rat {
+		t.Fatalf("update: registration_access_token %q, want a new one", upd.RegistrationAccessToken)
+	}
+	wantError(t, r.send(t, "GET", uri, rat, ""), 401, oauth.InvalidToken, "")
+	rat = upd.RegistrationAccessToken
 	// A client_secret sent back must be the current one.
 	w = r.send(t, "PUT", uri, rat, `{"client_id":"`+got.ClientID+`","client_secret":"lk_cs_guess","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic","scope":"telemetry"}`)
 	wantError(t, w, 400, invalidClientMetadata, "client_secret")
@@ -112,6 +119,7 @@ func TestRegisterAndManage(t *testing.T) {
 	if w.Code != 200 || decode[ClientMetadata](t, w).ClientSecret != "" {
 		t.Errorf("update with the current secret: %d %s", w.Code, w.Body)
 	}
+	rat = decode[ClientMetadata](t, w).RegistrationAccessToken
 	w = r.send(t, "PUT", uri, rat, `{"client_id":"other","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic"}`)
 	wantError(t, w, 400, invalidClientMetadata, "client_id")
 

@@ -90,10 +90,10 @@ type Step struct {
 }
 
 var (
-	errExpired  = &PageError{Reason: "This sign-in request has expired or is not known. Go back to the application and start again."}
-	errAnswered = &PageError{Status: http.StatusConflict,
+	errExpired  = &PageError{Key: "authorize.err.expired", Reason: "This sign-in request has expired or is not known. Go back to the application and start again."}
+	errAnswered = &PageError{Status: http.StatusConflict, Key: "authorize.err.answered",
 		Reason: "This request was answered already. Go back to the application and start again if you need to."}
-	errOtherSession = &PageError{Status: http.StatusForbidden,
+	errOtherSession = &PageError{Status: http.StatusForbidden, Key: "authorize.err.other_session",
 		Reason: "This request was started in another browser, or before you signed in again. Go back to the application and start again."}
 )
 

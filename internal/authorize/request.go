@@ -106,7 +106,12 @@ func ParsePrompt(s string) (Prompt, error) {
 // browser session.
 type PageError struct {
 	Status int    // 400 when zero
-	Reason string // what went wrong, for the person or the app's developer
+	Reason string // what went wrong, for the person or the app's developer, in English
+	// Key names Reason in the pages' message catalogs (package i18n),
+	// with Args its values, so that the page says it in the person's
+	// language.
+	Key  string
+	Args []any
 }
 
 func (e *PageError) Error() string { return "authorization request: " + e.Reason }
@@ -123,17 +128,18 @@ func Parse(ctx context.Context, clients Clients, q url.Values) (*Request, error)
 	clientID, err := oauth.QueryValue(q, "client_id")
 	switch {
 	case err != nil:
-		return nil, &PageError{Reason: "The application's client_id is repeated or is not valid text."}
+		return nil, &PageError{Key: "authorize.err.client_id_bad", Reason: "The application's client_id is repeated or is not valid text."}
 	case clientID == "":
-		return nil, &PageError{Reason: "The request does not say which application is asking (client_id is missing)."}
+		return nil, &PageError{Key: "authorize.err.client_id_missing", Reason: "The request does not say which application is asking (client_id is missing)."}
 	}
 	asked, err := oauth.QueryValue(q, "redirect_uri")
 	if err != nil {
-		return nil, &PageError{Reason: "The request's redirect_uri is repeated or is not valid text."}
+		return nil, &PageError{Key: "authorize.err.redirect_uri_bad", Reason: "The request's redirect_uri is repeated or is not valid text."}
 	}
 	c, err := clients.GetClient(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, &PageError{Reason: "The application asking (client_id " + strconv.Quote(short(clientID)) + ") is not registered here."}
+		return nil, &PageError{Key: "authorize.err.unknown_client", Args: []any{"client_id", strconv.Quote(short(clientID))},
+			Reason: "The application asking (client_id " + strconv.Quote(short(clientID)) + ") is not registered here."}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
@@ -143,16 +149,16 @@ func Parse(ctx context.Context, clients Clients, q url.Values) (*Request, error)
 	case asked != "":
 		uri, ok := MatchRedirectURI(c.RedirectURIs, asked)
 		if !ok {
-			return nil, &PageError{Reason: "The address the application asked to return to (redirect_uri) is not one it registered."}
+			return nil, &PageError{Key: "authorize.err.redirect_uri_unregistered", Reason: "The address the application asked to return to (redirect_uri) is not one it registered."}
 		}
 		req.RedirectURI, req.RedirectURISent = uri, true
 	case len(c.RedirectURIs) == 1 && safeRedirectURI(c.RedirectURIs[0]):
 		// RFC 6749 §3.1.2.3: with one registered URI the request may omit it.
 		req.RedirectURI = c.RedirectURIs[0]
 	case len(c.RedirectURIs) == 0:
-		return nil, &PageError{Reason: "The application has no registered address to return to (redirect_uri)."}
+		return nil, &PageError{Key: "authorize.err.no_redirect_uri", Reason: "The application has no registered address to return to (redirect_uri)."}
 	default:
-		return nil, &PageError{Reason: "The application registered several addresses to return to, and the request does not say which (redirect_uri is missing)."}
+		return nil, &PageError{Key: "authorize.err.redirect_uri_missing", Reason: "The application registered several addresses to return to, and the request does not say which (redirect_uri is missing)."}
 	}
 
 	// From here on the redirect URI is the client's own: problems go back

@@ -1,8 +1,10 @@
 // Package portable moves an installation's durable records between
 // databases as JSON lines: clients (with their secret hashes), users (with
-// their password hashes), signing keys (with their private keys), and
+// their password hashes), signing keys (with their private keys),
 // organizations with their members and device client groups (with the
-// clients in each), for example from SQLite to PostgreSQL.
+// clients in each), service API keys (with their secret hashes) and
+// registration tokens (by hash, with the uses they have left), for example
+// from SQLite to PostgreSQL.
 //
 // It leaves the rest behind. Grants and refresh tokens cannot be listed
 // through package store, and sessions, device authorizations, pending
@@ -32,7 +34,7 @@ import (
 // Kind and Version identify the format in the header line.
 const (
 	Kind    = "latchkey-export"
-	Version = 2 // 2 added organizations, their members and client groups; 1 is read too
+	Version = 3 // 3 added service keys and registration tokens; 2 organizations, their members and client groups; 1 and 2 are read too
 )
 
 // Warning is written into the header, because the file is a credential.
@@ -68,12 +70,19 @@ type Store interface {
 	CreateClientGroup(ctx context.Context, g *store.ClientGroup) error
 	ListGroupClients(ctx context.Context, groupID string) ([]string, error)
 	AddGroupClient(ctx context.Context, groupID, clientID string, at time.Time) error
+
+	ListServiceKeys(ctx context.Context) ([]*store.ServiceKey, error)
+	CreateServiceKey(ctx context.Context, k *store.ServiceKey) error
+	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
+	GetRegistrationToken(ctx context.Context, hash string) (*store.RegistrationToken, error)
+	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
 }
 
 // Counts says how many records of each kind were moved.
 type Counts struct {
 	Clients, Users, SigningKeys             int
 	Organizations, OrgMembers, ClientGroups int
+	ServiceKeys, RegistrationTokens         int
 	// Skipped counts the records Import left alone because the database
 	// held one with the same id already (Options.SkipExisting).
 	Skipped int
@@ -87,13 +96,17 @@ func (c Counts) String() string {
 		s += ", " + plural(c.Organizations, "organization") + ", " + plural(c.OrgMembers, "organization member") +
 			", " + plural(c.ClientGroups, "client group")
 	}
+	if c.ServiceKeys+c.RegistrationTokens > 0 {
+		s += ", " + plural(c.ServiceKeys, "service key") + ", " + plural(c.RegistrationTokens, "registration token")
+	}
 	return s
 }
 
 // headerCounts are the counts a header announces.
 func (h header) counts() Counts {
 	return Counts{Clients: h.Clients, Users: h.Users, SigningKeys: h.SigningKeys,
-		Organizations: h.Organizations, OrgMembers: h.OrgMembers, ClientGroups: h.ClientGroups}
+		Organizations: h.Organizations, OrgMembers: h.OrgMembers, ClientGroups: h.ClientGroups,
+		ServiceKeys: h.ServiceKeys, RegistrationTokens: h.RegistrationTokens}
 }
 
 func plural(n int, noun string) string {
@@ -124,7 +137,16 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	if err != nil {
 		return Counts{}, fmt.Errorf("list organizations: %w", err)
 	}
-	n := Counts{Clients: len(cs), Users: len(us), SigningKeys: len(ks), Organizations: len(orgs)}
+	sks, err := st.ListServiceKeys(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list service keys: %w", err)
+	}
+	rts, err := st.ListRegistrationTokens(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list registration tokens: %w", err)
+	}
+	n := Counts{Clients: len(cs), Users: len(us), SigningKeys: len(ks), Organizations: len(orgs),
+		ServiceKeys: len(sks), RegistrationTokens: len(rts)}
 
 	// Every record is converted before the first byte is written, so a
 	// record JSON cannot carry leaves no half-written file behind. The order
@@ -167,7 +189,8 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	lines := []any{header{
 		Kind: Kind, Version: Version, ExportedAt: timestamp(time.Now()),
 		Clients: n.Clients, Users: n.Users, SigningKeys: n.SigningKeys,
-		Organizations: n.Organizations, OrgMembers: n.OrgMembers, ClientGroups: n.ClientGroups, Warning: Warning,
+		Organizations: n.Organizations, OrgMembers: n.OrgMembers, ClientGroups: n.ClientGroups,
+		ServiceKeys: n.ServiceKeys, RegistrationTokens: n.RegistrationTokens, Warning: Warning,
 	}}
 	lines = append(lines, orgLines...)
 	for _, c := range cs {
@@ -187,6 +210,20 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	lines = append(append(lines, memberLines...), groupLines...)
 	for _, k := range ks {
 		l, err := keyToLine(k)
+		if err != nil {
+			return Counts{}, err
+		}
+		lines = append(lines, l)
+	}
+	for _, k := range sks {
+		l, err := serviceKeyToLine(k)
+		if err != nil {
+			return Counts{}, err
+		}
+		lines = append(lines, l)
+	}
+	for _, t := range rts {
+		l, err := registrationTokenToLine(t)
 		if err != nil {
 			return Counts{}, err
 		}
@@ -272,6 +309,12 @@ func Import(ctx context.Context, st Store, r io.Reader, opts Options) (Counts, e
 			if err == nil {
 				n.ClientGroups++
 			}
+		case rec.serviceKey != nil:
+			err = st.CreateServiceKey(ctx, rec.serviceKey)
+			n.ServiceKeys++
+		case rec.regToken != nil:
+			err = st.CreateRegistrationToken(ctx, rec.regToken)
+			n.RegistrationTokens++
 		}
 		if err != nil {
 			// Only a write racing with ours, or a database that went away,
@@ -293,6 +336,8 @@ type record struct {
 	member       *store.OrgMember
 	group        *store.ClientGroup
 	groupClients []string
+	serviceKey   *store.ServiceKey
+	regToken     *store.RegistrationToken
 }
 
 func (r record) kind() string {
@@ -307,6 +352,10 @@ func (r record) kind() string {
 		return kindOrgMember
 	case r.group != nil:
 		return kindClientGroup
+	case r.serviceKey != nil:
+		return kindServiceKey
+	case r.regToken != nil:
+		return kindRegistrationToken
 	}
 	return kindSigningKey
 }
@@ -323,6 +372,10 @@ func (r record) id() string {
 		return strconv.Quote(r.member.OrgID) + "/" + strconv.Quote(r.member.UserID)
 	case r.group != nil:
 		return r.group.ID
+	case r.serviceKey != nil:
+		return r.serviceKey.ID
+	case r.regToken != nil:
+		return r.regToken.ID
 	}
 	return r.key.ID
 }
@@ -340,6 +393,10 @@ func (r record) rank() int {
 		return 3
 	case r.group != nil:
 		return 4
+	case r.serviceKey != nil:
+		return 6
+	case r.regToken != nil:
+		return 7
 	}
 	return 5
 }
@@ -356,6 +413,7 @@ func read(r io.Reader) ([]record, error) {
 		seen   = map[string]int{} // kind + NUL + id -> line
 		emails = map[string]int{} // user email -> line
 		groups = map[string]int{} // group org + NUL + name -> line
+		hashes = map[string]int{} // kind + NUL + secret hash -> line
 	)
 	for sc.Scan() {
 		n++
@@ -394,6 +452,18 @@ func read(r io.Reader) ([]record, error) {
 			got.Organizations++
 		case rec.member != nil:
 			got.OrgMembers++
+		case rec.serviceKey != nil:
+			got.ServiceKeys++
+			if first, ok := hashes[kindServiceKey+"\x00"+rec.serviceKey.SecretHash]; ok {
+				return nil, fmt.Errorf("line %d: service key %q has the secret of the service key on line %d", n, rec.serviceKey.ID, first)
+			}
+			hashes[kindServiceKey+"\x00"+rec.serviceKey.SecretHash] = n
+		case rec.regToken != nil:
+			got.RegistrationTokens++
+			if first, ok := hashes[kindRegistrationToken+"\x00"+rec.regToken.Hash]; ok {
+				return nil, fmt.Errorf("line %d: registration token %q has the hash of the registration token on line %d", n, rec.regToken.ID, first)
+			}
+			hashes[kindRegistrationToken+"\x00"+rec.regToken.Hash] = n
 		case rec.group != nil:
 			got.ClientGroups++
 			key := rec.group.OrgID + "\x00" + rec.group.Name
@@ -435,6 +505,22 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 	for _, k := range ks {
 		haveKey[k.ID] = true
 	}
+	sks, err := st.ListServiceKeys(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list service keys: %w", err)
+	}
+	haveServiceKey := make(map[string]bool, len(sks))
+	for _, k := range sks {
+		haveServiceKey[k.ID] = true
+	}
+	rts, err := st.ListRegistrationTokens(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list registration tokens: %w", err)
+	}
+	haveRegToken := make(map[string]bool, len(rts))
+	for _, t := range rts {
+		haveRegToken[t.ID] = true
+	}
 	refs := newReferences(recs)
 	for _, rec := range recs {
 		if err := refs.check(ctx, st, rec); err != nil {
@@ -467,6 +553,29 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 			}
 		case rec.key != nil:
 			exists = haveKey[rec.key.ID]
+		case rec.serviceKey != nil:
+			exists = haveServiceKey[rec.serviceKey.ID]
+			if !exists {
+				// Another key with the same secret would make the create
+				// fail halfway: say so now.
+				for _, k := range sks {
+					if k.SecretHash == rec.serviceKey.SecretHash {
+						return nil, 0, fmt.Errorf("line %d: service key %q: its secret is service key %q's in the database", rec.line, rec.serviceKey.ID, k.ID)
+					}
+				}
+			}
+		case rec.regToken != nil:
+			exists = haveRegToken[rec.regToken.ID]
+			if !exists {
+				var other *store.RegistrationToken
+				other, err = st.GetRegistrationToken(ctx, rec.regToken.Hash)
+				if err == nil {
+					return nil, 0, fmt.Errorf("line %d: registration token %q: its hash is registration token %q's in the database", rec.line, rec.regToken.ID, other.ID)
+				}
+				if errors.Is(err, store.ErrNotFound) {
+					err = nil
+				}
+			}
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("line %d: look up %s %q: %w", rec.line, rec.kind(), rec.id(), err)
@@ -594,7 +703,8 @@ func parseHeader(line []byte) (header, error) {
 	}
 	switch {
 	case probe.Kind == kindClient || probe.Kind == kindUser || probe.Kind == kindSigningKey ||
-		probe.Kind == kindOrganization || probe.Kind == kindOrgMember || probe.Kind == kindClientGroup:
+		probe.Kind == kindOrganization || probe.Kind == kindOrgMember || probe.Kind == kindClientGroup ||
+		probe.Kind == kindServiceKey || probe.Kind == kindRegistrationToken:
 		return header{}, fmt.Errorf("not a Latchkey export: the header line (\"kind\":%q) is missing", Kind)
 	case probe.Kind != Kind:
 		return header{}, fmt.Errorf("not a Latchkey export: the first line has kind %q, want %q", probe.Kind, Kind)
@@ -611,7 +721,11 @@ func parseHeader(line []byte) (header, error) {
 	if h.Version < 2 && h.Organizations+h.OrgMembers+h.ClientGroups != 0 {
 		return header{}, errors.New("a version 1 header counts organizations, members or client groups: those came with version 2")
 	}
-	if h.Clients < 0 || h.Users < 0 || h.SigningKeys < 0 || h.Organizations < 0 || h.OrgMembers < 0 || h.ClientGroups < 0 {
+	if h.Version < 3 && h.ServiceKeys+h.RegistrationTokens != 0 {
+		return header{}, errors.New("a version 1 or 2 header counts service keys or registration tokens: those came with version 3")
+	}
+	if h.Clients < 0 || h.Users < 0 || h.SigningKeys < 0 || h.Organizations < 0 || h.OrgMembers < 0 || h.ClientGroups < 0 ||
+		h.ServiceKeys < 0 || h.RegistrationTokens < 0 {
 		return header{}, errors.New("the header has a negative count")
 	}
 	return h, nil
@@ -641,12 +755,19 @@ func parseRecord(line []byte) (record, error) {
 			g, clients, err := l.toStore()
 			return record{group: g, groupClients: clients}, err
 		})
+	case kindServiceKey:
+		return decodeRecord(line, func(l *serviceKeyLine) (record, error) { k, err := l.toStore(); return record{serviceKey: k}, err })
+	case kindRegistrationToken:
+		return decodeRecord(line, func(l *registrationTokenLine) (record, error) {
+			t, err := l.toStore()
+			return record{regToken: t}, err
+		})
 	case Kind:
 		return record{}, errors.New("a second header: import one export at a time")
 	case "":
 		return record{}, errors.New(`want a JSON object with a "kind"`)
 	}
-	return record{}, fmt.Errorf("unknown kind %q: want client, user, signing_key, organization, org_member or client_group", probe.Kind)
+	return record{}, fmt.Errorf("unknown kind %q: want client, user, signing_key, organization, org_member, client_group, service_key or registration_token", probe.Kind)
 }
 
 // decodeRecord decodes line strictly as a record line of type L and makes

@@ -23,6 +23,9 @@ const (
 	kindOrganization = "organization"
 	kindOrgMember    = "org_member"
 	kindClientGroup  = "client_group"
+	// Since version 3.
+	kindServiceKey        = "service_key"
+	kindRegistrationToken = "registration_token"
 )
 
 // header is the first line of an export. The counts let Import notice a
@@ -35,10 +38,13 @@ type header struct {
 	Users       int       `json:"users"`
 	SigningKeys int       `json:"signing_keys"`
 	// Since version 2.
-	Organizations int    `json:"organizations,omitempty"`
-	OrgMembers    int    `json:"org_members,omitempty"`
-	ClientGroups  int    `json:"client_groups,omitempty"`
-	Warning       string `json:"warning,omitempty"`
+	Organizations int `json:"organizations,omitempty"`
+	OrgMembers    int `json:"org_members,omitempty"`
+	ClientGroups  int `json:"client_groups,omitempty"`
+	// Since version 3.
+	ServiceKeys        int    `json:"service_keys,omitempty"`
+	RegistrationTokens int    `json:"registration_tokens,omitempty"`
+	Warning            string `json:"warning,omitempty"`
 }
 
 // clientLine is a store.Client. Durations are whole milliseconds, which is
@@ -171,6 +177,75 @@ func clientToLine(c *store.Client) (clientLine, error) {
 		CreatedAt:              timestamp(c.CreatedAt),
 		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
+}
+
+// serviceKeyLine is a store.ServiceKey: a service API credential, with
+// its secret's hash (the secret itself was never stored), so a front end
+// keeps working against the new database.
+type serviceKeyLine struct {
+	Kind       string    `json:"kind"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	SecretHash string    `json:"secret_hash"`
+	CreatedAt  timestamp `json:"created_at,omitzero"`
+	RotatedAt  timestamp `json:"rotated_at,omitzero"`
+}
+
+// registrationTokenLine is a store.RegistrationToken: an initial access
+// token for dynamic client registration, by its hash, with the uses it
+// has left.
+type registrationTokenLine struct {
+	Kind        string    `json:"kind"`
+	ID          string    `json:"id"`
+	Hash        string    `json:"hash"`
+	Description string    `json:"description,omitempty"`
+	UsesLeft    int       `json:"uses_left"`
+	CreatedAt   timestamp `json:"created_at,omitzero"`
+	ExpiresAt   timestamp `json:"expires_at"`
+}
+
+func serviceKeyToLine(k *store.ServiceKey) (serviceKeyLine, error) {
+	if !allUTF8([]string{k.ID, k.Name, k.SecretHash}) {
+		return serviceKeyLine{}, fmt.Errorf("service key %q: %w", k.ID, errNotUTF8)
+	}
+	return serviceKeyLine{Kind: kindServiceKey, ID: k.ID, Name: k.Name, SecretHash: k.SecretHash,
+		CreatedAt: timestamp(k.CreatedAt), RotatedAt: timestamp(k.RotatedAt)}, nil
+}
+
+func registrationTokenToLine(t *store.RegistrationToken) (registrationTokenLine, error) {
+	if !allUTF8([]string{t.ID, t.Hash, t.Description}) {
+		return registrationTokenLine{}, fmt.Errorf("registration token %q: %w", t.ID, errNotUTF8)
+	}
+	return registrationTokenLine{Kind: kindRegistrationToken, ID: t.ID, Hash: t.Hash, Description: t.Description,
+		UsesLeft: t.UsesLeft, CreatedAt: timestamp(t.CreatedAt), ExpiresAt: timestamp(t.ExpiresAt)}, nil
+}
+
+func (l serviceKeyLine) toStore() (*store.ServiceKey, error) {
+	switch {
+	case l.ID == "":
+		return nil, errors.New("service_key: id is empty")
+	case l.Name == "":
+		return nil, fmt.Errorf("service key %q: name is empty", l.ID)
+	case !isSHA256Hex(l.SecretHash):
+		return nil, fmt.Errorf("service key %q: secret_hash is not a hex SHA-256 (64 lower-case hex digits)", l.ID)
+	}
+	return &store.ServiceKey{ID: l.ID, Name: l.Name, SecretHash: l.SecretHash,
+		CreatedAt: time.Time(l.CreatedAt), RotatedAt: time.Time(l.RotatedAt)}, nil
+}
+
+func (l registrationTokenLine) toStore() (*store.RegistrationToken, error) {
+	switch {
+	case l.ID == "":
+		return nil, errors.New("registration_token: id is empty")
+	case !isSHA256Hex(l.Hash):
+		return nil, fmt.Errorf("registration token %q: hash is not a hex SHA-256 (64 lower-case hex digits)", l.ID)
+	case l.UsesLeft < 0:
+		return nil, fmt.Errorf("registration token %q: uses_left is negative", l.ID)
+	case l.ExpiresAt.IsZero():
+		return nil, fmt.Errorf("registration token %q: expires_at is required", l.ID)
+	}
+	return &store.RegistrationToken{ID: l.ID, Hash: l.Hash, Description: l.Description, UsesLeft: l.UsesLeft,
+		CreatedAt: time.Time(l.CreatedAt), ExpiresAt: time.Time(l.ExpiresAt)}, nil
 }
 
 func orgToLine(o *store.Organization) (orgLine, error) {

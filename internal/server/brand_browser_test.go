@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -175,6 +176,12 @@ var walkLanguages = []walkWords{
 		footer: []string{"Hilfe und Support", "Nutzungsbedingungen", "Datenschutz"}},
 }
 
+// overflowing is a script whose value lists the elements of the page
+// whose content is wider than their box (and shows past it).
+const overflowing = `[...document.querySelectorAll("main *, header *, footer *")]
+	.filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible" && e.clientWidth > 0)
+	.map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 60))`
+
 // acceptLanguage has the browser ask for lang (Accept-Language, and
 // navigator.language).
 func acceptLanguage(lang string) chromedp.Action[chromedp.Void] {
@@ -211,7 +218,7 @@ func brandedWalk(t *testing.T, w walkWords) {
 	brand := acmeBrand(t, t.TempDir())
 	s := newTestServer(t, false, func(c *config.Config) { c.Pages = brand })
 	axe := axeSource(t)
-	bctx := browser(t)
+	bctx := browserWithin(t, 300*time.Second) // a long walk, three at a time
 	mustDo(t, chromedp.Do(bctx, acceptLanguage(w.lang)))
 	ctx := t.Context()
 	conf, _ := deviceConfig(t, ctx, s)
@@ -228,9 +235,7 @@ func brandedWalk(t *testing.T, w walkWords) {
 		}
 		// No word runs out of its box: every element's content fits its
 		// width (long Finnish and German words).
-		if over, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main *, header *, footer *")]
-			.filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible" && e.clientWidth > 0)
-			.map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 60))`)); len(over) > 0 {
+		if over, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](overflowing)); len(over) > 0 {
 			t.Errorf("%s: text overflows its box: %v", name, over)
 		}
 		if w.axe {
@@ -239,9 +244,25 @@ func brandedWalk(t *testing.T, w walkWords) {
 		brandShots(t, bctx, w.lang+"-"+name)
 	}
 
+	// The overflow check finds a word too long for the card (a line that
+	// cannot wrap, put there for the check and taken away).
+	nav("/register")
+	over, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(() => {
+		const pre = document.createElement("pre");
+		pre.id = "too-long";
+		pre.textContent = "Laitteenyhdistämisvahvistuskoodinsyöttökenttä".repeat(4);
+		document.querySelector("main").append(pre);
+		return `+overflowing+`;
+	})()`))
+	mustDo(t, err)
+	if len(over) == 0 {
+		t.Error("the overflow check does not see a line wider than the card")
+	}
+
 	for _, p := range []struct{ name, path string }{
 		{"register", "/register"},
 		{"forgot", "/forgot-password"},
+		{"resend", "/verify-email/resend"},
 		{"not-found", "/no/such/page"},
 	} {
 		nav(p.path)
@@ -283,6 +304,11 @@ func brandedWalk(t *testing.T, w walkWords) {
 		t.Errorf("code field placeholder %q", ph)
 	}
 	visit("device-entry")
+	// A code that is not valid: the notice, tied to the field.
+	mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`input[name=user_code]`), "ZZZZ-ZZZZ")))
+	submit(t, bctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+	waitFor(t, bctx, `#code-error`)
+	visit("device-entry-refused")
 	da2, err := conf.DeviceAuth(ctx)
 	mustDo(t, err)
 	mustDo(t, chromedp.Do(bctx, chromedp.Navigate(da2.VerificationURIComplete)))

@@ -92,6 +92,7 @@ func TestOrgAdminConsoleInBrowser(t *testing.T) {
 		navigate(t, bctx, s.URL+"/account")
 		signIn(t, bctx, personEmail, personPassword)
 		waitFor(t, bctx, `a[href="/console"]`)
+		shots("account")
 		click(t, bctx, `a[href="/console"]`)
 		waitFor(t, bctx, `a[href="/console/orgs/acme"]`)
 		if text := pageText(t, bctx); !strings.Contains(text, "Acme Sensors") || strings.Contains(text, "Globex") || strings.Contains(text, "Clients") {

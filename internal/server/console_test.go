@@ -270,11 +270,35 @@ func TestConsoleRoles(t *testing.T) {
 				t.Errorf("acme's admin: GET %s links to the SysAdmin console", p.path)
 			}
 		}
-		// Another organization's records through acme's paths: 404.
-		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/devices/" + tvClient} {
+		// Another organization's records through acme's paths: 404, and
+		// nothing changed.
+		globexDevice := "globex-sensor"
+		mustDo(t, s.Store.CreateClient(t.Context(), &store.Client{ID: globexDevice, Name: "Globex sensor", OrgID: globexOrg,
+			AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret("lk_cs_not-a-real-secret"),
+			GrantTypes: []string{store.GrantClientCredentials}, CreatedAt: s.Clock.Now(), UpdatedAt: s.Clock.Now()}))
+		globexInvitation := is.sendAs(t, globexOrg, is.globexAT, map[string]any{"clientGroupIds": []string{groupGlobex}})
+		before := takeSnapshot(t, s)
+		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/devices/" + globexDevice,
+			"/console/orgs/acme/devices/" + tvClient, "/console/orgs/acme/invitations/" + globexInvitation + "/revoke"} {
 			if r := person.get(path); r.Status != http.StatusNotFound {
 				t.Errorf("acme's admin: GET %s: %d; want 404", path, r.Status)
 			}
+		}
+		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/groups/" + groupGlobex + "/delete",
+			"/console/orgs/acme/devices/" + globexDevice + "/remove", "/console/orgs/acme/devices/" + globexDevice + "/name",
+			"/console/orgs/acme/devices/" + globexDevice + "/secret", "/console/orgs/acme/devices/" + globexDevice + "/revoke",
+			"/console/orgs/acme/invitations/" + globexInvitation + "/revoke", "/console/orgs/acme/invitations/" + globexInvitation + "/resend"} {
+			if r := person.post(path, consoleForm(csrf)); r.Status != http.StatusNotFound {
+				t.Errorf("acme's admin: POST %s: %d; want 404", path, r.Status)
+			}
+		}
+		f := consoleForm(csrf)
+		f.Set("to", groupGlobex)
+		if r := person.post("/console/orgs/acme/devices/"+consoleDevice+"/move", f); r.Status != http.StatusNotFound {
+			t.Errorf("acme's admin: moving acme's device into globex's group: %d; want 404", r.Status)
+		}
+		if diff := cmp.Diff(before, takeSnapshot(t, s)); diff != "" {
+			t.Errorf("another organization's records through acme's paths changed (-before +after):\n%s", diff)
 		}
 
 		// Without the CSRF token, as acme's admin and as a system administrator.
@@ -433,4 +457,18 @@ func TestOrgAdminMembers(t *testing.T) {
 			t.Errorf("member.put entries: %+v", es)
 		}
 	})
+}
+
+// sendAs sends an invitation into orgID through the organization API with
+// bearer, an admin's access token of that organization.
+func (s *invServer) sendAs(t *testing.T, orgID, bearer string, body map[string]any) string {
+	t.Helper()
+	if body["recipientEmail"] == nil {
+		body["recipientEmail"] = "devices@" + orgID + ".example"
+	}
+	r := s.jsonRequest(t, "POST", "/organizations/"+orgID+"/client-group-invitations/send", bearer, body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("send into %s: %d %s", orgID, r.Status, r.Raw)
+	}
+	return r.str("id")
 }

@@ -272,6 +272,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		},
 		Token:                   tokenEndpoint,
 		Tokens:                  tokenState,
+		DPoP:                    dpopChecker,
 		ServiceID:               cfg.ServiceAPI.ServiceID,
 		VerificationURI:         verificationURI,
 		VerificationURIComplete: verificationURIComplete,

@@ -117,6 +117,19 @@ func TestDynamicRegistration(t *testing.T) {
 		if r.Status != 200 || r.str("client_name") != "Kitchen TV 2" {
 			t.Errorf("update: %d %s", r.Status, r.Raw)
 		}
+		// The update issued a new registration access token (RFC 7592
+		// §2.2): the old one no longer manages the client.
+		next := r.str("registration_access_token")
+		if !strings.HasPrefix(next, "lk_rat_") || next == rat {
+			t.Fatalf("update: registration_access_token %q, want a new one", next)
+		}
+		for _, m := range []string{"GET", "PUT", "DELETE"} {
+			wantOAuthError(t, s.sendJSON(t, m, path, rat, `{"client_id":"`+id+`"}`), 401, "invalid_token")
+		}
+		if r := s.sendJSON(t, "GET", path, next, ""); r.Status != 200 || r.str("client_name") != "Kitchen TV 2" || r.str("registration_access_token") != "" {
+			t.Errorf("read with the new token: %d %s", r.Status, r.Raw)
+		}
+		rat = next
 		if r := s.sendJSON(t, "DELETE", path, rat, ""); r.Status != 204 {
 			t.Fatalf("delete: %d %s", r.Status, r.Raw)
 		}

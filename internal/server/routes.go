@@ -292,6 +292,7 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"PATCH /admin/v1/clients/{id}", admin(a.PatchClient)},
 		{"DELETE /admin/v1/clients/{id}", admin(a.DeleteClient)},
 		{"POST /admin/v1/clients/{id}/secret", admin(a.RotateSecret)},
+		{"POST /admin/v1/clients/{id}/revoke-tokens", admin(a.RevokeClientTokens)},
 
 		{"POST /admin/v1/registration-tokens", admin(a.CreateRegistrationToken)},
 		{"GET /admin/v1/registration-tokens", admin(a.ListRegistrationTokens)},

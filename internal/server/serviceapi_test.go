@@ -13,6 +13,8 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/dpop"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -208,6 +210,12 @@ func TestServiceAPIFlow(t *testing.T) {
 		at := jwtClaims(t, body["access_token"].(string))
 		if at["sub"] != "ext-4711" || at["scope"] != "openid offline_access" {
 			t.Errorf("access token claims %v", at)
+		}
+		// UserInfo describes the front end's subject with the claims it
+		// gave, as the ID token does.
+		ui := s.bearerGet(t, "/userinfo", body["access_token"].(string))
+		if ui.Status != 200 || ui.str("sub") != "ext-4711" || ui.str("name") != "Erin External" || fmt.Sprint(ui.Body["groups"]) != "[beta]" {
+			t.Errorf("userinfo for a front end's subject: %d %s", ui.Status, ui.Raw)
 		}
 
 		g := s.jsonRequest(t, "GET", "/admin/v1/grants/"+at["grant_id"].(string), testAdminToken, nil)
@@ -531,5 +539,89 @@ func TestServiceAPIConcurrentComplete(t *testing.T) {
 		if count["SUCCESS"] != 1 || count["USER_CODE_NOT_EXIST"] != n-1 {
 			t.Fatalf("actions of %d concurrent completions: %v", n, count)
 		}
+	})
+}
+
+// TestServiceAPIDPoP: a front end passes its devices' DPoP proofs to
+// auth/token (Authlete's dpop, htm, htu): a proof without the nonce gets
+// use_dpop_nonce and the nonce to send on; one for another URL, or without
+// htu, is refused; a good one gets DPoP-bound tokens (token_type DPoP,
+// cnf.jkt), and the public device's refresh token then needs a proof of
+// the same key, on both backends.
+func TestServiceAPIDPoP(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		t.Parallel()
+		s := serviceAPIServer(t, b)
+		k := s.newServiceKey(t)
+		const htu = "https://front.example/token"
+		key := newECKey(t)
+		prove := joseProver(t, key, s.Clock.Now)
+		jkt, err := dpop.Thumbprint(&key.PublicKey)
+		mustDo(t, err)
+
+		start := s.startViaAPI(t, k, "openid offline_access")
+		s.Clock.Advance(2 * time.Second)
+		wantAction(t, "device/complete", s.completeViaAPI(t, k, map[string]any{"userCode": start.str("userCode"),
+			"result": "AUTHORIZED", "subject": "ext-7"}), 200, "SUCCESS")
+		poll := func(body map[string]string) reply {
+			body["parameters"] = url.Values{"grant_type": {store.GrantDeviceCode}, "device_code": {start.str("deviceCode")}, "client_id": {tvClient}}.Encode()
+			return s.api(t, apiCall{path: "auth/token", auth: basic(k), body: body})
+		}
+		proof := func(u, nonce string) string {
+			p, err := prove("POST", u, nonce, "")
+			mustDo(t, err)
+			return p
+		}
+
+		first := poll(map[string]string{"dpop": proof(htu, ""), "htu": htu})
+		wantAction(t, "a proof without the nonce", first, 200, "BAD_REQUEST")
+		nonce := first.str("dpopNonce")
+		if content(t, first)["error"] != dpop.UseNonce || nonce == "" {
+			t.Fatalf("a proof without the nonce: %s", first.Raw)
+		}
+		for name, body := range map[string]map[string]string{
+			"a proof for another URL":  {"dpop": proof("https://elsewhere.example/token", nonce), "htu": htu},
+			"a proof without htu":      {"dpop": proof(htu, nonce)},
+			"htu with a query":         {"dpop": proof(htu, nonce), "htu": htu + "?x=1"},
+			"htu without a proof":      {"htu": htu},
+			"a proof that is no proof": {"dpop": "not.a.proof", "htu": htu},
+		} {
+			r := poll(body)
+			wantAction(t, name, r, 200, "BAD_REQUEST")
+			if e := content(t, r)["error"]; e != dpop.InvalidProof && e != oauth.InvalidRequest {
+				t.Errorf("%s: %s", name, r.Raw)
+			}
+		}
+
+		tok := poll(map[string]string{"dpop": proof(htu, nonce), "htu": htu, "htm": "POST"})
+		wantAction(t, "a good proof", tok, 200, "OK")
+		body := content(t, tok)
+		if body["token_type"] != "DPoP" || tok.str("dpopNonce") == "" {
+			t.Errorf("a good proof: %s", tok.Raw)
+		}
+		wantBound(t, body["access_token"].(string), jkt)
+
+		refresh := func(extra map[string]string) reply {
+			extra["parameters"] = url.Values{"grant_type": {store.GrantRefreshToken}, "refresh_token": {tok.str("refreshToken")}, "client_id": {tvClient}}.Encode()
+			return s.api(t, apiCall{path: "auth/token", auth: basic(k), body: extra})
+		}
+		s.Clock.Advance(2 * time.Second)
+		other := joseProver(t, newECKey(t), s.Clock.Now)
+		otherProof, err := other("POST", htu, nonce, "")
+		mustDo(t, err)
+		for name, extra := range map[string]map[string]string{
+			"without a proof":          {},
+			"with another key's proof": {"dpop": otherProof, "htu": htu},
+		} {
+			r := refresh(extra)
+			wantAction(t, "refresh "+name, r, 200, "BAD_REQUEST")
+			if content(t, r)["error"] != oauth.InvalidGrant {
+				t.Errorf("refresh %s: %s", name, r.Raw)
+			}
+		}
+		next := refresh(map[string]string{"dpop": proof(htu, nonce), "htu": htu})
+		wantAction(t, "refresh with the key", next, 200, "OK")
+		wantBound(t, content(t, next)["access_token"].(string), jkt)
 	})
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/device"
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -53,6 +54,7 @@ type API struct {
 	Verifier *device.Verifier // user code lookup, with the wrong-code budgets
 	Token    *grant.Handler   // the token endpoint's grants
 	Tokens   *token.Handler   // introspection
+	DPoP     *dpop.Checker    // the devices' DPoP proofs the front end passes on to auth/token (nil: refused)
 	// ServiceID is the {serviceId} of the 3.0 paths: a number, as
 	// Authlete's; another one in the path is not found.
 	ServiceID string

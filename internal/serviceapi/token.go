@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/grant"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
@@ -23,11 +25,48 @@ type tokenRequest struct {
 	Parameters   string `json:"parameters"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
+	// DPoP is the DPoP header of the device's token request (RFC 9449),
+	// HTM and HTU the method and URL the front end received it at: the
+	// proof must be for them. HTM defaults to POST; HTU is required with a
+	// proof, since only the front end knows its own token endpoint.
+	DPoP string `json:"dpop"`
+	HTM  string `json:"htm"`
+	HTU  string `json:"htu"`
 }
 
 func (q *tokenRequest) fromForm(f oauth.Form) error {
 	q.Parameters, q.ClientID, q.ClientSecret = f.Get("parameters"), f.Get("clientId"), f.Get("clientSecret")
-	return unknownMembers(f, "parameters", "clientId", "clientSecret")
+	q.DPoP, q.HTM, q.HTU = f.Get("dpop"), f.Get("htm"), f.Get("htu")
+	return unknownMembers(f, "parameters", "clientId", "clientSecret", "dpop", "htm", "htu")
+}
+
+// proof checks the device's DPoP proof the front end passed on, if any,
+// against the method and URL it was received at. Like the token endpoint,
+// it gives the nonce the device's next proof must carry, for the front end
+// to send as DPoP-Nonce.
+func (a *API) proof(ctx context.Context, q *tokenRequest) (p *dpop.Proof, nonce string, err error) {
+	if q.DPoP == "" {
+		if q.HTM != "" || q.HTU != "" {
+			return nil, "", oauth.BadRequest("htm and htu go with dpop: the device's DPoP header")
+		}
+		return nil, "", nil
+	}
+	if a.DPoP == nil {
+		return nil, "", &oauth.Error{Code: dpop.InvalidProof, Description: "DPoP is not supported here"}
+	}
+	if a.DPoP.Nonces != nil {
+		nonce = a.DPoP.Nonces.Current(a.DPoP.Now())
+	}
+	htm := q.HTM
+	if htm == "" {
+		htm = http.MethodPost
+	}
+	u, perr := url.Parse(q.HTU)
+	if q.HTU == "" || perr != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, nonce, oauth.BadRequest("htu must be the absolute URL, without query or fragment, of the token endpoint the device sent its proof to")
+	}
+	p, err = a.DPoP.CheckProof(ctx, q.DPoP, dpop.Target{Method: htm, URL: q.HTU})
+	return p, nonce, err
 }
 
 // TokenResponse is Authlete's /auth/token response.
@@ -48,6 +87,9 @@ type TokenResponse struct {
 	RefreshTokenExpiresAt int64    `json:"refreshTokenExpiresAt,omitempty"`
 	RefreshTokenDuration  int64    `json:"refreshTokenDuration,omitempty"`
 	IDToken               string   `json:"idToken,omitempty"`
+	// DPoPNonce, when the device sent a proof, is the nonce its next proof
+	// must carry: for the front end's DPoP-Nonce header.
+	DPoPNonce string `json:"dpopNonce,omitempty"`
 }
 
 // grantTypeNames are Authlete's names of the grant types we answer.
@@ -70,16 +112,20 @@ func (a *API) authToken(ctx context.Context, _ *store.ServiceKey, w http.Respons
 	now := a.Now()
 	f, err := oauth.ParseQuery(q.Parameters)
 	var resp *token.Response
+	var nonce string
 	if err == nil {
 		var creds oauth.ClientCredentials
 		if creds, err = credentials(q.ClientID, q.ClientSecret, f); err == nil {
-			resp, err = a.Token.Exchange(ctx, &grant.Request{HTTP: r, Form: f, Creds: creds})
+			var p *dpop.Proof
+			if p, nonce, err = a.proof(ctx, &q); err == nil {
+				resp, err = a.Token.Exchange(ctx, &grant.Request{HTTP: r, Form: f, Creds: creds, DPoP: p})
+			}
 		}
 	}
 	var oe *oauth.Error
 	switch {
 	case errors.As(err, &oe):
-		out := &TokenResponse{Result: outcome("LK04001", oe.Description, actionBadRequest), ResponseContent: errorContent(oe)}
+		out := &TokenResponse{Result: outcome("LK04001", oe.Description, actionBadRequest), ResponseContent: errorContent(oe), DPoPNonce: nonce}
 		if oe.Code == oauth.InvalidClient {
 			out.Result = outcome("LK04002", oe.Description, actionInvalidClient)
 		}
@@ -98,6 +144,7 @@ func (a *API) authToken(ctx context.Context, _ *store.ServiceKey, w http.Respons
 		AccessTokenDuration:  resp.ExpiresIn,
 		RefreshToken:         resp.RefreshToken,
 		IDToken:              resp.IDToken,
+		DPoPNonce:            nonce,
 	}
 	if resp.RefreshToken != "" && resp.RefreshableUntil > 0 {
 		out.RefreshTokenExpiresAt = resp.RefreshableUntil * 1000

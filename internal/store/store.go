@@ -648,6 +648,11 @@ type RegistrationStore interface {
 	// token of a dynamically registered client; ErrNotFound for a client
 	// that was not registered so (or is gone). Deleting the client deletes it.
 	ClientRegistrationHash(ctx context.Context, clientID string) (string, error)
+	// RotateClientRegistrationHash replaces the client's registration
+	// access token hash oldHash with newHash; ErrNotFound, and nothing
+	// changes, unless oldHash is the current one (a concurrent request
+	// rotated it first, or the client is gone).
+	RotateClientRegistrationHash(ctx context.Context, clientID, oldHash, newHash string) error
 }
 
 // Sweeper deletes what has expired.

@@ -74,13 +74,30 @@ type Lookup interface {
 // (RFC 7009, store.GrantStore.RevokeAccessToken). u is the user the token
 // acts for: nil for a token without one.
 func Live(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (u *store.User, ok bool, err error) {
+	_, u, ok, err = LiveGrant(ctx, st, c, now)
+	return u, ok, err
+}
+
+// LiveGrant is Live that also returns the token's grant: nil for a
+// client's own token. A grant of a front end's subject (the service API)
+// has no user: its Subject and Claims say who it is for.
+func LiveGrant(ctx context.Context, st Lookup, c *AccessClaims, now time.Time) (g *store.Grant, u *store.User, ok bool, err error) {
 	if c.GrantID != "" {
 		g, u, ok, err := liveGrant(ctx, st, c.GrantID, c.ClientID, now)
 		if ok && g.UserID != "" && g.UserID != c.Subject {
-			return nil, false, nil // not the grant this token was minted for
+			return nil, nil, false, nil // not the grant this token was minted for
 		}
-		return u, ok, err
+		if ok && g.UserID == "" && g.Subject != "" && g.Subject != c.Subject {
+			return nil, nil, false, nil // a front end's subject, but not this token's
+		}
+		return g, u, ok, err
 	}
+	u, ok, err = liveOwn(ctx, st, c)
+	return nil, u, ok, err
+}
+
+// liveOwn is Live for a token a client got for itself, without a grant.
+func liveOwn(ctx context.Context, st Lookup, c *AccessClaims) (u *store.User, ok bool, err error) {
 	if c.Subject != c.ClientID || c.JTI == "" {
 		return nil, false, nil // only a client's own tokens come without a grant
 	}

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/dpop"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // UserInfo is the UserInfo response (OpenID Connect Core §5.3.2): sub, and
@@ -51,7 +53,7 @@ func (h *Handler) UserInfo(w http.ResponseWriter, r *http.Request) error {
 	return oauth.WriteJSON(w, http.StatusOK, info)
 }
 
-func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*AccessClaims) error) (*UserInfo, error) {
+func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*AccessClaims) error) (any, error) {
 	claims, err := h.Tokens.Access(ctx, tok)
 	if errors.Is(err, ErrInvalid) {
 		return nil, invalidToken("the access token is not valid")
@@ -66,14 +68,15 @@ func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*Access
 	if !claims.UsableAt(now) {
 		return nil, invalidToken("the access token has expired")
 	}
-	u, ok, err := Live(ctx, h.Store, claims, now)
+	g, u, ok, err := LiveGrant(ctx, h.Store, claims, now)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, invalidToken("the access token has been revoked")
 	}
-	if u == nil || u.ID != claims.Subject {
+	external := u == nil && g != nil && g.UserID == "" && g.Subject != "" && g.Subject == claims.Subject
+	if !external && (u == nil || u.ID != claims.Subject) {
 		// A client acting for itself has no user to describe.
 		return nil, invalidToken("the access token is not for a user")
 	}
@@ -81,6 +84,9 @@ func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*Access
 	if !slices.Contains(scopes, "openid") {
 		return nil, &oauth.Error{Code: oauth.InsufficientScope, Description: "the access token lacks the openid scope",
 			Status: http.StatusForbidden, Challenge: realm + `, error="insufficient_scope", scope="openid"`}
+	}
+	if external {
+		return externalInfo(g)
 	}
 	info := &UserInfo{Subject: u.ID} // the ID token's sub (OIDC Core §5.3.2)
 	if slices.Contains(scopes, "email") {
@@ -92,6 +98,24 @@ func (h *Handler) userInfo(ctx context.Context, tok string, binding func(*Access
 		info.Name = u.Name
 	}
 	return info, nil
+}
+
+// externalInfo is the UserInfo of a front end's subject (the service
+// API's device/complete): sub, and the claims the front end gave with its
+// decision, as its ID tokens carry them; Latchkey holds nothing else about
+// that person.
+func externalInfo(g *store.Grant) (map[string]any, error) {
+	out := map[string]any{}
+	if g.Claims != "" {
+		if err := json.Unmarshal([]byte(g.Claims), &out); err != nil || out == nil {
+			return nil, fmt.Errorf("the grant's claims are not a JSON object: %v", err)
+		}
+		for _, name := range ReservedClaims {
+			delete(out, name)
+		}
+	}
+	out["sub"] = g.Subject
+	return out, nil
 }
 
 // Authorization schemes an access token comes with.

@@ -150,7 +150,11 @@ func (p *Pages) follow(w http.ResponseWriter, r *http.Request, s *store.Session,
 		if status == 0 {
 			status = http.StatusBadRequest
 		}
-		return &pageError{Status: status, Heading: "err.authorize_request.heading", Text: pe.Reason}
+		text, args := pe.Reason, []any(nil)
+		if pe.Key != "" {
+			text, args = pe.Key, pe.Args
+		}
+		return &pageError{Status: status, Heading: "err.authorize_request.heading", Text: text, Args: args}
 	}
 	if err != nil {
 		return err

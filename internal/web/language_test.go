@@ -59,7 +59,7 @@ func TestMessageKeys(t *testing.T) {
 	fromTemplates := len(used)
 	// Go: string literals shaped like keys, whose first part is a
 	// catalog's (so "layout.html" and "text/html" are not keys).
-	for _, dir := range []string{".", "../account", "../org"} {
+	for _, dir := range []string{".", "../account", "../org", "../authorize"} {
 		goFiles, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -260,5 +260,24 @@ func TestRightToLeft(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(?:margin|padding|border)-(?:left|right)|[;{](?:left|right):|float:\s*(?:left|right)|text-align:\s*(?:left|right)`).FindString(string(css)); m != "" {
 		t.Errorf("style.css lays out by %q; use the logical property (inline-start, inline-end)", m)
+	}
+}
+
+// TestAuthorizeErrorInLanguage: an authorization request that cannot be
+// used is explained in the person's language (authorize.PageError's Key),
+// and a new request without ui_locales forgets an earlier one's.
+func TestAuthorizeErrorInLanguage(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	b := e.browser(t)
+	b.header.Set("Accept-Language", "de")
+	w := b.get("/oauth2/authorize?response_type=code&client_id=nope&ui_locales=fi")
+	if body := w.Body.String(); w.Code != http.StatusBadRequest || !strings.Contains(body, `lang="fi"`) ||
+		!strings.Contains(body, "Pyytävää sovellusta (client_id &#34;nope&#34;) ei ole rekisteröity tänne.") {
+		t.Errorf("unknown client, ui_locales=fi: %d\n%s", w.Code, body)
+	}
+	w = b.get("/oauth2/authorize?response_type=code&client_id=nope")
+	if body := w.Body.String(); !strings.Contains(body, `lang="de"`) || !strings.Contains(body, "ist hier nicht registriert") {
+		t.Errorf("unknown client, a new request in a German browser: %d\n%s", w.Code, body)
 	}
 }

@@ -97,6 +97,20 @@ func (s *Store) RegisterClient(ctx context.Context, tokenHash string, c *store.C
 	return nil
 }
 
+// RotateClientRegistrationHash replaces the client's registration access
+// token hash, only if it is still oldHash: one conditional update.
+func (s *Store) RotateClientRegistrationHash(ctx context.Context, clientID, oldHash, newHash string) error {
+	if !store.ValidText(clientID, oldHash, newHash) {
+		return store.ErrNotFound
+	}
+	err := execOne(ctx, s.b.Writer(), `UPDATE client_registrations SET access_hash = $3 WHERE client_id = $1 AND access_hash = $2`,
+		clientID, oldHash, newHash)
+	if err != nil {
+		return fmt.Errorf("rotate client registration: %w", err)
+	}
+	return nil
+}
+
 // ClientRegistrationHash returns the client's registration access token hash.
 func (s *Store) ClientRegistrationHash(ctx context.Context, clientID string) (string, error) {
 	if !store.ValidText(clientID) {

@@ -67,6 +67,13 @@ func testRegistrationTokens(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "RegisterClient(bad text)", s.RegisterClient(ctx, b.Hash, newClient("bad\x00", true), "x", t0), store.ErrInvalid)
 
+	// Rotating the registration access token: only from the current hash.
+	wantErr(t, "RotateClientRegistrationHash", s.RotateClientRegistrationHash(ctx, "dyn1", "rat1", "rat1b"), nil)
+	wantErr(t, "RotateClientRegistrationHash(old hash again)", s.RotateClientRegistrationHash(ctx, "dyn1", "rat1", "rat1c"), store.ErrNotFound)
+	wantErr(t, "RotateClientRegistrationHash(admin's client)", s.RotateClientRegistrationHash(ctx, "taken", "", "x"), store.ErrNotFound)
+	if h, _ := s.ClientRegistrationHash(ctx, "dyn1"); h != "rat1b" {
+		t.Errorf("ClientRegistrationHash after rotating = %q, want rat1b", h)
+	}
 	_, err = s.ClientRegistrationHash(ctx, "taken")
 	wantErr(t, "ClientRegistrationHash(admin's client)", err, store.ErrNotFound)
 	// Deleting the client deletes its registration.
