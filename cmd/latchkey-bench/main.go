@@ -72,6 +72,7 @@ type options struct {
 	profileDir  string   // where to keep the raw profiles; empty: nowhere
 	algs        []string // the signing algorithms to measure each backend with, ES256 and/or RS256
 	metrics     bool     // Latchkey serves Prometheus metrics (metrics.listen), to measure what they cost
+	latchkey    string   // a latchkey binary to measure instead of building ./cmd/latchkey
 	args        []string
 }
 
@@ -92,6 +93,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.profileDir, "profile-dir", "", "also keep the raw profiles in this `directory`, as SCENARIO-BACKEND.pprof")
 	fs.BoolVar(&o.metrics, "metrics", false, "measure a Latchkey with Prometheus metrics on (metrics.listen on a free loopback port; "+
 		"every request counted and timed), to compare with a run without")
+	fs.StringVar(&o.latchkey, "latchkey", "", "measure this latchkey `binary` instead of building ./cmd/latchkey, "+
+		"so that two builds can be compared in interleaved runs (it must take this harness's configuration)")
 	algs := fs.String("algs", "ES256", "comma-separated signing `algorithms` (ES256, RS256): each backend is measured with each, "+
 		"on a Latchkey that signs access and ID tokens with it")
 	fs.Usage = func() {
@@ -163,9 +166,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
-	progress("building ./cmd/latchkey")
-	bin, err := buildLatchkey(ctx, tmp)
-	if err != nil {
+	bin := o.latchkey
+	if bin == "" {
+		progress("building ./cmd/latchkey")
+		if bin, err = buildLatchkey(ctx, tmp); err != nil {
+			return err
+		}
+	} else if bin, err = filepath.Abs(bin); err != nil {
 		return err
 	}
 	self, err := os.Executable()

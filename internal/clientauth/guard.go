@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/clientip"
@@ -26,6 +27,14 @@ import (
 // client in the window themselves: a guesser spending it must not lock the
 // real client out (its own address has no failures), as the user-code
 // budget does for people (DF-07). A nil Guard guards nothing.
+//
+// An address's count read from the store is trusted for Fresh, so that a
+// client that authenticates rightly does not read the store each time; a
+// failure's count (Hit answers the window's count, every instance's
+// failures in it) replaces it at once. Another instance's failures are
+// therefore seen within Fresh, or at this instance's next failure of that
+// address: across N instances a guesser gets at most N−1 failures past the
+// budget before each instance has seen it spent (docs/security.md CA-05).
 type Guard struct {
 	Store  throttle.Store
 	Now    func() time.Time
@@ -36,7 +45,24 @@ type Guard struct {
 	// Log receives a security event for each failure (package audit); nil
 	// logs nothing.
 	Log *slog.Logger
+	// Fresh is how long an address's count read from the store is
+	// trusted; 0 reads it for every request.
+	Fresh time.Duration
+
+	mu     sync.Mutex
+	counts map[string]seenCount // by throttle key of the address
 }
+
+// seenCount is an address's failures in the window as the store counted
+// them at a time.
+type seenCount struct {
+	n  int
+	at time.Time
+}
+
+// maxSeen bounds the addresses whose counts a Guard keeps: past it, counts
+// are read from the store each time until the old ones have expired.
+const maxSeen = 4096
 
 // Authenticate is Authenticate behind the guard.
 func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.ClientCredentials) (*store.Client, error) {
@@ -48,7 +74,7 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 	w := throttle.Window{Length: g.Window}
 	ipKey := "clientauth:ip:" + clientip.ThrottleKey(clientip.Addr(ctx))
 	clientKey := "clientauth:client:" + creds.ID
-	ipFailures, err := g.count(ctx, w, ipKey, max(g.PerIP, g.PerClient), now)
+	ipFailures, err := g.ipCount(ctx, w, ipKey, max(g.PerIP, g.PerClient), now)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +100,63 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 	// holder nothing it would not fix at once).
 	secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.ClientAuth, Outcome: secevent.Failure, ClientID: creds.ID, Reason: "wrong client secret or unknown client"})
 	for _, key := range []string{ipKey, clientKey} {
-		if _, _, herr := w.Hit(ctx, g.Store, key, now); herr != nil {
+		n, _, herr := w.Hit(ctx, g.Store, key, now)
+		if herr != nil {
 			return nil, fmt.Errorf("count client authentication failure: %w", herr)
+		}
+		if key == ipKey {
+			g.remember(ipKey, n, now)
 		}
 	}
 	return nil, err
+}
+
+// ipCount is count for an address, from what was read or counted within
+// Fresh when there is such a count.
+func (g *Guard) ipCount(ctx context.Context, w throttle.Window, key string, limit int, now time.Time) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	if g.Fresh > 0 {
+		g.mu.Lock()
+		c, ok := g.counts[key]
+		g.mu.Unlock()
+		if age := now.Sub(c.at); ok && age >= 0 && age < g.Fresh {
+			return c.n, nil
+		}
+	}
+	n, err := g.count(ctx, w, key, limit, now)
+	if err != nil {
+		return 0, err
+	}
+	g.remember(key, n, now)
+	return n, nil
+}
+
+// remember keeps key's count n as of now, for Fresh.
+func (g *Guard) remember(key string, n int, now time.Time) {
+	if g.Fresh <= 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.counts == nil {
+		g.counts = make(map[string]seenCount)
+	}
+	if _, ok := g.counts[key]; !ok && len(g.counts) >= maxSeen {
+		for k, c := range g.counts {
+			if age := now.Sub(c.at); age < 0 || age >= g.Fresh {
+				delete(g.counts, k)
+			}
+		}
+		if len(g.counts) >= maxSeen {
+			return
+		}
+	}
+	if c, ok := g.counts[key]; ok && c.at.After(now) {
+		return // a later count is already kept
+	}
+	g.counts[key] = seenCount{n, now}
 }
 
 // count reads key's failures when limit is a limit.

@@ -178,8 +178,8 @@ type Deps struct {
 	// Guard bounds secret guessing (nil: none).
 	Guard *clientauth.Guard
 	// TokenLimit is each confidential client's rate limit at the token
-	// endpoint, counted once it has authenticated (zero Limit: none).
-	TokenLimit throttle.PerMinute
+	// endpoint, counted once it has authenticated (nil or zero Limit: none).
+	TokenLimit *throttle.PerMinute
 	// Users reads the user a grant acts for, whose status is checked at
 	// every redemption (ActiveUser).
 	Users interface {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
@@ -61,7 +62,6 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	if err != nil {
 		return nil, err
 	}
-	go web.PrepareAgents() // the confirm page's User-Agent parser, built once
 	// The CSRF key lives in the store so every instance checks the tokens
 	// every other one issued.
 	fresh := make([]byte, 32)
@@ -82,6 +82,9 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		PerClient: cfg.Limits.AuthFailuresPerClient,
 		PerIP:     cfg.Limits.AuthFailuresPerIP,
 		Log:       s.log,
+		// An address's failures read from the store are trusted for a
+		// second, its own failures counted at once (CA-05).
+		Fresh: time.Second,
 	}
 	deviceAuthz := &device.Handler{
 		Store:              s.store,
@@ -99,10 +102,17 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		TrustProxy:         cfg.TrustProxy,
 		Metrics:            s.metrics,
 	}
+	// The per-client rate limits count on each instance and add to the
+	// store every throttle.FlushEvery, or at once near the limit
+	// (docs/security.md TH-02); their flushers live as long as ctx.
+	tokenLimit := &throttle.PerMinute{Store: s.store, Limit: cfg.Limits.TokenPerClientPerMinute, Log: s.log}
+	introspectLimit := &throttle.PerMinute{Store: s.store, Limit: cfg.Limits.IntrospectionPerClientPerMinute, Log: s.log}
+	go tokenLimit.Run(ctx, s.now)
+	go introspectLimit.Run(ctx, s.now)
 	deps := &grant.Deps{
 		Clients:    s.store,
 		Guard:      guard,
-		TokenLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.TokenPerClientPerMinute},
+		TokenLimit: tokenLimit,
 		Users:      s.store,
 		Minter: &token.Minter{
 			Keys:      s.keys,
@@ -146,7 +156,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, Now: s.now}
 	tokenState := &token.Handler{Store: s.store, Clients: s.store, Guard: guard, Tokens: verifier, Now: s.now, Log: s.log,
-		IntrospectLimit: throttle.PerMinute{Store: s.store, Limit: cfg.Limits.IntrospectionPerClientPerMinute},
+		IntrospectLimit: introspectLimit,
 		DPoP:            dpopChecker, Issuer: s.issuer}
 	sessions := &session.Manager{
 		Store:       s.store,

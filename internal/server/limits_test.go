@@ -4,10 +4,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
 )
 
 // getFrom is a GET of the page by b from addr, which a trusted proxy
@@ -295,5 +300,132 @@ func TestIntrospectionRateLimitPerCaller(t *testing.T) {
 		}
 		s.Clock.Advance(time.Minute)
 		wantActive(t, "the next minute", s.introspect(t, tok.str("access_token")), true)
+	})
+}
+
+// TestTokenRateLimitAcrossInstances: two instances on one database share a
+// client's per-minute limit at the token endpoint. Each counts its own
+// requests and adds them to the store in batches, so together they may let
+// through a little more than the limit, never more than a batch per
+// instance, and never less (docs/security.md TH-02); every request,
+// served or refused, reaches the store's count soon after.
+func TestTokenRateLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
+	const limit = 320 // batches of ten: throttle.PerMinute.Batch
+	onEachBackend(t, func(t *testing.T, b backend) {
+		a := newTestServerOn(t, b, true, func(c *config.Config) { c.Limits.TokenPerClientPerMinute = limit })
+		a.Clock.Set(a.Clock.Now().Truncate(time.Minute))
+		srvB, err := New(t.Context(), a.Srv.cfg, a.Store, slog.New(slog.DiscardHandler), Options{Now: a.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tsB := httptest.NewServer(srvB)
+		t.Cleanup(tsB.Close)
+		bServer := &testServer{URL: tsB.URL, Store: a.Store, Clock: a.Clock}
+		ctx := t.Context()
+		now := a.Clock.Now()
+		mustDo(t, a.Store.CreateClient(ctx, &store.Client{ID: "svc", Name: "svc", AuthMethod: store.AuthClientSecretBasic,
+			SecretHash: oauth.HashSecret("lk_cs_svc-secret-0123456789"), GrantTypes: []string{store.GrantClientCredentials},
+			Scopes: []string{"print"}, CreatedAt: now, UpdatedAt: now}))
+
+		const sent, workers = 480, 8
+		var served, refused atomic.Int32
+		var wg sync.WaitGroup
+		for w := range workers {
+			s := a
+			if w%2 == 1 {
+				s = bServer
+			}
+			wg.Go(func() {
+				for range sent / workers {
+					r := s.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", "lk_cs_svc-secret-0123456789")
+					switch r.Status {
+					case http.StatusOK:
+						served.Add(1)
+					case http.StatusTooManyRequests:
+						refused.Add(1)
+					default:
+						t.Errorf("token: %d %s", r.Status, r.Raw)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		batch := (&throttle.PerMinute{Limit: limit}).Batch()
+		if got := int(served.Load()); got < limit || got > limit+2*batch {
+			t.Errorf("two instances served %d of %d requests with a limit of %d; want from %d to %d", got, sent, limit, limit, limit+2*batch)
+		}
+		if got := int(served.Load() + refused.Load()); got != sent {
+			t.Errorf("%d answers of %d requests", got, sent)
+		}
+		// Both instances add what they counted within throttle.FlushEvery.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n, err := a.Store.Count(ctx, "token:client:svc", now)
+			mustDo(t, err)
+			if n == sent {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the store counts %d requests of the %d sent", n, sent)
+			}
+			time.Sleep(throttle.FlushEvery / 2)
+		}
+		// The next minute the client is served again, on either instance.
+		a.Clock.Advance(time.Minute)
+		for _, s := range []*testServer{a, bServer} {
+			if r := s.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", "lk_cs_svc-secret-0123456789"); r.Status != 200 {
+				t.Errorf("the next minute: %d %s", r.Status, r.Raw)
+			}
+		}
+	})
+}
+
+// TestSecretGuessingAcrossInstances: an instance trusts an address's
+// failure count for a second (clientauth.Guard.Fresh), so a guesser that
+// spent its budget on one instance gets at most one more failure on each
+// other instance before that instance sees the budget spent, and none once
+// the second has passed (docs/security.md CA-05).
+func TestSecretGuessingAcrossInstances(t *testing.T) {
+	t.Parallel()
+	const perIP = 4
+	onEachBackend(t, func(t *testing.T, b backend) {
+		a := newTestServerOn(t, b, true, func(c *config.Config) {
+			c.TrustProxy = true
+			c.Limits.AuthFailuresPerIP = perIP
+			c.Limits.AuthFailureWindow = config.Duration(10 * time.Minute)
+		})
+		srvB, err := New(t.Context(), a.Srv.cfg, a.Store, slog.New(slog.DiscardHandler), Options{Now: a.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tsB := httptest.NewServer(srvB)
+		t.Cleanup(tsB.Close)
+		bServer := &testServer{URL: tsB.URL, Store: a.Store, Clock: a.Clock}
+		introspect := func(s *testServer, addr, secret string) reply {
+			return s.postAs(t, "/oauth2/introspect", addr, url.Values{"token": {"x"}}, printerClient, secret)
+		}
+		for _, addr := range []string{"203.0.113.5", "203.0.113.6"} {
+			// b has read the address's count: none.
+			if r := introspect(bServer, addr, printerSecret); r.Status != 200 {
+				t.Fatalf("%s on b before any failure: %d %s", addr, r.Status, r.Raw)
+			}
+			for i := range perIP {
+				wantOAuthError(t, introspect(a, addr, fmt.Sprintf("lk_cs_guess-%d", i)), 401, oauth.InvalidClient)
+			}
+			wantTooMany(t, "a, the budget spent", introspect(a, addr, printerSecret))
+		}
+		// Within the second, b still trusts its count of the first address:
+		// one more failure, whose count tells b the budget is spent.
+		wantOAuthError(t, introspect(bServer, "203.0.113.5", "lk_cs_guess-b"), 401, oauth.InvalidClient)
+		wantTooMany(t, "b after its own failure", introspect(bServer, "203.0.113.5", printerSecret))
+		// A second on, b reads the count again: no failure more.
+		a.Clock.Advance(time.Second)
+		wantTooMany(t, "b a second later", introspect(bServer, "203.0.113.6", "lk_cs_guess-b"))
+		n, err := (throttle.Window{Length: 10 * time.Minute}).Count(t.Context(), a.Store, "clientauth:ip:203.0.113.6", a.Clock.Now())
+		mustDo(t, err)
+		if n != perIP {
+			t.Errorf("the second address's failures in the store = %d; want %d", n, perIP)
+		}
 	})
 }

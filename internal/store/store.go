@@ -576,6 +576,10 @@ type ThrottleStore interface {
 	// Hit adds one to key's count in the window starting at window and
 	// returns the new count; the row may be swept once until has passed.
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
+	// Add adds n, at least one, to key's count in the window starting at
+	// window and returns the new count: many events counted at once, in
+	// the same upsert as Hit (n < 1 is ErrInvalid).
+	Add(ctx context.Context, key string, window, until time.Time, n int) (int, error)
 	// Count returns key's count in the window starting at window.
 	Count(ctx context.Context, key string, window time.Time) (int, error)
 	// Sum returns key's counts added up over the windows that start at or

@@ -120,36 +120,3 @@ func (w Window) RetryAfter(now time.Time) time.Duration {
 	d := cur.Add(slice).Sub(now)
 	return max(time.Second, (d+time.Second-1)/time.Second*time.Second)
 }
-
-// Hitter counts events in fixed windows (store.ThrottleStore.Hit).
-type Hitter interface {
-	Hit(ctx context.Context, key string, window, until time.Time) (int, error)
-}
-
-// PerMinute is a rate limit: Limit requests under a key in each minute of
-// the clock, one batched upsert a request. A rate limit only has to keep a
-// caller to about its rate, so fixed windows do, where a guessing budget
-// needs a sliding Window. A Limit of 0 or less is no limit.
-type PerMinute struct {
-	Store Hitter
-	Limit int
-}
-
-// Take counts one request under key at now and reports whether it is
-// within the limit; when it is not, retry is how long until the window
-// ends, in whole seconds, at least one.
-func (p PerMinute) Take(ctx context.Context, key string, now time.Time) (ok bool, retry time.Duration, err error) {
-	if p.Limit <= 0 {
-		return true, 0, nil
-	}
-	window := now.Truncate(time.Minute)
-	n, err := p.Store.Hit(ctx, key, window, window.Add(2*time.Minute))
-	if err != nil {
-		return false, 0, err
-	}
-	if n <= p.Limit {
-		return true, 0, nil
-	}
-	d := window.Add(time.Minute).Sub(now)
-	return false, max(time.Second, (d+time.Second-1)/time.Second*time.Second), nil
-}

@@ -33,8 +33,8 @@ type Handler struct {
 	// Guard bounds secret guessing at revocation and introspection (nil: none).
 	Guard *clientauth.Guard
 	// IntrospectLimit is each caller's rate limit at introspection,
-	// counted once it has authenticated (zero Limit: none).
-	IntrospectLimit throttle.PerMinute
+	// counted once it has authenticated (nil or zero Limit: none).
+	IntrospectLimit *throttle.PerMinute
 	Tokens          *Verifier
 	Now             func() time.Time // time.Now in production, a fixed clock in tests
 	Log             *slog.Logger

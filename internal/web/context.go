@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/medama-io/go-useragent"
-
 	"github.com/latchkey/latchkey/internal/clientip"
 	"github.com/latchkey/latchkey/internal/device"
 	"github.com/latchkey/latchkey/internal/i18n"
@@ -93,11 +91,6 @@ func clientName(c *store.Client) string {
 	return c.ID
 }
 
-// PrepareAgents builds the User-Agent parser (a trie of known agents,
-// about half a second of CPU) so that the first confirm page does not
-// wait for it; serve runs it in the background at start.
-func PrepareAgents() { useragent.NewParser() }
-
 // agentWords says in words what made a request, from its User-Agent:
 // "Chrome on Android", or for a device's own program, which no parser
 // knows, the name it gives itself: "an app that calls itself SmartTV".
@@ -105,13 +98,9 @@ func agentWords(loc *i18n.Locale, ua string) string {
 	if ua == "" {
 		return ""
 	}
-	a := useragent.NewParser().Parse(ua) // one parser for the process, built on first use
-	browser, os := string(a.Browser()), string(a.OS())
-	if os == "MacOS" {
-		os = "macOS"
-	}
+	browser, os, bot := parseAgent(ua)
 	switch {
-	case a.IsBot():
+	case bot:
 	case browser != "" && os != "":
 		return loc.T("agent.on", "browser", browser, "os", os)
 	case browser != "":

@@ -83,7 +83,6 @@ func (e *env) count(t *testing.T, key string) int {
 // BenchmarkAgentWords is the confirm page's cost of saying what made a
 // request, a browser's User-Agent and a device's.
 func BenchmarkAgentWords(b *testing.B) {
-	agentWords(i18n.English(), "warm") // the parser is built on first use
 	for _, ua := range []string{
 		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
 		"SmartTV/2.1",

@@ -21,21 +21,40 @@ func throttleKey(key string, window time.Time) RowKey {
 // batched: each device authorization counts two keys, each wrong user code
 // or password several.
 func (s *Store) Hit(ctx context.Context, key string, window, until time.Time) (int, error) {
-	if !store.ValidText(key) {
-		return 0, fmt.Errorf("throttle hit: %w", store.ErrInvalid)
-	}
-	var n int
-	err := s.b.Batch(ctx, Write{Key: throttleKey(key, window),
-		Query: `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, 1, $3)
-		ON CONFLICT (key, window_start) DO UPDATE
-		SET count = throttles.count + 1, expires_at = ` + s.f.Greatest + `(throttles.expires_at, excluded.expires_at)
-		RETURNING count`,
-		Args: []any{key, window.UnixMilli(), until.UnixMilli()},
-		Scan: func(row Row) error { return row.Scan(&n) }})
+	n, err := s.add(ctx, key, window, until, 1)
 	if err != nil {
 		return 0, fmt.Errorf("throttle hit: %w", err)
 	}
 	return n, nil
+}
+
+// Add adds n (at least one) to key's count in the window starting at
+// window and returns the new count: Hit for the events an instance counted
+// itself first (throttle.PerMinute), in the same upsert.
+func (s *Store) Add(ctx context.Context, key string, window, until time.Time, n int) (int, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("throttle add %d: %w", n, store.ErrInvalid)
+	}
+	total, err := s.add(ctx, key, window, until, n)
+	if err != nil {
+		return 0, fmt.Errorf("throttle add: %w", err)
+	}
+	return total, nil
+}
+
+func (s *Store) add(ctx context.Context, key string, window, until time.Time, n int) (int, error) {
+	if !store.ValidText(key) {
+		return 0, store.ErrInvalid
+	}
+	var total int
+	err := s.b.Batch(ctx, Write{Key: throttleKey(key, window),
+		Query: `INSERT INTO throttles (key, window_start, count, expires_at) VALUES ($1, $2, $4, $3)
+		ON CONFLICT (key, window_start) DO UPDATE
+		SET count = throttles.count + excluded.count, expires_at = ` + s.f.Greatest + `(throttles.expires_at, excluded.expires_at)
+		RETURNING count`,
+		Args: []any{key, window.UnixMilli(), until.UnixMilli(), n},
+		Scan: func(row Row) error { return row.Scan(&total) }})
+	return total, err
 }
 
 // Refund takes one back from key's count in the window starting at window,

@@ -290,6 +290,45 @@ func concurrentHit(t *testing.T, s store.Store, key string) {
 	}
 }
 
+// testConcurrentAdd: instances adding what each counted at once, while
+// others Hit, lose nothing, and each sees a distinct total.
+func testConcurrentAdd(t *testing.T, s store.Store) {
+	for r := range rounds {
+		key := fmt.Sprint("token:client:", r)
+		totals := make([]int, racers)
+		errs := race(func(i int) error {
+			var err error
+			if i%2 == 0 {
+				totals[i], err = s.Hit(t.Context(), key, t0, at(time.Hour))
+			} else {
+				totals[i], err = s.Add(t.Context(), key, t0, at(time.Hour), 10)
+			}
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		want := 0
+		for i := range racers {
+			want += 1 + 9*(i%2)
+		}
+		slices.Sort(totals)
+		if len(slices.Compact(slices.Clone(totals))) != racers {
+			t.Errorf("totals returned by concurrent adds are not distinct: %v", totals)
+		}
+		if totals[racers-1] != want {
+			t.Errorf("the largest total returned = %d, want %d", totals[racers-1], want)
+		}
+		n, err := s.Count(t.Context(), key, t0)
+		wantErr(t, "Count", err, nil)
+		if n != want {
+			t.Errorf("Count after the adds = %d, want %d", n, want)
+		}
+	}
+}
+
 // testConcurrentCreateDeviceAuth: devices that drew the same user code at
 // once, on any number of instances, get exactly one winner; every other
 // request is ErrConflict (its caller draws a new code), never another error.

@@ -157,6 +157,71 @@ func testThrottle(t *testing.T, s store.Store) {
 	}
 }
 
+// testThrottleAdd: Add counts many events at once into the same row as
+// Hit, returns the new count, and refuses a count below one and a key that
+// is not text without counting anything.
+func testThrottleAdd(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w1, w2 := t0, at(time.Minute)
+	until := at(2 * time.Minute)
+	for i, tt := range []struct {
+		key    string
+		window time.Time
+		n      int
+		hit    bool // Hit rather than Add
+		want   int
+	}{
+		{"token:client:tv", w1, 5, false, 5},
+		{"token:client:tv", w1, 0, true, 6}, // a Hit adds one to what Add counted
+		{"token:client:tv", w1, 94, false, 100},
+		{"token:client:tv", w2, 3, false, 3}, // a new window starts from nothing
+		{"token:client:radio", w1, 1, false, 1},
+	} {
+		var got int
+		var err error
+		if tt.hit {
+			got, err = s.Hit(ctx, tt.key, tt.window, until)
+		} else {
+			got, err = s.Add(ctx, tt.key, tt.window, until, tt.n)
+		}
+		wantErr(t, "Add", err, nil)
+		if got != tt.want {
+			t.Errorf("step %d: count %d, want %d", i, got, tt.want)
+		}
+	}
+	for _, n := range []int{0, -1} {
+		_, err := s.Add(ctx, "token:client:tv", w1, until, n)
+		wantErr(t, "Add of a count below one", err, store.ErrInvalid)
+	}
+	_, err := s.Add(ctx, "token:\x00", w1, until, 2)
+	wantErr(t, "Add of a key that is not text", err, store.ErrInvalid)
+	for _, c := range []struct {
+		key    string
+		window time.Time
+		want   int
+	}{
+		{"token:client:tv", w1, 100},
+		{"token:client:tv", w2, 3},
+		{"token:client:radio", w1, 1},
+	} {
+		got, err := s.Count(ctx, c.key, c.window)
+		wantErr(t, "Count", err, nil)
+		if got != c.want {
+			t.Errorf("Count(%q, %v) = %d, want %d", c.key, c.window, got, c.want)
+		}
+	}
+	// A row Add made is swept like any other once until has passed.
+	if _, err := s.Add(ctx, "token:client:gone", w1, at(time.Second), 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sweep(ctx, at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Count(ctx, "token:client:gone", w1); err != nil || got != 0 {
+		t.Errorf("Count of a swept row = %d, %v; want 0", got, err)
+	}
+}
+
 func testSweep(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := at(time.Hour)

@@ -193,6 +193,7 @@ func testInvalidText(t *testing.T, s store.Store) {
 		}
 		refused("ServerSecret", lookupErr(s.ServerSecret(ctx, bad, []byte("x"))))
 		refused("Hit", lookupErr(s.Hit(ctx, bad, t0, at(time.Hour))))
+		refused("Add", lookupErr(s.Add(ctx, bad, t0, at(time.Hour), 2)))
 
 		// Updates of records that exist: the key finds one, a new value spoils it.
 		for i := range len(clientStrings(freshClient())) {
@@ -400,6 +401,9 @@ func testOddTextRoundTrip(t *testing.T, s store.Store) {
 		}
 		if n, err := s.Hit(ctx, odd, t0, at(time.Hour)); err != nil || n != 1 {
 			t.Errorf("Hit(%q) = %d, %v; want 1", odd, n, err)
+		}
+		if n, err := s.Add(ctx, odd, at(time.Minute), at(time.Hour), 2); err != nil || n != 2 {
+			t.Errorf("Add(%q, 2) = %d, %v; want 2", odd, n, err)
 		}
 	}
 	// Lists are ordered bytewise, as Go compares strings: no collation
