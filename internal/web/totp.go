@@ -170,8 +170,8 @@ func (p *Pages) EnrolFirst(w http.ResponseWriter, r *http.Request, u *store.User
 	if err != nil || !must {
 		return false, err
 	}
-	secevent.Log(r.Context(), p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Failure, UserID: u.ID,
-		Reason: "second factor required, none set up: sent to set one up"})
+	// Not a security event: the person signed in rightly, and is only
+	// sent on to set up what the policy asks of them.
 	return true, seeOther(w, enrolURL)
 }
 
