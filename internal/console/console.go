@@ -204,6 +204,10 @@ func (c *Console) admit(w http.ResponseWriter, r *http.Request, who role) (*requ
 			return nil, errNotOrgAdmin
 		}
 	}
+	// Someone who must set up a second factor first is sent to do so.
+	if enrol, err := c.Pages.EnrolFirst(w, r, v.User); err != nil || enrol {
+		return nil, err
+	}
 	actor := audit.Actor{Kind: store.ActorUser, ID: v.User.ID, Address: c.Pages.ClientIP(r)}
 	return &request{w: w, r: r, ctx: audit.WithActor(r.Context(), actor), v: v}, nil
 }

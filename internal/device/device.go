@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -102,11 +103,39 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) e
 	if err != nil {
 		return err
 	}
-	st, err := h.Begin(r.Context(), f, creds, clientip.From(r, h.TrustProxy), r.UserAgent(), page.URIs(h.Issuer))
+	uris := page.URIs(h.Issuer)
+	if ui := uiLocales(f.Get("ui_locales")); ui != "" {
+		// The device's languages (OpenID Connect Core §3.1.2.1's
+		// ui_locales, which RFC 8628 leaves to extensions) go to the page
+		// through the link it shows: the page, and the sign-in steps after
+		// it, are in the first of them there is a catalog for.
+		plain := uris
+		uris = func(code string) (string, string) {
+			uri, complete := plain(code)
+			return uri, complete + "&ui_locales=" + url.QueryEscape(ui)
+		}
+	}
+	st, err := h.Begin(r.Context(), f, creds, clientip.From(r, h.TrustProxy), r.UserAgent(), uris)
 	if err != nil {
 		return err
 	}
 	return oauth.WriteJSON(w, http.StatusOK, st.Response)
+}
+
+// languageTag is the shape of a BCP 47 language tag.
+var languageTag = regexp.MustCompile(`^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$`)
+
+// uiLocales is a ui_locales value's well-formed tags, at most eight, space
+// separated; "" when none is. A preference, not a demand: what is not a
+// tag is left out, never an error.
+func uiLocales(v string) string {
+	var tags []string
+	for _, f := range strings.Fields(v) {
+		if len(tags) < 8 && len(f) <= 35 && languageTag.MatchString(f) {
+			tags = append(tags, f)
+		}
+	}
+	return strings.Join(tags, " ")
 }
 
 // URIs makes the verification_uri and verification_uri_complete of a

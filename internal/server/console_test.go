@@ -183,7 +183,9 @@ func setRole(t *testing.T, s *testServer, orgID, role string) {
 func TestConsoleRoles(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		is := newInvServer(t, b, nil) // the person is an admin of acme, not a system administrator
+		// The person is an admin of acme, not a system administrator; the
+		// second factor they would be sent to set up is TestEnrolFirstEverywhere's.
+		is := newInvServer(t, b, noSecondFactor)
 		s := is.testServer
 		invitation := is.send(t, map[string]any{"clientGroupIds": []string{groupRead}})
 		addConsoleDevice(t, s)
@@ -336,7 +338,7 @@ func TestConsoleRoles(t *testing.T) {
 func TestConsoleReauthentication(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		s := newTestServerOn(t, b, true, nil)
+		s := newTestServerOn(t, b, true, noSecondFactor)
 		makeSysadmin(t, s, true)
 		br := newWebBrowser(t, s)
 		br.signIn()
@@ -390,7 +392,7 @@ func TestConsoleReauthentication(t *testing.T) {
 func TestOrgAdminMembers(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		is := newInvServer(t, b, nil) // the person is acme's only admin; memberUser a member
+		is := newInvServer(t, b, noSecondFactor) // the person is acme's only admin; memberUser a member
 		s := is.testServer
 		ctx := t.Context()
 		br := newWebBrowser(t, s)

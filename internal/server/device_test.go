@@ -57,6 +57,39 @@ func TestDeviceAuthorizationResponse(t *testing.T) {
 	}
 }
 
+// TestDeviceAuthorizationUILocales: a device's ui_locales goes into its
+// verification_uri_complete, well-formed tags only, and the page it opens,
+// and the sign-in after it, are in that language.
+func TestDeviceAuthorizationUILocales(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, true, nil)
+	for _, tt := range []struct{ ui, want string }{
+		{"fi", "&ui_locales=fi"},
+		{"xx <b> fi-FI", "&ui_locales=xx+fi-FI"},
+		{"<script>", ""},
+		{"", ""},
+	} {
+		r := s.post(t, "/oauth2/device_authorization", url.Values{"client_id": {tvClient}, "ui_locales": {tt.ui}}, "", "")
+		if r.Status != 200 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		if got, want := r.str("verification_uri_complete"), s.URL+"/device?user_code="+r.str("user_code")+tt.want; got != want {
+			t.Errorf("ui_locales %q: verification_uri_complete = %q; want %q", tt.ui, got, want)
+		}
+		if tt.ui != "fi" {
+			continue
+		}
+		br := newWebBrowser(t, s)
+		page := br.get(strings.TrimPrefix(r.str("verification_uri_complete"), s.URL))
+		if page.Status == http.StatusSeeOther { // to sign-in, which carries the language on
+			page = br.get(page.Header.Get("Location"))
+		}
+		if !strings.Contains(page.Raw, `<html lang="fi"`) || !strings.Contains(page.Raw, "Kirjaudu sisään ja yhdistä") {
+			t.Errorf("the device's page with ui_locales=fi: %d %s", page.Status, page.Raw)
+		}
+	}
+}
+
 func TestDeviceAuthorizationErrors(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, true, nil)

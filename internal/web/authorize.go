@@ -43,6 +43,20 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s != nil && !promptNone(q) {
+		// Someone who must set up a second factor first gets no code, nor
+		// a consent page. With prompt=none the request goes on as if
+		// signed out: login_required, and no page.
+		if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+			return err
+		}
+	} else if s != nil {
+		if must, err := p.mustEnrol(r, u); err != nil {
+			return err
+		} else if must {
+			s, u = nil, nil
+		}
+	}
 	step, err := p.Authorizer.Start(r.Context(), q, s)
 	return p.follow(w, r, s, u, step, err, false)
 }
@@ -78,6 +92,9 @@ func (p *Pages) ConsentForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+		return err
+	}
 	step, err := p.Authorizer.Continue(r.Context(), id, s)
 	return p.follow(w, r, s, u, step, err, true)
 }
@@ -103,6 +120,9 @@ func (p *Pages) ConsentPost(w http.ResponseWriter, r *http.Request) error {
 	// The token is bound to this session: a consent form from another
 	// browser, or from before signing in, decides nothing (UI-01, UI-06).
 	if err := p.checkCSRF(r, s, f); err != nil {
+		return err
+	}
+	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
 		return err
 	}
 	var approve bool
@@ -250,4 +270,15 @@ func allowFormAction(w http.ResponseWriter, loc string) {
 // continueURL is where a stored authorization request is picked up again.
 func continueURL(id string) string {
 	return "/consent?" + url.Values{"request": {id}}.Encode()
+}
+
+// promptNone reports whether an authorization request asks for no page
+// at all (OpenID Connect Core §3.1.2.1, prompt=none).
+func promptNone(q url.Values) bool {
+	for _, v := range strings.Fields(q.Get("prompt")) {
+		if v == "none" {
+			return true
+		}
+	}
+	return false
 }

@@ -103,6 +103,9 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	if s == nil {
 		return seeOther(w, opts.url(deviceURL(code)))
 	}
+	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+		return err
+	}
 	b := base{Title: "device.heading", CSRF: p.csrfFor(w, r, s), User: u}
 	if code == "" {
 		return p.render(w, r, http.StatusOK, "device_entry", entryPage{Placeholder: p.CodePlaceholder, base: b})
@@ -135,6 +138,10 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	// The token is bound to this session, so a confirm form from another
 	// browser or from before sign-in cannot decide (UI-01, UI-06).
 	if err := p.checkCSRF(r, s, f); err != nil {
+		return err
+	}
+	// Nothing is decided by someone who must set up a second factor first.
+	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
 		return err
 	}
 	b := base{Title: "device.heading", CSRF: p.csrfFor(w, r, s), User: u}

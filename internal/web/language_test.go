@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,9 @@ import (
 	"testing/fstest"
 
 	"github.com/latchkey/latchkey/internal/i18n"
+	"github.com/latchkey/latchkey/internal/org"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // templateKey finds the message keys templates ask for: {{$.T "key" …}},
@@ -279,5 +283,68 @@ func TestAuthorizeErrorInLanguage(t *testing.T) {
 	w = b.get("/oauth2/authorize?response_type=code&client_id=nope")
 	if body := w.Body.String(); !strings.Contains(body, `lang="de"`) || !strings.Contains(body, "ist hier nicht registriert") {
 		t.Errorf("unknown client, a new request in a German browser: %d\n%s", w.Code, body)
+	}
+}
+
+// TestEveryPageEveryLanguage renders every built-in page, with its
+// optional parts shown, in every language: each says <html lang>, and no
+// message key shows through as a key (a template asking for a key by a
+// wrong name, or a handler's key that render did not translate).
+func TestEveryPageEveryLanguage(t *testing.T) {
+	t.Parallel()
+	p := &Pages{CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Sessions: &session.Manager{}}
+	at := t0
+	user := &store.User{ID: "u1", Email: "ada@example.com", Name: "Ada"}
+	pages := map[string]any{
+		"login": loginPage{base: base{Notice: "login.wrong"}, Heading: "login.heading.device", ForName: "Living-room TV",
+			Passkey: &passkeyView{Options: "{}", State: "s"}, CanRegister: true},
+		"register": registerPage{base: base{Notice: "register.name_invalid", NoticeArgs: []any{"n", 200}}, Heading: "register.heading.app",
+			ForName: "Notes", Domains: "example.com", MinPassword: 10},
+		"device_entry":   entryPage{base: base{Title: "device.heading", Notice: "device.invalid_code"}, Placeholder: "XXXX-XXXX"},
+		"device_confirm": confirmPage{base: base{Title: "confirm.heading", TitleArgs: []any{"client", "TV"}, User: user}, ClientName: "TV", Scopes: []string{"scope.openid", "telemetry:write"}, When: "x", IP: "192.0.2.1", Agent: "y", OtherNetwork: true},
+		"consent":        consentPage{base: base{Title: "consent.heading", TitleArgs: []any{"client", "Notes"}}, ClientName: "Notes", Destination: "notes.example"},
+		"message":        messagePage{base: base{Title: "err.not_found.heading"}, Heading: "err.not_found.heading", Text: "err.not_found.text", Back: true, Link: "/device", LinkText: "device.another_code", Mark: markBad},
+		"logout":         logoutPage{base: base{Title: "layout.sign_out", User: user}, Email: user.Email, ClientName: "Notes"},
+		"forgot":         emailPage{base: base{Title: "forgot.heading", Notice: "notice.email_invalid"}},
+		"resend":         emailPage{base: base{Title: "verify.heading"}},
+		"verify":         tokenPage{base: base{Title: "verify.heading"}, Email: user.Email},
+		"reset":          tokenPage{base: base{Title: "reset.heading"}, Email: user.Email, MinPassword: 10},
+		"second_factor":  secondFactorPage{base: base{Title: "totp.heading", Notice: "second.wrong_code"}},
+		"totp_setup":     totpSetupPage{base: base{Title: "setup.heading", Notice: "setup.wrong_code"}, Secret: "ABC"},
+		"totp_codes":     totpCodesPage{base: base{Title: "codes.heading"}, Codes: []string{"a-b"}},
+		"invitation": invitationPage{base: base{Title: "device.heading"}, AppLink: "app://x",
+			Landing: &org.Landing{OrgName: "Acme", Groups: []string{"Readers", "Writers"}, Message: "Hi", DeviceName: "Boiler", ExpiresAt: at}},
+		"account": accountPage{base: base{Title: "account.heading", User: user, Notice: "account.totp_required", Wide: true}, Done: "account.done.password",
+			Account: user, Console: true, MinPassword: 10,
+			Grants:   []*store.GrantInfo{{Grant: &store.Grant{ID: "g", Scopes: []string{"openid"}, CreatedAt: at}, ClientName: "TV", LastUsedAt: at, OriginIP: "192.0.2.1", OriginUserAgent: "x"}},
+			Consents: []consentView{{Consent: &store.Consent{ClientID: "n", Scopes: []string{"openid"}, CreatedAt: at}, Name: "Notes"}},
+			Passkeys: &accountPasskeys{List: []*store.Passkey{{ID: "k", Name: "Phone", CreatedAt: at}}, Register: &passkeyView{}, Max: 10, MaxName: 64},
+			TOTP:     &accountTOTP{On: true, Since: at, Recovery: 1}},
+	}
+	for name := range templates {
+		if _, ok := pages[name]; !ok && !strings.Contains(name, "console") && !strings.HasPrefix(name, "org") {
+			t.Errorf("page %s has no data in this test", name)
+		}
+	}
+	keys := i18n.Builtin().Catalogs()[0].Keys()
+	for _, lang := range i18n.Builtin().Languages() {
+		for name, data := range pages {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Accept-Language", lang)
+			w := httptest.NewRecorder()
+			if err := p.render(w, r, http.StatusOK, name, data); err != nil {
+				t.Errorf("%s, %s: %v", lang, name, err)
+				continue
+			}
+			body := w.Body.String()
+			if !strings.Contains(body, `<html lang="`+lang+`" dir="ltr">`) {
+				t.Errorf("%s, %s: no <html lang=%s>", lang, name, lang)
+			}
+			for _, k := range keys {
+				if strings.Contains(body, k) {
+					t.Errorf("%s, %s: the key %q shows through", lang, name, k)
+				}
+			}
+		}
 	}
 }

@@ -137,6 +137,57 @@ func (p *Pages) secondFactorRequired(ctx context.Context, u *store.User) (bool, 
 	return false, nil
 }
 
+// enrolURL is where someone who must have a second factor and has none is
+// sent: the account page's section that sets one up.
+const enrolURL = "/account?done=second-factor-required#second-factor-h"
+
+// hasSecondFactor reports whether userID has a confirmed TOTP or a passkey.
+func (p *Pages) hasSecondFactor(ctx context.Context, userID string) (bool, error) {
+	t, err := p.TOTP.GetTOTP(ctx, userID)
+	switch {
+	case err == nil && !t.ConfirmedAt.IsZero():
+		return true, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return false, fmt.Errorf("get totp: %w", err)
+	}
+	if p.Passkeys == nil {
+		return false, nil
+	}
+	keys, err := p.Passkeys.ListPasskeys(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("list passkeys: %w", err)
+	}
+	return len(keys) > 0, nil
+}
+
+// EnrolFirst reports whether u, signed in, must set up a second factor
+// (accounts.second_factor) before approving a device, consenting or using
+// a console, and has none (neither a TOTP nor a passkey). When so it has
+// answered: a redirect to the account page's second factor section, which
+// stays open to them. The device, consent and console pages ask it.
+func (p *Pages) EnrolFirst(w http.ResponseWriter, r *http.Request, u *store.User) (bool, error) {
+	must, err := p.mustEnrol(r, u)
+	if err != nil || !must {
+		return false, err
+	}
+	// Not a security event: the person signed in rightly, and is only
+	// sent on to set up what the policy asks of them.
+	return true, seeOther(w, enrolURL)
+}
+
+// mustEnrol is EnrolFirst's question without its answer.
+func (p *Pages) mustEnrol(r *http.Request, u *store.User) (bool, error) {
+	if p.TOTP == nil || u == nil {
+		return false, nil
+	}
+	must, err := p.secondFactorRequired(r.Context(), u)
+	if err != nil || !must {
+		return false, err
+	}
+	has, err := p.hasSecondFactor(r.Context(), u.ID)
+	return !has, err
+}
+
 // secondStep is what the second step's signed state carries.
 type secondStep struct {
 	UserID   string `json:"u"`
@@ -167,14 +218,12 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, s *store.S
 		return err
 	}
 	secevent.Log(ctx, p.Log, secevent.Event{Name: secevent.SignIn, Outcome: secevent.Success, UserID: u.ID})
-	if p.TOTP != nil {
-		must, err := p.secondFactorRequired(ctx, u)
-		if err != nil {
-			return err
-		}
-		if must {
-			return seeOther(w, "/account?done=second-factor-required#second-factor-h")
-		}
+	// Someone who must have a second factor and has none (a passkey
+	// counts: they may sign in with it) sets one up first.
+	if must, err := p.mustEnrol(r, u); err != nil {
+		return err
+	} else if must {
+		return seeOther(w, enrolURL)
 	}
 	if returnTo == "" {
 		returnTo = defaultReturn

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/authorize"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// TestEnrolFirst: with accounts.second_factor requiring one, a person who
+// has neither a TOTP nor a passkey is signed in but sent to set one up
+// before the device page shows or decides anything, before the consent
+// page, and before the authorization endpoint issues a code (prompt=none
+// answers login_required, with no page); once they have a passkey they go
+// on; and a person the policy does not cover is never stopped.
+func TestEnrolFirst(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	e.pages.TOTP, e.pages.Passkeys, e.pages.SecondFactor = e.st, e.st, SecondFactorAll
+	b := e.browser(t)
+	b.login(testEmail)
+	wantEnrol := func(what string, w interface {
+		Result() *http.Response
+	}) {
+		t.Helper()
+		res := w.Result()
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != enrolURL {
+			t.Errorf("%s: %d to %q; want %s", what, res.StatusCode, loc, enrolURL)
+		}
+	}
+	wantEnrol("device page", b.get("/device?user_code="+testCode))
+	wantEnrol("device entry", b.get("/device"))
+	// The session's form token, as any page of its would carry it.
+	r := httptest.NewRequest("GET", "/", nil)
+	for name, v := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: name, Value: v})
+	}
+	s, _, err := e.pages.Sessions.Current(r)
+	if err != nil || s == nil {
+		t.Fatalf("session: %v, %v", s, err)
+	}
+	token := e.pages.csrfToken("session:" + s.Hash)
+	wantEnrol("device approval", b.post("/device", url.Values{"user_code": {testCode}, "decision": {"approve"}, "csrf_token": {token}}))
+	if got := e.status(t, testCode); got != store.DevicePending {
+		t.Errorf("status after a refused approval = %q; want pending", got)
+	}
+	wantEnrol("authorization request", b.get(authorizePath))
+	wantEnrol("consent page", b.get("/consent?request=anything"))
+	wantEnrol("consent decision", b.post("/consent", url.Values{"request": {"anything"}, "decision": {"approve"}, "csrf_token": {token}}))
+	w := b.get(authorizePath + "&prompt=none")
+	if q := clientAnswer(t, w.Code, w.Header().Get("Location")); q.Get("error") != authorize.LoginRequired || q.Get("code") != "" {
+		t.Errorf("prompt=none: %v; want login_required and no code", q)
+	}
+
+	// A passkey is a second factor: the device page opens.
+	if err := e.st.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-1", UserID: e.user.ID, PublicKey: []byte{1}, Name: "Phone",
+		AAGUID: make([]byte, 16), CreatedAt: e.now}); err != nil {
+		t.Fatal(err)
+	}
+	if w := b.get("/device?user_code=" + testCode); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `value="approve"`) {
+		t.Errorf("with a passkey, the device page: %d", w.Code)
+	}
+
+	// Policy admins: Bob is none, and is never stopped.
+	e.pages.SecondFactor = SecondFactorAdmins
+	bob := e.browser(t)
+	bob.login("bob@example.com")
+	if w := bob.get("/device?user_code=" + testCode); w.Code != http.StatusOK {
+		t.Errorf("a person the policy does not cover: %d", w.Code)
+	}
+}
