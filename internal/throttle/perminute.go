@@ -182,14 +182,17 @@ func (p *PerMinute) Run(ctx context.Context, now func() time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
-			// The store is still open while the server shuts down; give
-			// the last add a moment of its own.
+			// The store is usually still open while the server shuts
+			// down; give the last add a moment of its own. It is a best
+			// effort, and says nothing when the store has gone first.
 			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			p.logErr(p.Flush(last, now()))
+			_ = p.Flush(last, now())
 			cancel()
 			return
 		case <-t.C:
-			p.logErr(p.Flush(ctx, now()))
+			if err := p.Flush(ctx, now()); ctx.Err() == nil {
+				p.logErr(err)
+			}
 		}
 	}
 }
