@@ -55,7 +55,7 @@ func ServerConfig(mailboxPort int) string {
   attempts_per_account: 10000
   attempts_per_ip: 10000
   attempts_global: 100000
-login: {attempts_per_account: 10000, attempts_per_ip: 10000}
+login: {attempts_per_account: 10000, attempts_per_ip: 10000, account_ceiling: 10000}
 invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s}
 tokens: {access_token_lifetime: 1h}
 smtp: {host: 127.0.0.1, port: %d, tls: none, from: "Latchkey <noreply@latchkey.test>"}
