@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"math"
+	mathrand "math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,13 +71,18 @@ func TestGenerateFormat(t *testing.T) {
 // chi-squared test (docs/security.md DF-05). With 19 degrees of freedom
 // the 0.001 critical value is 43.82; a modulo-biased draw over 20 symbols
 // (256 % 20 = 16 favoured symbols) exceeds it by far at this sample size.
+// The bytes come from a seeded ChaCha8 stream, not crypto/rand: what is
+// tested is how Generate maps uniform bytes to symbols, and with fresh
+// randomness eight positions at p < 0.001 made the test fail about once in
+// 125 runs with nothing wrong (it did, in CI).
 func TestGenerateUnbiased(t *testing.T) {
 	t.Parallel()
 	p := CodePolicy{Alphabet: Base20, Length: 8}
 	const n = 40000
 	counts := make([][20]int, p.Length)
+	src := mathrand.NewChaCha8([32]byte{'l', 'a', 't', 'c', 'h', 'k', 'e', 'y'})
 	for range n {
-		norm, _, err := p.Generate(rand.Reader)
+		norm, _, err := p.Generate(src)
 		if err != nil {
 			t.Fatal(err)
 		}
