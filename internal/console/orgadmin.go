@@ -121,12 +121,19 @@ func (c *Console) CreateGroup(rq *request) error {
 	return web.SeeOther(rq.w, groupPath(o.ID, g.ID)+"?done=group-created")
 }
 
-func (c *Console) loadGroup(rq *request, o *store.Organization) (*store.ClientGroup, error) {
+// loadGroup loads the organization the path names ({id}) and its device
+// client group ({group_id}): 404 for either missing, or a group of another
+// organization.
+func (c *Console) loadGroup(rq *request) (*store.Organization, *store.ClientGroup, error) {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return nil, nil, err
+	}
 	g, err := c.Admin.Group(rq.ctx, o.ID, rq.r.PathValue("group_id"))
 	if oe := userError(err); oe != nil {
-		return nil, web.Error(http.StatusNotFound, "No such group", "This organization has no such device client group. It may have been deleted; go back to the organization.")
+		return nil, nil, web.Error(http.StatusNotFound, "No such group", "This organization has no such device client group. It may have been deleted; go back to the organization.")
 	}
-	return g, err
+	return o, g, err
 }
 
 // deviceView is a device client as its group's list shows it.
@@ -144,11 +151,7 @@ type groupPage struct {
 // Group serves GET /console/orgs/{id}/groups/{group_id}: the group's
 // settings and its devices, searched (?q=, by name or id) and paged.
 func (c *Console) Group(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	g, err := c.loadGroup(rq, o)
+	o, g, err := c.loadGroup(rq)
 	if err != nil {
 		return err
 	}
@@ -190,11 +193,7 @@ func (c *Console) renderGroup(rq *request, status int, notice string, o *store.O
 // SaveGroup serves POST /console/orgs/{id}/groups/{group_id}: name,
 // description and scopes, by the admin API's rules.
 func (c *Console) SaveGroup(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	g, err := c.loadGroup(rq, o)
+	o, g, err := c.loadGroup(rq)
 	if err != nil {
 		return err
 	}
@@ -219,11 +218,7 @@ func deleteGroupConfirm(o *store.Organization, g *store.ClientGroup) confirmPage
 
 // DeleteGroupForm serves GET /console/orgs/{id}/groups/{group_id}/delete.
 func (c *Console) DeleteGroupForm(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	g, err := c.loadGroup(rq, o)
+	o, g, err := c.loadGroup(rq)
 	if err != nil {
 		return err
 	}
@@ -232,11 +227,7 @@ func (c *Console) DeleteGroupForm(rq *request) error {
 
 // DeleteGroup serves POST /console/orgs/{id}/groups/{group_id}/delete.
 func (c *Console) DeleteGroup(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	g, err := c.loadGroup(rq, o)
+	o, g, err := c.loadGroup(rq)
 	if err != nil {
 		return err
 	}
@@ -250,14 +241,18 @@ func (c *Console) DeleteGroup(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=group-deleted")
 }
 
-// loadDevice loads the device client the path names ({client_id}), which
-// must be owned by o.
-func (c *Console) loadDevice(rq *request, o *store.Organization) (*store.Client, error) {
+// loadDevice loads the organization the path names ({id}) and the device
+// client ({client_id}), which must be owned by it.
+func (c *Console) loadDevice(rq *request) (*store.Organization, *store.Client, error) {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return nil, nil, err
+	}
 	cl, err := c.Store.GetClient(rq.ctx, rq.r.PathValue("client_id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cl.OrgID != o.ID) {
-		return nil, web.Error(http.StatusNotFound, "No such device", "This organization has no such device. It may have been removed; go back to the organization.")
+		return nil, nil, web.Error(http.StatusNotFound, "No such device", "This organization has no such device. It may have been removed; go back to the organization.")
 	}
-	return cl, err
+	return o, cl, err
 }
 
 type devicePage struct {
@@ -269,11 +264,7 @@ type devicePage struct {
 
 // Device serves GET /console/orgs/{id}/devices/{client_id}.
 func (c *Console) Device(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -301,11 +292,7 @@ func (c *Console) renderDevice(rq *request, status int, notice string, o *store.
 // RenameDevice serves POST /console/orgs/{id}/devices/{client_id}/name,
 // by the admin API's rules for a client's name.
 func (c *Console) RenameDevice(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -325,11 +312,7 @@ func (c *Console) RenameDevice(rq *request) error {
 // organization's. It joins first, so that a failure between the two
 // leaves it in both groups rather than in neither.
 func (c *Console) MoveDevice(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -367,11 +350,7 @@ func removeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
 
 // RemoveDeviceForm serves GET /console/orgs/{id}/devices/{client_id}/remove.
 func (c *Console) RemoveDeviceForm(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -381,11 +360,7 @@ func (c *Console) RemoveDeviceForm(rq *request) error {
 // RemoveDevice serves POST /console/orgs/{id}/devices/{client_id}/remove:
 // the device client is deleted, as DELETE /admin/v1/clients/{id} does.
 func (c *Console) RemoveDevice(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -409,11 +384,7 @@ func rotateDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
 
 // RotateDeviceSecretForm serves GET /console/orgs/{id}/devices/{client_id}/secret.
 func (c *Console) RotateDeviceSecretForm(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -428,11 +399,7 @@ type deviceSecretPage struct {
 // RotateDeviceSecret serves POST /console/orgs/{id}/devices/{client_id}/secret:
 // the new secret, shown on this answer only.
 func (c *Console) RotateDeviceSecret(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -458,11 +425,7 @@ func revokeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
 
 // RevokeDeviceTokensForm serves GET /console/orgs/{id}/devices/{client_id}/revoke.
 func (c *Console) RevokeDeviceTokensForm(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
@@ -471,11 +434,7 @@ func (c *Console) RevokeDeviceTokensForm(rq *request) error {
 
 // RevokeDeviceTokens serves POST /console/orgs/{id}/devices/{client_id}/revoke.
 func (c *Console) RevokeDeviceTokens(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	d, err := c.loadDevice(rq, o)
+	o, d, err := c.loadDevice(rq)
 	if err != nil {
 		return err
 	}
