@@ -78,20 +78,7 @@ func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
 // is set, and leaves the browser light and phone-sized.
 func brandShots(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("LATCHKEY_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	for _, scheme := range []string{"light", "dark"} {
-		mustDo(t, chromedp.Do(ctx, colorScheme(scheme)))
-		for _, sw := range screenWidths {
-			mustDo(t, chromedp.Do(ctx, chromedp.EmulateViewport(sw.width, 800)))
-			buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			mustDo(t, err)
-			mustDo(t, os.WriteFile(filepath.Join(dir, "brand-"+name+"-"+scheme+"-"+sw.name+".png"), buf, 0o644))
-		}
-	}
-	mustDo(t, chromedp.Do(ctx, colorScheme("light"), chromedp.EmulateViewport(412, 915)))
+	schemeShots(t, ctx, "brand-"+name)
 }
 
 // checkBrand holds the page in the browser to the brand: its name in the
