@@ -27,8 +27,7 @@ import (
 // instance) of the account's id, the mark's id and its expiry; the mark's
 // id names its budget in the store, so the budget holds across instances.
 const (
-	knownCookieName       = "latchkey_known"
-	knownCookieNameSecure = "__Host-latchkey_known" // see session.SecureCookieName
+	knownCookieName = "latchkey_known" // see Pages.cookieName
 	// KnownBrowserLife is how long a mark lasts after the last sign-in
 	// that set it.
 	KnownBrowserLife = 180 * 24 * time.Hour
@@ -44,13 +43,6 @@ type knownMark struct {
 	Expires    int64 // unix seconds
 }
 
-func (p *Pages) knownCookieName() string {
-	if p.Sessions.Secure {
-		return knownCookieNameSecure
-	}
-	return knownCookieName
-}
-
 func (p *Pages) knownMAC(m knownMark) string {
 	key := hmac.New(sha256.New, p.CSRFKey)
 	key.Write([]byte("latchkey known browser key"))
@@ -61,7 +53,7 @@ func (p *Pages) knownMAC(m knownMark) string {
 
 // knownMarks are the browser's marks that are ours and unexpired.
 func (p *Pages) knownMarks(r *http.Request) []knownMark {
-	c, err := r.Cookie(p.knownCookieName())
+	c, err := r.Cookie(p.cookieName(knownCookieName))
 	if err != nil || len(c.Value) > 2048 {
 		return nil
 	}
@@ -104,7 +96,7 @@ func (p *Pages) rememberBrowser(w http.ResponseWriter, r *http.Request, userID s
 			strconv.FormatInt(m.Expires, 10) + "." + p.knownMAC(m)
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name:     p.knownCookieName(),
+		Name:     p.cookieName(knownCookieName),
 		Value:    strings.Join(parts, "~"),
 		Path:     "/",
 		MaxAge:   int(KnownBrowserLife / time.Second),

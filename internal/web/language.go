@@ -33,9 +33,8 @@ import (
 // {{$.When t}} for a date, and read {{.Lang}} and {{.Dir}}.
 
 const (
-	langCookieName       = "latchkey_lang"
-	langCookieNameSecure = "__Host-latchkey_lang"
-	langCookieAge        = time.Hour
+	langCookieName = "latchkey_lang" // see Pages.cookieName
+	langCookieAge  = time.Hour
 )
 
 type localeKey struct{}
@@ -47,13 +46,6 @@ func (p *Pages) languages() *i18n.Set {
 	return i18n.Builtin()
 }
 
-func (p *Pages) langCookieName() string {
-	if p.Sessions != nil && p.Sessions.Secure {
-		return langCookieNameSecure
-	}
-	return langCookieName
-}
-
 // chooseLocale decides r's language and keeps or forgets a ui_locales
 // choice in the cookie; Page puts the result in the request's context.
 func (p *Pages) chooseLocale(w http.ResponseWriter, r *http.Request) *i18n.Locale {
@@ -62,18 +54,18 @@ func (p *Pages) chooseLocale(w http.ResponseWriter, r *http.Request) *i18n.Local
 	if asked {
 		lang := set.MatchUILocales(strings.Join(ui, " "))
 		if lang != "" {
-			http.SetCookie(w, &http.Cookie{Name: p.langCookieName(), Value: lang, Path: "/", MaxAge: int(langCookieAge / time.Second),
+			http.SetCookie(w, &http.Cookie{Name: p.cookieName(langCookieName), Value: lang, Path: "/", MaxAge: int(langCookieAge / time.Second),
 				Secure: p.Sessions != nil && p.Sessions.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			return set.Locale(lang)
 		}
 	}
 	kept := ""
-	if c, err := r.Cookie(p.langCookieName()); err == nil {
+	if c, err := r.Cookie(p.cookieName(langCookieName)); err == nil {
 		kept = set.Supported(c.Value)
 	}
 	if kept != "" && !asked && (r.URL.Path == "/oauth2/authorize" || r.URL.Path == "/user/oauth20/authz") {
 		// A new authorization request, without a language of its own.
-		http.SetCookie(w, &http.Cookie{Name: p.langCookieName(), Value: "", Path: "/", MaxAge: -1,
+		http.SetCookie(w, &http.Cookie{Name: p.cookieName(langCookieName), Value: "", Path: "/", MaxAge: -1,
 			Secure: p.Sessions != nil && p.Sessions.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		kept = ""
 	}

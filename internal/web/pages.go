@@ -324,16 +324,16 @@ func seeOther(w http.ResponseWriter, loc string) error {
 // random pre-session cookie. Signing in changes the binding, so a token
 // taken before sign-in is useless after it, and another browser's token
 // never matches.
-const (
-	csrfCookieName       = "latchkey_csrf"
-	csrfCookieNameSecure = "__Host-latchkey_csrf" // see session.SecureCookieName
-)
+const csrfCookieName = "latchkey_csrf" // see Pages.cookieName
 
-func (p *Pages) csrfCookieName() string {
-	if p.Sessions.Secure {
-		return csrfCookieNameSecure
+// cookieName is the name the pages' cookie name goes by: with the __Host-
+// prefix when the issuer is https, so the browser refuses the cookie from
+// a subdomain or without Secure, as for the session (session.SecureCookieName).
+func (p *Pages) cookieName(name string) string {
+	if p.Sessions != nil && p.Sessions.Secure {
+		return "__Host-" + name
 	}
-	return csrfCookieName
+	return name
 }
 
 func (p *Pages) csrfToken(binding string) string {
@@ -352,7 +352,7 @@ func (p *Pages) csrfFor(w http.ResponseWriter, r *http.Request, s *store.Session
 	if !ok {
 		v = rand.Text()
 		http.SetCookie(w, &http.Cookie{
-			Name:     p.csrfCookieName(),
+			Name:     p.cookieName(csrfCookieName),
 			Value:    v,
 			Path:     "/",
 			Secure:   p.Sessions.Secure,
@@ -382,7 +382,7 @@ func (p *Pages) checkCSRF(r *http.Request, s *store.Session, f oauth.Form) error
 }
 
 func (p *Pages) browserCookie(r *http.Request) (string, bool) {
-	c, err := r.Cookie(p.csrfCookieName())
+	c, err := r.Cookie(p.cookieName(csrfCookieName))
 	if err != nil || len(c.Value) < 16 || len(c.Value) > 64 || !oauth.CleanText(c.Value) {
 		return "", false
 	}

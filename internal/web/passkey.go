@@ -243,7 +243,7 @@ func (p *Pages) loginPasskey(w http.ResponseWriter, r *http.Request, s *store.Se
 	binding, ok := p.csrfBinding(r, s)
 	if !ok {
 		// The cookie was set on this answer: the binding is that value.
-		binding = "browser:" + cookieSet(w, p.csrfCookieName())
+		binding = "browser:" + cookieSet(w, p.cookieName(csrfCookieName))
 	}
 	opts, sd, err := wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {

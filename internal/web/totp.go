@@ -235,7 +235,7 @@ func (p *Pages) renderSecondStep(w http.ResponseWriter, r *http.Request, status 
 	csrf := p.csrfFor(w, r, s)
 	binding, ok := p.csrfBinding(r, s)
 	if !ok {
-		binding = "browser:" + cookieSet(w, p.csrfCookieName())
+		binding = "browser:" + cookieSet(w, p.cookieName(csrfCookieName))
 	}
 	b, err := json.Marshal(secondStep{UserID: userID, ReturnTo: returnTo, Expires: p.Now().Add(secondStepTimeout).Unix()})
 	if err != nil {
