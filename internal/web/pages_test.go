@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
@@ -283,5 +284,24 @@ func TestNoHSTSOverHTTP(t *testing.T) {
 	e.pages.Issuer = "http://127.0.0.1:8080"
 	if got := e.browser(t).get("/login").Header().Get("Strict-Transport-Security"); got != "" {
 		t.Errorf("Strict-Transport-Security = %q over http; want none", got)
+	}
+}
+
+// TestCookieNames: on an https issuer every cookie of the pages carries the
+// __Host- prefix, as the session's does, so a subdomain cannot set it.
+func TestCookieNames(t *testing.T) {
+	t.Parallel()
+	secure := &Pages{Sessions: &session.Manager{Secure: true}}
+	plain := &Pages{Sessions: &session.Manager{}}
+	for _, name := range []string{csrfCookieName, knownCookieName, langCookieName} {
+		if got := secure.cookieName(name); got != "__Host-"+name {
+			t.Errorf("https: cookieName(%q) = %q", name, got)
+		}
+		if got := plain.cookieName(name); got != name {
+			t.Errorf("http: cookieName(%q) = %q", name, got)
+		}
+	}
+	if got := (&Pages{}).cookieName(langCookieName); got != langCookieName {
+		t.Errorf("without sessions: %q", got)
 	}
 }
