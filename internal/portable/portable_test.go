@@ -100,7 +100,7 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 		}
 	}
 	for _, u := range []*store.User{
-		{ID: "u1", Email: "ada@example.com", Name: "Ada Lovelace", PasswordHash: argonHash, CreatedAt: t0, UpdatedAt: at(time.Second)},
+		{ID: "u1", Email: "ada@example.com", Name: "Ada Lovelace", PasswordHash: argonHash, EmailVerified: true, CreatedAt: t0, UpdatedAt: at(time.Second)},
 		{ID: "u2", Email: "bob@example.com", Name: "Bob", PasswordHash: argonHash, Disabled: true, CreatedAt: t0, UpdatedAt: t0},
 		{ID: "u3", Email: "zoë@example.com", Name: "Zoë, no password yet", CreatedAt: t0},
 	} {

@@ -88,15 +88,18 @@ type userCode struct {
 
 // userLine is a store.User.
 type userLine struct {
-	Kind         string    `json:"kind"`
-	ID           string    `json:"id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"password_hash,omitempty"` // PHC-formatted argon2id
-	Disabled     bool      `json:"disabled,omitempty"`
-	Sysadmin     bool      `json:"sysadmin,omitempty"`
-	CreatedAt    timestamp `json:"created_at,omitzero"`
-	UpdatedAt    timestamp `json:"updated_at,omitzero"`
+	Kind         string `json:"kind"`
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	PasswordHash string `json:"password_hash,omitempty"` // PHC-formatted argon2id
+	Disabled     bool   `json:"disabled,omitempty"`
+	Sysadmin     bool   `json:"sysadmin,omitempty"`
+	// EmailVerified: the address was confirmed; a copy that lost it would
+	// stop everyone at accounts.require_verified_email.
+	EmailVerified bool      `json:"email_verified,omitempty"`
+	CreatedAt     timestamp `json:"created_at,omitzero"`
+	UpdatedAt     timestamp `json:"updated_at,omitzero"`
 }
 
 // orgLine is a store.Organization.
@@ -276,15 +279,16 @@ func userToLine(u *store.User) (userLine, error) {
 		return userLine{}, fmt.Errorf("user %q: %w", u.ID, errNotUTF8)
 	}
 	return userLine{
-		Kind:         kindUser,
-		ID:           u.ID,
-		Email:        u.Email,
-		Name:         u.Name,
-		PasswordHash: u.PasswordHash,
-		Disabled:     u.Disabled,
-		Sysadmin:     u.Sysadmin,
-		CreatedAt:    timestamp(u.CreatedAt),
-		UpdatedAt:    timestamp(u.UpdatedAt),
+		Kind:          kindUser,
+		ID:            u.ID,
+		Email:         u.Email,
+		Name:          u.Name,
+		PasswordHash:  u.PasswordHash,
+		Disabled:      u.Disabled,
+		Sysadmin:      u.Sysadmin,
+		EmailVerified: u.EmailVerified,
+		CreatedAt:     timestamp(u.CreatedAt),
+		UpdatedAt:     timestamp(u.UpdatedAt),
 	}, nil
 }
 
@@ -447,14 +451,15 @@ func (l userLine) toStore() (*store.User, error) {
 		return nil, fmt.Errorf("user %q: password_hash is not a PHC-formatted argon2id hash ($argon2id$...)", l.ID)
 	}
 	return &store.User{
-		ID:           l.ID,
-		Email:        strings.ToLower(l.Email), // as the store keeps it, so duplicates are caught here
-		Name:         l.Name,
-		PasswordHash: l.PasswordHash,
-		Disabled:     l.Disabled,
-		Sysadmin:     l.Sysadmin,
-		CreatedAt:    time.Time(l.CreatedAt),
-		UpdatedAt:    time.Time(l.UpdatedAt),
+		ID:            l.ID,
+		Email:         strings.ToLower(l.Email), // as the store keeps it, so duplicates are caught here
+		Name:          l.Name,
+		PasswordHash:  l.PasswordHash,
+		Disabled:      l.Disabled,
+		Sysadmin:      l.Sysadmin,
+		EmailVerified: l.EmailVerified,
+		CreatedAt:     time.Time(l.CreatedAt),
+		UpdatedAt:     time.Time(l.UpdatedAt),
 	}, nil
 }
 
