@@ -145,7 +145,9 @@ func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*c
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &store.User{ID: "u-person", Email: personEmail, Name: "Pat Person", PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	// Pat's address is confirmed: the pages let only such a person
+	// approve a device or consent (accounts.require_verified_email).
+	u := &store.User{ID: "u-person", Email: personEmail, Name: "Pat Person", PasswordHash: hash, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 	mustDo(t, st.CreateUser(ctx, u))
 	scopes := strings.Fields(scopesAll)
 	mustDo(t, st.CreateClient(ctx, &store.Client{ID: tvClient, Name: "Living Room TV", AuthMethod: store.AuthNone,
