@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -48,6 +50,10 @@ func TestConsoleInLanguagesInBrowser(t *testing.T) {
 			mustDo(t, s.Store.CreateInvitation(ctx, &store.Invitation{ID: invitation, TokenHash: strings.Repeat("ab", 32), OrgID: acmeOrg,
 				GroupIDs: []string{groupRead, groupWrite}, Email: "ops@acme.example", DeviceName: "Boiler room sensor", AllowRename: true,
 				InvitedBy: s.User.ID, Status: store.InvitationPending, CreatedAt: now, ExpiresAt: now.Add(72 * time.Hour)}, nil))
+			for i, kind := range []string{audit.GroupCreate, audit.InvitationSend, audit.ServiceKeyRotate} {
+				mustDo(t, s.Store.AddAuditEntry(ctx, &store.AuditEntry{ID: fmt.Sprintf("e-walk-%d", i), At: now, ActorKind: store.ActorUser, ActorID: s.User.ID,
+					Address: "192.0.2.7", Kind: kind, TargetID: groupRead, OrgID: acmeOrg, After: `{"name":"Readers","scope":"read status"}`}))
+			}
 			pages, _ := consoleRoutes(t, s, map[string]string{
 				"/console/clients": tvClient, "/console/users": memberUser, "/console/orgs": acmeOrg, "/console/invitations": invitation,
 				"{group_id}": groupRead, "{client_id}": consoleDevice, "{invitation_id}": invitation,
