@@ -297,3 +297,14 @@ func onlyOneWins(t *testing.T, what string, n int, do func() reply, refusals ...
 	}
 	return won[0]
 }
+
+// confirmAddress marks email's address confirmed, as its mailed link
+// would (the link itself: TestVerificationInBrowser), so that a story
+// about something else may approve a device (accounts.require_verified_email).
+func confirmAddress(t *testing.T, s *testServer, email string) {
+	t.Helper()
+	u, err := s.Store.GetUserByEmail(t.Context(), strings.ToLower(email))
+	mustDo(t, err)
+	u.EmailVerified = true
+	mustDo(t, s.Store.UpdateUser(t.Context(), u))
+}
