@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -77,3 +78,7 @@ func SeeOther(w http.ResponseWriter, loc string) error { return seeOther(w, loc)
 
 // ClientIP is the address r came from (clientip.From, with TrustProxy).
 func (p *Pages) ClientIP(r *http.Request) string { return p.clientIP(r) }
+
+// Locale is the language the request's page is in: the consoles write
+// the mail a request sends in it (i18n.NewContext).
+func (p *Pages) Locale(r *http.Request) *i18n.Locale { return p.locale(r) }
