@@ -52,13 +52,13 @@ func (c *Console) pendingMemberInvitations(rq *request, o *store.Organization) (
 // mailContext is rq's context carrying the page's language, which the
 // invitation email is written in.
 func (c *Console) mailContext(rq *request) context.Context {
-	return i18n.NewContext(rq.ctx, c.Pages.Locale(rq.r))
+	return i18n.NewContext(rq.ctx, rq.loc)
 }
 
-func inviteAdminConfirm(o *store.Organization, email string) confirmPage {
-	return confirmPage{Heading: "Invite " + email + " as an admin of " + o.Name,
-		Text:   "Once they join, they will manage the organization's devices, invitations and members. Enter your password to confirm.",
-		Action: orgPath(o.ID) + "/member-invitations", Button: "Send the invitation", Password: true,
+func inviteAdminConfirm(rq *request, o *store.Organization, email string) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.invite_admin_heading", "email", email, "org", o.Name),
+		Text:   rq.T("console.org.invite_admin_text"),
+		Action: orgPath(o.ID) + "/member-invitations", Button: rq.T("console.org.invite_button"), Password: true,
 		Fields: map[string]string{"email": email, "role": store.RoleAdmin}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
@@ -76,23 +76,25 @@ func (c *Console) InviteMember(rq *request) error {
 	f := memberInviteForm{Email: strings.TrimSpace(rq.form["email"]), Role: rq.form["role"]}
 	if f.Role == store.RoleAdmin {
 		if c.needsPassword(rq) && rq.form["password"] == "" {
-			return c.confirm(rq, http.StatusOK, "", inviteAdminConfirm(o, f.Email))
+			return c.confirm(rq, http.StatusOK, "", inviteAdminConfirm(rq, o, f.Email))
 		}
 		if ok, err := c.reauthenticated(rq); err != nil {
 			return err
 		} else if !ok {
-			return c.confirm(rq, http.StatusForbidden, reauthNotice, inviteAdminConfirm(o, f.Email))
+			return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), inviteAdminConfirm(rq, o, f.Email))
 		}
 	}
 	_, err = svc.InviteMember(c.mailContext(rq), o.ID, f.Email, f.Role, rq.v.User.ID)
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, oe.StatusCode(), describe(oe), o, orgPage{Invite: f})
+		return c.renderOrg(rq, oe.StatusCode(), rq.describe(oe), o, orgPage{Invite: f})
 	}
 	if err != nil {
 		return err
 	}
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-invited")
 }
+
+var errNoMemberInvitation = web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_member_invitation_text")
 
 // loadMemberInvitation loads the member invitation the path names
 // ({member_invitation_id}), which must be o's.
@@ -103,14 +105,14 @@ func (c *Console) loadMemberInvitation(rq *request, o *store.Organization) (*sto
 	}
 	inv, err := svc.MemberInvitation(rq.ctx, o.ID, rq.r.PathValue("member_invitation_id"))
 	if oe := userError(err); oe != nil {
-		return nil, web.Error(http.StatusNotFound, "No such invitation", "This organization has no such invitation. Go back to the organization and reload it.")
+		return nil, errNoMemberInvitation
 	}
 	return inv, err
 }
 
 // ResendMemberInvitation serves POST
-// /console/orgs/{id}/member-invitations/{member_invitation_id}/resend: a new
-// link by email; the old one stops working.
+// /console/orgs/{id}/member-invitations/{member_invitation_id}/resend: a
+// new link by email; the old one stops working.
 func (c *Console) ResendMemberInvitation(rq *request) error {
 	o, err := c.loadOrg(rq)
 	if err != nil {
@@ -122,7 +124,7 @@ func (c *Console) ResendMemberInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.ResendMember(c.mailContext(rq), o.ID, inv.ID, rq.v.User.ID)
 	if oe := userError(err); oe != nil {
-		return web.Error(oe.StatusCode(), "Not sent again", describe(oe))
+		return c.renderOrg(rq, oe.StatusCode(), rq.describe(oe), o, orgPage{})
 	}
 	if err != nil {
 		return err
@@ -130,16 +132,16 @@ func (c *Console) ResendMemberInvitation(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-invitation-resent")
 }
 
-func revokeMemberInvitationConfirm(o *store.Organization, inv *store.MemberInvitation) confirmPage {
-	return confirmPage{Heading: "Revoke the invitation to " + inv.Email,
-		Text:   "Its link stops working at once: they cannot join with it. You can invite the address again later.",
-		Action: memberInvitationPath(o.ID, inv.ID) + "/revoke", Button: "Revoke the invitation", Danger: true,
+func revokeMemberInvitationConfirm(rq *request, o *store.Organization, inv *store.MemberInvitation) confirmPage {
+	return confirmPage{Heading: rq.T("console.inv.revoke_heading", "email", inv.Email),
+		Text:   rq.T("console.org.revoke_invitation_text"),
+		Action: memberInvitationPath(o.ID, inv.ID) + "/revoke", Button: rq.T("console.inv.revoke_button"), Danger: true,
 		Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
 // RevokeMemberInvitationForm serves GET
-// /console/orgs/{id}/member-invitations/{member_invitation_id}/revoke: the
-// confirmation.
+// /console/orgs/{id}/member-invitations/{member_invitation_id}/revoke:
+// the confirmation.
 func (c *Console) RevokeMemberInvitationForm(rq *request) error {
 	o, err := c.loadOrg(rq)
 	if err != nil {
@@ -149,7 +151,7 @@ func (c *Console) RevokeMemberInvitationForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", revokeMemberInvitationConfirm(o, inv))
+	return c.confirm(rq, http.StatusOK, "", revokeMemberInvitationConfirm(rq, o, inv))
 }
 
 // RevokeMemberInvitation serves POST
@@ -165,7 +167,7 @@ func (c *Console) RevokeMemberInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.RevokeMember(rq.ctx, o.ID, inv.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.StatusCode(), describe(oe), revokeMemberInvitationConfirm(o, inv))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), revokeMemberInvitationConfirm(rq, o, inv))
 	}
 	if err != nil {
 		return err

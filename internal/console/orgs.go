@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/web"
@@ -49,7 +50,7 @@ func (c *Console) renderOrgs(rq *request, status int, notice string, p orgsPage)
 	if err != nil {
 		return err
 	}
-	return c.render(rq, status, orgsTemplate, "orgs", "Organizations", notice, p)
+	return c.render(rq, status, orgsTemplate, "orgs", rq.T("console.nav.orgs"), notice, p)
 }
 
 // CreateOrg serves POST /console/orgs/new, by the admin API's rules.
@@ -61,7 +62,7 @@ func (c *Console) CreateOrg(rq *request) error {
 	}
 	o, err := c.Admin.NewOrg(rq.ctx, req)
 	if oe := userError(err); oe != nil {
-		return c.renderOrgs(rq, http.StatusBadRequest, describe(oe), p)
+		return c.renderOrgs(rq, http.StatusBadRequest, rq.describe(oe), p)
 	}
 	if err != nil {
 		return err
@@ -74,7 +75,7 @@ func orgPath(id string) string { return "/console/orgs/" + url.PathEscape(id) }
 func (c *Console) loadOrg(rq *request) (*store.Organization, error) {
 	o, err := c.Store.GetOrganization(rq.ctx, rq.r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, web.Error(http.StatusNotFound, "No such organization", "There is no such organization. It may have been deleted; go back to the list.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_org", "console.err.no_org_text")
 	}
 	return o, err
 }
@@ -171,14 +172,13 @@ func (c *Console) PutMember(rq *request) error {
 		// confirmation asks for the password when it was last entered
 		// more than ReauthWindow ago. It is asked for first without
 		// spending the password budget; a wrong one is refused.
-		email := c.memberEmail(rq, userID)
 		if c.needsPassword(rq) && rq.form["password"] == "" {
-			return c.confirm(rq, http.StatusOK, "", makeAdminConfirm(o, userID, email))
+			return c.confirm(rq, http.StatusOK, "", makeAdminConfirm(rq, o, userID))
 		}
 		if ok, err := c.reauthenticated(rq); err != nil {
 			return err
 		} else if !ok {
-			return c.confirm(rq, http.StatusForbidden, reauthNotice, makeAdminConfirm(o, userID, email))
+			return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), makeAdminConfirm(rq, o, userID))
 		}
 	}
 	// The last-admin rule binds an organization's admin, not a system
@@ -186,7 +186,7 @@ func (c *Console) PutMember(rq *request) error {
 	// decides it in the change's own transaction.
 	_, err = c.Admin.SetMember(rq.ctx, o.ID, userID, role, !rq.v.Sysadmin())
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, oe.StatusCode(), describe(oe), o, orgPage{})
+		return c.renderOrg(rq, oe.StatusCode(), memberNotice(rq, oe), o, orgPage{})
 	}
 	if err != nil {
 		return err
@@ -194,27 +194,27 @@ func (c *Console) PutMember(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-saved")
 }
 
-var errNoMember = web.Error(http.StatusNotFound, "No such member", "That person is not a member of this organization. Go back to the organization and reload it.")
+var errNoMember = web.Error(http.StatusNotFound, "console.err.no_member", "console.err.no_member_text")
 
-// memberEmail is userID's address, or userID when it cannot be read.
-func (c *Console) memberEmail(rq *request, userID string) string {
-	if u, err := c.Store.GetUser(rq.ctx, userID); err == nil {
-		return u.Email
+// memberNotice is the admin API's refusal of a member's change, in words.
+func memberNotice(rq *request, oe *oauth.Error) string {
+	if oe.Description == admin.LastAdmin {
+		return rq.T("console.org.last_admin")
 	}
-	return userID
+	return rq.describe(oe)
 }
 
-func makeAdminConfirm(o *store.Organization, userID, email string) confirmPage {
-	return confirmPage{Heading: "Make " + email + " an admin of " + o.Name,
-		Text:   "They will manage the organization's devices, invitations and members. Enter your password to confirm.",
-		Action: orgPath(o.ID) + "/members", Button: "Make them an admin", Password: true,
+func makeAdminConfirm(rq *request, o *store.Organization, userID string) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.make_admin_heading", "org", o.Name),
+		Text:   rq.T("console.org.make_admin_text"),
+		Action: orgPath(o.ID) + "/members", Button: rq.T("console.org.make_admin_button"), Password: true,
 		Fields: map[string]string{"user_id": userID, "role": store.RoleAdmin}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
-func removeMemberConfirm(o *store.Organization, userID, email string) confirmPage {
-	return confirmPage{Heading: "Remove " + email + " from " + o.Name,
-		Text:   "They are no longer a member of the organization, and no longer an admin of it if they were.",
-		Action: orgPath(o.ID) + "/members/remove", Button: "Remove the member", Danger: true,
+func removeMemberConfirm(rq *request, o *store.Organization, userID, email string) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.remove_heading", "email", email, "org", o.Name),
+		Text:   rq.T("console.org.remove_text"),
+		Action: orgPath(o.ID) + "/members/remove", Button: rq.T("console.org.remove_button"), Danger: true,
 		Fields: map[string]string{"user_id": userID}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
@@ -236,7 +236,11 @@ func (c *Console) RemoveMemberForm(rq *request) error {
 	} else if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", removeMemberConfirm(o, userID, c.memberEmail(rq, userID)))
+	email := userID
+	if u, err := c.Store.GetUser(rq.ctx, userID); err == nil {
+		email = u.Email
+	}
+	return c.confirm(rq, http.StatusOK, "", removeMemberConfirm(rq, o, userID, email))
 }
 
 // RemoveMember serves POST /console/orgs/{id}/members/remove; the
@@ -248,7 +252,7 @@ func (c *Console) RemoveMember(rq *request) error {
 	}
 	err = c.Admin.RemoveMember(rq.ctx, o.ID, rq.form["user_id"], !rq.v.Sysadmin())
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, oe.StatusCode(), describe(oe), o, orgPage{})
+		return c.renderOrg(rq, oe.StatusCode(), memberNotice(rq, oe), o, orgPage{})
 	}
 	if err != nil {
 		return err
@@ -256,10 +260,10 @@ func (c *Console) RemoveMember(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-removed")
 }
 
-func deleteOrgConfirm(o *store.Organization, password bool) confirmPage {
-	return confirmPage{Heading: "Delete " + o.Name,
-		Text:   "The organization " + o.ID + " is deleted with its members, device client groups and invitations. This cannot be undone. An organization that still owns device clients cannot be deleted: delete them first.",
-		Action: orgPath(o.ID) + "/delete", Button: "Delete the organization", Danger: true, Password: password, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
+func deleteOrgConfirm(rq *request, o *store.Organization, password bool) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.delete_heading", "name", o.Name),
+		Text:   rq.T("console.org.delete_text", "id", o.ID),
+		Action: orgPath(o.ID) + "/delete", Button: rq.T("console.org.delete"), Danger: true, Password: password, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
 // DeleteOrgForm serves GET /console/orgs/{id}/delete.
@@ -268,7 +272,7 @@ func (c *Console) DeleteOrgForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", deleteOrgConfirm(o, c.needsPassword(rq)))
+	return c.confirm(rq, http.StatusOK, "", deleteOrgConfirm(rq, o, c.needsPassword(rq)))
 }
 
 // DeleteOrg serves POST /console/orgs/{id}/delete, re-authenticated.
@@ -280,11 +284,11 @@ func (c *Console) DeleteOrg(rq *request) error {
 	if ok, err := c.reauthenticated(rq); err != nil {
 		return err
 	} else if !ok {
-		return c.confirm(rq, http.StatusForbidden, reauthNotice, deleteOrgConfirm(o, true))
+		return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), deleteOrgConfirm(rq, o, true))
 	}
 	err = c.Admin.RemoveOrg(rq.ctx, o.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), deleteOrgConfirm(o, false))
+		return c.confirm(rq, oe.Status, rq.describe(oe), deleteOrgConfirm(rq, o, false))
 	}
 	if err != nil {
 		return err
@@ -320,21 +324,21 @@ func (c *Console) Invitations(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusOK, invitationsTemplate, "invitations", "Invitations", "", invitationsPage{Invitations: shown, Pager: p})
+	return c.render(rq, http.StatusOK, invitationsTemplate, "invitations", rq.T("console.nav.invitations"), "", invitationsPage{Invitations: shown, Pager: p})
 }
 
 func (c *Console) loadInvitation(rq *request) (*store.Invitation, error) {
 	inv, err := c.Store.GetInvitation(rq.ctx, rq.r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, web.Error(http.StatusNotFound, "No such invitation", "There is no such invitation. Go back to the list and reload it.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_invitation_text")
 	}
 	return inv, err
 }
 
-func revokeInvitationConfirm(inv *store.Invitation) confirmPage {
-	return confirmPage{Heading: "Revoke the invitation to " + inv.Email,
-		Text:   "Its link stops working at once; a device that has not accepted it yet cannot.",
-		Action: "/console/invitations/" + url.PathEscape(inv.ID) + "/revoke", Button: "Revoke the invitation", Danger: true,
+func revokeInvitationConfirm(rq *request, inv *store.Invitation) confirmPage {
+	return confirmPage{Heading: rq.T("console.inv.revoke_heading", "email", inv.Email),
+		Text:   rq.T("console.inv.revoke_text"),
+		Action: "/console/invitations/" + url.PathEscape(inv.ID) + "/revoke", Button: rq.T("console.inv.revoke_button"), Danger: true,
 		Back: "/console/invitations", Nav: "invitations"}
 }
 
@@ -344,7 +348,7 @@ func (c *Console) RevokeInvitationForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", revokeInvitationConfirm(inv))
+	return c.confirm(rq, http.StatusOK, "", revokeInvitationConfirm(rq, inv))
 }
 
 // RevokeInvitation serves POST /console/invitations/{id}/revoke, through
@@ -355,11 +359,11 @@ func (c *Console) RevokeInvitation(rq *request) error {
 		return err
 	}
 	if c.Admin.Orgs == nil {
-		return web.Error(http.StatusNotFound, "Invitations are off", "Organizations are not enabled on this server.")
+		return web.Error(http.StatusNotFound, "console.err.invitations_off", "console.err.invitations_off_text")
 	}
 	_, err = c.Admin.Orgs.Revoke(rq.ctx, "", inv.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), revokeInvitationConfirm(inv))
+		return c.confirm(rq, oe.Status, rq.describe(oe), revokeInvitationConfirm(rq, inv))
 	}
 	if err != nil {
 		return err
