@@ -35,11 +35,11 @@ func (c *Console) AuditLog(rq *request) error {
 	}
 	q, err := audit.ParseQuery(v)
 	if err != nil {
-		text := "The filters could not be read."
+		text := "console.err.filters_text"
 		if oe, ok := err.(*oauth.Error); ok {
-			text = describe(oe)
+			text = rq.describe(oe)
 		}
-		return web.Error(http.StatusBadRequest, "Something is wrong with those filters", text)
+		return web.Error(http.StatusBadRequest, "console.err.filters", text)
 	}
 	if v.Get("limit") == "" {
 		q.Limit = auditPageSize
@@ -62,5 +62,5 @@ func (c *Console) AuditLog(rq *request) error {
 		next.Set("cursor", cursor)
 		p.Next = "/console/audit?" + next.Encode()
 	}
-	return c.render(rq, http.StatusOK, auditTemplate, "audit", "Audit log", "", p)
+	return c.render(rq, http.StatusOK, auditTemplate, "audit", rq.T("console.nav.audit"), "", p)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/store"
@@ -23,13 +24,13 @@ var (
 	clientSecretTemplate = page("client_secret")
 )
 
-// grantChoices are the grant types the form offers, each a checkbox of its
-// own (a form's names are never repeated: oauth.ParseForm refuses that).
+// grantChoices are the grant types the form offers (Label a message key),
+// each a checkbox of its own (a form's names are never repeated: oauth.ParseForm refuses that).
 var grantChoices = []struct{ Value, Name, Label string }{
-	{store.GrantDeviceCode, "grant_device_code", "Device code (RFC 8628)"},
-	{store.GrantRefreshToken, "grant_refresh_token", "Refresh token"},
-	{store.GrantAuthorizationCode, "grant_authorization_code", "Authorization code with PKCE"},
-	{store.GrantClientCredentials, "grant_client_credentials", "Client credentials"},
+	{store.GrantDeviceCode, "grant_device_code", "console.grant.device_code"},
+	{store.GrantRefreshToken, "grant_refresh_token", "console.grant.refresh_token"},
+	{store.GrantAuthorizationCode, "grant_authorization_code", "console.grant.authorization_code"},
+	{store.GrantClientCredentials, "grant_client_credentials", "console.grant.client_credentials"},
 }
 
 type clientsPage struct {
@@ -49,7 +50,7 @@ func (c *Console) Clients(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusOK, clientsTemplate, "clients", "Clients", "", clientsPage{Clients: shown, Pager: p})
+	return c.render(rq, http.StatusOK, clientsTemplate, "clients", rq.T("console.nav.clients"), "", clientsPage{Clients: shown, Pager: p})
 }
 
 // clientForm is the form's values, as shown and as sent.
@@ -72,7 +73,7 @@ type clientForm struct {
 	DeviceCodeLifetime     string
 	PollInterval           string
 	DPoPBound              bool
-	CreatedAt, UpdatedAt   string
+	Created, Updated       time.Time
 
 	GrantChoices any
 }
@@ -86,7 +87,7 @@ func formOf(cl *store.Client) clientForm {
 		AccessTokenLifetime: num(j.AccessTokenLifetime), IDTokenLifetime: num(j.IDTokenLifetime),
 		RefreshLifetime: num(j.RefreshLifetime), RefreshIdleLifetime: num(j.RefreshIdleLifetime),
 		RefreshTokenPolicy: j.RefreshTokenPolicy, DeviceCodeLifetime: num(j.DeviceCodeLifetime), PollInterval: num(j.PollInterval),
-		DPoPBound: j.DPoPBound, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		DPoPBound: j.DPoPBound, Created: cl.CreatedAt, Updated: cl.UpdatedAt,
 	}
 	for _, g := range j.GrantTypes {
 		f.Grants[g] = true
@@ -110,9 +111,9 @@ func newClientForm() clientForm {
 
 func (c *Console) renderClientForm(rq *request, status int, notice string, f clientForm) error {
 	f.GrantChoices = grantChoices
-	title := "New client"
+	title := rq.T("console.clients.new")
 	if !f.New {
-		title = "Client " + f.Name
+		title = rq.T("console.client.title", "name", f.Name)
 	}
 	return c.render(rq, status, clientFormTemplate, "clients", title, notice, f)
 }
@@ -124,7 +125,8 @@ func (c *Console) NewClientForm(rq *request) error {
 
 // readClientForm reads the posted form into f (to show it again) and into
 // the admin API's request; a problem with a number is a notice.
-func readClientForm(form map[string]string, f *clientForm) (*admin.ClientRequest, string) {
+func readClientForm(rq *request, f *clientForm) (*admin.ClientRequest, string) {
+	form := rq.form
 	f.Name = form["client_name"]
 	f.RedirectURIs, f.PostLogoutRedirectURIs = form["redirect_uris"], form["post_logout_redirect_uris"]
 	f.Scope, f.AuthMethod, f.SessionAttachment = form["scope"], form["token_endpoint_auth_method"], form["session_attachment"]
@@ -153,12 +155,12 @@ func readClientForm(form map[string]string, f *clientForm) (*admin.ClientRequest
 		in    string
 		dst   **int64
 	}{
-		{"Access token lifetime", f.AccessTokenLifetime, &req.AccessTokenLifetime},
-		{"ID token lifetime", f.IDTokenLifetime, &req.IDTokenLifetime},
-		{"Refresh lifetime", f.RefreshLifetime, &req.RefreshLifetime},
-		{"Refresh idle lifetime", f.RefreshIdleLifetime, &req.RefreshIdleLifetime},
-		{"Device code lifetime", f.DeviceCodeLifetime, &req.DeviceCodeLifetime},
-		{"Poll interval", f.PollInterval, &req.PollInterval},
+		{"console.client.access_token", f.AccessTokenLifetime, &req.AccessTokenLifetime},
+		{"console.client.id_token", f.IDTokenLifetime, &req.IDTokenLifetime},
+		{"console.client.refresh_absolute", f.RefreshLifetime, &req.RefreshLifetime},
+		{"console.client.refresh_idle", f.RefreshIdleLifetime, &req.RefreshIdleLifetime},
+		{"console.client.device_code", f.DeviceCodeLifetime, &req.DeviceCodeLifetime},
+		{"console.client.poll_interval", f.PollInterval, &req.PollInterval},
 	} {
 		s := strings.TrimSpace(n.in)
 		if s == "" {
@@ -166,7 +168,7 @@ func readClientForm(form map[string]string, f *clientForm) (*admin.ClientRequest
 		}
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return nil, n.label + " must be a whole number of seconds (0 for the server's)."
+			return nil, rq.T("console.client.whole_seconds", "field", rq.T(n.label))
 		}
 		*n.dst = &v
 	}
@@ -201,18 +203,18 @@ type secretPage struct {
 // answer, once; nothing shows it again.
 func (c *Console) CreateClient(rq *request) error {
 	f := clientForm{New: true}
-	req, notice := readClientForm(rq.form, &f)
+	req, notice := readClientForm(rq, &f)
 	if notice != "" {
 		return c.renderClientForm(rq, http.StatusBadRequest, notice, f)
 	}
 	cl, secret, err := c.Admin.NewClient(rq.ctx, req)
 	if oe := userError(err); oe != nil {
-		return c.renderClientForm(rq, http.StatusBadRequest, describe(oe), f)
+		return c.renderClientForm(rq, http.StatusBadRequest, rq.describe(oe), f)
 	}
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusCreated, clientSecretTemplate, "clients", "Client created", "",
+	return c.render(rq, http.StatusCreated, clientSecretTemplate, "clients", rq.T("console.client.created"), "",
 		secretPage{Client: cl, Secret: secret, Created: true})
 }
 
@@ -220,7 +222,7 @@ func (c *Console) CreateClient(rq *request) error {
 func (c *Console) loadClient(rq *request) (*store.Client, error) {
 	cl, err := c.Store.GetClient(rq.ctx, rq.r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, web.Error(http.StatusNotFound, "No such client", "There is no such client. It may have been deleted; go back to the list.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_client", "console.err.no_client_text")
 	}
 	return cl, err
 }
@@ -245,20 +247,20 @@ func (c *Console) SaveClient(rq *request) error {
 		return err
 	}
 	f := formOf(cl)
-	req, notice := readClientForm(rq.form, &f)
+	req, notice := readClientForm(rq, &f)
 	if notice != "" {
 		return c.renderClientForm(rq, http.StatusBadRequest, notice, f)
 	}
 	cl, secret, err := c.Admin.ChangeClient(rq.ctx, cl.ID, req, false)
 	if oe := userError(err); oe != nil {
-		return c.renderClientForm(rq, http.StatusBadRequest, describe(oe), f)
+		return c.renderClientForm(rq, http.StatusBadRequest, rq.describe(oe), f)
 	}
 	if err != nil {
 		return err
 	}
 	if secret != "" {
 		// A public client made confidential got its first secret.
-		return c.render(rq, http.StatusOK, clientSecretTemplate, "clients", "New client secret", "", secretPage{Client: cl, Secret: secret})
+		return c.render(rq, http.StatusOK, clientSecretTemplate, "clients", rq.T("console.client.new_secret"), "", secretPage{Client: cl, Secret: secret})
 	}
 	return web.SeeOther(rq.w, clientPath(cl.ID)+"?done=client-saved")
 }
@@ -270,13 +272,13 @@ func (c *Console) RotateSecretForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", rotateConfirm(cl))
+	return c.confirm(rq, http.StatusOK, "", rotateConfirm(rq, cl))
 }
 
-func rotateConfirm(cl *store.Client) confirmPage {
-	return confirmPage{Heading: "Rotate the secret of " + cl.Name,
-		Text:   "A new secret is made and shown once. The current secret stops working at once: every device or app using it must be given the new one.",
-		Action: clientPath(cl.ID) + "/secret", Button: "Rotate the secret", Danger: true, Back: clientPath(cl.ID), Nav: "clients"}
+func rotateConfirm(rq *request, cl *store.Client) confirmPage {
+	return confirmPage{Heading: rq.T("console.client.rotate_heading", "name", cl.Name),
+		Text:   rq.T("console.client.rotate_text"),
+		Action: clientPath(cl.ID) + "/secret", Button: rq.T("console.rotate_secret"), Danger: true, Back: clientPath(cl.ID), Nav: "clients"}
 }
 
 // RotateSecret serves POST /console/clients/{id}/secret.
@@ -287,18 +289,18 @@ func (c *Console) RotateSecret(rq *request) error {
 	}
 	cl, secret, err := c.Admin.NewClientSecret(rq.ctx, cl.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, http.StatusBadRequest, describe(oe), rotateConfirm(cl))
+		return c.confirm(rq, http.StatusBadRequest, rq.describe(oe), rotateConfirm(rq, cl))
 	}
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusOK, clientSecretTemplate, "clients", "New client secret", "", secretPage{Client: cl, Secret: secret})
+	return c.render(rq, http.StatusOK, clientSecretTemplate, "clients", rq.T("console.client.new_secret"), "", secretPage{Client: cl, Secret: secret})
 }
 
-func deleteClientConfirm(cl *store.Client, password bool) confirmPage {
-	return confirmPage{Heading: "Delete " + cl.Name,
-		Text:   "The client " + cl.ID + " is deleted with its grants: every device or app using it is signed out and cannot sign in again. This cannot be undone.",
-		Action: clientPath(cl.ID) + "/delete", Button: "Delete the client", Danger: true, Password: password, Back: clientPath(cl.ID), Nav: "clients"}
+func deleteClientConfirm(rq *request, cl *store.Client, password bool) confirmPage {
+	return confirmPage{Heading: rq.T("console.client.delete_heading", "name", cl.Name),
+		Text:   rq.T("console.client.delete_text", "id", cl.ID),
+		Action: clientPath(cl.ID) + "/delete", Button: rq.T("console.client.delete"), Danger: true, Password: password, Back: clientPath(cl.ID), Nav: "clients"}
 }
 
 // DeleteClientForm serves GET /console/clients/{id}/delete: the
@@ -309,7 +311,7 @@ func (c *Console) DeleteClientForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", deleteClientConfirm(cl, c.needsPassword(rq)))
+	return c.confirm(rq, http.StatusOK, "", deleteClientConfirm(rq, cl, c.needsPassword(rq)))
 }
 
 // DeleteClient serves POST /console/clients/{id}/delete.
@@ -321,11 +323,11 @@ func (c *Console) DeleteClient(rq *request) error {
 	if ok, err := c.reauthenticated(rq); err != nil {
 		return err
 	} else if !ok {
-		return c.confirm(rq, http.StatusForbidden, reauthNotice, deleteClientConfirm(cl, true))
+		return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), deleteClientConfirm(rq, cl, true))
 	}
 	if err := c.Admin.RemoveClient(rq.ctx, cl.ID); err != nil {
 		if oe := userError(err); oe != nil {
-			return c.confirm(rq, http.StatusBadRequest, describe(oe), deleteClientConfirm(cl, false))
+			return c.confirm(rq, http.StatusBadRequest, rq.describe(oe), deleteClientConfirm(rq, cl, false))
 		}
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/web"
@@ -41,6 +42,77 @@ var funcs = template.FuncMap{
 	"pathEscape": url.PathEscape,
 	"seconds":    func(d time.Duration) int64 { return int64(d / time.Second) },
 	"scope":      oauth.JoinScope,
+	// The message keys of what the store holds as identifiers: the
+	// templates show the key's words ({{$.T (stateKey .State)}}), and
+	// the identifier where an operator needs it (the audit log's kind).
+	"stateKey":    labelKey(stateKeys),
+	"roleKey":     labelKey(roleKeys),
+	"actorKey":    labelKey(actorKeys),
+	"kindKey":     labelKey(kindKeys),
+	"keyStateKey": labelKey(keyStateKeys),
+	"groupNames":  groupNames,
+}
+
+// labelKey is a template function that gives the message key of an
+// identifier in keys, or the identifier itself when it has none (a kind
+// newer than the catalogs is shown as it is, not as a missing key).
+func labelKey(keys map[string]string) func(string) string {
+	return func(id string) string {
+		if k, ok := keys[id]; ok {
+			return k
+		}
+		return id
+	}
+}
+
+// Message keys of the invitations' states (org.State), members' roles,
+// the audit log's actor kinds and kinds of change, and signing keys'
+// states (keys.go).
+var (
+	stateKeys = map[string]string{
+		store.InvitationPending: "console.state.pending", store.InvitationExpired: "console.state.expired",
+		store.InvitationAccepted: "console.state.accepted", store.InvitationDeclined: "console.state.declined",
+		store.InvitationRevoked: "console.state.revoked",
+	}
+	roleKeys  = map[string]string{store.RoleAdmin: "console.role.admin", store.RoleMember: "console.role.member"}
+	actorKeys = map[string]string{
+		store.ActorUser: "console.actor.user", store.ActorAdminToken: "console.actor.admin_token",
+		store.ActorServiceKey: "console.actor.service_key", store.ActorDevice: "console.actor.device",
+		store.ActorInvitation: "console.actor.invitation",
+	}
+	kindKeys = map[string]string{
+		audit.ClientCreate: "console.kind.client_create", audit.ClientUpdate: "console.kind.client_update",
+		audit.ClientDelete: "console.kind.client_delete", audit.ClientRotateSecret: "console.kind.client_rotate_secret",
+		audit.ClientRevokeTokens: "console.kind.client_revoke_tokens", audit.UserCreate: "console.kind.user_create",
+		audit.UserUpdate: "console.kind.user_update", audit.UserDelete: "console.kind.user_delete",
+		audit.UserPasswordReset: "console.kind.user_password_reset", audit.GrantRevoke: "console.kind.grant_revoke",
+		audit.OrgCreate: "console.kind.org_create", audit.OrgUpdate: "console.kind.org_update",
+		audit.OrgDelete: "console.kind.org_delete", audit.MemberPut: "console.kind.member_put",
+		audit.MemberDelete: "console.kind.member_delete", audit.GroupCreate: "console.kind.group_create",
+		audit.GroupUpdate: "console.kind.group_update", audit.GroupDelete: "console.kind.group_delete",
+		audit.GroupAddClient: "console.kind.group_add_client", audit.GroupRemoveClient: "console.kind.group_remove_client",
+		audit.InvitationSend: "console.kind.invitation_send", audit.InvitationResend: "console.kind.invitation_resend",
+		audit.InvitationRevoke: "console.kind.invitation_revoke", audit.InvitationAccept: "console.kind.invitation_accept",
+		audit.InvitationDecline: "console.kind.invitation_decline", audit.RegistrationTokenCreate: "console.kind.registration_token_create",
+		audit.RegistrationTokenDelete: "console.kind.registration_token_delete", audit.SigningKeyRotate: "console.kind.signing_key_rotate",
+		audit.ServiceKeyCreate: "console.kind.service_key_create", audit.ServiceKeyRotate: "console.kind.service_key_rotate",
+		audit.ServiceKeyRevoke: "console.kind.service_key_revoke", audit.DeviceComplete: "console.kind.device_complete",
+	}
+	keyStateKeys = map[string]string{keySigning: "console.keys.signing", keyPublished: "console.keys.published", keyRetired: "console.keys.retired"}
+)
+
+// groupNames are the names of the groups ids, by names; deleted for one
+// that is gone.
+func groupNames(ids []string, names map[string]string, deleted string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		if n, ok := names[id]; ok {
+			out[i] = n
+		} else {
+			out[i] = deleted
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // page registers one console page with package web (its layout and
@@ -48,8 +120,13 @@ var funcs = template.FuncMap{
 // its name.
 func page(name string) string {
 	web.RegisterPage("console/"+name, templateFiles, funcs, "templates/nav.html", "templates/"+name+".html")
+	pageNames = append(pageNames, "console/"+name)
 	return "console/" + name
 }
+
+// pageNames are the registered pages (a test renders each in every
+// language).
+var pageNames []string
 
 // Store is what the console reads itself; every change goes through
 // Admin.
@@ -107,14 +184,16 @@ type request struct {
 	r    *http.Request
 	ctx  context.Context // carries the user as the audit log's actor
 	v    *web.Viewer
-	form oauth.Form // a POST's, CSRF checked
+	form oauth.Form   // a POST's, CSRF checked
+	loc  *i18n.Locale // the person's language (web.Pages chose it)
 }
 
-var errNotAdmin = web.Error(http.StatusForbidden, "Not allowed",
-	"The console is for system administrators, and you are not one. Ask one if you need this.")
+// T is the message key in the person's language (i18n.Locale.T).
+func (rq *request) T(key string, args ...any) string { return rq.loc.T(key, args...) }
 
-var errNotOrgAdmin = web.Error(http.StatusForbidden, "Not allowed",
-	"This organization's console is for its admins and for system administrators, and you are neither. Ask one of its admins if you need this.")
+var errNotAdmin = web.Error(http.StatusForbidden, "err.not_allowed.heading", "console.err.not_admin")
+
+var errNotOrgAdmin = web.Error(http.StatusForbidden, "err.not_allowed.heading", "console.err.not_org_admin")
 
 // Who may use a console page.
 type role int
@@ -209,7 +288,7 @@ func (c *Console) admit(w http.ResponseWriter, r *http.Request, who role) (*requ
 		return nil, err
 	}
 	actor := audit.Actor{Kind: store.ActorUser, ID: v.User.ID, Address: c.Pages.ClientIP(r)}
-	return &request{w: w, r: r, ctx: audit.WithActor(r.Context(), actor), v: v}, nil
+	return &request{w: w, r: r, ctx: audit.WithActor(r.Context(), actor), v: v, loc: c.Pages.Locale(r)}, nil
 }
 
 // view is what every console page's template gets.
@@ -219,10 +298,12 @@ type view struct {
 	Nav      string // the section the page belongs to
 	Org      *store.Organization
 	OrgNav   string // the section of the organization's console, when Org is set
-	Done     string // what the last change did, from ?done=
+	Done     string // what the last change did, from ?done=, in words
 	Page     any    // the page's own data
 }
 
+// render renders template t in section nav. title and notice are words
+// (rq.T), or data such as a client's name.
 func (c *Console) render(rq *request, status int, t string, nav, title, notice string, data any) error {
 	return c.renderIn(rq, status, t, nav, nil, "", title, notice, data)
 }
@@ -238,35 +319,40 @@ func (c *Console) renderIn(rq *request, status int, t string, nav string, o *sto
 	if err != nil {
 		return err
 	}
-	return c.Pages.Render(rq.w, status, t, view{
+	var doneWords string
+	if key, ok := doneKeys[done]; ok {
+		doneWords = rq.T(key)
+	}
+	return c.Pages.Render(rq.w, rq.r, status, t, view{
 		Base:     web.Base{Title: title, CSRF: c.Pages.CSRFToken(rq.w, rq.r, rq.v.Session), User: rq.v.User, Notice: notice, Wide: true},
-		Sysadmin: rq.v.Sysadmin(), Nav: nav, Org: o, OrgNav: orgNav, Done: doneText[done], Page: data,
+		Sysadmin: rq.v.Sysadmin(), Nav: nav, Org: o, OrgNav: orgNav, Done: doneWords, Page: data,
 	})
 }
 
-// doneText are the confirmations a change redirects with (?done=).
-var doneText = map[string]string{
-	"client-saved":      "The client is saved.",
-	"client-deleted":    "The client is deleted; its tokens no longer work.",
-	"user-saved":        "The user is saved.",
-	"password-set":      "The password is set. The user's sessions ended, with the grants attached to them.",
-	"reset-sent":        "A password reset link is on its way to the user. Nothing changes until they use it.",
-	"grant-revoked":     "The grant is revoked: its tokens stopped working.",
-	"org-created":       "The organization is created.",
-	"org-deleted":       "The organization is deleted.",
-	"member-saved":      "The member is saved.",
-	"member-removed":    "The member is removed.",
-	"invitation-gone":   "The invitation is revoked.",
-	"invitation-sent":   "The invitation is sent: its email is on its way.",
-	"invitation-resent": "The invitation is sent again with a new link; the old link no longer works.",
-	"group-created":     "The group is created.",
-	"group-saved":       "The group is saved.",
-	"group-deleted":     "The group is deleted; its pending invitations are revoked.",
-	"device-renamed":    "The device is renamed.",
-	"device-moved":      "The device is moved.",
-	"device-removed":    "The device is removed: it can no longer get tokens.",
-	"tokens-revoked":    "The device's tokens are revoked: they stopped working.",
-	"keys-rotated":      "New signing keys are published; they sign once the publish delay has passed.",
+// doneKeys are the confirmations a change redirects with (?done=), as
+// message keys.
+var doneKeys = map[string]string{
+	"client-saved":      "console.done.client_saved",
+	"client-deleted":    "console.done.client_deleted",
+	"user-saved":        "console.done.user_saved",
+	"password-set":      "console.done.password_set",
+	"reset-sent":        "console.done.reset_sent",
+	"grant-revoked":     "console.done.grant_revoked",
+	"org-created":       "console.done.org_created",
+	"org-deleted":       "console.done.org_deleted",
+	"member-saved":      "console.done.member_saved",
+	"member-removed":    "console.done.member_removed",
+	"invitation-gone":   "console.done.invitation_gone",
+	"invitation-sent":   "console.done.invitation_sent",
+	"invitation-resent": "console.done.invitation_resent",
+	"group-created":     "console.done.group_created",
+	"group-saved":       "console.done.group_saved",
+	"group-deleted":     "console.done.group_deleted",
+	"device-renamed":    "console.done.device_renamed",
+	"device-moved":      "console.done.device_moved",
+	"device-removed":    "console.done.device_removed",
+	"tokens-revoked":    "console.done.tokens_revoked",
+	"keys-rotated":      "console.done.keys_rotated",
 }
 
 // userError is the admin API's answer to what was sent, shown to the
@@ -279,7 +365,23 @@ func userError(err error) *oauth.Error {
 	return nil
 }
 
-// describe is an admin API error as a sentence.
+// describe is an admin API error as a sentence in the person's language.
+// The admin API's descriptions are English (they are the JSON API's too):
+// in English they are shown with the form's labels for the API's member
+// names; in another language after a word of refusal in it, as the API
+// wrote them, member names and all, which match the API's documentation.
+func (rq *request) describe(oe *oauth.Error) string {
+	if rq.loc.Lang() != i18n.Base {
+		d := oe.Description
+		if d == "" {
+			d = oe.Code
+		}
+		return rq.T("console.refused", "reason", d)
+	}
+	return describe(oe)
+}
+
+// describe is an admin API error as an English sentence.
 func describe(oe *oauth.Error) string {
 	d := oe.Description
 	if d == "" {
@@ -336,7 +438,9 @@ func (c *Console) reauthenticated(rq *request) (bool, error) {
 
 // reauthNotice is shown when a sensitive action's password is missing or
 // wrong.
-var reauthNotice = "Enter your password to confirm: it is asked for again " + strconv.Itoa(int(ReauthWindow.Minutes())) + " minutes after you last entered it."
+func (rq *request) reauthNotice() string {
+	return rq.T("console.reauth", "n", int(ReauthWindow/time.Minute))
+}
 
 // needsPassword reports whether a sensitive action now would ask for the
 // password.
@@ -370,7 +474,7 @@ func paginate[T any](rq *request, base string, items []T, match func(T, string) 
 	n := 1
 	if ps != "" {
 		if n, err = strconv.Atoi(ps); err != nil || n < 1 || n > 1_000_000 {
-			return nil, pager{}, web.Error(http.StatusBadRequest, "No such page", "The page number must be a whole number from 1.")
+			return nil, pager{}, web.Error(http.StatusBadRequest, "console.err.no_page", "console.err.page_number")
 		}
 	}
 	var found []T
@@ -420,6 +524,7 @@ type confirmPage struct {
 	Button        string
 	Danger        bool
 	Password      bool              // the password is asked for (re-authentication)
+	ReauthMinutes int               // ReauthWindow, for the password's hint
 	Fields        map[string]string // hidden fields
 	Back          string
 	Nav           string              // the section it belongs to
@@ -431,6 +536,7 @@ var confirmTemplate = page("confirm")
 
 func (c *Console) confirm(rq *request, status int, notice string, p confirmPage) error {
 	nav := p.Nav
+	p.ReauthMinutes = int(ReauthWindow / time.Minute)
 	if p.Org != nil {
 		nav = "orgs"
 	}
@@ -461,6 +567,6 @@ func (c *Console) Overview(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusOK, overviewTemplate, "overview", "Console", "",
+	return c.render(rq, http.StatusOK, overviewTemplate, "overview", rq.T("console.overview.heading"), "",
 		overviewPage{Clients: len(cs), Users: len(us), Orgs: len(os)})
 }

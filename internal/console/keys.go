@@ -26,8 +26,15 @@ type Keys interface {
 type keyView struct {
 	ID, Algorithm                  string
 	CreatedAt, NotBefore, NotAfter time.Time
-	State                          string
+	State                          string // keySigning, keyPublished or keyRetired
 }
+
+// A signing key's states on the page (keyStateKeys has their words).
+const (
+	keySigning   = "signing"
+	keyPublished = "published" // not signing yet
+	keyRetired   = "retired"   // still published
+)
 
 type keysPage struct {
 	Keys []keyView
@@ -42,29 +49,28 @@ func (c *Console) SigningKeys(rq *request) error {
 	now := c.now()
 	p := keysPage{}
 	for _, k := range ks {
-		v := keyView{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, NotBefore: k.NotBefore, NotAfter: k.NotAfter, State: "signing"}
+		v := keyView{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, NotBefore: k.NotBefore, NotAfter: k.NotAfter, State: keySigning}
 		switch {
 		case now.Before(k.NotBefore):
-			v.State = "published, not yet signing"
+			v.State = keyPublished
 		case !k.NotAfter.IsZero() && !now.Before(k.NotAfter):
-			v.State = "retired, still published"
+			v.State = keyRetired
 		}
 		p.Keys = append(p.Keys, v)
 	}
 	slices.Reverse(p.Keys) // newest first
-	return c.render(rq, http.StatusOK, keysTemplate, "keys", "Signing keys", "", p)
+	return c.render(rq, http.StatusOK, keysTemplate, "keys", rq.T("console.nav.keys"), "", p)
 }
 
-func rotateKeysConfirm(password bool) confirmPage {
-	return confirmPage{Heading: "Rotate the signing keys",
-		Text: "A new ES256 and a new RS256 key are published now and sign once every instance has loaded them (the publish delay); " +
-			"the current keys then stop signing and stay published until the tokens they signed have expired.",
-		Action: "/console/keys/rotate", Button: "Rotate the keys", Danger: true, Password: password, Back: "/console/keys", Nav: "keys"}
+func rotateKeysConfirm(rq *request, password bool) confirmPage {
+	return confirmPage{Heading: rq.T("console.keys.rotate_heading"),
+		Text:   rq.T("console.keys.rotate_text"),
+		Action: "/console/keys/rotate", Button: rq.T("console.keys.rotate"), Danger: true, Password: password, Back: "/console/keys", Nav: "keys"}
 }
 
 // RotateKeysForm serves GET /console/keys/rotate: the confirmation.
 func (c *Console) RotateKeysForm(rq *request) error {
-	return c.confirm(rq, http.StatusOK, "", rotateKeysConfirm(c.needsPassword(rq)))
+	return c.confirm(rq, http.StatusOK, "", rotateKeysConfirm(rq, c.needsPassword(rq)))
 }
 
 // RotateKeys serves POST /console/keys/rotate, re-authenticated: a new key
@@ -73,7 +79,7 @@ func (c *Console) RotateKeys(rq *request) error {
 	if ok, err := c.reauthenticated(rq); err != nil {
 		return err
 	} else if !ok {
-		return c.confirm(rq, http.StatusForbidden, reauthNotice, rotateKeysConfirm(true))
+		return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), rotateKeysConfirm(rq, true))
 	}
 	for _, alg := range keys.Algorithms {
 		k, err := c.Keys.Rotate(rq.ctx, alg)

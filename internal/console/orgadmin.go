@@ -56,11 +56,10 @@ func (c *Console) MyOrgs(rq *request) error {
 	if len(p.Orgs) == 0 {
 		return errNotConsoleUser
 	}
-	return c.render(rq, http.StatusOK, myOrgsTemplate, "my-orgs", "Your organizations", "", p)
+	return c.render(rq, http.StatusOK, myOrgsTemplate, "my-orgs", rq.T("console.nav.my_orgs"), "", p)
 }
 
-var errNotConsoleUser = web.Error(http.StatusForbidden, "Not allowed",
-	"The console is for system administrators and organizations' admins, and you are neither. Ask an admin of your organization if you need this.")
+var errNotConsoleUser = web.Error(http.StatusForbidden, "err.not_allowed.heading", "console.err.not_console_user")
 
 func groupPath(orgID, groupID string) string {
 	return orgPath(orgID) + "/groups/" + url.PathEscape(groupID)
@@ -113,7 +112,7 @@ func (c *Console) CreateGroup(rq *request) error {
 	f, req := readGroupForm(rq)
 	g, err := c.Admin.NewGroup(rq.ctx, o.ID, req)
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, http.StatusBadRequest, describe(oe), o, orgPage{Role: store.RoleMember, Group: f})
+		return c.renderOrg(rq, http.StatusBadRequest, rq.describe(oe), o, orgPage{Role: store.RoleMember, Group: f})
 	}
 	if err != nil {
 		return err
@@ -131,7 +130,7 @@ func (c *Console) loadGroup(rq *request) (*store.Organization, *store.ClientGrou
 	}
 	g, err := c.Admin.Group(rq.ctx, o.ID, rq.r.PathValue("group_id"))
 	if oe := userError(err); oe != nil {
-		return nil, nil, web.Error(http.StatusNotFound, "No such group", "This organization has no such device client group. It may have been deleted; go back to the organization.")
+		return nil, nil, web.Error(http.StatusNotFound, "console.err.no_group", "console.err.no_group_text")
 	}
 	return o, g, err
 }
@@ -200,7 +199,7 @@ func (c *Console) SaveGroup(rq *request) error {
 	f, req := readGroupForm(rq)
 	_, err = c.Admin.ChangeGroup(rq.ctx, o.ID, g.ID, req)
 	if oe := userError(err); oe != nil {
-		return c.renderGroup(rq, oe.Status, describe(oe), o, g, f)
+		return c.renderGroup(rq, oe.Status, rq.describe(oe), o, g, f)
 	}
 	if err != nil {
 		return err
@@ -208,11 +207,10 @@ func (c *Console) SaveGroup(rq *request) error {
 	return web.SeeOther(rq.w, groupPath(o.ID, g.ID)+"?done=group-saved")
 }
 
-func deleteGroupConfirm(o *store.Organization, g *store.ClientGroup) confirmPage {
-	return confirmPage{Heading: "Delete the group " + g.Name,
-		Text: "Its devices leave it, and lose the scopes it gave them (the devices themselves stay). " +
-			"Its pending invitations are revoked. This cannot be undone.",
-		Action: groupPath(o.ID, g.ID) + "/delete", Button: "Delete the group", Danger: true,
+func deleteGroupConfirm(rq *request, o *store.Organization, g *store.ClientGroup) confirmPage {
+	return confirmPage{Heading: rq.T("console.group.delete_heading", "name", g.Name),
+		Text:   rq.T("console.group.delete_text"),
+		Action: groupPath(o.ID, g.ID) + "/delete", Button: rq.T("console.group.delete"), Danger: true,
 		Back: groupPath(o.ID, g.ID), Org: o, OrgNav: "org"}
 }
 
@@ -222,7 +220,7 @@ func (c *Console) DeleteGroupForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", deleteGroupConfirm(o, g))
+	return c.confirm(rq, http.StatusOK, "", deleteGroupConfirm(rq, o, g))
 }
 
 // DeleteGroup serves POST /console/orgs/{id}/groups/{group_id}/delete.
@@ -233,7 +231,7 @@ func (c *Console) DeleteGroup(rq *request) error {
 	}
 	err = c.Admin.RemoveGroup(rq.ctx, o.ID, g.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), deleteGroupConfirm(o, g))
+		return c.confirm(rq, oe.Status, rq.describe(oe), deleteGroupConfirm(rq, o, g))
 	}
 	if err != nil {
 		return err
@@ -250,7 +248,7 @@ func (c *Console) loadDevice(rq *request) (*store.Organization, *store.Client, e
 	}
 	cl, err := c.Store.GetClient(rq.ctx, rq.r.PathValue("client_id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cl.OrgID != o.ID) {
-		return nil, nil, web.Error(http.StatusNotFound, "No such device", "This organization has no such device. It may have been removed; go back to the organization.")
+		return nil, nil, web.Error(http.StatusNotFound, "console.err.no_device", "console.err.no_device_text")
 	}
 	return o, cl, err
 }
@@ -299,7 +297,7 @@ func (c *Console) RenameDevice(rq *request) error {
 	name := strings.TrimSpace(rq.form["name"])
 	_, _, err = c.Admin.ChangeClient(rq.ctx, d.ID, &admin.ClientRequest{ClientName: &name}, false)
 	if oe := userError(err); oe != nil {
-		return c.renderDevice(rq, oe.Status, describe(oe), o, d, name)
+		return c.renderDevice(rq, oe.Status, rq.describe(oe), o, d, name)
 	}
 	if err != nil {
 		return err
@@ -318,21 +316,21 @@ func (c *Console) MoveDevice(rq *request) error {
 	}
 	from, to := rq.form["from"], rq.form["to"]
 	if from == "" || to == "" || from == to {
-		return c.renderDevice(rq, http.StatusBadRequest, "Choose the group to move the device from and another one to move it to.", o, d, d.Name)
+		return c.renderDevice(rq, http.StatusBadRequest, rq.T("console.device.choose_groups"), o, d, d.Name)
 	}
 	in, err := c.Store.ListClientGroupsOf(rq.ctx, d.ID)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(in, func(g *store.ClientGroup) bool { return g.ID == from }) {
-		return c.renderDevice(rq, http.StatusBadRequest, "The device is not in that group: reload the page.", o, d, d.Name)
+		return c.renderDevice(rq, http.StatusBadRequest, rq.T("console.device.not_in_group"), o, d, d.Name)
 	}
 	err = c.Admin.JoinGroup(rq.ctx, o.ID, to, d.ID)
 	if err == nil {
 		err = c.Admin.LeaveGroup(rq.ctx, o.ID, from, d.ID)
 	}
 	if oe := userError(err); oe != nil {
-		return c.renderDevice(rq, oe.Status, describe(oe), o, d, d.Name)
+		return c.renderDevice(rq, oe.Status, rq.describe(oe), o, d, d.Name)
 	}
 	if err != nil {
 		return err
@@ -340,11 +338,10 @@ func (c *Console) MoveDevice(rq *request) error {
 	return web.SeeOther(rq.w, devicePath(o.ID, d.ID)+"?done=device-moved")
 }
 
-func removeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
-	return confirmPage{Heading: "Remove the device " + d.Name,
-		Text: "The device client " + d.ID + " is deleted: it leaves every group, its tokens stop working and its secret is refused. " +
-			"To enrol it again, send it a new invitation. This cannot be undone.",
-		Action: devicePath(o.ID, d.ID) + "/remove", Button: "Remove the device", Danger: true,
+func removeDeviceConfirm(rq *request, o *store.Organization, d *store.Client) confirmPage {
+	return confirmPage{Heading: rq.T("console.device.remove_heading", "name", d.Name),
+		Text:   rq.T("console.device.remove_text", "id", d.ID),
+		Action: devicePath(o.ID, d.ID) + "/remove", Button: rq.T("console.device.remove"), Danger: true,
 		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "org"}
 }
 
@@ -354,7 +351,7 @@ func (c *Console) RemoveDeviceForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", removeDeviceConfirm(o, d))
+	return c.confirm(rq, http.StatusOK, "", removeDeviceConfirm(rq, o, d))
 }
 
 // RemoveDevice serves POST /console/orgs/{id}/devices/{client_id}/remove:
@@ -366,7 +363,7 @@ func (c *Console) RemoveDevice(rq *request) error {
 	}
 	err = c.Admin.RemoveClient(rq.ctx, d.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), removeDeviceConfirm(o, d))
+		return c.confirm(rq, oe.Status, rq.describe(oe), removeDeviceConfirm(rq, o, d))
 	}
 	if err != nil {
 		return err
@@ -374,11 +371,10 @@ func (c *Console) RemoveDevice(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"/devices?done=device-removed")
 }
 
-func rotateDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
-	return confirmPage{Heading: "A new secret for " + d.Name,
-		Text: "The device's current secret stops working at once: it can get no new token until it is given the new one, " +
-			"which is shown once, on the next page.",
-		Action: devicePath(o.ID, d.ID) + "/secret", Button: "Rotate the secret", Danger: true,
+func rotateDeviceConfirm(rq *request, o *store.Organization, d *store.Client) confirmPage {
+	return confirmPage{Heading: rq.T("console.device.rotate_heading", "name", d.Name),
+		Text:   rq.T("console.device.rotate_text"),
+		Action: devicePath(o.ID, d.ID) + "/secret", Button: rq.T("console.rotate_secret"), Danger: true,
 		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "org"}
 }
 
@@ -388,7 +384,7 @@ func (c *Console) RotateDeviceSecretForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", rotateDeviceConfirm(o, d))
+	return c.confirm(rq, http.StatusOK, "", rotateDeviceConfirm(rq, o, d))
 }
 
 type deviceSecretPage struct {
@@ -405,21 +401,20 @@ func (c *Console) RotateDeviceSecret(rq *request) error {
 	}
 	rotated, secret, err := c.Admin.NewClientSecret(rq.ctx, d.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), rotateDeviceConfirm(o, d))
+		return c.confirm(rq, oe.Status, rq.describe(oe), rotateDeviceConfirm(rq, o, d))
 	}
 	if err != nil {
 		return err
 	}
 	// Pages are never cached (Cache-Control: no-store), so this is the
 	// only time the secret is shown.
-	return c.renderOrgPage(rq, http.StatusOK, deviceSecretTemplate, o, "org", "New secret", "", deviceSecretPage{Device: rotated, Secret: secret})
+	return c.renderOrgPage(rq, http.StatusOK, deviceSecretTemplate, o, "org", rq.T("console.device_secret.heading"), "", deviceSecretPage{Device: rotated, Secret: secret})
 }
 
-func revokeDeviceConfirm(o *store.Organization, d *store.Client) confirmPage {
-	return confirmPage{Heading: "Revoke the tokens of " + d.Name,
-		Text: "Every token the device holds stops working at once. It keeps its secret, and so may ask for new tokens: " +
-			"to stop that too, rotate its secret or remove it.",
-		Action: devicePath(o.ID, d.ID) + "/revoke", Button: "Revoke its tokens", Danger: true,
+func revokeDeviceConfirm(rq *request, o *store.Organization, d *store.Client) confirmPage {
+	return confirmPage{Heading: rq.T("console.device.revoke_heading", "name", d.Name),
+		Text:   rq.T("console.device.revoke_text"),
+		Action: devicePath(o.ID, d.ID) + "/revoke", Button: rq.T("console.device.revoke"), Danger: true,
 		Back: devicePath(o.ID, d.ID), Org: o, OrgNav: "org"}
 }
 
@@ -429,7 +424,7 @@ func (c *Console) RevokeDeviceTokensForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", revokeDeviceConfirm(o, d))
+	return c.confirm(rq, http.StatusOK, "", revokeDeviceConfirm(rq, o, d))
 }
 
 // RevokeDeviceTokens serves POST /console/orgs/{id}/devices/{client_id}/revoke.
@@ -440,7 +435,7 @@ func (c *Console) RevokeDeviceTokens(rq *request) error {
 	}
 	_, err = c.Admin.EndClientTokens(rq.ctx, d.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), revokeDeviceConfirm(o, d))
+		return c.confirm(rq, oe.Status, rq.describe(oe), revokeDeviceConfirm(rq, o, d))
 	}
 	if err != nil {
 		return err
@@ -515,5 +510,5 @@ func (c *Console) Devices(rq *request) error {
 			p.Groups[d.ID] = append(p.Groups[d.ID], g.Name)
 		}
 	}
-	return c.renderOrgPage(rq, http.StatusOK, devicesTemplate, o, "devices", "Devices", "", p)
+	return c.renderOrgPage(rq, http.StatusOK, devicesTemplate, o, "devices", rq.T("console.nav.devices"), "", p)
 }

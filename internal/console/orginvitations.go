@@ -36,7 +36,7 @@ func orgInvitationsPath(orgID string) string { return orgPath(orgID) + "/invitat
 // runs without organizations.
 func (c *Console) invitationService() (*org.Service, error) {
 	if c.Admin.Orgs == nil {
-		return nil, web.Error(http.StatusNotFound, "Invitations are off", "Organizations are not enabled on this server.")
+		return nil, web.Error(http.StatusNotFound, "console.err.invitations_off", "console.err.invitations_off_text")
 	}
 	return c.Admin.Orgs, nil
 }
@@ -66,13 +66,13 @@ func (c *Console) OrgInvitations(rq *request) error {
 		return err
 	}
 	if state != "" && !slices.Contains(org.ListStates, state) {
-		return web.Error(http.StatusBadRequest, "No such state", "An invitation is pending, expired, accepted, declined or revoked.")
+		return web.Error(http.StatusBadRequest, "console.err.no_state", "console.err.no_state_text")
 	}
 	now := c.now()
 	q := store.InvitationQuery{OrgID: o.ID, State: state, Now: now, Limit: PageSize + 1}
 	if cursor != "" {
 		if q.AfterCreated, q.AfterID, err = org.DecodeCursor(cursor); err != nil {
-			return web.Error(http.StatusBadRequest, "No such page", "That page of the list cannot be found: start again from the first.")
+			return web.Error(http.StatusBadRequest, "console.err.no_page", "console.err.bad_cursor")
 		}
 	}
 	invs, err := c.Store.QueryInvitations(rq.ctx, q)
@@ -110,7 +110,7 @@ func (c *Console) OrgInvitations(rq *request) error {
 	for _, g := range gs {
 		p.Groups[g.ID] = g.Name
 	}
-	return c.renderOrgPage(rq, http.StatusOK, orgInvitationsTemplate, o, "invitations", "Invitations", "", p)
+	return c.renderOrgPage(rq, http.StatusOK, orgInvitationsTemplate, o, "invitations", rq.T("console.nav.invitations"), "", p)
 }
 
 // invitationForm is the send form's values, as shown and as sent.
@@ -134,7 +134,7 @@ func (c *Console) renderInvitationForm(rq *request, status int, notice string, o
 	}
 	f.Groups = gs
 	f.MaxDays = int(org.MaxLifetime / (24 * time.Hour))
-	return c.renderOrgPage(rq, status, invitationNewTemplate, o, "invitations", "Invite a device", notice, f)
+	return c.renderOrgPage(rq, status, invitationNewTemplate, o, "invitations", rq.T("console.invite.heading"), notice, f)
 }
 
 // NewInvitationForm serves GET /console/orgs/{id}/invitations/new; ?group=
@@ -181,17 +181,16 @@ func (c *Console) SendInvitation(rq *request) error {
 	if f.Days != "" {
 		days, err := strconv.Atoi(f.Days)
 		if err != nil || days < 1 || days > int(org.MaxLifetime/(24*time.Hour)) {
-			return c.renderInvitationForm(rq, http.StatusBadRequest, "The invitation is valid for a whole number of days, from 1 to "+
-				strconv.Itoa(int(org.MaxLifetime/(24*time.Hour)))+".", o, f)
+			return c.renderInvitationForm(rq, http.StatusBadRequest, rq.T("console.invite.days_invalid", "n", int(org.MaxLifetime/(24*time.Hour))), o, f)
 		}
 		req.Lifetime = time.Duration(days) * 24 * time.Hour
 	}
 	if len(req.GroupIDs) == 0 {
-		return c.renderInvitationForm(rq, http.StatusBadRequest, "Choose at least one group to invite the device into.", o, f)
+		return c.renderInvitationForm(rq, http.StatusBadRequest, rq.T("console.invite.choose_group"), o, f)
 	}
 	_, err = svc.CreateInvitation(rq.ctx, o.ID, req, rq.v.User.ID)
 	if oe := userError(err); oe != nil {
-		return c.renderInvitationForm(rq, oe.Status, describe(oe), o, f)
+		return c.renderInvitationForm(rq, oe.Status, rq.describe(oe), o, f)
 	}
 	if err != nil {
 		return err
@@ -208,7 +207,7 @@ func (c *Console) loadOrgInvitation(rq *request, o *store.Organization) (*store.
 	}
 	inv, err := svc.Invitation(rq.ctx, o.ID, rq.r.PathValue("invitation_id"))
 	if oe := userError(err); oe != nil {
-		return nil, web.Error(http.StatusNotFound, "No such invitation", "This organization has no such invitation. Go back to the list and reload it.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_org_invitation_text")
 	}
 	return inv, err
 }
@@ -226,7 +225,7 @@ func (c *Console) ResendInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.Resend(rq.ctx, o.ID, inv.ID, rq.v.User.ID)
 	if oe := userError(err); oe != nil {
-		return web.Error(oe.Status, "Not sent again", describe(oe))
+		return web.Error(oe.Status, "console.err.not_resent", rq.describe(oe))
 	}
 	if err != nil {
 		return err
@@ -234,10 +233,10 @@ func (c *Console) ResendInvitation(rq *request) error {
 	return web.SeeOther(rq.w, orgInvitationsPath(o.ID)+"?done=invitation-resent")
 }
 
-func revokeOrgInvitationConfirm(o *store.Organization, inv *store.Invitation) confirmPage {
-	return confirmPage{Heading: "Revoke the invitation to " + inv.Email,
-		Text:   "Its link stops working at once; a device that has not accepted it yet cannot.",
-		Action: orgInvitationsPath(o.ID) + "/" + url.PathEscape(inv.ID) + "/revoke", Button: "Revoke the invitation", Danger: true,
+func revokeOrgInvitationConfirm(rq *request, o *store.Organization, inv *store.Invitation) confirmPage {
+	return confirmPage{Heading: rq.T("console.inv.revoke_heading", "email", inv.Email),
+		Text:   rq.T("console.inv.revoke_text"),
+		Action: orgInvitationsPath(o.ID) + "/" + url.PathEscape(inv.ID) + "/revoke", Button: rq.T("console.inv.revoke_button"), Danger: true,
 		Back: orgInvitationsPath(o.ID), Org: o, OrgNav: "invitations"}
 }
 
@@ -251,7 +250,7 @@ func (c *Console) RevokeOrgInvitationForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", revokeOrgInvitationConfirm(o, inv))
+	return c.confirm(rq, http.StatusOK, "", revokeOrgInvitationConfirm(rq, o, inv))
 }
 
 // RevokeOrgInvitation serves POST /console/orgs/{id}/invitations/{invitation_id}/revoke.
@@ -266,7 +265,7 @@ func (c *Console) RevokeOrgInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.Revoke(rq.ctx, o.ID, inv.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), revokeOrgInvitationConfirm(o, inv))
+		return c.confirm(rq, oe.Status, rq.describe(oe), revokeOrgInvitationConfirm(rq, o, inv))
 	}
 	if err != nil {
 		return err
@@ -303,12 +302,12 @@ func (c *Console) OrgAudit(rq *request) error {
 	v.Set("organization", o.ID)
 	q, err := audit.ParseQuery(v)
 	if err != nil {
-		text := "The filters could not be read."
+		text := "console.err.filters_text"
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
-			text = describe(oe)
+			text = rq.describe(oe)
 		}
-		return web.Error(http.StatusBadRequest, "Something is wrong with those filters", text)
+		return web.Error(http.StatusBadRequest, "console.err.filters", text)
 	}
 	q.Limit = auditPageSize + 1
 	es, err := c.Store.QueryAudit(rq.ctx, q)
@@ -332,5 +331,5 @@ func (c *Console) OrgAudit(rq *request) error {
 		}
 		p.Next = orgPath(o.ID) + "/audit?" + nv.Encode()
 	}
-	return c.renderOrgPage(rq, http.StatusOK, orgAuditTemplate, o, "audit", "Audit log", "", p)
+	return c.renderOrgPage(rq, http.StatusOK, orgAuditTemplate, o, "audit", rq.T("console.nav.audit"), "", p)
 }

@@ -49,7 +49,7 @@ func (c *Console) renderOrgs(rq *request, status int, notice string, p orgsPage)
 	if err != nil {
 		return err
 	}
-	return c.render(rq, status, orgsTemplate, "orgs", "Organizations", notice, p)
+	return c.render(rq, status, orgsTemplate, "orgs", rq.T("console.nav.orgs"), notice, p)
 }
 
 // CreateOrg serves POST /console/orgs/new, by the admin API's rules.
@@ -61,7 +61,7 @@ func (c *Console) CreateOrg(rq *request) error {
 	}
 	o, err := c.Admin.NewOrg(rq.ctx, req)
 	if oe := userError(err); oe != nil {
-		return c.renderOrgs(rq, http.StatusBadRequest, describe(oe), p)
+		return c.renderOrgs(rq, http.StatusBadRequest, rq.describe(oe), p)
 	}
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func orgPath(id string) string { return "/console/orgs/" + url.PathEscape(id) }
 func (c *Console) loadOrg(rq *request) (*store.Organization, error) {
 	o, err := c.Store.GetOrganization(rq.ctx, rq.r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, web.Error(http.StatusNotFound, "No such organization", "There is no such organization. It may have been deleted; go back to the list.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_org", "console.err.no_org_text")
 	}
 	return o, err
 }
@@ -155,7 +155,7 @@ func (c *Console) PutMember(rq *request) error {
 	if userID == "" {
 		u, err := c.Store.GetUserByEmail(rq.ctx, strings.ToLower(p.Email))
 		if errors.Is(err, store.ErrNotFound) {
-			return c.renderOrg(rq, http.StatusBadRequest, "There is no user with that email address: create them first.", o, p)
+			return c.renderOrg(rq, http.StatusBadRequest, rq.T("console.org.no_such_user"), o, p)
 		}
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func (c *Console) PutMember(rq *request) error {
 		if last, err := c.lastAdmin(rq, o, userID); err != nil {
 			return err
 		} else if last {
-			return c.renderOrg(rq, http.StatusConflict, lastAdminNotice, o, orgPage{Role: store.RoleMember})
+			return c.renderOrg(rq, http.StatusConflict, rq.T("console.org.last_admin"), o, orgPage{Role: store.RoleMember})
 		}
 	}
 	if p.Role == store.RoleAdmin {
@@ -176,18 +176,18 @@ func (c *Console) PutMember(rq *request) error {
 		// spending the password budget; a wrong one is refused.
 		if m, err := c.Store.GetOrgMember(rq.ctx, o.ID, userID); err != nil || m.Role != store.RoleAdmin {
 			if c.needsPassword(rq) && rq.form["password"] == "" {
-				return c.confirm(rq, http.StatusOK, "", makeAdminConfirm(o, userID, p.Email))
+				return c.confirm(rq, http.StatusOK, "", makeAdminConfirm(rq, o, userID, p.Email))
 			}
 			if ok, err := c.reauthenticated(rq); err != nil {
 				return err
 			} else if !ok {
-				return c.confirm(rq, http.StatusForbidden, reauthNotice, makeAdminConfirm(o, userID, p.Email))
+				return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), makeAdminConfirm(rq, o, userID, p.Email))
 			}
 		}
 	}
 	_, err = c.Admin.SetMember(rq.ctx, o.ID, userID, p.Role)
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, http.StatusBadRequest, describe(oe), o, p)
+		return c.renderOrg(rq, http.StatusBadRequest, rq.describe(oe), o, p)
 	}
 	if err != nil {
 		return err
@@ -195,16 +195,12 @@ func (c *Console) PutMember(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-saved")
 }
 
-func makeAdminConfirm(o *store.Organization, userID, email string) confirmPage {
-	return confirmPage{Heading: "Make an admin of " + o.Name,
-		Text:   "They will manage the organization's devices, invitations and members. Enter your password to confirm.",
-		Action: orgPath(o.ID) + "/members", Button: "Make them an admin", Password: true,
+func makeAdminConfirm(rq *request, o *store.Organization, userID, email string) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.make_admin_heading", "org", o.Name),
+		Text:   rq.T("console.org.make_admin_text"),
+		Action: orgPath(o.ID) + "/members", Button: rq.T("console.org.make_admin_button"), Password: true,
 		Fields: map[string]string{"user_id": userID, "email": email, "role": store.RoleAdmin}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
-
-// lastAdminNotice is the answer to an organization's admin who would
-// leave it without one.
-const lastAdminNotice = "That is the organization's last admin: make another member an admin first, or ask a system administrator."
 
 // lastAdmin reports whether taking userID's admin role away would leave o
 // without an admin, for a viewer who is not a system administrator (a
@@ -231,10 +227,10 @@ func (c *Console) lastAdmin(rq *request, o *store.Organization, userID string) (
 	return target && admins == 1, nil
 }
 
-func removeMemberConfirm(o *store.Organization, userID, email string) confirmPage {
-	return confirmPage{Heading: "Remove " + email + " from " + o.Name,
-		Text:   "They are no longer a member of the organization, and no longer an admin of it if they were.",
-		Action: orgPath(o.ID) + "/members/remove", Button: "Remove the member", Danger: true,
+func removeMemberConfirm(rq *request, o *store.Organization, userID, email string) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.remove_heading", "email", email, "org", o.Name),
+		Text:   rq.T("console.org.remove_text"),
+		Action: orgPath(o.ID) + "/members/remove", Button: rq.T("console.org.remove_button"), Danger: true,
 		Fields: map[string]string{"user_id": userID}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
@@ -252,7 +248,7 @@ func (c *Console) RemoveMemberForm(rq *request) error {
 	// Only a member is named: an organization's admin learns nothing of
 	// other users from a made-up user_id.
 	if _, err := c.Store.GetOrgMember(rq.ctx, o.ID, userID); errors.Is(err, store.ErrNotFound) {
-		return web.Error(http.StatusNotFound, "No such member", "That person is not a member of this organization. Go back to the organization and reload it.")
+		return web.Error(http.StatusNotFound, "console.err.no_member", "console.err.no_member_text")
 	} else if err != nil {
 		return err
 	}
@@ -260,7 +256,7 @@ func (c *Console) RemoveMemberForm(rq *request) error {
 	if u, err := c.Store.GetUser(rq.ctx, userID); err == nil {
 		email = u.Email
 	}
-	return c.confirm(rq, http.StatusOK, "", removeMemberConfirm(o, userID, email))
+	return c.confirm(rq, http.StatusOK, "", removeMemberConfirm(rq, o, userID, email))
 }
 
 // RemoveMember serves POST /console/orgs/{id}/members/remove.
@@ -272,11 +268,11 @@ func (c *Console) RemoveMember(rq *request) error {
 	if last, err := c.lastAdmin(rq, o, rq.form["user_id"]); err != nil {
 		return err
 	} else if last {
-		return c.renderOrg(rq, http.StatusConflict, lastAdminNotice, o, orgPage{Role: store.RoleMember})
+		return c.renderOrg(rq, http.StatusConflict, rq.T("console.org.last_admin"), o, orgPage{Role: store.RoleMember})
 	}
 	err = c.Admin.RemoveMember(rq.ctx, o.ID, rq.form["user_id"])
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, oe.Status, describe(oe), o, orgPage{Role: store.RoleMember})
+		return c.renderOrg(rq, oe.Status, rq.describe(oe), o, orgPage{Role: store.RoleMember})
 	}
 	if err != nil {
 		return err
@@ -284,10 +280,10 @@ func (c *Console) RemoveMember(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-removed")
 }
 
-func deleteOrgConfirm(o *store.Organization, password bool) confirmPage {
-	return confirmPage{Heading: "Delete " + o.Name,
-		Text:   "The organization " + o.ID + " is deleted with its members, device client groups and invitations. This cannot be undone. An organization that still owns device clients cannot be deleted: delete them first.",
-		Action: orgPath(o.ID) + "/delete", Button: "Delete the organization", Danger: true, Password: password, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
+func deleteOrgConfirm(rq *request, o *store.Organization, password bool) confirmPage {
+	return confirmPage{Heading: rq.T("console.org.delete_heading", "name", o.Name),
+		Text:   rq.T("console.org.delete_text", "id", o.ID),
+		Action: orgPath(o.ID) + "/delete", Button: rq.T("console.org.delete"), Danger: true, Password: password, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
 // DeleteOrgForm serves GET /console/orgs/{id}/delete.
@@ -296,7 +292,7 @@ func (c *Console) DeleteOrgForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", deleteOrgConfirm(o, c.needsPassword(rq)))
+	return c.confirm(rq, http.StatusOK, "", deleteOrgConfirm(rq, o, c.needsPassword(rq)))
 }
 
 // DeleteOrg serves POST /console/orgs/{id}/delete, re-authenticated.
@@ -308,11 +304,11 @@ func (c *Console) DeleteOrg(rq *request) error {
 	if ok, err := c.reauthenticated(rq); err != nil {
 		return err
 	} else if !ok {
-		return c.confirm(rq, http.StatusForbidden, reauthNotice, deleteOrgConfirm(o, true))
+		return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), deleteOrgConfirm(rq, o, true))
 	}
 	err = c.Admin.RemoveOrg(rq.ctx, o.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), deleteOrgConfirm(o, false))
+		return c.confirm(rq, oe.Status, rq.describe(oe), deleteOrgConfirm(rq, o, false))
 	}
 	if err != nil {
 		return err
@@ -348,21 +344,21 @@ func (c *Console) Invitations(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusOK, invitationsTemplate, "invitations", "Invitations", "", invitationsPage{Invitations: shown, Pager: p})
+	return c.render(rq, http.StatusOK, invitationsTemplate, "invitations", rq.T("console.nav.invitations"), "", invitationsPage{Invitations: shown, Pager: p})
 }
 
 func (c *Console) loadInvitation(rq *request) (*store.Invitation, error) {
 	inv, err := c.Store.GetInvitation(rq.ctx, rq.r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, web.Error(http.StatusNotFound, "No such invitation", "There is no such invitation. Go back to the list and reload it.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_invitation_text")
 	}
 	return inv, err
 }
 
-func revokeInvitationConfirm(inv *store.Invitation) confirmPage {
-	return confirmPage{Heading: "Revoke the invitation to " + inv.Email,
-		Text:   "Its link stops working at once; a device that has not accepted it yet cannot.",
-		Action: "/console/invitations/" + url.PathEscape(inv.ID) + "/revoke", Button: "Revoke the invitation", Danger: true,
+func revokeInvitationConfirm(rq *request, inv *store.Invitation) confirmPage {
+	return confirmPage{Heading: rq.T("console.inv.revoke_heading", "email", inv.Email),
+		Text:   rq.T("console.inv.revoke_text"),
+		Action: "/console/invitations/" + url.PathEscape(inv.ID) + "/revoke", Button: rq.T("console.inv.revoke_button"), Danger: true,
 		Back: "/console/invitations", Nav: "invitations"}
 }
 
@@ -372,7 +368,7 @@ func (c *Console) RevokeInvitationForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", revokeInvitationConfirm(inv))
+	return c.confirm(rq, http.StatusOK, "", revokeInvitationConfirm(rq, inv))
 }
 
 // RevokeInvitation serves POST /console/invitations/{id}/revoke, through
@@ -383,11 +379,11 @@ func (c *Console) RevokeInvitation(rq *request) error {
 		return err
 	}
 	if c.Admin.Orgs == nil {
-		return web.Error(http.StatusNotFound, "Invitations are off", "Organizations are not enabled on this server.")
+		return web.Error(http.StatusNotFound, "console.err.invitations_off", "console.err.invitations_off_text")
 	}
 	_, err = c.Admin.Orgs.Revoke(rq.ctx, "", inv.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, describe(oe), revokeInvitationConfirm(inv))
+		return c.confirm(rq, oe.Status, rq.describe(oe), revokeInvitationConfirm(rq, inv))
 	}
 	if err != nil {
 		return err

@@ -40,7 +40,7 @@ func (c *Console) Users(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.render(rq, http.StatusOK, usersTemplate, "users", "Users", "", usersPage{Users: shown, Pager: p})
+	return c.render(rq, http.StatusOK, usersTemplate, "users", rq.T("console.nav.users"), "", usersPage{Users: shown, Pager: p})
 }
 
 type userNewPage struct {
@@ -50,7 +50,7 @@ type userNewPage struct {
 
 // NewUserForm serves GET /console/users/new.
 func (c *Console) NewUserForm(rq *request) error {
-	return c.render(rq, http.StatusOK, userNewTemplate, "users", "New user", "", userNewPage{MinPassword: account.MinPasswordLength})
+	return c.render(rq, http.StatusOK, userNewTemplate, "users", rq.T("console.users.new"), "", userNewPage{MinPassword: account.MinPasswordLength})
 }
 
 // CreateUser serves POST /console/users/new, by the admin API's rules for
@@ -59,7 +59,7 @@ func (c *Console) CreateUser(rq *request) error {
 	email, name, password := strings.TrimSpace(rq.form["email"]), strings.TrimSpace(rq.form["name"]), rq.form["password"]
 	u, err := c.Admin.NewUser(rq.ctx, &admin.UserRequest{Email: &email, Name: &name, Password: &password})
 	if oe := userError(err); oe != nil {
-		return c.render(rq, http.StatusBadRequest, userNewTemplate, "users", "New user", describe(oe),
+		return c.render(rq, http.StatusBadRequest, userNewTemplate, "users", rq.T("console.users.new"), rq.describe(oe),
 			userNewPage{Email: email, Name: name, MinPassword: account.MinPasswordLength})
 	}
 	if err != nil {
@@ -74,7 +74,7 @@ func userPath(id string) string { return "/console/users/" + url.PathEscape(id) 
 func (c *Console) loadUser(rq *request) (*store.User, error) {
 	u, err := c.Store.GetUser(rq.ctx, rq.r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, web.Error(http.StatusNotFound, "No such user", "There is no such user. They may have been deleted; go back to the list.")
+		return nil, web.Error(http.StatusNotFound, "console.err.no_user", "console.err.no_user_text")
 	}
 	return u, err
 }
@@ -104,15 +104,15 @@ func (c *Console) User(rq *request) error {
 	return c.renderUser(rq, http.StatusOK, "", u)
 }
 
-func statusConfirm(u *store.User) confirmPage {
+func statusConfirm(rq *request, u *store.User) confirmPage {
 	p := confirmPage{Action: userPath(u.ID) + "/status", Back: userPath(u.ID), Nav: "users"}
 	if u.Disabled {
-		p.Heading, p.Button = "Enable "+u.Email, "Enable"
-		p.Text = "They can sign in again. Their grants revoked while disabled stay revoked."
+		p.Heading, p.Button = rq.T("console.user.enable_heading", "email", u.Email), rq.T("console.user.enable")
+		p.Text = rq.T("console.user.enable_text")
 		p.Fields = map[string]string{"disabled": "false"}
 	} else {
-		p.Heading, p.Button, p.Danger = "Disable "+u.Email, "Disable", true
-		p.Text = "They are signed out everywhere at once and cannot sign in, and their devices and apps cannot refresh their tokens, until they are enabled again."
+		p.Heading, p.Button, p.Danger = rq.T("console.user.disable_heading", "email", u.Email), rq.T("console.user.disable"), true
+		p.Text = rq.T("console.user.disable_text")
 		p.Fields = map[string]string{"disabled": "true"}
 	}
 	return p
@@ -125,7 +125,7 @@ func (c *Console) StatusForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", statusConfirm(u))
+	return c.confirm(rq, http.StatusOK, "", statusConfirm(rq, u))
 }
 
 // SetStatus serves POST /console/users/{id}/status: disabled=true or
@@ -141,10 +141,10 @@ func (c *Console) SetStatus(rq *request) error {
 		disabled = true
 	case "false":
 	default:
-		return web.Error(http.StatusBadRequest, "Something is wrong with that request", "Go back to the user, reload the page and try again.")
+		return web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
 	}
 	if disabled && u.ID == rq.v.User.ID {
-		return c.confirm(rq, http.StatusBadRequest, "You cannot disable yourself here.", statusConfirm(u))
+		return c.confirm(rq, http.StatusBadRequest, rq.T("console.user.not_yourself"), statusConfirm(rq, u))
 	}
 	if _, err := c.Admin.ChangeUser(rq.ctx, u.ID, &admin.UserRequest{Disabled: &disabled}); err != nil {
 		return err
@@ -163,7 +163,7 @@ func (c *Console) SetPassword(rq *request) error {
 	password := rq.form["new_password"]
 	_, err = c.Admin.ChangeUser(rq.ctx, u.ID, &admin.UserRequest{Password: &password})
 	if oe := userError(err); oe != nil {
-		return c.renderUser(rq, http.StatusBadRequest, describe(oe), u)
+		return c.renderUser(rq, http.StatusBadRequest, rq.describe(oe), u)
 	}
 	if err != nil {
 		return err
@@ -181,7 +181,7 @@ func (c *Console) SendPasswordReset(rq *request) error {
 	}
 	_, err = c.Admin.SendPasswordReset(rq.ctx, u.ID)
 	if oe := userError(err); oe != nil {
-		return c.renderUser(rq, http.StatusConflict, describe(oe), u)
+		return c.renderUser(rq, http.StatusConflict, rq.describe(oe), u)
 	}
 	if err != nil {
 		return err
@@ -189,15 +189,15 @@ func (c *Console) SendPasswordReset(rq *request) error {
 	return web.SeeOther(rq.w, userPath(u.ID)+"?done=reset-sent")
 }
 
-func sysadminConfirm(u *store.User, password bool) confirmPage {
+func sysadminConfirm(rq *request, u *store.User, password bool) confirmPage {
 	p := confirmPage{Action: userPath(u.ID) + "/sysadmin", Back: userPath(u.ID), Nav: "users", Password: password, Danger: true}
 	if u.Sysadmin {
-		p.Heading, p.Button = "Remove "+u.Email+" as a system administrator", "Remove as administrator"
-		p.Text = "They can no longer use this console."
+		p.Heading, p.Button = rq.T("console.user.unmake_admin_heading", "email", u.Email), rq.T("console.user.unmake_admin")
+		p.Text = rq.T("console.user.unmake_admin_text")
 		p.Fields = map[string]string{"sysadmin": "false"}
 	} else {
-		p.Heading, p.Button = "Make "+u.Email+" a system administrator", "Make administrator"
-		p.Text = "They can then use this console: change every client, user, organization and signing key."
+		p.Heading, p.Button = rq.T("console.user.make_admin_heading", "email", u.Email), rq.T("console.user.make_admin")
+		p.Text = rq.T("console.user.make_admin_text")
 		p.Fields = map[string]string{"sysadmin": "true"}
 	}
 	return p
@@ -211,7 +211,7 @@ func (c *Console) SysadminForm(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.confirm(rq, http.StatusOK, "", sysadminConfirm(u, c.needsPassword(rq)))
+	return c.confirm(rq, http.StatusOK, "", sysadminConfirm(rq, u, c.needsPassword(rq)))
 }
 
 // SetSysadmin serves POST /console/users/{id}/sysadmin: sysadmin=true or
@@ -228,15 +228,15 @@ func (c *Console) SetSysadmin(rq *request) error {
 		yes = true
 	case "false":
 	default:
-		return web.Error(http.StatusBadRequest, "Something is wrong with that request", "Go back to the user, reload the page and try again.")
+		return web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
 	}
 	if !yes && u.ID == rq.v.User.ID {
-		return c.confirm(rq, http.StatusBadRequest, "You cannot remove yourself as an administrator; another administrator can.", sysadminConfirm(u, false))
+		return c.confirm(rq, http.StatusBadRequest, rq.T("console.user.not_yourself_admin"), sysadminConfirm(rq, u, false))
 	}
 	if ok, err := c.reauthenticated(rq); err != nil {
 		return err
 	} else if !ok {
-		return c.confirm(rq, http.StatusForbidden, reauthNotice, sysadminConfirm(u, true))
+		return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), sysadminConfirm(rq, u, true))
 	}
 	if _, err := c.Admin.ChangeUser(rq.ctx, u.ID, &admin.UserRequest{Sysadmin: &yes}); err != nil {
 		return err
@@ -254,7 +254,7 @@ func (c *Console) RevokeGrant(rq *request) error {
 	}
 	g, err := c.Store.GetGrant(rq.ctx, rq.form["grant_id"])
 	if errors.Is(err, store.ErrNotFound) || (err == nil && g.UserID != u.ID) {
-		return web.Error(http.StatusNotFound, "No such grant", "That user has no such grant. Go back to the user and reload the page.")
+		return web.Error(http.StatusNotFound, "console.err.no_grant", "console.err.no_grant_text")
 	}
 	if err != nil {
 		return err

@@ -41,6 +41,15 @@ type cachingStore struct {
 	mu      sync.RWMutex
 	clients map[string]cachedClient
 	groups  map[string]cachedGroups // by client id
+	keys    map[string]cachedKey    // service API keys, by secret hash
+}
+
+// cachedKey is a service API key as read, kept for clientCacheTTL: a front
+// end authenticates every call of the service API with it (each of its
+// devices' polls), and without the cache each call costs a database read.
+type cachedKey struct {
+	k       *store.ServiceKey
+	expires time.Time
 }
 
 type cachedGroups struct {
@@ -54,7 +63,7 @@ type cachedClient struct {
 }
 
 func newCachingStore(st store.Store, now func() time.Time) *cachingStore {
-	return &cachingStore{Store: st, now: now, clients: make(map[string]cachedClient), groups: make(map[string]cachedGroups)}
+	return &cachingStore{Store: st, now: now, clients: make(map[string]cachedClient), groups: make(map[string]cachedGroups), keys: make(map[string]cachedKey)}
 }
 
 // GetClient returns a copy of the cached client, or reads and caches it.
@@ -191,4 +200,55 @@ func (s *cachingStore) DeleteClient(ctx context.Context, id string) error {
 func (s *cachingStore) RevokeClientTokens(ctx context.Context, id string, now time.Time) (int, error) {
 	defer s.forget(id)
 	return s.Store.RevokeClientTokens(ctx, id, now)
+}
+
+// GetServiceKeyBySecret returns a copy of the cached key, or reads and
+// caches it. Misses are not cached, so a key made or rotated on another
+// instance works here at once; a key deleted or a secret rotated out there
+// keeps working here for up to clientCacheTTL, as a client's secret does.
+func (s *cachingStore) GetServiceKeyBySecret(ctx context.Context, secretHash string) (*store.ServiceKey, error) {
+	now := s.now()
+	s.mu.RLock()
+	e, ok := s.keys[secretHash]
+	s.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		k := *e.k
+		return &k, nil
+	}
+	k, err := s.Store.GetServiceKeyBySecret(ctx, secretHash)
+	if err != nil {
+		if err == store.ErrNotFound {
+			s.mu.Lock()
+			delete(s.keys, secretHash)
+			s.mu.Unlock()
+		}
+		return nil, err
+	}
+	cached := *k
+	s.mu.Lock()
+	makeRoom(s.keys)
+	s.keys[secretHash] = cachedKey{k: &cached, expires: s.now().Add(clientCacheTTL)}
+	s.mu.Unlock()
+	return k, nil
+}
+
+// forgetKeys drops every cached service key: keys change rarely, and a
+// rotation or deletion names the key, not the secret hash it was cached by.
+func (s *cachingStore) forgetKeys() {
+	s.mu.Lock()
+	clear(s.keys)
+	s.mu.Unlock()
+}
+
+// RotateServiceKey writes through and drops the cached keys, so the old
+// secret stops working on this instance at once.
+func (s *cachingStore) RotateServiceKey(ctx context.Context, id, secretHash string, now time.Time) (*store.ServiceKey, error) {
+	defer s.forgetKeys()
+	return s.Store.RotateServiceKey(ctx, id, secretHash, now)
+}
+
+// DeleteServiceKey writes through and drops the cached keys.
+func (s *cachingStore) DeleteServiceKey(ctx context.Context, id string) error {
+	defer s.forgetKeys()
+	return s.Store.DeleteServiceKey(ctx, id)
 }

@@ -116,3 +116,61 @@ func TestGroupCache(t *testing.T) {
 		t.Errorf("after removal through this instance: %q; want none", got)
 	}
 }
+
+// TestServiceKeyCacheAcrossInstances: a service API key is cached like a
+// client. A key rotated through one instance: its old secret is refused
+// there at once and on the other once the cache TTL has passed; the new
+// secret works on both at once (misses are not cached). A deleted key
+// goes the same way.
+func TestServiceKeyCacheAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := newTestServer(t, true, nil)
+	srvB, err := New(t.Context(), a.Srv.cfg, a.Store, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Now: a.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := httptest.NewServer(srvB)
+	t.Cleanup(b.Close)
+	bServer := &testServer{URL: b.URL, Store: a.Store, Clock: a.Clock}
+
+	verify := func(s *testServer, k serviceKey) int {
+		r := s.api(t, apiCall{path: "device/verification", auth: basic(k), body: map[string]string{"userCode": "BCDF-GHJK"}})
+		return r.Status
+	}
+	k := a.newServiceKey(t)
+	for name, s := range map[string]*testServer{"a": a, "b": bServer} { // both cache it
+		if got := verify(s, k); got != 200 {
+			t.Fatalf("%s before rotation: %d", name, got)
+		}
+	}
+	r := a.jsonRequest(t, "POST", "/admin/v1/api-keys/"+k.ID+"/rotate", testAdminToken, map[string]string{})
+	var rotated serviceKey
+	if err := json.Unmarshal([]byte(r.Raw), &rotated); err != nil || rotated.Secret == "" {
+		t.Fatalf("rotate: %d %s", r.Status, r.Raw)
+	}
+	rotated.ID = k.ID
+	if got := verify(a, k); got != 401 {
+		t.Errorf("the old secret on the rotating instance: %d; want 401 at once", got)
+	}
+	if got := verify(bServer, rotated); got != 200 {
+		t.Errorf("the new secret on the other instance: %d; want 200 at once", got)
+	}
+	if got := verify(bServer, k); got != 200 {
+		t.Errorf("the old secret on the other instance within the TTL: %d; want 200 (cached)", got)
+	}
+	a.Clock.Advance(clientCacheTTL + time.Second)
+	if got := verify(bServer, k); got != 401 {
+		t.Errorf("the old secret on the other instance after the TTL: %d; want 401", got)
+	}
+
+	if r := a.jsonRequest(t, "DELETE", "/admin/v1/api-keys/"+k.ID, testAdminToken, nil); r.Status/100 != 2 {
+		t.Fatalf("delete: %d %s", r.Status, r.Raw)
+	}
+	if got := verify(a, rotated); got != 401 {
+		t.Errorf("a deleted key on the deleting instance: %d; want 401 at once", got)
+	}
+	a.Clock.Advance(clientCacheTTL + time.Second)
+	if got := verify(bServer, rotated); got != 401 {
+		t.Errorf("a deleted key on the other instance after the TTL: %d; want 401", got)
+	}
+}

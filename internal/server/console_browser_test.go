@@ -411,7 +411,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		navigate(t, bctx, s.URL+"/console/audit?kind=member.put&organization=initech")
 		waitFor(t, bctx, `#kind`)
 		text := textOf(t, bctx, `ul.items`)
-		if strings.Count(text, "member.put") != 2 || strings.Contains(text, "organization.create") || !strings.Contains(text, "by user "+s.User.ID) {
+		if strings.Count(text, "member.put") != 2 || strings.Contains(text, "organization.create") || !strings.Contains(text, "User "+s.User.ID) || !strings.Contains(text, "Member added or changed") {
 			t.Errorf("the audit page filtered by kind and organization:\n%s", text)
 		}
 		if strings.Contains(text, "a fresh phrase for robin") || strings.Contains(text, "robin's long pass phrase") {

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/i18n"
 )
 
 // Branding: the operator's name, logo, colour and links on every page
@@ -202,6 +204,10 @@ func parsePages(dir string, bv brandView) (map[string]*template.Template, error)
 	}
 	var fsys = os.DirFS(dir)
 	funcs := template.FuncMap{"brand": func() brandView { return bv }}
+	samples := samplePages()
+	overridden := func(name string) bool {
+		return overrides[name+".html"] || overrides["layout.html"] || overrides["branding.html"]
+	}
 	pages := map[string]*template.Template{}
 	for name, builtin := range templates {
 		t, err := builtin.Clone()
@@ -236,6 +242,21 @@ func parsePages(dir string, bv brandView) (map[string]*template.Template, error)
 				return nil, fmt.Errorf("web: page %s: %w", name, err)
 			}
 			return nil, fmt.Errorf("pages.templates_dir: page %s, with %s: %w", name, strings.Join(ours, ", "), err)
+		}
+		// An override runs on sample data of its page too: a field the
+		// page does not have (a template written for an older release)
+		// fails here, with its file and line, not on a person's page.
+		if sample, ok := samples[name]; ok && overridden(name) {
+			if err := t.ExecuteTemplate(io.Discard, "layout", localized(sample, i18n.English())); err != nil {
+				var ours []string
+				for _, file := range append(slices.Clone(sharedFiles), name+".html") {
+					if overrides[file] {
+						ours = append(ours, filepath.Join(dir, file))
+					}
+				}
+				return nil, fmt.Errorf("pages.templates_dir: page %s, with %s: %w (README: \"Branding\" lists the fields a page's template may use)",
+					name, strings.Join(ours, ", "), err)
+			}
 		}
 		pages[name] = t
 	}

@@ -34,7 +34,8 @@ func TestThemeOverride(t *testing.T) {
 }
 
 // TestThemeBroken: a template that does not parse or cannot be escaped,
-// or a file that replaces nothing, is an error naming the file and line.
+// that names a field its page has not, or a file that replaces nothing,
+// is an error naming the file and line.
 func TestThemeBroken(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -45,6 +46,10 @@ func TestThemeBroken(t *testing.T) {
 		{"unknown function", "device_entry.html", "{{define \"content\"}}{{nosuch .X}}{{end}}", []string{"device_entry.html:1", "nosuch"}},
 		{"layout cannot be escaped", "layout.html", "{{define \"layout\"}}<a href=\"{{.Title}}{{end}}", []string{"layout.html"}},
 		{"no such template", "logn.html", "{{define \"content\"}}{{end}}", []string{"logn.html", "no built-in template"}},
+		// The sign-in page's .For became .Heading and .ForName: an
+		// override written for it stops the start, naming the field.
+		{"a field the page no longer has", "login.html", "{{define \"content\"}}\n<h1>Sign in to {{.For}}</h1>{{end}}", []string{"login.html:2", "For", "page login"}},
+		{"a field in the layout", "layout.html", "{{define \"layout\"}}<p>{{.Lang}} {{.Sidebar}}</p>{{end}}", []string{"layout.html:1", "Sidebar"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

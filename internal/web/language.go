@@ -76,11 +76,10 @@ func (p *Pages) chooseLocale(w http.ResponseWriter, r *http.Request) *i18n.Local
 }
 
 // locale is the language of r's page (chosen by Page; without it, from
-// r's own headers). Nil r is a console page (Render), which is English
-// throughout, its layout included.
+// r's own headers); nil r: the default language.
 func (p *Pages) locale(r *http.Request) *i18n.Locale {
 	if r == nil {
-		return p.languages().Locale(i18n.Base)
+		return p.languages().Choose("", "")
 	}
 	if l, ok := r.Context().Value(localeKey{}).(*i18n.Locale); ok {
 		return l

@@ -17,9 +17,7 @@ import (
 	"testing/fstest"
 
 	"github.com/latchkey/latchkey/internal/i18n"
-	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/session"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // templateKey finds the message keys templates ask for: {{$.T "key" …}},
@@ -30,9 +28,11 @@ var templateKey = regexp.MustCompile(`\.TB? "([^"]+)"`)
 var goKey = regexp.MustCompile(`^[a-z]+(\.[a-z0-9_]+)+$`)
 
 // TestMessageKeys: every key a built-in template or the Go code of the
-// pages and mails uses is a message of English's catalog (and so, by
-// i18n's TestCatalogsComplete, of every catalog). A template or handler
-// naming a key no catalog has fails here rather than showing the key.
+// pages, the consoles (package console) and the mails uses is a message
+// of English's catalog (and so, by i18n's TestCatalogsComplete, of every
+// catalog). A template or handler naming a key no catalog has fails here
+// rather than showing the key; a console message no template or handler
+// uses any more fails too, so that the catalogs do not keep dead words.
 func TestMessageKeys(t *testing.T) {
 	t.Parallel()
 	en := map[string]bool{}
@@ -60,10 +60,28 @@ func TestMessageKeys(t *testing.T) {
 	if len(used) < 120 {
 		t.Fatalf("the templates use %d keys; the pattern misses them", len(used))
 	}
+	// The consoles' templates, read from their package's directory.
+	consoleFiles, err := filepath.Glob("../console/templates/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pagesOnly := len(used)
+	for _, f := range consoleFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range templateKey.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = f
+		}
+	}
+	if len(consoleFiles) < 20 || len(used)-pagesOnly < 150 {
+		t.Fatalf("the console's %d templates use %d more keys; the pattern misses them", len(consoleFiles), len(used)-pagesOnly)
+	}
 	fromTemplates := len(used)
 	// Go: string literals shaped like keys, whose first part is a
 	// catalog's (so "layout.html" and "text/html" are not keys).
-	for _, dir := range []string{".", "../account", "../org", "../authorize"} {
+	for _, dir := range []string{".", "../account", "../org", "../authorize", "../console"} {
 		goFiles, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -91,7 +109,7 @@ func TestMessageKeys(t *testing.T) {
 			})
 		}
 	}
-	if len(used)-fromTemplates < 80 {
+	if len(used)-fromTemplates < 150 {
 		t.Fatalf("the Go code uses %d more keys; the scan misses them", len(used)-fromTemplates)
 	}
 	// The keys Go puts together: mail.<kind>.subject and .text (Notify),
@@ -102,6 +120,11 @@ func TestMessageKeys(t *testing.T) {
 	for key, where := range used {
 		if !en[key] {
 			t.Errorf("%s uses the message %q, which no catalog has", where, key)
+		}
+	}
+	for key := range en {
+		if strings.HasPrefix(key, "console.") && used[key] == "" {
+			t.Errorf("the console message %q is used by no template or handler", key)
 		}
 	}
 }
@@ -293,34 +316,7 @@ func TestAuthorizeErrorInLanguage(t *testing.T) {
 func TestEveryPageEveryLanguage(t *testing.T) {
 	t.Parallel()
 	p := &Pages{CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Sessions: &session.Manager{}}
-	at := t0
-	user := &store.User{ID: "u1", Email: "ada@example.com", Name: "Ada"}
-	pages := map[string]any{
-		"login": loginPage{base: base{Notice: "login.wrong"}, Heading: "login.heading.device", ForName: "Living-room TV",
-			Passkey: &passkeyView{Options: "{}", State: "s"}, CanRegister: true},
-		"register": registerPage{base: base{Notice: "register.name_invalid", NoticeArgs: []any{"n", 200}}, Heading: "register.heading.app",
-			ForName: "Notes", Domains: "example.com", MinPassword: 10},
-		"device_entry":   entryPage{base: base{Title: "device.heading", Notice: "device.invalid_code"}, Placeholder: "XXXX-XXXX"},
-		"device_confirm": confirmPage{base: base{Title: "confirm.heading", TitleArgs: []any{"client", "TV"}, User: user}, ClientName: "TV", Scopes: []string{"scope.openid", "telemetry:write"}, When: "x", IP: "192.0.2.1", Agent: "y", OtherNetwork: true},
-		"consent":        consentPage{base: base{Title: "consent.heading", TitleArgs: []any{"client", "Notes"}}, ClientName: "Notes", Destination: "notes.example"},
-		"message":        messagePage{base: base{Title: "err.not_found.heading"}, Heading: "err.not_found.heading", Text: "err.not_found.text", Back: true, Link: "/device", LinkText: "device.another_code", Mark: markBad},
-		"logout":         logoutPage{base: base{Title: "layout.sign_out", User: user}, Email: user.Email, ClientName: "Notes"},
-		"forgot":         emailPage{base: base{Title: "forgot.heading", Notice: "notice.email_invalid"}},
-		"resend":         emailPage{base: base{Title: "verify.heading"}},
-		"verify":         tokenPage{base: base{Title: "verify.heading"}, Email: user.Email},
-		"reset":          tokenPage{base: base{Title: "reset.heading"}, Email: user.Email, MinPassword: 10},
-		"second_factor":  secondFactorPage{base: base{Title: "totp.heading", Notice: "second.wrong_code"}},
-		"totp_setup":     totpSetupPage{base: base{Title: "setup.heading", Notice: "setup.wrong_code"}, Secret: "ABC"},
-		"totp_codes":     totpCodesPage{base: base{Title: "codes.heading"}, Codes: []string{"a-b"}},
-		"invitation": invitationPage{base: base{Title: "device.heading"}, AppLink: "app://x",
-			Landing: &org.Landing{OrgName: "Acme", Groups: []string{"Readers", "Writers"}, Message: "Hi", DeviceName: "Boiler", ExpiresAt: at}},
-		"account": accountPage{base: base{Title: "account.heading", User: user, Notice: "account.totp_required", Wide: true}, Done: "account.done.password",
-			Account: user, Console: true, MinPassword: 10,
-			Grants:   []*store.GrantInfo{{Grant: &store.Grant{ID: "g", Scopes: []string{"openid"}, CreatedAt: at}, ClientName: "TV", LastUsedAt: at, OriginIP: "192.0.2.1", OriginUserAgent: "x"}},
-			Consents: []consentView{{Consent: &store.Consent{ClientID: "n", Scopes: []string{"openid"}, CreatedAt: at}, Name: "Notes"}},
-			Passkeys: &accountPasskeys{List: []*store.Passkey{{ID: "k", Name: "Phone", CreatedAt: at}}, Register: &passkeyView{}, Max: 10, MaxName: 64},
-			TOTP:     &accountTOTP{On: true, Since: at, Recovery: 1}},
-	}
+	pages := samplePages()
 	for name := range templates {
 		if _, ok := pages[name]; !ok && !strings.Contains(name, "console") && !strings.HasPrefix(name, "org") {
 			t.Errorf("page %s has no data in this test", name)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 
+	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -31,10 +32,16 @@ func RegisterPage(name string, fsys fs.FS, funcs template.FuncMap, files ...stri
 }
 
 // Render writes the page registered as name with data, as the pages are
-// written: all or nothing, HTML, with status.
-func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any) error {
-	return p.render(w, nil, status, name, data)
+// written: all or nothing, HTML, with status, in the language Page chose
+// for r (language.go). Base's Title and Notice are message keys, as a
+// page's are.
+func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, name string, data any) error {
+	return p.render(w, r, status, name, data)
 }
+
+// Locale is the language Page chose for r: what a console's handler
+// translates its own words with.
+func (p *Pages) Locale(r *http.Request) *i18n.Locale { return p.locale(r) }
 
 // CSRFToken is the csrf_token for the forms shown to this browser in
 // session s (Form's pages check it with CheckCSRF).
@@ -56,9 +63,11 @@ func (p *Pages) CheckPassword(ctx context.Context, w http.ResponseWriter, u *sto
 }
 
 // Error is an error that Page shows as a page with status, heading and
-// text, which a person reads: say what happened and what to do.
-func Error(status int, heading, text string) error {
-	return &pageError{Status: status, Heading: heading, Text: text}
+// text, which a person reads: say what happened and what to do. Heading
+// and text are message keys, with args (pairs of a placeholder's name and
+// its value) for both.
+func Error(status int, heading, text string, args ...any) error {
+	return &pageError{Status: status, Heading: heading, Text: text, Args: args}
 }
 
 // ParseForm reads a POST body strictly (oauth.ParseForm); a 400 page
