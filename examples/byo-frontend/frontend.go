@@ -94,8 +94,9 @@ type apiResult struct {
 	Action          string `json:"action"`
 	ResponseContent string `json:"responseContent"`
 	ClientName      string `json:"clientName"`
-	// Scopes are names in some answers (/device/authorization) and
-	// objects with a name in others (/device/verification), as Authlete's.
+	// Scopes are objects with a name in the device answers
+	// (/device/authorization, /device/verification) and names in the
+	// token ones, as Authlete's; this front end reads the first kind.
 	Scopes json.RawMessage `json:"scopes"`
 }
 

@@ -12,31 +12,43 @@ import (
 )
 
 const exportHelp = `
-Writes the installation's clients (with their secret hashes), users (with
-their password hashes) and signing keys as JSON lines, for latchkey import
-into another database, for example to move from SQLite to PostgreSQL.
+Writes what the installation needs to go on in another database as JSON
+lines, for latchkey import, for example to move from SQLite to PostgreSQL:
+clients (with their secret hashes), users (with their password hashes),
+signing keys, organizations with their members and client groups, service
+API keys and registration tokens (by hash), passkeys, TOTP second factors
+(the secret sealed as the database holds it, recovery codes by hash), the
+registration access tokens of dynamically registered clients (by hash) and
+revoked access tokens not yet expired.
 
 The file holds private signing keys and password hashes: keep it as secret
 as the database, and delete it after the import. --out FILE is written with
 mode 0600 (and replaced whole, only when the export is complete); without
-it the export goes to standard output.
+it the export goes to standard output. Run it with the installation's
+secrets_keys: TOTP secrets leave the database only sealed, and the import
+needs a key that opens them.
 
-Not moved: grants, refresh tokens, sessions and device authorizations, so
-after the move every device and browser signs in again. Stop the server
-first, so nothing changes while the export runs.`
+Not moved: grants, refresh tokens, sessions, device authorizations, mailed
+links, remembered consents and the audit log, so after the move every
+device and browser signs in again. Stop the server first, so nothing
+changes while the export runs.`
 
 const importHelp = `
-Reads what latchkey export wrote and creates its clients, users and signing
-keys in the database (migrating its schema first). The whole file is
-checked, and then every id against the database, before anything is
-written: a malformed line, or a record whose id exists (unless
---skip-existing), leaves the database as it was.
+Reads what latchkey export wrote and creates its records in the database
+(migrating its schema first). The whole file is checked, and then every id
+and reference against the database, before anything is written: a
+malformed line, a record whose id exists (unless --skip-existing), or a
+TOTP secret no configured secrets key opens, leaves the database as it was.
 
 Signing keys are added beside any the database has: every key is published,
 and the one whose "signs from" time is latest signs (see latchkey keys list).
+TOTP secrets are re-sealed under the first of secrets_keys, so give import
+the secrets_keys of the installation that exported them (a new key first is
+fine).
 
-Not moved: grants, refresh tokens, sessions and device authorizations, so
-after the move every device and browser signs in again.`
+Not moved: grants, refresh tokens, sessions, device authorizations, mailed
+links, remembered consents and the audit log, so after the move every
+device and browser signs in again.`
 
 func runExport(ctx context.Context, e *Env, args []string) error {
 	fs := e.newFlags("export", "export [--db DATABASE] [--config FILE] [--out FILE]", exportHelp)
@@ -50,7 +62,7 @@ func runExport(ctx context.Context, e *Env, args []string) error {
 	defer st.Close()
 	db := redactDSN(cfg.Database)
 
-	fmt.Fprintf(e.Stderr, "exporting clients, users and signing keys from %s\n", db)
+	fmt.Fprintf(e.Stderr, "exporting from %s\n", db)
 	var n portable.Counts
 	export := func(w io.Writer) error {
 		n, err = portable.Export(ctx, st, w)

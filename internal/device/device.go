@@ -103,18 +103,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) e
 	if err != nil {
 		return err
 	}
-	uris := page.URIs(h.Issuer)
-	if ui := uiLocales(f.Get("ui_locales")); ui != "" {
-		// The device's languages (OpenID Connect Core §3.1.2.1's
-		// ui_locales, which RFC 8628 leaves to extensions) go to the page
-		// through the link it shows: the page, and the sign-in steps after
-		// it, are in the first of them there is a catalog for.
-		plain := uris
-		uris = func(code string) (string, string) {
-			uri, complete := plain(code)
-			return uri, complete + "&ui_locales=" + url.QueryEscape(ui)
-		}
-	}
+	uris := WithLocales(page.URIs(h.Issuer), f.Get("ui_locales"))
 	st, err := h.Begin(r.Context(), f, creds, clientip.From(r, h.TrustProxy), r.UserAgent(), uris)
 	if err != nil {
 		return err
@@ -122,13 +111,41 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, page Page) e
 	return oauth.WriteJSON(w, http.StatusOK, st.Response)
 }
 
+// WithLocales is uris with the device's languages: the well-formed tags of
+// its ui_locales (OpenID Connect Core §3.1.2.1, which RFC 8628 leaves to
+// extensions) go to the page through the link it shows, as the ui_locales
+// query parameter of verification_uri_complete, so the page, and the
+// sign-in steps after it, are in the first of them there is a catalog for.
+// Without such tags it is uris. The link keeps its shape, whatever the
+// page (ours, or a front end's of the service API): the parameter joins
+// its query, or begins one, before any fragment.
+func WithLocales(uris URIs, uiLocales string) URIs {
+	ui := wellFormedLocales(uiLocales)
+	if ui == "" {
+		return uris
+	}
+	return func(code string) (string, string) {
+		uri, complete := uris(code)
+		rest, fragment, hasFragment := strings.Cut(complete, "#")
+		sep := "?"
+		if strings.Contains(rest, "?") {
+			sep = "&"
+		}
+		complete = rest + sep + "ui_locales=" + url.QueryEscape(ui)
+		if hasFragment {
+			complete += "#" + fragment
+		}
+		return uri, complete
+	}
+}
+
 // languageTag is the shape of a BCP 47 language tag.
 var languageTag = regexp.MustCompile(`^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$`)
 
-// uiLocales is a ui_locales value's well-formed tags, at most eight, space
+// wellFormedLocales is a ui_locales value's well-formed tags, at most eight, space
 // separated; "" when none is. A preference, not a demand: what is not a
 // tag is left out, never an error.
-func uiLocales(v string) string {
+func wellFormedLocales(v string) string {
 	var tags []string
 	for _, f := range strings.Fields(v) {
 		if len(tags) < 8 && len(f) <= 35 && languageTag.MatchString(f) {

@@ -211,9 +211,9 @@ func TestImportVersion1(t *testing.T) {
 	if _, err := Export(t.Context(), src, &buf); err != nil {
 		t.Fatal(err)
 	}
-	v1 := strings.Replace(buf.String(), `"version":3,`, `"version":1,`, 1)
+	v1 := strings.Replace(buf.String(), `"version":4,`, `"version":1,`, 1)
 	if v1 == buf.String() {
-		t.Fatal("the export's header has no version 3 to replace")
+		t.Fatal("the export's header has no version 4 to replace")
 	}
 	n, err := Import(t.Context(), sqlitetest.Open(t), strings.NewReader(v1), Options{})
 	if want := (Counts{Clients: 3, Users: 3, SigningKeys: 2}); err != nil || n != want {

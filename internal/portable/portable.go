@@ -1,17 +1,23 @@
 // Package portable moves an installation's durable records between
-// databases as JSON lines: clients (with their secret hashes), users (with
-// their password hashes), signing keys (with their private keys),
-// organizations with their members and device client groups (with the
-// clients in each), service API keys (with their secret hashes) and
-// registration tokens (by hash, with the uses they have left), for example
-// from SQLite to PostgreSQL.
+// databases as JSON lines: clients (with their secret hashes and when
+// their tokens were last revoked), users (with their password hashes and
+// whether their address is verified), signing keys (with their private
+// keys), organizations with their members and device client groups (with
+// the clients in each), service API keys (with their secret hashes),
+// registration tokens (by hash, with the uses they have left), and since
+// format version 4 what people and devices sign in with beyond a password:
+// passkeys, TOTP second factors (the secret sealed as the database holds
+// it, recovery codes by hash) and dynamically registered clients'
+// registration access tokens (by hash); for example from SQLite to
+// PostgreSQL.
 //
-// It leaves the rest behind. Grants and refresh tokens cannot be listed
-// through package store, and sessions, device authorizations, pending
-// invitations and throttle counters are short-lived, so after a move
-// devices and browsers sign in again, and unanswered invitations are sent
-// again. The schema is the backends' business; this package speaks only
-// the store's interfaces (Store).
+// It leaves the rest behind (docs/postgres.md lists it, with the reasons).
+// Grants and refresh tokens cannot be listed through package store, and
+// sessions, device authorizations, pending invitations, mailed links and
+// throttle counters are short-lived, so after a move devices and browsers
+// sign in again, and unanswered invitations are sent again. The schema is
+// the backends' business; this package speaks only the store's interfaces
+// (Store).
 package portable
 
 import (
@@ -28,13 +34,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Kind and Version identify the format in the header line.
 const (
-	Kind    = "latchkey-export"
-	Version = 3 // 3 added service keys and registration tokens; 2 organizations, their members and client groups; 1 and 2 are read too
+	Kind = "latchkey-export"
+	// Version 4 added passkeys, TOTP enrolments, client registrations,
+	// users' email_verified and clients' tokens_revoked_at; 3 service keys
+	// and registration tokens; 2 organizations, their members and client
+	// groups. Every earlier version is read too.
+	Version = 4
 )
 
 // Warning is written into the header, because the file is a credential.
@@ -76,6 +87,19 @@ type Store interface {
 	ListRegistrationTokens(ctx context.Context) ([]*store.RegistrationToken, error)
 	GetRegistrationToken(ctx context.Context, hash string) (*store.RegistrationToken, error)
 	CreateRegistrationToken(ctx context.Context, t *store.RegistrationToken) error
+
+	ListAllPasskeys(ctx context.Context) ([]*store.Passkey, error)
+	GetPasskey(ctx context.Context, id string) (*store.Passkey, error)
+	CreatePasskey(ctx context.Context, p *store.Passkey) error
+	ListSealedTOTP(ctx context.Context) ([]*store.SealedTOTP, error)
+	CheckSealedTOTP(userID string, sealed []byte) error
+	CreateSealedTOTP(ctx context.Context, t *store.SealedTOTP) error
+	ListClientRegistrations(ctx context.Context) ([]*store.ClientRegistration, error)
+	ClientRegistrationHash(ctx context.Context, clientID string) (string, error)
+	CreateClientRegistration(ctx context.Context, r *store.ClientRegistration) error
+	ListRevokedAccessTokens(ctx context.Context, now time.Time) ([]*store.RevokedAccessToken, error)
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+	RevokeAccessToken(ctx context.Context, jti, clientID string, expiresAt time.Time) error
 }
 
 // Counts says how many records of each kind were moved.
@@ -83,6 +107,8 @@ type Counts struct {
 	Clients, Users, SigningKeys             int
 	Organizations, OrgMembers, ClientGroups int
 	ServiceKeys, RegistrationTokens         int
+	Passkeys, TOTP, ClientRegistrations     int
+	RevokedAccessTokens                     int
 	// Skipped counts the records Import left alone because the database
 	// held one with the same id already (Options.SkipExisting).
 	Skipped int
@@ -99,6 +125,13 @@ func (c Counts) String() string {
 	if c.ServiceKeys+c.RegistrationTokens > 0 {
 		s += ", " + plural(c.ServiceKeys, "service key") + ", " + plural(c.RegistrationTokens, "registration token")
 	}
+	if c.Passkeys+c.TOTP+c.ClientRegistrations > 0 {
+		s += ", " + plural(c.Passkeys, "passkey") + ", " + plural(c.TOTP, "TOTP enrolment") + ", " +
+			plural(c.ClientRegistrations, "client registration")
+	}
+	if c.RevokedAccessTokens > 0 {
+		s += ", " + plural(c.RevokedAccessTokens, "revoked access token")
+	}
 	return s
 }
 
@@ -106,7 +139,8 @@ func (c Counts) String() string {
 func (h header) counts() Counts {
 	return Counts{Clients: h.Clients, Users: h.Users, SigningKeys: h.SigningKeys,
 		Organizations: h.Organizations, OrgMembers: h.OrgMembers, ClientGroups: h.ClientGroups,
-		ServiceKeys: h.ServiceKeys, RegistrationTokens: h.RegistrationTokens}
+		ServiceKeys: h.ServiceKeys, RegistrationTokens: h.RegistrationTokens,
+		Passkeys: h.Passkeys, TOTP: h.TOTP, ClientRegistrations: h.ClientRegistrations, RevokedAccessTokens: h.RevokedAccessTokens}
 }
 
 func plural(n int, noun string) string {
@@ -116,10 +150,13 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// Export writes every client, user, signing key, organization, membership
-// and client group of st to w: a header line, then one JSON object per
-// record, each after the records it refers to (organizations, clients,
-// users, members, groups, keys), as Import creates them.
+// Export writes every record of st that moves (see the package comment) to
+// w: a header line, then one JSON object per record, each after the
+// records it refers to (organizations, clients, users, members, groups,
+// keys, credentials, passkeys, TOTP, client registrations, revocations),
+// as Import creates them. A TOTP secret stored unsealed (a database that
+// never had a secrets key) fails the export: the file carries it only
+// sealed.
 func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	cs, err := st.ListClients(ctx)
 	if err != nil {
@@ -145,8 +182,26 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	if err != nil {
 		return Counts{}, fmt.Errorf("list registration tokens: %w", err)
 	}
+	pks, err := st.ListAllPasskeys(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list passkeys: %w", err)
+	}
+	tts, err := st.ListSealedTOTP(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list TOTP enrolments: %w", err)
+	}
+	crs, err := st.ListClientRegistrations(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list client registrations: %w", err)
+	}
+	now := time.Now()
+	rjs, err := st.ListRevokedAccessTokens(ctx, now)
+	if err != nil {
+		return Counts{}, fmt.Errorf("list revoked access tokens: %w", err)
+	}
 	n := Counts{Clients: len(cs), Users: len(us), SigningKeys: len(ks), Organizations: len(orgs),
-		ServiceKeys: len(sks), RegistrationTokens: len(rts)}
+		ServiceKeys: len(sks), RegistrationTokens: len(rts), Passkeys: len(pks), TOTP: len(tts), ClientRegistrations: len(crs),
+		RevokedAccessTokens: len(rjs)}
 
 	// Every record is converted before the first byte is written, so a
 	// record JSON cannot carry leaves no half-written file behind. The order
@@ -187,10 +242,12 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	}
 	n.OrgMembers, n.ClientGroups = len(memberLines), len(groupLines)
 	lines := []any{header{
-		Kind: Kind, Version: Version, ExportedAt: timestamp(time.Now()),
+		Kind: Kind, Version: Version, ExportedAt: timestamp(now),
 		Clients: n.Clients, Users: n.Users, SigningKeys: n.SigningKeys,
 		Organizations: n.Organizations, OrgMembers: n.OrgMembers, ClientGroups: n.ClientGroups,
-		ServiceKeys: n.ServiceKeys, RegistrationTokens: n.RegistrationTokens, Warning: Warning,
+		ServiceKeys: n.ServiceKeys, RegistrationTokens: n.RegistrationTokens,
+		Passkeys: n.Passkeys, TOTP: n.TOTP, ClientRegistrations: n.ClientRegistrations, RevokedAccessTokens: n.RevokedAccessTokens,
+		Warning: Warning,
 	}}
 	lines = append(lines, orgLines...)
 	for _, c := range cs {
@@ -224,6 +281,34 @@ func Export(ctx context.Context, st Store, w io.Writer) (Counts, error) {
 	}
 	for _, t := range rts {
 		l, err := registrationTokenToLine(t)
+		if err != nil {
+			return Counts{}, err
+		}
+		lines = append(lines, l)
+	}
+	for _, p := range pks {
+		l, err := passkeyToLine(p)
+		if err != nil {
+			return Counts{}, err
+		}
+		lines = append(lines, l)
+	}
+	for _, t := range tts {
+		l, err := totpToLine(t)
+		if err != nil {
+			return Counts{}, err
+		}
+		lines = append(lines, l)
+	}
+	for _, r := range crs {
+		l, err := clientRegistrationToLine(r)
+		if err != nil {
+			return Counts{}, err
+		}
+		lines = append(lines, l)
+	}
+	for _, r := range rjs {
+		l, err := revokedToLine(r)
 		if err != nil {
 			return Counts{}, err
 		}
@@ -315,6 +400,18 @@ func Import(ctx context.Context, st Store, r io.Reader, opts Options) (Counts, e
 		case rec.regToken != nil:
 			err = st.CreateRegistrationToken(ctx, rec.regToken)
 			n.RegistrationTokens++
+		case rec.passkey != nil:
+			err = st.CreatePasskey(ctx, rec.passkey)
+			n.Passkeys++
+		case rec.totp != nil:
+			err = st.CreateSealedTOTP(ctx, rec.totp)
+			n.TOTP++
+		case rec.clientReg != nil:
+			err = st.CreateClientRegistration(ctx, rec.clientReg)
+			n.ClientRegistrations++
+		case rec.revoked != nil:
+			err = st.RevokeAccessToken(ctx, rec.revoked.JTI, rec.revoked.ClientID, rec.revoked.ExpiresAt)
+			n.RevokedAccessTokens++
 		}
 		if err != nil {
 			// Only a write racing with ours, or a database that went away,
@@ -338,6 +435,10 @@ type record struct {
 	groupClients []string
 	serviceKey   *store.ServiceKey
 	regToken     *store.RegistrationToken
+	passkey      *store.Passkey
+	totp         *store.SealedTOTP
+	clientReg    *store.ClientRegistration
+	revoked      *store.RevokedAccessToken
 }
 
 func (r record) kind() string {
@@ -356,6 +457,14 @@ func (r record) kind() string {
 		return kindServiceKey
 	case r.regToken != nil:
 		return kindRegistrationToken
+	case r.passkey != nil:
+		return kindPasskey
+	case r.totp != nil:
+		return kindTOTP
+	case r.clientReg != nil:
+		return kindClientRegistration
+	case r.revoked != nil:
+		return kindRevokedAccessToken
 	}
 	return kindSigningKey
 }
@@ -376,6 +485,14 @@ func (r record) id() string {
 		return r.serviceKey.ID
 	case r.regToken != nil:
 		return r.regToken.ID
+	case r.passkey != nil:
+		return r.passkey.ID
+	case r.totp != nil:
+		return r.totp.UserID
+	case r.clientReg != nil:
+		return r.clientReg.ClientID
+	case r.revoked != nil:
+		return r.revoked.JTI
 	}
 	return r.key.ID
 }
@@ -397,6 +514,14 @@ func (r record) rank() int {
 		return 6
 	case r.regToken != nil:
 		return 7
+	case r.passkey != nil:
+		return 8
+	case r.totp != nil:
+		return 9
+	case r.clientReg != nil:
+		return 10
+	case r.revoked != nil:
+		return 11
 	}
 	return 5
 }
@@ -464,6 +589,14 @@ func read(r io.Reader) ([]record, error) {
 				return nil, fmt.Errorf("line %d: registration token %q has the hash of the registration token on line %d", n, rec.regToken.ID, first)
 			}
 			hashes[kindRegistrationToken+"\x00"+rec.regToken.Hash] = n
+		case rec.passkey != nil:
+			got.Passkeys++
+		case rec.totp != nil:
+			got.TOTP++
+		case rec.clientReg != nil:
+			got.ClientRegistrations++
+		case rec.revoked != nil:
+			got.RevokedAccessTokens++
 		case rec.group != nil:
 			got.ClientGroups++
 			key := rec.group.OrgID + "\x00" + rec.group.Name
@@ -521,6 +654,17 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 	for _, t := range rts {
 		haveRegToken[t.ID] = true
 	}
+	tts, err := st.ListSealedTOTP(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list TOTP enrolments: %w", err)
+	}
+	haveTOTP := make(map[string]bool, len(tts))
+	for _, t := range tts {
+		haveTOTP[t.UserID] = true
+	}
+	// A client registration goes with its client: skipped with it, so an
+	// existing client is never given the file's registration access token.
+	skippedClients := map[string]bool{}
 	refs := newReferences(recs)
 	for _, rec := range recs {
 		if err := refs.check(ctx, st, rec); err != nil {
@@ -576,11 +720,31 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 					err = nil
 				}
 			}
+		case rec.passkey != nil:
+			exists, err = found(st.GetPasskey(ctx, rec.passkey.ID))
+		case rec.totp != nil:
+			exists = haveTOTP[rec.totp.UserID]
+			if !exists {
+				if err := checkSealed(st, rec.totp); err != nil {
+					return nil, 0, fmt.Errorf("line %d: totp of user %q: %w", rec.line, rec.totp.UserID, err)
+				}
+			}
+		case rec.clientReg != nil:
+			if skippedClients[rec.clientReg.ClientID] {
+				skipped++
+				continue
+			}
+			exists, err = found(st.ClientRegistrationHash(ctx, rec.clientReg.ClientID))
+		case rec.revoked != nil:
+			exists, err = st.AccessTokenRevoked(ctx, rec.revoked.JTI)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("line %d: look up %s %q: %w", rec.line, rec.kind(), rec.id(), err)
 		}
 		if exists {
+			if rec.client != nil {
+				skippedClients[rec.client.ID] = true
+			}
 			if !skipExisting {
 				return nil, 0, &ExistsError{Line: rec.line, Kind: rec.kind(), ID: rec.id()}
 			}
@@ -590,6 +754,23 @@ func plan(ctx context.Context, st Store, recs []record, skipExisting bool) (todo
 		todo = append(todo, rec)
 	}
 	return todo, skipped, nil
+}
+
+// checkSealed says, in an operator's words, why st cannot take t's sealed
+// secret, or nil.
+func checkSealed(st Store, t *store.SealedTOTP) error {
+	err := st.CheckSealedTOTP(t.UserID, t.Secret)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrSealed):
+		return errors.New("its secret is sealed, and this database is opened without a secrets key: " +
+			"import with the secrets_keys (LATCHKEY_SECRETS_KEY) of the installation that exported it")
+	case errors.Is(err, seal.ErrUnknownKey):
+		return fmt.Errorf("its secret is sealed under a secrets key this installation does not have (%v): "+
+			"import with the secrets_keys of the installation that exported it", err)
+	}
+	return fmt.Errorf("its secret does not open (damaged, or not this user's): %w", err)
 }
 
 // references knows what the input holds, so that plan can tell a record
@@ -632,6 +813,25 @@ func (r *references) check(ctx context.Context, st Store, rec record) error {
 	switch {
 	case rec.client != nil && rec.client.OrgID != "":
 		return org(rec.client.OrgID)
+	case rec.passkey != nil, rec.totp != nil:
+		var id string
+		if rec.passkey != nil {
+			id = rec.passkey.UserID
+		} else {
+			id = rec.totp.UserID
+		}
+		if r.users[id] {
+			return nil
+		}
+		ok, err := found(st.GetUser(ctx, id))
+		if err == nil && !ok {
+			err = fmt.Errorf("user %q is neither in the file nor in the database", id)
+		}
+		return err
+	case rec.clientReg != nil:
+		if _, ok := r.clientOrg[rec.clientReg.ClientID]; !ok {
+			return fmt.Errorf("client %q is not in the file: a registration goes with its client", rec.clientReg.ClientID)
+		}
 	case rec.member != nil:
 		if err := org(rec.member.OrgID); err != nil {
 			return err
@@ -702,9 +902,7 @@ func parseHeader(line []byte) (header, error) {
 		return header{}, fmt.Errorf("not a Latchkey export: %s", describe(err))
 	}
 	switch {
-	case probe.Kind == kindClient || probe.Kind == kindUser || probe.Kind == kindSigningKey ||
-		probe.Kind == kindOrganization || probe.Kind == kindOrgMember || probe.Kind == kindClientGroup ||
-		probe.Kind == kindServiceKey || probe.Kind == kindRegistrationToken:
+	case slices.Contains(recordKinds, probe.Kind):
 		return header{}, fmt.Errorf("not a Latchkey export: the header line (\"kind\":%q) is missing", Kind)
 	case probe.Kind != Kind:
 		return header{}, fmt.Errorf("not a Latchkey export: the first line has kind %q, want %q", probe.Kind, Kind)
@@ -724,12 +922,20 @@ func parseHeader(line []byte) (header, error) {
 	if h.Version < 3 && h.ServiceKeys+h.RegistrationTokens != 0 {
 		return header{}, errors.New("a version 1 or 2 header counts service keys or registration tokens: those came with version 3")
 	}
+	if h.Version < 4 && h.Passkeys+h.TOTP+h.ClientRegistrations+h.RevokedAccessTokens != 0 {
+		return header{}, errors.New("a version 1 to 3 header counts passkeys, TOTP enrolments, client registrations or revoked access tokens: those came with version 4")
+	}
 	if h.Clients < 0 || h.Users < 0 || h.SigningKeys < 0 || h.Organizations < 0 || h.OrgMembers < 0 || h.ClientGroups < 0 ||
-		h.ServiceKeys < 0 || h.RegistrationTokens < 0 {
+		h.ServiceKeys < 0 || h.RegistrationTokens < 0 || h.Passkeys < 0 || h.TOTP < 0 || h.ClientRegistrations < 0 ||
+		h.RevokedAccessTokens < 0 {
 		return header{}, errors.New("the header has a negative count")
 	}
 	return h, nil
 }
+
+// recordKinds are the kinds of record lines, as the file's order has them.
+var recordKinds = []string{kindOrganization, kindClient, kindUser, kindOrgMember, kindClientGroup, kindSigningKey,
+	kindServiceKey, kindRegistrationToken, kindPasskey, kindTOTP, kindClientRegistration, kindRevokedAccessToken}
 
 // parseRecord decodes and checks one record line.
 func parseRecord(line []byte) (record, error) {
@@ -762,12 +968,23 @@ func parseRecord(line []byte) (record, error) {
 			t, err := l.toStore()
 			return record{regToken: t}, err
 		})
+	case kindPasskey:
+		return decodeRecord(line, func(l *passkeyLine) (record, error) { p, err := l.toStore(); return record{passkey: p}, err })
+	case kindTOTP:
+		return decodeRecord(line, func(l *totpLine) (record, error) { t, err := l.toStore(); return record{totp: t}, err })
+	case kindClientRegistration:
+		return decodeRecord(line, func(l *clientRegistrationLine) (record, error) {
+			r, err := l.toStore()
+			return record{clientReg: r}, err
+		})
+	case kindRevokedAccessToken:
+		return decodeRecord(line, func(l *revokedLine) (record, error) { r, err := l.toStore(); return record{revoked: r}, err })
 	case Kind:
 		return record{}, errors.New("a second header: import one export at a time")
 	case "":
 		return record{}, errors.New(`want a JSON object with a "kind"`)
 	}
-	return record{}, fmt.Errorf("unknown kind %q: want client, user, signing_key, organization, org_member, client_group, service_key or registration_token", probe.Kind)
+	return record{}, fmt.Errorf("unknown kind %q: want %s", probe.Kind, strings.Join(recordKinds, ", "))
 }
 
 // decodeRecord decodes line strictly as a record line of type L and makes

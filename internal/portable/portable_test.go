@@ -92,7 +92,8 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 			Scopes:                 []string{"openid", "email"},
 			Tokens: store.TokenPolicy{IDTokenSigningAlg: "RS256", AccessTokenLifetime: 5 * time.Minute, IDTokenLifetime: 90 * time.Second,
 				RefreshLifetime: 7 * 24 * time.Hour, RefreshIdleLifetime: 36 * time.Hour, RefreshTokens: store.RefreshAlways},
-			CreatedAt: t0, UpdatedAt: at(time.Hour),
+			TokensRevokedAt: at(30 * time.Minute),
+			CreatedAt:       t0, UpdatedAt: at(time.Hour),
 		},
 	} {
 		if err := s.CreateClient(ctx, c); err != nil {
@@ -100,7 +101,7 @@ func seed(t *testing.T, s store.Store) (cs []*store.Client, us []*store.User, ks
 		}
 	}
 	for _, u := range []*store.User{
-		{ID: "u1", Email: "ada@example.com", Name: "Ada Lovelace", PasswordHash: argonHash, CreatedAt: t0, UpdatedAt: at(time.Second)},
+		{ID: "u1", Email: "ada@example.com", Name: "Ada Lovelace", PasswordHash: argonHash, EmailVerified: true, CreatedAt: t0, UpdatedAt: at(time.Second)},
 		{ID: "u2", Email: "bob@example.com", Name: "Bob", PasswordHash: argonHash, Disabled: true, CreatedAt: t0, UpdatedAt: t0},
 		{ID: "u3", Email: "zoë@example.com", Name: "Zoë, no password yet", CreatedAt: t0},
 	} {
@@ -182,6 +183,8 @@ func TestExportImport(t *testing.T) {
 		`"secret_hash":"` + oauth.HashSecret("lk_cs_web") + `"`,
 		`"password_hash":"` + argonHash + `"`,
 		`"private_key":"` + base64.StdEncoding.EncodeToString(wantK[0].PrivateKey) + `"`,
+		`"password_hash":"` + argonHash + `","email_verified":true,`,
+		`"tokens_revoked_at":"2026-03-04T05:36:07.123Z",`,
 		`"name":"Büro-Drucker \"3. OG\" <&>"`,
 	} {
 		if !strings.Contains(out, want) {
@@ -335,7 +338,8 @@ func TestImportMalformed(t *testing.T) {
 		{"not JSON", "latchkey\n", "line 1: not a Latchkey export: not valid JSON"},
 		{"header missing", strings.Join(lines[1:], "\n"), `line 1: not a Latchkey export: the header line ("kind":"latchkey-export") is missing`},
 		{"wrong header kind", replace(1, `{"kind":"dex-export","version":1}`), `line 1: not a Latchkey export: the first line has kind "dex-export"`},
-		{"newer version", replace(1, strings.TrimSuffix(header("4"), "}")+`,"new":1}`), "line 1: export format version 4: this latchkey reads versions 1 to 3"},
+		{"newer version", replace(1, strings.TrimSuffix(header("5"), "}")+`,"new":1}`), "line 1: export format version 5: this latchkey reads versions 1 to 4"},
+		{"version 3 counting passkeys", replace(1, strings.TrimSuffix(header("3"), "}")+`,"passkeys":1}`), "line 1: a version 1 to 3 header counts passkeys"},
 		{"version 2 counting service keys", replace(1, strings.TrimSuffix(header("2"), "}")+`,"service_keys":1}`), "line 1: a version 1 or 2 header counts service keys"},
 		{"version 1 counting organizations", replace(1, strings.TrimSuffix(header("1"), "}")+`,"organizations":1}`), "line 1: a version 1 header counts organizations"},
 		{"version missing", replace(1, `{"kind":"latchkey-export"}`), "line 1: export format version 0"},
@@ -410,6 +414,7 @@ func TestCountsString(t *testing.T) {
 		{Counts{Clients: 3, Users: 10, SigningKeys: 2}, "3 clients, 10 users, 2 signing keys"},
 		{Counts{Clients: 1, Users: 1, SigningKeys: 1}, "1 client, 1 user, 1 signing key"},
 		{Counts{}, "0 clients, 0 users, 0 signing keys"},
+		{Counts{Users: 2, Passkeys: 1, TOTP: 2}, "0 clients, 2 users, 0 signing keys, 1 passkey, 2 TOTP enrolments, 0 client registrations"},
 	} {
 		if got := tt.in.String(); got != tt.want {
 			t.Errorf("%+v.String() = %q, want %q", tt.in, got, tt.want)

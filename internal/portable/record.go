@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -26,6 +27,11 @@ const (
 	// Since version 3.
 	kindServiceKey        = "service_key"
 	kindRegistrationToken = "registration_token"
+	// Since version 4.
+	kindPasskey            = "passkey"
+	kindTOTP               = "totp"
+	kindClientRegistration = "client_registration"
+	kindRevokedAccessToken = "revoked_access_token"
 )
 
 // header is the first line of an export. The counts let Import notice a
@@ -42,9 +48,14 @@ type header struct {
 	OrgMembers    int `json:"org_members,omitempty"`
 	ClientGroups  int `json:"client_groups,omitempty"`
 	// Since version 3.
-	ServiceKeys        int    `json:"service_keys,omitempty"`
-	RegistrationTokens int    `json:"registration_tokens,omitempty"`
-	Warning            string `json:"warning,omitempty"`
+	ServiceKeys        int `json:"service_keys,omitempty"`
+	RegistrationTokens int `json:"registration_tokens,omitempty"`
+	// Since version 4.
+	Passkeys            int    `json:"passkeys,omitempty"`
+	TOTP                int    `json:"totp,omitempty"`
+	ClientRegistrations int    `json:"client_registrations,omitempty"`
+	RevokedAccessTokens int    `json:"revoked_access_tokens,omitempty"`
+	Warning             string `json:"warning,omitempty"`
 }
 
 // clientLine is a store.Client. Durations are whole milliseconds, which is
@@ -68,15 +79,18 @@ type clientLine struct {
 	OrgID                  string   `json:"org_id,omitempty"` // the organization that owns it (version 2)
 	// The token policy came with version 2's later additions; absent, each
 	// setting is the server's, as it was for every client before.
-	IDTokenSigningAlg     string    `json:"id_token_signing_alg,omitempty"`
-	AccessTokenLifetimeMS int64     `json:"access_token_lifetime_ms,omitempty"`
-	IDTokenLifetimeMS     int64     `json:"id_token_lifetime_ms,omitempty"`
-	RefreshLifetimeMS     int64     `json:"refresh_lifetime_ms,omitempty"`
-	RefreshIdleLifetimeMS int64     `json:"refresh_idle_lifetime_ms,omitempty"`
-	RefreshTokenPolicy    string    `json:"refresh_token_policy,omitempty"`
-	DPoPBound             bool      `json:"dpop_bound_access_tokens,omitempty"` // RFC 9449 §5.2 (version 2's later additions)
-	CreatedAt             timestamp `json:"created_at,omitzero"`
-	UpdatedAt             timestamp `json:"updated_at,omitzero"`
+	IDTokenSigningAlg     string `json:"id_token_signing_alg,omitempty"`
+	AccessTokenLifetimeMS int64  `json:"access_token_lifetime_ms,omitempty"`
+	IDTokenLifetimeMS     int64  `json:"id_token_lifetime_ms,omitempty"`
+	RefreshLifetimeMS     int64  `json:"refresh_lifetime_ms,omitempty"`
+	RefreshIdleLifetimeMS int64  `json:"refresh_idle_lifetime_ms,omitempty"`
+	RefreshTokenPolicy    string `json:"refresh_token_policy,omitempty"`
+	DPoPBound             bool   `json:"dpop_bound_access_tokens,omitempty"` // RFC 9449 §5.2 (version 2's later additions)
+	// TokensRevokedAt: every token the client got for itself issued at or
+	// before it stays revoked (version 4).
+	TokensRevokedAt timestamp `json:"tokens_revoked_at,omitzero"`
+	CreatedAt       timestamp `json:"created_at,omitzero"`
+	UpdatedAt       timestamp `json:"updated_at,omitzero"`
 }
 
 // userCode is a store.UserCodePolicy.
@@ -88,15 +102,18 @@ type userCode struct {
 
 // userLine is a store.User.
 type userLine struct {
-	Kind         string    `json:"kind"`
-	ID           string    `json:"id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"password_hash,omitempty"` // PHC-formatted argon2id
-	Disabled     bool      `json:"disabled,omitempty"`
-	Sysadmin     bool      `json:"sysadmin,omitempty"`
-	CreatedAt    timestamp `json:"created_at,omitzero"`
-	UpdatedAt    timestamp `json:"updated_at,omitzero"`
+	Kind         string `json:"kind"`
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	PasswordHash string `json:"password_hash,omitempty"` // PHC-formatted argon2id
+	// EmailVerified: the person proved the address (version 4; absent,
+	// false, as every import before it made it).
+	EmailVerified bool      `json:"email_verified,omitempty"`
+	Disabled      bool      `json:"disabled,omitempty"`
+	Sysadmin      bool      `json:"sysadmin,omitempty"`
+	CreatedAt     timestamp `json:"created_at,omitzero"`
+	UpdatedAt     timestamp `json:"updated_at,omitzero"`
 }
 
 // orgLine is a store.Organization.
@@ -174,6 +191,7 @@ func clientToLine(c *store.Client) (clientLine, error) {
 		RefreshIdleLifetimeMS:  c.Tokens.RefreshIdleLifetime.Milliseconds(),
 		RefreshTokenPolicy:     c.Tokens.RefreshTokens,
 		DPoPBound:              c.DPoPBound,
+		TokensRevokedAt:        timestamp(c.TokensRevokedAt),
 		CreatedAt:              timestamp(c.CreatedAt),
 		UpdatedAt:              timestamp(c.UpdatedAt),
 	}, nil
@@ -276,15 +294,16 @@ func userToLine(u *store.User) (userLine, error) {
 		return userLine{}, fmt.Errorf("user %q: %w", u.ID, errNotUTF8)
 	}
 	return userLine{
-		Kind:         kindUser,
-		ID:           u.ID,
-		Email:        u.Email,
-		Name:         u.Name,
-		PasswordHash: u.PasswordHash,
-		Disabled:     u.Disabled,
-		Sysadmin:     u.Sysadmin,
-		CreatedAt:    timestamp(u.CreatedAt),
-		UpdatedAt:    timestamp(u.UpdatedAt),
+		Kind:          kindUser,
+		ID:            u.ID,
+		Email:         u.Email,
+		Name:          u.Name,
+		PasswordHash:  u.PasswordHash,
+		EmailVerified: u.EmailVerified,
+		Disabled:      u.Disabled,
+		Sysadmin:      u.Sysadmin,
+		CreatedAt:     timestamp(u.CreatedAt),
+		UpdatedAt:     timestamp(u.UpdatedAt),
 	}, nil
 }
 
@@ -387,9 +406,10 @@ func (l clientLine) toStore() (*store.Client, error) {
 			RefreshIdleLifetime: time.Duration(l.RefreshIdleLifetimeMS) * time.Millisecond,
 			RefreshTokens:       l.RefreshTokenPolicy,
 		},
-		DPoPBound: l.DPoPBound,
-		CreatedAt: time.Time(l.CreatedAt),
-		UpdatedAt: time.Time(l.UpdatedAt),
+		DPoPBound:       l.DPoPBound,
+		TokensRevokedAt: time.Time(l.TokensRevokedAt),
+		CreatedAt:       time.Time(l.CreatedAt),
+		UpdatedAt:       time.Time(l.UpdatedAt),
 	}, nil
 }
 
@@ -447,14 +467,15 @@ func (l userLine) toStore() (*store.User, error) {
 		return nil, fmt.Errorf("user %q: password_hash is not a PHC-formatted argon2id hash ($argon2id$...)", l.ID)
 	}
 	return &store.User{
-		ID:           l.ID,
-		Email:        strings.ToLower(l.Email), // as the store keeps it, so duplicates are caught here
-		Name:         l.Name,
-		PasswordHash: l.PasswordHash,
-		Disabled:     l.Disabled,
-		Sysadmin:     l.Sysadmin,
-		CreatedAt:    time.Time(l.CreatedAt),
-		UpdatedAt:    time.Time(l.UpdatedAt),
+		ID:            l.ID,
+		Email:         strings.ToLower(l.Email), // as the store keeps it, so duplicates are caught here
+		Name:          l.Name,
+		PasswordHash:  l.PasswordHash,
+		EmailVerified: l.EmailVerified,
+		Disabled:      l.Disabled,
+		Sysadmin:      l.Sysadmin,
+		CreatedAt:     time.Time(l.CreatedAt),
+		UpdatedAt:     time.Time(l.UpdatedAt),
 	}, nil
 }
 
@@ -509,4 +530,178 @@ func (t *timestamp) UnmarshalJSON(b []byte) error {
 	}
 	*t = timestamp(v.UTC())
 	return nil
+}
+
+// passkeyLine is a store.Passkey: a person's WebAuthn credential, its
+// public key (nothing here is secret) and the sign count it has reached,
+// so the authenticator signs in after a move and a clone is still caught.
+// encoding/json writes []byte as standard base64.
+type passkeyLine struct {
+	Kind              string    `json:"kind"`
+	ID                string    `json:"id"` // base64url of the credential id
+	UserID            string    `json:"user_id"`
+	PublicKey         []byte    `json:"public_key"` // the COSE key
+	SignCount         uint32    `json:"sign_count"`
+	Transports        []string  `json:"transports"`
+	AAGUID            []byte    `json:"aaguid"`
+	Flags             uint8     `json:"flags"`
+	AttestationFormat string    `json:"attestation_format"`
+	Name              string    `json:"name"`
+	CreatedAt         timestamp `json:"created_at,omitzero"`
+	LastUsedAt        timestamp `json:"last_used_at,omitzero"`
+}
+
+// totpLine is a store.SealedTOTP: a person's authenticator-app enrolment
+// with its secret only in the sealed form the database holds (package seal:
+// "lks1.<key id>.<...>", bound to the user's row), so the file holds no
+// seed; the importing installation needs a secrets key that opens it. The
+// recovery codes go by hash, used ones too, so a used code stays used.
+type totpLine struct {
+	Kind          string         `json:"kind"`
+	UserID        string         `json:"user_id"`
+	SecretSealed  string         `json:"secret_sealed"`
+	CreatedAt     timestamp      `json:"created_at,omitzero"`
+	ConfirmedAt   timestamp      `json:"confirmed_at,omitzero"` // absent while unconfirmed
+	LastStep      int64          `json:"last_step"`             // the last RFC 6238 time step accepted
+	RecoveryCodes []recoveryLine `json:"recovery_codes"`
+}
+
+type recoveryLine struct {
+	Hash   string    `json:"hash"`
+	UsedAt timestamp `json:"used_at,omitzero"`
+}
+
+// clientRegistrationLine is a store.ClientRegistration: the hash of a
+// dynamically registered client's registration access token (RFC 7592),
+// so the client still reads and updates its registration after a move.
+type clientRegistrationLine struct {
+	Kind       string    `json:"kind"`
+	ClientID   string    `json:"client_id"`
+	AccessHash string    `json:"access_hash"`
+	CreatedAt  timestamp `json:"created_at"`
+}
+
+func passkeyToLine(p *store.Passkey) (passkeyLine, error) {
+	if !allUTF8(append([]string{p.ID, p.UserID, p.AttestationFormat, p.Name}, p.Transports...)) {
+		return passkeyLine{}, fmt.Errorf("passkey %q: %w", p.ID, errNotUTF8)
+	}
+	return passkeyLine{Kind: kindPasskey, ID: p.ID, UserID: p.UserID, PublicKey: p.PublicKey, SignCount: p.SignCount,
+		Transports: nonNil(p.Transports), AAGUID: p.AAGUID, Flags: p.Flags, AttestationFormat: p.AttestationFormat, Name: p.Name,
+		CreatedAt: timestamp(p.CreatedAt), LastUsedAt: timestamp(p.LastUsedAt)}, nil
+}
+
+func (l passkeyLine) toStore() (*store.Passkey, error) {
+	switch {
+	case l.ID == "":
+		return nil, errors.New("passkey: id is empty")
+	case l.UserID == "":
+		return nil, fmt.Errorf("passkey %q: user_id is empty", l.ID)
+	case len(l.PublicKey) == 0:
+		return nil, fmt.Errorf("passkey %q: public_key is empty", l.ID)
+	case len(l.AAGUID) != 0 && len(l.AAGUID) != 16:
+		return nil, fmt.Errorf("passkey %q: aaguid is %d bytes, want 16", l.ID, len(l.AAGUID))
+	case len(l.Name) > store.MaxPasskeyName:
+		return nil, fmt.Errorf("passkey %q: name is longer than %d bytes", l.ID, store.MaxPasskeyName)
+	}
+	return &store.Passkey{ID: l.ID, UserID: l.UserID, PublicKey: l.PublicKey, SignCount: l.SignCount, Transports: l.Transports,
+		AAGUID: l.AAGUID, Flags: l.Flags, AttestationFormat: l.AttestationFormat, Name: l.Name,
+		CreatedAt: time.Time(l.CreatedAt), LastUsedAt: time.Time(l.LastUsedAt)}, nil
+}
+
+// errUnsealedTOTP: an export carries a TOTP secret only sealed.
+var errUnsealedTOTP = errors.New("its TOTP secret is stored unsealed (the database has never had a secrets key), " +
+	"and an export carries it only sealed: export with the installation's secrets_keys (LATCHKEY_SECRETS_KEY) set, which seals it first")
+
+func totpToLine(t *store.SealedTOTP) (totpLine, error) {
+	if !seal.Sealed(t.Secret) {
+		return totpLine{}, fmt.Errorf("user %q: %w", t.UserID, errUnsealedTOTP)
+	}
+	text := []string{t.UserID, string(t.Secret)}
+	codes := make([]recoveryLine, len(t.Recovery))
+	for i, c := range t.Recovery {
+		text = append(text, c.Hash)
+		codes[i] = recoveryLine{Hash: c.Hash, UsedAt: timestamp(c.UsedAt)}
+	}
+	if !allUTF8(text) {
+		return totpLine{}, fmt.Errorf("totp of user %q: %w", t.UserID, errNotUTF8)
+	}
+	return totpLine{Kind: kindTOTP, UserID: t.UserID, SecretSealed: string(t.Secret), CreatedAt: timestamp(t.CreatedAt),
+		ConfirmedAt: timestamp(t.ConfirmedAt), LastStep: t.LastStep, RecoveryCodes: codes}, nil
+}
+
+func (l totpLine) toStore() (*store.SealedTOTP, error) {
+	switch {
+	case l.UserID == "":
+		return nil, errors.New("totp: user_id is empty")
+	case !seal.Sealed([]byte(l.SecretSealed)):
+		// A seed pasted here would be a plaintext secret in the file.
+		return nil, fmt.Errorf("totp of user %q: secret_sealed is not a sealed value (lks1.…): an export carries the secret only sealed", l.UserID)
+	case l.LastStep < 0:
+		return nil, fmt.Errorf("totp of user %q: last_step is negative", l.UserID)
+	case l.ConfirmedAt.IsZero() && len(l.RecoveryCodes) > 0:
+		return nil, fmt.Errorf("totp of user %q: an unconfirmed enrolment has no recovery codes", l.UserID)
+	}
+	t := &store.SealedTOTP{UserID: l.UserID, Secret: []byte(l.SecretSealed), CreatedAt: time.Time(l.CreatedAt),
+		ConfirmedAt: time.Time(l.ConfirmedAt), LastStep: l.LastStep}
+	for i, c := range l.RecoveryCodes {
+		if !isSHA256Hex(c.Hash) {
+			return nil, fmt.Errorf("totp of user %q: recovery code %d: hash is not a hex SHA-256 (64 lower-case hex digits)", l.UserID, i+1)
+		}
+		for _, d := range l.RecoveryCodes[:i] {
+			if d.Hash == c.Hash {
+				return nil, fmt.Errorf("totp of user %q: recovery code %d: its hash is listed twice", l.UserID, i+1)
+			}
+		}
+		t.Recovery = append(t.Recovery, store.RecoveryCode{Hash: c.Hash, UsedAt: time.Time(c.UsedAt)})
+	}
+	return t, nil
+}
+
+func clientRegistrationToLine(r *store.ClientRegistration) (clientRegistrationLine, error) {
+	if !allUTF8([]string{r.ClientID, r.AccessHash}) {
+		return clientRegistrationLine{}, fmt.Errorf("client registration %q: %w", r.ClientID, errNotUTF8)
+	}
+	return clientRegistrationLine{Kind: kindClientRegistration, ClientID: r.ClientID, AccessHash: r.AccessHash,
+		CreatedAt: timestamp(r.CreatedAt)}, nil
+}
+
+func (l clientRegistrationLine) toStore() (*store.ClientRegistration, error) {
+	switch {
+	case l.ClientID == "":
+		return nil, errors.New("client_registration: client_id is empty")
+	case !isSHA256Hex(l.AccessHash):
+		return nil, fmt.Errorf("client registration %q: access_hash is not a hex SHA-256 (64 lower-case hex digits)", l.ClientID)
+	case l.CreatedAt.IsZero():
+		return nil, fmt.Errorf("client registration %q: created_at is required", l.ClientID)
+	}
+	return &store.ClientRegistration{ClientID: l.ClientID, AccessHash: l.AccessHash, CreatedAt: time.Time(l.CreatedAt)}, nil
+}
+
+// revokedLine is a store.RevokedAccessToken: an access token a client got
+// for itself and that was revoked (RFC 7009) before it expired, so it
+// stays revoked after a move.
+type revokedLine struct {
+	Kind      string    `json:"kind"`
+	JTI       string    `json:"jti"`
+	ClientID  string    `json:"client_id"`
+	ExpiresAt timestamp `json:"expires_at"`
+}
+
+func revokedToLine(r *store.RevokedAccessToken) (revokedLine, error) {
+	if !allUTF8([]string{r.JTI, r.ClientID}) {
+		return revokedLine{}, fmt.Errorf("revoked access token %q: %w", r.JTI, errNotUTF8)
+	}
+	return revokedLine{Kind: kindRevokedAccessToken, JTI: r.JTI, ClientID: r.ClientID, ExpiresAt: timestamp(r.ExpiresAt)}, nil
+}
+
+func (l revokedLine) toStore() (*store.RevokedAccessToken, error) {
+	switch {
+	case l.JTI == "":
+		return nil, errors.New("revoked_access_token: jti is empty")
+	case l.ClientID == "":
+		return nil, fmt.Errorf("revoked access token %q: client_id is empty", l.JTI)
+	case l.ExpiresAt.IsZero():
+		return nil, fmt.Errorf("revoked access token %q: expires_at is required", l.JTI)
+	}
+	return &store.RevokedAccessToken{JTI: l.JTI, ClientID: l.ClientID, ExpiresAt: time.Time(l.ExpiresAt)}, nil
 }

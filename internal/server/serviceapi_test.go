@@ -161,6 +161,9 @@ func TestServiceAPIFlow(t *testing.T) {
 			start.str("verificationUriComplete") != "https://front.example/activate?code="+url.QueryEscape(userCode) {
 			t.Errorf("verification URIs: %s", start.Raw)
 		}
+		if fmt.Sprint(start.Body["scopes"]) != "[map[name:openid] map[name:profile] map[name:offline_access]]" {
+			t.Errorf("device/authorization scopes are not Authlete's Scope objects: %v", start.Body["scopes"])
+		}
 		rc := content(t, start)
 		if rc["device_code"] != deviceCode || rc["user_code"] != userCode || rc["verification_uri"] != "https://front.example/activate" {
 			t.Errorf("responseContent %v", rc)
@@ -472,7 +475,7 @@ func TestServiceAPIActions(t *testing.T) {
 		wantAction(t, "fail", s.completeViaAPI(t, k, map[string]any{"userCode": failed.str("userCode"),
 			"result": "TRANSACTION_FAILED", "errorDescription": "the front end lost the session"}), 200, "SUCCESS")
 		r := s.pollViaAPI(t, k, failed.str("deviceCode"))
-		wantError("transaction failed", r, "BAD_REQUEST", "invalid_grant")
+		wantError("transaction failed", r, "BAD_REQUEST", "expired_token")
 		if content(t, r)["error_description"] != "the front end lost the session" {
 			t.Errorf("failed: %s", r.Raw)
 		}
@@ -624,4 +627,27 @@ func TestServiceAPIDPoP(t *testing.T) {
 		wantAction(t, "refresh with the key", next, 200, "OK")
 		wantBound(t, content(t, next)["access_token"].(string), jkt)
 	})
+}
+
+// TestServiceAPIUILocales: as at the device authorization endpoint, a
+// device's ui_locales join the verification link it is given, here the
+// front end's page, in the answer's verificationUriComplete and in the
+// responseContent the front end sends on; the page's own query stays.
+func TestServiceAPIUILocales(t *testing.T) {
+	t.Parallel()
+	s := serviceAPIServer(t, backends[0])
+	k := s.newServiceKey(t)
+	r := s.api(t, apiCall{path: "device/authorization", auth: basic(k), body: map[string]string{
+		"parameters": url.Values{"client_id": {tvClient}, "ui_locales": {"de-CH fr <x>"}}.Encode()}})
+	wantAction(t, "device/authorization", r, 200, "OK")
+	want := "https://front.example/activate?code=" + url.QueryEscape(r.str("userCode")) + "&ui_locales=de-CH+fr"
+	if got := r.str("verificationUriComplete"); got != want {
+		t.Errorf("verificationUriComplete = %q, want %q", got, want)
+	}
+	if got := content(t, r)["verification_uri_complete"]; got != want {
+		t.Errorf("responseContent's verification_uri_complete = %q, want %q", got, want)
+	}
+	if got := r.str("verificationUri"); got != "https://front.example/activate" {
+		t.Errorf("verificationUri = %q", got)
+	}
 }

@@ -26,9 +26,15 @@ import (
 // the device's form body as the front end received it, and the client
 // credentials the front end read from its Authorization header, if any.
 type deviceAuthorizationRequest struct {
-	Parameters   string `json:"parameters"`
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
+	Parameters            string `json:"parameters"`
+	ClientID              string `json:"clientId"`
+	ClientSecret          string `json:"clientSecret"`
+	ClientCertificate     unset  `json:"clientCertificate"`
+	ClientCertificatePath unset  `json:"clientCertificatePath"`
+}
+
+func (q *deviceAuthorizationRequest) ignored() []ignored {
+	return []ignored{{"clientCertificate", whyMTLS, &q.ClientCertificate}, {"clientCertificatePath", whyMTLS, &q.ClientCertificatePath}}
 }
 
 func (q *deviceAuthorizationRequest) fromForm(f oauth.Form) error {
@@ -45,7 +51,7 @@ type DeviceAuthorizationResponse struct {
 	ClientIDAliasUsed       bool     `json:"clientIdAliasUsed"`
 	ClientName              string   `json:"clientName,omitempty"`
 	ClientAuthMethod        string   `json:"clientAuthMethod,omitempty"`
-	Scopes                  []string `json:"scopes,omitempty"`
+	Scopes                  []Scope  `json:"scopes,omitempty"` // objects, as Authlete's (its SDKs read a Scope[])
 	ClaimNames              []string `json:"claimNames,omitempty"`
 	DeviceCode              string   `json:"deviceCode,omitempty"`
 	UserCode                string   `json:"userCode,omitempty"`
@@ -60,7 +66,7 @@ type DeviceAuthorizationResponse struct {
 // received, answered with the front end's own verification page.
 func (a *API) deviceAuthorization(ctx context.Context, _ *store.ServiceKey, w http.ResponseWriter, r *http.Request) (any, error) {
 	var q deviceAuthorizationRequest
-	if err := readBody(w, r, &q, q.fromForm); err != nil {
+	if err := readBody(w, r, &q); err != nil {
 		return nil, err
 	}
 	resp := &DeviceAuthorizationResponse{}
@@ -82,7 +88,7 @@ func (a *API) deviceAuthorization(ctx context.Context, _ *store.ServiceKey, w ht
 	resp.ResponseContent = content(st.Response)
 	resp.ClientID, resp.ClientIDAlias, resp.ClientIDAliasUsed = NumericClientID(c.ID), c.ID, true
 	resp.ClientName, resp.ClientAuthMethod = c.Name, authMethodName(c.AuthMethod)
-	resp.Scopes, resp.ClaimNames = st.Scopes, ClaimNames(st.Scopes)
+	resp.Scopes, resp.ClaimNames = scopeObjects(st.Scopes), ClaimNames(st.Scopes)
 	resp.DeviceCode, resp.UserCode = st.Response.DeviceCode, st.Response.UserCode
 	resp.VerificationURI, resp.VerificationURIComplete = st.Response.VerificationURI, st.Response.VerificationURIComplete
 	resp.ExpiresIn, resp.Interval = int32(st.Response.ExpiresIn), int32(st.Response.Interval)
@@ -98,7 +104,9 @@ func (a *API) beginDevice(ctx context.Context, q *deviceAuthorizationRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return a.Device.Begin(ctx, f, creds, "", "", a.uris)
+	// As at the device authorization endpoint, the device's ui_locales
+	// join the link to the (front end's) verification page.
+	return a.Device.Begin(ctx, f, creds, "", "", device.WithLocales(a.uris, f.Get("ui_locales")))
 }
 
 // uris are the front end's verification URIs for a user code.
@@ -171,9 +179,23 @@ func (q *deviceVerificationRequest) fromForm(f oauth.Form) error {
 	return unknownMembers(f, "userCode")
 }
 
+func (q *deviceVerificationRequest) ignored() []ignored { return nil }
+
 // Scope is Authlete's scope object: its name (descriptions are ours to leave out).
 type Scope struct {
 	Name string `json:"name"`
+}
+
+// scopeObjects are names as Authlete's Scope objects.
+func scopeObjects(names []string) []Scope {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]Scope, len(names))
+	for i, n := range names {
+		out[i] = Scope{Name: n}
+	}
+	return out
 }
 
 // DeviceVerificationResponse is Authlete's.
@@ -193,7 +215,7 @@ type DeviceVerificationResponse struct {
 // It changes nothing but the wrong-code counters (device.Verifier.Lookup).
 func (a *API) deviceVerification(ctx context.Context, key *store.ServiceKey, w http.ResponseWriter, r *http.Request) (any, error) {
 	var q deviceVerificationRequest
-	if err := readBody(w, r, &q, q.fromForm); err != nil {
+	if err := readBody(w, r, &q); err != nil {
 		return nil, err
 	}
 	if q.UserCode == "" {
@@ -209,14 +231,10 @@ func (a *API) deviceVerification(ctx context.Context, key *store.ServiceKey, w h
 	case err != nil:
 		return nil, err
 	}
-	scopes := make([]Scope, len(p.Auth.Scopes))
-	for i, s := range p.Auth.Scopes {
-		scopes[i] = Scope{Name: s}
-	}
 	return &DeviceVerificationResponse{
 		Result:   outcome("LK02001", "the user code is valid", actionValid),
 		ClientID: NumericClientID(p.Client.ID), ClientIDAlias: p.Client.ID, ClientIDAliasUsed: true,
-		ClientName: p.Client.Name, Scopes: scopes, ClaimNames: ClaimNames(p.Auth.Scopes),
+		ClientName: p.Client.Name, Scopes: scopeObjects(p.Auth.Scopes), ClaimNames: ClaimNames(p.Auth.Scopes),
 		ExpiresAt: p.Auth.ExpiresAt.UnixMilli(),
 	}, nil
 }
@@ -245,6 +263,26 @@ type deviceCompleteRequest struct {
 	Claims           string    `json:"claims"`
 	Scopes           *[]string `json:"scopes"`
 	ErrorDescription string    `json:"errorDescription"`
+
+	Sub             unset `json:"sub"`
+	Properties      unset `json:"properties"`
+	ErrorURI        unset `json:"errorUri"`
+	IDTHeaderParams unset `json:"idtHeaderParams"`
+	ConsentedClaims unset `json:"consentedClaims"`
+	JWTATClaims     unset `json:"jwtAtClaims"`
+	IDTokenAudType  unset `json:"idTokenAudType"`
+}
+
+func (q *deviceCompleteRequest) ignored() []ignored {
+	return []ignored{
+		{"sub", "the sub of ID tokens is always the subject", &q.Sub},
+		{"properties", whyProperties, &q.Properties},
+		{"errorUri", "the device's error answer carries no error_uri", &q.ErrorURI},
+		{"idtHeaderParams", "the header of ID tokens is Latchkey's", &q.IDTHeaderParams},
+		{"consentedClaims", "ID tokens carry every claim given in claims", &q.ConsentedClaims},
+		{"jwtAtClaims", whyATClaims, &q.JWTATClaims},
+		{"idTokenAudType", whyAudType, &q.IDTokenAudType},
+	}
 }
 
 func (q *deviceCompleteRequest) fromForm(f oauth.Form) error {
@@ -303,12 +341,12 @@ const (
 // front end's with no user row of ours; the device's next poll gets tokens
 // with that sub, the claims in its ID token and, when scopes is given, only
 // those (a subset of what the device asked for). ACCESS_DENIED answers the
-// poll access_denied, TRANSACTION_FAILED invalid_grant, each with the front
+// poll access_denied, TRANSACTION_FAILED expired_token, each with the front
 // end's errorDescription. It is one conditional update: of concurrent
 // completions of one code exactly one is SUCCESS, the rest find it gone.
 func (a *API) deviceComplete(ctx context.Context, key *store.ServiceKey, w http.ResponseWriter, r *http.Request) (any, error) {
 	var q deviceCompleteRequest
-	if err := readBody(w, r, &q, q.fromForm); err != nil {
+	if err := readBody(w, r, &q); err != nil {
 		return nil, err
 	}
 	invalid := func(msg string) (any, error) {
@@ -388,7 +426,9 @@ func (q *deviceCompleteRequest) completion() (*store.DeviceCompletion, string) {
 	case resultAccessDenied:
 		d.ErrorCode = oauth.AccessDenied
 	case resultTransactionFailed:
-		d.ErrorCode = oauth.InvalidGrant
+		// Authlete answers the device's poll expired_token (RFC 8628
+		// §3.5: the session is over; the device may start again).
+		d.ErrorCode = oauth.ExpiredToken
 	case "":
 		return nil, "result is required"
 	default:

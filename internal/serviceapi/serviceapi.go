@@ -18,6 +18,7 @@
 package serviceapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -216,20 +217,79 @@ func (a *API) authenticate(r *http.Request, v3 bool) (*store.ServiceKey, error) 
 	return k, nil
 }
 
-// readBody decodes the request body into v: JSON (strictly, as
+// request is the body of one of the API's calls.
+type request interface {
+	// fromForm reads the request from a form, which Authlete accepts too.
+	fromForm(oauth.Form) error
+	// ignored are the request's members that Latchkey takes only when
+	// they say nothing.
+	ignored() []ignored
+}
+
+// readBody decodes the request body into q: JSON (strictly, as
 // oauth.ReadJSON reads: one object, no repeated or unknown members, at most
-// 64 KiB), or a form, which Authlete accepts too, through form.
-func readBody(w http.ResponseWriter, r *http.Request, v any, form func(oauth.Form) error) error {
+// 64 KiB), or a form. A member of Authlete's that Latchkey does not
+// support is accepted when it says nothing, and refused otherwise.
+func readBody(w http.ResponseWriter, r *http.Request, q request) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "application/x-www-form-urlencoded" {
 		f, err := oauth.ParseForm(w, r)
 		if err != nil {
 			return err
 		}
-		return form(f)
+		for _, m := range q.ignored() {
+			if f.Has(m.name) {
+				v := f.Get(m.name)
+				m.v.given = v != "" && v != "0" && v != "false"
+				delete(f, m.name)
+			}
+		}
+		if err := q.fromForm(f); err != nil {
+			return err
+		}
+	} else if err := oauth.ReadJSON(w, r, q); err != nil {
+		return err
 	}
-	return oauth.ReadJSON(w, r, v)
+	for _, m := range q.ignored() {
+		if m.v.given {
+			return oauth.BadRequestf("%s is not supported: %s", m.name, m.why)
+		}
+	}
+	return nil
 }
+
+// unset is a member of an Authlete request that Latchkey does not
+// support (README, "Bring your own front end", lists them with why). An
+// SDK sends some members whatever it was asked to set (Java's 0 and false
+// for its numbers and booleans), so one that says nothing — null, false,
+// 0, "", [] or {} — is accepted and ignored; anything else is refused,
+// since the front end would otherwise not get what it asked for.
+type unset struct{ given bool }
+
+func (u *unset) UnmarshalJSON(b []byte) error {
+	switch string(bytes.TrimSpace(b)) {
+	case "null", "false", "0", `""`, "[]", "{}":
+		u.given = false
+	default:
+		u.given = true
+	}
+	return nil
+}
+
+// ignored is one unset member of a request: its name, why it is not
+// supported, and its value.
+type ignored struct {
+	name, why string
+	v         *unset
+}
+
+// Why a member is not supported, for the members several calls share.
+const (
+	whyMTLS       = "mutual-TLS client authentication and certificate-bound tokens (RFC 8705) are not supported"
+	whyProperties = "extra properties of tokens are not supported"
+	whyATClaims   = "the claims of access tokens are Latchkey's (RFC 9068)"
+	whyAudType    = "the aud of ID tokens is always the client id"
+)
 
 // NumericClientID is the number Authlete's clientId fields carry for a
 // client whose id (Authlete's clientIdAlias) is id: the first 53 bits of

@@ -2,7 +2,9 @@ package serviceapi
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,7 +66,7 @@ func TestCompletion(t *testing.T) {
 			}
 		}},
 		{"failed", `{"userCode":"A","result":"TRANSACTION_FAILED"}`, "", func(t *testing.T, q *deviceCompleteRequest) {
-			if d, _ := q.completion(); d.ErrorCode != "invalid_grant" {
+			if d, _ := q.completion(); d.ErrorCode != "expired_token" {
 				t.Errorf("decision %+v", d)
 			}
 		}},
@@ -95,5 +97,44 @@ func TestCompletion(t *testing.T) {
 		if e.UnmarshalJSON([]byte(bad)) == nil {
 			t.Errorf("authTime %s accepted", bad)
 		}
+	}
+}
+
+// TestUnsetMembers: a member of Authlete's that Latchkey does not support
+// is accepted when it says nothing, as an SDK sends it unasked (Java's 0
+// and false), and refused, naming it and why, when it asks for something;
+// in JSON and in a form alike.
+func TestUnsetMembers(t *testing.T) {
+	t.Parallel()
+	read := func(contentType, body string, q request) error {
+		r := httptest.NewRequest("POST", "/api/auth/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		return readBody(httptest.NewRecorder(), r, q)
+	}
+	for _, tt := range []struct {
+		name, contentType, body string
+		q                       request
+		want                    string // "" accepted
+	}{
+		{"java defaults", "application/json", `{"parameters":"grant_type=x","accessTokenDuration":0,"refreshTokenDuration":0,"dpopNonceRequired":false,"properties":null,"clientCertificatePath":[]}`, &tokenRequest{}, ""},
+		{"a lifetime asked for", "application/json", `{"parameters":"grant_type=x","accessTokenDuration":60}`, &tokenRequest{}, "accessTokenDuration is not supported: token lifetimes are the client's token policy"},
+		{"an access token of its own", "application/json", `{"parameters":"grant_type=x","accessToken":"abc"}`, &tokenRequest{}, "accessToken is not supported"},
+		{"introspection defaults", "application/json", `{"token":"t","maxAge":0,"requestBodyContained":false,"dpopNonceRequired":false,"headers":[],"acrValues":null}`, &introspectionRequest{}, ""},
+		{"introspection with a proof", "application/json", `{"token":"t","dpop":"eyJ.x.y","htm":"GET"}`, &introspectionRequest{}, "dpop is not supported: DPoP proofs are not checked at introspection"},
+		{"sub for the ID token", "application/json", `{"userCode":"A","result":"AUTHORIZED","subject":"s","sub":"other"}`, &deviceCompleteRequest{}, "sub is not supported"},
+		{"a certificate", "application/json", `{"parameters":"client_id=tv","clientCertificate":"-----BEGIN"}`, &deviceAuthorizationRequest{}, "clientCertificate is not supported: mutual-TLS"},
+		{"a form's zero", "application/x-www-form-urlencoded", "token=t&maxAge=0&requestBodyContained=false", &introspectionRequest{}, ""},
+		{"a form's value", "application/x-www-form-urlencoded", "token=t&maxAge=300", &introspectionRequest{}, "maxAge is not supported"},
+		{"still unknown", "application/json", `{"token":"t","maxage2":0}`, &introspectionRequest{}, "unknown member 'maxage2'"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := read(tt.contentType, tt.body, tt.q)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -32,6 +32,36 @@ type tokenRequest struct {
 	DPoP string `json:"dpop"`
 	HTM  string `json:"htm"`
 	HTU  string `json:"htu"`
+
+	ClientCertificate         unset `json:"clientCertificate"`
+	ClientCertificatePath     unset `json:"clientCertificatePath"`
+	Properties                unset `json:"properties"`
+	AccessToken               unset `json:"accessToken"`
+	JWTATClaims               unset `json:"jwtAtClaims"`
+	AccessTokenDuration       unset `json:"accessTokenDuration"`
+	RefreshTokenDuration      unset `json:"refreshTokenDuration"`
+	DPoPNonceRequired         unset `json:"dpopNonceRequired"`
+	OAuthClientAttestation    unset `json:"oauthClientAttestation"`
+	OAuthClientAttestationPoP unset `json:"oauthClientAttestationPop"`
+	IDTokenAudType            unset `json:"idTokenAudType"`
+}
+
+func (q *tokenRequest) ignored() []ignored {
+	const lifetimes = "token lifetimes are the client's token policy (latchkey clients update --access-token-lifetime, --refresh-lifetime)"
+	const attestation = "attestation-based client authentication is not supported"
+	return []ignored{
+		{"clientCertificate", whyMTLS, &q.ClientCertificate},
+		{"clientCertificatePath", whyMTLS, &q.ClientCertificatePath},
+		{"properties", whyProperties, &q.Properties},
+		{"accessToken", "Latchkey makes its own access tokens", &q.AccessToken},
+		{"jwtAtClaims", whyATClaims, &q.JWTATClaims},
+		{"accessTokenDuration", lifetimes, &q.AccessTokenDuration},
+		{"refreshTokenDuration", lifetimes, &q.RefreshTokenDuration},
+		{"dpopNonceRequired", "whether DPoP proofs need a nonce is the server's setting (dpop.nonce)", &q.DPoPNonceRequired},
+		{"oauthClientAttestation", attestation, &q.OAuthClientAttestation},
+		{"oauthClientAttestationPop", attestation, &q.OAuthClientAttestationPoP},
+		{"idTokenAudType", whyAudType, &q.IDTokenAudType},
+	}
 }
 
 func (q *tokenRequest) fromForm(f oauth.Form) error {
@@ -106,7 +136,7 @@ var grantTypeNames = map[string]string{
 // token endpoint's response for the front end to send on.
 func (a *API) authToken(ctx context.Context, _ *store.ServiceKey, w http.ResponseWriter, r *http.Request) (any, error) {
 	var q tokenRequest
-	if err := readBody(w, r, &q, q.fromForm); err != nil {
+	if err := readBody(w, r, &q); err != nil {
 		return nil, err
 	}
 	now := a.Now()
@@ -184,6 +214,42 @@ type introspectionRequest struct {
 	Token   string    `json:"token"`
 	Scopes  *[]string `json:"scopes"`
 	Subject string    `json:"subject"`
+
+	ClientCertificate    unset `json:"clientCertificate"`
+	DPoP                 unset `json:"dpop"`
+	HTM                  unset `json:"htm"`
+	HTU                  unset `json:"htu"`
+	Resources            unset `json:"resources"`
+	ACRValues            unset `json:"acrValues"`
+	MaxAge               unset `json:"maxAge"`
+	RequiredComponents   unset `json:"requiredComponents"`
+	URI                  unset `json:"uri"`
+	Message              unset `json:"message"`
+	Headers              unset `json:"headers"`
+	TargetURI            unset `json:"targetUri"`
+	DPoPNonceRequired    unset `json:"dpopNonceRequired"`
+	RequestBodyContained unset `json:"requestBodyContained"`
+}
+
+func (q *introspectionRequest) ignored() []ignored {
+	const dpop = "DPoP proofs are not checked at introspection: a DPoP-bound token's key is its JWT's cnf.jkt, for the resource server to compare"
+	const signatures = "HTTP message signatures are not supported"
+	return []ignored{
+		{"clientCertificate", whyMTLS, &q.ClientCertificate},
+		{"dpop", dpop, &q.DPoP},
+		{"htm", dpop, &q.HTM},
+		{"htu", dpop, &q.HTU},
+		{"resources", "resource indicators (RFC 8707) are not supported", &q.Resources},
+		{"acrValues", "introspection does not check how the person was authenticated", &q.ACRValues},
+		{"maxAge", "introspection does not check when the person was authenticated", &q.MaxAge},
+		{"requiredComponents", signatures, &q.RequiredComponents},
+		{"uri", signatures, &q.URI},
+		{"message", signatures, &q.Message},
+		{"headers", signatures, &q.Headers},
+		{"targetUri", signatures, &q.TargetURI},
+		{"dpopNonceRequired", dpop, &q.DPoPNonceRequired},
+		{"requestBodyContained", signatures, &q.RequestBodyContained},
+	}
 }
 
 func (q *introspectionRequest) fromForm(f oauth.Form) error {
@@ -219,7 +285,7 @@ type IntrospectionResponse struct {
 // token, as the company's resource servers must.
 func (a *API) introspection(ctx context.Context, _ *store.ServiceKey, w http.ResponseWriter, r *http.Request) (any, error) {
 	var q introspectionRequest
-	if err := readBody(w, r, &q, q.fromForm); err != nil {
+	if err := readBody(w, r, &q); err != nil {
 		return nil, err
 	}
 	if q.Token == "" {

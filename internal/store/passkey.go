@@ -39,6 +39,9 @@ type PasskeyStore interface {
 	GetPasskey(ctx context.Context, id string) (*Passkey, error)
 	// ListPasskeys returns userID's passkeys, oldest first.
 	ListPasskeys(ctx context.Context, userID string) ([]*Passkey, error)
+	// ListAllPasskeys returns every user's passkeys, by user id and then
+	// oldest first (for export).
+	ListAllPasskeys(ctx context.Context) ([]*Passkey, error)
 	// RenamePasskey names userID's passkey id. ErrNotFound if userID has
 	// no passkey id; ErrInvalid for a name that is not text.
 	RenamePasskey(ctx context.Context, userID, id, name string) error

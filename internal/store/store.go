@@ -476,6 +476,9 @@ type GrantStore interface {
 	RevokeAccessToken(ctx context.Context, jti, clientID string, expiresAt time.Time) error
 	// AccessTokenRevoked reports whether RevokeAccessToken recorded jti.
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+	// ListRevokedAccessTokens returns what RevokeAccessToken recorded
+	// that has not expired at now, by jti (for export).
+	ListRevokedAccessTokens(ctx context.Context, now time.Time) ([]*RevokedAccessToken, error)
 }
 
 // Session is a signed-in browser.
@@ -628,6 +631,23 @@ type RegistrationToken struct {
 	ExpiresAt   time.Time
 }
 
+// RevokedAccessToken is a revoked access token that a client got for
+// itself (RevokeAccessToken), kept until it would have expired.
+type RevokedAccessToken struct {
+	JTI       string
+	ClientID  string
+	ExpiresAt time.Time
+}
+
+// ClientRegistration is what a dynamically registered client manages its
+// registration with (RFC 7592 §3): the hash of its registration access
+// token.
+type ClientRegistration struct {
+	ClientID   string
+	AccessHash string // hex SHA-256 of the registration access token
+	CreatedAt  time.Time
+}
+
 // RegistrationStore keeps initial access tokens and what dynamically
 // registered clients manage themselves with (RFC 7591, RFC 7592).
 type RegistrationStore interface {
@@ -657,6 +677,13 @@ type RegistrationStore interface {
 	// changes, unless oldHash is the current one (a concurrent request
 	// rotated it first, or the client is gone).
 	RotateClientRegistrationHash(ctx context.Context, clientID, oldHash, newHash string) error
+	// ListClientRegistrations returns every dynamically registered
+	// client's registration, by client id (for export).
+	ListClientRegistrations(ctx context.Context) ([]*ClientRegistration, error)
+	// CreateClientRegistration stores r for its existing client, as
+	// RegisterClient would have (for import). ErrNotFound if there is no
+	// such client; ErrConflict if it has a registration.
+	CreateClientRegistration(ctx context.Context, r *ClientRegistration) error
 }
 
 // Sweeper deletes what has expired.

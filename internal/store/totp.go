@@ -20,6 +20,28 @@ type TOTP struct {
 	LastStep    int64     // the last time step a code was accepted for; 0 before any
 }
 
+// SealedTOTP is an enrolment as the database holds it, for moving it to
+// another database (package portable) without ever opening its secret.
+type SealedTOTP struct {
+	UserID string
+	// Secret is the secret as stored: sealed under the secrets key
+	// ("lks1.<key id>.<...>", package seal), or plaintext in a database
+	// that never had a key (the caller decides what to do with that).
+	Secret      []byte
+	CreatedAt   time.Time
+	ConfirmedAt time.Time // zero while unconfirmed
+	LastStep    int64
+	// Recovery is every recovery code, used ones too (a used code must
+	// stay used), by hash.
+	Recovery []RecoveryCode
+}
+
+// RecoveryCode is one recovery code of an enrolment, by its hash.
+type RecoveryCode struct {
+	Hash   string
+	UsedAt time.Time // zero while unused
+}
+
 // TOTPStore keeps second factors.
 type TOTPStore interface {
 	// BeginTOTP stores a new, unconfirmed enrolment of userID with secret,
@@ -48,6 +70,20 @@ type TOTPStore interface {
 	// DeleteTOTP removes userID's enrolment and recovery codes.
 	// ErrNotFound if there was no enrolment.
 	DeleteTOTP(ctx context.Context, userID string) error
+	// ListSealedTOTP returns every enrolment, confirmed or not, by user
+	// id, with its secret as stored and all its recovery codes by hash.
+	ListSealedTOTP(ctx context.Context) ([]*SealedTOTP, error)
+	// CheckSealedTOTP reports whether CreateSealedTOTP would accept sealed
+	// as userID's secret: nil, or ErrInvalid when it is not a sealed value
+	// or no key of the store's Sealer opens it for userID's row (the error
+	// says which), ErrSealed when the store has no Sealer. It reads nothing.
+	CheckSealedTOTP(userID string, sealed []byte) error
+	// CreateSealedTOTP stores t, which ListSealedTOTP returned from another
+	// database, with its recovery codes, in one transaction. Its secret is
+	// checked as by CheckSealedTOTP and stored re-sealed under the sealing
+	// key. ErrConflict if the user has an enrolment; ErrNotFound if there
+	// is no such user.
+	CreateSealedTOTP(ctx context.Context, t *SealedTOTP) error
 	// IsOrgAdmin reports whether userID is an admin of any organization.
 	IsOrgAdmin(ctx context.Context, userID string) (bool, error)
 }

@@ -296,3 +296,16 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	}
 	return exists(ctx, s.b.Reader(), `SELECT 1 FROM revoked_jtis WHERE jti = $1`, jti)
 }
+
+// ListRevokedAccessTokens returns the revocations not expired at now.
+func (s *Store) ListRevokedAccessTokens(ctx context.Context, now time.Time) ([]*store.RevokedAccessToken, error) {
+	rs, err := queryAll(ctx, s.b.Reader(), func(r Row) (*store.RevokedAccessToken, error) {
+		var x store.RevokedAccessToken
+		err := r.Scan(&x.JTI, &x.ClientID, TimeCol{&x.ExpiresAt})
+		return &x, err
+	}, `SELECT jti, client_id, expires_at FROM revoked_jtis WHERE expires_at > $1 ORDER BY jti`, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list revoked access tokens: %w", err)
+	}
+	return rs, nil
+}

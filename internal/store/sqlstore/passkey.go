@@ -118,3 +118,12 @@ func (s *Store) UsePasskey(ctx context.Context, id string, signCount uint32, fla
 	}
 	return nil
 }
+
+// ListAllPasskeys returns every passkey, by user, oldest first.
+func (s *Store) ListAllPasskeys(ctx context.Context) ([]*store.Passkey, error) {
+	ps, err := queryAll(ctx, s.b.Reader(), scanPasskey, `SELECT `+passkeyColumns+` FROM passkeys ORDER BY user_id, created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list all passkeys: %w", err)
+	}
+	return ps, nil
+}

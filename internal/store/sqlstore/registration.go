@@ -123,3 +123,29 @@ func (s *Store) ClientRegistrationHash(ctx context.Context, clientID string) (st
 	}
 	return h, nil
 }
+
+// ListClientRegistrations returns every client registration, by client id.
+func (s *Store) ListClientRegistrations(ctx context.Context) ([]*store.ClientRegistration, error) {
+	rs, err := queryAll(ctx, s.b.Reader(), func(r Row) (*store.ClientRegistration, error) {
+		var c store.ClientRegistration
+		err := r.Scan(&c.ClientID, &c.AccessHash, TimeCol{&c.CreatedAt})
+		return &c, err
+	}, `SELECT client_id, access_hash, created_at FROM client_registrations ORDER BY client_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list client registrations: %w", err)
+	}
+	return rs, nil
+}
+
+// CreateClientRegistration stores r for its existing client.
+func (s *Store) CreateClientRegistration(ctx context.Context, r *store.ClientRegistration) error {
+	if r.ClientID == "" || r.AccessHash == "" || !store.ValidText(r.ClientID, r.AccessHash) {
+		return fmt.Errorf("create client registration: %w", store.ErrInvalid)
+	}
+	_, err := s.b.Writer().Exec(ctx, `INSERT INTO client_registrations (client_id, access_hash, created_at) VALUES ($1, $2, $3)`,
+		r.ClientID, r.AccessHash, r.CreatedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("create client registration: %w", err)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/seal"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -167,4 +168,103 @@ func (s *Store) IsOrgAdmin(ctx context.Context, userID string) (bool, error) {
 		return false, fmt.Errorf("is org admin: %w", err)
 	}
 	return ok, nil
+}
+
+// ListSealedTOTP returns every enrolment with its secret as stored and its
+// recovery codes, by user id: two queries, the codes matched in memory.
+func (s *Store) ListSealedTOTP(ctx context.Context) ([]*store.SealedTOTP, error) {
+	q := s.b.Reader()
+	ts, err := queryAll(ctx, q, func(r Row) (*store.SealedTOTP, error) {
+		var t store.SealedTOTP
+		err := r.Scan(&t.UserID, &t.Secret, TimeCol{&t.CreatedAt}, TimeCol{&t.ConfirmedAt}, &t.LastStep)
+		return &t, err
+	}, `SELECT user_id, secret, created_at, confirmed_at, last_step FROM totp ORDER BY user_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list sealed totp: %w", err)
+	}
+	type code struct {
+		userID string
+		store.RecoveryCode
+	}
+	codes, err := queryAll(ctx, q, func(r Row) (code, error) {
+		var c code
+		err := r.Scan(&c.userID, &c.Hash, TimeCol{&c.UsedAt})
+		return c, err
+	}, `SELECT user_id, hash, used_at FROM recovery_codes ORDER BY user_id, hash`)
+	if err != nil {
+		return nil, fmt.Errorf("list sealed totp: recovery codes: %w", err)
+	}
+	byUser := make(map[string]*store.SealedTOTP, len(ts))
+	for _, t := range ts {
+		byUser[t.UserID] = t
+	}
+	for _, c := range codes {
+		// A code without an enrolment (none is written so) has nothing to
+		// go with, and is left out.
+		if t := byUser[c.userID]; t != nil {
+			t.Recovery = append(t.Recovery, c.RecoveryCode)
+		}
+	}
+	return ts, nil
+}
+
+// CheckSealedTOTP reports whether sealed opens as userID's secret.
+func (s *Store) CheckSealedTOTP(userID string, sealed []byte) error {
+	_, err := s.openImportedTOTP(userID, sealed)
+	return err
+}
+
+// openImportedTOTP opens a sealed secret from another database: it must be
+// sealed (an export never carries the plaintext), and open for this row.
+func (s *Store) openImportedTOTP(userID string, sealed []byte) ([]byte, error) {
+	switch {
+	case !store.ValidText(userID):
+		return nil, fmt.Errorf("totp secret: %w", store.ErrInvalid)
+	case !seal.Sealed(sealed):
+		return nil, fmt.Errorf("totp secret of %q is not a sealed value: %w", userID, store.ErrInvalid)
+	case s.sealer.Load() == nil:
+		return nil, fmt.Errorf("totp secret of %q: %w", userID, store.ErrSealed)
+	}
+	plain, err := s.open(totpColumn, userID, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("totp secret of %q: %w: %w", userID, store.ErrInvalid, err)
+	}
+	if len(plain) == 0 {
+		return nil, fmt.Errorf("totp secret of %q is empty: %w", userID, store.ErrInvalid)
+	}
+	return plain, nil
+}
+
+// CreateSealedTOTP stores an enrolment from another database, re-sealed.
+func (s *Store) CreateSealedTOTP(ctx context.Context, t *store.SealedTOTP) error {
+	plain, err := s.openImportedTOTP(t.UserID, t.Secret)
+	if err != nil {
+		return fmt.Errorf("create sealed totp: %w", err)
+	}
+	for _, c := range t.Recovery {
+		if c.Hash == "" || !store.ValidText(c.Hash) {
+			return fmt.Errorf("create sealed totp: recovery code hash: %w", store.ErrInvalid)
+		}
+	}
+	resealed, err := s.seal(totpColumn, t.UserID, plain)
+	if err != nil {
+		return fmt.Errorf("create sealed totp: %w", err)
+	}
+	err = s.b.Tx(ctx, func(q Querier) error {
+		if _, err := q.Exec(ctx, `INSERT INTO totp (user_id, secret, created_at, confirmed_at, last_step) VALUES ($1, $2, $3, $4, $5)`,
+			t.UserID, resealed, Millis(t.CreatedAt), Millis(t.ConfirmedAt), t.LastStep); err != nil {
+			return err
+		}
+		for _, c := range t.Recovery {
+			if _, err := q.Exec(ctx, `INSERT INTO recovery_codes (user_id, hash, used_at) VALUES ($1, $2, $3)`,
+				t.UserID, c.Hash, Millis(c.UsedAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create sealed totp: %w", err)
+	}
+	return nil
 }

@@ -289,6 +289,21 @@ func testRevokeAccessToken(t *testing.T, s store.Store) {
 		}
 	}
 	wantErr(t, "RevokeAccessToken(not text)", s.RevokeAccessToken(ctx, "bad\xff", c.ID, at(time.Hour)), store.ErrInvalid)
+
+	// Listed for export until they expire, the first record kept.
+	wantErr(t, "RevokeAccessToken(soon over)", s.RevokeAccessToken(ctx, "jti-0", c.ID, at(time.Minute)), nil)
+	got, err := s.ListRevokedAccessTokens(ctx, t0)
+	wantErr(t, "ListRevokedAccessTokens", err, nil)
+	diff(t, "ListRevokedAccessTokens", []*store.RevokedAccessToken{
+		{JTI: "jti-0", ClientID: c.ID, ExpiresAt: at(time.Minute)},
+		{JTI: "jti-1", ClientID: c.ID, ExpiresAt: at(time.Hour)},
+		{JTI: "jti-2", ClientID: "ghost", ExpiresAt: at(time.Hour)},
+	}, got)
+	got, err = s.ListRevokedAccessTokens(ctx, at(time.Minute))
+	wantErr(t, "ListRevokedAccessTokens later", err, nil)
+	if len(got) != 2 || got[0].JTI != "jti-1" {
+		t.Errorf("ListRevokedAccessTokens once jti-0 expired: %+v", got)
+	}
 }
 
 // testRevokeClientTokens: every active grant of the client is revoked with

@@ -44,6 +44,7 @@ func runSealed(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountMail", testAccountMail},
 		{"ConcurrentClaimMail", func(t *testing.T, s store.Store) { testConcurrentClaimMail(t, s, "c-") }},
 		{"TOTP", testTOTP},
+		{"SealedTOTP", testSealedTOTP},
 		{"TOTPSecretSealed", func(t *testing.T, s store.Store) {
 			mustCreateUser(t, s, "ada")
 			wantErr(t, "BeginTOTP", s.BeginTOTP(t.Context(), "ada", []byte("seed"), t0), nil)

@@ -82,6 +82,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListConsents", testListConsents},
 		{"Passkeys", testPasskeys},
 		{"TOTP", testTOTP},
+		{"ListAllPasskeys", testListAllPasskeys},
+		{"ClientRegistrations", testClientRegistrations},
+		{"SealedTOTPWithoutKey", testSealedTOTPWithoutKey},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
