@@ -95,6 +95,8 @@ func operations(a *API) []operation {
 		{"GET /admin/v1/organizations/{id}/members", a.ListMembers},
 		{"PUT /admin/v1/organizations/{id}/members/{user_id}", a.PutMember},
 		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", a.DeleteMember},
+		{"POST /admin/v1/organizations/{id}/member-invitations", a.CreateMemberInvitation},
+		{"GET /admin/v1/organizations/{id}/member-invitations", a.ListMemberInvitations},
 		{"POST /admin/v1/organizations/{id}/client-groups", a.CreateGroup},
 		{"GET /admin/v1/organizations/{id}/client-groups", a.ListGroups},
 		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}", a.GetGroup},

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey/internal/org"
 )
 
 // TestOpenAPIMatchesRoutes holds the document and the route table to each
@@ -74,10 +76,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	for schema, v := range map[string]any{
-		"Client":        Client{},
-		"ClientInput":   clientRequest{},
-		"Grant":         Grant{},
-		"PasswordReset": PasswordReset{},
+		"Client":           Client{},
+		"ClientInput":      clientRequest{},
+		"Grant":            Grant{},
+		"PasswordReset":    PasswordReset{},
+		"MemberInvitation": org.MemberInvitationJSON{},
 	} {
 		var documented, members []string
 		for name := range doc.Components.Schemas[schema].Properties {

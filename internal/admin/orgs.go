@@ -264,18 +264,28 @@ func (a *API) PutMember(w http.ResponseWriter, r *http.Request) error {
 	if err := oauth.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, err := a.SetMember(r.Context(), r.PathValue("id"), r.PathValue("user_id"), req.Role)
+	m, err := a.SetMember(r.Context(), r.PathValue("id"), r.PathValue("user_id"), req.Role, false)
 	if err != nil {
 		return err
 	}
 	return oauth.WriteJSON(w, http.StatusOK, m)
 }
 
+// LastAdmin is the answer to a change that would leave an organization
+// without an admin, for someone bound by that rule (keepAdmin).
+const LastAdmin = "that is the organization's last admin: make another member an admin first, or ask a system administrator"
+
+// lastAdminError is LastAdmin as a 409.
+func lastAdminError() *oauth.Error { return conflict(LastAdmin) }
+
 // SetMember makes user userID a member of organization orgID with role
 // (store.RoleAdmin or store.RoleMember), as PUT
 // /admin/v1/organizations/{id}/members/{user_id} does, and records it as
-// done by ctx's actor.
-func (a *API) SetMember(ctx context.Context, orgID, userID, role string) (Member, error) {
+// done by ctx's actor. keepAdmin binds the change by the last-admin rule
+// (an organization's admin who is not a system administrator): taking the
+// role from its only admin is then refused (409, LastAdmin), decided in
+// the store's one transaction.
+func (a *API) SetMember(ctx context.Context, orgID, userID, role string, keepAdmin bool) (Member, error) {
 	if role != store.RoleAdmin && role != store.RoleMember {
 		return Member{}, badRequest("role must be %s or %s", store.RoleAdmin, store.RoleMember)
 	}
@@ -292,7 +302,13 @@ func (a *API) SetMember(ctx context.Context, orgID, userID, role string) (Member
 		before = a.memberJSON(ctx, old)
 	}
 	m := &store.OrgMember{OrgID: o.ID, UserID: userID, Role: role, CreatedAt: a.now()}
-	if err := st.PutOrgMember(ctx, m); err != nil {
+	put := st.PutOrgMember
+	if keepAdmin {
+		put = st.PutOrgMemberKeepAdmin
+	}
+	if err := put(ctx, m); errors.Is(err, store.ErrLastAdmin) {
+		return Member{}, lastAdminError()
+	} else if err != nil {
 		return Member{}, storeError(err, "there is no user "+shorten(userID), "")
 	}
 	if got, err := st.GetOrgMember(ctx, o.ID, userID); err == nil {
@@ -306,7 +322,7 @@ func (a *API) SetMember(ctx context.Context, orgID, userID, role string) (Member
 
 // DeleteMember serves DELETE /admin/v1/organizations/{id}/members/{user_id}.
 func (a *API) DeleteMember(w http.ResponseWriter, r *http.Request) error {
-	if err := a.RemoveMember(r.Context(), r.PathValue("id"), r.PathValue("user_id")); err != nil {
+	if err := a.RemoveMember(r.Context(), r.PathValue("id"), r.PathValue("user_id"), false); err != nil {
 		return err
 	}
 	oauth.NoStore(w)
@@ -315,8 +331,8 @@ func (a *API) DeleteMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 // RemoveMember removes user userID from organization orgID and records it
-// as done by ctx's actor.
-func (a *API) RemoveMember(ctx context.Context, orgID, userID string) error {
+// as done by ctx's actor; keepAdmin as SetMember's.
+func (a *API) RemoveMember(ctx context.Context, orgID, userID string, keepAdmin bool) error {
 	st, err := a.orgStore()
 	if err != nil {
 		return err
@@ -329,7 +345,13 @@ func (a *API) RemoveMember(ctx context.Context, orgID, userID string) error {
 	if old, err := st.GetOrgMember(ctx, o.ID, userID); err == nil {
 		before = a.memberJSON(ctx, old)
 	}
-	if err := st.DeleteOrgMember(ctx, o.ID, userID); err != nil {
+	del := st.DeleteOrgMember
+	if keepAdmin {
+		del = st.DeleteOrgMemberKeepAdmin
+	}
+	if err := del(ctx, o.ID, userID); errors.Is(err, store.ErrLastAdmin) {
+		return lastAdminError()
+	} else if err != nil {
 		return storeError(err, "user "+shorten(userID)+" is not a member of "+o.ID, "")
 	}
 	a.log().InfoContext(ctx, "admin: organization member removed", "org_id", o.ID, "user_id", userID)

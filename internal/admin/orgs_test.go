@@ -226,3 +226,47 @@ func TestOrgRoutesWithoutService(t *testing.T) {
 		wantError(t, w, 404, codeNotFound, "not enabled")
 	}
 }
+
+// TestMemberInvitationsAPI: the admin token invites an address into an
+// organization with a role (201, pending, no token or link in the
+// answer), lists them; a second invitation of a pending address and one
+// of a member are 409, a bad role or address 400, an unknown organization
+// 404, a repeated member 400; nothing refused is stored.
+func TestMemberInvitationsAPI(t *testing.T) {
+	t.Parallel()
+	f := newOrgFixture(t)
+	mustCreate(t, f.store.CreateOrganization(t.Context(), &store.Organization{ID: "acme", Name: "Acme"}))
+	mustCreate(t, f.store.PutOrgMember(t.Context(), &store.OrgMember{OrgID: "acme", UserID: "u-ada", Role: store.RoleMember}))
+	path := "/admin/v1/organizations/acme/member-invitations"
+	w := f.do(t, "POST", path, `{"email":"Grace@Example.com","role":"admin"}`)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	got := decode[org.MemberInvitationJSON](t, w)
+	if got.Email != "grace@example.com" || got.Role != "admin" || got.State != "pending" || got.InvitedBy != org.InvitedByAdmin ||
+		got.OrganizationID != "acme" || strings.Contains(w.Body.String(), "lk_minv_") || strings.Contains(w.Body.String(), "token") {
+		t.Errorf("create answered %s", w.Body)
+	}
+	for _, tt := range []struct {
+		name, path, body string
+		status           int
+		code             string
+	}{
+		{"pending already", path, `{"email":"grace@example.com","role":"member"}`, 409, codeConflict},
+		{"a member already", path, `{"email":"ada@example.com","role":"member"}`, 409, codeConflict},
+		{"no such role", path, `{"email":"x@example.com","role":"owner"}`, 400, oauth.InvalidRequest},
+		{"not an address", path, `{"email":"x","role":"member"}`, 400, oauth.InvalidRequest},
+		{"a repeated member", path, `{"email":"x@example.com","email":"y@example.com","role":"member"}`, 400, oauth.InvalidRequest},
+		{"an unknown member", path, `{"email":"x@example.com","role":"member","token":"t"}`, 400, oauth.InvalidRequest},
+		{"no such organization", "/admin/v1/organizations/nope/member-invitations", `{"email":"x@example.com","role":"member"}`, 404, codeNotFound},
+	} {
+		w := f.do(t, "POST", tt.path, tt.body)
+		wantError(t, w, tt.status, tt.code, "")
+	}
+	w = f.do(t, "GET", path, "")
+	list := decode[MemberInvitationList](t, w)
+	if w.Code != 200 || len(list.MemberInvitations) != 1 || list.MemberInvitations[0].ID != got.ID {
+		t.Errorf("list: %d %s", w.Code, w.Body)
+	}
+	wantError(t, f.do(t, "GET", "/admin/v1/organizations/nope/member-invitations", ""), 404, codeNotFound, "")
+}

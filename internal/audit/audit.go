@@ -51,6 +51,11 @@ const (
 	InvitationRevoke   = "invitation.revoke"
 	InvitationAccept   = "invitation.accept"
 	InvitationDecline  = "invitation.decline"
+	// Invitations of people into an organization (org/member.go).
+	MemberInvitationCreate = "member-invitation.create"
+	MemberInvitationResend = "member-invitation.resend"
+	MemberInvitationRevoke = "member-invitation.revoke"
+	MemberInvitationAccept = "member-invitation.accept"
 
 	RegistrationTokenCreate = "registration-token.create"
 	RegistrationTokenDelete = "registration-token.delete"
@@ -73,6 +78,7 @@ var Kinds = []string{
 	OrgCreate, OrgUpdate, OrgDelete, MemberPut, MemberDelete,
 	GroupCreate, GroupUpdate, GroupDelete, GroupAddClient, GroupRemoveClient,
 	InvitationSend, InvitationResend, InvitationRevoke, InvitationAccept, InvitationDecline,
+	MemberInvitationCreate, MemberInvitationResend, MemberInvitationRevoke, MemberInvitationAccept,
 	RegistrationTokenCreate, RegistrationTokenDelete, SigningKeyRotate,
 	ServiceKeyCreate, ServiceKeyRotate, ServiceKeyRevoke, DeviceComplete,
 }
@@ -197,7 +203,7 @@ const Redacted = "[redacted]"
 // value under an innocent name, or inside a link, is still blanked.
 var secretPrefixes = []string{
 	oauth.PrefixClientSecret, oauth.PrefixDeviceCode, oauth.PrefixRefreshToken, oauth.PrefixAuthCode,
-	oauth.PrefixSession, oauth.PrefixInvitation, "lk_admin_",
+	oauth.PrefixSession, oauth.PrefixInvitation, oauth.PrefixMemberInvitation, "lk_admin_",
 }
 
 // Redact returns v as a JSON object with every secret blanked, "" for nil:

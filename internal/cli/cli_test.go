@@ -65,6 +65,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"import"}, []string{"config", "db", "in", "skip-existing"}},
 		{[]string{"clients", "get"}, []string{"endpoint", "json", "token"}},
 		{[]string{"clients", "delete"}, []string{"endpoint", "token", "yes"}},
+		{[]string{"clients", "revoke-tokens"}, []string{"endpoint", "json", "token", "yes"}},
 		{[]string{"groups", "add-client"}, []string{"endpoint", "org", "token"}},
 		{[]string{"orgs", "add-member"}, []string{"endpoint", "json", "role", "token"}},
 		{[]string{"invitations", "show"}, []string{"endpoint", "json", "token"}},

@@ -52,8 +52,44 @@ working.`},
 Replaces a confidential client's secret. The old secret stops working at
 once; the new one is printed once.`},
 				"/secret", "replace the secret of client {CLIENT}", "The old secret stops working at once."),
+			revokeTokens(op{name: "revoke-tokens", summary: "revoke every token of a client (it keeps its secret)", help: `
+Revokes every token the client holds: its grants with their refresh
+tokens, and the access tokens it got for itself (client credentials), which
+introspection then calls inactive. The client keeps its secret and may ask
+for new tokens: to stop that too, rotate its secret or delete it. Recorded
+in the audit log.
+
+Examples:
+  latchkey clients revoke-tokens boiler-sensor
+  latchkey clients revoke-tokens boiler-sensor --yes --json`}),
 		)
 	},
+}
+
+// revokeTokens makes the subcommand that revokes every token of a
+// client, after asking.
+func revokeTokens(o op) *op {
+	o.refs, o.prints, o.asks = clients.itemRefs(), true, true
+	o.run = func(c *call) error {
+		if err := c.confirm(c.expand("revoke every token of client {CLIENT}"),
+			"They stop working at once; the client keeps its secret."); err != nil {
+			return err
+		}
+		var out struct {
+			GrantsRevoked int `json:"grants_revoked"`
+		}
+		raw, err := c.api.do(c.ctx, http.MethodPost, clients.itemPath(c)+"/revoke-tokens", nil, &out)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(c.Stdout, raw)
+		}
+		_, err = fmt.Fprintf(c.Stdout, "Revoked the tokens of client %s: %d grant(s), and every access token it got for itself.\n",
+			c.typed["CLIENT"], out.GrantsRevoked)
+		return err
+	}
+	return &o
 }
 
 var clients = &resource[admin.Client, admin.ClientList]{

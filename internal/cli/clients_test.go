@@ -221,6 +221,27 @@ func TestClientsCommands(t *testing.T) {
 		t.Errorf("after rotation the store does not hold the new secret alone")
 	}
 
+	// revoke-tokens asks first: without --yes and a terminal nothing
+	// happens; with it every token is revoked (the time is on the client).
+	if _, _, err := e.run(t, "y\n", "clients", "revoke-tokens", "web"); err == nil {
+		t.Error("revoke-tokens without --yes and without a terminal did not refuse")
+	}
+	if stored, _ := e.store.GetClient(ctx, "web"); !stored.TokensRevokedAt.IsZero() {
+		t.Errorf("the refused revoke-tokens revoked at %v", stored.TokensRevokedAt)
+	}
+	if out := e.mustRun(t, "", "clients", "revoke-tokens", "web", "--yes"); !strings.Contains(out, "Revoked the tokens of client web: 0 grant(s)") {
+		t.Errorf("revoke-tokens printed %q", out)
+	}
+	if stored, _ := e.store.GetClient(ctx, "web"); stored.TokensRevokedAt.IsZero() {
+		t.Error("revoke-tokens left the client's tokens_revoked_at unset")
+	}
+	if out := e.mustRun(t, "", "clients", "revoke-tokens", "web", "--yes", "--json"); !strings.Contains(out, `"grants_revoked"`) {
+		t.Errorf("revoke-tokens --json printed %q", out)
+	}
+	if _, _, err := e.run(t, "", "clients", "revoke-tokens", "nobody", "--yes"); err == nil || err.Error() != "there is no client nobody" {
+		t.Errorf("revoke-tokens of an unknown client: err = %v", err)
+	}
+
 	// delete, then it is gone, and the API's description is printed as is.
 	if out := e.mustRun(t, "", "clients", "delete", "web", "--yes"); out != "Deleted client web.\n" {
 		t.Errorf("delete printed %q", out)

@@ -99,8 +99,9 @@ func consolePages(t *testing.T, c *Console, lang string) map[string]string {
 	render("orgs-empty", orgsTemplate, true, nil, "", orgsPage{Pager: pager{Query: "zz"}})
 	render("orgs-none", orgsTemplate, true, nil, "", orgsPage{})
 	render("org", orgTemplate, true, o, "", orgPage{Org: o, Groups: []groupView{{ClientGroup: g, Devices: 1}, {ClientGroup: &store.ClientGroup{ID: "g2", Name: "Spare"}, Devices: 2}},
-		Members: []memberView{{OrgMember: &store.OrgMember{UserID: "u-robin", Role: store.RoleAdmin}, Email: "robin@example.com"}, {OrgMember: &store.OrgMember{UserID: "u-x", Role: store.RoleMember}}},
-		Role:    store.RoleMember, Group: groupForm{Name: "New"}})
+		Members:     []memberView{{OrgMember: &store.OrgMember{UserID: "u-robin", Role: store.RoleAdmin}, Email: "robin@example.com"}, {OrgMember: &store.OrgMember{UserID: "u-x", Role: store.RoleMember}}},
+		Invitations: []*store.MemberInvitation{{ID: "mi1", OrgID: o.ID, Email: "grace@example.com", Role: store.RoleAdmin, CreatedAt: at, ExpiresAt: at}},
+		Invite:      memberInviteForm{Email: "x@example.com", Role: store.RoleMember}, Group: groupForm{Name: "New"}})
 	render("org-empty", orgTemplate, false, o, "", orgPage{Org: o})
 	render("invitations", invitationsTemplate, true, nil, "", invitationsPage{Invitations: invs, Pager: pg})
 	render("invitations-none", invitationsTemplate, true, nil, "", invitationsPage{})
@@ -136,9 +137,13 @@ func consolePages(t *testing.T, c *Console, lang string) map[string]string {
 		"confirm-user-enable": func(rq *request) confirmPage {
 			return statusConfirm(rq, &store.User{ID: "u", Email: "e@example.com", Disabled: true})
 		},
-		"confirm-sysadmin":       func(rq *request) confirmPage { return sysadminConfirm(rq, robin, true) },
-		"confirm-sysadmin-off":   func(rq *request) confirmPage { return sysadminConfirm(rq, admin, false) },
-		"confirm-make-admin":     func(rq *request) confirmPage { return makeAdminConfirm(rq, o, robin.ID, robin.Email) },
+		"confirm-sysadmin":     func(rq *request) confirmPage { return sysadminConfirm(rq, robin, true) },
+		"confirm-sysadmin-off": func(rq *request) confirmPage { return sysadminConfirm(rq, admin, false) },
+		"confirm-make-admin":   func(rq *request) confirmPage { return makeAdminConfirm(rq, o, robin.ID) },
+		"confirm-invite-admin": func(rq *request) confirmPage { return inviteAdminConfirm(rq, o, "grace@example.com") },
+		"confirm-member-invitation-revoke": func(rq *request) confirmPage {
+			return revokeMemberInvitationConfirm(rq, o, &store.MemberInvitation{ID: "mi1", Email: "grace@example.com"})
+		},
 		"confirm-remove-member":  func(rq *request) confirmPage { return removeMemberConfirm(rq, o, robin.ID, robin.Email) },
 		"confirm-org-delete":     func(rq *request) confirmPage { return deleteOrgConfirm(rq, o, true) },
 		"confirm-invitation":     func(rq *request) confirmPage { return revokeInvitationConfirm(rq, inv("pending").Invitation) },

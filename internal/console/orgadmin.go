@@ -112,7 +112,7 @@ func (c *Console) CreateGroup(rq *request) error {
 	f, req := readGroupForm(rq)
 	g, err := c.Admin.NewGroup(rq.ctx, o.ID, req)
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, http.StatusBadRequest, rq.describe(oe), o, orgPage{Role: store.RoleMember, Group: f})
+		return c.renderOrg(rq, http.StatusBadRequest, rq.describe(oe), o, orgPage{Group: f})
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/web"
@@ -16,8 +17,8 @@ import (
 // The organizations' pages: a searchable list with the form that creates
 // one (system administrators), and an organization's page — the front of
 // its OrgAdmin console, for its admins and system administrators — with
-// its device client groups and its members (add by email, change the
-// role, remove; the last admin stays); deleting an organization
+// its device client groups and its members (invited by email, see
+// members.go; change the role, remove; the last admin stays); deleting an organization
 // (system administrators) is confirmed and re-authenticated. The
 // invitations of every organization have a page of their own.
 
@@ -94,8 +95,9 @@ type orgPage struct {
 	Org         *store.Organization
 	Groups      []groupView
 	Members     []memberView
-	Email, Role string    // the add form, as sent
-	Group       groupForm // the new group form, as sent
+	Invitations []*store.MemberInvitation // pending invitations of people
+	Invite      memberInviteForm          // the invitation form, as sent
+	Group       groupForm                 // the new group form, as sent
 }
 
 func (c *Console) renderOrg(rq *request, status int, notice string, o *store.Organization, p orgPage) error {
@@ -115,6 +117,12 @@ func (c *Console) renderOrg(rq *request, status int, notice string, o *store.Org
 	}
 	if p.Groups, err = c.groups(rq, o); err != nil {
 		return err
+	}
+	if p.Invitations, err = c.pendingMemberInvitations(rq, o); err != nil {
+		return err
+	}
+	if p.Invite.Role == "" {
+		p.Invite.Role = store.RoleMember
 	}
 	return c.renderOrgPage(rq, status, orgTemplate, o, "org", o.Name, notice, p)
 }
@@ -140,54 +148,45 @@ func (c *Console) Org(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return c.renderOrg(rq, http.StatusOK, "", o, orgPage{Role: store.RoleMember})
+	return c.renderOrg(rq, http.StatusOK, "", o, orgPage{})
 }
 
-// PutMember serves POST /console/orgs/{id}/members: the user with the
-// form's email (or user_id) becomes a member with role, or changes role.
+// PutMember serves POST /console/orgs/{id}/members: member user_id's
+// role becomes role. Members join by invitation (members.go); this form
+// changes only the role of someone who is one already.
 func (c *Console) PutMember(rq *request) error {
 	o, err := c.loadOrg(rq)
 	if err != nil {
 		return err
 	}
-	p := orgPage{Email: strings.TrimSpace(rq.form["email"]), Role: rq.form["role"]}
-	userID := rq.form["user_id"]
-	if userID == "" {
-		u, err := c.Store.GetUserByEmail(rq.ctx, strings.ToLower(p.Email))
-		if errors.Is(err, store.ErrNotFound) {
-			return c.renderOrg(rq, http.StatusBadRequest, rq.T("console.org.no_such_user"), o, p)
-		}
-		if err != nil {
-			return err
-		}
-		userID = u.ID
+	userID, role := rq.form["user_id"], rq.form["role"]
+	m, err := c.Store.GetOrgMember(rq.ctx, o.ID, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoMember
 	}
-	if p.Role != store.RoleAdmin {
-		if last, err := c.lastAdmin(rq, o, userID); err != nil {
-			return err
-		} else if last {
-			return c.renderOrg(rq, http.StatusConflict, rq.T("console.org.last_admin"), o, orgPage{Role: store.RoleMember})
-		}
+	if err != nil {
+		return err
 	}
-	if p.Role == store.RoleAdmin {
+	if role == store.RoleAdmin && m.Role != store.RoleAdmin {
 		// Making an admin is re-authenticated (issue 15 item 6): a
 		// confirmation asks for the password when it was last entered
 		// more than ReauthWindow ago. It is asked for first without
 		// spending the password budget; a wrong one is refused.
-		if m, err := c.Store.GetOrgMember(rq.ctx, o.ID, userID); err != nil || m.Role != store.RoleAdmin {
-			if c.needsPassword(rq) && rq.form["password"] == "" {
-				return c.confirm(rq, http.StatusOK, "", makeAdminConfirm(rq, o, userID, p.Email))
-			}
-			if ok, err := c.reauthenticated(rq); err != nil {
-				return err
-			} else if !ok {
-				return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), makeAdminConfirm(rq, o, userID, p.Email))
-			}
+		if c.needsPassword(rq) && rq.form["password"] == "" {
+			return c.confirm(rq, http.StatusOK, "", makeAdminConfirm(rq, o, userID))
+		}
+		if ok, err := c.reauthenticated(rq); err != nil {
+			return err
+		} else if !ok {
+			return c.confirm(rq, http.StatusForbidden, rq.reauthNotice(), makeAdminConfirm(rq, o, userID))
 		}
 	}
-	_, err = c.Admin.SetMember(rq.ctx, o.ID, userID, p.Role)
+	// The last-admin rule binds an organization's admin, not a system
+	// administrator (who manages every organization anyway); the store
+	// decides it in the change's own transaction.
+	_, err = c.Admin.SetMember(rq.ctx, o.ID, userID, role, !rq.v.Sysadmin())
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, http.StatusBadRequest, rq.describe(oe), o, p)
+		return c.renderOrg(rq, oe.StatusCode(), memberNotice(rq, oe), o, orgPage{})
 	}
 	if err != nil {
 		return err
@@ -195,36 +194,21 @@ func (c *Console) PutMember(rq *request) error {
 	return web.SeeOther(rq.w, orgPath(o.ID)+"?done=member-saved")
 }
 
-func makeAdminConfirm(rq *request, o *store.Organization, userID, email string) confirmPage {
+var errNoMember = web.Error(http.StatusNotFound, "console.err.no_member", "console.err.no_member_text")
+
+// memberNotice is the admin API's refusal of a member's change, in words.
+func memberNotice(rq *request, oe *oauth.Error) string {
+	if oe.Description == admin.LastAdmin {
+		return rq.T("console.org.last_admin")
+	}
+	return rq.describe(oe)
+}
+
+func makeAdminConfirm(rq *request, o *store.Organization, userID string) confirmPage {
 	return confirmPage{Heading: rq.T("console.org.make_admin_heading", "org", o.Name),
 		Text:   rq.T("console.org.make_admin_text"),
 		Action: orgPath(o.ID) + "/members", Button: rq.T("console.org.make_admin_button"), Password: true,
-		Fields: map[string]string{"user_id": userID, "email": email, "role": store.RoleAdmin}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
-}
-
-// lastAdmin reports whether taking userID's admin role away would leave o
-// without an admin, for a viewer who is not a system administrator (a
-// system administrator may: they manage every organization anyway). The
-// members are read, then changed, in two steps: two admins demoting each
-// other at the same instant could still both succeed.
-func (c *Console) lastAdmin(rq *request, o *store.Organization, userID string) (bool, error) {
-	if rq.v.Sysadmin() {
-		return false, nil
-	}
-	ms, err := c.Store.ListOrgMembers(rq.ctx, o.ID)
-	if err != nil {
-		return false, err
-	}
-	admins, target := 0, false
-	for _, m := range ms {
-		if m.Role == store.RoleAdmin {
-			admins++
-			if m.UserID == userID {
-				target = true
-			}
-		}
-	}
-	return target && admins == 1, nil
+		Fields: map[string]string{"user_id": userID, "role": store.RoleAdmin}, Back: orgPath(o.ID), Org: o, OrgNav: "org"}
 }
 
 func removeMemberConfirm(rq *request, o *store.Organization, userID, email string) confirmPage {
@@ -248,7 +232,7 @@ func (c *Console) RemoveMemberForm(rq *request) error {
 	// Only a member is named: an organization's admin learns nothing of
 	// other users from a made-up user_id.
 	if _, err := c.Store.GetOrgMember(rq.ctx, o.ID, userID); errors.Is(err, store.ErrNotFound) {
-		return web.Error(http.StatusNotFound, "console.err.no_member", "console.err.no_member_text")
+		return errNoMember
 	} else if err != nil {
 		return err
 	}
@@ -259,20 +243,16 @@ func (c *Console) RemoveMemberForm(rq *request) error {
 	return c.confirm(rq, http.StatusOK, "", removeMemberConfirm(rq, o, userID, email))
 }
 
-// RemoveMember serves POST /console/orgs/{id}/members/remove.
+// RemoveMember serves POST /console/orgs/{id}/members/remove; the
+// last-admin rule as PutMember's.
 func (c *Console) RemoveMember(rq *request) error {
 	o, err := c.loadOrg(rq)
 	if err != nil {
 		return err
 	}
-	if last, err := c.lastAdmin(rq, o, rq.form["user_id"]); err != nil {
-		return err
-	} else if last {
-		return c.renderOrg(rq, http.StatusConflict, rq.T("console.org.last_admin"), o, orgPage{Role: store.RoleMember})
-	}
-	err = c.Admin.RemoveMember(rq.ctx, o.ID, rq.form["user_id"])
+	err = c.Admin.RemoveMember(rq.ctx, o.ID, rq.form["user_id"], !rq.v.Sysadmin())
 	if oe := userError(err); oe != nil {
-		return c.renderOrg(rq, oe.Status, rq.describe(oe), o, orgPage{Role: store.RoleMember})
+		return c.renderOrg(rq, oe.StatusCode(), memberNotice(rq, oe), o, orgPage{})
 	}
 	if err != nil {
 		return err

@@ -20,6 +20,9 @@ const (
 	PrefixAuthCode     = "lk_ac_"
 	PrefixSession      = "lk_ss_"
 	PrefixInvitation   = "lk_inv_"
+	// PrefixMemberInvitation marks an invitation of a person into an
+	// organization (a member invitation's link).
+	PrefixMemberInvitation = "lk_minv_"
 	// PrefixServiceSecret marks a service API secret, which is also the
 	// service access token of its Authlete 3.0 paths.
 	PrefixServiceSecret = "lk_sk_"

@@ -49,6 +49,16 @@ type Store interface {
 	ListMail(ctx context.Context, invitationID string) ([]*store.Mail, error)                   // an invitation's link, while unsent
 
 	Hit(ctx context.Context, key string, window, until time.Time) (int, error) // the per-address limit
+
+	// Invitations of people (member.go).
+	GetUserByEmail(ctx context.Context, email string) (*store.User, error)
+	CreateMemberInvitation(ctx context.Context, inv *store.MemberInvitation, mail *store.Mail) error
+	GetMemberInvitation(ctx context.Context, id string) (*store.MemberInvitation, error)
+	GetMemberInvitationByToken(ctx context.Context, tokenHash string) (*store.MemberInvitation, error)
+	ListMemberInvitations(ctx context.Context, orgID string) ([]*store.MemberInvitation, error)
+	ResendMemberInvitation(ctx context.Context, id, tokenHash string, mail *store.Mail, now time.Time) (*store.MemberInvitation, error)
+	RevokeMemberInvitation(ctx context.Context, id string, now time.Time) (*store.MemberInvitation, error)
+	AcceptMemberInvitation(ctx context.Context, tokenHash, userID string, now time.Time) (*store.MemberInvitation, error)
 }
 
 // Service is the invitation logic, shared by the public endpoints, the

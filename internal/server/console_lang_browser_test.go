@@ -54,9 +54,10 @@ func TestConsoleInLanguagesInBrowser(t *testing.T) {
 				mustDo(t, s.Store.AddAuditEntry(ctx, &store.AuditEntry{ID: fmt.Sprintf("e-walk-%d", i), At: now, ActorKind: store.ActorUser, ActorID: s.User.ID,
 					Address: "192.0.2.7", Kind: kind, TargetID: groupRead, OrgID: acmeOrg, After: `{"name":"Readers","scope":"read status"}`}))
 			}
+			invited := addMemberInvitation(t, s, acmeOrg, "colleague@acme.example") // a pending invitation of a person
 			pages, _ := consoleRoutes(t, s, map[string]string{
 				"/console/clients": tvClient, "/console/users": memberUser, "/console/orgs": acmeOrg, "/console/invitations": invitation,
-				"{group_id}": groupRead, "{client_id}": consoleDevice, "{invitation_id}": invitation,
+				"{group_id}": groupRead, "{client_id}": consoleDevice, "{invitation_id}": invitation, "{member_invitation_id}": invited,
 			})
 			keys := i18n.Builtin().Catalogs()[0].Keys()
 			axe := ""

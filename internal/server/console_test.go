@@ -38,7 +38,8 @@ func (r consoleRoute) orgScoped() bool {
 // consoleRoutes are the console's routes of the table: its pages (GET) and
 // its forms (POST). A wildcard is filled in with a record of its kind
 // that exists: {id} by ids, keyed by the path before it; {group_id},
-// {client_id} and {invitation_id} by ids, keyed by the wildcard.
+// {client_id}, {invitation_id} and {member_invitation_id} by ids, keyed
+// by the wildcard.
 func consoleRoutes(t *testing.T, s *testServer, ids map[string]string) (pages, forms []consoleRoute) {
 	t.Helper()
 	routes, _ := table(t, s)
@@ -53,7 +54,7 @@ func consoleRoutes(t *testing.T, s *testServer, ids map[string]string) (pages, f
 				path = strings.Replace(path, "{id}", url.PathEscape(id), 1)
 			}
 		}
-		for _, w := range []string{"{group_id}", "{client_id}", "{invitation_id}"} {
+		for _, w := range []string{"{group_id}", "{client_id}", "{invitation_id}", "{member_invitation_id}"} {
 			if id, ok := ids[w]; ok {
 				path = strings.Replace(path, w, url.PathEscape(id), 1)
 			}
@@ -87,6 +88,7 @@ type snapshot struct {
 	Groups      []*store.ClientGroup
 	InGroups    map[string][]string // client ids by group
 	Invitations []*store.Invitation
+	Invited     []*store.MemberInvitation
 	Grants      []*store.Grant
 	Keys        []string
 	Audit       int
@@ -111,6 +113,9 @@ func takeSnapshot(t *testing.T, s *testServer) snapshot {
 		invs, err := s.Store.ListInvitations(ctx, o.ID)
 		mustDo(t, err)
 		snap.Invitations = append(snap.Invitations, invs...)
+		minvs, err := s.Store.ListMemberInvitations(ctx, o.ID)
+		mustDo(t, err)
+		snap.Invited = append(snap.Invited, minvs...)
 		gs, err := s.Store.ListClientGroups(ctx, o.ID)
 		mustDo(t, err)
 		snap.Groups = append(snap.Groups, gs...)
@@ -188,10 +193,11 @@ func TestConsoleRoles(t *testing.T) {
 		is := newInvServer(t, b, noSecondFactor)
 		s := is.testServer
 		invitation := is.send(t, map[string]any{"clientGroupIds": []string{groupRead}})
+		invited := addMemberInvitation(t, s, acmeOrg, "colleague@acme.example")
 		addConsoleDevice(t, s)
 		pages, forms := consoleRoutes(t, s, map[string]string{
 			"/console/clients": tvClient, "/console/users": memberUser, "/console/orgs": acmeOrg, "/console/invitations": invitation,
-			"{group_id}": groupRead, "{client_id}": consoleDevice, "{invitation_id}": invitation,
+			"{group_id}": groupRead, "{client_id}": consoleDevice, "{invitation_id}": invitation, "{member_invitation_id}": invited,
 		})
 		var orgPages, orgForms int
 		for _, p := range pages {
@@ -277,9 +283,11 @@ func TestConsoleRoles(t *testing.T) {
 			AuthMethod: store.AuthClientSecretBasic, SecretHash: oauth.HashSecret("lk_cs_not-a-real-secret"),
 			GrantTypes: []string{store.GrantClientCredentials}, CreatedAt: s.Clock.Now(), UpdatedAt: s.Clock.Now()}))
 		globexInvitation := is.sendAs(t, globexOrg, is.globexAT, map[string]any{"clientGroupIds": []string{groupGlobex}})
+		globexInvited := addMemberInvitation(t, s, globexOrg, "colleague@globex.example")
 		before := takeSnapshot(t, s)
 		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/devices/" + globexDevice,
-			"/console/orgs/acme/devices/" + tvClient, "/console/orgs/acme/invitations/" + globexInvitation + "/revoke"} {
+			"/console/orgs/acme/devices/" + tvClient, "/console/orgs/acme/invitations/" + globexInvitation + "/revoke",
+			"/console/orgs/acme/member-invitations/" + globexInvited + "/revoke", "/console/orgs/acme/member-invitations/" + invitation + "/revoke"} {
 			if r := person.get(path); r.Status != http.StatusNotFound {
 				t.Errorf("acme's admin: GET %s: %d; want 404", path, r.Status)
 			}
@@ -287,7 +295,8 @@ func TestConsoleRoles(t *testing.T) {
 		for _, path := range []string{"/console/orgs/acme/groups/" + groupGlobex, "/console/orgs/acme/groups/" + groupGlobex + "/delete",
 			"/console/orgs/acme/devices/" + globexDevice + "/remove", "/console/orgs/acme/devices/" + globexDevice + "/name",
 			"/console/orgs/acme/devices/" + globexDevice + "/secret", "/console/orgs/acme/devices/" + globexDevice + "/revoke",
-			"/console/orgs/acme/invitations/" + globexInvitation + "/revoke", "/console/orgs/acme/invitations/" + globexInvitation + "/resend"} {
+			"/console/orgs/acme/invitations/" + globexInvitation + "/revoke", "/console/orgs/acme/invitations/" + globexInvitation + "/resend",
+			"/console/orgs/acme/member-invitations/" + globexInvited + "/revoke", "/console/orgs/acme/member-invitations/" + globexInvited + "/resend"} {
 			if r := person.post(path, consoleForm(csrf)); r.Status != http.StatusNotFound {
 				t.Errorf("acme's admin: POST %s: %d; want 404", path, r.Status)
 			}
@@ -457,6 +466,21 @@ func TestOrgAdminMembers(t *testing.T) {
 			t.Errorf("member.put entries: %+v", es)
 		}
 	})
+}
+
+// addMemberInvitation stores a pending invitation of email into orgID as
+// a member, with its mail, and returns its id. Its token is made up: the
+// console's pages never need it.
+func addMemberInvitation(t *testing.T, s *testServer, orgID, email string) string {
+	t.Helper()
+	now := s.Clock.Now()
+	id := "minv-" + orgID
+	inv := &store.MemberInvitation{ID: id, OrgID: orgID, Email: email, Role: store.RoleMember,
+		TokenHash: oauth.HashSecret("lk_minv_made-up-" + orgID), InvitedBy: "admin", Status: store.InvitationPending,
+		MailID: "mail-" + id, CreatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)}
+	mustDo(t, s.Store.CreateMemberInvitation(t.Context(), inv, &store.Mail{ID: inv.MailID, Recipient: email, Subject: "Join",
+		Body: "Join", Link: "https://id.example/invitations/members/lk_minv_made-up", Status: store.MailPending, NextAttemptAt: now, CreatedAt: now}))
+	return id
 }
 
 // sendAs sends an invitation into orgID through the organization API with

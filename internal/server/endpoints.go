@@ -254,6 +254,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL, Languages: langs,
 	}
 	adminAPI.Orgs = orgs
+	pages.InvitedEmail = orgs.InvitedEmail // an invited address may register (accounts.registration: domains)
 	// The sender lives as long as the context the server was built with (serve's
 	// runs until shutdown), as the sweeper does; on several instances each runs
 	// one, and ClaimMail keeps them from sending a mail twice.

@@ -19,6 +19,7 @@ var (
 // methods that return an error, but Close, by index.
 var storeOps = []string{
 	"AcceptInvitation",
+	"AcceptMemberInvitation",
 	"AccessTokenRevoked",
 	"Add",
 	"AddAuditEntry",
@@ -44,6 +45,7 @@ var storeOps = []string{
 	"CreateDeviceAuth",
 	"CreateGrant",
 	"CreateInvitation",
+	"CreateMemberInvitation",
 	"CreateOrganization",
 	"CreatePasskey",
 	"CreateRefreshToken",
@@ -59,6 +61,7 @@ var storeOps = []string{
 	"DeleteClientGroup",
 	"DeleteConsent",
 	"DeleteOrgMember",
+	"DeleteOrgMemberKeepAdmin",
 	"DeleteOrganization",
 	"DeletePasskey",
 	"DeleteRegistrationToken",
@@ -78,6 +81,8 @@ var storeOps = []string{
 	"GetGrant",
 	"GetInvitation",
 	"GetInvitationByToken",
+	"GetMemberInvitation",
+	"GetMemberInvitationByToken",
 	"GetOrgMember",
 	"GetOrganization",
 	"GetPasskey",
@@ -102,6 +107,7 @@ var storeOps = []string{
 	"ListGroupClients",
 	"ListInvitations",
 	"ListMail",
+	"ListMemberInvitations",
 	"ListOrgClients",
 	"ListOrgMembers",
 	"ListOrganizations",
@@ -121,6 +127,7 @@ var storeOps = []string{
 	"PollDeviceAuth",
 	"PruneAudit",
 	"PutOrgMember",
+	"PutOrgMemberKeepAdmin",
 	"QueryAudit",
 	"QueryInvitations",
 	"QueueMail",
@@ -132,12 +139,14 @@ var storeOps = []string{
 	"RemoveGroupClient",
 	"RenamePasskey",
 	"ResendInvitation",
+	"ResendMemberInvitation",
 	"ResetPassword",
 	"RevokeAccessToken",
 	"RevokeClientTokens",
 	"RevokeGrant",
 	"RevokeGrantsBySession",
 	"RevokeInvitation",
+	"RevokeMemberInvitation",
 	"RotateClientRegistrationHash",
 	"RotateRefreshToken",
 	"RotateServiceKey",
@@ -172,961 +181,1024 @@ func (s *meteredStore) AcceptInvitation(p0 context.Context, p1 string, p2 *store
 	return r0, r1
 }
 
+func (s *meteredStore) AcceptMemberInvitation(p0 context.Context, p1 string, p2 string, p3 time.Time) (*store.MemberInvitation, error) {
+	start := time.Now()
+	r0, r1 := s.Store.AcceptMemberInvitation(p0, p1, p2, p3)
+	s.ops.Done(1, start, storeFailed(r1))
+	return r0, r1
+}
+
 func (s *meteredStore) AccessTokenRevoked(p0 context.Context, p1 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.AccessTokenRevoked(p0, p1)
-	s.ops.Done(1, start, storeFailed(r1))
+	s.ops.Done(2, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Add(p0 context.Context, p1 string, p2 time.Time, p3 time.Time, p4 int) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Add(p0, p1, p2, p3, p4)
-	s.ops.Done(2, start, storeFailed(r1))
+	s.ops.Done(3, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) AddAuditEntry(p0 context.Context, p1 *store.AuditEntry) error {
 	start := time.Now()
 	r0 := s.Store.AddAuditEntry(p0, p1)
-	s.ops.Done(3, start, storeFailed(r0))
+	s.ops.Done(4, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) AddGroupClient(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.AddGroupClient(p0, p1, p2, p3)
-	s.ops.Done(4, start, storeFailed(r0))
+	s.ops.Done(5, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) ApproveAuthRequest(p0 context.Context, p1 string, p2 string, p3 *store.AuthCode, p4 *store.Consent, p5 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.ApproveAuthRequest(p0, p1, p2, p3, p4, p5)
-	s.ops.Done(5, start, storeFailed(r0))
+	s.ops.Done(6, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) BeginTOTP(p0 context.Context, p1 string, p2 []byte, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.BeginTOTP(p0, p1, p2, p3)
-	s.ops.Done(6, start, storeFailed(r0))
+	s.ops.Done(7, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) BindAuthRequest(p0 context.Context, p1 string, p2 string, p3 time.Time) (*store.AuthRequest, error) {
 	start := time.Now()
 	r0, r1 := s.Store.BindAuthRequest(p0, p1, p2, p3)
-	s.ops.Done(7, start, storeFailed(r1))
+	s.ops.Done(8, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) BurnAuthCode(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.BurnAuthCode(p0, p1, p2)
-	s.ops.Done(8, start, storeFailed(r0))
+	s.ops.Done(9, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CancelStaleMail(p0 context.Context, p1 time.Time) (int64, error) {
 	start := time.Now()
 	r0, r1 := s.Store.CancelStaleMail(p0, p1)
-	s.ops.Done(9, start, storeFailed(r1))
+	s.ops.Done(10, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) CheckSealedTOTP(p0 string, p1 []byte) error {
 	start := time.Now()
 	r0 := s.Store.CheckSealedTOTP(p0, p1)
-	s.ops.Done(10, start, storeFailed(r0))
+	s.ops.Done(11, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) ClaimMail(p0 context.Context, p1 time.Time, p2 time.Duration, p3 int) ([]*store.Mail, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ClaimMail(p0, p1, p2, p3)
-	s.ops.Done(11, start, storeFailed(r1))
+	s.ops.Done(12, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ClientRegistrationHash(p0 context.Context, p1 string) (string, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ClientRegistrationHash(p0, p1)
-	s.ops.Done(12, start, storeFailed(r1))
+	s.ops.Done(13, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) CompleteDeviceAuth(p0 context.Context, p1 string, p2 *store.DeviceCompletion, p3 time.Time) (*store.DeviceAuth, error) {
 	start := time.Now()
 	r0, r1 := s.Store.CompleteDeviceAuth(p0, p1, p2, p3)
-	s.ops.Done(13, start, storeFailed(r1))
+	s.ops.Done(14, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ConfirmTOTP(p0 context.Context, p1 string, p2 int64, p3 []string, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.ConfirmTOTP(p0, p1, p2, p3, p4)
-	s.ops.Done(14, start, storeFailed(r0))
+	s.ops.Done(15, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) Count(p0 context.Context, p1 string, p2 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Count(p0, p1, p2)
-	s.ops.Done(15, start, storeFailed(r1))
+	s.ops.Done(16, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) CountRecoveryCodes(p0 context.Context, p1 string) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.CountRecoveryCodes(p0, p1)
-	s.ops.Done(16, start, storeFailed(r1))
+	s.ops.Done(17, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) CreateAccountToken(p0 context.Context, p1 *store.AccountToken, p2 *store.Mail) error {
 	start := time.Now()
 	r0 := s.Store.CreateAccountToken(p0, p1, p2)
-	s.ops.Done(17, start, storeFailed(r0))
+	s.ops.Done(18, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateAuthCode(p0 context.Context, p1 *store.AuthCode) error {
 	start := time.Now()
 	r0 := s.Store.CreateAuthCode(p0, p1)
-	s.ops.Done(18, start, storeFailed(r0))
+	s.ops.Done(19, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateAuthRequest(p0 context.Context, p1 *store.AuthRequest) error {
 	start := time.Now()
 	r0 := s.Store.CreateAuthRequest(p0, p1)
-	s.ops.Done(19, start, storeFailed(r0))
+	s.ops.Done(20, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateClient(p0 context.Context, p1 *store.Client) error {
 	start := time.Now()
 	r0 := s.Store.CreateClient(p0, p1)
-	s.ops.Done(20, start, storeFailed(r0))
+	s.ops.Done(21, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateClientGroup(p0 context.Context, p1 *store.ClientGroup) error {
 	start := time.Now()
 	r0 := s.Store.CreateClientGroup(p0, p1)
-	s.ops.Done(21, start, storeFailed(r0))
+	s.ops.Done(22, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateClientRegistration(p0 context.Context, p1 *store.ClientRegistration) error {
 	start := time.Now()
 	r0 := s.Store.CreateClientRegistration(p0, p1)
-	s.ops.Done(22, start, storeFailed(r0))
+	s.ops.Done(23, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateDeviceAuth(p0 context.Context, p1 *store.DeviceAuth) error {
 	start := time.Now()
 	r0 := s.Store.CreateDeviceAuth(p0, p1)
-	s.ops.Done(23, start, storeFailed(r0))
+	s.ops.Done(24, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateGrant(p0 context.Context, p1 *store.Grant) error {
 	start := time.Now()
 	r0 := s.Store.CreateGrant(p0, p1)
-	s.ops.Done(24, start, storeFailed(r0))
+	s.ops.Done(25, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateInvitation(p0 context.Context, p1 *store.Invitation, p2 *store.Mail) error {
 	start := time.Now()
 	r0 := s.Store.CreateInvitation(p0, p1, p2)
-	s.ops.Done(25, start, storeFailed(r0))
+	s.ops.Done(26, start, storeFailed(r0))
+	return r0
+}
+
+func (s *meteredStore) CreateMemberInvitation(p0 context.Context, p1 *store.MemberInvitation, p2 *store.Mail) error {
+	start := time.Now()
+	r0 := s.Store.CreateMemberInvitation(p0, p1, p2)
+	s.ops.Done(27, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateOrganization(p0 context.Context, p1 *store.Organization) error {
 	start := time.Now()
 	r0 := s.Store.CreateOrganization(p0, p1)
-	s.ops.Done(26, start, storeFailed(r0))
+	s.ops.Done(28, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreatePasskey(p0 context.Context, p1 *store.Passkey) error {
 	start := time.Now()
 	r0 := s.Store.CreatePasskey(p0, p1)
-	s.ops.Done(27, start, storeFailed(r0))
+	s.ops.Done(29, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateRefreshToken(p0 context.Context, p1 *store.RefreshToken) error {
 	start := time.Now()
 	r0 := s.Store.CreateRefreshToken(p0, p1)
-	s.ops.Done(28, start, storeFailed(r0))
+	s.ops.Done(30, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateRegistrationToken(p0 context.Context, p1 *store.RegistrationToken) error {
 	start := time.Now()
 	r0 := s.Store.CreateRegistrationToken(p0, p1)
-	s.ops.Done(29, start, storeFailed(r0))
+	s.ops.Done(31, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateSealedTOTP(p0 context.Context, p1 *store.SealedTOTP) error {
 	start := time.Now()
 	r0 := s.Store.CreateSealedTOTP(p0, p1)
-	s.ops.Done(30, start, storeFailed(r0))
+	s.ops.Done(32, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateServiceKey(p0 context.Context, p1 *store.ServiceKey) error {
 	start := time.Now()
 	r0 := s.Store.CreateServiceKey(p0, p1)
-	s.ops.Done(31, start, storeFailed(r0))
+	s.ops.Done(33, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateSession(p0 context.Context, p1 *store.Session) error {
 	start := time.Now()
 	r0 := s.Store.CreateSession(p0, p1)
-	s.ops.Done(32, start, storeFailed(r0))
+	s.ops.Done(34, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateSigningKey(p0 context.Context, p1 *store.SigningKey) error {
 	start := time.Now()
 	r0 := s.Store.CreateSigningKey(p0, p1)
-	s.ops.Done(33, start, storeFailed(r0))
+	s.ops.Done(35, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) CreateUser(p0 context.Context, p1 *store.User) error {
 	start := time.Now()
 	r0 := s.Store.CreateUser(p0, p1)
-	s.ops.Done(34, start, storeFailed(r0))
+	s.ops.Done(36, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DecideDeviceAuth(p0 context.Context, p1 string, p2 string, p3 string, p4 bool, p5 time.Time) (*store.DeviceAuth, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DecideDeviceAuth(p0, p1, p2, p3, p4, p5)
-	s.ops.Done(35, start, storeFailed(r1))
+	s.ops.Done(37, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) DeclineInvitation(p0 context.Context, p1 string, p2 time.Time) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.DeclineInvitation(p0, p1, p2)
-	s.ops.Done(36, start, storeFailed(r1))
+	s.ops.Done(38, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) DeleteClient(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteClient(p0, p1)
-	s.ops.Done(37, start, storeFailed(r0))
+	s.ops.Done(39, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteClientGroup(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.DeleteClientGroup(p0, p1, p2)
-	s.ops.Done(38, start, storeFailed(r0))
+	s.ops.Done(40, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteConsent(p0 context.Context, p1 string, p2 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteConsent(p0, p1, p2)
-	s.ops.Done(39, start, storeFailed(r0))
+	s.ops.Done(41, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteOrgMember(p0 context.Context, p1 string, p2 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteOrgMember(p0, p1, p2)
-	s.ops.Done(40, start, storeFailed(r0))
+	s.ops.Done(42, start, storeFailed(r0))
+	return r0
+}
+
+func (s *meteredStore) DeleteOrgMemberKeepAdmin(p0 context.Context, p1 string, p2 string) error {
+	start := time.Now()
+	r0 := s.Store.DeleteOrgMemberKeepAdmin(p0, p1, p2)
+	s.ops.Done(43, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteOrganization(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteOrganization(p0, p1)
-	s.ops.Done(41, start, storeFailed(r0))
+	s.ops.Done(44, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeletePasskey(p0 context.Context, p1 string, p2 string) error {
 	start := time.Now()
 	r0 := s.Store.DeletePasskey(p0, p1, p2)
-	s.ops.Done(42, start, storeFailed(r0))
+	s.ops.Done(45, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteRegistrationToken(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteRegistrationToken(p0, p1)
-	s.ops.Done(43, start, storeFailed(r0))
+	s.ops.Done(46, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteServiceKey(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteServiceKey(p0, p1)
-	s.ops.Done(44, start, storeFailed(r0))
+	s.ops.Done(47, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteSession(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteSession(p0, p1)
-	s.ops.Done(45, start, storeFailed(r0))
+	s.ops.Done(48, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteSigningKey(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteSigningKey(p0, p1)
-	s.ops.Done(46, start, storeFailed(r0))
+	s.ops.Done(49, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteTOTP(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteTOTP(p0, p1)
-	s.ops.Done(47, start, storeFailed(r0))
+	s.ops.Done(50, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DeleteUser(p0 context.Context, p1 string) error {
 	start := time.Now()
 	r0 := s.Store.DeleteUser(p0, p1)
-	s.ops.Done(48, start, storeFailed(r0))
+	s.ops.Done(51, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) DenyAuthRequest(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.DenyAuthRequest(p0, p1, p2, p3)
-	s.ops.Done(49, start, storeFailed(r0))
+	s.ops.Done(52, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) GetAccountToken(p0 context.Context, p1 string, p2 string) (*store.AccountToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAccountToken(p0, p1, p2)
-	s.ops.Done(50, start, storeFailed(r1))
+	s.ops.Done(53, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetAuthCode(p0 context.Context, p1 string) (*store.AuthCode, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAuthCode(p0, p1)
-	s.ops.Done(51, start, storeFailed(r1))
+	s.ops.Done(54, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetAuthRequest(p0 context.Context, p1 string, p2 time.Time) (*store.AuthRequest, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetAuthRequest(p0, p1, p2)
-	s.ops.Done(52, start, storeFailed(r1))
+	s.ops.Done(55, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetClient(p0 context.Context, p1 string) (*store.Client, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetClient(p0, p1)
-	s.ops.Done(53, start, storeFailed(r1))
+	s.ops.Done(56, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetClientGroup(p0 context.Context, p1 string) (*store.ClientGroup, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetClientGroup(p0, p1)
-	s.ops.Done(54, start, storeFailed(r1))
+	s.ops.Done(57, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetConsent(p0 context.Context, p1 string, p2 string) (*store.Consent, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetConsent(p0, p1, p2)
-	s.ops.Done(55, start, storeFailed(r1))
+	s.ops.Done(58, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetDeviceAuthByUserCode(p0 context.Context, p1 string) (*store.DeviceAuth, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetDeviceAuthByUserCode(p0, p1)
-	s.ops.Done(56, start, storeFailed(r1))
+	s.ops.Done(59, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetGrant(p0 context.Context, p1 string) (*store.Grant, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetGrant(p0, p1)
-	s.ops.Done(57, start, storeFailed(r1))
+	s.ops.Done(60, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetInvitation(p0 context.Context, p1 string) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetInvitation(p0, p1)
-	s.ops.Done(58, start, storeFailed(r1))
+	s.ops.Done(61, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetInvitationByToken(p0 context.Context, p1 string) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetInvitationByToken(p0, p1)
-	s.ops.Done(59, start, storeFailed(r1))
+	s.ops.Done(62, start, storeFailed(r1))
+	return r0, r1
+}
+
+func (s *meteredStore) GetMemberInvitation(p0 context.Context, p1 string) (*store.MemberInvitation, error) {
+	start := time.Now()
+	r0, r1 := s.Store.GetMemberInvitation(p0, p1)
+	s.ops.Done(63, start, storeFailed(r1))
+	return r0, r1
+}
+
+func (s *meteredStore) GetMemberInvitationByToken(p0 context.Context, p1 string) (*store.MemberInvitation, error) {
+	start := time.Now()
+	r0, r1 := s.Store.GetMemberInvitationByToken(p0, p1)
+	s.ops.Done(64, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetOrgMember(p0 context.Context, p1 string, p2 string) (*store.OrgMember, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetOrgMember(p0, p1, p2)
-	s.ops.Done(60, start, storeFailed(r1))
+	s.ops.Done(65, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetOrganization(p0 context.Context, p1 string) (*store.Organization, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetOrganization(p0, p1)
-	s.ops.Done(61, start, storeFailed(r1))
+	s.ops.Done(66, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetPasskey(p0 context.Context, p1 string) (*store.Passkey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetPasskey(p0, p1)
-	s.ops.Done(62, start, storeFailed(r1))
+	s.ops.Done(67, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetRefreshToken(p0 context.Context, p1 string) (*store.RefreshToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetRefreshToken(p0, p1)
-	s.ops.Done(63, start, storeFailed(r1))
+	s.ops.Done(68, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetRegistrationToken(p0 context.Context, p1 string) (*store.RegistrationToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetRegistrationToken(p0, p1)
-	s.ops.Done(64, start, storeFailed(r1))
+	s.ops.Done(69, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetServiceKeyBySecret(p0 context.Context, p1 string) (*store.ServiceKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetServiceKeyBySecret(p0, p1)
-	s.ops.Done(65, start, storeFailed(r1))
+	s.ops.Done(70, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetSession(p0 context.Context, p1 string, p2 time.Time) (*store.Session, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetSession(p0, p1, p2)
-	s.ops.Done(66, start, storeFailed(r1))
+	s.ops.Done(71, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetTOTP(p0 context.Context, p1 string) (*store.TOTP, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetTOTP(p0, p1)
-	s.ops.Done(67, start, storeFailed(r1))
+	s.ops.Done(72, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetUser(p0 context.Context, p1 string) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetUser(p0, p1)
-	s.ops.Done(68, start, storeFailed(r1))
+	s.ops.Done(73, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) GetUserByEmail(p0 context.Context, p1 string) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.GetUserByEmail(p0, p1)
-	s.ops.Done(69, start, storeFailed(r1))
+	s.ops.Done(74, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) HasClients(p0 context.Context) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.HasClients(p0)
-	s.ops.Done(70, start, storeFailed(r1))
+	s.ops.Done(75, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) HasUsers(p0 context.Context) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.HasUsers(p0)
-	s.ops.Done(71, start, storeFailed(r1))
+	s.ops.Done(76, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Hit(p0 context.Context, p1 string, p2 time.Time, p3 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Hit(p0, p1, p2, p3)
-	s.ops.Done(72, start, storeFailed(r1))
+	s.ops.Done(77, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) IsOrgAdmin(p0 context.Context, p1 string) (bool, error) {
 	start := time.Now()
 	r0, r1 := s.Store.IsOrgAdmin(p0, p1)
-	s.ops.Done(73, start, storeFailed(r1))
+	s.ops.Done(78, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListAllPasskeys(p0 context.Context) ([]*store.Passkey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListAllPasskeys(p0)
-	s.ops.Done(74, start, storeFailed(r1))
+	s.ops.Done(79, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListClientGroups(p0 context.Context, p1 string) ([]*store.ClientGroup, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListClientGroups(p0, p1)
-	s.ops.Done(75, start, storeFailed(r1))
+	s.ops.Done(80, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListClientGroupsOf(p0 context.Context, p1 string) ([]*store.ClientGroup, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListClientGroupsOf(p0, p1)
-	s.ops.Done(76, start, storeFailed(r1))
+	s.ops.Done(81, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListClientRegistrations(p0 context.Context) ([]*store.ClientRegistration, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListClientRegistrations(p0)
-	s.ops.Done(77, start, storeFailed(r1))
+	s.ops.Done(82, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListClients(p0 context.Context) ([]*store.Client, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListClients(p0)
-	s.ops.Done(78, start, storeFailed(r1))
+	s.ops.Done(83, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListConsents(p0 context.Context, p1 string) ([]*store.Consent, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListConsents(p0, p1)
-	s.ops.Done(79, start, storeFailed(r1))
+	s.ops.Done(84, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListGrantsByUser(p0 context.Context, p1 string) ([]*store.Grant, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListGrantsByUser(p0, p1)
-	s.ops.Done(80, start, storeFailed(r1))
+	s.ops.Done(85, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListGroupClients(p0 context.Context, p1 string) ([]string, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListGroupClients(p0, p1)
-	s.ops.Done(81, start, storeFailed(r1))
+	s.ops.Done(86, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListInvitations(p0 context.Context, p1 string) ([]*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListInvitations(p0, p1)
-	s.ops.Done(82, start, storeFailed(r1))
+	s.ops.Done(87, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListMail(p0 context.Context, p1 string) ([]*store.Mail, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListMail(p0, p1)
-	s.ops.Done(83, start, storeFailed(r1))
+	s.ops.Done(88, start, storeFailed(r1))
+	return r0, r1
+}
+
+func (s *meteredStore) ListMemberInvitations(p0 context.Context, p1 string) ([]*store.MemberInvitation, error) {
+	start := time.Now()
+	r0, r1 := s.Store.ListMemberInvitations(p0, p1)
+	s.ops.Done(89, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListOrgClients(p0 context.Context, p1 store.OrgClientQuery) ([]*store.Client, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListOrgClients(p0, p1)
-	s.ops.Done(84, start, storeFailed(r1))
+	s.ops.Done(90, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListOrgMembers(p0 context.Context, p1 string) ([]*store.OrgMember, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListOrgMembers(p0, p1)
-	s.ops.Done(85, start, storeFailed(r1))
+	s.ops.Done(91, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListOrganizations(p0 context.Context) ([]*store.Organization, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListOrganizations(p0)
-	s.ops.Done(86, start, storeFailed(r1))
+	s.ops.Done(92, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListPasskeys(p0 context.Context, p1 string) ([]*store.Passkey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListPasskeys(p0, p1)
-	s.ops.Done(87, start, storeFailed(r1))
+	s.ops.Done(93, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListRegistrationTokens(p0 context.Context) ([]*store.RegistrationToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListRegistrationTokens(p0)
-	s.ops.Done(88, start, storeFailed(r1))
+	s.ops.Done(94, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListRevokedAccessTokens(p0 context.Context, p1 time.Time) ([]*store.RevokedAccessToken, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListRevokedAccessTokens(p0, p1)
-	s.ops.Done(89, start, storeFailed(r1))
+	s.ops.Done(95, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListSealedTOTP(p0 context.Context) ([]*store.SealedTOTP, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListSealedTOTP(p0)
-	s.ops.Done(90, start, storeFailed(r1))
+	s.ops.Done(96, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListServiceKeys(p0 context.Context) ([]*store.ServiceKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListServiceKeys(p0)
-	s.ops.Done(91, start, storeFailed(r1))
+	s.ops.Done(97, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListSigningKeys(p0 context.Context) ([]*store.SigningKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListSigningKeys(p0)
-	s.ops.Done(92, start, storeFailed(r1))
+	s.ops.Done(98, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListUserGrants(p0 context.Context, p1 string, p2 time.Time) ([]*store.GrantInfo, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListUserGrants(p0, p1, p2)
-	s.ops.Done(93, start, storeFailed(r1))
+	s.ops.Done(99, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListUserMemberships(p0 context.Context, p1 string) ([]*store.OrgMember, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListUserMemberships(p0, p1)
-	s.ops.Done(94, start, storeFailed(r1))
+	s.ops.Done(100, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ListUsers(p0 context.Context) ([]*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ListUsers(p0)
-	s.ops.Done(95, start, storeFailed(r1))
+	s.ops.Done(101, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) MarkMailFailed(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.MarkMailFailed(p0, p1, p2, p3)
-	s.ops.Done(96, start, storeFailed(r0))
+	s.ops.Done(102, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) MarkMailSent(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.MarkMailSent(p0, p1, p2)
-	s.ops.Done(97, start, storeFailed(r0))
+	s.ops.Done(103, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) PendingMail(p0 context.Context) (int64, error) {
 	start := time.Now()
 	r0, r1 := s.Store.PendingMail(p0)
-	s.ops.Done(98, start, storeFailed(r1))
+	s.ops.Done(104, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Ping(p0 context.Context) error {
 	start := time.Now()
 	r0 := s.Store.Ping(p0)
-	s.ops.Done(99, start, storeFailed(r0))
+	s.ops.Done(105, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) PollDeviceAuth(p0 context.Context, p1 string, p2 string, p3 bool, p4 time.Time) (*store.PollResult, error) {
 	start := time.Now()
 	r0, r1 := s.Store.PollDeviceAuth(p0, p1, p2, p3, p4)
-	s.ops.Done(100, start, storeFailed(r1))
+	s.ops.Done(106, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) PruneAudit(p0 context.Context, p1 time.Time) (int64, error) {
 	start := time.Now()
 	r0, r1 := s.Store.PruneAudit(p0, p1)
-	s.ops.Done(101, start, storeFailed(r1))
+	s.ops.Done(107, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) PutOrgMember(p0 context.Context, p1 *store.OrgMember) error {
 	start := time.Now()
 	r0 := s.Store.PutOrgMember(p0, p1)
-	s.ops.Done(102, start, storeFailed(r0))
+	s.ops.Done(108, start, storeFailed(r0))
+	return r0
+}
+
+func (s *meteredStore) PutOrgMemberKeepAdmin(p0 context.Context, p1 *store.OrgMember) error {
+	start := time.Now()
+	r0 := s.Store.PutOrgMemberKeepAdmin(p0, p1)
+	s.ops.Done(109, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) QueryAudit(p0 context.Context, p1 store.AuditQuery) ([]*store.AuditEntry, error) {
 	start := time.Now()
 	r0, r1 := s.Store.QueryAudit(p0, p1)
-	s.ops.Done(103, start, storeFailed(r1))
+	s.ops.Done(110, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) QueryInvitations(p0 context.Context, p1 store.InvitationQuery) ([]*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.QueryInvitations(p0, p1)
-	s.ops.Done(104, start, storeFailed(r1))
+	s.ops.Done(111, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) QueueMail(p0 context.Context, p1 *store.Mail) error {
 	start := time.Now()
 	r0 := s.Store.QueueMail(p0, p1)
-	s.ops.Done(105, start, storeFailed(r0))
+	s.ops.Done(112, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) Reauthenticate(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.Reauthenticate(p0, p1, p2)
-	s.ops.Done(106, start, storeFailed(r0))
+	s.ops.Done(113, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RedeemAuthCode(p0 context.Context, p1 string, p2 *store.Grant, p3 *store.RefreshToken, p4 time.Time) (string, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RedeemAuthCode(p0, p1, p2, p3, p4)
-	s.ops.Done(107, start, storeFailed(r1))
+	s.ops.Done(114, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RedeemDeviceAuth(p0 context.Context, p1 string, p2 *store.Grant, p3 *store.RefreshToken, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RedeemDeviceAuth(p0, p1, p2, p3, p4)
-	s.ops.Done(108, start, storeFailed(r0))
+	s.ops.Done(115, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) Refund(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.Refund(p0, p1, p2)
-	s.ops.Done(109, start, storeFailed(r0))
+	s.ops.Done(116, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RegisterClient(p0 context.Context, p1 string, p2 *store.Client, p3 string, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RegisterClient(p0, p1, p2, p3, p4)
-	s.ops.Done(110, start, storeFailed(r0))
+	s.ops.Done(117, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RemoveGroupClient(p0 context.Context, p1 string, p2 string) error {
 	start := time.Now()
 	r0 := s.Store.RemoveGroupClient(p0, p1, p2)
-	s.ops.Done(111, start, storeFailed(r0))
+	s.ops.Done(118, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RenamePasskey(p0 context.Context, p1 string, p2 string, p3 string) error {
 	start := time.Now()
 	r0 := s.Store.RenamePasskey(p0, p1, p2, p3)
-	s.ops.Done(112, start, storeFailed(r0))
+	s.ops.Done(119, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) ResendInvitation(p0 context.Context, p1 string, p2 string, p3 *store.Mail, p4 time.Time) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ResendInvitation(p0, p1, p2, p3, p4)
-	s.ops.Done(113, start, storeFailed(r1))
+	s.ops.Done(120, start, storeFailed(r1))
+	return r0, r1
+}
+
+func (s *meteredStore) ResendMemberInvitation(p0 context.Context, p1 string, p2 string, p3 *store.Mail, p4 time.Time) (*store.MemberInvitation, error) {
+	start := time.Now()
+	r0, r1 := s.Store.ResendMemberInvitation(p0, p1, p2, p3, p4)
+	s.ops.Done(121, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ResetPassword(p0 context.Context, p1 string, p2 string, p3 time.Time) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ResetPassword(p0, p1, p2, p3)
-	s.ops.Done(114, start, storeFailed(r1))
+	s.ops.Done(122, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeAccessToken(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RevokeAccessToken(p0, p1, p2, p3)
-	s.ops.Done(115, start, storeFailed(r0))
+	s.ops.Done(123, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RevokeClientTokens(p0 context.Context, p1 string, p2 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeClientTokens(p0, p1, p2)
-	s.ops.Done(116, start, storeFailed(r1))
+	s.ops.Done(124, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeGrant(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RevokeGrant(p0, p1, p2)
-	s.ops.Done(117, start, storeFailed(r0))
+	s.ops.Done(125, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RevokeGrantsBySession(p0 context.Context, p1 string, p2 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeGrantsBySession(p0, p1, p2)
-	s.ops.Done(118, start, storeFailed(r1))
+	s.ops.Done(126, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeInvitation(p0 context.Context, p1 string, p2 time.Time) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeInvitation(p0, p1, p2)
-	s.ops.Done(119, start, storeFailed(r1))
+	s.ops.Done(127, start, storeFailed(r1))
+	return r0, r1
+}
+
+func (s *meteredStore) RevokeMemberInvitation(p0 context.Context, p1 string, p2 time.Time) (*store.MemberInvitation, error) {
+	start := time.Now()
+	r0, r1 := s.Store.RevokeMemberInvitation(p0, p1, p2)
+	s.ops.Done(128, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RotateClientRegistrationHash(p0 context.Context, p1 string, p2 string, p3 string) error {
 	start := time.Now()
 	r0 := s.Store.RotateClientRegistrationHash(p0, p1, p2, p3)
-	s.ops.Done(120, start, storeFailed(r0))
+	s.ops.Done(129, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RotateRefreshToken(p0 context.Context, p1 string, p2 string, p3 time.Time, p4 time.Time, p5 func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RotateRefreshToken(p0, p1, p2, p3, p4, p5)
-	s.ops.Done(121, start, storeFailed(r1))
+	s.ops.Done(130, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RotateServiceKey(p0 context.Context, p1 string, p2 string, p3 time.Time) (*store.ServiceKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RotateServiceKey(p0, p1, p2, p3)
-	s.ops.Done(122, start, storeFailed(r1))
+	s.ops.Done(131, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) SealSecrets(p0 context.Context, p1 bool) (store.SealReport, error) {
 	start := time.Now()
 	r0, r1 := s.Store.SealSecrets(p0, p1)
-	s.ops.Done(123, start, storeFailed(r1))
+	s.ops.Done(132, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ServerSecret(p0 context.Context, p1 string, p2 []byte) ([]byte, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ServerSecret(p0, p1, p2)
-	s.ops.Done(124, start, storeFailed(r1))
+	s.ops.Done(133, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) SetPassword(p0 context.Context, p1 string, p2 string, p3 string, p4 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.SetPassword(p0, p1, p2, p3, p4)
-	s.ops.Done(125, start, storeFailed(r1))
+	s.ops.Done(134, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Sum(p0 context.Context, p1 string, p2 time.Time, p3 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Sum(p0, p1, p2, p3)
-	s.ops.Done(126, start, storeFailed(r1))
+	s.ops.Done(135, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Sweep(p0 context.Context, p1 time.Time) (int64, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Sweep(p0, p1)
-	s.ops.Done(127, start, storeFailed(r1))
+	s.ops.Done(136, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) TouchSession(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.TouchSession(p0, p1, p2)
-	s.ops.Done(128, start, storeFailed(r0))
+	s.ops.Done(137, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateClient(p0 context.Context, p1 *store.Client) error {
 	start := time.Now()
 	r0 := s.Store.UpdateClient(p0, p1)
-	s.ops.Done(129, start, storeFailed(r0))
+	s.ops.Done(138, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateClientGroup(p0 context.Context, p1 *store.ClientGroup) error {
 	start := time.Now()
 	r0 := s.Store.UpdateClientGroup(p0, p1)
-	s.ops.Done(130, start, storeFailed(r0))
+	s.ops.Done(139, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateOrganization(p0 context.Context, p1 *store.Organization) error {
 	start := time.Now()
 	r0 := s.Store.UpdateOrganization(p0, p1)
-	s.ops.Done(131, start, storeFailed(r0))
+	s.ops.Done(140, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateSigningKey(p0 context.Context, p1 *store.SigningKey) error {
 	start := time.Now()
 	r0 := s.Store.UpdateSigningKey(p0, p1)
-	s.ops.Done(132, start, storeFailed(r0))
+	s.ops.Done(141, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateUser(p0 context.Context, p1 *store.User) error {
 	start := time.Now()
 	r0 := s.Store.UpdateUser(p0, p1)
-	s.ops.Done(133, start, storeFailed(r0))
+	s.ops.Done(142, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UsePasskey(p0 context.Context, p1 string, p2 uint32, p3 uint8, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UsePasskey(p0, p1, p2, p3, p4)
-	s.ops.Done(134, start, storeFailed(r0))
+	s.ops.Done(143, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UseRecoveryCode(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UseRecoveryCode(p0, p1, p2, p3)
-	s.ops.Done(135, start, storeFailed(r0))
+	s.ops.Done(144, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UseTOTPStep(p0 context.Context, p1 string, p2 int64) error {
 	start := time.Now()
 	r0 := s.Store.UseTOTPStep(p0, p1, p2)
-	s.ops.Done(136, start, storeFailed(r0))
+	s.ops.Done(145, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) VerifyEmail(p0 context.Context, p1 string, p2 time.Time) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.VerifyEmail(p0, p1, p2)
-	s.ops.Done(137, start, storeFailed(r1))
+	s.ops.Done(146, start, storeFailed(r1))
 	return r0, r1
 }

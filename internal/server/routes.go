@@ -177,6 +177,13 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/console/orgs/{id}", notAllowed("GET, HEAD")},
 		{"POST /console/orgs/{id}/members", form(cs.OrgForm(cs.PutMember))},
 		{"/console/orgs/{id}/members", notAllowed("POST")},
+		{"POST /console/orgs/{id}/member-invitations", form(cs.OrgForm(cs.InviteMember))},
+		{"/console/orgs/{id}/member-invitations", notAllowed("POST")},
+		{"POST /console/orgs/{id}/member-invitations/{member_invitation_id}/resend", form(cs.OrgForm(cs.ResendMemberInvitation))},
+		{"/console/orgs/{id}/member-invitations/{member_invitation_id}/resend", notAllowed("POST")},
+		{"GET /console/orgs/{id}/member-invitations/{member_invitation_id}/revoke", page(cs.OrgPage(cs.RevokeMemberInvitationForm))},
+		{"POST /console/orgs/{id}/member-invitations/{member_invitation_id}/revoke", form(cs.OrgForm(cs.RevokeMemberInvitation))},
+		{"/console/orgs/{id}/member-invitations/{member_invitation_id}/revoke", notAllowed("GET, HEAD, POST")},
 		{"GET /console/orgs/{id}/members/remove", page(cs.OrgPage(cs.RemoveMemberForm))},
 		{"POST /console/orgs/{id}/members/remove", form(cs.OrgForm(cs.RemoveMember))},
 		{"/console/orgs/{id}/members/remove", notAllowed("GET, HEAD, POST")},
@@ -255,6 +262,12 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/client-group-invitations/accept", api(e.orgs.AcceptHandler)},
 		{"/client-group-invitations/decline", api(e.orgs.DeclineHandler)},
 		{"GET /invitations/{token}", invitation(e.invitation.Show)},
+		// Invitations of people into an organization: the page its email
+		// links to (anyone with the link), and joining (the signed-in
+		// person with the invited address).
+		{"GET /invitations/members/{token}", page(e.invitation.ShowMember)},
+		{"POST /invitations/members/{token}", form(e.invitation.JoinMember)},
+		{"/invitations/members/{token}", notAllowed("GET, HEAD, POST")},
 		{"/invitations/", invitation(e.invitation.Unknown)},
 
 		// Operations.
@@ -318,6 +331,8 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"GET /admin/v1/organizations/{id}/members", admin(a.ListMembers)},
 		{"PUT /admin/v1/organizations/{id}/members/{user_id}", admin(a.PutMember)},
 		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", admin(a.DeleteMember)},
+		{"POST /admin/v1/organizations/{id}/member-invitations", admin(a.CreateMemberInvitation)},
+		{"GET /admin/v1/organizations/{id}/member-invitations", admin(a.ListMemberInvitations)},
 
 		{"POST /admin/v1/organizations/{id}/client-groups", admin(a.CreateGroup)},
 		{"GET /admin/v1/organizations/{id}/client-groups", admin(a.ListGroups)},

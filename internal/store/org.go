@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -137,11 +138,12 @@ type Mail struct {
 }
 
 // OrgStore keeps organizations, their members and device client groups,
-// invitations, and the outbox of invitation emails.
+// invitations of devices and of people, and the outbox of their emails.
 type OrgStore interface {
 	OrganizationStore
 	ClientGroupStore
 	InvitationStore
+	MemberInvitationStore
 	OutboxStore
 }
 
@@ -167,7 +169,22 @@ type OrganizationStore interface {
 	// as memberships, ordered by organization id.
 	ListUserMemberships(ctx context.Context, userID string) ([]*OrgMember, error)
 	DeleteOrgMember(ctx context.Context, orgID, userID string) error // ErrNotFound if not a member
+
+	// PutOrgMemberKeepAdmin is PutOrgMember for someone bound by the
+	// last-admin rule: ErrLastAdmin, and nothing changed, when m would take
+	// the admin role from the organization's only admin. The count and the
+	// change are one transaction that first locks the organization's row,
+	// so two admins demoting each other at once cannot both succeed.
+	PutOrgMemberKeepAdmin(ctx context.Context, m *OrgMember) error
+	// DeleteOrgMemberKeepAdmin is DeleteOrgMember under the same rule:
+	// ErrLastAdmin when userID is the organization's only admin.
+	DeleteOrgMemberKeepAdmin(ctx context.Context, orgID, userID string) error
 }
+
+// ErrLastAdmin is the answer to a change that would leave an organization
+// without an admin (OrganizationStore's …KeepAdmin methods). It is an
+// ErrConflict.
+var ErrLastAdmin = fmt.Errorf("the organization's last admin: %w", ErrConflict)
 
 // ClientGroupStore keeps device client groups and which clients are in them.
 type ClientGroupStore interface {
@@ -282,4 +299,68 @@ type OutboxStore interface {
 	// PendingMail counts the mail still to be sent, due or not: the
 	// outbox's depth, for the metrics.
 	PendingMail(ctx context.Context) (int64, error)
+}
+
+// MemberInvitation invites a person, by email, to become a member of an
+// organization with Role. Its token is single use and stored only as a
+// hash; its state is one of the Invitation states but declined (an
+// invitation past ExpiresAt is expired whatever Status says).
+type MemberInvitation struct {
+	ID        string
+	OrgID     string
+	Email     string // lower case; the accepting account's address must be it
+	Role      string // RoleAdmin or RoleMember
+	TokenHash string // hex SHA-256 of the lk_minv_ token; unique
+	InvitedBy string // the inviting user's id, or "admin" for the admin token
+	Status    string // InvitationPending, InvitationAccepted or InvitationRevoked
+	// MailID is the outbox mail that carries the current link: mail of no
+	// device invitation (Mail.InvitationID empty) that expires with this
+	// invitation, cancelled when it is resent, revoked or accepted.
+	MailID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	DecidedAt time.Time // accepted or revoked at
+	UserID    string    // the user who accepted it
+}
+
+// Pending reports whether the invitation can still be accepted at now.
+func (i *MemberInvitation) Pending(now time.Time) bool {
+	return i.Status == InvitationPending && now.Before(i.ExpiresAt)
+}
+
+// MemberInvitationStore keeps invitations of people into organizations.
+type MemberInvitationStore interface {
+	// CreateMemberInvitation stores inv and its mail (inv.MailID, with
+	// ExpiresAt inv's) in one transaction. ErrConflict if its id or token
+	// hash is taken; ErrNotFound if the organization does not exist;
+	// ErrInvalid for a mail that is nil or not inv.MailID, or a string that
+	// is not text.
+	CreateMemberInvitation(ctx context.Context, inv *MemberInvitation, mail *Mail) error
+	GetMemberInvitation(ctx context.Context, id string) (*MemberInvitation, error)
+	// GetMemberInvitationByToken returns the invitation whose token hashes
+	// to tokenHash, in whatever state it is.
+	GetMemberInvitationByToken(ctx context.Context, tokenHash string) (*MemberInvitation, error)
+	// ListMemberInvitations returns orgID's invitations of people, newest
+	// first.
+	ListMemberInvitations(ctx context.Context, orgID string) ([]*MemberInvitation, error)
+	// ResendMemberInvitation gives a pending, unexpired invitation the
+	// token that hashes to tokenHash, cancels and erases its unsent mail and
+	// queues mail in its place, in one transaction that begins with the
+	// conditional update: the old token stops working at once, and of a
+	// resend and an acceptance with the old token racing, exactly one
+	// succeeds. ErrNotFound if missing; ErrConflict if it is not pending,
+	// has expired or the token hash is taken; ErrInvalid as Create.
+	ResendMemberInvitation(ctx context.Context, id, tokenHash string, mail *Mail, now time.Time) (*MemberInvitation, error)
+	// RevokeMemberInvitation moves a pending invitation (expired or not) to
+	// revoked and cancels its unsent mail. ErrNotFound if missing,
+	// ErrConflict if it is not pending.
+	RevokeMemberInvitation(ctx context.Context, id string, now time.Time) (*MemberInvitation, error)
+	// AcceptMemberInvitation uses up a pending, unexpired invitation for
+	// userID in one transaction: the conditional update, then userID's
+	// membership of the organization with the invitation's role (a member
+	// already keeps the admin role if they have it), then the cancelling
+	// of unsent mail. Of concurrent acceptances exactly one succeeds.
+	// ErrNotFound for an unknown token or user; ErrConflict if the
+	// invitation is no longer pending or has expired.
+	AcceptMemberInvitation(ctx context.Context, tokenHash, userID string, now time.Time) (*MemberInvitation, error)
 }

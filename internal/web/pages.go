@@ -45,7 +45,7 @@ var templateFiles embed.FS
 // operator's overrides (brand.go); pages render the Theme's.
 var templates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "device_entry", "device_confirm", "message", "logout", "invitation"} {
+	for _, name := range []string{"login", "device_entry", "device_confirm", "message", "logout", "invitation", "member_invitation"} {
 		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -126,6 +126,11 @@ type Pages struct {
 	// Registration is who may create an account on the registration
 	// page (register.go); the zero value lets anyone.
 	Registration account.Registration
+	// InvitedEmail returns the address a pending member invitation's
+	// token names, "" for none (org.Service.InvitedEmail): registering
+	// from that invitation's page (return_to) lets that address in where
+	// Registration's domains would not. Nil: no invitation does.
+	InvitedEmail func(ctx context.Context, token string) (string, error)
 
 	rp passkeyRP      // the WebAuthn relying party, built on first use
 	bg sync.WaitGroup // mail composed after the answer (later)

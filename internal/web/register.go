@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -60,6 +61,11 @@ func (p *Pages) RegisterForm(w http.ResponseWriter, r *http.Request) error {
 		return p.registrationClosed(w, r, s, u, returnTo, loginHint(hint))
 	}
 	page := p.registerPage(r, base{CSRF: p.csrfFor(w, r, s), User: u}, "", loginHint(hint), returnTo)
+	if invited, err := p.invited(r.Context(), returnTo); err != nil {
+		return err
+	} else if invited != "" && strings.EqualFold(invited, hint) {
+		page.Domains = "" // the invited address may register, whatever its domain
+	}
 	why := p.purpose(r, returnTo)
 	page.Heading, page.ForName = why.heading("register.heading"), why.Name
 	return p.render(w, r, http.StatusOK, "register", page)
@@ -157,7 +163,7 @@ func (p *Pages) Register(w http.ResponseWriter, r *http.Request) error {
 		return again(http.StatusBadRequest, "register.name_invalid", "n", maxUserName)
 	case !account.ValidEmail(email):
 		return again(http.StatusBadRequest, "notice.email_invalid")
-	case !p.Registration.Allows(email):
+	case !p.Registration.Allows(email) && !p.invitedAddress(ctx, returnTo, email):
 		// Said of the domain alone, before any account is looked up: the
 		// same for an address with an account (an administrator may
 		// create one at any domain) and one without.
@@ -225,6 +231,31 @@ func (p *Pages) createAccount(ctx context.Context, loc *i18n.Locale, name, email
 		return nil
 	}
 	return p.Links.SendVerification(ctx, loc, u, u.Email, returnTo)
+}
+
+// invited returns the address the member invitation whose page returnTo
+// is invites, "" when returnTo is no such page or the invitation cannot
+// be used.
+func (p *Pages) invited(ctx context.Context, returnTo string) (string, error) {
+	token, ok := strings.CutPrefix(returnTo, org.MemberInvitationPath)
+	if !ok || p.InvitedEmail == nil || token == "" || strings.ContainsAny(token, "/?#") {
+		return "", nil
+	}
+	return p.InvitedEmail(ctx, token)
+}
+
+// invitedAddress reports whether email is the address a pending member
+// invitation, whose page returnTo is, invites: an organization's admin
+// invited it, so it may register where accounts.registration's domains
+// would not (docs/security.md ACC-15). Its account is verified by mail
+// as any other; a failure to look the invitation up lets nobody in.
+func (p *Pages) invitedAddress(ctx context.Context, returnTo, email string) bool {
+	invited, err := p.invited(ctx, returnTo)
+	if err != nil {
+		p.log().WarnContext(ctx, "registration: the member invitation could not be read", "err", err)
+		return false
+	}
+	return invited != "" && strings.EqualFold(invited, email)
 }
 
 // newUserID draws a user id as the admin API does (oauth.NewID).

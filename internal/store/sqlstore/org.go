@@ -87,6 +87,11 @@ func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
 		if owns {
 			return fmt.Errorf("it owns clients: %w", store.ErrConflict)
 		}
+		// The mail of its invitations of people has no foreign key to
+		// them (it is mail of no device invitation): it is cancelled here.
+		if _, err := q.Exec(ctx, cancelMail+` AND id IN (SELECT mail_id FROM member_invitations WHERE org_id = $1)`, id); err != nil {
+			return fmt.Errorf("cancel mail: %w", err)
+		}
 		return execOne(ctx, q, `DELETE FROM organizations WHERE id = $1`, id)
 	})
 	if err != nil {
@@ -154,6 +159,70 @@ func (s *Store) DeleteOrgMember(ctx context.Context, orgID, userID string) error
 		return store.ErrNotFound
 	}
 	return execOne(ctx, s.b.Writer(), `DELETE FROM org_members WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+}
+
+// PutOrgMemberKeepAdmin is PutOrgMember, refused with ErrLastAdmin when
+// it would take the admin role from the organization's only admin.
+func (s *Store) PutOrgMemberKeepAdmin(ctx context.Context, m *store.OrgMember) error {
+	if !store.ValidText(m.OrgID, m.UserID, m.Role) {
+		return fmt.Errorf("put organization member: %w", store.ErrInvalid)
+	}
+	err := s.b.Tx(ctx, func(q Querier) error {
+		if m.Role != store.RoleAdmin {
+			if err := s.keepAdmin(ctx, q, m.OrgID, m.UserID); err != nil {
+				return err
+			}
+		}
+		_, err := q.Exec(ctx, `INSERT INTO org_members (`+memberColumns+`) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role`,
+			m.OrgID, m.UserID, m.Role, Millis(m.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put organization member: %w", err)
+	}
+	return nil
+}
+
+// DeleteOrgMemberKeepAdmin is DeleteOrgMember, refused with ErrLastAdmin
+// when userID is the organization's only admin.
+func (s *Store) DeleteOrgMemberKeepAdmin(ctx context.Context, orgID, userID string) error {
+	if !store.ValidText(orgID, userID) {
+		return store.ErrNotFound
+	}
+	return s.b.Tx(ctx, func(q Querier) error {
+		if err := s.keepAdmin(ctx, q, orgID, userID); err != nil {
+			return err
+		}
+		return execOne(ctx, q, `DELETE FROM org_members WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	})
+}
+
+// keepAdmin locks organization orgID's row, then answers ErrLastAdmin if
+// userID is its only admin (ErrNotFound if there is no such
+// organization). Every change bound by the last-admin rule takes the
+// same lock first, so on PostgreSQL two of them in one organization run
+// one after the other, the second counting what the first left (a
+// conditional statement alone would not do: under READ COMMITTED two
+// admins demoting each other would each still see the other as an
+// admin). On SQLite the one writer takes them in turn anyway.
+func (s *Store) keepAdmin(ctx context.Context, q Querier, orgID, userID string) error {
+	found, err := exists(ctx, q, `SELECT 1 FROM organizations WHERE id = $1`+s.f.ForUpdate, orgID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return store.ErrNotFound
+	}
+	var admins, target int64
+	if err := q.QueryRow(ctx, `SELECT COUNT(*), COUNT(CASE WHEN user_id = $2 THEN 1 END) FROM org_members
+		WHERE org_id = $1 AND role = 'admin'`, orgID, userID).Scan(&admins, &target); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if target > 0 && admins == 1 {
+		return store.ErrLastAdmin
+	}
+	return nil
 }
 
 const groupColumns = `id, org_id, name, description, scopes, created_at, updated_at`
