@@ -365,7 +365,7 @@ var doneKeys = map[string]string{
 // person above the form; nil for any other error.
 func userError(err error) *oauth.Error {
 	var oe *oauth.Error
-	if errors.As(err, &oe) && oe.Status < 500 {
+	if errors.As(err, &oe) && oe.StatusCode() < 500 {
 		return oe
 	}
 	return nil

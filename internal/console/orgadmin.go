@@ -199,7 +199,7 @@ func (c *Console) SaveGroup(rq *request) error {
 	f, req := readGroupForm(rq)
 	_, err = c.Admin.ChangeGroup(rq.ctx, o.ID, g.ID, req)
 	if oe := userError(err); oe != nil {
-		return c.renderGroup(rq, oe.Status, rq.describe(oe), o, g, f)
+		return c.renderGroup(rq, oe.StatusCode(), rq.describe(oe), o, g, f)
 	}
 	if err != nil {
 		return err
@@ -231,7 +231,7 @@ func (c *Console) DeleteGroup(rq *request) error {
 	}
 	err = c.Admin.RemoveGroup(rq.ctx, o.ID, g.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), deleteGroupConfirm(rq, o, g))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), deleteGroupConfirm(rq, o, g))
 	}
 	if err != nil {
 		return err
@@ -297,7 +297,7 @@ func (c *Console) RenameDevice(rq *request) error {
 	name := strings.TrimSpace(rq.form["name"])
 	_, _, err = c.Admin.ChangeClient(rq.ctx, d.ID, &admin.ClientRequest{ClientName: &name}, false)
 	if oe := userError(err); oe != nil {
-		return c.renderDevice(rq, oe.Status, rq.describe(oe), o, d, name)
+		return c.renderDevice(rq, oe.StatusCode(), rq.describe(oe), o, d, name)
 	}
 	if err != nil {
 		return err
@@ -330,7 +330,7 @@ func (c *Console) MoveDevice(rq *request) error {
 		err = c.Admin.LeaveGroup(rq.ctx, o.ID, from, d.ID)
 	}
 	if oe := userError(err); oe != nil {
-		return c.renderDevice(rq, oe.Status, rq.describe(oe), o, d, d.Name)
+		return c.renderDevice(rq, oe.StatusCode(), rq.describe(oe), o, d, d.Name)
 	}
 	if err != nil {
 		return err
@@ -363,7 +363,7 @@ func (c *Console) RemoveDevice(rq *request) error {
 	}
 	err = c.Admin.RemoveClient(rq.ctx, d.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), removeDeviceConfirm(rq, o, d))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), removeDeviceConfirm(rq, o, d))
 	}
 	if err != nil {
 		return err
@@ -401,7 +401,7 @@ func (c *Console) RotateDeviceSecret(rq *request) error {
 	}
 	rotated, secret, err := c.Admin.NewClientSecret(rq.ctx, d.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), rotateDeviceConfirm(rq, o, d))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), rotateDeviceConfirm(rq, o, d))
 	}
 	if err != nil {
 		return err
@@ -435,7 +435,7 @@ func (c *Console) RevokeDeviceTokens(rq *request) error {
 	}
 	_, err = c.Admin.EndClientTokens(rq.ctx, d.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), revokeDeviceConfirm(rq, o, d))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), revokeDeviceConfirm(rq, o, d))
 	}
 	if err != nil {
 		return err

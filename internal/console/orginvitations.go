@@ -190,7 +190,7 @@ func (c *Console) SendInvitation(rq *request) error {
 	}
 	_, err = svc.CreateInvitation(rq.ctx, o.ID, req, rq.v.User.ID)
 	if oe := userError(err); oe != nil {
-		return c.renderInvitationForm(rq, oe.Status, rq.describe(oe), o, f)
+		return c.renderInvitationForm(rq, oe.StatusCode(), rq.describe(oe), o, f)
 	}
 	if err != nil {
 		return err
@@ -225,7 +225,7 @@ func (c *Console) ResendInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.Resend(rq.ctx, o.ID, inv.ID, rq.v.User.ID)
 	if oe := userError(err); oe != nil {
-		return web.Error(oe.Status, "console.err.not_resent", rq.describe(oe))
+		return web.Error(oe.StatusCode(), "console.err.not_resent", rq.describe(oe))
 	}
 	if err != nil {
 		return err
@@ -265,7 +265,7 @@ func (c *Console) RevokeOrgInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.Revoke(rq.ctx, o.ID, inv.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), revokeOrgInvitationConfirm(rq, o, inv))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), revokeOrgInvitationConfirm(rq, o, inv))
 	}
 	if err != nil {
 		return err

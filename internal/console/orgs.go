@@ -288,7 +288,7 @@ func (c *Console) DeleteOrg(rq *request) error {
 	}
 	err = c.Admin.RemoveOrg(rq.ctx, o.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), deleteOrgConfirm(rq, o, false))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), deleteOrgConfirm(rq, o, false))
 	}
 	if err != nil {
 		return err
@@ -363,7 +363,7 @@ func (c *Console) RevokeInvitation(rq *request) error {
 	}
 	_, err = c.Admin.Orgs.Revoke(rq.ctx, "", inv.ID)
 	if oe := userError(err); oe != nil {
-		return c.confirm(rq, oe.Status, rq.describe(oe), revokeInvitationConfirm(rq, inv))
+		return c.confirm(rq, oe.StatusCode(), rq.describe(oe), revokeInvitationConfirm(rq, inv))
 	}
 	if err != nil {
 		return err

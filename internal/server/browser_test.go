@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -16,8 +19,8 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// browser starts a headless Chromium for t (Debian's chromium package) with
-// the flags this sandbox needs: no background networking, no sandbox as root.
+// browser gives t a tab of its own in the package's headless Chromium
+// (Debian's chromium package), for a story of up to three minutes.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	return browserWithin(t, 180*time.Second)
@@ -25,9 +28,67 @@ func browser(t *testing.T) context.Context {
 
 // browserWithin is browser for a story that takes longer than most: the
 // whole conversation with the browser ends after d.
+//
+// The page tests share one Chromium process (starting one costs about a
+// second of both cores, and there are dozens of stories); each test gets a
+// browser context of its own in it: its own cookies, storage, cache and
+// tab, as a fresh profile would have, disposed of when the test ends.
 func browserWithin(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
+	root := sharedChromium(t)
+	ctx, cancelB := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+	ctx, cancelC := context.WithTimeout(ctx, d)
+	t.Cleanup(func() { cancelC(); cancelB() })
+	if err := chromedp.Do(ctx, phoneWindow); err != nil {
+		t.Fatalf("open a tab in chromium: %v", err)
+	}
+	return ctx
+}
+
+// phoneWindow sizes the tab's window as a phone's screen (the page is
+// opened from a QR code): a new window of a browser context is not the
+// size of the browser's first.
+var phoneWindow = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	w, err := cdp.Call(ctx, t, cdpbrowser.GetWindowForTarget, cdpbrowser.GetWindowForTargetParams{})
+	if err != nil {
+		return err
+	}
+	_, err = cdp.Call(ctx, t, cdpbrowser.SetWindowBounds, cdpbrowser.SetWindowBoundsParams{
+		WindowID: w.WindowID, Bounds: &cdpbrowser.Bounds{Width: 412, Height: 915}})
+	return err
+})
+
+// chromium is the headless Chromium the package's page tests share,
+// started by the first test that needs it and stopped by TestMain.
+var chromium struct {
+	mu   sync.Mutex
+	ctx  context.Context // the browser's first tab; tests' contexts are its children
+	stop func()
+	err  error
+}
+
+// sharedChromium returns the first tab of the shared Chromium, starting
+// the browser with the flags this sandbox needs (no background
+// networking, no sandbox as root) when no test has yet.
+func sharedChromium(t *testing.T) context.Context {
+	t.Helper()
 	exec := testenv.Chromium(t)
+	chromium.mu.Lock()
+	defer chromium.mu.Unlock()
+	if chromium.ctx == nil && chromium.err == nil {
+		chromium.ctx, chromium.stop, chromium.err = startChromium(exec)
+	}
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	return chromium.ctx
+}
+
+func startChromium(exec string) (context.Context, func(), error) {
+	dir, err := os.MkdirTemp("", "latchkey-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := append([]chromedp.ExecAllocatorOption{},
 		chromedp.ExecPath(exec),
 		chromedp.Headless,
@@ -35,7 +96,7 @@ func browserWithin(t *testing.T, d time.Duration) context.Context {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.DisableGPU,
 		chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
@@ -44,12 +105,23 @@ func browserWithin(t *testing.T, d time.Duration) context.Context {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, d)
-	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	stop := func() { cancelB(); cancelA(); os.RemoveAll(dir) }
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		stop()
+		return nil, nil, err
 	}
-	return ctx
+	return ctx, stop, nil
+}
+
+// TestMain stops the shared Chromium after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	chromium.mu.Lock()
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+	chromium.mu.Unlock()
+	os.Exit(code)
 }
 
 // pageText returns the visible text of the page.

@@ -496,3 +496,41 @@ func (s *invServer) sendAs(t *testing.T, orgID, bearer string, body map[string]a
 	}
 	return r.str("id")
 }
+
+// TestConsoleRefusedInput: input the admin API refuses without naming a
+// status (a plain invalid_request, 400 by default) comes back as the form
+// with the reason and a 400, on every console form that shows such
+// refusals, never a 500 from a status of zero; nothing changes.
+func TestConsoleRefusedInput(t *testing.T) {
+	t.Parallel()
+	is := newInvServer(t, backends[0], noSecondFactor)
+	s := is.testServer
+	br := newWebBrowser(t, s)
+	br.signIn()
+	csrf := csrfOf(t, br.get("/console/orgs/acme"))
+	post := func(path string, f url.Values) reply {
+		t.Helper()
+		f.Set("csrf_token", csrf)
+		return br.post(path, f)
+	}
+	before, err := s.Store.GetClientGroup(t.Context(), groupRead)
+	mustDo(t, err)
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/orgs/acme/groups/" + groupRead, url.Values{"name": {""}, "scopes": {"read"}}},
+		{"/console/orgs/acme/groups/" + groupRead, url.Values{"name": {strings.Repeat("n", 5000)}, "scopes": {"read"}}},
+		{"/console/orgs/acme/groups", url.Values{"name": {""}}},
+	} {
+		r := post(tc.path, tc.form)
+		if r.Status != http.StatusBadRequest || !strings.Contains(r.Raw, "<form") {
+			t.Errorf("POST %s, a name of %d bytes: %d; want 400 with the form\n%.400s", tc.path, len(tc.form.Get("name")), r.Status, r.Raw)
+		}
+	}
+	after, err := s.Store.GetClientGroup(t.Context(), groupRead)
+	mustDo(t, err)
+	if after.Name != before.Name {
+		t.Errorf("the group's name changed to %q", after.Name)
+	}
+}

@@ -62,6 +62,11 @@ const (
 	testAdminToken = "lk_admin_test_token_0123456789abcdefghijklmnop"
 )
 
+// personHash is personPassword's argon2id hash, made once for the
+// package: every test server has the person, and hashing the same password
+// for each (19 MiB and two passes, slower under -race) was seconds of CPU.
+var personHash = sync.OnceValues(func() (string, error) { return account.HashPassword(personPassword) })
+
 type testServer struct {
 	URL   string
 	Store store.Store
@@ -141,7 +146,7 @@ func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*c
 	t.Cleanup(ts.Close)
 
 	now := clk.Now()
-	hash, err := account.HashPassword(personPassword)
+	hash, err := personHash()
 	if err != nil {
 		t.Fatal(err)
 	}
