@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -66,6 +68,44 @@ const (
 // package: every test server has the person, and hashing the same password
 // for each (19 MiB and two passes, slower under -race) was seconds of CPU.
 var personHash = sync.OnceValues(func() (string, error) { return account.HashPassword(personPassword) })
+
+// madeRSA holds RSA keys made once for the package's test servers, by
+// size: every server makes one at start (RS256 is published beside
+// ES256), and a 2048-bit key costs 0.1–0.3 s of CPU under the race
+// detector, on some 150 servers a run.
+var madeRSA struct {
+	sync.Mutex
+	keys map[int][]*rsa.PrivateKey
+}
+
+// rsaSource is one server's keys.Manager.NewRSA: its n-th key of a size
+// is the package's n-th of that size, so a server never gets the same key
+// twice (rotation makes new ones), while servers of different tests,
+// each on its own database, share them. Two instances on one database
+// must not both use it (the second would make the first's keys again).
+func rsaSource() func(bits int) (*rsa.PrivateKey, error) {
+	var mu sync.Mutex
+	next := map[int]int{}
+	return func(bits int) (*rsa.PrivateKey, error) {
+		mu.Lock()
+		i := next[bits]
+		next[bits]++
+		mu.Unlock()
+		madeRSA.Lock()
+		defer madeRSA.Unlock()
+		if madeRSA.keys == nil {
+			madeRSA.keys = map[int][]*rsa.PrivateKey{}
+		}
+		for len(madeRSA.keys[bits]) <= i {
+			k, err := rsa.GenerateKey(rand.Reader, bits)
+			if err != nil {
+				return nil, err
+			}
+			madeRSA.keys[bits] = append(madeRSA.keys[bits], k)
+		}
+		return madeRSA.keys[bits][i], nil
+	}
+}
 
 type testServer struct {
 	URL   string
@@ -137,7 +177,7 @@ func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*c
 	if logTo != nil {
 		log = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := New(ctx, cfg, st, log, Options{Now: clk.Now})
+	srv, err := New(ctx, cfg, st, log, Options{Now: clk.Now, NewRSA: rsaSource()})
 	if err != nil {
 		t.Fatal(err)
 	}

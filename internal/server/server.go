@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,9 @@ import (
 type Options struct {
 	Now  func() time.Time // time.Now when nil
 	Rand io.Reader        // crypto/rand.Reader when nil
+	// NewRSA makes the RSA signing keys (keys.Manager.NewRSA); fresh ones
+	// from crypto/rand when nil. For tests.
+	NewRSA func(bits int) (*rsa.PrivateKey, error)
 }
 
 // Server is a configured Latchkey instance.
@@ -75,6 +79,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logge
 		Now:          s.now,
 		Log:          log,
 		PublishDelay: cfg.Keys.PublishDelay.D(),
+		NewRSA:       opts.NewRSA,
 		// A retired key stays published while a token it signed may still
 		// be presented: the longest access or ID token life, the server's
 		// or a client's own (at most admin.MaxTokenLifetime), and an hour.
