@@ -231,7 +231,7 @@ tokens: {signing_alg: RS256}
 	}
 	in := startInstances(t, 3, config)
 
-	adminPost(t, in[1].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery"}`)
+	adminPost(t, in[1].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery","email_verified":true}`)
 	for _, c := range []string{`"client_id":"tv"`, `"client_id":"tv-rs","id_token_signed_response_alg":"RS256"`} {
 		adminPost(t, in[2].URL, "/admin/v1/clients", `{`+c+`,"client_name":"Lounge TV","token_endpoint_auth_method":"none",
 		"grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],"scope":"openid profile email offline_access"}`)
@@ -466,7 +466,7 @@ func TestMultiInstanceAuthCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := startInstances(t, 3, config)
-	adminPost(t, in[0].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery"}`)
+	adminPost(t, in[0].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery","email_verified":true}`)
 	adminPost(t, in[1].URL, "/admin/v1/clients", `{"client_id":"app","client_name":"Native App","token_endpoint_auth_method":"none",
 		"grant_types":["authorization_code"],"redirect_uris":["http://127.0.0.1/callback"],"scope":"openid email"}`)
 

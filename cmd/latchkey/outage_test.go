@@ -120,7 +120,7 @@ device: {interval: 1s, requests_per_ip_per_minute: 0}
 		t.Fatal(err)
 	}
 	in := startInstances(t, 2, config)
-	adminPost(t, in[0].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery"}`)
+	adminPost(t, in[0].URL, "/admin/v1/users", `{"email":"pat@example.com","name":"Pat","password":"correct horse battery","email_verified":true}`)
 	adminPost(t, in[1].URL, "/admin/v1/clients", `{"client_id":"tv","client_name":"Lounge TV","token_endpoint_auth_method":"none",
 		"grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"scope":"openid"}`)
 

@@ -17,13 +17,16 @@ import (
 
 // User is a user as the API shows it. The password is write-only.
 type User struct {
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	Name      string `json:"name"`
-	Disabled  bool   `json:"disabled"`
-	Sysadmin  bool   `json:"sysadmin"`   // a system administrator: may use the SysAdmin console
-	CreatedAt string `json:"created_at"` // RFC 3339
-	UpdatedAt string `json:"updated_at"` // RFC 3339
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Disabled bool   `json:"disabled"`
+	// EmailVerified: the address is confirmed (the email_verified claim).
+	// The person confirms it with a mailed link; an admin may vouch for it.
+	EmailVerified bool   `json:"email_verified"`
+	Sysadmin      bool   `json:"sysadmin"`   // a system administrator: may use the SysAdmin console
+	CreatedAt     string `json:"created_at"` // RFC 3339
+	UpdatedAt     string `json:"updated_at"` // RFC 3339
 }
 
 // UserList is the answer to GET /admin/v1/users.
@@ -38,6 +41,10 @@ type userRequest struct {
 	Password *string `json:"password"`
 	Disabled *bool   `json:"disabled"`
 	Sysadmin *bool   `json:"sysadmin"`
+	// EmailVerified vouches for the address (true) or asks the person to
+	// confirm it again (false). Left out, a new user's address is not
+	// confirmed, and a changed one is confirmed no longer.
+	EmailVerified *bool `json:"email_verified"`
 
 	// Known so that sending them gets a clear answer: the server sets them.
 	ID        *json.RawMessage `json:"id"`
@@ -240,7 +247,14 @@ func applyUser(u *store.User, req *userRequest) error {
 		if err != nil {
 			return err
 		}
+		if email != u.Email {
+			// Whoever confirmed the old address did not confirm this one.
+			u.EmailVerified = false
+		}
 		u.Email = email
+	}
+	if v := req.EmailVerified; v != nil {
+		u.EmailVerified = *v
 	}
 	if v := req.Name; v != nil {
 		if !oauth.CleanText(*v) || utf8.RuneCountInString(*v) > maxNameLength {
@@ -280,13 +294,14 @@ func checkEmail(s string) (string, error) {
 
 func userJSON(u *store.User) User {
 	return User{
-		ID:        u.ID,
-		Email:     u.Email,
-		Name:      u.Name,
-		Disabled:  u.Disabled,
-		Sysadmin:  u.Sysadmin,
-		CreatedAt: formatTime(u.CreatedAt),
-		UpdatedAt: formatTime(u.UpdatedAt),
+		ID:            u.ID,
+		Email:         u.Email,
+		Name:          u.Name,
+		Disabled:      u.Disabled,
+		Sysadmin:      u.Sysadmin,
+		EmailVerified: u.EmailVerified,
+		CreatedAt:     formatTime(u.CreatedAt),
+		UpdatedAt:     formatTime(u.UpdatedAt),
 	}
 }
 

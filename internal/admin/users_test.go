@@ -97,6 +97,28 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("create sysadmin:true: %+v", got)
 	}
 	wantError(t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"sysadmin":"yes"}`), 400, "invalid_request", "")
+
+	// An admin may vouch for an address; a changed address is confirmed
+	// no longer, unless the same change vouches for it too.
+	if got := decode[User](t, f.do(t, "POST", "/admin/v1/users", `{"email":"vee@example.com","password":"0123456789","email_verified":true}`)); !got.EmailVerified {
+		t.Errorf("create email_verified:true: %+v", got)
+	}
+	if got := decode[User](t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"email_verified":true}`)); !got.EmailVerified {
+		t.Errorf("patch email_verified:true: %+v", got)
+	}
+	if got := decode[User](t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"email":"ada@example.com","name":"Ada"}`)); !got.EmailVerified {
+		t.Errorf("patch with the same email: %+v; want still verified", got)
+	}
+	if got := decode[User](t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"email":"ada.l@example.com"}`)); got.EmailVerified {
+		t.Errorf("patch with a new email: %+v; want not verified", got)
+	}
+	if stored, _ := f.store.GetUser(ctx, created.ID); stored.EmailVerified {
+		t.Error("stored EmailVerified after a new email")
+	}
+	if got := decode[User](t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"email":"ada@example.com","email_verified":true}`)); !got.EmailVerified {
+		t.Errorf("patch a new email with email_verified:true: %+v", got)
+	}
+	wantError(t, f.do(t, "PATCH", "/admin/v1/users/"+created.ID, `{"email_verified":"yes"}`), 400, "invalid_request", "")
 	if w := f.do(t, "DELETE", "/admin/v1/users/"+created.ID, ""); w.Code != 204 {
 		t.Fatalf("delete: status %d, body %s", w.Code, w.Body)
 	}

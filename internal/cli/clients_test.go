@@ -416,6 +416,12 @@ func TestUsersCommands(t *testing.T) {
 	if u, _ := e.store.GetUser(ctx, id); !u.Sysadmin {
 		t.Errorf("update --sysadmin=true: stored Sysadmin = false")
 	}
+	if got := textField(t, e.mustRun(t, "", "users", "update", id, "--email-verified"), "email_verified"); got != "true" {
+		t.Errorf("update --email-verified: email_verified = %q", got)
+	}
+	if u, _ := e.store.GetUser(ctx, id); !u.EmailVerified {
+		t.Errorf("update --email-verified: stored EmailVerified = false")
+	}
 	if got := textField(t, e.mustRun(t, "", "users", "update", id, "--sysadmin=false"), "role"); got != "user" {
 		t.Errorf("update --sysadmin=false: role = %q", got)
 	}

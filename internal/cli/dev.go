@@ -48,18 +48,21 @@ func ensureDevData(ctx context.Context, st store.Store, cfg *config.Config) (*de
 		if err != nil {
 			return nil, err
 		}
-		u := &store.User{ID: "dev-user", Email: devEmail, Name: "Dev User", PasswordHash: hash, Sysadmin: true, CreatedAt: now, UpdatedAt: now}
+		u := &store.User{ID: "dev-user", Email: devEmail, Name: "Dev User", PasswordHash: hash, Sysadmin: true,
+			EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 		if err := st.CreateUser(ctx, u); err != nil && !errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("create %s: %w", devEmail, err)
 		}
 	} else if err != nil {
 		return nil, err
-	} else if !u.Sysadmin {
-		// A database from before roles: the dev user is the system
-		// administrator of a development server all the same.
-		u.Sysadmin, u.UpdatedAt = true, now
+	} else if !u.Sysadmin || !u.EmailVerified {
+		// A database from before roles or verification: the dev user is
+		// the system administrator of a development server all the same,
+		// and example.com reads no mail (accounts.require_verified_email
+		// may be on under --dev too).
+		u.Sysadmin, u.EmailVerified, u.UpdatedAt = true, true, now
 		if err := st.UpdateUser(ctx, u); err != nil {
-			return nil, fmt.Errorf("make %s a system administrator: %w", devEmail, err)
+			return nil, fmt.Errorf("make %s a verified system administrator: %w", devEmail, err)
 		}
 	}
 	scopes := []string{"openid", "profile", "email", "offline_access"}

@@ -179,8 +179,10 @@ func (e *Env) firstUser(email, name string, fromStdin bool) (*store.User, string
 		return nil, "", err
 	}
 	now := time.Now()
-	// The first user runs the installation: a system administrator.
-	return &store.User{ID: id, Email: email, Name: name, Sysadmin: true, CreatedAt: now, UpdatedAt: now}, password, nil
+	// The first user runs the installation: a system administrator, who
+	// typed their own address here, perhaps before any mail server is
+	// configured; it counts as confirmed (accounts.require_verified_email).
+	return &store.User{ID: id, Email: email, Name: name, Sysadmin: true, EmailVerified: true, CreatedAt: now, UpdatedAt: now}, password, nil
 }
 
 // createFirstUser opens (creating or upgrading) the database of cfg and

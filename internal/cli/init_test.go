@@ -79,7 +79,7 @@ func checkInit(t *testing.T, dir, stdout string) config.Config {
 	if err != nil {
 		t.Fatalf("the first user: %v", err)
 	}
-	if u.Name != "Ada Lovelace" || u.Disabled || !u.Sysadmin || len(u.ID) != oauth.IDLength {
+	if u.Name != "Ada Lovelace" || u.Disabled || !u.Sysadmin || !u.EmailVerified || len(u.ID) != oauth.IDLength {
 		t.Errorf("the first user: %+v", u)
 	}
 	if ok, err := account.CheckPassword(u.PasswordHash, initPassword); !ok || err != nil {

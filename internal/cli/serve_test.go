@@ -273,8 +273,9 @@ func TestLocalURL(t *testing.T) {
 	}
 }
 
-// TestDevUserIsSysadmin: serve --dev's user is a system administrator,
-// made one when a database from before roles has it as an ordinary user.
+// TestDevUserIsSysadmin: serve --dev's user is a system administrator
+// with a confirmed address, made so when a database from before roles
+// or verification has it as an ordinary, unconfirmed user.
 func TestDevUserIsSysadmin(t *testing.T) {
 	t.Parallel()
 	for _, existing := range []bool{false, true} {
@@ -295,6 +296,9 @@ func TestDevUserIsSysadmin(t *testing.T) {
 		}
 		if !u.Sysadmin {
 			t.Errorf("existing %v: the dev user is not a system administrator", existing)
+		}
+		if !u.EmailVerified {
+			t.Errorf("existing %v: the dev user's address is not confirmed", existing)
 		}
 	}
 }

@@ -24,15 +24,19 @@ them on standard input with --password-stdin, or type them when asked.`,
 			users.create(op{name: "create", summary: "create a user", help: `
 Creates a user who signs in with EMAIL and a password of at least 10
 characters. Without --password-stdin the password is asked for on the
-terminal.
+terminal. The address is not confirmed until the person opens the link
+they are mailed when they first try to approve a device or allow an
+application (accounts.require_verified_email), unless --email-verified
+vouches for it.
 
 Examples:
   latchkey users create --email ada@example.com --name "Ada Lovelace"
+  latchkey users create --email ada@example.com --email-verified
   latchkey users create --email ops@example.com --sysadmin
   printf '%s' "$PASSWORD" | latchkey users create --email ada@example.com --password-stdin`}, userBody(true)),
 			users.list(op{name: "list", summary: "list users", help: "Lists every user, ordered by email."}),
 			users.get(op{name: "get", summary: "show a user", help: "Shows a user, named by id or email address."}),
-			users.update(op{name: "update", summary: "change a user's email, name, password, disabled or sysadmin flag", help: `
+			users.update(op{name: "update", summary: "change a user's email, name, password, disabled, sysadmin or email-verified flag", help: `
 Changes what the flags give and keeps the rest. USER is an id or an email
 address.
 
@@ -93,6 +97,7 @@ var users = &resource[admin.User, admin.UserList]{
 		return [][2]string{
 			{"id", u.ID},
 			{"email", u.Email},
+			{"email_verified", fmt.Sprint(u.EmailVerified)},
 			{"name", orDash(u.Name)},
 			{"status", userStatus(u)},
 			{"role", userRole(u)},
@@ -112,6 +117,7 @@ func userBody(create bool) *body {
 			{flag: "name", member: "name", usage: "the user's `NAME`"},
 			{flag: "disabled", member: "disabled", boolean: true, usage: "disable the user: they cannot sign in (--disabled=false enables them again)"},
 			{flag: "sysadmin", member: "sysadmin", boolean: true, usage: "make the user a system administrator, who may use the SysAdmin console (--sysadmin=false takes it away)"},
+			{flag: "email-verified", member: "email_verified", boolean: true, usage: "vouch for the address: it counts as confirmed without the mailed link (--email-verified=false asks the person to confirm it again)"},
 		},
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")

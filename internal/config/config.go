@@ -168,6 +168,10 @@ type Accounts struct {
 	// passkey): "off", "admins" (system and organization admins) or
 	// "all". Empty: admins, or off under --dev.
 	SecondFactor string `yaml:"second_factor"`
+	// RequireVerifiedEmail is whether a person must have confirmed their
+	// email address before approving a device or consenting to an
+	// application: "on" or "off". Empty: on, or off under --dev.
+	RequireVerifiedEmail string `yaml:"require_verified_email"`
 	// Registration is who may create an account on the registration page:
 	// "open" (anyone; the default), "domains" (addresses at one of
 	// RegistrationDomains, matched exactly, in any case) or "off".
@@ -197,6 +201,18 @@ func (a Accounts) SecondFactorPolicy(dev bool) string {
 		return "off"
 	}
 	return "admins"
+}
+
+// VerifiedEmailRequired is RequireVerifiedEmail with its default filled
+// in: on, but off under --dev, whose people have no mail to read.
+func (a Accounts) VerifiedEmailRequired(dev bool) bool {
+	switch a.RequireVerifiedEmail {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	return !dev
 }
 
 // Keys sets signing key rotation across instances.
@@ -473,6 +489,11 @@ func (c *Config) Validate() error {
 	case "", "off", "admins", "all":
 	default:
 		bad("accounts.second_factor %q: one of off, admins, all", c.Accounts.SecondFactor)
+	}
+	switch c.Accounts.RequireVerifiedEmail {
+	case "", "on", "off":
+	default:
+		bad("accounts.require_verified_email %q: on or off", c.Accounts.RequireVerifiedEmail)
 	}
 	c.checkRegistrationDomains(bad)
 	if c.Login.AccountCeiling < c.Login.AttemptsPerAccount {

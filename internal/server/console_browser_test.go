@@ -261,7 +261,9 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		mustDo(t, err)
 		waitFor(t, bctx, `form[action$="/password"]`)
 
-		// Robin pairs a TV; the operator sees the grant and revokes it.
+		// Robin confirms the address and pairs a TV; the operator sees
+		// the grant and revokes it.
+		confirmAddress(t, s, robin.Email)
 		rb := newWebBrowser(t, s)
 		r := rb.post("/login", url.Values{"username": {"robin@example.com"}, "password": {"robin's long pass phrase"}, "csrf_token": {csrfOf(t, rb.get("/login"))}})
 		if r.Status != http.StatusSeeOther {

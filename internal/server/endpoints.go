@@ -233,6 +233,7 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 	pages.Passkeys = s.store
 	pages.TOTP = s.store
 	pages.SecondFactor = cfg.Accounts.SecondFactorPolicy(cfg.Dev)
+	pages.RequireVerifiedEmail = cfg.Accounts.VerifiedEmailRequired(cfg.Dev)
 	pages.Registration = account.Registration{Mode: cfg.Accounts.RegistrationMode()}
 	for _, d := range cfg.Accounts.RegistrationDomains {
 		pages.Registration.Domains = append(pages.Registration.Domains, strings.ToLower(d))

@@ -190,7 +190,9 @@ func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*c
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &store.User{ID: "u-person", Email: personEmail, Name: "Pat Person", PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	// Pat's address is confirmed: the pages let only such a person
+	// approve a device or consent (accounts.require_verified_email).
+	u := &store.User{ID: "u-person", Email: personEmail, Name: "Pat Person", PasswordHash: hash, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 	mustDo(t, st.CreateUser(ctx, u))
 	scopes := strings.Fields(scopesAll)
 	mustDo(t, st.CreateClient(ctx, &store.Client{ID: tvClient, Name: "Living Room TV", AuthMethod: store.AuthNone,
@@ -339,4 +341,15 @@ func onlyOneWins(t *testing.T, what string, n int, do func() reply, refusals ...
 		t.Fatalf("%s: %d of %d got tokens; want exactly 1", what, len(won), n)
 	}
 	return won[0]
+}
+
+// confirmAddress marks email's address confirmed, as its mailed link
+// would (the link itself: TestVerificationInBrowser), so that a story
+// about something else may approve a device (accounts.require_verified_email).
+func confirmAddress(t *testing.T, s *testServer, email string) {
+	t.Helper()
+	u, err := s.Store.GetUserByEmail(t.Context(), strings.ToLower(email))
+	mustDo(t, err)
+	u.EmailVerified = true
+	mustDo(t, s.Store.UpdateUser(t.Context(), u))
 }

@@ -74,7 +74,8 @@ func TestGlobalUserCodeBudgetUnderAttack(t *testing.T) {
 		for _, email := range []string{"mallory@example.com", "sam@example.com"} {
 			hash, err := account.HashPassword("a-long-password-" + email)
 			mustDo(t, err)
-			mustDo(t, s.Store.CreateUser(ctx, &store.User{ID: "u-" + email, Email: email, Name: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}))
+			mustDo(t, s.Store.CreateUser(ctx, &store.User{ID: "u-" + email, Email: email, Name: email, PasswordHash: hash, EmailVerified: true,
+				CreatedAt: now, UpdatedAt: now}))
 		}
 		refused := func(r reply) bool { return strings.Contains(strings.ToLower(r.Raw), "too many") }
 

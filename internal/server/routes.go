@@ -98,6 +98,9 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"GET /verify-email/resend", page(p.ResendForm)},
 		{"POST /verify-email/resend", form(p.Resend)},
 		{"/verify-email/resend", notAllowed("GET, HEAD, POST")},
+		{"GET /verify-email/required", page(p.VerifyRequired)}, // the signed-in person whose address is not confirmed (ConfirmFirst)
+		{"POST /verify-email/required", form(p.VerifyRequiredPost)},
+		{"/verify-email/required", notAllowed("GET, HEAD, POST")},
 		{"GET /account", page(p.Account)},
 		{"/account", notAllowed("GET, HEAD")},
 		{"POST /account/password", form(p.ChangePassword)},

@@ -19,7 +19,8 @@ import (
 // TestTOTPInBrowser: with accounts.second_factor all, a person signing in
 // with the password is sent to set up two-step sign-in; they scan (here:
 // read) the key, confirm with a code computed by pquerna/otp, and get ten
-// recovery codes. Signing in again asks for a code after the password: the
+// recovery codes, with the way back to the device page they started
+// from. Signing in again asks for a code after the password: the
 // code already used is refused, the next one works; a recovery code works
 // once. Both backends, headless Chromium.
 func TestTOTPInBrowser(t *testing.T) {
@@ -33,7 +34,9 @@ func TestTOTPInBrowser(t *testing.T) {
 			return c
 		}
 
-		navigate(t, bctx, s.URL+"/login")
+		// From the device page: sign-in leads to the set-up, and the
+		// recovery codes' page back to the device page.
+		navigate(t, bctx, s.URL+"/device")
 		signIn(t, bctx, personEmail, personPassword)
 		waitFor(t, bctx, `#second-factor-h`)
 		if text := pageText(t, bctx); !strings.Contains(text, "asks you to turn on two-step sign-in") {
@@ -59,6 +62,7 @@ func TestTOTPInBrowser(t *testing.T) {
 		mustDo(t, chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS(`#code`), first)))
 		click(t, bctx, `form[action="/account/totp/confirm"] button`)
 		waitFor(t, bctx, `ul.codes`)
+		waitFor(t, bctx, `main a.button[href="/device"]`)
 		screenshots(t, bctx, "totp-codes")
 		codesText, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`ul.codes`)))
 		mustDo(t, err)

@@ -46,6 +46,9 @@ type accountPage struct {
 	Passkeys    *accountPasskeys // nil when passkeys are off
 	TOTP        *accountTOTP     // nil when second factors are off
 	Console     bool             // a system administrator or an organization's admin: a link to /console
+	// Continue is the step a gate stopped the person at (pendingStep),
+	// once nothing stops them any more; "" otherwise.
+	Continue string
 }
 
 type consentView struct {
@@ -125,10 +128,18 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 	if done == "" && notice == "" && second != nil && second.Required && !second.On {
 		notice = "account.totp_required"
 	}
+	cont := p.pendingStep(r)
+	if cont != "" {
+		if must, err := p.mustEnrol(r, u); err != nil {
+			return err
+		} else if must || p.mustConfirm(u) {
+			cont = ""
+		}
+	}
 	return p.render(w, r, status, "account", accountPage{
 		base:    base{Title: "account.heading", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
 		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
-		Passkeys: passkeys, TOTP: second, Console: console,
+		Passkeys: passkeys, TOTP: second, Console: console, Continue: cont,
 	})
 }
 

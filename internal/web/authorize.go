@@ -43,18 +43,30 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if s != nil && !promptNone(q) {
-		// Someone who must set up a second factor first gets no code, nor
-		// a consent page. With prompt=none the request goes on as if
+	if s != nil {
+		// Someone who must set up a second factor or confirm their
+		// address first gets no code, nor a consent page. The request is
+		// kept as for a signed-out browser (Start without the session), to
+		// be continued afterwards. With prompt=none it goes on as if
 		// signed out: login_required, and no page.
-		if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+		enrol, err := p.mustEnrol(r, u)
+		if err != nil {
 			return err
 		}
-	} else if s != nil {
-		if must, err := p.mustEnrol(r, u); err != nil {
-			return err
-		} else if must {
+		switch {
+		case (enrol || p.mustConfirm(u)) && promptNone(q):
 			s, u = nil, nil
+		case enrol || p.mustConfirm(u):
+			step, err := p.Authorizer.Start(r.Context(), q, nil)
+			if err != nil || (step.Next != authorize.Login && step.Next != authorize.Register) {
+				return p.follow(w, r, s, u, step, err, false)
+			}
+			if stop, err := p.gates(w, r, u, continueURL(step.RequestID)); err != nil || stop {
+				return err
+			}
+			// Set up or confirmed just now: the stored request goes on.
+			step, err = p.Authorizer.Continue(r.Context(), step.RequestID, s)
+			return p.follow(w, r, s, u, step, err, false)
 		}
 	}
 	step, err := p.Authorizer.Start(r.Context(), q, s)
@@ -92,7 +104,7 @@ func (p *Pages) ConsentForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+	if stop, err := p.gates(w, r, u, continueURL(id)); err != nil || stop {
 		return err
 	}
 	step, err := p.Authorizer.Continue(r.Context(), id, s)
@@ -122,7 +134,7 @@ func (p *Pages) ConsentPost(w http.ResponseWriter, r *http.Request) error {
 	if err := p.checkCSRF(r, s, f); err != nil {
 		return err
 	}
-	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+	if stop, err := p.gates(w, r, u, continueURL(id)); err != nil || stop {
 		return err
 	}
 	var approve bool

@@ -103,7 +103,7 @@ func (p *Pages) showDevice(w http.ResponseWriter, r *http.Request, param string)
 	if s == nil {
 		return seeOther(w, opts.url(deviceURL(code)))
 	}
-	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+	if stop, err := p.gates(w, r, u, deviceURL(code)); err != nil || stop {
 		return err
 	}
 	b := base{Title: "device.heading", CSRF: p.csrfFor(w, r, s), User: u}
@@ -140,8 +140,9 @@ func (p *Pages) DevicePost(w http.ResponseWriter, r *http.Request) error {
 	if err := p.checkCSRF(r, s, f); err != nil {
 		return err
 	}
-	// Nothing is decided by someone who must set up a second factor first.
-	if enrol, err := p.EnrolFirst(w, r, u); err != nil || enrol {
+	// Nothing is decided by someone who must set up a second factor, or
+	// confirm their address, first. The code is kept for afterwards.
+	if stop, err := p.gates(w, r, u, deviceURL(code)); err != nil || stop {
 		return err
 	}
 	b := base{Title: "device.heading", CSRF: p.csrfFor(w, r, s), User: u}

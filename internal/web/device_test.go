@@ -377,8 +377,9 @@ func TestDeviceSignInOptionsSignedIn(t *testing.T) {
 
 // TestDeviceRegisterRoundTrip follows 10Duke's options all the way: from
 // /user/device with flow=register and login_hint to the registration page
-// with the email filled in, an account, sign-in, and the confirm page of
-// the code, which still needs its click.
+// with the email filled in, an account, sign-in, the gate until the
+// address is confirmed, and the confirm page of the code, which still
+// needs its click.
 func TestDeviceRegisterRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "Living room TV")
@@ -406,6 +407,14 @@ func TestDeviceRegisterRoundTrip(t *testing.T) {
 	if w.Code != http.StatusSeeOther || next != "/device?user_code=WDJB-MJHT" {
 		t.Fatalf("signing in after registering: %d, Location %q; want the device page with the code", w.Code, next)
 	}
+	// Not confirmed yet: the gate, keeping the code. Confirmed (as the
+	// mailed link would; TestGatePage uses the link), the confirm page.
+	wantRedirect(t, "the device page before confirming", b.get(next), confirmURL(next))
+	u, err := e.st.GetUserByEmail(t.Context(), "new@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	markConfirmed(t, e, u.ID)
 	if body := b.get(next).Body.String(); !strings.Contains(body, `value="approve"`) || !strings.Contains(body, "WDJB-MJHT") ||
 		!strings.Contains(body, "new@example.com") {
 		t.Errorf("GET %s: want the confirm page, signed in as the new account\n%s", next, body)

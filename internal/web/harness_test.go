@@ -70,14 +70,18 @@ func newEnv(t *testing.T, clientName string) *env {
 		LoginPerAccount: 3,
 		LoginPerIP:      100,
 		LoginWindow:     15 * time.Minute,
+
+		RequireVerifiedEmail: true,
 	}
 	e.mux = pagesMux(e.pages)
 
 	ctx := t.Context()
-	e.user = &store.User{ID: "u1", Email: testEmail, Name: "Ada", PasswordHash: passwordHash, CreatedAt: t0, UpdatedAt: t0}
+	// Ada and Bob have confirmed their addresses, as the gate before a
+	// decision asks (RequireVerifiedEmail, on as in production).
+	e.user = &store.User{ID: "u1", Email: testEmail, Name: "Ada", PasswordHash: passwordHash, EmailVerified: true, CreatedAt: t0, UpdatedAt: t0}
 	for _, u := range []*store.User{e.user,
 		{ID: "u2", Email: "off@example.com", Name: "Off", PasswordHash: passwordHash, Disabled: true, CreatedAt: t0, UpdatedAt: t0},
-		{ID: "u3", Email: "bob@example.com", Name: "Bob", PasswordHash: passwordHash, CreatedAt: t0, UpdatedAt: t0},
+		{ID: "u3", Email: "bob@example.com", Name: "Bob", PasswordHash: passwordHash, EmailVerified: true, CreatedAt: t0, UpdatedAt: t0},
 	} {
 		if err := e.st.CreateUser(ctx, u); err != nil {
 			t.Fatalf("CreateUser: %v", err)
@@ -136,6 +140,13 @@ func pagesMux(p *Pages) *http.ServeMux {
 		{"/user/device", p.NotAllowed("GET, HEAD")},
 		{"GET /device/qr.svg", p.Page(p.QRCode)},
 		{"/device/qr.svg", p.NotAllowed("GET, HEAD")},
+		{"GET /verify-email", p.Page(p.VerifyForm)},
+		{"POST /verify-email", p.Form(p.Verify)},
+		{"GET /verify-email/required", p.Page(p.VerifyRequired)},
+		{"POST /verify-email/required", p.Form(p.VerifyRequiredPost)},
+		{"GET /account", p.Page(p.Account)},
+		{"POST /account/totp", p.Form(p.BeginTOTP)},
+		{"POST /account/totp/confirm", p.Form(p.ConfirmTOTP)},
 	} {
 		mux.Handle(rt.pattern, rt.handler)
 	}

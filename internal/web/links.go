@@ -178,9 +178,7 @@ func (p *Pages) linkRequest(w http.ResponseWriter, r *http.Request, f oauth.Form
 			base:  base{Title: templatesTitle[page], CSRF: p.csrfFor(w, r, s), User: u, Notice: "notice.email_invalid"},
 			Email: f.Get("email"), ReturnTo: returnTo})
 	}
-	ok, err := p.spend(r.Context(), w, p.linkWindow(),
-		budget{"link:" + kind + ":addr:" + email, orDefault(p.LinksPerAddress, DefaultLinksPerAddress)},
-		budget{"link:" + kind + ":ip:" + p.throttleIP(r), orDefault(p.LinksPerIP, DefaultLinksPerIP)})
+	ok, err := p.spendLinks(r.Context(), w, r, kind, email)
 	if err != nil {
 		return "", nil, err
 	}
@@ -188,6 +186,14 @@ func (p *Pages) linkRequest(w http.ResponseWriter, r *http.Request, f oauth.Form
 		return "", nil, errTooManyLinks
 	}
 	return email, s, nil
+}
+
+// spendLinks counts a link of kind ("reset", "verify") asked for email
+// against the address's and the client address's budgets (spend).
+func (p *Pages) spendLinks(ctx context.Context, w http.ResponseWriter, r *http.Request, kind, email string) (bool, error) {
+	return p.spend(ctx, w, p.linkWindow(),
+		budget{"link:" + kind + ":addr:" + email, orDefault(p.LinksPerAddress, DefaultLinksPerAddress)},
+		budget{"link:" + kind + ":ip:" + p.throttleIP(r), orDefault(p.LinksPerIP, DefaultLinksPerIP)})
 }
 
 var templatesTitle = map[string]string{"forgot": "forgot.heading", "resend": "verify.heading"}
@@ -258,12 +264,20 @@ func (p *Pages) Verify(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	returnTo, _ := safeReturnTo(f.Get("return_to"))
+	if u != nil && u.ID == after.ID {
+		// The step the gate (ConfirmFirst) interrupted in this browser,
+		// whichever mail the link came from.
+		if pend := p.pendingStep(r); pend != "" {
+			returnTo = pend
+		}
+		p.clearPending(w)
+	}
 	link, linkText := "/account", "links.go_to_account"
 	switch {
 	case u == nil:
 		link, linkText = signInURL("/login", returnTo, after.Email), "login.submit"
 	case returnTo != "":
-		link, linkText = returnTo, "Continue"
+		link, linkText = returnTo, "link.continue"
 	}
 	return p.render(w, r, http.StatusOK, "message", messagePage{base: base{Title: "verify.done.heading", CSRF: p.csrfFor(w, r, s), User: u},
 		Heading: "verify.done.heading", Text: "verify.done.text", Args: []any{"email", after.Email},

@@ -123,6 +123,10 @@ type Pages struct {
 	TOTP         TOTPStore
 	SecondFactor string
 
+	// RequireVerifiedEmail: a person must have confirmed their email
+	// address before approving a device or consenting (confirmfirst.go).
+	RequireVerifiedEmail bool
+
 	// Registration is who may create an account on the registration
 	// page (register.go); the zero value lets anyone.
 	Registration account.Registration

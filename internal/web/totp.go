@@ -164,14 +164,23 @@ func (p *Pages) hasSecondFactor(ctx context.Context, userID string) (bool, error
 // (accounts.second_factor) before approving a device, consenting or using
 // a console, and has none (neither a TOTP nor a passkey). When so it has
 // answered: a redirect to the account page's second factor section, which
-// stays open to them. The device, consent and console pages ask it.
+// stays open to them. The consoles ask it; the device and consent pages
+// ask gates, which asks it too.
 func (p *Pages) EnrolFirst(w http.ResponseWriter, r *http.Request, u *store.User) (bool, error) {
+	return p.enrolFirst(w, r, u, "")
+}
+
+// enrolFirst is EnrolFirst for a step to come back to: returnTo is kept
+// in this browser (setPending), and the recovery codes' page and the
+// account page offer to continue there once a second factor is set up.
+func (p *Pages) enrolFirst(w http.ResponseWriter, r *http.Request, u *store.User, returnTo string) (bool, error) {
 	must, err := p.mustEnrol(r, u)
 	if err != nil || !must {
 		return false, err
 	}
 	// Not a security event: the person signed in rightly, and is only
 	// sent on to set up what the policy asks of them.
+	p.setPending(w, returnTo)
 	return true, seeOther(w, enrolURL)
 }
 
@@ -223,6 +232,7 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, s *store.S
 	if must, err := p.mustEnrol(r, u); err != nil {
 		return err
 	} else if must {
+		p.setPending(w, returnTo)
 		return seeOther(w, enrolURL)
 	}
 	if returnTo == "" {
@@ -465,7 +475,8 @@ func groupsOf4(s string) string {
 
 type totpCodesPage struct {
 	base
-	Codes []string
+	Codes    []string
+	Continue string // the step a second factor was set up for (pendingStep), or ""
 }
 
 // ConfirmTOTP serves POST /account/totp/confirm: the first code from the
@@ -518,8 +529,9 @@ func (p *Pages) ConfirmTOTP(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return p.render(w, r, http.StatusOK, "totp_codes", totpCodesPage{
-		base:  base{Title: "codes.heading", CSRF: p.csrfFor(w, r, s), User: u},
-		Codes: codes,
+		base:     base{Title: "codes.heading", CSRF: p.csrfFor(w, r, s), User: u},
+		Codes:    codes,
+		Continue: p.pendingStep(r),
 	})
 }
 
