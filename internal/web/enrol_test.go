@@ -73,3 +73,33 @@ func TestEnrolFirst(t *testing.T) {
 		t.Errorf("a person the policy does not cover: %d", w.Code)
 	}
 }
+
+// TestPasswordAloneWithPasskey: someone who must sign in with a second
+// factor and whose only one is a passkey does not get a session from the
+// right password alone (it is one factor; a passkey counts as both): the
+// sign-in page answers 401 and says to use the passkey. Without the
+// policy, or without a passkey (then they enrol, TestEnrolFirst), the
+// password signs in.
+func TestPasswordAloneWithPasskey(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	e.pages.TOTP, e.pages.Passkeys, e.pages.SecondFactor = e.st, e.st, SecondFactorAll
+	if err := e.st.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-1", UserID: e.user.ID, PublicKey: []byte{1}, Name: "Phone",
+		AAGUID: make([]byte, 16), CreatedAt: e.now}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t)
+	w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword}, "csrf_token": {b.csrf("/login")}})
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "sign in with your passkey") {
+		t.Errorf("the right password of a passkey holder who needs two factors: %d\n%s", w.Code, w.Body)
+	}
+	if w := b.get("/device?user_code=" + testCode); w.Code == http.StatusOK && strings.Contains(w.Body.String(), `value="approve"`) {
+		t.Error("signed in with the password alone")
+	}
+
+	e.pages.SecondFactor = SecondFactorOff
+	b.login(testEmail)
+	if w := b.get("/device?user_code=" + testCode); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `value="approve"`) {
+		t.Errorf("without the policy, after the password: the device page %d", w.Code)
+	}
+}

@@ -184,6 +184,28 @@ func (p *Pages) enrolFirst(w http.ResponseWriter, r *http.Request, u *store.User
 	return true, seeOther(w, enrolURL)
 }
 
+// msgUsePasskey is the sign-in page's notice for a right password of
+// someone whose second factor is a passkey.
+const msgUsePasskey = "login.use_passkey"
+
+// passkeyIsSecondFactor reports whether u, who gave the right password
+// and has no confirmed TOTP, must sign in with a second factor and has a
+// passkey: then the passkey is how they sign in.
+func (p *Pages) passkeyIsSecondFactor(r *http.Request, u *store.User) (bool, error) {
+	if p.Passkeys == nil {
+		return false, nil
+	}
+	must, err := p.secondFactorRequired(r.Context(), u)
+	if err != nil || !must {
+		return false, err
+	}
+	keys, err := p.Passkeys.ListPasskeys(r.Context(), u.ID)
+	if err != nil {
+		return false, fmt.Errorf("list passkeys: %w", err)
+	}
+	return len(keys) > 0, nil
+}
+
 // mustEnrol is EnrolFirst's question without its answer.
 func (p *Pages) mustEnrol(r *http.Request, u *store.User) (bool, error) {
 	if p.TOTP == nil || u == nil {
@@ -222,6 +244,15 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, s *store.S
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("get totp: %w", err)
 		}
+	}
+	// Someone who must sign in with two factors and whose only second
+	// factor is a passkey signs in with the passkey, which counts as both:
+	// the password alone is one factor. No session; the sign-in page says
+	// so, with its passkey button.
+	if onlyPasskey, err := p.passkeyIsSecondFactor(r, u); err != nil {
+		return err
+	} else if onlyPasskey {
+		return p.renderLogin(w, r, http.StatusUnauthorized, s, nil, msgUsePasskey, u.Email, returnTo)
 	}
 	if err := p.startSession(w, r, u); err != nil {
 		return err
