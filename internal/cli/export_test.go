@@ -167,7 +167,7 @@ func TestExportImportCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("export to standard output: %v", err)
 	}
-	if !strings.HasPrefix(stdout, `{"kind":"latchkey-export","version":3,`) || strings.Count(stdout, "\n") != 4 {
+	if !strings.HasPrefix(stdout, `{"kind":"latchkey-export","version":4,`) || strings.Count(stdout, "\n") != 4 {
 		t.Errorf("export to standard output = %q, want a header and 3 records", stdout)
 	}
 	if !strings.Contains(stderr, "exported 1 client, 1 user, 1 signing key to standard output") {
