@@ -97,28 +97,29 @@ func (c *Console) InviteMember(rq *request) error {
 var errNoMemberInvitation = web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_member_invitation_text")
 
 // loadMemberInvitation loads the member invitation the path names
-// ({member_invitation_id}), which must be o's.
-func (c *Console) loadMemberInvitation(rq *request, o *store.Organization) (*store.MemberInvitation, error) {
+// ({member_invitation_id}) and its organization ({id}): 404 for either
+// missing, or an invitation of another organization.
+func (c *Console) loadMemberInvitation(rq *request) (*store.Organization, *store.MemberInvitation, error) {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc, err := c.invitationService()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inv, err := svc.MemberInvitation(rq.ctx, o.ID, rq.r.PathValue("member_invitation_id"))
 	if oe := userError(err); oe != nil {
-		return nil, errNoMemberInvitation
+		return nil, nil, errNoMemberInvitation
 	}
-	return inv, err
+	return o, inv, err
 }
 
 // ResendMemberInvitation serves POST
 // /console/orgs/{id}/member-invitations/{member_invitation_id}/resend: a
 // new link by email; the old one stops working.
 func (c *Console) ResendMemberInvitation(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	inv, err := c.loadMemberInvitation(rq, o)
+	o, inv, err := c.loadMemberInvitation(rq)
 	if err != nil {
 		return err
 	}
@@ -143,11 +144,7 @@ func revokeMemberInvitationConfirm(rq *request, o *store.Organization, inv *stor
 // /console/orgs/{id}/member-invitations/{member_invitation_id}/revoke:
 // the confirmation.
 func (c *Console) RevokeMemberInvitationForm(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	inv, err := c.loadMemberInvitation(rq, o)
+	o, inv, err := c.loadMemberInvitation(rq)
 	if err != nil {
 		return err
 	}
@@ -157,11 +154,7 @@ func (c *Console) RevokeMemberInvitationForm(rq *request) error {
 // RevokeMemberInvitation serves POST
 // /console/orgs/{id}/member-invitations/{member_invitation_id}/revoke.
 func (c *Console) RevokeMemberInvitation(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	inv, err := c.loadMemberInvitation(rq, o)
+	o, inv, err := c.loadMemberInvitation(rq)
 	if err != nil {
 		return err
 	}

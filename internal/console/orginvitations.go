@@ -199,27 +199,28 @@ func (c *Console) SendInvitation(rq *request) error {
 }
 
 // loadOrgInvitation loads the invitation the path names
-// ({invitation_id}), which must be o's.
-func (c *Console) loadOrgInvitation(rq *request, o *store.Organization) (*store.Invitation, error) {
+// ({invitation_id}) and its organization ({id}): 404 for either missing,
+// or an invitation of another organization.
+func (c *Console) loadOrgInvitation(rq *request) (*store.Organization, *store.Invitation, error) {
+	o, err := c.loadOrg(rq)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc, err := c.invitationService()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inv, err := svc.Invitation(rq.ctx, o.ID, rq.r.PathValue("invitation_id"))
 	if oe := userError(err); oe != nil {
-		return nil, web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_org_invitation_text")
+		return nil, nil, web.Error(http.StatusNotFound, "console.err.no_invitation", "console.err.no_org_invitation_text")
 	}
-	return inv, err
+	return o, inv, err
 }
 
 // ResendInvitation serves POST /console/orgs/{id}/invitations/{invitation_id}/resend:
 // a new link by email; the old one stops working.
 func (c *Console) ResendInvitation(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	inv, err := c.loadOrgInvitation(rq, o)
+	o, inv, err := c.loadOrgInvitation(rq)
 	if err != nil {
 		return err
 	}
@@ -242,11 +243,7 @@ func revokeOrgInvitationConfirm(rq *request, o *store.Organization, inv *store.I
 
 // RevokeOrgInvitationForm serves GET /console/orgs/{id}/invitations/{invitation_id}/revoke.
 func (c *Console) RevokeOrgInvitationForm(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	inv, err := c.loadOrgInvitation(rq, o)
+	o, inv, err := c.loadOrgInvitation(rq)
 	if err != nil {
 		return err
 	}
@@ -255,11 +252,7 @@ func (c *Console) RevokeOrgInvitationForm(rq *request) error {
 
 // RevokeOrgInvitation serves POST /console/orgs/{id}/invitations/{invitation_id}/revoke.
 func (c *Console) RevokeOrgInvitation(rq *request) error {
-	o, err := c.loadOrg(rq)
-	if err != nil {
-		return err
-	}
-	inv, err := c.loadOrgInvitation(rq, o)
+	o, inv, err := c.loadOrgInvitation(rq)
 	if err != nil {
 		return err
 	}
