@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -51,15 +52,8 @@ func composeInvitation(loc *i18n.Locale, o *store.Organization, groups []*store.
 	b.WriteString(loc.T("mail.invitation.open") + "\n\n")
 	b.WriteString(link + "\n\n")
 	b.WriteString(loc.T("mail.invitation.until", "date", loc.Date(inv.ExpiresAt)) + "\n")
-	// Signed as account mail is (account.Signature): the service, its host, its help.
-	b.WriteString("\n— ")
-	if service != "" {
-		b.WriteString(service + ", ")
-	}
-	b.WriteString(host + "\n")
-	if support != "" {
-		b.WriteString(loc.T("mail.help", "url", support) + "\n")
-	}
+	// Signed as account mail is: the service, its host, its help.
+	b.WriteString("\n" + account.Signature(loc, service, host, support))
 	return subject, b.String()
 }
 

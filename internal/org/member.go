@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/i18n"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -195,14 +196,7 @@ func composeMemberInvitation(loc *i18n.Locale, o *store.Organization, inv *store
 	b.WriteString("\n" + loc.T("mail.member_invitation.open", "email", inv.Email) + "\n\n")
 	b.WriteString(link + "\n\n")
 	b.WriteString(loc.T("mail.member_invitation.until", "date", loc.Date(inv.ExpiresAt)) + "\n")
-	b.WriteString("\n— ")
-	if service != "" {
-		b.WriteString(service + ", ")
-	}
-	b.WriteString(host + "\n")
-	if support != "" {
-		b.WriteString(loc.T("mail.help", "url", support) + "\n")
-	}
+	b.WriteString("\n" + account.Signature(loc, service, host, support))
 	return subject, b.String()
 }
 
