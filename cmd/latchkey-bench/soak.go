@@ -122,8 +122,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nsecrets_keys: [%q]\nlog: {level: warn}\nsweep_interval: 1m\n"+
-		"tokens: {refresh_lifetime: 10m, refresh_idle_lifetime: 10m}\n", addr, db, adminToken, secretsKey) + workload.ServerConfig(mail.Port())
+	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nsecrets_keys: [%q]\nlog: {level: warn}\nsweep_interval: 1m\n",
+		addr, db, adminToken, secretsKey) + workload.ServerConfig(mail.Port(), 10*time.Minute)
 	if schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", schema)
 	}

@@ -122,7 +122,7 @@ func newCrashRun(t *testing.T, backend string) *crashRun {
 		r.pgDSN = dsn + sep + "search_path=" + r.schema
 	}
 	cfg := fmt.Sprintf("listen: %s\ndatabase: %s\nadmin_token: %s\nsecrets_keys: [%s]\nlog: {level: warn}\n", r.addr, db, multiAdminToken, testSecretsKey) +
-		workload.ServerConfig(mail.Port())
+		workload.ServerConfig(mail.Port(), 0)
 	if r.schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s, max_conns: 8}\n", r.schema)
 	}

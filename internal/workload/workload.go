@@ -44,8 +44,13 @@ const (
 // access tokens that outlive a slow run on a loaded machine (the crash
 // test introspects every access token a client got, and polls every
 // redeemed code again at the end), and invitation mail to mailboxPort on
-// loopback. The caller adds listen, database and admin_token.
-func ServerConfig(mailboxPort int) string {
+// loopback; refresh tokens live refreshLifetime when it is not zero. The
+// caller adds listen, database and admin_token.
+func ServerConfig(mailboxPort int, refreshLifetime time.Duration) string {
+	tokens := "access_token_lifetime: 1h"
+	if refreshLifetime > 0 {
+		tokens += fmt.Sprintf(", refresh_lifetime: %s, refresh_idle_lifetime: %s", refreshLifetime, refreshLifetime)
+	}
 	return fmt.Sprintf(`device:
   interval: 1s
   lifetime: 30m
@@ -57,9 +62,9 @@ func ServerConfig(mailboxPort int) string {
   attempts_global: 100000
 login: {attempts_per_account: 10000, attempts_per_ip: 10000, account_ceiling: 10000}
 invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s}
-tokens: {access_token_lifetime: 1h}
+tokens: {%s}
 smtp: {host: 127.0.0.1, port: %d, tls: none, from: "Latchkey <noreply@latchkey.test>"}
-`, mailboxPort)
+`, tokens, mailboxPort)
 }
 
 // Env is a provisioned Latchkey: where it is and the credentials Provision
