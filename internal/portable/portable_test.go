@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,13 +41,20 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 const argonHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
+// rsaKey is the RS256 keys' private key, made once for the package: a
+// 2048-bit key costs up to a second of CPU under the race detector, and
+// seed, which most tests run, stores one. The stores are databases of
+// their own, so sharing it shares nothing between tests; the key's id and
+// window are each record's own.
+var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
 // newKey is a signing key of alg (ES256 or RS256) with its window.
 func newKey(t *testing.T, id, alg string, notBefore, notAfter time.Time) *store.SigningKey {
 	t.Helper()
 	var priv any
 	var err error
 	if alg == "RS256" {
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+		priv, err = rsaKey()
 	} else {
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}

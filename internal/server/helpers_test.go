@@ -172,7 +172,7 @@ func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*c
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		log = slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if logTo != nil {
 		log = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -205,10 +205,35 @@ func newTestServerLogging(t *testing.T, b backend, fixedClock bool, edit func(*c
 	return &testServer{URL: ts.URL, Store: st, Clock: clk, Srv: srv, User: u}
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter writes a test server's log lines to its test's log while
+// the test runs, and drops them once its cleanups have begun: a server
+// goroutine finishing late (mail sent after the answer) may still log,
+// and t.Log after the test has ended is a data race on t (and a panic).
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+// newTestWriter is a testWriter that stops writing when t's cleanups
+// run: registered before the server's, it runs after them (cleanups run
+// last first), so what the server logs while closing still shows.
+func newTestWriter(t *testing.T) *testWriter {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
 
 func (w *testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
