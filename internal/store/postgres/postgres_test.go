@@ -38,6 +38,7 @@ func TestQueryExecModes(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	for _, mode := range []string{"exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel() // each mode has its own schemas
 			u, err := url.Parse(dsn)
 			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 				t.Skipf("LATCHKEY_TEST_POSTGRES is not a postgres:// URL: %v", err)
