@@ -340,6 +340,8 @@ var doneKeys = map[string]string{
 	"user-saved":                "console.done.user_saved",
 	"password-set":              "console.done.password_set",
 	"reset-sent":                "console.done.reset_sent",
+	"email-confirmed":           "console.done.email_confirmed",
+	"email-unconfirmed":         "console.done.email_unconfirmed",
 	"grant-revoked":             "console.done.grant_revoked",
 	"org-created":               "console.done.org_created",
 	"org-deleted":               "console.done.org_deleted",
