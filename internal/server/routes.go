@@ -339,6 +339,8 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", admin(a.DeleteMember)},
 		{"POST /admin/v1/organizations/{id}/member-invitations", admin(a.CreateMemberInvitation)},
 		{"GET /admin/v1/organizations/{id}/member-invitations", admin(a.ListMemberInvitations)},
+		{"POST /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/resend", admin(a.ResendMemberInvitation)},
+		{"POST /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/revoke", admin(a.RevokeMemberInvitation)},
 
 		{"POST /admin/v1/organizations/{id}/client-groups", admin(a.CreateGroup)},
 		{"GET /admin/v1/organizations/{id}/client-groups", admin(a.ListGroups)},
