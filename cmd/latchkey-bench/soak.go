@@ -31,16 +31,23 @@ import (
 // the interval. It is a load script, not a test: its result goes into
 // BENCHMARKS.md by hand.
 //
-//	go run ./cmd/latchkey-bench soak [--duration 30m] [--interval 1m] [--workers 4] [--postgres DSN] [--out FILE]
+//	go run ./cmd/latchkey-bench soak [--duration 30m] [--interval 1m] [--workers 8] [--rate 150] [--postgres DSN] [--out FILE]
 //
-// Refresh tokens live 10 minutes and the sweeper runs every minute, and the
-// load stops using a grant after 8 minutes, so after the first ten minutes
-// the database holds a steady working set rather than every row ever made.
+// The workers are paced together to --rate operations a second, a steady
+// load below what the server can do, so that a curve that moves shows the
+// server changing, not the load. Refresh tokens, device codes and the audit
+// log live 10 minutes, the sweeper runs every minute, and the load stops
+// using a grant after 8 minutes, so after the first ten minutes the
+// database holds a steady working set rather than every row ever made;
+// what it keeps for good are the devices invitations enrolled (a client,
+// its group membership, the invitation and its mail's record each), which
+// grow with the count the table shows.
 
 // soakOptions are the soak's command line.
 type soakOptions struct {
 	duration, interval time.Duration
 	workers            int
+	rate               float64
 	postgres           string
 	out                string
 }
@@ -51,7 +58,8 @@ func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.duration, "duration", 30*time.Minute, "how long to run the load")
 	fs.DurationVar(&o.interval, "interval", time.Minute, "how often to record a sample")
-	fs.IntVar(&o.workers, "workers", 4, "closed-loop `workers` of the mixed load")
+	fs.IntVar(&o.workers, "workers", 8, "closed-loop `workers` of the mixed load")
+	fs.Float64Var(&o.rate, "rate", 150, "operations a second the workers are paced to together (0: as fast as they go)")
 	fs.StringVar(&o.postgres, "postgres", "", "run on PostgreSQL at this `DSN` (a fresh schema, dropped afterwards) instead of SQLite")
 	fs.StringVar(&o.out, "out", "", "also write the Markdown table to this `file`")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +72,8 @@ func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
 		return nil, errors.New("--duration and --interval must be positive, and --interval no longer than --duration")
 	case o.workers < 1:
 		return nil, errors.New("--workers must be at least 1")
+	case o.rate < 0:
+		return nil, errors.New("--rate must not be negative")
 	}
 	return o, nil
 }
@@ -76,6 +86,7 @@ type soakSample struct {
 	Files      int   // open file descriptors
 	DBSize     int64 // bytes: SQLite's file and WAL, or the schema's relations
 	Ops        int   // operations that succeeded in the interval
+	Devices    int   // devices enrolled by accepted invitations so far
 	Errors     int   // wrong answers in the interval
 	P99        map[string]time.Duration
 	Load       string // the machine's one-minute load average: what else ran
@@ -142,7 +153,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	load := workload.New(env)
-	load.Retire = 8 * time.Minute
+	load.Retire, load.Rate = 8*time.Minute, o.rate
 	if err := load.SignIn(ctx, o.workers); err != nil {
 		return err
 	}
@@ -203,6 +214,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		tot := load.Stats.Totals()
 		s.Errors, lastErrors = tot.Errors()-lastErrors, tot.Errors()
+		s.Devices = tot.Ops[workload.OpInvite]
 		samples = append(samples, s)
 		progress("%s", s.line())
 	}
@@ -259,8 +271,8 @@ func schemaSize(ctx context.Context, dsn, schema string) (int64, error) {
 }
 
 func (s soakSample) line() string {
-	return fmt.Sprintf("%8s  rss %6.1f MiB  goroutines %4d  files %3d  db %7.2f MiB  ops %6d  errors %d  load %s  p99 %s",
-		s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors, s.Load, s.p99s())
+	return fmt.Sprintf("%8s  rss %6.1f MiB  goroutines %4d  files %3d  db %7.2f MiB  devices %6d  ops %6d  errors %d  load %s  p99 %s",
+		s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load, s.p99s())
 }
 
 func (s soakSample) p99s() string {
@@ -275,20 +287,24 @@ func (s soakSample) p99s() string {
 // end of the warm-up (the second soakSample) to the end.
 func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot workload.Totals) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Soak on %s: %d workers for %s, a sample every %s; %d operations (%s), %d wrong answers, %d cut short at the end.\n\n",
-		backend, o.workers, o.duration, o.interval, tot.OK(), opsList(tot.Ops), tot.Errors(), tot.Lost)
+	pace := "as fast as they go"
+	if o.rate > 0 {
+		pace = fmt.Sprintf("paced to %g operations a second", o.rate)
+	}
+	fmt.Fprintf(&b, "Soak on %s: %d workers %s for %s, a sample every %s; %d operations (%s), %d wrong answers, %d cut short at the end.\n\n",
+		backend, o.workers, pace, o.duration, o.interval, tot.OK(), opsList(tot.Ops), tot.Errors(), tot.Lost)
 	ops := []string{workload.OpDevice, workload.OpRefresh, workload.OpInvite, workload.OpClient}
-	b.WriteString("| time | RSS MiB | goroutines | open files | database MiB | operations | errors | load average |")
+	b.WriteString("| time | RSS MiB | goroutines | open files | database MiB | devices enrolled | operations | errors | load average |")
 	for _, op := range ops {
 		fmt.Fprintf(&b, " p99 %s ms |", op)
 	}
-	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for range ops {
 		b.WriteString(" ---: |")
 	}
 	b.WriteString("\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %.2f | %d | %d | %s |", s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Ops, s.Errors, s.Load)
+		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %.2f | %d | %d | %d | %s |", s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load)
 		for _, op := range ops {
 			fmt.Fprintf(&b, " %d |", s.P99[op].Milliseconds())
 		}
@@ -305,8 +321,12 @@ func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot work
 		}
 		gmin, gmax := lo(func(s soakSample) int64 { return int64(s.Goroutines) })
 		fmin, fmax := lo(func(s soakSample) int64 { return int64(s.Files) })
-		fmt.Fprintf(&b, "\nFrom %s to %s: RSS %.1f → %.1f MiB, goroutines %d–%d, open files %d–%d, database %.2f → %.2f MiB.\n",
+		fmt.Fprintf(&b, "\nFrom %s to %s: RSS %.1f → %.1f MiB, goroutines %d–%d, open files %d–%d, database %.2f → %.2f MiB",
 			first.At, last.At, mebi(first.RSS), mebi(last.RSS), gmin, gmax, fmin, fmax, mebi(first.DBSize), mebi(last.DBSize))
+		if n := last.Devices - first.Devices; n > 0 {
+			fmt.Fprintf(&b, " (%.1f KiB for each of the %d devices enrolled meanwhile)", float64(last.DBSize-first.DBSize)/1024/float64(n), n)
+		}
+		b.WriteString(".\n")
 	}
 	return b.String()
 }

@@ -66,6 +66,12 @@ type Ledger struct {
 	Invites []*Invite
 	Issued  []Issued
 	batch   int
+	// devices are the accepted Invites, for client credentials to pick
+	// from without reading every invitation; pruned is when refresh last
+	// dropped retired chains. Both keep a step's cost independent of how
+	// long the load has run.
+	devices []*Invite
+	pruned  time.Time
 }
 
 // Driver runs the mixed load against an Env and keeps its Ledger and Stats.
@@ -75,6 +81,10 @@ type Driver struct {
 	// grant (a soak's server expires refresh tokens; the load must not
 	// count the end of their life as wrong answers).
 	Retire time.Duration
+	// Rate, when not zero, paces the workers together to at most this many
+	// operations a second, so that a soak measures a server at a steady
+	// load below what it can do, not one driven as hard as it goes.
+	Rate float64
 
 	Ledger Ledger
 	Stats  Stats
@@ -96,7 +106,8 @@ const (
 
 var mix = []string{OpDevice, OpRefresh, OpRefresh, OpInvite, OpClient, OpRefresh}
 
-// Run drives workers closed-loop workers until ctx ends. Each worker
+// Run drives workers closed-loop workers until ctx ends, paced to Rate
+// when it is set. Each worker
 // cycles through the mix; a request that got no answer is recorded as in
 // flight in the Ledger (the caller settles it once the server is back).
 func (d *Driver) Run(ctx context.Context, workers int) {
@@ -104,10 +115,23 @@ func (d *Driver) Run(ctx context.Context, workers int) {
 	d.Ledger.mu.Lock()
 	d.Ledger.batch++
 	d.Ledger.mu.Unlock()
+	var pace <-chan time.Time
+	if d.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / d.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; ctx.Err() == nil; i++ {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-ctx.Done():
+						return
+					}
+				}
 				if !d.step(ctx, mix[i%len(mix)]) {
 					// No answer: the server is gone or going. Do not spin.
 					select {
@@ -223,13 +247,18 @@ func (d *Driver) refresh(ctx context.Context) (lost bool, err error) {
 	l := &d.Ledger
 	l.mu.Lock()
 	var c *Chain
-	if d.Retire > 0 {
+	if d.Retire > 0 && time.Since(l.pruned) > time.Second {
+		l.pruned = time.Now()
 		l.Chains = slices.DeleteFunc(l.Chains, func(x *Chain) bool {
 			return !x.busy && !x.InFlight && (x.Ended != "" || time.Since(x.Since) > d.Retire)
 		})
 	}
-	for _, i := range rand.Perm(len(l.Chains)) {
-		if x := l.Chains[i]; !x.busy && !x.InFlight && x.Ended == "" {
+	// From a random place on, the first chain no one holds; a retired one
+	// not yet pruned is passed over.
+	n := len(l.Chains)
+	for i, start := 0, rand.IntN(max(n, 1)); i < n; i++ {
+		x := l.Chains[(start+i)%n]
+		if !x.busy && !x.InFlight && x.Ended == "" && (d.Retire == 0 || time.Since(x.Since) <= d.Retire) {
 			c = x
 			break
 		}
@@ -306,6 +335,7 @@ func (d *Driver) accept(ctx context.Context, inv *Invite) (lost bool, err error)
 		return false, fmt.Errorf("accept invitation %s: %s", inv.ID, a)
 	}
 	inv.Accepted, inv.ClientID, inv.Secret = true, a.str("clientId"), a.str("clientSecret")
+	l.devices = append(l.devices, inv)
 	return false, nil
 }
 
@@ -313,17 +343,14 @@ func (d *Driver) accept(ctx context.Context, inv *Invite) (lost bool, err error)
 func (d *Driver) clientCredentials(ctx context.Context) (lost bool, err error) {
 	l := &d.Ledger
 	l.mu.Lock()
-	var devs []*Invite
-	for _, inv := range l.Invites {
-		if inv.Accepted {
-			devs = append(devs, inv)
-		}
+	var dev *Invite
+	if len(l.devices) > 0 {
+		dev = l.devices[rand.IntN(len(l.devices))]
 	}
 	l.mu.Unlock()
-	if len(devs) == 0 {
+	if dev == nil {
 		return d.invite(ctx)
 	}
-	dev := devs[rand.IntN(len(devs))]
 	a := d.Env.Token(ctx, url.Values{"grant_type": {"client_credentials"}}, dev.ClientID, dev.Secret)
 	if a.Lost() {
 		return true, a.Err
@@ -400,6 +427,7 @@ func (d *Driver) Settle(ctx context.Context) ([]Settled, error) {
 		inv.InFlight, inv.Batch = false, l.batch
 		if a.Status == http.StatusCreated {
 			inv.Accepted, inv.ClientID, inv.Secret = true, a.str("clientId"), a.str("clientSecret")
+			l.devices = append(l.devices, inv)
 		}
 	}
 	return out, nil

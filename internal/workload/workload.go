@@ -44,16 +44,20 @@ const (
 // access tokens that outlive a slow run on a loaded machine (the crash
 // test introspects every access token a client got, and polls every
 // redeemed code again at the end), and invitation mail to mailboxPort on
-// loopback; refresh tokens live refreshLifetime when it is not zero. The
-// caller adds listen, database and admin_token.
-func ServerConfig(mailboxPort int, refreshLifetime time.Duration) string {
-	tokens := "access_token_lifetime: 1h"
-	if refreshLifetime > 0 {
-		tokens += fmt.Sprintf(", refresh_lifetime: %s, refresh_idle_lifetime: %s", refreshLifetime, refreshLifetime)
+// loopback. A lifetime other than zero shortens what the sweeper deletes
+// to it: refresh tokens, device codes and the audit log (a soak reaches in
+// minutes the steady state a server reaches in a year). The caller adds
+// listen, database and admin_token.
+func ServerConfig(mailboxPort int, lifetime time.Duration) string {
+	tokens, deviceLifetime, audit := "access_token_lifetime: 1h", "30m", ""
+	if lifetime > 0 {
+		tokens += fmt.Sprintf(", refresh_lifetime: %s, refresh_idle_lifetime: %s", lifetime, lifetime)
+		deviceLifetime = lifetime.String()
+		audit = fmt.Sprintf("audit: {retention: %s}\n", lifetime)
 	}
 	return fmt.Sprintf(`device:
   interval: 1s
-  lifetime: 30m
+  lifetime: %s
   requests_per_client_per_minute: 0
   requests_per_ip_per_minute: 0
   user_code: {length: 12, group: 4}
@@ -64,7 +68,7 @@ login: {attempts_per_account: 10000, attempts_per_ip: 10000, account_ceiling: 10
 invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s, mails_per_organization_per_hour: 0, mails_per_sender_per_hour: 0}
 tokens: {%s}
 smtp: {host: 127.0.0.1, port: %d, tls: none, from: "Latchkey <noreply@latchkey.test>"}
-`, tokens, mailboxPort)
+%s`, deviceLifetime, tokens, mailboxPort, audit)
 }
 
 // Env is a provisioned Latchkey: where it is and the credentials Provision

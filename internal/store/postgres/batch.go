@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -20,7 +19,8 @@ import (
 // each one statement, and alone each costs a round trip and a commit: on a
 // small machine the server's per-statement work, the context switches and
 // the commit's WAL flush cost more than the statement itself. So these
-// writes go to a batcher, which sends whatever is queued (up to maxBatch)
+// writes go to a batcher, which sends whatever is queued (up to
+// sqlstore.MaxBatch, gathered by a sqlstore.Batcher)
 // as one pgx.Batch: pipelined on one pooled connection, one round trip, one
 // implicit transaction, one commit.
 //
@@ -47,10 +47,6 @@ import (
 // a row another instance has locked. (More workers per batcher, tried for
 // rotations, made smaller batches and more commits, each a WAL flush, and
 // were slower.)
-
-// maxBatch bounds a batch: more than the requests a busy instance has in
-// flight, few enough that a batch holds its row locks briefly.
-const maxBatch = 64
 
 // write is one single-statement write for a batcher.
 type write struct {
@@ -85,6 +81,7 @@ type undo struct {
 
 // batcher sends queued writes in shared batches.
 type batcher struct {
+	q    *sqlstore.Batcher[*write]
 	pool *pgxpool.Pool
 	// soft: the batches commit with synchronous_commit off.
 	soft bool
@@ -95,22 +92,10 @@ type batcher struct {
 	// not find them done (a refresh token rotation, which a retry would
 	// take for reuse). One round trip more per batch.
 	explicit bool
-	reqs     chan *write
-	quit     chan struct{}
-	closing  sync.Once
-	stopped  sync.WaitGroup
-
-	// What Stats reports: batches, the writes in them, the full ones, and
-	// the writes waiting to be taken.
-	batches, writes, full atomic.Uint64
-	waiting               atomic.Int64
 }
 
 // stats is the batcher's counts, named name.
-func (b *batcher) stats(name string) store.BatcherStats {
-	return store.BatcherStats{Name: name, Batches: b.batches.Load(), Writes: b.writes.Load(), Full: b.full.Load(),
-		Waiting: b.waiting.Load(), MaxBatch: maxBatch}
-}
+func (b *batcher) stats(name string) store.BatcherStats { return b.q.Stats(name) }
 
 var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
 
@@ -125,9 +110,7 @@ func newExplicitBatcher(pool *pgxpool.Pool) *batcher {
 }
 
 func startBatcher(b *batcher) *batcher {
-	b.reqs, b.quit = make(chan *write), make(chan struct{})
-	b.stopped.Add(1)
-	go b.run()
+	b.q = sqlstore.NewBatcher(b.commit, errClosed)
 	return b
 }
 
@@ -135,16 +118,8 @@ func startBatcher(b *batcher) *batcher {
 // already (mapErr), or w.ctx's.
 func (b *batcher) do(w *write) error {
 	w.done = make(chan error, 1)
-	b.waiting.Add(1)
-	select {
-	case b.reqs <- w:
-		b.waiting.Add(-1)
-	case <-b.quit:
-		b.waiting.Add(-1)
-		return errClosed
-	case <-w.ctx.Done():
-		b.waiting.Add(-1)
-		return w.ctx.Err()
+	if err := b.q.Enqueue(w.ctx, w); err != nil {
+		return err
 	}
 	select {
 	case err := <-w.done:
@@ -158,45 +133,7 @@ func (b *batcher) do(w *write) error {
 
 // close stops the batcher once the batch in hand is answered; writes still
 // waiting to be taken answer errClosed. Closing twice is harmless.
-func (b *batcher) close() {
-	b.closing.Do(func() { close(b.quit) })
-	b.stopped.Wait()
-}
-
-func (b *batcher) run() {
-	defer b.stopped.Done()
-	batch := make([]*write, 0, maxBatch)
-	for {
-		// Once closing, take nothing more.
-		select {
-		case <-b.quit:
-			return
-		default:
-		}
-		select {
-		case w := <-b.reqs:
-			batch = append(batch[:0], w)
-		case <-b.quit:
-			return
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-b.reqs:
-				batch = append(batch, w)
-			default:
-				break gather
-			}
-		}
-		b.batches.Add(1)
-		b.writes.Add(uint64(len(batch)))
-		if len(batch) == maxBatch {
-			b.full.Add(1)
-		}
-		b.commit(batch)
-		clear(batch) // let the answered writes go
-	}
-}
+func (b *batcher) close() { b.q.Close() }
 
 // commit sends batch and answers every write in it.
 func (b *batcher) commit(batch []*write) {

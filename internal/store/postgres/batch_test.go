@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
@@ -74,7 +75,7 @@ func openBatchStore(t *testing.T, params url.Values) (*Store, *pgx.Conn) {
 func manualBatchers(s *Store) *batcher {
 	s.polls.close()
 	s.writes.close()
-	b := &batcher{pool: s.pool, reqs: make(chan *write), quit: make(chan struct{})}
+	b := &batcher{pool: s.pool, q: sqlstore.NewBatcher[*write](nil, errClosed)}
 	s.polls, s.writes = b, b
 	return b
 }
@@ -82,13 +83,15 @@ func manualBatchers(s *Store) *batcher {
 // take receives n queued writes.
 func take(t *testing.T, b *batcher, n int) []*write {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
 	ws := make([]*write, n)
 	for i := range ws {
-		select {
-		case ws[i] = <-b.reqs:
-		case <-time.After(10 * time.Second):
+		w, err := b.q.Take(ctx)
+		if err != nil {
 			t.Fatalf("%d writes queued after 10s, want %d", i, n)
 		}
+		ws[i] = w
 	}
 	return ws
 }

@@ -4,16 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync"
-	"sync/atomic"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlstore"
 )
 
 // Group commit. Every write in SQLite ends in a commit that appends frames
 // to the WAL and takes and drops file locks. The hot writes (new device
 // authorizations, throttle hits, refresh token rotations) therefore go
-// through one goroutine that runs whatever is queued (up to maxBatch writes)
+// through one goroutine that runs whatever is queued (up to MaxBatch writes)
 // in one transaction. Each write is still atomic on its own: a failed
 // statement is rolled back alone, and the others commit; a write of several
 // statements makes sure a failure leaves nothing half done
@@ -22,40 +21,24 @@ import (
 // transaction has committed, so nothing answers success that did not
 // commit. Under no load a batch holds one write, as before.
 
-const maxBatch = 64
-
 type writeReq struct {
 	ctx  context.Context
 	fn   func(c conn) error
 	done chan error
 }
 
-// batcher runs queued writes in shared transactions.
+// batcher runs queued writes in shared transactions on the writer pool.
 type batcher struct {
-	w       *pool
-	reqs    chan writeReq
-	quit    chan struct{}
-	closing sync.Once
-	stopped sync.WaitGroup
-
-	// What Stats reports: batches, the writes in them, the full ones, and
-	// the writes waiting to be taken.
-	batches, writes, full atomic.Uint64
-	waiting               atomic.Int64
-}
-
-// stats is the batcher's counts, named name.
-func (b *batcher) stats(name string) store.BatcherStats {
-	return store.BatcherStats{Name: name, Batches: b.batches.Load(), Writes: b.writes.Load(), Full: b.full.Load(),
-		Waiting: b.waiting.Load(), MaxBatch: maxBatch}
+	q    *sqlstore.Batcher[writeReq]
+	w    *pool
+	errs []error // commit's, one a write of the batch in hand
 }
 
 var errClosed = errors.New("sqlite: store is closed")
 
 func newBatcher(w *pool) *batcher {
-	b := &batcher{w: w, reqs: make(chan writeReq), quit: make(chan struct{})}
-	b.stopped.Add(1)
-	go b.run()
+	b := &batcher{w: w, errs: make([]error, sqlstore.MaxBatch)}
+	b.q = sqlstore.NewBatcher(b.run, errClosed)
 	return b
 }
 
@@ -64,16 +47,8 @@ func newBatcher(w *pool) *batcher {
 // when fn succeeded and the commit did not.
 func (b *batcher) do(ctx context.Context, fn func(c conn) error) error {
 	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	b.waiting.Add(1)
-	select {
-	case b.reqs <- req:
-		b.waiting.Add(-1)
-	case <-b.quit:
-		b.waiting.Add(-1)
-		return errClosed
-	case <-ctx.Done():
-		b.waiting.Add(-1)
-		return ctx.Err()
+	if err := b.q.Enqueue(ctx, req); err != nil {
+		return err
 	}
 	// Once taken, the write is in a transaction that will commit or fail
 	// soon: wait for it, so the answer says what happened.
@@ -81,40 +56,17 @@ func (b *batcher) do(ctx context.Context, fn func(c conn) error) error {
 }
 
 // close stops the batcher after the batch in hand; closing twice is harmless.
-func (b *batcher) close() {
-	b.closing.Do(func() { close(b.quit) })
-	b.stopped.Wait()
-}
+func (b *batcher) close() { b.q.Close() }
 
-func (b *batcher) run() {
-	defer b.stopped.Done()
-	batch := make([]writeReq, 0, maxBatch)
-	errs := make([]error, maxBatch)
-	for {
-		select {
-		case r := <-b.reqs:
-			batch = append(batch[:0], r)
-		case <-b.quit:
-			return
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		b.batches.Add(1)
-		b.writes.Add(uint64(len(batch)))
-		if len(batch) == maxBatch {
-			b.full.Add(1)
-		}
-		b.commit(batch, errs[:len(batch)])
-		for i, r := range batch {
-			r.done <- errs[i]
-		}
+// stats is the batcher's counts, named name.
+func (b *batcher) stats(name string) store.BatcherStats { return b.q.Stats(name) }
+
+// run commits one batch and answers each of its writes.
+func (b *batcher) run(batch []writeReq) {
+	errs := b.errs[:len(batch)]
+	b.commit(batch, errs)
+	for i, r := range batch {
+		r.done <- errs[i]
 	}
 }
 
