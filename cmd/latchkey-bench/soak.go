@@ -190,6 +190,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if !running && len(samples) > 0 && time.Since(start)-samples[len(samples)-1].At < o.interval/2 {
+			break // the last tick was the end: its sample is taken
+		}
 		s := soakSample{At: time.Since(start).Round(time.Second), P99: map[string]time.Duration{}}
 		if s.RSS, _, err = p.memory(); err != nil {
 			return fmt.Errorf("memory: %w (the server exited?)\n%s", err, p.log)

@@ -73,7 +73,9 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 	now := g.Now()
 	w := throttle.Window{Length: g.Window}
 	ipKey := "clientauth:ip:" + clientip.ThrottleKey(clientip.Addr(ctx))
-	clientKey := "clientauth:client:" + creds.ID
+	// The client's key is needed only when the address has failed, or
+	// fails now: not in the common case of a right secret.
+	clientKey := func() string { return "clientauth:client:" + creds.ID }
 	ipFailures, err := g.ipCount(ctx, w, ipKey, max(g.PerIP, g.PerClient), now)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 		return nil, g.refuse(w, now)
 	}
 	if g.PerClient > 0 && ipFailures > 0 {
-		n, err := w.Count(ctx, g.Store, clientKey, now)
+		n, err := w.Count(ctx, g.Store, clientKey(), now)
 		if err != nil {
 			return nil, fmt.Errorf("count client authentication failures: %w", err)
 		}
@@ -99,7 +101,7 @@ func (g *Guard) Authenticate(ctx context.Context, clients Clients, creds oauth.C
 	// wrong way (which only its holder can send, but counting it costs the
 	// holder nothing it would not fix at once).
 	secevent.Log(ctx, g.Log, secevent.Event{Name: secevent.ClientAuth, Outcome: secevent.Failure, ClientID: creds.ID, Reason: "wrong client secret or unknown client"})
-	for _, key := range []string{ipKey, clientKey} {
+	for _, key := range []string{ipKey, clientKey()} {
 		n, _, herr := w.Hit(ctx, g.Store, key, now)
 		if herr != nil {
 			return nil, fmt.Errorf("count client authentication failure: %w", herr)

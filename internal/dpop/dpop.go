@@ -42,6 +42,14 @@ const (
 	NonceHeader = "DPoP-Nonce"
 )
 
+// headerKey is Header as a request's Header map keys it: looked up
+// directly, every token request without a proof is spared canonicalizing
+// "DPoP" (which allocates) just to find it absent.
+var headerKey = http.CanonicalHeaderKey(Header)
+
+// Sent reports whether r carries a DPoP header, well-formed or not.
+func Sent(r *http.Request) bool { return len(r.Header[headerKey]) > 0 }
+
 // Algorithms are the JWS algorithms a proof may be signed with, for
 // dpop_signing_alg_values_supported (RFC 9449 §5.1). Neither none nor an
 // HMAC: a proof is signed with the private half of the key it carries.
@@ -93,7 +101,7 @@ type Checker struct {
 // (invalid_dpop_proof, or use_dpop_nonce with a fresh nonce to send) for a
 // bad one.
 func (c *Checker) Check(ctx context.Context, r *http.Request, t Target) (*Proof, error) {
-	values := r.Header.Values(Header)
+	values := r.Header[headerKey]
 	switch len(values) {
 	case 0:
 		return nil, nil

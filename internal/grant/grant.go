@@ -136,7 +136,7 @@ func (h *Handler) Exchange(ctx context.Context, req *Request) (*token.Response, 
 // provides nonces sends the current one with every answer to a request
 // with a proof (RFC 9449 §8.2), so the client has it for the next.
 func (h *Handler) proof(w http.ResponseWriter, r *http.Request) (*dpop.Proof, error) {
-	if len(r.Header.Values(dpop.Header)) == 0 {
+	if !dpop.Sent(r) {
 		return nil, nil
 	}
 	if h.DPoP == nil {

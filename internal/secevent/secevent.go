@@ -56,9 +56,11 @@ type Event struct {
 }
 
 // Log writes e at info on log, with the request's address from ctx
-// (clientip.Addr). A nil log writes nothing.
+// (clientip.Addr). A nil log, or one that does not write info, writes
+// nothing: then the line's fields are not even assembled, since the
+// token endpoint logs one per token it issues.
 func Log(ctx context.Context, log *slog.Logger, e Event) {
-	if log == nil {
+	if log == nil || !log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, Message,

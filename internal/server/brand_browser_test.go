@@ -148,17 +148,17 @@ type walkWords struct {
 
 var walkLanguages = []walkWords{
 	{lang: "en", signInFor: "Sign in to connect Living Room TV",
-		agent:   "an app that calls itself “Go-http-client”, at the address 127.0.0.1",
+		agent:   "Go-http-client, at the address 127.0.0.1",
 		justNow: "less than a minute ago", otherNet: "another network",
 		footer: []string{"Help and support", "Terms", "Privacy"}, axe: true},
 	// Finnish, for its long words, and for the accessibility of a page in
 	// another language.
 	{lang: "fi", signInFor: "Kirjaudu sisään ja yhdistä Living Room TV",
-		agent:   "sovellus, joka kutsuu itseään nimellä ”Go-http-client”, osoitteesta 127.0.0.1",
+		agent:   "Go-http-client, osoitteesta 127.0.0.1",
 		justNow: "alle minuutti sitten", otherNet: "toisesta verkosta",
 		footer: []string{"Ohjeet ja tuki", "Käyttöehdot", "Tietosuoja"}, axe: true},
 	{lang: "de", signInFor: "Anmelden, um Living Room TV zu verbinden",
-		agent:   "eine App, die sich „Go-http-client“ nennt, unter der Adresse 127.0.0.1",
+		agent:   "Go-http-client, unter der Adresse 127.0.0.1",
 		justNow: "vor weniger als einer Minute", otherNet: "anderen Netzwerk",
 		footer: []string{"Hilfe und Support", "Nutzungsbedingungen", "Datenschutz"}},
 }
@@ -275,8 +275,8 @@ func brandedWalk(t *testing.T, w walkWords) {
 	visit("login")
 	signIn(t, bctx, personEmail, personPassword)
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
-	// Where and when, in words: the test's device is Go's HTTP client, on
-	// this machine's network.
+	// Where and when, in words: the test's device is Go's HTTP client,
+	// which uap-go names, on this machine's network.
 	if text := pageText(t, bctx); !strings.Contains(text, w.agent) ||
 		!strings.Contains(text, w.justNow) || strings.Contains(text, w.otherNet) {
 		t.Errorf("confirm page: %s", text)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,6 +23,19 @@ func tenDukeDevice(s *testServer) *oauth2.Config {
 	}}
 }
 
+// samsungTV is the User-Agent of a Samsung TV's web engine (Tizen 7).
+const samsungTV = "Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/5.0 Chrome/94.0.4606.31 TV Safari/537.36"
+
+// userAgentTransport sends every request with its User-Agent, as a
+// device's own HTTP stack does.
+type userAgentTransport string
+
+func (ua userAgentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", string(ua))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 // inputValue is the value of the form field sel.
 func inputValue(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
@@ -36,13 +50,16 @@ func inputValue(t *testing.T, ctx context.Context, sel string) string {
 // 10Duke's verification URIs; the person opens verification_uri_complete
 // with 10Duke's flow=register and login_hint, lands on the registration
 // page with the email filled in, creates an account, and comes to the
-// confirm page of the device's code, where only the click approves. Then
+// confirm page of the device's code, which names what asked ("Samsung
+// Internet on Tizen", by uap-go) and where only the click approves. Then
 // a second device's link with login_hint alone opens sign-in with the
 // email filled in.
 func TestDeviceFlowOptionsInBrowser(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, false, nil)
-	ctx := t.Context()
+	// The device is a Samsung TV's app, whose requests carry its browser
+	// engine's User-Agent: the confirm page names it.
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, &http.Client{Transport: userAgentTransport(samsungTV)})
 	conf := tenDukeDevice(s)
 	da, err := conf.DeviceAuth(ctx)
 	if err != nil {
@@ -77,7 +94,7 @@ func TestDeviceFlowOptionsInBrowser(t *testing.T) {
 	waitFor(t, bctx, `button[name=decision][value=approve]`)
 	screenshots(t, bctx, "confirm-after-register")
 	text := pageText(t, bctx)
-	for _, want := range []string{da.UserCode, "Living Room TV", email} {
+	for _, want := range []string{da.UserCode, "Living Room TV", email, "Samsung Internet on Tizen"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("confirm page after registering lacks %q:\n%s", want, text)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // TestTOTPInBrowser: with accounts.second_factor all, a person signing in
@@ -22,11 +23,18 @@ import (
 // recovery codes, with the way back to the device page they started
 // from. Signing in again asks for a code after the password: the
 // code already used is refused, the next one works; a recovery code works
-// once. Both backends, headless Chromium.
+// once. Last, someone whose only second factor is a passkey gives the
+// right password and is asked for the passkey, with its button (the
+// notice login.use_passkey). Both backends, headless Chromium.
 func TestTOTPInBrowser(t *testing.T) {
 	t.Parallel()
 	onEachBackend(t, func(t *testing.T, b backend) {
-		s, _ := accountServer(t, b, func(c *config.Config) { c.Accounts.SecondFactor = "all" })
+		s, _ := accountServer(t, b, func(c *config.Config) {
+			c.Accounts.SecondFactor = "all"
+			// localhost, which browsers take as a WebAuthn relying party,
+			// so the sign-in page offers passkeys (passkeyServer).
+			c.Issuer = strings.Replace(c.Issuer, "127.0.0.1", "localhost", 1)
+		})
 		bctx := browserWithin(t, 3*time.Minute)
 		code := func(secret string) string {
 			c, err := totp.GenerateCode(secret, s.Clock.Now())
@@ -109,6 +117,22 @@ func TestTOTPInBrowser(t *testing.T) {
 		if n, _ := s.Store.CountRecoveryCodes(t.Context(), s.User.ID); n != 9 {
 			t.Errorf("recovery codes left: %d, want 9", n)
 		}
+
+		// Someone whose only second factor is a passkey gets no session
+		// from the right password: the page asks for the passkey.
+		now := time.Now()
+		kim := &store.User{ID: "u-kim", Email: "kim@example.com", Name: "Kim Key", PasswordHash: s.User.PasswordHash,
+			EmailVerified: true, CreatedAt: now, UpdatedAt: now}
+		mustDo(t, s.Store.CreateUser(t.Context(), kim))
+		mustDo(t, s.Store.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-kim", UserID: kim.ID, PublicKey: []byte{1},
+			Name: "Phone", AAGUID: make([]byte, 16), CreatedAt: now}))
+		navigate(t, bctx, s.URL+"/login") // the last step left no one signed in
+		signIn(t, bctx, kim.Email, personPassword)
+		waitFor(t, bctx, `#passkey-login button`)
+		if text := pageText(t, bctx); !strings.Contains(text, "sign in with your passkey") || strings.Contains(text, "Signed in as") {
+			t.Errorf("the right password of someone whose second factor is a passkey:\n%s", text)
+		}
+		screenshots(t, bctx, "login-use-passkey")
 	})
 }
 

@@ -98,9 +98,8 @@ func agentWords(loc *i18n.Locale, ua string) string {
 	if ua == "" {
 		return ""
 	}
-	browser, os, bot := parseAgent(ua)
+	browser, os := parseAgent(ua)
 	switch {
-	case bot:
 	case browser != "" && os != "":
 		return loc.T("agent.on", "browser", browser, "os", os)
 	case browser != "":
