@@ -35,10 +35,11 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (*store.User, error)
 	ListUsers(ctx context.Context) ([]*store.User, error)
 	UpdateUser(ctx context.Context, u *store.User) error
+	// UpdateUserEndSessions is UpdateUser ending the user's sessions with
+	// their attached grants, as a reset does, in the same transaction
+	// (PatchUser with a password).
+	UpdateUserEndSessions(ctx context.Context, u *store.User, now time.Time) (int, error)
 	DeleteUser(ctx context.Context, id string) error
-	// SetPassword ends the user's sessions with their attached grants,
-	// as a reset does (PatchUser with a password).
-	SetPassword(ctx context.Context, userID, passwordHash, keepSession string, now time.Time) (int, error)
 
 	ListGrantsByUser(ctx context.Context, userID string) ([]*store.Grant, error)
 	GetGrant(ctx context.Context, id string) (*store.Grant, error)

@@ -97,6 +97,8 @@ func operations(a *API) []operation {
 		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", a.DeleteMember},
 		{"POST /admin/v1/organizations/{id}/member-invitations", a.CreateMemberInvitation},
 		{"GET /admin/v1/organizations/{id}/member-invitations", a.ListMemberInvitations},
+		{"POST /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/resend", a.ResendMemberInvitation},
+		{"POST /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/revoke", a.RevokeMemberInvitation},
 		{"POST /admin/v1/organizations/{id}/client-groups", a.CreateGroup},
 		{"GET /admin/v1/organizations/{id}/client-groups", a.ListGroups},
 		{"GET /admin/v1/organizations/{id}/client-groups/{group_id}", a.GetGroup},

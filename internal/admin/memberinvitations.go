@@ -56,3 +56,39 @@ func (a *API) ListMemberInvitations(w http.ResponseWriter, r *http.Request) erro
 	}
 	return oauth.WriteJSON(w, http.StatusOK, out)
 }
+
+// ResendMemberInvitation serves POST
+// /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/resend:
+// a pending invitation gets a new token and its email goes out again with
+// the new link; the old link stops working. It keeps its expiry.
+func (a *API) ResendMemberInvitation(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.orgStore(); err != nil {
+		return err
+	}
+	if err := oauth.ReadEmptyJSON(w, r); err != nil {
+		return err
+	}
+	inv, err := a.Orgs.ResendMember(r.Context(), r.PathValue("id"), r.PathValue("member_invitation_id"), org.InvitedByAdmin)
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, org.MemberInvitationView(inv, a.now()))
+}
+
+// RevokeMemberInvitation serves POST
+// /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/revoke:
+// a pending invitation's link stops working and its unsent email is
+// cancelled.
+func (a *API) RevokeMemberInvitation(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.orgStore(); err != nil {
+		return err
+	}
+	if err := oauth.ReadEmptyJSON(w, r); err != nil {
+		return err
+	}
+	inv, err := a.Orgs.RevokeMember(r.Context(), r.PathValue("id"), r.PathValue("member_invitation_id"))
+	if err != nil {
+		return err
+	}
+	return oauth.WriteJSON(w, http.StatusOK, org.MemberInvitationView(inv, a.now()))
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/org"
 	"github.com/latchkey/latchkey/internal/store"
@@ -269,4 +270,57 @@ func TestMemberInvitationsAPI(t *testing.T) {
 		t.Errorf("list: %d %s", w.Code, w.Body)
 	}
 	wantError(t, f.do(t, "GET", "/admin/v1/organizations/nope/member-invitations", ""), 404, codeNotFound, "")
+}
+
+// TestMemberInvitationResendRevokeAPI: the admin token resends a pending
+// member invitation (a new token, the same expiry) and revokes it; one of
+// another organization is 404 through this one's path, a body other than
+// {} is 400, an ended one 409; each change is in the audit log.
+func TestMemberInvitationResendRevokeAPI(t *testing.T) {
+	t.Parallel()
+	f := newOrgFixture(t)
+	f.api.Orgs.Audit = &audit.Log{Store: f.store, Now: f.api.Now, Rand: rand.Reader}
+	ctx := t.Context()
+	for _, id := range []string{"acme", "globex"} {
+		mustCreate(t, f.store.CreateOrganization(ctx, &store.Organization{ID: id, Name: id}))
+	}
+	w := f.do(t, "POST", "/admin/v1/organizations/acme/member-invitations", `{"email":"grace@example.com","role":"member"}`)
+	inv := decode[org.MemberInvitationJSON](t, w)
+	w = f.do(t, "POST", "/admin/v1/organizations/globex/member-invitations", `{"email":"grace@example.com","role":"member"}`)
+	other := decode[org.MemberInvitationJSON](t, w)
+	before, err := f.store.GetMemberInvitation(ctx, inv.ID)
+	mustCreate(t, err)
+
+	base := "/admin/v1/organizations/acme/member-invitations/"
+	wantError(t, f.do(t, "POST", base+other.ID+"/resend", ""), 404, codeNotFound, "")
+	wantError(t, f.do(t, "POST", base+other.ID+"/revoke", ""), 404, codeNotFound, "")
+	wantError(t, f.do(t, "POST", base+inv.ID+"/resend", `{"email":"x@example.com"}`), 400, oauth.InvalidRequest, "")
+
+	w = f.do(t, "POST", base+inv.ID+"/resend", "")
+	if got := decode[org.MemberInvitationJSON](t, w); w.Code != 200 || got.State != "pending" || got.ExpiresAt != inv.ExpiresAt {
+		t.Errorf("resend: %d %s", w.Code, w.Body)
+	}
+	after, err := f.store.GetMemberInvitation(ctx, inv.ID)
+	mustCreate(t, err)
+	if after.TokenHash == before.TokenHash || after.MailID == before.MailID {
+		t.Error("resending kept the old token or mail")
+	}
+	w = f.do(t, "POST", base+inv.ID+"/revoke", "{}")
+	if got := decode[org.MemberInvitationJSON](t, w); w.Code != 200 || got.State != "revoked" {
+		t.Errorf("revoke: %d %s", w.Code, w.Body)
+	}
+	wantError(t, f.do(t, "POST", base+inv.ID+"/revoke", ""), 409, codeConflict, "")
+	wantError(t, f.do(t, "POST", base+inv.ID+"/resend", ""), 409, codeConflict, "")
+	if g, err := f.store.GetMemberInvitation(ctx, other.ID); err != nil || g.Status != store.InvitationPending {
+		t.Errorf("globex's invitation after acme's path was tried: %+v %v", g, err)
+	}
+	es, err := f.store.QueryAudit(ctx, store.AuditQuery{Limit: 100})
+	mustCreate(t, err)
+	kinds := map[string]int{}
+	for _, e := range es {
+		kinds[e.Kind]++
+	}
+	if kinds[audit.MemberInvitationResend] != 1 || kinds[audit.MemberInvitationRevoke] != 1 {
+		t.Errorf("audit: %v", kinds)
+	}
 }

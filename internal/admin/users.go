@@ -145,16 +145,17 @@ func (a *API) ChangeUser(ctx context.Context, id string, req *UserRequest) (*sto
 		return nil, err
 	}
 	u.UpdatedAt = a.now()
-	if err := a.Store.UpdateUser(ctx, u); err != nil {
-		return nil, storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
-	}
 	if req.Password != nil {
 		// A password an admin sets ends every session of the user and the
 		// attached clients' grants approved in them, as a reset does
-		// (docs/security.md ACC-05).
-		if _, err := a.Store.SetPassword(ctx, u.ID, u.PasswordHash, "", a.now()); err != nil {
-			return nil, storeError(err, "there is no user "+u.ID, "")
-		}
+		// (docs/security.md ACC-05), in the change's own transaction: no
+		// new password stands while the old sessions live on.
+		_, err = a.Store.UpdateUserEndSessions(ctx, u, u.UpdatedAt)
+	} else {
+		err = a.Store.UpdateUser(ctx, u)
+	}
+	if err != nil {
+		return nil, storeError(err, "there is no user "+u.ID, "a user with email "+u.Email+" exists already")
 	}
 	a.log().InfoContext(ctx, "admin: user updated", "user_id", u.ID, "new_password", req.Password != nil)
 	a.record(ctx, audit.Change{Kind: audit.UserUpdate, TargetID: u.ID, Before: before, After: userChange(u, req.Password != nil)})

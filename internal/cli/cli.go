@@ -75,6 +75,7 @@ var commands = []command{
 	{"orgs", "manage organizations and their members through the admin API", orgsGroup.run},
 	{"groups", "manage organizations' device client groups through the admin API", groupsGroup.run},
 	{"invitations", "invite devices into client groups through the admin API", invitationsGroup.run},
+	{"member-invitations", "invite people into organizations by email through the admin API", memberInvitationsGroup.run},
 	{"grants", "list or revoke users' grants through the admin API", grantsGroup.run},
 	{"api-keys", "manage the service API's keys through the admin API", apiKeysGroup.run},
 	{"audit", "show who changed what (the audit log) through the admin API", runAudit},

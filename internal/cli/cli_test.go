@@ -31,7 +31,7 @@ func TestHelp(t *testing.T) {
 	for _, c := range commands {
 		all = append(all, []string{c.name})
 	}
-	for _, g := range []group{clientsGroup, usersGroup, orgsGroup, groupsGroup, invitationsGroup, grantsGroup, keysGroup} {
+	for _, g := range []group{clientsGroup, usersGroup, orgsGroup, groupsGroup, invitationsGroup, memberInvitationsGroup, grantsGroup, keysGroup} {
 		for _, s := range g.subs() {
 			all = append(all, []string{g.name, s.name})
 		}
@@ -69,6 +69,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"groups", "add-client"}, []string{"endpoint", "org", "token"}},
 		{[]string{"orgs", "add-member"}, []string{"endpoint", "json", "role", "token"}},
 		{[]string{"invitations", "show"}, []string{"endpoint", "json", "token"}},
+		{[]string{"member-invitations", "create"}, []string{"email", "endpoint", "json", "org", "role", "token"}},
+		{[]string{"member-invitations", "revoke"}, []string{"endpoint", "json", "org", "token", "yes"}},
 		{[]string{"grants", "revoke"}, []string{"endpoint", "token", "yes"}},
 	} {
 		_, stdout, _ := runCLI(t, "", append(tt.args, "-h")...)

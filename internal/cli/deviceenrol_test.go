@@ -279,3 +279,72 @@ func mustDoCLI(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestMemberInvitationCommands: `latchkey member-invitations` against a
+// whole server: an operator invites a person by email with a role, lists
+// the invitations, resends one named by its address (a new token), and
+// revokes it (asking first; --yes); a second pending invitation of the
+// address, an unknown role, another organization's invitation through
+// this one, and revoking twice are refused with the API's reasons.
+func TestMemberInvitationCommands(t *testing.T) {
+	t.Parallel()
+	e := startServer(t)
+	ctx := t.Context()
+	e.mustOrgCLI(t, "orgs", "create", "--id", "acme", "--name", "Acme Sensors")
+	e.mustOrgCLI(t, "orgs", "create", "--id", "globex", "--name", "Globex")
+	if out := e.mustOrgCLI(t, "member-invitations", "list", "--org", "acme"); !strings.Contains(out, "Organization acme has invited nobody yet") {
+		t.Errorf("an empty list:\n%s", out)
+	}
+
+	out := e.mustOrgCLI(t, "member-invitations", "create", "--org", "acme", "--email", "Grace@Acme.example", "--role", "admin")
+	wantFields(t, "create", out, map[string]string{
+		"organization": "acme", "email": "grace@acme.example", "role": "admin", "state": "pending", "invited by": "admin",
+	})
+	id := textField(t, out, "id")
+	if strings.Contains(out, "lk_minv_") {
+		t.Errorf("the token is in the output:\n%s", out)
+	}
+	if out := e.mustOrgCLI(t, "member-invitations", "create", "--org", "acme", "--email", "ops@acme.example"); textField(t, out, "role") != "member" {
+		t.Errorf("the default role:\n%s", out)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "--org", "acme", "--email", "grace@acme.example"}, "pending already"},
+		{[]string{"create", "--org", "acme", "--email", "x@acme.example", "--role", "owner"}, "role must be admin or member"},
+		{[]string{"create", "--org", "nope", "--email", "x@acme.example"}, "there is no organization nope"},
+		{[]string{"resend", "--org", "globex", id}, "there is no member invitation"},
+		{[]string{"revoke", "--org", "globex", "grace@acme.example", "--yes"}, "organization globex has no pending invitation of grace@acme.example"},
+		{[]string{"revoke", "--org", "acme", id}, "add --yes"},
+	} {
+		if _, _, err := e.runOrgCLI(t, append([]string{"member-invitations"}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("member-invitations %s: %v; want %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+	out = e.mustOrgCLI(t, "member-invitations", "list", "--org", "acme")
+	if !regexp.MustCompile(`(?m)^`+id+`\s+pending\s+grace@acme\.example\s+admin\s+admin\s`).MatchString(out) || !strings.Contains(out, "ops@acme.example") {
+		t.Errorf("list:\n%s", out)
+	}
+
+	before, err := e.store.GetMemberInvitation(ctx, id)
+	mustDoCLI(t, err)
+	if out := e.mustOrgCLI(t, "member-invitations", "resend", "--org", "acme", "grace@acme.example"); textField(t, out, "id") != id || textField(t, out, "state") != "pending" {
+		t.Errorf("resend:\n%s", out)
+	}
+	after, err := e.store.GetMemberInvitation(ctx, id)
+	mustDoCLI(t, err)
+	if after.TokenHash == before.TokenHash {
+		t.Error("resend kept the old token")
+	}
+	if out := e.mustOrgCLI(t, "member-invitations", "revoke", "--org", "acme", "grace@acme.example", "--yes"); textField(t, out, "state") != "revoked" {
+		t.Errorf("revoke:\n%s", out)
+	}
+	if _, _, err := e.runOrgCLI(t, "member-invitations", "revoke", "--org", "acme", id, "--yes"); err == nil || !strings.Contains(err.Error(), "no longer pending") {
+		t.Errorf("revoking twice: %v", err)
+	}
+	out = e.mustOrgCLI(t, "audit", "--org", "acme", "--kind", "member-invitation.revoke")
+	if !strings.Contains(out, id) {
+		t.Errorf("the audit log lacks the revocation:\n%s", out)
+	}
+}

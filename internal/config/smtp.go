@@ -34,10 +34,18 @@ type Invitations struct {
 	RequestsPerIPPerMinute int `yaml:"requests_per_ip_per_minute"`
 	// RetryInterval is how often the outbox looks for mail to send.
 	RetryInterval Duration `yaml:"retry_interval"`
+	// MailsPerOrgPerHour and MailsPerSenderPerHour bound the invitation
+	// emails (device and member invitations, sent and resent) of one
+	// organization, and those one sender asks for (a user; the admin token
+	// counts as one sender), in any hour (docs/security.md INV-14); 0: no
+	// limit.
+	MailsPerOrgPerHour    int `yaml:"mails_per_organization_per_hour"`
+	MailsPerSenderPerHour int `yaml:"mails_per_sender_per_hour"`
 }
 
 func defaultInvitations() Invitations {
-	return Invitations{Lifetime: Duration(7 * 24 * time.Hour), RequestsPerIPPerMinute: 30, RetryInterval: Duration(10 * time.Second)}
+	return Invitations{Lifetime: Duration(7 * 24 * time.Hour), RequestsPerIPPerMinute: 30, RetryInterval: Duration(10 * time.Second),
+		MailsPerOrgPerHour: 100, MailsPerSenderPerHour: 50}
 }
 
 // Enabled reports whether a mail server is configured.
@@ -74,6 +82,12 @@ func (c *Config) checkMail() []error {
 	}
 	if c.Invitations.RequestsPerIPPerMinute < 0 {
 		bad("invitations.requests_per_ip_per_minute: must not be negative (0: no limit)")
+	}
+	if c.Invitations.MailsPerOrgPerHour < 0 {
+		bad("invitations.mails_per_organization_per_hour: must not be negative (0: no limit)")
+	}
+	if c.Invitations.MailsPerSenderPerHour < 0 {
+		bad("invitations.mails_per_sender_per_hour: must not be negative (0: no limit)")
 	}
 	if c.Invitations.RetryInterval <= 0 {
 		bad("invitations.retry_interval: must be positive")

@@ -78,3 +78,35 @@ func TestValidateSMTP(t *testing.T) {
 		t.Errorf("a 100-day lifetime: %v", err)
 	}
 }
+
+// TestValidateInvitationLimits: the invitation mail limits load from
+// YAML, default to 100 per organization and 50 per sender, take 0 for no
+// limit, and refuse a negative number.
+func TestValidateInvitationLimits(t *testing.T) {
+	t.Parallel()
+	d := Default()
+	if d.Invitations.MailsPerOrgPerHour != 100 || d.Invitations.MailsPerSenderPerHour != 50 {
+		t.Errorf("defaults: %+v", d.Invitations)
+	}
+	c, err := Load(writeFile(t, "invitations:\n  mails_per_organization_per_hour: 0\n  mails_per_sender_per_hour: 7\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.Invitations.MailsPerOrgPerHour != 0 || c.Invitations.MailsPerSenderPerHour != 7 {
+		t.Errorf("loaded %+v, %v", c.Invitations, err)
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(*Invitations)
+		want string
+	}{
+		{"per organization", func(i *Invitations) { i.MailsPerOrgPerHour = -1 }, "invitations.mails_per_organization_per_hour: must not be negative"},
+		{"per sender", func(i *Invitations) { i.MailsPerSenderPerHour = -5 }, "invitations.mails_per_sender_per_hour: must not be negative"},
+	} {
+		c := Default()
+		tt.edit(&c.Invitations)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate = %v; want %q", tt.name, err, tt.want)
+		}
+	}
+}

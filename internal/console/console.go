@@ -340,6 +340,8 @@ var doneKeys = map[string]string{
 	"user-saved":                "console.done.user_saved",
 	"password-set":              "console.done.password_set",
 	"reset-sent":                "console.done.reset_sent",
+	"email-confirmed":           "console.done.email_confirmed",
+	"email-unconfirmed":         "console.done.email_unconfirmed",
 	"grant-revoked":             "console.done.grant_revoked",
 	"org-created":               "console.done.org_created",
 	"org-deleted":               "console.done.org_deleted",
@@ -376,7 +378,17 @@ func userError(err error) *oauth.Error {
 // in English they are shown with the form's labels for the API's member
 // names; in another language after a word of refusal in it, as the API
 // wrote them, member names and all, which match the API's documentation.
+//
+// A limit's refusal (429: the invitation emails of an organization or a
+// sender in an hour, org.SendLimits) is said in the person's words, with
+// how long to wait, and the answer carries Retry-After as the API's does.
 func (rq *request) describe(oe *oauth.Error) string {
+	if oe.StatusCode() == http.StatusTooManyRequests {
+		if oe.RetryAfter > 0 {
+			rq.w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
+		}
+		return rq.T("console.err.invitation_limit", "n", max(1, (oe.RetryAfter+59)/60))
+	}
 	if rq.loc.Lang() != i18n.Base {
 		d := oe.Description
 		if d == "" {

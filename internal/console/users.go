@@ -189,6 +189,58 @@ func (c *Console) SendPasswordReset(rq *request) error {
 	return web.SeeOther(rq.w, userPath(u.ID)+"?done=reset-sent")
 }
 
+func emailConfirm(rq *request, u *store.User) confirmPage {
+	p := confirmPage{Action: userPath(u.ID) + "/email", Back: userPath(u.ID), Nav: "users"}
+	if u.EmailVerified {
+		p.Heading, p.Button = rq.T("console.user.unvouch_heading", "email", u.Email), rq.T("console.user.unvouch")
+		p.Text = rq.T("console.user.unvouch_text")
+		p.Fields = map[string]string{"email_verified": "false"}
+	} else {
+		p.Heading, p.Button = rq.T("console.user.vouch_heading", "email", u.Email), rq.T("console.user.vouch")
+		p.Text = rq.T("console.user.vouch_text")
+		p.Fields = map[string]string{"email_verified": "true"}
+	}
+	return p
+}
+
+// EmailForm serves GET /console/users/{id}/email: the confirmation of
+// vouching for the user's address (marking it confirmed) or of asking
+// them to confirm it again.
+func (c *Console) EmailForm(rq *request) error {
+	u, err := c.loadUser(rq)
+	if err != nil {
+		return err
+	}
+	return c.confirm(rq, http.StatusOK, "", emailConfirm(rq, u))
+}
+
+// SetEmailVerified serves POST /console/users/{id}/email:
+// email_verified=true vouches for the address, false asks the person to
+// confirm it again, through the admin API's operation (PATCH
+// /admin/v1/users/{id} with email_verified), audited as user.update.
+func (c *Console) SetEmailVerified(rq *request) error {
+	u, err := c.loadUser(rq)
+	if err != nil {
+		return err
+	}
+	var verified bool
+	switch rq.form["email_verified"] {
+	case "true":
+		verified = true
+	case "false":
+	default:
+		return web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
+	}
+	if _, err := c.Admin.ChangeUser(rq.ctx, u.ID, &admin.UserRequest{EmailVerified: &verified}); err != nil {
+		return err
+	}
+	done := "email-unconfirmed"
+	if verified {
+		done = "email-confirmed"
+	}
+	return web.SeeOther(rq.w, userPath(u.ID)+"?done="+done)
+}
+
 func sysadminConfirm(rq *request, u *store.User, password bool) confirmPage {
 	p := confirmPage{Action: userPath(u.ID) + "/sysadmin", Back: userPath(u.ID), Nav: "users", Password: password, Danger: true}
 	if u.Sysadmin {

@@ -92,12 +92,18 @@ func (s *Service) CreateInvitation(ctx context.Context, orgID string, req Invita
 		ExistingOnly: existingOnly, RestrictClientID: req.ClientID, AppLink: req.AppLink,
 		InvitedBy: invitedBy, Status: store.InvitationPending, CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	}
+	refund, err := s.spendSend(ctx, o.ID, invitedBy)
+	if err != nil {
+		return nil, err
+	}
 	hash, m, err := s.newMail(ctx, o, groups, inv, now)
 	if err != nil {
+		refund()
 		return nil, err
 	}
 	inv.TokenHash = hash
 	if err := s.Store.CreateInvitation(ctx, inv, m); err != nil {
+		refund()
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound("there is no organization " + shorten(orgID))
 		}
@@ -211,12 +217,18 @@ func (s *Service) Resend(ctx context.Context, orgID, id, by string) (*store.Invi
 		}
 		groups = append(groups, g)
 	}
+	refund, err := s.spendSend(ctx, o.ID, by)
+	if err != nil {
+		return nil, err
+	}
 	hash, m, err := s.newMail(ctx, o, groups, inv, now)
 	if err != nil {
+		refund()
 		return nil, err
 	}
 	got, err := s.Store.ResendInvitation(ctx, inv.ID, hash, m, now)
 	if err != nil {
+		refund()
 		return nil, changeError(err, id, "resend invitation",
 			"the invitation is no longer pending: it was accepted, declined or revoked, or it expired")
 	}

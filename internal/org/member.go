@@ -122,12 +122,18 @@ func (s *Service) InviteMember(ctx context.Context, orgID, email, role, invitedB
 	}
 	inv := &store.MemberInvitation{ID: id, OrgID: o.ID, Email: addr, Role: role, InvitedBy: invitedBy,
 		Status: store.InvitationPending, CreatedAt: now, ExpiresAt: now.Add(s.Lifetime)}
+	refund, err := s.spendSend(ctx, o.ID, invitedBy)
+	if err != nil {
+		return nil, err
+	}
 	hash, m, err := s.newMemberMail(ctx, o, inv, now)
 	if err != nil {
+		refund()
 		return nil, err
 	}
 	inv.TokenHash, inv.MailID = hash, m.ID
 	if err := s.Store.CreateMemberInvitation(ctx, inv, m); err != nil {
+		refund()
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound("there is no organization " + shorten(orgID))
 		}
@@ -269,12 +275,18 @@ func (s *Service) ResendMember(ctx context.Context, orgID, id, by string) (*stor
 	if err != nil {
 		return nil, fmt.Errorf("load organization: %w", err)
 	}
+	refund, err := s.spendSend(ctx, o.ID, by)
+	if err != nil {
+		return nil, err
+	}
 	hash, m, err := s.newMemberMail(ctx, o, inv, now)
 	if err != nil {
+		refund()
 		return nil, err
 	}
 	got, err := s.Store.ResendMemberInvitation(ctx, inv.ID, hash, m, now)
 	if err != nil {
+		refund()
 		return nil, memberChangeError(err, id, "resend member invitation",
 			"the invitation is no longer pending: it was accepted or revoked, or it expired")
 	}

@@ -48,7 +48,9 @@ type Store interface {
 	QueryInvitations(ctx context.Context, q store.InvitationQuery) ([]*store.Invitation, error) // the organization admins' list
 	ListMail(ctx context.Context, invitationID string) ([]*store.Mail, error)                   // an invitation's link, while unsent
 
-	Hit(ctx context.Context, key string, window, until time.Time) (int, error) // the per-address limit
+	Hit(ctx context.Context, key string, window, until time.Time) (int, error) // the per-address limit, SendLimits
+	Sum(ctx context.Context, key string, from, to time.Time) (int, error)      // SendLimits' sliding window
+	Refund(ctx context.Context, key string, window time.Time) error            // an email SendLimits counted and did not send
 
 	// Invitations of people (member.go).
 	GetUserByEmail(ctx context.Context, email string) (*store.User, error)
@@ -87,6 +89,9 @@ type Service struct {
 	// right, but every guess costs a lookup (docs/security.md INV-07).
 	PerIPPerMinute int
 	TrustProxy     bool
+	// SendLimits bound the invitation emails sent and resent per
+	// organization and per sender in an hour (sendlimit.go).
+	SendLimits SendLimits
 	// LogLinks logs each new invitation's link at info. Only for
 	// `serve --dev` without a mail server: there the log is the developer's
 	// only way to the link, on a loopback server with throwaway data. In

@@ -261,9 +261,32 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		mustDo(t, err)
 		waitFor(t, bctx, `form[action$="/password"]`)
 
-		// Robin confirms the address and pairs a TV; the operator sees
-		// the grant and revokes it.
-		confirmAddress(t, s, robin.Email)
+		// Robin's address is not confirmed: the list says so, and the
+		// operator vouches for it (the admin API's email_verified).
+		navigate(t, bctx, s.URL+"/console/users?q=robin")
+		waitFor(t, bctx, `ul.items`)
+		if text := textOf(t, bctx, `ul.items`); !strings.Contains(text, "robin@example.com") || !strings.Contains(text, "address not confirmed") {
+			t.Errorf("the users list does not say robin's address is unconfirmed:\n%s", text)
+		}
+		schemeShots(t, bctx, "console-users-unconfirmed")
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID)
+		click(t, bctx, `a[href="/console/users/`+robin.ID+`/email"]`)
+		waitFor(t, bctx, `form[action$="/email"] button[type=submit]`)
+		if text := pageText(t, bctx); !strings.Contains(text, "Mark the address robin@example.com as confirmed") {
+			t.Errorf("the vouching confirmation:\n%s", text)
+		}
+		schemeShots(t, bctx, "console-user-email-vouch")
+		click(t, bctx, `form[action$="/email"] button[type=submit]`)
+		if text := pageText(t, bctx); !strings.Contains(text, "The address is marked confirmed") || !strings.Contains(text, "address confirmed") {
+			t.Errorf("after vouching:\n%s", text)
+		}
+		if !mustGetUser(t, s, robin.ID).EmailVerified {
+			t.Fatal("robin's address is not confirmed after vouching")
+		}
+		schemeShots(t, bctx, "console-user-vouched")
+
+		// Robin pairs a TV (the address confirmed, the gate lets him);
+		// the operator sees the grant and revokes it.
 		rb := newWebBrowser(t, s)
 		r := rb.post("/login", url.Values{"username": {"robin@example.com"}, "password": {"robin's long pass phrase"}, "csrf_token": {csrfOf(t, rb.get("/login"))}})
 		if r.Status != http.StatusSeeOther {
@@ -327,6 +350,26 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 		click(t, bctx, `form[action$="/sysadmin"] button[type=submit]`)
 		if !mustGetUser(t, s, robin.ID).Sysadmin {
 			t.Error("robin is not a system administrator")
+		}
+
+		// Ask Robin to confirm the address again.
+		navigate(t, bctx, s.URL+"/console/users/"+robin.ID+"/email")
+		waitFor(t, bctx, `form[action$="/email"] button[type=submit]`)
+		if text := pageText(t, bctx); !strings.Contains(text, "Ask robin@example.com to confirm the address again") {
+			t.Errorf("the confirmation of asking again:\n%s", text)
+		}
+		schemeShots(t, bctx, "console-user-email-unvouch")
+		click(t, bctx, `form[action$="/email"] button[type=submit]`)
+		if text := pageText(t, bctx); !strings.Contains(text, "counts as not confirmed") {
+			t.Errorf("after asking again:\n%s", text)
+		}
+		if mustGetUser(t, s, robin.ID).EmailVerified {
+			t.Error("robin's address is still confirmed")
+		}
+		// Signed in, Robin is sent to confirm it before approving a device.
+		rb.post("/login", url.Values{"username": {"robin@example.com"}, "password": {"a fresh phrase for robin"}, "csrf_token": {csrfOf(t, rb.get("/login"))}})
+		if r := rb.get("/device"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/verify-email/required") {
+			t.Errorf("robin, unconfirmed, opens /device: %d to %q; want the gate", r.Status, r.Header.Get("Location"))
 		}
 
 		// Organizations: create, add Robin, make admin, remove.
@@ -409,7 +452,7 @@ func TestConsoleUsersOrgsInBrowser(t *testing.T) {
 			}
 			got[e.Kind]++
 		}
-		for kind, n := range map[string]int{"user.create": 1, "grant.revoke": 1, "user.update": 4, "organization.create": 1,
+		for kind, n := range map[string]int{"user.create": 1, "grant.revoke": 1, "user.update": 6, "organization.create": 1,
 			"member-invitation.create": 1, "member.put": 1, "member.delete": 1, "invitation.revoke": 1, "signing-key.rotate": 2, "organization.delete": 1} {
 			if got[kind] != n {
 				t.Errorf("audit: %d × %s by the operator; want %d (all: %v)", got[kind], kind, n, got)

@@ -146,7 +146,7 @@ func consoleForm(csrf string) url.Values {
 		"token_endpoint_auth_method": {"none"}, "session_attachment": {"attached"}, "grant_device_code": {"on"},
 		"refresh_token_policy": {"offline_access"}, "password": {personPassword},
 		"email": {"new@example.com"}, "name": {"New Person"}, "new_password": {"a brand new pass phrase"},
-		"role": {"member"}, "user_id": {memberUser}, "disabled": {"true"}, "sysadmin": {"true"}, "grant_id": {"g"},
+		"role": {"member"}, "user_id": {memberUser}, "disabled": {"true"}, "sysadmin": {"true"}, "email_verified": {"true"}, "grant_id": {"g"},
 		"id": {"new-org"}, "app_link": {""}, "description": {"changed"}, "from": {groupRead}, "to": {groupWrite},
 		"group_" + groupRead: {"on"}, "device_name": {"Renamed"},
 	}

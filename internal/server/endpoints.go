@@ -251,7 +251,8 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 		Store: s.store, Clients: s.store, Keys: s.keys, Issuer: s.issuer, Audience: cfg.Tokens.Audience, AdminToken: cfg.AdminToken,
 		Now: s.now, Rand: s.rand, Log: s.log, Lifetime: cfg.Invitations.Lifetime.D(),
 		PerIPPerMinute: cfg.Invitations.RequestsPerIPPerMinute, TrustProxy: cfg.TrustProxy,
-		LogLinks: cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox, Audit: auditLog,
+		SendLimits: org.SendLimits{PerOrg: cfg.Invitations.MailsPerOrgPerHour, PerSender: cfg.Invitations.MailsPerSenderPerHour},
+		LogLinks:   cfg.Dev && !cfg.SMTP.Enabled(), Outbox: outbox, Audit: auditLog,
 		ServiceName: cfg.Pages.ServiceName, Support: cfg.Pages.SupportURL, Languages: langs,
 	}
 	adminAPI.Orgs = orgs

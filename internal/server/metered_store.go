@@ -161,6 +161,7 @@ var storeOps = []string{
 	"UpdateOrganization",
 	"UpdateSigningKey",
 	"UpdateUser",
+	"UpdateUserEndSessions",
 	"UsePasskey",
 	"UseRecoveryCode",
 	"UseTOTPStep",
@@ -1175,30 +1176,37 @@ func (s *meteredStore) UpdateUser(p0 context.Context, p1 *store.User) error {
 	return r0
 }
 
+func (s *meteredStore) UpdateUserEndSessions(p0 context.Context, p1 *store.User, p2 time.Time) (int, error) {
+	start := time.Now()
+	r0, r1 := s.Store.UpdateUserEndSessions(p0, p1, p2)
+	s.ops.Done(143, start, storeFailed(r1))
+	return r0, r1
+}
+
 func (s *meteredStore) UsePasskey(p0 context.Context, p1 string, p2 uint32, p3 uint8, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UsePasskey(p0, p1, p2, p3, p4)
-	s.ops.Done(143, start, storeFailed(r0))
+	s.ops.Done(144, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UseRecoveryCode(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UseRecoveryCode(p0, p1, p2, p3)
-	s.ops.Done(144, start, storeFailed(r0))
+	s.ops.Done(145, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UseTOTPStep(p0 context.Context, p1 string, p2 int64) error {
 	start := time.Now()
 	r0 := s.Store.UseTOTPStep(p0, p1, p2)
-	s.ops.Done(145, start, storeFailed(r0))
+	s.ops.Done(146, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) VerifyEmail(p0 context.Context, p1 string, p2 time.Time) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.VerifyEmail(p0, p1, p2)
-	s.ops.Done(146, start, storeFailed(r1))
+	s.ops.Done(147, start, storeFailed(r1))
 	return r0, r1
 }

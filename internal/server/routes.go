@@ -167,6 +167,9 @@ func (s *Server) routes(e *endpoints, mux *http.ServeMux) []route {
 		{"/console/users/{id}/password", notAllowed("POST")},
 		{"POST /console/users/{id}/password-reset", form(cs.Form(cs.SendPasswordReset))},
 		{"/console/users/{id}/password-reset", notAllowed("POST")},
+		{"GET /console/users/{id}/email", page(cs.Page(cs.EmailForm))},
+		{"POST /console/users/{id}/email", form(cs.Form(cs.SetEmailVerified))},
+		{"/console/users/{id}/email", notAllowed("GET, HEAD, POST")},
 		{"GET /console/users/{id}/sysadmin", page(cs.Page(cs.SysadminForm))},
 		{"POST /console/users/{id}/sysadmin", form(cs.Form(cs.SetSysadmin))},
 		{"/console/users/{id}/sysadmin", notAllowed("GET, HEAD, POST")},
@@ -336,6 +339,8 @@ func adminRoutes(a *admin.API, mux *http.ServeMux) []route {
 		{"DELETE /admin/v1/organizations/{id}/members/{user_id}", admin(a.DeleteMember)},
 		{"POST /admin/v1/organizations/{id}/member-invitations", admin(a.CreateMemberInvitation)},
 		{"GET /admin/v1/organizations/{id}/member-invitations", admin(a.ListMemberInvitations)},
+		{"POST /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/resend", admin(a.ResendMemberInvitation)},
+		{"POST /admin/v1/organizations/{id}/member-invitations/{member_invitation_id}/revoke", admin(a.RevokeMemberInvitation)},
 
 		{"POST /admin/v1/organizations/{id}/client-groups", admin(a.CreateGroup)},
 		{"GET /admin/v1/organizations/{id}/client-groups", admin(a.ListGroups)},

@@ -246,6 +246,13 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]*User, error) // ordered by email
 	HasUsers(ctx context.Context) (bool, error)     // whether there is any user, as HasClients
 	UpdateUser(ctx context.Context, u *User) error  // ErrNotFound if missing; ErrConflict on a taken email
+	// UpdateUserEndSessions is UpdateUser, and then what
+	// AccountStore.SetPassword does with no session kept — every session
+	// of the user ends, with the attached clients' grants approved in them,
+	// and their unused reset tokens are spent — in one transaction: the
+	// change and the sign-out happen together or not at all. It returns
+	// how many sessions ended. Errors as UpdateUser's.
+	UpdateUserEndSessions(ctx context.Context, u *User, now time.Time) (int, error)
 	DeleteUser(ctx context.Context, id string) error
 }
 

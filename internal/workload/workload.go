@@ -65,7 +65,7 @@ func ServerConfig(mailboxPort int, lifetime time.Duration) string {
   attempts_per_ip: 10000
   attempts_global: 100000
 login: {attempts_per_account: 10000, attempts_per_ip: 10000, account_ceiling: 10000}
-invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s}
+invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s, mails_per_organization_per_hour: 0, mails_per_sender_per_hour: 0}
 tokens: {%s}
 smtp: {host: 127.0.0.1, port: %d, tls: none, from: "Latchkey <noreply@latchkey.test>"}
 %s`, deviceLifetime, tokens, mailboxPort, audit)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -88,13 +89,40 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 	if !userText(u) {
 		return fmt.Errorf("update user %q: %w", u.ID, store.ErrInvalid)
 	}
-	err := execOne(ctx, s.b.Writer(), `UPDATE users SET email = $1, name = $2, password_hash = $3, disabled = $4,
-		sysadmin = $5, updated_at = $6, email_verified = $8 WHERE id = $7`,
-		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, u.Sysadmin, Millis(u.UpdatedAt), u.ID, u.EmailVerified)
-	if err != nil {
+	if err := updateUser(ctx, s.b.Writer(), u); err != nil {
 		return fmt.Errorf("update user %q: %w", u.ID, err)
 	}
 	return nil
+}
+
+func updateUser(ctx context.Context, q Querier, u *store.User) error {
+	return execOne(ctx, q, `UPDATE users SET email = $1, name = $2, password_hash = $3, disabled = $4,
+		sysadmin = $5, updated_at = $6, email_verified = $8 WHERE id = $7`,
+		strings.ToLower(u.Email), u.Name, u.PasswordHash, u.Disabled, u.Sysadmin, Millis(u.UpdatedAt), u.ID, u.EmailVerified)
+}
+
+// UpdateUserEndSessions updates the user and ends their sessions, as
+// SetPassword does, in one transaction.
+func (s *Store) UpdateUserEndSessions(ctx context.Context, u *store.User, now time.Time) (int, error) {
+	if !store.ValidText(u.ID) {
+		return 0, store.ErrNotFound
+	}
+	if !userText(u) {
+		return 0, fmt.Errorf("update user %q: %w", u.ID, store.ErrInvalid)
+	}
+	var n int
+	err := s.b.Tx(ctx, func(q Querier) error {
+		if err := updateUser(ctx, q, u); err != nil {
+			return err
+		}
+		var err error
+		n, err = setPassword(ctx, q, u.ID, u.PasswordHash, "", now)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("update user %q: %w", u.ID, err)
+	}
+	return n, nil
 }
 
 // DeleteUser deletes the user with their sessions and grants (and so their

@@ -229,6 +229,55 @@ func testSetPassword(t *testing.T, s store.Store) {
 	wantErr(t, "SetPassword to a hash that is not text", err, store.ErrInvalid)
 }
 
+// testUpdateUserEndSessions: the change and the end of every session
+// (and of unused reset links) happen together; a change the store refuses
+// (a taken email, a missing user) ends nothing.
+func testUpdateUserEndSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ada := mustCreateUser(t, s, "ada")
+	mustCreateUser(t, s, "bob")
+	for _, h := range []string{"one", "two"} {
+		wantErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{Hash: h, UserID: "ada", CreatedAt: t0, ExpiresAt: at(time.Hour)}), nil)
+	}
+	wantErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{Hash: "bobs", UserID: "bob", CreatedAt: t0, ExpiresAt: at(time.Hour)}), nil)
+	mustCreateAccountToken(t, s, newAccountToken("r1", store.PurposeResetPassword, "ada", "ada@example.com"))
+
+	// Refused: bob's address. Ada's sessions live on, her name is kept.
+	taken := *ada
+	taken.Email, taken.Name, taken.PasswordHash = "bob@example.com", "Taken", "refused"
+	_, err := s.UpdateUserEndSessions(ctx, &taken, at(time.Minute))
+	wantErr(t, "UpdateUserEndSessions to a taken email", err, store.ErrConflict)
+	if u := mustGetUser(t, s, "ada"); u.Name == "Taken" || u.PasswordHash == "refused" {
+		t.Errorf("a refused change stood: %+v", u)
+	}
+	_, err = s.GetSession(ctx, "one", t0)
+	wantErr(t, "a session after a refused change", err, nil)
+
+	changed := *ada
+	changed.Name, changed.PasswordHash, changed.UpdatedAt = "Ada L.", "new-hash", at(time.Minute)
+	n, err := s.UpdateUserEndSessions(ctx, &changed, at(time.Minute))
+	wantErr(t, "UpdateUserEndSessions", err, nil)
+	if n != 2 {
+		t.Errorf("ended %d sessions; want 2", n)
+	}
+	if u := mustGetUser(t, s, "ada"); u.Name != "Ada L." || u.PasswordHash != "new-hash" {
+		t.Errorf("after the change: %+v", u)
+	}
+	for _, h := range []string{"one", "two"} {
+		_, err = s.GetSession(ctx, h, t0)
+		wantErr(t, "ada's session "+h, err, store.ErrNotFound)
+	}
+	_, err = s.GetSession(ctx, "bobs", t0)
+	wantErr(t, "bob's session", err, nil)
+	_, err = s.ResetPassword(ctx, "r1", "x", at(time.Minute))
+	wantErr(t, "a reset link from before the change", err, store.ErrConflict)
+
+	missing := *ada
+	missing.ID = "nobody"
+	_, err = s.UpdateUserEndSessions(ctx, &missing, t0)
+	wantErr(t, "UpdateUserEndSessions of a missing user", err, store.ErrNotFound)
+}
+
 func testAccountMail(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	wantErr(t, "QueueMail", s.QueueMail(ctx, accountMail("notice", "ada@example.com", time.Time{})), nil)

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"VerifyEmail", testVerifyEmail},
 		{"ResetPassword", testResetPassword},
 		{"SetPassword", testSetPassword},
+		{"UpdateUserEndSessions", testUpdateUserEndSessions},
 		{"AccountMail", testAccountMail},
 		{"ConcurrentVerifyEmail", testConcurrentVerifyEmail},
 		{"ListUserGrants", testListUserGrants},
