@@ -135,13 +135,9 @@ func (c *Console) SetStatus(rq *request) error {
 	if err != nil {
 		return err
 	}
-	var disabled bool
-	switch rq.form["disabled"] {
-	case "true":
-		disabled = true
-	case "false":
-	default:
-		return web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
+	disabled, err := userFlag(rq, "disabled")
+	if err != nil {
+		return err
 	}
 	if disabled && u.ID == rq.v.User.ID {
 		return c.confirm(rq, http.StatusBadRequest, rq.T("console.user.not_yourself"), statusConfirm(rq, u))
@@ -223,13 +219,9 @@ func (c *Console) SetEmailVerified(rq *request) error {
 	if err != nil {
 		return err
 	}
-	var verified bool
-	switch rq.form["email_verified"] {
-	case "true":
-		verified = true
-	case "false":
-	default:
-		return web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
+	verified, err := userFlag(rq, "email_verified")
+	if err != nil {
+		return err
 	}
 	if _, err := c.Admin.ChangeUser(rq.ctx, u.ID, &admin.UserRequest{EmailVerified: &verified}); err != nil {
 		return err
@@ -274,13 +266,9 @@ func (c *Console) SetSysadmin(rq *request) error {
 	if err != nil {
 		return err
 	}
-	var yes bool
-	switch rq.form["sysadmin"] {
-	case "true":
-		yes = true
-	case "false":
-	default:
-		return web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
+	yes, err := userFlag(rq, "sysadmin")
+	if err != nil {
+		return err
 	}
 	if !yes && u.ID == rq.v.User.ID {
 		return c.confirm(rq, http.StatusBadRequest, rq.T("console.user.not_yourself_admin"), sysadminConfirm(rq, u, false))
@@ -315,4 +303,16 @@ func (c *Console) RevokeGrant(rq *request) error {
 		return err
 	}
 	return web.SeeOther(rq.w, userPath(u.ID)+"?done=grant-revoked")
+}
+
+// userFlag reads a user form's true/false field; anything else is a form
+// from another version of the page, answered with a way back to the user.
+func userFlag(rq *request, name string) (bool, error) {
+	switch rq.form[name] {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, web.Error(http.StatusBadRequest, "err.bad_form.heading", "console.err.reload_user")
 }
