@@ -18,9 +18,9 @@ import (
 )
 
 // buildLatchkey builds the server into dir, as a release would be built.
-func buildLatchkey(ctx context.Context, dir string) (string, error) {
+func buildLatchkey(ctx context.Context, dir string, tags ...string) (string, error) {
 	bin := filepath.Join(dir, "latchkey")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/latchkey/latchkey/cmd/latchkey")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", strings.Join(tags, ","), "-o", bin, "github.com/latchkey/latchkey/cmd/latchkey")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build ./cmd/latchkey (run latchkey-bench from the repository): %w\n%s", err, out)

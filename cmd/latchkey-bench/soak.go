@@ -82,6 +82,7 @@ func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
 type soakSample struct {
 	At         time.Duration // since the load started
 	RSS        int64         // bytes
+	Mem        memSplit
 	Goroutines int
 	Files      int   // open file descriptors
 	DBSize     int64 // bytes: SQLite's file and WAL, or the schema's relations
@@ -104,7 +105,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer os.RemoveAll(tmp)
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	progress("building ./cmd/latchkey")
-	bin, err := buildLatchkey(ctx, tmp)
+	// memory.counters: the SQLite allocator counts what it holds, so the
+	// server's metrics say how much of the RSS is SQLite's.
+	bin, err := buildLatchkey(ctx, tmp, "memory.counters")
 	if err != nil {
 		return err
 	}
@@ -122,6 +125,10 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
 	adminToken := "lk_admin_" + rand.Text()
 	backend, dbPath, schema := "sqlite", filepath.Join(tmp, "soak.db"), ""
 	db := "sqlite:" + dbPath
@@ -133,8 +140,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nsecrets_keys: [%q]\nlog: {level: warn}\nsweep_interval: 1m\n",
-		addr, db, adminToken, secretsKey) + workload.ServerConfig(mail.Port(), 10*time.Minute)
+	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nsecrets_keys: [%q]\nlog: {level: warn}\nsweep_interval: 1m\nmetrics: {listen: %q}\n",
+		addr, db, adminToken, secretsKey, metricsAddr) + workload.ServerConfig(mail.Port(), 10*time.Minute)
 	if schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", schema)
 	}
@@ -196,6 +203,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		s := soakSample{At: time.Since(start).Round(time.Second), P99: map[string]time.Duration{}}
 		if s.RSS, _, err = p.memory(); err != nil {
 			return fmt.Errorf("memory: %w (the server exited?)\n%s", err, p.log)
+		}
+		if s.Mem, err = memoryOf(ctx, p.cmd.Process.Pid, metricsAddr); err != nil {
+			return err
 		}
 		if s.Goroutines, err = goroutines(ctx, prof); err != nil {
 			return err
@@ -260,6 +270,53 @@ func goroutines(ctx context.Context, prof string) (int, error) {
 	return n, nil
 }
 
+// memSplit is where the server's resident memory is: anonymous pages
+// (Go's and SQLite's), pages of files (the binary, mapped libraries) and
+// shared memory (SQLite's WAL index), from /proc/PID/status; and from the
+// server's metrics what Go's heap uses, what Go holds from the operating
+// system and has not returned, and what SQLite's allocator holds.
+type memSplit struct {
+	Anon, File, Shmem      int64
+	GoHeap, GoHeld, SQLite int64
+}
+
+func memoryOf(ctx context.Context, pid int, metricsAddr string) (memSplit, error) {
+	var m memSplit
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m, err
+	}
+	m.Anon, m.File, m.Shmem = statusKB(b, "RssAnon:")*1024, statusKB(b, "RssFile:")*1024, statusKB(b, "RssShmem:")*1024
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metricsAddr+"/metrics", nil)
+	if err != nil {
+		return m, err
+	}
+	resp, err := setupClient.Do(req)
+	if err != nil {
+		return m, fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	v := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(val, 64); err == nil {
+			v[name] = f
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("metrics: %w", err)
+	}
+	m.GoHeap = int64(v["go_memstats_heap_inuse_bytes"])
+	m.GoHeld = int64(v["go_memstats_sys_bytes"] - v["go_memstats_heap_released_bytes"])
+	m.SQLite = int64(v["latchkey_sqlite_memory_bytes"])
+	return m, nil
+}
+
 // schemaSize is the size of every table and index of schema, in bytes.
 func schemaSize(ctx context.Context, dsn, schema string) (int64, error) {
 	conn, err := pgx.Connect(ctx, dsn)
@@ -274,8 +331,8 @@ func schemaSize(ctx context.Context, dsn, schema string) (int64, error) {
 }
 
 func (s soakSample) line() string {
-	return fmt.Sprintf("%8s  rss %6.1f MiB  goroutines %4d  files %3d  db %7.2f MiB  devices %6d  ops %6d  errors %d  load %s  p99 %s",
-		s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load, s.p99s())
+	return fmt.Sprintf("%8s  rss %6.1f MiB (anon %.1f, file %.1f, shm %.1f; go heap %.1f, go held %.1f, sqlite %.1f)  goroutines %4d  files %3d  db %7.2f MiB  devices %6d  ops %6d  errors %d  load %s  p99 %s",
+		s.At, mebi(s.RSS), mebi(s.Mem.Anon), mebi(s.Mem.File), mebi(s.Mem.Shmem), mebi(s.Mem.GoHeap), mebi(s.Mem.GoHeld), mebi(s.Mem.SQLite), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load, s.p99s())
 }
 
 func (s soakSample) p99s() string {
@@ -297,17 +354,18 @@ func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot work
 	fmt.Fprintf(&b, "Soak on %s: %d workers %s for %s, a sample every %s; %d operations (%s), %d wrong answers, %d cut short at the end.\n\n",
 		backend, o.workers, pace, o.duration, o.interval, tot.OK(), opsList(tot.Ops), tot.Errors(), tot.Lost)
 	ops := []string{workload.OpDevice, workload.OpRefresh, workload.OpInvite, workload.OpClient}
-	b.WriteString("| time | RSS MiB | goroutines | open files | database MiB | devices enrolled | operations | errors | load average |")
+	b.WriteString("| time | RSS MiB | of it anonymous | Go heap in use | Go holds | SQLite holds | goroutines | open files | database MiB | devices enrolled | operations | errors | load average |")
 	for _, op := range ops {
 		fmt.Fprintf(&b, " p99 %s ms |", op)
 	}
-	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for range ops {
 		b.WriteString(" ---: |")
 	}
 	b.WriteString("\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %.2f | %d | %d | %d | %s |", s.At, mebi(s.RSS), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load)
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %.2f | %d | %d | %d | %s |", s.At, mebi(s.RSS),
+			mebi(s.Mem.Anon), mebi(s.Mem.GoHeap), mebi(s.Mem.GoHeld), mebi(s.Mem.SQLite), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load)
 		for _, op := range ops {
 			fmt.Fprintf(&b, " %d |", s.P99[op].Milliseconds())
 		}

@@ -17,6 +17,9 @@ type State struct {
 	OutboxPending int64
 	// KeyAges is, per JWS algorithm, the age of the key signing now.
 	KeyAges map[string]time.Duration
+	// SQLiteMemory is what the embedded SQLite engine holds outside Go's
+	// heap, in bytes; 0 (left out of the scrape) with PostgreSQL.
+	SQLiteMemory int64
 }
 
 // Pool is one database connection pool.
@@ -45,7 +48,7 @@ type stateCollector struct {
 
 	conns, connsMax, waits, waitTime                        *prometheus.Desc
 	batches, batchWrites, batchFull, batchWaiting, batchMax *prometheus.Desc
-	outbox, keyAge                                          *prometheus.Desc
+	outbox, keyAge, sqliteMemory                            *prometheus.Desc
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -71,12 +74,13 @@ func (m *Metrics) ObserveState(read func(ctx context.Context) State) {
 		batchMax:     desc("store_batch_max_size", "The most writes one batch takes, by batcher.", "batcher"),
 		outbox:       desc("outbox_pending", "Mail in the outbox still to be sent (invitations, account links)."),
 		keyAge:       desc("signing_key_age_seconds", "Age of the key signing now, by JWS algorithm.", "alg"),
+		sqliteMemory: desc("sqlite_memory_bytes", "Memory the embedded SQLite engine holds outside Go's heap (page caches, schemas, statements); SQLite only."),
 	})
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.conns, c.connsMax, c.waits, c.waitTime, c.batches, c.batchWrites,
-		c.batchFull, c.batchWaiting, c.batchMax, c.outbox, c.keyAge} {
+		c.batchFull, c.batchWaiting, c.batchMax, c.outbox, c.keyAge, c.sqliteMemory} {
 		ch <- d
 	}
 }
@@ -103,6 +107,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.OutboxPending >= 0 {
 		ch <- prometheus.MustNewConstMetric(c.outbox, gauge, float64(s.OutboxPending))
+	}
+	if s.SQLiteMemory > 0 {
+		ch <- prometheus.MustNewConstMetric(c.sqliteMemory, gauge, float64(s.SQLiteMemory))
 	}
 	for alg, age := range s.KeyAges {
 		ch <- prometheus.MustNewConstMetric(c.keyAge, gauge, age.Seconds(), alg)

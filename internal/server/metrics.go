@@ -47,6 +47,7 @@ func (s *Server) state(ctx context.Context, st store.Store, backend interface{ S
 			out.Batchers = append(out.Batchers, metrics.Batcher{Name: b.Name, Batches: b.Batches, Writes: b.Writes,
 				Full: b.Full, Waiting: b.Waiting, MaxBatch: b.MaxBatch})
 		}
+		out.SQLiteMemory = bs.EngineMemory
 	}
 	out.OutboxPending = -1
 	if n, err := st.PendingMail(ctx); err == nil {

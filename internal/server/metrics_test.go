@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
 const testMetricsToken = "lk_metrics_test_token_0123456789abcdefgh"
@@ -374,6 +375,14 @@ func TestMetricsStore(t *testing.T) {
 		pools := map[string]bool{}
 		for _, m := range after.fams["latchkey_db_connections_max"].GetMetric() {
 			pools[m.GetLabel()[0].GetValue()] = true
+		}
+		// SQLite's own memory is reported on SQLite in a build that counts
+		// it (the memory.counters tag), and nowhere else.
+		counted := b.name == "sqlite" && sqlite.EngineMemoryCounted()
+		if got := after.value("latchkey_sqlite_memory_bytes", nil); counted && got < 1<<10 {
+			t.Errorf("sqlite_memory_bytes %v; want what the open connections hold", got)
+		} else if !counted && after.fams["latchkey_sqlite_memory_bytes"] != nil {
+			t.Errorf("sqlite_memory_bytes scraped on %s without counting", b.name)
 		}
 		want := map[string][]string{"sqlite": {"reader", "writer"}, "postgres": {"pool"}}[b.name]
 		for _, p := range want {

@@ -9,6 +9,10 @@ import "time"
 type Stats struct {
 	Pools    []PoolStats
 	Batchers []BatcherStats
+	// EngineMemory is the memory an embedded database engine holds outside
+	// Go's heap, in bytes (SQLite: its page caches, schemas and statements,
+	// sqlite3_memory_used); 0 for a database server, whose memory is its own.
+	EngineMemory int64
 }
 
 // PoolStats is one connection pool's state.
