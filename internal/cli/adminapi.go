@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // defaultEndpoint is where `latchkey serve` listens unless told otherwise.
@@ -44,16 +45,17 @@ type apiError struct {
 	Status      int
 	Code        string
 	Description string
+	RetryAfter  int // seconds, from a refusal's Retry-After (a limit's 429); 0 for none
 }
 
 func (e *apiError) Error() string {
+	msg := fmt.Sprintf("the admin API answered %d %s", e.Status, http.StatusText(e.Status))
 	if e.Description != "" {
-		return e.Description
+		msg = e.Description
+	} else if e.Code != "" {
+		msg = e.Code
 	}
-	if e.Code != "" {
-		return e.Code
-	}
-	return fmt.Sprintf("the admin API answered %d %s", e.Status, http.StatusText(e.Status))
+	return tryAgain(msg, e.RetryAfter)
 }
 
 // maxAnswer bounds what we read of an answer.
@@ -102,7 +104,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, in, out any) 
 		return nil, errors.New("the admin token was refused (set --token or LATCHKEY_ADMIN_TOKEN)")
 	}
 	if resp.StatusCode >= 300 {
-		e := &apiError{Status: resp.StatusCode}
+		e := &apiError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header, time.Now())}
 		var eb struct {
 			Error       string `json:"error"`
 			Description string `json:"error_description"`

@@ -35,7 +35,7 @@ func Main(ctx context.Context, env Env, args []string) int {
 	if e.Build == (Build{}) {
 		e.Build = NewBuild("", "", "")
 	}
-	e.http = &http.Client{Timeout: 30 * time.Second}
+	e.http = &http.Client{Transport: e.transport(nil), Timeout: 30 * time.Second}
 	e.terminal = isTerminal(e.Stdin)
 	err := e.run(ctx, args)
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {

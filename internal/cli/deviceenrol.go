@@ -113,7 +113,7 @@ func runDeviceEnrol(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: e.transport(nil), Timeout: 30 * time.Second}
 	meta, err := discover(ctx, hc, o.issuer)
 	if err != nil {
 		return err
@@ -230,7 +230,7 @@ func acceptInvitation(ctx context.Context, hc *http.Client, o deviceEnrolOptions
 		if e.Description == "" {
 			e.Description = resp.Status
 		}
-		return nil, fmt.Errorf("device-enrol: the invitation was not accepted: %s", e.Description)
+		return nil, fmt.Errorf("device-enrol: the invitation was not accepted: %s", tryAgain(e.Description, retryAfter(resp.Header, time.Now())))
 	}
 	var ans acceptedAnswer
 	if err := json.Unmarshal(raw, &ans); err != nil || ans.ClientID == "" {

@@ -150,7 +150,7 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 	}
 
 	const requestTimeout = 30 * time.Second // per HTTP request, not for the whole flow
-	meta, err := discover(ctx, &http.Client{Timeout: requestTimeout}, o.issuer)
+	meta, err := discover(ctx, &http.Client{Transport: e.transport(nil), Timeout: requestTimeout}, o.issuer)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 		progress = stderr
 	}
 	tokenURL, _ := url.Parse(meta.TokenEndpoint) // checked by discover
-	polls := &pollTransport{base: http.DefaultTransport, tokenURL: tokenURL.String(), progress: progress}
+	polls := &pollTransport{base: e.transport(nil), tokenURL: tokenURL.String(), progress: progress}
 	var dpopKey string
 	if o.dpop {
 		// Every request gets a proof; the token endpoint binds the tokens
@@ -195,7 +195,7 @@ func runDeviceLogin(ctx context.Context, e *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		polls.base = &dpop.Transport{Prove: prove}
+		polls.base = &dpop.Transport{Base: e.transport(nil), Prove: prove}
 		if dpopKey, err = dpop.Thumbprint(&key.PublicKey); err != nil {
 			return err
 		}
@@ -456,6 +456,9 @@ func explainOAuthError(step string, err error, clientID, secretFile string) erro
 	msg := fmt.Sprintf("%s failed: %s", step, re.ErrorCode)
 	if re.ErrorDescription != "" {
 		msg += ": " + re.ErrorDescription
+	}
+	if re.Response != nil {
+		msg = tryAgain(msg, retryAfter(re.Response.Header, time.Now()))
 	}
 	return &loginError{msg, err}
 }

@@ -290,6 +290,8 @@ func retrieveError(status int, code, description string) *oauth2.RetrieveError {
 func TestExplainOAuthError(t *testing.T) {
 	t.Parallel()
 	transport := errors.New("dial tcp 127.0.0.1:8080: connection refused")
+	limited := retrieveError(429, "slow_down", "too many requests from this address; try again later")
+	limited.Response.Header = http.Header{"Retry-After": {"30"}}
 	for _, tt := range []struct {
 		name       string
 		err        error
@@ -313,6 +315,7 @@ func TestExplainOAuthError(t *testing.T) {
 		{"no error code", retrieveError(502, "", ""), "",
 			"device authorization failed: the server answered 502 Bad Gateway without an OAuth error code"},
 		{"transport", transport, "", "device authorization: dial tcp 127.0.0.1:8080: connection refused"},
+		{"a limit, with Retry-After", limited, "", "device authorization failed: slow_down: too many requests from this address; try again in 30 s"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := explainOAuthError("device authorization", tt.err, "tv", tt.secretFile)

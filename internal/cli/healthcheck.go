@@ -55,7 +55,7 @@ func runHealthcheck(ctx context.Context, e *Env, args []string) error {
 	}
 	// Straight to the server: no proxy from the environment, no redirects.
 	c := &http.Client{
-		Transport:     &http.Transport{Proxy: nil},
+		Transport:     e.transport(&http.Transport{Proxy: nil}),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	resp, err := c.Do(req)

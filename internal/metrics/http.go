@@ -25,26 +25,30 @@ func methodIndex(m string) int {
 // 404 or 405): its path is never a label.
 const Unmatched = "unmatched"
 
-// route is one route pattern's children, resolved when the route is
-// registered: a histogram per method, and per method a counter per status
-// code, made on a code's first use.
+// route is one route pattern's children: per method a histogram and a
+// counter per status code, each made on its first use. Made up front, the
+// histograms of every route and method (some 2,200) were most of a
+// scrape — 3.9 MB, 30,000 bucket series of zeros — and 6 MiB of the heap.
 type route struct {
 	m       *Metrics
 	pattern string
-	obs     [len(methods)]prometheus.Observer
+	obs     [len(methods)]lazyObserver
 	codes   [len(methods)]sync.Map // int → prometheus.Counter
 }
 
+type lazyObserver struct {
+	once sync.Once
+	obs  prometheus.Observer
+}
+
 func (m *Metrics) newRoute(pattern string) *route {
-	rt := &route{m: m, pattern: pattern}
-	for i, meth := range methods {
-		rt.obs[i] = m.duration.WithLabelValues(pattern, meth)
-	}
-	return rt
+	return &route{m: m, pattern: pattern}
 }
 
 func (rt *route) observe(method int, code int, d time.Duration) {
-	rt.obs[method].Observe(d.Seconds())
+	o := &rt.obs[method]
+	o.once.Do(func() { o.obs = rt.m.duration.WithLabelValues(rt.pattern, methods[method]) })
+	o.obs.Observe(d.Seconds())
 	if c, ok := rt.codes[method].Load(code); ok {
 		c.(prometheus.Counter).Inc()
 		return

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 )
@@ -59,12 +60,54 @@ func TestHTTPLabels(t *testing.T) {
 			t.Errorf("requests%v = %v; want %v", tt.labels, got, tt.want)
 		}
 	}
-	out, err := testutil.CollectAndFormat(m.requests, expfmt.TypeTextPlain)
-	if err != nil {
-		t.Fatal(err)
+	out := textOf(t, m.requests)
+	if !strings.Contains(out, `route="/oauth2/token"`) {
+		t.Fatalf("the requests' text lacks their route:\n%s", out)
 	}
 	if strings.Contains(string(out), "secret-path") || strings.Contains(string(out), "BREW") {
 		t.Errorf("a label holds what the caller sent:\n%s", out)
+	}
+}
+
+// textOf is c's metrics in Prometheus's text format.
+func textOf(t *testing.T, c prometheus.Collector) string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range fams {
+		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// TestHTTPSeriesOnUse: a route's latency histogram appears for the methods
+// it answered, not for every route and method registered.
+func TestHTTPSeriesOnUse(t *testing.T) {
+	m := New()
+	mux := http.NewServeMux()
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, p := range []string{"/a", "/b", "/c"} {
+		mux.Handle(p, m.Route(p, ok))
+	}
+	h := m.HTTP(mux)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/b", nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/b", nil))
+	if n := testutil.CollectAndCount(m.duration); n != 1 {
+		t.Errorf("%d latency histograms after requests to one route by one method; want 1", n)
+	}
+	if got := testutil.CollectAndCount(m.duration, Namespace+"_http_request_duration_seconds"); got != 1 {
+		t.Errorf("histograms named: %d", got)
+	}
+	out := textOf(t, m.duration)
+	if !strings.Contains(string(out), `route="/b"`) || !strings.Contains(string(out), `_count{method="POST",route="/b"} 2`) {
+		t.Errorf("the histogram of POST /b is not there with 2 requests (%d bytes):\n%q", len(out), out)
 	}
 }
 

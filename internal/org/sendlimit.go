@@ -64,7 +64,7 @@ func (s *Service) spendSend(ctx context.Context, orgID, by string) (refund func(
 				e.UserID = by
 			}
 			secevent.Log(ctx, s.Log, e)
-			return nil, &oauth.Error{Code: codeTooMany, Status: http.StatusTooManyRequests,
+			return nil, &oauth.Error{Code: codeTooMany, Status: http.StatusTooManyRequests, Err: secevent.ErrLogged,
 				RetryAfter:  int(w.RetryAfter(now) / time.Second),
 				Description: fmt.Sprintf("too many invitation emails %s: at most %d in an hour; try again later", b.what, b.limit)}
 		}

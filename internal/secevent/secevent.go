@@ -10,6 +10,7 @@ package secevent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/latchkey/latchkey/internal/clientip"
@@ -40,6 +41,12 @@ const (
 	Kept     = "kept" // refresh reuse within the concurrent-request window: nothing revoked
 	Tripped  = "tripped"
 )
+
+// ErrLogged is the cause (oauth.Error's Err) of a refusal whose event
+// the code that refused it has logged, with what it knew there (which
+// limit, whose budget): the server writes no second event for it when it
+// answers, so each refusal is one event.
+var ErrLogged = errors.New("security event logged")
 
 // Event is one security event. Empty fields are written empty, so every
 // line has every field.

@@ -28,8 +28,31 @@ func rememberConsent(t *testing.T, s *testServer, clientID string, scopes ...str
 		&store.Consent{UserID: s.User.ID, ClientID: clientID, Scopes: scopes, CreatedAt: now}, now))
 }
 
+// pairedDeviceFrom is pairedDevice for a device whose request says it is
+// userAgent.
+func pairedDeviceFrom(t *testing.T, s *testServer, b *webBrowser, clientID, userAgent string) reply {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/oauth2/device_authorization",
+		strings.NewReader(url.Values{"client_id": {clientID}, "scope": {scopesAll}}.Encode()))
+	mustDo(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", userAgent)
+	a := do(t, req)
+	if a.Status != http.StatusOK {
+		t.Fatalf("device authorization: %d %s", a.Status, a.Raw)
+	}
+	b.approve(a.str("user_code"))
+	s.Clock.Advance(2 * time.Second)
+	r := s.poll(t, clientID, a.str("device_code"))
+	if r.Status != http.StatusOK {
+		t.Fatalf("poll: %d %s", r.Status, r.Raw)
+	}
+	return r
+}
+
 // TestAccountPageInBrowser: the person sees the devices connected to the
-// account, where each asked from and what it may do, revokes one, and that
+// account, where each asked from (the browser and system in words, as the
+// confirm page says them, or the address alone) and what it may do, revokes one, and that
 // device's next refresh fails while the other's works; then forgets what
 // they allowed an app. Both backends, headless Chromium.
 func TestAccountPageInBrowser(t *testing.T) {
@@ -39,7 +62,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 		sessionClients(t, s)
 		phone := newWebBrowser(t, s)
 		phone.signIn()
-		tv := pairedDevice(t, s, phone, tvClient)
+		tv := pairedDeviceFrom(t, s, phone, tvClient, samsungTV)
 		kept := pairedDevice(t, s, phone, attachedClient)
 		rememberConsent(t, s, webOnlyClient, "openid", "profile")
 
@@ -48,11 +71,15 @@ func TestAccountPageInBrowser(t *testing.T) {
 		signIn(t, bctx, personEmail, personPassword)
 		waitFor(t, bctx, `#devices`)
 		text := pageText(t, bctx)
-		for _, want := range []string{"Pat Person", personEmail, "confirmed", "Living Room TV", "Hotel TV", "From 127.0.0.1",
+		for _, want := range []string{"Pat Person", personEmail, "confirmed", "Living Room TV", "Hotel TV",
+			"From 127.0.0.1 (Samsung Internet on Tizen)", "From 127.0.0.1 (Go-http-client)",
 			"openid, profile, email, offline_access", "Web only", "Allowed: openid, profile"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the account page lacks %q:\n%s", want, text)
 			}
+		}
+		if strings.Contains(text, "Go-http-client/") || strings.Contains(text, "Mozilla") {
+			t.Errorf("the account page shows a User-Agent as it came:\n%s", text)
 		}
 		screenshots(t, bctx, "account")
 

@@ -42,6 +42,8 @@ type cachingStore struct {
 	clients map[string]cachedClient
 	groups  map[string]cachedGroups // by client id
 	keys    map[string]cachedKey    // service API keys, by secret hash
+	// swept is when expired entries were last dropped (tidyLocked).
+	swept time.Time
 }
 
 // cachedKey is a service API key as read, kept for clientCacheTTL: a front
@@ -60,6 +62,35 @@ type cachedGroups struct {
 type cachedClient struct {
 	c       *store.Client
 	expires time.Time
+}
+
+func (e cachedKey) until() time.Time    { return e.expires }
+func (e cachedGroups) until() time.Time { return e.expires }
+func (e cachedClient) until() time.Time { return e.expires }
+
+// tidyLocked drops the entries that have expired, at most once per
+// clientCacheTTL, so the caches hold the clients of the last few seconds
+// rather than every client seen until clientCacheSize: a new device client
+// per invitation had kept 10,000 expired clients (and their map, which Go
+// never shrinks) in the live heap, five times over in RSS at GOGC=400
+// (BENCHMARKS.md, the soak). The sweep costs one pass over what the TTL
+// keeps; the caller holds s.mu for writing.
+func (s *cachingStore) tidyLocked(now time.Time) {
+	if now.Sub(s.swept) < clientCacheTTL {
+		return
+	}
+	s.swept = now
+	dropExpired(s.clients, now)
+	dropExpired(s.groups, now)
+	dropExpired(s.keys, now)
+}
+
+func dropExpired[V interface{ until() time.Time }](m map[string]V, now time.Time) {
+	for k, e := range m {
+		if !now.Before(e.until()) {
+			delete(m, k)
+		}
+	}
 }
 
 func newCachingStore(st store.Store, now func() time.Time) *cachingStore {
@@ -91,9 +122,11 @@ func (s *cachingStore) GetClientFresh(ctx context.Context, id string) (*store.Cl
 		return nil, err
 	}
 	cached := *c
+	now := s.now()
 	s.mu.Lock()
+	s.tidyLocked(now)
 	makeRoom(s.clients)
-	s.clients[id] = cachedClient{c: &cached, expires: s.now().Add(clientCacheTTL)}
+	s.clients[id] = cachedClient{c: &cached, expires: now.Add(clientCacheTTL)}
 	s.mu.Unlock()
 	return c, nil
 }
@@ -131,9 +164,11 @@ func (s *cachingStore) ListClientGroupsOf(ctx context.Context, clientID string) 
 	if err != nil {
 		return nil, err
 	}
+	now = s.now()
 	s.mu.Lock()
+	s.tidyLocked(now)
 	makeRoom(s.groups)
-	s.groups[clientID] = cachedGroups{groups: copyGroups(gs), expires: s.now().Add(clientCacheTTL)}
+	s.groups[clientID] = cachedGroups{groups: copyGroups(gs), expires: now.Add(clientCacheTTL)}
 	s.mu.Unlock()
 	return gs, nil
 }
@@ -225,9 +260,11 @@ func (s *cachingStore) GetServiceKeyBySecret(ctx context.Context, secretHash str
 		return nil, err
 	}
 	cached := *k
+	now = s.now()
 	s.mu.Lock()
+	s.tidyLocked(now)
 	makeRoom(s.keys)
-	s.keys[secretHash] = cachedKey{k: &cached, expires: s.now().Add(clientCacheTTL)}
+	s.keys[secretHash] = cachedKey{k: &cached, expires: now.Add(clientCacheTTL)}
 	s.mu.Unlock()
 	return k, nil
 }

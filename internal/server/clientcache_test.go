@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,42 @@ func TestServiceKeyCacheAcrossInstances(t *testing.T) {
 	a.Clock.Advance(clientCacheTTL + time.Second)
 	if got := verify(bServer, rotated); got != 401 {
 		t.Errorf("a deleted key on the other instance after the TTL: %d; want 401", got)
+	}
+}
+
+// TestClientCacheDropsExpired: the cache holds the clients of the last
+// TTL or two, not every client it has seen: after the TTL, the next read
+// that caches sweeps out the expired entries of all three caches.
+func TestClientCacheDropsExpired(t *testing.T) {
+	t.Parallel()
+	st := sqlitetest.Open(t)
+	ctx := t.Context()
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cs := newCachingStore(st, func() time.Time { return clock })
+	const n = 50
+	for i := range n + 1 {
+		c := &store.Client{ID: "dev-" + strconv.Itoa(i), Name: "Device", GrantTypes: []string{store.GrantClientCredentials},
+			AuthMethod: store.AuthClientSecretBasic, SecretHash: "x", CreatedAt: clock, UpdatedAt: clock}
+		if err := st.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, err := cs.GetClient(ctx, "dev-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.ListClientGroupsOf(ctx, "dev-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cs.clients) != n || len(cs.groups) != n {
+		t.Fatalf("cached %d clients and %d group lists; want %d each", len(cs.clients), len(cs.groups), n)
+	}
+	clock = clock.Add(clientCacheTTL)
+	if _, err := cs.GetClient(ctx, "dev-"+strconv.Itoa(n)); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.clients) != 1 || len(cs.groups) != 0 {
+		t.Errorf("after the TTL: %d clients and %d group lists cached; want only the one just read", len(cs.clients), len(cs.groups))
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -320,11 +321,15 @@ func (s *Server) endpoints(ctx context.Context) (*endpoints, error) {
 }
 
 // observeError writes a security event for a limit that refused a request
-// at a JSON endpoint (429): which route, from which address (package audit).
+// at a JSON endpoint (429): which route, from which address (package audit),
+// unless the limit logged its own (secevent.ErrLogged: the invitation
+// mails', which names the limit and the sender).
 func (s *Server) observeError(r *http.Request, oe *oauth.Error) {
 	if oe.StatusCode() == http.StatusTooManyRequests {
 		s.metrics.Throttled(metrics.ThrottleRequest)
-		secevent.Log(r.Context(), s.log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: oauth.Route(r)})
+		if !errors.Is(oe, secevent.ErrLogged) {
+			secevent.Log(r.Context(), s.log, secevent.Event{Name: secevent.Throttle, Outcome: secevent.Tripped, Reason: oauth.Route(r)})
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/secevent"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -121,4 +123,66 @@ func TestInvitationMailLimits(t *testing.T) {
 			t.Errorf("an hour later, a device invitation: %d %s", r.Status, r.Raw)
 		}
 	})
+}
+
+// TestInvitationMailLimitOneEvent: a refusal by the invitation mail limit
+// is one security event, the limit's own (which limit, whose budget), not
+// one more for the route that answered 429 (INV-14): through the
+// organization API (a JSON endpoint, whose other 429s are logged by
+// route), the admin API and the console alike.
+func TestInvitationMailLimitOneEvent(t *testing.T) {
+	t.Parallel()
+	var logged syncBuffer
+	is := newInvServerLogging(t, backends[0], func(c *config.Config) {
+		noSecondFactor(c)
+		c.Invitations.MailsPerSenderPerHour = 1
+	}, &logged)
+	s := is.testServer
+	send := func(bearer, email string) reply {
+		return s.jsonRequest(t, "POST", "/organizations/acme/client-group-invitations/send", bearer,
+			map[string]any{"clientGroupIds": []string{groupRead}, "recipientEmail": email})
+	}
+	admin := func(email string) reply {
+		return s.jsonRequest(t, "POST", "/admin/v1/organizations/"+acmeOrg+"/member-invitations", testAdminToken,
+			map[string]string{"email": email, "role": store.RoleMember})
+	}
+	person := newWebBrowser(t, s)
+	person.signIn()
+	invite := func(email string) reply {
+		return person.post("/console/orgs/acme/member-invitations", url.Values{"csrf_token": {csrfOf(t, person.get("/console/orgs/acme"))},
+			"email": {email}, "role": {store.RoleMember}})
+	}
+
+	// The person (acme's admin) sends one, then is refused by the
+	// organization API and by the console; the admin token, another
+	// sender, sends one, then is refused.
+	is.send(t, map[string]any{"clientGroupIds": []string{groupRead}, "recipientEmail": "one@acme.example"})
+	wantOAuthError(t, send(is.adminAT, "two@acme.example"), http.StatusTooManyRequests, "too_many_requests")
+	if r := invite("three@acme.example"); r.Status != http.StatusTooManyRequests {
+		t.Errorf("the console over the limit: %d", r.Status)
+	}
+	if r := admin("four@acme.example"); r.Status != http.StatusCreated {
+		t.Fatalf("the admin token's first: %d %s", r.Status, r.Raw)
+	}
+	wantOAuthError(t, admin("five@acme.example"), http.StatusTooManyRequests, "too_many_requests")
+
+	var got []map[string]any
+	for line := range strings.Lines(logged.String()) {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		if l["msg"] == secevent.Message && l["event"] == secevent.Throttle {
+			got = append(got, l)
+		}
+	}
+	want := []string{s.User.ID, s.User.ID, ""} // the sender: the person twice, then the admin token
+	if len(got) != len(want) {
+		t.Fatalf("%d throttle events; want %d, one per refusal:\n%v", len(got), len(want), got)
+	}
+	for i, l := range got {
+		if l["reason"] != "invitation mails per sender" || l["outcome"] != secevent.Tripped || l["user_id"] != want[i] {
+			t.Errorf("event %d: %v", i, l)
+		}
+	}
 }

@@ -54,13 +54,20 @@ type invServer struct {
 
 func newInvServer(t *testing.T, b backend, edit func(*config.Config)) *invServer {
 	t.Helper()
-	s := newTestServerOn(t, b, true, func(c *config.Config) {
+	return newInvServerLogging(t, b, edit, nil)
+}
+
+// newInvServerLogging is newInvServer logging to logTo when it is set
+// (newTestServerLogging).
+func newInvServerLogging(t *testing.T, b backend, edit func(*config.Config), logTo io.Writer) *invServer {
+	t.Helper()
+	s := newTestServerLogging(t, b, true, func(c *config.Config) {
 		c.Invitations.RequestsPerIPPerMinute = 0 // the rate limit has its own test
 		c.Invitations.RetryInterval = config.Duration(50 * time.Millisecond)
 		if edit != nil {
 			edit(c)
 		}
-	})
+	}, logTo)
 	ctx := t.Context()
 	now := s.Clock.Now()
 	mustDo(t, s.Store.CreateOrganization(ctx, &store.Organization{ID: acmeOrg, Name: "Acme Sensors", AppLink: acmeAppLink, CreatedAt: now, UpdatedAt: now}))

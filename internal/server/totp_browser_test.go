@@ -185,3 +185,29 @@ func TestSecondStepForms(t *testing.T) {
 		}
 	}
 }
+
+// TestPasskeyUnusableAtIPInBrowser: on a server whose issuer is an IP
+// address, which browsers refuse passkeys, someone whose only second
+// factor is a passkey gives the right password and is told why the
+// passkey cannot be used here and what to do, with no passkey button and
+// no session. Headless Chromium.
+func TestPasskeyUnusableAtIPInBrowser(t *testing.T) {
+	t.Parallel()
+	s, _ := accountServer(t, backends[0], func(c *config.Config) { c.Accounts.SecondFactor = "all" })
+	now := time.Now()
+	kim := &store.User{ID: "u-kim", Email: "kim@example.com", Name: "Kim Key", PasswordHash: s.User.PasswordHash,
+		EmailVerified: true, CreatedAt: now, UpdatedAt: now}
+	mustDo(t, s.Store.CreateUser(t.Context(), kim))
+	mustDo(t, s.Store.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-kim", UserID: kim.ID, PublicKey: []byte{1},
+		Name: "Phone", AAGUID: make([]byte, 16), CreatedAt: now}))
+	bctx := browser(t)
+	navigate(t, bctx, s.URL+"/login")
+	signIn(t, bctx, kim.Email, personPassword)
+	waitFor(t, bctx, `p.info`)
+	text := pageText(t, bctx)
+	if !strings.Contains(text, "yours is a passkey, which cannot be used here: this server is reached at 127.0.0.1, an IP address") ||
+		strings.Contains(text, "Signed in as") || strings.Contains(text, "Sign in with a passkey") {
+		t.Errorf("the right password of someone whose second factor is a passkey, at an IP address:\n%s", text)
+	}
+	screenshots(t, bctx, "login-passkey-unusable")
+}

@@ -42,7 +42,7 @@ func when(t time.Time) string {
 type accountPage struct {
 	base
 	Account     *store.User
-	Grants      []*store.GrantInfo
+	Grants      []grantView
 	Consents    []consentView
 	Done        string
 	MinPassword int
@@ -52,6 +52,32 @@ type accountPage struct {
 	// Continue is the step a gate stopped the person at (pendingStep),
 	// once nothing stops them any more; "" otherwise.
 	Continue string
+}
+
+// grantView is a connected device or app, with the User-Agent it asked
+// from in words.
+type grantView struct {
+	*store.GrantInfo
+	// Agent names the browser or system of OriginUserAgent as the confirm
+	// page does ("Chrome on Windows"); "" when the parser names neither,
+	// and the page shows the address alone: a program's own User-Agent is
+	// not shown as it came.
+	Agent string
+}
+
+// grantViews puts the grants' User-Agents in words.
+func grantViews(loc *i18n.Locale, grants []*store.GrantInfo) []grantView {
+	out := make([]grantView, len(grants))
+	for i, g := range grants {
+		out[i] = grantView{GrantInfo: g}
+		if g.OriginUserAgent == "" {
+			continue
+		}
+		if browser, os := parseAgent(g.OriginUserAgent); browser != "" || os != "" {
+			out[i].Agent = agentWords(loc, g.OriginUserAgent)
+		}
+	}
+	return out
 }
 
 type consentView struct {
@@ -141,7 +167,7 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, status int
 	}
 	return p.render(w, r, status, "account", accountPage{
 		base:    base{Title: "account.heading", CSRF: p.csrfFor(w, r, s), User: u, Notice: notice, Wide: true},
-		Account: u, Grants: grants, Consents: views, Done: done, MinPassword: account.MinPasswordLength,
+		Account: u, Grants: grantViews(p.locale(r), grants), Consents: views, Done: done, MinPassword: account.MinPasswordLength,
 		Passkeys: passkeys, TOTP: second, Console: console, Continue: cont,
 	})
 }

@@ -11,10 +11,11 @@ import (
 )
 
 // The confirm page names the browser and system that made a device's
-// request ("Chrome on Android") by uap-go, the Go port of the ua-parser
-// project's regexes.yaml (uap-core), which its ports in every language
-// share and keep up to date, with a few expressions of ours in front
-// where it names what a TV flow meets wrongly (agentCorrections). Only
+// request ("Chrome on Android"), and the account page each connected
+// device's, by uap-go, the Go port of the ua-parser project's
+// regexes.yaml (uap-core), which its ports in every language share and
+// keep up to date, with a few expressions of ours in front where it
+// names what a TV flow meets wrongly (agentCorrections). Only
 // the user-agent and OS sections are compiled: the device section, about
 // half of the expressions, names models the page does not show.
 //
@@ -23,14 +24,14 @@ import (
 // measurable (BENCHMARKS.md, "The pages' context"): a few large arrays,
 // unlike go-useragent's trie of 166,000 small objects, which every
 // garbage collection marked on every path ("Regression found on
-// 2026-12-03"). Still, a server that shows no confirm page has no use for
-// them: the parser is compiled on the first confirm page that needs it,
-// not at start, and let go agentIdle after the last parse, so an idle
+// 2026-12-03"). Still, a server that shows neither page has no use for
+// them: the parser is compiled on the first page that needs it, not at
+// start, and let go agentIdle after the last parse, so an idle
 // server's heap stays as it was. Answers are kept in a small cache, so
 // the page reloaded, or the same app asking again, needs no parser. The
 // lock is held through a compile (a tenth of a second or more) and a
-// parse (milliseconds): confirm pages are opened by people, one per
-// device.
+// parse (milliseconds): these pages are opened by people, and an
+// account's devices are few.
 
 // agentIdle is how long the parser is kept after the last parse.
 const agentIdle = 5 * time.Minute

@@ -93,6 +93,15 @@ func TestPasswordAloneWithPasskey(t *testing.T) {
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "sign in with your passkey") {
 		t.Errorf("the right password of a passkey holder who needs two factors: %d\n%s", w.Code, w.Body)
 	}
+	// What to do next, not a mistake: a neutral notice, then the passkey
+	// button as the page's first action, the password's after it.
+	page := w.Body.String()
+	notice, passkey, password := strings.Index(page, `<p class="info" role="status">Your account asks for a second factor`),
+		strings.Index(page, `<button type="button" hidden>Sign in with a passkey</button>`),
+		strings.Index(page, `<button class="secondary" type="submit">Sign in</button>`)
+	if notice < 0 || passkey < notice || password < passkey || strings.Contains(page, `role="alert">Your account`) {
+		t.Errorf("the notice at %d, the passkey button at %d, the password's at %d:\n%s", notice, passkey, password, page)
+	}
 	if w := b.get("/device?user_code=" + testCode); w.Code == http.StatusOK && strings.Contains(w.Body.String(), `value="approve"`) {
 		t.Error("signed in with the password alone")
 	}
@@ -101,5 +110,42 @@ func TestPasswordAloneWithPasskey(t *testing.T) {
 	b.login(testEmail)
 	if w := b.get("/device?user_code=" + testCode); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `value="approve"`) {
 		t.Errorf("without the policy, after the password: the device page %d", w.Code)
+	}
+}
+
+// TestPasskeysUnusableAtIP: an issuer at an IP address offers no passkeys
+// (browsers refuse one as a relying party); the account page says why, and
+// a person whose second factor is a passkey is told, after the right
+// password, why it cannot be used here and what to do, and still gets no
+// session from the password alone.
+func TestPasskeysUnusableAtIP(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	e.pages.Issuer = "http://127.0.0.1:8080"
+	e.pages.TOTP, e.pages.Passkeys, e.pages.Accounts, e.pages.SecondFactor = e.st, e.st, e.st, SecondFactorAll
+	if err := e.st.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-1", UserID: e.user.ID, PublicKey: []byte{1}, Name: "Phone",
+		AAGUID: make([]byte, 16), CreatedAt: e.now}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t)
+	if page := b.get("/login").Body.String(); strings.Contains(page, "passkey") {
+		t.Errorf("the sign-in page offers a passkey:\n%s", page)
+	}
+	w := b.post("/login", url.Values{"username": {testEmail}, "password": {testPassword}, "csrf_token": {b.csrf("/login")}})
+	page := w.Body.String()
+	if w.Code != http.StatusUnauthorized || !strings.Contains(page, `<p class="info" role="status">Your account asks for a second factor, and yours is a passkey, which cannot be used here: this server is reached at 127.0.0.1, an IP address`) ||
+		strings.Contains(page, "sign in with your passkey") || strings.Contains(page, "passkey-login") {
+		t.Errorf("the right password of a passkey holder who needs two factors: %d\n%s", w.Code, page)
+	}
+	if w := b.get("/device?user_code=" + testCode); w.Code == http.StatusOK && strings.Contains(w.Body.String(), `value="approve"`) {
+		t.Error("signed in with the password alone")
+	}
+
+	e.pages.SecondFactor = SecondFactorOff
+	b.login(testEmail)
+	page = b.get("/account").Body.String()
+	if !strings.Contains(page, `<p class="info">Passkeys cannot be used here: this server is reached at 127.0.0.1, an IP address`) ||
+		strings.Contains(page, "passkey-add") || strings.Contains(page, "Phone") {
+		t.Errorf("the account page at an IP address:\n%s", page)
 	}
 }

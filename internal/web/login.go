@@ -35,6 +35,10 @@ type loginPage struct {
 	// CanRegister: registration is not off, so the page offers to
 	// create an account.
 	CanRegister bool
+	// NoticeInfo: Notice is information, not a mistake (a right password
+	// that a passkey must follow): shown as a neutral notice, and the
+	// passkey button, when there is one, is the page's first action.
+	NoticeInfo bool
 }
 
 func (lp *loginPage) localize(l *i18n.Locale) {
@@ -45,19 +49,19 @@ func (lp *loginPage) localize(l *i18n.Locale) {
 
 // renderLogin shows the sign-in page, with a passkey sign-in begun for it.
 func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, s *store.Session, u *store.User, notice, username, returnTo string) error {
-	csrf := p.csrfFor(w, r, s)
+	return p.renderLoginPage(w, r, status, s, loginPage{base: base{User: u, Notice: notice}, Username: username, ReturnTo: returnTo})
+}
+
+// renderLoginPage shows page, completed with its CSRF token, a passkey
+// sign-in begun for it, and what signing in is for.
+func (p *Pages) renderLoginPage(w http.ResponseWriter, r *http.Request, status int, s *store.Session, page loginPage) error {
+	page.CSRF = p.csrfFor(w, r, s)
 	view, err := p.loginPasskey(w, r, s)
 	if err != nil {
 		return err
 	}
-	page := loginPage{
-		base:        base{CSRF: csrf, User: u, Notice: notice},
-		Username:    username,
-		ReturnTo:    returnTo,
-		Passkey:     view,
-		CanRegister: !p.Registration.Closed(),
-	}
-	why := p.purpose(r, returnTo)
+	page.Passkey, page.CanRegister = view, !p.Registration.Closed()
+	why := p.purpose(r, page.ReturnTo)
 	page.Heading, page.ForName = why.heading("login.heading"), why.Name
 	return p.render(w, r, status, "login", page)
 }

@@ -116,6 +116,20 @@ func (p *Pages) relyingParty() *webauthn.WebAuthn {
 	return p.rp.wa
 }
 
+// passkeysUnusable returns the issuer's host when passkeys are on (there
+// is a Passkeys store) but browsers would refuse the issuer as a relying
+// party (an IP address): the pages say why they offer none. "" otherwise.
+func (p *Pages) passkeysUnusable() string {
+	if p.Passkeys == nil || p.relyingParty() != nil {
+		return ""
+	}
+	u, err := url.Parse(p.Issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
 // isIP reports whether host is an IP address, which browsers refuse as an RP ID.
 func isIP(host string) bool {
 	return strings.Trim(host, "0123456789.") == "" || strings.Contains(host, ":")
@@ -407,9 +421,15 @@ type accountPasskeys struct {
 	Register *passkeyView // nil at the limit
 	Max      int
 	MaxName  int
+	// Unusable is the issuer's host when browsers refuse it passkeys
+	// (passkeysUnusable): the section says why there are none.
+	Unusable string
 }
 
 func (p *Pages) accountPasskeys(w http.ResponseWriter, r *http.Request, s *store.Session, u *store.User) (*accountPasskeys, error) {
+	if host := p.passkeysUnusable(); host != "" && s != nil {
+		return &accountPasskeys{Unusable: host}, nil
+	}
 	wa := p.relyingParty()
 	if wa == nil || s == nil {
 		return nil, nil

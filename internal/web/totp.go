@@ -185,8 +185,12 @@ func (p *Pages) enrolFirst(w http.ResponseWriter, r *http.Request, u *store.User
 }
 
 // msgUsePasskey is the sign-in page's notice for a right password of
-// someone whose second factor is a passkey.
-const msgUsePasskey = "login.use_passkey"
+// someone whose second factor is a passkey; msgPasskeyUnusable when this
+// server cannot offer passkeys (passkeysUnusable).
+const (
+	msgUsePasskey      = "login.use_passkey"
+	msgPasskeyUnusable = "login.passkey_unusable"
+)
 
 // passkeyIsSecondFactor reports whether u, who gave the right password
 // and has no confirmed TOTP, must sign in with a second factor and has a
@@ -248,11 +252,17 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, s *store.S
 	// Someone who must sign in with two factors and whose only second
 	// factor is a passkey signs in with the passkey, which counts as both:
 	// the password alone is one factor. No session; the sign-in page says
-	// so, with its passkey button.
+	// so, with its passkey button first. Where passkeys cannot be used (an
+	// issuer at an IP address), it says why, and where they can be: the
+	// password alone still does not replace the passkey the person chose.
 	if onlyPasskey, err := p.passkeyIsSecondFactor(r, u); err != nil {
 		return err
 	} else if onlyPasskey {
-		return p.renderLogin(w, r, http.StatusUnauthorized, s, nil, msgUsePasskey, u.Email, returnTo)
+		page := loginPage{base: base{Notice: msgUsePasskey}, NoticeInfo: true, Username: u.Email, ReturnTo: returnTo}
+		if host := p.passkeysUnusable(); host != "" {
+			page.Notice, page.NoticeArgs = msgPasskeyUnusable, []any{"host", host}
+		}
+		return p.renderLoginPage(w, r, http.StatusUnauthorized, s, page)
 	}
 	if err := p.startSession(w, r, u); err != nil {
 		return err

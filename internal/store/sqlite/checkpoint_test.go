@@ -48,7 +48,7 @@ func TestCacheSizes(t *testing.T) {
 		name string
 		p    *pool
 		want int
-	}{{"writer", s.w, -writerCacheKiB}, {"reader", s.r, -2000}} {
+	}{{"writer", s.w, -writerCacheKiB}, {"reader", s.r, -readerCacheKiB}} {
 		var got int
 		if err := c.p.QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&got); err != nil {
 			t.Fatal(err)

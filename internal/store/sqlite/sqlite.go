@@ -296,15 +296,22 @@ func (s *Store) Stats() store.Stats {
 }
 
 // memoryUsed is the memory the SQLite library's allocator (modernc's C
-// runtime, outside Go's heap) holds from the operating system for all of
-// this process's connections: page caches (the writer's 16 MiB and each
-// reader's 2 MiB at most, filled as pages are read), schemas, prepared
-// statements, and freed regions kept for reuse. Go's memory statistics do
-// not show it; an RSS that grows while Go's heap does not is told apart
-// with it (BENCHMARKS.md, the soak). The allocator counts only in a build
-// with the memory.counters tag (scripts/release, the Dockerfile and the
-// soak build with it; it costs an addition per mapping); otherwise 0.
-func memoryUsed() int64 { return int64(libc.MemStat().Bytes) }
+// runtime, outside Go's heap) holds for all of this process's connections:
+// schemas, prepared statements, freed memory kept for reuse, and of the
+// page-cache arena (pagecache.go) the part pages have used, at most. Go's
+// memory statistics do not show it; an RSS that grows while Go's heap does
+// not is told apart with it (BENCHMARKS.md, the soak). The allocator
+// counts only in a build with the memory.counters tag (scripts/release,
+// hence the image, and the soak build with it: an addition per mapping and
+// per allocation, under a lock it takes anyway); otherwise 0.
+func memoryUsed() int64 {
+	held := int64(libc.MemStat().Bytes)
+	if held == 0 {
+		return 0
+	}
+	_, peak, _ := pageCacheStatus()
+	return held - arena.mapped + peak*int64(arena.slotSize)
+}
 
 // EngineMemoryCounted says whether this build counts the SQLite
 // allocator's memory (the memory.counters build tag), for tests.

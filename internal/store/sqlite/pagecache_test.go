@@ -1,0 +1,46 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestPageCacheArena: the process's page caches take their pages from the
+// arena set up at start, which holds one store's caches; the metric's
+// figure counts the arena's used part, not its reservation.
+func TestPageCacheArena(t *testing.T) {
+	t.Parallel()
+	if arenaErr != nil {
+		t.Fatalf("no arena: %v", arenaErr)
+	}
+	if got, want := arena.slots*arena.slotSize, (writerCacheKiB+(readerConns()+1)*readerCacheKiB)*1024-arena.slotSize; got < want {
+		t.Errorf("arena of %d slots of %d bytes: %d bytes, want at least %d", arena.slots, arena.slotSize, got, want)
+	}
+	if arena.slotSize < arenaPageSize || arena.slotSize > arenaPageSize+1024 || arena.slotSize%8 != 0 {
+		t.Errorf("slot size %d for pages of %d", arena.slotSize, arenaPageSize)
+	}
+	s, err := OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "arena.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	for i := range 500 {
+		if _, err := s.Hit(ctx, fmt.Sprint("key-", i), time.Unix(0, 0), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM throttles`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	used, peak, _ := pageCacheStatus()
+	if used < 1 || peak < used || peak > int64(arena.slots) {
+		t.Errorf("arena slots used %d, at most %d of %d; want pages in the arena", used, peak, arena.slots)
+	}
+	if m := memoryUsed(); EngineMemoryCounted() && m > int64(arena.slots*arena.slotSize)+64<<20 {
+		t.Errorf("memoryUsed %d: counts the arena's reservation, not its use", m)
+	}
+}
