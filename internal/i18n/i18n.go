@@ -31,10 +31,26 @@ var builtin embed.FS
 // one a message missing elsewhere falls back to.
 const Base = "en"
 
-// Catalog is one language's messages.
+// Catalog is one language's messages. It is held flat, because every
+// garbage collection marks it: one map of messages whose keys and texts
+// are slices of a single string, and a small array only for a message
+// with plural forms (BENCHMARKS.md, "a smaller live heap").
 type Catalog struct {
 	Tag  language.Tag
-	msgs map[string]map[string]string // key → plural form ("other" for plain) → text
+	msgs map[string]message
+}
+
+// message is one message's text: its "other" form (a plain message's
+// only one), and for a message with other plural forms too, all of them.
+type message struct {
+	other  string
+	plural *pluralText // nil when "other" is the only form
+}
+
+// pluralText are a message's plural forms, by their index in pluralForms.
+type pluralText struct {
+	has  uint8 // bit i: the form pluralForms[i] is given
+	text [len(pluralForms)]string
 }
 
 // Keys are the catalog's message keys, sorted.
@@ -49,9 +65,18 @@ func (c *Catalog) Keys() []string {
 
 // Forms are the plural forms key has in c ("other" alone for a plain message).
 func (c *Catalog) Forms(key string) []string {
+	m, ok := c.msgs[key]
+	if !ok {
+		return nil
+	}
+	if m.plural == nil {
+		return []string{"other"}
+	}
 	var fs []string
-	for f := range c.msgs[key] {
-		fs = append(fs, f)
+	for i, f := range pluralForms {
+		if m.plural.has&(1<<i) != 0 {
+			fs = append(fs, f)
+		}
 	}
 	slices.Sort(fs)
 	return fs
@@ -100,11 +125,11 @@ func Load(fsys fs.FS, dir string) (*Set, error) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("i18n: catalog %s: %w", e.Name(), err)
 		}
-		c := &Catalog{Tag: tag, msgs: map[string]map[string]string{}}
+		msgs := make(map[string]map[string]string, len(m))
 		for k, v := range m {
 			var plain string
 			if json.Unmarshal(v, &plain) == nil {
-				c.msgs[k] = map[string]string{"other": plain}
+				msgs[k] = map[string]string{"other": plain}
 				continue
 			}
 			var forms map[string]string
@@ -116,8 +141,9 @@ func Load(fsys fs.FS, dir string) (*Set, error) {
 					return nil, fmt.Errorf("i18n: catalog %s: %s: %q is not a plural form (%s)", e.Name(), k, f, strings.Join(pluralForms[:], ", "))
 				}
 			}
-			c.msgs[k] = forms
+			msgs[k] = forms
 		}
+		c := &Catalog{Tag: tag, msgs: flatten(msgs)}
 		if name == Base {
 			s.cats = slices.Insert(s.cats, 0, c)
 		} else {
@@ -134,6 +160,57 @@ func Load(fsys fs.FS, dir string) (*Set, error) {
 	s.matcher = language.NewMatcher(tags)
 	s.def = s.cats[0]
 	return s, nil
+}
+
+// flatten is msgs (key → plural form → text) as a Catalog holds them: every
+// key and text a slice of one string, a plural array only where a message
+// has forms besides "other".
+func flatten(msgs map[string]map[string]string) map[string]message {
+	// The text first, each piece once, remembering where it went.
+	type span struct{ from, to int }
+	var b strings.Builder
+	n := 0
+	for k, forms := range msgs {
+		n += len(k)
+		for _, t := range forms {
+			n += len(t)
+		}
+	}
+	b.Grow(n)
+	put := func(s string) span {
+		from := b.Len()
+		b.WriteString(s)
+		return span{from, b.Len()}
+	}
+	type entry struct {
+		key   span
+		forms [len(pluralForms)]span
+		has   uint8
+	}
+	entries := make([]entry, 0, len(msgs))
+	for k, forms := range msgs {
+		e := entry{key: put(k)}
+		for i, f := range pluralForms {
+			if t, ok := forms[f]; ok {
+				e.forms[i], e.has = put(t), e.has|1<<i
+			}
+		}
+		entries = append(entries, e)
+	}
+	text := b.String()
+	at := func(s span) string { return text[s.from:s.to] }
+	out := make(map[string]message, len(entries))
+	for _, e := range entries {
+		m := message{other: at(e.forms[otherForm])}
+		if e.has != 1<<otherForm {
+			m.plural = &pluralText{has: e.has}
+			for i := range pluralForms {
+				m.plural.text[i] = at(e.forms[i])
+			}
+		}
+		out[at(e.key)] = m
+	}
+	return out
 }
 
 // Catalogs are the set's catalogs, Base first.
@@ -283,28 +360,35 @@ func (l *Locale) Dir() string {
 }
 
 // Has reports whether key is a message of the locale's catalog or Base.
-func (l *Locale) Has(key string) bool { return l.cat.msgs[key] != nil || l.base.msgs[key] != nil }
+func (l *Locale) Has(key string) bool {
+	if _, ok := l.cat.msgs[key]; ok {
+		return true
+	}
+	_, ok := l.base.msgs[key]
+	return ok
+}
 
 // T is the message key with args (pairs of a placeholder's name and its
 // value) put in. A plural message takes its form from the argument n. A key
 // no catalog has is returned as it is, so that text which is not a key
 // (an override's own words, an error's reason) passes through.
 func (l *Locale) T(key string, args ...any) string {
-	forms := l.cat.msgs[key]
+	m, ok := l.cat.msgs[key]
 	tag := l.cat.Tag
-	if forms == nil {
-		forms, tag = l.base.msgs[key], l.base.Tag
+	if !ok {
+		m, ok = l.base.msgs[key]
+		tag = l.base.Tag
 	}
-	if forms == nil {
+	if !ok {
 		return key
 	}
-	text := forms["other"]
-	if len(forms) > 1 {
+	text := m.other
+	if m.plural != nil {
 		for i := 0; i+1 < len(args); i += 2 {
 			if args[i] == "n" {
 				if n, ok := count(args[i+1]); ok {
-					if t, ok := forms[formName(plural.Cardinal.MatchPlural(tag, n%10000000, 0, 0, 0, 0))]; ok {
-						text = t
+					if f := formIndex(plural.Cardinal.MatchPlural(tag, n%10000000, 0, 0, 0, 0)); m.plural.has&(1<<f) != 0 {
+						text = m.plural.text[f]
 					}
 				}
 			}
@@ -336,21 +420,27 @@ func count(v any) (int, bool) {
 
 var pluralForms = [...]string{"zero", "one", "two", "few", "many", "other"}
 
-func formName(f plural.Form) string {
+// otherForm is the index of "other" in pluralForms.
+const otherForm = 5
+
+// formIndex is f's index in pluralForms.
+func formIndex(f plural.Form) int {
 	switch f {
 	case plural.Zero:
-		return "zero"
+		return 0
 	case plural.One:
-		return "one"
+		return 1
 	case plural.Two:
-		return "two"
+		return 2
 	case plural.Few:
-		return "few"
+		return 3
 	case plural.Many:
-		return "many"
+		return 4
 	}
-	return "other"
+	return otherForm
 }
+
+func formName(f plural.Form) string { return pluralForms[formIndex(f)] }
 
 // PluralFormsOf are the forms language tag distinguishes among whole
 // numbers up to 1000 (for checking that a catalog has them all).

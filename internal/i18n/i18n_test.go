@@ -13,10 +13,29 @@ import (
 
 var placeholder = regexp.MustCompile(`\{[a-z]+\}`)
 
+// formsOf is key's text in c by plural form ("other" alone for a plain
+// message), nil when c has no such message.
+func formsOf(c *Catalog, key string) map[string]string {
+	m, ok := c.msgs[key]
+	if !ok {
+		return nil
+	}
+	if m.plural == nil {
+		return map[string]string{"other": m.other}
+	}
+	out := map[string]string{}
+	for i, f := range pluralForms {
+		if m.plural.has&(1<<i) != 0 {
+			out[f] = m.plural.text[i]
+		}
+	}
+	return out
+}
+
 // placeholders are the {names} of every form of key in c.
 func placeholders(c *Catalog, key string) []string {
 	var out []string
-	for _, text := range c.msgs[key] {
+	for _, text := range formsOf(c, key) {
 		for _, p := range placeholder.FindAllString(text, -1) {
 			if !slices.Contains(out, p) {
 				out = append(out, p)
@@ -43,8 +62,8 @@ func TestCatalogsComplete(t *testing.T) {
 	for _, c := range set.Catalogs()[1:] {
 		forms := PluralFormsOf(c.Tag)
 		for _, key := range en.Keys() {
-			if c.msgs[key] == nil {
-				t.Errorf("%s: no message %q (English: %q)", c.Tag, key, en.msgs[key]["other"])
+			if formsOf(c, key) == nil {
+				t.Errorf("%s: no message %q (English: %q)", c.Tag, key, formsOf(en, key)["other"])
 				continue
 			}
 			got, want := placeholders(c, key), placeholders(en, key)
@@ -58,16 +77,16 @@ func TestCatalogsComplete(t *testing.T) {
 			} else if !slices.Equal(got, want) {
 				t.Errorf("%s: %s has placeholders %v; English has %v", c.Tag, key, got, want)
 			}
-			if len(en.msgs[key]) > 1 {
+			if len(formsOf(en, key)) > 1 {
 				for _, f := range forms {
-					if _, ok := c.msgs[key][f]; !ok {
+					if _, ok := formsOf(c, key)[f]; !ok {
 						t.Errorf("%s: %s lacks the plural form %q (%s uses %v)", c.Tag, key, f, c.Tag, forms)
 					}
 				}
 			}
 		}
 		for _, key := range c.Keys() {
-			if en.msgs[key] == nil {
+			if formsOf(en, key) == nil {
 				t.Errorf("%s: %q is no message of English's", c.Tag, key)
 			}
 		}
@@ -86,7 +105,7 @@ func TestMissingMessageFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	de := set.Catalogs()[1]
-	if de.msgs["b"] != nil {
+	if formsOf(de, "b") != nil {
 		t.Fatal("de has b")
 	}
 	// And the missing message falls back to English rather than a key.

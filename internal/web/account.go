@@ -24,9 +24,12 @@ import (
 // password, counted against a budget per account in the store.
 
 func init() {
-	templates["account"] = template.Must(template.New("").Funcs(template.FuncMap{"when": when}).
-		ParseFS(templateFiles, "templates/layout.html", "templates/account.html"))
+	builtinPage("account", whenFuncs)
 }
+
+// whenFuncs are the account page's functions, which the consoles' pages
+// have too (RegisterPage).
+var whenFuncs = template.FuncMap{"when": when}
 
 // when shows a time on the account page.
 func when(t time.Time) string {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -19,7 +18,7 @@ import (
 
 func init() {
 	for _, name := range []string{"consent", "register"} {
-		templates[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+		builtinPage(name)
 	}
 }
 

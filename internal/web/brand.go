@@ -27,8 +27,11 @@ import (
 // templates an operator may replace (pages.templates_dir).
 //
 // Every page's template set is the layout, branding.html and the page's own
-// file, parsed once at start-up by NewTheme: the built-in files, or the
-// operator's file of the same name. A template that does not parse, or that
+// file: the built-in files, or the operator's file of the same name. Each
+// is parsed once, when its page is first rendered, so that the templates
+// of pages nobody opens are not part of the live heap that every garbage
+// collection marks (BENCHMARKS.md). An override is read and checked at
+// start-up by NewTheme: a template that does not parse, or that
 // html/template cannot escape, stops the server from starting, so a broken
 // override fails `serve` with its file and line, not a person's sign-in.
 // The brand reaches the templates as the function brand (branding.html), so
@@ -85,16 +88,19 @@ func (a *asset) version() string { return strings.Trim(a.etag, `"`) }
 
 // Theme is the parsed templates and the assets of one brand.
 type Theme struct {
-	brand brandView
-	pages map[string]*template.Template
-	style *asset
-	js    *asset
-	logo  *asset // nil without a logo file
-	csp   string
+	brand     brandView
+	funcs     template.FuncMap      // brand
+	pages     map[string]*themePage // by page name, each parsed on its first render
+	overrides map[string]string     // the operator's templates, by file name
+	dir       string                // where they came from (pages.templates_dir)
+	style     *asset
+	js        *asset
+	logo      *asset // nil without a logo file
+	csp       string
 }
 
-// NewTheme parses every page's templates for b, with b's overrides, and
-// builds the style sheet. Its error names the file and line at fault.
+// NewTheme reads b's overrides and checks every page they take part in,
+// and builds the style sheet. Its error names the file and line at fault.
 func NewTheme(b Brand) (*Theme, error) {
 	if b.Name == "" {
 		b.Name = "Latchkey"
@@ -154,8 +160,18 @@ func NewTheme(b Brand) (*Theme, error) {
 	th.csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src " + imgSrc +
 		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-	th.pages, err = parsePages(b.TemplatesDir, th.brand)
+	th.overrides, err = loadOverrides(b.TemplatesDir)
 	if err != nil {
+		return nil, err
+	}
+	th.dir = b.TemplatesDir
+	bv := th.brand
+	th.funcs = template.FuncMap{"brand": func() brandView { return bv }}
+	th.pages = make(map[string]*themePage, len(templates))
+	for name := range templates {
+		th.pages[name] = &themePage{}
+	}
+	if err := th.checkPages(); err != nil {
 		return nil, err
 	}
 	return th, nil
@@ -176,91 +192,140 @@ func hexColor(s string) bool {
 // sharedFiles are the templates every page's set holds besides its own.
 var sharedFiles = []string{"layout.html", "branding.html"}
 
-// parsePages builds every page's set: the built-in set registered in
-// templates, branding.html, and the overrides from dir.
-func parsePages(dir string, bv brandView) (map[string]*template.Template, error) {
-	overrides := map[string]bool{}
-	if dir != "" {
-		entries, err := os.ReadDir(dir)
+// themePage is one page's set in a Theme, parsed on its first render.
+type themePage struct {
+	once sync.Once
+	t    *template.Template
+	err  error
+}
+
+// loadOverrides reads the operator's templates from dir, by file name, and
+// refuses a file that replaces no built-in one. Their text is kept, not the
+// files: a page parsed later is parsed from what was checked at start-up.
+func loadOverrides(dir string) (map[string]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("pages.templates_dir: %w", err)
+	}
+	var known []string
+	for name := range templates {
+		known = append(known, name+".html")
+	}
+	known = append(known, sharedFiles...)
+	slices.Sort(known)
+	overrides := map[string]string{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".html") {
+			continue
+		}
+		if !slices.Contains(known, e.Name()) {
+			return nil, fmt.Errorf("pages.templates_dir: %s: no built-in template has that name (they are %s)",
+				filepath.Join(dir, e.Name()), strings.Join(known, ", "))
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("pages.templates_dir: %w", err)
 		}
-		var known []string
-		for name := range templates {
-			known = append(known, name+".html")
-		}
-		known = append(known, sharedFiles...)
-		slices.Sort(known)
-		for _, e := range entries {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".html") {
-				continue
-			}
-			if !slices.Contains(known, e.Name()) {
-				return nil, fmt.Errorf("pages.templates_dir: %s: no built-in template has that name (they are %s)",
-					filepath.Join(dir, e.Name()), strings.Join(known, ", "))
-			}
-			overrides[e.Name()] = true
-		}
+		overrides[e.Name()] = string(b)
 	}
-	var fsys = os.DirFS(dir)
-	funcs := template.FuncMap{"brand": func() brandView { return bv }}
+	return overrides, nil
+}
+
+// checkPages parses, ahead of any render, every page an override takes
+// part in, and drops the sets again: one that does not parse, cannot be
+// escaped or names a field its page has not stops the start, not a
+// person's page. A theme without overrides has nothing to check; the
+// built-in templates are tested (TestEveryPageParses).
+func (th *Theme) checkPages() error {
+	if len(th.overrides) == 0 {
+		return nil
+	}
 	samples := samplePages()
-	overridden := func(name string) bool {
-		return overrides[name+".html"] || overrides["layout.html"] || overrides["branding.html"]
-	}
-	pages := map[string]*template.Template{}
-	for name, builtin := range templates {
-		t, err := builtin.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", name, err)
-		}
-		t.Funcs(funcs)
+	for name := range templates {
+		var ours []string
 		for _, file := range append(slices.Clone(sharedFiles), name+".html") {
-			if overrides[file] {
-				if _, err := t.ParseFS(fsys, file); err != nil {
-					return nil, fmt.Errorf("pages.templates_dir: %s: %w", filepath.Join(dir, file), err)
-				}
-			} else if file == "branding.html" {
-				if _, err := t.ParseFS(templateFiles, path.Join("templates", file)); err != nil {
-					return nil, fmt.Errorf("web: %s: %w", file, err)
-				}
+			if _, ok := th.overrides[file]; ok {
+				ours = append(ours, filepath.Join(th.dir, file))
 			}
 		}
-		// html/template escapes a set when it first runs: run it now, on no
-		// data, so that what it cannot escape stops the start rather than a
-		// page. Errors of executing on no data are expected and ignored.
-		err = t.ExecuteTemplate(io.Discard, "layout", nil)
-		var escape *template.Error
-		if errors.As(err, &escape) {
-			var ours []string
-			for _, file := range append(slices.Clone(sharedFiles), name+".html") {
-				if overrides[file] {
-					ours = append(ours, filepath.Join(dir, file))
-				}
+		if len(ours) == 0 {
+			continue
+		}
+		t, err := th.parse(name)
+		if err != nil {
+			if escape := (*template.Error)(nil); errors.As(err, &escape) {
+				return fmt.Errorf("pages.templates_dir: page %s, with %s: %w", name, strings.Join(ours, ", "), err)
 			}
-			if len(ours) == 0 {
-				return nil, fmt.Errorf("web: page %s: %w", name, err)
-			}
-			return nil, fmt.Errorf("pages.templates_dir: page %s, with %s: %w", name, strings.Join(ours, ", "), err)
+			return err
 		}
 		// An override runs on sample data of its page too: a field the
 		// page does not have (a template written for an older release)
 		// fails here, with its file and line, not on a person's page.
-		if sample, ok := samples[name]; ok && overridden(name) {
+		if sample, ok := samples[name]; ok {
 			if err := t.ExecuteTemplate(io.Discard, "layout", localized(sample, i18n.English())); err != nil {
-				var ours []string
-				for _, file := range append(slices.Clone(sharedFiles), name+".html") {
-					if overrides[file] {
-						ours = append(ours, filepath.Join(dir, file))
-					}
-				}
-				return nil, fmt.Errorf("pages.templates_dir: page %s, with %s: %w (README: \"Branding\" lists the fields a page's template may use)",
+				return fmt.Errorf("pages.templates_dir: page %s, with %s: %w (README: \"Branding\" lists the fields a page's template may use)",
 					name, strings.Join(ours, ", "), err)
 			}
 		}
-		pages[name] = t
 	}
-	return pages, nil
+	return nil
+}
+
+// page is the parsed set of the page name, parsed on its first call; nil
+// for no such page.
+func (th *Theme) page(name string) (*template.Template, error) {
+	p := th.pages[name]
+	if p == nil {
+		return nil, nil
+	}
+	p.once.Do(func() {
+		p.t, p.err = th.parse(name)
+		if escape := (*template.Error)(nil); errors.As(p.err, &escape) {
+			p.err = fmt.Errorf("web: page %s: %w", name, p.err)
+		}
+	})
+	return p.t, p.err
+}
+
+// parse builds the set of the page name: the built-in layout and the
+// page's files, branding.html, and the operator's overrides, in that
+// order, so that an override replaces what its file defines and keeps
+// what it does not. The set is escaped before it is returned, so that
+// renders of it share it read-only.
+func (th *Theme) parse(name string) (*template.Template, error) {
+	pf := templates[name]
+	t := template.New("")
+	for _, f := range pf.funcs {
+		t.Funcs(f)
+	}
+	_, err := t.Funcs(th.funcs).ParseFS(templateFiles, "templates/layout.html")
+	if err == nil {
+		_, err = t.ParseFS(pf.fsys, pf.files...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("web: template %s: %w", name, err)
+	}
+	for _, file := range append(slices.Clone(sharedFiles), name+".html") {
+		if src, ok := th.overrides[file]; ok {
+			if _, err := t.New(file).Parse(src); err != nil {
+				return nil, fmt.Errorf("pages.templates_dir: %s: %w", filepath.Join(th.dir, file), err)
+			}
+		} else if file == "branding.html" {
+			if _, err := t.ParseFS(templateFiles, path.Join("templates", file)); err != nil {
+				return nil, fmt.Errorf("web: %s: %w", file, err)
+			}
+		}
+	}
+	// html/template escapes a set when it first runs: run it now, on no
+	// data. Errors of executing on no data are expected and ignored.
+	err = t.ExecuteTemplate(io.Discard, "layout", nil)
+	if escape := (*template.Error)(nil); errors.As(err, &escape) {
+		return nil, err
+	}
+	return t, nil
 }
 
 var (

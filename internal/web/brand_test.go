@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/session"
 )
 
 // TestThemeOverride: a template from pages.templates_dir replaces the
@@ -141,6 +144,88 @@ func TestLogoURL(t *testing.T) {
 	}
 	if _, err := NewTheme(Brand{Color: "red;}body{"}); err == nil {
 		t.Error("a colour that is not #rrggbb was accepted")
+	}
+}
+
+// TestEveryPageParses: every built-in page's set parses and is escaped
+// (the start-up no longer does this for a theme without overrides).
+func TestEveryPageParses(t *testing.T) {
+	t.Parallel()
+	th, err := NewTheme(Brand{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(th.pages) != len(templates) || len(templates) < 15 {
+		t.Fatalf("the theme has %d of %d pages", len(th.pages), len(templates))
+	}
+	for name := range templates {
+		if tm, err := th.page(name); err != nil || tm == nil || tm.Lookup("content") == nil {
+			t.Errorf("page %s: %v", name, err)
+		}
+	}
+	if tm, err := th.page("nosuch"); tm != nil || err != nil {
+		t.Errorf("no such page: %v, %v", tm, err)
+	}
+}
+
+// TestPagesParsedOnFirstRender: a theme holds no page's templates until
+// the page is first rendered, and renders of a page not yet parsed, at
+// the same moment, share one set and write the same page (run with -race).
+func TestPagesParsedOnFirstRender(t *testing.T) {
+	t.Parallel()
+	th, err := NewTheme(Brand{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range th.pages {
+		if p.t != nil || p.err != nil {
+			t.Fatalf("page %s was parsed before its first render", name)
+		}
+	}
+	p := &Pages{CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Sessions: &session.Manager{}, Theme: th}
+	data := samplePages()["login"]
+	bodies := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			if err := p.render(w, httptest.NewRequest("GET", "/", nil), http.StatusOK, "login", data); err != nil {
+				t.Error(err)
+			}
+			bodies[i] = w.Body.String()
+		})
+	}
+	wg.Wait()
+	for _, b := range bodies {
+		if b != bodies[0] || !strings.Contains(b, "Acme") {
+			t.Fatalf("renders differ or lack the brand:\n%s\n%s", b, bodies[0])
+		}
+	}
+	for name, pg := range th.pages {
+		if parsed := pg.t != nil; parsed != (name == "login") {
+			t.Errorf("page %s parsed: %v", name, parsed)
+		}
+	}
+}
+
+// TestOverrideReadAtStart: a page is parsed from the override NewTheme
+// checked, not from whatever the file holds when the page is first shown.
+func TestOverrideReadAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "login.html", `{{define "content"}}<p id="checked">{{.Heading}}</p>{{end}}`)
+	th, err := NewTheme(Brand{TemplatesDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "login.html", `{{define "content"}}<p>{{.For}</p>{{end}}`)
+	p := &Pages{CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Sessions: &session.Manager{}, Theme: th}
+	w := httptest.NewRecorder()
+	if err := p.render(w, httptest.NewRequest("GET", "/", nil), http.StatusOK, "login", samplePages()["login"]); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.Body.String(), `<p id="checked">`) {
+		t.Errorf("not the override read at start:\n%s", w.Body)
 	}
 }
 

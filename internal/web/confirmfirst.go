@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/base64"
-	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -25,7 +24,7 @@ import (
 // the person can correct a mistyped address.
 
 func init() {
-	templates["verify_required"] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/verify_required.html"))
+	builtinPage("verify_required")
 }
 
 // confirmPath is the gate page.

@@ -77,7 +77,11 @@ func (ip *InvitationPage) Show(w http.ResponseWriter, r *http.Request) error {
 func (ip *InvitationPage) render(w http.ResponseWriter, r *http.Request, page invitationPage) error {
 	buf := new(bytes.Buffer)
 	loc := ip.Pages.locale(r)
-	if err := ip.Pages.theme().pages["invitation"].ExecuteTemplate(buf, "layout", localized(page, loc)); err != nil {
+	t, err := ip.Pages.theme().page("invitation")
+	if err != nil {
+		return err
+	}
+	if err := t.ExecuteTemplate(buf, "layout", localized(page, loc)); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Language", loc.Lang())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ import (
 
 func init() {
 	for _, name := range []string{"forgot", "reset", "verify", "resend"} {
-		templates[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+		builtinPage(name)
 	}
 }
 

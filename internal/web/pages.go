@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -40,16 +41,30 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// templates holds the built-in set of each page: the layout plus that
-// page's content, by page name. NewTheme clones each with the brand and the
-// operator's overrides (brand.go); pages render the Theme's.
-var templates = func() map[string]*template.Template {
-	m := map[string]*template.Template{}
+// templates are the pages, by name: what each page's set is parsed from
+// besides the layout and branding.html (brand.go). A Theme parses a page's
+// set when the page is first rendered, not at start-up: a server that
+// serves only tokens holds no template, and none holds a page twice.
+var templates = map[string]pageFiles{}
+
+// pageFiles are the files of one page's set after templates/layout.html:
+// files of fsys, parsed with funcs.
+type pageFiles struct {
+	fsys  fs.FS
+	files []string
+	funcs []template.FuncMap
+}
+
+// builtinPage registers the built-in page name (templates/name.html).
+func builtinPage(name string, funcs ...template.FuncMap) {
+	templates[name] = pageFiles{fsys: templateFiles, files: []string{"templates/" + name + ".html"}, funcs: funcs}
+}
+
+func init() {
 	for _, name := range []string{"login", "device_entry", "device_confirm", "message", "logout", "invitation", "member_invitation"} {
-		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+		builtinPage(name)
 	}
-	return m
-}()
+}
 
 // Store is what the pages read and write themselves; sessions, user codes
 // and authorization requests go through their own packages.
@@ -298,7 +313,10 @@ const (
 // the default one).
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
 	var buf bytes.Buffer
-	t := p.theme().pages[page]
+	t, err := p.theme().page(page)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
 	if t == nil {
 		return fmt.Errorf("render %s: no such page", page)
 	}

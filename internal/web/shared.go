@@ -27,8 +27,7 @@ type Base = base
 // "content" template and any it uses) from fsys, with funcs. Call it when
 // the package initializes, before the server builds its Theme.
 func RegisterPage(name string, fsys fs.FS, funcs template.FuncMap, files ...string) {
-	t := template.Must(template.New("").Funcs(template.FuncMap{"when": when}).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
-	templates[name] = template.Must(t.ParseFS(fsys, files...))
+	templates[name] = pageFiles{fsys: fsys, files: files, funcs: []template.FuncMap{whenFuncs, funcs}}
 }
 
 // Render writes the page registered as name with data, as the pages are

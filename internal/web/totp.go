@@ -43,7 +43,7 @@ import (
 
 func init() {
 	for _, name := range []string{"second_factor", "totp_setup", "totp_codes"} {
-		templates[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+		builtinPage(name)
 	}
 }
 
