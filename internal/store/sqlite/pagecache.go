@@ -18,13 +18,14 @@ import (
 // headers, so each took an 8 KiB slot and the caches' 26 MiB bound cost
 // about 50 MiB. A reader's cache is emptied whenever another connection
 // has committed (WAL mode) and refilled page by page, so the allocator
-// also churned through millions of such slots an hour, and its mappings
-// grew with the fragments. In the arena a page takes its size, rounded to
-// 8 bytes, a freed page's slot is the next one taken, and the arena's
-// resident part is at most the most pages the caches ever held at once.
-// The arena is address space until a page is used: idle memory is the
-// same. Caches beyond it (many stores in one process, as in tests) fall
-// back to malloc, as before.
+// also churned through millions of such slots an hour. In the arena a
+// page takes its size, rounded to 8 bytes, and a freed page's slot is the
+// next one taken. SQLite threads its free list through every slot when it
+// initializes, so the whole arena (about 29 MiB with 2 cores) is resident
+// from the first connection on: idle RSS is that much higher, and RSS
+// under load that much lower and flat, since the caches fill what is
+// already there (BENCHMARKS.md, the soak). Caches beyond it (many stores
+// in one process, as in tests) fall back to malloc, as before.
 
 // arenaPageSize is the database page size the arena's slots fit: SQLite's
 // default, which Latchkey's databases use.
@@ -42,7 +43,7 @@ func readerConns() int { return max(4, runtime.GOMAXPROCS(0)) }
 var arena struct {
 	slots, slotSize int
 	// mapped is what the arena's reservation counts in the allocator's
-	// total (a power of two at least slots*slotSize).
+	// total (a power of two at least slots*slotSize, the part touched).
 	mapped int64
 }
 

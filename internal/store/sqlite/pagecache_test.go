@@ -9,7 +9,7 @@ import (
 
 // TestPageCacheArena: the process's page caches take their pages from the
 // arena set up at start, which holds one store's caches; the metric's
-// figure counts the arena's used part, not its reservation.
+// figure counts the arena (resident from the start) and what is beyond it.
 func TestPageCacheArena(t *testing.T) {
 	t.Parallel()
 	if arenaErr != nil {
@@ -40,7 +40,7 @@ func TestPageCacheArena(t *testing.T) {
 	if used < 1 || peak < used || peak > int64(arena.slots) {
 		t.Errorf("arena slots used %d, at most %d of %d; want pages in the arena", used, peak, arena.slots)
 	}
-	if m := memoryUsed(); EngineMemoryCounted() && m > int64(arena.slots*arena.slotSize)+64<<20 {
-		t.Errorf("memoryUsed %d: counts the arena's reservation, not its use", m)
+	if m, a := memoryUsed(), int64(arena.slots*arena.slotSize); EngineMemoryCounted() && (m < a || m > a+64<<20) {
+		t.Errorf("memoryUsed %d with an arena of %d", m, a)
 	}
 }

@@ -297,20 +297,20 @@ func (s *Store) Stats() store.Stats {
 
 // memoryUsed is the memory the SQLite library's allocator (modernc's C
 // runtime, outside Go's heap) holds for all of this process's connections:
-// schemas, prepared statements, freed memory kept for reuse, and of the
-// page-cache arena (pagecache.go) the part pages have used, at most. Go's
-// memory statistics do not show it; an RSS that grows while Go's heap does
-// not is told apart with it (BENCHMARKS.md, the soak). The allocator
-// counts only in a build with the memory.counters tag (scripts/release,
-// hence the image, and the soak build with it: an addition per mapping and
-// per allocation, under a lock it takes anyway); otherwise 0.
+// the page-cache arena (pagecache.go; all of it resident, not the rounding
+// of its mapping), schemas, prepared statements, pages beyond the arena,
+// freed memory kept for reuse. Go's memory statistics do not show it; an
+// RSS that grows while Go's heap does not is told apart with it
+// (BENCHMARKS.md, the soak). The allocator counts only in a build with the
+// memory.counters tag (scripts/release, hence the image, and the soak
+// build with it: an addition per mapping and per allocation, under a lock
+// it takes anyway); otherwise 0.
 func memoryUsed() int64 {
 	held := int64(libc.MemStat().Bytes)
 	if held == 0 {
 		return 0
 	}
-	_, peak, _ := pageCacheStatus()
-	return held - arena.mapped + peak*int64(arena.slotSize)
+	return held - arena.mapped + int64(arena.slots*arena.slotSize)
 }
 
 // EngineMemoryCounted says whether this build counts the SQLite
