@@ -21,7 +21,7 @@ import (
 // also churned through millions of such slots an hour. In the arena a
 // page takes its size, rounded to 8 bytes, and a freed page's slot is the
 // next one taken. SQLite threads its free list through every slot when it
-// initializes, so the whole arena (about 29 MiB with 2 cores) is resident
+// initializes, so the whole arena (about 26 MiB with 2 cores) is resident
 // from the first connection on: idle RSS is that much higher, and RSS
 // under load that much lower and flat, since the caches fill what is
 // already there (BENCHMARKS.md, the soak). Caches beyond it (many stores

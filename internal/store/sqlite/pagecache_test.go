@@ -18,6 +18,7 @@ func TestPageCacheArena(t *testing.T) {
 	if got, want := arena.slots*arena.slotSize, (writerCacheKiB+(readerConns()+1)*readerCacheKiB)*1024-arena.slotSize; got < want {
 		t.Errorf("arena of %d slots of %d bytes: %d bytes, want at least %d", arena.slots, arena.slotSize, got, want)
 	}
+	t.Logf("arena: %d slots of %d bytes (%.1f MiB)", arena.slots, arena.slotSize, float64(arena.slots*arena.slotSize)/(1<<20))
 	if arena.slotSize < arenaPageSize || arena.slotSize > arenaPageSize+1024 || arena.slotSize%8 != 0 {
 		t.Errorf("slot size %d for pages of %d", arena.slotSize, arenaPageSize)
 	}
