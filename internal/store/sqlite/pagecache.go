@@ -56,6 +56,10 @@ func init() {
 	arenaErr = setupArena(writerCacheKiB + (readerConns()+1)*readerCacheKiB)
 }
 
+func arenaFailed(step string, rc int32) error {
+	return fmt.Errorf("sqlite: page-cache arena: %s: code %d", step, rc)
+}
+
 // setupArena reserves room for kib KiB of pages and gives it to SQLite.
 // It must run before the process opens its first connection: SQLite
 // takes the setting only before it initializes.
@@ -64,51 +68,31 @@ func setupArena(kib int) error {
 	defer tls.Close()
 	va := libc.Xmalloc(tls, 3*8)
 	if va == 0 {
-		return fmt.Errorf("sqlite: page-cache arena: %s: code %d", "allocating the argument list", sqlite3.SQLITE_NOMEM)
+		return arenaFailed("allocating the argument list", sqlite3.SQLITE_NOMEM)
 	}
 	defer libc.Xfree(tls, va)
 	hdr := libc.Xcalloc(tls, 1, 8)
 	if hdr == 0 {
-		return fmt.Errorf("sqlite: page-cache arena: %s: code %d", "allocating the header size", sqlite3.SQLITE_NOMEM)
+		return arenaFailed("allocating the header size", sqlite3.SQLITE_NOMEM)
 	}
 	defer libc.Xfree(tls, hdr)
 	if rc := sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_PCACHE_HDRSZ, libc.VaList(va, hdr)); rc != sqlite3.SQLITE_OK {
-		return fmt.Errorf("sqlite: page-cache arena: %s: code %d", "SQLITE_CONFIG_PCACHE_HDRSZ", rc)
+		return arenaFailed("SQLITE_CONFIG_PCACHE_HDRSZ", rc)
 	}
 	size := (arenaPageSize + int(*(*int32)(cmem(hdr))) + 7) &^ 7
 	slots := kib * 1024 / size
 	before := libc.MemStat().Bytes
 	buf := libc.Xmalloc(tls, uint64(slots*size)) // for the life of the process
 	if buf == 0 {
-		return fmt.Errorf("sqlite: page-cache arena: %s: code %d", "reserving the arena", sqlite3.SQLITE_NOMEM)
+		return arenaFailed("reserving the arena", sqlite3.SQLITE_NOMEM)
 	}
 	mapped := int64(libc.MemStat().Bytes - before)
 	if rc := sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_PAGECACHE, libc.VaList(va, buf, int32(size), int32(slots))); rc != sqlite3.SQLITE_OK {
 		libc.Xfree(tls, buf)
-		return fmt.Errorf("sqlite: page-cache arena: %s: code %d", "SQLITE_CONFIG_PAGECACHE", rc)
+		return arenaFailed("SQLITE_CONFIG_PAGECACHE", rc)
 	}
 	arena.slots, arena.slotSize, arena.mapped = slots, size, mapped
 	return nil
-}
-
-// pageCacheStatus is SQLite's count of the arena's slots in use now and at
-// most since start, and the bytes of pages it had to malloc beyond them.
-func pageCacheStatus() (used, peak, overflow int64) {
-	tls := libc.NewTLS()
-	defer tls.Close()
-	p := libc.Xcalloc(tls, 2, 8)
-	if p == 0 {
-		return 0, 0, 0
-	}
-	defer libc.Xfree(tls, p)
-	cur, hi := p, p+8
-	if sqlite3.Xsqlite3_status64(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED, cur, hi, 0) == sqlite3.SQLITE_OK {
-		used, peak = *(*int64)(cmem(cur)), *(*int64)(cmem(hi))
-	}
-	if sqlite3.Xsqlite3_status64(tls, sqlite3.SQLITE_STATUS_PAGECACHE_OVERFLOW, cur, hi, 0) == sqlite3.SQLITE_OK {
-		overflow = *(*int64)(cmem(cur))
-	}
-	return used, peak, overflow
 }
 
 // cmem is the address of C memory (from libc.Xmalloc, outside Go's heap)

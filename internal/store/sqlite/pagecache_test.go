@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // TestPageCacheArena: the process's page caches take their pages from the
@@ -37,11 +40,28 @@ func TestPageCacheArena(t *testing.T) {
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM throttles`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	used, peak, _ := pageCacheStatus()
+	used, peak := pageCacheStatus()
 	if used < 1 || peak < used || peak > int64(arena.slots) {
 		t.Errorf("arena slots used %d, at most %d of %d; want pages in the arena", used, peak, arena.slots)
 	}
 	if m, a := memoryUsed(), int64(arena.slots*arena.slotSize); EngineMemoryCounted() && (m < a || m > a+64<<20) {
 		t.Errorf("memoryUsed %d with an arena of %d", m, a)
 	}
+}
+
+// pageCacheStatus is SQLite's count of the arena's slots in use now and at
+// most since start.
+func pageCacheStatus() (used, peak int64) {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	p := libc.Xcalloc(tls, 2, 8)
+	if p == 0 {
+		return 0, 0
+	}
+	defer libc.Xfree(tls, p)
+	cur, hi := p, p+8
+	if sqlite3.Xsqlite3_status64(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED, cur, hi, 0) == sqlite3.SQLITE_OK {
+		used, peak = *(*int64)(cmem(cur)), *(*int64)(cmem(hi))
+	}
+	return used, peak
 }
