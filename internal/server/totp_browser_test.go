@@ -120,12 +120,7 @@ func TestTOTPInBrowser(t *testing.T) {
 
 		// Someone whose only second factor is a passkey gets no session
 		// from the right password: the page asks for the passkey.
-		now := time.Now()
-		kim := &store.User{ID: "u-kim", Email: "kim@example.com", Name: "Kim Key", PasswordHash: s.User.PasswordHash,
-			EmailVerified: true, CreatedAt: now, UpdatedAt: now}
-		mustDo(t, s.Store.CreateUser(t.Context(), kim))
-		mustDo(t, s.Store.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-kim", UserID: kim.ID, PublicKey: []byte{1},
-			Name: "Phone", AAGUID: make([]byte, 16), CreatedAt: now}))
+		kim := passkeyOnlyPerson(t, s)
 		navigate(t, bctx, s.URL+"/login") // the last step left no one signed in
 		signIn(t, bctx, kim.Email, personPassword)
 		waitFor(t, bctx, `#passkey-login button`)
@@ -194,12 +189,7 @@ func TestSecondStepForms(t *testing.T) {
 func TestPasskeyUnusableAtIPInBrowser(t *testing.T) {
 	t.Parallel()
 	s, _ := accountServer(t, backends[0], func(c *config.Config) { c.Accounts.SecondFactor = "all" })
-	now := time.Now()
-	kim := &store.User{ID: "u-kim", Email: "kim@example.com", Name: "Kim Key", PasswordHash: s.User.PasswordHash,
-		EmailVerified: true, CreatedAt: now, UpdatedAt: now}
-	mustDo(t, s.Store.CreateUser(t.Context(), kim))
-	mustDo(t, s.Store.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-kim", UserID: kim.ID, PublicKey: []byte{1},
-		Name: "Phone", AAGUID: make([]byte, 16), CreatedAt: now}))
+	kim := passkeyOnlyPerson(t, s)
 	bctx := browser(t)
 	navigate(t, bctx, s.URL+"/login")
 	signIn(t, bctx, kim.Email, personPassword)
@@ -210,4 +200,17 @@ func TestPasskeyUnusableAtIPInBrowser(t *testing.T) {
 		t.Errorf("the right password of someone whose second factor is a passkey, at an IP address:\n%s", text)
 	}
 	screenshots(t, bctx, "login-passkey-unusable")
+}
+
+// passkeyOnlyPerson adds Kim, whose password is the test person's and
+// whose only second factor is a passkey.
+func passkeyOnlyPerson(t *testing.T, s *testServer) *store.User {
+	t.Helper()
+	now := time.Now()
+	kim := &store.User{ID: "u-kim", Email: "kim@example.com", Name: "Kim Key", PasswordHash: s.User.PasswordHash,
+		EmailVerified: true, CreatedAt: now, UpdatedAt: now}
+	mustDo(t, s.Store.CreateUser(t.Context(), kim))
+	mustDo(t, s.Store.CreatePasskey(t.Context(), &store.Passkey{ID: "cred-kim", UserID: kim.ID, PublicKey: []byte{1},
+		Name: "Phone", AAGUID: make([]byte, 16), CreatedAt: now}))
+	return kim
 }
