@@ -73,7 +73,11 @@ type Write struct {
 	Args  []any
 	// Scan reads the one row the statement returns; nil for a statement
 	// that returns none. It may run more than once (a batch run again), so
-	// it must only assign.
+	// it must only assign. It may also run after Batch has returned an
+	// error: PostgreSQL's batcher answers a caller whose context ended at
+	// once, and may still send its write with the batch (the caller then
+	// does not know whether it committed). So what Scan assigns is read
+	// only when Batch returned nil.
 	Scan func(Row) error
 }
 

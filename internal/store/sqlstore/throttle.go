@@ -54,7 +54,10 @@ func (s *Store) add(ctx context.Context, key string, window, until time.Time, n 
 		RETURNING count`,
 		Args: []any{key, window.UnixMilli(), until.UnixMilli(), n},
 		Scan: func(row Row) error { return row.Scan(&total) }})
-	return total, err
+	if err != nil {
+		return 0, err // total may yet be written: see Write.Scan
+	}
+	return total, nil
 }
 
 // Refund takes one back from key's count in the window starting at window,

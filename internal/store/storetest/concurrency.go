@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,5 +349,51 @@ func testConcurrentCreateDeviceAuth(t *testing.T, s store.Store) {
 		if got := mustGetDeviceAuth(t, s, shared).DeviceCodeHash; got != winner {
 			t.Errorf("stored authorization's device code hash = %q, want the winner's %q", got, winner)
 		}
+	}
+}
+
+// testGivenUpHits: callers that give up on their hits while the batch is
+// in flight (a request's deadline, a shutdown's flush) get an error or a
+// total, and the store writes nothing of theirs after they returned (the
+// race detector watches the totals); the hits of callers that waited are
+// all counted.
+func testGivenUpHits(t *testing.T, s store.Store) {
+	for r := range rounds {
+		givenUpHits(t, s, fmt.Sprint("ip:198.51.100.", r))
+	}
+}
+
+func givenUpHits(t *testing.T, s store.Store, key string) {
+	var kept atomic.Int64
+	errs := race(func(i int) error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Duration(i%8)*50*time.Microsecond)
+		defer cancel()
+		if i%4 == 0 {
+			ctx = t.Context()
+		}
+		total, err := s.Add(ctx, key, t0, at(time.Hour), 1)
+		switch {
+		case err == nil:
+			kept.Add(1)
+			if total < 1 {
+				return fmt.Errorf("total %d after a counted hit", total)
+			}
+		case i%4 == 0:
+			return err
+		case !errors.Is(err, context.DeadlineExceeded):
+			return err
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	n, err := s.Count(t.Context(), key, t0)
+	wantErr(t, "Count", err, nil)
+	// A given-up hit may have committed all the same; a kept one must have.
+	if n < int(kept.Load()) || n > racers {
+		t.Errorf("Count after %d answered hits of %d = %d", kept.Load(), racers, n)
 	}
 }

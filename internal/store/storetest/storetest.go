@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentServerSecret", testConcurrentServerSecret},
 		{"ConcurrentHit", testConcurrentHit},
 		{"ConcurrentAdd", testConcurrentAdd},
+		{"GivenUpHits", testGivenUpHits},
 		{"ConcurrentCreateDeviceAuth", testConcurrentCreateDeviceAuth},
 		{"Orgs", testOrgs},
 		{"MemberInvitations", testMemberInvitations},
