@@ -50,6 +50,7 @@ type soakOptions struct {
 	rate               float64
 	postgres           string
 	out                string
+	keep               bool
 }
 
 func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
@@ -62,6 +63,7 @@ func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
 	fs.Float64Var(&o.rate, "rate", 150, "operations a second the workers are paced to together (0: as fast as they go)")
 	fs.StringVar(&o.postgres, "postgres", "", "run on PostgreSQL at this `DSN` (a fresh schema, dropped afterwards) instead of SQLite")
 	fs.StringVar(&o.out, "out", "", "also write the Markdown table to this `file`")
+	fs.BoolVar(&o.keep, "keep", false, "keep the database afterwards (the SQLite file's directory, or the PostgreSQL schema) and say where, to look at what the load left")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -102,8 +104,10 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	if !o.keep {
+		defer os.RemoveAll(tmp)
+	}
 	progress("building ./cmd/latchkey")
 	// memory.counters: the SQLite allocator counts what it holds, so the
 	// server's metrics say how much of the RSS is SQLite's.
@@ -134,7 +138,16 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	db := "sqlite:" + dbPath
 	if o.postgres != "" {
 		backend, db, schema = "postgres", o.postgres, "soak_"+strings.ToLower(rand.Text())
-		defer dropSchema(o.postgres, schema)
+		if !o.keep {
+			defer dropSchema(o.postgres, schema)
+		}
+	}
+	if o.keep {
+		kept := dbPath
+		if schema != "" {
+			kept = "schema " + schema
+		}
+		defer progress("kept the database: %s", kept)
 	}
 	secretsKey, err := seal.NewKey(rand.Reader)
 	if err != nil {
