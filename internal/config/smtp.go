@@ -41,11 +41,15 @@ type Invitations struct {
 	// limit.
 	MailsPerOrgPerHour    int `yaml:"mails_per_organization_per_hour"`
 	MailsPerSenderPerHour int `yaml:"mails_per_sender_per_hour"`
+	// Retention is how long an invitation, device or member, is kept once
+	// it ended (accepted, declined, revoked, or expired pending); the
+	// sweeper deletes older ones, a device invitation's mail with it.
+	Retention Duration `yaml:"retention"`
 }
 
 func defaultInvitations() Invitations {
 	return Invitations{Lifetime: Duration(7 * 24 * time.Hour), RequestsPerIPPerMinute: 30, RetryInterval: Duration(10 * time.Second),
-		MailsPerOrgPerHour: 100, MailsPerSenderPerHour: 50}
+		MailsPerOrgPerHour: 100, MailsPerSenderPerHour: 50, Retention: Duration(365 * 24 * time.Hour)}
 }
 
 // Enabled reports whether a mail server is configured.
@@ -88,6 +92,9 @@ func (c *Config) checkMail() []error {
 	}
 	if c.Invitations.MailsPerSenderPerHour < 0 {
 		bad("invitations.mails_per_sender_per_hour: must not be negative (0: no limit)")
+	}
+	if c.Invitations.Retention < Duration(time.Minute) {
+		bad("invitations.retention %s: want at least 1m", c.Invitations.Retention)
 	}
 	if c.Invitations.RetryInterval <= 0 {
 		bad("invitations.retry_interval: must be positive")

@@ -77,6 +77,18 @@ func TestValidateSMTP(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "invitations.lifetime") {
 		t.Errorf("a 100-day lifetime: %v", err)
 	}
+	if d := Default(); d.Invitations.Retention != Duration(365*24*time.Hour) {
+		t.Errorf("default invitations.retention %s, want 365d", d.Invitations.Retention)
+	}
+	c = Default()
+	c.Invitations.Retention = Duration(time.Second)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "invitations.retention") {
+		t.Errorf("a 1-second retention: %v", err)
+	}
+	c, err := Load(writeFile(t, "invitations: {retention: 30d}\n"), noEnv)
+	if err != nil || c.Validate() != nil || c.Invitations.Retention != Duration(30*24*time.Hour) {
+		t.Errorf("retention: 30d loaded as %v (%v)", c.Invitations.Retention, err)
+	}
 }
 
 // TestValidateInvitationLimits: the invitation mail limits load from

@@ -6,6 +6,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -381,5 +382,34 @@ func TestAuditRetention(t *testing.T) {
 	}
 	if !slices.Equal(ids, []string{"e3", "e2"}) {
 		t.Errorf("after the sweep: %v, want [e3 e2]", ids)
+	}
+}
+
+// TestInvitationRetention: the sweeper deletes invitations that ended more
+// than invitations.retention ago, and a person's grant once past its
+// absolute expiry; what ended since, and what is live, stays.
+func TestInvitationRetention(t *testing.T) {
+	t.Parallel()
+	s := newTestServerOn(t, backends[0], true, func(c *config.Config) { c.Invitations.Retention = config.Duration(48 * time.Hour) })
+	ctx := t.Context()
+	now := s.Clock.Now()
+	mustDo(t, s.Store.CreateOrganization(ctx, &store.Organization{ID: "ret", Name: "Retention", CreatedAt: now, UpdatedAt: now}))
+	for id, decided := range map[string]time.Duration{"old": 49 * time.Hour, "recent": 47 * time.Hour} {
+		mustDo(t, s.Store.CreateInvitation(ctx, &store.Invitation{ID: id, TokenHash: "hash-" + id, OrgID: "ret",
+			Email: id + "@example.com", InvitedBy: "admin", Status: store.InvitationAccepted,
+			CreatedAt: now.Add(-60 * time.Hour), DecidedAt: now.Add(-decided), ExpiresAt: now.Add(time.Hour)}, nil))
+	}
+	g := &store.Grant{ID: "g-expired", UserID: "u-person", ClientID: tvClient, Scopes: []string{"openid"},
+		CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Minute)}
+	mustDo(t, s.Store.CreateGrant(ctx, g))
+	s.Srv.sweepOnce(ctx)
+	if _, err := s.Store.GetInvitation(ctx, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an invitation accepted 49 h ago with a 48 h retention: %v, want it gone", err)
+	}
+	if _, err := s.Store.GetInvitation(ctx, "recent"); err != nil {
+		t.Errorf("an invitation accepted 47 h ago: %v, want it kept", err)
+	}
+	if _, err := s.Store.GetGrant(ctx, g.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a person's grant past its expiry: %v, want it swept", err)
 	}
 }

@@ -126,6 +126,7 @@ var storeOps = []string{
 	"Ping",
 	"PollDeviceAuth",
 	"PruneAudit",
+	"PruneInvitations",
 	"PutOrgMember",
 	"PutOrgMemberKeepAdmin",
 	"QueryAudit",
@@ -931,282 +932,289 @@ func (s *meteredStore) PruneAudit(p0 context.Context, p1 time.Time) (int64, erro
 	return r0, r1
 }
 
+func (s *meteredStore) PruneInvitations(p0 context.Context, p1 time.Time) (int64, error) {
+	start := time.Now()
+	r0, r1 := s.Store.PruneInvitations(p0, p1)
+	s.ops.Done(108, start, storeFailed(r1))
+	return r0, r1
+}
+
 func (s *meteredStore) PutOrgMember(p0 context.Context, p1 *store.OrgMember) error {
 	start := time.Now()
 	r0 := s.Store.PutOrgMember(p0, p1)
-	s.ops.Done(108, start, storeFailed(r0))
+	s.ops.Done(109, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) PutOrgMemberKeepAdmin(p0 context.Context, p1 *store.OrgMember) error {
 	start := time.Now()
 	r0 := s.Store.PutOrgMemberKeepAdmin(p0, p1)
-	s.ops.Done(109, start, storeFailed(r0))
+	s.ops.Done(110, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) QueryAudit(p0 context.Context, p1 store.AuditQuery) ([]*store.AuditEntry, error) {
 	start := time.Now()
 	r0, r1 := s.Store.QueryAudit(p0, p1)
-	s.ops.Done(110, start, storeFailed(r1))
+	s.ops.Done(111, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) QueryInvitations(p0 context.Context, p1 store.InvitationQuery) ([]*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.QueryInvitations(p0, p1)
-	s.ops.Done(111, start, storeFailed(r1))
+	s.ops.Done(112, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) QueueMail(p0 context.Context, p1 *store.Mail) error {
 	start := time.Now()
 	r0 := s.Store.QueueMail(p0, p1)
-	s.ops.Done(112, start, storeFailed(r0))
+	s.ops.Done(113, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) Reauthenticate(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.Reauthenticate(p0, p1, p2)
-	s.ops.Done(113, start, storeFailed(r0))
+	s.ops.Done(114, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RedeemAuthCode(p0 context.Context, p1 string, p2 *store.Grant, p3 *store.RefreshToken, p4 time.Time) (string, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RedeemAuthCode(p0, p1, p2, p3, p4)
-	s.ops.Done(114, start, storeFailed(r1))
+	s.ops.Done(115, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RedeemDeviceAuth(p0 context.Context, p1 string, p2 *store.Grant, p3 *store.RefreshToken, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RedeemDeviceAuth(p0, p1, p2, p3, p4)
-	s.ops.Done(115, start, storeFailed(r0))
+	s.ops.Done(116, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) Refund(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.Refund(p0, p1, p2)
-	s.ops.Done(116, start, storeFailed(r0))
+	s.ops.Done(117, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RegisterClient(p0 context.Context, p1 string, p2 *store.Client, p3 string, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RegisterClient(p0, p1, p2, p3, p4)
-	s.ops.Done(117, start, storeFailed(r0))
+	s.ops.Done(118, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RemoveGroupClient(p0 context.Context, p1 string, p2 string) error {
 	start := time.Now()
 	r0 := s.Store.RemoveGroupClient(p0, p1, p2)
-	s.ops.Done(118, start, storeFailed(r0))
+	s.ops.Done(119, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RenamePasskey(p0 context.Context, p1 string, p2 string, p3 string) error {
 	start := time.Now()
 	r0 := s.Store.RenamePasskey(p0, p1, p2, p3)
-	s.ops.Done(119, start, storeFailed(r0))
+	s.ops.Done(120, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) ResendInvitation(p0 context.Context, p1 string, p2 string, p3 *store.Mail, p4 time.Time) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ResendInvitation(p0, p1, p2, p3, p4)
-	s.ops.Done(120, start, storeFailed(r1))
+	s.ops.Done(121, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ResendMemberInvitation(p0 context.Context, p1 string, p2 string, p3 *store.Mail, p4 time.Time) (*store.MemberInvitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ResendMemberInvitation(p0, p1, p2, p3, p4)
-	s.ops.Done(121, start, storeFailed(r1))
+	s.ops.Done(122, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ResetPassword(p0 context.Context, p1 string, p2 string, p3 time.Time) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ResetPassword(p0, p1, p2, p3)
-	s.ops.Done(122, start, storeFailed(r1))
+	s.ops.Done(123, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeAccessToken(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RevokeAccessToken(p0, p1, p2, p3)
-	s.ops.Done(123, start, storeFailed(r0))
+	s.ops.Done(124, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RevokeClientTokens(p0 context.Context, p1 string, p2 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeClientTokens(p0, p1, p2)
-	s.ops.Done(124, start, storeFailed(r1))
+	s.ops.Done(125, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeGrant(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.RevokeGrant(p0, p1, p2)
-	s.ops.Done(125, start, storeFailed(r0))
+	s.ops.Done(126, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RevokeGrantsBySession(p0 context.Context, p1 string, p2 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeGrantsBySession(p0, p1, p2)
-	s.ops.Done(126, start, storeFailed(r1))
+	s.ops.Done(127, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeInvitation(p0 context.Context, p1 string, p2 time.Time) (*store.Invitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeInvitation(p0, p1, p2)
-	s.ops.Done(127, start, storeFailed(r1))
+	s.ops.Done(128, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RevokeMemberInvitation(p0 context.Context, p1 string, p2 time.Time) (*store.MemberInvitation, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RevokeMemberInvitation(p0, p1, p2)
-	s.ops.Done(128, start, storeFailed(r1))
+	s.ops.Done(129, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RotateClientRegistrationHash(p0 context.Context, p1 string, p2 string, p3 string) error {
 	start := time.Now()
 	r0 := s.Store.RotateClientRegistrationHash(p0, p1, p2, p3)
-	s.ops.Done(129, start, storeFailed(r0))
+	s.ops.Done(130, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) RotateRefreshToken(p0 context.Context, p1 string, p2 string, p3 time.Time, p4 time.Time, p5 func(*store.RefreshFamily) error) (*store.RefreshFamily, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RotateRefreshToken(p0, p1, p2, p3, p4, p5)
-	s.ops.Done(130, start, storeFailed(r1))
+	s.ops.Done(131, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) RotateServiceKey(p0 context.Context, p1 string, p2 string, p3 time.Time) (*store.ServiceKey, error) {
 	start := time.Now()
 	r0, r1 := s.Store.RotateServiceKey(p0, p1, p2, p3)
-	s.ops.Done(131, start, storeFailed(r1))
+	s.ops.Done(132, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) SealSecrets(p0 context.Context, p1 bool) (store.SealReport, error) {
 	start := time.Now()
 	r0, r1 := s.Store.SealSecrets(p0, p1)
-	s.ops.Done(132, start, storeFailed(r1))
+	s.ops.Done(133, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) ServerSecret(p0 context.Context, p1 string, p2 []byte) ([]byte, error) {
 	start := time.Now()
 	r0, r1 := s.Store.ServerSecret(p0, p1, p2)
-	s.ops.Done(133, start, storeFailed(r1))
+	s.ops.Done(134, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) SetPassword(p0 context.Context, p1 string, p2 string, p3 string, p4 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.SetPassword(p0, p1, p2, p3, p4)
-	s.ops.Done(134, start, storeFailed(r1))
+	s.ops.Done(135, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Sum(p0 context.Context, p1 string, p2 time.Time, p3 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Sum(p0, p1, p2, p3)
-	s.ops.Done(135, start, storeFailed(r1))
+	s.ops.Done(136, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) Sweep(p0 context.Context, p1 time.Time) (int64, error) {
 	start := time.Now()
 	r0, r1 := s.Store.Sweep(p0, p1)
-	s.ops.Done(136, start, storeFailed(r1))
+	s.ops.Done(137, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) TouchSession(p0 context.Context, p1 string, p2 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.TouchSession(p0, p1, p2)
-	s.ops.Done(137, start, storeFailed(r0))
+	s.ops.Done(138, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateClient(p0 context.Context, p1 *store.Client) error {
 	start := time.Now()
 	r0 := s.Store.UpdateClient(p0, p1)
-	s.ops.Done(138, start, storeFailed(r0))
+	s.ops.Done(139, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateClientGroup(p0 context.Context, p1 *store.ClientGroup) error {
 	start := time.Now()
 	r0 := s.Store.UpdateClientGroup(p0, p1)
-	s.ops.Done(139, start, storeFailed(r0))
+	s.ops.Done(140, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateOrganization(p0 context.Context, p1 *store.Organization) error {
 	start := time.Now()
 	r0 := s.Store.UpdateOrganization(p0, p1)
-	s.ops.Done(140, start, storeFailed(r0))
+	s.ops.Done(141, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateSigningKey(p0 context.Context, p1 *store.SigningKey) error {
 	start := time.Now()
 	r0 := s.Store.UpdateSigningKey(p0, p1)
-	s.ops.Done(141, start, storeFailed(r0))
+	s.ops.Done(142, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateUser(p0 context.Context, p1 *store.User) error {
 	start := time.Now()
 	r0 := s.Store.UpdateUser(p0, p1)
-	s.ops.Done(142, start, storeFailed(r0))
+	s.ops.Done(143, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UpdateUserEndSessions(p0 context.Context, p1 *store.User, p2 time.Time) (int, error) {
 	start := time.Now()
 	r0, r1 := s.Store.UpdateUserEndSessions(p0, p1, p2)
-	s.ops.Done(143, start, storeFailed(r1))
+	s.ops.Done(144, start, storeFailed(r1))
 	return r0, r1
 }
 
 func (s *meteredStore) UsePasskey(p0 context.Context, p1 string, p2 uint32, p3 uint8, p4 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UsePasskey(p0, p1, p2, p3, p4)
-	s.ops.Done(144, start, storeFailed(r0))
+	s.ops.Done(145, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UseRecoveryCode(p0 context.Context, p1 string, p2 string, p3 time.Time) error {
 	start := time.Now()
 	r0 := s.Store.UseRecoveryCode(p0, p1, p2, p3)
-	s.ops.Done(145, start, storeFailed(r0))
+	s.ops.Done(146, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) UseTOTPStep(p0 context.Context, p1 string, p2 int64) error {
 	start := time.Now()
 	r0 := s.Store.UseTOTPStep(p0, p1, p2)
-	s.ops.Done(146, start, storeFailed(r0))
+	s.ops.Done(147, start, storeFailed(r0))
 	return r0
 }
 
 func (s *meteredStore) VerifyEmail(p0 context.Context, p1 string, p2 time.Time) (*store.User, error) {
 	start := time.Now()
 	r0, r1 := s.Store.VerifyEmail(p0, p1, p2)
-	s.ops.Done(147, start, storeFailed(r1))
+	s.ops.Done(148, start, storeFailed(r1))
 	return r0, r1
 }

@@ -202,6 +202,13 @@ func (s *Server) sweepOnce(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Debug("pruned the audit log", "entries", n)
 	}
+	if n, err := s.store.PruneInvitations(ctx, s.now().Add(-s.cfg.Invitations.Retention.D())); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("pruning ended invitations failed", "err", err)
+		}
+	} else if n > 0 {
+		s.log.Debug("pruned ended invitations", "invitations", n)
+	}
 	if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("pruning retired keys failed", "err", err)
 	}

@@ -696,7 +696,10 @@ type RegistrationStore interface {
 // Sweeper deletes what has expired.
 type Sweeper interface {
 	// Sweep deletes device authorizations, sessions, refresh tokens,
-	// account tokens and throttle windows that ended before now, and
-	// returns how many rows went.
+	// grants, account tokens, throttle windows and mail of no device
+	// invitation that ended before now, and returns how many rows went.
 	Sweep(ctx context.Context, now time.Time) (int64, error)
+	// PruneInvitations deletes the device and member invitations that were
+	// decided, or expired pending, before before, and returns how many.
+	PruneInvitations(ctx context.Context, before time.Time) (int64, error)
 }

@@ -174,12 +174,46 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 			}
 			total += n
 		}
-		n, err := q.Exec(ctx, `DELETE FROM grants WHERE user_id IS NULL AND expires_at < $1`, now.UnixMilli())
-		total += n
-		return err
+		// Every grant past its absolute expiry (its tokens can never be used
+		// again, and its refresh tokens go with it), and mail of no device
+		// invitation once its link has expired and it is no longer waiting
+		// to be sent (CancelStaleMail cancels that first).
+		for _, del := range []string{
+			`DELETE FROM grants WHERE expires_at < $1`,
+			`DELETE FROM outbox WHERE invitation_id IS NULL AND expires_at < $1 AND status <> 'pending'`,
+		} {
+			n, err := q.Exec(ctx, del, now.UnixMilli())
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	return total, nil
+}
+
+// PruneInvitations deletes the device and member invitations that ended
+// before before: decided (accepted, declined, revoked) then, or, still
+// pending, expired then. A device invitation's mail goes with it; a member
+// invitation's expired with it and Sweep deletes it.
+func (s *Store) PruneInvitations(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	err := s.b.Tx(ctx, func(q Querier) error {
+		for _, table := range []string{`invitations`, `member_invitations`} {
+			n, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE COALESCE(decided_at, expires_at) < $1`, before.UnixMilli())
+			if err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune invitations: %w", err)
 	}
 	return total, nil
 }

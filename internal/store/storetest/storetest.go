@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Throttle", testThrottle},
 		{"ThrottleAdd", testThrottleAdd},
 		{"Sweep", testSweep},
+		{"SweepMail", testSweepMail},
+		{"PruneInvitations", testPruneInvitations},
 		{"OddKeys", testOddKeys},
 		{"InvalidText", testInvalidText},
 		{"OddTextRoundTrip", testOddTextRoundTrip},

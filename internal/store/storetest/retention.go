@@ -1,0 +1,108 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// testSweepMail: Sweep deletes mail of no device invitation (here a member
+// invitation's) once its link has expired and it is not waiting to be
+// sent; pending mail past its expiry is left for CancelStaleMail, and
+// then deleted.
+func testSweepMail(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "mail-org")
+	now := at(time.Hour)
+	sent := newMemberInvitation("sent", o.ID, "sent@example.com", store.RoleMember)
+	sent.ExpiresAt = now.Add(-time.Millisecond)
+	waiting := newMemberInvitation("waiting", o.ID, "waiting@example.com", store.RoleMember)
+	waiting.ExpiresAt = now.Add(-time.Millisecond)
+	live := newMemberInvitation("live", o.ID, "live@example.com", store.RoleMember)
+	live.ExpiresAt = now.Add(time.Minute)
+	for _, inv := range []*store.MemberInvitation{sent, waiting, live} {
+		mustCreateMemberInvitation(t, s, inv)
+	}
+	wantErr(t, "MarkMailSent", s.MarkMailSent(ctx, sent.MailID, t0), nil)
+	wantErr(t, "MarkMailSent(live)", s.MarkMailSent(ctx, live.MailID, t0), nil)
+
+	n, err := s.Sweep(ctx, now)
+	wantErr(t, "Sweep", err, nil)
+	if n != 1 {
+		t.Errorf("Sweep deleted %d rows, want 1 (the sent mail whose link expired)", n)
+	}
+	// The pending one is still there to be cancelled, and goes after.
+	c, err := s.CancelStaleMail(ctx, now)
+	wantErr(t, "CancelStaleMail", err, nil)
+	if c != 1 {
+		t.Errorf("CancelStaleMail cancelled %d, want 1", c)
+	}
+	n, err = s.Sweep(ctx, now)
+	wantErr(t, "Sweep after cancelling", err, nil)
+	if n != 1 {
+		t.Errorf("Sweep after cancelling deleted %d rows, want 1", n)
+	}
+	n, err = s.Sweep(ctx, now)
+	wantErr(t, "Sweep again", err, nil)
+	if n != 0 {
+		t.Errorf("Sweep again deleted %d rows, want 0 (the live link's mail stays)", n)
+	}
+}
+
+// testPruneInvitations: invitations, device and member, that were decided
+// or expired pending before the cut-off are deleted, a device invitation's
+// mail with it; those that ended after it, and pending ones still valid,
+// stay.
+func testPruneInvitations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "prune-org")
+	g := mustCreateGroup(t, s, "prune-g", o.ID, "read")
+	cut := at(2 * time.Hour)
+	device := func(id, status string, decided, expires time.Time) *store.Invitation {
+		inv := newInvitation(id, o.ID, g.ID)
+		inv.Status, inv.DecidedAt, inv.ExpiresAt = status, decided, expires
+		return mustCreateInvitation(t, s, inv, true)
+	}
+	member := func(id, status string, decided, expires time.Time) *store.MemberInvitation {
+		inv := newMemberInvitation(id, o.ID, id+"@example.com", store.RoleMember)
+		inv.Status, inv.DecidedAt, inv.ExpiresAt = status, decided, expires
+		return mustCreateMemberInvitation(t, s, inv)
+	}
+	week := at(7 * 24 * time.Hour)
+	gone := []string{
+		device("accepted-before", store.InvitationAccepted, at(time.Hour), week).ID,
+		device("expired-before", store.InvitationPending, time.Time{}, at(time.Hour)).ID,
+	}
+	kept := []string{
+		device("revoked-after", store.InvitationRevoked, at(3*time.Hour), week).ID,
+		device("pending", store.InvitationPending, time.Time{}, week).ID,
+		device("expired-after", store.InvitationPending, time.Time{}, at(3*time.Hour)).ID,
+	}
+	memberGone := member("declined-before", store.InvitationDeclined, at(time.Hour), week).ID
+	memberKept := member("member-pending", store.InvitationPending, time.Time{}, week).ID
+
+	n, err := s.PruneInvitations(ctx, cut)
+	wantErr(t, "PruneInvitations", err, nil)
+	if n != 3 {
+		t.Errorf("PruneInvitations deleted %d, want 3", n)
+	}
+	n, err = s.PruneInvitations(ctx, cut)
+	wantErr(t, "PruneInvitations again", err, nil)
+	if n != 0 {
+		t.Errorf("PruneInvitations again deleted %d, want 0", n)
+	}
+	for _, id := range gone {
+		wantErr(t, "GetInvitation("+id+")", lookupErr(s.GetInvitation(ctx, id)), store.ErrNotFound)
+		ms, err := s.ListMail(ctx, id)
+		wantErr(t, "ListMail("+id+")", err, nil)
+		if len(ms) != 0 {
+			t.Errorf("invitation %s pruned, %d of its mails kept", id, len(ms))
+		}
+	}
+	for _, id := range kept {
+		wantErr(t, "GetInvitation("+id+")", lookupErr(s.GetInvitation(ctx, id)), nil)
+	}
+	wantErr(t, "GetMemberInvitation("+memberGone+")", lookupErr(s.GetMemberInvitation(ctx, memberGone)), store.ErrNotFound)
+	wantErr(t, "GetMemberInvitation("+memberKept+")", lookupErr(s.GetMemberInvitation(ctx, memberKept)), nil)
+}
