@@ -51,6 +51,7 @@ type soakOptions struct {
 	postgres           string
 	out                string
 	keep               bool
+	lifetime           time.Duration
 }
 
 func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
@@ -63,6 +64,7 @@ func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
 	fs.Float64Var(&o.rate, "rate", 150, "operations a second the workers are paced to together (0: as fast as they go)")
 	fs.StringVar(&o.postgres, "postgres", "", "run on PostgreSQL at this `DSN` (a fresh schema, dropped afterwards) instead of SQLite")
 	fs.StringVar(&o.out, "out", "", "also write the Markdown table to this `file`")
+	fs.DurationVar(&o.lifetime, "lifetime", 10*time.Minute, "how long the server keeps refresh tokens (and so grants), device codes, the audit log and ended invitations; devices stop refreshing and are retired at 4/5 of it")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database afterwards (the SQLite file's directory, or the PostgreSQL schema) and say where, to look at what the load left")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -74,6 +76,8 @@ func parseSoakOptions(args []string, stderr io.Writer) (*soakOptions, error) {
 		return nil, errors.New("--duration and --interval must be positive, and --interval no longer than --duration")
 	case o.workers < 1:
 		return nil, errors.New("--workers must be at least 1")
+	case o.lifetime < time.Minute:
+		return nil, errors.New("--lifetime must be at least 1m")
 	case o.rate < 0:
 		return nil, errors.New("--rate must not be negative")
 	}
@@ -90,6 +94,7 @@ type soakSample struct {
 	DBSize     int64 // bytes: SQLite's file and WAL, or the schema's relations
 	Ops        int   // operations that succeeded in the interval
 	Devices    int   // devices enrolled by accepted invitations so far
+	Retired    int   // devices the admin retired so far
 	Errors     int   // wrong answers in the interval
 	P99        map[string]time.Duration
 	Load       string // the machine's one-minute load average: what else ran
@@ -154,7 +159,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg := fmt.Sprintf("listen: %q\ndatabase: %q\nadmin_token: %q\nsecrets_keys: [%q]\nlog: {level: warn}\nsweep_interval: 1m\nmetrics: {listen: %q}\n",
-		addr, db, adminToken, secretsKey, metricsAddr) + workload.ServerConfig(mail.Port(), 10*time.Minute)
+		addr, db, adminToken, secretsKey, metricsAddr) + workload.ServerConfig(mail.Port(), o.lifetime)
 	if schema != "" {
 		cfg += fmt.Sprintf("postgres: {schema: %s}\n", schema)
 	}
@@ -173,7 +178,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	load := workload.New(env)
-	load.Retire, load.Rate = 8*time.Minute, o.rate
+	load.Retire, load.Rate = o.lifetime*4/5, o.rate
 	if err := load.SignIn(ctx, o.workers); err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		tot := load.Stats.Totals()
 		s.Errors, lastErrors = tot.Errors()-lastErrors, tot.Errors()
-		s.Devices = tot.Ops[workload.OpInvite]
+		s.Devices, s.Retired = tot.Ops[workload.OpInvite], tot.Ops[workload.OpRetire]
 		samples = append(samples, s)
 		progress("%s", s.line())
 	}
@@ -403,8 +408,8 @@ func schemaSize(ctx context.Context, dsn, schema string) (int64, error) {
 }
 
 func (s soakSample) line() string {
-	return fmt.Sprintf("%8s  rss %6.1f MiB (anon %.1f, file %.1f, shm %.1f; go heap %.1f, go held %.1f, sqlite %.1f)  goroutines %4d  files %3d  db %7.2f MiB  devices %6d  ops %6d  errors %d  load %s  p99 %s",
-		s.At, mebi(s.RSS), mebi(s.Mem.Anon), mebi(s.Mem.File), mebi(s.Mem.Shmem), mebi(s.Mem.GoHeap), mebi(s.Mem.GoHeld), mebi(s.Mem.SQLite), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load, s.p99s())
+	return fmt.Sprintf("%8s  rss %6.1f MiB (anon %.1f, file %.1f, shm %.1f; go heap %.1f, go held %.1f, sqlite %.1f)  goroutines %4d  files %3d  db %7.2f MiB  devices %6d (%d retired)  ops %6d  errors %d  load %s  p99 %s",
+		s.At, mebi(s.RSS), mebi(s.Mem.Anon), mebi(s.Mem.File), mebi(s.Mem.Shmem), mebi(s.Mem.GoHeap), mebi(s.Mem.GoHeld), mebi(s.Mem.SQLite), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Retired, s.Ops, s.Errors, s.Load, s.p99s())
 }
 
 func (s soakSample) p99s() string {
@@ -425,19 +430,19 @@ func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot work
 	}
 	fmt.Fprintf(&b, "Soak on %s: %d workers %s for %s, a sample every %s; %d operations (%s), %d wrong answers, %d cut short at the end.\n\n",
 		backend, o.workers, pace, o.duration, o.interval, tot.OK(), opsList(tot.Ops), tot.Errors(), tot.Lost)
-	ops := []string{workload.OpDevice, workload.OpRefresh, workload.OpInvite, workload.OpClient}
-	b.WriteString("| time | RSS MiB | of it anonymous | Go heap in use | Go holds | SQLite holds | goroutines | open files | database MiB | devices enrolled | operations | errors | load average |")
+	ops := []string{workload.OpDevice, workload.OpRefresh, workload.OpInvite, workload.OpClient, workload.OpRetire}
+	b.WriteString("| time | RSS MiB | of it anonymous | Go heap in use | Go holds | SQLite holds | goroutines | open files | database MiB | devices enrolled | devices retired | operations | errors | load average |")
 	for _, op := range ops {
 		fmt.Fprintf(&b, " p99 %s ms |", op)
 	}
-	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	b.WriteString("\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for range ops {
 		b.WriteString(" ---: |")
 	}
 	b.WriteString("\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %.2f | %d | %d | %d | %s |", s.At, mebi(s.RSS),
-			mebi(s.Mem.Anon), mebi(s.Mem.GoHeap), mebi(s.Mem.GoHeld), mebi(s.Mem.SQLite), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Ops, s.Errors, s.Load)
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %.2f | %d | %d | %d | %d | %s |", s.At, mebi(s.RSS),
+			mebi(s.Mem.Anon), mebi(s.Mem.GoHeap), mebi(s.Mem.GoHeld), mebi(s.Mem.SQLite), s.Goroutines, s.Files, mebi(s.DBSize), s.Devices, s.Retired, s.Ops, s.Errors, s.Load)
 		for _, op := range ops {
 			fmt.Fprintf(&b, " %d |", s.P99[op].Milliseconds())
 		}
@@ -457,7 +462,11 @@ func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot work
 		fmt.Fprintf(&b, "\nFrom %s to %s: RSS %.1f → %.1f MiB, goroutines %d–%d, open files %d–%d, database %.2f → %.2f MiB",
 			first.At, last.At, mebi(first.RSS), mebi(last.RSS), gmin, gmax, fmin, fmax, mebi(first.DBSize), mebi(last.DBSize))
 		if n := last.Devices - first.Devices; n > 0 {
-			fmt.Fprintf(&b, " (%.1f KiB for each of the %d devices enrolled meanwhile)", float64(last.DBSize-first.DBSize)/1024/float64(n), n)
+			fmt.Fprintf(&b, " (%+.1f KiB for each of the %d devices enrolled meanwhile", float64(last.DBSize-first.DBSize)/1024/float64(n), n)
+			if r := last.Retired - first.Retired; r > 0 {
+				fmt.Fprintf(&b, ", while %d were retired", r)
+			}
+			b.WriteString(")")
 		}
 		b.WriteString(".\n")
 	}

@@ -50,6 +50,8 @@ type Invite struct {
 	ClientID string // the new device client, and its secret
 	Secret   string
 	Batch    int
+	Since    time.Time // when it was accepted
+	inUse    int       // client credentials requests of it in flight
 }
 
 // Issued is an access token a client credentials request was answered with.
@@ -79,7 +81,9 @@ type Driver struct {
 	Env *Env
 	// Retire, when not zero, is the age at which a device stops using its
 	// grant (a soak's server expires refresh tokens; the load must not
-	// count the end of their life as wrong answers).
+	// count the end of their life as wrong answers), and at which the
+	// organization's admin retires an enrolled device (OpRetire), as a
+	// fleet replaces its devices: the database then holds a working set.
 	Retire time.Duration
 	// Rate, when not zero, paces the workers together to at most this many
 	// operations a second, so that a soak measures a server at a steady
@@ -102,6 +106,10 @@ const (
 	OpRefresh = "refresh"            // rotate a chain's refresh token
 	OpInvite  = "invite_accept"      // send an invitation, read its mail, accept it as a new device
 	OpClient  = "client_credentials" // a device that accepted asks for a token
+	// OpRetire is not in the mix: with Retire set, a client credentials
+	// step first has the admin delete the oldest enrolled device past that
+	// age (DELETE /admin/v1/clients/{id}), timed on its own.
+	OpRetire = "retire"
 )
 
 var mix = []string{OpDevice, OpRefresh, OpRefresh, OpInvite, OpClient, OpRefresh}
@@ -158,6 +166,10 @@ func (d *Driver) step(ctx context.Context, op string) bool {
 	case OpInvite:
 		lost, err = d.invite(ctx)
 	case OpClient:
+		if d.Retire > 0 && !d.retire(ctx) {
+			return false
+		}
+		start = time.Now()
 		lost, err = d.clientCredentials(ctx)
 	}
 	if ctx.Err() != nil && (lost || err != nil) {
@@ -334,7 +346,7 @@ func (d *Driver) accept(ctx context.Context, inv *Invite) (lost bool, err error)
 	if a.Status != http.StatusCreated || a.str("clientId") == "" || a.str("clientSecret") == "" {
 		return false, fmt.Errorf("accept invitation %s: %s", inv.ID, a)
 	}
-	inv.Accepted, inv.ClientID, inv.Secret = true, a.str("clientId"), a.str("clientSecret")
+	inv.Accepted, inv.ClientID, inv.Secret, inv.Since = true, a.str("clientId"), a.str("clientSecret"), time.Now()
 	l.devices = append(l.devices, inv)
 	return false, nil
 }
@@ -347,11 +359,16 @@ func (d *Driver) clientCredentials(ctx context.Context) (lost bool, err error) {
 	if len(l.devices) > 0 {
 		dev = l.devices[rand.IntN(len(l.devices))]
 	}
-	l.mu.Unlock()
 	if dev == nil {
+		l.mu.Unlock()
 		return d.invite(ctx)
 	}
+	dev.inUse++
+	l.mu.Unlock()
 	a := d.Env.Token(ctx, url.Values{"grant_type": {"client_credentials"}}, dev.ClientID, dev.Secret)
+	l.mu.Lock()
+	dev.inUse--
+	l.mu.Unlock()
 	if a.Lost() {
 		return true, a.Err
 	}
@@ -362,6 +379,34 @@ func (d *Driver) clientCredentials(ctx context.Context) (lost bool, err error) {
 	l.Issued = append(l.Issued, Issued{ClientID: dev.ClientID, Access: a.str("access_token"), Batch: l.batch})
 	l.mu.Unlock()
 	return false, nil
+}
+
+// retire has the organization's admin delete the oldest enrolled device
+// if it is older than Retire and no request of it is in flight, and
+// records that as OpRetire; false when the request got no answer.
+func (d *Driver) retire(ctx context.Context) bool {
+	l := &d.Ledger
+	l.mu.Lock()
+	var dev *Invite
+	if len(l.devices) > 0 && l.devices[0].inUse == 0 && time.Since(l.devices[0].Since) > d.Retire {
+		dev, l.devices = l.devices[0], l.devices[1:]
+	}
+	l.mu.Unlock()
+	if dev == nil {
+		return true
+	}
+	start := time.Now()
+	a := d.Env.do(ctx, http.MethodDelete, "/admin/v1/clients/"+url.PathEscape(dev.ClientID), nil,
+		map[string]string{"Authorization": "Bearer " + d.Env.AdminToken})
+	var err error
+	if !a.Lost() && a.Status != http.StatusNoContent {
+		err = fmt.Errorf("retire device %s: %s", dev.ClientID, a)
+	}
+	if ctx.Err() != nil && (a.Lost() || err != nil) {
+		return false
+	}
+	d.Stats.record(OpRetire, time.Since(start), err, a.Lost())
+	return !a.Lost()
 }
 
 // Settled is what a retry of a request left in flight was answered.
@@ -426,7 +471,7 @@ func (d *Driver) Settle(ctx context.Context) ([]Settled, error) {
 		out = append(out, Settled{OpInvite, inv.Token, a.Status, a.Error(), a.str("error_description")})
 		inv.InFlight, inv.Batch = false, l.batch
 		if a.Status == http.StatusCreated {
-			inv.Accepted, inv.ClientID, inv.Secret = true, a.str("clientId"), a.str("clientSecret")
+			inv.Accepted, inv.ClientID, inv.Secret, inv.Since = true, a.str("clientId"), a.str("clientSecret"), time.Now()
 			l.devices = append(l.devices, inv)
 		}
 	}

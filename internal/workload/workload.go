@@ -45,15 +45,17 @@ const (
 // test introspects every access token a client got, and polls every
 // redeemed code again at the end), and invitation mail to mailboxPort on
 // loopback. A lifetime other than zero shortens what the sweeper deletes
-// to it: refresh tokens, device codes and the audit log (a soak reaches in
+// to it: refresh tokens (and so grants), device codes, the audit log and
+// ended invitations (a soak reaches in
 // minutes the steady state a server reaches in a year). The caller adds
 // listen, database and admin_token.
 func ServerConfig(mailboxPort int, lifetime time.Duration) string {
-	tokens, deviceLifetime, audit := "access_token_lifetime: 1h", "30m", ""
+	tokens, deviceLifetime, audit, invitations := "access_token_lifetime: 1h", "30m", "", ""
 	if lifetime > 0 {
 		tokens += fmt.Sprintf(", refresh_lifetime: %s, refresh_idle_lifetime: %s", lifetime, lifetime)
 		deviceLifetime = lifetime.String()
 		audit = fmt.Sprintf("audit: {retention: %s}\n", lifetime)
+		invitations = fmt.Sprintf(", retention: %s", lifetime)
 	}
 	return fmt.Sprintf(`device:
   interval: 1s
@@ -65,10 +67,10 @@ func ServerConfig(mailboxPort int, lifetime time.Duration) string {
   attempts_per_ip: 10000
   attempts_global: 100000
 login: {attempts_per_account: 10000, attempts_per_ip: 10000, account_ceiling: 10000}
-invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s, mails_per_organization_per_hour: 0, mails_per_sender_per_hour: 0}
+invitations: {requests_per_ip_per_minute: 0, retry_interval: 1s, mails_per_organization_per_hour: 0, mails_per_sender_per_hour: 0%s}
 tokens: {%s}
 smtp: {host: 127.0.0.1, port: %d, tls: none, from: "Latchkey <noreply@latchkey.test>"}
-%s`, deviceLifetime, tokens, mailboxPort, audit)
+%s`, deviceLifetime, invitations, tokens, mailboxPort, audit)
 }
 
 // Env is a provisioned Latchkey: where it is and the credentials Provision
