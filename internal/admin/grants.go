@@ -31,7 +31,8 @@ type GrantList struct {
 	Grants []Grant `json:"grants"`
 }
 
-// ListUserGrants shows a user's grants, revoked ones included, oldest first.
+// ListUserGrants shows a user's grants, revoked ones included, oldest first;
+// a grant past its absolute expiry is gone once the sweeper has run.
 func (a *API) ListUserGrants(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if _, err := a.Store.GetUser(r.Context(), id); err != nil {

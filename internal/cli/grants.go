@@ -18,7 +18,8 @@ USER is a user's id or email address.`,
 	subs: func() []subcommand {
 		return subs("grants",
 			grants.list(op{name: "list", summary: "list a user's grants, revoked ones included", help: `
-Lists a user's grants, oldest first, revoked and expired ones included.
+Lists a user's grants, oldest first, revoked ones included; a grant past its
+absolute expiry is listed until the sweeper deletes it (every sweep_interval).
 
 Examples:
   latchkey grants list --user ada@example.com
