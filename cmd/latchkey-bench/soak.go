@@ -469,6 +469,23 @@ func soakMarkdown(backend string, o *soakOptions, samples []soakSample, tot work
 			b.WriteString(")")
 		}
 		b.WriteString(".\n")
+		// Once the lifetimes have turned the tables over, what a curve
+		// does is the steady state's: the second half, each curve's range.
+		half := samples[len(samples)/2:]
+		span := func(format string, f func(soakSample) float64) string {
+			mn, mx := f(half[0]), f(half[0])
+			for _, s := range half {
+				mn, mx = min(mn, f(s)), max(mx, f(s))
+			}
+			return fmt.Sprintf(format+"–"+format, mn, mx)
+		}
+		fmt.Fprintf(&b, "From %s to %s: RSS %s MiB, database %s MiB, goroutines %s, open files %s", half[0].At, last.At,
+			span("%.1f", func(s soakSample) float64 { return mebi(s.RSS) }), span("%.2f", func(s soakSample) float64 { return mebi(s.DBSize) }),
+			span("%.0f", func(s soakSample) float64 { return float64(s.Goroutines) }), span("%.0f", func(s soakSample) float64 { return float64(s.Files) }))
+		for _, op := range ops {
+			fmt.Fprintf(&b, ", p99 %s %s ms", op, span("%.0f", func(s soakSample) float64 { return float64(s.P99[op].Milliseconds()) }))
+		}
+		b.WriteString(".\n")
 	}
 	return b.String()
 }
