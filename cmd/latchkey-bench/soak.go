@@ -31,17 +31,16 @@ import (
 // the interval. It is a load script, not a test: its result goes into
 // BENCHMARKS.md by hand.
 //
-//	go run ./cmd/latchkey-bench soak [--duration 30m] [--interval 1m] [--workers 8] [--rate 150] [--postgres DSN] [--out FILE]
+//	go run ./cmd/latchkey-bench soak [--duration 30m] [--interval 1m] [--workers 8] [--rate 150] [--lifetime 10m] [--postgres DSN] [--out FILE] [--keep]
 //
 // The workers are paced together to --rate operations a second, a steady
 // load below what the server can do, so that a curve that moves shows the
-// server changing, not the load. Refresh tokens, device codes and the audit
-// log live 10 minutes, the sweeper runs every minute, and the load stops
-// using a grant after 8 minutes, so after the first ten minutes the
-// database holds a steady working set rather than every row ever made;
-// what it keeps for good are the devices invitations enrolled (a client,
-// its group membership, the invitation and its mail's record each), which
-// grow with the count the table shows.
+// server changing, not the load. Refresh tokens (and so grants), device
+// codes, the audit log and ended invitations live --lifetime (10 minutes),
+// the sweeper runs every minute, and at 4/5 of it the load stops using a
+// grant and the admin retires the device an invitation enrolled, so once
+// the lifetime has passed the database holds a steady working set rather
+// than every row ever made (a fleet whose devices come and go).
 
 // soakOptions are the soak's command line.
 type soakOptions struct {

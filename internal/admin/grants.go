@@ -63,7 +63,8 @@ func (a *API) GetGrant(w http.ResponseWriter, r *http.Request) error {
 
 // RevokeGrant revokes a grant: every access and refresh token of it stops
 // working at once (introspection and refresh answer from the grant). The
-// grant stays, listed as revoked; revoking it again changes nothing.
+// grant stays, listed as revoked, until the sweeper deletes it past its
+// absolute expiry; revoking it again before then changes nothing.
 func (a *API) RevokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.EndGrant(r.Context(), r.PathValue("id")); err != nil {
 		return err

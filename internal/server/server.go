@@ -185,14 +185,15 @@ func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
 
 // sweepOnce is one round of Sweep.
 func (s *Server) sweepOnce(ctx context.Context) {
-	n, err := s.store.Sweep(ctx, s.now())
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("sweep failed", "err", err)
+	// Each step on its own: one that fails (a long backlog past the
+	// database's statement timeout, say) keeps none of the others from
+	// running, and what it did delete before failing stays deleted.
+	if n, err := s.store.Sweep(ctx, s.now()); err != nil {
+		if ctx.Err() != nil {
+			return
 		}
-		return
-	}
-	if n > 0 {
+		s.log.Warn("sweep failed", "err", err, "rows", n)
+	} else if n > 0 {
 		s.log.Debug("swept expired rows", "rows", n)
 	}
 	if n, err := s.store.PruneAudit(ctx, s.now().Add(-s.cfg.Audit.Retention.D())); err != nil {

@@ -693,11 +693,25 @@ type RegistrationStore interface {
 	CreateClientRegistration(ctx context.Context, r *ClientRegistration) error
 }
 
+// SweepChunk is how many rows one statement of a sweep or prune deletes
+// at most, the next chunk following until one comes short: few enough that
+// a statement holds SQLite's one writer, or runs within PostgreSQL's
+// statement_timeout, briefly even when the backlog is large (the first
+// sweep after an upgrade that widened what is swept, or after a retention
+// was shortened).
+const SweepChunk = 2000
+
+// MailGrace is how long after its link expired a mail no longer pending
+// is kept: a sender that claimed it just before (and another instance
+// cancelled it since) can still record what it did.
+const MailGrace = time.Hour
+
 // Sweeper deletes what has expired.
 type Sweeper interface {
 	// Sweep deletes device authorizations, sessions, refresh tokens,
-	// grants, account tokens, throttle windows and mail of no device
-	// invitation that ended before now, and returns how many rows went.
+	// grants, account tokens and throttle windows that ended before now,
+	// and mail of no device invitation, no longer pending, whose link
+	// expired MailGrace before now, and returns how many rows went.
 	Sweep(ctx context.Context, now time.Time) (int64, error)
 	// PruneInvitations deletes the device and member invitations that were
 	// decided, or expired pending, before before, and returns how many.

@@ -79,11 +79,12 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Au
 	return es, nil
 }
 
-// PruneAudit deletes the entries older than before.
+// PruneAudit deletes the entries older than before, in chunks
+// (deleteChunked).
 func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
-	n, err := s.b.Writer().Exec(ctx, `DELETE FROM audit_log WHERE at < $1`, before.UnixMilli())
+	n, err := s.deleteChunked(ctx, `audit_log`, `at < $1`, before.UnixMilli())
 	if err != nil {
-		return 0, fmt.Errorf("prune audit: %w", err)
+		return n, fmt.Errorf("prune audit: %w", err)
 	}
 	return n, nil
 }

@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -153,14 +154,17 @@ type Store struct {
 // New returns the store that runs its statements on b, spelled in f.
 func New(b Backend, f Flavor) *Store { return &Store{b: b, f: f} }
 
-// Sweep deletes, in one transaction, the device authorizations, sessions,
-// refresh tokens, throttle windows, authorization requests and codes,
-// user-less grants and records of revoked access tokens that ended before
-// now, each by an indexed expires_at, and returns how many rows went. A
-// user's grants stay: they are the record of what a user allowed, and their
-// refresh tokens go when those expire. Grants without a user (client
-// credentials, one per token) go once expired. Instances sweeping at once do
-// no harm: a row another sweep deleted first is not counted twice.
+// Sweep deletes the device authorizations, sessions, refresh tokens,
+// throttle windows, authorization requests and codes, registration and
+// account tokens and records of revoked access tokens that ended before
+// now, in one transaction, each by an indexed expires_at; then every grant
+// past its absolute expiry (its tokens can never be used again; its
+// refresh tokens go with it), a person's as well as a client's own, and
+// mail of no device invitation whose link expired more than store.MailGrace
+// before now and that is no longer waiting to be sent (CancelStaleMail
+// cancels that first), each in chunks (deleteChunked). It returns how many
+// rows went. Instances sweeping at once do no harm: a row another sweep
+// deleted first is not counted twice.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.b.Tx(ctx, func(q Querier) error {
@@ -174,46 +178,57 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 			}
 			total += n
 		}
-		// Every grant past its absolute expiry (its tokens can never be used
-		// again, and its refresh tokens go with it), and mail of no device
-		// invitation once its link has expired and it is no longer waiting
-		// to be sent (CancelStaleMail cancels that first).
-		for _, del := range []string{
-			`DELETE FROM grants WHERE expires_at < $1`,
-			`DELETE FROM outbox WHERE invitation_id IS NULL AND expires_at < $1 AND status <> 'pending'`,
-		} {
-			n, err := q.Exec(ctx, del, now.UnixMilli())
-			if err != nil {
-				return err
-			}
-			total += n
-		}
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
+	n, err := s.deleteChunked(ctx, `grants`, `expires_at < $1`, now.UnixMilli())
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep: %w", err)
+	}
+	n, err = s.deleteChunked(ctx, `outbox`, `invitation_id IS NULL AND expires_at < $1 AND status <> 'pending'`,
+		now.Add(-store.MailGrace).UnixMilli())
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("sweep: %w", err)
+	}
 	return total, nil
+}
+
+// deleteChunked deletes table's rows that match cond (with args) at most
+// store.SweepChunk at a time, each chunk its own statement, until a chunk comes
+// short, and returns how many went.
+func (s *Store) deleteChunked(ctx context.Context, table, cond string, args ...any) (int64, error) {
+	query := `DELETE FROM ` + table + ` WHERE id IN (SELECT id FROM ` + table + ` WHERE ` + cond +
+		` LIMIT ` + strconv.Itoa(store.SweepChunk) + `)`
+	var total int64
+	for {
+		n, err := s.b.Writer().Exec(ctx, query, args...)
+		if err != nil {
+			return total, fmt.Errorf("%s: %w", table, err)
+		}
+		total += n
+		if n < store.SweepChunk {
+			return total, nil
+		}
+	}
 }
 
 // PruneInvitations deletes the device and member invitations that ended
 // before before: decided (accepted, declined, revoked) then, or, still
-// pending, expired then. A device invitation's mail goes with it; a member
-// invitation's expired with it and Sweep deletes it.
+// pending, expired then, in chunks (deleteChunked). A device invitation's
+// mail goes with it; a member invitation's expired with it and Sweep
+// deletes it.
 func (s *Store) PruneInvitations(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
-	err := s.b.Tx(ctx, func(q Querier) error {
-		for _, table := range []string{`invitations`, `member_invitations`} {
-			n, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE COALESCE(decided_at, expires_at) < $1`, before.UnixMilli())
-			if err != nil {
-				return fmt.Errorf("%s: %w", table, err)
-			}
-			total += n
+	for _, table := range []string{`invitations`, `member_invitations`} {
+		n, err := s.deleteChunked(ctx, table, `COALESCE(decided_at, expires_at) < $1`, before.UnixMilli())
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("prune invitations: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("prune invitations: %w", err)
 	}
 	return total, nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,9 +9,9 @@ import (
 )
 
 // testSweepMail: Sweep deletes mail of no device invitation (here a member
-// invitation's) once its link has expired and it is not waiting to be
-// sent; pending mail past its expiry is left for CancelStaleMail, and
-// then deleted.
+// invitation's) once its link has expired MailGrace ago and it is not
+// waiting to be sent; pending mail past its expiry is left for
+// CancelStaleMail, and then deleted.
 func testSweepMail(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	o := mustCreateOrg(t, s, "mail-org")
@@ -20,7 +21,7 @@ func testSweepMail(t *testing.T, s store.Store) {
 	waiting := newMemberInvitation("waiting", o.ID, "waiting@example.com", store.RoleMember)
 	waiting.ExpiresAt = now.Add(-time.Millisecond)
 	live := newMemberInvitation("live", o.ID, "live@example.com", store.RoleMember)
-	live.ExpiresAt = now.Add(time.Minute)
+	live.ExpiresAt = now.Add(store.MailGrace + time.Minute)
 	for _, inv := range []*store.MemberInvitation{sent, waiting, live} {
 		mustCreateMemberInvitation(t, s, inv)
 	}
@@ -28,6 +29,12 @@ func testSweepMail(t *testing.T, s store.Store) {
 	wantErr(t, "MarkMailSent(live)", s.MarkMailSent(ctx, live.MailID, t0), nil)
 
 	n, err := s.Sweep(ctx, now)
+	wantErr(t, "Sweep within the grace", err, nil)
+	if n != 0 {
+		t.Errorf("Sweep deleted %d rows within MailGrace of the links' expiry, want 0", n)
+	}
+	now = now.Add(store.MailGrace)
+	n, err = s.Sweep(ctx, now)
 	wantErr(t, "Sweep", err, nil)
 	if n != 1 {
 		t.Errorf("Sweep deleted %d rows, want 1 (the sent mail whose link expired)", n)
@@ -105,4 +112,43 @@ func testPruneInvitations(t *testing.T, s store.Store) {
 	}
 	wantErr(t, "GetMemberInvitation("+memberGone+")", lookupErr(s.GetMemberInvitation(ctx, memberGone)), store.ErrNotFound)
 	wantErr(t, "GetMemberInvitation("+memberKept+")", lookupErr(s.GetMemberInvitation(ctx, memberKept)), nil)
+}
+
+// testSweepBacklog: a backlog larger than one chunk (store.SweepChunk) is
+// swept whole, chunk after chunk, and the count says so; a live grant
+// among them stays.
+func testSweepBacklog(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := mustCreateClient(t, s, "backlog-tv", true)
+	mustCreateUser(t, s, "backlog-ada")
+	now := at(time.Hour)
+	const expired = store.SweepChunk + 3
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			var err error
+			for i := w; i < expired && err == nil; i += 8 {
+				g := newGrant(fmt.Sprint("backlog-", i), "backlog-ada", c.ID, t0)
+				g.ExpiresAt = now.Add(-time.Millisecond)
+				err = s.CreateGrant(ctx, g)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		wantErr(t, "CreateGrant", <-errs, nil)
+	}
+	live := newGrant("backlog-live", "backlog-ada", c.ID, t0)
+	live.ExpiresAt = now.Add(time.Minute)
+	mustCreateGrant(t, s, live)
+	n, err := s.Sweep(ctx, now)
+	wantErr(t, "Sweep", err, nil)
+	if n != expired {
+		t.Errorf("Sweep deleted %d rows, want %d (every expired grant, in chunks of %d)", n, expired, store.SweepChunk)
+	}
+	gs, err := s.ListGrantsByUser(ctx, "backlog-ada")
+	wantErr(t, "ListGrantsByUser", err, nil)
+	if len(gs) != 1 || gs[0].ID != live.ID {
+		t.Errorf("after the sweep %d grants are left, want only %s", len(gs), live.ID)
+	}
 }

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ThrottleAdd", testThrottleAdd},
 		{"Sweep", testSweep},
 		{"SweepMail", testSweepMail},
+		{"SweepBacklog", testSweepBacklog},
 		{"PruneInvitations", testPruneInvitations},
 		{"OddKeys", testOddKeys},
 		{"InvalidText", testInvalidText},
