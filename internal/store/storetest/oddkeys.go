@@ -244,12 +244,13 @@ func testInvalidText(t *testing.T, s store.Store) {
 	gotRT, err := s.GetRefreshToken(ctx, rt.Hash)
 	wantErr(t, "GetRefreshToken", err, nil)
 	diff(t, "refresh token after refused writes", rt, gotRT)
-	// Sweep counts every device authorization, session, refresh token and
-	// throttle window, whatever its key: only the fixtures' are there.
+	// Sweep counts every device authorization, session, refresh token,
+	// throttle window and grant, whatever its key: only the fixtures' are
+	// there.
 	n, err := s.Sweep(ctx, at(365*24*time.Hour))
 	wantErr(t, "Sweep", err, nil)
-	if n != 3 {
-		t.Errorf("Sweep deleted %d rows, want 3: the fixtures' device authorization, refresh token and session", n)
+	if n != 4 {
+		t.Errorf("Sweep deleted %d rows, want 4: the fixtures' device authorization, refresh token, session and grant", n)
 	}
 }
 
