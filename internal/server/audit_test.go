@@ -5,6 +5,7 @@ package server
 // entry holds a secret; on SQLite and PostgreSQL.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -411,5 +412,39 @@ func TestInvitationRetention(t *testing.T) {
 	}
 	if _, err := s.Store.GetGrant(ctx, g.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a person's grant past its expiry: %v, want it swept", err)
+	}
+}
+
+// sweepFails is a store whose Sweep fails, as a long backlog past the
+// database's statement timeout would.
+type sweepFails struct{ store.Store }
+
+func (sweepFails) Sweep(context.Context, time.Time) (int64, error) {
+	return 0, errors.New("canceling statement due to statement timeout")
+}
+
+// TestSweepStepsIndependent: when the sweep of expired rows fails, the
+// audit log and ended invitations are pruned all the same.
+func TestSweepStepsIndependent(t *testing.T) {
+	t.Parallel()
+	s := newTestServerOn(t, backends[0], true, func(c *config.Config) {
+		c.Audit.Retention = config.Duration(48 * time.Hour)
+		c.Invitations.Retention = config.Duration(48 * time.Hour)
+	})
+	ctx := t.Context()
+	now := s.Clock.Now()
+	mustDo(t, s.Store.CreateOrganization(ctx, &store.Organization{ID: "ind", Name: "Independent", CreatedAt: now, UpdatedAt: now}))
+	mustDo(t, s.Store.CreateInvitation(ctx, &store.Invitation{ID: "ended", TokenHash: "hash-ended", OrgID: "ind",
+		Email: "ended@example.com", InvitedBy: "admin", Status: store.InvitationRevoked,
+		CreatedAt: now.Add(-60 * time.Hour), DecidedAt: now.Add(-49 * time.Hour), ExpiresAt: now.Add(time.Hour)}, nil))
+	mustDo(t, s.Store.AddAuditEntry(ctx, &store.AuditEntry{ID: "old", At: now.Add(-72 * time.Hour),
+		ActorKind: store.ActorAdminToken, ActorID: store.ActorAdminToken, Kind: audit.UserUpdate, TargetID: "u"}))
+	s.Srv.store.Store = sweepFails{s.Srv.store.Store}
+	s.Srv.sweepOnce(ctx)
+	if _, err := s.Store.GetInvitation(ctx, "ended"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an invitation revoked 49 h ago, after a failed sweep: %v, want it pruned", err)
+	}
+	if es, err := s.Store.QueryAudit(ctx, store.AuditQuery{Limit: 10}); err != nil || len(es) != 0 {
+		t.Errorf("the audit log after a failed sweep: %d entries (%v), want the old one pruned", len(es), err)
 	}
 }

@@ -183,35 +183,31 @@ func (s *Server) Sweep(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// sweepOnce is one round of Sweep.
+// sweepOnce is one round of Sweep. Each step runs on its own: one that
+// fails (a long backlog past the database's statement timeout, say) keeps
+// none of the others from running, and what it deleted before failing
+// stays deleted.
 func (s *Server) sweepOnce(ctx context.Context) {
-	// Each step on its own: one that fails (a long backlog past the
-	// database's statement timeout, say) keeps none of the others from
-	// running, and what it did delete before failing stays deleted.
-	if n, err := s.store.Sweep(ctx, s.now()); err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("sweep failed", "err", err, "rows", n)
-	} else if n > 0 {
-		s.log.Debug("swept expired rows", "rows", n)
-	}
-	if n, err := s.store.PruneAudit(ctx, s.now().Add(-s.cfg.Audit.Retention.D())); err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("pruning the audit log failed", "err", err)
-		}
-	} else if n > 0 {
-		s.log.Debug("pruned the audit log", "entries", n)
-	}
-	if n, err := s.store.PruneInvitations(ctx, s.now().Add(-s.cfg.Invitations.Retention.D())); err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("pruning ended invitations failed", "err", err)
-		}
-	} else if n > 0 {
-		s.log.Debug("pruned ended invitations", "invitations", n)
-	}
+	n, err := s.store.Sweep(ctx, s.now())
+	s.logSweepStep(ctx, "sweep", "swept expired rows", "rows", n, err)
+	n, err = s.store.PruneAudit(ctx, s.now().Add(-s.cfg.Audit.Retention.D()))
+	s.logSweepStep(ctx, "pruning the audit log", "pruned the audit log", "entries", n, err)
+	n, err = s.store.PruneInvitations(ctx, s.now().Add(-s.cfg.Invitations.Retention.D()))
+	s.logSweepStep(ctx, "pruning ended invitations", "pruned ended invitations", "invitations", n, err)
 	if err := s.keys.Prune(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("pruning retired keys failed", "err", err)
+	}
+}
+
+// logSweepStep logs one step of sweepOnce: its failure at warn (what
+// failed; not once ctx has ended, at shutdown), else the n rows (counted
+// as unit) it deleted at debug, as done, when there were any.
+func (s *Server) logSweepStep(ctx context.Context, what, done, unit string, n int64, err error) {
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn(what+" failed", "err", err, unit, n)
+	case err == nil && n > 0:
+		s.log.Debug(done, unit, n)
 	}
 }
 

@@ -183,16 +183,18 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
-	n, err := s.deleteChunked(ctx, `grants`, `expires_at < $1`, now.UnixMilli())
-	total += n
-	if err != nil {
-		return total, fmt.Errorf("sweep: %w", err)
-	}
-	n, err = s.deleteChunked(ctx, `outbox`, `invitation_id IS NULL AND expires_at < $1 AND status <> 'pending'`,
-		now.Add(-store.MailGrace).UnixMilli())
-	total += n
-	if err != nil {
-		return total, fmt.Errorf("sweep: %w", err)
+	for _, d := range []struct {
+		table, cond string
+		before      time.Time
+	}{
+		{`grants`, `expires_at < $1`, now},
+		{`outbox`, `invitation_id IS NULL AND expires_at < $1 AND status <> 'pending'`, now.Add(-store.MailGrace)},
+	} {
+		n, err := s.deleteChunked(ctx, d.table, d.cond, d.before.UnixMilli())
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("sweep: %w", err)
+		}
 	}
 	return total, nil
 }

@@ -254,8 +254,9 @@ func testSweep(t *testing.T, s store.Store) {
 		}
 	}
 
-	// Grants without a user back one client credentials token each; a
-	// person's grant past its absolute expiry can never be used again.
+	// Grants without a user (the service API's, for a subject of the
+	// integrator's) and a person's go alike once past their absolute
+	// expiry: their tokens can never be used again.
 	machineDead := newGrant("machine-dead", "", c.ID, t0)
 	machineDead.ExpiresAt = before
 	machineLive := newGrant("machine-live", "", c.ID, t0)
